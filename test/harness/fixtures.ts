@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import { createPrismaClient, type PrismaClient } from '../../prisma/client';
+import { createApiKey } from '../../prisma/api-keys';
+
+let shared: PrismaClient | undefined;
+
+/** One Prisma client per test file, connected to the harness database. */
+export function testPrisma(): PrismaClient {
+  shared ??= createPrismaClient(process.env.DATABASE_URL, { max: 5 });
+  return shared;
+}
+
+export async function closeTestPrisma(): Promise<void> {
+  await shared?.$disconnect();
+  shared = undefined;
+}
+
+/** A fresh organization with one API key, so tests never see each other's data. */
+export async function createTestOrganization(prefix = 'test'): Promise<{ organizationId: string; apiKey: string; apiKeyId: string; name: string }> {
+  const prisma = testPrisma();
+  const name = `${prefix}-${randomUUID()}`;
+  const org = await prisma.organization.create({ data: { name } });
+  const key = await createApiKey(prisma, org.id, 'test key');
+  return { organizationId: org.id, apiKey: key.key, apiKeyId: key.id, name };
+}
+
+/** A task queue of its own per test file keeps workers of different files apart. */
+export function uniqueTaskQueue(name: string): string {
+  return `test-${name}-${randomUUID().slice(0, 8)}`;
+}
