@@ -44,7 +44,10 @@ export function admitUnderLimit(
     }
     // This event would go over: the limit counts as reached from now on.
     if (!reachedAt) reachedAt = now;
-    if (now.getTime() - reachedAt.getTime() < policy.gracePeriodSeconds * 1000) {
+    // Clocks of several API instances disagree a little: a limit reached
+    // "after" now counts as reached now, never as time left in the grace.
+    const elapsedMs = Math.max(0, now.getTime() - reachedAt.getTime());
+    if (policy.gracePeriodSeconds > 0 && elapsedMs < policy.gracePeriodSeconds * 1000) {
       used = next;
       return true;
     }
