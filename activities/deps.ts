@@ -1,0 +1,22 @@
+import type { Client } from '@temporalio/client';
+import type { PrismaClient } from '../prisma/client';
+import type { Notifier } from './notifier';
+
+/**
+ * What activities need from the outside world. Tests pass the real database
+ * and Temporal and, where useful, a recording notifier.
+ */
+export interface ActivityDeps {
+  prisma: PrismaClient;
+  /** Needed by the sweeper, which starts ingest workflows. */
+  temporal?: Client;
+  /** Task queue the sweeper starts ingest workflows on. */
+  taskQueue: string;
+  notifier: Notifier;
+}
+
+/**
+ * Interactive transactions of one batch: up to 1,000 events and as many
+ * customers or counters. Prisma's 5 s default is too tight on a busy 2-core box.
+ */
+export const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 } as const;

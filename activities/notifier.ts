@@ -1,0 +1,29 @@
+/** A notification as it leaves the outbox for a channel. */
+export interface OutgoingNotification {
+  id: string;
+  organizationId: string;
+  /** e.g. `quota.warning`, `quota.exceeded` */
+  kind: string;
+  /** stable per notification; a channel with idempotency keys should pass it on */
+  dedupeKey: string;
+  payload: unknown;
+  createdAt: Date;
+}
+
+/**
+ * Where notifications go. Slack and email implementations plug in here
+ * later; delivery bookkeeping (claiming, marking delivered) stays in
+ * deliverNotifications, so a channel only has to send or throw.
+ */
+export interface Notifier {
+  send(notification: OutgoingNotification): Promise<void>;
+}
+
+/** The default channel: one log line per notification. */
+export function createLogNotifier(log: (line: string) => void = (line) => console.log(line)): Notifier {
+  return {
+    async send(n) {
+      log(`notification ${n.kind} org=${n.organizationId} key=${n.dedupeKey} ${JSON.stringify(n.payload)}`);
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import { createTestOrganization, closeTestPrisma, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { insertBatch, type InsertedBatch } from './harness/insert-batch';
+import { RecordingNotifier } from './harness/ingest-worker';
+
+// Every ingest activity, called directly (in a mock activity context) against
+// the real database, twice: the second run must leave the database exactly as
+// the first one did. This is what makes Temporal retries and UI resets safe.
+
+const notifier = new RecordingNotifier();
+let activities: ReturnType<typeof createActivities>;
+let organizationId: string;
+let batch: InsertedBatch;
+
+/** Runs an activity as attempt N of the batch's workflow run. */
+function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `ingest:${batch.batchId}`, runId: 'run-under-test' } });
+  return env.run(fn, ...args);
+}
+
+/** Everything the ingest activities write for the organization, in a comparable form. */
+async function snapshot() {
+  const prisma = testPrisma();
+  const [customers, events, counters, notifications, batches, audit] = await Promise.all([
+    prisma.customer.findMany({ where: { organizationId }, orderBy: { externalId: 'asc' } }),
+    prisma.usageEvent.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
+    prisma.quotaCounter.findMany({ where: { quotaLimit: { organizationId } }, orderBy: { id: 'asc' } }),
+    prisma.notification.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
+    prisma.ingestBatch.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
+    prisma.auditLog.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
+  ]);
+  // updated_at is the one column allowed to move: a rerun touches the counter row.
+  const stable = counters.map(({ updatedAt: _ignored, ...rest }) => rest);
+  return JSON.parse(JSON.stringify({ customers, events, counters: stable, notifications, batches, audit }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+}
+
+async function expectSecondRunChangesNothing<R>(second: () => Promise<R>, idleResult: R): Promise<void> {
+  const before = await snapshot();
+  expect(await second()).toEqual(idleResult);
+  expect(await snapshot()).toEqual(before);
+}
+
+beforeAll(async () => {
+  ({ organizationId } = await createTestOrganization('ingest-activities'));
+  const prisma = testPrisma();
+  activities = createActivities({ prisma, taskQueue: uniqueTaskQueue('unused'), notifier });
+  await prisma.vendorRate.create({
+    data: { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2.50', outputPerMillionTokens: '10.00', effectiveFrom: new Date('2026-01-01T00:00:00Z') },
+  });
+  await prisma.quotaLimit.create({
+    data: { organizationId, eventType: 'llm_call', limitValue: '10', mode: 'SOFT', softWarningPercent: 80, resetWindow: 'month' },
+  });
+  batch = await insertBatch(prisma, organizationId, [
+    { customerExternalId: 'acme', timestamp: '2026-11-02T10:00:00Z', quantity: '5', vendorUsage: [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 1_234, output_tokens: 567 }] },
+    { customerExternalId: 'acme', timestamp: '2026-11-03T10:00:00Z', quantity: '3.5', revenueAmount: '0.20' },
+    { customerExternalId: 'globex', timestamp: '2026-11-03T10:00:00Z', quantity: '1' },
+  ]);
+});
+
+afterAll(async () => {
+  await closeTestPrisma();
+});
+
+describe('each ingest activity converges when run twice', () => {
+  const input = () => ({ batchId: batch.batchId, organizationId });
+
+  it('touches nothing when called with another organization for this batch', async () => {
+    const other = await createTestOrganization('ingest-activities-other');
+    const before = await snapshot();
+    const foreign = { batchId: batch.batchId, organizationId: other.organizationId };
+    expect(await run(activities.linkCustomers, foreign)).toEqual({ customersCreated: 0, eventsLinked: 0 });
+    expect(await run(activities.rateEvents, foreign)).toEqual({ eventsRated: 0, eventsIncomplete: 0 });
+    expect(await run(activities.checkQuotas, foreign)).toEqual({ countersUpdated: 0, notificationsCreated: 0, notificationsPending: 0 });
+    expect(await run(activities.markBatchProcessed, foreign)).toEqual({ transitioned: false });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('linkCustomers', async () => {
+    expect(await run(activities.linkCustomers, input())).toEqual({ customersCreated: 2, eventsLinked: 3 });
+    await expectSecondRunChangesNothing(() => run(activities.linkCustomers, input()), { customersCreated: 0, eventsLinked: 0 });
+  });
+
+  it('rateEvents', async () => {
+    expect(await run(activities.rateEvents, input())).toEqual({ eventsRated: 3, eventsIncomplete: 0 });
+    const first = await testPrisma().usageEvent.findUniqueOrThrow({ where: { id: batch.eventIds[0] } });
+    expect(first.cost!.toString()).toBe('0.008755');
+    await expectSecondRunChangesNothing(() => run(activities.rateEvents, input()), { eventsRated: 0, eventsIncomplete: 0 });
+  });
+
+  it('checkQuotas', async () => {
+    // acme: 5 + 3.5 = 8.5 of 10 → past the 80% warning; globex: 1.
+    expect(await run(activities.checkQuotas, input())).toEqual({ countersUpdated: 2, notificationsCreated: 1, notificationsPending: 1 });
+    const counters = await testPrisma().quotaCounter.findMany({ where: { quotaLimit: { organizationId } }, orderBy: { customerExternalId: 'asc' } });
+    expect(counters.map((c) => [c.customerExternalId, c.used.toString(), c.windowStart.toISOString()])).toEqual([
+      ['acme', '8.5', '2026-11-01T00:00:00.000Z'],
+      ['globex', '1', '2026-11-01T00:00:00.000Z'],
+    ]);
+    await expectSecondRunChangesNothing(() => run(activities.checkQuotas, input()), { countersUpdated: 2, notificationsCreated: 0, notificationsPending: 1 });
+  });
+
+  it('checkQuotas repairs a counter that drifted, from the stored events', async () => {
+    const prisma = testPrisma();
+    await prisma.quotaCounter.updateMany({ where: { quotaLimit: { organizationId }, customerExternalId: 'acme' }, data: { used: '999' } });
+    await run(activities.checkQuotas, input());
+    const acme = await prisma.quotaCounter.findFirstOrThrow({ where: { quotaLimit: { organizationId }, customerExternalId: 'acme' } });
+    expect(acme.used.toString()).toBe('8.5');
+  });
+
+  it('deliverNotifications', async () => {
+    expect(await run(activities.deliverNotifications, { organizationId })).toEqual({ delivered: 1 });
+    expect(notifier.sent.map((n) => n.kind)).toEqual(['quota.warning']);
+    await expectSecondRunChangesNothing(() => run(activities.deliverNotifications, { organizationId }), { delivered: 0 });
+    expect(notifier.sent).toHaveLength(1);
+  });
+
+  it('markBatchProcessed', async () => {
+    expect(await run(activities.markBatchProcessed, input())).toEqual({ transitioned: true });
+    await expectSecondRunChangesNothing(() => run(activities.markBatchProcessed, input()), { transitioned: false });
+    const audits = await testPrisma().auditLog.count({ where: { organizationId, action: 'batch.processed' } });
+    expect(audits).toBe(1);
+  });
+});
+
+describe('linkCustomers under concurrency', () => {
+  it('creates a customer shared by two concurrently linked batches exactly once', async () => {
+    const prisma = testPrisma();
+    const shared = `shared-${Date.now()}`;
+    const batches = await Promise.all(
+      [1, 2].map(() => insertBatch(prisma, organizationId, [{ customerExternalId: shared, timestamp: '2026-11-04T10:00:00Z' }])),
+    );
+    const results = await Promise.all(batches.map((b) => run(activities.linkCustomers, { batchId: b.batchId, organizationId })));
+    expect(results.map((r) => r.customersCreated).sort()).toEqual([0, 1]);
+    const customers = await prisma.customer.findMany({ where: { organizationId, externalId: shared } });
+    expect(customers).toHaveLength(1);
+    expect(await prisma.auditLog.count({ where: { organizationId, action: 'customer.created', entityId: customers[0]!.id } })).toBe(1);
+    const linked = await prisma.usageEvent.findMany({ where: { batchId: { in: batches.map((b) => b.batchId) } } });
+    expect(linked.map((e) => [e.status, e.customerId])).toEqual([
+      ['customer_linked', customers[0]!.id],
+      ['customer_linked', customers[0]!.id],
+    ]);
+  });
+});

@@ -1,0 +1,4 @@
+// Workflow code only: deterministic orchestration. Activities are referenced
+// by type; the worker registers their implementations.
+export { ingestBatch, type IngestBatchResult } from './ingest-batch';
+export { sweepOrphanBatches, type SweepOrphanBatchesResult } from './sweep-orphan-batches';
