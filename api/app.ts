@@ -1,0 +1,52 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { createAuthenticator } from './auth';
+import { defaultApiConfig, type ApiConfig } from './config';
+import type { ApiDeps } from './deps';
+import { ApiError, errorHandler, notFoundRoute } from './errors';
+import { createOpenApiDocument } from './openapi';
+import { perIpRateLimit, perKeyRateLimit } from './rate-limit';
+import { batchesRouter } from './routes/batches';
+import { entitlementsRouter } from './routes/entitlements';
+import { eventsRouter } from './routes/events';
+import { healthRouter } from './routes/health';
+import { ratingRouter } from './routes/rating';
+
+/** Requests that carry a body must say it is JSON; anything else is a 415, not a confusing 400. */
+const requireJson: RequestHandler = (req, _res, next) => {
+  const hasBody = req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH';
+  if (hasBody && !req.is('application/json')) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
+  }
+  next();
+};
+
+export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Express {
+  const config: ApiConfig = { ...defaultApiConfig, ...overrides };
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+
+  app.use(healthRouter(deps));
+  let openapi: unknown;
+  app.get('/api/openapi.json', (_req, res) => {
+    openapi ??= createOpenApiDocument();
+    res.json(openapi);
+  });
+
+  const v1 = express.Router();
+  // IP first: it protects the key lookup itself from floods of bad keys.
+  v1.use(perIpRateLimit(deps.pgPool, config.rateLimitPerIpPerMinute, config.log));
+  v1.use(createAuthenticator(deps.pgPool, { cacheMs: config.apiKeyCacheMs, log: config.log }));
+  v1.use(perKeyRateLimit(deps.pgPool, config.rateLimitPerKeyPerMinute, config.log));
+  v1.use(requireJson);
+  v1.use(express.json({ limit: config.bodyLimit }));
+  v1.use('/events', eventsRouter(deps, config));
+  v1.use('/batches', batchesRouter(deps, config));
+  v1.use('/rating', ratingRouter(deps));
+  v1.use('/entitlements', entitlementsRouter(deps));
+  app.use('/api/v1', v1);
+
+  app.use(notFoundRoute);
+  app.use(errorHandler(config.log));
+  return app;
+}

@@ -1,0 +1,101 @@
+import type { Pool } from 'pg';
+import type { z } from 'zod';
+import { dec, toPlainString } from '../../billing/decimal';
+import { ApiError } from '../errors';
+import type { ListEventsQuerySchema } from '../schemas/events';
+
+type ListQuery = z.output<typeof ListEventsQuerySchema>;
+
+interface Position {
+  timestamp: Date;
+  id: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Opaque to clients; it is the (timestamp, id) of the last row of the page. */
+export function encodeCursor(position: Position): string {
+  return Buffer.from(JSON.stringify([position.timestamp.toISOString(), position.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): Position {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'string' && typeof value[1] === 'string' && UUID.test(value[1])) {
+      const timestamp = new Date(value[0]);
+      if (!Number.isNaN(timestamp.getTime())) return { timestamp, id: value[1] };
+    }
+  } catch {
+    // fall through to the client error below
+  }
+  throw new ApiError(400, 'INVALID_CURSOR', 'cursor is not one this API returned', { field: 'cursor' });
+}
+
+interface EventRow {
+  id: string;
+  batch_id: string;
+  idempotency_key: string;
+  customer_external_id: string;
+  customer_id: string | null;
+  event_type: string;
+  feature: string | null;
+  quantity: string;
+  timestamp: Date;
+  properties: Record<string, unknown>;
+  vendor_usage: unknown[];
+  revenue_amount: string | null;
+  currency: string | null;
+  status: string;
+  cost: string | null;
+  revenue: string | null;
+  received_at: Date;
+  rated_at: Date | null;
+}
+
+const plain = (v: string | null): string | null => (v === null ? null : toPlainString(dec(v)));
+
+/** Newest first, keyset-paginated on the (organization_id, timestamp, id) index. */
+export async function listEvents(pool: Pool, organizationId: string, query: ListQuery) {
+  const where = ['organization_id = $1'];
+  const params: unknown[] = [organizationId];
+  const add = (sql: string, value: unknown): void => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (query.customer) add('customer_external_id = ?', query.customer);
+  if (query.event_type) add('event_type = ?', query.event_type);
+  if (query.status) add('status = ?::event_status', query.status);
+  if (query.from) add('"timestamp" >= ?::timestamptz', query.from);
+  if (query.to) add('"timestamp" < ?::timestamptz', query.to);
+  if (query.cursor) {
+    const after = decodeCursor(query.cursor);
+    params.push(after.timestamp.toISOString(), after.id);
+    where.push(`("timestamp", id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+  }
+  params.push(query.limit + 1);
+  const { rows } = await pool.query<EventRow>(
+    `SELECT id, batch_id, idempotency_key, customer_external_id, customer_id, event_type, feature, quantity::text AS quantity,
+            "timestamp", properties, vendor_usage, revenue_amount::text AS revenue_amount, currency, status,
+            cost::text AS cost, revenue::text AS revenue, received_at, rated_at
+       FROM usage_events
+      WHERE ${where.join(' AND ')}
+      ORDER BY "timestamp" DESC, id DESC
+      LIMIT $${params.length}`,
+    params,
+  );
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map((r) => ({
+      ...r,
+      quantity: toPlainString(dec(r.quantity)),
+      revenue_amount: plain(r.revenue_amount),
+      cost: plain(r.cost),
+      revenue: plain(r.revenue),
+      timestamp: r.timestamp.toISOString(),
+      received_at: r.received_at.toISOString(),
+      rated_at: r.rated_at?.toISOString() ?? null,
+    })),
+    next_cursor: rows.length > query.limit && last ? encodeCursor({ timestamp: last.timestamp, id: last.id }) : null,
+  };
+}

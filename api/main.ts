@@ -1,0 +1,54 @@
+import type { Server } from 'node:http';
+import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
+import { createTemporalClient } from '../temporal/client';
+import { TASK_QUEUE } from '../temporal/names';
+import { createApp } from './app';
+import { apiConfigFromEnv } from './config';
+
+/**
+ * The API process: env in (DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_TASK_QUEUE, PORT, HOST, RATE_LIMIT_PER_KEY_PER_MINUTE,
+ * RATE_LIMIT_PER_IP_PER_MINUTE), one line out when it listens, and a clean
+ * stop on SIGINT/SIGTERM.
+ */
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const host = process.env.HOST ?? '127.0.0.1';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number (got "${process.env.PORT}")`);
+  const config = apiConfigFromEnv();
+  const url = databaseUrl();
+
+  const prisma = createPrismaClient(url, { max: 5 });
+  const pgPool = createPgPool(url, { max: 10 });
+  const temporal = await createTemporalClient();
+  const app = createApp({ prisma, pgPool, temporal: temporal.client, taskQueue: TASK_QUEUE }, config);
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  // Outlive the idle timeout of load balancers in front (commonly 60 s), so they never reuse a closed socket.
+  server.keepAliveTimeout = 65_000;
+  console.log(`api listening on http://${host}:${port}`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`api: ${signal} received, shutting down`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    server.close(() => {
+      Promise.allSettled([pgPool.end(), prisma.$disconnect(), temporal.close()])
+        .then(() => process.exit(0))
+        .catch(() => process.exit(1));
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error('api failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import 'zod-openapi';
+import { dec, toPlainString } from '../../billing/decimal';
+
+const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,20})?$/;
+
+/**
+ * A non-negative decimal sent as a string ("12.5") or a JSON number, stored
+ * in a Decimal(20,6) column: at most 14 integer digits and 6 decimals, so
+ * nothing is silently rounded. Parses to a plain decimal string.
+ */
+export function decimalInput(description: string) {
+  return z
+    .union([z.string().regex(DECIMAL_PATTERN, 'must be a non-negative decimal string like "12.5"'), z.number()])
+    .transform((value, ctx) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        ctx.issues.push({ code: 'custom', message: 'must be a finite number', input: value });
+        return z.NEVER;
+      }
+      const d = dec(value);
+      if (d.isNegative()) {
+        ctx.issues.push({ code: 'custom', message: 'must not be negative', input: value });
+        return z.NEVER;
+      }
+      if (d.decimalPlaces() > 6) {
+        ctx.issues.push({ code: 'custom', message: 'has more than 6 decimal places', input: value });
+        return z.NEVER;
+      }
+      if (d.gte('1e14')) {
+        ctx.issues.push({ code: 'custom', message: 'must be less than 100000000000000', input: value });
+        return z.NEVER;
+      }
+      return toPlainString(d);
+    })
+    .meta({ description, example: '12.5' });
+}
+
+export const ErrorSchema = z
+  .object({
+    error: z.string().meta({ description: 'What went wrong, in words' }),
+    code: z.string().meta({ description: 'Stable machine-readable code', example: 'VALIDATION_ERROR' }),
+    details: z.unknown().optional().meta({ description: 'Code-specific details' }),
+  })
+  .meta({ id: 'Error', description: 'The shape of every error response' });
+
+export const RateLimitErrorSchema = z
+  .object({
+    error: z.string(),
+    code: z.literal('RATE_LIMIT_EXCEEDED'),
+    details: z.object({
+      limit: z.number().int().meta({ description: 'Requests allowed per minute' }),
+      remaining: z.number().int(),
+      reset_at: z.string().meta({ description: 'When the current window ends (ISO 8601)' }),
+      retry_after: z.number().int().meta({ description: 'Seconds to wait before retrying' }),
+    }),
+  })
+  .meta({ id: 'RateLimitError', description: 'Too many requests; also sent with a Retry-After header' });
+
+export const errorContent = { 'application/json': { schema: ErrorSchema } };
+
+/** Error responses every authenticated endpoint can give. */
+export const commonErrorResponses = {
+  '400': { description: 'Malformed JSON, wrong types or unknown fields', content: errorContent },
+  '401': { description: 'Missing, unknown or revoked API key', content: errorContent },
+  '413': { description: 'Request body too large', content: errorContent },
+  '415': { description: 'Content-Type is not application/json', content: errorContent },
+  '429': {
+    description: 'Rate limit exceeded',
+    headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait' }) }),
+    content: { 'application/json': { schema: RateLimitErrorSchema } },
+  },
+  '500': { description: 'Unexpected server error (no internals are exposed)', content: errorContent },
+} as const;

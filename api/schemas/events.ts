@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import 'zod-openapi';
+import { decimalInput } from './common';
+
+/** properties are stored as JSONB and shipped with every event; 8 KB keeps rows small. */
+export const MAX_PROPERTIES_BYTES = 8 * 1024;
+export const MAX_EVENTS_PER_REQUEST = 1000;
+
+const identifier = (description: string, example: string) => z.string().min(1).max(255).meta({ description, example });
+
+export const VendorUsageSchema = z
+  .strictObject({
+    vendor: identifier('Model vendor as named in the rate table', 'openai'),
+    model: identifier('Model name as named in the rate table', 'gpt-4o'),
+    input_tokens: z.number().int().min(0).meta({ example: 1200 }),
+    output_tokens: z.number().int().min(0).meta({ example: 350 }),
+  })
+  .meta({ id: 'VendorUsage', description: 'Tokens one event used at a model vendor; rated at the price in effect at the event timestamp' });
+
+export const EventSchema = z
+  .strictObject({
+    idempotency_key: identifier('Unique per organization; a repeated key is stored and billed once', 'evt_2f1c9a'),
+    customer_external_id: identifier('Your id for the customer; the customer is created on first use', 'cust_42'),
+    event_type: identifier('What happened, e.g. the metered action', 'api_call'),
+    quantity: decimalInput('How much of event_type (decimal string or number, at most 6 decimals)').default('1'),
+    timestamp: z.iso
+      .datetime({ offset: true })
+      .meta({ description: 'When it happened (ISO 8601); at most 5 minutes in the future and 35 days in the past', example: '2026-11-22T05:00:00Z' }),
+    feature: z.string().min(1).max(255).optional().meta({ description: 'Feature within the product', example: 'chat' }),
+    revenue_amount: decimalInput('What you charge for this event, in major units of currency').optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Za-z]{3}$/, 'must be a 3-letter ISO 4217 code')
+      .transform((c) => c.toLowerCase())
+      .optional()
+      .meta({ description: 'ISO 4217 code of revenue_amount', example: 'usd' }),
+    vendor_usage: z.array(VendorUsageSchema).max(100).optional().meta({ description: 'Vendor token usage lines' }),
+    properties: z
+      .record(z.string(), z.unknown())
+      .refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PROPERTIES_BYTES, {
+        message: `must be at most ${MAX_PROPERTIES_BYTES} bytes as JSON`,
+        params: { code: 'PROPERTIES_TOO_LARGE' },
+      })
+      .optional()
+      .meta({ description: 'Free-form attributes (a JSON object of at most 8 KB)', example: { region: 'eu' } }),
+  })
+  .refine((e) => e.revenue_amount === undefined || e.currency !== undefined, {
+    message: 'is required when revenue_amount is given',
+    path: ['currency'],
+    params: { code: 'MISSING_FIELD' },
+  })
+  .meta({ id: 'UsageEventInput', description: 'One usage event' });
+
+export type EventInput = z.output<typeof EventSchema>;
+
+export const EventBatchSchema = z
+  .strictObject({
+    events: z.array(EventSchema).min(1).max(MAX_EVENTS_PER_REQUEST).meta({ description: 'Up to 1,000 events, validated one by one' }),
+  })
+  .meta({ id: 'UsageEventBatch' });
+
+export const IngestRequestSchema = z.union([EventSchema, EventBatchSchema]).meta({
+  id: 'IngestRequest',
+  description: 'One event, or { "events": [...] } with up to 1,000 events',
+});
+
+export const RejectedEventSchema = z
+  .object({
+    index: z.number().int().meta({ description: 'Position in the request (0 for a single event)' }),
+    code: z.string().meta({
+      description:
+        'MISSING_FIELD, UNKNOWN_FIELD, INVALID_TYPE, INVALID_VALUE, PROPERTIES_TOO_LARGE, TIMESTAMP_IN_FUTURE, TIMESTAMP_TOO_OLD or QUOTA_EXCEEDED',
+      example: 'MISSING_FIELD',
+    }),
+    field: z.string().nullable().meta({ description: 'The offending field (dotted path), null when not about one field', example: 'customer_external_id' }),
+    message: z.string(),
+    idempotency_key: z.string().optional(),
+    details: z
+      .object({ limit: z.string(), current: z.string(), reset_at: z.string().nullable() })
+      .optional()
+      .meta({ description: 'For QUOTA_EXCEEDED: the limit, usage in the window, and when the window resets' }),
+  })
+  .meta({ id: 'RejectedEvent' });
+
+export type RejectedEvent = z.output<typeof RejectedEventSchema>;
+
+export const IngestResponseSchema = z
+  .object({
+    batch_id: z.uuid(),
+    accepted: z.number().int(),
+    duplicates: z.number().int().meta({ description: 'Events whose idempotency key was repeated in the request or already stored' }),
+    duplicate_keys: z.array(z.string()),
+    rejected: z.array(RejectedEventSchema),
+    workflow_id: z.string().nullable().meta({ description: 'ingest:<batch_id>, or null when nothing was accepted', example: 'ingest:6f1c…' }),
+  })
+  .meta({ id: 'IngestResponse' });
+
+export const QuotaExceededSchema = z
+  .object({
+    error: z.string(),
+    code: z.literal('QUOTA_EXCEEDED'),
+    details: z.object({
+      batch_id: z.uuid(),
+      limit: z.string(),
+      current: z.string(),
+      reset_at: z.string().nullable(),
+      rejected: z.array(RejectedEventSchema),
+    }),
+  })
+  .meta({ id: 'QuotaExceeded', description: 'Every event of the request was over a HARD quota' });
+
+export const ValidationRejectedSchema = z
+  .object({
+    error: z.string(),
+    code: z.literal('VALIDATION_ERROR'),
+    details: z.object({ batch_id: z.uuid().nullable(), rejected: z.array(RejectedEventSchema) }),
+  })
+  .meta({ id: 'AllEventsRejected', description: 'Every event of the request failed validation' });
+
+const eventStatus = z.enum(['pending', 'customer_linked', 'rated']);
+
+export const ListEventsQuerySchema = z.strictObject({
+  customer: z.string().min(1).optional().meta({ description: 'customer_external_id' }),
+  event_type: z.string().min(1).optional(),
+  status: eventStatus.optional(),
+  from: z.iso.datetime({ offset: true }).optional().meta({ description: 'timestamp ≥ from' }),
+  to: z.iso.datetime({ offset: true }).optional().meta({ description: 'timestamp < to' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).optional().meta({ description: 'next_cursor of the previous page' }),
+});
+
+export const StoredEventSchema = z
+  .object({
+    id: z.uuid(),
+    batch_id: z.uuid(),
+    idempotency_key: z.string(),
+    customer_external_id: z.string(),
+    customer_id: z.uuid().nullable(),
+    event_type: z.string(),
+    feature: z.string().nullable(),
+    quantity: z.string(),
+    timestamp: z.string(),
+    properties: z.record(z.string(), z.unknown()),
+    vendor_usage: z.array(VendorUsageSchema),
+    revenue_amount: z.string().nullable(),
+    currency: z.string().nullable(),
+    status: eventStatus,
+    cost: z.string().nullable().meta({ description: 'Vendor cost, unrounded decimal string' }),
+    revenue: z.string().nullable(),
+    received_at: z.string(),
+    rated_at: z.string().nullable(),
+  })
+  .meta({ id: 'UsageEvent' });
+
+export const EventPageSchema = z
+  .object({
+    data: z.array(StoredEventSchema),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as cursor for the next page; null on the last page' }),
+  })
+  .meta({ id: 'UsageEventPage' });

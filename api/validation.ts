@@ -1,0 +1,72 @@
+import type { z } from 'zod';
+import { ApiError } from './errors';
+
+/** One problem with one input: what, where, and in words. */
+export interface FieldProblem {
+  code: string;
+  field: string;
+  message: string;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+const fieldName = (path: readonly PropertyKey[]): string => path.map(String).join('.');
+
+/**
+ * Turns zod's first issue into a stable, documented problem. `input` is the
+ * value that was parsed, so a missing field can be told from a wrong one.
+ */
+export function describeIssue(issue: z.core.$ZodIssue, input: unknown): FieldProblem {
+  const field = fieldName(issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const keys = issue.keys;
+      const first = fieldName([...issue.path, keys[0] ?? '']);
+      return {
+        code: 'UNKNOWN_FIELD',
+        field: first,
+        message: `Unknown field${keys.length > 1 ? 's' : ''}: ${keys.map((k) => fieldName([...issue.path, k])).join(', ')}`,
+      };
+    }
+    case 'invalid_type':
+      if (valueAt(input, issue.path) === undefined) return { code: 'MISSING_FIELD', field, message: `${field} is required` };
+      return { code: 'INVALID_TYPE', field, message: `${field}: expected ${issue.expected}` };
+    case 'invalid_union': {
+      // Neither a string nor a number (say): a type error, not a bad value.
+      const expected = issue.errors.map((branch) => branch.find((i) => i.code === 'invalid_type' && i.path.length === 0));
+      if (expected.every((i) => i !== undefined)) {
+        const names = expected.map((i) => (i as z.core.$ZodIssueInvalidType).expected);
+        return { code: 'INVALID_TYPE', field, message: `${field}: expected ${names.join(' or ')}` };
+      }
+      // The branch that got the right type says what was wrong with the value.
+      const closest = issue.errors.find((branch) => branch.some((i) => !(i.code === 'invalid_type' && i.path.length === 0)))?.[0];
+      if (closest) return describeIssue({ ...closest, path: [...issue.path, ...closest.path] } as z.core.$ZodIssue, input);
+      return { code: 'INVALID_VALUE', field, message: `${field}: ${issue.message}` };
+    }
+    case 'custom': {
+      const code = typeof issue.params?.code === 'string' ? issue.params.code : 'INVALID_VALUE';
+      return { code, field, message: `${field}: ${issue.message}` };
+    }
+    default:
+      return { code: 'INVALID_VALUE', field, message: field ? `${field}: ${issue.message}` : issue.message };
+  }
+}
+
+/** Parses a whole request part (body or query); the first problem becomes a 400 naming the field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const first = result.error.issues[0];
+  const problem = first ? describeIssue(first, input) : { code: 'INVALID_VALUE', field: '', message: `Invalid ${what}` };
+  throw new ApiError(400, 'VALIDATION_ERROR', `Invalid ${what}: ${problem.message}`, {
+    field: problem.field,
+    issues: result.error.issues.map((issue) => describeIssue(issue, input)),
+  });
+}

@@ -1,0 +1,85 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Pool } from 'pg';
+import { createApp } from '../api/app';
+import type { ApiConfig } from '../api/config';
+import { createPgPool } from '../prisma/client';
+import { createTemporalClient, type TemporalClientHandle } from '../temporal/client';
+import { testPrisma, uniqueTaskQueue } from './harness/fixtures';
+
+/** Response bodies are whatever JSON the API sent; tests assert on their fields. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type JsonBody = any;
+
+export interface TestApi {
+  base: string;
+  pgPool: Pool;
+  temporal: TemporalClientHandle;
+  taskQueue: string;
+  post(path: string, apiKey: string | null, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: JsonBody; headers: Headers }>;
+  get(path: string, apiKey: string | null): Promise<{ status: number; body: JsonBody; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A real API instance on a free port, against the harness PostgreSQL and
+ * Temporal. Its task queue has no worker, so started workflows stay put and
+ * the tests see only what the API itself did.
+ */
+export async function startTestApi(config: Partial<ApiConfig> = {}): Promise<TestApi> {
+  const pgPool = createPgPool(process.env.DATABASE_URL, { max: 10 });
+  const temporal = await createTemporalClient();
+  const taskQueue = uniqueTaskQueue('api');
+  const app = createApp({ prisma: testPrisma(), pgPool, temporal: temporal.client, taskQueue }, { rateLimitPerIpPerMinute: 0, ...config });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function call(method: string, path: string, apiKey: string | null, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(base + path, {
+      method,
+      headers: {
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // leave non-JSON bodies as text so a test can show them
+    }
+    return { status: res.status, body: parsed as JsonBody, headers: res.headers };
+  }
+
+  return {
+    base,
+    pgPool,
+    temporal,
+    taskQueue,
+    post: (path, apiKey, body, headers) => call('POST', path, apiKey, body, headers),
+    get: (path, apiKey) => call('GET', path, apiKey),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await pgPool.end();
+      await temporal.close();
+    },
+  };
+}
+
+/** An event stamped a minute ago, so it is inside the accepted time range. */
+export function event(key: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    idempotency_key: key,
+    customer_external_id: 'cust-1',
+    event_type: 'api_call',
+    quantity: 1,
+    timestamp: new Date(Date.now() - 60_000).toISOString(),
+    ...overrides,
+  };
+}
