@@ -1,0 +1,52 @@
+import { Dec, dec } from './decimal';
+
+/**
+ * ISO 4217 minor units for the currencies Ledgerflow bills in (lower-case
+ * codes, as Stripe spells them). Unknown currencies are refused rather than
+ * guessed: a wrong exponent bills 100× too much or too little.
+ */
+const MINOR_UNITS: Record<string, number> = {
+  // zero-decimal
+  bif: 0, clp: 0, djf: 0, gnf: 0, isk: 0, jpy: 0, kmf: 0, krw: 0, pyg: 0, rwf: 0, ugx: 0, vnd: 0, vuv: 0, xaf: 0, xof: 0, xpf: 0,
+  // three-decimal
+  bhd: 3, iqd: 3, jod: 3, kwd: 3, lyd: 3, omr: 3, tnd: 3,
+  // two-decimal
+  aed: 2, ars: 2, aud: 2, brl: 2, cad: 2, chf: 2, cny: 2, czk: 2, dkk: 2, egp: 2, eur: 2, gbp: 2, hkd: 2, huf: 2, idr: 2,
+  ils: 2, inr: 2, mxn: 2, myr: 2, ngn: 2, nok: 2, nzd: 2, php: 2, pln: 2, ron: 2, rub: 2, sar: 2, sek: 2, sgd: 2, thb: 2,
+  try: 2, twd: 2, uah: 2, usd: 2, zar: 2,
+};
+
+export class UnknownCurrencyError extends Error {
+  constructor(readonly currency: string) {
+    super(`unknown currency "${currency}" (expected an ISO 4217 code such as usd, eur, jpy)`);
+  }
+}
+
+export function isKnownCurrency(currency: string): boolean {
+  return Object.prototype.hasOwnProperty.call(MINOR_UNITS, currency.toLowerCase());
+}
+
+export function minorUnits(currency: string): number {
+  const units = MINOR_UNITS[currency.toLowerCase()];
+  if (units === undefined) throw new UnknownCurrencyError(currency);
+  return units;
+}
+
+/** Rounds half away from zero to the currency's minor unit; never yields -0. */
+export function roundMoney(amount: Dec, currency: string): Dec {
+  const rounded = amount.toDecimalPlaces(minorUnits(currency), Dec.ROUND_HALF_UP);
+  return rounded.isZero() ? dec(0) : rounded;
+}
+
+/** "10.00", "-10.00", "0.00", "1000" (JPY), "1.235" (KWD). */
+export function formatMoney(amount: Dec, currency: string): string {
+  const s = roundMoney(amount, currency).toFixed(minorUnits(currency));
+  return s.startsWith('-') && /^-0(\.0+)?$/.test(s) ? s.slice(1) : s;
+}
+
+/** Integer minor units for Stripe: 10.00 USD → 1000, 1000 JPY → 1000. */
+export function toMinorUnits(amount: Dec, currency: string): number {
+  const minor = roundMoney(amount, currency).times(dec(10).pow(minorUnits(currency)));
+  if (!minor.isInteger() || minor.abs().gt(Number.MAX_SAFE_INTEGER)) throw new Error(`amount ${amount.toFixed()} ${currency} is out of range`);
+  return minor.toNumber() === 0 ? 0 : minor.toNumber();
+}
