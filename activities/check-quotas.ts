@@ -29,7 +29,7 @@ export function checkQuotas({ prisma }: ActivityDeps) {
       touched.length === 0
         ? 0
         : await prisma.$transaction(async (tx) => {
-            const refreshed = await refreshCounters(tx, organizationId, touched);
+            const refreshed = await refreshCounters(tx, batchId, touched);
             return raiseNotifications(tx, { organizationId, batchId, actor }, refreshed);
           }, TX_OPTIONS);
     return { countersUpdated: touched.length, notificationsCreated, notificationsPending: await pendingNotifications(prisma, organizationId) };

@@ -11,6 +11,8 @@ export interface TouchedCounter {
   eventType: string;
   windowStart: Date;
   windowEnd: Date | null;
+  /** the batch's own usage in this counter's window */
+  batchQuantity: Dec;
 }
 
 export interface RefreshedCounter extends TouchedCounter {
@@ -21,15 +23,16 @@ export interface RefreshedCounter extends TouchedCounter {
 
 /**
  * The (limit, customer, window) triples the batch's events fall into, under
- * the limit that applies to each customer and event type. Events are reduced
- * to distinct UTC hours first — the finest reset window — so a batch of 1,000
- * events usually yields a handful of rows.
+ * the limit that applies to each customer and event type, with the batch's
+ * quantity in each. Events are summed per UTC hour first — the finest reset
+ * window — so a batch of 1,000 events usually yields a handful of rows.
  */
 export async function touchedCounters(prisma: PrismaClient, batchId: string, organizationId: string): Promise<TouchedCounter[]> {
-  const hours = await prisma.$queryRaw<{ customer_external_id: string; event_type: string; hour: Date }[]>`
-    SELECT DISTINCT customer_external_id, event_type, date_trunc('hour', timestamp, 'UTC') AS hour
+  const hours = await prisma.$queryRaw<{ customer_external_id: string; event_type: string; hour: Date; quantity: { toString(): string } }[]>`
+    SELECT customer_external_id, event_type, date_trunc('hour', timestamp, 'UTC') AS hour, SUM(quantity) AS quantity
     FROM usage_events
-    WHERE batch_id = ${batchId}::uuid AND organization_id = ${organizationId}::uuid`;
+    WHERE batch_id = ${batchId}::uuid AND organization_id = ${organizationId}::uuid
+    GROUP BY 1, 2, 3`;
   if (hours.length === 0) return [];
   const limits = await prisma.quotaLimit.findMany({
     where: { organizationId, eventType: { in: [...new Set(hours.map((h) => h.event_type))] } },
@@ -39,33 +42,40 @@ export async function touchedCounters(prisma: PrismaClient, batchId: string, org
     const limit = applicableLimit(limits, h.event_type, h.customer_external_id);
     if (!limit) continue;
     const window = quotaWindow(limit.resetWindow, h.hour);
-    touched.set(counterKey(limit.id, h.customer_external_id, window.start), {
-      limit,
-      customerExternalId: h.customer_external_id,
-      eventType: h.event_type,
-      windowStart: window.start,
-      windowEnd: window.end,
-    });
+    const key = counterKey(limit.id, h.customer_external_id, window.start);
+    const seen = touched.get(key);
+    if (seen) seen.batchQuantity = seen.batchQuantity.plus(dec(h.quantity));
+    else
+      touched.set(key, {
+        limit,
+        customerExternalId: h.customer_external_id,
+        eventType: h.event_type,
+        windowStart: window.start,
+        windowEnd: window.end,
+        batchQuantity: dec(h.quantity),
+      });
   }
   return [...touched.values()];
 }
 
 /**
- * Sets each counter's `used` to the sum of the stored events in its window
- * (creating the counter row if needed) and returns the level it is at.
+ * Adds the batch's usage to each SOFT counter it touched, exactly once, and
+ * returns every touched counter's usage and level.
  *
- * Recomputing rather than incrementing makes a second run land on the same
- * number. The rows are locked (FOR UPDATE) before the sum is taken: an API
- * transaction adding events and incrementing the counter either committed
- * before our lock (its events are in the sum) or waits for it and adds its
- * increment on top (its events are not), so no concurrent increment is lost.
- * Locks are taken in natural-key order; should a deadlock with another writer
- * still happen, PostgreSQL aborts one side and Temporal retries the activity.
+ * Exactly once: the (counter, batch) row in quota_counter_batches is claimed
+ * in the same transaction as the increment, so a retried or reset activity
+ * finds the claim and adds nothing. This costs O(batch), not a re-sum of the
+ * whole window (which grew with every event and held the counter locks for
+ * seconds). HARD counters were already counted by the API in the transaction
+ * that stored the events; here they are only read.
+ *
+ * The rows are locked (FOR UPDATE) in natural-key order, the order the API
+ * uses too; should a deadlock still happen, PostgreSQL aborts one side and
+ * Temporal retries the activity.
  */
-export async function refreshCounters(tx: Prisma.TransactionClient, organizationId: string, touched: TouchedCounter[]): Promise<RefreshedCounter[]> {
+export async function refreshCounters(tx: Prisma.TransactionClient, batchId: string, touched: TouchedCounter[]): Promise<RefreshedCounter[]> {
   const limitIds = touched.map((t) => t.limit.id);
   const customers = touched.map((t) => t.customerExternalId);
-  const eventTypes = touched.map((t) => t.eventType);
   const starts = touched.map((t) => t.windowStart.toISOString());
   const ends = touched.map((t) => t.windowEnd?.toISOString() ?? null);
 
@@ -81,43 +91,41 @@ export async function refreshCounters(tx: Prisma.TransactionClient, organization
     FROM quota_counters AS q
     JOIN unnest(${limitIds}::uuid[], ${customers}::text[], ${starts}::timestamptz[]) AS k(limit_id, customer, window_start)
       ON q.quota_limit_id = k.limit_id AND q.customer_external_id = k.customer AND q.window_start = k.window_start
-    ORDER BY q.quota_limit_id, q.customer_external_id, q.window_start
+    ORDER BY q.quota_limit_id, q.customer_external_id COLLATE "C", q.window_start
     FOR UPDATE OF q`;
   const counterIds = new Map(locked.map((c) => [counterKey(c.quota_limit_id, c.customer_external_id, c.window_start), c.id]));
-
-  // A new statement after the lock: its snapshot includes every API
-  // transaction that incremented these counters before we got the lock.
-  const sums = await tx.$queryRaw<{ used: { toString(): string } }[]>`
-    SELECT COALESCE((
-      SELECT SUM(e.quantity) FROM usage_events AS e
-      WHERE e.organization_id = ${organizationId}::uuid
-        AND e.customer_external_id = k.customer
-        AND e.event_type = k.event_type
-        AND e.timestamp >= k.window_start
-        AND (k.window_end IS NULL OR e.timestamp < k.window_end)
-    ), 0) AS used
-    FROM unnest(${customers}::text[], ${eventTypes}::text[], ${starts}::timestamptz[], ${ends}::timestamptz[])
-      WITH ORDINALITY AS k(customer, event_type, window_start, window_end, n)
-    ORDER BY k.n`;
-
-  const refreshed = touched.map((t, i): RefreshedCounter => {
+  const withIds = touched.map((t) => {
     const key = counterKey(t.limit.id, t.customerExternalId, t.windowStart);
     const counterId = counterIds.get(key);
-    const sum = sums[i];
-    if (!counterId || !sum) throw new Error(`quota counter ${key} vanished inside its transaction`);
-    const used = dec(sum.used);
-    return { ...t, counterId, used, level: quotaLevel({ limit: t.limit.limitValue.toString(), softWarningPercent: t.limit.softWarningPercent }, used) };
+    if (!counterId) throw new Error(`quota counter ${key} vanished inside its transaction`);
+    return { ...t, counterId };
   });
 
-  await tx.$executeRaw`
-    UPDATE quota_counters AS q
-    SET used = u.used,
-        limit_reached_at = CASE WHEN u.used >= l.limit_value THEN COALESCE(q.limit_reached_at, now()) ELSE q.limit_reached_at END,
-        updated_at = now()
-    FROM unnest(${refreshed.map((r) => r.counterId)}::uuid[], ${refreshed.map((r) => toPlainString(r.used))}::numeric[]) AS u(id, used),
-      quota_limits AS l
-    WHERE q.id = u.id AND l.id = q.quota_limit_id`;
-  return refreshed;
+  const soft = withIds.filter((t) => t.limit.mode === 'SOFT');
+  if (soft.length > 0) {
+    await tx.$executeRaw`
+      WITH claimed AS (
+        INSERT INTO quota_counter_batches (counter_id, batch_id, quantity)
+        SELECT c.counter_id, ${batchId}::uuid, c.quantity
+        FROM unnest(${soft.map((t) => t.counterId)}::uuid[], ${soft.map((t) => toPlainString(t.batchQuantity))}::numeric[]) AS c(counter_id, quantity)
+        ON CONFLICT (counter_id, batch_id) DO NOTHING
+        RETURNING counter_id, quantity
+      )
+      UPDATE quota_counters AS q
+      SET used = q.used + claimed.quantity,
+          limit_reached_at = CASE WHEN q.used + claimed.quantity >= l.limit_value THEN COALESCE(q.limit_reached_at, now()) ELSE q.limit_reached_at END,
+          updated_at = now()
+      FROM claimed, quota_limits AS l
+      WHERE q.id = claimed.counter_id AND l.id = q.quota_limit_id`;
+  }
+
+  const current = await tx.$queryRaw<{ id: string; used: { toString(): string } }[]>`
+    SELECT id, used FROM quota_counters WHERE id = ANY(${withIds.map((t) => t.counterId)}::uuid[])`;
+  const usedById = new Map(current.map((c) => [c.id, dec(c.used)]));
+  return withIds.map((t): RefreshedCounter => {
+    const used = usedById.get(t.counterId) ?? dec(0);
+    return { ...t, used, level: quotaLevel({ limit: t.limit.limitValue.toString(), softWarningPercent: t.limit.softWarningPercent }, used) };
+  });
 }
 
 function counterKey(limitId: string, customerExternalId: string, windowStart: Date): string {

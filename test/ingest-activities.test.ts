@@ -99,12 +99,14 @@ describe('each ingest activity converges when run twice', () => {
     await expectSecondRunChangesNothing(() => run(activities.checkQuotas, input()), { countersUpdated: 2, notificationsCreated: 0, notificationsPending: 1 });
   });
 
-  it('checkQuotas repairs a counter that drifted, from the stored events', async () => {
+  it('checkQuotas adds a later batch on top, once', async () => {
     const prisma = testPrisma();
-    await prisma.quotaCounter.updateMany({ where: { quotaLimit: { organizationId }, customerExternalId: 'acme' }, data: { used: '999' } });
-    await run(activities.checkQuotas, input());
+    const later = await insertBatch(prisma, organizationId, [{ customerExternalId: 'acme', timestamp: '2026-11-04T10:00:00Z', quantity: '1' }]);
+    const runLater = () => new MockActivityEnvironment({ workflowExecution: { workflowId: `ingest:${later.batchId}`, runId: 'run-under-test' } }).run(activities.checkQuotas, { batchId: later.batchId, organizationId });
+    await runLater();
+    await runLater();
     const acme = await prisma.quotaCounter.findFirstOrThrow({ where: { quotaLimit: { organizationId }, customerExternalId: 'acme' } });
-    expect(acme.used.toString()).toBe('8.5');
+    expect(acme.used.toString()).toBe('9.5');
   });
 
   it('deliverNotifications', async () => {

@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { insertBatch, startBatchWorkflow } from './harness/insert-batch';
+import { startTestWorker } from './harness/ingest-worker';
 
 // Histories of real runs, replayed against today's workflow code: a change
 // that would break a run already in flight (or one an operator resets) fails
@@ -9,17 +12,49 @@ import { Worker } from '@temporalio/worker';
 // binary protobuf (History.encode of handle.fetchHistory()) because this SDK
 // install cannot parse JSON histories: @temporalio/common and @temporalio/proto
 // each carry their own protobufjs copy and its protojson rejects the other's types.
+//
+// `ingest-batch*.history.pb` predate the ingest-local-activities patch (remote
+// activities); `ingest-batch-local.history.pb` is the patched path. To record
+// a fresh history of today's code after a deliberate, patched change:
+//   RECORD_HISTORY=ingest-batch-local npx jest --selectProjects integration --testPathPatterns ingest-replay
 const HISTORIES = path.join(__dirname, 'harness', 'histories');
+const record = process.env.RECORD_HISTORY;
 
 describe('workflow code replays recorded histories', () => {
   const files = fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.history.pb'));
 
   it('has a history for every ingest path', () => {
-    expect(files.sort()).toEqual(['ingest-batch-with-alert.history.pb', 'ingest-batch.history.pb', 'sweep-orphan-batches.history.pb']);
+    expect(files.sort()).toEqual([
+      'ingest-batch-local.history.pb',
+      'ingest-batch-with-alert.history.pb',
+      'ingest-batch.history.pb',
+      'sweep-orphan-batches.history.pb',
+    ]);
   });
 
   it.each(files)('%s', async (file) => {
     const history = temporal.api.history.v1.History.decode(fs.readFileSync(path.join(HISTORIES, file)));
     await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE! } }, history);
+  });
+
+  (record ? it : it.skip)(`records ${record}.history.pb from a fresh run`, async () => {
+    const env = await startTestWorker('record-history');
+    try {
+      const { organizationId } = await createTestOrganization('record-history');
+      const prisma = testPrisma();
+      await prisma.vendorRate.create({
+        data: { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2.50', outputPerMillionTokens: '10.00', effectiveFrom: new Date('2026-01-01T00:00:00Z') },
+      });
+      const batch = await insertBatch(prisma, organizationId, [
+        { customerExternalId: 'acme', timestamp: new Date().toISOString(), vendorUsage: [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 1_234, output_tokens: 567 }] },
+      ]);
+      const workflowId = await startBatchWorkflow(prisma, env.client, batch, env.taskQueue);
+      const handle = env.client.workflow.getHandle(workflowId);
+      await handle.result();
+      const history = await handle.fetchHistory();
+      fs.writeFileSync(path.join(HISTORIES, `${record}.history.pb`), temporal.api.history.v1.History.encode(history).finish());
+    } finally {
+      await env.close();
+    }
   });
 });
