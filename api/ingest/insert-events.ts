@@ -102,7 +102,10 @@ async function saveCounters(client: PoolClient, counters: readonly CounterKey[],
  * batches wait on each other in the same order (no deadlock).
  */
 async function insertEvents(client: PoolClient, organizationId: string, batchId: string, events: readonly ValidEvent[]): Promise<Set<string>> {
-  const sorted = [...events].sort((a, b) => compareStrings(a.idempotency_key, b.idempotency_key));
+  // Sorting the keys with the built-in comparison (a string's code units, in
+  // native code) is several times cheaper than a JS comparator on 1,000 rows.
+  const byKey = new Map(events.map((e) => [e.idempotency_key, e]));
+  const sorted = [...byKey.keys()].sort().map((key) => byKey.get(key) as ValidEvent);
   const { rows } = await client.query<{ idempotency_key: string }>(
     `INSERT INTO usage_events (id, organization_id, batch_id, idempotency_key, customer_external_id, event_type, feature,
                                quantity, "timestamp", properties, vendor_usage, revenue_amount, currency)

@@ -11,25 +11,32 @@ import { EntitlementRequestSchema } from '../schemas/other';
 import { parseOrThrow } from '../validation';
 
 /**
- * Two indexed reads, no locks and no writes: the answer is advisory (the
- * ingest transaction is what enforces a HARD limit), so it must be fast.
+ * One round trip, no locks and no writes: the answer is advisory (the ingest
+ * transaction is what enforces a HARD limit), so it must be fast. The query
+ * returns the candidate limits (the customer's own and the organization
+ * default) each with its counter for the window `now` falls in; the rule for
+ * which one applies is billing's, shared with ingest.
  */
 async function check(pool: Pool, organizationId: string, customer: string, eventType: string, quantity: string, now: Date) {
-  const { rows } = await pool.query<QuotaLimitRow>(
-    `SELECT ${LIMIT_COLUMNS}
+  const { rows } = await pool.query<QuotaLimitRow & { window_start: Date | null; used: string | null; limit_reached_at: Date | null }>(
+    `SELECT ${LIMIT_COLUMNS}, c.window_start, c.used::text AS used, c.limit_reached_at
        FROM quota_limits
+       LEFT JOIN LATERAL (
+         SELECT q.window_start, q.used, q.limit_reached_at
+           FROM quota_counters q
+          WHERE q.quota_limit_id = quota_limits.id AND q.customer_external_id = $3
+            AND q.window_start <= $4 AND (q.window_end IS NULL OR q.window_end > $4)
+          ORDER BY q.window_start DESC
+          LIMIT 1
+       ) c ON true
       WHERE organization_id = $1 AND event_type = $2 AND (customer_external_id = $3 OR customer_external_id IS NULL)`,
-    [organizationId, eventType, customer],
+    [organizationId, eventType, customer, now.toISOString()],
   );
   const limit = applicableLimit(rows, eventType, customer);
   if (!limit) return { allowed: true, limit: null, mode: null, used: '0', remaining: null, reset_at: null };
   const window = quotaWindow(limit.resetWindow, now);
-  const counter = await pool.query<{ used: string; limit_reached_at: Date | null }>(
-    `SELECT used::text AS used, limit_reached_at FROM quota_counters
-      WHERE quota_limit_id = $1 AND customer_external_id = $2 AND window_start = $3`,
-    [limit.id, customer, window.start.toISOString()],
-  );
-  const state = { used: dec(counter.rows[0]?.used ?? '0'), limitReachedAt: counter.rows[0]?.limit_reached_at ?? null };
+  const counted = limit.window_start?.getTime() === window.start.getTime();
+  const state = { used: dec(counted ? (limit.used ?? '0') : '0'), limitReachedAt: counted ? limit.limit_reached_at : null };
   const { admitted } = admitUnderLimit(policyOf(limit), state, [dec(quantity)], now);
   return {
     allowed: admitted[0] ?? false,
