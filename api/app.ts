@@ -9,6 +9,7 @@ import { batchesRouter } from './routes/batches';
 import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
+import { quotesRouter } from './routes/quotes';
 import { ratingRouter } from './routes/rating';
 
 /** Requests that carry a body must say it is JSON; anything else is a 415, not a confusing 400. */
@@ -44,6 +45,7 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   v1.use('/batches', batchesRouter(deps, config));
   v1.use('/rating', ratingRouter(deps));
   v1.use('/entitlements', entitlementsRouter(deps));
+  v1.use('/quotes', quotesRouter());
   app.use('/api/v1', v1);
 
   app.use(notFoundRoute);

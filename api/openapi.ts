@@ -18,6 +18,7 @@ import {
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
+import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
 
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
@@ -93,6 +94,23 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           summary: 'Would this quantity be allowed now?',
           requestBody: { required: true, content: json(EntitlementRequestSchema) },
           responses: responses({ status: '200', description: 'The limit in effect and usage in its window', schema: EntitlementResponseSchema }),
+        },
+      },
+      '/api/v1/quotes/price': {
+        post: {
+          summary: 'What a quantity costs under a price model, with its tier breakdown',
+          description: 'Stateless. Each tier is rounded on its own (half away from zero, to the currency\'s minor unit) and amount is their sum.',
+          requestBody: { required: true, content: json(PriceQuoteRequestSchema) },
+          responses: responses({ status: '200', description: 'The amount and its tier breakdown', schema: PriceQuoteResponseSchema }),
+        },
+      },
+      '/api/v1/quotes/proration': {
+        post: {
+          summary: 'What a mid-period plan change credits and charges',
+          description:
+            'Stateless. fraction = time from change_at (inclusive) to period_end (exclusive) ÷ the period; the credit for the old fee and the charge for the new one are each rounded on their own.',
+          requestBody: { required: true, content: json(ProrationQuoteRequestSchema) },
+          responses: responses({ status: '200', description: 'days_* in day mode, seconds_* in second mode', schema: ProrationQuoteResponseSchema }),
         },
       },
       '/health': {

@@ -46,6 +46,12 @@ describe('proration', () => {
     }
   });
 
+  it('rejects a period shorter than one unit instead of dividing by zero', () => {
+    const sameDay = { periodStart: d('2024-11-01T01:00:00Z'), periodEnd: d('2024-11-01T23:00:00Z'), changeAt: d('2024-11-01T12:00:00Z'), fromAmount: dec(30), toAmount: dec(60), currency: 'usd' };
+    expect(() => prorate(sameDay)).toThrow(expect.objectContaining({ field: 'period_end' }));
+    expect(() => prorate({ ...sameDay, periodEnd: d('2024-11-01T01:00:00.500Z'), changeAt: d('2024-11-01T01:00:00.100Z'), mode: 'second' })).toThrow(expect.objectContaining({ field: 'period_end' }));
+  });
+
   it('rejects a change outside the period, naming the field', () => {
     expect(() => prorate({ periodStart: d('2024-11-01'), periodEnd: d('2024-12-01'), changeAt: d('2024-12-01'), fromAmount: dec(1), toAmount: dec(1), currency: 'usd' })).toThrow(expect.objectContaining({ field: 'change_at' }));
   });

@@ -61,6 +61,9 @@ export function prorate(input: ProrationInput): Proration {
     mode === 'day'
       ? [utcDaysBetween(changeAt, periodEnd), utcDaysBetween(periodStart, periodEnd)]
       : [Math.floor((periodEnd.getTime() - changeAt.getTime()) / 1000), Math.floor((periodEnd.getTime() - periodStart.getTime()) / 1000)];
+  if (total === 0) {
+    throw new InvalidProrationError('period_end', mode === 'day' ? 'the period must span at least one UTC calendar day in day mode' : 'the period must be at least one second long');
+  }
   const fraction = dec(remaining).div(total);
   const credit = roundMoney(input.fromAmount.times(fraction).negated(), input.currency);
   const charge = roundMoney(input.toAmount.times(fraction), input.currency);
