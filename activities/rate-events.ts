@@ -54,12 +54,12 @@ export function rateEvents({ prisma }: ActivityDeps) {
         SET status = 'rated',
             cost = r.cost,
             revenue = e.revenue_amount,
-            rate_ids = ARRAY(SELECT jsonb_array_elements_text(r.rate_ids::jsonb)),
+            rate_ids = string_to_array(r.rate_ids, ','),
             rated_at = now()
         FROM unnest(
           ${ratings.map((r) => r.id)}::uuid[],
           ${ratings.map((r) => r.cost)}::numeric[],
-          ${ratings.map((r) => JSON.stringify(r.rateIds))}::text[]
+          ${ratings.map((r) => r.rateIds.join(','))}::text[]
         ) AS r(id, cost, rate_ids)
         WHERE e.id = r.id
           AND e.batch_id = ${batchId}::uuid
