@@ -6,11 +6,15 @@ import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { createOpenApiDocument } from './openapi';
 import { perIpRateLimit, perKeyRateLimit } from './rate-limit';
 import { batchesRouter } from './routes/batches';
+import { customersRouter } from './routes/customers';
 import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
+import { metersRouter } from './routes/meters';
+import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
 import { ratingRouter } from './routes/rating';
+import { subscriptionsRouter } from './routes/subscriptions';
 
 /** Requests that carry a body must say it is JSON; anything else is a 415, not a confusing 400. */
 const requireJson: RequestHandler = (req, _res, next) => {
@@ -46,6 +50,10 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   v1.use('/rating', ratingRouter(deps));
   v1.use('/entitlements', entitlementsRouter(deps));
   v1.use('/quotes', quotesRouter());
+  v1.use('/meters', metersRouter(deps));
+  v1.use('/plans', plansRouter(deps));
+  v1.use('/customers', customersRouter(deps));
+  v1.use('/subscriptions', subscriptionsRouter(deps));
   app.use('/api/v1', v1);
 
   app.use(notFoundRoute);

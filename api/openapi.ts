@@ -18,6 +18,24 @@ import {
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
+import {
+  CustomerCreateSchema,
+  CustomerListQuerySchema,
+  CustomerSchema,
+  ExternalIdParamsSchema,
+  IdParamsSchema,
+  KeyListQuerySchema,
+  KeyParamsSchema,
+  listOf,
+  MeterCreateSchema,
+  MeterSchema,
+  PlanCreateSchema,
+  PlanSchema,
+  SubscriptionCreateSchema,
+  SubscriptionListQuerySchema,
+  SubscriptionQuerySchema,
+  SubscriptionSchema,
+} from './schemas/catalog';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
 
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
@@ -111,6 +129,90 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             'Stateless. fraction = time from change_at (inclusive) to period_end (exclusive) ÷ the period; the credit for the old fee and the charge for the new one are each rounded on their own.',
           requestBody: { required: true, content: json(ProrationQuoteRequestSchema) },
           responses: responses({ status: '200', description: 'days_* in day mode, seconds_* in second mode', schema: ProrationQuoteResponseSchema }),
+        },
+      },
+      '/api/v1/meters': {
+        post: {
+          summary: 'Create a meter',
+          requestBody: { required: true, content: json(MeterCreateSchema) },
+          responses: responses({ status: '201', description: 'Created', schema: MeterSchema }, { '409': { description: 'A meter with this key exists', content: errorContent } }),
+        },
+        get: {
+          summary: 'List meters by key',
+          requestParams: { query: KeyListQuerySchema },
+          responses: responses({ status: '200', description: 'One page of meters', schema: listOf(MeterSchema, 'MeterList') }),
+        },
+      },
+      '/api/v1/meters/{key}': {
+        get: {
+          summary: 'A meter',
+          requestParams: { path: KeyParamsSchema },
+          responses: responses({ status: '200', description: 'The meter', schema: MeterSchema }, { '404': { description: 'No such meter in your organization', content: errorContent } }),
+        },
+      },
+      '/api/v1/plans': {
+        post: {
+          summary: 'Create a plan with its per-meter prices',
+          description: 'Each price names one of your meters by key and is checked by the same rules the invoices price with.',
+          requestBody: { required: true, content: json(PlanCreateSchema) },
+          responses: responses({ status: '201', description: 'Created', schema: PlanSchema }, { '409': { description: 'A plan with this key exists', content: errorContent } }),
+        },
+        get: {
+          summary: 'List plans by key',
+          requestParams: { query: KeyListQuerySchema },
+          responses: responses({ status: '200', description: 'One page of plans', schema: listOf(PlanSchema, 'PlanList') }),
+        },
+      },
+      '/api/v1/plans/{key}': {
+        get: {
+          summary: 'A plan with its prices',
+          requestParams: { path: KeyParamsSchema },
+          responses: responses({ status: '200', description: 'The plan', schema: PlanSchema }, { '404': { description: 'No such plan in your organization', content: errorContent } }),
+        },
+      },
+      '/api/v1/customers': {
+        post: {
+          summary: 'Create a customer (idempotent on external_id)',
+          requestBody: { required: true, content: json(CustomerCreateSchema) },
+          responses: responses(
+            { status: '201', description: 'Created', schema: CustomerSchema },
+            { '200': { description: 'The customer already existed; returned unchanged', content: json(CustomerSchema) } },
+          ),
+        },
+        get: {
+          summary: 'List customers by external_id',
+          requestParams: { query: CustomerListQuerySchema },
+          responses: responses({ status: '200', description: 'One page of customers', schema: listOf(CustomerSchema, 'CustomerList') }),
+        },
+      },
+      '/api/v1/customers/{external_id}': {
+        get: {
+          summary: 'A customer',
+          requestParams: { path: ExternalIdParamsSchema },
+          responses: responses({ status: '200', description: 'The customer', schema: CustomerSchema }, { '404': { description: 'No such customer in your organization', content: errorContent } }),
+        },
+      },
+      '/api/v1/subscriptions': {
+        post: {
+          summary: 'Subscribe a customer to a plan',
+          description: 'The customer is created if missing. billing_anchor_day defaults to the start date\'s day.',
+          requestBody: { required: true, content: json(SubscriptionCreateSchema) },
+          responses: responses({ status: '201', description: 'Created, with its current billing period', schema: SubscriptionSchema }),
+        },
+        get: {
+          summary: 'List subscriptions, optionally of one customer',
+          requestParams: { query: SubscriptionListQuerySchema },
+          responses: responses({ status: '200', description: 'One page of subscriptions', schema: listOf(SubscriptionSchema, 'SubscriptionList') }),
+        },
+      },
+      '/api/v1/subscriptions/{id}': {
+        get: {
+          summary: 'A subscription and its current billing period',
+          requestParams: { path: IdParamsSchema, query: SubscriptionQuerySchema },
+          responses: responses(
+            { status: '200', description: 'The subscription', schema: SubscriptionSchema },
+            { '404': { description: 'No such subscription in your organization', content: errorContent } },
+          ),
         },
       },
       '/health': {

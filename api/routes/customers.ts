@@ -1,0 +1,69 @@
+import { Router } from 'express';
+import { writeAudit, type AuditActor } from '../../prisma/audit';
+import type { CustomerModel, Prisma } from '../../prisma/client';
+import { callerOf } from '../auth';
+import type { ApiDeps } from '../deps';
+import { ApiError } from '../errors';
+import { CustomerCreateSchema, CustomerListQuerySchema } from '../schemas/catalog';
+import { parseOrThrow } from '../validation';
+import { apiKeyActor, page } from './catalog-common';
+
+export function customerJson(c: CustomerModel) {
+  return { id: c.id, external_id: c.externalId, name: c.name, email: c.email, created_at: c.createdAt.toISOString() };
+}
+
+/**
+ * The customer with this external id, created (and audited) if missing.
+ * ON CONFLICT DO NOTHING makes a concurrent create, or ingest linking the
+ * same customer, a lookup rather than a unique violation.
+ */
+export async function ensureCustomer(
+  tx: Prisma.TransactionClient,
+  organizationId: string,
+  actor: AuditActor,
+  input: { external_id: string; name?: string; email?: string },
+): Promise<{ customer: CustomerModel; created: boolean }> {
+  const { count } = await tx.customer.createMany({
+    data: [{ organizationId, externalId: input.external_id, name: input.name ?? null, email: input.email ?? null }],
+    skipDuplicates: true,
+  });
+  const customer = await tx.customer.findUniqueOrThrow({ where: { organizationId_externalId: { organizationId, externalId: input.external_id } } });
+  if (count === 1) {
+    await writeAudit(tx, { organizationId, actor, action: 'customer.created', entityType: 'customer', entityId: customer.id, after: customerJson(customer) });
+  }
+  return { customer, created: count === 1 };
+}
+
+export function customersRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const caller = callerOf(req);
+    const body = parseOrThrow(CustomerCreateSchema, req.body, 'request');
+    const { customer, created } = await deps.prisma.$transaction((tx) => ensureCustomer(tx, caller.organizationId, apiKeyActor(caller), body));
+    res.status(created ? 201 : 200).json(customerJson(customer));
+  });
+
+  router.get('/', async (req, res) => {
+    const caller = callerOf(req);
+    const query = parseOrThrow(CustomerListQuerySchema, req.query, 'query');
+    const rows = await deps.prisma.customer.findMany({
+      where: { organizationId: caller.organizationId, ...(query.after ? { externalId: { gt: query.after } } : {}) },
+      orderBy: { externalId: 'asc' },
+      take: query.limit + 1,
+    });
+    const { data, has_more } = page(rows, query.limit);
+    res.json({ data: data.map(customerJson), has_more });
+  });
+
+  router.get('/:external_id', async (req, res) => {
+    const caller = callerOf(req);
+    const customer = await deps.prisma.customer.findUnique({
+      where: { organizationId_externalId: { organizationId: caller.organizationId, externalId: req.params.external_id } },
+    });
+    if (!customer) throw new ApiError(404, 'NOT_FOUND', `No customer ${req.params.external_id}`);
+    res.json(customerJson(customer));
+  });
+
+  return router;
+}

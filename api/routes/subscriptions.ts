@@ -1,0 +1,105 @@
+import { Router } from 'express';
+import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
+import { writeAudit } from '../../prisma/audit';
+import type { SubscriptionModel } from '../../prisma/client';
+import { callerOf } from '../auth';
+import type { ApiDeps } from '../deps';
+import { ApiError } from '../errors';
+import { IdParamsSchema, SubscriptionCreateSchema, SubscriptionListQuerySchema, SubscriptionQuerySchema } from '../schemas/catalog';
+import { parseOrThrow, type FieldProblem } from '../validation';
+import { apiKeyActor, page, UUID } from './catalog-common';
+import { ensureCustomer } from './customers';
+
+type SubscriptionRow = SubscriptionModel & { customer: { externalId: string }; plan: { key: string; interval: 'month' | 'quarter' | 'year' } };
+
+const related = { customer: { select: { externalId: true } }, plan: { select: { key: true, interval: true } } };
+
+/** The grid period containing `at`; before the start, the first period. Periods align to the start month. */
+function currentPeriod(s: SubscriptionRow, at: Date): BillingPeriod | null {
+  if (s.status === 'canceled') return null;
+  const when = at < s.startDate ? s.startDate : at;
+  return periodContaining(when, s.billingAnchorDay, s.plan.interval, monthIndex(s.startDate));
+}
+
+function subscriptionJson(s: SubscriptionRow, at: Date) {
+  const period = currentPeriod(s, at);
+  return {
+    id: s.id,
+    customer_id: s.customerId,
+    customer_external_id: s.customer.externalId,
+    plan: s.plan.key,
+    status: s.status,
+    start_date: s.startDate.toISOString(),
+    billing_anchor_day: s.billingAnchorDay,
+    cancel_at_period_end: s.cancelAtPeriodEnd,
+    canceled_at: s.canceledAt?.toISOString() ?? null,
+    created_at: s.createdAt.toISOString(),
+    current_period: period && { start: period.start.toISOString(), end: period.end.toISOString() },
+  };
+}
+
+function invalidPlan(key: string, why: string): ApiError {
+  const problem: FieldProblem = { code: 'INVALID_VALUE', field: 'plan', message: `plan: ${why} (${key})` };
+  return new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${problem.message}`, { field: 'plan', issues: [problem] });
+}
+
+export function subscriptionsRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const caller = callerOf(req);
+    const body = parseOrThrow(SubscriptionCreateSchema, req.body, 'request');
+    const organizationId = caller.organizationId;
+    const plan = await deps.prisma.plan.findUnique({ where: { organizationId_key: { organizationId, key: body.plan } } });
+    if (!plan) throw invalidPlan(body.plan, 'no such plan');
+    if (!plan.active) throw invalidPlan(body.plan, 'the plan is inactive');
+    const subscription = await deps.prisma.$transaction(async (tx) => {
+      const actor = apiKeyActor(caller);
+      const { customer } = await ensureCustomer(tx, organizationId, actor, { external_id: body.customer_external_id });
+      const created = await tx.subscription.create({
+        data: {
+          organizationId,
+          customerId: customer.id,
+          planId: plan.id,
+          startDate: body.start_date,
+          billingAnchorDay: body.billing_anchor_day ?? body.start_date.getUTCDate(),
+        },
+        include: related,
+      });
+      await writeAudit(tx, { organizationId, actor, action: 'subscription.created', entityType: 'subscription', entityId: created.id, after: subscriptionJson(created, created.createdAt) });
+      return created;
+    });
+    res.status(201).json(subscriptionJson(subscription, new Date()));
+  });
+
+  router.get('/', async (req, res) => {
+    const caller = callerOf(req);
+    const query = parseOrThrow(SubscriptionListQuerySchema, req.query, 'query');
+    const rows = await deps.prisma.subscription.findMany({
+      where: {
+        organizationId: caller.organizationId,
+        ...(query.customer ? { customer: { externalId: query.customer } } : {}),
+        ...(query.after ? { id: { gt: query.after } } : {}),
+      },
+      orderBy: { id: 'asc' },
+      take: query.limit + 1,
+      include: related,
+    });
+    const { data, has_more } = page(rows, query.limit);
+    const at = query.at ?? new Date();
+    res.json({ data: data.map((s) => subscriptionJson(s, at)), has_more });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const caller = callerOf(req);
+    const { id } = parseOrThrow(IdParamsSchema, req.params, 'path');
+    const query = parseOrThrow(SubscriptionQuerySchema, req.query, 'query');
+    const notFound = new ApiError(404, 'NOT_FOUND', `No subscription ${id}`);
+    if (!UUID.test(id)) throw notFound;
+    const subscription = await deps.prisma.subscription.findFirst({ where: { id, organizationId: caller.organizationId }, include: related });
+    if (!subscription) throw notFound;
+    res.json(subscriptionJson(subscription, query.at ?? new Date()));
+  });
+
+  return router;
+}

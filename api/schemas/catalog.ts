@@ -1,0 +1,361 @@
+import { z } from 'zod';
+import 'zod-openapi';
+import { isKnownCurrency } from '../../billing/currency';
+import { dec, type Dec } from '../../billing/decimal';
+import { InvalidMeterError, validateMeter } from '../../billing/meter-aggregation';
+import { InvalidPriceError, validatePrice, type PriceModel, type PriceTier } from '../../billing/price-models';
+import { decimalInput } from './common';
+
+/*
+ * Catalog inputs: meters, plans with their prices, customers, subscriptions.
+ * Amounts are decimal strings sized for the Decimal(20,6) columns they are
+ * stored in (at most 14 digits before the point and 6 after), so nothing is
+ * silently rounded on the way in.
+ */
+const AMOUNT_PATTERN = /^\d{1,14}(\.\d{1,6})?$/;
+
+function amount(description: string, example: string) {
+  return z
+    .string()
+    .regex(AMOUNT_PATTERN, `must be a non-negative decimal string like "${example}" (at most 14 digits before the point and 6 after)`)
+    .transform((s): Dec => dec(s))
+    .meta({ description, example });
+}
+
+/** Keys appear in URLs (`/meters/:key`), so they stay URL-safe. */
+const catalogKey = (description: string, example: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1–100 letters, digits, "_", "." or "-", starting with a letter or digit')
+    .meta({ description, example });
+
+const label = (description: string, example: string) => z.string().min(1).max(255).meta({ description, example });
+
+const currency = z
+  .string()
+  .transform((c) => c.toLowerCase())
+  .refine(isKnownCurrency, { message: 'is not a known ISO 4217 currency (e.g. usd, eur, jpy, kwd)', params: { code: 'UNKNOWN_CURRENCY' } })
+  .meta({ description: 'ISO 4217 code, stored lower-case', example: 'usd' });
+
+/** billing/ names fields like `price.tiers[1].up_to`; as a zod path that is ['tiers', 1, 'up_to'] under the price. */
+function pricePath(field: string): PropertyKey[] {
+  return field
+    .replace(/^price\.?/, '')
+    .split(/\.|\[(\d+)\]/)
+    .filter((part): part is string => part !== undefined && part !== '')
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+// ---------------------------------------------------------------- meters
+
+const AGGREGATIONS = ['sum', 'count', 'max', 'unique_count', 'latest'] as const;
+
+export const MeterCreateSchema = z
+  .strictObject({
+    key: catalogKey('Unique per organization; plans name meters by key', 'api_calls'),
+    name: label('Display name', 'API calls'),
+    event_type: label('The event_type of the usage events this meter reads', 'api_call'),
+    aggregation: z
+      .enum(AGGREGATIONS)
+      .meta({ description: 'sum of quantity, count of events, max quantity, unique_count of a property, or the latest quantity' }),
+    property: label('unique_count only: the event property whose distinct values are counted', 'user_id').optional(),
+  })
+  .transform((m, ctx) => {
+    if (m.property !== undefined && m.aggregation !== 'unique_count') {
+      ctx.issues.push({ code: 'custom', path: ['property'], input: m.property, message: 'is only used by unique_count meters', params: { code: 'UNKNOWN_FIELD' } });
+      return z.NEVER;
+    }
+    try {
+      validateMeter({ aggregation: m.aggregation, property: m.property });
+    } catch (err) {
+      if (!(err instanceof InvalidMeterError)) throw err;
+      ctx.issues.push({ code: 'custom', path: [err.field], input: undefined, message: err.message, params: { code: 'MISSING_FIELD' } });
+      return z.NEVER;
+    }
+    return m;
+  })
+  .meta({
+    id: 'MeterCreateRequest',
+    description: 'A meter turns one event type\'s events in a billing period into a quantity',
+    example: { key: 'active_users', name: 'Active users', event_type: 'login', aggregation: 'unique_count', property: 'user_id' },
+  });
+
+export const MeterSchema = z
+  .object({
+    id: z.uuid(),
+    key: z.string(),
+    name: z.string(),
+    event_type: z.string(),
+    aggregation: z.enum(AGGREGATIONS),
+    property: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Meter' });
+
+// ----------------------------------------------------------------- plans
+
+const MODELS = ['per_unit', 'graduated', 'volume', 'package'] as const;
+type Model = (typeof MODELS)[number];
+type ModelField = 'unit_amount' | 'tiers' | 'package_size' | 'package_amount' | 'free_units';
+const MODEL_FIELDS: readonly ModelField[] = ['unit_amount', 'tiers', 'package_size', 'package_amount', 'free_units'];
+
+/** The fields each model reads; any other one is refused, so a price sent with the wrong model is not silently mispriced. */
+const FIELDS_BY_MODEL: Record<Model, readonly ModelField[]> = {
+  per_unit: ['unit_amount'],
+  graduated: ['tiers'],
+  volume: ['tiers'],
+  package: ['package_size', 'package_amount', 'free_units'],
+};
+
+const TierInputSchema = z
+  .strictObject({
+    up_to: z
+      .number()
+      .positive()
+      .max(1e14)
+      .nullable()
+      .meta({ description: 'Inclusive upper bound of the tier; null (no bound) only on the last tier. Tiers ascend.', example: 100 }),
+    unit_amount: amount('Price per unit in the tier', '0.10'),
+    flat_amount: amount('Fixed amount added once usage reaches the tier (volume: once for the tier the quantity falls in)', '0').optional(),
+  })
+  .meta({ id: 'PlanPriceTierInput' });
+
+/** A plan price as sent: the meter key plus a price model, checked by billing's validatePrice. */
+export interface PlanPriceInput {
+  meter: string;
+  price: PriceModel;
+}
+
+const PlanPriceInputSchema = z
+  .strictObject({
+    meter: catalogKey('Key of one of your meters; each meter at most once per plan', 'api_calls'),
+    model: z.enum(MODELS).meta({ description: 'How the meter\'s quantity is priced' }),
+    unit_amount: amount('per_unit: price per unit', '0.05').optional(),
+    tiers: z.array(TierInputSchema).min(1).max(100).optional().meta({ description: 'graduated and volume: the tiers, in ascending order of up_to' }),
+    package_size: z.number().int().positive().max(1e14).optional().meta({ description: 'package: units per package', example: 50 }),
+    package_amount: amount('package: price per started package', '3.00').optional(),
+    free_units: decimalInput('package: units given free before packages are counted').optional(),
+    included_units: decimalInput('Units included in the plan before the price applies (any model)').optional(),
+  })
+  .transform((p, ctx): PlanPriceInput => {
+    const refuse = (field: ModelField, code: 'MISSING_FIELD' | 'UNKNOWN_FIELD', message: string) => {
+      ctx.issues.push({ code: 'custom', path: [field], input: p[field], message, params: { code } });
+      return z.NEVER;
+    };
+    const unused = MODEL_FIELDS.find((field) => p[field] !== undefined && !FIELDS_BY_MODEL[p.model].includes(field));
+    if (unused) return refuse(unused, 'UNKNOWN_FIELD', `is not used by the ${p.model} model`);
+    const required = (field: ModelField) => refuse(field, 'MISSING_FIELD', `is required when model is ${p.model}`);
+    const includedUnits = dec(p.included_units ?? 0);
+    let price: PriceModel;
+    switch (p.model) {
+      case 'per_unit':
+        if (p.unit_amount === undefined) return required('unit_amount');
+        price = { model: 'per_unit', unitAmount: p.unit_amount, includedUnits };
+        break;
+      case 'graduated':
+      case 'volume': {
+        if (p.tiers === undefined) return required('tiers');
+        const tiers: PriceTier[] = p.tiers.map((t) => ({ upTo: t.up_to === null ? null : dec(t.up_to), unitAmount: t.unit_amount, flatAmount: t.flat_amount ?? dec(0) }));
+        price = { model: p.model, tiers, includedUnits };
+        break;
+      }
+      case 'package':
+        if (p.package_size === undefined) return required('package_size');
+        if (p.package_amount === undefined) return required('package_amount');
+        price = { model: 'package', packageSize: dec(p.package_size), packageAmount: p.package_amount, freeUnits: dec(p.free_units ?? 0), includedUnits };
+        break;
+    }
+    try {
+      validatePrice(price);
+    } catch (err) {
+      if (!(err instanceof InvalidPriceError)) throw err;
+      ctx.issues.push({ code: 'custom', path: pricePath(err.field), input: undefined, message: err.message });
+      return z.NEVER;
+    }
+    return { meter: p.meter, price };
+  })
+  .meta({
+    id: 'PlanPriceInput',
+    description:
+      'per_unit needs unit_amount; graduated and volume need tiers; package needs package_size and package_amount (free_units optional). included_units come off the quantity first, for any model. Fields another model uses are refused.',
+    example: { meter: 'api_calls', model: 'graduated', tiers: [{ up_to: 1000, unit_amount: '0' }, { up_to: null, unit_amount: '0.002' }] },
+  });
+
+export const PlanCreateSchema = z
+  .strictObject({
+    key: catalogKey('Unique per organization; subscriptions name plans by key', 'pro_monthly'),
+    name: label('Display name', 'Pro'),
+    currency,
+    interval: z.enum(['month', 'quarter', 'year']).meta({ description: 'Billing interval' }),
+    base_fee: amount('Fee per interval, before usage; 0 when omitted', '49.00').optional(),
+    active: z.boolean().default(true).meta({ description: 'Inactive plans take no new subscriptions' }),
+    prices: z.array(PlanPriceInputSchema).max(100).default([]).meta({ description: 'Per-meter prices' }),
+  })
+  .transform((plan, ctx) => {
+    const seen = new Set<string>();
+    plan.prices.forEach((p, i) => {
+      if (seen.has(p.meter)) ctx.issues.push({ code: 'custom', path: ['prices', i, 'meter'], input: p.meter, message: `meter ${p.meter} is priced twice in this plan` });
+      seen.add(p.meter);
+    });
+    return plan;
+  })
+  .meta({
+    id: 'PlanCreateRequest',
+    example: {
+      key: 'pro_monthly',
+      name: 'Pro',
+      currency: 'usd',
+      interval: 'month',
+      base_fee: '49.00',
+      prices: [
+        { meter: 'api_calls', model: 'graduated', tiers: [{ up_to: 100, unit_amount: '0.10' }, { up_to: 1000, unit_amount: '0.08' }, { up_to: null, unit_amount: '0.05' }] },
+        { meter: 'storage_gb', model: 'package', package_size: 50, package_amount: '3.00', free_units: '10' },
+      ],
+    },
+  });
+
+const TierSchema = z
+  .object({
+    up_to: z.number().nullable(),
+    unit_amount: z.string().meta({ example: '0.1' }),
+    flat_amount: z.string().meta({ example: '0' }),
+  })
+  .meta({ id: 'PlanPriceTier' });
+
+export const PlanPriceSchema = z
+  .object({
+    meter: z.string().meta({ description: 'The meter\'s key' }),
+    model: z.enum(MODELS),
+    unit_amount: z.string().optional(),
+    tiers: z.array(TierSchema).optional(),
+    package_size: z.string().optional(),
+    package_amount: z.string().optional(),
+    free_units: z.string().optional(),
+    included_units: z.string().meta({ example: '0' }),
+  })
+  .meta({ id: 'PlanPrice', description: 'Only the fields the model uses are present' });
+
+export const PlanSchema = z
+  .object({
+    id: z.uuid(),
+    key: z.string(),
+    name: z.string(),
+    currency: z.string(),
+    interval: z.enum(['month', 'quarter', 'year']),
+    base_fee: z.string().meta({ example: '49' }),
+    active: z.boolean(),
+    prices: z.array(PlanPriceSchema),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Plan' });
+
+// ------------------------------------------------------------- customers
+
+export const CustomerCreateSchema = z
+  .strictObject({
+    external_id: label('Your id for the customer, as usage events send it in customer_external_id', 'cust_42'),
+    name: label('Display name', 'Acme Inc.').optional(),
+    email: z.email().max(255).optional().meta({ description: 'Billing contact', example: 'billing@acme.test' }),
+  })
+  .meta({ id: 'CustomerCreateRequest', description: 'Idempotent on external_id: an existing customer is returned unchanged (200)' });
+
+export const CustomerSchema = z
+  .object({
+    id: z.uuid(),
+    external_id: z.string(),
+    name: z.string().nullable(),
+    email: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Customer' });
+
+// --------------------------------------------------------- subscriptions
+
+const isoDate = z.iso.date();
+const isoDateTime = z.iso.datetime({ offset: true });
+
+export const SubscriptionCreateSchema = z
+  .strictObject({
+    customer_external_id: label('The customer; created if it does not exist yet', 'cust_42'),
+    plan: catalogKey('Key of an active plan', 'pro_monthly'),
+    start_date: z
+      .string()
+      .transform((s, ctx) => {
+        if (!isoDate.safeParse(s).success && !isoDateTime.safeParse(s).success) {
+          ctx.issues.push({ code: 'custom', input: s, message: 'must be an ISO 8601 date (2024-01-31) or date-time with offset (2024-01-31T00:00:00Z)' });
+          return z.NEVER;
+        }
+        // A bare date is that day's UTC midnight, which is also how Date parses it.
+        return new Date(s);
+      })
+      .meta({ description: 'When the subscription starts; a start inside a period is prorated', example: '2024-01-31' }),
+    billing_anchor_day: z
+      .number()
+      .int()
+      .min(1)
+      .max(31)
+      .optional()
+      .meta({ description: 'Day of the month periods start on (UTC); a month without that day uses its last day. Defaults to the start date\'s day.', example: 31 }),
+  })
+  .meta({ id: 'SubscriptionCreateRequest', example: { customer_external_id: 'cust_42', plan: 'pro_monthly', start_date: '2024-01-31', billing_anchor_day: 31 } });
+
+export const PeriodSchema = z
+  .object({
+    start: z.string().meta({ description: 'Inclusive', example: '2024-01-31T00:00:00.000Z' }),
+    end: z.string().meta({ description: 'Exclusive', example: '2024-02-29T00:00:00.000Z' }),
+  })
+  .meta({ id: 'BillingPeriod' });
+
+export const SubscriptionSchema = z
+  .object({
+    id: z.uuid(),
+    customer_id: z.uuid(),
+    customer_external_id: z.string(),
+    plan: z.string().meta({ description: 'The plan\'s key' }),
+    status: z.enum(['active', 'canceled']),
+    start_date: z.string(),
+    billing_anchor_day: z.number().int(),
+    cancel_at_period_end: z.boolean(),
+    canceled_at: z.string().nullable(),
+    created_at: z.string(),
+    current_period: PeriodSchema.nullable().meta({
+      description:
+        'The period on the anchor-day grid (aligned to the start month) containing `at` (default now), or the first period if the subscription has not started; null once canceled. The first period may begin before start_date: that start is prorated.',
+    }),
+  })
+  .meta({ id: 'Subscription' });
+
+// ----------------------------------------------------------- parameters
+
+export const KeyParamsSchema = z.object({ key: z.string().meta({ description: 'The object\'s key' }) });
+export const ExternalIdParamsSchema = z.object({ external_id: z.string().meta({ description: 'Your id for the customer' }) });
+export const IdParamsSchema = z.object({ id: z.string().meta({ description: 'The subscription id' }) });
+
+const at = z
+  .string()
+  .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date or date-time with offset')
+  .transform((s) => new Date(s))
+  .optional()
+  .meta({ description: 'Report current_period as of this instant instead of now', example: '2024-02-15' });
+
+export const SubscriptionQuerySchema = z.strictObject({ at });
+
+const limit = z.coerce.number().int().min(1).max(100).default(100).meta({ description: 'Page size' });
+const after = (sortKey: string) => z.string().min(1).optional().meta({ description: `Return items whose ${sortKey} sorts after this one (the last ${sortKey} of the previous page)` });
+
+export const KeyListQuerySchema = z.strictObject({ limit, after: after('key') });
+export const CustomerListQuerySchema = z.strictObject({ limit, after: after('external_id') });
+export const SubscriptionListQuerySchema = z.strictObject({
+  customer: z.string().min(1).optional().meta({ description: 'Only this customer_external_id\'s subscriptions' }),
+  limit,
+  after: z.uuid().optional().meta({ description: 'Return subscriptions whose id sorts after this one (the last id of the previous page)' }),
+  at,
+});
+
+export const listOf = <S extends z.ZodType>(item: S, id: string) =>
+  z
+    .object({
+      data: z.array(item),
+      has_more: z.boolean().meta({ description: 'More items follow; pass the last one\'s sort key as `after`' }),
+    })
+    .meta({ id });
