@@ -4,6 +4,7 @@ import { isKnownCurrency } from '../../billing/currency';
 import { dec, type Dec } from '../../billing/decimal';
 import { InvalidMeterError, validateMeter } from '../../billing/meter-aggregation';
 import { InvalidPriceError, validatePrice, type PriceModel, type PriceTier } from '../../billing/price-models';
+import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from './price-fields';
 import { decimalInput } from './common';
 
 /*
@@ -94,19 +95,6 @@ export const MeterSchema = z
 
 // ----------------------------------------------------------------- plans
 
-const MODELS = ['per_unit', 'graduated', 'volume', 'package'] as const;
-type Model = (typeof MODELS)[number];
-type ModelField = 'unit_amount' | 'tiers' | 'package_size' | 'package_amount' | 'free_units';
-const MODEL_FIELDS: readonly ModelField[] = ['unit_amount', 'tiers', 'package_size', 'package_amount', 'free_units'];
-
-/** The fields each model reads; any other one is refused, so a price sent with the wrong model is not silently mispriced. */
-const FIELDS_BY_MODEL: Record<Model, readonly ModelField[]> = {
-  per_unit: ['unit_amount'],
-  graduated: ['tiers'],
-  volume: ['tiers'],
-  package: ['package_size', 'package_amount', 'free_units'],
-};
-
 const TierInputSchema = z
   .strictObject({
     up_to: z
@@ -129,7 +117,7 @@ export interface PlanPriceInput {
 const PlanPriceInputSchema = z
   .strictObject({
     meter: catalogKey('Key of one of your meters; each meter at most once per plan', 'api_calls'),
-    model: z.enum(MODELS).meta({ description: 'How the meter\'s quantity is priced' }),
+    model: z.enum(PRICE_MODELS).meta({ description: 'How the meter\'s quantity is priced' }),
     unit_amount: amount('per_unit: price per unit', '0.05').optional(),
     tiers: z.array(TierInputSchema).min(1).max(100).optional().meta({ description: 'graduated and volume: the tiers, in ascending order of up_to' }),
     package_size: z.number().int().positive().max(1e14).optional().meta({ description: 'package: units per package', example: 50 }),
@@ -138,13 +126,13 @@ const PlanPriceInputSchema = z
     included_units: decimalInput('Units included in the plan before the price applies (any model)').optional(),
   })
   .transform((p, ctx): PlanPriceInput => {
-    const refuse = (field: ModelField, code: 'MISSING_FIELD' | 'UNKNOWN_FIELD', message: string) => {
+    const refuse = (field: PriceField, code: 'MISSING_FIELD' | 'UNKNOWN_FIELD', message: string) => {
       ctx.issues.push({ code: 'custom', path: [field], input: p[field], message, params: { code } });
       return z.NEVER;
     };
-    const unused = MODEL_FIELDS.find((field) => p[field] !== undefined && !FIELDS_BY_MODEL[p.model].includes(field));
+    const unused = PRICE_FIELDS.find((field) => p[field] !== undefined && !FIELDS_BY_MODEL[p.model].includes(field));
     if (unused) return refuse(unused, 'UNKNOWN_FIELD', `is not used by the ${p.model} model`);
-    const required = (field: ModelField) => refuse(field, 'MISSING_FIELD', `is required when model is ${p.model}`);
+    const required = (field: PriceField) => refuse(field, 'MISSING_FIELD', `is required when model is ${p.model}`);
     const includedUnits = dec(p.included_units ?? 0);
     let price: PriceModel;
     switch (p.model) {
@@ -225,7 +213,7 @@ const TierSchema = z
 export const PlanPriceSchema = z
   .object({
     meter: z.string().meta({ description: 'The meter\'s key' }),
-    model: z.enum(MODELS),
+    model: z.enum(PRICE_MODELS),
     unit_amount: z.string().optional(),
     tiers: z.array(TierSchema).optional(),
     package_size: z.string().optional(),

@@ -3,6 +3,7 @@ import 'zod-openapi';
 import { isKnownCurrency } from '../../billing/currency';
 import { dec, type Dec } from '../../billing/decimal';
 import type { PriceModel, PriceTier } from '../../billing/price-models';
+import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from './price-fields';
 
 /*
  * Quote inputs are decimal strings, never JSON numbers, so no amount passes
@@ -26,20 +27,6 @@ const currency = z
   .refine(isKnownCurrency, { message: 'is not a known ISO 4217 currency (e.g. usd, eur, jpy, kwd)', params: { code: 'UNKNOWN_CURRENCY' } })
   .meta({ description: 'ISO 4217 code; amounts are rounded half away from zero to its minor unit', example: 'usd' });
 
-const MODELS = ['per_unit', 'graduated', 'volume', 'package'] as const;
-type Model = (typeof MODELS)[number];
-
-type PriceField = 'unit_amount' | 'tiers' | 'package_size' | 'package_amount' | 'free_units';
-const PRICE_FIELDS: readonly PriceField[] = ['unit_amount', 'tiers', 'package_size', 'package_amount', 'free_units'];
-
-/** The fields each model reads; any other one is refused, so a price sent with the wrong model is not silently mispriced. */
-const FIELDS_BY_MODEL: Record<Model, readonly PriceField[]> = {
-  per_unit: ['unit_amount'],
-  graduated: ['tiers'],
-  volume: ['tiers'],
-  package: ['package_size', 'package_amount', 'free_units'],
-};
-
 const TierSchema = z
   .strictObject({
     up_to: z
@@ -59,7 +46,7 @@ const TierSchema = z
  */
 const PriceSchema = z
   .strictObject({
-    model: z.enum(MODELS).meta({ description: 'How the quantity is priced' }),
+    model: z.enum(PRICE_MODELS).meta({ description: 'How the quantity is priced' }),
     unit_amount: decimalString('per_unit: price per unit', '0.05').optional(),
     tiers: z.array(TierSchema).min(1).max(100).optional().meta({ description: 'graduated and volume: the tiers, in ascending order of up_to' }),
     package_size: z.number().int().positive().optional().meta({ description: 'package: units per package', example: 50 }),
