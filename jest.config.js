@@ -2,6 +2,8 @@
 const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
 
 module.exports = {
+  // Per-project testTimeout is ignored by jest 30; integration tests wait on real servers.
+  testTimeout: 60_000,
   // Unit tests sit beside the code they test and need nothing running.
   // Integration tests live in test/ and share one real PostgreSQL and one
   // real Temporal dev server, started once by test/harness/global-setup.ts.
@@ -19,7 +21,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
-      testTimeout: 60_000,
     },
   ],
 };

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type Stripe from 'stripe';
 import type { PrismaClient } from '../prisma/client';
 import type { Notifier } from './notifier';
 
@@ -13,6 +14,10 @@ export interface ActivityDeps {
   /** Task queue the sweeper starts ingest workflows on. */
   taskQueue: string;
   notifier: Notifier;
+  /** Stripe API client (the real API, or stripe-mock / a fake in tests); billing runs need it to finalize and collect */
+  stripe?: Stripe;
+  /** false where the namespace has no custom search attributes (Temporal's time-skipping test server) */
+  searchAttributes?: boolean;
 }
 
 /**

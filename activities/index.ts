@@ -5,6 +5,15 @@ import { linkCustomers } from './link-customers';
 import { markBatchProcessed } from './mark-batch-processed';
 import { rateEvents } from './rate-events';
 import { findOrphanBatches, startOrphanBatch } from './sweeper';
+import { closePeriod } from './billing/close-period';
+import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, settleZeroInvoice } from './billing/decisions';
+import { snapshotUsage } from './billing/snapshots';
+import { startBillingRun } from './billing/start-billing-run';
+import { applyCancel, applyPlanChange, endSubscription, loadSubscription } from './billing/subscription-changes';
+import { collectPayment } from './stripe/collect-payment';
+import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
+import { markInvoicePaid } from './stripe/mark-paid';
+import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -14,6 +23,10 @@ export type { RateEventsResult } from './rate-events';
 export type { CheckQuotasResult } from './check-quotas';
 export type { DeliverNotificationsInput } from './deliver-notifications';
 export type { FindOrphanBatchesInput, StartOrphanBatchResult } from './sweeper';
+export type { ClosedPeriod } from './billing/close-period';
+export type { InvoiceSnapshot } from './billing/decisions';
+export type { SubscriptionSchedule, ChangeOutcome } from './billing/subscription-changes';
+export type { CollectPaymentResult } from './stripe/collect-payment';
 
 /** Every activity the worker registers, bound to its dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -25,6 +38,24 @@ export function createActivities(deps: ActivityDeps) {
     markBatchProcessed: markBatchProcessed(deps),
     findOrphanBatches: findOrphanBatches(deps),
     startOrphanBatch: startOrphanBatch(deps),
+    // subscriptions and billing runs
+    loadSubscription: loadSubscription(deps),
+    applyPlanChange: applyPlanChange(deps),
+    applyCancel: applyCancel(deps),
+    endSubscription: endSubscription(deps),
+    snapshotUsage: snapshotUsage(deps),
+    startBillingRun: startBillingRun(deps),
+    closePeriod: closePeriod(deps),
+    readInvoiceState: readInvoiceState(deps),
+    recordDecision: recordDecision(deps),
+    adjustInvoice: adjustInvoice(deps),
+    settleZeroInvoice: settleZeroInvoice(deps),
+    queueNotification: queueNotification(deps),
+    // Stripe
+    finalizeInvoiceInStripe: finalizeInvoiceInStripe(deps),
+    collectPayment: collectPayment(deps),
+    markInvoicePaid: markInvoicePaid(deps),
+    markInvoiceUncollectible: markInvoiceUncollectible(deps),
   };
 }
 

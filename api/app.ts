@@ -10,10 +10,15 @@ import { customersRouter } from './routes/customers';
 import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
+import { invoiceDecisionsRouter } from './routes/invoice-decisions';
+import { invoicesReadRouter } from './routes/invoices-read';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
 import { ratingRouter } from './routes/rating';
+import { revenueRouter } from './routes/revenue';
+import { stripeWebhooksRouter } from './routes/stripe-webhooks';
+import { subscriptionChangesRouter } from './routes/subscription-changes';
 import { subscriptionsRouter } from './routes/subscriptions';
 
 /** Requests that carry a body must say it is JSON; anything else is a 415, not a confusing 400. */
@@ -32,6 +37,8 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   app.set('trust proxy', config.trustProxy);
 
   app.use(healthRouter(deps));
+  // Before any JSON parser: Stripe signs the raw bytes. Authenticated by that signature, not an API key.
+  app.use('/webhooks/stripe', stripeWebhooksRouter(deps, config));
   let openapi: unknown;
   app.get('/api/openapi.json', (_req, res) => {
     openapi ??= createOpenApiDocument();
@@ -53,7 +60,11 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   v1.use('/meters', metersRouter(deps));
   v1.use('/plans', plansRouter(deps));
   v1.use('/customers', customersRouter(deps));
-  v1.use('/subscriptions', subscriptionsRouter(deps));
+  v1.use('/subscriptions', subscriptionsRouter(deps, config));
+  v1.use('/revenue', revenueRouter(deps, config));
+  v1.use('/subscriptions', subscriptionChangesRouter(deps, config));
+  v1.use('/invoices', invoicesReadRouter(deps));
+  v1.use('/invoices', invoiceDecisionsRouter(deps));
   app.use('/api/v1', v1);
 
   app.use(notFoundRoute);

@@ -12,6 +12,8 @@ export interface ApiConfig {
   trustProxy: boolean | number | string;
   /** how long the API waits for Temporal when starting a workflow or describing one */
   temporalTimeoutMs: number;
+  /** signing secret of the Stripe webhook endpoint (whsec_…); unset, POST /webhooks/stripe answers 503 */
+  stripeWebhookSecret?: string;
   log: (message: string, err?: unknown) => void;
 }
 
@@ -34,11 +36,12 @@ function nonNegativeInt(name: string, raw: string | undefined, fallback: number)
   return n;
 }
 
-/** Reads the rate limits from the environment (RATE_LIMIT_PER_KEY_PER_MINUTE, RATE_LIMIT_PER_IP_PER_MINUTE). */
+/** Reads the environment: RATE_LIMIT_PER_KEY_PER_MINUTE, RATE_LIMIT_PER_IP_PER_MINUTE, STRIPE_WEBHOOK_SECRET. */
 export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   return {
     ...defaultApiConfig,
     rateLimitPerKeyPerMinute: nonNegativeInt('RATE_LIMIT_PER_KEY_PER_MINUTE', env.RATE_LIMIT_PER_KEY_PER_MINUTE, defaultApiConfig.rateLimitPerKeyPerMinute),
     rateLimitPerIpPerMinute: nonNegativeInt('RATE_LIMIT_PER_IP_PER_MINUTE', env.RATE_LIMIT_PER_IP_PER_MINUTE, defaultApiConfig.rateLimitPerIpPerMinute),
+    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
   };
 }

@@ -31,12 +31,32 @@ import {
   MeterSchema,
   PlanCreateSchema,
   PlanSchema,
+  SubscriptionCreatedSchema,
   SubscriptionCreateSchema,
   SubscriptionListQuerySchema,
   SubscriptionQuerySchema,
   SubscriptionSchema,
 } from './schemas/catalog';
+import {
+  AdjustRequestSchema,
+  ApproveRequestSchema,
+  CancelRequestSchema,
+  ChangePlanRequestSchema,
+  DecisionResultSchema,
+  InvoiceLineParamsSchema,
+  InvoiceListQuerySchema,
+  InvoicePageSchema,
+  InvoiceParamsSchema,
+  InvoiceSchema,
+  LineEventPageSchema,
+  LineEventsQuerySchema,
+  RejectRequestSchema,
+  SubscriptionChangeAcceptedSchema,
+} from './schemas/invoices';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
+import { RevenueQuerySchema, RevenueResponseSchema } from './schemas/revenue';
+import { CustomerIdParamsSchema, UpcomingInvoiceSchema } from './schemas/upcoming-invoice';
+import { StripeEventSchema, StripeSignatureHeaderSchema, StripeWebhookResponseSchema } from './schemas/stripe-webhooks';
 
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
 
@@ -192,12 +212,25 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           responses: responses({ status: '200', description: 'The customer', schema: CustomerSchema }, { '404': { description: 'No such customer in your organization', content: errorContent } }),
         },
       },
+      '/api/v1/customers/{id}/upcoming-invoice': {
+        get: {
+          summary: 'What the customer\'s current periods would bill if they closed now',
+          description:
+            'Per subscription with a current period: the base fee (prorated for a start, plan changes or a cancellation inside the period), each priced meter\'s usage so far priced by its model with the tier breakdown, and late usage of earlier closed periods not billed yet. Composed by the same rules as the invoice the period\'s billing run drafts; reading it changes nothing (no event is claimed, no snapshot written).',
+          requestParams: { path: CustomerIdParamsSchema },
+          responses: responses(
+            { status: '200', description: 'The preview; subscriptions is empty when nothing would bill', schema: UpcomingInvoiceSchema },
+            { '404': { description: 'No such customer in your organization', content: errorContent } },
+          ),
+        },
+      },
       '/api/v1/subscriptions': {
         post: {
           summary: 'Subscribe a customer to a plan',
-          description: 'The customer is created if missing. billing_anchor_day defaults to the start date\'s day.',
+          description:
+            'The customer is created if missing. billing_anchor_day defaults to the start date\'s day. Starts the subscription\'s workflow subscription:<id>, which snapshots usage daily and bills each period.',
           requestBody: { required: true, content: json(SubscriptionCreateSchema) },
-          responses: responses({ status: '201', description: 'Created, with its current billing period', schema: SubscriptionSchema }),
+          responses: responses({ status: '201', description: 'Created, with its current billing period and whether its workflow started', schema: SubscriptionCreatedSchema }),
         },
         get: {
           summary: 'List subscriptions, optionally of one customer',
@@ -213,6 +246,136 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             { status: '200', description: 'The subscription', schema: SubscriptionSchema },
             { '404': { description: 'No such subscription in your organization', content: errorContent } },
           ),
+        },
+      },
+      '/api/v1/subscriptions/{id}/change-plan': {
+        post: {
+          summary: 'Change the plan mid-period',
+          description:
+            'Signals the subscription\'s workflow (subscription:<id>, started if it is not running), which records the change and prorates the base fee around effective_at. The plan must be active and in the same currency; effective_at must fall in the current period.',
+          requestParams: { path: IdParamsSchema, header: z.object({ 'Idempotency-Key': z.string().optional().meta({ description: 'Default request_key' }) }) },
+          requestBody: { required: true, content: json(ChangePlanRequestSchema) },
+          responses: responses(
+            { status: '202', description: 'Delivered to the subscription\'s workflow', schema: SubscriptionChangeAcceptedSchema },
+            {
+              '404': { description: 'No such subscription in your organization', content: errorContent },
+              '409': { description: 'The subscription is canceled', content: errorContent },
+              '503': { description: 'Temporal did not answer; nothing was delivered', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/subscriptions/{id}/cancel': {
+        post: {
+          summary: 'Cancel at the period end, or now',
+          description: 'Signals the subscription\'s workflow (started if it is not running). Cancelling now credits the unused part of the base fee.',
+          requestParams: { path: IdParamsSchema },
+          requestBody: { required: true, content: json(CancelRequestSchema) },
+          responses: responses(
+            { status: '202', description: 'Delivered to the subscription\'s workflow', schema: SubscriptionChangeAcceptedSchema },
+            {
+              '404': { description: 'No such subscription in your organization', content: errorContent },
+              '409': { description: 'Already canceled', content: errorContent },
+              '503': { description: 'Temporal did not answer; nothing was delivered', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/invoices': {
+        get: {
+          summary: 'List invoices, newest period first',
+          requestParams: { query: InvoiceListQuerySchema },
+          responses: responses({ status: '200', description: 'One page of invoices (without lines)', schema: InvoicePageSchema }),
+        },
+      },
+      '/api/v1/invoices/{id}': {
+        get: {
+          summary: 'An invoice with its lines, the snapshots behind each line, and its audit history',
+          requestParams: { path: InvoiceParamsSchema },
+          responses: responses({ status: '200', description: 'The invoice', schema: InvoiceSchema }, { '404': { description: 'No such invoice in your organization', content: errorContent } }),
+        },
+      },
+      '/api/v1/invoices/{id}/lines/{lineId}/events': {
+        get: {
+          summary: 'The usage events an invoice line billed, oldest first',
+          requestParams: { path: InvoiceLineParamsSchema, query: LineEventsQuerySchema },
+          responses: responses(
+            { status: '200', description: 'One page of events', schema: LineEventPageSchema },
+            { '404': { description: 'No such invoice in your organization, or the line is not one of its lines', content: errorContent } },
+          ),
+        },
+      },
+      '/api/v1/invoices/{id}/approve': {
+        post: {
+          summary: 'Approve a draft invoice',
+          description: 'Sent as the `approve` Update to the invoice\'s billing run, which validates it against its state and answers with the result.',
+          requestParams: { path: InvoiceParamsSchema },
+          requestBody: { required: true, content: json(ApproveRequestSchema) },
+          responses: responses(
+            { status: '200', description: 'Applied by the billing run', schema: DecisionResultSchema },
+            {
+              '404': { description: 'No such invoice in your organization', content: errorContent },
+              '409': { description: 'INVALID_STATE: the billing run refused it (e.g. already approved, or rejected); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/invoices/{id}/adjust': {
+        post: {
+          summary: 'Add adjustment lines to a draft invoice',
+          description: 'Sent as the `adjust` Update to the invoice\'s billing run, which validates it against its state and answers with the result.',
+          requestParams: { path: InvoiceParamsSchema },
+          requestBody: { required: true, content: json(AdjustRequestSchema) },
+          responses: responses(
+            { status: '200', description: 'Applied by the billing run', schema: DecisionResultSchema },
+            {
+              '404': { description: 'No such invoice in your organization', content: errorContent },
+              '409': { description: 'INVALID_STATE: the billing run refused it (e.g. cannot adjust an approved invoice); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/invoices/{id}/reject': {
+        post: {
+          summary: 'Reject a draft invoice',
+          description: 'Sent as the `reject` Update to the invoice\'s billing run, which validates it against its state and answers with the result.',
+          requestParams: { path: InvoiceParamsSchema },
+          requestBody: { required: true, content: json(RejectRequestSchema) },
+          responses: responses(
+            { status: '200', description: 'Applied by the billing run', schema: DecisionResultSchema },
+            {
+              '404': { description: 'No such invoice in your organization', content: errorContent },
+              '409': { description: 'INVALID_STATE: the billing run refused it (e.g. already approved); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/revenue': {
+        get: {
+          summary: 'MRR, ARR, active customers and money collected, per currency',
+          description:
+            'For your organization only. MRR sums active subscriptions\' base fees per month (a quarter ÷ 3, a year ÷ 12); total_collected is paid invoices plus Stripe charges that did not pay one of our invoices, minus Stripe refunds. Currencies are never converted.',
+          requestParams: { query: RevenueQuerySchema },
+          responses: responses({ status: '200', description: 'The figures', schema: RevenueResponseSchema }),
+        },
+      },
+      '/webhooks/stripe': {
+        post: {
+          summary: 'Stripe webhook endpoint',
+          description:
+            'Verified by the Stripe-Signature header over the raw body (no API key). Every event is stored once by id; a repeated delivery answers duplicate: true and does nothing again. Invoice payment events signal the invoice\'s billing run.',
+          security: [],
+          requestParams: { header: StripeSignatureHeaderSchema },
+          requestBody: { required: true, content: json(StripeEventSchema) },
+          responses: {
+            '200': { description: 'Received (or already received)', content: json(StripeWebhookResponseSchema) },
+            '400': { description: 'Missing or forged Stripe-Signature (INVALID_SIGNATURE), or a body that is not JSON', content: errorContent },
+            '415': { description: 'Content-Type is not application/json', content: errorContent },
+            '503': { description: 'Webhook secret not configured (WEBHOOK_NOT_CONFIGURED) or Temporal unreachable (TEMPORAL_UNAVAILABLE); Stripe retries', content: errorContent },
+          },
         },
       },
       '/health': {

@@ -1,13 +1,8 @@
 import { dec, toPlainString } from '../billing/decimal';
 import type { PriceModel } from '../billing/price-models';
+import type { StoredTier } from '../billing/stored-price';
 import type { Prisma } from '../prisma/client';
 
-/** How tiers sit in plan_prices.tiers: amounts as decimal strings, up_to null on the last tier. */
-interface StoredTier {
-  up_to: number | null;
-  unit_amount: string;
-  flat_amount: string;
-}
 
 /** The plan_prices columns a price model fills (the rest stay null). */
 export function priceColumns(price: PriceModel) {
@@ -30,51 +25,6 @@ export function priceColumns(price: PriceModel) {
         packageSize: toPlainString(price.packageSize),
         packageAmount: toPlainString(price.packageAmount),
         freeUnits: toPlainString(price.freeUnits ?? dec(0)),
-      };
-  }
-}
-
-type Amount = { toString(): string } | null;
-
-/** A plan_prices row as stored; what priceFromRow reads. */
-export interface PriceRow {
-  model: PriceModel['model'];
-  unitAmount: Amount;
-  tiers: Prisma.JsonValue | null;
-  packageSize: Amount;
-  packageAmount: Amount;
-  freeUnits: Amount;
-  includedUnits: { toString(): string };
-}
-
-const required = (value: Amount, column: string): { toString(): string } => {
-  // The API writes every column its model needs; a null here is a corrupt row, not bad input.
-  if (value === null) throw new Error(`plan_prices.${column} is null for a price that needs it`);
-  return value;
-};
-
-/** The billing/ price model a stored row describes (what invoices price usage with). */
-export function priceFromRow(row: PriceRow): PriceModel {
-  const includedUnits = dec(row.includedUnits);
-  switch (row.model) {
-    case 'per_unit':
-      return { model: 'per_unit', unitAmount: dec(required(row.unitAmount, 'unit_amount')), includedUnits };
-    case 'graduated':
-    case 'volume': {
-      const tiers = (row.tiers ?? []) as unknown as StoredTier[];
-      return {
-        model: row.model,
-        tiers: tiers.map((t) => ({ upTo: t.up_to === null ? null : dec(t.up_to), unitAmount: dec(t.unit_amount), flatAmount: dec(t.flat_amount) })),
-        includedUnits,
-      };
-    }
-    case 'package':
-      return {
-        model: 'package',
-        packageSize: dec(required(row.packageSize, 'package_size')),
-        packageAmount: dec(required(row.packageAmount, 'package_amount')),
-        freeUnits: dec(row.freeUnits ?? 0),
-        includedUnits,
       };
   }
 }

@@ -4,7 +4,11 @@
 //     the last install (its postinstall runs `prisma generate`), falling back
 //     to npm install when npm ci refuses the lock file;
 //  2. the Temporal CLI (found, or built from Go modules), unless
-//     TEMPORAL_ADDRESS points at an existing cluster.
+//     TEMPORAL_ADDRESS points at an existing cluster;
+//  3. Temporal's Java time-skipping test server from Maven Central, for tests
+//     (optional: without Java or Maven it says which tests will be skipped).
+//  4. stripe-mock for the Stripe tests (found, or built from Go modules;
+//     optional: without Go it says the Stripe tests will fail).
 // Plain Node with no dependencies: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -67,5 +71,25 @@ function ensureTemporalCli() {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+function ensureTestServer() {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'ensure-test-server.ts')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+function ensureStripeMock() {
+  // Only the tests need it (the harness would build it too); a missing Go
+  // toolchain is reported, not fatal, so `npm start` still works.
+  const script =
+    "require('./test/harness/stripe-mock.ts').findOrInstallStripeMock((l) => console.log(`[setup] ${l}`))" +
+    ".then((p) => console.log(`[setup] stripe-mock: ${p}`), (e) => { console.log(`[setup] stripe-mock unavailable, the Stripe tests will fail: ${e.message}`); })";
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--eval', script], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) say(`stripe-mock check exited with ${result.status}.`);
+}
+
 installDependencies();
 ensureTemporalCli();
+ensureStripeMock();
+ensureTestServer();

@@ -7,8 +7,10 @@ import path from 'node:path';
 import { applyMigrations } from '../prisma/migrate';
 import { createPrismaClient } from '../prisma/client';
 import { seedDemo } from '../prisma/seed';
+import { createTemporalClient } from '../temporal/client';
 import { ensureTemporal, type TemporalHandle } from '../temporal/dev-server';
 import { TASK_QUEUE } from '../temporal/names';
+import { ensureSubscriptionWorkflows } from '../temporal/subscriptions';
 import { spawnTsChild, type ManagedChild } from './lib/children';
 import { openLocalDatabase, type LocalDatabase } from './lib/local-postgres';
 import { DATA_DIR, DEMO_KEY_FILE, ROOT, STACK_FILE, TEMPORAL_DB_FILE } from './lib/paths';
@@ -153,8 +155,16 @@ async function main(): Promise<void> {
   say('Seeding the demo organization…');
   const prisma = createPrismaClient(database.url, { max: 2 });
   let seeded;
+  let swept;
   try {
     seeded = await seedDemo(prisma, { keyFile: DEMO_KEY_FILE });
+    // Subscriptions stored while Temporal was unreachable get their workflow now (the worker picks them up once it runs).
+    const client = await createTemporalClient(temporal.address, temporal.namespace);
+    try {
+      swept = await ensureSubscriptionWorkflows(client.client, prisma, { taskQueue: TASK_QUEUE });
+    } finally {
+      await client.close();
+    }
   } finally {
     await prisma.$disconnect();
   }
@@ -166,6 +176,7 @@ async function main(): Promise<void> {
     seeded.apiKeyCreated && 'API key',
   ].filter(Boolean);
   say(news.length ? `  created: ${news.join(', ')}` : '  already seeded, nothing to create');
+  if (swept.started.length > 0) say(`  started the workflows of ${swept.started.length} subscription(s) that had none`);
 
   const host = process.env.HOST ?? '127.0.0.1';
   const port = process.env.PORT ?? '3000';

@@ -1,17 +1,9 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
-/**
- * Search attributes Ledgerflow's workflows set, so ops can filter runs in the
- * Temporal UI, e.g. `LedgerflowOrganizationId = "…" AND ExecutionStatus = "Failed"`.
- */
-export const OrganizationId = defineSearchAttributeKey('LedgerflowOrganizationId', SearchAttributeType.KEYWORD);
-export const CustomerId = defineSearchAttributeKey('LedgerflowCustomerId', SearchAttributeType.KEYWORD);
-export const SubscriptionId = defineSearchAttributeKey('LedgerflowSubscriptionId', SearchAttributeType.KEYWORD);
-export const BillingPeriod = defineSearchAttributeKey('LedgerflowBillingPeriod', SearchAttributeType.KEYWORD);
-export const InvoiceId = defineSearchAttributeKey('LedgerflowInvoiceId', SearchAttributeType.KEYWORD);
-export const BatchId = defineSearchAttributeKey('LedgerflowBatchId', SearchAttributeType.KEYWORD);
+import { BatchId, BillingPeriod, CustomerId, InvoiceId, OrganizationId, SubscriptionId } from './search-attribute-keys';
+
+export { BatchId, BillingPeriod, CustomerId, InvoiceId, OrganizationId, SubscriptionId };
 
 export const ALL_SEARCH_ATTRIBUTES = [OrganizationId, CustomerId, SubscriptionId, BillingPeriod, InvoiceId, BatchId];
 

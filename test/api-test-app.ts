@@ -23,13 +23,13 @@ export interface TestApi {
 
 /**
  * A real API instance on a free port, against the harness PostgreSQL and
- * Temporal. Its task queue has no worker, so started workflows stay put and
- * the tests see only what the API itself did.
+ * Temporal. Its task queue has no worker (unless a test passes the queue of
+ * one it runs), so started workflows stay put and the tests see only what the
+ * API itself did.
  */
-export async function startTestApi(config: Partial<ApiConfig> = {}): Promise<TestApi> {
+export async function startTestApi(config: Partial<ApiConfig> = {}, taskQueue = uniqueTaskQueue('api')): Promise<TestApi> {
   const pgPool = createPgPool(process.env.DATABASE_URL, { max: 10 });
   const temporal = await createTemporalClient();
-  const taskQueue = uniqueTaskQueue('api');
   const app = createApp({ prisma: testPrisma(), pgPool, temporal: temporal.client, taskQueue }, { rateLimitPerIpPerMinute: 0, ...config });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

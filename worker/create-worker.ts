@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
+import type Stripe from 'stripe';
 import { createActivities, createLogNotifier, type Notifier } from '../activities';
 import type { PrismaClient } from '../prisma/client';
 
@@ -12,6 +13,10 @@ export interface LedgerflowWorkerOptions {
   client: Client;
   /** defaults to one log line per notification */
   notifier?: Notifier;
+  /** Stripe client for billing runs (finalize, collect); without it a billing run fails at its Stripe step with a clear error */
+  stripe?: Stripe;
+  /** false on Temporal's time-skipping test server, which has no custom search attributes (default true) */
+  searchAttributes?: boolean;
   /** a prebuilt workflow bundle (tests, production images); without it the workflows are bundled at start */
   workflowBundlePath?: string;
 }
@@ -31,6 +36,8 @@ export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): 
       temporal: options.client,
       taskQueue: options.taskQueue,
       notifier: options.notifier ?? createLogNotifier(),
+      ...(options.stripe ? { stripe: options.stripe } : {}),
+      ...(options.searchAttributes === false ? { searchAttributes: false } : {}),
     }),
     // Let a running activity finish its transaction on SIGTERM before we go.
     shutdownGraceTime: '10 seconds',

@@ -1,5 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { notifierFromEnv } from '../activities/channels';
+import { createStripeClient } from '../activities/stripe/client';
 import { createPrismaClient, databaseUrl } from '../prisma/client';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { ensureSweeperSchedule } from '../temporal/schedules';
@@ -10,7 +12,12 @@ import { createLedgerflowWorker } from './create-worker';
  * The worker process: `node --import tsx worker/main.ts`.
  * Env: DATABASE_URL (required), TEMPORAL_ADDRESS (127.0.0.1:7233),
  * TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE (ledgerflow),
- * SWEEPER_INTERVAL_SECONDS (60).
+ * SWEEPER_INTERVAL_SECONDS (60); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
+ * ALERT_SLACK_CHANNEL, SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (see
+ * activities/channels/index.ts; with none set, notifications are logged);
+ * Stripe: STRIPE_SECRET_KEY and, for stripe-mock or a proxy, STRIPE_API_BASE
+ * (e.g. http://127.0.0.1:12111). Without a key billing runs draft and wait
+ * for approval as usual, and fail at the Stripe step with a message saying so.
  */
 async function main(): Promise<void> {
   const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
@@ -27,11 +34,14 @@ async function main(): Promise<void> {
   };
 
   try {
+    // First: a half-configured alert channel stops the worker at start, not at its first alert.
+    const notifier = notifierFromEnv(prisma);
     // The API starts workflows with these attributes; against a fresh cluster
     // (docker compose) the worker may be the first to come up. Safe to repeat.
     await registerSearchAttributes(clientConnection, namespace);
     await ensureSweeperSchedule(client, { taskQueue, everySeconds: sweeperEverySeconds });
-    const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, client });
+    const stripe = stripeFromEnv();
+    const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, client, notifier, ...(stripe ? { stripe } : {}) });
 
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -46,6 +56,7 @@ async function main(): Promise<void> {
     const running = worker.run();
     console.log(`worker ready on task queue ${taskQueue}`);
     console.log(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
+    console.log(`  Stripe: ${stripe ? (process.env.STRIPE_API_BASE ?? 'api.stripe.com') : 'not configured (set STRIPE_SECRET_KEY)'}`);
     await running;
     console.log('worker stopped');
   } finally {
@@ -58,6 +69,13 @@ function positiveInteger(name: string, raw: string | undefined, fallback: number
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number of seconds (got "${raw}")`);
   return value;
+}
+
+function stripeFromEnv() {
+  const apiKey = process.env.STRIPE_SECRET_KEY;
+  if (!apiKey) return undefined;
+  const apiBase = process.env.STRIPE_API_BASE || undefined;
+  return createStripeClient({ apiKey, ...(apiBase ? { apiBase } : {}) });
 }
 
 main().catch((err: unknown) => {

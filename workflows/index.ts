@@ -2,3 +2,5 @@
 // by type; the worker registers their implementations.
 export { ingestBatch, type IngestBatchResult } from './ingest-batch';
 export { sweepOrphanBatches, type SweepOrphanBatchesResult } from './sweep-orphan-batches';
+export { subscriptionLifecycle } from './subscription';
+export { billingRun } from './billing-run';

@@ -7,6 +7,7 @@ import { ApiError } from '../errors';
 import { CustomerCreateSchema, CustomerListQuerySchema } from '../schemas/catalog';
 import { parseOrThrow } from '../validation';
 import { apiKeyActor, page } from './catalog-common';
+import { upcomingInvoice } from './upcoming-invoice';
 
 export function customerJson(c: CustomerModel) {
   return { id: c.id, external_id: c.externalId, name: c.name, email: c.email, created_at: c.createdAt.toISOString() };
@@ -64,6 +65,8 @@ export function customersRouter(deps: ApiDeps): Router {
     if (!customer) throw new ApiError(404, 'NOT_FOUND', `No customer ${req.params.external_id}`);
     res.json(customerJson(customer));
   });
+
+  router.get('/:id/upcoming-invoice', upcomingInvoice(deps));
 
   return router;
 }

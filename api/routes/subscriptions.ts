@@ -2,7 +2,10 @@ import { Router } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { writeAudit } from '../../prisma/audit';
 import type { SubscriptionModel } from '../../prisma/client';
+import { subscriptionWorkflowId } from '../../temporal/names';
+import { startSubscriptionWorkflow } from '../../temporal/subscriptions';
 import { callerOf } from '../auth';
+import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { IdParamsSchema, SubscriptionCreateSchema, SubscriptionListQuerySchema, SubscriptionQuerySchema } from '../schemas/catalog';
@@ -43,7 +46,25 @@ function invalidPlan(key: string, why: string): ApiError {
   return new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${problem.message}`, { field: 'plan', issues: [problem] });
 }
 
-export function subscriptionsRouter(deps: ApiDeps): Router {
+/**
+ * Starts the new subscription's workflow once the subscription is committed.
+ * The subscription is the system of record: if Temporal is slow or down the
+ * request still succeeds, says the start is pending, and the startup sweep
+ * (ensureSubscriptionWorkflows) starts it later under the same id.
+ */
+async function startWorkflow(deps: ApiDeps, config: ApiConfig, s: SubscriptionRow): Promise<'started' | 'pending'> {
+  try {
+    await deps.temporal.withDeadline(Date.now() + config.temporalTimeoutMs, () =>
+      startSubscriptionWorkflow(deps.temporal, { organizationId: s.organizationId, subscriptionId: s.id, customerId: s.customerId }, deps.taskQueue),
+    );
+    return 'started';
+  } catch (err) {
+    config.log(`could not start the workflow of subscription ${s.id}; the startup sweep will start it`, err);
+    return 'pending';
+  }
+}
+
+export function subscriptionsRouter(deps: ApiDeps, config: ApiConfig): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -69,7 +90,8 @@ export function subscriptionsRouter(deps: ApiDeps): Router {
       await writeAudit(tx, { organizationId, actor, action: 'subscription.created', entityType: 'subscription', entityId: created.id, after: subscriptionJson(created, created.createdAt) });
       return created;
     });
-    res.status(201).json(subscriptionJson(subscription, new Date()));
+    const workflow = await startWorkflow(deps, config, subscription);
+    res.status(201).json({ ...subscriptionJson(subscription, new Date()), workflow_id: subscriptionWorkflowId(subscription.id), workflow_start: workflow });
   });
 
   router.get('/', async (req, res) => {

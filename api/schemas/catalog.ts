@@ -313,6 +313,13 @@ export const SubscriptionSchema = z
   })
   .meta({ id: 'Subscription' });
 
+export const SubscriptionCreatedSchema = SubscriptionSchema.extend({
+  workflow_id: z.string().meta({ description: 'The workflow that bills the subscription: subscription:<id>', example: 'subscription:7b0e…' }),
+  workflow_start: z.enum(['started', 'pending']).meta({
+    description: 'pending: Temporal did not answer; the subscription is stored and its workflow is started by the next sweep (at startup) under the same id',
+  }),
+}).meta({ id: 'SubscriptionCreated' });
+
 // ----------------------------------------------------------- parameters
 
 export const KeyParamsSchema = z.object({ key: z.string().meta({ description: 'The object\'s key' }) });

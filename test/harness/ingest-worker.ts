@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Notifier, OutgoingNotification } from '../../activities';
-import { createLedgerflowWorker } from '../../worker/create-worker';
+import { createLedgerflowWorker, type LedgerflowWorkerOptions } from '../../worker/create-worker';
 import { closeTestPrisma, testPrisma, uniqueTaskQueue } from './fixtures';
 
 /** A notifier that keeps what it was asked to send, for assertions. */
@@ -25,7 +25,7 @@ export interface TestWorker {
  * An in-process Ledgerflow worker on a task queue of its own, with the
  * harness's prebuilt workflow bundle, against the real Temporal and database.
  */
-export async function startTestWorker(name: string): Promise<TestWorker> {
+export async function startTestWorker(name: string, extra: Pick<LedgerflowWorkerOptions, 'stripe'> = {}): Promise<TestWorker> {
   const address = required('TEMPORAL_ADDRESS');
   const namespace = required('TEMPORAL_NAMESPACE');
   const taskQueue = uniqueTaskQueue(name);
@@ -41,6 +41,7 @@ export async function startTestWorker(name: string): Promise<TestWorker> {
     client,
     notifier,
     workflowBundlePath: required('LEDGERFLOW_WORKFLOW_BUNDLE'),
+    ...extra,
   });
   const running = worker.run();
   return {

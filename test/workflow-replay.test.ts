@@ -13,21 +13,31 @@ import { startTestWorker } from './harness/ingest-worker';
 // install cannot parse JSON histories: @temporalio/common and @temporalio/proto
 // each carry their own protobufjs copy and its protojson rejects the other's types.
 //
+// The billing-run histories are recorded by the billing tests themselves
+// (test/harness/histories.ts: RECORD_HISTORIES=1).
+//
 // `ingest-batch*.history.pb` predate the ingest-local-activities patch (remote
 // activities); `ingest-batch-local.history.pb` is the patched path. To record
 // a fresh history of today's code after a deliberate, patched change:
-//   RECORD_HISTORY=ingest-batch-local npx jest --selectProjects integration --testPathPatterns ingest-replay
+//   RECORD_HISTORY=ingest-batch-local npx jest --selectProjects integration --testPathPatterns workflow-replay
 const HISTORIES = path.join(__dirname, 'harness', 'histories');
 const record = process.env.RECORD_HISTORY;
 
 describe('workflow code replays recorded histories', () => {
   const files = fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.history.pb'));
 
-  it('has a history for every ingest path', () => {
+  it('has a history for every ingest and billing path', () => {
     expect(files.sort()).toEqual([
+      'billing-run-late-usage-rejected.history.pb',
+      'billing-run-paid.history.pb',
+      'billing-run-reminded-auto-approved-card-retried.history.pb',
+      'billing-run-reset.history.pb',
+      'billing-run-zero.history.pb',
       'ingest-batch-local.history.pb',
       'ingest-batch-with-alert.history.pb',
       'ingest-batch.history.pb',
+      'subscription-last-period-canceled.history.pb',
+      'subscription-period-with-plan-change.history.pb',
       'sweep-orphan-batches.history.pb',
     ]);
   });

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import { formatMoney } from '../../billing/currency';
+import { dec, toPlainString, type Dec } from '../../billing/decimal';
+import { draftInput, groupLateEvents, lateUsage, meterUsage, periodPlans } from '../../billing/draft-inputs';
+import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
+import { readingsByDay } from '../../billing/usage-readings';
+import { writeAudit } from '../../prisma/audit';
+import {
+  readBilledUsage,
+  readMeterEvents,
+  readPlanChanges,
+  readPlanPrices,
+  readSubscriptionTerms,
+  type Db,
+  type MeterEventRow,
+  type PlanPriceRow,
+  type SubscriptionTerms,
+} from '../../prisma/billing-reads';
+import type { Prisma } from '../../prisma/client';
+import type { BillingRunInput } from '../../temporal/billing-messages';
+import { TX_OPTIONS, type ActivityDeps } from '../deps';
+import { workflowActor } from '../workflow-actor';
+import { meterRef, toRatedEvent, upsertSnapshots } from './snapshots';
+
+/** What the billing run needs to go on after the close. */
+export interface ClosedPeriod {
+  invoiceId: string;
+  status: 'draft' | 'approved' | 'rejected' | 'finalized' | 'paid' | 'uncollectible';
+  /** decimal string at the currency's minor unit */
+  total: string;
+  currency: string;
+  lineCount: number;
+  draftedAt: string;
+  approvalReminderHours: number;
+  autoApproveAfterHours: number | null;
+  paymentRetryDays: number[];
+}
+
+/** Pre-chosen line ids let events be claimed for a line before the line row is written (same transaction). */
+interface PendingUsage extends MeterUsage {
+  lineId: string;
+}
+interface PendingLate extends LateUsage {
+  lineId: string;
+}
+
+async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceRow[], start: Date, end: Date, takenAt: Date): Promise<PendingUsage[]> {
+  const usage: PendingUsage[] = [];
+  for (const price of prices) {
+    const lineId = randomUUID();
+    const meter = meterRef(price.meter);
+    // Claim the period's unbilled events for this line; what is claimed is exactly what is billed.
+    const rows = await tx.$queryRaw<MeterEventRow[]>`
+      UPDATE usage_events SET invoice_line_id = ${lineId}::uuid
+      WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
+        AND event_type = ${meter.eventType} AND timestamp >= ${start} AND timestamp < ${end} AND invoice_line_id IS NULL
+      RETURNING id, event_type, quantity, timestamp, properties, cost, revenue`;
+    const events = rows.map(toRatedEvent);
+    const snapshotIds = await upsertSnapshots(
+      tx,
+      { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt },
+      readingsByDay(meter, events),
+    );
+    usage.push({ lineId, ...meterUsage(price, events, snapshotIds) });
+  }
+  return usage;
+}
+
+/**
+ * Events of earlier periods that arrived after those periods closed: claimed
+ * here, grouped by meter and period, and billed as the difference between
+ * what that period's usage costs now and what it was billed.
+ */
+async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceRow[], start: Date, takenAt: Date): Promise<PendingLate[]> {
+  if (sub.startDate.getTime() >= start.getTime() || prices.length === 0) return [];
+  const late = await tx.$queryRaw<{ id: string; eventType: string; timestamp: Date }[]>`
+    SELECT id, event_type AS "eventType", timestamp FROM usage_events
+    WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
+      AND event_type = ANY(${prices.map((p) => p.meter.eventType)}::text[]) AND timestamp >= ${sub.startDate} AND timestamp < ${start} AND invoice_line_id IS NULL
+    FOR UPDATE`;
+  if (late.length === 0) return [];
+  const result: PendingLate[] = [];
+  for (const g of groupLateEvents(sub, prices, late)) {
+    const lineId = randomUUID();
+    await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
+    const meter = meterRef(g.price.meter);
+    const all = (
+      await readMeterEvents(tx, {
+        organizationId: sub.organizationId,
+        customerExternalId: sub.customer.externalId,
+        eventTypes: [meter.eventType],
+        from: g.period.start,
+        to: g.period.end,
+      })
+    ).map(toRatedEvent);
+    // Re-snapshot the days the late events fall on, so snapshots show the usage as it now stands.
+    const lateIds = new Set(g.eventIds);
+    const lateDays = new Set(all.filter((e) => lateIds.has(e.id)).map((e) => e.timestamp.toISOString().slice(0, 10)));
+    const snapshotIds = await upsertSnapshots(
+      tx,
+      { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt },
+      readingsByDay(meter, all.filter((e) => lateDays.has(e.timestamp.toISOString().slice(0, 10)))),
+    );
+    const [billed] = (await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: g.period.start })).filter((b) => b.meterId === meter.id);
+    result.push({ lineId, ...lateUsage(g, all, billed?._sum, snapshotIds) });
+  }
+  return result;
+}
+
+function lineRow(line: DraftLine, invoiceId: string, organizationId: string, position: number, id: string): Prisma.InvoiceLineCreateManyInput {
+  return {
+    id,
+    organizationId,
+    invoiceId,
+    position,
+    kind: line.kind,
+    description: line.description,
+    meterId: line.meterId,
+    quantity: line.quantity === null ? null : toPlainString(line.quantity),
+    includedUnits: line.includedUnits === null ? null : toPlainString(line.includedUnits),
+    amount: toPlainString(line.amount),
+    tiers: line.tiers.map((t) => ({
+      from: toPlainString(t.from),
+      to: t.to === null ? null : toPlainString(t.to),
+      quantity: toPlainString(t.quantity),
+      unit_amount: toPlainString(t.unitAmount),
+      flat_amount: toPlainString(t.flatAmount),
+      amount: toPlainString(t.amount),
+    })),
+    periodStart: line.periodStart,
+    periodEnd: line.periodEnd,
+    snapshotIds: line.snapshotIds,
+  };
+}
+
+function summary(invoice: { id: string; status: ClosedPeriod['status']; total: Dec | { toString(): string }; currency: string; createdAt: Date }, lineCount: number, org: SubscriptionTerms['organization']): ClosedPeriod {
+  return {
+    invoiceId: invoice.id,
+    status: invoice.status,
+    total: formatMoney(dec(invoice.total), invoice.currency),
+    currency: invoice.currency,
+    lineCount,
+    draftedAt: invoice.createdAt.toISOString(),
+    approvalReminderHours: org.approvalReminderHours,
+    autoApproveAfterHours: org.autoApproveAfterHours,
+    paymentRetryDays: org.paymentRetryDays,
+  };
+}
+
+/**
+ * Closes a period into a draft invoice, in one REPEATABLE READ transaction:
+ * claims the period's events (and late events of earlier periods) line by
+ * line, snapshots their days, prices the lines and writes the invoice with an
+ * audit row. The invoice's (subscription, period start) key makes a repeated
+ * close return the invoice already drafted, so retries and resets converge.
+ */
+export function closePeriod({ prisma }: ActivityDeps) {
+  return async function closePeriod(input: BillingRunInput): Promise<ClosedPeriod> {
+    const actor = workflowActor();
+    const start = new Date(input.periodStart);
+    const end = new Date(input.periodEnd);
+    const takenAt = new Date();
+    return prisma.$transaction(
+      async (tx) => {
+        const sub = await readSubscriptionTerms(tx, input.organizationId, input.subscriptionId);
+        if (!sub) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
+        const existing = await tx.invoice.findUnique({ where: { subscriptionId_periodStart: { subscriptionId: sub.id, periodStart: start } }, include: { _count: { select: { lines: true } } } });
+        if (existing) return summary(existing, existing._count.lines, sub.organization);
+
+        const changes = await readPlanChanges(tx, sub.id);
+        const period = { start, end };
+        const plans = periodPlans(sub, changes, period);
+        const prices = await readPlanPrices(tx, plans.finalPlan.id);
+        const usage = await claimPeriodUsage(tx, sub, prices, start, end, takenAt);
+        const late = await claimLateUsage(tx, sub, prices, start, takenAt);
+        const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
+        const lineIds = [
+          ...draft.lines.filter((l) => l.kind !== 'usage' && l.kind !== 'late_usage').map(() => randomUUID()),
+          ...usage.map((u) => u.lineId),
+          ...late.map((l) => l.lineId),
+        ];
+        const invoice = await tx.invoice.create({
+          data: {
+            organizationId: sub.organizationId,
+            subscriptionId: sub.id,
+            customerId: sub.customerId,
+            periodStart: start,
+            periodEnd: end,
+            currency: sub.plan.currency,
+            total: toPlainString(draft.total),
+            workflowId: actor.id,
+            workflowRunId: actor.type === 'workflow' ? actor.runId : '',
+          },
+        });
+        await tx.invoiceLine.createMany({ data: draft.lines.map((line, i) => lineRow(line, invoice.id, sub.organizationId, i + 1, lineIds[i]!)) });
+        await writeAudit(tx, {
+          organizationId: sub.organizationId,
+          actor,
+          action: 'invoice.drafted',
+          entityType: 'invoice',
+          entityId: invoice.id,
+          after: {
+            subscriptionId: sub.id,
+            periodStart: input.periodStart,
+            periodEnd: input.periodEnd,
+            currency: invoice.currency,
+            total: formatMoney(draft.total, invoice.currency),
+            lines: draft.lines.map((l) => ({ kind: l.kind, description: l.description, amount: formatMoney(l.amount, invoice.currency) })),
+            lateEvents: late.reduce((n, l) => n + l.lateEvents, 0),
+          },
+        });
+        return summary(invoice, draft.lines.length, sub.organization);
+      },
+      { ...TX_OPTIONS, isolationLevel: 'RepeatableRead' },
+    );
+  };
+}

@@ -1,0 +1,174 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { formatMoney, minorUnits } from '../../billing/currency';
+import { dec, toPlainString } from '../../billing/decimal';
+import { sumLines } from '../../billing/invoice-draft';
+import { writeAudit, type AuditActor } from '../../prisma/audit';
+import type { AdjustRequest } from '../../temporal/billing-messages';
+import { TX_OPTIONS, type ActivityDeps } from '../deps';
+import { workflowActor } from '../workflow-actor';
+
+type InvoiceStatus = 'draft' | 'approved' | 'rejected' | 'finalized' | 'paid' | 'uncollectible';
+
+export interface InvoiceRef {
+  organizationId: string;
+  invoiceId: string;
+}
+
+export interface InvoiceSnapshot {
+  invoiceId: string;
+  status: InvoiceStatus;
+  total: string;
+  currency: string;
+}
+
+/** Finance acts through the workflow; the audit row names the person, and the run that carried it out. */
+function financeActor(person: string): AuditActor {
+  return { type: 'user', id: person };
+}
+
+async function findInvoice(tx: Parameters<Parameters<ActivityDeps['prisma']['$transaction']>[0]>[0], ref: InvoiceRef) {
+  const invoice = await tx.invoice.findFirst({ where: { id: ref.invoiceId, organizationId: ref.organizationId } });
+  if (!invoice) throw ApplicationFailure.nonRetryable(`invoice ${ref.invoiceId} not found`, 'NotFound');
+  return invoice;
+}
+
+const view = (i: { id: string; status: InvoiceStatus; total: { toString(): string }; currency: string }): InvoiceSnapshot => ({
+  invoiceId: i.id,
+  status: i.status,
+  total: formatMoney(dec(i.total), i.currency),
+  currency: i.currency,
+});
+
+/** The invoice as the database has it (a reset run asks before waiting for a decision it may already have). */
+export function readInvoiceState({ prisma }: ActivityDeps) {
+  return async function readInvoiceState(ref: InvoiceRef): Promise<InvoiceSnapshot> {
+    const invoice = await prisma.invoice.findFirst({ where: { id: ref.invoiceId, organizationId: ref.organizationId } });
+    if (!invoice) throw ApplicationFailure.nonRetryable(`invoice ${ref.invoiceId} not found`, 'NotFound');
+    return view(invoice);
+  };
+}
+
+export interface DecisionInput extends InvoiceRef {
+  decision: 'approve' | 'reject' | 'auto_approve';
+  /** the approver; for auto_approve, the policy that approved */
+  by: string;
+  note?: string;
+}
+
+/**
+ * Records approve / reject / auto-approve on a draft. Idempotent: the same
+ * decision on an invoice that already has it is a no-op (a retried activity);
+ * a different one is refused.
+ */
+export function recordDecision({ prisma }: ActivityDeps) {
+  return async function recordDecision(input: DecisionInput): Promise<InvoiceSnapshot> {
+    const run = workflowActor();
+    const target: InvoiceStatus = input.decision === 'reject' ? 'rejected' : 'approved';
+    return prisma.$transaction(async (tx) => {
+      const invoice = await findInvoice(tx, input);
+      if (invoice.status === target) return view(invoice);
+      if (invoice.status !== 'draft') throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is ${invoice.status}, not a draft`, 'InvalidState');
+      const now = new Date();
+      const data =
+        target === 'approved'
+          ? { status: target, approvedBy: input.by, approvedAt: now, approvalNote: input.note ?? null }
+          : { status: target, rejectedBy: input.by, rejectedAt: now, rejectionReason: input.note ?? null };
+      const updated = await tx.invoice.update({ where: { id: invoice.id }, data });
+      await writeAudit(tx, {
+        organizationId: input.organizationId,
+        actor: input.decision === 'auto_approve' ? run : financeActor(input.by),
+        action: input.decision === 'approve' ? 'invoice.approved' : input.decision === 'reject' ? 'invoice.rejected' : 'invoice.auto_approved',
+        entityType: 'invoice',
+        entityId: invoice.id,
+        before: { status: invoice.status },
+        after: { status: target, by: input.by, note: input.note ?? null, workflowId: run.id, runId: run.type === 'workflow' ? run.runId : null },
+      });
+      return view(updated);
+    }, TX_OPTIONS);
+  };
+}
+
+export interface AdjustInput extends InvoiceRef, AdjustRequest {
+  /** the update's id: a retried activity adds the lines once */
+  requestId: string;
+}
+
+/** Adds finance's adjustment lines to a draft and recomputes its total (sum of rounded lines). */
+export function adjustInvoice({ prisma }: ActivityDeps) {
+  return async function adjustInvoice(input: AdjustInput): Promise<InvoiceSnapshot> {
+    const run = workflowActor();
+    return prisma.$transaction(async (tx) => {
+      const invoice = await findInvoice(tx, input);
+      const done = await tx.auditLog.findFirst({ where: { organizationId: input.organizationId, entityType: 'invoice', entityId: invoice.id, action: 'invoice.adjusted', after: { path: ['requestId'], equals: input.requestId } } });
+      if (done) return view(invoice);
+      if (invoice.status !== 'draft') throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is ${invoice.status}; only a draft can be adjusted`, 'InvalidState');
+      for (const [i, line] of input.lines.entries()) {
+        const amount = dec(line.amount);
+        if (amount.decimalPlaces() > minorUnits(invoice.currency)) {
+          throw ApplicationFailure.nonRetryable(`lines[${i}].amount has more decimals than ${invoice.currency} allows`, 'InvalidAdjustment');
+        }
+      }
+      const last = await tx.invoiceLine.aggregate({ where: { invoiceId: invoice.id }, _max: { position: true } });
+      await tx.invoiceLine.createMany({
+        data: input.lines.map((line, i) => ({
+          organizationId: input.organizationId,
+          invoiceId: invoice.id,
+          position: (last._max.position ?? 0) + i + 1,
+          kind: 'adjustment' as const,
+          description: line.description,
+          amount: toPlainString(dec(line.amount)),
+          periodStart: invoice.periodStart,
+          periodEnd: invoice.periodEnd,
+          createdBy: input.approver,
+        })),
+      });
+      const lines = await tx.invoiceLine.findMany({ where: { invoiceId: invoice.id }, select: { amount: true } });
+      const total = sumLines(lines.map((l) => ({ amount: dec(l.amount) })));
+      const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { total: toPlainString(total) } });
+      await writeAudit(tx, {
+        organizationId: input.organizationId,
+        actor: financeActor(input.approver),
+        action: 'invoice.adjusted',
+        entityType: 'invoice',
+        entityId: invoice.id,
+        before: { total: formatMoney(dec(invoice.total), invoice.currency) },
+        after: { total: formatMoney(total, invoice.currency), reason: input.reason, lines: input.lines as unknown as object[], requestId: input.requestId, workflowId: run.id },
+      });
+      return view(updated);
+    }, TX_OPTIONS);
+  };
+}
+
+/** A zero-amount invoice is settled without Stripe. */
+export function settleZeroInvoice({ prisma }: ActivityDeps) {
+  return async function settleZeroInvoice(ref: InvoiceRef): Promise<InvoiceSnapshot> {
+    const actor = workflowActor();
+    return prisma.$transaction(async (tx) => {
+      const invoice = await findInvoice(tx, ref);
+      if (invoice.status === 'paid') return view(invoice);
+      if (!dec(invoice.total).isZero()) throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is not zero`, 'InvalidState');
+      const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'paid', paidAt: new Date(), finalizedAt: new Date() } });
+      await writeAudit(tx, { organizationId: ref.organizationId, actor, action: 'invoice.settled_zero', entityType: 'invoice', entityId: invoice.id, before: { status: invoice.status }, after: { status: 'paid', stripe: 'not sent: zero amount' } });
+      return view(updated);
+    }, TX_OPTIONS);
+  };
+}
+
+export interface QueueNotificationInput {
+  organizationId: string;
+  kind: string;
+  /** one notification per key, however often the activity runs */
+  dedupeKey: string;
+  payload: Record<string, unknown>;
+}
+
+/** Puts a notification in the outbox (deliverNotifications sends it). */
+export function queueNotification({ prisma }: ActivityDeps) {
+  return async function queueNotification(input: QueueNotificationInput): Promise<{ queued: boolean }> {
+    const rows = await prisma.$executeRaw`
+      INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
+      VALUES (gen_random_uuid(), ${input.organizationId}::uuid, ${input.kind}, ${input.dedupeKey}, ${JSON.stringify(input.payload)}::jsonb)
+      ON CONFLICT (organization_id, dedupe_key) DO NOTHING`;
+    return { queued: rows > 0 };
+  };
+}

@@ -1,0 +1,103 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { nextUtcMidnight, startOfUtcDay } from '../../billing/calendar';
+import { dec, toPlainString } from '../../billing/decimal';
+import type { Meter } from '../../billing/meter-aggregation';
+import { readingsByDay, type DayReading, type RatedEvent } from '../../billing/usage-readings';
+import { readMeterEvents, readPlanPrices, readSubscriptionTerms, type Db, type MeterEventRow } from '../../prisma/billing-reads';
+import type { ActivityDeps } from '../deps';
+
+export interface MeterRef extends Meter {
+  id: string;
+  eventType: string;
+}
+
+export function toRatedEvent(row: MeterEventRow): RatedEvent {
+  return {
+    id: row.id,
+    quantity: dec(row.quantity),
+    timestamp: row.timestamp,
+    properties: row.properties,
+    cost: row.cost === null ? null : dec(row.cost),
+    revenue: row.revenue === null ? null : dec(row.revenue),
+  };
+}
+
+export function meterRef(m: { id: string; eventType: string; aggregation: Meter['aggregation']; property: string | null }): MeterRef {
+  return { id: m.id, eventType: m.eventType, aggregation: m.aggregation, ...(m.property ? { property: m.property } : {}) };
+}
+
+/**
+ * Upserts one customer's daily readings of one meter on (customer, meter, day)
+ * and returns the snapshot ids. A row only changes (and gets a new taken_at)
+ * when its numbers do, so re-running a snapshot changes nothing.
+ */
+export async function upsertSnapshots(
+  db: Db,
+  scope: { organizationId: string; customerId: string; meterId: string; takenAt: Date },
+  readings: readonly DayReading[],
+): Promise<string[]> {
+  if (readings.length === 0) return [];
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    INSERT INTO usage_snapshots (id, organization_id, customer_id, meter_id, day, quantity, event_count, cost, revenue, newest_at, newest_id, taken_at)
+    SELECT gen_random_uuid(), ${scope.organizationId}::uuid, ${scope.customerId}::uuid, ${scope.meterId}::uuid, r.day, r.quantity, r.event_count, r.cost, r.revenue, r.newest_at, r.newest_id, ${scope.takenAt}
+    FROM unnest(${readings.map((r) => r.day)}::date[], ${readings.map((r) => toPlainString(r.quantity))}::numeric[], ${readings.map((r) => r.eventCount)}::int[],
+                ${readings.map((r) => toPlainString(r.cost))}::numeric[], ${readings.map((r) => toPlainString(r.revenue))}::numeric[],
+                ${readings.map((r) => r.newestAt)}::timestamptz[], ${readings.map((r) => r.newestId)}::uuid[])
+      AS r(day, quantity, event_count, cost, revenue, newest_at, newest_id)
+    ON CONFLICT (customer_id, meter_id, day) DO UPDATE SET
+      quantity = EXCLUDED.quantity, event_count = EXCLUDED.event_count, cost = EXCLUDED.cost, revenue = EXCLUDED.revenue,
+      newest_at = EXCLUDED.newest_at, newest_id = EXCLUDED.newest_id, taken_at = EXCLUDED.taken_at
+    WHERE (usage_snapshots.quantity, usage_snapshots.event_count, usage_snapshots.cost, usage_snapshots.revenue, usage_snapshots.newest_id)
+      IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.event_count, EXCLUDED.cost, EXCLUDED.revenue, EXCLUDED.newest_id)
+    RETURNING id`;
+  // Unchanged rows are not returned by an upsert that skipped them: read their ids.
+  if (rows.length === readings.length) return rows.map((r) => r.id);
+  const all = await db.usageSnapshot.findMany({
+    where: { customerId: scope.customerId, meterId: scope.meterId, day: { in: readings.map((r) => r.day) } },
+    select: { id: true },
+    orderBy: { day: 'asc' },
+  });
+  return all.map((r) => r.id);
+}
+
+/** Snapshots one meter's events over [from, to) per day for a customer. */
+export async function snapshotMeter(
+  db: Db,
+  q: { organizationId: string; customerId: string; customerExternalId: string; meter: MeterRef; from: Date; to: Date; takenAt: Date },
+): Promise<string[]> {
+  const rows = await readMeterEvents(db, { organizationId: q.organizationId, customerExternalId: q.customerExternalId, eventTypes: [q.meter.eventType], from: q.from, to: q.to });
+  return upsertSnapshots(db, { organizationId: q.organizationId, customerId: q.customerId, meterId: q.meter.id, takenAt: q.takenAt }, readingsByDay(q.meter, rows.map(toRatedEvent)));
+}
+
+export interface SnapshotUsageInput {
+  organizationId: string;
+  subscriptionId: string;
+  /** any instant of the UTC day to snapshot (ISO) */
+  day: string;
+  /** the workflow's clock when it asked (ISO), recorded as taken_at */
+  takenAt: string;
+}
+
+/** The daily snapshot: the subscription's customer × each priced meter × one UTC day, as an upsert. */
+export function snapshotUsage({ prisma }: ActivityDeps) {
+  return async function snapshotUsage(input: SnapshotUsageInput): Promise<{ snapshots: number }> {
+    const terms = await readSubscriptionTerms(prisma, input.organizationId, input.subscriptionId);
+    if (!terms) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found`, 'NotFound');
+    const from = startOfUtcDay(new Date(input.day));
+    const to = nextUtcMidnight(from);
+    let snapshots = 0;
+    for (const price of await readPlanPrices(prisma, terms.planId)) {
+      const ids = await snapshotMeter(prisma, {
+        organizationId: input.organizationId,
+        customerId: terms.customerId,
+        customerExternalId: terms.customer.externalId,
+        meter: meterRef(price.meter),
+        from,
+        to,
+        takenAt: new Date(input.takenAt),
+      });
+      snapshots += ids.length;
+    }
+    return { snapshots };
+  };
+}

@@ -1,0 +1,69 @@
+import { notificationMessageId } from './email';
+import { renderNotification, renderPlainText } from './messages';
+import { slackText } from './slack';
+import type { OutgoingNotification } from '../notifier';
+
+const base = { id: 'n1', organizationId: 'org-1', dedupeKey: 'key-1', createdAt: new Date('2026-11-22T00:00:00Z') };
+const n = (kind: string, payload: unknown): OutgoingNotification => ({ ...base, kind, payload });
+const invoice = { invoiceId: 'inv-1', customerExternalId: 'acme', total: '107.00', currency: 'usd', periodStart: '2026-11-01', periodEnd: '2026-12-01' };
+
+describe('renderNotification', () => {
+  it.each([
+    ['quota.warning', { customerExternalId: 'acme', eventType: 'llm_call', used: '8.5', limit: '10' }, 'Quota warning: acme is at 85% of its llm_call quota'],
+    ['quota.exceeded', { customerExternalId: 'acme', eventType: 'llm_call', used: '12', limit: '10', mode: 'SOFT' }, 'Quota exceeded: acme used 12 of 10 on its llm_call quota'],
+    ['invoice.approval_reminder', invoice, 'Invoice awaiting approval: acme, 107.00 USD'],
+    ['invoice.uncollectible', invoice, 'Invoice uncollectible: acme, 107.00 USD'],
+    ['invoice.auto_approved', invoice, 'Invoice auto-approved: acme, 107.00 USD'],
+    ['something.else', { a: 1 }, 'Ledgerflow notification: something.else'],
+  ])('titles %s', (kind, payload, title) => {
+    expect(renderNotification(n(kind, payload)).title).toBe(title);
+  });
+
+  it('leaves out fields the producer did not send instead of printing undefined', () => {
+    const quota = renderNotification(n('quota.exceeded', {}));
+    expect(quota.title).toBe('Quota exceeded: a customer exceeded its quota');
+    const reminder = renderNotification(n('invoice.approval_reminder', { invoiceId: 'inv-2' }));
+    expect(reminder.title).toBe('Invoice awaiting approval: customer');
+    expect(reminder.lines).toEqual(['Invoice: inv-2', 'Approve, adjust or reject it in Ledgerflow.']);
+    expect(JSON.stringify([quota, reminder])).not.toMatch(/undefined|null|NaN/);
+  });
+
+  it('shows an unknown kind with its whole payload, and tolerates a payload that is not an object', () => {
+    expect(renderNotification(n('custom', { nested: { x: [1, 2] } })).lines).toEqual(['kind: custom', 'payload: {"nested":{"x":[1,2]}}']);
+    expect(renderNotification(n('custom', null)).lines).toEqual(['kind: custom', 'payload: null']);
+    expect(renderNotification(n('quota.warning', 'oops')).title).toBe('Quota warning: a customer is at the warning level of its quota');
+  });
+
+  it('ends the plain text with the organization and the dedupe key', () => {
+    expect(renderPlainText(n('invoice.uncollectible', { ...invoice, paymentAttempts: 5 })).split('\n')).toEqual([
+      'Invoice uncollectible: acme, 107.00 USD',
+      '',
+      'Invoice: inv-1',
+      'Customer: acme',
+      'Total: 107.00 USD',
+      'Period: 2026-11-01 – 2026-12-01',
+      'Payment attempts: 5',
+      'Every scheduled payment retry failed; follow up with the customer.',
+      '',
+      'Organization: org-1',
+      'Notification: key-1',
+    ]);
+  });
+});
+
+describe('slackText', () => {
+  it('bolds the title and escapes Slack mrkdwn control characters', () => {
+    expect(slackText(n('x.y', { note: '<!channel> & co' }))).toBe('*Ledgerflow notification: x.y*\nkind: x.y\npayload: {"note":"&lt;!channel&gt; &amp; co"}');
+  });
+});
+
+describe('notificationMessageId', () => {
+  it('is the same for the same notification, differs per organization and key, and uses the sender domain', () => {
+    const id = notificationMessageId({ organizationId: 'org-1', dedupeKey: 'quota:1:acme:2026-11-01T00:00:00.000Z:exceeded' }, 'Ledgerflow <alerts@example.com>');
+    expect(id).toMatch(/^<notification\.[0-9a-f]{40}@example\.com>$/);
+    expect(notificationMessageId({ organizationId: 'org-1', dedupeKey: 'quota:1:acme:2026-11-01T00:00:00.000Z:exceeded' }, 'alerts@example.com')).toBe(id);
+    expect(notificationMessageId({ organizationId: 'org-2', dedupeKey: 'quota:1:acme:2026-11-01T00:00:00.000Z:exceeded' }, 'alerts@example.com')).not.toBe(id);
+    expect(notificationMessageId({ organizationId: 'org-1', dedupeKey: 'other' }, 'alerts@example.com')).not.toBe(id);
+    expect(notificationMessageId({ organizationId: 'org-1', dedupeKey: 'k' }, 'no address')).toMatch(/@ledgerflow\.invalid>$/);
+  });
+});

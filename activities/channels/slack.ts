@@ -1,0 +1,66 @@
+import { LogLevel, WebClient } from '@slack/web-api';
+import type { Notifier, OutgoingNotification } from '../notifier';
+import type { ContactLookup } from './contacts';
+import { renderNotification } from './messages';
+
+export interface SlackChannelOptions {
+  /** bot token (xoxb-…) with chat:write */
+  token: string;
+  /** Web API base URL, default https://slack.com/api/ (a fake in tests) */
+  apiUrl?: string;
+  /** where organizations without a financeSlackChannel are alerted; without it they get no Slack message */
+  defaultChannel?: string;
+  /** per request; default 10 s */
+  timeoutMs?: number;
+}
+
+/** Slack's metadata event type on every message we post: lets a reader (or a bot) recognise a resend. */
+export const SLACK_EVENT_TYPE = 'ledgerflow_notification';
+
+/**
+ * Posts each notification with chat.postMessage to the organization's
+ * finance channel, or the default one. Throws on any Slack error, including
+ * `ok: false` answers such as channel_not_found: deliverNotifications then
+ * keeps the notification in the outbox and Temporal retries the activity,
+ * so the client itself does not retry (that would hold the outbox row's
+ * lock through Slack's back-off) and rate limits are rejected, not waited on.
+ */
+export function createSlackNotifier(options: SlackChannelOptions, contacts: ContactLookup, log: (line: string) => void = console.log): Notifier {
+  const client = new WebClient(options.token, {
+    slackApiUrl: withTrailingSlash(options.apiUrl ?? 'https://slack.com/api/'),
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: options.timeoutMs ?? 10_000,
+    logLevel: LogLevel.WARN,
+  });
+  return {
+    async send(n) {
+      const channel = (await contacts(n.organizationId)).financeSlackChannel ?? options.defaultChannel;
+      if (!channel) {
+        log(`slack: no financeSlackChannel for org=${n.organizationId} and no default channel; ${n.kind} key=${n.dedupeKey} not posted`);
+        return;
+      }
+      await client.chat.postMessage({
+        channel,
+        text: slackText(n),
+        unfurl_links: false,
+        unfurl_media: false,
+        metadata: { event_type: SLACK_EVENT_TYPE, event_payload: { dedupe_key: n.dedupeKey, kind: n.kind, organization_id: n.organizationId } },
+      });
+    },
+  };
+}
+
+/** Bold title, then the details; Slack's mrkdwn needs &, < and > escaped. */
+export function slackText(n: OutgoingNotification): string {
+  const { title, lines } = renderNotification(n);
+  return [`*${escapeMrkdwn(title)}*`, ...lines.map(escapeMrkdwn)].join('\n');
+}
+
+function escapeMrkdwn(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function withTrailingSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}

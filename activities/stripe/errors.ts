@@ -1,0 +1,49 @@
+import { ApplicationFailure } from '@temporalio/common';
+import Stripe from 'stripe';
+import type { ActivityDeps } from '../deps';
+
+export function requireStripe(deps: ActivityDeps): Stripe {
+  if (!deps.stripe) {
+    throw ApplicationFailure.nonRetryable(
+      'No Stripe client configured: the worker needs a Stripe secret key (or a stripe-mock address) to finalize and collect invoices',
+      'StripeNotConfigured',
+    );
+  }
+  return deps.stripe;
+}
+
+export function invoiceNotFound(organizationId: string, invoiceId: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`invoice ${invoiceId} not found in organization ${organizationId}`, 'InvoiceNotFound');
+}
+
+/**
+ * Stripe refusing the request itself (bad parameters, wrong state, bad key,
+ * reused idempotency key with other parameters) will refuse it again: fail
+ * the activity for good. Everything else — network faults, 5xx, rate limits,
+ * a concurrent request holding the idempotency key (409) — is thrown as is,
+ * so Temporal retries it.
+ */
+export function asActivityError(err: unknown): unknown {
+  if (
+    err instanceof Stripe.errors.StripeInvalidRequestError ||
+    err instanceof Stripe.errors.StripeIdempotencyError ||
+    err instanceof Stripe.errors.StripeAuthenticationError ||
+    err instanceof Stripe.errors.StripePermissionError
+  ) {
+    return ApplicationFailure.nonRetryable(`Stripe refused the request: ${err.message}`, err.type, {
+      code: err.code ?? null,
+      statusCode: err.statusCode ?? null,
+      requestId: err.requestId ?? null,
+    });
+  }
+  return err;
+}
+
+/** A Stripe call, with Stripe's refusals turned into non-retryable failures. */
+export async function callStripe<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw asActivityError(err);
+  }
+}

@@ -1,0 +1,198 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type Stripe from 'stripe';
+import type { PrismaClient } from '../../prisma/client';
+import { writeAudit, type AuditActor } from '../../prisma/audit';
+import { toMinorUnits } from '../../billing/currency';
+import { dec } from '../../billing/decimal';
+import { TX_OPTIONS, type ActivityDeps } from '../deps';
+import { workflowActor } from '../workflow-actor';
+import { callStripe, invoiceNotFound, requireStripe } from './errors';
+
+export interface FinalizeInvoiceInput {
+  organizationId: string;
+  invoiceId: string;
+}
+
+export interface FinalizeInvoiceResult {
+  stripeInvoiceId: string;
+  /** our invoice total in the currency's minor units (what was put on the Stripe invoice) */
+  amountDueMinor: number;
+}
+
+/** Statuses in which the invoice already went through Stripe finalization. */
+const FINALIZED = new Set(['finalized', 'paid', 'uncollectible']);
+
+export const RESET_DETECTED_ACTION = 'billing_run.reset_detected';
+
+/**
+ * Puts an approved invoice into Stripe and finalizes it there. Every Stripe
+ * call carries an idempotency key derived from our ids, and the Stripe ids
+ * are stored as soon as they exist, so a retried activity or a billing run
+ * reset in the Temporal UI (a new run repeating this step) reuses the Stripe
+ * customer and invoice instead of creating a second one; items already on
+ * the Stripe invoice (by their ledgerflow_line_id) are not added again.
+ */
+export function finalizeInvoiceInStripe(deps: ActivityDeps) {
+  return async function finalizeInvoiceInStripe({ organizationId, invoiceId }: FinalizeInvoiceInput): Promise<FinalizeInvoiceResult> {
+    const stripe = requireStripe(deps);
+    const { prisma } = deps;
+    const actor = workflowActor();
+    const invoice = await prisma.invoice.findFirst({
+      where: { id: invoiceId, organizationId },
+      include: { customer: true, lines: { orderBy: { position: 'asc' } } },
+    });
+    if (!invoice) throw invoiceNotFound(organizationId, invoiceId);
+    await auditResetOnce(prisma, invoice, actor);
+
+    const amountDueMinor = toMinorUnits(dec(invoice.total), invoice.currency);
+    if (FINALIZED.has(invoice.status) && invoice.stripeInvoiceId) return { stripeInvoiceId: invoice.stripeInvoiceId, amountDueMinor };
+    if (invoice.status !== 'approved') {
+      throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} is ${invoice.status}; only an approved invoice is finalized`, 'InvoiceNotApproved');
+    }
+    if (amountDueMinor === 0) {
+      throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} totals zero; a zero invoice is settled without Stripe`, 'ZeroInvoice');
+    }
+    const items = invoice.lines.map((line) => ({ line, amount: toMinorUnits(dec(line.amount), invoice.currency) }));
+    const linesMinor = items.reduce((sum, item) => sum + item.amount, 0);
+    if (linesMinor !== amountDueMinor) {
+      // Stripe would bill the sum of the items: refuse rather than charge something other than the approved total.
+      throw ApplicationFailure.nonRetryable(
+        `invoice ${invoiceId}: lines sum to ${linesMinor} minor units but the total is ${amountDueMinor}`,
+        'InvoiceTotalMismatch',
+      );
+    }
+
+    const stripeCustomerId = await ensureStripeCustomer(stripe, prisma, invoice.customer);
+    const currency = invoice.currency.toLowerCase();
+    let stripeInvoiceId = invoice.stripeInvoiceId;
+    let freshDraft = false;
+    if (!stripeInvoiceId) {
+      const created = await callStripe(() =>
+        stripe.invoices.create(
+          {
+            customer: stripeCustomerId,
+            currency,
+            collection_method: 'charge_automatically',
+            auto_advance: false,
+            pending_invoice_items_behavior: 'exclude',
+            metadata: { ledgerflow_invoice_id: invoice.id, ledgerflow_organization_id: organizationId, ledgerflow_workflow_id: invoice.workflowId },
+          },
+          { idempotencyKey: `ledgerflow-invoice-${invoice.id}` },
+        ),
+      );
+      stripeInvoiceId = await storeOnce(prisma, invoice.id, created.id);
+      freshDraft = stripeInvoiceId === created.id;
+    }
+
+    // A Stripe invoice we made in an earlier attempt may already hold some items, or be finalized.
+    const existing = freshDraft ? { draft: true, lineIds: new Set<string>() } : await stripeInvoiceContents(stripe, stripeInvoiceId);
+    if (existing.draft) {
+      for (const { line, amount } of items) {
+        if (existing.lineIds.has(line.id)) continue;
+        await callStripe(() =>
+          stripe.invoiceItems.create(
+            {
+              customer: stripeCustomerId,
+              invoice: stripeInvoiceId,
+              currency,
+              amount,
+              description: line.description,
+              period: { start: unixSeconds(line.periodStart), end: unixSeconds(line.periodEnd) },
+              metadata: { ledgerflow_line_id: line.id, ledgerflow_invoice_id: invoice.id, ledgerflow_line_kind: line.kind },
+            },
+            { idempotencyKey: `ledgerflow-line-${line.id}` },
+          ),
+        );
+      }
+      await callStripe(() => stripe.invoices.finalizeInvoice(stripeInvoiceId, {}, { idempotencyKey: `ledgerflow-finalize-${invoice.id}` }));
+    }
+
+    await prisma.$transaction(async (tx) => {
+      const finalizedAt = new Date();
+      const { count } = await tx.invoice.updateMany({
+        where: { id: invoice.id, organizationId, status: 'approved' },
+        data: { status: 'finalized', finalizedAt },
+      });
+      if (count === 0) return;
+      await writeAudit(tx, {
+        organizationId,
+        actor,
+        action: 'invoice.finalized',
+        entityType: 'invoice',
+        entityId: invoice.id,
+        before: { status: 'approved', stripeInvoiceId: invoice.stripeInvoiceId },
+        after: { status: 'finalized', finalizedAt: finalizedAt.toISOString(), stripeInvoiceId, stripeCustomerId, amountDueMinor },
+      });
+    }, TX_OPTIONS);
+    return { stripeInvoiceId, amountDueMinor };
+  };
+}
+
+/**
+ * A run other than the one that drafted the invoice is working on it: ops
+ * reset the billing run in Temporal. Recorded once per new run, so the audit
+ * history shows each reset (from the run that last touched the invoice).
+ */
+async function auditResetOnce(prisma: PrismaClient, invoice: { id: string; organizationId: string; workflowId: string; workflowRunId: string }, actor: AuditActor): Promise<void> {
+  if (actor.type !== 'workflow' || actor.runId === invoice.workflowRunId) return;
+  const toRunId = actor.runId;
+  await prisma.$transaction(async (tx) => {
+    // Serialises concurrent attempts of this step so each run is recorded once.
+    await tx.$queryRaw`SELECT id FROM invoices WHERE id = ${invoice.id}::uuid FOR UPDATE`;
+    const resets = await tx.auditLog.findMany({
+      where: { organizationId: invoice.organizationId, entityType: 'invoice', entityId: invoice.id, action: RESET_DETECTED_ACTION },
+      orderBy: { id: 'desc' },
+      select: { runId: true },
+    });
+    if (resets.some((row) => row.runId === toRunId)) return;
+    const fromRunId = resets[0]?.runId ?? invoice.workflowRunId;
+    await writeAudit(tx, {
+      organizationId: invoice.organizationId,
+      actor,
+      action: RESET_DETECTED_ACTION,
+      entityType: 'invoice',
+      entityId: invoice.id,
+      after: { workflowId: invoice.workflowId, fromRunId, toRunId },
+    });
+  }, TX_OPTIONS);
+}
+
+async function ensureStripeCustomer(
+  stripe: Stripe,
+  prisma: PrismaClient,
+  customer: { id: string; organizationId: string; externalId: string; name: string | null; email: string | null; stripeCustomerId: string | null },
+): Promise<string> {
+  if (customer.stripeCustomerId) return customer.stripeCustomerId;
+  const created = await callStripe(() =>
+    stripe.customers.create(
+      {
+        name: customer.name ?? customer.externalId,
+        ...(customer.email && { email: customer.email }),
+        metadata: { ledgerflow_customer_id: customer.id, ledgerflow_organization_id: customer.organizationId, ledgerflow_external_id: customer.externalId },
+      },
+      { idempotencyKey: `ledgerflow-customer-${customer.id}` },
+    ),
+  );
+  // Only the first writer wins; a concurrent billing run of the same customer reads its id back.
+  await prisma.customer.updateMany({ where: { id: customer.id, stripeCustomerId: null }, data: { stripeCustomerId: created.id } });
+  const stored = await prisma.customer.findUniqueOrThrow({ where: { id: customer.id }, select: { stripeCustomerId: true } });
+  return stored.stripeCustomerId ?? created.id;
+}
+
+/** Stores the Stripe invoice id unless one is stored already; returns the stored one. */
+async function storeOnce(prisma: PrismaClient, invoiceId: string, stripeInvoiceId: string): Promise<string> {
+  await prisma.invoice.updateMany({ where: { id: invoiceId, stripeInvoiceId: null }, data: { stripeInvoiceId } });
+  const stored = await prisma.invoice.findUniqueOrThrow({ where: { id: invoiceId }, select: { stripeInvoiceId: true } });
+  return stored.stripeInvoiceId ?? stripeInvoiceId;
+}
+
+async function stripeInvoiceContents(stripe: Stripe, stripeInvoiceId: string): Promise<{ draft: boolean; lineIds: Set<string> }> {
+  const current = await callStripe(() => stripe.invoices.retrieve(stripeInvoiceId));
+  if (current.status !== 'draft') return { draft: false, lineIds: new Set() };
+  const lines = await callStripe(() => stripe.invoices.listLineItems(stripeInvoiceId, { limit: 100 }).autoPagingToArray({ limit: 10_000 }));
+  return { draft: true, lineIds: new Set(lines.map((line) => line.metadata?.ledgerflow_line_id).filter((id): id is string => Boolean(id))) };
+}
+
+function unixSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}

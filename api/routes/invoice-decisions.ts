@@ -1,0 +1,100 @@
+import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { Router } from 'express';
+import { formatMoney, minorUnits } from '../../billing/currency';
+import { dec } from '../../billing/decimal';
+import { adjustUpdate, approveUpdate, rejectUpdate, type DecisionResult } from '../../temporal/billing-messages';
+import { callerOf } from '../auth';
+import type { ApiDeps } from '../deps';
+import { ApiError } from '../errors';
+import { AdjustRequestSchema, ApproveRequestSchema, InvoiceParamsSchema, RejectRequestSchema } from '../schemas/invoices';
+import { parseOrThrow, type FieldProblem } from '../validation';
+import { findInvoice } from './invoices-read';
+
+/**
+ * How long a decision waits for the billing run to answer. Longer than a
+ * workflow start: the update handler records the decision in the database
+ * before it returns.
+ */
+const DECISION_TIMEOUT_MS = 30_000;
+
+type Decision = (client: Client, workflowId: string) => Promise<DecisionResult>;
+
+/**
+ * Sends one finance decision as a workflow Update and maps its outcomes: the
+ * workflow's validator refusing it (already approved, adjusted after
+ * approval…) is a 409 with the workflow's own words; a billing run that is
+ * not running (finished, or never started) is a 409 too.
+ */
+async function decide(deps: ApiDeps, invoice: { id: string; workflowId: string; status: string }, send: Decision): Promise<DecisionResult> {
+  try {
+    return await deps.temporal.withDeadline(Date.now() + DECISION_TIMEOUT_MS, () => send(deps.temporal, invoice.workflowId));
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new ApiError(409, 'INVALID_STATE', err.cause?.message ?? err.message, { workflow_id: invoice.workflowId });
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      throw new ApiError(
+        409,
+        'WORKFLOW_NOT_RUNNING',
+        `The billing run ${invoice.workflowId} of invoice ${invoice.id} is not running (invoice status: ${invoice.status}); it takes no more decisions`,
+        { workflow_id: invoice.workflowId },
+      );
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new ApiError(
+        503,
+        'WORKFLOW_TIMEOUT',
+        `The billing run ${invoice.workflowId} did not answer within ${DECISION_TIMEOUT_MS / 1000} s (is a billing worker running?); the decision may still be applied, so read the invoice before retrying`,
+        { workflow_id: invoice.workflowId },
+      );
+    }
+    throw err;
+  }
+}
+
+/** An adjustment finer than the currency's minor unit would be rounded silently; refuse it instead, naming the line. */
+function checkMinorUnits(lines: { amount: string }[], currency: string): void {
+  const places = minorUnits(currency);
+  const index = lines.findIndex((l) => dec(l.amount).decimalPlaces() > places);
+  if (index < 0) return;
+  const field = `lines.${index}.amount`;
+  const problem: FieldProblem = { code: 'INVALID_VALUE', field, message: `${field}: ${currency} amounts have at most ${places} decimal place${places === 1 ? '' : 's'}` };
+  throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${problem.message}`, { field, issues: [problem] });
+}
+
+const resultJson = (r: DecisionResult, currency: string) => ({ invoice_id: r.invoiceId, status: r.status, total: formatMoney(dec(r.total), currency) });
+
+export function invoiceDecisionsRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/:id/approve', async (req, res) => {
+    const caller = callerOf(req);
+    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
+    const body = parseOrThrow(ApproveRequestSchema, req.body, 'request');
+    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
+    const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [body] }));
+    res.json(resultJson(result, invoice.currency));
+  });
+
+  router.post('/:id/adjust', async (req, res) => {
+    const caller = callerOf(req);
+    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
+    const body = parseOrThrow(AdjustRequestSchema, req.body, 'request');
+    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
+    checkMinorUnits(body.lines, invoice.currency);
+    const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(adjustUpdate, { args: [body] }));
+    res.json(resultJson(result, invoice.currency));
+  });
+
+  router.post('/:id/reject', async (req, res) => {
+    const caller = callerOf(req);
+    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
+    const body = parseOrThrow(RejectRequestSchema, req.body, 'request');
+    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
+    const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(rejectUpdate, { args: [body] }));
+    res.json(resultJson(result, invoice.currency));
+  });
+
+  return router;
+}

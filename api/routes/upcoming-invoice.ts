@@ -1,0 +1,151 @@
+import type { RequestHandler } from 'express';
+import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
+import { formatMoney, toMinorUnits } from '../../billing/currency';
+import { toPlainString } from '../../billing/decimal';
+import { draftInput, groupLateEvents, lateUsage, meterUsage, periodPlans, ratedEvent, type PriceRow } from '../../billing/draft-inputs';
+import { draftInvoice, type Draft, type DraftLine, type LateUsage } from '../../billing/invoice-draft';
+import type { RatedEvent } from '../../billing/usage-readings';
+import {
+  findCustomerByAnyId,
+  readBilledUsage,
+  readCustomerSubscriptions,
+  readInvoicedPeriodStarts,
+  readMeterEvents,
+  readPlanChanges,
+  readPlanPrices,
+  type Db,
+  type SubscriptionTerms,
+} from '../../prisma/billing-reads';
+import { callerOf } from '../auth';
+import type { ApiDeps } from '../deps';
+import { ApiError } from '../errors';
+import { CustomerIdParamsSchema } from '../schemas/upcoming-invoice';
+import { parseOrThrow } from '../validation';
+
+/*
+ * What each of a customer's subscriptions would bill if its current period
+ * closed now. Composed exactly as the close-period activity composes the
+ * draft (billing/draft-inputs.ts, billing/invoice-draft.ts), but only reading:
+ * no event is claimed and no snapshot written, so asking changes nothing.
+ */
+
+/** The period that would close, or null when the subscription has nothing to bill now (not started, or canceled before this period). */
+function currentPeriod(s: SubscriptionTerms, now: Date): BillingPeriod | null {
+  if (s.startDate > now) return null;
+  const period = periodContaining(now, s.billingAnchorDay, s.plan.interval, monthIndex(s.startDate));
+  // A subscription that ended at the previous period's end has canceledAt == period.start: nothing left here.
+  if (s.status === 'canceled' && !(s.canceledAt && s.canceledAt > period.start)) return null;
+  return period;
+}
+
+function eventsByType(rows: Awaited<ReturnType<typeof readMeterEvents>>): Map<string, RatedEvent[]> {
+  const byType = new Map<string, RatedEvent[]>();
+  for (const row of rows) {
+    const list = byType.get(row.event_type);
+    if (list) list.push(ratedEvent(row));
+    else byType.set(row.event_type, [ratedEvent(row)]);
+  }
+  return byType;
+}
+
+/**
+ * Events of earlier, closed periods that no invoice has billed yet: the next
+ * close bills them as late usage. An earlier period without an invoice is
+ * still in its late-event grace and bills its events on its own invoice.
+ */
+async function lateUsages(db: Db, s: SubscriptionTerms, prices: PriceRow[], period: BillingPeriod): Promise<LateUsage[]> {
+  if (s.startDate >= period.start || prices.length === 0) return [];
+  const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
+  const rows = await readMeterEvents(db, { ...scope, eventTypes: prices.map((p) => p.meter.eventType), from: s.startDate, to: period.start, unbilledOnly: true });
+  if (rows.length === 0) return [];
+  const closed = new Set((await readInvoicedPeriodStarts(db, { organizationId: s.organizationId, subscriptionId: s.id })).map((d) => d.getTime()));
+  const groups = groupLateEvents(
+    s,
+    prices,
+    rows.map((r) => ({ id: r.id, eventType: r.event_type, timestamp: r.timestamp })),
+  ).filter((g) => closed.has(g.period.start.getTime()));
+  const late: LateUsage[] = [];
+  for (const g of groups) {
+    const all = await readMeterEvents(db, { ...scope, eventTypes: [g.price.meter.eventType], from: g.period.start, to: g.period.end });
+    const [billed] = (await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: g.period.start })).filter((b) => b.meterId === g.price.meter.id);
+    late.push(lateUsage(g, all.map(ratedEvent), billed?._sum, []));
+  }
+  return late;
+}
+
+async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod): Promise<{ draft: Draft; meterKeys: Map<string, string> }> {
+  const plans = periodPlans(s, await readPlanChanges(db, s.id), period);
+  const prices = await readPlanPrices(db, plans.finalPlan.id);
+  const current = eventsByType(
+    await readMeterEvents(db, {
+      organizationId: s.organizationId,
+      customerExternalId: s.customer.externalId,
+      eventTypes: prices.map((p) => p.meter.eventType),
+      from: period.start,
+      to: period.end,
+      unbilledOnly: true,
+    }),
+  );
+  const usage = prices.map((p) => meterUsage(p, current.get(p.meter.eventType) ?? [], []));
+  const late = await lateUsages(db, s, prices, period);
+  return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(prices.map((p) => [p.meter.id, p.meter.key])) };
+}
+
+function lineJson(line: DraftLine, currency: string, meterKeys: Map<string, string>) {
+  return {
+    kind: line.kind,
+    description: line.description,
+    meter: line.meterId === null ? null : (meterKeys.get(line.meterId) ?? null),
+    quantity: line.quantity === null ? null : toPlainString(line.quantity),
+    included_units: line.includedUnits === null ? null : toPlainString(line.includedUnits),
+    amount: formatMoney(line.amount, currency),
+    tiers: line.tiers.map((t) => ({
+      from: toPlainString(t.from),
+      to: t.to === null ? null : toPlainString(t.to),
+      quantity: toPlainString(t.quantity),
+      unit_amount: toPlainString(t.unitAmount),
+      flat_amount: toPlainString(t.flatAmount),
+      amount: formatMoney(t.amount, currency),
+    })),
+    period_start: line.periodStart.toISOString(),
+    period_end: line.periodEnd.toISOString(),
+  };
+}
+
+/** GET /customers/:id/upcoming-invoice (`:id`: the external id, or the customer's id). */
+export function upcomingInvoice(deps: ApiDeps): RequestHandler {
+  return async (req, res) => {
+    const caller = callerOf(req);
+    const { id } = parseOrThrow(CustomerIdParamsSchema, req.params, 'path');
+    const now = new Date();
+    // One snapshot of the data for every read, so a close running meanwhile is seen wholly or not at all.
+    const body = await deps.prisma.$transaction(
+      async (tx) => {
+        const customer = await findCustomerByAnyId(tx, caller.organizationId, id);
+        if (!customer) throw new ApiError(404, 'NOT_FOUND', `No customer ${id}`);
+        const subscriptions = [];
+        for (const s of await readCustomerSubscriptions(tx, caller.organizationId, customer.id)) {
+          const period = currentPeriod(s, now);
+          if (!period) continue;
+          const { draft, meterKeys } = await previewPeriod(tx, s, period);
+          const currency = s.plan.currency;
+          subscriptions.push({
+            subscription_id: s.id,
+            plan: s.plan.key,
+            status: s.status,
+            cancel_at_period_end: s.cancelAtPeriodEnd,
+            currency,
+            period_start: period.start.toISOString(),
+            period_end: period.end.toISOString(),
+            lines: draft.lines.map((l) => lineJson(l, currency, meterKeys)),
+            total: formatMoney(draft.total, currency),
+            total_minor: toMinorUnits(draft.total, currency),
+          });
+        }
+        return { customer_id: customer.id, customer_external_id: customer.externalId, as_of: now.toISOString(), subscriptions };
+      },
+      { isolationLevel: 'RepeatableRead', maxWait: 10_000, timeout: 30_000 },
+    );
+    res.json(body);
+  };
+}

@@ -1,0 +1,243 @@
+import { z } from 'zod';
+import 'zod-openapi';
+
+/*
+ * Invoices as the API shows them (every amount a decimal string at the
+ * invoice currency's minor unit), the finance decisions sent to a billing
+ * run, and the plan-change and cancel requests sent to a subscription's
+ * workflow. The invoice currency is only known once the invoice is loaded, so
+ * an adjustment amount's decimal places are checked against it in the route.
+ */
+
+const INVOICE_STATUSES = ['draft', 'approved', 'rejected', 'finalized', 'paid', 'uncollectible'] as const;
+const LINE_KINDS = ['base_fee', 'proration_credit', 'proration_charge', 'usage', 'late_usage', 'adjustment'] as const;
+
+const money = (description: string, example: string) => z.string().meta({ description: `${description}; decimal string at the currency's minor unit`, example });
+const instant = (description: string) => z.string().meta({ description: `${description} (ISO 8601)`, example: '2024-11-01T00:00:00.000Z' });
+
+// ----------------------------------------------------------------- reads
+
+const cursor = z.string().min(1).optional().meta({ description: 'next_cursor of the previous page' });
+
+export const InvoiceListQuerySchema = z.strictObject({
+  status: z.enum(INVOICE_STATUSES).optional(),
+  customer: z.string().min(1).optional().meta({ description: 'Only this customer_external_id\'s invoices' }),
+  subscription: z.uuid().optional().meta({ description: 'Only this subscription\'s invoices' }),
+  limit: z.coerce.number().int().min(1).max(100).default(100).meta({ description: 'Page size' }),
+  cursor,
+});
+
+export const LineEventsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'Page size' }),
+  cursor,
+});
+
+export const InvoiceParamsSchema = z.object({ id: z.string().meta({ description: 'The invoice id' }) });
+export const InvoiceLineParamsSchema = z.object({
+  id: z.string().meta({ description: 'The invoice id' }),
+  lineId: z.string().meta({ description: 'The id of one of the invoice\'s lines' }),
+});
+
+export const SnapshotSchema = z
+  .object({
+    id: z.uuid(),
+    meter: z.string().meta({ description: 'The meter\'s key' }),
+    day: z.string().meta({ description: 'UTC day (YYYY-MM-DD)', example: '2024-11-03' }),
+    quantity: z.string().meta({ example: '1250' }),
+    event_count: z.number().int(),
+    cost: z.string().meta({ description: 'Vendor cost, unrounded' }),
+    revenue: z.string(),
+    taken_at: instant('When the snapshot was last written'),
+  })
+  .meta({ id: 'UsageSnapshot', description: 'One customer\'s usage of one meter on one UTC day' });
+
+export const InvoiceLineSchema = z
+  .object({
+    id: z.uuid(),
+    position: z.number().int(),
+    kind: z.enum(LINE_KINDS),
+    description: z.string(),
+    meter: z.string().nullable().meta({ description: 'The meter\'s key, for usage lines' }),
+    quantity: z.string().nullable().meta({ description: 'The usage quantity the line prices; null for flat lines' }),
+    included_units: z.string().nullable().meta({ description: 'Units the plan includes before the price applies' }),
+    amount: money('This line, rounded on its own', '107.00'),
+    tiers: z.unknown().meta({ description: 'The price model\'s tier breakdown as stored ([] for flat lines)' }),
+    period_start: instant('Start of what the line bills'),
+    period_end: instant('End of what the line bills (exclusive)'),
+    snapshot_ids: z.array(z.uuid()),
+    snapshots: z.array(SnapshotSchema).meta({ description: 'The snapshots behind the line; its events are at /lines/{lineId}/events' }),
+    created_by: z.string().nullable().meta({ description: 'Who added an adjustment line' }),
+  })
+  .meta({ id: 'InvoiceLine' });
+
+export const AuditEntrySchema = z
+  .object({
+    action: z.string().meta({ example: 'invoice.approved' }),
+    actor: z.object({
+      type: z.string().meta({ description: 'api_key | user | workflow | system' }),
+      id: z.string(),
+      run_id: z.string().nullable().meta({ description: 'Temporal run id when the actor is a workflow' }),
+    }),
+    before: z.unknown().nullable(),
+    after: z.unknown().nullable(),
+    at: instant('When it happened'),
+  })
+  .meta({ id: 'AuditEntry' });
+
+const invoiceFields = {
+  id: z.uuid(),
+  subscription_id: z.uuid(),
+  customer_id: z.uuid(),
+  customer_external_id: z.string(),
+  period_start: instant('Inclusive'),
+  period_end: instant('Exclusive'),
+  currency: z.string().meta({ example: 'usd' }),
+  status: z.enum(INVOICE_STATUSES),
+  total: money('Sum of the rounded lines', '156.00'),
+  total_minor: z.number().int().meta({ description: 'total in integer minor units, as Stripe bills it', example: 15600 }),
+  workflow_id: z.string().meta({ description: 'The billing run: billing-run:<subscriptionId>:<periodStart>' }),
+  workflow_run_id: z.string(),
+  approved_by: z.string().nullable(),
+  approved_at: z.string().nullable(),
+  approval_note: z.string().nullable(),
+  rejected_by: z.string().nullable(),
+  rejected_at: z.string().nullable(),
+  rejection_reason: z.string().nullable(),
+  stripe_invoice_id: z.string().nullable(),
+  finalized_at: z.string().nullable(),
+  payment_attempts: z.number().int(),
+  paid_at: z.string().nullable(),
+  uncollectible_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+};
+
+export const InvoiceSummarySchema = z.object(invoiceFields).meta({ id: 'InvoiceSummary' });
+
+export const InvoiceSchema = z
+  .object({
+    ...invoiceFields,
+    lines: z.array(InvoiceLineSchema).meta({ description: 'In invoice order' }),
+    history: z.array(AuditEntrySchema).meta({ description: 'The invoice\'s audit trail, oldest first' }),
+  })
+  .meta({ id: 'Invoice' });
+
+export const InvoicePageSchema = z
+  .object({
+    data: z.array(InvoiceSummarySchema).meta({ description: 'Newest period first' }),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as cursor for the next page; null on the last page' }),
+  })
+  .meta({ id: 'InvoicePage' });
+
+export const LineEventSchema = z
+  .object({
+    id: z.uuid(),
+    idempotency_key: z.string(),
+    event_type: z.string(),
+    quantity: z.string(),
+    timestamp: z.string(),
+    customer_external_id: z.string(),
+    cost: z.string().nullable().meta({ description: 'Vendor cost, unrounded' }),
+    revenue: z.string().nullable(),
+  })
+  .meta({ id: 'InvoiceLineEvent' });
+
+export const LineEventPageSchema = z
+  .object({
+    data: z.array(LineEventSchema).meta({ description: 'Oldest first' }),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as cursor for the next page; null on the last page' }),
+  })
+  .meta({ id: 'InvoiceLineEventPage' });
+
+// ------------------------------------------------------ finance decisions
+
+const person = z.string().trim().min(1).max(255).meta({ description: 'Who decides: an email or user id, recorded on the invoice', example: 'cfo@acme.test' });
+const text = (description: string) => z.string().trim().min(1).max(2000).meta({ description });
+
+/** Signed, with at most 6 decimals (the column's scale); the currency's own limit is checked in the route. */
+const SIGNED_AMOUNT = /^-?\d{1,14}(\.\d{1,6})?$/;
+
+export const ApproveRequestSchema = z
+  .strictObject({ approver: person, note: text('Kept with the approval').optional() })
+  .meta({ id: 'ApproveRequest', example: { approver: 'cfo@acme.test', note: 'usage checked against the dashboard' } });
+
+export const AdjustRequestSchema = z
+  .strictObject({
+    approver: person,
+    reason: text('Why the invoice is adjusted'),
+    lines: z
+      .array(
+        z.strictObject({
+          description: z.string().trim().min(1).max(500).meta({ description: 'Shown on the invoice', example: 'Goodwill credit for the outage' }),
+          amount: z
+            .string()
+            .regex(SIGNED_AMOUNT, 'must be a decimal string like "-25.00" (negative for a credit)')
+            .refine((s) => !/^-?0+(\.0+)?$/.test(s), 'must not be zero')
+            .meta({ description: 'Decimal string, negative for a credit, with at most the currency\'s minor-unit decimals', example: '-25.00' }),
+        }),
+      )
+      .min(1)
+      .max(100),
+  })
+  .meta({ id: 'AdjustRequest', example: { approver: 'cfo@acme.test', reason: 'outage on Nov 3', lines: [{ description: 'Goodwill credit for the outage', amount: '-25.00' }] } });
+
+export const RejectRequestSchema = z
+  .strictObject({ approver: person, reason: text('Why the draft is rejected') })
+  .meta({ id: 'RejectRequest', example: { approver: 'cfo@acme.test', reason: 'wrong plan applied' } });
+
+export const DecisionResultSchema = z
+  .object({
+    invoice_id: z.uuid(),
+    status: z
+      .enum(['drafting', 'awaiting_approval', 'rejected', 'finalizing', 'collecting', 'paid', 'uncollectible', 'settled_zero'])
+      .meta({ description: 'The billing run\'s status after the decision' }),
+    total: money('The invoice total after the decision', '131.00'),
+  })
+  .meta({ id: 'DecisionResult' });
+
+// ------------------------------------------------- subscription changes
+
+const isoDate = z.iso.date();
+const isoDateTime = z.iso.datetime({ offset: true });
+const when = (description: string) =>
+  z
+    .string()
+    .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date or date-time with offset')
+    .transform((s) => new Date(s))
+    .meta({ description, example: '2024-11-21' });
+
+export const ChangePlanRequestSchema = z
+  .strictObject({
+    plan: z.string().min(1).max(100).meta({ description: 'Key of an active plan in the same currency', example: 'pro_monthly' }),
+    effective_at: when('When the new plan takes effect, inside the current period; default now').optional(),
+    request_key: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .meta({ description: 'Makes a retried request record one change; default the Idempotency-Key header, else a new id' }),
+  })
+  .meta({ id: 'ChangePlanRequest', example: { plan: 'scale_monthly', effective_at: '2024-11-21' } });
+
+export const CancelRequestSchema = z
+  .strictObject({
+    at_period_end: z.boolean().default(true).meta({ description: 'true: at the end of the current period; false: at `at` (default now), crediting the unused base fee' }),
+    at: when('With at_period_end false: when, inside the current period; default now').optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.at_period_end && c.at !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['at'], input: c.at, message: 'is only used with at_period_end: false', params: { code: 'UNKNOWN_FIELD' } });
+    }
+  })
+  .meta({ id: 'CancelRequest', example: { at_period_end: false, at: '2024-11-21' } });
+
+export const SubscriptionChangeAcceptedSchema = z
+  .object({
+    subscription_id: z.uuid(),
+    workflow_id: z.string().meta({ example: 'subscription:6f1c…' }),
+    accepted: z.union([
+      z.object({ plan: z.string(), effective_at: z.string(), request_key: z.string() }).meta({ id: 'AcceptedPlanChange' }),
+      z.object({ at_period_end: z.boolean(), at: z.string().nullable() }).meta({ id: 'AcceptedCancel' }),
+    ]),
+  })
+  .meta({ id: 'SubscriptionChangeAccepted', description: 'Signalled to the subscription\'s workflow, which applies it' });

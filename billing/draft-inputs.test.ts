@@ -1,0 +1,147 @@
+import { dec } from './decimal';
+import { draftInput, groupLateEvents, lateUsage, meterUsage, periodPlans, planTimeline, ratedEvent, type PlanChangeRow, type PriceRow, type SubscriptionRow } from './draft-inputs';
+import { draftInvoice } from './invoice-draft';
+
+const basic = { id: 'p-basic', name: 'Basic', baseFee: '30' };
+const pro = { id: 'p-pro', name: 'Pro', baseFee: '60' };
+const team = { id: 'p-team', name: 'Team', baseFee: '90' };
+const at = (iso: string) => new Date(iso);
+const november = { start: at('2024-11-01T00:00:00Z'), end: at('2024-12-01T00:00:00Z') };
+
+const subscription = (overrides: Partial<SubscriptionRow> = {}): SubscriptionRow => ({
+  startDate: at('2024-10-01T00:00:00Z'),
+  billingAnchorDay: 1,
+  status: 'active',
+  canceledAt: null,
+  plan: { ...basic, currency: 'usd', interval: 'month' },
+  organization: { prorationMode: 'day' },
+  ...overrides,
+});
+
+const change = (iso: string, fromPlan: typeof basic, toPlan: typeof basic): PlanChangeRow => ({ effectiveAt: at(iso), fromPlan, toPlan });
+
+const apiCalls: PriceRow = {
+  model: 'graduated',
+  unitAmount: null,
+  tiers: [
+    { up_to: 100, unit_amount: '0.10', flat_amount: '0' },
+    { up_to: 1000, unit_amount: '0.08', flat_amount: '0' },
+    { up_to: null, unit_amount: '0.05', flat_amount: '0' },
+  ],
+  packageSize: null,
+  packageAmount: null,
+  freeUnits: null,
+  includedUnits: '0',
+  meter: { id: 'm-calls', name: 'API calls', eventType: 'api_call', aggregation: 'sum', property: null },
+};
+const seats: PriceRow = {
+  model: 'per_unit',
+  unitAmount: '5',
+  tiers: null,
+  packageSize: null,
+  packageAmount: null,
+  freeUnits: null,
+  includedUnits: '0',
+  meter: { id: 'm-seats', name: 'Seats', eventType: 'seat_count', aggregation: 'latest', property: null },
+};
+
+const event = (id: string, iso: string, quantity: string) => ratedEvent({ id, quantity, timestamp: at(iso), properties: {}, cost: null, revenue: '0.5' });
+
+describe('planTimeline', () => {
+  const changes = [change('2024-11-10T00:00:00Z', basic, pro), change('2024-11-20T12:00:00Z', pro, team)];
+  const planAt = planTimeline(team, changes);
+
+  it('is the first change\'s old plan before it, each change\'s new plan from its instant on', () => {
+    expect(planAt(at('2024-11-09T23:59:59Z')).id).toBe('p-basic');
+    expect(planAt(at('2024-11-10T00:00:00Z')).id).toBe('p-pro');
+    expect(planAt(at('2024-11-20T11:59:59Z')).id).toBe('p-pro');
+    expect(planAt(at('2024-11-20T12:00:00Z')).id).toBe('p-team');
+  });
+
+  it('is the subscription\'s plan when it never changed', () => {
+    expect(planTimeline(basic, [])(at('2030-01-01T00:00:00Z')).id).toBe('p-basic');
+  });
+});
+
+describe('periodPlans', () => {
+  it('starts on the plan in effect at the period start and keeps the changes inside the period; usage is priced by the final plan', () => {
+    const changes = [change('2024-10-15T00:00:00Z', basic, pro), change('2024-11-21T00:00:00Z', pro, team), change('2024-12-01T00:00:00Z', team, basic)];
+    const plans = periodPlans(subscription(), changes, november);
+    expect(plans.initialPlan).toEqual({ planId: 'p-pro', name: 'Pro', baseFee: dec(60) });
+    expect(plans.planChanges.map((c) => [c.at.toISOString(), c.from.planId, c.to.planId])).toEqual([['2024-11-21T00:00:00.000Z', 'p-pro', 'p-team']]);
+    expect(plans.finalPlan.id).toBe('p-team');
+  });
+
+  it('starts a mid-period subscription on the plan of its start; a change at that very instant is the starting plan, not a change', () => {
+    const sub = subscription({ startDate: at('2024-11-11T00:00:00Z') });
+    const plans = periodPlans(sub, [change('2024-11-11T00:00:00Z', basic, pro)], november);
+    expect(plans.initialPlan.planId).toBe('p-pro');
+    expect(plans.planChanges).toEqual([]);
+  });
+});
+
+describe('meterUsage and lateUsage', () => {
+  it('aggregates the meter\'s events and prices them by the stored row', () => {
+    const usage = meterUsage(apiCalls, [event('e1', '2024-11-02T00:00:00Z', '1000'), event('e2', '2024-11-03T00:00:00Z', '500')], ['s1']);
+    expect(usage).toMatchObject({ meterId: 'm-calls', meterName: 'API calls', snapshotIds: ['s1'] });
+    expect(usage.quantity.toString()).toBe('1500');
+    expect(usage.price.model).toBe('graduated');
+    const latest = meterUsage(seats, [event('a', '2024-11-02T00:00:00Z', '4'), event('b', '2024-11-20T00:00:00Z', '7')], []);
+    expect(latest.quantity.toString()).toBe('7');
+  });
+
+  it('measures a late group\'s period as it now stands against what it was billed; nothing billed counts as zero', () => {
+    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, eventIds: ['late'] };
+    const periodEvents = [event('early', '2024-10-05T00:00:00Z', '1000'), event('late', '2024-10-31T00:00:00Z', '500')];
+    const late = lateUsage(group, periodEvents, { quantity: dec(1000), amount: dec('82.00') }, []);
+    expect(late).toMatchObject({ periodStart: group.period.start, periodEnd: group.period.end, lateEvents: 1 });
+    expect([late.quantity, late.billedQuantity, late.billedAmount].map(String)).toEqual(['1500', '1000', '82']);
+    const never = lateUsage(group, periodEvents, undefined, []);
+    expect([never.billedQuantity, never.billedAmount].map(String)).toEqual(['0', '0']);
+  });
+});
+
+describe('groupLateEvents', () => {
+  it('groups by priced meter and the period each event falls in, leaving out event types the plan does not price', () => {
+    const groups = groupLateEvents(subscription({ billingAnchorDay: 15, startDate: at('2024-09-15T00:00:00Z') }), [apiCalls, seats], [
+      { id: 'a', eventType: 'api_call', timestamp: at('2024-10-14T23:59:59Z') },
+      { id: 'b', eventType: 'api_call', timestamp: at('2024-10-15T00:00:00Z') },
+      { id: 'c', eventType: 'api_call', timestamp: at('2024-10-20T00:00:00Z') },
+      { id: 'd', eventType: 'seat_count', timestamp: at('2024-10-20T00:00:00Z') },
+      { id: 'e', eventType: 'llm.completion', timestamp: at('2024-10-20T00:00:00Z') },
+    ]);
+    expect(groups.map((g) => [g.price.meter.id, g.period.start.toISOString().slice(0, 10), g.period.end.toISOString().slice(0, 10), g.eventIds])).toEqual([
+      ['m-calls', '2024-09-15', '2024-10-15', ['a']],
+      ['m-calls', '2024-10-15', '2024-11-15', ['b', 'c']],
+      ['m-seats', '2024-10-15', '2024-11-15', ['d']],
+    ]);
+  });
+});
+
+describe('draftInput', () => {
+  it('composes what draftInvoice prices: a plan change credits and charges, usage is priced, late usage billed as the difference', () => {
+    const sub = subscription({ plan: { ...pro, currency: 'usd', interval: 'month' } });
+    const plans = periodPlans(sub, [change('2024-11-21T00:00:00Z', basic, pro)], november);
+    const usage = [meterUsage(apiCalls, [event('e1', '2024-11-02T00:00:00Z', '1500')], [])];
+    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, eventIds: ['late'] };
+    const late = [lateUsage(group, [event('x', '2024-10-02T00:00:00Z', '1000'), event('late', '2024-10-31T00:00:00Z', '500')], { quantity: dec(1000), amount: dec(82) }, [])];
+    const draft = draftInvoice(draftInput(sub, november, plans, usage, late));
+    expect(draft.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
+      ['base_fee', '30.00'],
+      ['proration_credit', '-10.00'],
+      ['proration_charge', '20.00'],
+      ['usage', '107.00'],
+      ['late_usage', '25.00'],
+    ]);
+    expect(draft.total.toFixed(2)).toBe('172.00');
+  });
+
+  it('credits a cancellation only for a canceled subscription, and refuses an unknown proration mode', () => {
+    const canceledAt = at('2024-11-21T00:00:00Z');
+    const plans = periodPlans(subscription(), [], november);
+    expect(draftInput(subscription({ status: 'canceled', canceledAt }), november, plans, [], []).canceledAt).toEqual(canceledAt);
+    expect(draftInput(subscription({ canceledAt }), november, plans, [], []).canceledAt).toBeNull();
+    expect(draftInput(subscription({ organization: { prorationMode: 'second' } }), november, plans, [], []).prorationMode).toBe('second');
+    expect(() => draftInput(subscription({ organization: { prorationMode: 'hour' } }), november, plans, [], [])).toThrow('unknown proration mode "hour"');
+  });
+});

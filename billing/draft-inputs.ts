@@ -1,0 +1,202 @@
+import { monthIndex, periodContaining, type BillingInterval, type BillingPeriod } from './billing-period';
+import { dec } from './decimal';
+import type { DraftInput, LateUsage, MeterUsage, PlanChange, PlanTerms } from './invoice-draft';
+import { aggregate, type Meter, type MeterAggregation } from './meter-aggregation';
+import type { ProrationMode } from './proration';
+import { priceFromRow, type StoredPrice } from './stored-price';
+import type { RatedEvent } from './usage-readings';
+
+/*
+ * From the stored rows a billing period is drafted from to the DraftInput
+ * billing/invoice-draft.ts prices. Shared by the close-period activity (which
+ * claims the events it reads and snapshots them) and the upcoming-invoice
+ * endpoint (which only reads), so a preview and the invoice that follows it
+ * are composed by the same rules. Pure: rows in, values out; the rows'
+ * shapes are structural so Prisma's rows fit as they are.
+ */
+
+type Amount = { toString(): string };
+
+export interface PlanRow {
+  id: string;
+  name: string;
+  baseFee: Amount;
+}
+
+/** A subscription_plan_changes row with both plans. */
+export interface PlanChangeRow {
+  effectiveAt: Date;
+  fromPlan: PlanRow;
+  toPlan: PlanRow;
+}
+
+export interface MeterRow {
+  id: string;
+  name: string;
+  eventType: string;
+  aggregation: MeterAggregation;
+  property: string | null;
+}
+
+/** A plan_prices row with its meter. */
+export interface PriceRow extends StoredPrice {
+  meter: MeterRow;
+}
+
+export interface SubscriptionRow {
+  startDate: Date;
+  billingAnchorDay: number;
+  status: 'active' | 'canceled';
+  canceledAt: Date | null;
+  /** the plan the subscription is on now (after any recorded change) */
+  plan: PlanRow & { currency: string; interval: BillingInterval };
+  organization: { prorationMode: string };
+}
+
+/** A usage_events row as meters read it. */
+export interface EventRow {
+  id: string;
+  quantity: Amount;
+  timestamp: Date;
+  properties: Record<string, unknown>;
+  cost: Amount | null;
+  revenue: Amount | null;
+}
+
+export interface MeterRef extends Meter {
+  id: string;
+  eventType: string;
+}
+
+export function meterOf(m: MeterRow): MeterRef {
+  return { id: m.id, eventType: m.eventType, aggregation: m.aggregation, ...(m.property ? { property: m.property } : {}) };
+}
+
+export function ratedEvent(row: EventRow): RatedEvent {
+  return {
+    id: row.id,
+    quantity: dec(row.quantity),
+    timestamp: row.timestamp,
+    properties: row.properties,
+    cost: row.cost === null ? null : dec(row.cost),
+    revenue: row.revenue === null ? null : dec(row.revenue),
+  };
+}
+
+/**
+ * The plan in effect at each instant: a change applies from its effective
+ * time; before the first change the subscription is on that change's old plan.
+ */
+export function planTimeline(current: PlanRow, changes: readonly PlanChangeRow[]): (at: Date) => PlanRow {
+  return (at) => {
+    let plan = changes[0]?.fromPlan ?? current;
+    for (const c of changes) if (c.effectiveAt.getTime() <= at.getTime()) plan = c.toPlan;
+    return plan;
+  };
+}
+
+const terms = (p: PlanRow): PlanTerms => ({ planId: p.id, name: p.name, baseFee: dec(p.baseFee) });
+
+export interface PeriodPlans {
+  /** in effect when the period (or a subscription starting inside it) starts */
+  initialPlan: PlanTerms;
+  /** changes after that instant and before the period end, oldest first */
+  planChanges: PlanChange[];
+  /** in effect at the period end: its prices price the period's usage */
+  finalPlan: PlanRow;
+}
+
+/** The plans of one period, from the subscription's plan changes (all of them, oldest first). */
+export function periodPlans(subscription: SubscriptionRow, changes: readonly PlanChangeRow[], period: BillingPeriod): PeriodPlans {
+  const planAt = planTimeline(subscription.plan, changes);
+  const firstInstant = subscription.startDate > period.start ? subscription.startDate : period.start;
+  return {
+    initialPlan: terms(planAt(firstInstant)),
+    planChanges: changes
+      .filter((c) => c.effectiveAt > firstInstant && c.effectiveAt < period.end)
+      .map((c) => ({ at: c.effectiveAt, from: terms(c.fromPlan), to: terms(c.toPlan) })),
+    finalPlan: planAt(new Date(period.end.getTime() - 1)),
+  };
+}
+
+/** One priced meter's usage line input: the period's events of its type, priced by the row's model. */
+export function meterUsage(price: PriceRow, events: readonly RatedEvent[], snapshotIds: string[]): MeterUsage {
+  return { meterId: price.meter.id, meterName: price.meter.name, price: priceFromRow(price), quantity: aggregate(meterOf(price.meter), events), snapshotIds };
+}
+
+/** Late events of one meter in one earlier period. */
+export interface LateGroup {
+  price: PriceRow;
+  period: BillingPeriod;
+  eventIds: string[];
+}
+
+/**
+ * Events of earlier periods not yet on an invoice, grouped by priced meter
+ * and the subscription's period they fall in (events of unpriced types are
+ * not the plan's to bill and are left out).
+ */
+export function groupLateEvents(
+  subscription: SubscriptionRow,
+  prices: readonly PriceRow[],
+  events: readonly { id: string; eventType: string; timestamp: Date }[],
+): LateGroup[] {
+  const byType = new Map(prices.map((p) => [p.meter.eventType, p]));
+  const groups = new Map<string, LateGroup>();
+  for (const e of events) {
+    const price = byType.get(e.eventType);
+    if (!price) continue;
+    const period = periodContaining(e.timestamp, subscription.billingAnchorDay, subscription.plan.interval, monthIndex(subscription.startDate));
+    const key = `${price.meter.id}|${period.start.toISOString()}`;
+    const group = groups.get(key) ?? { price, period, eventIds: [] };
+    group.eventIds.push(e.id);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * A late-usage line input: the group's period as it now stands (`periodEvents`:
+ * every event of the meter in that period, the late ones included) against
+ * what that period was billed so far.
+ */
+export function lateUsage(
+  group: LateGroup,
+  periodEvents: readonly RatedEvent[],
+  billed: { quantity: Amount | null; amount: Amount | null } | undefined,
+  snapshotIds: string[],
+): LateUsage {
+  return {
+    meterId: group.price.meter.id,
+    meterName: group.price.meter.name,
+    price: priceFromRow(group.price),
+    periodStart: group.period.start,
+    periodEnd: group.period.end,
+    quantity: aggregate(meterOf(group.price.meter), periodEvents),
+    billedQuantity: dec(billed?.quantity ?? 0),
+    billedAmount: dec(billed?.amount ?? 0),
+    lateEvents: group.eventIds.length,
+    snapshotIds,
+  };
+}
+
+function prorationMode(value: string): ProrationMode {
+  if (value !== 'day' && value !== 'second') throw new Error(`unknown proration mode "${value}"`);
+  return value;
+}
+
+/** Everything draftInvoice needs for one period of one subscription. */
+export function draftInput(subscription: SubscriptionRow, period: BillingPeriod, plans: PeriodPlans, usage: MeterUsage[], late: LateUsage[]): DraftInput {
+  return {
+    currency: subscription.plan.currency,
+    periodStart: period.start,
+    periodEnd: period.end,
+    prorationMode: prorationMode(subscription.organization.prorationMode),
+    subscriptionStart: subscription.startDate,
+    initialPlan: plans.initialPlan,
+    planChanges: plans.planChanges,
+    canceledAt: subscription.status === 'canceled' ? subscription.canceledAt : null,
+    usage,
+    late,
+  };
+}

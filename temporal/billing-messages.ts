@@ -1,0 +1,136 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * The billing workflows' names, inputs and messages: shared by the workflows,
+ * the API that starts and signals them, and the web app. Dates travel as ISO
+ * strings and amounts as decimal strings (workflow payloads are JSON).
+ */
+export const SUBSCRIPTION_WORKFLOW_TYPE = 'subscriptionLifecycle';
+export const BILLING_RUN_WORKFLOW_TYPE = 'billingRun';
+
+export interface SubscriptionWorkflowInput {
+  organizationId: string;
+  subscriptionId: string;
+  /** the period this run of the workflow covers; omitted on the first start (derived from the subscription) */
+  periodStart?: string;
+  periodEnd?: string;
+  /** requests that arrived as the previous period rolled over, carried into this one */
+  pending?: SubscriptionRequest[];
+}
+
+export type SubscriptionRequest = { kind: 'changePlan'; request: ChangePlanSignal } | { kind: 'cancel'; request: CancelSignal };
+
+export interface BillingRunInput {
+  organizationId: string;
+  subscriptionId: string;
+  periodStart: string;
+  /** exclusive */
+  periodEnd: string;
+  /** the run closes this long after the period end, so late events still make the invoice (default 1 hour) */
+  lateEventGraceSeconds?: number;
+}
+
+// ── subscription workflow messages ──────────────────────────────────────────
+/** Who asked: an API key id, a user, or the system. */
+export interface Requester {
+  type: 'api_key' | 'user' | 'system';
+  id: string;
+}
+
+export interface ChangePlanSignal {
+  planKey: string;
+  /** when the new plan takes effect (ISO); must fall in the current period */
+  effectiveAt: string;
+  /** makes a retried request record one change */
+  requestKey: string;
+  requestedBy: Requester;
+}
+
+export interface CancelSignal {
+  /** true: at the end of the current period; false: now (the unused base fee is credited) */
+  atPeriodEnd: boolean;
+  /** for `atPeriodEnd: false`, when (ISO); defaults to the workflow's now */
+  at?: string;
+  requestedBy: Requester;
+}
+
+export const changePlanSignal = defineSignal<[ChangePlanSignal]>('changePlan');
+export const cancelSignal = defineSignal<[CancelSignal]>('cancel');
+
+export interface SubscriptionState {
+  subscriptionId: string;
+  /** `starting` until the workflow has loaded its subscription (periods are null until then) */
+  status: 'starting' | 'active' | 'canceling' | 'canceled';
+  periodStart: string | null;
+  periodEnd: string | null;
+  /** the last UTC day snapshotted (YYYY-MM-DD), null before the first */
+  lastSnapshotDay: string | null;
+  pendingPlanChanges: number;
+  billingRunWorkflowIds: string[];
+}
+export const subscriptionStateQuery = defineQuery<SubscriptionState>('state');
+
+// ── billing run messages ────────────────────────────────────────────────────
+export interface ApproveRequest {
+  approver: string;
+  note?: string;
+}
+
+export interface AdjustmentLine {
+  description: string;
+  /** decimal string in major units; negative for a credit */
+  amount: string;
+}
+
+export interface AdjustRequest {
+  approver: string;
+  reason: string;
+  lines: AdjustmentLine[];
+}
+
+export interface RejectRequest {
+  approver: string;
+  reason: string;
+}
+
+export type BillingRunStatus =
+  | 'drafting'
+  | 'awaiting_approval'
+  | 'rejected'
+  | 'finalizing'
+  | 'collecting'
+  | 'paid'
+  | 'uncollectible'
+  | 'settled_zero';
+
+/** What an approve/adjust/reject update returns. */
+export interface DecisionResult {
+  invoiceId: string;
+  status: BillingRunStatus;
+  /** decimal string */
+  total: string;
+}
+
+export const approveUpdate = defineUpdate<DecisionResult, [ApproveRequest]>('approve');
+export const adjustUpdate = defineUpdate<DecisionResult, [AdjustRequest]>('adjust');
+export const rejectUpdate = defineUpdate<DecisionResult, [RejectRequest]>('reject');
+
+/** Sent by the Stripe webhook handler when Stripe reports on the invoice's payment. */
+export interface PaymentEvent {
+  outcome: 'paid' | 'failed';
+  stripeEventId: string;
+  stripeInvoiceId: string;
+}
+export const paymentEventSignal = defineSignal<[PaymentEvent]>('stripePayment');
+
+export interface BillingRunState {
+  status: BillingRunStatus;
+  invoiceId: string | null;
+  total: string | null;
+  currency: string | null;
+  remindersSent: number;
+  paymentAttempts: number;
+  /** ISO time of the next payment attempt while collecting */
+  nextPaymentAt: string | null;
+}
+export const billingRunStateQuery = defineQuery<BillingRunState>('state');

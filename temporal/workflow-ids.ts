@@ -1,0 +1,7 @@
+// Pure (no process or I/O): workflow code imports these too.
+/** One long-lived workflow per subscription; it continues as new each period. */
+export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription:${subscriptionId}`;
+
+/** A period's billing run; periods start at UTC midnight, so the date names it. */
+export const billingRunWorkflowId = (subscriptionId: string, periodStart: Date | string): string =>
+  `billing-run:${subscriptionId}:${(typeof periodStart === 'string' ? new Date(periodStart) : periodStart).toISOString().slice(0, 10)}`;

@@ -1,0 +1,154 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { createStripeClient } from '../activities/stripe/client';
+import { monthIndex, nextPeriod, periodContaining } from '../billing/billing-period';
+import { dec } from '../billing/decimal';
+import { prorate } from '../billing/proration';
+import {
+  billingRunStateQuery,
+  cancelSignal,
+  changePlanSignal,
+  subscriptionStateQuery,
+  SUBSCRIPTION_WORKFLOW_TYPE,
+  type BillingRunState,
+  type SubscriptionState,
+} from '../temporal/billing-messages';
+import { billingRunWorkflowId, subscriptionWorkflowId } from '../temporal/workflow-ids';
+import { createLedgerflowWorker } from '../worker/create-worker';
+import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { RecordingNotifier } from './harness/ingest-worker';
+import { recordHistory } from './harness/histories';
+import { StripeFake } from './harness/stripe-fake';
+import { createTimeSkippingEnv, describeWithTimeSkipping } from './harness/time-skipping';
+
+/**
+ * Two months of one subscription in seconds, on Temporal's time-skipping test
+ * server with the real activities, PostgreSQL and the stateful Stripe fake:
+ * daily snapshots, a mid-period plan change, late events billed on the next
+ * invoice, approval reminders and auto-approval when finance never answers,
+ * and a card that fails twice before the third attempt (day 3) succeeds.
+ */
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+describeWithTimeSkipping('a subscription over two months (time skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  const fake = new StripeFake();
+  const notifier = new RecordingNotifier();
+  const taskQueue = uniqueTaskQueue('billing-month');
+
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+    const port = await fake.start();
+    worker = await createLedgerflowWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      prisma: testPrisma(),
+      client: env.client,
+      notifier,
+      stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${port}` }),
+      workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE!,
+      // The test server has no custom search attributes.
+      searchAttributes: false,
+    });
+    running = worker.run();
+  });
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+    await fake.stop();
+    await closeTestPrisma();
+  });
+
+  it('snapshots daily, prorates a plan change, bills late events next period, reminds and auto-approves, retries a declined card', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-month');
+    await prisma.organization.update({ where: { id: organizationId }, data: { approvalReminderHours: 24, autoApproveAfterHours: 72, lateEventGraceSeconds: 3600 } });
+    // The test server's clock starts at the real now: the subscription starts today at midnight UTC.
+    const now = await env.currentTimeMs();
+    const start = new Date(Math.floor(now / DAY_MS) * DAY_MS);
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: start, anchorDay: start.getUTCDate() });
+    const first = periodContaining(start, start.getUTCDate(), 'month', monthIndex(start));
+    const second = nextPeriod(first, start.getUTCDate(), 'month');
+    const at = (period: { start: Date }, days: number, hours = 12) => new Date(period.start.getTime() + days * DAY_MS + hours * HOUR_MS).toISOString();
+
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [
+      { at: at(first, 1), quantity: '300' },
+      { at: at(first, 4), quantity: '700' },
+      { at: at(first, 15), quantity: '500' },
+    ]);
+    fake.declineCharges(2);
+    const subscription = await env.client.workflow.start(SUBSCRIPTION_WORKFLOW_TYPE, {
+      workflowId: subscriptionWorkflowId(catalog.subscriptionId),
+      taskQueue,
+      args: [{ organizationId, subscriptionId: catalog.subscriptionId }],
+    });
+    const changeAt = new Date(first.start.getTime() + 10 * DAY_MS);
+    await subscription.signal(changePlanSignal, { planKey: 'pro', effectiveAt: changeAt.toISOString(), requestKey: 'upgrade-1', requestedBy: { type: 'user', id: 'sam@customer' } });
+
+    // Six days in: the daily snapshots of days 1 and 4 exist before any close.
+    await env.sleep(6 * DAY_MS);
+    const midPeriod: SubscriptionState = await subscription.query(subscriptionStateQuery);
+    expect(midPeriod.lastSnapshotDay).toBe(at(first, 5).slice(0, 10));
+    const early = await prisma.usageSnapshot.findMany({ where: { customerId: catalog.customerId }, orderBy: { day: 'asc' } });
+    expect(early.map((s) => [s.day.toISOString().slice(0, 10), s.quantity.toString()])).toEqual([
+      [at(first, 1).slice(0, 10), '300'],
+      [at(first, 4).slice(0, 10), '700'],
+    ]);
+    expect(await prisma.subscriptionPlanChange.count({ where: { subscriptionId: catalog.subscriptionId } })).toBe(1);
+
+    // Past the first period's end and its grace: the first invoice is drafted.
+    await env.sleep(first.end.getTime() - (await env.currentTimeMs()) + 2 * HOUR_MS);
+    const firstRun = env.client.workflow.getHandle(billingRunWorkflowId(catalog.subscriptionId, first.start));
+    const drafted: BillingRunState = await firstRun.query(billingRunStateQuery);
+    expect(drafted.status).toBe('awaiting_approval');
+    // Events of the first period that arrive now are late: the next invoice bills them.
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: at(first, 20), quantity: '500' }]);
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: at(second, 2), quantity: '50' }]);
+    await subscription.signal(cancelSignal, { atPeriodEnd: true, requestedBy: { type: 'user', id: 'sam@customer' } });
+
+    // Nobody approves: reminders at 24 h and 48 h, auto-approval at 72 h; the card fails twice.
+    const firstResult: BillingRunState = await firstRun.result();
+    expect(firstResult).toMatchObject({ status: 'paid', remindersSent: 2, paymentAttempts: 3 });
+    const invoice1 = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId, periodStart: first.start }, include: { lines: { orderBy: { position: 'asc' } } } });
+    const change = prorate({ periodStart: first.start, periodEnd: first.end, changeAt, fromAmount: dec(30), toAmount: dec(60), currency: 'usd' });
+    expect(invoice1.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
+      ['base_fee', '30.00'],
+      ['proration_credit', change.credit.toFixed(2)],
+      ['proration_charge', change.charge.toFixed(2)],
+      // 1,500 units on Pro's graduated price: 100 × 0.10 + 900 × 0.08 + 500 × 0.05
+      ['usage', '107.00'],
+    ]);
+    expect(invoice1.approvedBy).toBe('policy:auto-approve-after-72h');
+    const paidAt = invoice1.paidAt!;
+    expect(invoice1.paymentAttempts).toBe(3);
+    const charges = fake.charges.filter((c) => c.invoice === invoice1.stripeInvoiceId);
+    expect(charges.map((c) => c.outcome)).toEqual(['declined', 'declined', 'succeeded']);
+    expect(paidAt).toBeInstanceOf(Date);
+    const kinds = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice1.id).map((n) => n.kind);
+    expect(kinds).toEqual(['invoice.approval_reminder', 'invoice.approval_reminder', 'invoice.auto_approved']);
+
+    // The subscription ends with the second period; its run bills the late events.
+    const ended: SubscriptionState = await subscription.result();
+    expect(ended.status).toBe('canceled');
+    const secondRun = env.client.workflow.getHandle(billingRunWorkflowId(catalog.subscriptionId, second.start));
+    expect(await secondRun.result()).toMatchObject({ status: 'paid', paymentAttempts: 1 });
+    const invoice2 = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId, periodStart: second.start }, include: { lines: { orderBy: { position: 'asc' } } } });
+    expect(invoice2.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
+      ['base_fee', '60.00'],
+      ['usage', '5.00'],
+      // the first period now has 2,000 units: 132.00, billed 107.00
+      ['late_usage', '25.00'],
+    ]);
+    expect((await prisma.subscription.findUniqueOrThrow({ where: { id: catalog.subscriptionId } })).status).toBe('canceled');
+    await recordHistory('subscription-period-with-plan-change', env.client.workflow.getHandle(subscription.workflowId, subscription.firstExecutionRunId));
+    await recordHistory('subscription-last-period-canceled', subscription);
+    await recordHistory('billing-run-reminded-auto-approved-card-retried', firstRun);
+  });
+});

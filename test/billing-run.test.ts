@@ -1,0 +1,172 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { createStripeClient } from '../activities/stripe/client';
+import { approveUpdate, adjustUpdate, billingRunStateQuery, rejectUpdate, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput, type BillingRunState } from '../temporal/billing-messages';
+import { billingRunWorkflowId } from '../temporal/names';
+import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
+import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { recordHistory } from './harness/histories';
+import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
+import { StripeFake } from './harness/stripe-fake';
+
+/**
+ * A billing run on the real Temporal dev server and PostgreSQL, with Stripe
+ * played by the stateful fake: the period closes into a draft whose lines
+ * trace to snapshots and events, finance adjusts and approves through
+ * updates, and the invoice is finalized and collected exactly once.
+ */
+const fake = new StripeFake();
+let worker: TestWorker;
+
+beforeAll(async () => {
+  const port = await fake.start();
+  worker = await startTestWorker('billing-run', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${port}` }) });
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await fake.stop();
+});
+
+const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
+const december = { periodStart: '2024-12-01T00:00:00.000Z', periodEnd: '2025-01-01T00:00:00.000Z' };
+
+async function startRun(organizationId: string, catalog: BillingCatalog, period: { periodStart: string; periodEnd: string }) {
+  const input: BillingRunInput = { organizationId, subscriptionId: catalog.subscriptionId, ...period, lateEventGraceSeconds: 0 };
+  return worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, {
+    workflowId: billingRunWorkflowId(catalog.subscriptionId, period.periodStart),
+    taskQueue: worker.taskQueue,
+    args: [input],
+  });
+}
+
+type Handle = Awaited<ReturnType<typeof startRun>>;
+
+async function awaitingApproval(handle: Handle): Promise<BillingRunState> {
+  return waitFor('the draft invoice', async () => {
+    const state = await handle.query(billingRunStateQuery);
+    return state.status === 'awaiting_approval' ? state : undefined;
+  });
+}
+
+async function auditActions(organizationId: string, invoiceId: string): Promise<string[]> {
+  const rows = await testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoiceId }, orderBy: { id: 'asc' } });
+  return rows.map((r) => r.action);
+}
+
+describe('billing run', () => {
+  it('drafts traceable lines, takes adjust and approve, refuses a second approval, then finalizes and collects once', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing');
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
+    const eventIds = await insertUsage(prisma, organizationId, catalog.customerExternalId, [
+      { at: '2024-11-03T10:00:00Z', quantity: '500' },
+      { at: '2024-11-10T08:00:00Z', quantity: '400' },
+      { at: '2024-11-10T21:00:00Z', quantity: '100' },
+      { at: '2024-11-29T23:59:59Z', quantity: '500' },
+      // December: not this period's
+      { at: '2024-12-01T00:00:00Z', quantity: '7' },
+    ]);
+
+    const handle = await startRun(organizationId, catalog, november);
+    await expect(startRun(organizationId, catalog, november)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    const drafted = await awaitingApproval(handle);
+
+    const invoice = await prisma.invoice.findUniqueOrThrow({ where: { id: drafted.invoiceId! }, include: { lines: { orderBy: { position: 'asc' } } } });
+    expect(invoice.status).toBe('draft');
+    expect(invoice.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
+      ['base_fee', '30.00'],
+      ['usage', '107.00'],
+    ]);
+    expect(invoice.total.toFixed(2)).toBe('137.00');
+    const usage = invoice.lines[1]!;
+    expect((usage.tiers as { quantity: string }[]).map((t) => t.quantity)).toEqual(['100', '900', '500']);
+    // line → snapshots (one per day with usage) → events
+    const snapshots = await prisma.usageSnapshot.findMany({ where: { id: { in: usage.snapshotIds } }, orderBy: { day: 'asc' } });
+    expect(snapshots.map((s) => [s.day.toISOString().slice(0, 10), s.quantity.toString(), s.eventCount])).toEqual([
+      ['2024-11-03', '500', 1],
+      ['2024-11-10', '500', 2],
+      ['2024-11-29', '500', 1],
+    ]);
+    const billed = await prisma.usageEvent.findMany({ where: { invoiceLineId: usage.id }, select: { id: true } });
+    expect(billed.map((e) => e.id).sort()).toEqual(eventIds.slice(0, 4).sort());
+    const december7 = await prisma.usageEvent.findUniqueOrThrow({ where: { id: eventIds[4]! } });
+    expect(december7.invoiceLineId).toBeNull();
+
+    const adjusted = await handle.executeUpdate(adjustUpdate, { args: [{ approver: 'fiona@finance', reason: 'goodwill for the outage', lines: [{ description: 'Outage credit', amount: '-7.00' }] }] });
+    expect(adjusted).toMatchObject({ status: 'awaiting_approval', total: '130.00' });
+    const approved = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance', note: 'checked' }] });
+    expect(approved.status).toBe('finalizing');
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ approver: 'someone@else' }] })).rejects.toThrow(WorkflowUpdateFailedError);
+    const again = await handle.executeUpdate(approveUpdate, { args: [{ approver: 'someone@else' }] }).catch((e: WorkflowUpdateFailedError) => e.cause?.message);
+    expect(again).toMatch(/already approved/);
+    const late = await handle.executeUpdate(adjustUpdate, { args: [{ approver: 'x', reason: 'y', lines: [{ description: 'z', amount: '1.00' }] }] }).catch((e: WorkflowUpdateFailedError) => e.cause?.message);
+    expect(late).toMatch(/can no longer be adjusted/);
+
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'paid', total: '130.00', paymentAttempts: 1 });
+    const stored = await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id } });
+    expect(stored.status).toBe('paid');
+    expect(stored.stripeInvoiceId).toBeTruthy();
+    // Stripe saw the lines in integer minor units, one invoice and one successful charge.
+    const items = fake.requestsTo('POST', /^\/v1\/invoiceitems$/).filter((r) => r.body.invoice === stored.stripeInvoiceId);
+    expect(items.map((r) => Number(r.body.amount)).sort((a, b) => a - b)).toEqual([-700, 3000, 10700]);
+    expect(fake.charges.filter((c) => c.invoice === stored.stripeInvoiceId)).toEqual([{ invoice: stored.stripeInvoiceId, amount: 13000, currency: 'usd', outcome: 'succeeded' }]);
+    expect(await auditActions(organizationId, invoice.id)).toEqual(['invoice.drafted', 'invoice.adjusted', 'invoice.approved', 'invoice.finalized', 'invoice.paid']);
+    await recordHistory('billing-run-paid', handle);
+  });
+
+  it('bills events that arrived after a period closed on the next invoice, as a labelled adjustment', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-late');
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-05T00:00:00Z', quantity: '1000' }]);
+    const first = await startRun(organizationId, catalog, november);
+    const novemberDraft = await awaitingApproval(first);
+    await first.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'rebill after review' }] });
+    expect(await first.result()).toMatchObject({ status: 'rejected' });
+
+    // After November closed: two late November events, and December usage.
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [
+      { at: '2024-11-30T12:00:00Z', quantity: '300' },
+      { at: '2024-11-30T13:00:00Z', quantity: '200' },
+      { at: '2024-12-02T00:00:00Z', quantity: '50' },
+    ]);
+    const second = await startRun(organizationId, catalog, december);
+    const decemberDraft = await awaitingApproval(second);
+    const lines = await prisma.invoiceLine.findMany({ where: { invoiceId: decemberDraft.invoiceId! }, orderBy: { position: 'asc' } });
+    expect(lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
+      ['base_fee', '30.00'],
+      ['usage', '5.00'],
+      // November was billed 82.00 for 1,000 units; 1,500 units cost 107.00
+      ['late_usage', '25.00'],
+    ]);
+    const lateLine = lines[2]!;
+    expect(lateLine.description).toBe('API calls: adjustment for 2024-11-01 – 2024-12-01, 2 events received after that period closed');
+    expect(lateLine.periodStart.toISOString()).toBe(november.periodStart);
+    expect(await prisma.usageEvent.count({ where: { invoiceLineId: lateLine.id } })).toBe(2);
+    // The November snapshot of the 30th now shows the late usage.
+    const [snapshot] = await prisma.usageSnapshot.findMany({ where: { id: { in: lateLine.snapshotIds } } });
+    expect(snapshot).toMatchObject({ eventCount: 2 });
+    expect(snapshot!.quantity.toString()).toBe('500');
+    // The rejected November invoice is untouched.
+    expect((await prisma.invoice.findUniqueOrThrow({ where: { id: novemberDraft.invoiceId! } })).status).toBe('rejected');
+    await second.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'test over' }] });
+    await second.result();
+    await recordHistory('billing-run-late-usage-rejected', second);
+  });
+
+  it('settles a zero-amount invoice without calling Stripe', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-zero');
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1, basicFee: '0' });
+    const before = fake.requests.length;
+    const handle = await startRun(organizationId, catalog, november);
+    await awaitingApproval(handle);
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
+    expect(await handle.result()).toMatchObject({ status: 'settled_zero', total: '0.00' });
+    expect(fake.requests.length).toBe(before);
+    const invoice = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId } });
+    expect(invoice).toMatchObject({ status: 'paid', stripeInvoiceId: null });
+    await recordHistory('billing-run-zero', handle);
+  });
+});

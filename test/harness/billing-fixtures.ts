@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import type { PrismaClient } from '../../prisma/client';
+import { insertBatch } from './insert-batch';
+
+/** Graduated tiers of the issue's public example: ≤100 @ 0.10, ≤1000 @ 0.08, rest @ 0.05. */
+export const GRADUATED_TIERS = [
+  { up_to: 100, unit_amount: '0.10', flat_amount: '0' },
+  { up_to: 1000, unit_amount: '0.08', flat_amount: '0' },
+  { up_to: null, unit_amount: '0.05', flat_amount: '0' },
+];
+
+export interface BillingCatalog {
+  meterId: string;
+  basicPlanId: string;
+  proPlanId: string;
+  customerId: string;
+  customerExternalId: string;
+  subscriptionId: string;
+}
+
+/**
+ * A catalog for billing tests, written straight to the database: an
+ * `api_calls` meter (sum of `api_call` events), plans Basic (30/month) and
+ * Pro (60/month) pricing it graduated, and one customer subscribed to Basic.
+ */
+export async function createBillingCatalog(
+  prisma: PrismaClient,
+  organizationId: string,
+  options: { startDate: Date; anchorDay?: number; currency?: string; basicFee?: string; proFee?: string },
+): Promise<BillingCatalog> {
+  const currency = options.currency ?? 'usd';
+  const meter = await prisma.meter.create({ data: { organizationId, key: 'api_calls', name: 'API calls', eventType: 'api_call', aggregation: 'sum' } });
+  const plan = (key: string, name: string, fee: string) =>
+    prisma.plan.create({
+      data: {
+        organizationId,
+        key,
+        name,
+        currency,
+        interval: 'month',
+        baseFee: fee,
+        prices: { create: [{ organizationId, meterId: meter.id, model: 'graduated', tiers: GRADUATED_TIERS }] },
+      },
+    });
+  const basic = await plan('basic', 'Basic', options.basicFee ?? '30');
+  const pro = await plan('pro', 'Pro', options.proFee ?? '60');
+  const externalId = `cust-${randomUUID().slice(0, 8)}`;
+  const customer = await prisma.customer.create({ data: { organizationId, externalId, name: 'Acme' } });
+  const subscription = await prisma.subscription.create({
+    data: { organizationId, customerId: customer.id, planId: basic.id, startDate: options.startDate, billingAnchorDay: options.anchorDay ?? options.startDate.getUTCDate() },
+  });
+  return { meterId: meter.id, basicPlanId: basic.id, proPlanId: pro.id, customerId: customer.id, customerExternalId: externalId, subscriptionId: subscription.id };
+}
+
+/** `count` api_call events of `quantity` each, spread over the given UTC days, stored as the ingest API stores them. */
+export async function insertUsage(
+  prisma: PrismaClient,
+  organizationId: string,
+  customerExternalId: string,
+  events: { at: string; quantity: string }[],
+): Promise<string[]> {
+  const batch = await insertBatch(
+    prisma,
+    organizationId,
+    events.map((e) => ({ customerExternalId, timestamp: e.at, eventType: 'api_call', quantity: e.quantity })),
+  );
+  return batch.eventIds;
+}

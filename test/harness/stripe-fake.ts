@@ -1,0 +1,274 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A small stateful stand-in for the part of Stripe's API the billing
+ * activities use. stripe-mock checks request shapes but keeps no state, so
+ * "the card fails twice, then succeeds" and "exactly one charge" need this.
+ *
+ * Like Stripe, a repeated Idempotency-Key gets the first response back
+ * (a different request under the same key is refused). Injected faults (a
+ * 500, a refused request) are not stored under their key — they model
+ * failures before the API ran, which Stripe does not record — so a retry
+ * with the same key goes through.
+ */
+export interface FakeRequest {
+  method: string;
+  path: string;
+  idempotencyKey: string | null;
+  body: Record<string, unknown>;
+  status: number;
+}
+
+export interface FakeCharge {
+  invoice: string;
+  amount: number;
+  currency: string;
+  outcome: 'succeeded' | 'declined';
+}
+
+interface FakeInvoice {
+  id: string;
+  customer: string;
+  currency: string;
+  status: 'draft' | 'open' | 'paid' | 'uncollectible';
+  metadata: Record<string, string>;
+  itemIds: string[];
+}
+
+interface FakeItem {
+  id: string;
+  invoice: string;
+  amount: number;
+  currency: string;
+  description: string;
+  metadata: Record<string, string>;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+type Form = Record<string, unknown>;
+
+export class StripeFake {
+  readonly requests: FakeRequest[] = [];
+  readonly charges: FakeCharge[] = [];
+  private readonly customers = new Map<string, Form>();
+  private readonly invoices = new Map<string, FakeInvoice>();
+  private readonly items = new Map<string, FakeItem>();
+  private readonly idempotent = new Map<string, { fingerprint: string; reply: Reply }>();
+  private declinesLeft = 0;
+  private readonly faults: { method: string; pattern: RegExp; skip: number; reply: Reply }[] = [];
+  private server?: http.Server;
+
+  /** The next `times` charges are declined (insufficient funds); later ones succeed. */
+  declineCharges(times: number): void {
+    this.declinesLeft = times;
+  }
+
+  /** The next request matching method and path answers HTTP 500 (once). */
+  failOnce(method: string, pattern: RegExp): void {
+    this.faults.push({ method, pattern, skip: 0, reply: error(500, 'api_error', 'An unknown error occurred (injected by the fake)') });
+  }
+
+  /** The nth request from now matching method and path is refused with HTTP 400 (once). */
+  refuseOnce(method: string, pattern: RegExp, nth = 1): void {
+    this.faults.push({ method, pattern, skip: nth - 1, reply: error(400, 'invalid_request_error', 'Request refused (injected by the fake)', 'parameter_invalid') });
+  }
+
+  async start(): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      let raw = '';
+      req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+      req.on('end', () => {
+        const reply = this.handle(req, raw);
+        res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Request-Id': `req_${randomBytes(6).toString('hex')}` });
+        res.end(JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  }
+
+  requestsTo(method: string, pattern: RegExp): FakeRequest[] {
+    return this.requests.filter((r) => r.method === method && pattern.test(r.path));
+  }
+
+  private handle(req: http.IncomingMessage, raw: string): Reply {
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
+    const body = parseForm(raw);
+    const reply = this.reply(method, path, key, raw, body);
+    this.requests.push({ method, path, idempotencyKey: key, body, status: reply.status });
+    return reply;
+  }
+
+  private reply(method: string, path: string, key: string | null, raw: string, body: Form): Reply {
+    const fault = this.faults.find((f) => f.method === method && f.pattern.test(path));
+    if (fault && fault.skip > 0) fault.skip--;
+    else if (fault) {
+      this.faults.splice(this.faults.indexOf(fault), 1);
+      return fault.reply;
+    }
+    if (method !== 'POST' || !key) return this.route(method, path, body);
+    const fingerprint = `${path}\n${raw}`;
+    const seen = this.idempotent.get(key);
+    if (seen) {
+      return seen.fingerprint === fingerprint
+        ? seen.reply
+        : error(400, 'idempotency_error', `Keys for idempotent requests can only be used with the same parameters they were first used with (${key})`);
+    }
+    const reply = this.route(method, path, body);
+    this.idempotent.set(key, { fingerprint, reply });
+    return reply;
+  }
+
+  private route(method: string, path: string, body: Form): Reply {
+    const invoiceAction = /^\/v1\/invoices\/([^/]+)(?:\/([a-z_]+))?$/.exec(path);
+    if (method === 'POST' && path === '/v1/customers') return this.createCustomer(body);
+    if (method === 'POST' && path === '/v1/invoices') return this.createInvoice(body);
+    if (method === 'POST' && path === '/v1/invoiceitems') return this.createItem(body);
+    if (invoiceAction) {
+      const invoice = this.invoices.get(invoiceAction[1]!);
+      if (!invoice) return error(404, 'invalid_request_error', `No such invoice: '${invoiceAction[1]}'`, 'resource_missing');
+      const action = `${method} ${invoiceAction[2] ?? ''}`;
+      if (action === 'GET ') return ok(this.invoiceJson(invoice));
+      if (action === 'GET lines') return ok(list(`/v1/invoices/${invoice.id}/lines`, invoice.itemIds.map((id) => this.lineJson(this.items.get(id)!))));
+      if (action === 'POST finalize') return this.finalize(invoice);
+      if (action === 'POST pay') return this.pay(invoice);
+      if (action === 'POST mark_uncollectible') return this.markUncollectible(invoice);
+    }
+    return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}); the fake implements only what the billing activities call`);
+  }
+
+  private createCustomer(body: Form): Reply {
+    const customer = { id: newId('cus'), object: 'customer', name: body.name ?? null, email: body.email ?? null, metadata: body.metadata ?? {} };
+    this.customers.set(customer.id, customer);
+    return ok(customer);
+  }
+
+  private createInvoice(body: Form): Reply {
+    const customer = String(body.customer ?? '');
+    if (!this.customers.has(customer)) return error(400, 'invalid_request_error', `No such customer: '${customer}'`, 'resource_missing');
+    const invoice: FakeInvoice = { id: newId('in'), customer, currency: String(body.currency), status: 'draft', metadata: asStrings(body.metadata), itemIds: [] };
+    this.invoices.set(invoice.id, invoice);
+    return ok(this.invoiceJson(invoice));
+  }
+
+  private createItem(body: Form): Reply {
+    const invoice = this.invoices.get(String(body.invoice ?? ''));
+    if (!invoice) return error(400, 'invalid_request_error', `No such invoice: '${String(body.invoice)}'`, 'resource_missing');
+    if (invoice.status !== 'draft') return error(400, 'invalid_request_error', `Invoice ${invoice.id} is not a draft`, 'invoice_not_editable');
+    const amount = Number(body.amount);
+    if (!Number.isInteger(amount)) return error(400, 'invalid_request_error', `Invalid integer: ${String(body.amount)}`, 'parameter_invalid_integer');
+    const item: FakeItem = { id: newId('ii'), invoice: invoice.id, amount, currency: String(body.currency), description: String(body.description ?? ''), metadata: asStrings(body.metadata) };
+    this.items.set(item.id, item);
+    invoice.itemIds.push(item.id);
+    return ok({ id: item.id, object: 'invoiceitem', amount, currency: item.currency, description: item.description, metadata: item.metadata });
+  }
+
+  private finalize(invoice: FakeInvoice): Reply {
+    if (invoice.status !== 'draft') return error(400, 'invalid_request_error', `Invoice ${invoice.id} is already finalized`, 'invoice_unexpected_state');
+    // Stripe marks an invoice with nothing to pay as paid when it is finalized.
+    invoice.status = this.amountDue(invoice) > 0 ? 'open' : 'paid';
+    return ok(this.invoiceJson(invoice));
+  }
+
+  private pay(invoice: FakeInvoice): Reply {
+    if (invoice.status === 'paid') return error(400, 'invalid_request_error', 'Invoice is already paid', 'invoice_unexpected_state');
+    if (invoice.status === 'draft') return error(400, 'invalid_request_error', 'This invoice must be finalized before it can be paid', 'invoice_unexpected_state');
+    const charge = { invoice: invoice.id, amount: this.amountDue(invoice), currency: invoice.currency };
+    if (this.declinesLeft > 0) {
+      this.declinesLeft--;
+      this.charges.push({ ...charge, outcome: 'declined' });
+      return {
+        status: 402,
+        body: { error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' } },
+      };
+    }
+    this.charges.push({ ...charge, outcome: 'succeeded' });
+    invoice.status = 'paid';
+    return ok(this.invoiceJson(invoice));
+  }
+
+  private markUncollectible(invoice: FakeInvoice): Reply {
+    if (invoice.status !== 'open' && invoice.status !== 'uncollectible') {
+      return error(400, 'invalid_request_error', `Invoice ${invoice.id} is ${invoice.status} and cannot be marked uncollectible`, 'invoice_unexpected_state');
+    }
+    invoice.status = 'uncollectible';
+    return ok(this.invoiceJson(invoice));
+  }
+
+  private amountDue(invoice: FakeInvoice): number {
+    return Math.max(0, invoice.itemIds.reduce((sum, id) => sum + this.items.get(id)!.amount, 0));
+  }
+
+  private invoiceJson(invoice: FakeInvoice) {
+    const total = invoice.itemIds.reduce((sum, id) => sum + this.items.get(id)!.amount, 0);
+    const amountDue = this.amountDue(invoice);
+    return {
+      id: invoice.id,
+      object: 'invoice',
+      customer: invoice.customer,
+      currency: invoice.currency,
+      status: invoice.status,
+      metadata: invoice.metadata,
+      total,
+      amount_due: amountDue,
+      amount_paid: invoice.status === 'paid' ? amountDue : 0,
+      lines: list(`/v1/invoices/${invoice.id}/lines`, invoice.itemIds.map((id) => this.lineJson(this.items.get(id)!))),
+    };
+  }
+
+  private lineJson(item: FakeItem) {
+    return { id: `il_${item.id}`, object: 'line_item', amount: item.amount, currency: item.currency, description: item.description, metadata: item.metadata };
+  }
+}
+
+function ok(body: unknown): Reply {
+  return { status: 200, body };
+}
+
+function error(status: number, type: string, message: string, code?: string): Reply {
+  return { status, body: { error: { type, message, ...(code && { code }) } } };
+}
+
+function list(url: string, data: unknown[]) {
+  return { object: 'list', url, has_more: false, data };
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_fake${randomBytes(8).toString('hex')}`;
+}
+
+function asStrings(value: unknown): Record<string, string> {
+  return typeof value === 'object' && value !== null ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)])) : {};
+}
+
+/** Stripe's form encoding: `metadata[key]=v`, `period[start]=1` → nested objects (all the activities send). */
+function parseForm(raw: string): Form {
+  const form: Form = {};
+  for (const [name, value] of new URLSearchParams(raw)) {
+    const [head, ...rest] = name.split('[').map((part) => part.replace(/]$/, ''));
+    let target = form;
+    let key = head!;
+    for (const part of rest) {
+      const next = (target[key] ??= {}) as Form;
+      target = next;
+      key = part;
+    }
+    target[key] = value;
+  }
+  return form;
+}

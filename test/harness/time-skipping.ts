@@ -1,0 +1,41 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { installedTestServer, missingJavaTools, testServerWrapperPath } from '../../scripts/lib/test-server';
+
+/**
+ * Why the time-skipping tests cannot run on this machine, or null when they
+ * can. Only a machine without Java or Maven skips them (setup says so); with
+ * both present a missing install is an error from createTimeSkippingEnv, so
+ * a forgotten `npm run setup` fails loudly instead of skipping quietly.
+ */
+export function timeSkippingSkipReason(): string | null {
+  if (installedTestServer()) return null;
+  const missing = missingJavaTools();
+  return missing.length > 0 ? `Temporal test server not installed and ${missing.join(' and ')} not found on PATH` : null;
+}
+
+/** `describe`, or `describe.skip` with the reason printed, for suites that need the time-skipping server. */
+export function describeWithTimeSkipping(name: string, suite: () => void): void {
+  const reason = timeSkippingSkipReason();
+  if (reason) {
+    process.stderr.write(`[time-skipping] skipping "${name}": ${reason}\n`);
+    describe.skip(name, suite);
+  } else {
+    describe(name, suite);
+  }
+}
+
+/**
+ * Temporal's Java test server with time skipping, started from the wrapper
+ * `npm run setup` installed (the SDK's own download needs GitHub). Close it
+ * with `env.teardown()`.
+ */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const wrapper = installedTestServer();
+  if (!wrapper) {
+    throw new Error(
+      `The Temporal time-skipping test server is not installed (expected ${testServerWrapperPath()}). ` +
+        'Run `npm run setup`: it resolves io.temporal:temporal-test-server from Maven Central (needs Java 17+ and Maven).',
+    );
+  }
+  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: wrapper } } });
+}

@@ -1,0 +1,183 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { finalizeInvoiceInStripe, RESET_DETECTED_ACTION } from '../activities/stripe/finalize-invoice';
+import { createLogNotifier } from '../activities/notifier';
+import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { recordingStripeClient, startStripeMock, type RecordedStripeRequest, type StripeMockHandle } from './harness/stripe-mock';
+import { insertInvoice, runInWorkflow } from './harness/stripe-invoices';
+
+// finalizeInvoiceInStripe against stripe-mock, which validates every request
+// against Stripe's OpenAPI spec. stripe-mock keeps no state, so which calls
+// were made is read from the SDK's recorded HTTP requests.
+
+let mock: StripeMockHandle;
+let requests: RecordedStripeRequest[];
+let finalize: ReturnType<typeof finalizeInvoiceInStripe>;
+let organizationId: string;
+
+beforeAll(async () => {
+  mock = await startStripeMock((line) => process.stderr.write(`[stripe-mock] ${line}\n`));
+  const client = recordingStripeClient(mock.port);
+  requests = client.requests;
+  finalize = finalizeInvoiceInStripe({ prisma: testPrisma(), taskQueue: 'unused', notifier: createLogNotifier(), stripe: client.stripe });
+  ({ organizationId } = await createTestOrganization('stripe-finalize'));
+}, 600_000); // a clean machine builds stripe-mock first
+
+afterAll(async () => {
+  await mock?.stop();
+  await closeTestPrisma();
+});
+
+/** The requests made while `action` ran. */
+async function callsDuring(action: () => Promise<unknown>): Promise<RecordedStripeRequest[]> {
+  const from = requests.length;
+  await action();
+  return requests.slice(from);
+}
+
+const audit = (invoiceId: string, action: string) =>
+  testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoiceId, action }, orderBy: { id: 'asc' } });
+
+describe('finalizeInvoiceInStripe', () => {
+  it('creates the customer, one item per line in integer minor units, finalizes, and records it', async () => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['30.00', '-10.00', '20.00'] });
+    let result: Awaited<ReturnType<typeof finalize>> | undefined;
+    const calls = await callsDuring(async () => {
+      result = await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId, invoiceId: inv.invoiceId });
+    });
+
+    expect(calls.map((c) => `${c.method} ${c.path.replace(/\/in_\w+\//, '/:id/')}`)).toEqual([
+      'POST /v1/customers',
+      'POST /v1/invoices',
+      'POST /v1/invoiceitems',
+      'POST /v1/invoiceitems',
+      'POST /v1/invoiceitems',
+      'POST /v1/invoices/:id/finalize',
+    ]);
+    expect(calls.map((c) => c.idempotencyKey)).toEqual([
+      `ledgerflow-customer-${inv.customerId}`,
+      `ledgerflow-invoice-${inv.invoiceId}`,
+      ...inv.lineIds.map((id) => `ledgerflow-line-${id}`),
+      `ledgerflow-finalize-${inv.invoiceId}`,
+    ]);
+    const items = calls.filter((c) => c.path === '/v1/invoiceitems');
+    expect(items.map((c) => c.form.get('amount'))).toEqual(['3000', '-1000', '2000']);
+    expect(items.map((c) => c.form.get('metadata[ledgerflow_line_id]'))).toEqual(inv.lineIds);
+    const created = calls[1]!.form;
+    expect(Object.fromEntries(['collection_method', 'currency', 'auto_advance', 'pending_invoice_items_behavior', 'metadata[ledgerflow_invoice_id]', 'metadata[ledgerflow_organization_id]', 'metadata[ledgerflow_workflow_id]'].map((k) => [k, created.get(k)]))).toEqual({
+      collection_method: 'charge_automatically',
+      currency: 'usd',
+      auto_advance: 'false',
+      pending_invoice_items_behavior: 'exclude',
+      'metadata[ledgerflow_invoice_id]': inv.invoiceId,
+      'metadata[ledgerflow_organization_id]': organizationId,
+      'metadata[ledgerflow_workflow_id]': inv.workflowId,
+    });
+
+    expect(result).toEqual({ stripeInvoiceId: expect.stringMatching(/^in_/), amountDueMinor: 4000 });
+    const stored = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId }, include: { customer: true } });
+    expect(stored).toMatchObject({ status: 'finalized', stripeInvoiceId: result!.stripeInvoiceId, finalizedAt: expect.any(Date) });
+    expect(stored.customer.stripeCustomerId).toMatch(/^cus_/);
+    const rows = await audit(inv.invoiceId, 'invoice.finalized');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ actorType: 'workflow', actorId: inv.workflowId, runId: inv.runId, before: { status: 'approved' }, after: { status: 'finalized', stripeInvoiceId: result!.stripeInvoiceId, amountDueMinor: 4000 } });
+    expect(await audit(inv.invoiceId, RESET_DETECTED_ACTION)).toHaveLength(0);
+  });
+
+  it('called again — a retry, or a run reset in the Temporal UI — makes no Stripe call and records the reset once', async () => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['12.50'] });
+    const input = { organizationId, invoiceId: inv.invoiceId };
+    const first = await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, input);
+    const before = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
+
+    const retried = await callsDuring(() => runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, input));
+    const afterReset = await callsDuring(async () => {
+      expect(await runInWorkflow({ workflowId: inv.workflowId, runId: 'run-after-reset' }, finalize, input)).toEqual(first);
+      expect(await runInWorkflow({ workflowId: inv.workflowId, runId: 'run-after-reset' }, finalize, input)).toEqual(first);
+    });
+
+    expect(retried).toEqual([]);
+    expect(afterReset).toEqual([]);
+    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } })).toEqual(before);
+    expect(await audit(inv.invoiceId, 'invoice.finalized')).toHaveLength(1);
+    const resets = await audit(inv.invoiceId, RESET_DETECTED_ACTION);
+    expect(resets).toHaveLength(1);
+    expect(resets[0]).toMatchObject({ runId: 'run-after-reset', after: { workflowId: inv.workflowId, fromRunId: inv.runId, toRunId: 'run-after-reset' } });
+  });
+
+  it('reuses the stored Stripe customer, and bills a zero-decimal currency (JPY) in whole yen', async () => {
+    const usd = await insertInvoice(organizationId, { currency: 'usd', lines: ['5.00'] });
+    await runInWorkflow({ workflowId: usd.workflowId, runId: usd.runId }, finalize, { organizationId, invoiceId: usd.invoiceId });
+    const jpy = await insertInvoice(organizationId, { currency: 'jpy', lines: ['1500', '-500'], customerId: usd.customerId });
+
+    let result: Awaited<ReturnType<typeof finalize>> | undefined;
+    const calls = await callsDuring(async () => {
+      result = await runInWorkflow({ workflowId: jpy.workflowId, runId: jpy.runId }, finalize, { organizationId, invoiceId: jpy.invoiceId });
+    });
+
+    expect(calls.some((c) => c.path === '/v1/customers')).toBe(false);
+    const { stripeCustomerId } = await testPrisma().customer.findUniqueOrThrow({ where: { id: usd.customerId } });
+    expect(calls.find((c) => c.path === '/v1/invoices')?.form.get('customer')).toBe(stripeCustomerId);
+    expect(calls.filter((c) => c.path === '/v1/invoiceitems').map((c) => [c.form.get('amount'), c.form.get('currency')])).toEqual([
+      ['1500', 'jpy'],
+      ['-500', 'jpy'],
+    ]);
+    expect(result?.amountDueMinor).toBe(1000);
+  });
+
+  it('resumes with the Stripe invoice stored by an earlier attempt instead of creating another', async () => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['8.00'] });
+    // An earlier attempt created the Stripe invoice and stored its id, then failed.
+    await testPrisma().invoice.update({ where: { id: inv.invoiceId }, data: { stripeInvoiceId: 'in_storedbyearlierattempt' } });
+
+    const calls = await callsDuring(() => runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId, invoiceId: inv.invoiceId }));
+
+    expect(calls.some((c) => c.method === 'POST' && c.path === '/v1/invoices')).toBe(false);
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(
+      expect.arrayContaining(['GET /v1/invoices/in_storedbyearlierattempt', 'POST /v1/invoices/in_storedbyearlierattempt/finalize']),
+    );
+    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } })).toMatchObject({ status: 'finalized', stripeInvoiceId: 'in_storedbyearlierattempt' });
+  });
+
+  it.each(['draft', 'rejected'] as const)('refuses a %s invoice without calling Stripe', async (status) => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['10.00'], status });
+    const calls = await callsDuring(async () => {
+      await expect(runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId, invoiceId: inv.invoiceId })).rejects.toMatchObject({
+        type: 'InvoiceNotApproved',
+        nonRetryable: true,
+      });
+    });
+    expect(calls).toEqual([]);
+    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } })).toMatchObject({ status, stripeInvoiceId: null });
+  });
+
+  it('refuses a zero-total invoice: it never reaches Stripe', async () => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['10.00', '-10.00'] });
+    const calls = await callsDuring(async () => {
+      const failure = runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId, invoiceId: inv.invoiceId });
+      await expect(failure).rejects.toBeInstanceOf(ApplicationFailure);
+      await expect(failure).rejects.toMatchObject({ type: 'ZeroInvoice', nonRetryable: true });
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it("treats another organization's invoice id as not found", async () => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['10.00'] });
+    const other = await createTestOrganization('stripe-finalize-other');
+    const calls = await callsDuring(async () => {
+      await expect(
+        runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId: other.organizationId, invoiceId: inv.invoiceId }),
+      ).rejects.toMatchObject({ type: 'InvoiceNotFound', nonRetryable: true });
+    });
+    expect(calls).toEqual([]);
+    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } })).toMatchObject({ status: 'approved', stripeInvoiceId: null });
+  });
+
+  it('fails for good when the worker has no Stripe client', async () => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['10.00'] });
+    const withoutStripe = finalizeInvoiceInStripe({ prisma: testPrisma(), taskQueue: 'unused', notifier: createLogNotifier() });
+    await expect(runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, withoutStripe, { organizationId, invoiceId: inv.invoiceId })).rejects.toMatchObject({
+      type: 'StripeNotConfigured',
+      nonRetryable: true,
+    });
+  });
+});

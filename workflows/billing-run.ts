@@ -1,0 +1,239 @@
+import { allHandlersFinished, condition, proxyActivities, setHandler, sleep, uuid4 } from '@temporalio/workflow';
+import type { LedgerflowActivities } from '../activities';
+import { now } from './clock';
+import { dec } from '../billing/decimal';
+import {
+  adjustUpdate,
+  approveUpdate,
+  billingRunStateQuery,
+  paymentEventSignal,
+  rejectUpdate,
+  type AdjustRequest,
+  type BillingRunInput,
+  type BillingRunState,
+  type DecisionResult,
+  type PaymentEvent,
+} from '../temporal/billing-messages';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Database steps: idempotent, so retried without limit (an outage must not lose a billing run). */
+const db = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * Stripe calls: network faults and 5xx are retried by Temporal with backoff;
+ * business rejections come back as non-retryable failures (or, for a card
+ * decline, as a result the retry schedule handles).
+ */
+const stripe = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+
+/** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
+const notify = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+});
+
+type InvoiceStatus = 'draft' | 'approved' | 'rejected' | 'finalized' | 'paid' | 'uncollectible';
+
+/** Where a run picks up for an invoice the database already has in this state (a reset, or a repeated run). */
+const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
+  draft: 'awaiting_approval',
+  approved: 'finalizing',
+  rejected: 'rejected',
+  finalized: 'collecting',
+  paid: 'paid',
+  uncollectible: 'uncollectible',
+};
+
+/**
+ * `billing-run:<subscriptionId>:<periodStart>`: close the period into a draft
+ * invoice → wait for finance (approve / adjust / reject updates; reminders;
+ * optional auto-approval) → finalize in Stripe → collect on a retry schedule
+ * (Stripe webhooks signal payments).
+ *
+ * Every step converges when repeated, and after the draft the run asks the
+ * database where the invoice stands: a run reset in the Temporal UI to any
+ * point after the draft picks up from there and never bills twice.
+ */
+export async function billingRun(input: BillingRunInput): Promise<BillingRunState> {
+  const { organizationId } = input;
+  const state: BillingRunState = { status: 'drafting', invoiceId: null, total: null, currency: null, remindersSent: 0, paymentAttempts: 0, nextPaymentAt: null };
+  /** a decision is being written; a second one waits its turn or is refused */
+  let deciding = false;
+  let paidByStripe: PaymentEvent | null = null;
+
+  setHandler(billingRunStateQuery, () => state);
+  setHandler(paymentEventSignal, (event) => {
+    if (event.outcome === 'paid') paidByStripe ??= event;
+  });
+
+  const result = (): DecisionResult => ({ invoiceId: state.invoiceId!, status: state.status, total: state.total! });
+  const mayDecide = (what: string) => {
+    if (state.status === 'drafting') throw new Error(`the draft invoice is not ready yet; try to ${what} again shortly`);
+    if (deciding) throw new Error(`another decision on invoice ${state.invoiceId} is being recorded`);
+    if (state.status === 'rejected') throw new Error(`invoice ${state.invoiceId} was rejected`);
+    if (state.status !== 'awaiting_approval') {
+      throw new Error(what === 'adjust' ? `invoice ${state.invoiceId} is already approved and can no longer be adjusted` : `invoice ${state.invoiceId} is already approved`);
+    }
+  };
+  const decide = async <T>(step: () => Promise<T>): Promise<T> => {
+    deciding = true;
+    try {
+      return await step();
+    } finally {
+      deciding = false;
+    }
+  };
+
+  setHandler(
+    approveUpdate,
+    (req) =>
+      decide(async () => {
+        const invoice = await db.recordDecision({ organizationId, invoiceId: state.invoiceId!, decision: 'approve', by: req.approver, ...(req.note ? { note: req.note } : {}) });
+        state.status = 'finalizing';
+        state.total = invoice.total;
+        return result();
+      }),
+    { validator: (req) => (mayDecide('approve'), requirePerson(req.approver, 'approver')) },
+  );
+  setHandler(
+    rejectUpdate,
+    (req) =>
+      decide(async () => {
+        await db.recordDecision({ organizationId, invoiceId: state.invoiceId!, decision: 'reject', by: req.approver, note: req.reason });
+        state.status = 'rejected';
+        return result();
+      }),
+    { validator: (req) => (mayDecide('reject'), requirePerson(req.approver, 'approver'), requirePerson(req.reason, 'reason')) },
+  );
+  setHandler(
+    adjustUpdate,
+    (req) =>
+      decide(async () => {
+        const invoice = await db.adjustInvoice({ organizationId, invoiceId: state.invoiceId!, ...req, requestId: uuid4() });
+        state.total = invoice.total;
+        return result();
+      }),
+    {
+      validator: (req: AdjustRequest) => {
+        mayDecide('adjust');
+        requirePerson(req.approver, 'approver');
+        requirePerson(req.reason, 'reason');
+        const lines: unknown = req.lines;
+        if (!Array.isArray(lines) || lines.length === 0) throw new Error('lines: at least one adjustment line is required');
+        req.lines.forEach((line, i) => {
+          requirePerson(line.description, `lines[${i}].description`);
+          if (!/^-?\d+(\.\d+)?$/.test(line.amount ?? '') || dec(line.amount).isZero()) throw new Error(`lines[${i}].amount must be a non-zero decimal string`);
+        });
+      },
+    },
+  );
+
+  // ── close the period, after the late-event grace ──────────────────────────
+  const closesAt = Date.parse(input.periodEnd) + (input.lateEventGraceSeconds ?? 3600) * 1000;
+  if (closesAt > now()) await sleep(closesAt - now());
+  const closed = await db.closePeriod(input);
+  state.invoiceId = closed.invoiceId;
+  state.total = closed.total;
+  state.currency = closed.currency;
+  const ref = { organizationId, invoiceId: closed.invoiceId };
+  // The database is the truth about where the invoice stands (see RESUME).
+  const stored = await db.readInvoiceState(ref);
+  state.status = RESUME[stored.status];
+  state.total = stored.total;
+
+  // ── finance approval ──────────────────────────────────────────────────────
+  if (state.status === 'awaiting_approval') {
+    const waitStart = now();
+    const remindEvery = Math.max(1, closed.approvalReminderHours) * HOUR_MS;
+    const autoAt = closed.autoApproveAfterHours === null ? null : waitStart + closed.autoApproveAfterHours * HOUR_MS;
+    while (state.status === 'awaiting_approval') {
+      const nextReminder = waitStart + (state.remindersSent + 1) * remindEvery;
+      const wakeAt = autoAt === null ? nextReminder : Math.min(nextReminder, autoAt);
+      if (await condition(() => state.status !== 'awaiting_approval', Math.max(1, wakeAt - now()))) break;
+      if (deciding) {
+        await condition(() => !deciding);
+        continue;
+      }
+      if (autoAt !== null && now() >= autoAt) {
+        const invoice = await decide(() => db.recordDecision({ ...ref, decision: 'auto_approve', by: `policy:auto-approve-after-${closed.autoApproveAfterHours}h` }));
+        state.status = 'finalizing';
+        state.total = invoice.total;
+        await alert('invoice.auto_approved', `invoice-auto-approved:${ref.invoiceId}`);
+        break;
+      }
+      state.remindersSent += 1;
+      await alert('invoice.approval_reminder', `invoice-approval-reminder:${ref.invoiceId}:${state.remindersSent}`, { reminder: state.remindersSent });
+    }
+  }
+
+  // ── Stripe: finalize, then collect ────────────────────────────────────────
+  if (state.status === 'finalizing') {
+    if (dec(state.total!).isZero()) {
+      await db.settleZeroInvoice(ref);
+      state.status = 'settled_zero';
+    } else {
+      await stripe.finalizeInvoiceInStripe(ref);
+      state.status = 'collecting';
+    }
+  }
+  if (state.status === 'collecting') await collect();
+
+  await condition(allHandlersFinished);
+  return state;
+
+  async function collect(): Promise<void> {
+    const schedule = closed.paymentRetryDays;
+    let firstFailure: number | null = null;
+    for (let attempt = 1; ; attempt++) {
+      if (paidByStripe) {
+        await stripe.markInvoicePaid({ ...ref, source: 'webhook', stripeEventId: paidByStripe.stripeEventId });
+        state.status = 'paid';
+        return;
+      }
+      state.paymentAttempts = attempt;
+      const outcome = await stripe.collectPayment({ ...ref, attempt });
+      if (outcome.outcome === 'paid') {
+        state.status = 'paid';
+        return;
+      }
+      firstFailure ??= now();
+      const retryDay = schedule[attempt - 1];
+      if (retryDay === undefined) {
+        await stripe.markInvoiceUncollectible(ref);
+        state.status = 'uncollectible';
+        await alert('invoice.uncollectible', `invoice-uncollectible:${ref.invoiceId}`, { attempts: attempt, lastDecline: outcome.declineCode });
+        return;
+      }
+      const nextAt = firstFailure + retryDay * DAY_MS;
+      state.nextPaymentAt = new Date(nextAt).toISOString();
+      await condition(() => paidByStripe !== null, Math.max(1, nextAt - now()));
+      state.nextPaymentAt = null;
+    }
+  }
+
+  async function alert(kind: string, dedupeKey: string, extra: Record<string, unknown> = {}): Promise<void> {
+    await db.queueNotification({
+      organizationId,
+      kind,
+      dedupeKey,
+      payload: { invoiceId: ref.invoiceId, subscriptionId: input.subscriptionId, periodStart: input.periodStart, periodEnd: input.periodEnd, total: state.total, currency: state.currency, ...extra },
+    });
+    try {
+      await notify.deliverNotifications({ organizationId });
+    } catch {
+      // The alert stays in the outbox; the next delivery picks it up. Billing goes on.
+    }
+  }
+}
+
+function requirePerson(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value.trim() === '') throw new Error(`${field} is required`);
+}

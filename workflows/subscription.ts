@@ -1,0 +1,125 @@
+import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { LedgerflowActivities } from '../activities';
+import { now } from './clock';
+import { monthIndex, nextPeriod, periodContaining, type BillingPeriod } from '../billing/billing-period';
+import { formatDay, nextUtcMidnight } from '../billing/calendar';
+import {
+  cancelSignal,
+  changePlanSignal,
+  subscriptionStateQuery,
+  type BillingRunInput,
+  type SubscriptionRequest,
+  type SubscriptionState,
+  type SubscriptionWorkflowInput,
+} from '../temporal/billing-messages';
+
+const db = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * `subscription:<id>`: one run per billing period. Through the period it
+ * snapshots usage at every UTC midnight and applies plan changes and
+ * cancellations (signals, handled in order); at the period end it starts the
+ * period's billing run `billing-run:<id>:<periodStart>` (which waits out the
+ * late-event grace itself, so a slow close never holds up the next period)
+ * and continues as new.
+ */
+export async function subscriptionLifecycle(input: SubscriptionWorkflowInput): Promise<SubscriptionState> {
+  const ref = { organizationId: input.organizationId, subscriptionId: input.subscriptionId };
+  // Handlers first, so a signal or query sent right after the start is never refused.
+  const inbox: SubscriptionRequest[] = [...(input.pending ?? [])];
+  const state: SubscriptionState = {
+    subscriptionId: input.subscriptionId,
+    status: 'starting',
+    periodStart: input.periodStart ?? null,
+    periodEnd: input.periodEnd ?? null,
+    lastSnapshotDay: null,
+    pendingPlanChanges: 0,
+    billingRunWorkflowIds: [],
+  };
+  setHandler(subscriptionStateQuery, () => ({ ...state, pendingPlanChanges: inbox.filter((r) => r.kind === 'changePlan').length }));
+  setHandler(changePlanSignal, (request) => void inbox.push({ kind: 'changePlan', request }));
+  setHandler(cancelSignal, (request) => void inbox.push({ kind: 'cancel', request }));
+
+  const schedule = await db.loadSubscription(ref);
+  const startDate = new Date(schedule.startDate);
+  const period: BillingPeriod =
+    input.periodStart && input.periodEnd
+      ? { start: new Date(input.periodStart), end: new Date(input.periodEnd) }
+      : periodContaining(startDate, schedule.billingAnchorDay, schedule.interval, monthIndex(startDate));
+  let canceledAt: Date | null = schedule.status === 'canceled' && schedule.canceledAt ? new Date(schedule.canceledAt) : null;
+  let cancelAtPeriodEnd = schedule.cancelAtPeriodEnd;
+  state.status = canceledAt ? 'canceled' : cancelAtPeriodEnd ? 'canceling' : 'active';
+  state.periodStart = period.start.toISOString();
+  state.periodEnd = period.end.toISOString();
+
+  // A subscription canceled before this period has nothing left to bill.
+  if (canceledAt && canceledAt.getTime() < period.start.getTime()) return state;
+
+  /** A request's time inside this period: one that arrived as the last period rolled over takes effect now. */
+  const inPeriod = (iso: string | undefined): string => {
+    const at = iso ? Date.parse(iso) : now();
+    return new Date(Math.min(Math.max(at, period.start.getTime()), period.end.getTime() - 1)).toISOString();
+  };
+
+  async function handle(request: SubscriptionRequest): Promise<void> {
+    if (canceledAt) return;
+    if (request.kind === 'changePlan') {
+      const outcome = await db.applyPlanChange({ ...ref, ...request.request, effectiveAt: inPeriod(request.request.effectiveAt) });
+      if (!outcome.applied) log.warn('plan change not applied', { subscriptionId: ref.subscriptionId, reason: outcome.reason });
+      return;
+    }
+    const at = inPeriod(request.request.at);
+    await db.applyCancel({ ...ref, ...request.request, at });
+    if (request.request.atPeriodEnd) {
+      cancelAtPeriodEnd = true;
+      state.status = 'canceling';
+    } else {
+      canceledAt = new Date(at);
+      state.status = 'canceled';
+    }
+  }
+
+  // ── through the period: requests as they come, a snapshot every UTC midnight ──
+  while (!canceledAt && now() < period.end.getTime()) {
+    const next = inbox.shift();
+    if (next) {
+      await handle(next);
+      continue;
+    }
+    const midnight = Math.min(nextUtcMidnight(new Date(now())).getTime(), period.end.getTime());
+    if (await condition(() => inbox.length > 0, Math.max(1, midnight - now()))) continue;
+    const dayEnded = new Date(midnight - 1);
+    await db.snapshotUsage({ ...ref, day: dayEnded.toISOString(), takenAt: new Date(now()).toISOString() });
+    state.lastSnapshotDay = formatDay(dayEnded);
+  }
+
+  // ── period end: hand the period to its billing run ──────────────────────
+  const run: BillingRunInput = {
+    ...ref,
+    periodStart: period.start.toISOString(),
+    periodEnd: period.end.toISOString(),
+    lateEventGraceSeconds: schedule.lateEventGraceSeconds,
+  };
+  // Started by an activity, not as a child: see activities/billing/start-billing-run.ts.
+  const { workflowId } = await db.startBillingRun(run);
+  state.billingRunWorkflowIds.push(workflowId);
+
+  if (canceledAt) return state;
+  if (cancelAtPeriodEnd) {
+    await db.endSubscription({ ...ref, at: period.end.toISOString() });
+    state.status = 'canceled';
+    return state;
+  }
+  await condition(allHandlersFinished);
+  const following = nextPeriod(period, schedule.billingAnchorDay, schedule.interval);
+  return continueAsNew<typeof subscriptionLifecycle>({
+    ...ref,
+    periodStart: following.start.toISOString(),
+    periodEnd: following.end.toISOString(),
+    // Requests that came in while this period was handed over belong to the next one.
+    pending: inbox,
+  });
+}
