@@ -25,12 +25,28 @@ export const DEMO_QUOTAS = [
   { eventType: 'api.request', customerExternalId: 'acme-free-tier', limitValue: '1000', mode: 'HARD', softWarningPercent: 80, resetWindow: 'day' },
 ] as const;
 
+/**
+ * A small catalog so billing runs have something to bill: completions are
+ * counted per period and priced per unit above an included allowance. Acme
+ * subscribes from the first of the month two months back, so the first start
+ * catches up on two closed periods (two drafts waiting for approval in the
+ * Temporal UI) and then waits in the current one.
+ */
+export const DEMO_CATALOG = {
+  meter: { key: 'completions', name: 'LLM completions', eventType: 'llm.completion', aggregation: 'count' as const },
+  plans: [
+    { key: 'starter', name: 'Starter', baseFee: '49', unitAmount: '0.002', includedUnits: '1000' },
+    { key: 'growth', name: 'Growth', baseFee: '199', unitAmount: '0.0015', includedUnits: '10000' },
+  ],
+  subscriber: { externalId: 'acme', name: 'Acme Inc.', plan: 'starter', monthsBack: 2 },
+};
+
 export interface SeedResult {
   organizationId: string;
   /** the demo key's plaintext (from keyFile, or newly created and written there) */
   apiKey: string;
   apiKeyCreated: boolean;
-  created: { organization: boolean; rates: number; quotas: number };
+  created: { organization: boolean; rates: number; quotas: number; subscription: boolean };
 }
 
 /**
@@ -39,7 +55,7 @@ export interface SeedResult {
  * in keyFile (local development only, mode 0600); if that file is lost or its
  * key was revoked, a new key is created and written there.
  */
-export async function seedDemo(prisma: PrismaClient, options: { keyFile: string }): Promise<SeedResult> {
+export async function seedDemo(prisma: PrismaClient, options: { keyFile: string; now?: Date }): Promise<SeedResult> {
   let organization = await prisma.organization.findUnique({ where: { name: DEMO_ORGANIZATION } });
   const organizationCreated = !organization;
   organization ??= await prisma.organization.create({ data: { name: DEMO_ORGANIZATION } });
@@ -70,16 +86,54 @@ export async function seedDemo(prisma: PrismaClient, options: { keyFile: string 
     quotas++;
   }
 
+  const subscription = await seedCatalog(prisma, organizationId, options.now ?? new Date());
+
   const stored = readKeyFile(options.keyFile);
   if (stored) {
     const live = await prisma.apiKey.findFirst({ where: { organizationId, keyHash: hashApiKey(stored), revokedAt: null } });
-    if (live) return { organizationId, apiKey: stored, apiKeyCreated: false, created: { organization: organizationCreated, rates: rates.count, quotas } };
+    if (live) return { organizationId, apiKey: stored, apiKeyCreated: false, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
   }
   const key = await createApiKey(prisma, organizationId, DEMO_KEY_NAME, { type: 'system', id: 'seed' });
   fs.mkdirSync(path.dirname(options.keyFile), { recursive: true });
   fs.writeFileSync(options.keyFile, `${key.key}\n`, { mode: 0o600 });
   fs.chmodSync(options.keyFile, 0o600);
-  return { organizationId, apiKey: key.key, apiKeyCreated: true, created: { organization: organizationCreated, rates: rates.count, quotas } };
+  return { organizationId, apiKey: key.key, apiKeyCreated: true, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
+}
+
+/** The demo catalog and Acme's subscription; true when the subscription was created now. */
+async function seedCatalog(prisma: PrismaClient, organizationId: string, now: Date): Promise<boolean> {
+  const { meter: m, plans, subscriber } = DEMO_CATALOG;
+  const meter = await prisma.meter.upsert({
+    where: { organizationId_key: { organizationId, key: m.key } },
+    create: { organizationId, ...m },
+    update: {},
+  });
+  const planIds = new Map<string, string>();
+  for (const p of plans) {
+    const plan = await prisma.plan.upsert({
+      where: { organizationId_key: { organizationId, key: p.key } },
+      create: {
+        organizationId,
+        key: p.key,
+        name: p.name,
+        currency: 'usd',
+        interval: 'month',
+        baseFee: p.baseFee,
+        prices: { create: [{ organizationId, meterId: meter.id, model: 'per_unit', unitAmount: p.unitAmount, includedUnits: p.includedUnits }] },
+      },
+      update: {},
+    });
+    planIds.set(p.key, plan.id);
+  }
+  const customer = await prisma.customer.upsert({
+    where: { organizationId_externalId: { organizationId, externalId: subscriber.externalId } },
+    create: { organizationId, externalId: subscriber.externalId, name: subscriber.name },
+    update: {},
+  });
+  if (await prisma.subscription.findFirst({ where: { organizationId, customerId: customer.id } })) return false;
+  const startDate = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - subscriber.monthsBack, 1));
+  await prisma.subscription.create({ data: { organizationId, customerId: customer.id, planId: planIds.get(subscriber.plan)!, startDate, billingAnchorDay: 1 } });
+  return true;
 }
 
 function readKeyFile(file: string): string | null {

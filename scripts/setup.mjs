@@ -83,7 +83,7 @@ function ensureStripeMock() {
   // Only the tests need it (the harness would build it too); a missing Go
   // toolchain is reported, not fatal, so `npm start` still works.
   const script =
-    "require('./test/harness/stripe-mock.ts').findOrInstallStripeMock((l) => console.log(`[setup] ${l}`))" +
+    "require('./scripts/lib/stripe-mock.ts').findOrInstallStripeMock((l) => console.log(`[setup] ${l}`))" +
     ".then((p) => console.log(`[setup] stripe-mock: ${p}`), (e) => { console.log(`[setup] stripe-mock unavailable, the Stripe tests will fail: ${e.message}`); })";
   const result = spawnSync(process.execPath, ['--import', 'tsx', '--eval', script], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) say(`stripe-mock check exited with ${result.status}.`);

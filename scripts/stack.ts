@@ -12,6 +12,7 @@ import { ensureTemporal, type TemporalHandle } from '../temporal/dev-server';
 import { TASK_QUEUE } from '../temporal/names';
 import { ensureSubscriptionWorkflows } from '../temporal/subscriptions';
 import { spawnTsChild, type ManagedChild } from './lib/children';
+import { startStripeMock, type StripeMockHandle } from './lib/stripe-mock';
 import { openLocalDatabase, type LocalDatabase } from './lib/local-postgres';
 import { DATA_DIR, DEMO_KEY_FILE, ROOT, STACK_FILE, TEMPORAL_DB_FILE } from './lib/paths';
 import { readStackFile, type StackFile } from './lib/stack-file';
@@ -22,6 +23,7 @@ const say = (line: string): void => {
 
 let database: LocalDatabase | undefined;
 let temporal: TemporalHandle | undefined;
+let stripeMock: StripeMockHandle | undefined;
 const children: ManagedChild[] = [];
 let stopping = false;
 
@@ -36,6 +38,10 @@ async function shutdown(code: number, reason: string): Promise<never> {
         say(`  stopping ${name}…`);
         await child.stop();
       }
+    }
+    if (stripeMock) {
+      say('  stopping stripe-mock…');
+      await stripeMock.stop().catch((err: Error) => say(`  stripe-mock: ${err.message}`));
     }
     if (temporal?.started) {
       say('  stopping the Temporal dev server…');
@@ -106,7 +112,7 @@ function requireEntry(file: string): string {
   return full;
 }
 
-function banner(info: { apiUrl: string; temporalUi: string | null; temporalAddress: string; databaseUrl: string; apiKey: string }): string {
+function banner(info: { apiUrl: string; temporalUi: string | null; temporalAddress: string; databaseUrl: string; apiKey: string; stripe: string }): string {
   const curl = [
     `curl -sS -X POST ${info.apiUrl}/api/v1/events \\`,
     `  -H "Authorization: Bearer ${info.apiKey}" -H 'Content-Type: application/json' \\`,
@@ -123,6 +129,7 @@ function banner(info: { apiUrl: string; temporalUi: string | null; temporalAddre
     ` Temporal UI  ${info.temporalUi ?? `(none: using the cluster at ${info.temporalAddress})`}`,
     ` Temporal     ${info.temporalAddress}`,
     ` PostgreSQL   ${info.databaseUrl}`,
+    ` Stripe       ${info.stripe}`,
     ` Demo API key ${info.apiKey}`,
     `              (organization "Demo Co"; also in ${path.relative(ROOT, DEMO_KEY_FILE)})`,
     '',
@@ -181,8 +188,18 @@ async function main(): Promise<void> {
   const host = process.env.HOST ?? '127.0.0.1';
   const port = process.env.PORT ?? '3000';
   const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  // Billing runs finalize and collect through Stripe: without a key of your own, through stripe-mock.
+  let stripe: string;
+  if (process.env.STRIPE_SECRET_KEY) {
+    stripe = process.env.STRIPE_API_BASE ?? 'api.stripe.com (STRIPE_SECRET_KEY)';
+  } else {
+    say('Starting stripe-mock (set STRIPE_SECRET_KEY to use Stripe instead)…');
+    stripeMock = await startStripeMock((line) => say(`  ${line}`));
+    stripe = `stripe-mock on http://127.0.0.1:${stripeMock.port}`;
+  }
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...(stripeMock ? { STRIPE_SECRET_KEY: 'sk_test_ledgerflow_demo', STRIPE_API_BASE: `http://127.0.0.1:${stripeMock.port}` } : {}),
     DATABASE_URL: database.url,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
@@ -218,7 +235,7 @@ async function main(): Promise<void> {
     demoKeyFile: DEMO_KEY_FILE,
   };
   fs.writeFileSync(STACK_FILE, `${JSON.stringify(stackFile, null, 2)}\n`, { mode: 0o600 });
-  say(banner({ apiUrl, temporalUi: temporal.uiUrl, temporalAddress: temporal.address, databaseUrl: database.url, apiKey: seeded.apiKey }));
+  say(banner({ apiUrl, temporalUi: temporal.uiUrl, temporalAddress: temporal.address, databaseUrl: database.url, apiKey: seeded.apiKey, stripe }));
 }
 
 main().catch((err: unknown) => {

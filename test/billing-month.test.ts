@@ -5,6 +5,7 @@ import { monthIndex, nextPeriod, periodContaining } from '../billing/billing-per
 import { dec } from '../billing/decimal';
 import { prorate } from '../billing/proration';
 import {
+  BILLING_RUN_WORKFLOW_TYPE,
   billingRunStateQuery,
   cancelSignal,
   changePlanSignal,
@@ -150,5 +151,29 @@ describeWithTimeSkipping('a subscription over two months (time skipping)', () =>
     await recordHistory('subscription-period-with-plan-change', env.client.workflow.getHandle(subscription.workflowId, subscription.firstExecutionRunId));
     await recordHistory('subscription-last-period-canceled', subscription);
     await recordHistory('billing-run-reminded-auto-approved-card-retried', firstRun);
+  });
+
+  it('writes an invoice off as uncollectible after the last scheduled retry, and alerts finance', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-writeoff');
+    await prisma.organization.update({ where: { id: organizationId }, data: { autoApproveAfterHours: 1, paymentRetryDays: [1, 2] } });
+    const start = new Date(Math.floor((await env.currentTimeMs()) / DAY_MS) * DAY_MS - 40 * DAY_MS);
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: start, anchorDay: start.getUTCDate() });
+    const period = periodContaining(start, start.getUTCDate(), 'month', monthIndex(start));
+    fake.declineCharges(10);
+    const run = await env.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, {
+      workflowId: billingRunWorkflowId(catalog.subscriptionId, period.start),
+      taskQueue,
+      args: [{ organizationId, subscriptionId: catalog.subscriptionId, periodStart: period.start.toISOString(), periodEnd: period.end.toISOString(), lateEventGraceSeconds: 0 }],
+    });
+    // Attempts now, a day after the first failure, and two days after it: then written off.
+    expect(await run.result()).toMatchObject({ status: 'uncollectible', paymentAttempts: 3 });
+    const invoice = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId } });
+    expect(invoice).toMatchObject({ status: 'uncollectible', paymentAttempts: 3 });
+    expect(fake.charges.filter((c) => c.invoice === invoice.stripeInvoiceId).map((c) => c.outcome)).toEqual(['declined', 'declined', 'declined']);
+    expect(fake.requestsTo('POST', new RegExp(`^/v1/invoices/${invoice.stripeInvoiceId}/mark_uncollectible$`))).toHaveLength(1);
+    const alerts = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice.id).map((n) => n.kind);
+    expect(alerts).toEqual(['invoice.auto_approved', 'invoice.uncollectible']);
+    fake.declineCharges(0);
   });
 });

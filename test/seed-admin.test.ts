@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { hashApiKey } from '../prisma/api-keys';
-import { DEMO_ORGANIZATION, DEMO_QUOTAS, DEMO_RATES, seedDemo } from '../prisma/seed';
+import { DEMO_CATALOG, DEMO_ORGANIZATION, DEMO_QUOTAS, DEMO_RATES, seedDemo } from '../prisma/seed';
 import { closeTestPrisma, testPrisma } from './harness/fixtures';
 
 const ROOT = path.join(__dirname, '..');
@@ -25,6 +25,8 @@ async function demoCounts(organizationId: string) {
     rates: await prisma.vendorRate.count({ where: { organizationId } }),
     quotas: await prisma.quotaLimit.count({ where: { organizationId } }),
     keys: await prisma.apiKey.count({ where: { organizationId } }),
+    plans: await prisma.plan.count({ where: { organizationId } }),
+    subscriptions: await prisma.subscription.count({ where: { organizationId } }),
   };
 }
 
@@ -33,7 +35,7 @@ describe('demo seed (npm start runs it on every start)', () => {
     const keyFile = path.join(keyDir, 'demo-api-key');
     const first = await seedDemo(testPrisma(), { keyFile });
     const afterFirst = await demoCounts(first.organizationId);
-    expect(afterFirst).toEqual({ organizations: 1, rates: DEMO_RATES.length, quotas: DEMO_QUOTAS.length, keys: 1 });
+    expect(afterFirst).toEqual({ organizations: 1, rates: DEMO_RATES.length, quotas: DEMO_QUOTAS.length, keys: 1, plans: DEMO_CATALOG.plans.length, subscriptions: 1 });
 
     const second = await seedDemo(testPrisma(), { keyFile });
     expect(second.organizationId).toBe(first.organizationId);
