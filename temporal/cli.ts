@@ -1,6 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
+import { goBinDir, goInstall, isExecutable, whichSync } from './go-tools';
 
 /** The Temporal CLI release Ledgerflow is tested with. */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
@@ -35,7 +34,11 @@ export async function findOrBuildTemporalCli(progress: (line: string) => void = 
   if (isExecutable(cached)) return { path: cached, source: 'go-build' };
 
   progress(`Building the Temporal CLI v${TEMPORAL_CLI_VERSION} from Go modules (first run only, takes a few minutes)…`);
-  await goInstall(progress);
+  try {
+    await goInstall(GO_PACKAGE, 'the Temporal CLI', progress);
+  } catch (err) {
+    throw new TemporalCliNotFound((err as Error).message);
+  }
   if (!isExecutable(cached)) throw new TemporalCliNotFound(`go install finished but ${cached} is missing`);
   progress(`Temporal CLI built: ${cached}`);
   return { path: cached, source: 'go-build' };
@@ -52,64 +55,3 @@ export function cliNotFoundMessage(detail: string): string {
   ].join('\n');
 }
 
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function whichSync(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return null;
-}
-
-function goBinDir(): string | null {
-  const go = whichSync('go');
-  if (!go) return null;
-  const result = spawnSync(go, ['env', 'GOBIN', 'GOPATH'], { encoding: 'utf8' });
-  if (result.status !== 0) return null;
-  const [gobin, gopath] = result.stdout.split('\n');
-  if (gobin) return gobin;
-  return gopath ? path.join(gopath.split(path.delimiter)[0]!, 'bin') : null;
-}
-
-function goInstall(progress: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('go', ['install', GO_PACKAGE], {
-      env: { ...process.env, CGO_ENABLED: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const started = Date.now();
-    let downloads = 0;
-    const tail: string[] = [];
-    const onData = (chunk: Buffer): void => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        if (line.startsWith('go: downloading')) downloads++;
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const ticker = setInterval(() => {
-      const secs = Math.round((Date.now() - started) / 1000);
-      progress(`  …still building the Temporal CLI (${secs}s, ${downloads} modules downloaded)`);
-    }, 15_000);
-    child.on('error', (err) => {
-      clearInterval(ticker);
-      reject(new TemporalCliNotFound(`go install failed to start: ${err.message}`));
-    });
-    child.on('exit', (code) => {
-      clearInterval(ticker);
-      if (code === 0) resolve();
-      else reject(new TemporalCliNotFound(`go install exited with ${code}:\n${tail.join('\n')}`));
-    });
-  });
-}

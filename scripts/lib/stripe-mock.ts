@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { freePort } from '../../temporal/dev-server';
+import { goBinDir, goInstall, isExecutable, whichSync } from '../../temporal/go-tools';
 
 /** The stripe-mock release the Stripe tests run against. */
 export const STRIPE_MOCK_VERSION = '0.197.0';
@@ -19,14 +19,14 @@ export async function findOrInstallStripeMock(progress: (line: string) => void =
     if (!isExecutable(fromEnv)) throw new Error(`STRIPE_MOCK_PATH=${fromEnv} is not an executable file`);
     return fromEnv;
   }
-  const onPath = which('stripe-mock');
+  const onPath = whichSync('stripe-mock');
   if (onPath) return onPath;
   const gobin = goBinDir();
   if (!gobin) throw new Error(`stripe-mock not found and no Go toolchain to build it: install Go, or run \`go install ${GO_PACKAGE}\`, or set STRIPE_MOCK_PATH`);
   const built = path.join(gobin, 'stripe-mock');
   if (isExecutable(built)) return built;
   progress(`Building stripe-mock v${STRIPE_MOCK_VERSION} from Go modules (first run only)…`);
-  await goInstall(progress);
+  await goInstall(GO_PACKAGE, 'stripe-mock', progress);
   if (!isExecutable(built)) throw new Error(`go install finished but ${built} is missing`);
   progress(`stripe-mock built: ${built}`);
   return built;
@@ -58,57 +58,6 @@ export async function startStripeMock(progress?: (line: string) => void): Promis
     throw err;
   }
   return { port, stop: () => stopChild(child) };
-}
-
-
-function which(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return null;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function goBinDir(): string | null {
-  const go = which('go');
-  if (!go) return null;
-  const result = spawnSync(go, ['env', 'GOBIN', 'GOPATH'], { encoding: 'utf8' });
-  if (result.status !== 0) return null;
-  const [gobin, gopath] = result.stdout.split('\n');
-  if (gobin) return gobin;
-  return gopath ? path.join(gopath.split(path.delimiter)[0]!, 'bin') : null;
-}
-
-function goInstall(progress: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('go', ['install', GO_PACKAGE], { env: { ...process.env, CGO_ENABLED: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const started = Date.now();
-    const tail: string[] = [];
-    const onData = (chunk: Buffer): void => {
-      tail.push(...chunk.toString().split('\n').filter(Boolean));
-      tail.splice(0, Math.max(0, tail.length - 20));
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const ticker = setInterval(() => progress(`  …still building stripe-mock (${Math.round((Date.now() - started) / 1000)}s)`), 15_000);
-    child.on('error', (err) => {
-      clearInterval(ticker);
-      reject(new Error(`go install failed to start: ${err.message}`));
-    });
-    child.on('exit', (code) => {
-      clearInterval(ticker);
-      if (code === 0) resolve();
-      else reject(new Error(`go install ${GO_PACKAGE} exited with ${code}:\n${tail.join('\n')}`));
-    });
-  });
 }
 
 async function waitUntilAnswering(port: number, child: ChildProcess, output: string[]): Promise<void> {
