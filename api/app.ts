@@ -6,6 +6,7 @@ import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { createOpenApiDocument } from './openapi';
 import { perIpRateLimit, perKeyRateLimit } from './rate-limit';
 import { batchesRouter } from './routes/batches';
+import { billingSettingsRouter } from './routes/billing-settings';
 import { customersRouter } from './routes/customers';
 import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
@@ -65,6 +66,7 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   v1.use('/subscriptions', subscriptionChangesRouter(deps, config));
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
+  v1.use('/settings/billing', billingSettingsRouter(deps));
   app.use('/api/v1', v1);
 
   app.use(notFoundRoute);

@@ -54,6 +54,7 @@ import {
   SubscriptionChangeAcceptedSchema,
 } from './schemas/invoices';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
+import { BillingSettingsPatchSchema, BillingSettingsSchema } from './schemas/billing-settings';
 import { RevenueQuerySchema, RevenueResponseSchema } from './schemas/revenue';
 import { CustomerIdParamsSchema, UpcomingInvoiceSchema } from './schemas/upcoming-invoice';
 import { StripeEventSchema, StripeSignatureHeaderSchema, StripeWebhookResponseSchema } from './schemas/stripe-webhooks';
@@ -360,6 +361,20 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             'For your organization only. MRR sums active subscriptions\' base fees per month (a quarter ÷ 3, a year ÷ 12); total_collected is paid invoices plus Stripe charges that did not pay one of our invoices, minus Stripe refunds. Currencies are never converted.',
           requestParams: { query: RevenueQuerySchema },
           responses: responses({ status: '200', description: 'The figures', schema: RevenueResponseSchema }),
+        },
+      },
+      '/api/v1/settings/billing': {
+        get: {
+          summary: 'Your organization\'s billing settings',
+          description: 'Proration mode, late-event grace, approval reminders and auto-approval, the payment retry schedule, and where finance is alerted. Defaults: day, 3600, 24, null, [1, 3, 5, 7], null, null.',
+          responses: responses({ status: '200', description: 'The settings', schema: BillingSettingsSchema }),
+        },
+        patch: {
+          summary: 'Change some of your organization\'s billing settings',
+          description:
+            'Send any subset; the others keep their values, null clears a nullable one, an unknown field is a 400 naming it. A change is recorded in the audit log (organization.billing_settings_updated, with the changed fields before and after) and applies to what the billing workflows do next: proration, reminders, auto-approval and retries from the next period close; the late-event grace from the next period a subscription starts; finance contacts within a minute.',
+          requestBody: { required: true, content: json(BillingSettingsPatchSchema) },
+          responses: responses({ status: '200', description: 'All the settings, as now stored', schema: BillingSettingsSchema }),
         },
       },
       '/webhooks/stripe': {

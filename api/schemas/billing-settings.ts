@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import 'zod-openapi';
+
+/*
+ * An organization's billing settings as the API shows and takes them. The
+ * bounds keep every value one the billing workflows can act on: a grace of
+ * at most a week, reminders at least hourly and at most monthly, auto-approval
+ * within 90 days, and a retry schedule of up to 10 attempts within 60 days.
+ */
+
+const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+const prorationMode = z
+  .enum(['day', 'second'])
+  .meta({ description: 'How a start, plan change or cancellation inside a period prorates the base fee: by whole UTC days, or to the second', example: 'day' });
+
+const lateEventGraceSeconds = z
+  .int()
+  .min(0, 'must be 0 or more seconds')
+  .max(MAX_GRACE_SECONDS, `must be at most ${MAX_GRACE_SECONDS} seconds (7 days)`)
+  .meta({ description: 'How long after a period ends its billing run waits for late events before it closes the period (0 to 604800)', example: 3600 });
+
+const approvalReminderHours = z
+  .int()
+  .min(1, 'must be at least 1 hour')
+  .max(720, 'must be at most 720 hours (30 days)')
+  .meta({ description: 'Finance is reminded by email and Slack every this many hours while a draft invoice waits for approval (1 to 720)', example: 24 });
+
+const autoApproveAfterHours = z
+  .int()
+  .min(1, 'must be at least 1 hour')
+  .max(2160, 'must be at most 2160 hours (90 days)')
+  .nullable()
+  .meta({ description: 'A draft still waiting after this many hours is approved by the system; null = never (1 to 2160, or null)', example: 72 });
+
+const paymentRetryDays = z
+  .array(z.int().min(1, 'must be at least day 1').max(60, 'must be at most day 60'))
+  .min(1, 'must list at least 1 retry day')
+  .max(10, 'must list at most 10 retry days')
+  .superRefine((days, ctx) => {
+    days.forEach((day, i) => {
+      const previous = days[i - 1];
+      if (previous !== undefined && day <= previous) {
+        ctx.addIssue({ code: 'custom', path: [i], message: `must be later than the retry day before it (${previous}): days are strictly increasing` });
+      }
+    });
+  })
+  .meta({
+    description: 'Days after the first failed payment attempt on which payment is retried, strictly increasing whole days 1 to 60 (1 to 10 of them); after the last one fails the invoice is uncollectible',
+    example: [1, 3, 5, 7],
+  });
+
+const financeEmail = z
+  .email('must be an email address like finance@example.com')
+  .max(254, 'must be at most 254 characters')
+  .nullable()
+  .meta({ description: 'Where finance notices are emailed; null = the deployment\'s ALERT_EMAIL_TO', example: 'finance@example.com' });
+
+const financeSlackChannel = z
+  .string()
+  .regex(/^(#[a-z0-9_-]{1,80}|[CG][A-Z0-9]{8,20})$/, 'must be a Slack channel name like "#finance" (lower-case letters, digits, "-" and "_") or a channel id like "C0123ABCD"')
+  .nullable()
+  .meta({ description: 'Where finance notices are posted in Slack; null = the deployment\'s ALERT_SLACK_CHANNEL', example: '#finance' });
+
+export const BillingSettingsSchema = z
+  .object({
+    proration_mode: prorationMode,
+    late_event_grace_seconds: lateEventGraceSeconds,
+    approval_reminder_hours: approvalReminderHours,
+    auto_approve_after_hours: autoApproveAfterHours,
+    payment_retry_days: paymentRetryDays,
+    finance_email: financeEmail,
+    finance_slack_channel: financeSlackChannel,
+  })
+  .meta({ id: 'BillingSettings', description: 'Your organization\'s billing settings' });
+
+export type BillingSettings = z.output<typeof BillingSettingsSchema>;
+
+/** Any subset of the settings; a field not sent is left as it is, an unknown field is refused. */
+export const BillingSettingsPatchSchema = z
+  .strictObject(BillingSettingsSchema.partial().shape)
+  .meta({ id: 'BillingSettingsUpdate', description: 'The settings to change; fields not sent keep their values' });
+
+export type BillingSettingsPatch = z.output<typeof BillingSettingsPatchSchema>;
