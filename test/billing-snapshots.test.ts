@@ -1,0 +1,39 @@
+import { snapshotUsage } from '../activities/billing/snapshots';
+import type { ActivityDeps } from '../activities/deps';
+import { createLogNotifier } from '../activities/notifier';
+import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { runInWorkflow } from './harness/stripe-invoices';
+
+/** The daily snapshot is an upsert on (customer, meter, day): running it again changes nothing, new events change it. */
+afterAll(closeTestPrisma);
+
+it('re-running a day’s snapshot changes nothing; a new event of that day updates the one row', async () => {
+  const prisma = testPrisma();
+  const { organizationId } = await createTestOrganization('snapshots');
+  const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
+  await insertUsage(prisma, organizationId, catalog.customerExternalId, [
+    { at: '2024-11-07T01:00:00Z', quantity: '40' },
+    { at: '2024-11-07T23:59:59.999Z', quantity: '2' },
+    { at: '2024-11-08T00:00:00Z', quantity: '1000' },
+  ]);
+  const deps: ActivityDeps = { prisma, taskQueue: 'unused', notifier: createLogNotifier(() => undefined) };
+  const run = { workflowId: `subscription:${catalog.subscriptionId}`, runId: 'run-1' };
+  const day = { organizationId, subscriptionId: catalog.subscriptionId, day: '2024-11-07T12:00:00.000Z' };
+  const read = () => prisma.usageSnapshot.findMany({ where: { customerId: catalog.customerId }, orderBy: { day: 'asc' } });
+
+  expect(await runInWorkflow(run, snapshotUsage(deps), { ...day, takenAt: '2024-11-08T00:00:00.000Z' })).toEqual({ snapshots: 1 });
+  const first = await read();
+  expect(first.map((s) => [s.day.toISOString().slice(0, 10), s.quantity.toString(), s.eventCount])).toEqual([['2024-11-07', '42', 2]]);
+
+  await runInWorkflow(run, snapshotUsage(deps), { ...day, takenAt: '2024-11-08T06:00:00.000Z' });
+  expect(await read()).toEqual(first);
+
+  await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-07T12:00:00Z', quantity: '8' }]);
+  await runInWorkflow(run, snapshotUsage(deps), { ...day, takenAt: '2024-11-08T07:00:00.000Z' });
+  const updated = await read();
+  expect(updated).toHaveLength(1);
+  expect(updated[0]).toMatchObject({ id: first[0]!.id, eventCount: 3 });
+  expect(updated[0]!.quantity.toString()).toBe('50');
+  expect(updated[0]!.takenAt.toISOString()).toBe('2024-11-08T07:00:00.000Z');
+});
