@@ -14,6 +14,8 @@ import { collectPayment } from './stripe/collect-payment';
 import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
 import { markInvoicePaid } from './stripe/mark-paid';
 import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
+import { reconcileActivities } from './reconcile';
+import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -27,6 +29,7 @@ export type { ClosedPeriod } from './billing/close-period';
 export type { InvoiceSnapshot } from './billing/decisions';
 export type { SubscriptionSchedule, ChangeOutcome } from './billing/subscription-changes';
 export type { CollectPaymentResult } from './stripe/collect-payment';
+export type { EvaluateMarginAlertsInput, EvaluateMarginAlertsResult } from './margins/evaluate-alerts';
 
 /** Every activity the worker registers, bound to its dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -56,6 +59,10 @@ export function createActivities(deps: ActivityDeps) {
     collectPayment: collectPayment(deps),
     markInvoicePaid: markInvoicePaid(deps),
     markInvoiceUncollectible: markInvoiceUncollectible(deps),
+    // leak detection and recovery (workflows/reconcile.ts)
+    ...reconcileActivities(deps),
+    // margin alerts (workflows/margin-watch.ts)
+    evaluateMarginAlerts: evaluateMarginAlerts(deps),
   };
 }
 

@@ -16,7 +16,9 @@ import { invoicesReadRouter } from './routes/invoices-read';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
+import { reconciliationsRouter } from './routes/reconciliations';
 import { ratingRouter } from './routes/rating';
+import { marginsRouter } from './routes/margins';
 import { revenueRouter } from './routes/revenue';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { subscriptionChangesRouter } from './routes/subscription-changes';
@@ -63,10 +65,13 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   v1.use('/customers', customersRouter(deps));
   v1.use('/subscriptions', subscriptionsRouter(deps, config));
   v1.use('/revenue', revenueRouter(deps, config));
+  v1.use('/margins', marginsRouter(deps));
   v1.use('/subscriptions', subscriptionChangesRouter(deps, config));
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/settings/billing', billingSettingsRouter(deps));
+  // /reconciliations and /reported-usage
+  v1.use(reconciliationsRouter(deps));
   app.use('/api/v1', v1);
 
   app.use(notFoundRoute);

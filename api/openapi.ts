@@ -53,9 +53,11 @@ import {
   RejectRequestSchema,
   SubscriptionChangeAcceptedSchema,
 } from './schemas/invoices';
+import { reconciliationPaths } from './schemas/reconciliations';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
 import { BillingSettingsPatchSchema, BillingSettingsSchema } from './schemas/billing-settings';
 import { RevenueQuerySchema, RevenueResponseSchema } from './schemas/revenue';
+import { MarginsQuerySchema, MarginsResponseSchema } from './schemas/margins';
 import { CustomerIdParamsSchema, UpcomingInvoiceSchema } from './schemas/upcoming-invoice';
 import { StripeEventSchema, StripeSignatureHeaderSchema, StripeWebhookResponseSchema } from './schemas/stripe-webhooks';
 
@@ -363,6 +365,15 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           responses: responses({ status: '200', description: 'The figures', schema: RevenueResponseSchema }),
         },
       },
+      '/api/v1/margins': {
+        get: {
+          summary: 'Revenue, cost and margin per customer or feature, per currency',
+          description:
+            'For your organization only. revenue = event revenue + Ledgerflow invoice revenue + Stripe invoice revenue, each invoice counted by the UTC days its period shares with the window (an invoice for Nov 1–Dec 1 in a window from Nov 21 counts 10/30); cost = vendor cost of rated events; margin_bps = margin × 10,000 ÷ revenue. Margin alerts (Slack and email) use the current_period figures against threshold_bps.',
+          requestParams: { query: MarginsQuerySchema },
+          responses: responses({ status: '200', description: 'The margins', schema: MarginsResponseSchema }),
+        },
+      },
       '/api/v1/settings/billing': {
         get: {
           summary: 'Your organization\'s billing settings',
@@ -377,6 +388,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           responses: responses({ status: '200', description: 'All the settings, as now stored', schema: BillingSettingsSchema }),
         },
       },
+      ...reconciliationPaths(json, responses),
       '/webhooks/stripe': {
         post: {
           summary: 'Stripe webhook endpoint',

@@ -4,6 +4,7 @@ import { notifierFromEnv } from '../activities/channels';
 import { createStripeClient } from '../activities/stripe/client';
 import { createPrismaClient, databaseUrl } from '../prisma/client';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
+import { ensureMarginWatchSchedule } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 import { createLedgerflowWorker } from './create-worker';
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
     // (docker compose) the worker may be the first to come up. Safe to repeat.
     await registerSearchAttributes(clientConnection, namespace);
     await ensureSweeperSchedule(client, { taskQueue, everySeconds: sweeperEverySeconds });
+    // Each organization's margin watch at its marginWatchEveryMinutes (a changed interval or a new organization takes effect at the next start).
+    for (const org of await prisma.organization.findMany({ select: { id: true, marginWatchEveryMinutes: true } })) await ensureMarginWatchSchedule(client, org.id, org.marginWatchEveryMinutes, { taskQueue });
     const stripe = stripeFromEnv();
     const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, client, notifier, ...(stripe ? { stripe } : {}) });
 

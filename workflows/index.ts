@@ -4,3 +4,5 @@ export { ingestBatch, type IngestBatchResult } from './ingest-batch';
 export { sweepOrphanBatches, type SweepOrphanBatchesResult } from './sweep-orphan-batches';
 export { subscriptionLifecycle } from './subscription';
 export { billingRun } from './billing-run';
+export { reconcile } from './reconcile';
+export { marginWatch, type MarginWatchInput } from './margin-watch';

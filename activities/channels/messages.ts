@@ -12,6 +12,9 @@ import type { OutgoingNotification } from '../notifier';
  * - invoice.*: invoiceId, customerExternalId (or customerName), total, currency,
  *   periodStart, periodEnd; approval_reminder also waitingHours, remindersSent;
  *   uncollectible also paymentAttempts, lastError; auto_approved also afterHours
+ * - margin.below_threshold / negative / worsened / resolved (activities/margins/evaluate-alerts.ts):
+ *   scope, scopeKey, customerExternalId, feature, currency, revenue, cost, margin, marginBps,
+ *   previousBps, thresholdBps, periodStart, periodEnd, entityUrl, workflowUrl
  */
 export interface RenderedNotification {
   title: string;
@@ -56,6 +59,11 @@ export function renderNotification(n: OutgoingNotification): RenderedNotificatio
         title: `Invoice auto-approved: ${invoiceSummary(p)}`,
         lines: [...invoiceLines(p), ...optional('Approved automatically after', hours(p.afterHours)), 'Nobody decided within the organization\'s auto-approval window.'],
       };
+    case 'margin.below_threshold':
+    case 'margin.negative':
+    case 'margin.worsened':
+    case 'margin.resolved':
+      return { title: marginTitle(n.kind, p), lines: [...marginLines(p), ...marginLinks(p)] };
     default:
       return { title: `Ledgerflow notification: ${n.kind}`, lines: [`kind: ${n.kind}`, `payload: ${JSON.stringify(n.payload)}`] };
   }
@@ -135,4 +143,87 @@ function percent(used: unknown, limit: unknown): string | undefined {
 
 function isRecord(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Margin alerts ---------------------------------------------------------------
+
+const MARGIN_HEADLINES: Record<string, string> = {
+  'margin.below_threshold': 'Margin below threshold',
+  'margin.negative': 'Negative margin',
+  'margin.worsened': 'Margin worsened',
+  'margin.resolved': 'Margin recovered',
+};
+
+/** "customer acme" / "feature chat" / "events without a feature". */
+function marginSubject(p: Fields): string {
+  if (p.scope === 'feature') return text(p.feature) ? `feature ${text(p.feature)}` : 'revenue and events without a feature';
+  return `customer ${text(p.customerExternalId) ?? text(p.scopeKey) ?? 'unknown'}`;
+}
+
+/** margin_bps as a percentage with two decimals (1234 → 12.34 %), exact: bps are integers. */
+function bpsPercent(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
+  const sign = value < 0 ? '-' : '';
+  const abs = Math.abs(value);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} %`;
+}
+
+function marginTitle(kind: string, p: Fields): string {
+  const pct = bpsPercent(p.marginBps);
+  const now = pct ? `margin ${pct}` : `margin ${money(p.margin, p.currency) ?? 'unknown'} (no revenue)`;
+  const change = kind === 'margin.worsened' && bpsPercent(p.previousBps) ? `, down from ${bpsPercent(p.previousBps)}` : '';
+  return `${MARGIN_HEADLINES[kind] ?? 'Margin'}: ${marginSubject(p)}, ${now}${change}`;
+}
+
+function marginLines(p: Fields): string[] {
+  return [
+    ...optional('Revenue', money(p.revenue, p.currency)),
+    ...optional('Cost', money(p.cost, p.currency)),
+    ...optional('Margin', money(p.margin, p.currency)),
+    ...optional('Margin (bps)', text(p.marginBps) ?? (p.marginBps === null ? 'n/a (no revenue)' : undefined)),
+    ...optional('Threshold (bps)', text(p.thresholdBps)),
+    ...optional('Period', window(p.periodStart, p.periodEnd)),
+  ];
+}
+
+function marginLinks(p: Fields): string[] {
+  return [...optional('Open in Ledgerflow', text(p.entityUrl)), ...optional('Temporal run', text(p.workflowUrl))];
+}
+
+/** The Block Kit objects Slack's chat.postMessage takes (the subset we send). */
+export type SlackBlock =
+  | { type: 'header'; text: { type: 'plain_text'; text: string } }
+  | { type: 'section'; text?: { type: 'mrkdwn'; text: string }; fields?: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'actions'; elements: { type: 'button'; text: { type: 'plain_text'; text: string }; url: string; action_id: string }[] };
+
+/**
+ * Block Kit for kinds that have it (margin alerts): a header, the amounts as
+ * fields, the period, and buttons to the entity in the web app and to the
+ * Temporal run. undefined for other kinds, which are sent as text only. The
+ * text rendering stays the message's `text` (notifications and fallbacks).
+ */
+export function renderSlackBlocks(n: OutgoingNotification): SlackBlock[] | undefined {
+  if (!(n.kind in MARGIN_HEADLINES)) return undefined;
+  const p: Fields = isRecord(n.payload) ? n.payload : {};
+  const mrkdwn = (s: string) => ({ type: 'mrkdwn' as const, text: s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') });
+  const fields = marginLines(p)
+    .filter((line) => !line.startsWith('Period: '))
+    .map((line) => {
+      const at = line.indexOf(': ');
+      return mrkdwn(`*${line.slice(0, at)}*\n${line.slice(at + 2)}`);
+    });
+  const blocks: SlackBlock[] = [
+    // Slack caps header text at 150 characters.
+    { type: 'header', text: { type: 'plain_text', text: marginTitle(n.kind, p).slice(0, 150) } },
+    { type: 'section', fields },
+  ];
+  const period = window(p.periodStart, p.periodEnd);
+  if (period) blocks.push({ type: 'context', elements: [mrkdwn(`Period ${period}`)] });
+  const buttons = [
+    { label: 'Open in Ledgerflow', url: text(p.entityUrl), id: 'open_entity' },
+    { label: 'Temporal run', url: text(p.workflowUrl), id: 'open_workflow_run' },
+  ].flatMap((b) => (b.url ? [{ type: 'button' as const, text: { type: 'plain_text' as const, text: b.label }, url: b.url, action_id: b.id }] : []));
+  if (buttons.length > 0) blocks.push({ type: 'actions', elements: buttons });
+  return blocks;
 }

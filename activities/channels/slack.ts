@@ -1,7 +1,7 @@
 import { LogLevel, WebClient } from '@slack/web-api';
 import type { Notifier, OutgoingNotification } from '../notifier';
 import type { ContactLookup } from './contacts';
-import { renderNotification } from './messages';
+import { renderNotification, renderSlackBlocks } from './messages';
 
 export interface SlackChannelOptions {
   /** bot token (xoxb-…) with chat:write */
@@ -40,9 +40,12 @@ export function createSlackNotifier(options: SlackChannelOptions, contacts: Cont
         log(`slack: no financeSlackChannel for org=${n.organizationId} and no default channel; ${n.kind} key=${n.dedupeKey} not posted`);
         return;
       }
+      const blocks = renderSlackBlocks(n);
       await client.chat.postMessage({
         channel,
         text: slackText(n),
+        // Block Kit where the kind has it; `text` stays the notification and fallback text.
+        ...(blocks ? { blocks } : {}),
         unfurl_links: false,
         unfurl_media: false,
         metadata: { event_type: SLACK_EVENT_TYPE, event_payload: { dedupe_key: n.dedupeKey, kind: n.kind, organization_id: n.organizationId } },

@@ -7,7 +7,10 @@ import { closeTestPrisma, testPrisma, uniqueTaskQueue } from './fixtures';
 /** A notifier that keeps what it was asked to send, for assertions. */
 export class RecordingNotifier implements Notifier {
   readonly sent: OutgoingNotification[] = [];
+  /** `forwardTo`: a real channel notifier (e.g. over the Slack and SMTP fakes) that gets each notification first */
+  constructor(private readonly forwardTo?: Notifier) {}
   async send(notification: OutgoingNotification): Promise<void> {
+    await this.forwardTo?.send(notification);
     this.sent.push(notification);
   }
 }
@@ -25,11 +28,11 @@ export interface TestWorker {
  * An in-process Ledgerflow worker on a task queue of its own, with the
  * harness's prebuilt workflow bundle, against the real Temporal and database.
  */
-export async function startTestWorker(name: string, extra: Pick<LedgerflowWorkerOptions, 'stripe'> = {}): Promise<TestWorker> {
+export async function startTestWorker(name: string, { forwardTo, ...extra }: Pick<LedgerflowWorkerOptions, 'stripe'> & { forwardTo?: Notifier } = {}): Promise<TestWorker> {
   const address = required('TEMPORAL_ADDRESS');
   const namespace = required('TEMPORAL_NAMESPACE');
   const taskQueue = uniqueTaskQueue(name);
-  const notifier = new RecordingNotifier();
+  const notifier = new RecordingNotifier(forwardTo);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
   const nativeConnection = await NativeConnection.connect({ address });

@@ -9,6 +9,8 @@ export interface RecordedSlackMessage {
   token: string | null;
   /** Slack message metadata, parsed (the SDK sends it as a JSON string) */
   metadata: unknown;
+  /** Block Kit blocks, parsed (null when the message had none) */
+  blocks: unknown;
 }
 
 export interface SlackFake {
@@ -52,6 +54,7 @@ export async function startSlackFake(): Promise<SlackFake> {
         text: String(fields.text ?? ''),
         token: auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length) : typeof fields.token === 'string' ? fields.token : null,
         metadata: typeof fields.metadata === 'string' ? JSON.parse(fields.metadata) : (fields.metadata ?? null),
+        blocks: typeof fields.blocks === 'string' ? JSON.parse(fields.blocks) : (fields.blocks ?? null),
       };
       const error = failures.shift();
       if (error) {

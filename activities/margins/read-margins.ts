@@ -1,0 +1,171 @@
+import { minorToMajor } from '../../billing/revenue';
+import { formatMoney, isKnownCurrency } from '../../billing/currency';
+import { dec, toPlainString, type Dec } from '../../billing/decimal';
+import { computeMargin, proratedAmount, type DayWindow, type Margin } from '../../billing/margins';
+import { Prisma, type PrismaClient } from '../../prisma/client';
+
+/**
+ * The figures a margin is made of, read from the database, per customer or
+ * feature and currency. Shared by GET /api/v1/margins and the marginWatch
+ * activities so the alert and the report can never disagree.
+ */
+export type MarginGroupBy = 'customer' | 'feature';
+type Db = PrismaClient | Prisma.TransactionClient;
+
+export interface MarginRow extends Margin {
+  /** customer id, or feature name ("" = no feature: invoice revenue and events without one) */
+  key: string;
+  /** customer rows only */
+  customerExternalId: string | null;
+  currency: string;
+  eventRevenue: Dec;
+  invoiceRevenue: Dec;
+  stripeInvoiceRevenue: Dec;
+}
+
+interface EventSums {
+  key: string;
+  currency: string;
+  revenue: string;
+  cost: string;
+}
+
+/**
+ * Rated events in the window. An event's currency is its revenue currency;
+ * an event that reported no revenue takes its first vendor rate's currency.
+ */
+async function readEventSums(db: Db, organizationId: string, window: DayWindow, groupBy: MarginGroupBy): Promise<EventSums[]> {
+  const key = groupBy === 'customer' ? Prisma.sql`e.customer_id::text` : Prisma.sql`COALESCE(e.feature, '')`;
+  return db.$queryRaw<EventSums[]>`
+    SELECT ${key} AS key,
+           lower(COALESCE(e.currency, (SELECT v.currency FROM vendor_rates v WHERE v.id::text = e.rate_ids[1]), 'usd')) AS currency,
+           COALESCE(SUM(e.revenue), 0)::text AS revenue,
+           COALESCE(SUM(e.cost), 0)::text AS cost
+      FROM usage_events e
+     WHERE e.organization_id = ${organizationId}::uuid AND e.status = 'rated' AND e.customer_id IS NOT NULL
+       AND e.timestamp >= ${window.start} AND e.timestamp < ${window.end}
+     GROUP BY 1, 2`;
+}
+
+export interface PeriodAmount {
+  customerId: string;
+  currency: string;
+  amount: Dec;
+  periodStart: Date;
+  periodEnd: Date;
+}
+
+/** Ledgerflow invoices agreed with the customer (approved and later, not rejected or written off) whose period touches the window. */
+async function readInvoiceAmounts(db: Db, organizationId: string, window: DayWindow): Promise<PeriodAmount[]> {
+  const rows = await db.invoice.findMany({
+    where: { organizationId, status: { in: ['approved', 'finalized', 'paid'] }, periodStart: { lt: window.end }, periodEnd: { gt: window.start } },
+    select: { customerId: true, currency: true, total: true, periodStart: true, periodEnd: true },
+  });
+  return rows.map((r) => ({ customerId: r.customerId, currency: r.currency.toLowerCase(), amount: dec(r.total), periodStart: r.periodStart, periodEnd: r.periodEnd }));
+}
+
+interface StripeInvoiceRow {
+  customer_id: string;
+  currency: string;
+  amount_minor: string;
+  period_start: Date;
+  period_end: Date;
+}
+
+/**
+ * Stripe invoice revenue from the stored webhook events: one figure per
+ * Stripe invoice, its invoice.paid amount_paid, or before it is paid its
+ * invoice.finalized amount_due. The Stripe customer maps to ours through
+ * customers.stripe_customer_id (an unmapped customer's invoices are left
+ * out). Invoices that are Ledgerflow's own, finalized in Stripe by a billing
+ * run, are skipped: they already count as Ledgerflow invoice revenue.
+ */
+export async function readStripeInvoiceRevenue(db: Db, organizationId: string, window: DayWindow): Promise<PeriodAmount[]> {
+  const rows = await db.$queryRaw<StripeInvoiceRow[]>`
+    WITH latest AS (
+      SELECT DISTINCT ON (e.payload->'data'->'object'->>'id') e.type, e.payload->'data'->'object' AS obj
+        FROM stripe_events e
+       WHERE e.organization_id = ${organizationId}::uuid AND e.type IN ('invoice.paid', 'invoice.finalized')
+       ORDER BY e.payload->'data'->'object'->>'id', (e.type = 'invoice.paid') DESC, e.received_at DESC
+    ), invoices AS (
+      SELECT obj, lower(obj->>'currency') AS currency,
+             CASE WHEN type = 'invoice.paid' THEN obj->'amount_paid' ELSE obj->'amount_due' END AS amount,
+             to_timestamp((obj->>'period_start')::float8) AS period_start,
+             to_timestamp((obj->>'period_end')::float8) AS period_end
+        FROM latest
+       WHERE jsonb_typeof(obj->'period_start') = 'number' AND jsonb_typeof(obj->'period_end') = 'number'
+         AND NOT COALESCE(obj->'metadata' ? 'ledgerflow_invoice_id', false)
+         AND obj->>'id' NOT IN (SELECT stripe_invoice_id FROM invoices WHERE organization_id = ${organizationId}::uuid AND stripe_invoice_id IS NOT NULL)
+    )
+    SELECT c.id::text AS customer_id, i.currency, (i.amount)::text AS amount_minor, i.period_start, i.period_end
+      FROM invoices i
+      JOIN customers c ON c.organization_id = ${organizationId}::uuid
+                      AND c.stripe_customer_id = COALESCE(i.obj->'customer'->>'id', i.obj->>'customer')
+     WHERE jsonb_typeof(i.amount) = 'number' AND i.period_start < ${window.end} AND i.period_end >= ${window.start}`;
+  return rows
+    .filter((r) => isKnownCurrency(r.currency))
+    .map((r) => ({ customerId: r.customer_id, currency: r.currency, amount: minorToMajor(dec(r.amount_minor), r.currency), periodStart: r.period_start, periodEnd: r.period_end }));
+}
+
+/**
+ * Margins per customer or feature and currency over the window, ordered by
+ * key then currency. Invoices belong to a customer, not a feature: grouped by
+ * feature, their revenue lands in the "" row.
+ */
+export async function readMargins(db: Db, organizationId: string, window: DayWindow, groupBy: MarginGroupBy): Promise<MarginRow[]> {
+  const [events, invoices, stripeInvoices] = await Promise.all([
+    readEventSums(db, organizationId, window, groupBy),
+    readInvoiceAmounts(db, organizationId, window),
+    readStripeInvoiceRevenue(db, organizationId, window),
+  ]);
+  const rows = new Map<string, { key: string; currency: string; eventRevenue: Dec; invoiceRevenue: Dec; stripeInvoiceRevenue: Dec; cost: Dec }>();
+  const row = (key: string, currency: string) => {
+    const id = `${key}\u0000${currency}`;
+    let r = rows.get(id);
+    if (!r) {
+      r = { key, currency, eventRevenue: dec(0), invoiceRevenue: dec(0), stripeInvoiceRevenue: dec(0), cost: dec(0) };
+      rows.set(id, r);
+    }
+    return r;
+  };
+  for (const e of events) {
+    const r = row(e.key, e.currency);
+    r.eventRevenue = r.eventRevenue.plus(e.revenue);
+    r.cost = r.cost.plus(e.cost);
+  }
+  const keyOf = (customerId: string) => (groupBy === 'customer' ? customerId : '');
+  for (const i of invoices) {
+    const share = proratedAmount(i.amount, { start: i.periodStart, end: i.periodEnd }, window);
+    if (share.isZero()) continue;
+    const r = row(keyOf(i.customerId), i.currency);
+    r.invoiceRevenue = r.invoiceRevenue.plus(share);
+  }
+  for (const s of stripeInvoices) {
+    const share = proratedAmount(s.amount, { start: s.periodStart, end: s.periodEnd }, window);
+    if (share.isZero()) continue;
+    const r = row(keyOf(s.customerId), s.currency);
+    r.stripeInvoiceRevenue = r.stripeInvoiceRevenue.plus(share);
+  }
+
+  const externalIds = new Map<string, string>();
+  if (groupBy === 'customer' && rows.size > 0) {
+    const customers = await db.customer.findMany({ where: { organizationId, id: { in: [...new Set([...rows.values()].map((r) => r.key))] } }, select: { id: true, externalId: true } });
+    for (const c of customers) externalIds.set(c.id, c.externalId);
+  }
+  return [...rows.values()]
+    .sort((a, b) => (a.key === b.key ? a.currency.localeCompare(b.currency) : a.key.localeCompare(b.key)))
+    .map((r) => ({
+      ...computeMargin(r.eventRevenue.plus(r.invoiceRevenue).plus(r.stripeInvoiceRevenue), r.cost),
+      key: r.key,
+      customerExternalId: groupBy === 'customer' ? (externalIds.get(r.key) ?? null) : null,
+      currency: r.currency,
+      eventRevenue: r.eventRevenue,
+      invoiceRevenue: r.invoiceRevenue,
+      stripeInvoiceRevenue: r.stripeInvoiceRevenue,
+    }));
+}
+
+/** An amount as reported: rounded half away from zero to the currency's minor unit (6 places for a currency we do not know). */
+export function formatMarginAmount(amount: Dec, currency: string): string {
+  return isKnownCurrency(currency) ? formatMoney(amount, currency) : toPlainString(amount.toDecimalPlaces(6));
+}

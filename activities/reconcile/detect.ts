@@ -1,0 +1,316 @@
+import { dec, toPlainString, type Dec } from '../../billing/decimal';
+import {
+  BILLABLE_KINDS,
+  confidence,
+  missedOverage,
+  renewalDrift,
+  staleRating,
+  unbilledUsage,
+  underReportedUsage,
+  type ConfidenceSignals,
+  type LeakAmounts,
+  type LeakKind,
+} from '../../billing/leaks';
+import { aggregate, type MeteredEvent } from '../../billing/meter-aggregation';
+import type { PriceModel } from '../../billing/price-models';
+import { priceFromRow } from '../../billing/stored-price';
+import type { TokenRate, TokenUsage } from '../../billing/token-cost';
+import { writeAudit, type AuditActor } from '../../prisma/audit';
+import type { Db } from '../../prisma/billing-reads';
+import type { Prisma } from '../../prisma/client';
+import { TX_OPTIONS, type ActivityDeps } from '../deps';
+import { workflowActor } from '../workflow-actor';
+import { meterRef } from '../billing/snapshots';
+
+export interface DetectLeaksInput {
+  organizationId: string;
+  runId: string;
+  periodStart: string;
+  periodEnd: string;
+}
+
+/** An open finding the workflow takes recovery actions for. */
+export interface OpenFinding {
+  findingId: string;
+  kind: LeakKind;
+  /** a customer owes it: a Stripe draft can recover it */
+  billable: boolean;
+}
+
+export interface DetectLeaksResult {
+  detected: number;
+  recovered: number;
+  open: OpenFinding[];
+}
+
+interface Candidate {
+  kind: LeakKind;
+  customerId: string | null;
+  customerExternalId: string;
+  periodStart: Date;
+  periodEnd: Date;
+  subject: string;
+  currency: string;
+  amounts: LeakAmounts;
+  signals: ConfidenceSignals;
+}
+
+interface EventRow {
+  id: string;
+  quantity: Prisma.Decimal;
+  timestamp: Date;
+  properties: Record<string, unknown>;
+  invoice_line_id: string | null;
+  customer_id: string | null;
+  received_at: Date;
+}
+
+const metered = (e: EventRow): MeteredEvent => ({ id: e.id, quantity: dec(e.quantity), timestamp: e.timestamp, properties: e.properties });
+
+/**
+ * Finds every kind of leak for the invoices whose period starts in the
+ * window (and the window's reported usage and rated events), then upserts
+ * them on their natural key: a re-run updates amounts and confidence, never
+ * adds a second finding, and keeps the status people gave it. An actioned
+ * finding the run no longer detects is marked recovered. New findings and
+ * status changes each get an audit row in their transaction.
+ */
+export function detectLeaks({ prisma }: ActivityDeps) {
+  return async function detectLeaks(input: DetectLeaksInput): Promise<DetectLeaksResult> {
+    const actor = workflowActor();
+    const window = { start: new Date(input.periodStart), end: new Date(input.periodEnd) };
+    const candidates = [
+      ...(await invoiceLeaks(prisma, input.organizationId, window)),
+      ...(await reportedUsageLeaks(prisma, input.organizationId, window)),
+      ...(await staleRatingLeaks(prisma, input.organizationId, window)),
+    ];
+    const ids = new Set<string>();
+    for (const c of candidates) ids.add(await upsertFinding(prisma, input, c, actor));
+    const recovered = await markRecovered(prisma, input.organizationId, window, ids, actor);
+    const open = await prisma.leakFinding.findMany({
+      where: { organizationId: input.organizationId, id: { in: [...ids] }, status: 'open' },
+      orderBy: [{ kind: 'asc' }, { customerExternalId: 'asc' }, { subject: 'asc' }],
+      select: { id: true, kind: true },
+    });
+    return {
+      detected: ids.size,
+      recovered,
+      open: open.map((f) => ({ findingId: f.id, kind: f.kind as LeakKind, billable: BILLABLE_KINDS.has(f.kind as LeakKind) })),
+    };
+  };
+}
+
+async function invoiceLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
+  const invoices = await db.invoice.findMany({
+    where: { organizationId, periodStart: { gte: window.start, lt: window.end }, status: { not: 'rejected' } },
+    include: {
+      lines: true,
+      customer: { select: { id: true, externalId: true, stripeCustomerId: true } },
+      subscription: {
+        select: {
+          startDate: true,
+          plan: { select: { baseFee: true, prices: { include: { meter: true } } } },
+        },
+      },
+    },
+    orderBy: [{ periodStart: 'asc' }, { id: 'asc' }],
+  });
+  const found: Candidate[] = [];
+  for (const invoice of invoices) {
+    const { customer, subscription: sub } = invoice;
+    // Late = received after the invoice was drafted: the close could not have claimed them.
+    const closedAt = invoice.createdAt.getTime();
+    const base = { customerId: customer.id, customerExternalId: customer.externalId, periodStart: invoice.periodStart, periodEnd: invoice.periodEnd, currency: invoice.currency };
+    const signals = (events: EventRow[]): ConfidenceSignals => ({
+      events: events.length,
+      lateEvents: events.filter((e) => e.received_at.getTime() > closedAt).length,
+      unlinkedEvents: events.filter((e) => e.customer_id === null).length,
+      stripeMapped: customer.stripeCustomerId !== null,
+    });
+    const lineIds = new Set(invoice.lines.map((l) => l.id));
+    for (const row of sub.plan.prices) {
+      const meter = meterRef(row.meter);
+      const price: PriceModel = priceFromRow(row);
+      const events = await db.$queryRaw<EventRow[]>`
+        SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
+        WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${customer.externalId}
+          AND event_type = ${meter.eventType} AND timestamp >= ${invoice.periodStart} AND timestamp < ${invoice.periodEnd}`;
+      const unbilled = events.filter((e) => e.invoice_line_id === null);
+      const billed = events.filter((e) => e.invoice_line_id !== null);
+      const claimed = events.filter((e) => e.invoice_line_id !== null && lineIds.has(e.invoice_line_id));
+      const subject = row.meter.key;
+      const unbilledAmounts =
+        unbilled.length > 0 &&
+        unbilledUsage({ price, currency: invoice.currency, billedQuantity: aggregate(meter, billed.map(metered)), totalQuantity: aggregate(meter, events.map(metered)) });
+      if (unbilledAmounts) found.push({ ...base, kind: 'unbilled_usage', subject, amounts: unbilledAmounts, signals: signals(unbilled) });
+      const lines = invoice.lines.filter((l) => l.meterId === meter.id && l.kind === 'usage' && l.periodStart.getTime() === invoice.periodStart.getTime());
+      const overage =
+        claimed.length > 0 &&
+        missedOverage({ price, currency: invoice.currency, claimedQuantity: aggregate(meter, claimed.map(metered)), lineAmounts: lines.map((l) => dec(l.amount)) });
+      if (overage) found.push({ ...base, kind: 'missed_overage', subject, amounts: overage, signals: signals(claimed) });
+    }
+    // Renewal drift: a renewal (not the subscription's first period) billed a full period with no proration lines.
+    const renewal = invoice.periodStart.getTime() > sub.startDate.getTime() && !invoice.lines.some((l) => l.kind === 'proration_charge' || l.kind === 'proration_credit');
+    const feeLines = invoice.lines.filter((l) => l.kind === 'base_fee');
+    const drift = renewal && feeLines.length > 0 && renewalDrift({ currency: invoice.currency, planBaseFee: dec(sub.plan.baseFee), baseFeeLines: feeLines.map((l) => dec(l.amount)) });
+    if (drift) found.push({ ...base, kind: 'renewal_drift', subject: 'base_fee', amounts: drift, signals: signals([]) });
+  }
+  return found;
+}
+
+/** Reported quantities (one comparison per source) for closed periods starting in the window. */
+async function reportedUsageLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
+  const reports = await db.reportedUsage.findMany({
+    where: { organizationId, periodStart: { gte: window.start, lt: window.end } },
+    orderBy: [{ customerExternalId: 'asc' }, { meterKey: 'asc' }, { source: 'asc' }],
+  });
+  const found: Candidate[] = [];
+  for (const report of reports) {
+    const invoice = await db.invoice.findFirst({
+      where: { organizationId, periodStart: report.periodStart, customer: { externalId: report.customerExternalId }, status: { not: 'rejected' } },
+      include: {
+        customer: { select: { id: true, stripeCustomerId: true } },
+        subscription: { select: { plan: { select: { prices: { include: { meter: true } } } } } },
+      },
+    });
+    // Only a closed period (it has an invoice) is compared: an open one is still being metered.
+    const prices = invoice?.subscription.plan.prices ?? [];
+    const row = prices.find((p) => p.meter.key === report.meterKey);
+    if (!invoice || !row) continue;
+    const meter = meterRef(row.meter);
+    const events = await db.$queryRaw<EventRow[]>`
+      SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
+      WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${report.customerExternalId}
+        AND event_type = ${meter.eventType} AND timestamp >= ${invoice.periodStart} AND timestamp < ${invoice.periodEnd}`;
+    const amounts = underReportedUsage({ price: priceFromRow(row), currency: invoice.currency, meteredQuantity: aggregate(meter, events.map(metered)), reportedQuantity: dec(report.quantity) });
+    if (!amounts) continue;
+    const reportedMeters = new Set(reports.filter((r) => r.customerExternalId === report.customerExternalId && r.periodStart.getTime() === report.periodStart.getTime() && r.source === report.source).map((r) => r.meterKey));
+    const closedAt = invoice.createdAt.getTime();
+    found.push({
+      kind: 'under_reported_usage',
+      customerId: invoice.customer.id,
+      customerExternalId: report.customerExternalId,
+      periodStart: invoice.periodStart,
+      periodEnd: invoice.periodEnd,
+      subject: `${report.meterKey}@${report.source}`,
+      currency: invoice.currency,
+      amounts,
+      signals: {
+        events: events.length,
+        lateEvents: events.filter((e) => e.received_at.getTime() > closedAt).length,
+        unlinkedEvents: events.filter((e) => e.customer_id === null).length,
+        stripeMapped: invoice.customer.stripeCustomerId !== null,
+        partialReport: prices.some((p) => !reportedMeters.has(p.meter.key)),
+      },
+    });
+  }
+  return found;
+}
+
+interface RatedRow {
+  id: string;
+  customer_external_id: string;
+  customer_id: string | null;
+  timestamp: Date;
+  vendor_usage: TokenUsage[];
+  rate_ids: string[];
+  cost: Prisma.Decimal;
+}
+
+/** Rated events in the window whose recorded rates were not in effect at their timestamp, per customer and currency. */
+async function staleRatingLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
+  const rows = await db.$queryRaw<RatedRow[]>`
+    SELECT id, customer_external_id, customer_id, timestamp, vendor_usage, rate_ids, cost FROM usage_events
+    WHERE organization_id = ${organizationId}::uuid AND status = 'rated' AND cardinality(rate_ids) > 0 AND cost IS NOT NULL
+      AND timestamp >= ${window.start} AND timestamp < ${window.end}
+    ORDER BY customer_external_id, timestamp, id`;
+  if (rows.length === 0) return [];
+  const rates: TokenRate[] = (await db.vendorRate.findMany({ where: { organizationId } })).map((r) => ({
+    id: r.id,
+    vendor: r.vendor,
+    model: r.model,
+    currency: r.currency,
+    inputPerMillionTokens: r.inputPerMillionTokens.toString(),
+    outputPerMillionTokens: r.outputPerMillionTokens.toString(),
+    effectiveFrom: r.effectiveFrom,
+    effectiveTo: r.effectiveTo,
+  }));
+  const currencyOf = new Map(rates.map((r) => [r.id, r.currency]));
+  const groups = new Map<string, RatedRow[]>();
+  for (const row of rows) {
+    const key = `${row.customer_external_id}\n${currencyOf.get(row.rate_ids[0]!) ?? 'usd'}`;
+    const list = groups.get(key);
+    if (list) list.push(row);
+    else groups.set(key, [row]);
+  }
+  const found: Candidate[] = [];
+  for (const [key, events] of groups) {
+    const [customerExternalId, currency] = key.split('\n') as [string, string];
+    const stale = staleRating(rates, events.map((e) => ({ timestamp: e.timestamp, vendorUsage: e.vendor_usage, rateIds: e.rate_ids, cost: dec(e.cost) })));
+    if (!stale) continue;
+    const customer = await db.customer.findUnique({ where: { organizationId_externalId: { organizationId, externalId: customerExternalId } }, select: { id: true, stripeCustomerId: true } });
+    found.push({
+      kind: 'stale_rating',
+      customerId: customer?.id ?? null,
+      customerExternalId,
+      periodStart: window.start,
+      periodEnd: window.end,
+      subject: 'vendor_cost',
+      currency,
+      amounts: stale,
+      signals: { events: events.length, lateEvents: 0, unlinkedEvents: events.filter((e) => e.customer_id === null).length, stripeMapped: customer?.stripeCustomerId != null },
+    });
+  }
+  return found;
+}
+
+const money = (d: Dec): string => toPlainString(d);
+
+async function upsertFinding(prisma: ActivityDeps['prisma'], input: DetectLeaksInput, c: Candidate, actor: AuditActor): Promise<string> {
+  const { value, reasons } = confidence(c.signals);
+  const data = {
+    runId: input.runId,
+    customerId: c.customerId,
+    periodEnd: c.periodEnd,
+    currency: c.currency,
+    expectedAmount: money(c.amounts.expected),
+    billedAmount: money(c.amounts.billed),
+    leakAmount: money(c.amounts.leak),
+    confidence: value.toFixed(3),
+    reasons: reasons as unknown as Prisma.InputJsonValue,
+  };
+  const key = { organizationId: input.organizationId, kind: c.kind, customerExternalId: c.customerExternalId, periodStart: c.periodStart, subject: c.subject };
+  return prisma.$transaction(async (tx) => {
+    const existing = await tx.leakFinding.findUnique({ where: { organizationId_kind_customerExternalId_periodStart_subject: key }, select: { id: true } });
+    if (existing) {
+      await tx.leakFinding.update({ where: { id: existing.id }, data });
+      return existing.id;
+    }
+    const created = await tx.leakFinding.create({ data: { ...key, ...data } });
+    await writeAudit(tx, {
+      organizationId: input.organizationId,
+      actor,
+      action: 'leak.detected',
+      entityType: 'leak_finding',
+      entityId: created.id,
+      after: { status: 'open', kind: c.kind, customerExternalId: c.customerExternalId, subject: c.subject, leak: data.leakAmount, currency: c.currency, confidence: data.confidence },
+    });
+    return created.id;
+  }, TX_OPTIONS);
+}
+
+/** Actioned findings of the window that this run no longer detects: the leak was recovered. */
+async function markRecovered(prisma: ActivityDeps['prisma'], organizationId: string, window: { start: Date; end: Date }, detected: Set<string>, actor: AuditActor): Promise<number> {
+  const gone = await prisma.leakFinding.findMany({
+    where: { organizationId, status: 'actioned', periodStart: { gte: window.start, lt: window.end }, id: { notIn: [...detected] } },
+    select: { id: true },
+  });
+  for (const { id } of gone) {
+    await prisma.$transaction(async (tx) => {
+      const { count } = await tx.leakFinding.updateMany({ where: { id, status: 'actioned' }, data: { status: 'recovered' } });
+      if (count === 0) return;
+      await writeAudit(tx, { organizationId, actor, action: 'leak.recovered', entityType: 'leak_finding', entityId: id, before: { status: 'actioned' }, after: { status: 'recovered', reason: 'no longer detected' } });
+    }, TX_OPTIONS);
+  }
+  return gone.length;
+}

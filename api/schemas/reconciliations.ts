@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import 'zod-openapi';
+import type { ZodOpenApiPathsObject, ZodOpenApiResponsesObject } from 'zod-openapi';
+import { decimalInput, errorContent } from './common';
+
+const isoDate = z.iso.date();
+const isoDateTime = z.iso.datetime({ offset: true });
+
+/** A bare date is its UTC midnight (how Date parses it); periods start at UTC midnight. */
+const instant = (description: string, example: string) =>
+  z
+    .string()
+    .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date (2024-06-01) or date-time with offset')
+    .transform((s) => new Date(s))
+    .meta({ description, example });
+
+export const StartReconciliationSchema = z
+  .strictObject({
+    period_start: instant('Reconcile the invoices whose period starts at or after this instant', '2024-06-01'),
+    period_end: instant('… and before this one (exclusive)', '2024-07-01'),
+  })
+  .refine((b) => b.period_end.getTime() > b.period_start.getTime(), { path: ['period_end'], message: 'must be after period_start' })
+  .meta({ id: 'StartReconciliation' });
+
+export const ReconciliationStartedSchema = z
+  .object({
+    workflow_id: z.string().meta({ description: 'reconcile:<organizationId>:<period start date>', example: 'reconcile:7d3c…:2024-06-01' }),
+    run_id: z.string().nullable().meta({ description: 'The Temporal run started; null when this period was already reconciled or is being reconciled (the request was a no-op)' }),
+    already_started: z.boolean(),
+  })
+  .meta({ id: 'ReconciliationStarted' });
+
+export const ReconciliationListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'How many runs, newest first' }),
+});
+
+const money = (description: string) => z.string().meta({ description: `${description}; a decimal string at the currency's minor unit`, example: '26.00' });
+
+export const FindingSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['unbilled_usage', 'missed_overage', 'under_reported_usage', 'renewal_drift', 'stale_rating']),
+    subject: z.string().meta({ description: 'What in the period: a meter key, meter@source for reported usage, base_fee, or vendor_cost' }),
+    customer_id: z.string().nullable(),
+    customer_external_id: z.string(),
+    period_start: z.string(),
+    period_end: z.string(),
+    expected_amount: money('What should have been billed (for stale_rating: the vendor cost at the rates in effect)'),
+    billed_amount: money('What was billed (for stale_rating: the cost recorded)'),
+    leak_amount: money('expected − billed'),
+    currency: z.string(),
+    confidence: z.string().meta({ description: '0 to 1, three decimals: 1 multiplied by one factor per reason', example: '0.800' }),
+    reasons: z.array(z.object({ code: z.string(), detail: z.string(), factor: z.string() })),
+    status: z.enum(['open', 'actioned', 'recovered', 'dismissed']),
+    actions: z.array(
+      z.object({
+        kind: z.string().meta({ description: 'stripe_draft | notification | crm_webhook' }),
+        status: z.string().meta({ description: 'pending | done | skipped' }),
+        summary: z.unknown(),
+        completed_at: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'LeakFinding' });
+
+export const ReconciliationListSchema = z
+  .object({
+    data: z.array(
+      z.object({
+        id: z.string(),
+        workflow_id: z.string(),
+        period_start: z.string(),
+        period_end: z.string(),
+        status: z.string().meta({ description: 'running | completed' }),
+        findings_count: z.number().int(),
+        actions_count: z.number().int(),
+        started_at: z.string(),
+        completed_at: z.string().nullable(),
+        findings: z.array(FindingSchema).meta({ description: 'The findings this run detected last' }),
+      }),
+    ),
+  })
+  .meta({ id: 'Reconciliations' });
+
+export const FindingParamsSchema = z.object({ id: z.uuid('must be a finding id (a UUID)') });
+
+export const DismissFindingSchema = z
+  .strictObject({ reason: z.string().trim().min(1, 'must not be empty').max(500).meta({ description: 'Why the finding is not a leak; kept in the audit log' }) })
+  .meta({ id: 'DismissFinding' });
+
+export const ReportedUsageRequestSchema = z
+  .strictObject({
+    usage: z
+      .array(
+        z.strictObject({
+          customer_external_id: z.string().min(1).max(200),
+          meter: z.string().min(1).max(200).meta({ description: 'The meter key' }),
+          period_start: instant('The start of the billing period the quantity is for', '2024-06-01'),
+          quantity: decimalInput('The quantity reported for the whole period'),
+          source: z.string().min(1).max(100).meta({ description: 'Where the figure comes from (e.g. warehouse, partner-report)', example: 'warehouse' }),
+        }),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .meta({ id: 'ReportedUsageBatch' });
+
+export const ReportedUsageResponseSchema = z.object({ stored: z.number().int().meta({ description: 'Rows written; a repeated (customer, meter, period, source) replaces its quantity' }) }).meta({ id: 'ReportedUsageStored' });
+
+type Json = <S extends z.ZodType>(schema: S) => { 'application/json': { schema: S } };
+type Responses = (ok: { status: string; description: string; schema: z.ZodType }, extra?: ZodOpenApiResponsesObject) => ZodOpenApiResponsesObject;
+
+/** The reconciliation paths of the OpenAPI document (api/openapi.ts passes its helpers). */
+export function reconciliationPaths(json: Json, responses: Responses): ZodOpenApiPathsObject {
+  return {
+    '/api/v1/reconciliations': {
+      post: {
+        summary: 'Reconcile a period: find revenue leaks and act on them',
+        description:
+          'Starts the workflow reconcile:<organizationId>:<period_start date>. It finds unbilled usage, missed overage, under-reported usage, renewal drift and stale rating for the invoices whose period starts in the range, then for each open finding drafts a Stripe invoice for what a customer owes, alerts by Slack and email, and posts a CRM task to the organization\'s webhook. A repeat for the same period start is a no-op.',
+        requestBody: { required: true, content: json(StartReconciliationSchema) },
+        responses: responses({ status: '202', description: 'Started, or already started', schema: ReconciliationStartedSchema }),
+      },
+      get: {
+        summary: 'Reconciliation runs with their findings',
+        requestParams: { query: ReconciliationListQuerySchema },
+        responses: responses({ status: '200', description: 'Newest first', schema: ReconciliationListSchema }),
+      },
+    },
+    '/api/v1/reconciliations/findings/{id}/dismiss': {
+      post: {
+        summary: 'Dismiss a finding that is not a leak',
+        description: 'open or actioned → dismissed, recorded in the audit log with the API key and the reason.',
+        requestParams: { path: FindingParamsSchema },
+        requestBody: { required: true, content: json(DismissFindingSchema) },
+        responses: responses(
+          { status: '200', description: 'The finding, dismissed', schema: FindingSchema },
+          {
+            '404': { description: 'No such finding in your organization', content: errorContent },
+            '409': { description: 'The finding is recovered or already dismissed', content: errorContent },
+          },
+        ),
+      },
+    },
+    '/api/v1/reported-usage': {
+      post: {
+        summary: 'Report usage measured elsewhere, to compare with what Ledgerflow metered',
+        description: 'A reconciliation reports under-reported usage where a reported quantity is below the metered one for the same customer, meter and period.',
+        requestBody: { required: true, content: json(ReportedUsageRequestSchema) },
+        responses: responses({ status: '200', description: 'Stored', schema: ReportedUsageResponseSchema }),
+      },
+    },
+  };
+}

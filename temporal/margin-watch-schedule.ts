@@ -1,0 +1,42 @@
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec, type Workflow } from '@temporalio/client';
+import { TASK_QUEUE } from './names';
+
+/** Workflow type the schedule starts (exported by workflows/). */
+export const MARGIN_WATCH_WORKFLOW_TYPE = 'marginWatch';
+
+/** One schedule per organization; its runs are margin-watch:<orgId>-<time>. */
+export const marginWatchScheduleId = (organizationId: string): string => `margin-watch:${organizationId}`;
+
+/**
+ * Creates the organization's margin-watch schedule, or brings an existing
+ * one to `everyMinutes` (the organization's marginWatchEveryMinutes), keeping
+ * its paused state, so it is safe to call on every settings change and at
+ * every worker start. Overlap SKIP: a watch still running when the next is
+ * due makes that one unnecessary.
+ */
+export async function ensureMarginWatchSchedule(
+  client: Client,
+  organizationId: string,
+  everyMinutes: number,
+  options: { taskQueue?: string } = {},
+): Promise<{ scheduleId: string; created: boolean }> {
+  if (!Number.isInteger(everyMinutes) || everyMinutes < 1) throw new RangeError('everyMinutes must be a whole number of minutes, at least 1');
+  const scheduleId = marginWatchScheduleId(organizationId);
+  const spec: ScheduleSpec = { intervals: [{ every: `${everyMinutes}m` }] };
+  const action: ScheduleOptionsStartWorkflowAction<Workflow> = {
+    type: 'startWorkflow',
+    workflowType: MARGIN_WATCH_WORKFLOW_TYPE,
+    workflowId: scheduleId,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    args: [{ organizationId }],
+  };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP };
+  try {
+    await client.schedule.create({ scheduleId, spec, action, policies });
+    return { scheduleId, created: true };
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  await client.schedule.getHandle(scheduleId).update((previous) => ({ spec, action, policies, state: previous.state }));
+  return { scheduleId, created: false };
+}
