@@ -12,7 +12,8 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform: { '^.+\\.(t|j)sx?$': swc },
-      testMatch: ['<rootDir>/{billing,api,activities,workflows,temporal,prisma,worker,scripts}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{billing,api,activities,workflows,temporal,prisma,worker,scripts,web}/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/web/build/'],
     },
     {
       displayName: 'integration',

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PrismaClient } from './generated/client';
 import { createApiKey, hashApiKey } from './api-keys';
+import { hashPassword, generatePassword, verifyPassword } from './passwords';
+import { createUser, type UserRole } from './users';
 
 export const DEMO_ORGANIZATION = 'Demo Co';
 const DEMO_KEY_NAME = 'demo (npm start)';
@@ -41,11 +43,29 @@ export const DEMO_CATALOG = {
   subscriber: { externalId: 'acme', name: 'Acme Inc.', plan: 'starter', monthsBack: 2 },
 };
 
+/**
+ * Web app users of the demo organization. Each one's generated password is
+ * kept in `.data/demo-<role>-password` (mode 0600), like the demo API key.
+ */
+export const DEMO_USERS: { email: string; role: UserRole }[] = [
+  { email: 'admin@demo.test', role: 'admin' },
+  { email: 'finance@demo.test', role: 'finance' },
+  { email: 'viewer@demo.test', role: 'viewer' },
+];
+
+export interface SeededUser {
+  email: string;
+  role: UserRole;
+  passwordFile: string;
+  created: boolean;
+}
+
 export interface SeedResult {
   organizationId: string;
   /** the demo key's plaintext (from keyFile, or newly created and written there) */
   apiKey: string;
   apiKeyCreated: boolean;
+  users: SeededUser[];
   created: { organization: boolean; rates: number; quotas: number; subscription: boolean };
 }
 
@@ -87,17 +107,16 @@ export async function seedDemo(prisma: PrismaClient, options: { keyFile: string;
   }
 
   const subscription = await seedCatalog(prisma, organizationId, options.now ?? new Date());
+  const users = await seedDemoUsers(prisma, organizationId, path.dirname(options.keyFile));
 
   const stored = readKeyFile(options.keyFile);
   if (stored) {
     const live = await prisma.apiKey.findFirst({ where: { organizationId, keyHash: hashApiKey(stored), revokedAt: null } });
-    if (live) return { organizationId, apiKey: stored, apiKeyCreated: false, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
+    if (live) return { organizationId, apiKey: stored, apiKeyCreated: false, users, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
   }
   const key = await createApiKey(prisma, organizationId, DEMO_KEY_NAME, { type: 'system', id: 'seed' });
-  fs.mkdirSync(path.dirname(options.keyFile), { recursive: true });
-  fs.writeFileSync(options.keyFile, `${key.key}\n`, { mode: 0o600 });
-  fs.chmodSync(options.keyFile, 0o600);
-  return { organizationId, apiKey: key.key, apiKeyCreated: true, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
+  writeSecret(options.keyFile, key.key);
+  return { organizationId, apiKey: key.key, apiKeyCreated: true, users, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
 }
 
 /** The demo catalog and Acme's subscription; true when the subscription was created now. */
@@ -134,6 +153,35 @@ async function seedCatalog(prisma: PrismaClient, organizationId: string, now: Da
   const startDate = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - subscriber.monthsBack, 1));
   await prisma.subscription.create({ data: { organizationId, customerId: customer.id, planId: planIds.get(subscriber.plan)!, startDate, billingAnchorDay: 1 } });
   return true;
+}
+
+/**
+ * The demo users, each with the password in its file: a user whose file is
+ * missing (or no longer matches) gets a new password written there.
+ */
+export async function seedDemoUsers(prisma: PrismaClient, organizationId: string, dir: string): Promise<SeededUser[]> {
+  const seeded: SeededUser[] = [];
+  for (const { email, role } of DEMO_USERS) {
+    const passwordFile = path.join(dir, `demo-${role}-password`);
+    const stored = readKeyFile(passwordFile);
+    const existing = await prisma.user.findUnique({ where: { organizationId_email: { organizationId, email } } });
+    if (existing && stored && (await verifyPassword(stored, existing.passwordHash))) {
+      seeded.push({ email, role, passwordFile, created: false });
+      continue;
+    }
+    const password = generatePassword();
+    if (existing) await prisma.user.update({ where: { id: existing.id }, data: { passwordHash: await hashPassword(password) } });
+    else await createUser(prisma, { organizationId, email, role, password }, { type: 'system', id: 'seed' });
+    writeSecret(passwordFile, password);
+    seeded.push({ email, role, passwordFile, created: !existing });
+  }
+  return seeded;
+}
+
+function writeSecret(file: string, secret: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
 }
 
 function readKeyFile(file: string): string | null {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { createApiKey, revokeApiKey } from '../prisma/api-keys';
 import { writeAudit } from '../prisma/audit';
 import { createPrismaClient, type PrismaClient } from '../prisma/client';
+import { createUser, isUserRole, normalizeEmail, USER_ROLES } from '../prisma/users';
 import { openLocalDatabase } from './lib/local-postgres';
 
 const USAGE = `Usage: npm run admin -- <command> [options]
@@ -14,6 +15,8 @@ Commands:
   create-api-key  --org <name> [--name <label>] create an API key; the key is printed alone on the last line
   revoke-api-key  --org <name> --id <key id>    revoke an API key (it stops working at once)
   list-api-keys   --org <name>                  list an organization's API keys (never the secrets)
+  create-user     --org <name> --email <email> --role <admin|finance|ops|viewer>
+                                                create a web app user; the generated password is printed alone on the last line
 
 Database: DATABASE_URL, or the embedded PostgreSQL under .data/ when it is not set.`;
 
@@ -71,6 +74,23 @@ const COMMANDS: Record<string, { options: string[]; required: string[]; run(pris
       }
       const rows = keys.map((k) => [k.id, `${k.prefix}…`, k.name, k.createdAt.toISOString(), k.lastUsedAt?.toISOString() ?? '-', k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active']);
       printTable(['id', 'prefix', 'name', 'created', 'last used', 'status'], rows);
+    },
+  },
+  'create-user': {
+    options: ['org', 'email', 'role'],
+    required: ['org', 'email', 'role'],
+    async run(prisma, o) {
+      const org = await findOrg(prisma, o.org!);
+      const role = o.role!;
+      if (!isUserRole(role)) throw new UsageError(`--role must be one of ${USER_ROLES.join(', ')}, got "${role}"`);
+      const email = normalizeEmail(o.email!);
+      if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new UsageError(`--email must be an email address, got "${o.email}"`);
+      if (await prisma.user.findUnique({ where: { organizationId_email: { organizationId: org.id, email } } })) {
+        throw new UsageError(`"${org.name}" already has a user ${email}`);
+      }
+      const user = await createUser(prisma, { organizationId: org.id, email, role }, ACTOR);
+      console.log(`Created ${role} user ${user.email} (id ${user.id}) in "${org.name}". The password is shown once; store it now:`);
+      console.log(user.password);
     },
   },
 };

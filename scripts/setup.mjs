@@ -9,6 +9,8 @@
 //     (optional: without Java or Maven it says which tests will be skipped).
 //  4. stripe-mock for the Stripe tests (found, or built from Go modules;
 //     optional: without Go it says the Stripe tests will fail).
+//  5. the web app's production build (web/build), when it is missing or
+//     older than its sources.
 // Plain Node with no dependencies: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -89,7 +91,36 @@ function ensureStripeMock() {
   if (result.status !== 0) say(`stripe-mock check exited with ${result.status}.`);
 }
 
+/** Newest modification time under dir (files only), skipping build output and dependencies. */
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (['node_modules', 'build', '.react-router', 'generated', 'migrations'].includes(entry.name)) continue;
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function buildWeb() {
+  const built = path.join(root, 'web', 'build', 'server', 'index.js');
+  // The server build bundles web/ and the repo modules it imports (billing/, temporal/, prisma/).
+  const sources = ['web', 'billing', 'temporal', 'prisma'].map((d) => newestMtime(path.join(root, d)));
+  const newestSource = Math.max(...sources, fs.statSync(lockFile).mtimeMs);
+  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newestSource) {
+    say('Web app build is up to date.');
+    return;
+  }
+  say('Building the web app (react-router build)…');
+  const result = spawnSync(process.execPath, [path.join(root, 'node_modules', '@react-router', 'dev', 'bin.js'), 'build', 'web'], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) {
+    say(`The web app build failed (exit ${result.status}).`);
+    process.exit(result.status ?? 1);
+  }
+}
+
 installDependencies();
 ensureTemporalCli();
 ensureStripeMock();
 ensureTestServer();
+buildWeb();

@@ -1,6 +1,6 @@
 // The stack runner behind `npm start` (after scripts/setup.mjs installed what
 // was missing): PostgreSQL, migrations, Temporal dev server + UI, demo seed,
-// worker and API, a banner with everything needed to post a first event, and
+// worker, API and web app, a banner with everything needed to post a first event, and
 // a clean stop of every process it started on Ctrl-C.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,8 +31,8 @@ async function shutdown(code: number, reason: string): Promise<never> {
   if (!stopping) {
     stopping = true;
     say(`\n${reason}: stopping everything this command started…`);
-    // API first so nothing new is accepted, then the worker, then the servers.
-    for (const name of ['api', 'worker']) {
+    // Web and API first so nothing new is accepted, then the worker, then the servers.
+    for (const name of ['web', 'api', 'worker']) {
       const child = children.find((c) => c.name === name);
       if (child) {
         say(`  stopping ${name}…`);
@@ -112,7 +112,7 @@ function requireEntry(file: string): string {
   return full;
 }
 
-function banner(info: { apiUrl: string; temporalUi: string | null; temporalAddress: string; databaseUrl: string; apiKey: string; stripe: string }): string {
+function banner(info: { apiUrl: string; webUrl: string; webUsers: string[]; temporalUi: string | null; temporalAddress: string; databaseUrl: string; apiKey: string; stripe: string }): string {
   const curl = [
     `curl -sS -X POST ${info.apiUrl}/api/v1/events \\`,
     `  -H "Authorization: Bearer ${info.apiKey}" -H 'Content-Type: application/json' \\`,
@@ -124,6 +124,8 @@ function banner(info: { apiUrl: string; temporalUi: string | null; temporalAddre
     rule,
     ' Ledgerflow is running',
     rule,
+    ` Web app      ${info.webUrl}`,
+    ...info.webUsers.map((line) => `              ${line}`),
     ` API          ${info.apiUrl}`,
     ` OpenAPI      ${info.apiUrl}/api/openapi.json`,
     ` Temporal UI  ${info.temporalUi ?? `(none: using the cluster at ${info.temporalAddress})`}`,
@@ -181,6 +183,7 @@ async function main(): Promise<void> {
     created.rates > 0 && `${created.rates} vendor rates`,
     created.quotas > 0 && `${created.quotas} quota limits`,
     seeded.apiKeyCreated && 'API key',
+    seeded.users.some((u) => u.created) && `web users (${seeded.users.filter((u) => u.created).map((u) => u.email).join(', ')})`,
   ].filter(Boolean);
   say(news.length ? `  created: ${news.join(', ')}` : '  already seeded, nothing to create');
   if (swept.started.length > 0) say(`  started the workflows of ${swept.started.length} subscription(s) that had none`);
@@ -197,6 +200,8 @@ async function main(): Promise<void> {
     stripeMock = await startStripeMock((line) => say(`  ${line}`));
     stripe = `stripe-mock on http://127.0.0.1:${stripeMock.port}`;
   }
+  const webPort = process.env.WEB_PORT ?? '3001';
+  const webUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${webPort}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...(stripeMock ? { STRIPE_SECRET_KEY: 'sk_test_ledgerflow_demo', STRIPE_API_BASE: `http://127.0.0.1:${stripeMock.port}` } : {}),
@@ -206,6 +211,8 @@ async function main(): Promise<void> {
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
     HOST: host,
     PORT: port,
+    WEB_PORT: webPort,
+    TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? temporal.uiUrl ?? 'http://127.0.0.1:8233',
   };
   say('Starting the worker…');
   const worker = spawnTsChild('worker', requireEntry('worker/main.ts'), env);
@@ -214,6 +221,10 @@ async function main(): Promise<void> {
   say('Starting the API…');
   const api = spawnTsChild('api', requireEntry('api/main.ts'), env);
   children.push(api);
+  say('Starting the web app…');
+  const web = spawnTsChild('web', requireEntry('web/server.ts'), env);
+  children.push(web);
+  const webReady = web.printed(/^web listening on /);
   for (const child of children) {
     void child.exited.then(({ code, signal }) => {
       if (!stopping) void shutdown(1, `${child.name} exited unexpectedly (code ${code}, signal ${signal})`);
@@ -223,6 +234,7 @@ async function main(): Promise<void> {
   say(`Waiting for ${apiUrl}/ready and for the worker…`);
   await waitForReady(`${apiUrl}/ready`, children, 120_000);
   await workerReady;
+  await webReady;
 
   const stackFile: StackFile = {
     pid: process.pid,
@@ -235,7 +247,8 @@ async function main(): Promise<void> {
     demoKeyFile: DEMO_KEY_FILE,
   };
   fs.writeFileSync(STACK_FILE, `${JSON.stringify(stackFile, null, 2)}\n`, { mode: 0o600 });
-  say(banner({ apiUrl, temporalUi: temporal.uiUrl, temporalAddress: temporal.address, databaseUrl: database.url, apiKey: seeded.apiKey, stripe }));
+  const webUsers = seeded.users.map((u) => `${u.role.padEnd(8)} ${u.email}, password in ${path.relative(ROOT, u.passwordFile)}`);
+  say(banner({ apiUrl, webUrl, webUsers, temporalUi: temporal.uiUrl, temporalAddress: temporal.address, databaseUrl: database.url, apiKey: seeded.apiKey, stripe }));
 }
 
 main().catch((err: unknown) => {

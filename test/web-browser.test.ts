@@ -1,0 +1,242 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createStripeClient } from '../activities/stripe/client';
+import { createUser } from '../prisma/users';
+import { billingRunStateQuery, rejectUpdate, type BillingRunInput } from '../temporal/billing-messages';
+import { startBillingRunWorkflow } from '../temporal/billing-runs';
+import { billingRunWorkflowId } from '../temporal/names';
+import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
+import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
+import { StripeFake } from './harness/stripe-fake';
+
+/**
+ * The web app in a real browser (Debian's Chromium driven by playwright-core)
+ * against the built server, the harness's PostgreSQL and Temporal dev server,
+ * a test worker and the Stripe fake: finance approves a draft and watches the
+ * run move on; a viewer has no approve button and a forged POST is refused;
+ * the audit history names the approver; runs link to the Temporal UI.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ROOT = path.resolve(__dirname, '..');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
+const TEMPORAL_UI = 'http://temporal-ui.test:8233';
+const PASSWORDS = { finance: 'finance-password-1', viewer: 'viewer-password-1' };
+
+const skipReason = fs.existsSync(CHROMIUM) ? null : `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+if (skipReason) process.stderr.write(`[web-browser] skipping the browser tests: ${skipReason}\n`);
+const describeWithChromium = skipReason ? describe.skip : describe;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** The production build, made once if this checkout has none yet (`npm run setup` makes it too). */
+function ensureWebBuild(): void {
+  if (fs.existsSync(path.join(ROOT, 'web', 'build', 'server', 'index.js'))) return;
+  const built = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', '@react-router', 'dev', 'bin.js'), 'build', 'web'], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`web build failed:\n${built.stdout}${built.stderr}`);
+}
+
+async function startWebServer(port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'web', 'server.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, WEB_PORT: String(port), WEB_HOST: '127.0.0.1', TEMPORAL_UI_URL: TEMPORAL_UI },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const onLine = (line: string): void => {
+      output.push(line);
+      if (line.startsWith('web listening on ')) resolve();
+    };
+    readline.createInterface({ input: child.stdout! }).on('line', onLine);
+    readline.createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code) => reject(new Error(`web server exited (code ${code}):\n${output.join('\n')}`)));
+  });
+  return child;
+}
+
+const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
+
+describeWithChromium('web app in Chromium', () => {
+  const fake = new StripeFake();
+  let worker: TestWorker;
+  let web: ChildProcess | undefined;
+  let browser: Browser;
+  let baseUrl: string;
+  let organizationId: string;
+  const users = { finance: '', viewer: '' };
+  /** two drafts: finance approves the first; the viewer tries the second */
+  const drafts: { invoiceId: string; workflowId: string }[] = [];
+
+  let catalog: BillingCatalog | undefined;
+
+  /** A customer on the catalog's Basic plan with November usage, and its billing run waiting for approval. */
+  async function draftInvoice(customerName: string): Promise<{ invoiceId: string; workflowId: string }> {
+    const prisma = testPrisma();
+    catalog ??= await createBillingCatalog(prisma, organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
+    const customer = await prisma.customer.create({ data: { organizationId, externalId: `web-${randomUUID().slice(0, 8)}`, name: customerName } });
+    const subscription = await prisma.subscription.create({
+      data: { organizationId, customerId: customer.id, planId: catalog.basicPlanId, startDate: new Date(november.periodStart), billingAnchorDay: 1 },
+    });
+    await insertUsage(prisma, organizationId, customer.externalId, [
+      { at: '2024-11-03T10:00:00Z', quantity: '500' },
+      { at: '2024-11-10T08:00:00Z', quantity: '700' },
+    ]);
+    const input: BillingRunInput = { organizationId, subscriptionId: subscription.id, ...november, lateEventGraceSeconds: 0 };
+    const workflowId = billingRunWorkflowId(subscription.id, november.periodStart);
+    // Started as the subscription workflow starts it: with the organization's search attributes.
+    await startBillingRunWorkflow(worker.client, input, { taskQueue: worker.taskQueue });
+    const handle = worker.client.workflow.getHandle(workflowId);
+    const state = await waitFor('the draft invoice', async () => {
+      const s = await handle.query(billingRunStateQuery);
+      return s.status === 'awaiting_approval' ? s : undefined;
+    });
+    return { invoiceId: state.invoiceId!, workflowId };
+  }
+
+  async function signIn(role: 'finance' | 'viewer'): Promise<Page> {
+    const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await page.goto('/invoices');
+    await page.waitForURL(/\/login\?next=/);
+    await page.getByLabel('Email').fill(users[role]);
+    await page.getByLabel('Password').fill(PASSWORDS[role]);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/invoices$/);
+    return page;
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    ensureWebBuild();
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const stripePort = await fake.start();
+    worker = await startTestWorker('web', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${stripePort}` }) });
+    ({ organizationId } = await createTestOrganization('web'));
+    const prisma = testPrisma();
+    for (const role of ['finance', 'viewer'] as const) {
+      const user = await createUser(prisma, { organizationId, email: `${role}-${organizationId.slice(0, 8)}@web.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
+      users[role] = user.email;
+    }
+    drafts.push(await draftInvoice('Approve Me Ltd'), await draftInvoice('Viewer Target Ltd'));
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    web = await startWebServer(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (web && web.exitCode === null) {
+      const exited = new Promise((r) => web!.once('exit', r));
+      web.kill('SIGTERM');
+      await exited;
+    }
+    // End the second run (the viewer could not decide it) so no run waits on the shared server.
+    const second = drafts[1];
+    if (second) {
+      await worker.client.workflow
+        .getHandle(second.workflowId)
+        .executeUpdate(rejectUpdate, { args: [{ approver: 'test-cleanup', reason: 'test over' }] })
+        .catch(() => undefined);
+    }
+    await worker?.close();
+    await fake.stop();
+  });
+
+  it('finance signs in, approves a draft, sees the run move on to paid, and the audit history names them', async () => {
+    const [first] = drafts;
+    const page = await signIn('finance');
+    const session = (await page.context().cookies()).find((c) => c.name === 'lf_session');
+    // Plain http here, so not Secure; over https the cookie is marked Secure (auth.server.test.ts).
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', secure: false });
+    await shot(page, 'invoices');
+    await page.getByRole('link', { name: 'Approve Me Ltd' }).click();
+    await page.waitForURL(`**/invoices/${first!.invoiceId}`);
+    expect(await page.getByTestId('invoice-status').textContent()).toBe('draft');
+    await shot(page, 'invoice-draft');
+
+    await page.getByLabel('Note (optional)').fill('checked in the browser');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Done: the billing run is now finalizing/);
+    // The page polls while the run works: finalized, then paid, without a reload.
+    await page.getByTestId('invoice-status').filter({ hasText: /^paid$/ }).waitFor({ timeout: 60_000 });
+    expect((await testPrisma().invoice.findUniqueOrThrow({ where: { id: first!.invoiceId } })).status).toBe('paid');
+
+    const approval = page.getByRole('row').filter({ hasText: 'invoice.approved' });
+    await expect(approval.getByRole('cell').nth(2).textContent()).resolves.toBe(`user: ${users.finance}`);
+    await expect(approval.textContent()).resolves.toContain('checked in the browser');
+    await shot(page, 'invoice-paid');
+
+    await page.getByRole('link', { name: 'API calls' }).first().click();
+    await page.getByRole('heading', { name: 'Daily snapshots' }).waitFor();
+    await expect(page.getByRole('heading', { name: /Events billed on this line \(2\)/ }).count()).resolves.toBe(1);
+    await shot(page, 'invoice-line');
+
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // The other draft still waits.
+    await expect(page.locator('.card', { hasText: 'Drafts awaiting approval' }).locator('strong').textContent()).resolves.toBe('1');
+    await shot(page, 'overview');
+  });
+
+  it('shows a viewer no decision forms and refuses their forged approve with 403', async () => {
+    const second = drafts[1]!;
+    const page = await signIn('viewer');
+    await page.goto(`/invoices/${second.invoiceId}`);
+    expect(await page.getByTestId('invoice-status').textContent()).toBe('draft');
+    expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Reject' }).count()).toBe(0);
+    await shot(page, 'invoice-viewer');
+
+    // A valid session and a valid CSRF token (from the sign-out form): only the role is wrong.
+    const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+    const forged = await page.request.post(`/invoices/${second.invoiceId}`, { form: { csrf, intent: 'approve' }, maxRedirects: 0 });
+    expect(forged.status()).toBe(403);
+    expect(await forged.text()).toContain('Your role (viewer) may not do this.');
+
+    // Finance with a token that is not theirs is refused too (CSRF), before anything reaches the workflow.
+    const finance = await signIn('finance');
+    const wrongToken = await finance.request.post(`/invoices/${second.invoiceId}`, { form: { csrf, intent: 'approve' }, maxRedirects: 0 });
+    expect(wrongToken.status()).toBe(403);
+
+    expect((await testPrisma().invoice.findUniqueOrThrow({ where: { id: second.invoiceId } })).status).toBe('draft');
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: second.invoiceId } });
+    expect(audit.map((a) => a.action)).toEqual(['invoice.drafted']);
+  });
+
+  it('links each billing run to its workflow in the Temporal UI', async () => {
+    const page = await signIn('viewer');
+    await page.getByRole('link', { name: 'Billing runs' }).click();
+    await page.getByRole('heading', { name: 'Billing runs' }).waitFor();
+    for (const { workflowId } of drafts) {
+      const link = page.getByRole('link', { name: `Open ${workflowId} in the Temporal UI` });
+      expect(await link.getAttribute('href')).toBe(`${TEMPORAL_UI}/namespaces/${encodeURIComponent(process.env.TEMPORAL_NAMESPACE!)}/workflows/${encodeURIComponent(workflowId)}`);
+    }
+    await shot(page, 'runs');
+    await page.goto('/login');
+    // Signed in already: the sign-in page sends them on.
+    await page.waitForURL(`${baseUrl}/`);
+    const anonymous = await browser.newPage({ baseURL: baseUrl });
+    await anonymous.goto('/login');
+    await shot(anonymous, 'login');
+    await anonymous.close();
+  });
+});

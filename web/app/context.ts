@@ -1,0 +1,19 @@
+import type { Client } from '@temporalio/client';
+import type { PrismaClient } from '../../prisma/client';
+
+/**
+ * What web/server.ts hands every loader and action: long-lived clients and
+ * settings. A type, not an interface, so it fits AppLoadContext's index signature.
+ */
+export type WebContext = {
+  prisma: PrismaClient;
+  temporal: Client;
+  temporalNamespace: string;
+  /** base URL of the Temporal Web UI, no trailing slash */
+  temporalUiUrl: string;
+};
+
+declare module 'react-router' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface AppLoadContext extends WebContext {}
+}

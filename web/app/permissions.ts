@@ -1,0 +1,19 @@
+/**
+ * Who may do what in the web app. The server checks these in every loader
+ * and action (web/app/server/auth.server.ts); the pages use the same table
+ * only to hide what a role cannot do.
+ */
+export type Role = 'admin' | 'finance' | 'ops' | 'viewer';
+
+export type Permission = 'read' | 'decide_invoices' | 'operate_runs' | 'manage_users';
+
+const GRANTS: Record<Role, readonly Permission[]> = {
+  admin: ['read', 'decide_invoices', 'operate_runs', 'manage_users'],
+  finance: ['read', 'decide_invoices'],
+  ops: ['read', 'operate_runs'],
+  viewer: ['read'],
+};
+
+export function can(role: Role, permission: Permission): boolean {
+  return GRANTS[role].includes(permission);
+}

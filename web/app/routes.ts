@@ -1,0 +1,18 @@
+// Route table (React Router framework mode). Plain objects rather than the
+// helpers from @react-router/dev/routes, so the root tsconfig can check this
+// file with its node10 resolution too.
+export default [
+  { path: 'login', file: 'routes/login.tsx' },
+  { path: 'logout', file: 'routes/logout.tsx' },
+  {
+    id: 'layout',
+    file: 'routes/layout.tsx',
+    children: [
+      { index: true, file: 'routes/overview.tsx' },
+      { path: 'invoices', file: 'routes/invoices.tsx' },
+      { path: 'invoices/:invoiceId', file: 'routes/invoice.tsx' },
+      { path: 'invoices/:invoiceId/lines/:lineId', file: 'routes/invoice-line.tsx' },
+      { path: 'runs', file: 'routes/runs.tsx' },
+    ],
+  },
+];

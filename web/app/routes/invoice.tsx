@@ -1,0 +1,200 @@
+import { useEffect } from 'react';
+import { data, Form, Link, useActionData, useLoaderData, useNavigation, useRevalidator, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { CsrfField, useCan } from '../components/session';
+import { requireFormAction, requireUser } from '../server/auth.server';
+import { decideInvoice } from '../server/decisions.server';
+import { readInvoice } from '../server/invoices.server';
+import { temporalUiLink } from '../server/runs.server';
+
+/** Statuses the billing run moves on from by itself: the page refreshes while in one. */
+const MOVING = new Set(['approved', 'finalized']);
+const POLL_MS = 3000;
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const user = await requireUser(request, context);
+  const invoice = await readInvoice(context, user.organizationId, params.invoiceId);
+  return { invoice, temporalUrl: temporalUiLink(context, invoice.workflowId) };
+}
+
+export async function action({ request, context, params }: ActionFunctionArgs) {
+  const { user, form } = await requireFormAction(request, context, 'decide_invoices');
+  const outcome = await decideInvoice(context, user, params.invoiceId, form);
+  return data(outcome, { status: outcome.ok ? 200 : 409 });
+}
+
+export function meta() {
+  return [{ title: 'Invoice · Ledgerflow' }];
+}
+
+function Decisions() {
+  const busy = useNavigation().state === 'submitting';
+  return (
+    <section aria-labelledby="decide">
+      <h2 id="decide">Decision</h2>
+      <div className="decisions">
+        <Form method="post">
+          <fieldset>
+            <legend>Approve</legend>
+            <CsrfField />
+            <input type="hidden" name="intent" value="approve" />
+            <label htmlFor="approve-note">Note (optional)</label>
+            <input id="approve-note" name="note" />
+            <button type="submit" disabled={busy}>
+              Approve
+            </button>
+          </fieldset>
+        </Form>
+        <Form method="post">
+          <fieldset>
+            <legend>Adjust (add a line)</legend>
+            <CsrfField />
+            <input type="hidden" name="intent" value="adjust" />
+            <label htmlFor="adjust-description">Line description</label>
+            <input id="adjust-description" name="description" required />
+            <label htmlFor="adjust-amount">Amount (negative for a credit)</label>
+            <input id="adjust-amount" name="amount" inputMode="decimal" pattern="-?[0-9]+(\.[0-9]+)?" required />
+            <label htmlFor="adjust-reason">Reason</label>
+            <input id="adjust-reason" name="reason" required />
+            <button type="submit" disabled={busy}>
+              Adjust
+            </button>
+          </fieldset>
+        </Form>
+        <Form method="post">
+          <fieldset>
+            <legend>Reject</legend>
+            <CsrfField />
+            <input type="hidden" name="intent" value="reject" />
+            <label htmlFor="reject-reason">Reason</label>
+            <input id="reject-reason" name="reason" required />
+            <button type="submit" className="danger" disabled={busy}>
+              Reject
+            </button>
+          </fieldset>
+        </Form>
+      </div>
+    </section>
+  );
+}
+
+export default function Invoice() {
+  const { invoice, temporalUrl } = useLoaderData<typeof loader>();
+  const outcome = useActionData<typeof action>();
+  const mayDecide = useCan('decide_invoices');
+  const { revalidate, state } = useRevalidator();
+  const moving = MOVING.has(invoice.status);
+  useEffect(() => {
+    if (!moving) return;
+    const timer = setInterval(() => {
+      if (state === 'idle') void revalidate();
+    }, POLL_MS);
+    return () => clearInterval(timer);
+  }, [moving, revalidate, state]);
+
+  return (
+    <>
+      <p>
+        <Link to="/invoices">← Invoices</Link>
+      </p>
+      <h1>
+        Invoice for {invoice.customer}, {invoice.period}
+      </h1>
+      <p>
+        Status: <span className="status" data-testid="invoice-status">{invoice.status}</span> · Total {invoice.total} · Billing run{' '}
+        <a href={temporalUrl}>{invoice.workflowId}</a>
+      </p>
+      <div aria-live="polite">
+        {outcome ? (
+          <p className={`notice ${outcome.ok ? 'ok' : 'error'}`} role={outcome.ok ? 'status' : 'alert'}>
+            {outcome.message}
+          </p>
+        ) : null}
+      </div>
+      {mayDecide && invoice.status === 'draft' ? <Decisions /> : null}
+
+      <h2>Lines</h2>
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Description</th>
+              <th scope="col">Kind</th>
+              <th scope="col" className="num">
+                Quantity
+              </th>
+              <th scope="col" className="num">
+                Amount
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {invoice.lines.map((l) => (
+              <tr key={l.id}>
+                <td>
+                  {l.hasUsage ? <Link to={`/invoices/${invoice.id}/lines/${l.id}`}>{l.description}</Link> : l.description}
+                  {l.tiers.length > 0 ? (
+                    <table aria-label={`Tier breakdown of ${l.description}`}>
+                      <thead>
+                        <tr>
+                          <th scope="col">Tier</th>
+                          <th scope="col" className="num">
+                            Units
+                          </th>
+                          <th scope="col" className="num">
+                            Unit price
+                          </th>
+                          <th scope="col" className="num">
+                            Amount
+                          </th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        {l.tiers.map((t) => (
+                          <tr key={t.range}>
+                            <td>{t.range}</td>
+                            <td className="num">{t.quantity}</td>
+                            <td className="num">{t.unitAmount}</td>
+                            <td className="num">{t.amount}</td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  ) : null}
+                </td>
+                <td>{l.kind}</td>
+                <td className="num">{l.quantity ?? ''}</td>
+                <td className="num">{l.amount}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      <h2 id="audit">Audit history</h2>
+      <div className="table-wrap">
+        <table aria-labelledby="audit">
+          <thead>
+            <tr>
+              <th scope="col">When (UTC)</th>
+              <th scope="col">What</th>
+              <th scope="col">Who</th>
+              <th scope="col">Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {invoice.audit.map((a) => (
+              <tr key={a.id}>
+                <td>{a.at.replace('T', ' ').slice(0, 19)}</td>
+                <td>{a.action}</td>
+                <td>{a.actor}</td>
+                <td>
+                  <code>{a.detail}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}

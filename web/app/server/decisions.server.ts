@@ -1,0 +1,62 @@
+import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import type { AppLoadContext } from 'react-router';
+import { minorUnits } from '../../../billing/currency';
+import { dec } from '../../../billing/decimal';
+import { adjustUpdate, approveUpdate, rejectUpdate, type DecisionResult } from '../../../temporal/billing-messages';
+import type { SignedInUser } from './auth.server';
+import { findInvoice } from './invoices.server';
+
+/** Longer than a workflow start: the update records the decision in the database before it answers. */
+const DECISION_TIMEOUT_MS = 30_000;
+
+export type DecisionOutcome = { ok: true; message: string } | { ok: false; message: string };
+
+const text = (form: FormData, name: string): string => {
+  const value = form.get(name);
+  return typeof value === 'string' ? value.trim() : '';
+};
+
+/**
+ * Turns a decision form into the billing run's Update, sent to the run in
+ * invoices.workflow_id. The person is the approver, so the audit row the
+ * workflow writes names them. The workflow's validator has the last word;
+ * its refusal comes back as the message to show.
+ */
+export async function decideInvoice(context: AppLoadContext, user: SignedInUser, invoiceId: string | undefined, form: FormData): Promise<DecisionOutcome> {
+  const invoice = await findInvoice(context, user.organizationId, invoiceId);
+  const intent = text(form, 'intent');
+  const approver = user.email;
+  let send: () => Promise<DecisionResult>;
+  const handle = context.temporal.workflow.getHandle(invoice.workflowId);
+  if (intent === 'approve') {
+    const note = text(form, 'note');
+    send = () => handle.executeUpdate(approveUpdate, { args: [{ approver, ...(note ? { note } : {}) }] });
+  } else if (intent === 'reject') {
+    const reason = text(form, 'reason');
+    if (!reason) return { ok: false, message: 'A rejection needs a reason.' };
+    send = () => handle.executeUpdate(rejectUpdate, { args: [{ approver, reason }] });
+  } else if (intent === 'adjust') {
+    const reason = text(form, 'reason');
+    const description = text(form, 'description');
+    const amount = text(form, 'amount');
+    if (!reason || !description) return { ok: false, message: 'An adjustment needs a reason and a line description.' };
+    if (!/^-?\d+(\.\d+)?$/.test(amount)) return { ok: false, message: `Amount must be a decimal number like -7.00, got "${amount}".` };
+    const places = minorUnits(invoice.currency);
+    if (dec(amount).decimalPlaces() > places) return { ok: false, message: `${invoice.currency.toUpperCase()} amounts have at most ${places} decimal places.` };
+    send = () => handle.executeUpdate(adjustUpdate, { args: [{ approver, reason, lines: [{ description, amount }] }] });
+  } else {
+    return { ok: false, message: `Unknown decision "${intent}".` };
+  }
+  try {
+    const result = await context.temporal.withDeadline(Date.now() + DECISION_TIMEOUT_MS, send);
+    return { ok: true, message: `Done: the billing run is now ${result.status.replace('_', ' ')} (total ${result.total}).` };
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) return { ok: false, message: err.cause?.message ?? err.message };
+    if (err instanceof WorkflowNotFoundError) return { ok: false, message: `The billing run ${invoice.workflowId} is not running (invoice is ${invoice.status}); it takes no more decisions.` };
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      return { ok: false, message: `The billing run did not answer within ${DECISION_TIMEOUT_MS / 1000} s; the decision may still be applied, so reload before retrying.` };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,107 @@
+import { data, type AppLoadContext } from 'react-router';
+import { money } from './money.server';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const day = (d: Date): string => d.toISOString().slice(0, 10);
+
+export interface InvoiceSummary {
+  id: string;
+  customer: string;
+  period: string;
+  status: string;
+  total: string;
+}
+
+/** Drafts waiting for a decision, and the most recent invoices of any status. */
+export async function listInvoices(context: AppLoadContext, organizationId: string): Promise<{ drafts: InvoiceSummary[]; recent: InvoiceSummary[] }> {
+  const include = { customer: { select: { externalId: true, name: true } } } as const;
+  const [drafts, recent] = await Promise.all([
+    context.prisma.invoice.findMany({ where: { organizationId, status: 'draft' }, include, orderBy: [{ periodStart: 'asc' }, { id: 'asc' }], take: 200 }),
+    context.prisma.invoice.findMany({ where: { organizationId, status: { not: 'draft' } }, include, orderBy: [{ updatedAt: 'desc' }, { id: 'asc' }], take: 50 }),
+  ]);
+  const summary = (i: (typeof drafts)[number]): InvoiceSummary => ({
+    id: i.id,
+    customer: i.customer.name ?? i.customer.externalId,
+    period: `${day(i.periodStart)} – ${day(i.periodEnd)}`,
+    status: i.status,
+    total: money(i.total, i.currency),
+  });
+  return { drafts: drafts.map(summary), recent: recent.map(summary) };
+}
+
+/** This organization's invoice, or a 404 (another organization's looks exactly like a missing one). */
+export async function findInvoice(context: AppLoadContext, organizationId: string, id: string | undefined) {
+  const invoice = id && UUID.test(id) ? await context.prisma.invoice.findFirst({ where: { id, organizationId }, include: { customer: true } }) : null;
+  if (!invoice) throw data({ message: 'No such invoice.' }, { status: 404 });
+  return invoice;
+}
+
+export interface TierRow {
+  range: string;
+  quantity: string;
+  unitAmount: string;
+  amount: string;
+}
+
+interface StoredTier {
+  from: string;
+  to: string | null;
+  quantity: string;
+  unit_amount: string;
+  amount: string;
+}
+
+/** An invoice with its lines (each with its tier breakdown) and its audit history, newest last. */
+export async function readInvoice(context: AppLoadContext, organizationId: string, id: string | undefined) {
+  const invoice = await findInvoice(context, organizationId, id);
+  const [lines, audit] = await Promise.all([
+    context.prisma.invoiceLine.findMany({ where: { invoiceId: invoice.id, organizationId }, orderBy: { position: 'asc' } }),
+    context.prisma.auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoice.id }, orderBy: { id: 'asc' } }),
+  ]);
+  return {
+    id: invoice.id,
+    customer: invoice.customer.name ?? invoice.customer.externalId,
+    period: `${day(invoice.periodStart)} – ${day(invoice.periodEnd)}`,
+    status: invoice.status,
+    currency: invoice.currency,
+    total: money(invoice.total, invoice.currency),
+    workflowId: invoice.workflowId,
+    lines: lines.map((l) => ({
+      id: l.id,
+      kind: l.kind,
+      description: l.description,
+      quantity: l.quantity?.toString() ?? null,
+      amount: money(l.amount, invoice.currency),
+      hasUsage: l.snapshotIds.length > 0,
+      tiers: (l.tiers as unknown as StoredTier[]).map(
+        (t): TierRow => ({ range: `${t.from} – ${t.to ?? '∞'}`, quantity: t.quantity, unitAmount: t.unit_amount, amount: money(t.amount, invoice.currency) }),
+      ),
+    })),
+    audit: audit.map((a) => ({
+      id: a.id.toString(),
+      at: a.createdAt.toISOString(),
+      action: a.action,
+      actor: `${a.actorType}: ${a.actorId}`,
+      detail: a.after === null ? '' : JSON.stringify(a.after),
+    })),
+  };
+}
+
+/** Drill-down: one line, the daily snapshots behind it, and the events it billed (first 200). */
+export async function readInvoiceLine(context: AppLoadContext, organizationId: string, invoiceId: string | undefined, lineId: string | undefined) {
+  const invoice = await findInvoice(context, organizationId, invoiceId);
+  const line = lineId && UUID.test(lineId) ? await context.prisma.invoiceLine.findFirst({ where: { id: lineId, invoiceId: invoice.id, organizationId } }) : null;
+  if (!line) throw data({ message: 'No such invoice line.' }, { status: 404 });
+  const [snapshots, events, eventCount] = await Promise.all([
+    context.prisma.usageSnapshot.findMany({ where: { id: { in: line.snapshotIds }, organizationId }, orderBy: { day: 'asc' } }),
+    context.prisma.usageEvent.findMany({ where: { invoiceLineId: line.id, organizationId }, orderBy: [{ timestamp: 'asc' }, { id: 'asc' }], take: 200 }),
+    context.prisma.usageEvent.count({ where: { invoiceLineId: line.id, organizationId } }),
+  ]);
+  return {
+    invoice: { id: invoice.id, customer: invoice.customer.name ?? invoice.customer.externalId, period: `${day(invoice.periodStart)} – ${day(invoice.periodEnd)}` },
+    line: { description: line.description, quantity: line.quantity?.toString() ?? null, amount: money(line.amount, invoice.currency) },
+    snapshots: snapshots.map((s) => ({ id: s.id, day: day(s.day), quantity: s.quantity.toString(), events: s.eventCount })),
+    events: events.map((e) => ({ id: e.id, at: e.timestamp.toISOString(), type: e.eventType, quantity: e.quantity.toString(), key: e.idempotencyKey })),
+    eventCount,
+  };
+}

@@ -1,0 +1,67 @@
+// The web app's server: Express 5 serving React Router's production build
+// (web/build, made by `npm run web:build`). Loaders and actions get the
+// Prisma and Temporal clients through the load context (web/app/context.ts).
+// Env: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WEB_HOST (HOST),
+// WEB_PORT (default 3001), TEMPORAL_UI_URL (default http://127.0.0.1:8233).
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { createRequestHandler } from '@react-router/express';
+import express from 'express';
+import type { ServerBuild } from 'react-router';
+import { createPrismaClient } from '../prisma/client';
+import { createTemporalClient } from '../temporal/client';
+import type { WebContext } from './app/context';
+
+const BUILD_DIR = path.join(__dirname, 'build');
+const SERVER_BUILD = path.join(BUILD_DIR, 'server', 'index.js');
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(SERVER_BUILD)) throw new Error(`${path.relative(process.cwd(), SERVER_BUILD)} is missing: run \`npm run web:build\` first`);
+  // The server build is CommonJS (web/react-router.config.ts), loaded as such.
+  const build = createRequire(__filename)(SERVER_BUILD) as ServerBuild;
+  const prisma = createPrismaClient(undefined, { max: 5 });
+  const temporal = await createTemporalClient();
+  const context: WebContext = {
+    prisma,
+    temporal: temporal.client,
+    temporalNamespace: temporal.client.options.namespace,
+    temporalUiUrl: (process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233').replace(/\/+$/, ''),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  // Behind a TLS-terminating proxy, set TRUST_PROXY so cookies are marked Secure.
+  if (process.env.TRUST_PROXY) app.set('trust proxy', process.env.TRUST_PROXY);
+  // Fingerprinted file names: cache them for good.
+  app.use('/assets', express.static(path.join(BUILD_DIR, 'client', 'assets'), { immutable: true, maxAge: '1y' }));
+  app.use(express.static(path.join(BUILD_DIR, 'client'), { maxAge: '1h' }));
+  app.all('*splat', createRequestHandler({ build, getLoadContext: () => context }));
+
+  const host = process.env.WEB_HOST ?? process.env.HOST ?? '127.0.0.1';
+  const port = Number(process.env.WEB_PORT ?? 3001);
+  const server = app.listen(port, host, () => {
+    console.log(`web listening on http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`);
+  });
+  server.on('error', (err) => {
+    console.error(`web could not listen on ${host}:${port}: ${err.message}`);
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    server.close(() => {
+      void Promise.allSettled([prisma.$disconnect(), temporal.close()]).then(() => process.exit(0));
+    });
+    server.closeAllConnections();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`web failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
