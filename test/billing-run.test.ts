@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from 
 import { createStripeClient } from '../activities/stripe/client';
 import { approveUpdate, adjustUpdate, billingRunStateQuery, rejectUpdate, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput, type BillingRunState } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
+import { reconcileWorkflowId } from '../temporal/reconciliations';
 import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { recordHistory } from './harness/histories';
@@ -112,7 +113,10 @@ describe('billing run', () => {
     expect(items.map((r) => Number(r.body.amount)).sort((a, b) => a - b)).toEqual([-700, 3000, 10700]);
     expect(fake.charges.filter((c) => c.invoice === stored.stripeInvoiceId)).toEqual([{ invoice: stored.stripeInvoiceId, amount: 13000, currency: 'usd', outcome: 'succeeded' }]);
     expect(await auditActions(organizationId, invoice.id)).toEqual(['invoice.drafted', 'invoice.adjusted', 'invoice.approved', 'invoice.finalized', 'invoice.paid']);
-    await recordHistory('billing-run-paid', handle);
+    // The settled run hands the period to leak detection.
+    const reconciliation = worker.client.workflow.getHandle(reconcileWorkflowId(organizationId, november.periodStart));
+    await expect(reconciliation.result()).resolves.toBeDefined();
+    await recordHistory('billing-run-paid-reconciled', handle);
   });
 
   it('bills events that arrived after a period closed on the next invoice, as a labelled adjustment', async () => {

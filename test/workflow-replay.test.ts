@@ -14,7 +14,8 @@ import { startTestWorker } from './harness/ingest-worker';
 // each carry their own protobufjs copy and its protojson rejects the other's types.
 //
 // The billing-run histories are recorded by the billing tests themselves
-// (test/harness/histories.ts: RECORD_HISTORIES=1).
+// (test/harness/histories.ts: RECORD_HISTORIES=1). All but
+// billing-run-paid-reconciled predate the reconcile-after-billing-run patch.
 //
 // `ingest-batch*.history.pb` predate the ingest-local-activities patch (remote
 // activities); `ingest-batch-local.history.pb` is the patched path. To record
@@ -29,6 +30,7 @@ describe('workflow code replays recorded histories', () => {
   it('has a history for every ingest and billing path', () => {
     expect(files.sort()).toEqual([
       'billing-run-late-usage-rejected.history.pb',
+      'billing-run-paid-reconciled.history.pb',
       'billing-run-paid.history.pb',
       'billing-run-reminded-auto-approved-card-retried.history.pb',
       'billing-run-reset.history.pb',

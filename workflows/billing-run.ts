@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, proxyActivities, setHandler, sleep, uuid4 } from '@temporalio/workflow';
+import { allHandlersFinished, condition, patched, proxyActivities, setHandler, sleep, uuid4 } from '@temporalio/workflow';
 import type { LedgerflowActivities } from '../activities';
 import { now } from './clock';
 import { dec } from '../billing/decimal';
@@ -34,6 +34,15 @@ const stripe = proxyActivities<LedgerflowActivities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
 
+/** Starting the period's reconciliation: a few tries; it must never hold a finished billing run. */
+const followUp = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/** Runs started before 2026-11-22 10:00 UTC ended without a reconciliation; their histories keep replaying. */
+export const RECONCILE_AFTER_RUN_PATCH = 'reconcile-after-billing-run';
+
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '1 minute',
@@ -56,7 +65,7 @@ const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
  * `billing-run:<subscriptionId>:<periodStart>`: close the period into a draft
  * invoice → wait for finance (approve / adjust / reject updates; reminders;
  * optional auto-approval) → finalize in Stripe → collect on a retry schedule
- * (Stripe webhooks signal payments).
+ * (Stripe webhooks signal payments) → start the period's reconciliation.
  *
  * Every step converges when repeated, and after the draft the run asks the
  * database where the invoice stands: a run reset in the Temporal UI to any
@@ -185,6 +194,15 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     }
   }
   if (state.status === 'collecting') await collect();
+
+  // Leak detection for the period (reconcile:<orgId>:<periodStart>) once this run has settled.
+  if (patched(RECONCILE_AFTER_RUN_PATCH)) {
+    try {
+      await followUp.requestReconciliation({ organizationId, periodStart: input.periodStart, periodEnd: input.periodEnd });
+    } catch {
+      // The reconciliation can be started on demand (POST /api/v1/reconciliations); billing is done.
+    }
+  }
 
   await condition(allHandlersFinished);
   return state;
