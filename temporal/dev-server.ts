@@ -68,6 +68,11 @@ export async function startDevServer(options: StartTemporalOptions & { namespace
   if (options.dbFile) {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
+    // SQLite's defaults (rollback journal, synchronous=FULL) fsync on every
+    // persistence write, which caps the dev server near 50 workflow starts/s on
+    // this machine; WAL with synchronous=NORMAL survives a process crash and is
+    // about 4× faster (a power loss may drop the last transactions: a dev server).
+    args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
   const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];

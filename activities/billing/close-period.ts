@@ -9,9 +9,7 @@ import { writeAudit } from '../../prisma/audit';
 import {
   readBilledUsage,
   readMeterEvents,
-  readPlanChanges,
-  readPlanPrices,
-  readSubscriptionTerms,
+  readCloseInputs,
   type Db,
   type MeterEventRow,
   type PlanPriceRow,
@@ -163,15 +161,14 @@ export function closePeriod({ prisma }: ActivityDeps) {
     const takenAt = new Date();
     return prisma.$transaction(
       async (tx) => {
-        const sub = await readSubscriptionTerms(tx, input.organizationId, input.subscriptionId);
-        if (!sub) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
-        const existing = await tx.invoice.findUnique({ where: { subscriptionId_periodStart: { subscriptionId: sub.id, periodStart: start } }, include: { _count: { select: { lines: true } } } });
-        if (existing) return summary(existing, existing._count.lines, sub.organization);
+        const inputs = await readCloseInputs(tx, { organizationId: input.organizationId, subscriptionId: input.subscriptionId, periodStart: start });
+        if (!inputs) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
+        const { subscription: sub, existing, changes } = inputs;
+        if (existing) return summary(existing, existing.lineCount, sub.organization);
 
-        const changes = await readPlanChanges(tx, sub.id);
         const period = { start, end };
         const plans = periodPlans(sub, changes, period);
-        const prices = await readPlanPrices(tx, plans.finalPlan.id);
+        const prices = inputs.pricesByPlan.get(plans.finalPlan.id) ?? [];
         const usage = await claimPeriodUsage(tx, sub, prices, start, end, takenAt);
         const late = await claimLateUsage(tx, sub, prices, start, takenAt);
         const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
