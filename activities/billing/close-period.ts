@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateUsage, meterUsage, periodPlans } from '../../billing/draft-inputs';
+import { draftInput, groupLateEvents, lateUsage, meterOf, meterUsage, periodPlans, ratedEvent } from '../../billing/draft-inputs';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
 import { readingsByDay } from '../../billing/usage-readings';
 import { writeAudit } from '../../prisma/audit';
@@ -19,7 +19,7 @@ import type { Prisma } from '../../prisma/client';
 import type { BillingRunInput } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
-import { meterRef, toRatedEvent, upsertSnapshots } from './snapshots';
+import { upsertSnapshots } from './snapshots';
 
 /** What the billing run needs to go on after the close. */
 export interface ClosedPeriod {
@@ -47,14 +47,14 @@ async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPric
   const usage: PendingUsage[] = [];
   for (const price of prices) {
     const lineId = randomUUID();
-    const meter = meterRef(price.meter);
+    const meter = meterOf(price.meter);
     // Claim the period's unbilled events for this line; what is claimed is exactly what is billed.
     const rows = await tx.$queryRaw<MeterEventRow[]>`
       UPDATE usage_events SET invoice_line_id = ${lineId}::uuid
       WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
         AND event_type = ${meter.eventType} AND timestamp >= ${start} AND timestamp < ${end} AND invoice_line_id IS NULL
       RETURNING id, event_type, quantity, timestamp, properties, cost, revenue`;
-    const events = rows.map(toRatedEvent);
+    const events = rows.map(ratedEvent);
     const snapshotIds = await upsertSnapshots(
       tx,
       { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt },
@@ -82,7 +82,7 @@ async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceR
   for (const g of groupLateEvents(sub, prices, late)) {
     const lineId = randomUUID();
     await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
-    const meter = meterRef(g.price.meter);
+    const meter = meterOf(g.price.meter);
     const all = (
       await readMeterEvents(tx, {
         organizationId: sub.organizationId,
@@ -91,7 +91,7 @@ async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceR
         from: g.period.start,
         to: g.period.end,
       })
-    ).map(toRatedEvent);
+    ).map(ratedEvent);
     // Re-snapshot the days the late events fall on, so snapshots show the usage as it now stands.
     const lateIds = new Set(g.eventIds);
     const lateDays = new Set(all.filter((e) => lateIds.has(e.id)).map((e) => e.timestamp.toISOString().slice(0, 10)));

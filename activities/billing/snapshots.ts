@@ -1,30 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { nextUtcMidnight, startOfUtcDay } from '../../billing/calendar';
-import { dec, toPlainString } from '../../billing/decimal';
-import type { Meter } from '../../billing/meter-aggregation';
-import { readingsByDay, type DayReading, type RatedEvent } from '../../billing/usage-readings';
-import { readMeterEvents, readPlanPrices, readSubscriptionTerms, type Db, type MeterEventRow } from '../../prisma/billing-reads';
+import { toPlainString } from '../../billing/decimal';
+import { meterOf, ratedEvent, type MeterRef } from '../../billing/draft-inputs';
+import { readingsByDay, type DayReading } from '../../billing/usage-readings';
+import { readMeterEvents, readPlanPrices, readSubscriptionTerms, type Db } from '../../prisma/billing-reads';
 import type { ActivityDeps } from '../deps';
-
-export interface MeterRef extends Meter {
-  id: string;
-  eventType: string;
-}
-
-export function toRatedEvent(row: MeterEventRow): RatedEvent {
-  return {
-    id: row.id,
-    quantity: dec(row.quantity),
-    timestamp: row.timestamp,
-    properties: row.properties,
-    cost: row.cost === null ? null : dec(row.cost),
-    revenue: row.revenue === null ? null : dec(row.revenue),
-  };
-}
-
-export function meterRef(m: { id: string; eventType: string; aggregation: Meter['aggregation']; property: string | null }): MeterRef {
-  return { id: m.id, eventType: m.eventType, aggregation: m.aggregation, ...(m.property ? { property: m.property } : {}) };
-}
 
 /**
  * Upserts one customer's daily readings of one meter on (customer, meter, day)
@@ -66,7 +46,7 @@ export async function snapshotMeter(
   q: { organizationId: string; customerId: string; customerExternalId: string; meter: MeterRef; from: Date; to: Date; takenAt: Date },
 ): Promise<string[]> {
   const rows = await readMeterEvents(db, { organizationId: q.organizationId, customerExternalId: q.customerExternalId, eventTypes: [q.meter.eventType], from: q.from, to: q.to });
-  return upsertSnapshots(db, { organizationId: q.organizationId, customerId: q.customerId, meterId: q.meter.id, takenAt: q.takenAt }, readingsByDay(q.meter, rows.map(toRatedEvent)));
+  return upsertSnapshots(db, { organizationId: q.organizationId, customerId: q.customerId, meterId: q.meter.id, takenAt: q.takenAt }, readingsByDay(q.meter, rows.map(ratedEvent)));
 }
 
 export interface SnapshotUsageInput {
@@ -91,7 +71,7 @@ export function snapshotUsage({ prisma }: ActivityDeps) {
         organizationId: input.organizationId,
         customerId: terms.customerId,
         customerExternalId: terms.customer.externalId,
-        meter: meterRef(price.meter),
+        meter: meterOf(price.meter),
         from,
         to,
         takenAt: new Date(input.takenAt),

@@ -20,7 +20,7 @@ import type { Db } from '../../prisma/billing-reads';
 import type { Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
-import { meterRef } from '../billing/snapshots';
+import { meterOf } from '../../billing/draft-inputs';
 
 export interface DetectLeaksInput {
   organizationId: string;
@@ -129,7 +129,7 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
     });
     const lineIds = new Set(invoice.lines.map((l) => l.id));
     for (const row of sub.plan.prices) {
-      const meter = meterRef(row.meter);
+      const meter = meterOf(row.meter);
       const price: PriceModel = priceFromRow(row);
       const events = await db.$queryRaw<EventRow[]>`
         SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
@@ -177,7 +177,7 @@ async function reportedUsageLeaks(db: Db, organizationId: string, window: { star
     const prices = invoice?.subscription.plan.prices ?? [];
     const row = prices.find((p) => p.meter.key === report.meterKey);
     if (!invoice || !row) continue;
-    const meter = meterRef(row.meter);
+    const meter = meterOf(row.meter);
     const events = await db.$queryRaw<EventRow[]>`
       SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
       WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${report.customerExternalId}
