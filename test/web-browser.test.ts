@@ -1,10 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import readline from 'node:readline';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createStripeClient } from '../activities/stripe/client';
 import { createUser } from '../prisma/users';
 import { billingRunStateQuery, rejectUpdate, type BillingRunInput } from '../temporal/billing-messages';
@@ -14,6 +9,7 @@ import { createBillingCatalog, insertUsage, type BillingCatalog } from './harnes
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { StripeFake } from './harness/stripe-fake';
+import { describeWithChromium, launchChromium, screenshot, signIn as signInAs, startWebServer, type WebServer } from './harness/web-app';
 
 /**
  * The web app in a real browser (Debian's Chromium driven by playwright-core)
@@ -22,58 +18,15 @@ import { StripeFake } from './harness/stripe-fake';
  * run move on; a viewer has no approve button and a forged POST is refused;
  * the audit history names the approver; runs link to the Temporal UI.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ROOT = path.resolve(__dirname, '..');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
 const TEMPORAL_UI = 'http://temporal-ui.test:8233';
 const PASSWORDS = { finance: 'finance-password-1', viewer: 'viewer-password-1' };
 
-const skipReason = fs.existsSync(CHROMIUM) ? null : `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-if (skipReason) process.stderr.write(`[web-browser] skipping the browser tests: ${skipReason}\n`);
-const describeWithChromium = skipReason ? describe.skip : describe;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** The production build, made once if this checkout has none yet (`npm run setup` makes it too). */
-function ensureWebBuild(): void {
-  if (fs.existsSync(path.join(ROOT, 'web', 'build', 'server', 'index.js'))) return;
-  const built = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', '@react-router', 'dev', 'bin.js'), 'build', 'web'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`web build failed:\n${built.stdout}${built.stderr}`);
-}
-
-async function startWebServer(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'web', 'server.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, WEB_PORT: String(port), WEB_HOST: '127.0.0.1', TEMPORAL_UI_URL: TEMPORAL_UI },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const onLine = (line: string): void => {
-      output.push(line);
-      if (line.startsWith('web listening on ')) resolve();
-    };
-    readline.createInterface({ input: child.stdout! }).on('line', onLine);
-    readline.createInterface({ input: child.stderr! }).on('line', onLine);
-    child.once('exit', (code) => reject(new Error(`web server exited (code ${code}):\n${output.join('\n')}`)));
-  });
-  return child;
-}
-
 const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
 
-describeWithChromium('web app in Chromium', () => {
+describeWithChromium('web-browser')('web app in Chromium', () => {
   const fake = new StripeFake();
   let worker: TestWorker;
-  let web: ChildProcess | undefined;
+  let web: WebServer | undefined;
   let browser: Browser;
   let baseUrl: string;
   let organizationId: string;
@@ -107,23 +60,9 @@ describeWithChromium('web app in Chromium', () => {
     return { invoiceId: state.invoiceId!, workflowId };
   }
 
-  async function signIn(role: 'finance' | 'viewer'): Promise<Page> {
-    const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 390, height: 844 } });
-    const page = await context.newPage();
-    await page.goto('/invoices');
-    await page.waitForURL(/\/login\?next=/);
-    await page.getByLabel('Email').fill(users[role]);
-    await page.getByLabel('Password').fill(PASSWORDS[role]);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/invoices$/);
-    return page;
-  }
-
-  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const signIn = (role: 'finance' | 'viewer'): Promise<Page> => signInAs(browser, baseUrl, { email: users[role], password: PASSWORDS[role] }, '/invoices');
 
   beforeAll(async () => {
-    ensureWebBuild();
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     const stripePort = await fake.start();
     worker = await startTestWorker('web', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${stripePort}` }) });
     ({ organizationId } = await createTestOrganization('web'));
@@ -133,22 +72,14 @@ describeWithChromium('web app in Chromium', () => {
       users[role] = user.email;
     }
     drafts.push(await draftInvoice('Approve Me Ltd'), await draftInvoice('Viewer Target Ltd'));
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    web = await startWebServer(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    web = await startWebServer({ TEMPORAL_UI_URL: TEMPORAL_UI });
+    baseUrl = web.baseUrl;
+    browser = await launchChromium();
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (web && web.exitCode === null) {
-      const exited = new Promise((r) => web!.once('exit', r));
-      web.kill('SIGTERM');
-      await exited;
-    }
+    await web?.stop();
     // End the second run (the viewer could not decide it) so no run waits on the shared server.
     const second = drafts[1];
     if (second) {
@@ -167,11 +98,11 @@ describeWithChromium('web app in Chromium', () => {
     const session = (await page.context().cookies()).find((c) => c.name === 'lf_session');
     // Plain http here, so not Secure; over https the cookie is marked Secure (auth.server.test.ts).
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', secure: false });
-    await shot(page, 'invoices');
+    await screenshot(page, 'invoices');
     await page.getByRole('link', { name: 'Approve Me Ltd' }).click();
     await page.waitForURL(`**/invoices/${first!.invoiceId}`);
     expect(await page.getByTestId('invoice-status').textContent()).toBe('draft');
-    await shot(page, 'invoice-draft');
+    await screenshot(page, 'invoice-draft');
 
     await page.getByLabel('Note (optional)').fill('checked in the browser');
     await page.getByRole('button', { name: 'Approve' }).click();
@@ -183,18 +114,18 @@ describeWithChromium('web app in Chromium', () => {
     const approval = page.getByRole('row').filter({ hasText: 'invoice.approved' });
     await expect(approval.getByRole('cell').nth(2).textContent()).resolves.toBe(`user: ${users.finance}`);
     await expect(approval.textContent()).resolves.toContain('checked in the browser');
-    await shot(page, 'invoice-paid');
+    await screenshot(page, 'invoice-paid');
 
     await page.getByRole('link', { name: 'API calls' }).first().click();
     await page.getByRole('heading', { name: 'Daily snapshots' }).waitFor();
     await expect(page.getByRole('heading', { name: /Events billed on this line \(2\)/ }).count()).resolves.toBe(1);
-    await shot(page, 'invoice-line');
+    await screenshot(page, 'invoice-line');
 
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     // The other draft still waits.
     await expect(page.locator('.card', { hasText: 'Drafts awaiting approval' }).locator('strong').textContent()).resolves.toBe('1');
-    await shot(page, 'overview');
+    await screenshot(page, 'overview');
   });
 
   it('shows a viewer no decision forms and refuses their forged approve with 403', async () => {
@@ -204,7 +135,7 @@ describeWithChromium('web app in Chromium', () => {
     expect(await page.getByTestId('invoice-status').textContent()).toBe('draft');
     expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Reject' }).count()).toBe(0);
-    await shot(page, 'invoice-viewer');
+    await screenshot(page, 'invoice-viewer');
 
     // A valid session and a valid CSRF token (from the sign-out form): only the role is wrong.
     const csrf = await page.locator('input[name="csrf"]').first().inputValue();
@@ -230,13 +161,13 @@ describeWithChromium('web app in Chromium', () => {
       const link = page.getByRole('link', { name: `Open ${workflowId} in the Temporal UI` });
       expect(await link.getAttribute('href')).toBe(`${TEMPORAL_UI}/namespaces/${encodeURIComponent(process.env.TEMPORAL_NAMESPACE!)}/workflows/${encodeURIComponent(workflowId)}`);
     }
-    await shot(page, 'runs');
+    await screenshot(page, 'runs');
     await page.goto('/login');
     // Signed in already: the sign-in page sends them on.
     await page.waitForURL(`${baseUrl}/`);
     const anonymous = await browser.newPage({ baseURL: baseUrl });
     await anonymous.goto('/login');
-    await shot(anonymous, 'login');
+    await screenshot(anonymous, 'login');
     await anonymous.close();
   });
 });
