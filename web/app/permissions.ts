@@ -5,12 +5,20 @@
  */
 export type Role = 'admin' | 'finance' | 'ops' | 'viewer';
 
-export type Permission = 'read' | 'decide_invoices' | 'operate_runs' | 'manage_users';
+export type Permission =
+  | 'read'
+  | 'decide_invoices'
+  | 'dismiss_leaks'
+  | 'operate_runs'
+  | 'run_reconciliations'
+  | 'manage_users'
+  | 'manage_api_keys'
+  | 'manage_settings';
 
 const GRANTS: Record<Role, readonly Permission[]> = {
-  admin: ['read', 'decide_invoices', 'operate_runs', 'manage_users'],
-  finance: ['read', 'decide_invoices'],
-  ops: ['read', 'operate_runs'],
+  admin: ['read', 'decide_invoices', 'dismiss_leaks', 'operate_runs', 'run_reconciliations', 'manage_users', 'manage_api_keys', 'manage_settings'],
+  finance: ['read', 'decide_invoices', 'dismiss_leaks'],
+  ops: ['read', 'operate_runs', 'run_reconciliations'],
   viewer: ['read'],
 };
 
