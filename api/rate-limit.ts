@@ -12,7 +12,8 @@ import type { ErrorBody } from './errors';
  * than failing open or failing every request.
  */
 
-const TABLE = 'api_rate_limits';
+/** Shared with the web app's sign-in limit (web/sign-in-limit.ts), under its own key prefixes. */
+export const TABLE = 'api_rate_limits';
 const WINDOW_SECONDS = 60;
 
 type KeyOf = (req: Request) => string;
@@ -22,7 +23,7 @@ type KeyOf = (req: Request) => string;
  * a crash, and a transaction that writes only unlogged tables commits without
  * waiting for a WAL flush, which keeps the two upserts per request cheap.
  */
-async function createTable(pool: Pool): Promise<void> {
+export async function createTable(pool: Pool): Promise<void> {
   try {
     await pool.query(
       `CREATE UNLOGGED TABLE IF NOT EXISTS ${TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,

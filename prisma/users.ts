@@ -33,3 +33,35 @@ export async function createUser(
   });
   return { id: user.id, email, password };
 }
+
+/** A change that would leave the organization without an enabled admin, or a user not found. */
+export class UserChangeRefused extends Error {}
+
+type UserChange = { role: UserRole } | { disabled: boolean };
+
+/**
+ * Changes a user's role, or disables / re-enables them (disabling ends their
+ * sessions). Audited. Refuses to demote or disable the organization's last
+ * enabled admin: the org's enabled admin rows are locked first, so two
+ * admins demoting each other at once cannot both succeed.
+ */
+export async function changeUser(prisma: PrismaClient, organizationId: string, userId: string, change: UserChange, actor: AuditActor): Promise<void> {
+  await prisma.$transaction(async (tx) => {
+    const admins = await tx.$queryRaw<{ id: string }[]>`
+      SELECT id::text FROM users WHERE organization_id = ${organizationId}::uuid AND role = 'admin' AND disabled_at IS NULL FOR UPDATE`;
+    const user = await tx.user.findFirst({ where: { id: userId, organizationId } });
+    if (!user) throw new UserChangeRefused('No such user in this organization.');
+    const losesAdmin = user.role === 'admin' && !user.disabledAt && ('role' in change ? change.role !== 'admin' : change.disabled);
+    if (losesAdmin && admins.length <= 1) throw new UserChangeRefused(`${user.email} is the last admin; make someone else admin first.`);
+    if ('role' in change) {
+      if (change.role === user.role) return;
+      await tx.user.update({ where: { id: user.id }, data: { role: change.role } });
+      await writeAudit(tx, { organizationId, actor, action: 'user.role_changed', entityType: 'user', entityId: user.id, before: { role: user.role }, after: { role: change.role } });
+      return;
+    }
+    if (change.disabled === !!user.disabledAt) return;
+    await tx.user.update({ where: { id: user.id }, data: { disabledAt: change.disabled ? new Date() : null } });
+    if (change.disabled) await tx.session.deleteMany({ where: { userId: user.id } });
+    await writeAudit(tx, { organizationId, actor, action: change.disabled ? 'user.disabled' : 'user.enabled', entityType: 'user', entityId: user.id, after: { email: user.email } });
+  });
+}

@@ -9,7 +9,14 @@ import { parse } from 'yaml';
  * is found by following relative imports from the files its command starts.
  */
 const ROOT = path.resolve(__dirname, '..');
-const SCANNED_DIRS = ['api', 'worker', 'temporal', 'prisma', 'activities', 'workflows'];
+const SCANNED_DIRS = ['api', 'worker', 'temporal', 'prisma', 'activities', 'workflows', 'web'];
+
+/**
+ * Entry files that load code no import statement names: web/server.ts
+ * requires React Router's build of web/app, so the web service runs every
+ * module under web/app too.
+ */
+const BUNDLED: Record<string, string> = { 'web/server.ts': 'web/app' };
 
 /** Variables the code reads that no compose service needs to set (dev-only or defaulted), and why. */
 const NOT_WIRED: Record<string, string> = {
@@ -34,8 +41,8 @@ function sourceFiles(dir: string): string[] {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name !== 'generated' && entry.name !== 'node_modules') out.push(...sourceFiles(full));
-    } else if (/\.(ts|mts|mjs|js)$/.test(entry.name) && !/\.test\.ts$/.test(entry.name)) {
+      if (!['generated', 'node_modules', 'build', '.react-router'].includes(entry.name)) out.push(...sourceFiles(full));
+    } else if (/\.(ts|tsx|mts|mjs|js)$/.test(entry.name) && !/\.test\.tsx?$/.test(entry.name)) {
       out.push(full);
     }
   }
@@ -52,7 +59,7 @@ function envReads(source: string): Set<string> {
 function resolveImport(from: string, spec: string): string | null {
   if (!spec.startsWith('.')) return null;
   const base = path.resolve(path.dirname(from), spec);
-  for (const candidate of [base, `${base}.ts`, `${base}.mts`, `${base}.mjs`, `${base}.js`, path.join(base, 'index.ts')]) {
+  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, `${base}.mts`, `${base}.mjs`, `${base}.js`, path.join(base, 'index.ts')]) {
     if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return candidate;
   }
   return null;
@@ -86,6 +93,12 @@ function entryFiles(service: ComposeService): string[] {
   return [...command.matchAll(/([\w./-]+\.(?:ts|mjs|js))\b/g)].map((m) => path.join(ROOT, m[1]!)).filter((file) => !file.includes('node_modules'));
 }
 
+/** The entry files plus what they load without an import (BUNDLED). */
+function runFiles(service: ComposeService): string[] {
+  const entries = entryFiles(service).filter((f) => fs.existsSync(f));
+  return [...entries, ...entries.flatMap((f) => (BUNDLED[rel(f)] ? sourceFiles(path.join(ROOT, BUNDLED[rel(f)]!)) : []))];
+}
+
 function environmentOf(service: ComposeService): Set<string> {
   const env = service.environment ?? {};
   return new Set(Array.isArray(env) ? env.map((e) => e.split('=')[0]!) : Object.keys(env));
@@ -105,7 +118,7 @@ const codeServices = Object.entries(services).filter(([, s]) => entryFiles(s).le
 
 describe('docker-compose.yml', () => {
   it('has the production services', () => {
-    expect(Object.keys(services).sort()).toEqual(expect.arrayContaining(['api', 'postgres', 'temporal', 'temporal-ui', 'worker']));
+    expect(Object.keys(services).sort()).toEqual(expect.arrayContaining(['api', 'postgres', 'temporal', 'temporal-ui', 'web', 'worker']));
   });
 
   it.each(Object.keys(services))('service %s has a healthcheck', (name) => {
@@ -122,12 +135,17 @@ describe('docker-compose.yml', () => {
     const service = services[name]!;
     const wired = environmentOf(service);
     const missing: string[] = [];
-    for (const file of reachable(entryFiles(service).filter((f) => fs.existsSync(f)))) {
+    for (const file of reachable(runFiles(service))) {
       for (const variable of filesWithEnv.get(file) ?? []) {
         if (!wired.has(variable) && !(variable in NOT_WIRED)) missing.push(`${variable} (read in ${rel(file)})`);
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('checks the web service against web/server.ts, what it imports, and the app it serves', () => {
+    const files = [...reachable(runFiles(services.web!))].map(rel);
+    expect(files).toEqual(expect.arrayContaining(['web/server.ts', 'web/sign-in-limit.ts', 'web/app/server/auth.server.ts', 'web/app/routes/login.tsx']));
   });
 
   it('wires every variable read in the service code to some service, or lists it as dev-only with a reason', () => {
@@ -139,8 +157,8 @@ describe('docker-compose.yml', () => {
     expect(unwired).toEqual([]);
   });
 
-  it('waits for healthy dependencies before starting the API and the worker', () => {
-    for (const name of ['api', 'worker']) {
+  it('waits for healthy dependencies before starting the API, the worker and the web app', () => {
+    for (const name of ['api', 'worker', 'web']) {
       const dependsOn = (services[name] as { depends_on?: Record<string, { condition?: string }> }).depends_on ?? {};
       expect(Object.keys(dependsOn)).toContain('temporal');
       for (const dep of Object.values(dependsOn)) expect(dep.condition).toBe('service_healthy');

@@ -2,16 +2,19 @@
 // (web/build, made by `npm run web:build`). Loaders and actions get the
 // Prisma and Temporal clients through the load context (web/app/context.ts).
 // Env: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, WEB_HOST (HOST),
-// WEB_PORT (default 3001), TEMPORAL_UI_URL (default http://127.0.0.1:8233).
+// WEB_PORT (default 3001), TEMPORAL_UI_URL (default http://127.0.0.1:8233),
+// TRUST_PROXY, and the sign-in limit's SIGN_IN_MAX_ATTEMPTS_PER_EMAIL,
+// SIGN_IN_MAX_ATTEMPTS_PER_IP, SIGN_IN_LIMIT_WINDOW_SECONDS (web/sign-in-limit.ts).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createRequestHandler } from '@react-router/express';
 import express from 'express';
 import type { ServerBuild } from 'react-router';
-import { createPrismaClient } from '../prisma/client';
+import { createPgPool, createPrismaClient } from '../prisma/client';
 import { createTemporalClient } from '../temporal/client';
 import type { WebContext } from './app/context';
+import { SignInLimit, signInLimitOptions } from './sign-in-limit';
 
 const BUILD_DIR = path.join(__dirname, 'build');
 const SERVER_BUILD = path.join(BUILD_DIR, 'server', 'index.js');
@@ -20,13 +23,18 @@ async function main(): Promise<void> {
   if (!fs.existsSync(SERVER_BUILD)) throw new Error(`${path.relative(process.cwd(), SERVER_BUILD)} is missing: run \`npm run web:build\` first`);
   // The server build is CommonJS (web/react-router.config.ts), loaded as such.
   const build = createRequire(__filename)(SERVER_BUILD) as ServerBuild;
+  const limitOptions = signInLimitOptions();
   const prisma = createPrismaClient(undefined, { max: 5 });
+  // The sign-in limit's counters (rate-limiter-flexible speaks pg, not Prisma).
+  const pgPool = createPgPool(undefined, { max: 2 });
   const temporal = await createTemporalClient();
-  const context: WebContext = {
+  const signInLimit = new SignInLimit(pgPool, limitOptions, (message, err) => console.error(`${message}: ${err instanceof Error ? err.message : String(err)}`));
+  const context: Omit<WebContext, 'clientIp'> = {
     prisma,
     temporal: temporal.client,
     temporalNamespace: temporal.client.options.namespace,
     temporalUiUrl: (process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233').replace(/\/+$/, ''),
+    signInLimit,
   };
 
   const app = express();
@@ -36,7 +44,7 @@ async function main(): Promise<void> {
   // Fingerprinted file names: cache them for good.
   app.use('/assets', express.static(path.join(BUILD_DIR, 'client', 'assets'), { immutable: true, maxAge: '1y' }));
   app.use(express.static(path.join(BUILD_DIR, 'client'), { maxAge: '1h' }));
-  app.all('*splat', createRequestHandler({ build, getLoadContext: () => context }));
+  app.all('*splat', createRequestHandler({ build, getLoadContext: (req): WebContext => ({ ...context, clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown' }) }));
 
   const host = process.env.WEB_HOST ?? process.env.HOST ?? '127.0.0.1';
   const port = Number(process.env.WEB_PORT ?? 3001);
@@ -53,7 +61,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     server.close(() => {
-      void Promise.allSettled([prisma.$disconnect(), temporal.close()]).then(() => process.exit(0));
+      void Promise.allSettled([prisma.$disconnect(), pgPool.end(), temporal.close()]).then(() => process.exit(0));
     });
     server.closeAllConnections();
   };

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../../prisma/client';
+import type { SignInLimit } from '../sign-in-limit';
 
 /**
  * What web/server.ts hands every loader and action: long-lived clients and
@@ -11,6 +12,10 @@ export type WebContext = {
   temporalNamespace: string;
   /** base URL of the Temporal Web UI, no trailing slash */
   temporalUiUrl: string;
+  /** failed sign-ins per email and client IP, shared by every web instance */
+  signInLimit: SignInLimit;
+  /** this request's client address (Express's req.ip, which honours TRUST_PROXY) */
+  clientIp: string;
 };
 
 declare module 'react-router' {

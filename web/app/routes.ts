@@ -13,6 +13,8 @@ export default [
       { path: 'invoices/:invoiceId', file: 'routes/invoice.tsx' },
       { path: 'invoices/:invoiceId/lines/:lineId', file: 'routes/invoice-line.tsx' },
       { path: 'runs', file: 'routes/runs.tsx' },
+      { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
+      { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],
   },
 ];

@@ -1,6 +1,6 @@
-import { useEffect } from 'react';
-import { data, Form, Link, useActionData, useLoaderData, useNavigation, useRevalidator, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { data, Form, Link, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
 import { CsrfField, useCan } from '../components/session';
+import { usePolling } from '../components/use-polling';
 import { requireFormAction, requireUser } from '../server/auth.server';
 import { decideInvoice } from '../server/decisions.server';
 import { readInvoice } from '../server/invoices.server';
@@ -8,7 +8,6 @@ import { temporalUiLink } from '../server/runs.server';
 
 /** Statuses the billing run moves on from by itself: the page refreshes while in one. */
 const MOVING = new Set(['approved', 'finalized']);
-const POLL_MS = 3000;
 
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
@@ -81,15 +80,7 @@ export default function Invoice() {
   const { invoice, temporalUrl } = useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
   const mayDecide = useCan('decide_invoices');
-  const { revalidate, state } = useRevalidator();
-  const moving = MOVING.has(invoice.status);
-  useEffect(() => {
-    if (!moving) return;
-    const timer = setInterval(() => {
-      if (state === 'idle') void revalidate();
-    }, POLL_MS);
-    return () => clearInterval(timer);
-  }, [moving, revalidate, state]);
+  usePolling(MOVING.has(invoice.status));
 
   return (
     <>

@@ -1,5 +1,6 @@
 import { Form, NavLink, Outlet, useLoaderData, type LoaderFunctionArgs } from 'react-router';
 import { CsrfField } from '../components/session';
+import { canOpenSettings, settingsHome } from '../components/settings-nav';
 import { requireUser } from '../server/auth.server';
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
@@ -31,6 +32,11 @@ export default function SignedInLayout() {
                 </NavLink>
               </li>
             ))}
+            {canOpenSettings(user.role) ? (
+              <li>
+                <NavLink to={settingsHome(user.role)}>Settings</NavLink>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <div className="who">

@@ -23,9 +23,24 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (typeof email !== 'string' || typeof password !== 'string' || !email || !password) {
     return data({ error: 'Enter your email and password.' }, { status: 400 });
   }
+  // Counted before the password is checked, for unknown emails too: the refusal reads the same either way.
+  const retryAfter = await context.signInLimit.attempt(email, context.clientIp);
+  if (retryAfter !== null) {
+    const minutes = Math.ceil(retryAfter / 60);
+    return data(
+      { error: `Too many sign-in attempts for this account or from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` },
+      { status: 429, headers: { 'Retry-After': String(retryAfter) } },
+    );
+  }
   const setCookie = await signIn(request, context, email, password);
   if (!setCookie) return data({ error: 'Email or password is wrong.' }, { status: 401 });
+  await context.signInLimit.succeeded(email, context.clientIp);
   throw redirect(safeNext(form.get('next')), { headers: { 'Set-Cookie': setCookie } });
+}
+
+/** The action's Retry-After reaches the browser on a document (no-JS) submission too. */
+export function headers({ actionHeaders, loaderHeaders }: { actionHeaders: Headers; loaderHeaders: Headers }) {
+  return actionHeaders.has('Retry-After') ? actionHeaders : loaderHeaders;
 }
 
 export function meta() {

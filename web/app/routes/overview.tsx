@@ -1,4 +1,5 @@
 import { Link, useLoaderData, type LoaderFunctionArgs } from 'react-router';
+import { usePolling } from '../components/use-polling';
 import { requireUser } from '../server/auth.server';
 import { readOverview } from '../server/overview.server';
 
@@ -13,6 +14,8 @@ export function meta() {
 
 export default function Overview() {
   const o = useLoaderData<typeof loader>();
+  // Workflow counts and drafts change as runs move on: keep them current.
+  usePolling();
   return (
     <>
       <h1>Overview</h1>

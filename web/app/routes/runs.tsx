@@ -1,10 +1,13 @@
-import { Link, useLoaderData, type LoaderFunctionArgs } from 'react-router';
+import { Form, Link, useLoaderData, type LoaderFunctionArgs } from 'react-router';
+import { usePolling } from '../components/use-polling';
 import { requireUser } from '../server/auth.server';
-import { listBillingRuns } from '../server/runs.server';
+import { listBillingRuns, parseRunStatusFilter, RUN_STATUS_FILTERS } from '../server/runs.server';
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
-  return { runs: await listBillingRuns(context, user.organizationId) };
+  const status = parseRunStatusFilter(new URL(request.url).searchParams.get('status'));
+  const filters = Object.entries(RUN_STATUS_FILTERS).map(([value, f]) => ({ value, label: f.label }));
+  return { status: status ? { value: status, label: RUN_STATUS_FILTERS[status].label } : null, filters, ...(await listBillingRuns(context, user.organizationId, status)) };
 }
 
 export function meta() {
@@ -12,22 +15,40 @@ export function meta() {
 }
 
 export default function Runs() {
-  const { runs } = useLoaderData<typeof loader>();
+  const { runs, status, filters, visibilityError } = useLoaderData<typeof loader>();
+  // Phases and statuses move on by themselves: keep the list current.
+  usePolling();
   return (
     <>
       <h1>Billing runs</h1>
-      <p>Each run is a Temporal workflow; open it in the Temporal UI to see its history, or to replay or reset it.</p>
+      <p>Each run is a Temporal workflow; open it in the Temporal UI to see its history, or to replay or reset it. This page refreshes every few seconds.</p>
+      <Form method="get" className="filters">
+        <label htmlFor="status">Status</label>
+        <select id="status" name="status" defaultValue={status?.value ?? ''} key={status?.value ?? ''} style={{ font: 'inherit' }}>
+          <option value="">All</option>
+          {filters.map((f) => (
+            <option key={f.value} value={f.value}>
+              {f.label}
+            </option>
+          ))}
+        </select>{' '}
+        <button type="submit">Filter</button>
+      </Form>
+      {visibilityError ? (
+        <p className="notice error" role="status">
+          {visibilityError}
+        </p>
+      ) : null}
       {runs.length === 0 ? (
-        <p>No billing runs have drafted an invoice yet.</p>
+        <p>{status ? `No ${status.label.toLowerCase()} billing runs.` : 'No billing runs yet.'}</p>
       ) : (
         <div className="table-wrap">
           <table>
             <thead>
               <tr>
-                <th scope="col">Customer</th>
-                <th scope="col">Period</th>
-                <th scope="col">Phase (invoice)</th>
-                <th scope="col">Workflow</th>
+                <th scope="col">Customer and period</th>
+                <th scope="col">Status and phase</th>
+                <th scope="col">Failure reason</th>
                 <th scope="col" className="num">
                   Total
                 </th>
@@ -36,14 +57,21 @@ export default function Runs() {
             </thead>
             <tbody>
               {runs.map((r) => (
-                <tr key={r.workflowId}>
+                <tr key={r.workflowId} data-testid={`run-${r.workflowId}`}>
                   <td>
-                    <Link to={`/invoices/${r.invoiceId}`}>{r.customer}</Link>
+                    {r.invoiceId ? <Link to={`/invoices/${r.invoiceId}`}>{r.customer}</Link> : r.customer}
+                    <br />
+                    {r.period}
                   </td>
-                  <td>{r.period}</td>
-                  <td className="status">{r.phase}</td>
-                  <td>{r.temporalStatus}</td>
-                  <td className="num">{r.total}</td>
+                  <td>
+                    <span className="status" data-testid="run-status">
+                      {r.temporalStatus.replace(/_/g, ' ').toLowerCase()}
+                    </span>
+                    <br />
+                    phase: <span data-testid="run-phase">{r.phase}</span>
+                  </td>
+                  <td data-testid="run-failure">{r.failure ?? ''}</td>
+                  <td className="num">{r.total ?? ''}</td>
                   <td>
                     <a href={r.temporalUrl} aria-label={`Open ${r.workflowId} in the Temporal UI`}>
                       {r.workflowId}

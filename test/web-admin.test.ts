@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Browser, Page } from 'playwright-core';
+import { createStripeClient } from '../activities/stripe/client';
+import { createUser } from '../prisma/users';
+import { approveUpdate, billingRunStateQuery, type BillingRunInput } from '../temporal/billing-messages';
+import { startBillingRunWorkflow } from '../temporal/billing-runs';
+import { billingRunWorkflowId } from '../temporal/names';
+import { event, startTestApi, type TestApi } from './api-test-app';
+import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
+import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
+import { StripeFake } from './harness/stripe-fake';
+import { describeWithChromium, launchChromium, screenshot, signIn, startWebServer, type WebServer } from './harness/web-app';
+
+/**
+ * The admin pages in Chromium against the real stack: an API key is created
+ * in the browser, shown once, works against the real API, and stops working
+ * when revoked; an admin adds a finance user who can sign in; finance cannot
+ * open the settings pages; the billing runs page shows a failed run's reason
+ * and a waiting run's phase, and follows a run to the end without a reload.
+ */
+const PASSWORDS = { admin: 'admin-password-1', finance: 'finance-password-1' };
+const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
+
+describeWithChromium('web-admin')('admin pages and billing runs in Chromium', () => {
+  const fake = new StripeFake();
+  let worker: TestWorker;
+  let api: TestApi;
+  let web: WebServer | undefined;
+  let browser: Browser;
+  let baseUrl: string;
+  let organizationId: string;
+  let catalog: BillingCatalog | undefined;
+  const users = { admin: '', finance: '' };
+  const runs = { failed: '', waiting: '', terminated: '', unanswered: '' };
+
+  /** A customer's November billing run, started as the subscription workflow starts it, waiting for approval. */
+  async function draftRun(customerName: string): Promise<string> {
+    const prisma = testPrisma();
+    catalog ??= await createBillingCatalog(prisma, organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
+    const customer = await prisma.customer.create({ data: { organizationId, externalId: `adm-${randomUUID().slice(0, 8)}`, name: customerName } });
+    const subscription = await prisma.subscription.create({
+      data: { organizationId, customerId: customer.id, planId: catalog.basicPlanId, startDate: new Date(november.periodStart), billingAnchorDay: 1 },
+    });
+    await insertUsage(prisma, organizationId, customer.externalId, [{ at: '2024-11-05T10:00:00Z', quantity: '300' }]);
+    const input: BillingRunInput = { organizationId, subscriptionId: subscription.id, ...november, lateEventGraceSeconds: 0 };
+    await startBillingRunWorkflow(worker.client, input, { taskQueue: worker.taskQueue });
+    const workflowId = billingRunWorkflowId(subscription.id, november.periodStart);
+    await waitFor(`${customerName}'s draft`, async () => ((await worker.client.workflow.getHandle(workflowId).query(billingRunStateQuery)).status === 'awaiting_approval' ? true : undefined));
+    return workflowId;
+  }
+
+  /** Signed in on `path`, with the page's scripts loaded, so forms submit through React Router as people's do. */
+  async function signInAs(role: keyof typeof PASSWORDS, path: string): Promise<Page> {
+    const page = await signIn(browser, baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
+    await page.waitForLoadState('networkidle');
+    return page;
+  }
+
+  beforeAll(async () => {
+    const stripePort = await fake.start();
+    worker = await startTestWorker('web-admin', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${stripePort}` }) });
+    api = await startTestApi();
+    ({ organizationId } = await createTestOrganization('web-admin'));
+    for (const role of ['admin', 'finance'] as const) {
+      const user = await createUser(testPrisma(), { organizationId, email: `${role}-${organizationId.slice(0, 8)}@admin.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
+      users[role] = user.email;
+    }
+    // One run fails for good in its Stripe step (Stripe refuses an invoice item); the other waits for approval.
+    runs.failed = await draftRun('Refused Ltd');
+    fake.refuseOnce('POST', /^\/v1\/invoiceitems$/, 1);
+    const failing = worker.client.workflow.getHandle(runs.failed);
+    await failing.executeUpdate(approveUpdate, { args: [{ approver: 'test' }] });
+    await expect(failing.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    runs.waiting = await draftRun('Waiting Ltd');
+    runs.terminated = await draftRun('Stopped Ltd');
+    await worker.client.workflow.getHandle(runs.terminated).terminate('stopped by ops in the test');
+    // A run on a task queue no worker polls: running, but it cannot answer its state query.
+    const subscription = await testPrisma().subscription.create({
+      data: { organizationId, customerId: catalog!.customerId, planId: catalog!.basicPlanId, startDate: new Date(november.periodStart), billingAnchorDay: 1 },
+    });
+    await startBillingRunWorkflow(worker.client, { organizationId, subscriptionId: subscription.id, ...november }, { taskQueue: `no-worker-${randomUUID()}` });
+    runs.unanswered = billingRunWorkflowId(subscription.id, november.periodStart);
+    web = await startWebServer();
+    baseUrl = web.baseUrl;
+    browser = await launchChromium();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await web?.stop();
+    await api?.close();
+    if (runs.unanswered) await worker.client.workflow.getHandle(runs.unanswered).terminate('test over').catch(() => undefined);
+    await worker?.close();
+    await fake.stop();
+  });
+
+  it('creates an API key that is shown once and works against the API, then revokes it so the API answers 401', async () => {
+    const page = await signInAs('admin', '/settings/api-keys');
+    await page.getByLabel('Name (who uses it)').fill('Browser-made key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const shown = page.getByTestId('new-api-key');
+    await shown.waitFor();
+    const key = await shown.inputValue();
+    expect(key).toMatch(/^lf_[A-Za-z0-9_-]{43}$/);
+    await screenshot(page, 'settings-api-keys-created');
+
+    const accepted = await api.post('/api/v1/events', key, event(`admin-key-${randomUUID()}`));
+    expect(accepted.status).toBe(202);
+
+    // Shown once: a fresh load of the page has the key's prefix, never the key.
+    await page.goto('/settings/api-keys');
+    const row = page.getByRole('row').filter({ hasText: 'Browser-made key' });
+    await expect(row.getByTestId('api-key-prefix').textContent()).resolves.toBe(`${key.slice(0, 10)}…`);
+    expect(await page.content()).not.toContain(key);
+    expect(await page.getByTestId('new-api-key').count()).toBe(0);
+
+    await row.getByRole('link', { name: 'Revoke Browser-made key' }).click();
+    await page.getByRole('heading', { name: /^Revoke “Browser-made key”/ }).waitFor();
+    await screenshot(page, 'settings-api-keys-confirm-revoke');
+    await page.getByRole('button', { name: 'Yes, revoke this key' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Revoked "Browser-made key" \(lf_/);
+    await row.getByRole('cell').nth(3).filter({ hasText: /^Revoked \d{4}-/ }).waitFor({ timeout: 5000 });
+
+    // The API caches key lookups for a few seconds (apiKeyCacheMs), then refuses the key.
+    const refused = await waitFor('the API to refuse the revoked key', async () => {
+      const response = await api.post('/api/v1/events', key, event(`admin-key-${randomUUID()}`));
+      return response.status === 202 ? undefined : response;
+    });
+    expect(refused).toMatchObject({ status: 401, body: { error: 'Unknown or revoked API key' } });
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'api_key', actorType: 'user' }, orderBy: { id: 'asc' } });
+    expect(audit.map((a) => [a.action, a.actorId])).toEqual([
+      ['api_key.created', users.admin],
+      ['api_key.revoked', users.admin],
+    ]);
+  });
+
+  it('adds a finance user who can then sign in, and refuses to demote the last admin', async () => {
+    const page = await signInAs('admin', '/settings/users');
+    const email = `new-finance-${randomUUID().slice(0, 8)}@admin.test`;
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Role', { exact: true }).selectOption('finance');
+    await page.getByLabel(/^Initial password/).fill('initial-password-1');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toBe(`Added ${email} as finance. Give them the initial password through a private channel.`);
+    await screenshot(page, 'settings-users');
+
+    // The only admin cannot make themselves finance.
+    await page.getByLabel(`Role of ${users.admin}`, { exact: true }).selectOption('finance');
+    await page.getByRole('button', { name: `Change role of ${users.admin}` }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toBe(`${users.admin} is the last admin; make someone else admin first.`);
+    expect((await testPrisma().user.findFirstOrThrow({ where: { organizationId, email: users.admin } })).role).toBe('admin');
+    expect(await page.getByLabel(`Role of ${users.admin}`, { exact: true }).inputValue()).toBe('admin');
+
+    const newcomer = await signIn(browser, baseUrl, { email, password: 'initial-password-1' }, '/');
+    await expect(newcomer.locator('header .who span').textContent()).resolves.toBe(`${email} (finance)`);
+    const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, entityType: 'user', action: 'user.created', actorType: 'user' } });
+    expect(audit).toMatchObject({ actorId: users.admin, after: { email, role: 'finance' } });
+  });
+
+  it('gives finance 403 on the settings pages and no Settings link', async () => {
+    const page = await signInAs('finance', '/');
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).count()).toBe(0);
+    for (const path of ['/settings/api-keys', '/settings/users']) {
+      const response = await page.goto(path);
+      expect(response?.status()).toBe(403);
+      await expect(page.getByRole('alert').textContent()).resolves.toBe('Your role (finance) may not do this.');
+    }
+    await screenshot(page, 'settings-forbidden-finance');
+    // A forged form with finance's own valid CSRF token is refused too.
+    await page.goto('/');
+    const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+    const forged = await page.request.post('/settings/api-keys', { form: { csrf, intent: 'create', name: 'forged' }, maxRedirects: 0 });
+    expect(forged.status()).toBe(403);
+    expect(await testPrisma().apiKey.count({ where: { organizationId, name: 'forged' } })).toBe(0);
+  });
+
+  it('shows failed and terminated runs’ reasons and a waiting run’s phase, filters by status, and follows a run without a reload', async () => {
+    const page = await signInAs('admin', '/runs');
+    const failed = page.getByTestId(`run-${runs.failed}`);
+    const waiting = page.getByTestId(`run-${runs.waiting}`);
+    await expect(failed.getByTestId('run-status').textContent()).resolves.toBe('failed');
+    await expect(failed.getByTestId('run-failure').textContent()).resolves.toContain('Request refused (injected by the fake)');
+    await expect(waiting.getByTestId('run-status').textContent()).resolves.toBe('running');
+    await expect(waiting.getByTestId('run-phase').textContent()).resolves.toBe('awaiting approval');
+    // The run without a worker: the page still loads, and says the run did not answer.
+    await expect(page.getByTestId(`run-${runs.unanswered}`).getByTestId('run-phase').textContent()).resolves.toBe('unknown: the run did not answer');
+    const terminated = page.getByTestId(`run-${runs.terminated}`);
+    await expect(terminated.getByTestId('run-status').textContent()).resolves.toBe('terminated');
+    await expect(terminated.getByTestId('run-failure').textContent()).resolves.toMatch(/^Terminated by .+: stopped by ops in the test$/);
+    await screenshot(page, 'runs-failed-and-waiting');
+
+    await page.getByLabel('Status').selectOption('failed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/\?status=failed$/);
+    await failed.waitFor();
+    expect(await waiting.count()).toBe(0);
+    await screenshot(page, 'runs-filter-failed');
+
+    await page.getByLabel('Status').selectOption('terminated');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/\?status=terminated$/);
+    await terminated.waitFor();
+    expect(await failed.count()).toBe(0);
+
+    // Approved outside the page: it polls and shows the run settle, no reload.
+    await page.goto('/runs');
+    await waiting.waitFor();
+    await worker.client.workflow.getHandle(runs.waiting).executeUpdate(approveUpdate, { args: [{ approver: 'test' }] });
+    await waiting.getByTestId('run-status').filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    await expect(waiting.getByTestId('run-phase').textContent()).resolves.toBe('paid');
+  });
+});
