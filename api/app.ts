@@ -1,10 +1,9 @@
 import express, { type Express, type RequestHandler } from 'express';
-import { createAuthenticator } from './auth';
+import { admission } from './admission';
 import { defaultApiConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './deps';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { createOpenApiDocument } from './openapi';
-import { perIpRateLimit, perKeyRateLimit } from './rate-limit';
 import { batchesRouter } from './routes/batches';
 import { billingSettingsRouter } from './routes/billing-settings';
 import { customersRouter } from './routes/customers';
@@ -49,10 +48,8 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   });
 
   const v1 = express.Router();
-  // IP first: it protects the key lookup itself from floods of bad keys.
-  v1.use(perIpRateLimit(deps.pgPool, config.rateLimitPerIpPerMinute, config.log));
-  v1.use(createAuthenticator(deps.pgPool, { cacheMs: config.apiKeyCacheMs, log: config.log }));
-  v1.use(perKeyRateLimit(deps.pgPool, config.rateLimitPerKeyPerMinute, config.log));
+  // IP budget, API key, key budget (api/admission.ts).
+  v1.use(admission(deps.pgPool, config));
   v1.use(requireJson);
   v1.use(express.json({ limit: config.bodyLimit }));
   v1.use('/events', eventsRouter(deps, config));

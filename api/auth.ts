@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request } from 'express';
 import type { Pool } from 'pg';
 import { hashApiKey } from '../prisma/api-keys';
 import { ApiError } from './errors';
@@ -28,19 +28,39 @@ interface CachedKey {
 const LAST_USED_EVERY_MS = 60_000;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+export interface KeyAuthenticator {
+  /** The caller when the request's key is in the cache (known or known-bad); undefined when it needs a lookup or is malformed. */
+  cached(req: Request): Caller | null | undefined;
+  /** The caller for the request's Bearer key, or a 401 naming what is wrong. Marks the key used. */
+  authenticate(req: Request): Promise<Caller>;
+}
+
+function bearerKey(req: Request): string {
+  const header = req.get('authorization');
+  if (!header) throw new ApiError(401, 'UNAUTHORIZED', 'Missing API key: send Authorization: Bearer <key>');
+  const match = BEARER.exec(header);
+  if (!match?.[1]) throw new ApiError(401, 'UNAUTHORIZED', 'Malformed Authorization header: expected Bearer <key>');
+  return match[1];
+}
+
 /**
  * Bearer API key auth. Lookups are cached for `cacheMs` (a revoked key stops
  * working within that time) so the hot path rarely queries api_keys, and
  * last_used_at is written at most once a minute per key, off the request path.
  */
-export function createAuthenticator(pool: Pool, options: { cacheMs: number; log: (message: string, err?: unknown) => void }): RequestHandler {
+export function createKeyAuthenticator(pool: Pool, options: { cacheMs: number; log: (message: string, err?: unknown) => void }): KeyAuthenticator {
   const cache = new Map<string, CachedKey>();
   const lastUsedWritten = new Map<string, number>();
 
-  async function lookup(hash: string): Promise<Caller | null> {
-    const now = Date.now();
+  function fromCache(hash: string): Caller | null | undefined {
     const hit = cache.get(hash);
-    if (hit && now - hit.fetchedAt < options.cacheMs) return hit.caller;
+    return hit && Date.now() - hit.fetchedAt < options.cacheMs ? hit.caller : undefined;
+  }
+
+  async function lookup(hash: string): Promise<Caller | null> {
+    const hit = fromCache(hash);
+    if (hit !== undefined) return hit;
+    const now = Date.now();
     const { rows } = await pool.query<{ id: string; organization_id: string }>(
       'SELECT id, organization_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
       [hash],
@@ -62,15 +82,17 @@ export function createAuthenticator(pool: Pool, options: { cacheMs: number; log:
     });
   }
 
-  return async (req, _res, next) => {
-    const header = req.get('authorization');
-    if (!header) throw new ApiError(401, 'UNAUTHORIZED', 'Missing API key: send Authorization: Bearer <key>');
-    const match = BEARER.exec(header);
-    if (!match?.[1]) throw new ApiError(401, 'UNAUTHORIZED', 'Malformed Authorization header: expected Bearer <key>');
-    const caller = await lookup(hashApiKey(match[1]));
-    if (!caller) throw new ApiError(401, 'UNAUTHORIZED', 'Unknown or revoked API key');
-    req.caller = caller;
-    touch(caller.apiKeyId);
-    next();
+  return {
+    cached(req) {
+      const header = req.get('authorization');
+      const key = header ? BEARER.exec(header)?.[1] : undefined;
+      return key ? fromCache(hashApiKey(key)) : undefined;
+    },
+    async authenticate(req) {
+      const caller = await lookup(hashApiKey(bearerKey(req)));
+      if (!caller) throw new ApiError(401, 'UNAUTHORIZED', 'Unknown or revoked API key');
+      touch(caller.apiKeyId);
+      return caller;
+    },
   };
 }

@@ -1,7 +1,6 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { Response } from 'express';
 import type { Pool } from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { callerOf } from './auth';
 import type { ErrorBody } from './errors';
 
 /*
@@ -15,8 +14,6 @@ import type { ErrorBody } from './errors';
 /** Shared with the web app's sign-in limit (web/sign-in-limit.ts), under its own key prefixes. */
 export const TABLE = 'api_rate_limits';
 const WINDOW_SECONDS = 60;
-
-type KeyOf = (req: Request) => string;
 
 /**
  * The library's own table, created UNLOGGED: counters are worth nothing after
@@ -53,9 +50,34 @@ function createLimiter(pool: Pool, keyPrefix: string, points: number, log: (mess
   return { limiter, ready };
 }
 
-function rejection(res: Response, points: number, result: RateLimiterRes): void {
-  const retryAfter = Math.max(1, Math.ceil(result.msBeforeNext / 1000));
-  const resetAt = new Date(Date.now() + result.msBeforeNext).toISOString();
+/** What spending one point said: allowed with what is left, or refused with when to retry. */
+export type Spent = { allowed: true; points: number; remaining: number } | { allowed: false; points: number; refusal: RateLimiterRes };
+
+/**
+ * Spends one point of a per-minute budget under a key; resolves with the
+ * outcome (a refusal is an outcome, not an error). `null` when the budget is
+ * 0, which disables the limit.
+ */
+export function budget(pool: Pool, keyPrefix: string, points: number, log: (message: string, err?: unknown) => void): ((key: string) => Promise<Spent>) | null {
+  if (points <= 0) return null;
+  const { limiter, ready } = createLimiter(pool, keyPrefix, points, log);
+  return async (key) => {
+    await ready;
+    try {
+      const result = await limiter.consume(key);
+      return { allowed: true, points, remaining: result.remainingPoints };
+    } catch (rejected) {
+      if (rejected instanceof RateLimiterRes) return { allowed: false, points, refusal: rejected };
+      throw rejected;
+    }
+  };
+}
+
+/** The 429 for a refused request: Retry-After, RateLimit-* headers and the documented body. */
+export function refuse(res: Response, spent: Extract<Spent, { allowed: false }>): void {
+  const { points, refusal } = spent;
+  const retryAfter = Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
+  const resetAt = new Date(Date.now() + refusal.msBeforeNext).toISOString();
   res.set('Retry-After', String(retryAfter));
   res.set('RateLimit-Limit', String(points));
   res.set('RateLimit-Remaining', '0');
@@ -63,36 +85,6 @@ function rejection(res: Response, points: number, result: RateLimiterRes): void 
   res.status(429).json({
     error: `Rate limit of ${points} requests per minute exceeded; retry after ${retryAfter} s`,
     code: 'RATE_LIMIT_EXCEEDED',
-    details: { limit: points, remaining: result.remainingPoints, reset_at: resetAt, retry_after: retryAfter },
+    details: { limit: points, remaining: refusal.remainingPoints, reset_at: resetAt, retry_after: retryAfter },
   } satisfies ErrorBody);
-}
-
-/** A middleware that spends one point per request under `keyOf(req)`; 0 points disables it. */
-function limitBy(pool: Pool, keyPrefix: string, points: number, keyOf: KeyOf, log: (message: string, err?: unknown) => void): RequestHandler {
-  if (points <= 0) return (_req, _res, next) => next();
-  const { limiter, ready } = createLimiter(pool, keyPrefix, points, log);
-  return async (req, res, next) => {
-    await ready;
-    try {
-      const result = await limiter.consume(keyOf(req));
-      res.set('RateLimit-Limit', String(points));
-      res.set('RateLimit-Remaining', String(result.remainingPoints));
-      next();
-    } catch (rejected) {
-      if (rejected instanceof RateLimiterRes) {
-        rejection(res, points, rejected);
-        return;
-      }
-      throw rejected;
-    }
-  };
-}
-
-export function perIpRateLimit(pool: Pool, perMinute: number, log: (message: string, err?: unknown) => void): RequestHandler {
-  return limitBy(pool, 'ip', perMinute, (req) => req.ip ?? 'unknown', log);
-}
-
-/** Runs after authentication: the budget belongs to the API key. */
-export function perKeyRateLimit(pool: Pool, perMinute: number, log: (message: string, err?: unknown) => void): RequestHandler {
-  return limitBy(pool, 'key', perMinute, (req) => callerOf(req).apiKeyId, log);
 }

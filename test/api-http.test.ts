@@ -160,6 +160,23 @@ describe('rate limits', () => {
       await limited.close();
     }
   });
+
+  test('a known key (cached after its first request) is still held to the per-IP limit', async () => {
+    const own = await createTestOrganization('api-429-ip-known');
+    // Behind a trusted proxy, so this test's client has an IP (and IP budget) of its own.
+    const limited = await startTestApi({ rateLimitPerIpPerMinute: 2, rateLimitPerKeyPerMinute: 5, trustProxy: true });
+    const client = { 'X-Forwarded-For': '198.51.100.7' };
+    try {
+      const responses = [];
+      for (let i = 0; i < 3; i++) responses.push(await limited.get('/api/v1/events', own.apiKey, client));
+      expect(responses.map((r) => r.status)).toEqual([200, 200, 429]);
+      // The two allowed requests carry the key's budget; the refusal names the IP budget's limit.
+      expect(responses.map((r) => r.headers.get('ratelimit-limit'))).toEqual(['5', '5', '2']);
+      expect(responses[2]!.body).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', details: { limit: 2 } });
+    } finally {
+      await limited.close();
+    }
+  });
 });
 
 describe('service endpoints', () => {

@@ -17,7 +17,7 @@ export interface TestApi {
   temporal: TemporalClientHandle;
   taskQueue: string;
   post(path: string, apiKey: string | null, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: JsonBody; headers: Headers }>;
-  get(path: string, apiKey: string | null): Promise<{ status: number; body: JsonBody; headers: Headers }>;
+  get(path: string, apiKey: string | null, headers?: Record<string, string>): Promise<{ status: number; body: JsonBody; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -62,7 +62,7 @@ export async function startTestApi(config: Partial<ApiConfig> = {}, taskQueue = 
     temporal,
     taskQueue,
     post: (path, apiKey, body, headers) => call('POST', path, apiKey, body, headers),
-    get: (path, apiKey) => call('GET', path, apiKey),
+    get: (path, apiKey, headers) => call('GET', path, apiKey, undefined, headers),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
