@@ -153,6 +153,39 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     expect(audit.map((a) => a.action)).toEqual(['invoice.drafted']);
   });
 
+  it('filters the audit history by actor and exports the same rows as CSV', async () => {
+    const [first] = drafts;
+    const page = await signIn('viewer');
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('heading', { name: 'Audit history' }).waitFor();
+    // Unfiltered, the drafts' system entries show too.
+    await expect(page.getByRole('row').filter({ hasText: 'invoice.drafted' }).count()).resolves.toBe(2);
+
+    await page.getByLabel('Actor').fill(users.finance);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/actor=/);
+    const rows = page.getByRole('row').filter({ has: page.getByRole('cell') });
+    await expect(rows.count()).resolves.toBe(1);
+    await expect(rows.first().textContent()).resolves.toContain('invoice.approved');
+    await expect(rows.first().getByRole('cell').nth(2).textContent()).resolves.toBe(`user: ${users.finance}`);
+    await screenshot(page, 'audit');
+
+    const href = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+    expect(href).toBe(`/audit.csv?actor=${encodeURIComponent(users.finance)}`);
+    const csv = await page.request.get(href!);
+    expect(csv.status()).toBe(200);
+    expect(csv.headers()['content-type']).toBe('text/csv; charset=utf-8');
+    const lines = (await csv.text()).trimEnd().split('\r\n');
+    expect(lines[0]).toBe('id,at,actor,action,entity_type,entity_id,run_id,before,after');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`,user: ${users.finance},invoice.approved,invoice,${first!.invoiceId},`);
+
+    // A bad filter names its field instead of failing the page.
+    await page.goto('/audit?from=yesterday');
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('From: "yesterday" is not a date');
+    expect((await page.request.get('/audit.csv?from=yesterday')).status()).toBe(400);
+  });
+
   it('links each billing run to its workflow in the Temporal UI', async () => {
     const page = await signIn('viewer');
     await page.getByRole('link', { name: 'Billing runs' }).click();

@@ -4,6 +4,8 @@
 export default [
   { path: 'login', file: 'routes/login.tsx' },
   { path: 'logout', file: 'routes/logout.tsx' },
+  // A resource route (CSV download), outside the page layout.
+  { path: 'audit.csv', file: 'routes/audit-csv.tsx' },
   {
     id: 'layout',
     file: 'routes/layout.tsx',
@@ -13,6 +15,7 @@ export default [
       { path: 'invoices/:invoiceId', file: 'routes/invoice.tsx' },
       { path: 'invoices/:invoiceId/lines/:lineId', file: 'routes/invoice-line.tsx' },
       { path: 'runs', file: 'routes/runs.tsx' },
+      { path: 'audit', file: 'routes/audit.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
       { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],
