@@ -186,6 +186,44 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     expect((await page.request.get('/audit.csv?from=yesterday')).status()).toBe(400);
   });
 
+  it('lists leak findings with confidence reasons and recovered amounts; finance dismisses one with a reason, a viewer cannot', async () => {
+    const prisma = testPrisma();
+    const period = { periodStart: new Date('2024-10-01T00:00:00Z'), periodEnd: new Date('2024-11-01T00:00:00Z') };
+    const run = await prisma.reconciliationRun.create({ data: { organizationId, ...period, workflowId: `reconcile:${organizationId}:web-${randomUUID()}`, status: 'completed' } });
+    const finding = (kind: string, subject: string, leak: string, status: string, reasons: object[]) =>
+      prisma.leakFinding.create({
+        data: { organizationId, runId: run.id, customerExternalId: 'leaky-co', ...period, kind, subject, expectedAmount: leak, billedAmount: '0', leakAmount: leak, currency: 'usd', confidence: reasons.length ? '0.800' : '1.000', reasons, status },
+      });
+    await finding('renewal_drift', 'base_fee', '12.5', 'recovered', []);
+    const open = await finding('unbilled_usage', 'api_calls', '40', 'open', [{ code: 'late_events', detail: '2 events arrived after the period closed', factor: '0.800' }]);
+
+    const viewer = await signIn('viewer');
+    await viewer.getByRole('link', { name: 'Leaks' }).click();
+    await viewer.getByRole('heading', { name: 'Revenue leaks' }).waitFor();
+    await expect(viewer.getByText('Recovered so far:').textContent()).resolves.toContain('12.50 USD');
+    const card = viewer.getByTestId('finding').filter({ hasText: 'unbilled usage: leaky-co, api_calls' });
+    await expect(card.textContent()).resolves.toContain('Confidence 80.0 %');
+    await expect(card.textContent()).resolves.toContain('2 events arrived after the period closed (×0.800)');
+    expect(await viewer.getByRole('button', { name: 'Dismiss' }).count()).toBe(0);
+    const csrf = await viewer.locator('input[name="csrf"]').first().inputValue();
+    const forged = await viewer.request.post('/leaks', { form: { csrf, finding: open.id, reason: 'not mine to dismiss' }, maxRedirects: 0 });
+    expect(forged.status()).toBe(403);
+    expect((await prisma.leakFinding.findUniqueOrThrow({ where: { id: open.id } })).status).toBe('open');
+
+    const page = await signIn('finance');
+    await page.goto(`/leaks?finding=${open.id}`);
+    const mine = page.getByTestId('finding').filter({ hasText: 'api_calls' });
+    await mine.getByLabel('Reason for dismissing').fill('usage was a free trial, agreed with sales');
+    await screenshot(page, 'leaks');
+    await mine.getByRole('button', { name: 'Dismiss' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Dismissed/);
+    await expect(mine.locator('.status').textContent()).resolves.toBe('dismissed');
+    const audit = await prisma.auditLog.findMany({ where: { organizationId, entityType: 'leak_finding', entityId: open.id } });
+    expect(audit.map((a) => [a.action, a.actorType, a.actorId, (a.after as { reason: string }).reason])).toEqual([
+      ['leak.dismissed', 'user', users.finance, 'usage was a free trial, agreed with sales'],
+    ]);
+  });
+
   it('links each billing run to its workflow in the Temporal UI', async () => {
     const page = await signIn('viewer');
     await page.getByRole('link', { name: 'Billing runs' }).click();

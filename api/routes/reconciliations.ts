@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { formatMoney } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
-import { canTransition, type FindingStatus } from '../../billing/leaks';
 import { writeAudit } from '../../prisma/audit';
+import { dismissFinding, FindingNotFound, FindingStateConflict } from '../../prisma/leak-findings';
 import type { LeakFindingModel, Prisma, RecoveryActionModel } from '../../prisma/client';
 import { startReconcileWorkflow } from '../../temporal/reconciliations';
 import { callerOf } from '../auth';
@@ -84,23 +84,10 @@ export function reconciliationsRouter(deps: ApiDeps): Router {
     const caller = callerOf(req);
     const { id } = parseOrThrow(FindingParamsSchema, req.params, 'path');
     const { reason } = parseOrThrow(DismissFindingSchema, req.body, 'request');
-    const finding = await deps.prisma.$transaction(async (tx) => {
-      const before = await tx.leakFinding.findFirst({ where: { id, organizationId: caller.organizationId } });
-      if (!before) throw new ApiError(404, 'NOT_FOUND', `No finding ${id} in your organization`);
-      if (!canTransition(before.status as FindingStatus, 'dismissed')) {
-        throw new ApiError(409, 'INVALID_STATE', `Finding ${id} is ${before.status}; only an open or actioned finding can be dismissed`);
-      }
-      const after = await tx.leakFinding.update({ where: { id }, data: { status: 'dismissed' }, include: findingInclude });
-      await writeAudit(tx, {
-        organizationId: caller.organizationId,
-        actor: apiKeyActor(caller),
-        action: 'leak.dismissed',
-        entityType: 'leak_finding',
-        entityId: id,
-        before: { status: before.status },
-        after: { status: 'dismissed', reason },
-      });
-      return after;
+    const finding = await dismissFinding(deps.prisma, { organizationId: caller.organizationId, findingId: id, reason, actor: apiKeyActor(caller) }).catch((err: unknown) => {
+      if (err instanceof FindingNotFound) throw new ApiError(404, 'NOT_FOUND', err.message);
+      if (err instanceof FindingStateConflict) throw new ApiError(409, 'INVALID_STATE', err.message);
+      throw err;
     });
     res.json(findingJson(finding));
   });

@@ -12,6 +12,7 @@ const NAV = [
   { to: '/', label: 'Overview', end: true },
   { to: '/invoices', label: 'Invoices', end: false },
   { to: '/runs', label: 'Billing runs', end: false },
+  { to: '/leaks', label: 'Leaks', end: false },
   { to: '/audit', label: 'Audit', end: false },
 ];
 
