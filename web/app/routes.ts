@@ -16,6 +16,7 @@ export default [
       { path: 'invoices/:invoiceId/lines/:lineId', file: 'routes/invoice-line.tsx' },
       { path: 'runs', file: 'routes/runs.tsx' },
       { path: 'leaks', file: 'routes/leaks.tsx' },
+      { path: 'alerts', file: 'routes/alerts.tsx' },
       { path: 'audit', file: 'routes/audit.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
       { path: 'settings/users', file: 'routes/settings-users.tsx' },

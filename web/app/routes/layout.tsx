@@ -13,6 +13,7 @@ const NAV = [
   { to: '/invoices', label: 'Invoices', end: false },
   { to: '/runs', label: 'Billing runs', end: false },
   { to: '/leaks', label: 'Leaks', end: false },
+  { to: '/alerts', label: 'Alerts', end: false },
   { to: '/audit', label: 'Audit', end: false },
 ];
 
