@@ -251,6 +251,33 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     await screenshot(page, 'alerts');
   });
 
+  it('lists customers with usage and margin, and charts a customer\'s daily usage next to their invoices and audit history', async () => {
+    const [first] = drafts;
+    const invoice = await testPrisma().invoice.findUniqueOrThrow({ where: { id: first!.invoiceId }, include: { customer: true } });
+    const page = await signIn('viewer');
+    await page.getByRole('link', { name: 'Customers' }).click();
+    await page.getByRole('heading', { name: 'Customers' }).waitFor();
+    await page.getByLabel('Name or external id').fill('Approve Me');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/q=Approve/);
+    const row = page.getByTestId('customer-row');
+    await row.first().filter({ hasText: 'Approve Me Ltd' }).waitFor();
+    await expect(row.count()).resolves.toBe(1);
+    await screenshot(page, 'customers');
+
+    await row.getByRole('link', { name: 'Approve Me Ltd' }).click();
+    await page.getByRole('heading', { name: 'Approve Me Ltd' }).waitFor();
+    // The chart draws one line per meter with usage: November's snapshots, 500 on the 3rd and 700 on the 10th.
+    await page.getByTestId('usage-chart').locator('svg .recharts-line').first().waitFor();
+    await expect(page.getByTestId('usage-chart').locator('svg .recharts-line').count()).resolves.toBe(1);
+    await page.getByText('The numbers as a table').click();
+    await expect(page.getByRole('row', { name: /2024-11-03/ }).textContent()).resolves.toContain('500');
+    await expect(page.getByRole('row', { name: /2024-11-10/ }).textContent()).resolves.toContain('700');
+    await expect(page.getByRole('link', { name: '2024-11-01 – 2024-12-01' }).getAttribute('href')).resolves.toBe(`/invoices/${invoice.id}`);
+    await expect(page.getByRole('row').filter({ hasText: 'invoice.approved' }).count()).resolves.toBe(1);
+    await screenshot(page, 'customer');
+  });
+
   it('links each billing run to its workflow in the Temporal UI', async () => {
     const page = await signIn('viewer');
     await page.getByRole('link', { name: 'Billing runs' }).click();

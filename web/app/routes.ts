@@ -14,6 +14,8 @@ export default [
       { path: 'invoices', file: 'routes/invoices.tsx' },
       { path: 'invoices/:invoiceId', file: 'routes/invoice.tsx' },
       { path: 'invoices/:invoiceId/lines/:lineId', file: 'routes/invoice-line.tsx' },
+      { path: 'customers', file: 'routes/customers.tsx' },
+      { path: 'customers/:customerId', file: 'routes/customer.tsx' },
       { path: 'runs', file: 'routes/runs.tsx' },
       { path: 'leaks', file: 'routes/leaks.tsx' },
       { path: 'alerts', file: 'routes/alerts.tsx' },

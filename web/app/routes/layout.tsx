@@ -10,6 +10,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
 const NAV = [
   { to: '/', label: 'Overview', end: true },
+  { to: '/customers', label: 'Customers', end: false },
   { to: '/invoices', label: 'Invoices', end: false },
   { to: '/runs', label: 'Billing runs', end: false },
   { to: '/leaks', label: 'Leaks', end: false },
