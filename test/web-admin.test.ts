@@ -195,14 +195,15 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL(/\?status=failed$/);
     await failed.waitFor();
-    expect(await waiting.count()).toBe(0);
+    // The URL changes before the filtered list renders: wait for the other runs to leave.
+    await waiting.waitFor({ state: 'detached' });
     await screenshot(page, 'runs-filter-failed');
 
     await page.getByLabel('Status').selectOption('terminated');
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL(/\?status=terminated$/);
     await terminated.waitFor();
-    expect(await failed.count()).toBe(0);
+    await failed.waitFor({ state: 'detached' });
 
     // Approved outside the page: it polls and shows the run settle, no reload.
     await page.goto('/runs');
