@@ -40,6 +40,8 @@ const DEFAULTS = {
   payment_retry_days: [1, 3, 5, 7],
   finance_email: null,
   finance_slack_channel: null,
+  margin_threshold_bps: 2000,
+  margin_alert_step_bps: 500,
 };
 
 /** The organization's row, in the API's field names, straight from the database. */
@@ -52,6 +54,8 @@ async function stored(organizationId: string) {
     auto_approve_after_hours: o.autoApproveAfterHours,
     payment_retry_days: o.paymentRetryDays,
     finance_email: o.financeEmail,
+    margin_threshold_bps: o.marginThresholdBps,
+    margin_alert_step_bps: o.marginAlertStepBps,
     finance_slack_channel: o.financeSlackChannel,
   };
 }
@@ -116,6 +120,8 @@ describe('PATCH /api/v1/settings/billing', () => {
     ['decreasing retry days', { payment_retry_days: [1, 5, 3] }, 'payment_retry_days.2', 'INVALID_VALUE'],
     ['a repeated retry day', { payment_retry_days: [1, 3, 3] }, 'payment_retry_days.2', 'INVALID_VALUE'],
     ['a retry day past 60', { payment_retry_days: [1, 61] }, 'payment_retry_days.1', 'INVALID_VALUE'],
+    ['a margin threshold past 100 %', { margin_threshold_bps: 10_001 }, 'margin_threshold_bps', 'INVALID_VALUE'],
+    ['a zero alert step', { margin_alert_step_bps: 0 }, 'margin_alert_step_bps', 'INVALID_VALUE'],
     ['a fractional retry day', { payment_retry_days: [1.5] }, 'payment_retry_days.0', 'INVALID_TYPE'],
     ['no retry days', { payment_retry_days: [] }, 'payment_retry_days', 'INVALID_VALUE'],
     ['11 retry days', { payment_retry_days: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }, 'payment_retry_days', 'INVALID_VALUE'],

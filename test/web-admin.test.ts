@@ -27,6 +27,7 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
   const fake = new StripeFake();
   let worker: TestWorker;
   let api: TestApi;
+  let orgApiKey: string;
   let web: WebServer | undefined;
   let browser: Browser;
   let baseUrl: string;
@@ -62,7 +63,7 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     const stripePort = await fake.start();
     worker = await startTestWorker('web-admin', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${stripePort}` }) });
     api = await startTestApi();
-    ({ organizationId } = await createTestOrganization('web-admin'));
+    ({ organizationId, apiKey: orgApiKey } = await createTestOrganization('web-admin'));
     for (const role of ['admin', 'finance'] as const) {
       const user = await createUser(testPrisma(), { organizationId, email: `${role}-${organizationId.slice(0, 8)}@admin.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
       users[role] = user.email;
@@ -159,10 +160,43 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     expect(audit).toMatchObject({ actorId: users.admin, after: { email, role: 'finance' } });
   });
 
+  it('saves the approval policy, alert destinations and margin threshold; the API then reports them, and a bad value names its field', async () => {
+    const page = await signInAs('admin', '/settings');
+    await page.getByRole('heading', { name: 'Organization' }).waitFor();
+    await expect(page.getByLabel('Alert below margin (basis points)').inputValue()).resolves.toBe('2000');
+    await page.getByLabel('Remind finance every (hours)').fill('12');
+    await page.getByLabel('Approve automatically after (hours)').fill('96');
+    await page.getByLabel('Slack channel').fill('#revenue');
+    await page.getByLabel('Email recipient').fill('billing@admin.test');
+    await page.getByLabel('Alert below margin (basis points)').fill('3500');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Saved\./);
+    await screenshot(page, 'settings-organization');
+    const settings = await api.get('/api/v1/settings/billing', orgApiKey);
+    expect(settings.body).toMatchObject({
+      approval_reminder_hours: 12,
+      auto_approve_after_hours: 96,
+      finance_slack_channel: '#revenue',
+      finance_email: 'billing@admin.test',
+      margin_threshold_bps: 3500,
+      margin_alert_step_bps: 500,
+    });
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId, action: 'organization.billing_settings_updated' } });
+    expect(audit.map((a) => [a.actorType, a.actorId])).toEqual([['user', users.admin]]);
+
+    await page.getByLabel('Remind finance every (hours)').fill('0');
+    await page.getByLabel('Alert below margin (basis points)').fill('lots');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toBe('Nothing was saved: fix the fields marked below.');
+    await expect(page.getByText('Remind finance every (hours): must be at least 1 hour').count()).resolves.toBe(1);
+    await expect(page.getByText('Alert below margin (basis points): must be a whole number').count()).resolves.toBe(1);
+    expect((await api.get('/api/v1/settings/billing', orgApiKey)).body.approval_reminder_hours).toBe(12);
+  });
+
   it('gives finance 403 on the settings pages and no Settings link', async () => {
     const page = await signInAs('finance', '/');
     expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).count()).toBe(0);
-    for (const path of ['/settings/api-keys', '/settings/users']) {
+    for (const path of ['/settings', '/settings/api-keys', '/settings/users']) {
       const response = await page.goto(path);
       expect(response?.status()).toBe(403);
       await expect(page.getByRole('alert').textContent()).resolves.toBe('Your role (finance) may not do this.');

@@ -62,6 +62,18 @@ const financeSlackChannel = z
   .nullable()
   .meta({ description: 'Where finance notices are posted in Slack; null = the deployment\'s ALERT_SLACK_CHANNEL', example: '#finance' });
 
+const marginThresholdBps = z
+  .int()
+  .min(-10_000, 'must be at least -10000 (-100 %)')
+  .max(10_000, 'must be at most 10000 (100 %)')
+  .meta({ description: 'A customer or feature whose margin_bps falls below this raises a margin alert (2000 = 20 %)', example: 2000 });
+
+const marginAlertStepBps = z
+  .int()
+  .min(1, 'must be at least 1 basis point')
+  .max(10_000, 'must be at most 10000')
+  .meta({ description: 'An open margin alert notifies again only after the margin fell this many more basis points', example: 500 });
+
 export const BillingSettingsSchema = z
   .object({
     proration_mode: prorationMode,
@@ -71,6 +83,8 @@ export const BillingSettingsSchema = z
     payment_retry_days: paymentRetryDays,
     finance_email: financeEmail,
     finance_slack_channel: financeSlackChannel,
+    margin_threshold_bps: marginThresholdBps,
+    margin_alert_step_bps: marginAlertStepBps,
   })
   .meta({ id: 'BillingSettings', description: 'Your organization\'s billing settings' });
 
