@@ -278,6 +278,30 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     await screenshot(page, 'customer');
   });
 
+  it('shows events per minute, batches by status and this month\'s margin on the overview', async () => {
+    const prisma = testPrisma();
+    // The drafts' usage came in batches during this test run; one more, failed, with 40 events.
+    await prisma.ingestBatch.create({ data: { organizationId, received: 41, accepted: 40, duplicates: 0, rejected: 1, status: 'failed' } });
+    const batches = await prisma.ingestBatch.findMany({ where: { organizationId } });
+    const accepted = batches.reduce((sum, b) => sum + b.accepted, 0);
+    // Rated usage this month: 2.50 of revenue against 0.75 of vendor cost.
+    const now = new Date();
+    const customer = await prisma.customer.create({ data: { organizationId, externalId: `margin-${randomUUID().slice(0, 8)}` } });
+    const batch = await prisma.ingestBatch.create({ data: { organizationId, received: 1, accepted: 1, duplicates: 0, rejected: 0, status: 'processed', createdAt: new Date(now.getTime() - 3 * 3_600_000) } });
+    await prisma.usageEvent.create({
+      data: { organizationId, batchId: batch.id, idempotencyKey: `margin-${randomUUID()}`, customerExternalId: customer.externalId, customerId: customer.id, eventType: 'llm', quantity: '1', timestamp: now, currency: 'usd', revenueAmount: '2.5', revenue: '2.5', cost: '0.75', status: 'rated', ratedAt: now },
+    });
+
+    const page = await signIn('viewer');
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Ingest' }).waitFor();
+    await expect(page.getByTestId('events-summary').textContent()).resolves.toMatch(new RegExp(`^${accepted.toLocaleString('en-US')} events accepted in the last hour`));
+    await page.getByTestId('events-chart').locator('svg .recharts-bar-rectangle').first().waitFor();
+    await expect(page.getByRole('table', { name: 'Event batches by status' }).getByRole('row', { name: /failed/ }).textContent()).resolves.toMatch(/failed\s*1$/);
+    await expect(page.getByTestId('period-margin').textContent()).resolves.toMatch(/Revenue 2\.50 USD.*Cost 0\.75 USD.*Margin 1\.75 USD.*70\.00 %/);
+    await screenshot(page, 'overview-ingest');
+  });
+
   it('links each billing run to its workflow in the Temporal UI', async () => {
     const page = await signIn('viewer');
     await page.getByRole('link', { name: 'Billing runs' }).click();

@@ -1,4 +1,5 @@
 import { Link, useLoaderData, type LoaderFunctionArgs } from 'react-router';
+import { EventsPerMinuteChart } from '../components/events-chart';
 import { usePolling } from '../components/use-polling';
 import { requireUser } from '../server/auth.server';
 import { readOverview } from '../server/overview.server';
@@ -52,6 +53,49 @@ export default function Overview() {
           </div>
         ))}
       </section>
+      <h2>This month so far</h2>
+      {o.thisPeriod.length === 0 ? (
+        <p>No rated usage or invoice revenue this month yet.</p>
+      ) : (
+        <div className="cards">
+          {o.thisPeriod.map((p) => (
+            <div className="card" key={p.currency} data-testid="period-margin">
+              Revenue {p.revenue}
+              <br />
+              Cost {p.cost}
+              <strong>Margin {p.margin}</strong>
+              {p.marginPercent}
+            </div>
+          ))}
+        </div>
+      )}
+      <h2>Ingest</h2>
+      <EventsPerMinuteChart points={o.eventsPerMinute} />
+      {o.batchesByStatus.length === 0 ? (
+        <p>No event batches yet.</p>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <caption>Event batches by status</caption>
+            <thead>
+              <tr>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">
+                  Batches
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {o.batchesByStatus.map((b) => (
+                <tr key={b.status}>
+                  <td>{b.status.replace(/_/g, ' ')}</td>
+                  <td className="num">{b.count}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
       <h2>Invoices by status</h2>
       {o.invoicesByStatus.length === 0 ? (
         <p>No invoices yet.</p>

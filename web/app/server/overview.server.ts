@@ -2,6 +2,8 @@ import type { AppLoadContext } from 'react-router';
 import { formatMoney } from '../../../billing/currency';
 import { dec } from '../../../billing/decimal';
 import { summarizeRevenue, type PlanInterval } from '../../../billing/revenue';
+import { formatMarginAmount, readMargins } from '../../../activities/margins/read-margins';
+import { computeMargin, marginWindow } from '../../../billing/margins';
 import { OrganizationId } from '../../../temporal/search-attribute-keys';
 
 export interface Overview {
@@ -11,6 +13,29 @@ export interface Overview {
   recurring: { currency: string; mrr: string; arr: string; activeCustomers: number }[];
   /** from Temporal visibility (workflows tagged with the organization); null with the reason when Temporal did not answer */
   workflows: { running: number; failed: number } | { unavailable: string };
+  /** events accepted per minute over the last hour (from ingest batches), oldest first, every minute present */
+  eventsPerMinute: { minute: string; events: number }[];
+  batchesByStatus: { status: string; count: number }[];
+  /** this calendar month so far, per currency: the margins computation (GET /api/v1/margins) summed over customers */
+  thisPeriod: { currency: string; revenue: string; cost: string; margin: string; marginPercent: string }[];
+}
+
+const MINUTE_MS = 60_000;
+
+/** Accepted events per minute for the 60 minutes up to `now`, zero-filled, from ingest_batches (indexed by organization and time). */
+async function eventsPerMinute(context: AppLoadContext, organizationId: string, now: Date): Promise<Overview['eventsPerMinute']> {
+  const end = Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+  const start = end - 60 * MINUTE_MS;
+  const rows = await context.prisma.$queryRaw<{ minute: Date; events: bigint }[]>`
+    SELECT date_trunc('minute', created_at) AS minute, SUM(accepted)::bigint AS events
+      FROM ingest_batches
+     WHERE organization_id = ${organizationId}::uuid AND created_at >= ${new Date(start)} AND created_at < ${new Date(end)}
+     GROUP BY 1`;
+  const byMinute = new Map(rows.map((r) => [r.minute.getTime(), Number(r.events)]));
+  return Array.from({ length: 60 }, (_, i) => {
+    const at = start + i * MINUTE_MS;
+    return { minute: new Date(at).toISOString().slice(11, 16), events: byMinute.get(at) ?? 0 };
+  });
 }
 
 /** Running and failed workflows of the organization, by its search attribute. */
@@ -30,14 +55,28 @@ async function countWorkflows(context: AppLoadContext, organizationId: string): 
 /** The organization's headline numbers, all from the database. */
 export async function readOverview(context: AppLoadContext, organizationId: string): Promise<Overview> {
   const { prisma } = context;
-  const [byStatus, subscriptions, workflows] = await Promise.all([
+  const now = new Date();
+  const [byStatus, subscriptions, workflows, perMinute, batches, margins] = await Promise.all([
     prisma.invoice.groupBy({ by: ['status'], where: { organizationId }, _count: { _all: true }, orderBy: { status: 'asc' } }),
     prisma.subscription.findMany({
       where: { organizationId, status: 'active', startDate: { lte: new Date() } },
       select: { customerId: true, plan: { select: { currency: true, interval: true, baseFee: true } } },
     }),
     countWorkflows(context, organizationId),
+    eventsPerMinute(context, organizationId, now),
+    prisma.ingestBatch.groupBy({ by: ['status'], where: { organizationId }, _count: { _all: true }, orderBy: { status: 'asc' } }),
+    readMargins(prisma, organizationId, marginWindow('current_period', now), 'customer'),
   ]);
+  const byCurrency = new Map<string, { revenue: ReturnType<typeof dec>; cost: ReturnType<typeof dec> }>();
+  for (const r of margins) {
+    const sum = byCurrency.get(r.currency) ?? { revenue: dec(0), cost: dec(0) };
+    byCurrency.set(r.currency, { revenue: sum.revenue.plus(r.revenue), cost: sum.cost.plus(r.cost) });
+  }
+  const thisPeriod = [...byCurrency].map(([currency, sum]) => {
+    const m = computeMargin(sum.revenue, sum.cost);
+    const amount = (d: typeof m.revenue) => `${formatMarginAmount(d, currency)} ${currency.toUpperCase()}`;
+    return { currency, revenue: amount(m.revenue), cost: amount(m.cost), margin: amount(m.margin), marginPercent: m.marginBps === null ? 'n/a' : `${(m.marginBps / 100).toFixed(2)} %` };
+  });
   const customers = new Map<string, Set<string>>();
   for (const s of subscriptions) {
     const set = customers.get(s.plan.currency) ?? new Set<string>();
@@ -56,6 +95,9 @@ export async function readOverview(context: AppLoadContext, organizationId: stri
     invoicesByStatus,
     draftsAwaitingApproval: invoicesByStatus.find((r) => r.status === 'draft')?.count ?? 0,
     workflows,
+    eventsPerMinute: perMinute,
+    batchesByStatus: batches.map((b) => ({ status: b.status, count: b._count._all })),
+    thisPeriod,
     recurring: figures.map((f) => ({ currency: f.currency, mrr: formatMoney(f.mrr, f.currency), arr: formatMoney(f.arr, f.currency), activeCustomers: f.activeCustomers })),
   };
 }
