@@ -14,7 +14,7 @@ export function EventsPerMinuteChart({ points }: { points: { minute: string; eve
       <p data-testid="events-summary">{summary}</p>
       <div aria-hidden="true" data-testid="events-chart">
         <ResponsiveContainer width="100%" height={180}>
-          <BarChart data={points} margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
+          <BarChart accessibilityLayer={false} data={points} margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
             <XAxis dataKey="minute" minTickGap={24} />
             <YAxis allowDecimals={false} width={56} />

@@ -20,7 +20,7 @@ export function UsageChart({ series, points, table, caption }: UsageChartProps) 
       <figcaption id="usage-chart-caption">{caption}</figcaption>
       <div aria-hidden="true" data-testid="usage-chart">
         <ResponsiveContainer width="100%" height={260}>
-          <LineChart data={points} margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
+          <LineChart accessibilityLayer={false} data={points} margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" />
             <XAxis dataKey="day" tickFormatter={(d: string) => d.slice(5)} minTickGap={16} />
             <YAxis allowDecimals width={56} />
@@ -34,7 +34,7 @@ export function UsageChart({ series, points, table, caption }: UsageChartProps) 
       </div>
       <details>
         <summary>The numbers as a table</summary>
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <caption className="skip">{caption}</caption>
             <thead>

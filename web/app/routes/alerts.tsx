@@ -23,7 +23,7 @@ export default function Alerts() {
       {alerts.length === 0 ? (
         <p>No margin alerts.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table aria-labelledby="margin-alerts">
             <thead>
               <tr>
@@ -56,7 +56,7 @@ export default function Alerts() {
       {notifications.length === 0 ? (
         <p>Nothing sent yet.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table aria-labelledby="notifications">
             <thead>
               <tr>

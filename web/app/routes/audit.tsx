@@ -74,7 +74,7 @@ export default function AuditHistory() {
       {rows.length === 0 ? (
         <p>{problems.length > 0 ? 'Fix the filter to see entries.' : 'No entries match.'}</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="audit">
             <caption className="skip">Audit entries{paged ? ' (older page)' : ''}</caption>
             <thead>

@@ -71,7 +71,7 @@ export default function Customer() {
       {c.audit.length === 0 ? (
         <p>No entries.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table aria-labelledby="customer-audit">
             <thead>
               <tr>

@@ -32,7 +32,7 @@ export default function Customers() {
       {customers.length === 0 ? (
         <p>No customers match.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <caption className="skip">Customers with usage and margin for {month}</caption>
             <thead>

@@ -25,7 +25,7 @@ export default function InvoiceLine() {
         Quantity {line.quantity ?? '—'} · Amount {line.amount}
       </p>
       <h2>Daily snapshots</h2>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <thead>
             <tr>
@@ -53,7 +53,7 @@ export default function InvoiceLine() {
         Events billed on this line ({eventCount}
         {eventCount > events.length ? `, first ${events.length} shown` : ''})
       </h2>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <thead>
             <tr>

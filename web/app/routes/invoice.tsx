@@ -104,7 +104,7 @@ export default function Invoice() {
       {mayDecide && invoice.status === 'draft' ? <Decisions /> : null}
 
       <h2>Lines</h2>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <thead>
             <tr>
@@ -162,7 +162,7 @@ export default function Invoice() {
       </div>
 
       <h2 id="audit">Audit history</h2>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table aria-labelledby="audit">
           <thead>
             <tr>

@@ -13,7 +13,7 @@ export function meta() {
 
 function InvoiceTable({ invoices, caption }: { invoices: InvoiceSummary[]; caption: string }) {
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0}>
       <table>
         <caption className="skip">{caption}</caption>
         <thead>

@@ -64,7 +64,7 @@ export default function Overview() {
               <br />
               Cost {p.cost}
               <strong>Margin {p.margin}</strong>
-              {p.marginPercent}
+              {p.marginPercent} of revenue
             </div>
           ))}
         </div>
@@ -74,7 +74,7 @@ export default function Overview() {
       {o.batchesByStatus.length === 0 ? (
         <p>No event batches yet.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <caption>Event batches by status</caption>
             <thead>
@@ -100,7 +100,7 @@ export default function Overview() {
       {o.invoicesByStatus.length === 0 ? (
         <p>No invoices yet.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -42,7 +42,7 @@ export default function Runs() {
       {runs.length === 0 ? (
         <p>{status ? `No ${status.label.toLowerCase()} billing runs.` : 'No billing runs yet.'}</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -82,7 +82,7 @@ export default function ApiKeys() {
       {keys.length === 0 ? (
         <p>No API keys yet.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table aria-labelledby="keys">
             <thead>
               <tr>

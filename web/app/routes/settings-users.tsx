@@ -87,7 +87,7 @@ export default function Users() {
       </Form>
 
       <h2 id="people">People</h2>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table aria-labelledby="people">
           <thead>
             <tr>
