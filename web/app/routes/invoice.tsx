@@ -5,6 +5,7 @@ import { requireFormAction, requireUser } from '../server/auth.server';
 import { decideInvoice } from '../server/decisions.server';
 import { readInvoice } from '../server/invoices.server';
 import { temporalUiLink } from '../server/runs.server';
+import { OutcomeNotice } from '../components/outcome-notice';
 
 /** Statuses the billing run moves on from by itself: the page refreshes while in one. */
 const MOVING = new Set(['approved', 'finalized']);
@@ -94,13 +95,7 @@ export default function Invoice() {
         Status: <span className="status" data-testid="invoice-status">{invoice.status}</span> · Total {invoice.total} · Billing run{' '}
         <a href={temporalUrl}>{invoice.workflowId}</a>
       </p>
-      <div aria-live="polite">
-        {outcome ? (
-          <p className={`notice ${outcome.ok ? 'ok' : 'error'}`} role={outcome.ok ? 'status' : 'alert'}>
-            {outcome.message}
-          </p>
-        ) : null}
-      </div>
+      <OutcomeNotice outcome={outcome} />
       {mayDecide && invoice.status === 'draft' ? <Decisions /> : null}
 
       <h2>Lines</h2>

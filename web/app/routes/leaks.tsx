@@ -4,6 +4,7 @@ import { usePolling } from '../components/use-polling';
 import { requireFormAction, requireUser } from '../server/auth.server';
 import { FINDING_KINDS, FINDING_STATUSES } from '../leak-options';
 import { dismissFromWeb, listFindings } from '../server/leaks.server';
+import { OutcomeNotice } from '../components/outcome-notice';
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
@@ -74,13 +75,7 @@ export default function Leaks() {
           <Link to="/leaks">Clear</Link>
         </div>
       </Form>
-      <div aria-live="polite">
-        {outcome ? (
-          <p className={`notice ${outcome.ok ? 'ok' : 'error'}`} role={outcome.ok ? 'status' : 'alert'}>
-            {outcome.message}
-          </p>
-        ) : null}
-      </div>
+      <OutcomeNotice outcome={outcome} />
       {findings.length === 0 ? <p>No findings match.</p> : null}
       {findings.map((f) => (
         <article key={f.id} className={`finding${highlight === f.id ? ' highlight' : ''}`} aria-labelledby={`finding-${f.id}`} data-testid="finding">

@@ -3,6 +3,7 @@ import { CsrfField } from '../components/session';
 import { SettingsNav } from '../components/settings-nav';
 import { applyApiKeyForm, findApiKey, listApiKeys } from '../server/api-keys.server';
 import { requireFormAction, requireUser } from '../server/auth.server';
+import { OutcomeNotice } from '../components/outcome-notice';
 
 const PATH = '/settings/api-keys';
 
@@ -34,19 +35,14 @@ export default function ApiKeys() {
       <h1>API keys</h1>
       <SettingsNav />
       <p>Systems send usage events and manage the catalog with these keys. A key is shown once, when it is created; only its hash is stored.</p>
-      <div aria-live="polite">
-        {outcome ? (
-          <p className={`notice ${outcome.ok ? 'ok' : 'error'}`} role={outcome.ok ? 'status' : 'alert'}>
-            {outcome.message}
-          </p>
-        ) : null}
+      <OutcomeNotice outcome={outcome}>
         {outcome?.ok && outcome.created ? (
           <div className="notice ok">
             <label htmlFor="new-key">New API key “{outcome.created.name}” — copy it now, it will not be shown again</label>
             <input id="new-key" readOnly value={outcome.created.key} onFocus={(e) => e.currentTarget.select()} data-testid="new-api-key" />
           </div>
         ) : null}
-      </div>
+      </OutcomeNotice>
 
       {confirming ? (
         <section aria-labelledby="confirm-revoke" className="notice error">

@@ -4,6 +4,7 @@ import type { Role } from '../permissions';
 import { SettingsNav } from '../components/settings-nav';
 import { requireFormAction, requireUser } from '../server/auth.server';
 import { applyUserForm, listUsers, MIN_PASSWORD_LENGTH } from '../server/users-admin.server';
+import { OutcomeNotice } from '../components/outcome-notice';
 
 const PATH = '/settings/users';
 
@@ -53,13 +54,7 @@ export default function Users() {
     <>
       <h1>Users</h1>
       <SettingsNav />
-      <div aria-live="polite">
-        {outcome ? (
-          <p className={`notice ${outcome.ok ? 'ok' : 'error'}`} role={outcome.ok ? 'status' : 'alert'}>
-            {outcome.message}
-          </p>
-        ) : null}
-      </div>
+      <OutcomeNotice outcome={outcome} />
 
       {/* Keyed on the outcome: a successful add clears the form. */}
       <Form method="post" action={PATH} key={outcome?.ok ? outcome.message : 'add'}>

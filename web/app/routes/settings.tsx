@@ -3,6 +3,7 @@ import { CsrfField } from '../components/session';
 import { SettingsNav } from '../components/settings-nav';
 import { requireFormAction, requireUser } from '../server/auth.server';
 import { readOrganizationSettings, saveOrganizationSettings } from '../server/settings.server';
+import { OutcomeNotice } from '../components/outcome-notice';
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requireUser(request, context, 'manage_settings');
@@ -55,13 +56,7 @@ export default function OrganizationSettings() {
       <h1>Settings</h1>
       <SettingsNav />
       <h2>Organization</h2>
-      <div aria-live="polite">
-        {outcome ? (
-          <p className={`notice ${outcome.ok ? 'ok' : 'error'}`} role={outcome.ok ? 'status' : 'alert'}>
-            {outcome.message}
-          </p>
-        ) : null}
-      </div>
+      <OutcomeNotice outcome={outcome} />
       <Form method="post">
         <CsrfField />
         {GROUPS.map((g) => (
