@@ -62,6 +62,11 @@ describe('proration by overlapping UTC days', () => {
       }),
     );
   });
+  test('an empty window holds none of a period, even one starting that instant', () => {
+    const period = { start: d('2026-01-01'), end: d('2026-01-02') };
+    expect(overlapDays(period, { start: d('2026-01-01'), end: d('2026-01-01') })).toBe(0);
+    expect(proratedAmount(dec('10'), period, { start: d('2026-01-01'), end: d('2026-01-01') }).toString()).toBe('0');
+  });
   test('splitting a window at a day boundary splits the prorated amount exactly', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 90 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 1_000_000 }), (ps, plen, split, cents) => {

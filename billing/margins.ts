@@ -47,10 +47,14 @@ export function periodDays(period: DayWindow): number {
   return last - first;
 }
 
-/** How many of the period's UTC days lie in the window. */
+/**
+ * How many of the period's UTC days lie in the window. Only a period is
+ * widened to a day when empty (a one-off invoice); an empty window holds no
+ * day, so splitting a window anywhere splits the prorated amount exactly.
+ */
 export function overlapDays(period: DayWindow, window: DayWindow): number {
   const p = dayRange(period.start, period.end);
-  const w = dayRange(window.start, window.end);
+  const w = { first: Math.floor(window.start.getTime() / DAY_MS), last: Math.ceil(window.end.getTime() / DAY_MS) };
   return Math.max(0, Math.min(p.last, w.last) - Math.max(p.first, w.first));
 }
 
