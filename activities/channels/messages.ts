@@ -161,7 +161,7 @@ function marginSubject(p: Fields): string {
 }
 
 /** margin_bps as a percentage with two decimals (1234 → 12.34 %), exact: bps are integers. */
-function bpsPercent(value: unknown): string | undefined {
+export function bpsPercent(value: unknown): string | undefined {
   if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
   const sign = value < 0 ? '-' : '';
   const abs = Math.abs(value);

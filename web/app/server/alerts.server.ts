@@ -1,8 +1,8 @@
 import type { AppLoadContext } from 'react-router';
-import { renderNotification } from '../../../activities/channels/messages';
+import { bpsPercent, renderNotification } from '../../../activities/channels/messages';
 
 const day = (d: Date): string => d.toISOString().slice(0, 10);
-const percent = (bps: number | null): string => (bps === null ? 'no revenue' : `${(bps / 100).toFixed(2)} %`);
+const percent = (bps: number | null): string => bpsPercent(bps) ?? 'no revenue';
 
 /**
  * Margin alerts (open first, then the recently resolved) and the newest

@@ -4,6 +4,7 @@ import { dec, toPlainString } from '../../../billing/decimal';
 import { combineDaily, type DailyReading } from '../../../billing/meter-aggregation';
 import { marginWindow } from '../../../billing/margins';
 import { money } from './money.server';
+import { bpsPercent } from '../../../activities/channels/messages';
 
 const day = (d: Date): string => d.toISOString().slice(0, 10);
 const PAGE = 50;
@@ -22,7 +23,7 @@ function marginText(rows: readonly MarginRow[]): { margin: string; marginPercent
   if (rows.length === 0) return { margin: '—', marginPercent: '—' };
   return {
     margin: rows.map((r) => `${formatMarginAmount(r.margin, r.currency)} ${r.currency.toUpperCase()}`).join(', '),
-    marginPercent: rows.map((r) => (r.marginBps === null ? 'n/a' : `${(r.marginBps / 100).toFixed(2)} %`)).join(', '),
+    marginPercent: rows.map((r) => bpsPercent(r.marginBps) ?? 'n/a').join(', '),
   };
 }
 
@@ -106,7 +107,7 @@ export async function readCustomer(context: AppLoadContext, organizationId: stri
     ...marginText(margins.filter((r) => r.key === customer.id)),
     chart: { series, points, table },
     invoices: invoices.map((i) => ({ id: i.id, period: `${day(i.periodStart)} – ${day(i.periodEnd)}`, status: i.status, total: money(i.total, i.currency) })),
-    alerts: alerts.map((a) => ({ id: a.id, month: day(a.periodStart).slice(0, 7), level: a.level.replace(/_/g, ' '), margin: a.marginBps === null ? 'no revenue' : `${(a.marginBps / 100).toFixed(2)} %`, status: a.status })),
+    alerts: alerts.map((a) => ({ id: a.id, month: day(a.periodStart).slice(0, 7), level: a.level.replace(/_/g, ' '), margin: bpsPercent(a.marginBps) ?? 'no revenue', status: a.status })),
     findings: findings.map((f) => ({ id: f.id, kind: f.kind.replace(/_/g, ' '), subject: f.subject, period: `${day(f.periodStart)} – ${day(f.periodEnd)}`, leak: money(f.leakAmount, f.currency), status: f.status })),
     audit: audit.map((a) => ({ id: a.id.toString(), at: a.createdAt.toISOString().replace('T', ' ').slice(0, 19), action: a.action, actor: `${a.actorType}: ${a.actorId}`, entity: `${a.entityType} ${a.entityId}` })),
   };

@@ -5,6 +5,7 @@ import { summarizeRevenue, type PlanInterval } from '../../../billing/revenue';
 import { formatMarginAmount, readMargins } from '../../../activities/margins/read-margins';
 import { computeMargin, marginWindow } from '../../../billing/margins';
 import { OrganizationId } from '../../../temporal/search-attribute-keys';
+import { bpsPercent } from '../../../activities/channels/messages';
 
 export interface Overview {
   invoicesByStatus: { status: string; count: number }[];
@@ -75,7 +76,7 @@ export async function readOverview(context: AppLoadContext, organizationId: stri
   const thisPeriod = [...byCurrency].map(([currency, sum]) => {
     const m = computeMargin(sum.revenue, sum.cost);
     const amount = (d: typeof m.revenue) => `${formatMarginAmount(d, currency)} ${currency.toUpperCase()}`;
-    return { currency, revenue: amount(m.revenue), cost: amount(m.cost), margin: amount(m.margin), marginPercent: m.marginBps === null ? 'n/a' : `${(m.marginBps / 100).toFixed(2)} %` };
+    return { currency, revenue: amount(m.revenue), cost: amount(m.cost), margin: amount(m.margin), marginPercent: bpsPercent(m.marginBps) ?? 'n/a' };
   });
   const customers = new Map<string, Set<string>>();
   for (const s of subscriptions) {
