@@ -28,11 +28,13 @@ import {
   KeyParamsSchema,
   listOf,
   MeterCreateSchema,
+  MeterPatchSchema,
   MeterSchema,
   PlanCreateSchema,
   PlanSchema,
   SubscriptionCreatedSchema,
   SubscriptionCreateSchema,
+  SubscriptionPatchSchema,
   SubscriptionListQuerySchema,
   SubscriptionQuerySchema,
   SubscriptionSchema,
@@ -172,6 +174,12 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           requestParams: { path: KeyParamsSchema },
           responses: responses({ status: '200', description: 'The meter', schema: MeterSchema }, { '404': { description: 'No such meter in your organization', content: errorContent } }),
         },
+        patch: {
+          summary: 'Map a meter to the Stripe price that bills it on your own Stripe invoices',
+          requestParams: { path: KeyParamsSchema },
+          requestBody: { required: true, content: json(MeterPatchSchema) },
+          responses: responses({ status: '200', description: 'The meter', schema: MeterSchema }, { '404': { description: 'No such meter in your organization', content: errorContent } }),
+        },
       },
       '/api/v1/plans': {
         post: {
@@ -245,6 +253,16 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
         get: {
           summary: 'A subscription and its current billing period',
           requestParams: { path: IdParamsSchema, query: SubscriptionQuerySchema },
+          responses: responses(
+            { status: '200', description: 'The subscription', schema: SubscriptionSchema },
+            { '404': { description: 'No such subscription in your organization', content: errorContent } },
+          ),
+        },
+        patch: {
+          summary: 'Set or clear the contracted base fee',
+          description: 'What the contract says the subscription pays per interval. Invoices still charge the plan\'s base fee; a renewal billed below the contracted fee is reported as renewal drift.',
+          requestParams: { path: IdParamsSchema },
+          requestBody: { required: true, content: json(SubscriptionPatchSchema) },
           responses: responses(
             { status: '200', description: 'The subscription', schema: SubscriptionSchema },
             { '404': { description: 'No such subscription in your organization', content: errorContent } },

@@ -89,7 +89,7 @@ export async function readMeterEvents(
 
 /** The period starts of a subscription's invoices: the periods that have closed. */
 export async function readInvoicedPeriodStarts(db: Db, q: { organizationId: string; subscriptionId: string }): Promise<Date[]> {
-  const rows = await db.invoice.findMany({ where: { organizationId: q.organizationId, subscriptionId: q.subscriptionId }, select: { periodStart: true } });
+  const rows = await db.invoice.findMany({ where: { organizationId: q.organizationId, subscriptionId: q.subscriptionId, kind: 'period' }, select: { periodStart: true } });
   return rows.map((r) => r.periodStart);
 }
 
@@ -148,7 +148,7 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
       'subscription', json_build_object(
         'id', s.id, 'organizationId', s.organization_id, 'customerId', s.customer_id, 'planId', s.plan_id, 'status', s.status,
         'startDate', s.start_date, 'billingAnchorDay', s.billing_anchor_day, 'cancelAtPeriodEnd', s.cancel_at_period_end,
-        'canceledAt', s.canceled_at, 'createdAt', s.created_at,
+        'canceledAt', s.canceled_at, 'createdAt', s.created_at, 'contractedBaseFee', s.contracted_base_fee::text,
         'customer', json_build_object('id', c.id, 'externalId', c.external_id),
         'plan', json_build_object('id', p.id, 'key', p.key, 'name', p.name, 'baseFee', p.base_fee::text, 'currency', p.currency, 'interval', p.interval),
         'organization', json_build_object(
@@ -157,7 +157,7 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
       'existing', (
         SELECT json_build_object('id', i.id, 'status', i.status, 'total', i.total::text, 'currency', i.currency, 'createdAt', i.created_at,
                                  'lineCount', (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.id))
-        FROM invoices i WHERE i.subscription_id = s.id AND i.period_start = ${q.periodStart}),
+        FROM invoices i WHERE i.subscription_id = s.id AND i.period_start = ${q.periodStart} AND i.kind = 'period'),
       'changes', COALESCE((
         SELECT json_agg(json_build_object(
                  'id', ch.id, 'organizationId', ch.organization_id, 'subscriptionId', ch.subscription_id, 'fromPlanId', ch.from_plan_id,
@@ -206,6 +206,7 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
       startDate: date(s.startDate),
       canceledAt: dateOrNull(s.canceledAt),
       createdAt: date(s.createdAt),
+      contractedBaseFee: decimalOrNull(s.contractedBaseFee),
       plan: { ...s.plan, baseFee: decimal(s.plan.baseFee) },
     },
     existing: existing && { ...existing, total: decimal(existing.total), createdAt: date(existing.createdAt) },

@@ -28,6 +28,12 @@ export interface BillingRunInput {
   periodEnd: string;
   /** the run closes this long after the period end, so late events still make the invoice (default 1 hour) */
   lateEventGraceSeconds?: number;
+  /**
+   * A recovery run (`recovery-run:<findingId>`): the invoice was drafted by a
+   * reconciliation for what a leak finding recovers; the run skips the close
+   * and takes it through the same approval, Stripe finalization and collection.
+   */
+  recovery?: { findingId: string; invoiceId: string };
 }
 
 // ── subscription workflow messages ──────────────────────────────────────────

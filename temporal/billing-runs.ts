@@ -4,19 +4,20 @@ import { BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from './billing-messa
 import type { StartedWorkflow } from './ingest';
 import { TASK_QUEUE } from './names';
 import { BillingPeriod, OrganizationId, SubscriptionId } from './search-attribute-keys';
-import { billingRunWorkflowId } from './workflow-ids';
+import { billingRunWorkflowId, recoveryRunWorkflowId } from './workflow-ids';
 
 /**
- * Starts `billing-run:<subscriptionId>:<periodStart>`. The id is
- * deterministic, so a repeated start (a retried activity, a reset
- * subscription run) is a no-op rather than a second run.
+ * Starts `billing-run:<subscriptionId>:<periodStart>` (or, for a recovery
+ * invoice, `recovery-run:<findingId>`). The id is deterministic, so a
+ * repeated start (a retried activity, a reset subscription run or
+ * reconciliation) is a no-op rather than a second run.
  */
 export async function startBillingRunWorkflow(
   client: Client,
   input: BillingRunInput,
   options: { taskQueue?: string; searchAttributes?: boolean } = {},
 ): Promise<StartedWorkflow> {
-  const workflowId = billingRunWorkflowId(input.subscriptionId, input.periodStart);
+  const workflowId = input.recovery ? recoveryRunWorkflowId(input.recovery.findingId) : billingRunWorkflowId(input.subscriptionId, input.periodStart);
   try {
     const handle = await client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, {
       workflowId,

@@ -5,4 +5,4 @@ export const DEFAULT_NAMESPACE = 'default';
 export const ingestWorkflowId = (batchId: string): string => `ingest:${batchId}`;
 export const SWEEPER_SCHEDULE_ID = 'ledgerflow-ingest-sweeper';
 
-export { subscriptionWorkflowId, billingRunWorkflowId } from './workflow-ids';
+export { subscriptionWorkflowId, billingRunWorkflowId, recoveryRunWorkflowId } from './workflow-ids';

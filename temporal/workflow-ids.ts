@@ -5,3 +5,6 @@ export const subscriptionWorkflowId = (subscriptionId: string): string => `subsc
 /** A period's billing run; periods start at UTC midnight, so the date names it. */
 export const billingRunWorkflowId = (subscriptionId: string, periodStart: Date | string): string =>
   `billing-run:${subscriptionId}:${(typeof periodStart === 'string' ? new Date(periodStart) : periodStart).toISOString().slice(0, 10)}`;
+
+/** The billing run of a recovery invoice: one per revenue-leak finding. */
+export const recoveryRunWorkflowId = (findingId: string): string => `recovery-run:${findingId}`;

@@ -18,6 +18,7 @@ export interface TestApi {
   taskQueue: string;
   post(path: string, apiKey: string | null, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: JsonBody; headers: Headers }>;
   get(path: string, apiKey: string | null, headers?: Record<string, string>): Promise<{ status: number; body: JsonBody; headers: Headers }>;
+  patch(path: string, apiKey: string | null, body: unknown): Promise<{ status: number; body: JsonBody; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -63,6 +64,7 @@ export async function startTestApi(config: Partial<ApiConfig> = {}, taskQueue = 
     taskQueue,
     post: (path, apiKey, body, headers) => call('POST', path, apiKey, body, headers),
     get: (path, apiKey, headers) => call('GET', path, apiKey, undefined, headers),
+    patch: (path, apiKey, body) => call('PATCH', path, apiKey, body),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -12,12 +12,14 @@ import { CRM_SIGNATURE_HEADER } from '../activities/reconcile/recovery';
 import { requestReconciliation } from '../activities/reconcile/request';
 import { createStripeClient } from '../activities/stripe/client';
 import type { StartedWorkflow } from '../temporal/ingest';
+import { billingRunStateQuery } from '../temporal/billing-messages';
 import { reconcileWorkflowId, type ReconcileResult } from '../temporal/reconciliations';
 import { createLedgerflowWorker } from '../worker/create-worker';
 import { startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { closeTestPrisma, createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
 import { insertBatch } from './harness/insert-batch';
+import { insertStripeInvoiceEvent } from './harness/margin-fixtures';
 import { waitFor } from './harness/ingest-worker';
 import { startSlackFake, type SlackFake } from './harness/slack-fake';
 import { startSmtpFake, type SmtpFake } from './harness/smtp-fake';
@@ -26,10 +28,14 @@ import { StripeFake } from './harness/stripe-fake';
 /*
  * Leak detection end to end: a real worker (real Temporal dev server and
  * PostgreSQL) runs reconcile:<org>:<period> started through the API, against
- * a seeded November holding exactly one case of every finding kind. Stripe,
+ * a seeded November holding one case of every finding kind (and of each
+ * source: usage reported through the API and quantities on the customer's
+ * Stripe invoices; plan price and contracted price). Recovery invoices wait
+ * for finance approval like any invoice; one is approved and collected, and
+ * the reconciliation its run starts marks the finding recovered. Stripe,
  * Slack, SMTP and the CRM webhook are local fakes that record what they
- * receive. Then the reconciliation is reset to after detection, as ops would
- * in the Temporal UI, and nothing goes out a second time.
+ * receive. The reconciliation is reset to after detection, as ops would in
+ * the Temporal UI, and nothing goes out a second time.
  */
 
 const PERIOD = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
@@ -177,10 +183,38 @@ it('one case of every finding kind gives exactly those findings and actions; a r
   });
   expect(report).toMatchObject({ status: 200, body: { stored: 1 } });
 
+  // Under-reported on Stripe: 400 metered; the customer's own Stripe invoice billed 100 of the mapped price → 34.00 − 10.00.
+  const stripeReported = await subscribe(organizationId, catalog.basicPlanId, 'stripe-co', PERIOD.periodStart);
+  await mapToStripe(stripeReported.customer.id);
+  await usage(organizationId, stripeReported.customer, [{ at: '2024-11-08T09:00:00Z', quantity: '400' }]);
+  await close(organizationId, stripeReported.subscriptionId);
+  expect(await api.patch('/api/v1/meters/api_calls', apiKey, { stripe_price_id: 'not-a-price' })).toMatchObject({ status: 400, body: { details: { field: 'stripe_price_id' } } });
+  expect(await api.patch('/api/v1/meters/api_calls', apiKey, { stripe_price_id: 'price_api_calls' })).toMatchObject({ status: 200, body: { stripe_price_id: 'price_api_calls' } });
+  const { stripeCustomerId } = await prisma.customer.findUniqueOrThrow({ where: { id: stripeReported.customer.id } });
+  const stripeInvoice = { customer: stripeCustomerId!, currency: 'usd', period_start: '2024-11-01T00:00:00Z', period_end: '2024-12-01T00:00:00Z', amount_paid: 1000, amount_due: 1000 };
+  await insertStripeInvoiceEvent(prisma, organizationId, 'invoice.finalized', { ...stripeInvoice, id: `in_first_${organizationId.slice(0, 8)}` }, [
+    { price: 'price_api_calls', quantity: 60, period_start: '2024-11-01T00:00:00Z', period_end: '2024-11-15T00:00:00Z', shape: 'legacy' },
+    { price: 'price_seats', quantity: 999, period_start: '2024-11-01T00:00:00Z', period_end: '2024-12-01T00:00:00Z' },
+  ]);
+  await insertStripeInvoiceEvent(prisma, organizationId, 'invoice.paid', { ...stripeInvoice, id: `in_second_${organizationId.slice(0, 8)}` }, [
+    { price: 'price_api_calls', quantity: 40, period_start: '2024-11-15T00:00:00Z', period_end: '2024-12-01T00:00:00Z' },
+  ]);
+  // Ledgerflow's own invoices in Stripe report nothing, and December's line is another period.
+  await insertStripeInvoiceEvent(prisma, organizationId, 'invoice.paid', { ...stripeInvoice, id: `in_ours_${organizationId.slice(0, 8)}`, metadata: { ledgerflow_invoice_id: randomUUID() } }, [
+    { price: 'price_api_calls', quantity: 400, period_start: '2024-11-01T00:00:00Z', period_end: '2024-12-01T00:00:00Z' },
+  ]);
+  await insertStripeInvoiceEvent(prisma, organizationId, 'invoice.paid', { ...stripeInvoice, id: `in_dec_${organizationId.slice(0, 8)}` }, [
+    { price: 'price_api_calls', quantity: 300, period_start: '2024-12-01T00:00:00Z', period_end: '2025-01-01T00:00:00Z' },
+  ]);
+
   // Renewal drift: a Pro renewal billed at 60.00 while Pro now costs 75.00.
   const drift = await subscribe(organizationId, catalog.proPlanId, 'drift-co', '2024-10-01T00:00:00Z');
   await mapToStripe(drift.customer.id);
   await close(organizationId, drift.subscriptionId);
+  // Renewal drift against the contract: Pro billed at 60.00, the contract says 80.00.
+  const contract = await subscribe(organizationId, catalog.proPlanId, 'contract-co', '2024-10-01T00:00:00Z');
+  await close(organizationId, contract.subscriptionId);
+  expect(await api.patch(`/api/v1/subscriptions/${contract.subscriptionId}`, apiKey, { contracted_base_fee: '80.00' })).toMatchObject({ status: 200, body: { contracted_base_fee: '80' } });
   await prisma.plan.update({ where: { id: catalog.proPlanId }, data: { baseFee: '75' } });
 
   // Stale rating: an event of 20 Nov rated with a rate that ended on 15 Nov → cost 7.50 at the rate in effect, 4.50 recorded.
@@ -201,13 +235,13 @@ it('one case of every finding kind gives exactly those findings and actions; a r
   expect(repeated).toMatchObject({ status: 202, body: { already_started: true, run_id: null } });
   const handle = client.workflow.getHandle(started.body.workflow_id, started.body.run_id);
   const result: ReconcileResult = await handle.result();
-  expect(result).toMatchObject({ findings: 5, actioned: 5 });
+  expect(result).toMatchObject({ findings: 7, actioned: 7 });
 
   const listed = await api.get('/api/v1/reconciliations', apiKey);
   expect(listed.status).toBe(200);
   expect(listed.body.data).toHaveLength(1);
   const run = listed.body.data[0];
-  expect(run).toMatchObject({ status: 'completed', findings_count: 5, period_start: PERIOD.periodStart, period_end: PERIOD.periodEnd });
+  expect(run).toMatchObject({ status: 'completed', findings_count: 7, period_start: PERIOD.periodStart, period_end: PERIOD.periodEnd });
   const summary = run.findings.map((f: Record<string, unknown>) => ({
     kind: f.kind,
     customer: f.customer_external_id,
@@ -221,41 +255,65 @@ it('one case of every finding kind gives exactly those findings and actions; a r
   }));
   expect(summary).toEqual([
     { kind: 'missed_overage', customer: 'overage-co', subject: 'api_calls', expected: '22.00', billed: '10.00', leak: '12.00', confidence: '0.800', reasons: ['no_stripe_mapping'], status: 'actioned' },
+    { kind: 'renewal_drift', customer: 'contract-co', subject: 'contracted_base_fee', expected: '80.00', billed: '60.00', leak: '20.00', confidence: '0.800', reasons: ['no_stripe_mapping'], status: 'actioned' },
     { kind: 'renewal_drift', customer: 'drift-co', subject: 'base_fee', expected: '75.00', billed: '60.00', leak: '15.00', confidence: '1.000', reasons: [], status: 'actioned' },
     { kind: 'stale_rating', customer: 'stale-co', subject: 'vendor_cost', expected: '7.50', billed: '4.50', leak: '3.00', confidence: '0.800', reasons: ['no_stripe_mapping'], status: 'actioned' },
     { kind: 'unbilled_usage', customer: unbilled.externalId, subject: 'api_calls', expected: '26.00', billed: '22.00', leak: '4.00', confidence: '0.250', reasons: ['late_events', 'unlinked_events'], status: 'actioned' },
     { kind: 'under_reported_usage', customer: 'reported-co', subject: 'api_calls@warehouse', expected: '26.00', billed: '18.00', leak: '8.00', confidence: '1.000', reasons: [], status: 'actioned' },
+    { kind: 'under_reported_usage', customer: 'stripe-co', subject: 'api_calls@stripe', expected: '34.00', billed: '10.00', leak: '24.00', confidence: '1.000', reasons: [], status: 'actioned' },
   ]);
 
-  // Stripe drafts for what mapped customers owe (the unmapped one and the cost-side finding get none), left as drafts.
-  const drafts = stripeFake.requestsTo('POST', /^\/v1\/invoices$/).filter((r) => (r.body.metadata as Record<string, string> | undefined)?.ledgerflow_organization_id === organizationId);
-  expect(drafts).toHaveLength(3);
-  expect(drafts.every((d) => d.status === 200 && d.body.auto_advance === 'false')).toBe(true);
-  const items = stripeFake.requestsTo('POST', /^\/v1\/invoiceitems$/).filter((r) => drafts.some((d) => (d.body.metadata as Record<string, string>).ledgerflow_finding_id === (r.body.metadata as Record<string, string>).ledgerflow_finding_id));
-  expect(items.map((i) => Number(i.body.amount)).sort((a, b) => a - b)).toEqual([400, 800, 1500]);
-  const overageFinding = run.findings.find((f: { kind: string }) => f.kind === 'missed_overage');
-  expect(overageFinding.actions.find((a: { kind: string }) => a.kind === 'stripe_draft')).toMatchObject({ status: 'skipped', summary: { reason: 'the customer has no Stripe mapping' } });
+  // A recovery invoice for what each customer owes, waiting for finance in its own billing run; nothing reached Stripe yet.
+  // Unbilled usage of a running subscription gets none (its next close bills the events as late usage), nor does the cost-side finding.
+  const findingOf = (kind: string, customer: string) => run.findings.find((f: { kind: string; customer_external_id: string }) => f.kind === kind && f.customer_external_id === customer);
+  const recoveries = await prisma.invoice.findMany({ where: { organizationId, kind: 'recovery' }, include: { lines: true } });
+  expect(recoveries.map((i) => ({ finding: i.recoveryFindingId, total: i.total.toFixed(2), status: i.status, line: i.lines.map((l) => `${l.kind} ${l.amount.toFixed(2)}`) })).sort((a, b) => Number(a.total) - Number(b.total))).toEqual(
+    [
+      [findingOf('under_reported_usage', 'reported-co'), '8.00'],
+      [findingOf('missed_overage', 'overage-co'), '12.00'],
+      [findingOf('renewal_drift', 'drift-co'), '15.00'],
+      [findingOf('renewal_drift', 'contract-co'), '20.00'],
+      [findingOf('under_reported_usage', 'stripe-co'), '24.00'],
+    ].map(([f, total]) => ({ finding: f.id, total, status: 'draft', line: [`adjustment ${total}`] })),
+  );
+  expect(findingOf('unbilled_usage', unbilled.externalId).actions.find((a: { kind: string }) => a.kind === 'stripe_draft')).toMatchObject({
+    status: 'skipped',
+    summary: { reason: 'the next close of the subscription bills these events as late usage' },
+  });
+  expect(stripeFake.requestsTo('POST', /^\/v1\/invoices$/).filter((r) => (r.body.metadata as Record<string, string> | undefined)?.ledgerflow_organization_id === organizationId)).toHaveLength(0);
+  const driftRecovery = recoveries.find((i) => i.recoveryFindingId === findingOf('renewal_drift', 'drift-co').id)!;
+  const recoveryRun = client.workflow.getHandle(driftRecovery.workflowId);
+  expect(driftRecovery.workflowId).toBe(`recovery-run:${driftRecovery.recoveryFindingId}`);
+  await waitFor('the recovery run to wait for approval', async () => ((await recoveryRun.query(billingRunStateQuery)).status === 'awaiting_approval' ? true : undefined));
 
-  // One Slack message and one email per finding, carrying the amounts.
+  // One Slack message (Block Kit, with links to the finding and the run) and one email (text and HTML) per finding, carrying the amounts.
   const mine = (text: string) => run.findings.some((f: { id: string }) => text.includes(f.id));
-  await waitFor('five Slack messages', async () => (slack.messages.filter((m) => mine(m.text)).length === 5 ? true : undefined));
+  await waitFor('seven Slack messages', async () => (slack.messages.filter((m) => mine(m.text)).length === 7 ? true : undefined));
   const messages = slack.messages.filter((m) => mine(m.text));
-  expect(messages.map((m) => m.channel)).toEqual(Array(5).fill('#revenue'));
-  expect(messages.some((m) => m.text.includes('"leak":"12.00"') && m.text.includes('missed_overage'))).toBe(true);
+  expect(messages.map((m) => m.channel)).toEqual(Array(7).fill('#revenue'));
+  const overageMessage = messages.find((m) => m.text.includes(findingOf('missed_overage', 'overage-co').id))!;
+  expect(overageMessage.text).toContain('*Missed overage: overage-co, 12.00 USD leaked*');
+  const blocks = overageMessage.blocks as { type: string; fields?: { text: string }[]; elements?: { url?: string; text: unknown }[] }[];
+  expect(blocks.find((b) => b.type === 'section')!.fields!.map((f) => f.text)).toEqual(expect.arrayContaining(['*Expected*\n22.00 USD', '*Billed*\n10.00 USD', '*Leak*\n12.00 USD', '*Confidence*\n0.800']));
+  expect(blocks.find((b) => b.type === 'actions')!.elements!.map((e) => e.url)).toEqual([
+    expect.stringMatching(new RegExp(`/leaks\\?finding=${findingOf('missed_overage', 'overage-co').id}#`)),
+    expect.stringContaining(`/workflows/${encodeURIComponent(started.body.workflow_id)}/${started.body.run_id}`),
+  ]);
   const mails = smtp.mails.filter((m) => mine(m.raw.replace(/=\r\n/g, '')));
-  expect(mails).toHaveLength(5);
+  expect(mails).toHaveLength(7);
   expect(mails.every((m) => m.envelope.to.includes('finance@ledgerflow.test'))).toBe(true);
+  expect(mails.every((m) => /Content-Type: text\/plain/i.test(m.raw) && /Content-Type: text\/html/i.test(m.raw))).toBe(true);
 
   // One signed CRM task per finding, with an idempotency key of its own.
   const posts = crm.posts.filter((p) => mine(p.body));
-  expect(posts).toHaveLength(5);
+  expect(posts).toHaveLength(7);
   expect(posts.every((p) => p.signatureValid)).toBe(true);
-  expect(new Set(posts.map((p) => p.headers['idempotency-key'])).size).toBe(5);
-  expect(JSON.parse(posts.find((p) => p.body.includes('renewal_drift'))!.body)).toMatchObject({ finding: { kind: 'renewal_drift', leak_amount: '15.00', customer_external_id: 'drift-co' } });
+  expect(new Set(posts.map((p) => p.headers['idempotency-key'])).size).toBe(7);
+  expect(JSON.parse(posts.find((p) => p.body.includes(findingOf('renewal_drift', 'drift-co').id))!.body)).toMatchObject({ finding: { kind: 'renewal_drift', leak_amount: '15.00', customer_external_id: 'drift-co' } });
 
   // Every status change is audited with its actor.
   const audit = await prisma.auditLog.findMany({ where: { organizationId, entityType: 'leak_finding', action: { in: ['leak.detected', 'leak.actioned'] } } });
-  expect(audit.filter((a) => a.action === 'leak.detected')).toHaveLength(5);
+  expect(audit.filter((a) => a.action === 'leak.detected')).toHaveLength(7);
   expect(audit.filter((a) => a.action === 'leak.actioned').every((a) => a.actorType === 'workflow' && a.actorId === started.body.workflow_id)).toBe(true);
 
   // Ops reset the reconciliation to right after detection: the actions run again and do nothing.
@@ -269,13 +327,28 @@ it('one case of every finding kind gives exactly those findings and actions; a r
     requestId: randomUUID(),
   })) as temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse;
   const again: ReconcileResult = await client.workflow.getHandle(started.body.workflow_id, runId!).result();
-  expect(again).toMatchObject({ findings: 5, actioned: 5 });
+  expect(again).toMatchObject({ findings: 7, actioned: 7 });
   const resetHistory = await client.workflow.getHandle(started.body.workflow_id, runId!).fetchHistory();
   const rerun = (resetHistory.events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendCrmTask');
-  expect(rerun.length).toBe(5);
+  expect(rerun.length).toBe(7);
   expect({ slack: slack.messages.length, mails: smtp.mails.length, crm: crm.posts.length, stripe: stripeFake.requests.length }).toEqual(sent);
-  expect(await prisma.recoveryAction.count({ where: { finding: { organizationId } } })).toBe(5 * 3 - 1);
-  expect(await prisma.leakFinding.count({ where: { organizationId } })).toBe(5);
+  // Six billable findings × (recovery invoice, alert, CRM task) + the cost-side one × (alert, CRM task); still five recovery invoices, each with one run.
+  expect(await prisma.recoveryAction.count({ where: { finding: { organizationId } } })).toBe(6 * 3 + 2);
+  expect(await prisma.leakFinding.count({ where: { organizationId } })).toBe(7);
+  expect(await prisma.invoice.count({ where: { organizationId, kind: 'recovery' } })).toBe(5);
+
+  // Finance approves the drift recovery like any invoice: it is finalized in Stripe for 15.00 and collected,
+  // and the reconciliation its run starts at the end counts it as billed: the finding is recovered.
+  const approved = await api.post(`/api/v1/invoices/${driftRecovery.id}/approve`, apiKey, { approver: 'fiona@finance' });
+  expect(approved).toMatchObject({ status: 200, body: { invoice_id: driftRecovery.id, total: '15.00' } });
+  expect(await recoveryRun.result()).toMatchObject({ status: 'paid', invoiceId: driftRecovery.id });
+  const items = stripeFake.requestsTo('POST', /^\/v1\/invoiceitems$/).filter((r) => (r.body.metadata as Record<string, string> | undefined)?.ledgerflow_invoice_id === driftRecovery.id);
+  expect(items.map((i) => Number(i.body.amount))).toEqual([1500]);
+  const driftFinding = findingOf('renewal_drift', 'drift-co').id;
+  await waitFor('the drift finding to be recovered', async () => ((await prisma.leakFinding.findUniqueOrThrow({ where: { id: driftFinding } })).status === 'recovered' ? true : undefined));
+  const stillOpen = await prisma.leakFinding.findMany({ where: { organizationId, status: 'actioned' } });
+  expect(stillOpen).toHaveLength(6);
+  expect(await prisma.invoice.count({ where: { organizationId, kind: 'recovery' } })).toBe(5);
 });
 
 it('a finding is dismissed with a reason, audited with the API key; a dismissed finding cannot be dismissed again', async () => {

@@ -132,7 +132,11 @@ function lineRow(line: DraftLine, invoiceId: string, organizationId: string, pos
   };
 }
 
-function summary(invoice: { id: string; status: ClosedPeriod['status']; total: Dec | { toString(): string }; currency: string; createdAt: Date }, lineCount: number, org: SubscriptionTerms['organization']): ClosedPeriod {
+function summary(
+  invoice: { id: string; status: ClosedPeriod['status']; total: Dec | { toString(): string }; currency: string; createdAt: Date },
+  lineCount: number,
+  org: Pick<SubscriptionTerms['organization'], 'approvalReminderHours' | 'autoApproveAfterHours' | 'paymentRetryDays'>,
+): ClosedPeriod {
   return {
     invoiceId: invoice.id,
     status: invoice.status,
@@ -146,6 +150,16 @@ function summary(invoice: { id: string; status: ClosedPeriod['status']; total: D
   };
 }
 
+/** A recovery run has nothing to close: its invoice was drafted by the reconciliation (activities/reconcile/recovery.ts). */
+async function recoveryInvoice(db: Db, organizationId: string, invoiceId: string): Promise<ClosedPeriod> {
+  const invoice = await db.invoice.findFirst({
+    where: { id: invoiceId, organizationId, kind: 'recovery' },
+    include: { organization: { select: { approvalReminderHours: true, autoApproveAfterHours: true, paymentRetryDays: true } }, _count: { select: { lines: true } } },
+  });
+  if (!invoice) throw ApplicationFailure.nonRetryable(`recovery invoice ${invoiceId} not found in organization ${organizationId}`, 'NotFound');
+  return summary(invoice, invoice._count.lines, invoice.organization);
+}
+
 /**
  * Closes a period into a draft invoice, in one REPEATABLE READ transaction:
  * claims the period's events (and late events of earlier periods) line by
@@ -155,6 +169,7 @@ function summary(invoice: { id: string; status: ClosedPeriod['status']; total: D
  */
 export function closePeriod({ prisma }: ActivityDeps) {
   return async function closePeriod(input: BillingRunInput): Promise<ClosedPeriod> {
+    if (input.recovery) return recoveryInvoice(prisma, input.organizationId, input.recovery.invoiceId);
     const actor = workflowActor();
     const start = new Date(input.periodStart);
     const end = new Date(input.periodEnd);

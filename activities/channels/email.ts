@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { Notifier, OutgoingNotification } from '../notifier';
 import type { ContactLookup } from './contacts';
-import { renderNotification, renderPlainText } from './messages';
+import { renderHtml, renderNotification, renderPlainText } from './messages';
 
 export interface EmailChannelOptions {
   /** smtp://user:pass@host:587 or smtps://…:465 */
@@ -14,7 +14,7 @@ export interface EmailChannelOptions {
 }
 
 /**
- * Sends each notification as a plain-text email to the organization's
+ * Sends each notification as an email (text and HTML) to the organization's
  * finance address, or the default one. A new SMTP connection per message
  * (no pool) keeps nothing open between activity runs. Any SMTP failure
  * throws, so the notification stays in the outbox for Temporal's retry.
@@ -34,6 +34,7 @@ export function createEmailNotifier(options: EmailChannelOptions, contacts: Cont
         to,
         subject: `[Ledgerflow] ${renderNotification(n).title}`,
         text: renderPlainText(n),
+        html: renderHtml(n),
         messageId: notificationMessageId(n, options.from),
         headers: { 'X-Ledgerflow-Notification': n.kind },
       });

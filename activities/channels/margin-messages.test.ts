@@ -46,7 +46,7 @@ describe('margin notifications', () => {
         type: 'section',
         fields: ['*Revenue*\n100.00 USD', '*Cost*\n85.00 USD', '*Margin*\n15.00 USD', '*Margin (bps)*\n1500', '*Threshold (bps)*\n2000'].map((text) => ({ type: 'mrkdwn', text })),
       },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: 'Period 2026-11-01T00:00:00.000Z – 2026-11-23T00:00:00.000Z' }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: 'Period: 2026-11-01T00:00:00.000Z – 2026-11-23T00:00:00.000Z' }] },
       {
         type: 'actions',
         elements: [

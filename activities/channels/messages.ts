@@ -15,6 +15,9 @@ import type { OutgoingNotification } from '../notifier';
  * - margin.below_threshold / negative / worsened / resolved (activities/margins/evaluate-alerts.ts):
  *   scope, scopeKey, customerExternalId, feature, currency, revenue, cost, margin, marginBps,
  *   previousBps, thresholdBps, periodStart, periodEnd, entityUrl, workflowUrl
+ * - leak.finding (activities/reconcile/recovery.ts queueLeakAlert): findingId, kind, subject,
+ *   customerExternalId, periodStart, periodEnd, expected, billed, leak, currency, confidence,
+ *   reasons [{ code, detail, factor }], entityUrl, workflowUrl
  */
 export interface RenderedNotification {
   title: string;
@@ -64,6 +67,8 @@ export function renderNotification(n: OutgoingNotification): RenderedNotificatio
     case 'margin.worsened':
     case 'margin.resolved':
       return { title: marginTitle(n.kind, p), lines: [...marginLines(p), ...marginLinks(p)] };
+    case 'leak.finding':
+      return { title: leakTitle(p), lines: [...leakLines(p), ...leakReasons(p), ...marginLinks(p)] };
     default:
       return { title: `Ledgerflow notification: ${n.kind}`, lines: [`kind: ${n.kind}`, `payload: ${JSON.stringify(n.payload)}`] };
   }
@@ -186,6 +191,42 @@ function marginLines(p: Fields): string[] {
   ];
 }
 
+// Revenue-leak findings --------------------------------------------------------
+
+const LEAK_KINDS: Record<string, string> = {
+  unbilled_usage: 'Unbilled usage',
+  missed_overage: 'Missed overage',
+  under_reported_usage: 'Under-reported usage',
+  renewal_drift: 'Renewal drift',
+  stale_rating: 'Stale rating',
+};
+
+function leakTitle(p: Fields): string {
+  const kind = LEAK_KINDS[text(p.kind) ?? ''] ?? 'Revenue leak';
+  const amount = money(p.leak, p.currency);
+  return `${kind}: ${text(p.customerExternalId) ?? 'a customer'}${amount ? `, ${amount} leaked` : ''}`;
+}
+
+function leakLines(p: Fields): string[] {
+  return [
+    ...optional('Customer', text(p.customerExternalId)),
+    ...optional('Kind', text(p.kind)),
+    ...optional('About', text(p.subject)),
+    ...optional('Expected', money(p.expected, p.currency)),
+    ...optional('Billed', money(p.billed, p.currency)),
+    ...optional('Leak', money(p.leak, p.currency)),
+    ...optional('Confidence', text(p.confidence)),
+    ...optional('Period', window(p.periodStart, p.periodEnd)),
+    ...optional('Finding', text(p.findingId)),
+  ];
+}
+
+/** One line per reason that lowered confidence, with the factor it applied. */
+function leakReasons(p: Fields): string[] {
+  const reasons = Array.isArray(p.reasons) ? p.reasons.filter(isRecord) : [];
+  return reasons.flatMap((r) => optional('Less certain because', text(r.detail) && `${text(r.detail)} (× ${text(r.factor) ?? '?'})`));
+}
+
 function marginLinks(p: Fields): string[] {
   return [...optional('Open in Ledgerflow', text(p.entityUrl)), ...optional('Temporal run', text(p.workflowUrl))];
 }
@@ -197,33 +238,75 @@ export type SlackBlock =
   | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
   | { type: 'actions'; elements: { type: 'button'; text: { type: 'plain_text'; text: string }; url: string; action_id: string }[] };
 
+/** Kinds sent with Block Kit: the alerts whose amounts a person compares at a glance. */
+const BLOCK_KINDS = new Set([...Object.keys(MARGIN_HEADLINES), 'leak.finding']);
+
+/** Detail lines that are not figures: they go to the context line or the buttons instead. */
+const NOT_A_FIELD = /^(Period|Open in Ledgerflow|Temporal run|Finding|Less certain because): /;
+
 /**
- * Block Kit for kinds that have it (margin alerts): a header, the amounts as
- * fields, the period, and buttons to the entity in the web app and to the
- * Temporal run. undefined for other kinds, which are sent as text only. The
- * text rendering stays the message's `text` (notifications and fallbacks).
+ * Block Kit for margin alerts and leak findings: a header, the figures as
+ * fields (Slack shows at most 10), the period and any reasons as context,
+ * and buttons to the entity in the web app and to the Temporal run.
+ * undefined for other kinds, which are sent as text only. The text
+ * rendering stays the message's `text` (notifications and fallbacks).
  */
 export function renderSlackBlocks(n: OutgoingNotification): SlackBlock[] | undefined {
-  if (!(n.kind in MARGIN_HEADLINES)) return undefined;
+  if (!BLOCK_KINDS.has(n.kind)) return undefined;
   const p: Fields = isRecord(n.payload) ? n.payload : {};
+  const { title, lines } = renderNotification(n);
   const mrkdwn = (s: string) => ({ type: 'mrkdwn' as const, text: s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') });
-  const fields = marginLines(p)
-    .filter((line) => !line.startsWith('Period: '))
+  const fields = lines
+    .filter((line) => line.includes(': ') && !NOT_A_FIELD.test(line))
+    .slice(0, 10)
     .map((line) => {
       const at = line.indexOf(': ');
       return mrkdwn(`*${line.slice(0, at)}*\n${line.slice(at + 2)}`);
     });
   const blocks: SlackBlock[] = [
     // Slack caps header text at 150 characters.
-    { type: 'header', text: { type: 'plain_text', text: marginTitle(n.kind, p).slice(0, 150) } },
+    { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
     { type: 'section', fields },
   ];
-  const period = window(p.periodStart, p.periodEnd);
-  if (period) blocks.push({ type: 'context', elements: [mrkdwn(`Period ${period}`)] });
+  const context = lines.filter((line) => /^(Period|Less certain because): /.test(line)).map(mrkdwn);
+  if (context.length > 0) blocks.push({ type: 'context', elements: context.slice(0, 10) });
   const buttons = [
     { label: 'Open in Ledgerflow', url: text(p.entityUrl), id: 'open_entity' },
     { label: 'Temporal run', url: text(p.workflowUrl), id: 'open_workflow_run' },
   ].flatMap((b) => (b.url ? [{ type: 'button' as const, text: { type: 'plain_text' as const, text: b.label }, url: b.url, action_id: b.id }] : []));
   if (buttons.length > 0) blocks.push({ type: 'actions', elements: buttons });
   return blocks;
+}
+
+/**
+ * The HTML part of an email, for every kind: the title as a heading, each
+ * "Label: value" line as a row of a table (web links as links), other lines
+ * as paragraphs, then the identifying keys. Everything the payload carries
+ * is escaped; only http(s) links become anchors.
+ */
+export function renderHtml(n: OutgoingNotification): string {
+  const { title, lines } = renderNotification(n);
+  const rows: string[] = [];
+  const paragraphs: string[] = [];
+  for (const line of lines) {
+    const label = /^([A-Z][A-Za-z ()]{0,40}): (.*)$/s.exec(line);
+    if (label) rows.push(`<tr><th scope="row" style="text-align:left;padding:4px 12px 4px 0;vertical-align:top">${escapeHtml(label[1]!)}</th><td style="padding:4px 0">${htmlValue(label[2]!)}</td></tr>`);
+    else paragraphs.push(`<p>${escapeHtml(line)}</p>`);
+  }
+  return [
+    '<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#1a1a1a">',
+    `<h1 style="font-size:18px">${escapeHtml(title)}</h1>`,
+    rows.length > 0 ? `<table style="border-collapse:collapse">${rows.join('')}</table>` : '',
+    ...paragraphs,
+    `<p style="color:#555;font-size:12px">Organization ${escapeHtml(n.organizationId)} · notification ${escapeHtml(n.dedupeKey)}</p>`,
+    '</body></html>',
+  ].join('\n');
+}
+
+function htmlValue(value: string): string {
+  return /^https?:\/\/\S+$/.test(value) ? `<a href="${escapeHtml(value)}">${escapeHtml(value)}</a>` : escapeHtml(value);
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }

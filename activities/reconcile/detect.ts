@@ -84,9 +84,13 @@ export function detectLeaks({ prisma }: ActivityDeps) {
       ...(await reportedUsageLeaks(prisma, input.organizationId, window)),
       ...(await staleRatingLeaks(prisma, input.organizationId, window)),
     ];
+    const recovered = await recoveredAmounts(prisma, input.organizationId, window);
     const ids = new Set<string>();
-    for (const c of candidates) ids.add(await upsertFinding(prisma, input, c, actor));
-    const recovered = await markRecovered(prisma, input.organizationId, window, ids, actor);
+    for (const found of candidates) {
+      const c = lessRecovered(found, recovered);
+      if (c) ids.add(await upsertFinding(prisma, input, c, actor));
+    }
+    const recoveredCount = await markRecovered(prisma, input.organizationId, window, ids, actor);
     const open = await prisma.leakFinding.findMany({
       where: { organizationId: input.organizationId, id: { in: [...ids] }, status: 'open' },
       orderBy: [{ kind: 'asc' }, { customerExternalId: 'asc' }, { subject: 'asc' }],
@@ -94,7 +98,7 @@ export function detectLeaks({ prisma }: ActivityDeps) {
     });
     return {
       detected: ids.size,
-      recovered,
+      recovered: recoveredCount,
       open: open.map((f) => ({ findingId: f.id, kind: f.kind as LeakKind, billable: BILLABLE_KINDS.has(f.kind as LeakKind) })),
     };
   };
@@ -102,13 +106,14 @@ export function detectLeaks({ prisma }: ActivityDeps) {
 
 async function invoiceLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
   const invoices = await db.invoice.findMany({
-    where: { organizationId, periodStart: { gte: window.start, lt: window.end }, status: { not: 'rejected' } },
+    where: { organizationId, kind: 'period', periodStart: { gte: window.start, lt: window.end }, status: { not: 'rejected' } },
     include: {
       lines: true,
       customer: { select: { id: true, externalId: true, stripeCustomerId: true } },
       subscription: {
         select: {
           startDate: true,
+          contractedBaseFee: true,
           plan: { select: { baseFee: true, prices: { include: { meter: true } } } },
         },
       },
@@ -152,47 +157,136 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
     // Renewal drift: a renewal (not the subscription's first period) billed a full period with no proration lines.
     const renewal = invoice.periodStart.getTime() > sub.startDate.getTime() && !invoice.lines.some((l) => l.kind === 'proration_charge' || l.kind === 'proration_credit');
     const feeLines = invoice.lines.filter((l) => l.kind === 'base_fee');
-    const drift = renewal && feeLines.length > 0 && renewalDrift({ currency: invoice.currency, planBaseFee: dec(sub.plan.baseFee), baseFeeLines: feeLines.map((l) => dec(l.amount)) });
-    if (drift) found.push({ ...base, kind: 'renewal_drift', subject: 'base_fee', amounts: drift, signals: signals([]) });
+    const drift = renewal && feeLines.length > 0 && renewalDrift({
+        currency: invoice.currency,
+        planBaseFee: dec(sub.plan.baseFee),
+        contractedFee: sub.contractedBaseFee === null ? null : dec(sub.contractedBaseFee),
+        baseFeeLines: feeLines.map((l) => dec(l.amount)),
+      });
+    if (drift) found.push({ ...base, kind: 'renewal_drift', subject: sub.contractedBaseFee === null ? 'base_fee' : 'contracted_base_fee', amounts: drift, signals: signals([]) });
   }
   return found;
 }
 
-/** Reported quantities (one comparison per source) for closed periods starting in the window. */
-async function reportedUsageLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
-  const reports = await db.reportedUsage.findMany({
+/** Usage reported elsewhere for one customer, meter and period, by one source. */
+interface Report {
+  customerExternalId: string;
+  meterKey: string;
+  /** a time inside the period (the reported period's start; a Stripe line's period start) */
+  at: Date;
+  quantity: Dec;
+  source: string;
+  /** the source says it left something out (a Stripe invoice whose lines were truncated) */
+  incomplete?: boolean;
+}
+
+/** Quantities the organization reported through POST /reported-usage for periods starting in the window. */
+async function readReportedUsage(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Report[]> {
+  const rows = await db.reportedUsage.findMany({
     where: { organizationId, periodStart: { gte: window.start, lt: window.end } },
     orderBy: [{ customerExternalId: 'asc' }, { meterKey: 'asc' }, { source: 'asc' }],
   });
+  return rows.map((r) => ({ customerExternalId: r.customerExternalId, meterKey: r.meterKey, at: r.periodStart, quantity: dec(r.quantity), source: r.source }));
+}
+
+interface StripeLineRow {
+  customer_external_id: string;
+  meter_key: string;
+  quantity: string;
+  line_start: Date;
+  truncated: boolean;
+}
+
+/**
+ * Quantities on the customer's Stripe invoices (the latest stored
+ * invoice.finalized / invoice.paid webhook of each), for lines whose price
+ * is a meter's stripe_price_id and whose service period starts in the
+ * window. Ledgerflow's own invoices (finalized in Stripe by a billing run)
+ * are left out: they bill what Ledgerflow metered, so they report nothing.
+ * The price sits in `price.id` (API versions before 2025-03-31),
+ * `pricing.price_details.price` (later ones) or `plan.id` (legacy plans).
+ */
+async function readStripeInvoiceUsage(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Report[]> {
+  const rows = await db.$queryRaw<StripeLineRow[]>`
+    WITH latest AS (
+      SELECT DISTINCT ON (e.payload->'data'->'object'->>'id') e.payload->'data'->'object' AS obj
+        FROM stripe_events e
+       WHERE e.organization_id = ${organizationId}::uuid AND e.type IN ('invoice.paid', 'invoice.finalized')
+       ORDER BY e.payload->'data'->'object'->>'id', (e.type = 'invoice.paid') DESC, e.received_at DESC
+    ), lines AS (
+      SELECT i.obj, line, COALESCE(i.obj->'lines'->>'has_more', 'false') = 'true' AS truncated
+        FROM latest i CROSS JOIN LATERAL jsonb_array_elements(COALESCE(i.obj->'lines'->'data', '[]'::jsonb)) AS line
+       WHERE NOT COALESCE(i.obj->'metadata' ? 'ledgerflow_invoice_id', false)
+         AND i.obj->>'id' NOT IN (SELECT stripe_invoice_id FROM invoices WHERE organization_id = ${organizationId}::uuid AND stripe_invoice_id IS NOT NULL)
+         AND jsonb_typeof(line->'quantity') = 'number' AND jsonb_typeof(line->'period'->'start') = 'number'
+    )
+    SELECT c.external_id AS customer_external_id, m.key AS meter_key, (l.line->>'quantity') AS quantity,
+           to_timestamp((l.line->'period'->>'start')::float8) AS line_start, l.truncated
+      FROM lines l
+      JOIN customers c ON c.organization_id = ${organizationId}::uuid
+                      AND c.stripe_customer_id = COALESCE(l.obj->'customer'->>'id', l.obj->>'customer')
+      JOIN meters m ON m.organization_id = ${organizationId}::uuid
+                   AND m.stripe_price_id = COALESCE(l.line->'price'->>'id', l.line->'pricing'->'price_details'->>'price', l.line->'plan'->>'id')
+     WHERE to_timestamp((l.line->'period'->>'start')::float8) >= ${window.start}
+       AND to_timestamp((l.line->'period'->>'start')::float8) < ${window.end}
+     ORDER BY 1, 2, 4`;
+  return rows.map((r) => ({ customerExternalId: r.customer_external_id, meterKey: r.meter_key, at: r.line_start, quantity: dec(r.quantity), source: STRIPE_SOURCE, incomplete: r.truncated }));
+}
+
+/** The source name of quantities read from Stripe invoices (a finding's subject is `<meter>@stripe`). */
+export const STRIPE_SOURCE = 'stripe';
+
+/**
+ * Under-reported usage: each source's quantity for a customer, meter and
+ * closed period (one that has a period invoice) against what Ledgerflow
+ * metered for it. A source's rows for the same period add up (several
+ * Stripe invoices, or lines, may cover one period).
+ */
+async function reportedUsageLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
+  const reports = [...(await readReportedUsage(db, organizationId, window)), ...(await readStripeInvoiceUsage(db, organizationId, window))];
+  const invoices = await db.invoice.findMany({
+    where: { organizationId, kind: 'period', periodStart: { lt: window.end }, periodEnd: { gt: window.start }, status: { not: 'rejected' }, customer: { externalId: { in: [...new Set(reports.map((r) => r.customerExternalId))] } } },
+    include: {
+      customer: { select: { id: true, externalId: true, stripeCustomerId: true } },
+      subscription: { select: { plan: { select: { prices: { include: { meter: true } } } } } },
+    },
+    orderBy: [{ periodStart: 'asc' }, { id: 'asc' }],
+  });
+  // One comparison per (invoice, meter, source): the period invoice whose period holds the report.
+  const groups = new Map<string, { invoice: (typeof invoices)[number]; meterKey: string; source: string; quantity: Dec; incomplete: boolean }>();
+  for (const r of reports) {
+    const invoice = invoices.find((i) => i.customer.externalId === r.customerExternalId && i.periodStart <= r.at && r.at < i.periodEnd && i.periodStart >= window.start);
+    if (!invoice) continue;
+    const key = `${invoice.id}\n${r.meterKey}\n${r.source}`;
+    const group = groups.get(key);
+    if (group) {
+      group.quantity = group.quantity.plus(r.quantity);
+      group.incomplete ||= !!r.incomplete;
+    } else groups.set(key, { invoice, meterKey: r.meterKey, source: r.source, quantity: r.quantity, incomplete: !!r.incomplete });
+  }
   const found: Candidate[] = [];
-  for (const report of reports) {
-    const invoice = await db.invoice.findFirst({
-      where: { organizationId, periodStart: report.periodStart, customer: { externalId: report.customerExternalId }, status: { not: 'rejected' } },
-      include: {
-        customer: { select: { id: true, stripeCustomerId: true } },
-        subscription: { select: { plan: { select: { prices: { include: { meter: true } } } } } },
-      },
-    });
-    // Only a closed period (it has an invoice) is compared: an open one is still being metered.
-    const prices = invoice?.subscription.plan.prices ?? [];
-    const row = prices.find((p) => p.meter.key === report.meterKey);
-    if (!invoice || !row) continue;
+  for (const { invoice, meterKey, source, quantity, incomplete } of groups.values()) {
+    const prices = invoice.subscription.plan.prices;
+    const row = prices.find((p) => p.meter.key === meterKey);
+    if (!row) continue;
     const meter = meterOf(row.meter);
     const events = await db.$queryRaw<EventRow[]>`
       SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
-      WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${report.customerExternalId}
+      WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${invoice.customer.externalId}
         AND event_type = ${meter.eventType} AND timestamp >= ${invoice.periodStart} AND timestamp < ${invoice.periodEnd}`;
-    const amounts = underReportedUsage({ price: priceFromRow(row), currency: invoice.currency, meteredQuantity: aggregate(meter, events.map(metered)), reportedQuantity: dec(report.quantity) });
+    const amounts = underReportedUsage({ price: priceFromRow(row), currency: invoice.currency, meteredQuantity: aggregate(meter, events.map(metered)), reportedQuantity: quantity });
     if (!amounts) continue;
-    const reportedMeters = new Set(reports.filter((r) => r.customerExternalId === report.customerExternalId && r.periodStart.getTime() === report.periodStart.getTime() && r.source === report.source).map((r) => r.meterKey));
+    // Partial: the source reported some of the meters it can report for this period, not all (Stripe reports only meters with a Stripe price).
+    const reportable = prices.filter((p) => source !== STRIPE_SOURCE || p.meter.stripePriceId !== null).map((p) => p.meter.key);
+    const reported = new Set([...groups.values()].filter((g) => g.invoice.id === invoice.id && g.source === source).map((g) => g.meterKey));
     const closedAt = invoice.createdAt.getTime();
     found.push({
       kind: 'under_reported_usage',
       customerId: invoice.customer.id,
-      customerExternalId: report.customerExternalId,
+      customerExternalId: invoice.customer.externalId,
       periodStart: invoice.periodStart,
       periodEnd: invoice.periodEnd,
-      subject: `${report.meterKey}@${report.source}`,
+      subject: `${meterKey}@${source}`,
       currency: invoice.currency,
       amounts,
       signals: {
@@ -200,7 +294,7 @@ async function reportedUsageLeaks(db: Db, organizationId: string, window: { star
         lateEvents: events.filter((e) => e.received_at.getTime() > closedAt).length,
         unlinkedEvents: events.filter((e) => e.customer_id === null).length,
         stripeMapped: invoice.customer.stripeCustomerId !== null,
-        partialReport: prices.some((p) => !reportedMeters.has(p.meter.key)),
+        partialReport: incomplete || reportable.some((key) => !reported.has(key)),
       },
     });
   }
@@ -262,6 +356,37 @@ async function staleRatingLeaks(db: Db, organizationId: string, window: { start:
     });
   }
   return found;
+}
+
+const naturalKey = (f: { kind: string; customerExternalId: string; periodStart: Date; subject: string }) => `${f.kind}\n${f.customerExternalId}\n${f.periodStart.toISOString()}\n${f.subject}`;
+
+/**
+ * What recovery invoices already billed, per finding (by its natural key):
+ * those finalized in Stripe or paid. A draft, approved-only or rejected
+ * recovery has billed nothing yet.
+ */
+async function recoveredAmounts(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Map<string, Dec>> {
+  const invoices = await db.invoice.findMany({
+    where: { organizationId, kind: 'recovery', status: { in: ['finalized', 'paid'] }, periodStart: { gte: window.start, lt: window.end } },
+    select: { recoveryFindingId: true, total: true },
+  });
+  const findings = await db.leakFinding.findMany({ where: { organizationId, id: { in: invoices.map((i) => i.recoveryFindingId) } } });
+  const byId = new Map(findings.map((f) => [f.id, naturalKey(f)]));
+  const amounts = new Map<string, Dec>();
+  for (const i of invoices) {
+    const key = byId.get(i.recoveryFindingId);
+    if (key) amounts.set(key, (amounts.get(key) ?? dec(0)).plus(dec(i.total)));
+  }
+  return amounts;
+}
+
+/** A candidate with its recovery invoices counted as billed; null once they cover the leak (the finding is then recovered). */
+function lessRecovered(c: Candidate, recovered: Map<string, Dec>): Candidate | null {
+  const amount = recovered.get(naturalKey(c));
+  if (!amount) return c;
+  const billed = c.amounts.billed.plus(amount);
+  const leak = c.amounts.expected.minus(billed);
+  return leak.gt(0) ? { ...c, amounts: { expected: c.amounts.expected, billed, leak } } : null;
 }
 
 const money = (d: Dec): string => toPlainString(d);

@@ -1,13 +1,16 @@
 import { createHmac } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/activity';
-import { formatMoney, toMinorUnits } from '../../billing/currency';
-import { dec } from '../../billing/decimal';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { formatMoney, roundMoney } from '../../billing/currency';
+import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import { canTransition, type FindingStatus } from '../../billing/leaks';
 import { writeAudit } from '../../prisma/audit';
 import type { LeakFindingModel, Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
-import { callStripe } from '../stripe/errors';
 import { workflowActor } from '../workflow-actor';
+import { temporalRunUrl, webFindingUrl } from '../margins/links';
+import { startBillingRunWorkflow } from '../../temporal/billing-runs';
+import { recoveryRunWorkflowId } from '../../temporal/workflow-ids';
+import { isUniqueViolation } from '../../prisma/errors';
 
 export interface FindingRef {
   organizationId: string;
@@ -57,39 +60,116 @@ async function once(prisma: ActivityDeps['prisma'], ref: FindingRef, kind: Recov
 }
 
 const describe = (f: LeakFindingModel) =>
-  `Ledgerflow leak recovery: ${f.kind.replace(/_/g, ' ')} (${f.subject}) for ${f.periodStart.toISOString().slice(0, 10)} – ${f.periodEnd.toISOString().slice(0, 10)}`;
+  `Recovery: ${f.kind.replace(/_/g, ' ')} (${f.subject}) for ${f.periodStart.toISOString().slice(0, 10)} – ${f.periodEnd.toISOString().slice(0, 10)}`;
+
+const RECOVERY_ACTOR = 'reconciliation';
 
 /**
- * A Stripe draft invoice for the leak amount, left as a draft (auto_advance
- * off) for finance to review and finalize in Stripe. Skipped when the worker
- * has no Stripe client, the customer has no Stripe mapping, or the amount
- * rounds to zero.
+ * The recovery invoice for a finding: one `adjustment` line of the leak,
+ * rounded to the currency's minor unit, against the subscription whose
+ * period invoice the leak was found in. Its unique key (subscription, period
+ * start, finding) makes a repeat return the invoice already drafted.
+ */
+async function draftRecoveryInvoice(prisma: ActivityDeps['prisma'], finding: LeakFindingModel, period: { subscriptionId: string; customerId: string; currency: string }, amount: Dec) {
+  const key = { subscriptionId: period.subscriptionId, periodStart: finding.periodStart, recoveryFindingId: finding.id };
+  const existing = await prisma.invoice.findUnique({ where: { subscriptionId_periodStart_recoveryFindingId: key }, select: { id: true } });
+  if (existing) return existing.id;
+  const actor = workflowActor();
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const invoice = await tx.invoice.create({
+        data: {
+          ...key,
+          organizationId: finding.organizationId,
+          customerId: period.customerId,
+          periodEnd: finding.periodEnd,
+          kind: 'recovery',
+          currency: period.currency,
+          total: toPlainString(amount),
+          workflowId: recoveryRunWorkflowId(finding.id),
+          workflowRunId: '',
+          lines: {
+            create: {
+              organizationId: finding.organizationId,
+              position: 1,
+              kind: 'adjustment',
+              description: describe(finding),
+              amount: toPlainString(amount),
+              periodStart: finding.periodStart,
+              periodEnd: finding.periodEnd,
+              createdBy: RECOVERY_ACTOR,
+            },
+          },
+        },
+      });
+      await writeAudit(tx, {
+        organizationId: finding.organizationId,
+        actor,
+        action: 'invoice.drafted',
+        entityType: 'invoice',
+        entityId: invoice.id,
+        after: {
+          kind: 'recovery',
+          findingId: finding.id,
+          subscriptionId: period.subscriptionId,
+          periodStart: finding.periodStart.toISOString(),
+          periodEnd: finding.periodEnd.toISOString(),
+          currency: period.currency,
+          total: formatMoney(amount, period.currency),
+          lines: [{ kind: 'adjustment', description: describe(finding), amount: formatMoney(amount, period.currency) }],
+        },
+      });
+      return invoice.id;
+    }, TX_OPTIONS);
+  } catch (err) {
+    // Two attempts raced to draft it: the other one's invoice is the one.
+    if (!isUniqueViolation(err)) throw err;
+    return (await prisma.invoice.findUniqueOrThrow({ where: { subscriptionId_periodStart_recoveryFindingId: key }, select: { id: true } })).id;
+  }
+}
+
+/**
+ * Recovers what a customer owes through Ledgerflow's own billing: drafts a
+ * recovery invoice and starts its billing run, `recovery-run:<findingId>`,
+ * which waits for the same finance approval as any invoice (approve, adjust
+ * or reject; reminders; auto-approval) before it finalizes the invoice in
+ * Stripe and collects. Skipped when the amount rounds to zero, the period
+ * has no invoice of the customer's to recover against, or the leak is
+ * unbilled usage of a subscription still running: its next close bills
+ * those events as late usage, and a recovery invoice would bill them twice
+ * (once that close claims them, the next reconciliation marks the finding
+ * recovered). For a canceled subscription, no close is left to bill them,
+ * so the invoice is drafted. (The recovery action keeps its first name,
+ * stripe_draft, so findings actioned before the approval step existed are
+ * not drafted a second time.)
  */
 export function createRecoveryDraft(deps: ActivityDeps) {
   return async function createRecoveryDraft(ref: FindingRef): Promise<ActionOutcome> {
-    const { prisma, stripe } = deps;
-    return once(prisma, ref, 'stripe_draft', async (key) => {
+    const { prisma, temporal } = deps;
+    if (!temporal) throw ApplicationFailure.nonRetryable('createRecoveryDraft needs a Temporal client in the activity dependencies', 'NotConfigured');
+    return once(prisma, ref, 'stripe_draft', async () => {
       const finding = await loadFinding(prisma, ref);
-      const customer = finding.customerId ? await prisma.customer.findFirst({ where: { id: finding.customerId, organizationId: ref.organizationId } }) : null;
-      const amount = toMinorUnits(dec(finding.leakAmount), finding.currency);
-      if (!stripe) return { status: 'skipped', summary: { reason: 'no Stripe client configured' } };
-      if (!customer?.stripeCustomerId) return { status: 'skipped', summary: { reason: 'the customer has no Stripe mapping' } };
-      if (amount <= 0) return { status: 'skipped', summary: { reason: 'the leak rounds to zero' } };
-      const currency = finding.currency.toLowerCase();
-      const metadata = { ledgerflow_finding_id: finding.id, ledgerflow_organization_id: ref.organizationId };
-      const invoice = await callStripe(() =>
-        stripe.invoices.create(
-          { customer: customer.stripeCustomerId!, currency, collection_method: 'charge_automatically', auto_advance: false, pending_invoice_items_behavior: 'exclude', metadata },
-          { idempotencyKey: `ledgerflow-${key}-invoice` },
-        ),
+      const amount = roundMoney(dec(finding.leakAmount), finding.currency);
+      if (amount.lte(0)) return { status: 'skipped', summary: { reason: 'the leak rounds to zero' } };
+      const period = finding.customerId
+        ? await prisma.invoice.findFirst({
+            where: { organizationId: ref.organizationId, customerId: finding.customerId, kind: 'period', periodStart: finding.periodStart, status: { not: 'rejected' } },
+            select: { subscriptionId: true, customerId: true, currency: true, subscription: { select: { status: true } } },
+          })
+        : null;
+      if (!period) return { status: 'skipped', summary: { reason: 'no invoice of the customer for the period to recover against' } };
+      // The next close of an active subscription claims these events as late usage; an invoice now would bill them twice.
+      if (finding.kind === 'unbilled_usage' && period.subscription.status === 'active') {
+        return { status: 'skipped', summary: { reason: 'the next close of the subscription bills these events as late usage', subscriptionId: period.subscriptionId } };
+      }
+      const invoiceId = await draftRecoveryInvoice(prisma, finding, period, amount);
+      const run = await startBillingRunWorkflow(
+        temporal,
+        { organizationId: ref.organizationId, subscriptionId: period.subscriptionId, periodStart: finding.periodStart.toISOString(), periodEnd: finding.periodEnd.toISOString(), recovery: { findingId: finding.id, invoiceId } },
+        { taskQueue: deps.taskQueue, ...(deps.searchAttributes === false ? { searchAttributes: false } : {}) },
       );
-      await callStripe(() =>
-        stripe.invoiceItems.create(
-          { customer: customer.stripeCustomerId!, invoice: invoice.id, amount, currency, description: describe(finding), metadata },
-          { idempotencyKey: `ledgerflow-${key}-item` },
-        ),
-      );
-      return { status: 'done', summary: { stripeInvoiceId: invoice.id, amount: formatMoney(dec(finding.leakAmount), finding.currency), currency } };
+      if (run.runId) await prisma.invoice.updateMany({ where: { id: invoiceId, workflowRunId: '' }, data: { workflowRunId: run.runId } });
+      return { status: 'done', summary: { invoiceId, workflowId: run.workflowId, amount: formatMoney(amount, finding.currency), currency: finding.currency } };
     });
   };
 }
@@ -99,6 +179,8 @@ export function queueLeakAlert({ prisma }: ActivityDeps) {
   return async function queueLeakAlert(ref: FindingRef): Promise<ActionOutcome> {
     return once(prisma, ref, 'notification', async (key) => {
       const f = await loadFinding(prisma, ref);
+      const info = Context.current().info;
+      const run = info.workflowExecution;
       const payload = {
         findingId: f.id,
         kind: f.kind,
@@ -112,6 +194,8 @@ export function queueLeakAlert({ prisma }: ActivityDeps) {
         currency: f.currency,
         confidence: dec(f.confidence).toFixed(3),
         reasons: f.reasons,
+        entityUrl: webFindingUrl(f.id),
+        workflowUrl: run ? temporalRunUrl(info.workflowNamespace ?? info.namespace, run.workflowId, run.runId) : null,
       };
       const rows = await prisma.$executeRaw`
         INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)

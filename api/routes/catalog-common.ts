@@ -1,4 +1,3 @@
-import { Prisma } from '../../prisma/client';
 import type { AuditActor } from '../../prisma/audit';
 import type { Caller } from '../auth';
 import { ApiError } from '../errors';
@@ -7,10 +6,7 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 export const apiKeyActor = (caller: Caller): AuditActor => ({ type: 'api_key', id: caller.apiKeyId });
 
-/** A unique index refused the insert: two creates with one key raced, or the key was taken. */
-export function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
-}
+export { isUniqueViolation } from '../../prisma/errors';
 
 /** The 409 for a taken key, in the shape of the 400s so clients find the field the same way. */
 export function keyTaken(what: string, key: string): ApiError {

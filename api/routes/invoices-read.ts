@@ -36,6 +36,8 @@ function invoiceSummaryJson(i: InvoiceRow) {
     customer_external_id: i.customer.externalId,
     period_start: i.periodStart.toISOString(),
     period_end: i.periodEnd.toISOString(),
+    kind: i.kind as 'period' | 'recovery',
+    recovery_finding_id: i.recoveryFindingId || null,
     currency: i.currency,
     status: i.status,
     total: formatMoney(total, i.currency),

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
+import { dec, toPlainString } from '../../billing/decimal';
 import { writeAudit } from '../../prisma/audit';
 import type { SubscriptionModel } from '../../prisma/client';
 import { subscriptionWorkflowId } from '../../temporal/names';
@@ -8,7 +9,7 @@ import { callerOf } from '../auth';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
-import { IdParamsSchema, SubscriptionCreateSchema, SubscriptionListQuerySchema, SubscriptionQuerySchema } from '../schemas/catalog';
+import { IdParamsSchema, SubscriptionCreateSchema, SubscriptionListQuerySchema, SubscriptionPatchSchema, SubscriptionQuerySchema } from '../schemas/catalog';
 import { parseOrThrow, type FieldProblem } from '../validation';
 import { apiKeyActor, page, UUID } from './catalog-common';
 import { ensureCustomer } from './customers';
@@ -36,6 +37,7 @@ function subscriptionJson(s: SubscriptionRow, at: Date) {
     billing_anchor_day: s.billingAnchorDay,
     cancel_at_period_end: s.cancelAtPeriodEnd,
     canceled_at: s.canceledAt?.toISOString() ?? null,
+    contracted_base_fee: s.contractedBaseFee === null ? null : toPlainString(dec(s.contractedBaseFee)),
     created_at: s.createdAt.toISOString(),
     current_period: period && { start: period.start.toISOString(), end: period.end.toISOString() },
   };
@@ -84,6 +86,7 @@ export function subscriptionsRouter(deps: ApiDeps, config: ApiConfig): Router {
           planId: plan.id,
           startDate: body.start_date,
           billingAnchorDay: body.billing_anchor_day ?? body.start_date.getUTCDate(),
+          contractedBaseFee: body.contracted_base_fee === undefined ? null : toPlainString(body.contracted_base_fee),
         },
         include: related,
       });
@@ -121,6 +124,35 @@ export function subscriptionsRouter(deps: ApiDeps, config: ApiConfig): Router {
     const subscription = await deps.prisma.subscription.findFirst({ where: { id, organizationId: caller.organizationId }, include: related });
     if (!subscription) throw notFound;
     res.json(subscriptionJson(subscription, query.at ?? new Date()));
+  });
+
+  // The contracted base fee is what reconciliation expects a renewal to bill (renewal drift); the plan still prices invoices.
+  router.patch('/:id', async (req, res) => {
+    const caller = callerOf(req);
+    const { id } = parseOrThrow(IdParamsSchema, req.params, 'path');
+    const body = parseOrThrow(SubscriptionPatchSchema, req.body, 'request');
+    const notFound = new ApiError(404, 'NOT_FOUND', `No subscription ${id}`);
+    if (!UUID.test(id)) throw notFound;
+    const subscription = await deps.prisma.$transaction(async (tx) => {
+      const before = await tx.subscription.findFirst({ where: { id, organizationId: caller.organizationId }, include: related });
+      if (!before) throw notFound;
+      const after = await tx.subscription.update({
+        where: { id },
+        data: { contractedBaseFee: body.contracted_base_fee === null ? null : toPlainString(body.contracted_base_fee) },
+        include: related,
+      });
+      await writeAudit(tx, {
+        organizationId: caller.organizationId,
+        actor: apiKeyActor(caller),
+        action: 'subscription.updated',
+        entityType: 'subscription',
+        entityId: id,
+        before: { contracted_base_fee: subscriptionJson(before, before.createdAt).contracted_base_fee },
+        after: { contracted_base_fee: subscriptionJson(after, after.createdAt).contracted_base_fee },
+      });
+      return after;
+    });
+    res.json(subscriptionJson(subscription, new Date()));
   });
 
   return router;

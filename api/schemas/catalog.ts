@@ -51,6 +51,19 @@ function pricePath(field: string): PropertyKey[] {
 
 const AGGREGATIONS = ['sum', 'count', 'max', 'unique_count', 'latest'] as const;
 
+const stripePriceId = z
+  .string()
+  .regex(/^(price|plan)_[A-Za-z0-9_]{1,200}$/, 'must be a Stripe price id like "price_1Pabc…" (or a legacy "plan_…" id)')
+  .meta({
+    description:
+      'The Stripe price your own Stripe invoices bill this meter\'s usage with. Reconciliation compares those invoice quantities with what Ledgerflow metered (under-reported usage, source "stripe").',
+    example: 'price_1PgUsage',
+  });
+
+export const MeterPatchSchema = z
+  .strictObject({ stripe_price_id: stripePriceId.nullable().meta({ description: 'null removes the mapping' }) })
+  .meta({ id: 'MeterPatchRequest', example: { stripe_price_id: 'price_1PgUsage' } });
+
 export const MeterCreateSchema = z
   .strictObject({
     key: catalogKey('Unique per organization; plans name meters by key', 'api_calls'),
@@ -60,6 +73,7 @@ export const MeterCreateSchema = z
       .enum(AGGREGATIONS)
       .meta({ description: 'sum of quantity, count of events, max quantity, unique_count of a property, or the latest quantity' }),
     property: label('unique_count only: the event property whose distinct values are counted', 'user_id').optional(),
+    stripe_price_id: stripePriceId.optional(),
   })
   .transform((m, ctx) => {
     if (m.property !== undefined && m.aggregation !== 'unique_count') {
@@ -89,6 +103,7 @@ export const MeterSchema = z
     event_type: z.string(),
     aggregation: z.enum(AGGREGATIONS),
     property: z.string().nullable(),
+    stripe_price_id: z.string().nullable(),
     created_at: z.string(),
   })
   .meta({ id: 'Meter' });
@@ -262,6 +277,15 @@ export const CustomerSchema = z
 const isoDate = z.iso.date();
 const isoDateTime = z.iso.datetime({ offset: true });
 
+const contractedBaseFee = amount(
+  'The base fee per interval the customer\'s contract says, when it differs from the plan\'s (an agreed uplift or discount). Invoices charge the plan\'s base fee; reconciliation reports a renewal billed below this as renewal drift.',
+  '59.00',
+);
+
+export const SubscriptionPatchSchema = z
+  .strictObject({ contracted_base_fee: contractedBaseFee.nullable().meta({ description: 'null: no contracted fee (the plan\'s base fee is expected)' }) })
+  .meta({ id: 'SubscriptionPatchRequest', example: { contracted_base_fee: '59.00' } });
+
 export const SubscriptionCreateSchema = z
   .strictObject({
     customer_external_id: label('The customer; created if it does not exist yet', 'cust_42'),
@@ -284,6 +308,7 @@ export const SubscriptionCreateSchema = z
       .max(31)
       .optional()
       .meta({ description: 'Day of the month periods start on (UTC); a month without that day uses its last day. Defaults to the start date\'s day.', example: 31 }),
+    contracted_base_fee: contractedBaseFee.optional(),
   })
   .meta({ id: 'SubscriptionCreateRequest', example: { customer_external_id: 'cust_42', plan: 'pro_monthly', start_date: '2024-01-31', billing_anchor_day: 31 } });
 
@@ -305,6 +330,7 @@ export const SubscriptionSchema = z
     billing_anchor_day: z.number().int(),
     cancel_at_period_end: z.boolean(),
     canceled_at: z.string().nullable(),
+    contracted_base_fee: z.string().nullable().meta({ description: 'Decimal string, or null when the plan\'s base fee applies' }),
     created_at: z.string(),
     current_period: PeriodSchema.nullable().meta({
       description:

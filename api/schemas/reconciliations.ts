@@ -54,7 +54,10 @@ export const FindingSchema = z
     status: z.enum(['open', 'actioned', 'recovered', 'dismissed']),
     actions: z.array(
       z.object({
-        kind: z.string().meta({ description: 'stripe_draft | notification | crm_webhook' }),
+        kind: z.string().meta({
+          description:
+            'stripe_draft (a recovery invoice in Ledgerflow, approved by finance like any invoice before it is finalized in Stripe; summary names invoiceId and its run) | notification | crm_webhook',
+        }),
         status: z.string().meta({ description: 'pending | done | skipped' }),
         summary: z.unknown(),
         completed_at: z.string().nullable(),

@@ -95,6 +95,12 @@ export default function Invoice() {
         Status: <span className="status" data-testid="invoice-status">{invoice.status}</span> · Total {invoice.total} · Billing run{' '}
         <a href={temporalUrl}>{invoice.workflowId}</a>
       </p>
+      {invoice.recoveryFindingId ? (
+        <p>
+          A recovery invoice: it bills what{' '}
+          <Link to={`/leaks?finding=${invoice.recoveryFindingId}#finding-${invoice.recoveryFindingId}`}>a revenue-leak finding</Link> found, once finance approves it.
+        </p>
+      ) : null}
       <OutcomeNotice outcome={outcome} />
       {mayDecide && invoice.status === 'draft' ? <Decisions /> : null}
 

@@ -22,7 +22,7 @@ export async function listInvoices(context: AppLoadContext, organizationId: stri
   const summary = (i: (typeof drafts)[number]): InvoiceSummary => ({
     id: i.id,
     customer: i.customer.name ?? i.customer.externalId,
-    period: `${day(i.periodStart)} – ${day(i.periodEnd)}`,
+    period: `${day(i.periodStart)} – ${day(i.periodEnd)}${i.kind === 'recovery' ? ' (recovery)' : ''}`,
     status: i.status,
     total: money(i.total, i.currency),
   });
@@ -66,6 +66,8 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     currency: invoice.currency,
     total: money(invoice.total, invoice.currency),
     workflowId: invoice.workflowId,
+    /** the leak finding a recovery invoice recovers */
+    recoveryFindingId: invoice.recoveryFindingId || null,
     lines: lines.map((l) => ({
       id: l.id,
       kind: l.kind,
