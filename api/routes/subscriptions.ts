@@ -43,6 +43,13 @@ function subscriptionJson(s: SubscriptionRow, at: Date) {
   };
 }
 
+/** The organization's subscription, or a 404 (another organization's is indistinguishable from a missing one). */
+async function findSubscription(db: Pick<ApiDeps['prisma'], 'subscription'>, organizationId: string, id: string): Promise<SubscriptionRow> {
+  const subscription = UUID.test(id) ? await db.subscription.findFirst({ where: { id, organizationId }, include: related }) : null;
+  if (!subscription) throw new ApiError(404, 'NOT_FOUND', `No subscription ${id}`);
+  return subscription;
+}
+
 function invalidPlan(key: string, why: string): ApiError {
   const problem: FieldProblem = { code: 'INVALID_VALUE', field: 'plan', message: `plan: ${why} (${key})` };
   return new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${problem.message}`, { field: 'plan', issues: [problem] });
@@ -119,10 +126,7 @@ export function subscriptionsRouter(deps: ApiDeps, config: ApiConfig): Router {
     const caller = callerOf(req);
     const { id } = parseOrThrow(IdParamsSchema, req.params, 'path');
     const query = parseOrThrow(SubscriptionQuerySchema, req.query, 'query');
-    const notFound = new ApiError(404, 'NOT_FOUND', `No subscription ${id}`);
-    if (!UUID.test(id)) throw notFound;
-    const subscription = await deps.prisma.subscription.findFirst({ where: { id, organizationId: caller.organizationId }, include: related });
-    if (!subscription) throw notFound;
+    const subscription = await findSubscription(deps.prisma, caller.organizationId, id);
     res.json(subscriptionJson(subscription, query.at ?? new Date()));
   });
 
@@ -131,11 +135,8 @@ export function subscriptionsRouter(deps: ApiDeps, config: ApiConfig): Router {
     const caller = callerOf(req);
     const { id } = parseOrThrow(IdParamsSchema, req.params, 'path');
     const body = parseOrThrow(SubscriptionPatchSchema, req.body, 'request');
-    const notFound = new ApiError(404, 'NOT_FOUND', `No subscription ${id}`);
-    if (!UUID.test(id)) throw notFound;
     const subscription = await deps.prisma.$transaction(async (tx) => {
-      const before = await tx.subscription.findFirst({ where: { id, organizationId: caller.organizationId }, include: related });
-      if (!before) throw notFound;
+      const before = await findSubscription(tx, caller.organizationId, id);
       const after = await tx.subscription.update({
         where: { id },
         data: { contractedBaseFee: body.contracted_base_fee === null ? null : toPlainString(body.contracted_base_fee) },
