@@ -153,6 +153,30 @@ describe('catalog round trip', () => {
     expect(plan.body.details.field).toBe('prices.0.meter');
   });
 
+  test('a meter maps to a Stripe price and a subscription records its contracted fee; each change is audited; another organization gets 404', async () => {
+    const patch = (path: string, body: unknown, key = org.apiKey) => api.patch(`/api/v1${path}`, key, body);
+    expect(await patch('/meters/api_calls', { stripe_price_id: 'price_1Calls' })).toMatchObject({ status: 200, body: { key: 'api_calls', stripe_price_id: 'price_1Calls' } });
+    expect((await get('/meters/api_calls')).body.stripe_price_id).toBe('price_1Calls');
+    expect(await patch('/meters/api_calls', { stripe_price_id: 'cus_123' })).toMatchObject({ status: 400, body: { details: { field: 'stripe_price_id' } } });
+    expect(await patch('/meters/api_calls', { stripe_price_id: 'price_1Calls', event_type: 'other' })).toMatchObject({ status: 400, body: { details: { field: 'event_type' } } });
+    expect((await patch('/meters/api_calls', { stripe_price_id: null }, otherKey)).status).toBe(404);
+    expect(await patch('/meters/api_calls', { stripe_price_id: null })).toMatchObject({ status: 200, body: { stripe_price_id: null } });
+
+    expect(await patch(`/subscriptions/${subscriptionId}`, { contracted_base_fee: '59.50' })).toMatchObject({ status: 200, body: { id: subscriptionId, contracted_base_fee: '59.5' } });
+    expect(await patch(`/subscriptions/${subscriptionId}`, { contracted_base_fee: '-1' })).toMatchObject({ status: 400, body: { details: { field: 'contracted_base_fee' } } });
+    expect((await patch(`/subscriptions/${subscriptionId}`, { contracted_base_fee: null }, otherKey)).status).toBe(404);
+    expect((await patch('/subscriptions/not-a-uuid', { contracted_base_fee: null })).status).toBe(404);
+    const created = await post('/subscriptions', { customer_external_id: 'contracted', plan: 'pro', start_date: '2099-01-01', contracted_base_fee: '45' });
+    expect(created).toMatchObject({ status: 201, body: { contracted_base_fee: '45' } });
+
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId: org.organizationId, action: { in: ['meter.updated', 'subscription.updated'] } }, orderBy: { id: 'asc' } });
+    expect(audit.map((r) => [r.action, r.before, r.after])).toEqual([
+      ['meter.updated', { stripe_price_id: null }, { stripe_price_id: 'price_1Calls' }],
+      ['meter.updated', { stripe_price_id: 'price_1Calls' }, { stripe_price_id: null }],
+      ['subscription.updated', { contracted_base_fee: null }, { contracted_base_fee: '59.5' }],
+    ]);
+  });
+
   test('a duplicate meter or plan key is a 409', async () => {
     const meter = await post('/meters', { key: 'api_calls', name: 'again', event_type: 'x', aggregation: 'count' });
     expect(meter.status).toBe(409);
