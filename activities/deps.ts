@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../prisma/client';
 import type { Notifier } from './notifier';
+import type { StripeAccounts } from './stripe/accounts';
 
 /**
  * What activities need from the outside world. Tests pass the real database
@@ -16,6 +17,8 @@ export interface ActivityDeps {
   notifier: Notifier;
   /** Stripe API client (the real API, or stripe-mock / a fake in tests); billing runs need it to finalize and collect */
   stripe?: Stripe;
+  /** clients of organizations with their own Stripe key, tried before `stripe` */
+  stripeAccounts?: StripeAccounts;
   /** false where the namespace has no custom search attributes (Temporal's time-skipping test server) */
   searchAttributes?: boolean;
 }

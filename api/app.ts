@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { createOpenApiDocument } from './openapi';
 import { batchesRouter } from './routes/batches';
+import { alertSettingsRouter } from './routes/alert-settings';
 import { billingSettingsRouter } from './routes/billing-settings';
 import { customersRouter } from './routes/customers';
 import { entitlementsRouter } from './routes/entitlements';
@@ -67,6 +68,7 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/settings/billing', billingSettingsRouter(deps));
+  v1.use('/settings/alerts', alertSettingsRouter(deps));
   // /reconciliations and /reported-usage
   v1.use(reconciliationsRouter(deps));
   app.use('/api/v1', v1);

@@ -58,6 +58,7 @@ import {
 import { reconciliationPaths } from './schemas/reconciliations';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
 import { BillingSettingsPatchSchema, BillingSettingsSchema } from './schemas/billing-settings';
+import { AlertSettingsPatchSchema, AlertSettingsSchema } from './schemas/alert-settings';
 import { RevenueQuerySchema, RevenueResponseSchema } from './schemas/revenue';
 import { MarginsQuerySchema, MarginsResponseSchema } from './schemas/margins';
 import { CustomerIdParamsSchema, UpcomingInvoiceSchema } from './schemas/upcoming-invoice';
@@ -406,6 +407,20 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           responses: responses({ status: '200', description: 'All the settings, as now stored', schema: BillingSettingsSchema }),
         },
       },
+      '/api/v1/settings/alerts': {
+        get: {
+          summary: 'Where your alerts go, and which channel secrets are stored',
+          description: 'Secrets are never returned: `secrets` says whether each is stored and its last four characters.',
+          responses: responses({ status: '200', description: 'The settings', schema: AlertSettingsSchema }),
+        },
+        patch: {
+          summary: 'Change alert routes and channel secrets',
+          description:
+            'Send any subset; null clears. Secrets (smtp_password, slack_bot_token, crm_webhook_secret, stripe_secret_key, stripe_webhook_secret) are stored encrypted with the deployment\'s LEDGERFLOW_SECRET_KEY and cannot be read back. The audit row (organization.alert_settings_updated) records plain fields before and after, and for a secret only set, replaced or removed. The worker uses a change within a minute.',
+          requestBody: { required: true, content: json(AlertSettingsPatchSchema) },
+          responses: responses({ status: '200', description: 'All the settings, as now stored', schema: AlertSettingsSchema }),
+        },
+      },
       ...reconciliationPaths(json, responses),
       '/webhooks/stripe': {
         post: {
@@ -420,6 +435,23 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             '400': { description: 'Missing or forged Stripe-Signature (INVALID_SIGNATURE), or a body that is not JSON', content: errorContent },
             '415': { description: 'Content-Type is not application/json', content: errorContent },
             '503': { description: 'Webhook secret not configured (WEBHOOK_NOT_CONFIGURED) or Temporal unreachable (TEMPORAL_UNAVAILABLE); Stripe retries', content: errorContent },
+          },
+        },
+      },
+      '/webhooks/stripe/{organizationId}': {
+        post: {
+          summary: 'An organization\'s own Stripe webhook endpoint',
+          description:
+            'As /webhooks/stripe, but verified with the organization\'s stripe_webhook_secret (stored encrypted; PATCH /api/v1/settings/alerts), and every event belongs to that organization: a payment event about another organization\'s invoice is stored as invoice_not_found.',
+          security: [],
+          requestParams: { path: z.object({ organizationId: z.uuid() }), header: StripeSignatureHeaderSchema },
+          requestBody: { required: true, content: json(StripeEventSchema) },
+          responses: {
+            '200': { description: 'Received (or already received)', content: json(StripeWebhookResponseSchema) },
+            '400': { description: 'Missing or forged Stripe-Signature (INVALID_SIGNATURE), or a body that is not JSON', content: errorContent },
+            '404': { description: 'No such organization, or it has no stripe_webhook_secret', content: errorContent },
+            '415': { description: 'Content-Type is not application/json', content: errorContent },
+            '503': { description: 'The stored secret does not open with LEDGERFLOW_SECRET_KEY (WEBHOOK_SECRET_UNREADABLE), or Temporal unreachable; Stripe retries', content: errorContent },
           },
         },
       },

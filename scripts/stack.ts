@@ -2,6 +2,7 @@
 // was missing): PostgreSQL, migrations, Temporal dev server + UI, demo seed,
 // worker, API and web app, a banner with everything needed to post a first event, and
 // a clean stop of every process it started on Ctrl-C.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { applyMigrations } from '../prisma/migrate';
@@ -14,7 +15,7 @@ import { ensureSubscriptionWorkflows } from '../temporal/subscriptions';
 import { spawnTsChild, type ManagedChild } from './lib/children';
 import { startStripeMock, type StripeMockHandle } from './lib/stripe-mock';
 import { openLocalDatabase, type LocalDatabase } from './lib/local-postgres';
-import { DATA_DIR, DEMO_KEY_FILE, ROOT, STACK_FILE, TEMPORAL_DB_FILE } from './lib/paths';
+import { DATA_DIR, DEMO_KEY_FILE, ROOT, SECRET_KEY_FILE, STACK_FILE, TEMPORAL_DB_FILE } from './lib/paths';
 import { readStackFile, type StackFile } from './lib/stack-file';
 
 const say = (line: string): void => {
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
     PORT: port,
     WEB_PORT: webPort,
     TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? temporal.uiUrl ?? 'http://127.0.0.1:8233',
+    LEDGERFLOW_SECRET_KEY: process.env.LEDGERFLOW_SECRET_KEY || localSecretKey(),
   };
   say('Starting the worker…');
   const worker = spawnTsChild('worker', requireEntry('worker/main.ts'), env);
@@ -255,3 +257,16 @@ main().catch((err: unknown) => {
   process.stderr.write(`\nnpm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
   void shutdown(1, 'Start failed');
 });
+
+/**
+ * The local stack's LEDGERFLOW_SECRET_KEY, made on the first start and kept
+ * in .data/ beside the database whose secrets it seals (losing it means
+ * setting those secrets again).
+ */
+function localSecretKey(): string {
+  if (!fs.existsSync(SECRET_KEY_FILE)) {
+    fs.writeFileSync(SECRET_KEY_FILE, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    say(`  made LEDGERFLOW_SECRET_KEY in ${path.relative(ROOT, SECRET_KEY_FILE)}`);
+  }
+  return fs.readFileSync(SECRET_KEY_FILE, 'utf8').trim();
+}

@@ -187,10 +187,10 @@ describe('notifierFromEnv', () => {
     ]);
     const mails = smtp.mails.filter((m) => m.envelope.to.includes('env-finance@env.test'));
     expect(mails.map((m) => mailHeader(m, 'Subject'))).toEqual(['[Ledgerflow] Invoice uncollectible: initech, 107.00 USD']);
-    expect(lines).toEqual(['alerts: Slack (default channel #env-alerts), email from alerts@env.test (default to env-finance@env.test); organization finance settings take precedence']);
+    expect(lines).toEqual(['alerts: Slack (default channel #env-alerts), email from alerts@env.test (default to env-finance@env.test); organization alert settings take precedence']);
   });
 
-  it('falls back to the log notifier with nothing configured', async () => {
+  it('with nothing configured anywhere, logs the notification in full', async () => {
     const organizationId = await organization();
     await insertNotification(organizationId, 'invoice.auto_approved', approvalReminder);
     const lines: string[] = [];
@@ -198,8 +198,8 @@ describe('notifierFromEnv', () => {
 
     expect(await deliver(notifierFromEnv(testPrisma(), {}, (line) => lines.push(line)), organizationId)).toEqual({ delivered: 1 });
 
-    expect(lines[0]).toBe('alerts: no SLACK_BOT_TOKEN or SMTP_URL, notifications are logged only');
-    expect(lines[1]).toMatch(new RegExp(`^notification invoice.auto_approved org=${organizationId} `));
+    expect(lines[0]).toBe('alerts: no SLACK_BOT_TOKEN or SMTP_URL: organizations with their own Slack token or SMTP server get alerts, the others are logged');
+    expect(lines.filter((l) => l.startsWith('notification '))).toEqual([expect.stringMatching(new RegExp(`^notification invoice.auto_approved org=${organizationId} .*"customerExternalId":"acme"`))]);
     expect({ slack: slack.messages.length, mails: smtp.mails.length }).toEqual(before);
   });
 

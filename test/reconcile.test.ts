@@ -157,7 +157,8 @@ function eventAfterActivity(history: temporal.api.history.v1.IHistory, activityT
 it('one case of every finding kind gives exactly those findings and actions; a reset after the actions repeats none', async () => {
   const prisma = testPrisma();
   const { organizationId, apiKey } = await createTestOrganization('reconcile');
-  await prisma.organization.update({ where: { id: organizationId }, data: { crmWebhookUrl: crm.url, crmWebhookSecret: CRM_SECRET } });
+  const crmSettings = await api.patch('/api/v1/settings/alerts', apiKey, { crm_webhook_url: crm.url, crm_webhook_secret: CRM_SECRET });
+  expect(crmSettings).toMatchObject({ status: 200, body: { crm_webhook_url: crm.url, secrets: { crm_webhook_secret: { set: true, last4: 'cret' } } } });
 
   // Unbilled usage: 250 billed at the close, 50 more arrive afterwards (not linked yet) → 26.00 − 22.00.
   const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date(PERIOD.periodStart), anchorDay: 1 });

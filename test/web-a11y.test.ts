@@ -11,7 +11,7 @@ import { describeWithChromium, launchChromium, signIn, startWebServer, type WebS
  * Tab from the top reaches the skip link first, then the main navigation.
  */
 const AXE = fs.readFileSync(path.join(__dirname, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/api-keys', '/settings/users'];
+const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/api-keys', '/settings/users'];
 
 // The page functions below run in Chromium; this project's types have no DOM, so declare what they touch.
 declare const window: { innerWidth: number; axe: { run(context: unknown, options: object): Promise<{ violations: Violation[] }> } };

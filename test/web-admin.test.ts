@@ -193,10 +193,43 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     expect((await api.get('/api/v1/settings/billing', orgApiKey)).body.approval_reminder_hours).toBe(12);
   });
 
+  it('saves alert recipients and a Slack token on the alert channels page; the token is stored sealed and never shown again', async () => {
+    const token = 'xoxb-web-entered-token-4242';
+    const page = await signInAs('admin', '/settings/alerts');
+    await page.getByRole('heading', { name: 'Alert channels' }).waitFor();
+    await expect(page.getByTestId('secret-slack_bot_token').textContent()).resolves.toBe('Not set.');
+    await page.getByLabel('Also email').fill('cfo@admin.test\nops@admin.test');
+    await page.getByLabel('Slack bot token', { exact: true }).fill(token);
+    await page.getByRole('button', { name: 'Save alert channels' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Saved\./);
+    // The page reloads its data after the save: wait for it rather than read the old text.
+    await page.getByTestId('secret-slack_bot_token').getByText('Stored, ends in 4242.').waitFor();
+    expect(await page.getByLabel('Slack bot token', { exact: true }).inputValue()).toBe('');
+    expect(await page.content()).not.toContain(token);
+    await screenshot(page, 'settings-alert-channels');
+    const settings = await api.get('/api/v1/settings/alerts', orgApiKey);
+    expect(settings.body).toMatchObject({ alert_email_recipients: ['cfo@admin.test', 'ops@admin.test'], secrets: { slack_bot_token: { set: true, last4: '4242' } } });
+    const stored = await testPrisma().organization.findUniqueOrThrow({ where: { id: organizationId } });
+    expect(stored.slackBotTokenEnc).toMatch(/^v1:/);
+    expect(JSON.stringify(stored)).not.toContain(token);
+    const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, action: 'organization.alert_settings_updated' } });
+    expect(audit).toMatchObject({ actorType: 'user', actorId: users.admin, after: { slack_bot_token: 'set' } });
+
+    // A bad address names its line; nothing is saved. Ticking "remove" clears the token.
+    await page.getByLabel('Also email').fill('cfo@admin.test\nnot-an-address');
+    await page.getByRole('button', { name: 'Save alert channels' }).click();
+    await page.getByText('Also email: line 2: must be an email address like ops@example.com').waitFor();
+    await page.getByLabel('Also email').fill('cfo@admin.test');
+    await page.getByLabel('Remove the stored slack bot token').check();
+    await page.getByRole('button', { name: 'Save alert channels' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Saved\./);
+    expect((await api.get('/api/v1/settings/alerts', orgApiKey)).body).toMatchObject({ alert_email_recipients: ['cfo@admin.test'], secrets: { slack_bot_token: { set: false } } });
+  });
+
   it('gives finance 403 on the settings pages and no Settings link', async () => {
     const page = await signInAs('finance', '/');
     expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).count()).toBe(0);
-    for (const path of ['/settings', '/settings/api-keys', '/settings/users']) {
+    for (const path of ['/settings', '/settings/alerts', '/settings/api-keys', '/settings/users']) {
       const response = await page.goto(path);
       expect(response?.status()).toBe(403);
       await expect(page.getByRole('alert').textContent()).resolves.toBe('Your role (finance) may not do this.');

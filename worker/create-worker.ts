@@ -3,6 +3,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import type Stripe from 'stripe';
 import { createActivities, createLogNotifier, type Notifier } from '../activities';
 import type { PrismaClient } from '../prisma/client';
+import type { StripeAccounts } from '../activities/stripe/accounts';
 
 export interface LedgerflowWorkerOptions {
   connection: NativeConnection;
@@ -15,6 +16,8 @@ export interface LedgerflowWorkerOptions {
   notifier?: Notifier;
   /** Stripe client for billing runs (finalize, collect); without it a billing run fails at its Stripe step with a clear error */
   stripe?: Stripe;
+  /** clients of organizations with their own Stripe key, tried before `stripe` */
+  stripeAccounts?: StripeAccounts;
   /** false on Temporal's time-skipping test server, which has no custom search attributes (default true) */
   searchAttributes?: boolean;
   /** a prebuilt workflow bundle (tests, production images); without it the workflows are bundled at start */
@@ -37,6 +40,7 @@ export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): 
       taskQueue: options.taskQueue,
       notifier: options.notifier ?? createLogNotifier(),
       ...(options.stripe ? { stripe: options.stripe } : {}),
+      ...(options.stripeAccounts ? { stripeAccounts: options.stripeAccounts } : {}),
       ...(options.searchAttributes === false ? { searchAttributes: false } : {}),
     }),
     // Let a running activity finish its transaction on SIGTERM before we go.

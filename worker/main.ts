@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { notifierFromEnv } from '../activities/channels';
+import { createStripeAccounts } from '../activities/stripe/accounts';
 import { createStripeClient } from '../activities/stripe/client';
 import { createPrismaClient, databaseUrl } from '../prisma/client';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
@@ -44,7 +45,9 @@ async function main(): Promise<void> {
     // Each organization's margin watch at its marginWatchEveryMinutes (a changed interval or a new organization takes effect at the next start).
     for (const org of await prisma.organization.findMany({ select: { id: true, marginWatchEveryMinutes: true } })) await ensureMarginWatchSchedule(client, org.id, org.marginWatchEveryMinutes, { taskQueue });
     const stripe = stripeFromEnv();
-    const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, client, notifier, ...(stripe ? { stripe } : {}) });
+    // Organizations with their own stripe_secret_key use it, through the same API base.
+    const stripeAccounts = createStripeAccounts(prisma, stripeApiBase() ? { apiBase: stripeApiBase() } : {});
+    const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, client, notifier, stripeAccounts, ...(stripe ? { stripe } : {}) });
 
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -74,10 +77,12 @@ function positiveInteger(name: string, raw: string | undefined, fallback: number
   return value;
 }
 
+const stripeApiBase = (): string | undefined => process.env.STRIPE_API_BASE || undefined;
+
 function stripeFromEnv() {
   const apiKey = process.env.STRIPE_SECRET_KEY;
   if (!apiKey) return undefined;
-  const apiBase = process.env.STRIPE_API_BASE || undefined;
+  const apiBase = stripeApiBase();
   return createStripeClient({ apiKey, ...(apiBase ? { apiBase } : {}) });
 }
 

@@ -1,43 +1,66 @@
 import { createHash } from 'node:crypto';
-import nodemailer from 'nodemailer';
-import type { Notifier, OutgoingNotification } from '../notifier';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { OutgoingNotification } from '../notifier';
+import type { ChannelSender } from './sender';
 import type { ContactLookup } from './contacts';
 import { renderHtml, renderNotification, renderPlainText } from './messages';
 
 export interface EmailChannelOptions {
-  /** smtp://user:pass@host:587 or smtps://…:465 */
-  smtpUrl: string;
-  /** sender address, e.g. "Ledgerflow <alerts@example.com>" */
-  from: string;
-  /** where organizations without a financeEmail are alerted; without it they get no email */
+  /** the deployment's server, smtp://user:pass@host:587 or smtps://…:465, for organizations without their own */
+  smtpUrl?: string;
+  /** the deployment's sender address, e.g. "Ledgerflow <alerts@example.com>" */
+  from?: string;
+  /** where organizations without recipients are alerted; without it they get no email */
   defaultTo?: string;
 }
 
+// Short timeouts: a hung SMTP server should fail the activity attempt, not hold the outbox row for minutes.
+const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
+
 /**
  * Sends each notification as an email (text and HTML) to the organization's
- * finance address, or the default one. A new SMTP connection per message
- * (no pool) keeps nothing open between activity runs. Any SMTP failure
- * throws, so the notification stays in the outbox for Temporal's retry.
+ * recipients (finance_email and alert_email_recipients), or the default
+ * address, through the organization's own SMTP server (its password opened
+ * from the sealed column) or the deployment's. A new SMTP connection per
+ * message (no pool) keeps nothing open between activity runs. Any SMTP
+ * failure throws, so the notification stays in the outbox for Temporal's
+ * retry.
  */
-export function createEmailNotifier(options: EmailChannelOptions, contacts: ContactLookup, log: (line: string) => void = console.log): Notifier {
-  // Short timeouts: a hung SMTP server should fail the activity attempt, not hold the outbox row for minutes.
-  const transport = nodemailer.createTransport({ url: options.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+export function createEmailNotifier(options: EmailChannelOptions, contacts: ContactLookup, log: (line: string) => void = console.log): ChannelSender {
+  const transports = new Map<string, Transporter>();
+  const transportFor = (url: string, password: string | null): Transporter => {
+    const key = `${url}\n${password ?? ''}`;
+    let transport = transports.get(key);
+    if (!transport) {
+      // nodemailer takes the credentials from the URL (an `auth` option beside `url` is overridden by it).
+      const withPassword = new URL(url);
+      if (password !== null) withPassword.password = password;
+      transport = nodemailer.createTransport({ url: withPassword.toString(), ...TIMEOUTS });
+      transports.set(key, transport);
+    }
+    return transport;
+  };
   return {
     async send(n) {
-      const to = (await contacts(n.organizationId)).financeEmail ?? options.defaultTo;
-      if (!to) {
-        log(`email: no financeEmail for org=${n.organizationId} and no default address; ${n.kind} key=${n.dedupeKey} not sent`);
-        return;
+      const org = await contacts(n.organizationId);
+      const to = org.emailRecipients.length > 0 ? org.emailRecipients : options.defaultTo ? [options.defaultTo] : [];
+      const server = org.smtp ?? (options.smtpUrl ? { url: options.smtpUrl, password: null } : null);
+      const from = org.alertEmailFrom ?? options.from;
+      const missing = to.length === 0 ? 'no recipient' : !server ? 'no SMTP server' : !from ? 'no sender address' : null;
+      if (missing || !server || !from) {
+        log(`email: ${missing} for org=${n.organizationId} (its settings or the deployment default); ${n.kind} key=${n.dedupeKey} not sent`);
+        return 'skipped';
       }
-      await transport.sendMail({
-        from: options.from,
+      await transportFor(server.url, server.password).sendMail({
+        from,
         to,
         subject: `[Ledgerflow] ${renderNotification(n).title}`,
         text: renderPlainText(n),
         html: renderHtml(n),
-        messageId: notificationMessageId(n, options.from),
+        messageId: notificationMessageId(n, from),
         headers: { 'X-Ledgerflow-Notification': n.kind },
       });
+      return 'sent';
     },
   };
 }

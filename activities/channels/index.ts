@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../../prisma/client';
-import { createLogNotifier, type Notifier } from '../notifier';
+import type { Notifier } from '../notifier';
+import type { ChannelSender } from './sender';
 import { createContactLookup } from './contacts';
 import { createEmailNotifier, type EmailChannelOptions } from './email';
 import { createSlackNotifier, type SlackChannelOptions } from './slack';
@@ -9,19 +10,24 @@ export type { EmailChannelOptions } from './email';
 
 export interface ChannelNotifierOptions {
   prisma: PrismaClient;
+  /** the deployment's Slack defaults (token, API URL, channel); organizations may have their own token and channel */
   slack?: SlackChannelOptions;
+  /** the deployment's SMTP defaults; organizations may have their own server, sender and recipients */
   email?: EmailChannelOptions;
-  /** how long an organization's financeEmail / financeSlackChannel are remembered; default 60 s */
+  /** how long an organization's alert settings are remembered; default 60 s */
   contactsTtlMs?: number;
   log?: (line: string) => void;
 }
+
 
 /** How many (channel, notification) acceptances are remembered to skip on a retry. */
 const REMEMBERED_SENDS = 10_000;
 
 /**
- * Sends every notification to each configured channel (Slack, email), the
- * destination taken from the organization's settings or the channel default.
+ * Sends every notification to Slack and email, the destination and the
+ * credentials taken from the organization's settings or the deployment's
+ * defaults. A notification no channel could send (the organization has no
+ * route and there is no default) is logged in full instead.
  *
  * The channels are tried together; if any fails the whole send throws, so
  * the notification stays in the outbox and the activity is retried. A
@@ -32,10 +38,10 @@ const REMEMBERED_SENDS = 10_000;
 export function createChannelNotifier(options: ChannelNotifierOptions): Notifier {
   const log = options.log ?? ((line: string) => console.log(line));
   const contacts = createContactLookup(options.prisma, options.contactsTtlMs);
-  const channels: { name: string; notifier: Notifier }[] = [];
-  if (options.slack) channels.push({ name: 'slack', notifier: createSlackNotifier(options.slack, contacts, log) });
-  if (options.email) channels.push({ name: 'email', notifier: createEmailNotifier(options.email, contacts, log) });
-  if (channels.length === 0) throw new Error('createChannelNotifier needs slack or email options (use createLogNotifier for neither)');
+  const channels: { name: string; notifier: ChannelSender }[] = [
+    { name: 'slack', notifier: createSlackNotifier(options.slack ?? {}, contacts, log) },
+    { name: 'email', notifier: createEmailNotifier(options.email ?? {}, contacts, log) },
+  ];
 
   const accepted = new Set<string>();
   const remember = (key: string): void => {
@@ -54,6 +60,9 @@ export function createChannelNotifier(options: ChannelNotifierOptions): Notifier
         if (result.status === 'fulfilled') remember(`${channel.name}:${n.id}`);
         else failures.push(`${channel.name}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`);
       });
+      if (pending.length === channels.length && results.every((r) => r.status === 'fulfilled' && r.value === 'skipped')) {
+        log(`notification ${n.kind} org=${n.organizationId} key=${n.dedupeKey} ${JSON.stringify(n.payload)}`);
+      }
       if (failures.length > 0) {
         throw new Error(`notification ${n.kind} key=${n.dedupeKey} not delivered (${failures.join('; ')})`, {
           cause: results.find((r) => r.status === 'rejected')?.reason,
@@ -64,13 +73,16 @@ export function createChannelNotifier(options: ChannelNotifierOptions): Notifier
 }
 
 /**
- * The worker's notifier from its environment:
- * - SLACK_BOT_TOKEN enables Slack; SLACK_API_URL (default https://slack.com/api/),
- *   ALERT_SLACK_CHANNEL (for organizations without financeSlackChannel);
- * - SMTP_URL enables email; ALERT_EMAIL_FROM (required with it), ALERT_EMAIL_TO
- *   (for organizations without financeEmail).
- * With neither, the log notifier. A setting that only makes sense with its
- * channel enabled is an error, so a half-configured alert path fails at start.
+ * The worker's notifier from its environment, the defaults for organizations
+ * that have not set their own (PATCH /api/v1/settings/alerts):
+ * - SLACK_BOT_TOKEN; SLACK_API_URL (default https://slack.com/api/, also used
+ *   with organizations' own tokens), ALERT_SLACK_CHANNEL (for organizations
+ *   without finance_slack_channel);
+ * - SMTP_URL; ALERT_EMAIL_FROM (required with it), ALERT_EMAIL_TO (for
+ *   organizations without recipients).
+ * With neither, only organizations with their own routes get alerts; the
+ * others' are logged. A setting that only makes sense with its channel
+ * enabled is an error, so a half-configured alert path fails at start.
  */
 export function notifierFromEnv(prisma: PrismaClient, env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = (line) => console.log(line)): Notifier {
   const read = (raw: string | undefined): string | undefined => raw?.trim() || undefined;
@@ -89,19 +101,16 @@ export function notifierFromEnv(prisma: PrismaClient, env: NodeJS.ProcessEnv = p
   requireWith('SMTP_URL', !!smtpUrl, { ALERT_EMAIL_FROM: from, ALERT_EMAIL_TO: defaultTo });
   if (smtpUrl && !from) throw new Error('SMTP_URL is set but ALERT_EMAIL_FROM is not: set the sender address for alert emails');
 
-  const slack = token ? { token, apiUrl, defaultChannel } : undefined;
-  const email = smtpUrl && from ? { smtpUrl, from, defaultTo } : undefined;
-  if (!slack && !email) {
-    log('alerts: no SLACK_BOT_TOKEN or SMTP_URL, notifications are logged only');
-    return createLogNotifier(log);
+  const slack = { token, apiUrl, defaultChannel };
+  const email = { smtpUrl, from, defaultTo };
+  if (!token && !smtpUrl) {
+    log('alerts: no SLACK_BOT_TOKEN or SMTP_URL: organizations with their own Slack token or SMTP server get alerts, the others are logged');
+  } else {
+    log(
+      `alerts: ${[token && `Slack (default channel ${defaultChannel ?? 'none'})`, smtpUrl && `email from ${from} (default to ${defaultTo ?? 'none'})`]
+        .filter(Boolean)
+        .join(', ')}; organization alert settings take precedence`,
+    );
   }
-  log(
-    `alerts: ${[
-      slack && `Slack (default channel ${slack.defaultChannel ?? 'none'})`,
-      email && `email from ${email.from} (default to ${email.defaultTo ?? 'none'})`,
-    ]
-      .filter(Boolean)
-      .join(', ')}; organization finance settings take precedence`,
-  );
   return createChannelNotifier({ prisma, slack, email, log });
 }

@@ -11,6 +11,8 @@ import { temporalRunUrl, webFindingUrl } from '../margins/links';
 import { startBillingRunWorkflow } from '../../temporal/billing-runs';
 import { recoveryRunWorkflowId } from '../../temporal/workflow-ids';
 import { isUniqueViolation } from '../../prisma/errors';
+import { openOrganizationSecret } from '../../prisma/organization-secrets';
+import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
 
 export interface FindingRef {
   organizationId: string;
@@ -238,10 +240,11 @@ function crmBody(f: LeakFindingModel, key: string): string {
 export function sendCrmTask({ prisma }: ActivityDeps) {
   return async function sendCrmTask(ref: FindingRef): Promise<ActionOutcome> {
     return once(prisma, ref, 'crm_webhook', async (key) => {
-      const org = await prisma.organization.findUniqueOrThrow({ where: { id: ref.organizationId }, select: { crmWebhookUrl: true, crmWebhookSecret: true } });
-      if (!org.crmWebhookUrl || !org.crmWebhookSecret) return { status: 'skipped', summary: { reason: 'no CRM webhook URL and secret configured' } };
+      const org = await prisma.organization.findUniqueOrThrow({ where: { id: ref.organizationId }, select: { crmWebhookUrl: true, crmWebhookSecretEnc: true } });
+      if (!org.crmWebhookUrl || !org.crmWebhookSecretEnc) return { status: 'skipped', summary: { reason: 'no CRM webhook URL and secret configured' } };
+      const secret = openSecretForActivity(() => openOrganizationSecret('crm_webhook_secret', ref.organizationId, org.crmWebhookSecretEnc)!);
       const body = crmBody(await loadFinding(prisma, ref), key);
-      const signature = createHmac('sha256', org.crmWebhookSecret).update(body).digest('hex');
+      const signature = createHmac('sha256', secret).update(body).digest('hex');
       const res = await fetch(org.crmWebhookUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': key, [CRM_SIGNATURE_HEADER]: `sha256=${signature}` },
@@ -256,6 +259,16 @@ export function sendCrmTask({ prisma }: ActivityDeps) {
       return { status: 'done', summary: { httpStatus: res.status } };
     });
   };
+}
+
+/** A secret that cannot be opened (no key, another key, an altered value) will not open on a retry either: fail for good, saying why. */
+function openSecretForActivity(open: () => string): string {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof SecretKeyError || err instanceof SecretOpenError) throw ApplicationFailure.nonRetryable(err.message, err.name);
+    throw err;
+  }
 }
 
 /**

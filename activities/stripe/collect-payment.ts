@@ -25,7 +25,7 @@ export type CollectPaymentResult = { outcome: 'paid' } | { outcome: 'declined'; 
  */
 export function collectPayment(deps: ActivityDeps) {
   return async function collectPayment({ organizationId, invoiceId, attempt }: CollectPaymentInput): Promise<CollectPaymentResult> {
-    const stripe = requireStripe(deps);
+    const stripe = await requireStripe(deps, organizationId);
     const { prisma } = deps;
     const actor = workflowActor();
     const invoice = await findInvoice(prisma, organizationId, invoiceId);

@@ -1,15 +1,25 @@
 import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import type { ActivityDeps } from '../deps';
+import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
 
-export function requireStripe(deps: ActivityDeps): Stripe {
-  if (!deps.stripe) {
+/** The organization's own Stripe client (its stored key), else the worker's; a key that does not open fails for good. */
+export async function requireStripe(deps: ActivityDeps, organizationId: string): Promise<Stripe> {
+  let own: Stripe | null = null;
+  try {
+    own = (await deps.stripeAccounts?.clientFor(organizationId)) ?? null;
+  } catch (err) {
+    if (err instanceof SecretKeyError || err instanceof SecretOpenError) throw ApplicationFailure.nonRetryable(`organization ${organizationId}'s Stripe key: ${err.message}`, err.name);
+    throw err;
+  }
+  const stripe = own ?? deps.stripe;
+  if (!stripe) {
     throw ApplicationFailure.nonRetryable(
-      'No Stripe client configured: the worker needs a Stripe secret key (or a stripe-mock address) to finalize and collect invoices',
+      'No Stripe client configured: the worker needs a Stripe secret key (or a stripe-mock address), or the organization its own stripe_secret_key, to finalize and collect invoices',
       'StripeNotConfigured',
     );
   }
-  return deps.stripe;
+  return stripe;
 }
 
 export function invoiceNotFound(organizationId: string, invoiceId: string): ApplicationFailure {

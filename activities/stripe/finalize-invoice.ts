@@ -34,7 +34,7 @@ export const RESET_DETECTED_ACTION = 'billing_run.reset_detected';
  */
 export function finalizeInvoiceInStripe(deps: ActivityDeps) {
   return async function finalizeInvoiceInStripe({ organizationId, invoiceId }: FinalizeInvoiceInput): Promise<FinalizeInvoiceResult> {
-    const stripe = requireStripe(deps);
+    const stripe = await requireStripe(deps, organizationId);
     const { prisma } = deps;
     const actor = workflowActor();
     const invoice = await prisma.invoice.findFirst({

@@ -20,7 +20,7 @@ export interface MarkInvoiceUncollectibleInput {
  */
 export function markInvoiceUncollectible(deps: ActivityDeps) {
   return async function markInvoiceUncollectible({ organizationId, invoiceId }: MarkInvoiceUncollectibleInput): Promise<{ status: 'uncollectible' | 'paid' }> {
-    const stripe = requireStripe(deps);
+    const stripe = await requireStripe(deps, organizationId);
     const { prisma } = deps;
     const actor = workflowActor();
     const invoice = await findInvoice(prisma, organizationId, invoiceId);

@@ -8,6 +8,8 @@ import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { UUID } from './catalog-common';
+import { openOrganizationSecret } from '../../prisma/organization-secrets';
+import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
 
 /** What processing a stored event did; kept on the event row (stripe_events.outcome). */
 type Outcome = 'signaled' | 'workflow_not_found' | 'invoice_not_found' | 'stored';
@@ -114,13 +116,15 @@ async function signalBillingRun(deps: ApiDeps, config: ApiConfig, invoice: OurIn
  * processed once. If the transaction fails after the signal went out, Stripe's
  * retry signals again with the same stripeEventId, which the run can tell apart.
  */
-async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Event): Promise<{ duplicate: boolean }> {
+async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Event, endpointOrganizationId: string | null): Promise<{ duplicate: boolean }> {
   const object = event.data.object as unknown as StripeObject;
   const paymentOutcome = PAYMENT_OUTCOMES[event.type];
   return deps.prisma.$transaction(
     async (tx) => {
-      const invoice = paymentOutcome && object.object === 'invoice' ? await findInvoice(tx, object) : null;
-      const organizationId = await organizationOf(tx, object, invoice);
+      const found = paymentOutcome && object.object === 'invoice' ? await findInvoice(tx, object) : null;
+      // An organization's own endpoint speaks for that organization only: another one's invoice is not found.
+      const invoice = endpointOrganizationId && found?.organizationId !== endpointOrganizationId ? null : found;
+      const organizationId = endpointOrganizationId ?? (await organizationOf(tx, object, invoice));
       const { count } = await tx.stripeEvent.createMany({
         data: [{ id: event.id, type: event.type, organizationId, payload: event as unknown as Prisma.InputJsonValue }],
         skipDuplicates: true,
@@ -151,20 +155,44 @@ async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Even
   );
 }
 
+/** The signing secret of an organization's own endpoint, opened from its sealed column. */
+async function organizationWebhookSecret(deps: ApiDeps, organizationId: string): Promise<string> {
+  const notConfigured = new ApiError(404, 'NOT_FOUND', `No Stripe webhook endpoint for organization ${organizationId}: set its stripe_webhook_secret (PATCH /api/v1/settings/alerts)`);
+  if (!UUID.test(organizationId)) throw notConfigured;
+  const org = await deps.prisma.organization.findUnique({ where: { id: organizationId }, select: { stripeWebhookSecretEnc: true } });
+  if (!org?.stripeWebhookSecretEnc) throw notConfigured;
+  try {
+    return openOrganizationSecret('stripe_webhook_secret', organizationId, org.stripeWebhookSecretEnc)!;
+  } catch (err) {
+    if (err instanceof SecretKeyError || err instanceof SecretOpenError) throw new ApiError(503, 'WEBHOOK_SECRET_UNREADABLE', `The stored signing secret cannot be opened (${err.message}); set it again`);
+    throw err;
+  }
+}
+
 /**
- * POST /webhooks/stripe. Mounted outside /api/v1 and ahead of any JSON parser:
- * the signature covers the exact bytes Stripe sent, so the body stays raw.
- * Authentication is the signature, not an API key.
+ * POST /webhooks/stripe, verified with the deployment's STRIPE_WEBHOOK_SECRET,
+ * and POST /webhooks/stripe/<organizationId>, verified with that
+ * organization's own signing secret (its events belong to it). Mounted
+ * outside /api/v1 and ahead of any JSON parser: the signature covers the
+ * exact bytes Stripe sent, so the body stays raw. Authentication is the
+ * signature, not an API key.
  */
 export function stripeWebhooksRouter(deps: ApiDeps, config: ApiConfig): Router {
   const router = Router();
-  router.post('/', express.raw({ type: 'application/json', limit: config.bodyLimit }), async (req, res) => {
+  const raw = express.raw({ type: 'application/json', limit: config.bodyLimit });
+  router.post('/', raw, async (req, res) => {
     const secret = config.stripeWebhookSecret;
     if (!secret) {
       throw new ApiError(503, 'WEBHOOK_NOT_CONFIGURED', 'Stripe webhooks are not configured on this server: set STRIPE_WEBHOOK_SECRET to the endpoint\'s signing secret');
     }
     const event = verifiedEvent(req, secret);
-    const { duplicate } = await receiveEvent(deps, config, event);
+    const { duplicate } = await receiveEvent(deps, config, event, null);
+    res.json({ received: true, duplicate });
+  });
+  router.post('/:organizationId', raw, async (req, res) => {
+    const organizationId = String(req.params.organizationId);
+    const event = verifiedEvent(req, await organizationWebhookSecret(deps, organizationId));
+    const { duplicate } = await receiveEvent(deps, config, event, organizationId);
     res.json({ received: true, duplicate });
   });
   return router;

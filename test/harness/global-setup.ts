@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,5 +40,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEMPORAL_ADDRESS = temporal.address;
   process.env.TEMPORAL_NAMESPACE = temporal.namespace;
   process.env.LEDGERFLOW_WORKFLOW_BUNDLE = bundlePath;
+  // A fresh key per test run: secrets stored by one run mean nothing to the next.
+  process.env.LEDGERFLOW_SECRET_KEY ??= randomBytes(32).toString('base64');
   (globalThis as Record<string, unknown>).__ledgerflowHarness = { postgres, temporal, root };
 }

@@ -19,6 +19,8 @@ export interface FakeRequest {
   idempotencyKey: string | null;
   body: Record<string, unknown>;
   status: number;
+  /** the API key the request was made with (Authorization: Bearer …) */
+  apiKey: string | null;
 }
 
 export interface FakeCharge {
@@ -110,7 +112,8 @@ export class StripeFake {
     const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
     const body = parseForm(raw);
     const reply = this.reply(method, path, key, raw, body);
-    this.requests.push({ method, path, idempotencyKey: key, body, status: reply.status });
+    const apiKey = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
+    this.requests.push({ method, path, idempotencyKey: key, body, status: reply.status, apiKey });
     return reply;
   }
 

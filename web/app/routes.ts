@@ -21,6 +21,7 @@ export default [
       { path: 'alerts', file: 'routes/alerts.tsx' },
       { path: 'audit', file: 'routes/audit.tsx' },
       { path: 'settings', file: 'routes/settings.tsx' },
+      { path: 'settings/alerts', file: 'routes/settings-alerts.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
       { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],

@@ -5,6 +5,7 @@ import { useSession } from './session';
 /** The settings pages, each behind the permission its loader checks. */
 const SETTINGS_PAGES: { to: string; label: string; permission: Permission }[] = [
   { to: '/settings', label: 'Organization', permission: 'manage_settings' },
+  { to: '/settings/alerts', label: 'Alert channels', permission: 'manage_settings' },
   { to: '/settings/api-keys', label: 'API keys', permission: 'manage_api_keys' },
   { to: '/settings/users', label: 'Users', permission: 'manage_users' },
 ];

@@ -33,7 +33,7 @@ const GROUPS: { legend: string; fields: { name: Name; label: string; hint: strin
   {
     legend: 'Where alerts go',
     fields: [
-      { name: 'finance_email', label: 'Email recipient', hint: "empty = the deployment's ALERT_EMAIL_TO", type: 'email' },
+      { name: 'finance_email', label: 'Email recipient', hint: "empty = the deployment's ALERT_EMAIL_TO; more recipients under Alert channels", type: 'email' },
       { name: 'finance_slack_channel', label: 'Slack channel', hint: '"#finance" or a channel id; empty = the deployment\'s ALERT_SLACK_CHANNEL', type: 'text' },
     ],
   },
