@@ -1,7 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { randomUUID } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { closePeriod, type ClosedPeriod } from '../activities/billing/close-period';
 import { createUser } from '../prisma/users';
+import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { describeWithChromium, launchChromium, signIn, startWebServer, type WebServer } from './harness/web-app';
 
@@ -9,9 +13,42 @@ import { describeWithChromium, launchChromium, signIn, startWebServer, type WebS
  * Accessibility of every main page, checked by axe-core (WCAG 2.0/2.1 A and
  * AA rules) in Chromium at phone width, plus: no page scrolls sideways, and
  * Tab from the top reaches the skip link first, then the main navigation.
+ * The organization holds data, so tables, charts, cards and forms render:
+ * a customer with this month's usage, its draft invoice with lines, a
+ * reconciliation with a finding, a margin alert and its notification.
  */
 const AXE = fs.readFileSync(path.join(__dirname, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/api-keys', '/settings/users'];
+
+/** This month's usage closed into a draft invoice (snapshots, lines), a finding, a margin alert: the pages' populated states. Returns the detail pages to check too. */
+async function populate(organizationId: string): Promise<string[]> {
+  const prisma = testPrisma();
+  const now = new Date();
+  const periodStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const periodEnd = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+  const catalog = await createBillingCatalog(prisma, organizationId, { startDate: periodStart, anchorDay: 1 });
+  await prisma.customer.update({ where: { id: catalog.customerId }, data: { name: 'Populated Co' } });
+  await insertUsage(prisma, organizationId, catalog.customerExternalId, [
+    { at: periodStart.toISOString(), quantity: '120' },
+    { at: new Date(periodStart.getTime() + 86_400_000).toISOString(), quantity: '80' },
+  ]);
+  const close = closePeriod({ prisma, taskQueue: 'unused', notifier: { send: async () => undefined } });
+  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `billing-run:${catalog.subscriptionId}:a11y`, runId: randomUUID() } });
+  const { invoiceId } = (await env.run(close, { organizationId, subscriptionId: catalog.subscriptionId, periodStart: periodStart.toISOString(), periodEnd: periodEnd.toISOString() })) as ClosedPeriod;
+  const usageLine = await prisma.invoiceLine.findFirstOrThrow({ where: { invoiceId, kind: 'usage' } });
+
+  const run = await prisma.reconciliationRun.create({ data: { organizationId, periodStart, periodEnd, workflowId: `reconcile:${organizationId}:a11y`, status: 'completed', findingsCount: 1, completedAt: now } });
+  await prisma.leakFinding.create({
+    data: {
+      organizationId, runId: run.id, customerId: catalog.customerId, customerExternalId: catalog.customerExternalId, periodStart, periodEnd, kind: 'missed_overage', subject: 'api_calls',
+      expectedAmount: '22', billedAmount: '10', leakAmount: '12', currency: 'usd', confidence: '0.800',
+      reasons: [{ code: 'no_stripe_mapping', detail: 'the customer has no Stripe customer id', factor: '0.800' }],
+    },
+  });
+  await prisma.marginAlert.create({ data: { organizationId, scope: 'customer', scopeKey: catalog.customerId, currency: 'usd', periodStart, level: 'below_threshold', marginBps: 1234, lastNotifiedBps: 1234, revision: 1 } });
+  await prisma.notification.create({ data: { organizationId, kind: 'margin.below_threshold', dedupeKey: `a11y-${randomUUID()}`, payload: { scope: 'customer', customerExternalId: catalog.customerExternalId, marginBps: 1234, currency: 'usd' } } });
+  return [`/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`];
+}
 
 // The page functions below run in Chromium; this project's types have no DOM, so declare what they touch.
 declare const window: { innerWidth: number; axe: { run(context: unknown, options: object): Promise<{ violations: Violation[] }> } };
@@ -40,10 +77,12 @@ describeWithChromium('web-a11y')('accessibility of the web app', () => {
   let web: WebServer;
   let browser: Browser;
   const admin = { email: '', password: 'admin-password-1' };
+  const detailPages: string[] = [];
 
   beforeAll(async () => {
     const { organizationId } = await createTestOrganization('web-a11y');
     admin.email = (await createUser(testPrisma(), { organizationId, email: `admin-${organizationId.slice(0, 8)}@a11y.test`, role: 'admin', password: admin.password }, { type: 'system', id: 'test' })).email;
+    detailPages.push(...(await populate(organizationId)));
     web = await startWebServer();
     browser = await launchChromium();
   }, 180_000);
@@ -63,13 +102,16 @@ describeWithChromium('web-a11y')('accessibility of the web app', () => {
   it('finds no WCAG A/AA violations and no sideways scrolling on the signed-in pages at phone width', async () => {
     const page = await signIn(browser, web.baseUrl, admin, '/');
     const problems: Record<string, string[]> = {};
-    for (const url of PAGES) {
+    for (const url of [...PAGES, ...detailPages]) {
       await page.goto(url);
       await page.getByRole('heading', { level: 1 }).first().waitFor();
+      // The populated states are what is checked: a page that rendered its empty state (or a 404) would pass too easily.
+      if (['/customers', '/invoices', '/alerts', ...detailPages].includes(url) && (await page.locator('table tbody tr').count()) === 0) problems[url] = ['rendered no table rows'];
+      if (url === '/leaks' && (await page.getByTestId('finding').count()) === 0) problems[url] = ['rendered no finding'];
       const found = await axeViolations(page);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 0) found.push(`the page is ${overflow} px wider than the 390 px screen`);
-      if (found.length > 0) problems[url] = found;
+      if (found.length > 0) problems[url] = [...(problems[url] ?? []), ...found];
     }
     expect(problems).toEqual({});
   });

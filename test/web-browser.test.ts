@@ -7,6 +7,7 @@ import { startBillingRunWorkflow } from '../temporal/billing-runs';
 import { billingRunWorkflowId } from '../temporal/names';
 import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { insertBatch } from './harness/insert-batch';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { StripeFake } from './harness/stripe-fake';
 import { describeWithChromium, launchChromium, screenshot, signIn as signInAs, startWebServer, type WebServer } from './harness/web-app';
@@ -19,7 +20,7 @@ import { describeWithChromium, launchChromium, screenshot, signIn as signInAs, s
  * the audit history names the approver; runs link to the Temporal UI.
  */
 const TEMPORAL_UI = 'http://temporal-ui.test:8233';
-const PASSWORDS = { finance: 'finance-password-1', viewer: 'viewer-password-1' };
+const PASSWORDS = { finance: 'finance-password-1', viewer: 'viewer-password-1', ops: 'ops-password-123' };
 
 const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
 
@@ -30,7 +31,7 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
   let browser: Browser;
   let baseUrl: string;
   let organizationId: string;
-  const users = { finance: '', viewer: '' };
+  const users = { finance: '', viewer: '', ops: '' };
   /** two drafts: finance approves the first; the viewer tries the second */
   const drafts: { invoiceId: string; workflowId: string }[] = [];
 
@@ -60,19 +61,20 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     return { invoiceId: state.invoiceId!, workflowId };
   }
 
-  const signIn = (role: 'finance' | 'viewer'): Promise<Page> => signInAs(browser, baseUrl, { email: users[role], password: PASSWORDS[role] }, '/invoices');
+  const signIn = (role: keyof typeof PASSWORDS): Promise<Page> => signInAs(browser, baseUrl, { email: users[role], password: PASSWORDS[role] }, '/invoices');
 
   beforeAll(async () => {
     const stripePort = await fake.start();
     worker = await startTestWorker('web', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${stripePort}` }) });
     ({ organizationId } = await createTestOrganization('web'));
     const prisma = testPrisma();
-    for (const role of ['finance', 'viewer'] as const) {
+    for (const role of ['finance', 'viewer', 'ops'] as const) {
       const user = await createUser(prisma, { organizationId, email: `${role}-${organizationId.slice(0, 8)}@web.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
       users[role] = user.email;
     }
     drafts.push(await draftInvoice('Approve Me Ltd'), await draftInvoice('Viewer Target Ltd'));
-    web = await startWebServer({ TEMPORAL_UI_URL: TEMPORAL_UI });
+    // The web app starts reconciliations on the test worker's task queue.
+    web = await startWebServer({ TEMPORAL_UI_URL: TEMPORAL_UI, TEMPORAL_TASK_QUEUE: worker.taskQueue });
     baseUrl = web.baseUrl;
     browser = await launchChromium();
   }, 180_000);
@@ -225,6 +227,48 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     expect(audit.map((a) => [a.action, a.actorType, a.actorId, (a.after as { reason: string }).reason])).toEqual([
       ['leak.dismissed', 'user', users.finance, 'usage was a free trial, agreed with sales'],
     ]);
+  });
+
+  it('ops start a reconciliation of a month and watch it find a leak; finance has no such form and a forged one is refused', async () => {
+    const prisma = testPrisma();
+    // A September event rated with a vendor rate that had already ended: a stale-rating leak of 3.00 USD.
+    const rate = (from: string, to: string | null, input: string, output: string) =>
+      prisma.vendorRate.create({ data: { organizationId, vendor: 'openai', model: 'gpt-web', inputPerMillionTokens: input, outputPerMillionTokens: output, effectiveFrom: new Date(from), effectiveTo: to ? new Date(to) : null } });
+    const old = await rate('2024-08-01T00:00:00Z', '2024-09-10T00:00:00Z', '3', '15');
+    await rate('2024-09-10T00:00:00Z', null, '5', '25');
+    const customer = await prisma.customer.create({ data: { organizationId, externalId: 'stale-web' } });
+    const vendorUsage = [{ vendor: 'openai', model: 'gpt-web', input_tokens: 1_000_000, output_tokens: 100_000 }];
+    const batch = await insertBatch(prisma, organizationId, [{ customerExternalId: 'stale-web', timestamp: '2024-09-20T10:00:00Z', eventType: 'llm_call', quantity: '1', vendorUsage }]);
+    await prisma.usageEvent.updateMany({ where: { id: { in: batch.eventIds } }, data: { customerId: customer.id, status: 'rated', rateIds: [old.id], cost: '4.5', ratedAt: new Date() } });
+
+    const finance = await signIn('finance');
+    await finance.goto('/leaks');
+    await finance.getByRole('heading', { name: 'Reconciliations' }).waitFor();
+    expect(await finance.getByRole('button', { name: 'Run reconciliation' }).count()).toBe(0);
+    const csrf = await finance.locator('input[name="csrf"]').first().inputValue();
+    expect((await finance.request.post('/leaks', { form: { csrf, intent: 'reconcile', month: '2024-09' }, maxRedirects: 0 })).status()).toBe(403);
+    expect(await prisma.reconciliationRun.count({ where: { organizationId, periodStart: new Date('2024-09-01T00:00:00Z') } })).toBe(0);
+
+    const page = await signIn('ops');
+    await page.goto('/leaks');
+    await page.getByLabel('Reconcile month (UTC)').fill('2024-09');
+    await page.getByRole('button', { name: 'Run reconciliation' }).click();
+    const workflowId = `reconcile:${organizationId}:2024-09-01`;
+    await expect(page.getByRole('status').textContent()).resolves.toBe(`Reconciling 2024-09: ${workflowId}. Findings appear below as it runs.`);
+    expect(await page.getByRole('link', { name: `Open ${workflowId} in the Temporal UI` }).getAttribute('href')).toBe(`${TEMPORAL_UI}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
+    // The page polls: the run completes and its finding shows without a reload.
+    const row = page.getByTestId('reconciliation-run').filter({ hasText: '2024-09-01 – 2024-10-01' });
+    await row.getByRole('cell', { name: 'completed', exact: true }).waitFor({ timeout: 30_000 });
+    await expect(row.getByRole('cell').nth(2).textContent()).resolves.toBe('1');
+    const card = page.getByTestId('finding').filter({ hasText: 'stale rating: stale-web, vendor_cost' });
+    await card.waitFor();
+    await expect(card.locator('dd').nth(2).textContent()).resolves.toBe('3.00 USD');
+    await screenshot(page, 'leaks-reconciliation-started');
+
+    // A month that has not started is refused with its field named.
+    await page.getByLabel('Reconcile month (UTC)').fill('2999-01');
+    await page.getByRole('button', { name: 'Run reconciliation' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Month: that month has not started yet.' }).waitFor();
   });
 
   it('shows margin alerts and the notifications sent about them', async () => {

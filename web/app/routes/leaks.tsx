@@ -3,18 +3,22 @@ import { CsrfField, useCan } from '../components/session';
 import { usePolling } from '../components/use-polling';
 import { requireFormAction, requireUser } from '../server/auth.server';
 import { FINDING_KINDS, FINDING_STATUSES } from '../leak-options';
-import { dismissFromWeb, listFindings } from '../server/leaks.server';
+import { dismissFromWeb, lastFullMonth, listFindings, startReconciliationFromWeb, type ReconcileOutcome } from '../server/leaks.server';
 import { OutcomeNotice } from '../components/outcome-notice';
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
   const params = new URL(request.url).searchParams;
-  return { ...(await listFindings(context, user.organizationId, params)), highlight: params.get('finding') };
+  return { ...(await listFindings(context, user.organizationId, params)), highlight: params.get('finding'), defaultMonth: lastFullMonth() };
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  const { user, form } = await requireFormAction(request, context, 'dismiss_leaks');
-  const outcome = await dismissFromWeb(context, user, form);
+  const { user, form } = await requireFormAction(request, context, (f) => (f.get('intent') === 'reconcile' ? 'run_reconciliations' : 'dismiss_leaks'));
+  if (form.get('intent') === 'reconcile') {
+    const outcome: ReconcileOutcome = await startReconciliationFromWeb(context, user, form);
+    return data(outcome, { status: outcome.ok ? 202 : 400 });
+  }
+  const outcome: ReconcileOutcome = await dismissFromWeb(context, user, form);
   return data(outcome, { status: outcome.ok ? 200 : 409 });
 }
 
@@ -37,10 +41,74 @@ function Dismiss({ findingId }: { findingId: string }) {
   );
 }
 
+function RunReconciliation({ defaultMonth }: { defaultMonth: string }) {
+  const busy = useNavigation().state === 'submitting';
+  return (
+    <Form method="post" className="inline-form" aria-label="Run a reconciliation">
+      <CsrfField />
+      <input type="hidden" name="intent" value="reconcile" />
+      <label htmlFor="reconcile-month">Reconcile month (UTC)</label>
+      <input id="reconcile-month" name="month" type="month" required defaultValue={defaultMonth} aria-describedby="reconcile-month-hint" />
+      <small id="reconcile-month-hint" className="hint">
+        Looks for leaks in the invoices whose period starts in that month, and takes the recovery actions.
+      </small>
+      <button type="submit" disabled={busy}>
+        Run reconciliation
+      </button>
+    </Form>
+  );
+}
+
+type Runs = ReturnType<typeof useLoaderData<typeof loader>>['runs'];
+
+function RecentRuns({ runs }: { runs: Runs }) {
+  if (runs.length === 0) return <p>No reconciliation has run yet.</p>;
+  return (
+    <div className="table-wrap" tabIndex={0}>
+      <table>
+        <caption className="skip">Recent reconciliations</caption>
+        <thead>
+          <tr>
+            <th scope="col">Period</th>
+            <th scope="col">Status</th>
+            <th scope="col" className="num">
+              Findings
+            </th>
+            <th scope="col" className="num">
+              Actioned
+            </th>
+            <th scope="col">Started (UTC)</th>
+            <th scope="col">Completed (UTC)</th>
+            <th scope="col">Temporal</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} data-testid="reconciliation-run">
+              <td>{r.period}</td>
+              <td>{r.status}</td>
+              <td className="num">{r.findings}</td>
+              <td className="num">{r.actions}</td>
+              <td>{r.started}</td>
+              <td>{r.completed ?? '—'}</td>
+              <td>
+                <a href={r.temporalUrl}>
+                  run<span className="skip"> of {r.period}</span>
+                </a>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export default function Leaks() {
-  const { findings, recovered, status, kind, highlight } = useLoaderData<typeof loader>();
+  const { findings, recovered, status, kind, highlight, runs, defaultMonth } = useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
   const mayDismiss = useCan('dismiss_leaks');
+  const mayReconcile = useCan('run_reconciliations');
   // Findings and their actions change while a reconciliation runs.
   usePolling();
   return (
@@ -49,6 +117,17 @@ export default function Leaks() {
       <p>
         Recovered so far: <strong>{recovered.length === 0 ? 'nothing yet' : recovered.join(', ')}</strong>
       </p>
+      <OutcomeNotice outcome={outcome}>
+        {outcome?.temporalUrl ? (
+          <p>
+            <a href={outcome.temporalUrl}>Open {outcome.workflowId} in the Temporal UI</a>
+          </p>
+        ) : null}
+      </OutcomeNotice>
+      <h2>Reconciliations</h2>
+      {mayReconcile ? <RunReconciliation defaultMonth={defaultMonth} /> : null}
+      <RecentRuns runs={runs} />
+      <h2>Findings</h2>
       <Form method="get" className="filters" aria-label="Filter findings">
         <div className="field">
           <label htmlFor="leak-status">Status</label>
@@ -75,7 +154,6 @@ export default function Leaks() {
           <Link to="/leaks">Clear</Link>
         </div>
       </Form>
-      <OutcomeNotice outcome={outcome} />
       {findings.length === 0 ? <p>No findings match.</p> : null}
       {findings.map((f) => (
         <article key={f.id} className={`finding${highlight === f.id ? ' highlight' : ''}`} aria-labelledby={`finding-${f.id}`} data-testid="finding">

@@ -66,18 +66,27 @@ export async function requireUser(request: Request, context: AppLoadContext, per
     const url = new URL(request.url);
     throw redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`);
   }
-  if (!can(user.role, permission)) throw data({ message: `Your role (${user.role}) may not do this.` }, { status: 403 });
+  requirePermission(user, permission);
   return user;
 }
 
-/** For actions: the user holds `permission` and the form carries this session's CSRF token. */
-export async function requireFormAction(request: Request, context: AppLoadContext, permission: Permission): Promise<{ user: SignedInUser; form: FormData }> {
-  const user = await requireUser(request, context, permission);
+function requirePermission(user: SignedInUser, permission: Permission): void {
+  if (!can(user.role, permission)) throw data({ message: `Your role (${user.role}) may not do this.` }, { status: 403 });
+}
+
+/**
+ * For actions: the form carries this session's CSRF token and the user holds
+ * `permission` — or, on a page with several forms, the permission the form's
+ * intent needs.
+ */
+export async function requireFormAction(request: Request, context: AppLoadContext, permission: Permission | ((form: FormData) => Permission)): Promise<{ user: SignedInUser; form: FormData }> {
+  const user = await requireUser(request, context, typeof permission === 'function' ? 'read' : permission);
   const form = await request.formData();
   const sent = form.get('csrf');
   if (typeof sent !== 'string' || !sameSecret(sent, user.csrf)) {
     throw data({ message: 'The form expired or did not come from this site; reload the page and try again.' }, { status: 403 });
   }
+  if (typeof permission === 'function') requirePermission(user, permission(form));
   return { user, form };
 }
 
