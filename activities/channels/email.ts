@@ -48,7 +48,8 @@ export function createEmailNotifier(options: EmailChannelOptions, contacts: Cont
       const from = org.alertEmailFrom ?? options.from;
       const missing = to.length === 0 ? 'no recipient' : !server ? 'no SMTP server' : !from ? 'no sender address' : null;
       if (missing || !server || !from) {
-        log(`email: ${missing} for org=${n.organizationId} (its settings or the deployment default); ${n.kind} key=${n.dedupeKey} not sent`);
+        // Half a route is worth a line (it looks like a mistake); no email at all is not.
+        if (to.length > 0 || server || from) log(`email: ${missing} for org=${n.organizationId} (its settings or the deployment default); ${n.kind} key=${n.dedupeKey} not sent`);
         return 'skipped';
       }
       await transportFor(server.url, server.password).sendMail({

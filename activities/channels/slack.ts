@@ -50,7 +50,8 @@ export function createSlackNotifier(options: SlackChannelOptions, contacts: Cont
       const channel = org.financeSlackChannel ?? options.defaultChannel;
       const token = org.slackToken ?? options.token;
       if (!channel || !token) {
-        log(`slack: ${!token ? 'no Slack bot token' : 'no channel'} for org=${n.organizationId} (its settings or the deployment default); ${n.kind} key=${n.dedupeKey} not posted`);
+        // Half a route is worth a line (it looks like a mistake); no Slack at all is not.
+        if (channel || token) log(`slack: ${!token ? 'no Slack bot token' : 'no channel'} for org=${n.organizationId} (its settings or the deployment default); ${n.kind} key=${n.dedupeKey} not posted`);
         return 'skipped';
       }
       const blocks = renderSlackBlocks(n);
