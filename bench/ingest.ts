@@ -7,6 +7,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Pool } from 'pg';
 import { createApiKey } from '../prisma/api-keys';
+import { UUID_V7_SQL } from '../prisma/uuid-v7';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../prisma/client';
 import { DEMO_RATES } from '../prisma/seed';
 import { readStackFile, type StackFile } from '../scripts/lib/stack-file';
@@ -108,7 +109,7 @@ async function rawCeiling(pool: Pool, prisma: PrismaClient, events: BenchEvent[]
       await client.query(
         `INSERT INTO usage_events (id, organization_id, batch_id, idempotency_key, customer_external_id, event_type, feature,
                                    quantity, "timestamp", properties, vendor_usage, revenue_amount, currency)
-         SELECT gen_random_uuid(), $1::uuid, $2::uuid, u.*
+         SELECT ${UUID_V7_SQL}, $1::uuid, $2::uuid, u.*
            FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], $9::jsonb[],
                        $10::jsonb[], $11::numeric[], $12::text[]) AS u
          ON CONFLICT (organization_id, idempotency_key) DO NOTHING

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { UUID_V7_SQL } from '../../prisma/uuid-v7';
 import { dec, toPlainString } from '../../billing/decimal';
 import type { RejectedEvent } from '../schemas/events';
 import { admitEvents, hardCounterFor, LIMIT_COLUMNS, quotaDetails, type CounterKey, type CounterState, type QuotaLimitRow } from './hard-quota';
@@ -109,7 +110,7 @@ async function insertEvents(client: PoolClient, organizationId: string, batchId:
   const { rows } = await client.query<{ idempotency_key: string }>(
     `INSERT INTO usage_events (id, organization_id, batch_id, idempotency_key, customer_external_id, event_type, feature,
                                quantity, "timestamp", properties, vendor_usage, revenue_amount, currency)
-     SELECT gen_random_uuid(), $1::uuid, $2::uuid, u.*
+     SELECT ${UUID_V7_SQL}, $1::uuid, $2::uuid, u.*
        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], $9::jsonb[],
                    $10::jsonb[], $11::numeric[], $12::text[]) AS u
      ON CONFLICT (organization_id, idempotency_key) DO NOTHING
