@@ -200,6 +200,8 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
       });
     await finding('renewal_drift', 'base_fee', '12.5', 'recovered', []);
     const open = await finding('unbilled_usage', 'api_calls', '40', 'open', [{ code: 'late_events', detail: '2 events arrived after the period closed', factor: '0.800' }]);
+    const recoveryInvoiceId = drafts[1]!.invoiceId;
+    await prisma.recoveryAction.create({ data: { findingId: open.id, kind: 'stripe_draft', idempotencyKey: `leak:${open.id}:stripe_draft`, status: 'done', responseSummary: { invoiceId: recoveryInvoiceId } } });
 
     const viewer = await signIn('viewer');
     await viewer.getByRole('link', { name: 'Leaks' }).click();
@@ -208,6 +210,7 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     const card = viewer.getByTestId('finding').filter({ hasText: 'unbilled usage: leaky-co, api_calls' });
     await expect(card.textContent()).resolves.toContain('Confidence 80.0 %');
     await expect(card.textContent()).resolves.toContain('2 events arrived after the period closed (×0.800)');
+    await expect(card.getByRole('listitem').filter({ hasText: 'recovery invoice: done' }).getByRole('link', { name: 'open the recovery invoice' }).getAttribute('href')).resolves.toBe(`/invoices/${recoveryInvoiceId}`);
     expect(await viewer.getByRole('button', { name: 'Dismiss' }).count()).toBe(0);
     const csrf = await viewer.locator('input[name="csrf"]').first().inputValue();
     const forged = await viewer.request.post('/leaks', { form: { csrf, finding: open.id, reason: 'not mine to dismiss' }, maxRedirects: 0 });

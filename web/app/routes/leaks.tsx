@@ -182,7 +182,23 @@ export default function Leaks() {
             </>
           ) : null}
           <h3>Actions taken</h3>
-          {f.actions.length === 0 ? <p>None yet.</p> : <ul>{f.actions.map((a) => <li key={a}>{a}</li>)}</ul>}
+          {f.actions.length === 0 ? (
+            <p>None yet.</p>
+          ) : (
+            <ul>
+              {f.actions.map((a) => (
+                <li key={a.id}>
+                  {a.label}
+                  {a.invoiceId ? (
+                    <>
+                      {' '}
+                      (<Link to={`/invoices/${a.invoiceId}`}>open the recovery invoice</Link>)
+                    </>
+                  ) : null}
+                </li>
+              ))}
+            </ul>
+          )}
           <p>
             <Link to={`/audit?entity_type=leak_finding&entity_id=${f.id}`}>Audit history of this finding</Link>
           </p>

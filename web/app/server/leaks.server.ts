@@ -54,9 +54,20 @@ export async function listFindings(context: AppLoadContext, organizationId: stri
       confidence: `${dec(f.confidence.toString()).times(100).toFixed(1)} %`,
       reasons: (f.reasons as unknown as ConfidenceReason[]).map((r) => `${r.detail} (×${r.factor})`),
       status: f.status,
-      actions: f.actions.map((a) => `${a.kind.replace(/_/g, ' ')}: ${a.status}`),
+      actions: f.actions.map((a) => ({
+        id: a.id,
+        // stripe_draft is the recovery invoice (it goes through approval before Stripe; the kind kept its first name).
+        label: `${a.kind === 'stripe_draft' ? 'recovery invoice' : a.kind.replace(/_/g, ' ')}: ${a.status}`,
+        invoiceId: recoveryInvoiceOf(a.responseSummary),
+      })),
     })),
   };
+}
+
+/** The recovery invoice a recovery action drafted (its summary names it). */
+function recoveryInvoiceOf(summary: unknown): string | null {
+  const id = typeof summary === 'object' && summary !== null ? (summary as { invoiceId?: unknown }).invoiceId : undefined;
+  return typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) ? id : null;
 }
 
 export type DismissOutcome = { ok: boolean; message: string };
