@@ -409,3 +409,35 @@ it('the end of a billing run re-runs a finished reconciliation: a leak since fix
   expect(alerts()).toBe(1);
   expect(await prisma.reconciliationRun.findMany({ where: { organizationId } })).toEqual([expect.objectContaining({ status: 'completed', findingsCount: 0 })]);
 });
+
+it('unbilled usage of a canceled subscription gets a recovery invoice for approval; rejected, it bills nothing and the finding stays for a person', async () => {
+  const prisma = testPrisma();
+  const { organizationId, apiKey } = await createTestOrganization('reconcile-canceled');
+  const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date(PERIOD.periodStart), anchorDay: 1 });
+  const customer = { id: catalog.customerId, externalId: catalog.customerExternalId };
+  await usage(organizationId, customer, [{ at: '2024-11-12T09:00:00Z', quantity: '250' }]);
+  await close(organizationId, catalog.subscriptionId);
+  // 50 more calls arrive after the close, and the subscription has ended: no later close will bill them.
+  await usage(organizationId, customer, [{ at: '2024-11-20T09:00:00Z', quantity: '50' }]);
+  await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { status: 'canceled', canceledAt: new Date(PERIOD.periodEnd) } });
+
+  const started = await api.post('/api/v1/reconciliations', apiKey, { period_start: '2024-11-01', period_end: '2024-12-01' });
+  expect(await client.workflow.getHandle(started.body.workflow_id, started.body.run_id).result()).toMatchObject({ findings: 1, actioned: 1 });
+  const finding = await prisma.leakFinding.findFirstOrThrow({ where: { organizationId }, include: { actions: true } });
+  expect(finding).toMatchObject({ kind: 'unbilled_usage', status: 'actioned' });
+  expect(finding.leakAmount.toFixed(2)).toBe('4.00');
+  const invoice = await prisma.invoice.findFirstOrThrow({ where: { organizationId, kind: 'recovery' }, include: { lines: true } });
+  expect(invoice).toMatchObject({ recoveryFindingId: finding.id, subscriptionId: catalog.subscriptionId, status: 'draft', workflowId: `recovery-run:${finding.id}` });
+  expect(invoice.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([['adjustment', '4.00']]);
+  expect(finding.actions.find((a) => a.kind === 'stripe_draft')).toMatchObject({ status: 'done', responseSummary: { invoiceId: invoice.id, amount: '4.00' } });
+
+  // Rejected by finance, the recovery counts as nothing billed: the finding stays actioned for a person to dismiss.
+  expect(await api.post(`/api/v1/invoices/${invoice.id}/reject`, apiKey, { approver: 'fiona@finance', reason: 'goodwill' })).toMatchObject({ status: 200 });
+  expect(await client.workflow.getHandle(invoice.workflowId).result()).toMatchObject({ status: 'rejected' });
+  // The recovery run, like any billing run, reconciled the period again as it ended.
+  const rerun = client.workflow.getHandle(reconcileWorkflowId(organizationId, PERIOD.periodStart));
+  expect((await rerun.describe()).runId).not.toBe(started.body.run_id);
+  expect(await rerun.result()).toMatchObject({ findings: 1, actioned: 0 });
+  expect(await prisma.leakFinding.findUniqueOrThrow({ where: { id: finding.id } })).toMatchObject({ status: 'actioned' });
+  expect(await prisma.invoice.count({ where: { organizationId, kind: 'recovery' } })).toBe(1);
+});
