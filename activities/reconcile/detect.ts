@@ -157,7 +157,10 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
     // Renewal drift: a renewal (not the subscription's first period) billed a full period with no proration lines.
     const renewal = invoice.periodStart.getTime() > sub.startDate.getTime() && !invoice.lines.some((l) => l.kind === 'proration_charge' || l.kind === 'proration_credit');
     const feeLines = invoice.lines.filter((l) => l.kind === 'base_fee');
-    const drift = renewal && feeLines.length > 0 && renewalDrift({
+    const drift =
+      renewal &&
+      feeLines.length > 0 &&
+      renewalDrift({
         currency: invoice.currency,
         planBaseFee: dec(sub.plan.baseFee),
         contractedFee: sub.contractedBaseFee === null ? null : dec(sub.contractedBaseFee),
