@@ -26,7 +26,9 @@ const COLUMNS = {
 
 type Stored = { -readonly [K in keyof typeof COLUMNS]: K extends 'alertEmailRecipients' ? string[] : string | null };
 
-const PLAIN_FIELDS = ['alert_email_recipients', 'alert_email_from', 'smtp_url', 'crm_webhook_url'] as const;
+/** The settings that are not secrets: API field → column. */
+const PLAIN_COLUMNS = { alert_email_recipients: 'alertEmailRecipients', alert_email_from: 'alertEmailFrom', smtp_url: 'smtpUrl', crm_webhook_url: 'crmWebhookUrl' } as const;
+const PLAIN_FIELDS = Object.keys(PLAIN_COLUMNS) as (keyof typeof PLAIN_COLUMNS)[];
 
 function lastFour(name: OrganizationSecret, organizationId: string, stored: string | null): string | null {
   try {
@@ -74,10 +76,9 @@ export async function updateAlertSettings(db: PrismaClient, organizationId: stri
     const data: Partial<Stored> = {};
     const auditBefore: Record<string, Prisma.InputJsonValue | null> = {};
     const auditAfter: Record<string, Prisma.InputJsonValue | null> = {};
-    const plain = { alert_email_recipients: 'alertEmailRecipients', alert_email_from: 'alertEmailFrom', smtp_url: 'smtpUrl', crm_webhook_url: 'crmWebhookUrl' } as const;
     for (const field of PLAIN_FIELDS) {
       const value = patch[field];
-      const column = plain[field];
+      const column = PLAIN_COLUMNS[field];
       if (value === undefined || JSON.stringify(value) === JSON.stringify(before[column])) continue;
       Object.assign(data, { [column]: value });
       auditBefore[field] = before[column];

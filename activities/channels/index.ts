@@ -19,7 +19,6 @@ export interface ChannelNotifierOptions {
   log?: (line: string) => void;
 }
 
-
 /** How many (channel, notification) acceptances are remembered to skip on a retry. */
 const REMEMBERED_SENDS = 10_000;
 
