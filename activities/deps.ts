@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../prisma/client';
 import type { Notifier } from './notifier';
@@ -10,6 +11,8 @@ import type { StripeAccounts } from './stripe/accounts';
  */
 export interface ActivityDeps {
   prisma: PrismaClient;
+  /** plain pg for the ingest path's set-based statements: no ORM between a 1,000-event batch and PostgreSQL */
+  pool: Pool;
   /** Needed by the sweeper, which starts ingest workflows. */
   temporal?: Client;
   /** Task queue the sweeper starts ingest workflows on. */

@@ -1,9 +1,6 @@
 import type { ActivityDeps } from './deps';
-import { checkQuotas } from './check-quotas';
 import { deliverNotifications } from './deliver-notifications';
-import { linkCustomers } from './link-customers';
-import { markBatchProcessed } from './mark-batch-processed';
-import { rateEvents } from './rate-events';
+import { checkQuotas, linkCustomers, markBatchProcessed, processBatch, rateEvents } from './ingest-batch';
 import { findOrphanBatches, startOrphanBatch } from './sweeper';
 import { closePeriod } from './billing/close-period';
 import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, settleZeroInvoice } from './billing/decisions';
@@ -20,9 +17,7 @@ import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
 export { createLogNotifier } from './notifier';
-export type { LinkCustomersResult } from './link-customers';
-export type { RateEventsResult } from './rate-events';
-export type { CheckQuotasResult } from './check-quotas';
+export type { CheckQuotasResult, ProcessBatchResult, RateEventsResult } from './ingest-batch';
 export type { DeliverNotificationsInput } from './deliver-notifications';
 export type { FindOrphanBatchesInput, StartOrphanBatchResult } from './sweeper';
 export type { ClosedPeriod } from './billing/close-period';
@@ -34,6 +29,7 @@ export type { EvaluateMarginAlertsInput, EvaluateMarginAlertsResult } from './ma
 /** Every activity the worker registers, bound to its dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
+    processBatch: processBatch(deps),
     linkCustomers: linkCustomers(deps),
     rateEvents: rateEvents(deps),
     checkQuotas: checkQuotas(deps),

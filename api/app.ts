@@ -1,8 +1,15 @@
+import type { RequestListener } from 'node:http';
+import bytes from 'bytes';
 import express, { type Express, type RequestHandler } from 'express';
 import { admission } from './admission';
 import { defaultApiConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './deps';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
+import { BacklogGate } from './ingest/backlog-gate';
+import { withIngestFastLane } from './ingest/fast-lane';
+import type { Ingest } from './ingest/ingest-request';
+import { createMetrics } from './metrics';
+import { GroupCommitter } from './ingest/group-commit';
 import { createOpenApiDocument } from './openapi';
 import { batchesRouter } from './routes/batches';
 import { alertSettingsRouter } from './routes/alert-settings';
@@ -33,13 +40,37 @@ const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Express {
+export interface Api {
+  /** the Express app: every route */
+  app: Express;
+  /** what the HTTP server runs: the ingest fast lane in front of the app */
+  handler: RequestListener;
+  /** stops the background work (backlog reading, heartbeat); call it before closing the pools */
+  stop(): void;
+}
+
+export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Api {
   const config: ApiConfig = { ...defaultApiConfig, ...overrides };
   const app = express();
   app.disable('x-powered-by');
+  // An ETag is a SHA-1 of every response body: work on every request for caching no API client does.
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
 
-  app.use(healthRouter(deps));
+  const base = {
+    writer: new GroupCommitter(deps.pgPool, { writers: config.ingestWriters, maxEventsPerGroup: config.ingestMaxEventsPerGroup, log: config.log }),
+    backlog: new BacklogGate(
+      deps.pgPool,
+      { maxEvents: config.ingestMaxBacklogEvents, maxAgeSeconds: config.ingestMaxBacklogAgeSeconds, refreshMs: config.ingestBacklogRefreshMs },
+      config.log,
+    ),
+  };
+  const admitted = admission(deps.pgPool, config);
+  const metrics = createMetrics(base);
+  const ingest: Ingest = { ...base, counted: metrics.ingested };
+
+  app.use(healthRouter(deps, ingest.backlog));
+  app.use(metrics.router);
   // Before any JSON parser: Stripe signs the raw bytes. Authenticated by that signature, not an API key.
   app.use('/webhooks/stripe', stripeWebhooksRouter(deps, config));
   let openapi: unknown;
@@ -49,11 +80,11 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
   });
 
   const v1 = express.Router();
-  // IP budget, API key, key budget (api/admission.ts).
-  v1.use(admission(deps.pgPool, config));
+  // IP budget (for keys that need a lookup), API key, organization and key budgets (api/admission.ts).
+  v1.use(admitted.middleware);
   v1.use(requireJson);
   v1.use(express.json({ limit: config.bodyLimit }));
-  v1.use('/events', eventsRouter(deps, config));
+  v1.use('/events', eventsRouter(deps, ingest));
   v1.use('/batches', batchesRouter(deps, config));
   v1.use('/rating', ratingRouter(deps));
   v1.use('/entitlements', entitlementsRouter(deps));
@@ -75,5 +106,12 @@ export function createApp(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ex
 
   app.use(notFoundRoute);
   app.use(errorHandler(config.log));
-  return app;
+  return {
+    app,
+    handler: withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log }),
+    stop() {
+      ingest.backlog.stop();
+      admitted.stop();
+    },
+  };
 }

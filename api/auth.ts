@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import type { Pool } from 'pg';
 import { hashApiKey } from '../prisma/api-keys';
 import { ApiError } from './errors';
@@ -6,6 +5,8 @@ import { ApiError } from './errors';
 export interface Caller {
   apiKeyId: string;
   organizationId: string;
+  /** requests per second set by the operator: the organization's (null = deployment default) and the key's own (null = none); 0 = no limit */
+  rateLimits: { organization: number | null; key: number | null };
 }
 
 declare module 'express-serve-static-core' {
@@ -29,14 +30,16 @@ const LAST_USED_EVERY_MS = 60_000;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 export interface KeyAuthenticator {
-  /** The caller when the request's key is in the cache (known or known-bad); undefined when it needs a lookup or is malformed. */
-  cached(req: Request): Caller | null | undefined;
-  /** The caller for the request's Bearer key, or a 401 naming what is wrong. Marks the key used. */
-  authenticate(req: Request): Promise<Caller>;
+  /**
+   * The caller for a request's Authorization: Bearer header, or a 401 naming what is wrong.
+   * Marks the key used. `beforeLookup` runs (and may throw, e.g. a 429) only
+   * when this request is the one that queries api_keys: concurrent requests
+   * with the same uncached key share one lookup.
+   */
+  authenticate(authorization: string | undefined, beforeLookup?: () => Promise<void>): Promise<Caller>;
 }
 
-function bearerKey(req: Request): string {
-  const header = req.get('authorization');
+function bearerKey(header: string | undefined): string {
   if (!header) throw new ApiError(401, 'UNAUTHORIZED', 'Missing API key: send Authorization: Bearer <key>');
   const match = BEARER.exec(header);
   if (!match?.[1]) throw new ApiError(401, 'UNAUTHORIZED', 'Malformed Authorization header: expected Bearer <key>');
@@ -45,11 +48,13 @@ function bearerKey(req: Request): string {
 
 /**
  * Bearer API key auth. Lookups are cached for `cacheMs` (a revoked key stops
- * working within that time) so the hot path rarely queries api_keys, and
+ * working, and a changed rate limit applies, within that time) so the hot
+ * path rarely queries api_keys, and
  * last_used_at is written at most once a minute per key, off the request path.
  */
 export function createKeyAuthenticator(pool: Pool, options: { cacheMs: number; log: (message: string, err?: unknown) => void }): KeyAuthenticator {
   const cache = new Map<string, CachedKey>();
+  const inFlight = new Map<string, Promise<Caller | null>>();
   const lastUsedWritten = new Map<string, number>();
 
   function fromCache(hash: string): Caller | null | undefined {
@@ -57,16 +62,34 @@ export function createKeyAuthenticator(pool: Pool, options: { cacheMs: number; l
     return hit && Date.now() - hit.fetchedAt < options.cacheMs ? hit.caller : undefined;
   }
 
-  async function lookup(hash: string): Promise<Caller | null> {
+  async function lookup(hash: string, beforeLookup?: () => Promise<void>): Promise<Caller | null> {
     const hit = fromCache(hash);
     if (hit !== undefined) return hit;
+    const pending = inFlight.get(hash);
+    if (pending) return pending;
+    await beforeLookup?.();
+    // Checked again: another request may have started the lookup while this one spent its budget.
+    const started = inFlight.get(hash) ?? query(hash);
+    inFlight.set(hash, started);
+    try {
+      return await started;
+    } finally {
+      inFlight.delete(hash);
+    }
+  }
+
+  async function query(hash: string): Promise<Caller | null> {
     const now = Date.now();
-    const { rows } = await pool.query<{ id: string; organization_id: string }>(
-      'SELECT id, organization_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+    const { rows } = await pool.query<{ id: string; organization_id: string; key_limit: number | null; organization_limit: number | null }>(
+      `SELECT k.id, k.organization_id, k.rate_limit_per_second AS key_limit, o.rate_limit_per_second AS organization_limit
+         FROM api_keys k JOIN organizations o ON o.id = k.organization_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
       [hash],
     );
     const row = rows[0];
-    const caller = row ? { apiKeyId: row.id, organizationId: row.organization_id } : null;
+    const caller = row
+      ? { apiKeyId: row.id, organizationId: row.organization_id, rateLimits: { organization: row.organization_limit, key: row.key_limit } }
+      : null;
     // Unknown keys are cached too, so a client hammering with a bad key costs one query per window.
     if (cache.size > 10_000) cache.clear();
     cache.set(hash, { caller, fetchedAt: now });
@@ -83,13 +106,8 @@ export function createKeyAuthenticator(pool: Pool, options: { cacheMs: number; l
   }
 
   return {
-    cached(req) {
-      const header = req.get('authorization');
-      const key = header ? BEARER.exec(header)?.[1] : undefined;
-      return key ? fromCache(hashApiKey(key)) : undefined;
-    },
-    async authenticate(req) {
-      const caller = await lookup(hashApiKey(bearerKey(req)));
+    async authenticate(authorization, beforeLookup) {
+      const caller = await lookup(hashApiKey(bearerKey(authorization)), beforeLookup);
       if (!caller) throw new ApiError(401, 'UNAUTHORIZED', 'Unknown or revoked API key');
       touch(caller.apiKeyId);
       return caller;

@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** response headers that go with it, e.g. Retry-After */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -61,6 +63,7 @@ export function errorHandler(log: (message: string, err: unknown) => void): Erro
     const known = err instanceof ApiError ? err : bodyParserError(err);
     if (known) {
       if (known.status === 401) res.set('WWW-Authenticate', 'Bearer');
+      if (known.headers) res.set(known.headers);
       res.status(known.status).json(known.body());
       return;
     }

@@ -1,14 +1,14 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { createTemporalClient } from '../temporal/client';
 import { TASK_QUEUE } from '../temporal/names';
-import { createApp } from './app';
+import { createApi } from './app';
 import { apiConfigFromEnv } from './config';
 
 /**
  * The API process: env in (DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
- * TEMPORAL_TASK_QUEUE, PORT, HOST, RATE_LIMIT_PER_KEY_PER_MINUTE,
- * RATE_LIMIT_PER_IP_PER_MINUTE), one line out when it listens, and a clean
+ * TEMPORAL_TASK_QUEUE, PORT, HOST, RATE_LIMIT_PER_ORGANIZATION_PER_SECOND,
+ * RATE_LIMIT_PER_IP_PER_SECOND, INGEST_*), one line out when it listens, and a clean
  * stop on SIGINT/SIGTERM.
  */
 async function main(): Promise<void> {
@@ -21,10 +21,12 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(url, { max: 5 });
   const pgPool = createPgPool(url, { max: 10 });
   const temporal = await createTemporalClient();
-  const app = createApp({ prisma, pgPool, temporal: temporal.client, taskQueue: TASK_QUEUE }, config);
+  const api = createApi({ prisma, pgPool, temporal: temporal.client, taskQueue: TASK_QUEUE }, config);
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  const server: Server = createServer(api.handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
   });
   // Outlive the idle timeout of load balancers in front (commonly 60 s), so they never reuse a closed socket.
   server.keepAliveTimeout = 65_000;
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
     console.log(`api: ${signal} received, shutting down`);
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    api.stop();
     server.close(() => {
       Promise.allSettled([pgPool.end(), prisma.$disconnect(), temporal.close()])
         .then(() => process.exit(0))

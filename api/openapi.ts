@@ -6,6 +6,7 @@ import {
   IngestRequestSchema,
   IngestResponseSchema,
   ListEventsQuerySchema,
+  BacklogFullSchema,
   QuotaExceededSchema,
   ValidationRejectedSchema,
 } from './schemas/events';
@@ -15,6 +16,7 @@ import {
   EntitlementRequestSchema,
   EntitlementResponseSchema,
   HealthSchema,
+  ReadySchema,
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
@@ -94,16 +96,25 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
         post: {
           summary: 'Ingest one event or a batch of up to 1,000',
           description:
-            'Each event is validated on its own; invalid ones are listed in `rejected` and the rest are accepted. A repeated idempotency_key is a duplicate and is stored once.',
+            'Each event is validated on its own; invalid ones are listed in `rejected` and the rest are accepted. A repeated idempotency_key is a duplicate and is stored once. ' +
+            'The answer comes once the events are committed (requests arriving together share one transaction); no workflow is started on the request path. ' +
+            'The worker gathers each organization\'s waiting events into processing batches of up to 1,000 events or ~250 ms of arrivals and rates each batch in one ' +
+            '`ingest:<processing batch id>` workflow: follow `batch_id` with GET /api/v1/batches/{id} to its status, processing batch and workflow.',
           requestBody: { required: true, content: json(IngestRequestSchema) },
           responses: responses(
-            { status: '202', description: 'Accepted; a workflow ingest:<batch_id> processes the batch', schema: IngestResponseSchema },
+            { status: '202', description: 'Stored; GET /api/v1/batches/{batch_id} follows the events until they are rated', schema: IngestResponseSchema },
             {
               '400': {
                 description: 'Every event was invalid, or the body is malformed',
                 content: { 'application/json': { schema: z.union([ValidationRejectedSchema, z.looseObject({ error: z.string(), code: z.string() })]) } },
               },
               '403': { description: 'Every event is over a HARD quota', content: json(QuotaExceededSchema) },
+              '503': {
+                description:
+                  'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); nothing of the request was stored. Retry after the Retry-After header.',
+                headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
+                content: json(BacklogFullSchema),
+              },
             },
           ),
         },
@@ -115,7 +126,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       '/api/v1/batches/{id}': {
         get: {
-          summary: 'A batch: stored counts and its workflow status',
+          summary: 'A request\'s events: stored counts, how many are rated, and the processing batch and workflow rating them',
           requestParams: { path: BatchParamsSchema },
           responses: responses(
             { status: '200', description: 'The batch', schema: BatchSchema },
@@ -460,11 +471,11 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       '/ready': {
         get: {
-          summary: 'Database and Temporal reachable',
+          summary: 'Database and Temporal reachable, with the ingest backlog',
           security: [],
           responses: {
-            '200': { description: 'Ready', content: json(HealthSchema) },
-            '503': { description: 'Not ready; checks say which dependency failed', content: json(HealthSchema) },
+            '200': { description: 'Ready', content: json(ReadySchema) },
+            '503': { description: 'Not ready; checks say which dependency failed', content: json(ReadySchema) },
           },
         },
       },

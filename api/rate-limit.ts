@@ -1,90 +1,63 @@
-import type { Response } from 'express';
-import type { Pool } from 'pg';
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import type { ErrorBody } from './errors';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { ApiError } from './errors';
 
 /*
- * Why rate-limiter-flexible: it is widely used and maintained, counts in one
- * atomic upsert per request, and its PostgreSQL store lets several API
- * instances share one budget without adding Redis to the stack. If the store
- * fails, an in-memory "insurance" limiter keeps limiting per instance rather
- * than failing open or failing every request.
+ * Why rate-limiter-flexible: widely used and maintained, with exact
+ * fixed-window counting and the remaining points and reset time a 429 needs.
+ * Why in memory: an ingest API takes thousands of requests per second, and a
+ * shared counter row per organization would cost a database round trip per
+ * request and serialize every request of a busy tenant on one row lock.
+ * Each process enforces its share of a limit instead (InstanceCount).
  */
 
-/** Shared with the web app's sign-in limit (web/sign-in-limit.ts), under its own key prefixes. */
-export const TABLE = 'api_rate_limits';
-const WINDOW_SECONDS = 60;
-
-/**
- * The library's own table, created UNLOGGED: counters are worth nothing after
- * a crash, and a transaction that writes only unlogged tables commits without
- * waiting for a WAL flush, which keeps the two upserts per request cheap.
- */
-export async function createTable(pool: Pool): Promise<void> {
-  try {
-    await pool.query(
-      `CREATE UNLOGGED TABLE IF NOT EXISTS ${TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
-    );
-  } catch (err) {
-    // Two instances starting at once race on CREATE TABLE IF NOT EXISTS; the loser sees 23505.
-    if ((err as { code?: string }).code !== '23505') throw err;
-  }
-}
-
-function createLimiter(pool: Pool, keyPrefix: string, points: number, log: (message: string, err?: unknown) => void): { limiter: RateLimiterPostgres; ready: Promise<void> } {
-  const options = {
-    storeClient: pool,
-    storeType: 'pool',
-    tableName: TABLE,
-    tableCreated: true,
-    keyPrefix,
-    points,
-    duration: WINDOW_SECONDS,
-    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration: WINDOW_SECONDS }),
-  };
-  const limiter = new RateLimiterPostgres(options);
-  const ready = createTable(pool).catch((err: unknown) => {
-    // The insurance limiter takes over while the store fails.
-    log(`rate limit table could not be created; limiting in memory per instance (${keyPrefix})`, err);
-  });
-  return { limiter, ready };
-}
+/** Per second: ingest clients think in requests per second (Stripe allows 1,000 meter-event calls/s per account). */
+const WINDOW_SECONDS = 1;
 
 /** What spending one point said: allowed with what is left, or refused with when to retry. */
 export type Spent = { allowed: true; points: number; remaining: number } | { allowed: false; points: number; refusal: RateLimiterRes };
 
+export type BudgetScope = 'ip' | 'organization' | 'key';
+
 /**
- * Spends one point of a per-minute budget under a key; resolves with the
- * outcome (a refusal is an outcome, not an error). `null` when the budget is
- * 0, which disables the limit.
+ * Per-second budgets by scope and id. `perSecond` is the limit across all
+ * API processes; this process keeps ⌈perSecond ÷ live processes⌉ of it.
  */
-export function budget(pool: Pool, keyPrefix: string, points: number, log: (message: string, err?: unknown) => void): ((key: string) => Promise<Spent>) | null {
-  if (points <= 0) return null;
-  const { limiter, ready } = createLimiter(pool, keyPrefix, points, log);
-  return async (key) => {
-    await ready;
+export class LocalBudgets {
+  private readonly limiters = new Map<string, RateLimiterMemory>();
+
+  constructor(private readonly liveProcesses: () => number) {}
+
+  /** Spends one point; null when `perSecond` is 0 (no limit). */
+  async spend(scope: BudgetScope, id: string, perSecond: number): Promise<Spent | null> {
+    if (perSecond <= 0) return null;
+    const share = Math.max(1, Math.ceil(perSecond / this.liveProcesses()));
+    const name = `${scope}:${share}`;
+    let limiter = this.limiters.get(name);
+    if (!limiter) {
+      limiter = new RateLimiterMemory({ keyPrefix: name, points: share, duration: WINDOW_SECONDS });
+      this.limiters.set(name, limiter);
+    }
     try {
-      const result = await limiter.consume(key);
-      return { allowed: true, points, remaining: result.remainingPoints };
+      const result = await limiter.consume(id);
+      return { allowed: true, points: perSecond, remaining: Math.min(perSecond, result.remainingPoints) };
     } catch (rejected) {
-      if (rejected instanceof RateLimiterRes) return { allowed: false, points, refusal: rejected };
+      if (rejected instanceof RateLimiterRes) return { allowed: false, points: perSecond, refusal: rejected };
       throw rejected;
     }
-  };
+  }
 }
 
 /** The 429 for a refused request: Retry-After, RateLimit-* headers and the documented body. */
-export function refuse(res: Response, spent: Extract<Spent, { allowed: false }>): void {
+export function rateLimitError(spent: Extract<Spent, { allowed: false }>, scope: BudgetScope): ApiError {
   const { points, refusal } = spent;
   const retryAfter = Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
   const resetAt = new Date(Date.now() + refusal.msBeforeNext).toISOString();
-  res.set('Retry-After', String(retryAfter));
-  res.set('RateLimit-Limit', String(points));
-  res.set('RateLimit-Remaining', '0');
-  res.set('RateLimit-Reset', String(retryAfter));
-  res.status(429).json({
-    error: `Rate limit of ${points} requests per minute exceeded; retry after ${retryAfter} s`,
-    code: 'RATE_LIMIT_EXCEEDED',
-    details: { limit: points, remaining: refusal.remainingPoints, reset_at: resetAt, retry_after: retryAfter },
-  } satisfies ErrorBody);
+  const whose = { ip: 'this client address', organization: 'this organization', key: 'this API key' }[scope];
+  return new ApiError(
+    429,
+    'RATE_LIMIT_EXCEEDED',
+    `Rate limit of ${points} requests per second for ${whose} exceeded; retry after ${retryAfter} s`,
+    { scope, limit: points, remaining: refusal.remainingPoints, reset_at: resetAt, retry_after: retryAfter },
+    { 'Retry-After': String(retryAfter), 'RateLimit-Limit': String(points), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) },
+  );
 }

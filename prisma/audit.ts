@@ -1,4 +1,5 @@
 import type { Prisma } from './generated/client';
+import type { Queryable } from './pg';
 
 /** Who did it: an API key, a person, or a workflow run. */
 export type AuditActor =
@@ -36,4 +37,29 @@ export function auditRow(entry: AuditEntry): Prisma.AuditLogUncheckedCreateInput
     before: entry.before ?? undefined,
     after: entry.after ?? undefined,
   };
+}
+
+/**
+ * Writes audit rows through plain pg (the ingest path's transactions): one
+ * multi-row INSERT, inside the caller's transaction.
+ */
+export async function insertAuditRows(db: Queryable, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+  await db.query({
+    name: 'audit-insert-rows',
+    text: `INSERT INTO audit_logs (organization_id, actor_type, actor_id, run_id, action, entity_type, entity_id, before, after)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[])`,
+    values: [
+      entries.map((e) => e.organizationId),
+      entries.map((e) => e.actor.type),
+      entries.map((e) => e.actor.id),
+      entries.map((e) => (e.actor.type === 'workflow' ? e.actor.runId : null)),
+      entries.map((e) => e.action),
+      entries.map((e) => e.entityType),
+      entries.map((e) => e.entityId),
+      entries.map((e) => json(e.before)),
+      entries.map((e) => json(e.after)),
+    ],
+  });
 }

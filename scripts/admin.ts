@@ -15,6 +15,10 @@ Commands:
   create-api-key  --org <name> [--name <label>] create an API key; the key is printed alone on the last line
   revoke-api-key  --org <name> --id <key id>    revoke an API key (it stops working at once)
   list-api-keys   --org <name>                  list an organization's API keys (never the secrets)
+  set-rate-limit  --org <name> [--key <key id>] --per-second <n|default>
+                                                API requests per second for the organization (all its keys), or for one
+                                                key within it; 0 = no limit, default = the deployment's
+                                                (RATE_LIMIT_PER_ORGANIZATION_PER_SECOND) or, for a key, none of its own
   create-user     --org <name> --email <email> --role <admin|finance|ops|viewer>
                                                 create a web app user; the generated password is printed alone on the last line
 
@@ -72,8 +76,45 @@ const COMMANDS: Record<string, { options: string[]; required: string[]; run(pris
         console.log(`"${org.name}" has no API keys.`);
         return;
       }
-      const rows = keys.map((k) => [k.id, `${k.prefix}…`, k.name, k.createdAt.toISOString(), k.lastUsedAt?.toISOString() ?? '-', k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active']);
-      printTable(['id', 'prefix', 'name', 'created', 'last used', 'status'], rows);
+      const rows = keys.map((k) => [
+        k.id,
+        `${k.prefix}…`,
+        k.name,
+        k.createdAt.toISOString(),
+        k.lastUsedAt?.toISOString() ?? '-',
+        k.rateLimitPerSecond === null ? '-' : k.rateLimitPerSecond === 0 ? 'none' : `${k.rateLimitPerSecond}/s`,
+        k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
+      ]);
+      printTable(['id', 'prefix', 'name', 'created', 'last used', 'rate limit', 'status'], rows);
+    },
+  },
+  'set-rate-limit': {
+    options: ['org', 'key', 'per-second'],
+    required: ['org', 'per-second'],
+    async run(prisma, o) {
+      const org = await findOrg(prisma, o.org!);
+      const raw = o['per-second']!.trim();
+      const perSecond = raw === 'default' ? null : Number(raw);
+      if (perSecond !== null && (!Number.isInteger(perSecond) || perSecond < 0)) {
+        throw new UsageError(`--per-second must be a whole number of requests per second (0 = no limit) or "default", got "${raw}"`);
+      }
+      const said = perSecond === null ? 'the default' : perSecond === 0 ? 'no limit' : `${perSecond} requests/s`;
+      if (o.key !== undefined) {
+        const key = await prisma.apiKey.findFirst({ where: { id: /^[0-9a-f-]{36}$/i.test(o.key) ? o.key : undefined, organizationId: org.id } });
+        if (!key) throw new UsageError(`no API key ${o.key} in "${org.name}" (see list-api-keys)`);
+        await prisma.$transaction(async (tx) => {
+          await tx.apiKey.update({ where: { id: key.id }, data: { rateLimitPerSecond: perSecond } });
+          await writeAudit(tx, { organizationId: org.id, actor: ACTOR, action: 'api_key.rate_limit_set', entityType: 'api_key', entityId: key.id, before: { rateLimitPerSecond: key.rateLimitPerSecond }, after: { rateLimitPerSecond: perSecond } });
+        });
+        console.log(`API key ${key.id} of "${org.name}": ${said} (within the organization's; the API applies it within a few seconds).`);
+        return;
+      }
+      const before = await prisma.organization.findUniqueOrThrow({ where: { id: org.id }, select: { rateLimitPerSecond: true } });
+      await prisma.$transaction(async (tx) => {
+        await tx.organization.update({ where: { id: org.id }, data: { rateLimitPerSecond: perSecond } });
+        await writeAudit(tx, { organizationId: org.id, actor: ACTOR, action: 'organization.rate_limit_set', entityType: 'organization', entityId: org.id, before: { rateLimitPerSecond: before.rateLimitPerSecond }, after: { rateLimitPerSecond: perSecond } });
+      });
+      console.log(`"${org.name}": ${said} for all its API keys together (the API applies it within a few seconds).`);
     },
   },
   'create-user': {

@@ -4,7 +4,7 @@ import { dec } from '../billing/decimal';
 import { billingRunWorkflowId } from '../temporal/names';
 import { startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { RecordingNotifier } from './harness/ingest-worker';
 import { runInWorkflow } from './harness/stripe-invoices';
 
@@ -193,7 +193,7 @@ describe('the setting takes effect', () => {
     const prisma = testPrisma();
     const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-10-01T00:00:00Z') });
     await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { status: 'canceled', canceledAt: new Date('2024-11-20T12:00:00Z') } });
-    const close = closePeriod({ prisma, taskQueue: 'unused', notifier: new RecordingNotifier() });
+    const close = closePeriod({ prisma, pool: testPool(), taskQueue: 'unused', notifier: new RecordingNotifier() });
     const periodStart = '2024-11-01T00:00:00.000Z';
     const closed = await runInWorkflow(
       { workflowId: billingRunWorkflowId(catalog.subscriptionId, periodStart), runId: randomUUID() },

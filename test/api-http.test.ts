@@ -114,70 +114,120 @@ describe('authentication', () => {
 });
 
 describe('rate limits', () => {
-  test('the per-key limit answers 429 with Retry-After and the documented body', async () => {
+  test('the organization\'s budget per second answers 429 with Retry-After and the documented body', async () => {
     const own = await createTestOrganization('api-429');
-    const limited = await startTestApi({ rateLimitPerKeyPerMinute: 3 });
+    const limited = await startTestApi({ rateLimitPerOrganizationPerSecond: 3 });
     try {
-      const statuses: number[] = [];
-      let last: Awaited<ReturnType<TestApi['get']>> | undefined;
-      for (let i = 0; i < 4; i++) {
-        last = await limited.get('/api/v1/events', own.apiKey);
-        statuses.push(last.status);
-      }
-      expect(statuses).toEqual([200, 200, 200, 429]);
-      const retryAfter = Number(last?.headers.get('retry-after'));
-      expect(retryAfter).toBeGreaterThanOrEqual(1);
-      expect(retryAfter).toBeLessThanOrEqual(60);
-      expect(last?.body).toMatchObject({
+      // Sent together, so all four fall in one second.
+      const answers = await Promise.all(Array.from({ length: 4 }, () => limited.get('/api/v1/events', own.apiKey)));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 429]);
+      const last = answers.find((a) => a.status === 429)!;
+      const retryAfter = Number(last.headers.get('retry-after'));
+      expect(retryAfter).toBe(1);
+      expect(last.body).toMatchObject({
         code: 'RATE_LIMIT_EXCEEDED',
-        details: { limit: 3, remaining: 0, retry_after: retryAfter, reset_at: expect.any(String) },
+        details: { scope: 'organization', limit: 3, remaining: 0, retry_after: retryAfter, reset_at: expect.any(String) },
       });
-      expect(Number.isNaN(Date.parse(last?.body.details.reset_at))).toBe(false);
+      expect(last.body.error).toMatch(/3 requests per second for this organization/);
+      expect(Number.isNaN(Date.parse(last.body.details.reset_at))).toBe(false);
 
-      // The budget is per key: another organization's key is unaffected.
+      // Another organization's budget is its own.
       const other = await createTestOrganization('api-429-other');
       expect((await limited.get('/api/v1/events', other.apiKey)).status).toBe(200);
 
-      // And it lives in PostgreSQL, so a second API instance sees the same spent budget.
-      const sibling = await startTestApi({ rateLimitPerKeyPerMinute: 3 });
-      try {
-        expect((await sibling.get('/api/v1/events', own.apiKey)).status).toBe(429);
-      } finally {
-        await sibling.close();
-      }
+      // A second later the budget is back.
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect((await limited.get('/api/v1/events', own.apiKey)).status).toBe(200);
     } finally {
       await limited.close();
     }
   });
 
-  test('the per-IP limit applies before authentication', async () => {
-    const limited = await startTestApi({ rateLimitPerIpPerMinute: 2, rateLimitPerKeyPerMinute: 0 });
+  test('the operator sets an organization\'s own limit (0 = none) and a key\'s own limit', async () => {
+    const prisma = testPrisma();
+    const tight = await createTestOrganization('api-429-tight');
+    const unlimited = await createTestOrganization('api-429-unlimited');
+    await prisma.organization.update({ where: { id: tight.organizationId }, data: { rateLimitPerSecond: 2 } });
+    await prisma.organization.update({ where: { id: unlimited.organizationId }, data: { rateLimitPerSecond: 0 } });
+    const keyed = await createTestOrganization('api-429-key');
+    await prisma.apiKey.update({ where: { id: keyed.apiKeyId }, data: { rateLimitPerSecond: 1 } });
+    const { createApiKey } = await import('../prisma/api-keys');
+    const sibling = await createApiKey(prisma, keyed.organizationId, 'sibling', { type: 'system', id: 'test' });
+    const limited = await startTestApi({ rateLimitPerOrganizationPerSecond: 4 });
+    try {
+      const burst = (key: string, n: number) => Promise.all(Array.from({ length: n }, () => limited.get('/api/v1/events', key))).then((r) => r.map((a) => a.status).sort());
+      expect(await burst(tight.apiKey, 3)).toEqual([200, 200, 429]);
+      expect(await burst(unlimited.apiKey, 8)).toEqual(Array(8).fill(200));
+      const [ok, refused] = await Promise.all([limited.get('/api/v1/events', keyed.apiKey), limited.get('/api/v1/events', keyed.apiKey)]).then((r) => r.sort((a, b) => a.status - b.status));
+      expect([ok!.status, refused!.status]).toEqual([200, 429]);
+      expect(refused!.body.details).toMatchObject({ scope: 'key', limit: 1 });
+      // The organization's other key is held only to the organization's budget.
+      expect((await limited.get('/api/v1/events', sibling.key)).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('the per-IP budget applies to requests whose key needs a lookup, before it', async () => {
+    const limited = await startTestApi({ rateLimitPerIpPerSecond: 2 });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await limited.get('/api/v1/events', 'lf_unknown')).status);
+      // Three made-up keys: each needs a lookup. (One bad key repeated is answered from the cache, no lookup, no budget.)
+      for (let i = 0; i < 3; i++) statuses.push((await limited.get('/api/v1/events', `lf_unknown_${i}`)).status);
       expect(statuses).toEqual([401, 401, 429]);
+      expect((await limited.get('/api/v1/events', 'lf_unknown_0')).status).toBe(401);
     } finally {
       await limited.close();
     }
   });
 
-  test('a known key (cached after its first request) is still held to the per-IP limit', async () => {
+  test('a verified key is held to its organization\'s budget, not its address\'s', async () => {
     const own = await createTestOrganization('api-429-ip-known');
-    // Behind a trusted proxy, so this test's client has an IP (and IP budget) of its own.
-    const limited = await startTestApi({ rateLimitPerIpPerMinute: 2, rateLimitPerKeyPerMinute: 5, trustProxy: true });
-    const client = { 'X-Forwarded-For': '198.51.100.7' };
+    const limited = await startTestApi({ rateLimitPerIpPerSecond: 2, rateLimitPerOrganizationPerSecond: 5 });
     try {
-      const responses = [];
-      for (let i = 0; i < 3; i++) responses.push(await limited.get('/api/v1/events', own.apiKey, client));
-      expect(responses.map((r) => r.status)).toEqual([200, 200, 429]);
-      // The two allowed requests carry the key's budget; the refusal names the IP budget's limit.
-      expect(responses.map((r) => r.headers.get('ratelimit-limit'))).toEqual(['5', '5', '2']);
-      expect(responses[2]!.body).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', details: { limit: 2 } });
+      // The first request looks the key up (spending an IP point); the rest find it verified in the cache.
+      const first = await limited.get('/api/v1/events', own.apiKey);
+      const rest = await Promise.all(Array.from({ length: 5 }, () => limited.get('/api/v1/events', own.apiKey)));
+      expect([first.status, ...rest.map((r) => r.status).sort()]).toEqual([200, 200, 200, 200, 200, 429]);
+      expect(first.headers.get('ratelimit-limit')).toBe('5');
+      expect(rest.find((r) => r.status === 429)!.body.details).toMatchObject({ scope: 'organization', limit: 5 });
     } finally {
       await limited.close();
+    }
+  });
+
+  test('API processes of one deployment divide a limit among themselves; a stopped one leaves', async () => {
+    const own = await createTestOrganization('api-429-shared');
+    const group = `shared-${randomUUID()}`;
+    const a = await startTestApi({ rateLimitPerOrganizationPerSecond: 4, apiInstanceGroup: group });
+    const b = await startTestApi({ rateLimitPerOrganizationPerSecond: 4, apiInstanceGroup: group });
+    try {
+      // The first request of each starts its heartbeat; wait until both rows are there and one more beat has counted them.
+      await Promise.all([a.get('/health', null), a.get('/api/v1/events', own.apiKey), b.get('/api/v1/events', own.apiKey)]);
+      const live = async () => Number((await a.pgPool.query(`SELECT count(*) AS n FROM api_instances WHERE starts_with(id, $1)`, [`${group}:`])).rows[0].n);
+      await waitUntil(async () => (await live()) === 2);
+      await new Promise((r) => setTimeout(r, 5_500));
+      // Each process keeps ⌈4 ÷ 2⌉ = 2 per second: together the organization gets its 4.
+      const burst = (api: TestApi) => Promise.all(Array.from({ length: 3 }, () => api.get('/api/v1/events', own.apiKey))).then((r) => r.map((x) => x.status).sort());
+      const [fromA, fromB] = await Promise.all([burst(a), burst(b)]);
+      expect(fromA).toEqual([200, 200, 429]);
+      expect(fromB).toEqual([200, 200, 429]);
+      await b.close();
+      await waitUntil(async () => (await live()) === 1);
+    } finally {
+      await a.close();
+      await b.close().catch(() => undefined);
     }
   });
 });
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('service endpoints', () => {
   test('/health and /ready answer without a key', async () => {

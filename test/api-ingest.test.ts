@@ -19,11 +19,11 @@ const storedCount = (organizationId: string, keys: string[]) =>
   testPrisma().usageEvent.count({ where: { organizationId, idempotencyKey: { in: keys } } });
 
 describe('POST /api/v1/events', () => {
-  test('a single event is accepted, stored with exact quantity, audited and handed to its workflow', async () => {
+  test('a single event is accepted, stored with exact quantity and audited, and waits for the batcher', async () => {
     const key = `single-${randomUUID()}`;
     const res = await api.post('/api/v1/events', org.apiKey, event(key, { quantity: '2.5', properties: { region: 'eu' } }));
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ accepted: 1, duplicates: 0, rejected: [], workflow_id: `ingest:${res.body.batch_id}` });
+    expect(res.body).toEqual({ batch_id: expect.any(String), accepted: 1, duplicates: 0, duplicate_keys: [], rejected: [] });
 
     const stored = await testPrisma().usageEvent.findFirstOrThrow({ where: { organizationId: org.organizationId, idempotencyKey: key } });
     expect(stored.quantity.toString()).toBe('2.5');
@@ -31,16 +31,13 @@ describe('POST /api/v1/events', () => {
     expect(stored.batchId).toBe(res.body.batch_id);
     expect(stored.status).toBe('pending');
 
+    // No batcher runs in this file: the request waits, unclaimed, and no workflow was started for it.
     const batch = await testPrisma().ingestBatch.findUniqueOrThrow({ where: { id: res.body.batch_id } });
-    expect(batch).toMatchObject({ received: 1, accepted: 1, duplicates: 0, rejected: 0, status: 'workflow_started', workflowId: `ingest:${batch.id}` });
-    expect(batch.runId).toBeTruthy();
+    expect(batch).toMatchObject({ received: 1, accepted: 1, duplicates: 0, rejected: 0, processingBatchId: null, apiKeyId: org.apiKeyId });
 
     const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId: org.organizationId, entityId: batch.id } });
     expect(audit).toMatchObject({ action: 'batch.accepted', actorType: 'api_key', actorId: org.apiKeyId, entityType: 'ingest_batch' });
     expect(audit.after).toEqual({ received: 1, accepted: 1, duplicates: 0, rejected: 0 });
-
-    const description = await api.temporal.client.workflow.getHandle(`ingest:${batch.id}`).describe();
-    expect(description.taskQueue).toBe(api.taskQueue);
   });
 
   test('invalid events are reported by index, code and field while the valid ones are accepted', async () => {
@@ -99,10 +96,13 @@ describe('POST /api/v1/events', () => {
 
     const again = await api.post('/api/v1/events', org.apiKey, { events: [event(a), event(b)] });
     expect(again.status).toBe(202);
-    expect(again.body).toMatchObject({ accepted: 0, duplicates: 2, workflow_id: null });
+    expect(again.body).toMatchObject({ accepted: 0, duplicates: 2 });
     expect(again.body.duplicate_keys.sort()).toEqual([a, b].sort());
     const batch = await testPrisma().ingestBatch.findUniqueOrThrow({ where: { id: again.body.batch_id } });
-    expect(batch).toMatchObject({ status: 'processed', accepted: 0, duplicates: 2, workflowId: null });
+    expect(batch).toMatchObject({ accepted: 0, duplicates: 2, processingBatchId: null });
+    // Nothing accepted, nothing to process: the request is done at once.
+    const status = await api.get(`/api/v1/batches/${again.body.batch_id}`, org.apiKey);
+    expect(status.body).toMatchObject({ status: 'processed', accepted: 0, rated: 0, processing_batch: null, workflow_id: null });
 
     const stored = await testPrisma().usageEvent.findMany({ where: { organizationId: org.organizationId, idempotencyKey: { in: [a, b] } } });
     expect(stored).toHaveLength(2);
@@ -132,7 +132,7 @@ describe('POST /api/v1/events', () => {
 });
 
 describe('when Temporal is unreachable', () => {
-  test('events are still accepted (202), the batch stays `accepted` for the sweeper, and /ready says 503', async () => {
+  test('events are still accepted (202): the request path makes no Temporal call; /ready says 503', async () => {
     const logged: string[] = [];
     const cut = await startTestApi({ log: (message) => logged.push(message) });
     try {
@@ -140,11 +140,9 @@ describe('when Temporal is unreachable', () => {
       const key = `t-${randomUUID()}`;
       const res = await cut.post('/api/v1/events', org.apiKey, event(key));
       expect(res.status).toBe(202);
-      expect(res.body).toMatchObject({ accepted: 1, workflow_id: `ingest:${res.body.batch_id}` });
-      const batch = await testPrisma().ingestBatch.findUniqueOrThrow({ where: { id: res.body.batch_id } });
-      expect(batch).toMatchObject({ status: 'accepted', workflowId: null, accepted: 1 });
+      expect(res.body).toMatchObject({ accepted: 1 });
       expect(await storedCount(org.organizationId, [key])).toBe(1);
-      expect(logged).toEqual([expect.stringContaining('the sweeper will start it')]);
+      expect(logged).toEqual([]);
 
       const ready = await cut.get('/ready', null);
       expect(ready.status).toBe(503);
@@ -185,7 +183,7 @@ describe('reading back', () => {
     expect((await api.get('/api/v1/events?cursor=bogus', own.apiKey)).body.code).toBe('INVALID_CURSOR');
   });
 
-  test('GET /api/v1/batches/:id returns stored counts and the workflow status', async () => {
+  test('GET /api/v1/batches/:id returns the stored counts; a request no batcher has claimed yet is `accepted`', async () => {
     const posted = await api.post('/api/v1/events', org.apiKey, { events: [event(`b-${randomUUID()}`), { idempotency_key: 'bad' }] });
     const res = await api.get(`/api/v1/batches/${posted.body.batch_id}`, org.apiKey);
     expect(res.status).toBe(200);
@@ -195,10 +193,12 @@ describe('reading back', () => {
       accepted: 1,
       rejected: 1,
       duplicates: 0,
-      status: 'workflow_started',
-      workflow_id: `ingest:${posted.body.batch_id}`,
-      // no worker polls this test's task queue, so the run waits
-      workflow_status: 'RUNNING',
+      rated: 0,
+      status: 'accepted',
+      processing_batch: null,
+      workflow_id: null,
+      workflow_status: null,
+      processed_at: null,
     });
   });
 });

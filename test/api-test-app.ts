@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Pool } from 'pg';
-import { createApp } from '../api/app';
+import { createApi } from '../api/app';
 import type { ApiConfig } from '../api/config';
 import { createPgPool } from '../prisma/client';
 import { createTemporalClient, type TemporalClientHandle } from '../temporal/client';
@@ -31,10 +32,15 @@ export interface TestApi {
 export async function startTestApi(config: Partial<ApiConfig> = {}, taskQueue = uniqueTaskQueue('api')): Promise<TestApi> {
   const pgPool = createPgPool(process.env.DATABASE_URL, { max: 10 });
   const temporal = await createTemporalClient();
-  const app = createApp({ prisma: testPrisma(), pgPool, temporal: temporal.client, taskQueue }, { rateLimitPerIpPerMinute: 0, ...config });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  // The backlog limits are deployment-wide, and test files share one database whose fixtures leave
+  // batches unrated on purpose: only the backpressure test turns them on, with its own bounds.
+  const api = createApi(
+    { prisma: testPrisma(), pgPool, temporal: temporal.client, taskQueue },
+    // Each test app shares rate limits with no other (API processes of one group divide them).
+    { rateLimitPerIpPerSecond: 0, ingestMaxBacklogEvents: 0, ingestMaxBacklogAgeSeconds: 0, apiInstanceGroup: `test-${randomUUID()}`, ...config },
+  );
+  const server: Server = createServer(api.handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   async function call(method: string, path: string, apiKey: string | null, body?: unknown, headers: Record<string, string> = {}) {
@@ -66,6 +72,7 @@ export async function startTestApi(config: Partial<ApiConfig> = {}, taskQueue = 
     get: (path, apiKey, headers) => call('GET', path, apiKey, undefined, headers),
     patch: (path, apiKey, body) => call('PATCH', path, apiKey, body),
     async close() {
+      api.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await pgPool.end();

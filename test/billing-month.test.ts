@@ -17,7 +17,7 @@ import {
 import { billingRunWorkflowId, subscriptionWorkflowId } from '../temporal/workflow-ids';
 import { createLedgerflowWorker } from '../worker/create-worker';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPool, testPrisma, uniqueTaskQueue } from './harness/fixtures';
 import { RecordingNotifier } from './harness/ingest-worker';
 import { recordHistory } from './harness/histories';
 import { StripeFake } from './harness/stripe-fake';
@@ -49,6 +49,7 @@ describeWithTimeSkipping('a subscription over two months (time skipping)', () =>
       namespace: env.namespace ?? 'default',
       taskQueue,
       prisma: testPrisma(),
+      pool: testPool(),
       client: env.client,
       notifier,
       stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${port}` }),

@@ -2,7 +2,7 @@ import { snapshotUsage } from '../activities/billing/snapshots';
 import type { ActivityDeps } from '../activities/deps';
 import { createLogNotifier } from '../activities/notifier';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { runInWorkflow } from './harness/stripe-invoices';
 
 /** The daily snapshot is an upsert on (customer, meter, day): running it again changes nothing, new events change it. */
@@ -17,7 +17,7 @@ it('re-running a day’s snapshot changes nothing; a new event of that day updat
     { at: '2024-11-07T23:59:59.999Z', quantity: '2' },
     { at: '2024-11-08T00:00:00Z', quantity: '1000' },
   ]);
-  const deps: ActivityDeps = { prisma, taskQueue: 'unused', notifier: createLogNotifier(() => undefined) };
+  const deps: ActivityDeps = { prisma, pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(() => undefined) };
   const run = { workflowId: `subscription:${catalog.subscriptionId}`, runId: 'run-1' };
   const day = { organizationId, subscriptionId: catalog.subscriptionId, day: '2024-11-07T12:00:00.000Z' };
   const read = () => prisma.usageSnapshot.findMany({ where: { customerId: catalog.customerId }, orderBy: { day: 'asc' } });

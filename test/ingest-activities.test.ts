@@ -1,6 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
-import { createTestOrganization, closeTestPrisma, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { createTestOrganization, closeTestPrisma, testPrisma, testPool, uniqueTaskQueue } from './harness/fixtures';
 import { insertBatch, type InsertedBatch } from './harness/insert-batch';
 import { RecordingNotifier } from './harness/ingest-worker';
 
@@ -22,17 +22,18 @@ function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A)
 /** Everything the ingest activities write for the organization, in a comparable form. */
 async function snapshot() {
   const prisma = testPrisma();
-  const [customers, events, counters, notifications, batches, audit] = await Promise.all([
+  const [customers, events, counters, notifications, batches, processingBatches, audit] = await Promise.all([
     prisma.customer.findMany({ where: { organizationId }, orderBy: { externalId: 'asc' } }),
     prisma.usageEvent.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
     prisma.quotaCounter.findMany({ where: { quotaLimit: { organizationId } }, orderBy: { id: 'asc' } }),
     prisma.notification.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
     prisma.ingestBatch.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
+    prisma.processingBatch.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
     prisma.auditLog.findMany({ where: { organizationId }, orderBy: { id: 'asc' } }),
   ]);
   // updated_at is the one column allowed to move: a rerun touches the counter row.
   const stable = counters.map(({ updatedAt: _ignored, ...rest }) => rest);
-  return JSON.parse(JSON.stringify({ customers, events, counters: stable, notifications, batches, audit }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+  return JSON.parse(JSON.stringify({ customers, events, counters: stable, notifications, batches, processingBatches, audit }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
 }
 
 async function expectSecondRunChangesNothing<R>(second: () => Promise<R>, idleResult: R): Promise<void> {
@@ -44,7 +45,7 @@ async function expectSecondRunChangesNothing<R>(second: () => Promise<R>, idleRe
 beforeAll(async () => {
   ({ organizationId } = await createTestOrganization('ingest-activities'));
   const prisma = testPrisma();
-  activities = createActivities({ prisma, taskQueue: uniqueTaskQueue('unused'), notifier });
+  activities = createActivities({ prisma, pool: testPool(), taskQueue: uniqueTaskQueue('unused'), notifier });
   await prisma.vendorRate.create({
     data: { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2.50', outputPerMillionTokens: '10.00', effectiveFrom: new Date('2026-01-01T00:00:00Z') },
   });
@@ -69,7 +70,7 @@ describe('each ingest activity converges when run twice', () => {
     const other = await createTestOrganization('ingest-activities-other');
     const before = await snapshot();
     const foreign = { batchId: batch.batchId, organizationId: other.organizationId };
-    expect(await run(activities.linkCustomers, foreign)).toEqual({ customersCreated: 0, eventsLinked: 0 });
+    expect(await run(activities.linkCustomers, foreign)).toEqual({ customersCreated: 0 });
     expect(await run(activities.rateEvents, foreign)).toEqual({ eventsRated: 0, eventsIncomplete: 0 });
     expect(await run(activities.checkQuotas, foreign)).toEqual({ countersUpdated: 0, notificationsCreated: 0, notificationsPending: 0 });
     expect(await run(activities.markBatchProcessed, foreign)).toEqual({ transitioned: false });
@@ -77,14 +78,16 @@ describe('each ingest activity converges when run twice', () => {
   });
 
   it('linkCustomers', async () => {
-    expect(await run(activities.linkCustomers, input())).toEqual({ customersCreated: 2, eventsLinked: 3 });
-    await expectSecondRunChangesNothing(() => run(activities.linkCustomers, input()), { customersCreated: 0, eventsLinked: 0 });
+    expect(await run(activities.linkCustomers, input())).toEqual({ customersCreated: 2 });
+    await expectSecondRunChangesNothing(() => run(activities.linkCustomers, input()), { customersCreated: 0 });
   });
 
   it('rateEvents', async () => {
     expect(await run(activities.rateEvents, input())).toEqual({ eventsRated: 3, eventsIncomplete: 0 });
-    const first = await testPrisma().usageEvent.findUniqueOrThrow({ where: { id: batch.eventIds[0] } });
+    const first = await testPrisma().usageEvent.findUniqueOrThrow({ where: { id: batch.eventIds[0] }, include: { customer: true } });
     expect(first.cost!.toString()).toBe('0.008755');
+    // Linked to its customer in the same write that rated it.
+    expect([first.status, first.customer?.externalId]).toEqual(['rated', 'acme']);
     await expectSecondRunChangesNothing(() => run(activities.rateEvents, input()), { eventsRated: 0, eventsIncomplete: 0 });
   });
 
@@ -124,8 +127,28 @@ describe('each ingest activity converges when run twice', () => {
   });
 });
 
+describe('processBatch (the whole batch in one transaction)', () => {
+  it('does what the four steps do, in one go, and converges when run twice', async () => {
+    const prisma = testPrisma();
+    const fresh = await insertBatch(prisma, organizationId, [
+      { customerExternalId: 'newco', timestamp: '2026-11-05T10:00:00Z', quantity: '2', vendorUsage: [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 1_000, output_tokens: 1_000 }] },
+      { customerExternalId: 'acme', timestamp: '2026-11-05T11:00:00Z', quantity: '0.5' },
+    ]);
+    const runFresh = () => new MockActivityEnvironment({ workflowExecution: { workflowId: `ingest:${fresh.batchId}`, runId: 'run-under-test' } }).run(activities.processBatch, { batchId: fresh.batchId, organizationId });
+    const first = (await runFresh()) as Awaited<ReturnType<typeof activities.processBatch>>;
+    expect(first).toMatchObject({ customersCreated: 1, eventsRated: 2, eventsIncomplete: 0, countersUpdated: 2, transitioned: true });
+    const events = await prisma.usageEvent.findMany({ where: { batchId: fresh.requestId }, include: { customer: true }, orderBy: { timestamp: 'asc' } });
+    expect(events.map((e) => [e.status, e.customer?.externalId, e.cost?.toString()])).toEqual([
+      ['rated', 'newco', '0.0125'],
+      ['rated', 'acme', '0'],
+    ]);
+    expect((await prisma.processingBatch.findUniqueOrThrow({ where: { id: fresh.batchId } })).status).toBe('processed');
+    await expectSecondRunChangesNothing(runFresh, { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, countersUpdated: 2, notificationsCreated: 0, notificationsPending: first.notificationsPending, transitioned: false });
+  });
+});
+
 describe('linkCustomers under concurrency', () => {
-  it('creates a customer shared by two concurrently linked batches exactly once', async () => {
+  it('creates a customer shared by two concurrently linked batches exactly once, and rating links both events to it', async () => {
     const prisma = testPrisma();
     const shared = `shared-${Date.now()}`;
     const batches = await Promise.all(
@@ -136,10 +159,21 @@ describe('linkCustomers under concurrency', () => {
     const customers = await prisma.customer.findMany({ where: { organizationId, externalId: shared } });
     expect(customers).toHaveLength(1);
     expect(await prisma.auditLog.count({ where: { organizationId, action: 'customer.created', entityId: customers[0]!.id } })).toBe(1);
-    const linked = await prisma.usageEvent.findMany({ where: { batchId: { in: batches.map((b) => b.batchId) } } });
+    await Promise.all(batches.map((b) => run(activities.rateEvents, { batchId: b.batchId, organizationId })));
+    const linked = await prisma.usageEvent.findMany({ where: { batchId: { in: batches.map((b) => b.requestId) } } });
     expect(linked.map((e) => [e.status, e.customerId])).toEqual([
-      ['customer_linked', customers[0]!.id],
-      ['customer_linked', customers[0]!.id],
+      ['rated', customers[0]!.id],
+      ['rated', customers[0]!.id],
     ]);
+  });
+
+  it('rates an event a workflow from before the change had already linked (status customer_linked)', async () => {
+    const prisma = testPrisma();
+    const old = await insertBatch(prisma, organizationId, [{ customerExternalId: 'acme', timestamp: '2026-11-04T10:00:00Z' }]);
+    const acme = await prisma.customer.findFirstOrThrow({ where: { organizationId, externalId: 'acme' } });
+    await prisma.usageEvent.updateMany({ where: { id: { in: old.eventIds } }, data: { status: 'customer_linked', customerId: acme.id } });
+    expect(await run(activities.rateEvents, { batchId: old.batchId, organizationId })).toEqual({ eventsRated: 1, eventsIncomplete: 0 });
+    const event = await prisma.usageEvent.findUniqueOrThrow({ where: { id: old.eventIds[0] } });
+    expect([event.status, event.customerId]).toEqual(['rated', acme.id]);
   });
 });

@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 const eventsOf = (b: InsertedBatch) =>
-  testPrisma().usageEvent.findMany({ where: { batchId: b.batchId }, include: { customer: true } }).then((events) => new Map(events.map((e) => [e.id, e])));
+  testPrisma().usageEvent.findMany({ where: { batchId: b.requestId }, include: { customer: true } }).then((events) => new Map(events.map((e) => [e.id, e])));
 
 describe('ingestBatch workflow', () => {
   it('reports what it did', () => {
@@ -108,15 +108,17 @@ describe('ingestBatch workflow', () => {
     expect(audits[0]!.after).toMatchObject({ pricedCost: '0.002', unpricedLines: [{ vendor: 'mistral', model: 'mistral-large', input_tokens: 10, output_tokens: 10 }] });
   });
 
-  it('marks the batch processed with one batch.processed audit row', async () => {
+  it('marks the processing batch processed with one batch.processed audit row', async () => {
     const prisma = testPrisma();
-    const row = await prisma.ingestBatch.findUniqueOrThrow({ where: { id: batch.batchId } });
+    const row = await prisma.processingBatch.findUniqueOrThrow({ where: { id: batch.batchId } });
     expect(row.status).toBe('processed');
     expect(row.processedAt).not.toBeNull();
+    expect(row.workflowId).toBe(ingestWorkflowId(batch.batchId));
     const audits = await prisma.auditLog.findMany({ where: { organizationId, action: 'batch.processed', entityId: batch.batchId } });
     expect(audits).toHaveLength(1);
+    expect(audits[0]!.entityType).toBe('processing_batch');
     expect(audits[0]!.before).toEqual({ status: 'workflow_started' });
-    expect(audits[0]!.after).toEqual({ status: 'processed', ratedEvents: 6 });
+    expect(audits[0]!.after).toEqual({ status: 'processed', requests: 1, ratedEvents: 6 });
   });
 
   it('links a known customer in a later batch without creating it again', async () => {

@@ -5,7 +5,7 @@ import { notificationMessageId } from '../activities/channels/email';
 import { SLACK_EVENT_TYPE } from '../activities/channels/slack';
 import { deliverNotifications } from '../activities/deliver-notifications';
 import type { Notifier } from '../activities/notifier';
-import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { startSlackFake, type SlackFake } from './harness/slack-fake';
 import { mailHeader, startSmtpFake, type SmtpFake } from './harness/smtp-fake';
 
@@ -24,7 +24,7 @@ const logged: string[] = [];
 
 /** deliverNotifications as a worker would run it, in an activity context of its own. */
 function deliver(using: Notifier, organizationId: string): Promise<{ delivered: number }> {
-  const activity = deliverNotifications({ prisma: testPrisma(), taskQueue: 'unused', notifier: using });
+  const activity = deliverNotifications({ prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: using });
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `notifications:${organizationId}`, runId: randomUUID() } });
   return env.run(activity, { organizationId });
 }

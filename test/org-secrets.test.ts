@@ -8,7 +8,7 @@ import { createStripeAccounts } from '../activities/stripe/accounts';
 import { createStripeClient } from '../activities/stripe/client';
 import { requireStripe } from '../activities/stripe/errors';
 import { startTestApi, type TestApi } from './api-test-app';
-import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { startSlackFake, type SlackFake } from './harness/slack-fake';
 import { mailHeader, startSmtpFake, type SmtpFake } from './harness/smtp-fake';
 import { StripeFake } from './harness/stripe-fake';
@@ -60,7 +60,7 @@ const deploymentNotifier = (): Notifier =>
 async function deliver(organizationId: string, kind: string, payload: object): Promise<string> {
   const dedupeKey = `${kind}:${randomUUID()}`;
   await testPrisma().notification.create({ data: { organizationId, kind, dedupeKey, payload } });
-  const activity = deliverNotifications({ prisma: testPrisma(), taskQueue: 'unused', notifier: deploymentNotifier() });
+  const activity = deliverNotifications({ prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: deploymentNotifier() });
   await new MockActivityEnvironment({ workflowExecution: { workflowId: `test:${organizationId}`, runId: randomUUID() } }).run(activity, { organizationId });
   return dedupeKey;
 }
@@ -155,7 +155,7 @@ it('Stripe calls use the organization\'s own key when it has one, the deployment
   const own = await createTestOrganization('org-secrets-stripe');
   const plain = await createTestOrganization('org-secrets-stripe-plain');
   await api.patch('/api/v1/settings/alerts', own.apiKey, { stripe_secret_key: SECRETS.stripe_secret_key });
-  const deps = { prisma: testPrisma(), taskQueue: 'unused', notifier: { send: async () => undefined }, stripe: createStripeClient({ apiKey: 'sk_test_deployment', apiBase: stripeBase }), stripeAccounts: createStripeAccounts(testPrisma(), { apiBase: stripeBase }) };
+  const deps = { prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: { send: async () => undefined }, stripe: createStripeClient({ apiKey: 'sk_test_deployment', apiBase: stripeBase }), stripeAccounts: createStripeAccounts(testPrisma(), { apiBase: stripeBase }) };
   await (await requireStripe(deps, own.organizationId)).customers.create({ name: 'own' });
   await (await requireStripe(deps, plain.organizationId)).customers.create({ name: 'plain' });
   expect(stripeFake.requestsTo('POST', /^\/v1\/customers$/).map((r) => [r.body.name, r.apiKey])).toEqual([

@@ -17,7 +17,7 @@ import { reconcileWorkflowId, type ReconcileResult } from '../temporal/reconcili
 import { createLedgerflowWorker } from '../worker/create-worker';
 import { startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, testPool, uniqueTaskQueue } from './harness/fixtures';
 import { insertBatch } from './harness/insert-batch';
 import { insertStripeInvoiceEvent } from './harness/margin-fixtures';
 import { waitFor } from './harness/ingest-worker';
@@ -93,6 +93,7 @@ beforeAll(async () => {
     namespace,
     taskQueue,
     prisma: testPrisma(),
+    pool: testPool(),
     client,
     stripe: stripe(),
     notifier: createChannelNotifier({
@@ -119,7 +120,7 @@ afterAll(async () => {
 
 /** The close of a billing run, as its activity runs it. */
 async function close(organizationId: string, subscriptionId: string): Promise<string> {
-  const activity = closePeriod({ prisma: testPrisma(), taskQueue, notifier: { send: async () => undefined } });
+  const activity = closePeriod({ prisma: testPrisma(), pool: testPool(), taskQueue, notifier: { send: async () => undefined } });
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `billing-run:${subscriptionId}:2024-11-01`, runId: randomUUID() } });
   const closed = (await env.run(activity, { organizationId, subscriptionId, ...PERIOD })) as ClosedPeriod;
   return closed.invoiceId;
@@ -383,7 +384,7 @@ it('the end of a billing run re-runs a finished reconciliation: a leak since fix
   // What the billing run would call at its end (an activity, so the reconciliation outlives the run).
   const request = (): Promise<StartedWorkflow> =>
     new MockActivityEnvironment({ workflowExecution: { workflowId: `billing-run:${catalog.subscriptionId}:2024-11-01`, runId: randomUUID() } }).run(
-      requestReconciliation({ prisma, temporal: client, taskQueue, notifier: { send: async () => undefined } }),
+      requestReconciliation({ prisma, pool: testPool(), temporal: client, taskQueue, notifier: { send: async () => undefined } }),
       { organizationId, ...PERIOD },
     ) as Promise<StartedWorkflow>;
   const workflowId = reconcileWorkflowId(organizationId, PERIOD.periodStart);

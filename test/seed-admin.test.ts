@@ -70,6 +70,34 @@ describe('admin command', () => {
     expect(created.stdout).not.toContain(stored.keyHash);
   });
 
+  it('sets an organization\'s and a key\'s rate limit, audited, and back to the default', async () => {
+    const org = `admin-limit-${randomUUID()}`;
+    expect(admin('create-org', '--name', org).status).toBe(0);
+    const key = admin('create-api-key', '--org', org).stdout.trim().split('\n').pop()!;
+    const stored = await testPrisma().apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(key) }, include: { organization: true } });
+
+    const orgLimit = admin('set-rate-limit', '--org', org, '--per-second', '250');
+    expect(orgLimit.status).toBe(0);
+    expect(orgLimit.stdout).toContain('250 requests/s for all its API keys together');
+    expect(admin('set-rate-limit', '--org', org, '--key', stored.id, '--per-second', '0').stdout).toContain('no limit');
+    expect((await testPrisma().organization.findUniqueOrThrow({ where: { id: stored.organizationId } })).rateLimitPerSecond).toBe(250);
+    expect((await testPrisma().apiKey.findUniqueOrThrow({ where: { id: stored.id } })).rateLimitPerSecond).toBe(0);
+    expect(admin('list-api-keys', '--org', org).stdout).toMatch(/rate limit[\s\S]*none/);
+
+    expect(admin('set-rate-limit', '--org', org, '--per-second', 'default').status).toBe(0);
+    expect((await testPrisma().organization.findUniqueOrThrow({ where: { id: stored.organizationId } })).rateLimitPerSecond).toBeNull();
+    const audits = await testPrisma().auditLog.findMany({ where: { organizationId: stored.organizationId, action: { in: ['organization.rate_limit_set', 'api_key.rate_limit_set'] } }, orderBy: { id: 'asc' } });
+    expect(audits.map((a) => [a.action, a.before, a.after])).toEqual([
+      ['organization.rate_limit_set', { rateLimitPerSecond: null }, { rateLimitPerSecond: 250 }],
+      ['api_key.rate_limit_set', { rateLimitPerSecond: null }, { rateLimitPerSecond: 0 }],
+      ['organization.rate_limit_set', { rateLimitPerSecond: 250 }, { rateLimitPerSecond: null }],
+    ]);
+
+    const bad = admin('set-rate-limit', '--org', org, '--per-second', 'lots');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--per-second must be a whole number/);
+  });
+
   it('exits 2 with the usage text on bad usage', () => {
     const result = admin('create-api-key');
     expect(result.status).toBe(2);

@@ -5,7 +5,7 @@ import { markInvoicePaid } from '../activities/stripe/mark-paid';
 import { markInvoiceUncollectible } from '../activities/stripe/mark-uncollectible';
 import { createLogNotifier } from '../activities/notifier';
 import type { ActivityDeps } from '../activities/deps';
-import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { recordingStripeClient } from './harness/stripe-mock';
 import { StripeFake } from './harness/stripe-fake';
 import { insertInvoice, runInWorkflow, type TestInvoice } from './harness/stripe-invoices';
@@ -22,7 +22,7 @@ let organizationId: string;
 beforeAll(async () => {
   const port = await fake.start();
   stripe = recordingStripeClient(port).stripe;
-  deps = { prisma: testPrisma(), taskQueue: 'unused', notifier: createLogNotifier(), stripe };
+  deps = { prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(), stripe };
   ({ organizationId } = await createTestOrganization('stripe-collect'));
 });
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { finalizeInvoiceInStripe, RESET_DETECTED_ACTION } from '../activities/stripe/finalize-invoice';
 import { createLogNotifier } from '../activities/notifier';
-import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { recordingStripeClient, startStripeMock, type RecordedStripeRequest, type StripeMockHandle } from './harness/stripe-mock';
 import { insertInvoice, runInWorkflow } from './harness/stripe-invoices';
 
@@ -18,7 +18,7 @@ beforeAll(async () => {
   mock = await startStripeMock((line) => process.stderr.write(`[stripe-mock] ${line}\n`));
   const client = recordingStripeClient(mock.port);
   requests = client.requests;
-  finalize = finalizeInvoiceInStripe({ prisma: testPrisma(), taskQueue: 'unused', notifier: createLogNotifier(), stripe: client.stripe });
+  finalize = finalizeInvoiceInStripe({ prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(), stripe: client.stripe });
   ({ organizationId } = await createTestOrganization('stripe-finalize'));
 }, 600_000); // a clean machine builds stripe-mock first
 
@@ -174,7 +174,7 @@ describe('finalizeInvoiceInStripe', () => {
 
   it('fails for good when the worker has no Stripe client', async () => {
     const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['10.00'] });
-    const withoutStripe = finalizeInvoiceInStripe({ prisma: testPrisma(), taskQueue: 'unused', notifier: createLogNotifier() });
+    const withoutStripe = finalizeInvoiceInStripe({ prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier() });
     await expect(runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, withoutStripe, { organizationId, invoiceId: inv.invoiceId })).rejects.toMatchObject({
       type: 'StripeNotConfigured',
       nonRetryable: true,

@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
-import { insertBatch, type InsertedBatch } from './harness/insert-batch';
+import { insertBatch } from './harness/insert-batch';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { ensureSweeperSchedule, SWEEPER_WORKFLOW_TYPE } from '../temporal/schedules';
 import { ingestWorkflowId } from '../temporal/names';
 import { startIngestWorkflow } from '../temporal/ingest';
 
-// The API commits a batch and then dies before starting its workflow: the
-// batch sits in `accepted`. The sweeper (a Temporal Schedule running
-// `sweepOrphanBatches`) must find it and see it through to `processed`.
+// The batcher (worker/batcher.ts) died, or never ran: requests wait unclaimed,
+// or a processing batch was claimed but its workflow start never recorded.
+// The sweeper (a Temporal Schedule running `sweepOrphanBatches`) must find
+// both and see them through to `processed`.
 
-// Batches of other test files younger than this are never touched by our sweeps.
+// Work of other test files younger than this is never touched by our sweeps.
 const ORPHAN_AGE_SECONDS = 120;
 const fiveMinutesAgo = () => new Date(Date.now() - 5 * 60_000);
 
@@ -19,16 +20,20 @@ let env: TestWorker;
 let organizationId: string;
 const scheduleId = `test-sweeper-${randomUUID().slice(0, 8)}`;
 
-const orphan = (createdAt: Date) =>
-  insertBatch(testPrisma(), organizationId, [{ customerExternalId: 'acme', timestamp: '2026-11-02T10:00:00Z', quantity: '2' }], { createdAt });
+/** A request (claim: false) or a processing batch claimed but never started (claim: true), stored at `createdAt`. */
+const orphan = (createdAt: Date, claim = true) =>
+  insertBatch(testPrisma(), organizationId, [{ customerExternalId: 'acme', timestamp: '2026-11-02T10:00:00Z', quantity: '2' }], { createdAt, claim });
 
-const batchRow = (b: InsertedBatch) => testPrisma().ingestBatch.findUniqueOrThrow({ where: { id: b.batchId } });
+const batchRow = (batchId: string) => testPrisma().processingBatch.findUniqueOrThrow({ where: { id: batchId } });
 
-const processed = (b: InsertedBatch) =>
-  waitFor(`batch ${b.batchId} processed`, async () => {
-    const row = await batchRow(b);
+const processed = (batchId: string) =>
+  waitFor(`batch ${batchId} processed`, async () => {
+    const row = await batchRow(batchId);
     return row.status === 'processed' ? row : undefined;
   });
+
+const sweep = () =>
+  env.client.workflow.execute(SWEEPER_WORKFLOW_TYPE, { workflowId: `sweep-${randomUUID()}`, taskQueue: env.taskQueue, args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS }] });
 
 beforeAll(async () => {
   env = await startTestWorker('sweeper');
@@ -41,37 +46,44 @@ afterAll(async () => {
 });
 
 describe('orphan batch sweeper', () => {
-  it('starts the workflow of an old accepted batch and leaves a young one to the API', async () => {
-    const old = await orphan(fiveMinutesAgo());
-    const young = await orphan(new Date());
+  it('claims the requests of an organization whose oldest waited past the age into a batch and rates them; leaves an organization with only young ones to the batcher', async () => {
+    const old = await orphan(fiveMinutesAgo(), false);
+    const youngSameOrganization = await orphan(new Date(), false);
+    const other = await createTestOrganization('sweeper-young');
+    const youngElsewhere = await insertBatch(testPrisma(), other.organizationId, [{ customerExternalId: 'acme', timestamp: '2026-11-02T10:00:00Z' }], { claim: false });
 
-    const result = await env.client.workflow.execute(SWEEPER_WORKFLOW_TYPE, {
-      workflowId: `sweep-${randomUUID()}`,
-      taskQueue: env.taskQueue,
-      args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS }],
-    });
+    const result = await sweep();
     expect(result.found).toBeGreaterThanOrEqual(1);
 
-    const done = await processed(old);
-    expect(done.workflowId).toBe(ingestWorkflowId(old.batchId));
-    expect(done.runId).toBe((await env.client.workflow.getHandle(done.workflowId!).describe()).runId);
-    const event = await testPrisma().usageEvent.findFirstOrThrow({ where: { batchId: old.batchId } });
-    expect(event.status).toBe('rated');
-
-    const audits = await testPrisma().auditLog.findMany({ where: { organizationId, entityId: old.batchId, action: 'batch.workflow_started_by_sweeper' } });
+    const request = await testPrisma().ingestBatch.findUniqueOrThrow({ where: { id: old.requestId } });
+    expect(request.processingBatchId).not.toBeNull();
+    const done = await processed(request.processingBatchId!);
+    // Once an organization is swept, everything it has waiting goes along, oldest first.
+    expect(done).toMatchObject({ requests: 2, events: 2, requestIds: [old.requestId, youngSameOrganization.requestId], workflowId: ingestWorkflowId(request.processingBatchId!) });
+    const events = await testPrisma().usageEvent.findMany({ where: { batchId: { in: [old.requestId, youngSameOrganization.requestId] } } });
+    expect(events.map((e) => e.status)).toEqual(['rated', 'rated']);
+    const audits = await testPrisma().auditLog.findMany({ where: { organizationId, entityId: request.processingBatchId!, action: 'batch.workflow_started_by_sweeper' } });
     expect(audits).toHaveLength(1);
-    expect(audits[0]).toMatchObject({ actorType: 'workflow', before: { status: 'accepted' } });
+    expect(audits[0]).toMatchObject({ actorType: 'workflow', entityType: 'processing_batch', before: { status: 'accepted' } });
 
-    expect((await batchRow(young)).status).toBe('accepted');
+    expect((await testPrisma().ingestBatch.findUniqueOrThrow({ where: { id: youngElsewhere.requestId } })).processingBatchId).toBeNull();
   });
 
-  it('records, without a second run, a workflow the API started but never recorded', async () => {
+  it('starts a batch claimed long ago whose workflow start was never recorded', async () => {
     const old = await orphan(fiveMinutesAgo());
-    // The API got as far as starting the workflow, on a queue no worker serves yet, then died.
+    await sweep();
+    const done = await processed(old.batchId);
+    expect(done.workflowId).toBe(ingestWorkflowId(old.batchId));
+    expect(done.runId).toBe((await env.client.workflow.getHandle(done.workflowId!).describe()).runId);
+  });
+
+  it('records, without a second run, a workflow the batcher started but never recorded', async () => {
+    const old = await orphan(fiveMinutesAgo());
+    // The batcher got as far as starting the workflow, on a queue no worker serves yet, then died.
     const stalled = await startIngestWorkflow(env.client, { batchId: old.batchId, organizationId }, uniqueTaskQueue('no-worker'));
     try {
-      await env.client.workflow.execute(SWEEPER_WORKFLOW_TYPE, { workflowId: `sweep-${randomUUID()}`, taskQueue: env.taskQueue, args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS }] });
-      const row = await batchRow(old);
+      await sweep();
+      const row = await batchRow(old.batchId);
       expect(row).toMatchObject({ status: 'workflow_started', workflowId: stalled.workflowId, runId: stalled.runId });
       const audits = await testPrisma().auditLog.findMany({ where: { organizationId, entityId: old.batchId, action: 'batch.workflow_started_by_sweeper' } });
       expect(audits.map((a) => a.after)).toEqual([{ status: 'workflow_started', workflowId: stalled.workflowId, runId: stalled.runId, alreadyStarted: true }]);
@@ -93,7 +105,7 @@ describe('orphan batch sweeper', () => {
 
     const old = await orphan(fiveMinutesAgo());
     await handle.trigger();
-    const done = await processed(old);
+    const done = await processed(old.batchId);
     expect(done.workflowId).toBe(ingestWorkflowId(old.batchId));
   });
 });

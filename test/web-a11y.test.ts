@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { closePeriod, type ClosedPeriod } from '../activities/billing/close-period';
 import { createUser } from '../prisma/users';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
-import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { describeWithChromium, launchChromium, signIn, startWebServer, type WebServer } from './harness/web-app';
 
 /**
@@ -32,7 +32,7 @@ async function populate(organizationId: string): Promise<string[]> {
     { at: periodStart.toISOString(), quantity: '120' },
     { at: new Date(periodStart.getTime() + 86_400_000).toISOString(), quantity: '80' },
   ]);
-  const close = closePeriod({ prisma, taskQueue: 'unused', notifier: { send: async () => undefined } });
+  const close = closePeriod({ prisma, pool: testPool(), taskQueue: 'unused', notifier: { send: async () => undefined } });
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `billing-run:${catalog.subscriptionId}:a11y`, runId: randomUUID() } });
   const { invoiceId } = (await env.run(close, { organizationId, subscriptionId: catalog.subscriptionId, periodStart: periodStart.toISOString(), periodEnd: periodEnd.toISOString() })) as ClosedPeriod;
   const usageLine = await prisma.invoiceLine.findFirstOrThrow({ where: { invoiceId, kind: 'usage' } });

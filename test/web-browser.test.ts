@@ -325,16 +325,24 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     await screenshot(page, 'customer');
   });
 
-  it('shows events per minute, batches by status and this month\'s margin on the overview', async () => {
+  it('shows events per minute, the backlog, processing batches with their workflows, a request lookup and this month\'s margin on the overview', async () => {
     const prisma = testPrisma();
-    // The drafts' usage came in batches during this test run; one more, failed, with 40 events.
-    await prisma.ingestBatch.create({ data: { organizationId, received: 41, accepted: 40, duplicates: 0, rejected: 1, status: 'failed' } });
-    const batches = await prisma.ingestBatch.findMany({ where: { organizationId } });
-    const accepted = batches.reduce((sum, b) => sum + b.accepted, 0);
+    // The drafts' usage came in processing batches during this test run; one more, failed, with 40 events
+    // from one request, whose workflow the lookup must lead to.
+    const failedId = randomUUID();
+    const requestId = randomUUID();
+    await prisma.processingBatch.create({
+      data: { id: failedId, organizationId, status: 'failed', requests: 1, events: 40, requestIds: [requestId], oldestAcceptedAt: new Date(), workflowId: `ingest:${failedId}` },
+    });
+    await prisma.ingestBatch.create({ data: { id: requestId, organizationId, received: 41, accepted: 40, duplicates: 0, rejected: 1, processingBatchId: failedId } });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const batches = await prisma.processingBatch.findMany({ where: { organizationId, createdAt: { gte: hourAgo } } });
+    const batched = batches.reduce((sum, b) => sum + b.events, 0);
+    const unrated = await prisma.processingBatch.aggregate({ where: { organizationId, status: { in: ['accepted', 'workflow_started'] } }, _sum: { events: true } });
     // Rated usage this month: 2.50 of revenue against 0.75 of vendor cost.
     const now = new Date();
     const customer = await prisma.customer.create({ data: { organizationId, externalId: `margin-${randomUUID().slice(0, 8)}` } });
-    const batch = await prisma.ingestBatch.create({ data: { organizationId, received: 1, accepted: 1, duplicates: 0, rejected: 0, status: 'processed', createdAt: new Date(now.getTime() - 3 * 3_600_000) } });
+    const batch = await prisma.ingestBatch.create({ data: { organizationId, received: 1, accepted: 1, duplicates: 0, rejected: 0, createdAt: new Date(now.getTime() - 3 * 3_600_000) } });
     await prisma.usageEvent.create({
       data: { organizationId, batchId: batch.id, idempotencyKey: `margin-${randomUUID()}`, customerExternalId: customer.externalId, customerId: customer.id, eventType: 'llm', quantity: '1', timestamp: now, currency: 'usd', revenueAmount: '2.5', revenue: '2.5', cost: '0.75', status: 'rated', ratedAt: now },
     });
@@ -342,10 +350,25 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     const page = await signIn('viewer');
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByRole('heading', { name: 'Ingest' }).waitFor();
-    await expect(page.getByTestId('events-summary').textContent()).resolves.toMatch(new RegExp(`^${accepted.toLocaleString('en-US')} events accepted in the last hour`));
+    await expect(page.getByTestId('events-summary').textContent()).resolves.toMatch(new RegExp(`^${batched.toLocaleString('en-US')} events batched for rating in the last hour`));
     await page.getByTestId('events-chart').locator('svg .recharts-bar-rectangle').first().waitFor();
-    await expect(page.getByRole('table', { name: 'Event batches by status' }).getByRole('row', { name: /failed/ }).textContent()).resolves.toMatch(/failed\s*1$/);
+    // The drafts' batches were claimed but never run here, and the margin event's request (1 event) still waits for a batch.
+    const pending = (unrated._sum.events ?? 0) + 1;
+    await expect(page.getByTestId('ingest-backlog').textContent()).resolves.toMatch(new RegExp(`^${pending.toLocaleString('en-US')} accepted events? not rated yet; the oldest has waited \\d+ s\\.$`));
+    await expect(page.getByRole('table', { name: 'Processing batches of the last 24 hours by status' }).getByRole('row', { name: /failed/ }).textContent()).resolves.toMatch(/failed\s*1$/);
+    const newest = page.getByRole('table', { name: /Newest processing batches/ });
+    await expect(newest.getByRole('link', { name: `Open ingest:${failedId} in the Temporal UI` }).getAttribute('href')).resolves.toBe(
+      `${TEMPORAL_UI}/namespaces/${encodeURIComponent(process.env.TEMPORAL_NAMESPACE!)}/workflows/${encodeURIComponent(`ingest:${failedId}`)}`,
+    );
     await expect(page.getByTestId('period-margin').textContent()).resolves.toMatch(/Revenue 2\.50 USD\s*Cost 0\.75 USD\s*Margin 1\.75 USD\s*70\.00 % of revenue$/);
+
+    // From a request's batch_id to the workflow that processed it.
+    await page.getByLabel('Find a request by its batch_id').fill(requestId);
+    await page.getByRole('button', { name: 'Find' }).click();
+    const lookup = page.getByTestId('request-lookup');
+    await lookup.waitFor();
+    await expect(lookup.textContent()).resolves.toContain(`Request ${requestId}: 0 of 40 accepted events rated, in processing batch ${failedId} (failed, 40 events from 1 request)`);
+    await expect(lookup.getByRole('link', { name: `Open ingest:${failedId} in the Temporal UI` }).count()).resolves.toBe(1);
     await screenshot(page, 'overview-ingest');
   });
 

@@ -17,10 +17,12 @@ import { startTestWorker } from './harness/ingest-worker';
 // (test/harness/histories.ts: RECORD_HISTORIES=1). All but
 // billing-run-paid-reconciled predate the reconcile-after-billing-run patch.
 //
-// `ingest-batch*.history.pb` predate the ingest-local-activities patch (remote
-// activities); `ingest-batch-local.history.pb` is the patched path. To record
-// a fresh history of today's code after a deliberate, patched change:
-//   RECORD_HISTORY=ingest-batch-local npx jest --selectProjects integration --testPathPatterns workflow-replay
+// `ingest-batch.history.pb` and `-with-alert` predate the ingest-local-activities
+// patch (remote activities); `ingest-batch-local.history.pb` is that patch's
+// path (four local activities), `ingest-batch-one-transaction.history.pb` the
+// ingest-one-transaction patch's (one processBatch). To record a fresh history
+// of today's code after a deliberate, patched change:
+//   RECORD_HISTORY=<name> npx jest --selectProjects integration --testPathPatterns workflow-replay
 const HISTORIES = path.join(__dirname, 'harness', 'histories');
 const record = process.env.RECORD_HISTORY;
 
@@ -36,6 +38,7 @@ describe('workflow code replays recorded histories', () => {
       'billing-run-reset.history.pb',
       'billing-run-zero.history.pb',
       'ingest-batch-local.history.pb',
+      'ingest-batch-one-transaction.history.pb',
       'ingest-batch-with-alert.history.pb',
       'ingest-batch.history.pb',
       'subscription-last-period-canceled.history.pb',

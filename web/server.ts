@@ -25,12 +25,13 @@ async function main(): Promise<void> {
   const build = createRequire(__filename)(SERVER_BUILD) as ServerBuild;
   const limitOptions = signInLimitOptions();
   const prisma = createPrismaClient(undefined, { max: 5 });
-  // The sign-in limit's counters (rate-limiter-flexible speaks pg, not Prisma).
-  const pgPool = createPgPool(undefined, { max: 2 });
+  // The sign-in limit's counters (rate-limiter-flexible speaks pg, not Prisma) and the services' SQL read models.
+  const pgPool = createPgPool(undefined, { max: 4 });
   const temporal = await createTemporalClient();
   const signInLimit = new SignInLimit(pgPool, limitOptions, (message, err) => console.error(`${message}: ${err instanceof Error ? err.message : String(err)}`));
   const context: Omit<WebContext, 'clientIp'> = {
     prisma,
+    pool: pgPool,
     temporal: temporal.client,
     temporalNamespace: temporal.client.options.namespace,
     temporalUiUrl: (process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233').replace(/\/+$/, ''),

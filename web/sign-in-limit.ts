@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { createTable as createRateLimitTable, TABLE as RATE_LIMIT_TABLE } from '../api/rate-limit';
 import { normalizeEmail } from '../prisma/users';
 
 /*
  * Failed sign-ins, limited per email and per client IP, so passwords cannot
  * be guessed at scrypt speed. The counters live in PostgreSQL through
- * rate-limiter-flexible (the API's store and table, other key prefixes), so
+ * rate-limiter-flexible's PostgreSQL store, so
  * every web instance shares them; an in-memory insurance limiter takes over
  * per instance while the store fails. Every attempt spends a point from
  * both budgets; a successful sign-in gives the IP's back and clears the
@@ -38,6 +37,18 @@ export function signInLimitOptions(env: NodeJS.ProcessEnv = process.env): SignIn
     perIp: positiveInt(env, 'SIGN_IN_MAX_ATTEMPTS_PER_IP', 50),
     windowSeconds: positiveInt(env, 'SIGN_IN_LIMIT_WINDOW_SECONDS', 900),
   };
+}
+
+/** rate-limiter-flexible's own table (named when the API shared it), created UNLOGGED: counters are worth nothing after a crash. */
+const RATE_LIMIT_TABLE = 'api_rate_limits';
+
+async function createRateLimitTable(pool: Pool): Promise<void> {
+  try {
+    await pool.query(`CREATE UNLOGGED TABLE IF NOT EXISTS ${RATE_LIMIT_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`);
+  } catch (err) {
+    // Two instances starting at once race on CREATE TABLE IF NOT EXISTS; the loser sees 23505.
+    if ((err as { code?: string }).code !== '23505') throw err;
+  }
 }
 
 function limiter(pool: Pool, keyPrefix: string, points: number, duration: number): RateLimiterPostgres {

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import { createActivities, createLogNotifier, type Notifier } from '../activities';
 import type { PrismaClient } from '../prisma/client';
@@ -10,6 +11,8 @@ export interface LedgerflowWorkerOptions {
   namespace: string;
   taskQueue: string;
   prisma: PrismaClient;
+  /** plain pg for the ingest activities */
+  pool: Pool;
   /** used by the sweeper to start ingest workflows */
   client: Client;
   /** defaults to one log line per notification */
@@ -36,6 +39,7 @@ export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): 
     ...workflows,
     activities: createActivities({
       prisma: options.prisma,
+      pool: options.pool,
       temporal: options.client,
       taskQueue: options.taskQueue,
       notifier: options.notifier ?? createLogNotifier(),

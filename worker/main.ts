@@ -3,18 +3,20 @@ import { NativeConnection } from '@temporalio/worker';
 import { notifierFromEnv } from '../activities/channels';
 import { createStripeAccounts } from '../activities/stripe/accounts';
 import { createStripeClient } from '../activities/stripe/client';
-import { createPrismaClient, databaseUrl } from '../prisma/client';
+import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { ensureMarginWatchSchedule } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
 import { registerSearchAttributes } from '../temporal/search-attributes';
+import { Batcher } from './batcher';
 import { createLedgerflowWorker } from './create-worker';
 
 /**
  * The worker process: `node --import tsx worker/main.ts`.
  * Env: DATABASE_URL (required), TEMPORAL_ADDRESS (127.0.0.1:7233),
  * TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE (ledgerflow),
- * SWEEPER_INTERVAL_SECONDS (60); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
+ * SWEEPER_INTERVAL_SECONDS (60), INGEST_BATCH_WINDOW_MS (250),
+ * INGEST_MAX_OPEN_BATCHES (4 per organization); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
  * ALERT_SLACK_CHANNEL, SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (see
  * activities/channels/index.ts; with none set, notifications are logged);
  * Stripe: STRIPE_SECRET_KEY and, for stripe-mock or a proxy, STRIPE_API_BASE
@@ -26,13 +28,16 @@ async function main(): Promise<void> {
   const namespace = process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE;
   const taskQueue = TASK_QUEUE;
   const sweeperEverySeconds = positiveInteger('SWEEPER_INTERVAL_SECONDS', process.env.SWEEPER_INTERVAL_SECONDS, 60);
+  const batchWindowMs = positiveInteger('INGEST_BATCH_WINDOW_MS', process.env.INGEST_BATCH_WINDOW_MS, 250);
+  const maxOpenBatches = positiveInteger('INGEST_MAX_OPEN_BATCHES', process.env.INGEST_MAX_OPEN_BATCHES, 4);
 
   const prisma = createPrismaClient(databaseUrl());
+  const pool = createPgPool(databaseUrl(), { max: 10 });
   const clientConnection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([prisma.$disconnect(), clientConnection.close(), nativeConnection.close()]);
+    await Promise.allSettled([prisma.$disconnect(), pool.end(), clientConnection.close(), nativeConnection.close()]);
   };
 
   try {
@@ -47,7 +52,7 @@ async function main(): Promise<void> {
     const stripe = stripeFromEnv();
     // Organizations with their own stripe_secret_key use it, through the same API base.
     const stripeAccounts = createStripeAccounts(prisma, stripeApiBase() ? { apiBase: stripeApiBase() } : {});
-    const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, client, notifier, stripeAccounts, ...(stripe ? { stripe } : {}) });
+    const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, pool, client, notifier, stripeAccounts, ...(stripe ? { stripe } : {}) });
 
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -60,8 +65,13 @@ async function main(): Promise<void> {
     process.once('SIGTERM', stop);
 
     const running = worker.run();
+    // Forms processing batches from the events the API stored and starts their workflows.
+    const batcher = new Batcher({ pool, temporal: client, taskQueue, databaseUrl: databaseUrl(), windowMs: batchWindowMs, maxOpenBatches });
+    await batcher.start();
+    void running.finally(() => batcher.stop());
     console.log(`worker ready on task queue ${taskQueue}`);
     console.log(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
+    console.log(`  ingest: batches of up to 1,000 events or ${batchWindowMs} ms of arrivals, at most ${maxOpenBatches} open per organization`);
     console.log(`  Stripe: ${stripe ? (process.env.STRIPE_API_BASE ?? 'api.stripe.com') : 'not configured (set STRIPE_SECRET_KEY)'}`);
     await running;
     console.log('worker stopped');
@@ -73,7 +83,7 @@ async function main(): Promise<void> {
 function positiveInteger(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number of seconds (got "${raw}")`);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number (got "${raw}")`);
   return value;
 }
 

@@ -25,6 +25,12 @@ const localDb = proxyLocalActivities<LedgerflowActivities>({ startToCloseTimeout
 export const LOCAL_INGEST_ACTIVITIES_PATCH = 'ingest-local-activities';
 
 /**
+ * Since 2026-12-02 a batch is one local activity and one transaction
+ * (processBatch); runs started before schedule the four steps one by one.
+ */
+export const ONE_TRANSACTION_PATCH = 'ingest-one-transaction';
+
+/**
  * Delivery goes to an outside channel. A few spaced attempts ride out a
  * flaky channel; after that the notification stays in the outbox (undelivered)
  * and the next batch of the organization tries again, rather than holding this
@@ -42,20 +48,27 @@ export interface IngestBatchResult {
   notificationsCreated: number;
 }
 
-/** `ingest:<batchId>`: link customers → rate events → check quotas (→ deliver alerts) → mark processed. */
+/**
+ * `ingest:<batchId>`, one per processing batch (up to 1,000 events of one
+ * organization, formed by the worker's batcher): link customers → rate events
+ * → count quotas → mark processed, in one transaction (→ deliver alerts).
+ */
 export async function ingestBatch(input: IngestBatchInput): Promise<IngestBatchResult> {
+  if (patched(ONE_TRANSACTION_PATCH)) {
+    const processed = await localDb.processBatch(input);
+    if (processed.notificationsPending > 0) await deliverAlerts(input.organizationId);
+    return {
+      customersCreated: processed.customersCreated,
+      eventsRated: processed.eventsRated,
+      eventsIncomplete: processed.eventsIncomplete,
+      notificationsCreated: processed.notificationsCreated,
+    };
+  }
   const steps = patched(LOCAL_INGEST_ACTIVITIES_PATCH) ? localDb : db;
   const linked = await steps.linkCustomers(input);
   const rated = await steps.rateEvents(input);
   const quotas = await steps.checkQuotas(input);
-  if (quotas.notificationsPending > 0) {
-    try {
-      await notify.deliverNotifications({ organizationId: input.organizationId });
-    } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      log.warn('notification delivery failed; they stay queued for the next batch', { error: err.message });
-    }
-  }
+  if (quotas.notificationsPending > 0) await deliverAlerts(input.organizationId);
   await steps.markBatchProcessed(input);
   return {
     customersCreated: linked.customersCreated,
@@ -63,4 +76,14 @@ export async function ingestBatch(input: IngestBatchInput): Promise<IngestBatchR
     eventsIncomplete: rated.eventsIncomplete,
     notificationsCreated: quotas.notificationsCreated,
   };
+}
+
+/** Best effort: a channel that keeps failing leaves the notifications queued for the organization's next batch. */
+async function deliverAlerts(organizationId: string): Promise<void> {
+  try {
+    await notify.deliverNotifications({ organizationId });
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    log.warn('notification delivery failed; they stay queued for the next batch', { error: err.message });
+  }
 }

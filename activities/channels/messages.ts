@@ -7,7 +7,7 @@ import type { OutgoingNotification } from '../notifier';
  * "undefined", and an unknown kind still shows everything it carries.
  *
  * Payload fields read, by kind:
- * - quota.warning / quota.exceeded (activities/check-quotas.ts): customerExternalId,
+ * - quota.warning / quota.exceeded (activities/ingest-steps.ts): customerExternalId,
  *   eventType, used, limit, mode, softWarningPercent, windowStart, windowEnd
  * - invoice.*: invoiceId, customerExternalId (or customerName), total, currency,
  *   periodStart, periodEnd; approval_reminder also waitingHours, remindersSent;

@@ -1,24 +1,10 @@
 import { applicableLimit } from '../../billing/applicable-limit';
-import { admitUnderLimit, type QuotaMode, type QuotaPolicy } from '../../billing/quota';
-import { quotaWindow, type QuotaWindowKind } from '../../billing/quota-window';
+import { admitUnderLimit, type QuotaPolicy } from '../../billing/quota';
+import { quotaWindow } from '../../billing/quota-window';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
+import type { QuotaLimitRow } from '../../prisma/quota-limit-row';
 
-/** A quota_limits row as the API reads it (see LIMIT_COLUMNS). */
-export interface QuotaLimitRow {
-  id: string;
-  customerExternalId: string | null;
-  eventType: string;
-  limitValue: string;
-  mode: QuotaMode;
-  softWarningPercent: number;
-  gracePeriodSeconds: number;
-  resetWindow: QuotaWindowKind;
-}
-
-/** SELECT list that yields QuotaLimitRow. */
-export const LIMIT_COLUMNS = `id, customer_external_id AS "customerExternalId", event_type AS "eventType",
-  limit_value::text AS "limitValue", mode, soft_warning_percent AS "softWarningPercent",
-  grace_period_seconds AS "gracePeriodSeconds", reset_window AS "resetWindow"`;
+export { LIMIT_COLUMNS, type QuotaLimitRow } from '../../prisma/quota-limit-row';
 
 export function policyOf(limit: QuotaLimitRow): QuotaPolicy {
   return { mode: limit.mode, limit: limit.limitValue, softWarningPercent: limit.softWarningPercent, gracePeriodSeconds: limit.gracePeriodSeconds };

@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { ingestWorkflowId } from '../../temporal/names';
 import { callerOf } from '../auth';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
@@ -21,6 +20,29 @@ async function workflowStatus(deps: ApiDeps, config: ApiConfig, workflowId: stri
   }
 }
 
+interface RequestRow {
+  id: string;
+  received: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  created_at: Date;
+  processing_batch_id: string | null;
+  status: string | null;
+  workflow_id: string | null;
+  run_id: string | null;
+  processed_at: Date | null;
+  batch_events: number | null;
+  batch_requests: number | null;
+  rated: number;
+}
+
+/**
+ * GET /api/v1/batches/:id — one request (the batch_id of its 202) and where
+ * its events are: `accepted` while they wait for a processing batch, then the
+ * status of that batch's `ingest:<processing batch id>` workflow, up to
+ * `processed` once every event of the request is rated.
+ */
 export function batchesRouter(deps: ApiDeps, config: ApiConfig): Router {
   const router = Router();
   router.get('/:id', async (req, res) => {
@@ -29,21 +51,35 @@ export function batchesRouter(deps: ApiDeps, config: ApiConfig): Router {
     const notFound = new ApiError(404, 'NOT_FOUND', `No batch ${id}`);
     if (!UUID.test(id)) throw notFound;
     // Scoped by organization: another organization's batch is indistinguishable from a missing one.
-    const batch = await deps.prisma.ingestBatch.findFirst({ where: { id, organizationId: caller.organizationId } });
-    if (!batch) throw notFound;
-    const started = batch.workflowId ?? (batch.accepted > 0 ? ingestWorkflowId(batch.id) : null);
+    const { rows } = await deps.pgPool.query<RequestRow>(
+      `SELECT r.id, r.received, r.accepted, r.duplicates, r.rejected, r.created_at, r.processing_batch_id,
+              p.status::text AS status, p.workflow_id, p.run_id, p.processed_at, p.events AS batch_events, p.requests AS batch_requests,
+              (SELECT count(*)::int FROM usage_events e WHERE e.batch_id = r.id AND e.organization_id = r.organization_id AND e.status = 'rated') AS rated
+         FROM ingest_batches r
+         LEFT JOIN processing_batches p ON p.id = r.processing_batch_id
+        WHERE r.id = $1 AND r.organization_id = $2`,
+      [id, caller.organizationId],
+    );
+    const row = rows[0];
+    if (!row) throw notFound;
+    // Nothing accepted: nothing to process, done at once.
+    const status = row.accepted === 0 ? 'processed' : (row.status ?? 'accepted');
     res.json({
-      id: batch.id,
-      status: batch.status,
-      received: batch.received,
-      accepted: batch.accepted,
-      duplicates: batch.duplicates,
-      rejected: batch.rejected,
-      workflow_id: batch.workflowId,
-      run_id: batch.runId,
-      workflow_status: started ? await workflowStatus(deps, config, started) : null,
-      created_at: batch.createdAt.toISOString(),
-      processed_at: batch.processedAt?.toISOString() ?? null,
+      id: row.id,
+      status,
+      received: row.received,
+      accepted: row.accepted,
+      duplicates: row.duplicates,
+      rejected: row.rejected,
+      rated: row.rated,
+      processing_batch: row.processing_batch_id
+        ? { id: row.processing_batch_id, events: row.batch_events, requests: row.batch_requests }
+        : null,
+      workflow_id: row.workflow_id,
+      run_id: row.run_id,
+      workflow_status: row.workflow_id ? await workflowStatus(deps, config, row.workflow_id) : null,
+      created_at: row.created_at.toISOString(),
+      processed_at: row.processed_at?.toISOString() ?? null,
     });
   });
   return router;

@@ -86,14 +86,27 @@ export type RejectedEvent = z.output<typeof RejectedEventSchema>;
 
 export const IngestResponseSchema = z
   .object({
-    batch_id: z.uuid(),
+    batch_id: z.uuid().meta({ description: 'This request; GET /api/v1/batches/{batch_id} shows its events\' progress' }),
     accepted: z.number().int(),
     duplicates: z.number().int().meta({ description: 'Events whose idempotency key was repeated in the request or already stored' }),
     duplicate_keys: z.array(z.string()),
     rejected: z.array(RejectedEventSchema),
-    workflow_id: z.string().nullable().meta({ description: 'ingest:<batch_id>, or null when nothing was accepted', example: 'ingest:6f1c…' }),
   })
   .meta({ id: 'IngestResponse' });
+
+export const BacklogFullSchema = z
+  .object({
+    error: z.string(),
+    code: z.literal('INGEST_BACKLOG_FULL'),
+    details: z.object({
+      pending_events: z.number().int(),
+      oldest_pending_age_seconds: z.number().int(),
+      max_pending_events: z.number().int().meta({ description: '0 = no limit' }),
+      max_pending_age_seconds: z.number().int().meta({ description: '0 = no limit' }),
+      retry_after: z.number().int(),
+    }),
+  })
+  .meta({ id: 'IngestBacklogFull', description: 'Ingest is paused until the workers catch up' });
 
 export const QuotaExceededSchema = z
   .object({

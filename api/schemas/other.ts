@@ -53,12 +53,24 @@ export const BatchParamsSchema = z.object({ id: z.string().meta({ description: '
 export const BatchSchema = z
   .object({
     id: z.uuid(),
-    status: z.enum(['accepted', 'workflow_started', 'processed', 'failed']),
+    status: z.enum(['accepted', 'workflow_started', 'processed', 'failed']).meta({
+      description:
+        'accepted: stored, waiting for a processing batch (at most ~250 ms when healthy); workflow_started: its processing batch is being rated; processed: every accepted event is rated (also at once when nothing was accepted); failed: the batch workflow failed',
+    }),
     received: z.number().int(),
     accepted: z.number().int(),
     duplicates: z.number().int(),
     rejected: z.number().int(),
-    workflow_id: z.string().nullable(),
+    rated: z.number().int().meta({ description: 'Accepted events of this request rated so far' }),
+    processing_batch: z
+      .object({
+        id: z.uuid(),
+        events: z.number().int().meta({ description: 'Events in the processing batch, from this and other requests of the organization' }),
+        requests: z.number().int(),
+      })
+      .nullable()
+      .meta({ description: 'The server-side batch that processes this request\'s events; null while it waits' }),
+    workflow_id: z.string().nullable().meta({ description: 'ingest:<processing batch id>; null until the batch\'s workflow started', example: 'ingest:01938c…' }),
     run_id: z.string().nullable(),
     workflow_status: z
       .string()
@@ -69,4 +81,24 @@ export const BatchSchema = z
   })
   .meta({ id: 'IngestBatch' });
 
-export const HealthSchema = z.object({ status: z.string(), checks: z.record(z.string(), z.string()).optional() }).meta({ id: 'Health' });
+export const HealthSchema = z.object({ status: z.string() }).meta({ id: 'Health' });
+
+export const ReadySchema = z
+  .object({
+    status: z.enum(['ready', 'not ready']),
+    checks: z.object({ database: z.string(), temporal: z.string() }).meta({ description: '"ok", or what failed' }),
+    ingest: z
+      .union([
+        z.object({
+          pending_events: z.number().int().meta({ description: 'Accepted events not rated yet (waiting for a batch, or in one)' }),
+          pending_events_at_least: z.boolean().meta({ description: 'true when the count stopped at its cap and is a lower bound' }),
+          waiting_requests: z.number().int(),
+          open_batches: z.number().int(),
+          oldest_pending_age_seconds: z.number(),
+          organizations_paused: z.number().int().meta({ description: 'Organizations whose POST /api/v1/events answers 503 INGEST_BACKLOG_FULL right now' }),
+        }),
+        z.object({ error: z.string() }),
+      ])
+      .meta({ description: 'The ingest backlog' }),
+  })
+  .meta({ id: 'Ready' });

@@ -61,9 +61,15 @@ export async function seedPeriodCloseTenant(
        SELECT gen_random_uuid(), $1, c.id, $2, $3::timestamptz, 1 FROM customers c WHERE c.organization_id = $1`,
       [organizationId, plan!.id, BENCH_PERIOD.start],
     );
+    // One request, already processed (its events go in rated): its processing batch says so, so no batcher takes it up.
     const [batch] = await q<{ id: string }>(
-      `INSERT INTO ingest_batches (id, organization_id, received, accepted, duplicates, rejected, status, processed_at)
-       VALUES (gen_random_uuid(), $1, $2, $2, 0, 0, 'processed', now()) RETURNING id`,
+      `WITH processed AS (
+         INSERT INTO processing_batches (id, organization_id, status, requests, events, request_ids, oldest_accepted_at, processed_at)
+         SELECT id, $1, 'processed', 1, $2, ARRAY[id], now(), now() FROM (SELECT gen_random_uuid() AS id) AS fresh
+         RETURNING id
+       )
+       INSERT INTO ingest_batches (id, organization_id, received, accepted, duplicates, rejected, processing_batch_id)
+       SELECT id, $1, $2, $2, 0, 0, id FROM processed RETURNING id`,
       [organizationId, opts.subscriptions * opts.eventsPerSubscription],
     );
     // Events j = 0…k-1 of customer n fall on days spread over the first 30 days

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createPrismaClient, type PrismaClient } from '../../prisma/client';
+import type { Pool } from 'pg';
+import { createPgPool, createPrismaClient, type PrismaClient } from '../../prisma/client';
 import { createApiKey } from '../../prisma/api-keys';
 
 let shared: PrismaClient | undefined;
+let sharedPool: Pool | undefined;
 
 /** One Prisma client per test file, connected to the harness database. */
 export function testPrisma(): PrismaClient {
@@ -10,9 +12,18 @@ export function testPrisma(): PrismaClient {
   return shared;
 }
 
+/** One plain pg pool per test file (activities' `pool`), connected to the harness database. */
+export function testPool(): Pool {
+  sharedPool ??= createPgPool(process.env.DATABASE_URL, { max: 5 });
+  return sharedPool;
+}
+
+/** Closes the file's Prisma client and pg pool. */
 export async function closeTestPrisma(): Promise<void> {
-  await shared?.$disconnect();
+  const [prisma, pool] = [shared, sharedPool];
   shared = undefined;
+  sharedPool = undefined;
+  await Promise.all([prisma?.$disconnect(), pool?.end()]);
 }
 
 /** A fresh organization with one API key, so tests never see each other's data. */

@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Notifier, OutgoingNotification } from '../../activities';
 import { createLedgerflowWorker, type LedgerflowWorkerOptions } from '../../worker/create-worker';
-import { closeTestPrisma, testPrisma, uniqueTaskQueue } from './fixtures';
+import { closeTestPrisma, testPool, testPrisma, uniqueTaskQueue } from './fixtures';
 
 /** A notifier that keeps what it was asked to send, for assertions. */
 export class RecordingNotifier implements Notifier {
@@ -41,6 +41,7 @@ export async function startTestWorker(name: string, { forwardTo, ...extra }: Pic
     namespace,
     taskQueue,
     prisma: testPrisma(),
+    pool: testPool(),
     client,
     notifier,
     workflowBundlePath: required('LEDGERFLOW_WORKFLOW_BUNDLE'),

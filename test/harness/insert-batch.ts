@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../../prisma/client';
 import { writeAudit } from '../../prisma/audit';
-import { startIngestWorkflow } from '../../temporal/ingest';
+import { startBatch } from '../../activities/batch-formation';
+import { testPool } from './fixtures';
 import type { TokenUsage } from '../../billing/token-cost';
 
 export interface TestEvent {
@@ -18,44 +19,56 @@ export interface TestEvent {
 }
 
 export interface InsertedBatch {
+  /** the processing batch (what `ingest:<batchId>` gets); equal to nothing else */
   batchId: string;
+  /** the request (ingest_batches row) the events belong to */
+  requestId: string;
   organizationId: string;
   eventIds: string[];
 }
 
 /**
- * Writes a batch the way the ingest API does — the `ingest_batches` row
- * (`accepted`), its `pending` events without customer, and the
- * `batch.accepted` audit row, in one transaction — so workflow tests do not
- * depend on the API. `createdAt` backdates the batch for sweeper tests.
+ * Writes a request the way the ingest API does — the `ingest_batches` row,
+ * its `pending` events without customer, and the `batch.accepted` audit
+ * row, in one transaction — and, unless `claim: false`, a processing batch
+ * holding exactly that request, as the batcher would claim it. Workflow
+ * tests so depend on neither the API nor the batcher's timing. `createdAt`
+ * backdates both for sweeper tests.
  */
 export async function insertBatch(
   prisma: PrismaClient,
   organizationId: string,
   events: TestEvent[],
-  options: { apiKeyId?: string; createdAt?: Date } = {},
+  options: { apiKeyId?: string; createdAt?: Date; claim?: boolean } = {},
 ): Promise<InsertedBatch> {
+  const requestId = randomUUID();
   const batchId = randomUUID();
   const eventIds = events.map(() => randomUUID());
+  const createdAt = options.createdAt ?? new Date();
   await prisma.$transaction(async (tx) => {
+    if (options.claim !== false) {
+      await tx.processingBatch.create({
+        data: { id: batchId, organizationId, requests: 1, events: events.length, requestIds: [requestId], oldestAcceptedAt: createdAt, createdAt },
+      });
+    }
     await tx.ingestBatch.create({
       data: {
-        id: batchId,
+        id: requestId,
         organizationId,
         apiKeyId: options.apiKeyId ?? null,
         received: events.length,
         accepted: events.length,
         duplicates: 0,
         rejected: 0,
-        status: 'accepted',
-        ...(options.createdAt ? { createdAt: options.createdAt } : {}),
+        processingBatchId: options.claim !== false ? batchId : null,
+        createdAt,
       },
     });
     await tx.usageEvent.createMany({
       data: events.map((e, i) => ({
         id: eventIds[i],
         organizationId,
-        batchId,
+        batchId: requestId,
         idempotencyKey: e.idempotencyKey ?? randomUUID(),
         customerExternalId: e.customerExternalId,
         eventType: e.eventType ?? 'llm_call',
@@ -72,19 +85,15 @@ export async function insertBatch(
       actor: options.apiKeyId ? { type: 'api_key', id: options.apiKeyId } : { type: 'system', id: 'test' },
       action: 'batch.accepted',
       entityType: 'ingest_batch',
-      entityId: batchId,
+      entityId: requestId,
       after: { accepted: events.length },
     });
   });
-  return { batchId, organizationId, eventIds };
+  return { batchId, requestId, organizationId, eventIds };
 }
 
-/** What the API does after its commit: start `ingest:<batchId>` and record it on the batch. */
-export async function startBatchWorkflow(prisma: PrismaClient, client: Client, batch: InsertedBatch, taskQueue: string): Promise<string> {
-  const started = await startIngestWorkflow(client, { batchId: batch.batchId, organizationId: batch.organizationId }, taskQueue);
-  await prisma.ingestBatch.updateMany({
-    where: { id: batch.batchId, status: 'accepted' },
-    data: { status: 'workflow_started', workflowId: started.workflowId, runId: started.runId },
-  });
+/** What the batcher does after its claim: start `ingest:<batchId>` and record it on the processing batch. */
+export async function startBatchWorkflow(_prisma: PrismaClient, client: Client, batch: InsertedBatch, taskQueue: string): Promise<string> {
+  const started = await startBatch(testPool(), client, batch, taskQueue);
   return started.workflowId;
 }

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
 import type { PrismaClient } from '../../prisma/client';
 import type { SignInLimit } from '../sign-in-limit';
 
@@ -8,6 +9,8 @@ import type { SignInLimit } from '../sign-in-limit';
  */
 export type WebContext = {
   prisma: PrismaClient;
+  /** plain pg, for read models written as SQL (services/) */
+  pool: Pool;
   temporal: Client;
   temporalNamespace: string;
   /** base URL of the Temporal Web UI, no trailing slash */

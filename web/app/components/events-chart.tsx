@@ -1,13 +1,13 @@
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 
-/** Accepted events per minute as bars (recharts), summarised in words for assistive technology. */
+/** Events taken into processing batches per minute as bars (recharts), summarised in words for assistive technology. */
 export function EventsPerMinuteChart({ points }: { points: { minute: string; events: number }[] }) {
   const total = points.reduce((sum, p) => sum + p.events, 0);
   const busiest = points.reduce((top, p) => (p.events > top.events ? p : top), points[0] ?? { minute: '', events: 0 });
   const summary =
     total === 0
-      ? 'No events were accepted in the last hour.'
-      : `${total.toLocaleString('en-US')} events accepted in the last hour; the busiest minute was ${busiest.minute} UTC with ${busiest.events.toLocaleString('en-US')}.`;
+      ? 'No events were batched for rating in the last hour.'
+      : `${total.toLocaleString('en-US')} events batched for rating in the last hour; the busiest minute was ${busiest.minute} UTC with ${busiest.events.toLocaleString('en-US')}.`;
   return (
     <figure className="chart" aria-labelledby="events-chart-caption">
       <figcaption id="events-chart-caption">Events per minute, last hour (UTC)</figcaption>

@@ -6,6 +6,8 @@ import { formatMarginAmount, readMargins } from '../../../activities/margins/rea
 import { computeMargin, marginWindow } from '../../../billing/margins';
 import { OrganizationId } from '../../../temporal/search-attribute-keys';
 import { bpsPercent } from '../../../activities/channels/messages';
+import { readIngestBacklog } from '../../../services/ingest-backlog';
+import { temporalUiLink } from './runs.server';
 
 export interface Overview {
   invoicesByStatus: { status: string; count: number }[];
@@ -14,22 +16,46 @@ export interface Overview {
   recurring: { currency: string; mrr: string; arr: string; activeCustomers: number }[];
   /** from Temporal visibility (workflows tagged with the organization); null with the reason when Temporal did not answer */
   workflows: { running: number; failed: number } | { unavailable: string };
-  /** events accepted per minute over the last hour (from ingest batches), oldest first, every minute present */
+  /** events put into processing batches per minute over the last hour, oldest first, every minute present */
   eventsPerMinute: { minute: string; events: number }[];
+  /** processing batches of the last 24 hours by status */
   batchesByStatus: { status: string; count: number }[];
+  /** accepted events not rated yet, and how long the oldest has waited */
+  backlog: { pendingEvents: number; atLeast: boolean; oldestPendingAgeSeconds: number | null };
+  /** the newest processing batches, each with its workflow in the Temporal UI */
+  recentBatches: ProcessingBatchRow[];
   /** this calendar month so far, per currency: the margins computation (GET /api/v1/margins) summed over customers */
   thisPeriod: { currency: string; revenue: string; cost: string; margin: string; marginPercent: string }[];
 }
 
+export interface ProcessingBatchRow {
+  id: string;
+  status: string;
+  events: number;
+  requests: number;
+  createdAt: string;
+  workflowId: string | null;
+  temporalUrl: string | null;
+}
+
+/** A request (the batch_id its POST got back) and the processing batch that took its events. */
+export interface RequestLookup {
+  id: string;
+  found: boolean;
+  accepted?: number;
+  rated?: number;
+  batch?: ProcessingBatchRow | null;
+}
+
 const MINUTE_MS = 60_000;
 
-/** Accepted events per minute for the 60 minutes up to `now`, zero-filled, from ingest_batches (indexed by organization and time). */
+/** Batched events per minute for the 60 minutes up to `now`, zero-filled, from processing_batches (indexed by organization and time). */
 async function eventsPerMinute(context: AppLoadContext, organizationId: string, now: Date): Promise<Overview['eventsPerMinute']> {
   const end = Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
   const start = end - 60 * MINUTE_MS;
   const rows = await context.prisma.$queryRaw<{ minute: Date; events: bigint }[]>`
-    SELECT date_trunc('minute', created_at) AS minute, SUM(accepted)::bigint AS events
-      FROM ingest_batches
+    SELECT date_trunc('minute', created_at) AS minute, SUM(events)::bigint AS events
+      FROM processing_batches
      WHERE organization_id = ${organizationId}::uuid AND created_at >= ${new Date(start)} AND created_at < ${new Date(end)}
      GROUP BY 1`;
   const byMinute = new Map(rows.map((r) => [r.minute.getTime(), Number(r.events)]));
@@ -53,11 +79,48 @@ async function countWorkflows(context: AppLoadContext, organizationId: string): 
   }
 }
 
+function batchRow(context: AppLoadContext, b: { id: string; status: string; events: number; requests: number; createdAt: Date; workflowId: string | null }): ProcessingBatchRow {
+  return {
+    id: b.id,
+    status: b.status,
+    events: b.events,
+    requests: b.requests,
+    createdAt: b.createdAt.toISOString(),
+    workflowId: b.workflowId,
+    temporalUrl: b.workflowId ? temporalUiLink(context, b.workflowId) : null,
+  };
+}
+
+async function recentBatches(context: AppLoadContext, organizationId: string): Promise<ProcessingBatchRow[]> {
+  const rows = await context.prisma.processingBatch.findMany({
+    where: { organizationId },
+    orderBy: { createdAt: 'desc' },
+    take: 10,
+    select: { id: true, status: true, events: true, requests: true, createdAt: true, workflowId: true },
+  });
+  return rows.map((b) => batchRow(context, b));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Where a request's events went: its processing batch and that batch's workflow. Another organization's request is not found. */
+export async function lookUpRequest(context: AppLoadContext, organizationId: string, requestId: string): Promise<RequestLookup> {
+  const id = requestId.trim();
+  if (!UUID.test(id)) return { id, found: false };
+  const request = await context.prisma.ingestBatch.findFirst({
+    where: { id, organizationId },
+    select: { accepted: true, processingBatch: { select: { id: true, status: true, events: true, requests: true, createdAt: true, workflowId: true } } },
+  });
+  if (!request) return { id, found: false };
+  const rated = await context.prisma.usageEvent.count({ where: { organizationId, batchId: id, status: 'rated' } });
+  return { id, found: true, accepted: request.accepted, rated, batch: request.processingBatch ? batchRow(context, request.processingBatch) : null };
+}
+
 /** The organization's headline numbers, all from the database. */
 export async function readOverview(context: AppLoadContext, organizationId: string): Promise<Overview> {
   const { prisma } = context;
   const now = new Date();
-  const [byStatus, subscriptions, workflows, perMinute, batches, margins] = await Promise.all([
+  const [byStatus, subscriptions, workflows, perMinute, batches, margins, backlog, recent] = await Promise.all([
     prisma.invoice.groupBy({ by: ['status'], where: { organizationId }, _count: { _all: true }, orderBy: { status: 'asc' } }),
     prisma.subscription.findMany({
       where: { organizationId, status: 'active', startDate: { lte: new Date() } },
@@ -65,8 +128,15 @@ export async function readOverview(context: AppLoadContext, organizationId: stri
     }),
     countWorkflows(context, organizationId),
     eventsPerMinute(context, organizationId, now),
-    prisma.ingestBatch.groupBy({ by: ['status'], where: { organizationId }, _count: { _all: true }, orderBy: { status: 'asc' } }),
+    prisma.processingBatch.groupBy({
+      by: ['status'],
+      where: { organizationId, createdAt: { gte: new Date(now.getTime() - 24 * 60 * MINUTE_MS) } },
+      _count: { _all: true },
+      orderBy: { status: 'asc' },
+    }),
     readMargins(prisma, organizationId, marginWindow('current_period', now), 'customer'),
+    readIngestBacklog(context.pool, organizationId),
+    recentBatches(context, organizationId),
   ]);
   const byCurrency = new Map<string, { revenue: ReturnType<typeof dec>; cost: ReturnType<typeof dec> }>();
   for (const r of margins) {
@@ -98,6 +168,12 @@ export async function readOverview(context: AppLoadContext, organizationId: stri
     workflows,
     eventsPerMinute: perMinute,
     batchesByStatus: batches.map((b) => ({ status: b.status, count: b._count._all })),
+    backlog: {
+      pendingEvents: backlog.pendingEvents,
+      atLeast: backlog.pendingEventsAtLeast,
+      oldestPendingAgeSeconds: backlog.oldestPendingAt ? Math.max(0, Math.round((now.getTime() - backlog.oldestPendingAt.getTime()) / 1000)) : null,
+    },
+    recentBatches: recent,
     thisPeriod,
     recurring: figures.map((f) => ({ currency: f.currency, mrr: formatMoney(f.mrr, f.currency), arr: formatMoney(f.arr, f.currency), activeCustomers: f.activeCustomers })),
   };

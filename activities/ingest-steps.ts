@@ -1,0 +1,448 @@
+import { applicableLimit } from '../billing/applicable-limit';
+import { dec, toPlainString, type Dec } from '../billing/decimal';
+import { quotaLevel, type QuotaLevel } from '../billing/quota';
+import { quotaWindow } from '../billing/quota-window';
+import { rateVendorUsage, type TokenRate, type TokenUsage } from '../billing/token-cost';
+import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/audit';
+import { INGEST_CHANNEL } from '../prisma/ingest-channel';
+import type { Queryable } from '../prisma/pg';
+import { LIMIT_COLUMNS, type QuotaLimitRow } from '../prisma/quota-limit-row';
+
+/*
+ * The steps of rating one processing batch, as set-based SQL through plain
+ * pg (no ORM on the hot path), each taking the connection of the caller's
+ * transaction. The processBatch activity runs them all in one transaction;
+ * the older one-step-per-activity workflows run each in its own. Every step
+ * only touches what is not done yet, so running it twice changes nothing.
+ */
+
+export interface BatchContext {
+  batchId: string;
+  organizationId: string;
+  actor: AuditActor;
+  /** the requests (ingest_batches ids) the batch claimed: its events are theirs */
+  requestIds: string[];
+}
+
+/** The requests a processing batch claimed, scoped by organization: another organization's batch id yields nothing. */
+export async function batchRequestIds(db: Queryable, batchId: string, organizationId: string): Promise<string[]> {
+  const { rows } = await db.query<{ request_ids: string[] }>({
+    name: 'ingest-batch-requests',
+    text: 'SELECT request_ids FROM processing_batches WHERE id = $1 AND organization_id = $2',
+    values: [batchId, organizationId],
+  });
+  return rows[0]?.request_ids ?? [];
+}
+
+/**
+ * Creates the customers the batch mentions for the first time (with a
+ * `customer.created` audit row each). ORDER BY gives concurrent batches the
+ * same insertion order, so two batches creating overlapping new customers
+ * wait rather than deadlock. The events are linked by rateEvents.
+ */
+export async function createCustomers(db: Queryable, ctx: BatchContext): Promise<number> {
+  const { rows } = await db.query<{ id: string; external_id: string }>({
+    name: 'ingest-create-customers',
+    text: `INSERT INTO customers (id, organization_id, external_id)
+           SELECT gen_random_uuid(), $1, external_id
+             FROM (SELECT DISTINCT customer_external_id AS external_id
+                     FROM usage_events
+                    WHERE batch_id = ANY($2::uuid[]) AND organization_id = $1 AND status <> 'rated'
+                    ORDER BY 1) AS first_seen
+           ON CONFLICT (organization_id, external_id) DO NOTHING
+           RETURNING id, external_id`,
+    values: [ctx.organizationId, ctx.requestIds],
+  });
+  await insertAuditRows(
+    db,
+    rows.map((customer) => ({
+      organizationId: ctx.organizationId,
+      actor: ctx.actor,
+      action: 'customer.created',
+      entityType: 'customer',
+      entityId: customer.id,
+      after: { externalId: customer.external_id, firstBatchId: ctx.batchId },
+    })),
+  );
+  return rows.length;
+}
+
+export interface RateEventsResult {
+  eventsRated: number;
+  /** events with vendor usage lines no rate covered (see `event.rating_incomplete` audit rows) */
+  eventsIncomplete: number;
+}
+
+/**
+ * Links every event of the batch to its customer and rates it at its own
+ * timestamp, marking it `rated` — one UPDATE … FROM unnest(…), the only
+ * write to the event row after its insert.
+ *
+ * - cost: the sum of the event's vendor usage lines at the rates in effect at
+ *   the event's timestamp (0 for an event without vendor usage: it cost us
+ *   nothing in tokens). A line with no rate in effect is not priced at zero
+ *   silently: cost holds the priced lines only, and the event gets an
+ *   `event.rating_incomplete` audit row listing the unpriced lines, in the
+ *   same transaction, so the gap is visible and can be re-rated later.
+ * - revenue: `revenue_amount` as sent; NULL stays NULL, because "the app
+ *   reported no per-event revenue" (priced later by plan) is not "zero revenue".
+ *
+ * Only events not yet `rated` are touched (`pending`, or `customer_linked`
+ * from before linking and rating became one write).
+ */
+export async function rateBatchEvents(db: Queryable, ctx: BatchContext): Promise<RateEventsResult> {
+  const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null }>({
+    name: 'ingest-events-to-rate',
+    text: `SELECT e.id, e.timestamp, e.vendor_usage, c.id AS customer_id
+             FROM usage_events AS e
+             LEFT JOIN customers AS c ON c.organization_id = e.organization_id AND c.external_id = e.customer_external_id
+            WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
+    values: [ctx.requestIds, ctx.organizationId],
+  });
+  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0 };
+
+  const usageById = new Map(events.map((e) => [e.id, parseVendorUsage(e.vendor_usage)]));
+  const rates = await loadRates(db, ctx.organizationId, [...usageById.values()].flatMap((u) => u.lines));
+  const ratings = events.map((event) => {
+    const usage = usageById.get(event.id) ?? { lines: [], malformed: [] };
+    const rated = rateVendorUsage(rates, usage.lines, event.timestamp);
+    return { id: event.id, customerId: event.customer_id, cost: toPlainString(rated.cost), rateIds: rated.rateIds, unpriced: [...rated.unrated, ...usage.malformed] };
+  });
+
+  const { rows: updated } = await db.query<{ id: string }>({
+    name: 'ingest-rate-events',
+    text: `UPDATE usage_events AS e
+              SET status = 'rated', customer_id = r.customer_id, cost = r.cost, revenue = e.revenue_amount,
+                  rate_ids = string_to_array(r.rate_ids, ','), rated_at = now()
+             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[]) AS r(id, customer_id, cost, rate_ids)
+            WHERE e.id = r.id AND e.organization_id = $5 AND e.status <> 'rated'
+           RETURNING e.id`,
+    values: [ratings.map((r) => r.id), ratings.map((r) => r.customerId), ratings.map((r) => r.cost), ratings.map((r) => r.rateIds.join(',')), ctx.organizationId],
+  });
+  const updatedIds = new Set(updated.map((row) => row.id));
+  const incomplete = ratings.filter((r) => r.unpriced.length > 0 && updatedIds.has(r.id));
+  await insertAuditRows(
+    db,
+    incomplete.map((r) => ({
+      organizationId: ctx.organizationId,
+      actor: ctx.actor,
+      action: 'event.rating_incomplete',
+      entityType: 'usage_event',
+      entityId: r.id,
+      after: { pricedCost: r.cost, rateIds: r.rateIds, unpricedLines: r.unpriced as object[] },
+    })),
+  );
+  return { eventsRated: updated.length, eventsIncomplete: incomplete.length };
+}
+
+/** The organization's rates for the vendor/model pairs the batch uses, all effective periods. */
+async function loadRates(db: Queryable, organizationId: string, lines: TokenUsage[]): Promise<TokenRate[]> {
+  const pairs = [...new Map(lines.map((l) => [`${l.vendor}\u0000${l.model}`, l])).values()];
+  if (pairs.length === 0) return [];
+  const { rows } = await db.query<{
+    id: string;
+    vendor: string;
+    model: string;
+    currency: string;
+    input: string;
+    output: string;
+    effective_from: Date;
+    effective_to: Date | null;
+  }>({
+    name: 'ingest-load-rates',
+    text: `SELECT r.id, r.vendor, r.model, r.currency, r.input_per_million_tokens::text AS input, r.output_per_million_tokens::text AS output,
+                  r.effective_from, r.effective_to
+             FROM vendor_rates AS r
+             JOIN unnest($2::text[], $3::text[]) AS p(vendor, model) ON r.vendor = p.vendor AND r.model = p.model
+            WHERE r.organization_id = $1`,
+    values: [organizationId, pairs.map((p) => p.vendor), pairs.map((p) => p.model)],
+  });
+  return rows.map((row) => ({
+    id: row.id,
+    vendor: row.vendor,
+    model: row.model,
+    currency: row.currency,
+    inputPerMillionTokens: row.input,
+    outputPerMillionTokens: row.output,
+    effectiveFrom: row.effective_from,
+    effectiveTo: row.effective_to,
+  }));
+}
+
+/**
+ * The API validates vendor_usage before storing it; a line that still does
+ * not have the expected shape is reported as unpriced rather than failing the
+ * whole batch or being priced at zero.
+ */
+export function parseVendorUsage(value: unknown): { lines: TokenUsage[]; malformed: unknown[] } {
+  const lines: TokenUsage[] = [];
+  const malformed: unknown[] = [];
+  for (const line of Array.isArray(value) ? value : [value]) {
+    if (isTokenUsage(line)) lines.push(line);
+    else malformed.push(line);
+  }
+  return { lines, malformed };
+}
+
+function isTokenUsage(line: unknown): line is TokenUsage {
+  if (typeof line !== 'object' || line === null) return false;
+  const l = line as Record<string, unknown>;
+  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  return typeof l.vendor === 'string' && typeof l.model === 'string' && count(l.input_tokens) && count(l.output_tokens);
+}
+
+/** One counter a batch touched: a limit, a customer and a window. */
+interface TouchedCounter {
+  limit: QuotaLimitRow;
+  customerExternalId: string;
+  eventType: string;
+  windowStart: Date;
+  windowEnd: Date | null;
+  /** the batch's own usage in this counter's window */
+  batchQuantity: Dec;
+}
+
+interface RefreshedCounter extends TouchedCounter {
+  counterId: string;
+  used: Dec;
+  level: QuotaLevel | null;
+}
+
+const counterKey = (limitId: string, customerExternalId: string, windowStart: Date): string => `${limitId}\u0000${customerExternalId}\u0000${windowStart.toISOString()}`;
+
+/**
+ * The (limit, customer, window) triples the batch's events fall into, under
+ * the limit that applies to each customer and event type, with the batch's
+ * quantity in each. Events are summed per UTC hour first — the finest reset
+ * window — so a batch of 1,000 events usually yields a handful of rows.
+ */
+async function touchedCounters(db: Queryable, ctx: BatchContext): Promise<TouchedCounter[]> {
+  const { rows: hours } = await db.query<{ customer_external_id: string; event_type: string; hour: Date; quantity: string }>({
+    name: 'ingest-batch-hours',
+    text: `SELECT customer_external_id, event_type, date_trunc('hour', timestamp, 'UTC') AS hour, SUM(quantity)::text AS quantity
+             FROM usage_events
+            WHERE batch_id = ANY($1::uuid[]) AND organization_id = $2
+            GROUP BY 1, 2, 3`,
+    values: [ctx.requestIds, ctx.organizationId],
+  });
+  if (hours.length === 0) return [];
+  const { rows: limits } = await db.query<QuotaLimitRow>({
+    name: 'ingest-batch-limits',
+    text: `SELECT ${LIMIT_COLUMNS} FROM quota_limits WHERE organization_id = $1 AND event_type = ANY($2::text[])`,
+    values: [ctx.organizationId, [...new Set(hours.map((h) => h.event_type))]],
+  });
+  const touched = new Map<string, TouchedCounter>();
+  for (const h of hours) {
+    const limit = applicableLimit(limits, h.event_type, h.customer_external_id);
+    if (!limit) continue;
+    const window = quotaWindow(limit.resetWindow, h.hour);
+    const key = counterKey(limit.id, h.customer_external_id, window.start);
+    const seen = touched.get(key);
+    if (seen) seen.batchQuantity = seen.batchQuantity.plus(dec(h.quantity));
+    else touched.set(key, { limit, customerExternalId: h.customer_external_id, eventType: h.event_type, windowStart: window.start, windowEnd: window.end, batchQuantity: dec(h.quantity) });
+  }
+  return [...touched.values()];
+}
+
+/**
+ * Adds the batch's usage to each SOFT counter it touched, exactly once, and
+ * returns every touched counter's usage and level.
+ *
+ * Exactly once: the (counter, batch) row in quota_counter_batches is claimed
+ * in the same transaction as the increment, so a retried or reset activity
+ * finds the claim and adds nothing. This costs O(batch), not a re-sum of the
+ * whole window. HARD counters were already counted by the API in the
+ * transaction that stored the events; here they are only read.
+ *
+ * The rows are locked (FOR UPDATE) in natural-key order, the order the API
+ * uses too; should a deadlock still happen, PostgreSQL aborts one side and
+ * Temporal retries the activity.
+ */
+async function refreshCounters(db: Queryable, batchId: string, touched: TouchedCounter[]): Promise<RefreshedCounter[]> {
+  const limitIds = touched.map((t) => t.limit.id);
+  const customers = touched.map((t) => t.customerExternalId);
+  const starts = touched.map((t) => t.windowStart.toISOString());
+  await db.query({
+    name: 'ingest-counters-create',
+    text: `INSERT INTO quota_counters (id, quota_limit_id, customer_external_id, window_start, window_end, used, updated_at)
+           SELECT gen_random_uuid(), k.limit_id, k.customer, k.window_start, k.window_end, 0, now()
+             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS k(limit_id, customer, window_start, window_end)
+            ORDER BY 2, 3, 4
+           ON CONFLICT (quota_limit_id, customer_external_id, window_start) DO NOTHING`,
+    values: [limitIds, customers, starts, touched.map((t) => t.windowEnd?.toISOString() ?? null)],
+  });
+  const { rows: locked } = await db.query<{ id: string; quota_limit_id: string; customer_external_id: string; window_start: Date }>({
+    name: 'ingest-counters-lock',
+    text: `SELECT q.id, q.quota_limit_id, q.customer_external_id, q.window_start
+             FROM quota_counters AS q
+             JOIN unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS k(limit_id, customer, window_start)
+               ON q.quota_limit_id = k.limit_id AND q.customer_external_id = k.customer AND q.window_start = k.window_start
+            ORDER BY q.quota_limit_id, q.customer_external_id COLLATE "C", q.window_start
+              FOR UPDATE OF q`,
+    values: [limitIds, customers, starts],
+  });
+  const counterIds = new Map(locked.map((c) => [counterKey(c.quota_limit_id, c.customer_external_id, c.window_start), c.id]));
+  const withIds = touched.map((t) => {
+    const key = counterKey(t.limit.id, t.customerExternalId, t.windowStart);
+    const counterId = counterIds.get(key);
+    if (!counterId) throw new Error(`quota counter ${key} vanished inside its transaction`);
+    return { ...t, counterId };
+  });
+
+  const soft = withIds.filter((t) => t.limit.mode === 'SOFT');
+  if (soft.length > 0) {
+    await db.query({
+      name: 'ingest-counters-add',
+      text: `WITH claimed AS (
+               INSERT INTO quota_counter_batches (counter_id, batch_id, quantity)
+               SELECT c.counter_id, $3, c.quantity FROM unnest($1::uuid[], $2::numeric[]) AS c(counter_id, quantity)
+               ON CONFLICT (counter_id, batch_id) DO NOTHING
+               RETURNING counter_id, quantity
+             )
+             UPDATE quota_counters AS q
+                SET used = q.used + claimed.quantity,
+                    limit_reached_at = CASE WHEN q.used + claimed.quantity >= l.limit_value THEN COALESCE(q.limit_reached_at, now()) ELSE q.limit_reached_at END,
+                    updated_at = now()
+               FROM claimed, quota_limits AS l
+              WHERE q.id = claimed.counter_id AND l.id = q.quota_limit_id`,
+      values: [soft.map((t) => t.counterId), soft.map((t) => toPlainString(t.batchQuantity)), batchId],
+    });
+  }
+
+  const { rows: current } = await db.query<{ id: string; used: string }>({
+    name: 'ingest-counters-read',
+    text: 'SELECT id, used::text AS used FROM quota_counters WHERE id = ANY($1::uuid[])',
+    values: [withIds.map((t) => t.counterId)],
+  });
+  const usedById = new Map(current.map((c) => [c.id, dec(c.used)]));
+  return withIds.map((t): RefreshedCounter => {
+    const used = usedById.get(t.counterId) ?? dec(0);
+    return { ...t, used, level: quotaLevel({ limit: t.limit.limitValue, softWarningPercent: t.limit.softWarningPercent }, used) };
+  });
+}
+
+const quotaDedupeKey = (limitId: string, customerExternalId: string, windowStart: Date, level: QuotaLevel): string =>
+  `quota:${limitId}:${customerExternalId}:${windowStart.toISOString()}:${level}`;
+
+/**
+ * Inserts the notifications for counters at a level, skipping any already
+ * raised: the table's unique dedupe key makes "once" a database fact, also
+ * for two batches racing. Only a notification this run inserted gets its
+ * `quota.warning` / `quota.exceeded` audit row, in the same transaction.
+ */
+async function raiseNotifications(db: Queryable, ctx: BatchContext, counters: RefreshedCounter[]): Promise<number> {
+  const crossings = counters.flatMap((c) => {
+    if (!c.level) return [];
+    const payload = {
+      limitId: c.limit.id,
+      mode: c.limit.mode,
+      eventType: c.eventType,
+      customerExternalId: c.customerExternalId,
+      level: c.level,
+      limit: toPlainString(dec(c.limit.limitValue)),
+      used: toPlainString(c.used),
+      softWarningPercent: c.limit.softWarningPercent,
+      windowStart: c.windowStart.toISOString(),
+      windowEnd: c.windowEnd?.toISOString() ?? null,
+    };
+    return [{ counterId: c.counterId, kind: `quota.${c.level}`, dedupeKey: quotaDedupeKey(c.limit.id, c.customerExternalId, c.windowStart, c.level), payload }];
+  });
+  if (crossings.length === 0) return 0;
+  const { rows: inserted } = await db.query<{ id: string; dedupe_key: string }>({
+    name: 'ingest-raise-notifications',
+    text: `INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
+           SELECT gen_random_uuid(), $1, n.kind, n.dedupe_key, n.payload::jsonb
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS n(kind, dedupe_key, payload)
+            ORDER BY n.dedupe_key
+           ON CONFLICT (organization_id, dedupe_key) DO NOTHING
+           RETURNING id, dedupe_key`,
+    values: [ctx.organizationId, crossings.map((c) => c.kind), crossings.map((c) => c.dedupeKey), crossings.map((c) => JSON.stringify(c.payload))],
+  });
+  const byKey = new Map(crossings.map((c) => [c.dedupeKey, c]));
+  const audits = inserted.flatMap((row): AuditEntry[] => {
+    const crossing = byKey.get(row.dedupe_key);
+    if (!crossing) return [];
+    return [
+      {
+        organizationId: ctx.organizationId,
+        actor: ctx.actor,
+        action: crossing.kind,
+        entityType: 'quota_counter',
+        entityId: crossing.counterId,
+        after: { ...crossing.payload, notificationId: row.id, batchId: ctx.batchId },
+      },
+    ];
+  });
+  await insertAuditRows(db, audits);
+  return inserted.length;
+}
+
+export interface CountQuotasResult {
+  countersUpdated: number;
+  notificationsCreated: number;
+}
+
+/**
+ * Brings every quota counter the batch touched up to date and raises one
+ * notification per customer, limit, window and level crossed — for SOFT
+ * limits, and for HARD ones nearing or at their limit too. Reaching
+ * `exceeded` in one step skips the warning: the higher level says more.
+ */
+export async function countQuotas(db: Queryable, ctx: BatchContext): Promise<CountQuotasResult> {
+  const touched = await touchedCounters(db, ctx);
+  if (touched.length === 0) return { countersUpdated: 0, notificationsCreated: 0 };
+  const refreshed = await refreshCounters(db, ctx.batchId, touched);
+  return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, ctx, refreshed) };
+}
+
+/** The organization's notifications still waiting for delivery, from this batch or earlier ones. */
+export async function pendingNotifications(db: Queryable, organizationId: string): Promise<number> {
+  const { rows } = await db.query<{ pending: number }>({
+    name: 'ingest-pending-notifications',
+    text: 'SELECT count(*)::int AS pending FROM notifications WHERE organization_id = $1 AND delivered_at IS NULL',
+    values: [organizationId],
+  });
+  return rows[0]?.pending ?? 0;
+}
+
+/**
+ * Marks the processing batch processed and audits it — only on the actual
+ * transition, so a retry or a reset run writes no second audit row. A batch
+ * whose workflow was started but never recorded (the batcher died right
+ * after the start) also gets its workflow and run id here. The batcher hears
+ * of it (NOTIFY on commit): a batch slot of the organization is free again.
+ */
+export async function markProcessed(db: Queryable, ctx: Pick<BatchContext, 'batchId' | 'organizationId' | 'actor'>): Promise<boolean> {
+  const { rows } = await db.query<{ previous_status: string; rated: number; requests: number }>({
+    name: 'ingest-mark-processed',
+    text: `WITH previous AS (
+             SELECT id, status FROM processing_batches
+              WHERE id = $1 AND organization_id = $2 AND status IN ('accepted', 'workflow_started')
+                FOR UPDATE
+           )
+           UPDATE processing_batches AS b
+              SET status = 'processed', processed_at = now(),
+                  workflow_id = COALESCE(b.workflow_id, $3), run_id = COALESCE(b.run_id, $4)
+             FROM previous
+            WHERE b.id = previous.id
+           RETURNING previous.status::text AS previous_status, b.requests,
+             (SELECT count(*)::int FROM usage_events
+               WHERE batch_id = ANY(b.request_ids) AND organization_id = b.organization_id AND status = 'rated') AS rated`,
+    values: [ctx.batchId, ctx.organizationId, ctx.actor.id, ctx.actor.type === 'workflow' ? ctx.actor.runId : null],
+  });
+  const row = rows[0];
+  if (!row) return false;
+  await insertAuditRows(db, [
+    {
+      organizationId: ctx.organizationId,
+      actor: ctx.actor,
+      action: 'batch.processed',
+      entityType: 'processing_batch',
+      entityId: ctx.batchId,
+      before: { status: row.previous_status },
+      after: { status: 'processed', requests: row.requests, ratedEvents: row.rated },
+    },
+  ]);
+  await db.query({ name: 'ingest-notify-processed', text: `SELECT pg_notify('${INGEST_CHANNEL}', $1)`, values: [`${ctx.organizationId}:0`] });
+  return true;
+}
