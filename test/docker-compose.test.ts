@@ -25,6 +25,7 @@ const NOT_WIRED: Record<string, string> = {
   TEMPORAL_UI_URL: 'only printed by `npm start` when it is pointed at an external cluster',
   PRISMA_QUERY_ENGINE_LIBRARY: 'optional override; prisma/prisma-cli.mjs defaults it so the engine-free CLI downloads nothing',
   PRISMA_SCHEMA_ENGINE_BINARY: 'optional override; prisma/prisma-cli.mjs defaults it so the engine-free CLI downloads nothing',
+  LEDGERFLOW_WORKFLOW_BUNDLE: 'optional: a prebuilt workflow bundle; unset, the worker bundles at start (the compose image does)',
 };
 
 interface ComposeService {

@@ -52,7 +52,19 @@ async function main(): Promise<void> {
     const stripe = stripeFromEnv();
     // Organizations with their own stripe_secret_key use it, through the same API base.
     const stripeAccounts = createStripeAccounts(prisma, stripeApiBase() ? { apiBase: stripeApiBase() } : {});
-    const worker = await createLedgerflowWorker({ connection: nativeConnection, namespace, taskQueue, prisma, pool, client, notifier, stripeAccounts, ...(stripe ? { stripe } : {}) });
+    const worker = await createLedgerflowWorker({
+      connection: nativeConnection,
+      namespace,
+      taskQueue,
+      prisma,
+      pool,
+      client,
+      notifier,
+      stripeAccounts,
+      ...(stripe ? { stripe } : {}),
+      // A bundle built ahead of time (images, tests) instead of bundling the workflows at start.
+      ...(process.env.LEDGERFLOW_WORKFLOW_BUNDLE ? { workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE } : {}),
+    });
 
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+/** A real API or worker process (`node --import tsx <file>`), its output kept for when a test fails. */
+export interface TestProcess {
+  name: string;
+  child: ChildProcess;
+  /** the last lines it printed */
+  output(): string;
+  /** resolves when it prints a line matching `pattern`, rejects if it exits first or `timeoutMs` passes */
+  printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** kill -9: no shutdown hook runs */
+  kill(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs` */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function startProcess(name: string, file: string, env: NodeJS.ProcessEnv): TestProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const watchers: { pattern: RegExp; resolve(): void }[] = [];
+  let exitedWith: string | null = null;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitedWith = `code ${code}, signal ${signal}`;
+      resolve();
+    });
+  });
+  let partial = '';
+  const onData = (chunk: Buffer): void => {
+    const text = partial + chunk.toString('utf8');
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      if (lines.length > 200) lines.shift();
+      for (const w of watchers.filter((x) => x.pattern.test(line))) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  const output = (): string => `--- ${name} (last lines) ---\n${lines.slice(-60).join('\n')}`;
+  return {
+    name,
+    child,
+    output,
+    printed(pattern, timeoutMs = 60_000) {
+      if (lines.some((l) => pattern.test(l))) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms\n${output()}`)), timeoutMs);
+        watchers.push({
+          pattern,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`${name} exited (${exitedWith}) before printing ${pattern}\n${output()}`));
+        });
+      });
+    },
+    async kill() {
+      if (alive()) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop(graceMs = 15_000) {
+      if (!alive()) return;
+      const killer = setTimeout(() => alive() && child.kill('SIGKILL'), graceMs);
+      child.kill('SIGTERM');
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
