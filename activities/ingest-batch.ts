@@ -1,7 +1,7 @@
 import type { IngestBatchInput } from '../temporal/ingest';
 import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
-import { batchRequestIds, countQuotas, createCustomers, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
+import { batchRequestIds, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
 
 export type { RateEventsResult } from './ingest-steps';
@@ -36,9 +36,11 @@ export function processBatch(deps: ActivityDeps) {
   return async function processBatch(input: IngestBatchInput): Promise<ProcessBatchResult> {
     const idle = { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: 0, transitioned: false };
     const result = await step(deps, input, idle, async (db, ctx) => {
+      // Under the batch's row lock: a retry or a reset of a processed batch does nothing, and counts nothing twice.
+      if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
       const rated = await rateBatchEvents(db, ctx);
-      const quotas = await countQuotas(db, ctx);
+      const quotas = await countQuotas(db, ctx, { perCounterClaims: false });
       const transitioned = await markProcessed(db, ctx);
       return { ...idle, customersCreated, ...rated, ...quotas, transitioned };
     });
@@ -70,7 +72,7 @@ export interface CheckQuotasResult {
 
 export function checkQuotas(deps: ActivityDeps) {
   return async function checkQuotas(input: IngestBatchInput): Promise<CheckQuotasResult> {
-    const quotas = await step(deps, input, { countersUpdated: 0, notificationsCreated: 0 }, countQuotas);
+    const quotas = await step(deps, input, { countersUpdated: 0, notificationsCreated: 0 }, (db, ctx) => countQuotas(db, ctx, { perCounterClaims: true }));
     return { ...quotas, notificationsPending: await pendingNotifications(deps.pool, input.organizationId) };
   };
 }

@@ -246,19 +246,24 @@ async function touchedCounters(db: Queryable, ctx: BatchContext): Promise<Touche
 
 /**
  * Adds the batch's usage to each SOFT counter it touched, exactly once, and
- * returns every touched counter's usage and level.
+ * returns every touched counter's usage and level. HARD counters were
+ * already counted by the API in the transaction that stored the events; here
+ * they are only read.
  *
- * Exactly once: the (counter, batch) row in quota_counter_batches is claimed
- * in the same transaction as the increment, so a retried or reset activity
- * finds the claim and adds nothing. This costs O(batch), not a re-sum of the
- * whole window. HARD counters were already counted by the API in the
- * transaction that stored the events; here they are only read.
+ * Exactly once, in one of two ways. `perCounterClaims`: the (counter, batch)
+ * row in quota_counter_batches is claimed in the same statement as the
+ * increment, so a retried step finds the claim and adds nothing — what the
+ * step needs when it runs as an activity of its own. Without it, the caller
+ * holds the processing batch's row lock and counts only if the batch is not
+ * processed yet, in the transaction that marks it processed (processBatch):
+ * no claim rows to write. Either way this costs O(batch), not a re-sum of
+ * the window.
  *
- * The rows are locked (FOR UPDATE) in natural-key order, the order the API
- * uses too; should a deadlock still happen, PostgreSQL aborts one side and
- * Temporal retries the activity.
+ * The counter rows are locked (FOR UPDATE) in natural-key order, the order
+ * the API uses too; should a deadlock still happen, PostgreSQL aborts one
+ * side and Temporal retries the activity.
  */
-async function refreshCounters(db: Queryable, batchId: string, touched: TouchedCounter[]): Promise<RefreshedCounter[]> {
+async function refreshCounters(db: Queryable, batchId: string, touched: TouchedCounter[], perCounterClaims: boolean): Promise<RefreshedCounter[]> {
   const limitIds = touched.map((t) => t.limit.id);
   const customers = touched.map((t) => t.customerExternalId);
   const starts = touched.map((t) => t.windowStart.toISOString());
@@ -271,53 +276,45 @@ async function refreshCounters(db: Queryable, batchId: string, touched: TouchedC
            ON CONFLICT (quota_limit_id, customer_external_id, window_start) DO NOTHING`,
     values: [limitIds, customers, starts, touched.map((t) => t.windowEnd?.toISOString() ?? null)],
   });
-  const { rows: locked } = await db.query<{ id: string; quota_limit_id: string; customer_external_id: string; window_start: Date }>({
-    name: 'ingest-counters-lock',
-    text: `SELECT q.id, q.quota_limit_id, q.customer_external_id, q.window_start
-             FROM quota_counters AS q
-             JOIN unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS k(limit_id, customer, window_start)
-               ON q.quota_limit_id = k.limit_id AND q.customer_external_id = k.customer AND q.window_start = k.window_start
-            ORDER BY q.quota_limit_id, q.customer_external_id COLLATE "C", q.window_start
-              FOR UPDATE OF q`,
-    values: [limitIds, customers, starts],
-  });
-  const counterIds = new Map(locked.map((c) => [counterKey(c.quota_limit_id, c.customer_external_id, c.window_start), c.id]));
-  const withIds = touched.map((t) => {
-    const key = counterKey(t.limit.id, t.customerExternalId, t.windowStart);
-    const counterId = counterIds.get(key);
-    if (!counterId) throw new Error(`quota counter ${key} vanished inside its transaction`);
-    return { ...t, counterId };
-  });
-
-  const soft = withIds.filter((t) => t.limit.mode === 'SOFT');
-  if (soft.length > 0) {
-    await db.query({
-      name: 'ingest-counters-add',
-      text: `WITH claimed AS (
-               INSERT INTO quota_counter_batches (counter_id, batch_id, quantity)
-               SELECT c.counter_id, $3, c.quantity FROM unnest($1::uuid[], $2::numeric[]) AS c(counter_id, quantity)
-               ON CONFLICT (counter_id, batch_id) DO NOTHING
-               RETURNING counter_id, quantity
-             )
+  const { rows } = await db.query<{ id: string; quota_limit_id: string; customer_external_id: string; window_start: Date; used: string }>({
+    name: 'ingest-counters-add',
+    text: `WITH k AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::numeric[], $5::boolean[]) AS k(limit_id, customer, window_start, quantity, soft)
+           ), locked AS (
+             SELECT q.id, q.quota_limit_id, q.customer_external_id, q.window_start, q.used, k.quantity, k.soft
+               FROM quota_counters AS q
+               JOIN k ON q.quota_limit_id = k.limit_id AND q.customer_external_id = k.customer AND q.window_start = k.window_start
+              ORDER BY q.quota_limit_id, q.customer_external_id COLLATE "C", q.window_start
+                FOR UPDATE OF q
+           ), claimed AS (
+             INSERT INTO quota_counter_batches (counter_id, batch_id, quantity)
+             SELECT id, $6, quantity FROM locked WHERE soft AND $7
+             ON CONFLICT (counter_id, batch_id) DO NOTHING
+             RETURNING counter_id, quantity
+           ), to_add AS (
+             SELECT id AS counter_id, quantity FROM locked WHERE soft AND NOT $7
+             UNION ALL
+             SELECT counter_id, quantity FROM claimed
+           ), added AS (
              UPDATE quota_counters AS q
-                SET used = q.used + claimed.quantity,
-                    limit_reached_at = CASE WHEN q.used + claimed.quantity >= l.limit_value THEN COALESCE(q.limit_reached_at, now()) ELSE q.limit_reached_at END,
+                SET used = q.used + a.quantity,
+                    limit_reached_at = CASE WHEN q.used + a.quantity >= l.limit_value THEN COALESCE(q.limit_reached_at, now()) ELSE q.limit_reached_at END,
                     updated_at = now()
-               FROM claimed, quota_limits AS l
-              WHERE q.id = claimed.counter_id AND l.id = q.quota_limit_id`,
-      values: [soft.map((t) => t.counterId), soft.map((t) => toPlainString(t.batchQuantity)), batchId],
-    });
-  }
-
-  const { rows: current } = await db.query<{ id: string; used: string }>({
-    name: 'ingest-counters-read',
-    text: 'SELECT id, used::text AS used FROM quota_counters WHERE id = ANY($1::uuid[])',
-    values: [withIds.map((t) => t.counterId)],
+               FROM to_add AS a, quota_limits AS l
+              WHERE q.id = a.counter_id AND l.id = q.quota_limit_id
+             RETURNING q.id, q.used
+           )
+           SELECT locked.id, locked.quota_limit_id, locked.customer_external_id, locked.window_start, COALESCE(added.used, locked.used)::text AS used
+             FROM locked LEFT JOIN added ON added.id = locked.id`,
+    values: [limitIds, customers, starts, touched.map((t) => toPlainString(t.batchQuantity)), touched.map((t) => t.limit.mode === 'SOFT'), batchId, perCounterClaims],
   });
-  const usedById = new Map(current.map((c) => [c.id, dec(c.used)]));
-  return withIds.map((t): RefreshedCounter => {
-    const used = usedById.get(t.counterId) ?? dec(0);
-    return { ...t, used, level: quotaLevel({ limit: t.limit.limitValue, softWarningPercent: t.limit.softWarningPercent }, used) };
+  const byKey = new Map(rows.map((c) => [counterKey(c.quota_limit_id, c.customer_external_id, c.window_start), c]));
+  return touched.map((t): RefreshedCounter => {
+    const key = counterKey(t.limit.id, t.customerExternalId, t.windowStart);
+    const row = byKey.get(key);
+    if (!row) throw new Error(`quota counter ${key} vanished inside its transaction`);
+    const used = dec(row.used);
+    return { ...t, counterId: row.id, used, level: quotaLevel({ limit: t.limit.limitValue, softWarningPercent: t.limit.softWarningPercent }, used) };
   });
 }
 
@@ -383,15 +380,16 @@ export interface CountQuotasResult {
 }
 
 /**
- * Brings every quota counter the batch touched up to date and raises one
+ * Brings every quota counter the batch touched up to date (see
+ * refreshCounters for the two ways of counting once) and raises one
  * notification per customer, limit, window and level crossed — for SOFT
  * limits, and for HARD ones nearing or at their limit too. Reaching
  * `exceeded` in one step skips the warning: the higher level says more.
  */
-export async function countQuotas(db: Queryable, ctx: BatchContext): Promise<CountQuotasResult> {
+export async function countQuotas(db: Queryable, ctx: BatchContext, { perCounterClaims }: { perCounterClaims: boolean }): Promise<CountQuotasResult> {
   const touched = await touchedCounters(db, ctx);
   if (touched.length === 0) return { countersUpdated: 0, notificationsCreated: 0 };
-  const refreshed = await refreshCounters(db, ctx.batchId, touched);
+  const refreshed = await refreshCounters(db, ctx.batchId, touched, perCounterClaims);
   return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, ctx, refreshed) };
 }
 
@@ -412,6 +410,20 @@ export async function pendingNotifications(db: Queryable, organizationId: string
  * after the start) also gets its workflow and run id here. The batcher hears
  * of it (NOTIFY on commit): a batch slot of the organization is free again.
  */
+/**
+ * Locks the processing batch's row for the rest of the transaction and says
+ * whether it still needs processing: the one-transaction path's guard
+ * against a retry or a reset counting the batch twice.
+ */
+export async function lockUnprocessed(db: Queryable, ctx: Pick<BatchContext, 'batchId' | 'organizationId'>): Promise<boolean> {
+  const { rows } = await db.query<{ status: string }>({
+    name: 'ingest-lock-batch',
+    text: 'SELECT status::text FROM processing_batches WHERE id = $1 AND organization_id = $2 FOR UPDATE',
+    values: [ctx.batchId, ctx.organizationId],
+  });
+  return rows[0] !== undefined && rows[0].status !== 'processed';
+}
+
 export async function markProcessed(db: Queryable, ctx: Pick<BatchContext, 'batchId' | 'organizationId' | 'actor'>): Promise<boolean> {
   const { rows } = await db.query<{ previous_status: string; rated: number; requests: number }>({
     name: 'ingest-mark-processed',

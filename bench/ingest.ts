@@ -70,9 +70,10 @@ function options(): { events: number; sustainSeconds: number } {
   return { events, sustainSeconds };
 }
 
+/** Events spread over the last minute, a millisecond apart, as a busy app's would be (index sizes depend on it). */
 function makeEvents(prefix: string, n: number): BenchEvent[] {
-  const now = new Date().toISOString();
-  return Array.from({ length: n }, (_, i) => makeEvent(`${prefix}-${i}`, i, now));
+  const start = Date.now() - 60_000;
+  return Array.from({ length: n }, (_, i) => makeEvent(`${prefix}-${i}`, i, new Date(start + (i % 60_000)).toISOString()));
 }
 
 function makeEvent(key: string, i: number, timestamp: string): BenchEvent {
@@ -118,7 +119,6 @@ async function commitCeiling(pool: Pool): Promise<{ perSec: number; p50: number;
   await ceilingTable(pool, 'bench_commit_ceiling');
   const org = randomUUID();
   const batch = randomUUID();
-  const now = new Date().toISOString();
   const latencies: number[] = [];
   let committed = 0;
   const clients: PoolClient[] = await Promise.all(Array.from({ length: COMMIT_CONNECTIONS }, () => pool.connect()));
@@ -128,7 +128,7 @@ async function commitCeiling(pool: Pool): Promise<{ perSec: number; p50: number;
     await Promise.all(
       clients.map(async (client) => {
         while (performance.now() < deadline) {
-          const e = makeEvent(`c-${next}`, next++, now);
+          const e = makeEvent(`c-${next}`, next++, new Date().toISOString());
           const started = performance.now();
           await client.query({
             name: 'commit-ceiling',
@@ -340,7 +340,6 @@ async function sustained(stack: StackFile, pool: Pool, prisma: PrismaClient, pro
   const org = await benchOrganization(prisma, 'sustained');
   const url = new URL(`${stack.api.url}/api/v1/events`);
   const prefix = `sustained-${randomUUID().slice(0, 8)}`;
-  const timestamp = new Date().toISOString();
   say(`sustained: ${n0(ratePerSec)} one-event requests/s offered for ${seconds} s…`);
   const latencies: number[] = [];
   const failures: string[] = [];
@@ -357,7 +356,7 @@ async function sustained(stack: StackFile, pool: Pool, prisma: PrismaClient, pro
       const now = performance.now();
       const due = Math.floor(((Math.min(now, end) - started) / 1000) * ratePerSec);
       while (sent < due) {
-        const body = JSON.stringify(makeEvent(`${prefix}-${sent}`, sent, timestamp));
+        const body = JSON.stringify(makeEvent(`${prefix}-${sent}`, sent, new Date().toISOString()));
         sent += 1;
         inFlight += 1;
         post(url, org.key, body)

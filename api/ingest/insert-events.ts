@@ -228,10 +228,9 @@ async function enforceHardLimits(
 }
 
 /**
- * The request rows with their final counts, one `batch.accepted` audit row
- * per request, and a notification per organization to the batcher — one
- * statement. NOTIFY is transactional: the batcher hears of the events only
- * once they are committed.
+ * The request rows with their final counts and a notification per
+ * organization to the batcher — one statement. NOTIFY is transactional: the
+ * batcher hears of the events only once they are committed.
  */
 async function recordRequests(
   client: PoolClient,
@@ -249,11 +248,6 @@ async function recordRequests(
      ), requests AS (
        INSERT INTO ingest_batches (id, organization_id, api_key_id, received, accepted, duplicates, rejected)
        SELECT * FROM rows
-     ), audit AS (
-       INSERT INTO audit_logs (organization_id, actor_type, actor_id, action, entity_type, entity_id, after)
-       SELECT organization_id, 'api_key', api_key_id::text, 'batch.accepted', 'ingest_batch', id::text,
-              jsonb_build_object('received', received, 'accepted', accepted, 'duplicates', duplicates, 'rejected', rejected)
-         FROM rows
      )
      SELECT pg_notify('${INGEST_CHANNEL}', n.organization_id || ':' || n.accepted)
        FROM unnest($8::text[], $9::int[]) AS n(organization_id, accepted)`,
@@ -271,7 +265,7 @@ async function recordRequests(
   });
 }
 
-/** A request's counts as its ingest_batches row and audit row record them. */
+/** A request's counts as its ingest_batches row records them. */
 interface RequestCounts {
   received: number;
   /** events that went to the insert (valid, and first of their key in the group) */
@@ -283,8 +277,8 @@ interface RequestCounts {
 
 /**
  * The whole group in one statement, which PostgreSQL runs as one
- * transaction: the events, the request rows with their counts, their
- * `batch.accepted` audit rows and the batcher's wake-up — one round trip and
+ * transaction: the events, the request rows with their counts and the
+ * batcher's wake-up — one round trip and
  * one plan (a prepared statement) however many requests the group holds.
  * Only for groups no HARD limit applies to: the statement checks that itself
  * and, if one does, writes nothing and says so (`hard`), and the group goes
@@ -313,11 +307,6 @@ async function storeInOneStatement(pool: Pool, requests: readonly StoreBatchInpu
        ), request_rows AS (
          INSERT INTO ingest_batches (id, organization_id, api_key_id, received, accepted, duplicates, rejected)
          SELECT id, organization_id, api_key_id, received, accepted, duplicates, rejected FROM per_request
-       ), audit AS (
-         INSERT INTO audit_logs (organization_id, actor_type, actor_id, action, entity_type, entity_id, after)
-         SELECT organization_id, 'api_key', api_key_id::text, 'batch.accepted', 'ingest_batch', id::text,
-                jsonb_build_object('received', received, 'accepted', accepted, 'duplicates', duplicates, 'rejected', rejected)
-           FROM per_request
        ), notified AS (
          SELECT pg_notify('${INGEST_CHANNEL}', organization_id || ':' || count(*)) FROM inserted GROUP BY organization_id
        )
@@ -343,7 +332,7 @@ async function storeInOneStatement(pool: Pool, requests: readonly StoreBatchInpu
 /**
  * The transactional way, for groups a HARD limit applies to: insert the
  * events, admit them under the counters' row locks (refused ones are deleted
- * again), then the request rows, audit rows and wake-up — one transaction.
+ * again), then the request rows and the wake-up — one transaction.
  */
 async function storeUnderLimits(pool: Pool, requests: readonly StoreBatchInput[], events: readonly GroupEvent[], counts: readonly RequestCounts[]): Promise<{ inserted: Set<string>; refused: Map<number, RejectedEvent[]> }> {
   return inTransaction(pool, async (client) => {
@@ -368,8 +357,11 @@ async function storeUnderLimits(pool: Pool, requests: readonly StoreBatchInput[]
  * Stores the validated requests of one group: their events (each
  * idempotency key once per organization, the first request in arrival order
  * keeping it), HARD quota enforcement, the request rows with their counts
- * and `batch.accepted` audit rows, and the batcher's wake-up. Either all of
- * it commits or none of it; each request's result is its own.
+ * and the batcher's wake-up. Either all of it commits or none of it; each
+ * request's result is its own. The request row (ingest_batches: API key,
+ * counts, time, never changed but for the batch that claims it) is the
+ * record of the acceptance; the audit log, read by people, gets no row per
+ * request — at thousands of requests a second it would bury everything else.
  */
 export async function storeGroup(pool: Pool, requests: readonly StoreBatchInput[]): Promise<StoredBatch[]> {
   const claimed = new Set<string>();

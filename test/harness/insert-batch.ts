@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../../prisma/client';
-import { writeAudit } from '../../prisma/audit';
 import { startBatch } from '../../activities/batch-formation';
 import { testPool } from './fixtures';
 import type { TokenUsage } from '../../billing/token-cost';
@@ -28,9 +27,9 @@ export interface InsertedBatch {
 }
 
 /**
- * Writes a request the way the ingest API does — the `ingest_batches` row,
- * its `pending` events without customer, and the `batch.accepted` audit
- * row, in one transaction — and, unless `claim: false`, a processing batch
+ * Writes a request the way the ingest API does — the `ingest_batches` row
+ * and its `pending` events without customer, in one transaction — and,
+ * unless `claim: false`, a processing batch
  * holding exactly that request, as the batcher would claim it. Workflow
  * tests so depend on neither the API nor the batcher's timing. `createdAt`
  * backdates both for sweeper tests.
@@ -79,14 +78,6 @@ export async function insertBatch(
         revenueAmount: e.revenueAmount ?? null,
         currency: e.currency ?? null,
       })),
-    });
-    await writeAudit(tx, {
-      organizationId,
-      actor: options.apiKeyId ? { type: 'api_key', id: options.apiKeyId } : { type: 'system', id: 'test' },
-      action: 'batch.accepted',
-      entityType: 'ingest_batch',
-      entityId: requestId,
-      after: { accepted: events.length },
     });
   });
   return { batchId, requestId, organizationId, eventIds };
