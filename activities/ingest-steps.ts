@@ -2,7 +2,7 @@ import { applicableLimit } from '../billing/applicable-limit';
 import { dec, toPlainString, type Dec } from '../billing/decimal';
 import { quotaLevel, type QuotaLevel } from '../billing/quota';
 import { quotaWindow } from '../billing/quota-window';
-import { rateVendorUsage, type TokenRate, type TokenUsage } from '../billing/token-cost';
+import { rateVendorUsage, splitVendorUsage, type TokenRate, type TokenUsage } from '../billing/token-cost';
 import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/audit';
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
@@ -101,7 +101,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext): Promise
   });
   if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0 };
 
-  const usageById = new Map(events.map((e) => [e.id, parseVendorUsage(e.vendor_usage)]));
+  const usageById = new Map(events.map((e) => [e.id, splitVendorUsage(e.vendor_usage)]));
   const rates = await loadRates(db, ctx.organizationId, [...usageById.values()].flatMap((u) => u.lines));
   const ratings = events.map((event) => {
     const usage = usageById.get(event.id) ?? { lines: [], malformed: [] };
@@ -167,28 +167,6 @@ async function loadRates(db: Queryable, organizationId: string, lines: TokenUsag
     effectiveFrom: row.effective_from,
     effectiveTo: row.effective_to,
   }));
-}
-
-/**
- * The API validates vendor_usage before storing it; a line that still does
- * not have the expected shape is reported as unpriced rather than failing the
- * whole batch or being priced at zero.
- */
-export function parseVendorUsage(value: unknown): { lines: TokenUsage[]; malformed: unknown[] } {
-  const lines: TokenUsage[] = [];
-  const malformed: unknown[] = [];
-  for (const line of Array.isArray(value) ? value : [value]) {
-    if (isTokenUsage(line)) lines.push(line);
-    else malformed.push(line);
-  }
-  return { lines, malformed };
-}
-
-function isTokenUsage(line: unknown): line is TokenUsage {
-  if (typeof line !== 'object' || line === null) return false;
-  const l = line as Record<string, unknown>;
-  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  return typeof l.vendor === 'string' && typeof l.model === 'string' && count(l.input_tokens) && count(l.output_tokens);
 }
 
 /** One counter a batch touched: a limit, a customer and a window. */

@@ -1,5 +1,5 @@
 import { toPlainString } from './decimal';
-import { rateInEffect, rateVendorUsage, tokenCost, type TokenRate } from './token-cost';
+import { rateInEffect, rateVendorUsage, splitVendorUsage, tokenCost, type TokenRate } from './token-cost';
 
 const at = (iso: string) => new Date(iso);
 
@@ -99,5 +99,24 @@ describe('rateVendorUsage', () => {
     const usage = [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 1_000, output_tokens: 1_000 }];
     expect(toPlainString(rateVendorUsage([old, current], usage, at('2025-12-31T23:59:59.999Z')).cost)).toBe('0.02');
     expect(toPlainString(rateVendorUsage([old, current], usage, at('2026-01-01T00:00:00Z')).cost)).toBe('0.0125');
+  });
+});
+
+describe('splitVendorUsage', () => {
+  const line = { vendor: 'openai', model: 'gpt-4o', input_tokens: 10, output_tokens: 5 };
+
+  it('keeps well-formed lines and sets aside the rest, in order', () => {
+    const broken = [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 10 }, { ...line, output_tokens: -1 }, { ...line, input_tokens: 1.5 }, 'text', null, [line]];
+    expect(splitVendorUsage([line, ...broken, line])).toEqual({ lines: [line, line], malformed: broken });
+  });
+
+  it('takes a value that is not an array as one line, and an empty array as none', () => {
+    expect(splitVendorUsage(line)).toEqual({ lines: [line], malformed: [] });
+    expect(splitVendorUsage([])).toEqual({ lines: [], malformed: [] });
+  });
+
+  it('refuses token counts of 16 digits and more', () => {
+    expect(splitVendorUsage([{ ...line, input_tokens: 1e15 }]).malformed).toHaveLength(1);
+    expect(splitVendorUsage([{ ...line, input_tokens: 1e15 - 1 }]).lines).toHaveLength(1);
   });
 });

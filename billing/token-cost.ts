@@ -69,4 +69,28 @@ export function rateVendorUsage(rates: readonly TokenRate[], usage: readonly Tok
   return { cost, rateIds, unrated };
 }
 
+/**
+ * An event's stored vendor_usage split into lines that can be priced and
+ * lines of the wrong shape (reported as unpriced rather than failing the
+ * event or being priced at zero). A value that is not an array counts as one
+ * line.
+ */
+export function splitVendorUsage(value: unknown): { lines: TokenUsage[]; malformed: unknown[] } {
+  const lines: TokenUsage[] = [];
+  const malformed: unknown[] = [];
+  for (const line of Array.isArray(value) ? value : [value]) {
+    if (isTokenUsage(line)) lines.push(line);
+    else malformed.push(line);
+  }
+  return { lines, malformed };
+}
+
+/** Vendor and model names, and token counts that are whole numbers of at most 15 digits. */
+function isTokenUsage(line: unknown): line is TokenUsage {
+  if (typeof line !== 'object' || line === null || Array.isArray(line)) return false;
+  const l = line as Record<string, unknown>;
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1e15;
+  return typeof l.vendor === 'string' && typeof l.model === 'string' && count(l.input_tokens) && count(l.output_tokens);
+}
+
 export { toPlainString };
