@@ -479,6 +479,13 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           },
         },
       },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics of this API process: the ingest backlog, events by outcome, group-commit transactions',
+          security: [],
+          responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
       '/api/openapi.json': {
         get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } },
       },
