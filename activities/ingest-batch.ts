@@ -36,11 +36,11 @@ export function processBatch(deps: ActivityDeps) {
   return async function processBatch(input: IngestBatchInput): Promise<ProcessBatchResult> {
     const idle = { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: 0, transitioned: false };
     const result = await step(deps, input, idle, async (db, ctx) => {
-      // Under the batch's row lock: a retry or a reset of a processed batch does nothing, and counts nothing twice.
+      // Under the batch's row lock: a retry or a reset of a processed batch does nothing.
       if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
       const rated = await rateBatchEvents(db, ctx);
-      const quotas = await countQuotas(db, ctx, { perCounterClaims: false });
+      const quotas = await countQuotas(db, ctx);
       const transitioned = await markProcessed(db, ctx);
       return { ...idle, customersCreated, ...rated, ...quotas, transitioned };
     });
@@ -72,7 +72,7 @@ export interface CheckQuotasResult {
 
 export function checkQuotas(deps: ActivityDeps) {
   return async function checkQuotas(input: IngestBatchInput): Promise<CheckQuotasResult> {
-    const quotas = await step(deps, input, { countersUpdated: 0, notificationsCreated: 0 }, (db, ctx) => countQuotas(db, ctx, { perCounterClaims: true }));
+    const quotas = await step(deps, input, { countersUpdated: 0, notificationsCreated: 0 }, countQuotas);
     return { ...quotas, notificationsPending: await pendingNotifications(deps.pool, input.organizationId) };
   };
 }

@@ -228,20 +228,17 @@ async function touchedCounters(db: Queryable, ctx: BatchContext): Promise<Touche
  * already counted by the API in the transaction that stored the events; here
  * they are only read.
  *
- * Exactly once, in one of two ways. `perCounterClaims`: the (counter, batch)
- * row in quota_counter_batches is claimed in the same statement as the
- * increment, so a retried step finds the claim and adds nothing — what the
- * step needs when it runs as an activity of its own. Without it, the caller
- * holds the processing batch's row lock and counts only if the batch is not
- * processed yet, in the transaction that marks it processed (processBatch):
- * no claim rows to write. Either way this costs O(batch), not a re-sum of
- * the window.
+ * Exactly once: the (counter, batch) row in quota_counter_batches is claimed
+ * in the same statement as the increment, so a retried step, a reset run, or
+ * a batch counted by the older four-activity workflow and then reset onto
+ * the one-transaction path finds the claim and adds nothing. This costs
+ * O(batch), not a re-sum of the window.
  *
  * The counter rows are locked (FOR UPDATE) in natural-key order, the order
  * the API uses too; should a deadlock still happen, PostgreSQL aborts one
  * side and Temporal retries the activity.
  */
-async function refreshCounters(db: Queryable, batchId: string, touched: TouchedCounter[], perCounterClaims: boolean): Promise<RefreshedCounter[]> {
+async function refreshCounters(db: Queryable, batchId: string, touched: TouchedCounter[]): Promise<RefreshedCounter[]> {
   const limitIds = touched.map((t) => t.limit.id);
   const customers = touched.map((t) => t.customerExternalId);
   const starts = touched.map((t) => t.windowStart.toISOString());
@@ -266,25 +263,21 @@ async function refreshCounters(db: Queryable, batchId: string, touched: TouchedC
                 FOR UPDATE OF q
            ), claimed AS (
              INSERT INTO quota_counter_batches (counter_id, batch_id, quantity)
-             SELECT id, $6, quantity FROM locked WHERE soft AND $7
+             SELECT id, $6, quantity FROM locked WHERE soft
              ON CONFLICT (counter_id, batch_id) DO NOTHING
              RETURNING counter_id, quantity
-           ), to_add AS (
-             SELECT id AS counter_id, quantity FROM locked WHERE soft AND NOT $7
-             UNION ALL
-             SELECT counter_id, quantity FROM claimed
            ), added AS (
              UPDATE quota_counters AS q
                 SET used = q.used + a.quantity,
                     limit_reached_at = CASE WHEN q.used + a.quantity >= l.limit_value THEN COALESCE(q.limit_reached_at, now()) ELSE q.limit_reached_at END,
                     updated_at = now()
-               FROM to_add AS a, quota_limits AS l
+               FROM claimed AS a, quota_limits AS l
               WHERE q.id = a.counter_id AND l.id = q.quota_limit_id
              RETURNING q.id, q.used
            )
            SELECT locked.id, locked.quota_limit_id, locked.customer_external_id, locked.window_start, COALESCE(added.used, locked.used)::text AS used
              FROM locked LEFT JOIN added ON added.id = locked.id`,
-    values: [limitIds, customers, starts, touched.map((t) => toPlainString(t.batchQuantity)), touched.map((t) => t.limit.mode === 'SOFT'), batchId, perCounterClaims],
+    values: [limitIds, customers, starts, touched.map((t) => toPlainString(t.batchQuantity)), touched.map((t) => t.limit.mode === 'SOFT'), batchId],
   });
   const byKey = new Map(rows.map((c) => [counterKey(c.quota_limit_id, c.customer_external_id, c.window_start), c]));
   return touched.map((t): RefreshedCounter => {
@@ -358,16 +351,15 @@ export interface CountQuotasResult {
 }
 
 /**
- * Brings every quota counter the batch touched up to date (see
- * refreshCounters for the two ways of counting once) and raises one
+ * Brings every quota counter the batch touched up to date and raises one
  * notification per customer, limit, window and level crossed — for SOFT
  * limits, and for HARD ones nearing or at their limit too. Reaching
  * `exceeded` in one step skips the warning: the higher level says more.
  */
-export async function countQuotas(db: Queryable, ctx: BatchContext, { perCounterClaims }: { perCounterClaims: boolean }): Promise<CountQuotasResult> {
+export async function countQuotas(db: Queryable, ctx: BatchContext): Promise<CountQuotasResult> {
   const touched = await touchedCounters(db, ctx);
   if (touched.length === 0) return { countersUpdated: 0, notificationsCreated: 0 };
-  const refreshed = await refreshCounters(db, ctx.batchId, touched, perCounterClaims);
+  const refreshed = await refreshCounters(db, ctx.batchId, touched);
   return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, ctx, refreshed) };
 }
 
@@ -384,14 +376,16 @@ export async function pendingNotifications(db: Queryable, organizationId: string
 /**
  * Marks the processing batch processed and audits it — only on the actual
  * transition, so a retry or a reset run writes no second audit row. A batch
+ * the sweeper marked `failed` (its workflow was terminated) is processed by
+ * a reset or a new run like any other. A batch
  * whose workflow was started but never recorded (the batcher died right
  * after the start) also gets its workflow and run id here. The batcher hears
  * of it (NOTIFY on commit): a batch slot of the organization is free again.
  */
 /**
  * Locks the processing batch's row for the rest of the transaction and says
- * whether it still needs processing: the one-transaction path's guard
- * against a retry or a reset counting the batch twice.
+ * whether it still needs processing: a retry or a reset of a processed batch
+ * then does no work at all.
  */
 export async function lockUnprocessed(db: Queryable, ctx: Pick<BatchContext, 'batchId' | 'organizationId'>): Promise<boolean> {
   const { rows } = await db.query<{ status: string }>({
@@ -407,7 +401,7 @@ export async function markProcessed(db: Queryable, ctx: Pick<BatchContext, 'batc
     name: 'ingest-mark-processed',
     text: `WITH previous AS (
              SELECT id, status FROM processing_batches
-              WHERE id = $1 AND organization_id = $2 AND status IN ('accepted', 'workflow_started')
+              WHERE id = $1 AND organization_id = $2 AND status IN ('accepted', 'workflow_started', 'failed')
                 FOR UPDATE
            )
            UPDATE processing_batches AS b

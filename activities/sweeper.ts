@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { IngestBatchInput } from '../temporal/ingest';
-import { writeAudit } from '../prisma/audit';
+import { insertAuditRows, writeAudit, type AuditActor } from '../prisma/audit';
+import type { Queryable } from '../prisma/pg';
 import { claimBatch, startBatch, unstartedBatches, waitingOrganizations } from './batch-formation';
 import { TX_OPTIONS, type ActivityDeps } from './deps';
 import { workflowActor } from './workflow-actor';
@@ -14,15 +16,65 @@ export interface FindOrphanBatchesInput {
 export const DEFAULT_ORPHAN_AGE_SECONDS = 60;
 
 /**
+ * Batches whose workflow started more than `olderThanMs` ago and is no
+ * longer running although the batch is not processed: an operator terminated
+ * or cancelled it (its activities retry for ever otherwise). They become
+ * `failed` — out of the organization's open batches and backlog, so one stuck
+ * batch does not hold back the rest of its ingest — with an audit row; a
+ * reset or a new run of `ingest:<id>` in the Temporal UI still processes them.
+ * A batch whose workflow Temporal does not know at all goes back to
+ * `accepted`, for the batcher to start again.
+ */
+async function settleEndedWorkflows(db: Queryable, temporal: Client, olderThanMs: number, limit: number, actor: AuditActor): Promise<void> {
+  const { rows } = await db.query<{ id: string; organization_id: string; workflow_id: string }>({
+    name: 'ingest-started-long-ago',
+    text: `SELECT id, organization_id, workflow_id FROM processing_batches
+            WHERE status = 'workflow_started' AND workflow_id IS NOT NULL AND created_at < now() - $1 * interval '1 millisecond'
+            ORDER BY created_at LIMIT $2`,
+    values: [olderThanMs, limit],
+  });
+  for (const batch of rows) {
+    let status: string;
+    try {
+      status = (await temporal.workflow.getHandle(batch.workflow_id).describe()).status.name;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      status = 'NOT_FOUND';
+    }
+    if (status === 'RUNNING') continue;
+    const next = status === 'NOT_FOUND' ? 'accepted' : 'failed';
+    const { rowCount } = await db.query({
+      name: 'ingest-settle-ended',
+      text: `UPDATE processing_batches SET status = $2::batch_status WHERE id = $1 AND status = 'workflow_started'`,
+      values: [batch.id, next],
+    });
+    if (rowCount === 0) continue;
+    await insertAuditRows(db, [
+      {
+        organizationId: batch.organization_id,
+        actor,
+        action: next === 'failed' ? 'batch.failed' : 'batch.workflow_missing',
+        entityType: 'processing_batch',
+        entityId: batch.id,
+        before: { status: 'workflow_started' },
+        after: { status: next, workflowId: batch.workflow_id, workflowStatus: status },
+      },
+    ]);
+  }
+}
+
+/**
  * The safety net behind the worker's batcher, run by a Temporal Schedule:
  * requests still waiting for a processing batch after `olderThanSeconds`
  * are claimed into batches here, and every batch claimed that long ago whose
  * workflow start was never recorded (the batcher died in between, or
- * Temporal was down) is returned for startOrphanBatch. Deliberately across
- * all organizations — this is the system's own chore.
+ * Temporal was down) is returned for startOrphanBatch. Batches whose
+ * workflow ended unprocessed are settled (see settleEndedWorkflows).
+ * Deliberately across all organizations — this is the system's own chore.
  */
-export function findOrphanBatches({ pool }: ActivityDeps) {
+export function findOrphanBatches({ pool, temporal }: ActivityDeps) {
   return async function findOrphanBatches({ olderThanSeconds = DEFAULT_ORPHAN_AGE_SECONDS, limit = 500 }: FindOrphanBatchesInput = {}): Promise<IngestBatchInput[]> {
+    if (temporal) await settleEndedWorkflows(pool, temporal, olderThanSeconds * 1000, limit, workflowActor());
     const cutoff = Date.now() - olderThanSeconds * 1000;
     const claimedNow: IngestBatchInput[] = [];
     for (const waiting of await waitingOrganizations(pool)) {

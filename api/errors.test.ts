@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { ApiError, errorHandler, notFoundRoute } from './errors';
+import { ApiError, errorAnswer, errorHandler, notFoundRoute } from './errors';
 
 describe('errorHandler', () => {
   test('known errors keep their status and shape; anything else is a 500 without internals', async () => {
@@ -35,5 +35,20 @@ describe('errorHandler', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('errorAnswer', () => {
+  test('the database being away is a 503 to retry, not a 500', () => {
+    const logged: unknown[] = [];
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const shuttingDown = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    for (const err of [refused, shuttingDown, new Error('Connection terminated unexpectedly')]) {
+      const answer = errorAnswer(err, (_m, e) => logged.push(e));
+      expect(answer).toMatchObject({ status: 503, headers: { 'Retry-After': '1' }, body: { code: 'DATABASE_UNAVAILABLE' } });
+    }
+    expect(logged).toHaveLength(3);
+    // A constraint violation is not an outage: still a 500, logged.
+    expect(errorAnswer(Object.assign(new Error('duplicate key'), { code: '23505' }), () => undefined).status).toBe(500);
   });
 });

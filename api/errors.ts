@@ -53,21 +53,45 @@ function bodyParserError(err: unknown): ApiError | undefined {
   }
 }
 
-/** The one error middleware: known errors keep their status; anything else is a 500 without internals. */
+/** Connection-level failures of PostgreSQL (refused, reset, shutting down, too many clients): the database is away, not broken by the request. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
+
+function databaseUnavailable(err: unknown): ApiError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : '';
+  if ((typeof code === 'string' && UNAVAILABLE_CODES.has(code)) || /Connection terminated|connect ECONNREFUSED/.test(message)) {
+    return new ApiError(503, 'DATABASE_UNAVAILABLE', 'The database is not reachable right now; nothing of this request was stored. Retry shortly.', undefined, { 'Retry-After': '1' });
+  }
+  return undefined;
+}
+
+/**
+ * The status, headers and body an error is answered with: known errors keep
+ * their own; the database being away is a 503 to retry; anything else a 500
+ * without internals (and logged). Shared by the Express error middleware
+ * and the ingest fast lane.
+ */
+export function errorAnswer(err: unknown, log: (message: string, err: unknown) => void): { status: number; headers: Record<string, string>; body: ErrorBody } {
+  const unavailable = err instanceof ApiError ? undefined : databaseUnavailable(err);
+  // Nothing else reports an outage of the database: say it once here. Known errors were reported (or not) where they were thrown.
+  if (unavailable) log(unavailable.message, err);
+  const known = err instanceof ApiError ? err : (bodyParserError(err) ?? unavailable);
+  if (known) {
+    return { status: known.status, headers: { ...(known.headers ?? {}), ...(known.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}) }, body: known.body() };
+  }
+  log('unhandled error', err);
+  return { status: 500, headers: {}, body: { error: 'Internal server error', code: 'INTERNAL' } };
+}
+
+/** The one error middleware (see errorAnswer). */
 export function errorHandler(log: (message: string, err: unknown) => void): ErrorRequestHandler {
   return (err, _req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
-    const known = err instanceof ApiError ? err : bodyParserError(err);
-    if (known) {
-      if (known.status === 401) res.set('WWW-Authenticate', 'Bearer');
-      if (known.headers) res.set(known.headers);
-      res.status(known.status).json(known.body());
-      return;
-    }
-    log('unhandled error', err);
-    res.status(500).json({ error: 'Internal server error', code: 'INTERNAL' } satisfies ErrorBody);
+    const answer = errorAnswer(err, log);
+    res.set(answer.headers);
+    res.status(answer.status).json(answer.body);
   };
 }

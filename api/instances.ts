@@ -10,12 +10,16 @@ const LIVE_WITHIN_MS = 15_000;
  * its share of the limit (limit ÷ live processes), so they hold across
  * replicas behind a balancer without a database round trip per request.
  * Until the first heartbeat answers, or if it fails, a process counts itself
- * alone (the limit is then at most N times too generous, never too strict).
+ * alone (the limit is then at most N times too generous). A process killed
+ * without its stop still counts for up to 15 s, during which the others keep
+ * the smaller share. The shares assume the balancer spreads requests: a
+ * client holding one keep-alive connection to one process gets that share.
  */
 export class InstanceCount {
   readonly id: string;
   private live = 1;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   /** `group`: processes that share limits (one deployment's API); each test app is a group of its own. */
   constructor(
@@ -28,11 +32,12 @@ export class InstanceCount {
 
   /** Live API processes of the group, this one included (at least 1). */
   current(): number {
-    if (!this.timer) this.start();
+    if (!this.timer && !this.stopped) this.start();
     return this.live;
   }
 
   stop(): void {
+    this.stopped = true;
     if (!this.timer) return;
     clearInterval(this.timer);
     this.timer = null;

@@ -18,7 +18,7 @@ export function createMetrics(ingest: { writer: GroupCommitter; backlog: Backlog
       help,
       registers: [registry],
       async collect() {
-        this.set(read(await ingest.backlog.refresh()));
+        this.set(read(await ingest.backlog.refresh(250)));
       },
     });
   gauge('ledgerflow_ingest_pending_events', 'Accepted events not rated yet (waiting for a processing batch, or in one)', (r) => r.pendingEvents);

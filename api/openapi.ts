@@ -111,9 +111,9 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
               '403': { description: 'Every event is over a HARD quota', content: json(QuotaExceededSchema) },
               '503': {
                 description:
-                  'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); nothing of the request was stored. Retry after the Retry-After header.',
-                headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
-                content: json(BacklogFullSchema),
+                  'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header.',
+                headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait' }) }),
+                content: { 'application/json': { schema: z.union([BacklogFullSchema, z.looseObject({ error: z.string(), code: z.string() })]) } },
               },
             },
           ),

@@ -10,7 +10,8 @@ import { event, startTestApi, type TestApi } from './api-test-app';
 let api: TestApi;
 
 beforeAll(async () => {
-  api = await startTestApi({ rateLimitPerOrganizationPerSecond: 0 });
+  // A limit high enough never to refuse, so every answer carries the rate-limit headers to compare.
+  api = await startTestApi({ rateLimitPerOrganizationPerSecond: 100_000 });
 });
 
 afterAll(async () => {
@@ -63,7 +64,14 @@ async function bothWays(apiKey: string | null, make: (prefix: string) => string,
 function comparable(answer: Answer): unknown {
   const mask = (value: unknown): unknown =>
     JSON.parse(JSON.stringify(value), (key, v: unknown) => (key === 'batch_id' || key === 'idempotency_key' || key === 'reset_at' ? '<varies>' : Array.isArray(v) && key === 'duplicate_keys' ? v.length : v));
-  return { status: answer.status, body: mask(answer.body), contentType: answer.headers['content-type'], retryAfter: answer.headers['retry-after'], authenticate: answer.headers['www-authenticate'] };
+  return {
+    status: answer.status,
+    body: mask(answer.body),
+    contentType: answer.headers['content-type'],
+    retryAfter: answer.headers['retry-after'],
+    authenticate: answer.headers['www-authenticate'],
+    rateLimit: answer.headers['ratelimit-limit'],
+  };
 }
 
 describe('the ingest fast lane answers as the Express route does', () => {
@@ -79,13 +87,15 @@ describe('the ingest fast lane answers as the Express route does', () => {
       [null, (p) => JSON.stringify(event(`${p}-anon`))],
       ['lf_not-a-real-key', (p) => JSON.stringify(event(`${p}-wrong`))],
       [org.apiKey, (p) => JSON.stringify(event(`${p}-charset`)), 'application/json; charset=UTF-8'],
+      [org.apiKey, (p) => `\uFEFF${JSON.stringify(event(`${p}-bom`))}`],
+      [org.apiKey, () => ''],
     ];
     for (const [key, make, contentType] of cases) {
       const [fast, viaExpress] = await bothWays(key, make, contentType);
       expect(comparable(fast)).toEqual(comparable(viaExpress));
     }
-    // Both stored their own events: two of the first case, three of the second (a repeat and an invalid one left out), two of the charset case.
-    expect(await testPrisma().usageEvent.count({ where: { organizationId: org.organizationId } })).toBe(2 + 4 + 2);
+    // Both stored their own events: two of the first case, four of the second (a repeat and an invalid one left out), two each of the charset and byte-order-mark cases.
+    expect(await testPrisma().usageEvent.count({ where: { organizationId: org.organizationId } })).toBe(2 + 4 + 2 + 2);
   });
 
   test('a HARD quota refusal and a rate-limit refusal', async () => {

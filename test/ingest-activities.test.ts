@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import { createTestOrganization, closeTestPrisma, testPrisma, testPool, uniqueTaskQueue } from './harness/fixtures';
@@ -144,6 +145,35 @@ describe('processBatch (the whole batch in one transaction)', () => {
     ]);
     expect((await prisma.processingBatch.findUniqueOrThrow({ where: { id: fresh.batchId } })).status).toBe('processed');
     await expectSecondRunChangesNothing(runFresh, { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: first.notificationsPending, transitioned: false });
+  });
+});
+
+describe('counting quotas once across the two workflow shapes', () => {
+  it('a batch counted by the older checkQuotas activity and then processed by processBatch (a reset onto the new path) is counted once', async () => {
+    const prisma = testPrisma();
+    const counterOf = async () => (await prisma.quotaCounter.findFirstOrThrow({ where: { quotaLimit: { organizationId }, customerExternalId: 'reset-co' } })).used.toString();
+    const b = await insertBatch(prisma, organizationId, [{ customerExternalId: 'reset-co', timestamp: '2026-11-06T10:00:00Z', quantity: '3' }]);
+    const as = (fn: (input: { batchId: string; organizationId: string }) => Promise<unknown>) =>
+      new MockActivityEnvironment({ workflowExecution: { workflowId: `ingest:${b.batchId}`, runId: randomUUID() } }).run(fn, { batchId: b.batchId, organizationId });
+    await as(activities.checkQuotas);
+    expect(await counterOf()).toBe('3');
+    await as(activities.processBatch);
+    expect(await counterOf()).toBe('3');
+    expect((await prisma.processingBatch.findUniqueOrThrow({ where: { id: b.batchId } })).status).toBe('processed');
+  });
+
+  it('counters hold the largest quantities an event may carry, many times over', async () => {
+    const prisma = testPrisma();
+    // quantity is DECIMAL(20,6): each event below 10^14; two of them overflowed a DECIMAL(20,6) counter.
+    const big = '99999999999999.999999';
+    const b = await insertBatch(prisma, organizationId, [
+      { customerExternalId: 'huge-co', timestamp: '2026-11-06T10:00:00Z', quantity: big },
+      { customerExternalId: 'huge-co', timestamp: '2026-11-06T11:00:00Z', quantity: big },
+    ]);
+    const result = await new MockActivityEnvironment({ workflowExecution: { workflowId: `ingest:${b.batchId}`, runId: randomUUID() } }).run(activities.processBatch, { batchId: b.batchId, organizationId });
+    expect(result).toMatchObject({ eventsRated: 2, transitioned: true });
+    const counter = await prisma.quotaCounter.findFirstOrThrow({ where: { quotaLimit: { organizationId }, customerExternalId: 'huge-co' } });
+    expect(counter.used.toString()).toBe('199999999999999.999998');
   });
 });
 

@@ -82,6 +82,33 @@ describe('group commit', () => {
     }
   });
 
+  test('under a HARD quota, a later request of the group with the key of an earlier, refused event is judged on its own, not called a duplicate', async () => {
+    const org = await createTestOrganization('group-commit-hard');
+    await testPrisma().quotaLimit.create({ data: { organizationId: org.organizationId, eventType: 'api_call', limitValue: '1', mode: 'HARD', resetWindow: 'month' } });
+    const pool = createPgPool(process.env.DATABASE_URL, { max: 4 });
+    const writer = new GroupCommitter(pool, { writers: 1, maxEventsPerGroup: 1000, log: () => undefined });
+    try {
+      const request = (events: Record<string, unknown>[]) => ({ ...validateEvents({ events }, new Date()), organizationId: org.organizationId, apiKeyId: org.apiKeyId, batchId: randomUUID() });
+      const key = `retry-${randomUUID()}`;
+      // The first request holds the only writer; the other two queue and go together in the next transaction.
+      const [, tooMuch, fits] = await Promise.all([
+        writer.store(request([event(`other-${randomUUID()}`, { event_type: 'other' })])),
+        writer.store(request([event(key, { quantity: 2 })])),
+        writer.store(request([event(key, { quantity: 1 })])),
+      ]);
+      expect(writer.stats.transactions).toBe(2);
+      expect(tooMuch).toMatchObject({ accepted: 0, duplicateKeys: [], quotaRejected: 1 });
+      expect(tooMuch!.rejected.map((r) => r.code)).toEqual(['QUOTA_EXCEEDED']);
+      expect(fits).toMatchObject({ accepted: 1, duplicateKeys: [], rejected: [] });
+      const stored = await testPrisma().usageEvent.findFirstOrThrow({ where: { organizationId: org.organizationId, idempotencyKey: key } });
+      expect(stored.quantity.toString()).toBe('1');
+      const counter = await testPrisma().quotaCounter.findFirstOrThrow({ where: { quotaLimit: { organizationId: org.organizationId } } });
+      expect(counter.used.toString()).toBe('1');
+    } finally {
+      await pool.end();
+    }
+  });
+
   test('a request PostgreSQL refuses fails alone; the others of its group are stored', async () => {
     const org = await createTestOrganization('group-commit-poison');
     const pool = createPgPool(process.env.DATABASE_URL, { max: 4 });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
-import { createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { startBatch } from '../activities/batch-formation';
+import { readIngestBacklog } from '../services/ingest-backlog';
+import { createTestOrganization, testPool, testPrisma, uniqueTaskQueue } from './harness/fixtures';
 import { insertBatch } from './harness/insert-batch';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { ensureSweeperSchedule, SWEEPER_WORKFLOW_TYPE } from '../temporal/schedules';
@@ -90,6 +92,26 @@ describe('orphan batch sweeper', () => {
     } finally {
       await env.client.workflow.getHandle(stalled.workflowId).terminate('test cleanup');
     }
+  });
+
+  it('marks a batch whose workflow was terminated unprocessed as failed, out of the backlog; a new run processes it', async () => {
+    const old = await orphan(fiveMinutesAgo());
+    // Started on a queue no worker serves, then terminated by an operator.
+    const stalled = await startBatch(testPool(), env.client, old, uniqueTaskQueue('no-worker'));
+    await env.client.workflow.getHandle(stalled.workflowId).terminate('stuck, says ops');
+    await sweep();
+    expect(await batchRow(old.batchId)).toMatchObject({ status: 'failed' });
+    const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, entityId: old.batchId, action: 'batch.failed' } });
+    expect(audit.after).toMatchObject({ status: 'failed', workflowStatus: 'TERMINATED' });
+    const backlog = await readIngestBacklog(testPool(), organizationId);
+    expect(backlog.openBatches).toBe(0);
+
+    // What ops do once the cause is fixed: run ingest:<id> again (a reset in the Temporal UI does the same).
+    await startIngestWorkflow(env.client, { batchId: old.batchId, organizationId }, env.taskQueue);
+    const done = await processed(old.batchId);
+    expect(done.processedAt).not.toBeNull();
+    const event = await testPrisma().usageEvent.findFirstOrThrow({ where: { batchId: old.requestId } });
+    expect(event.status).toBe('rated');
   });
 
   it('ensureSweeperSchedule creates the schedule once, updates it on a second call, and its run processes an orphan', async () => {

@@ -84,6 +84,7 @@ export class Batcher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     for (const org of this.organizations.values()) clearTimeout(org.timer);
     const listener = this.listener;
     this.listener = null;
@@ -101,24 +102,42 @@ export class Batcher {
     return this.options.organizationIds === null || this.options.organizationIds.has(organizationId);
   }
 
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
   private async listen(): Promise<void> {
+    if (this.stopped) return;
     const client = new PgClient(connectionFields(this.options.databaseUrl));
-    client.on('notification', (message: Notification) => this.onNotification(message.payload ?? ''));
-    client.on('error', (err) => {
-      this.options.log('LISTEN connection lost; reconnecting (the poll covers the gap)', err);
+    let failed = false;
+    // One way out per connection, whichever comes first: its error event or a failed connect/LISTEN.
+    const fail = (what: string, err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      this.options.log(`${what}; reconnecting in 1 s (the poll covers the gap)`, err);
       if (this.listener === client) this.listener = null;
       client.end().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), 1_000).unref();
-    });
+      this.scheduleReconnect();
+    };
+    client.on('notification', (message: Notification) => this.onNotification(message.payload ?? ''));
+    client.on('error', (err) => fail('LISTEN connection lost', err));
     try {
       await client.connect();
       await client.query(`LISTEN ${INGEST_CHANNEL}`);
+      if (this.stopped || failed) {
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.listener = client;
     } catch (err) {
-      this.options.log('could not LISTEN; retrying in 1 s (the poll covers the gap)', err);
-      await client.end().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), 1_000).unref();
+      fail('could not LISTEN', err);
     }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.listen();
+    }, 1_000);
   }
 
   /** `<organizationId>:<events>`; 0 events means one of its batches finished. */

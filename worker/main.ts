@@ -80,12 +80,16 @@ async function main(): Promise<void> {
     // Forms processing batches from the events the API stored and starts their workflows.
     const batcher = new Batcher({ pool, temporal: client, taskQueue, databaseUrl: databaseUrl(), windowMs: batchWindowMs, maxOpenBatches });
     await batcher.start();
-    void running.finally(() => batcher.stop());
     console.log(`worker ready on task queue ${taskQueue}`);
     console.log(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
     console.log(`  ingest: batches of up to 1,000 events or ${batchWindowMs} ms of arrivals, at most ${maxOpenBatches} open per organization`);
     console.log(`  Stripe: ${stripe ? (process.env.STRIPE_API_BASE ?? 'api.stripe.com') : 'not configured (set STRIPE_SECRET_KEY)'}`);
-    await running;
+    try {
+      await running;
+    } finally {
+      // Before the pool closes: a claim in progress finishes (or is taken up again by the next batcher).
+      await batcher.stop();
+    }
     console.log('worker stopped');
   } finally {
     await closeAll();

@@ -45,14 +45,26 @@ export class BacklogGate {
     return this.limits.maxEvents > 0 || this.limits.maxAgeSeconds > 0;
   }
 
-  /** Reads the backlog now (for /ready and /metrics, which want fresh figures). */
-  refresh(): Promise<BacklogReading> {
+  /**
+   * Reads the backlog now, or gives a reading at most `maxAgeMs` old: /ready
+   * and /metrics answer without a key, so they share readings rather than
+   * each causing queries. A failed read forgets the last one, so an
+   * organization paused by it is not kept paused by stale figures.
+   */
+  refresh(maxAgeMs = 0): Promise<BacklogReading> {
+    if (this.reading && Date.now() - this.reading.readAt.getTime() < maxAgeMs) return Promise.resolve(this.reading);
     this.refreshing ??= readIngestBacklog(this.db)
-      .then((backlog) => {
-        const readAt = new Date();
-        this.reading = { ...backlog, readAt, oldestPendingAgeSeconds: ageSeconds(backlog, readAt) };
-        return this.reading;
-      })
+      .then(
+        (backlog) => {
+          const readAt = new Date();
+          this.reading = { ...backlog, readAt, oldestPendingAgeSeconds: ageSeconds(backlog, readAt) };
+          return this.reading;
+        },
+        (err: unknown) => {
+          this.reading = null;
+          throw err;
+        },
+      )
       .finally(() => {
         this.refreshing = null;
       });

@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Express } from 'express';
 import proxyaddr from 'proxy-addr';
 import type { Admission } from '../admission';
-import { ApiError, type ErrorBody } from '../errors';
+import { ApiError, errorAnswer } from '../errors';
 import { ingestRequest, type Ingest } from './ingest-request';
 
 export interface FastLaneOptions {
@@ -66,6 +66,7 @@ export function withIngestFastLane(app: Express, options: FastLaneOptions): Requ
       !plainJson(req.headers['content-type']) ||
       (req.headers['content-encoding'] ?? 'identity').toLowerCase() !== 'identity' ||
       !Number.isSafeInteger(length) ||
+      length <= 0 ||
       length > options.bodyLimitBytes
     ) {
       app(req, res);
@@ -76,32 +77,31 @@ export function withIngestFastLane(app: Express, options: FastLaneOptions): Requ
 }
 
 async function serve(app: Express, options: FastLaneOptions, req: IncomingMessage, res: ServerResponse, length: number): Promise<void> {
+  // The rate-limit headers go with every answer after admission, errors included, as Express sends them.
+  let admittedHeaders: Record<string, string> = {};
   try {
     // The client address as Express works it out, honouring its `trust proxy` setting.
     const ip = proxyaddr(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean);
     const { caller, headers } = await options.admission.admit(ip, req.headers.authorization);
+    admittedHeaders = headers;
     const raw = await readBody(req, length);
     if (raw === null) throw new ApiError(400, 'INVALID_CONTENT_LENGTH', 'Request body length does not match Content-Length');
     let body: unknown;
     try {
-      const text = raw.toString('utf8');
-      // Like body-parser's strict mode: only an object or an array is a JSON body.
+      // body-parser drops a UTF-8 byte order mark, and in strict mode takes only an object or an array.
+      const text = raw.toString('utf8').replace(/^\uFEFF/, '');
       if (!/^[\s]*[[{]/.test(text)) throw new SyntaxError('not an object or array');
       body = JSON.parse(text);
     } catch {
       throw new ApiError(400, 'INVALID_JSON', 'Request body is not valid JSON');
     }
-    send(res, 202, await ingestRequest(options.ingest, caller, body), headers);
+    send(res, 202, await ingestRequest(options.ingest, caller, body), admittedHeaders);
   } catch (err) {
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    if (err instanceof ApiError) {
-      send(res, err.status, err.body(), { ...(err.headers ?? {}), ...(err.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}) });
-      return;
-    }
-    options.log('unhandled error', err);
-    send(res, 500, { error: 'Internal server error', code: 'INTERNAL' } satisfies ErrorBody);
+    const answer = errorAnswer(err, options.log);
+    send(res, answer.status, answer.body, { ...admittedHeaders, ...answer.headers });
   }
 }

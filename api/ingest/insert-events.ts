@@ -332,24 +332,57 @@ async function storeInOneStatement(pool: Pool, requests: readonly StoreBatchInpu
 /**
  * The transactional way, for groups a HARD limit applies to: insert the
  * events, admit them under the counters' row locks (refused ones are deleted
- * again), then the request rows and the wake-up — one transaction.
+ * again), then the request rows and the wake-up — one transaction, with each
+ * request judged as if the requests had come one after another: when an
+ * earlier request's event is refused, a later request of the group carrying
+ * the same idempotency key is not a duplicate of it — its event gets its own
+ * turn (a next round), and is stored or refused on its own.
  */
-async function storeUnderLimits(pool: Pool, requests: readonly StoreBatchInput[], events: readonly GroupEvent[], counts: readonly RequestCounts[]): Promise<{ inserted: Set<string>; refused: Map<number, RejectedEvent[]> }> {
+async function storeUnderLimits(pool: Pool, requests: readonly StoreBatchInput[]): Promise<StoredBatch[]> {
   return inTransaction(pool, async (client) => {
-    const inserted = events.length > 0 ? await insertEvents(client, requests, events) : new Set<string>();
-    const fresh = events.filter((e) => inserted.has(eventKey(requests[e.request]!.organizationId, e.event.idempotency_key)));
-    const refused = fresh.length > 0 ? await enforceHardLimits(client, requests, fresh) : new Map<number, RejectedEvent[]>();
-    const freshPerRequest = requests.map(() => 0);
-    for (const e of fresh) freshPerRequest[e.request]! += 1;
+    const results = requests.map((r) => ({ accepted: 0, duplicateKeys: [...r.inRequestDuplicates], refused: [] as RejectedEvent[] }));
+    const keyOf = (e: GroupEvent): string => eventKey(requests[e.request]!.organizationId, e.event.idempotency_key);
+    // Every request carrying a key, in arrival order; the first takes the first turn.
+    const claimants = new Map<string, GroupEvent[]>();
+    requests.forEach((request, i) => {
+      for (const event of request.events) {
+        const e = { request: i, event };
+        const list = claimants.get(keyOf(e));
+        if (list) list.push(e);
+        else claimants.set(keyOf(e), [e]);
+      }
+    });
+    let round = [...claimants.values()].map((list) => list.shift()!);
+    while (round.length > 0) {
+      const inserted = await insertEvents(client, requests, round);
+      const fresh = round.filter((e) => inserted.has(keyOf(e)));
+      const refusedKeys = new Set<string>();
+      for (const [i, list] of fresh.length > 0 ? await enforceHardLimits(client, requests, fresh) : []) {
+        results[i]!.refused.push(...list);
+        for (const r of list) refusedKeys.add(eventKey(requests[i]!.organizationId, r.idempotency_key!));
+      }
+      const next: GroupEvent[] = [];
+      for (const e of round) {
+        const key = keyOf(e);
+        if (!inserted.has(key)) results[e.request]!.duplicateKeys.push(e.event.idempotency_key);
+        else if (!refusedKeys.has(key)) results[e.request]!.accepted += 1;
+        const later = claimants.get(key)!;
+        if (refusedKeys.has(key) && later.length > 0) next.push(later.shift()!);
+        else for (const l of later.splice(0)) results[l.request]!.duplicateKeys.push(l.event.idempotency_key);
+      }
+      round = next;
+    }
     await recordRequests(
       client,
       requests,
-      counts.map((c, i) => {
-        const quota = refused.get(i)?.length ?? 0;
-        return { received: c.received, accepted: freshPerRequest[i]! - quota, duplicates: c.repeated + c.sent - freshPerRequest[i]!, rejected: c.rejected + quota };
-      }),
+      results.map((r, i) => ({ received: requests[i]!.received, accepted: r.accepted, duplicates: r.duplicateKeys.length, rejected: requests[i]!.rejected.length + r.refused.length })),
     );
-    return { inserted, refused };
+    return results.map((r, i): StoredBatch => ({
+      accepted: r.accepted,
+      duplicateKeys: r.duplicateKeys,
+      rejected: [...requests[i]!.rejected, ...r.refused].sort((a, b) => a.index - b.index),
+      quotaRejected: r.refused.length,
+    }));
   });
 }
 
@@ -382,9 +415,8 @@ export async function storeGroup(pool: Pool, requests: readonly StoreBatchInput[
   });
   const counts = requests.map((r, i): RequestCounts => ({ received: r.received, sent: sent[i]!, repeated: repeated[i]!.length, rejected: r.rejected.length }));
 
-  let inserted = await storeInOneStatement(pool, requests, events, counts);
-  let quotaRefused = new Map<number, RejectedEvent[]>();
-  if (inserted === null) ({ inserted, refused: quotaRefused } = await storeUnderLimits(pool, requests, events, counts));
+  const inserted = await storeInOneStatement(pool, requests, events, counts);
+  if (inserted === null) return storeUnderLimits(pool, requests);
 
   const perRequest = requests.map(() => ({ inserted: 0, alreadyStored: [] as string[] }));
   for (const e of events) {
@@ -392,13 +424,10 @@ export async function storeGroup(pool: Pool, requests: readonly StoreBatchInput[
     if (inserted.has(eventKey(requests[e.request]!.organizationId, e.event.idempotency_key))) own.inserted += 1;
     else own.alreadyStored.push(e.event.idempotency_key);
   }
-  return requests.map((request, i): StoredBatch => {
-    const refused = quotaRefused.get(i) ?? [];
-    return {
-      accepted: perRequest[i]!.inserted - refused.length,
-      duplicateKeys: [...repeated[i]!, ...perRequest[i]!.alreadyStored],
-      rejected: [...request.rejected, ...refused].sort((a, b) => a.index - b.index),
-      quotaRejected: refused.length,
-    };
-  });
+  return requests.map((request, i): StoredBatch => ({
+    accepted: perRequest[i]!.inserted,
+    duplicateKeys: [...repeated[i]!, ...perRequest[i]!.alreadyStored],
+    rejected: request.rejected,
+    quotaRejected: 0,
+  }));
 }

@@ -35,7 +35,7 @@ export function healthRouter(deps: ApiDeps, backlog: BacklogGate): Router {
     const [database, temporal, ingest] = await Promise.all([
       probe(() => deps.pgPool.query('SELECT 1'), 'PostgreSQL'),
       probe(() => deps.temporal.withDeadline(Date.now() + READY_TIMEOUT_MS, () => deps.temporal.workflowService.getSystemInfo({})), 'Temporal'),
-      withTimeout(backlog.refresh(), 'the ingest backlog').then(
+      withTimeout(backlog.refresh(250), 'the ingest backlog').then(
         (reading) => ({
           pending_events: reading.pendingEvents,
           pending_events_at_least: reading.pendingEventsAtLeast,

@@ -48,7 +48,8 @@ export const RateLimitErrorSchema = z
     error: z.string(),
     code: z.literal('RATE_LIMIT_EXCEEDED'),
     details: z.object({
-      limit: z.number().int().meta({ description: 'Requests allowed per minute' }),
+      scope: z.enum(['ip', 'organization', 'key']).meta({ description: 'Whose budget ran out: the client address (requests needing a key lookup), the organization, or the API key' }),
+      limit: z.number().int().meta({ description: 'Requests allowed per second' }),
       remaining: z.number().int(),
       reset_at: z.string().meta({ description: 'When the current window ends (ISO 8601)' }),
       retry_after: z.number().int().meta({ description: 'Seconds to wait before retrying' }),
@@ -70,4 +71,9 @@ export const commonErrorResponses = {
     content: { 'application/json': { schema: RateLimitErrorSchema } },
   },
   '500': { description: 'Unexpected server error (no internals are exposed)', content: errorContent },
+  '503': {
+    description: 'DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header.',
+    headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait' }) }),
+    content: errorContent,
+  },
 } as const;
