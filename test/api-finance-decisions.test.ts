@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createStripeClient } from '../activities/stripe/client';
-import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
+import { adjustUpdate, billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
@@ -144,6 +144,27 @@ describe('approve and adjust', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ invoice_id: invoiceId, status: 'awaiting_approval', total: '3900' });
     expect(await invoiceAudit(org.organizationId, invoiceId)).toEqual(['invoice.drafted', 'invoice.adjusted']);
+  });
+});
+
+describe('no negative invoices', () => {
+  test('an adjustment that would take the total below zero is a 400 naming lines, and the run refuses it too; down to exactly zero is taken', async () => {
+    // Basic 30.00, no usage.
+    const { org, invoiceId, handle } = await draftedRun();
+    const below = await post(org, `/invoices/${invoiceId}/adjust`, { approver: 'cfo@acme.test', reason: 'goodwill', lines: [{ description: 'Credit', amount: '-30.01' }] });
+    expect(below.status).toBe(400);
+    expect(below.body.details.field).toBe('lines');
+    expect(below.body.error).toMatch(/would bring the total to -0\.01 USD; an invoice does not go below zero \(credit belongs in a credit note\)/);
+
+    // Straight to the billing run, past the API: its validator says no, and nothing is written.
+    const refused = await handle.executeUpdate(adjustUpdate, { args: [{ approver: 'cfo@acme.test', reason: 'goodwill', lines: [{ description: 'Credit', amount: '-40' }] }] }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/would bring the total to -10; an invoice does not go below zero/);
+    expect(await invoiceAudit(org.organizationId, invoiceId)).toEqual(['invoice.drafted']);
+
+    const zero = await post(org, `/invoices/${invoiceId}/adjust`, { approver: 'cfo@acme.test', reason: 'goodwill', lines: [{ description: 'Credit', amount: '-30' }] });
+    expect(zero.status).toBe(200);
+    expect(zero.body.total).toBe('0.00');
   });
 });
 

@@ -141,6 +141,10 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
           requirePerson(line.description, `lines[${i}].description`);
           if (!/^-?\d+(\.\d+)?$/.test(line.amount ?? '') || dec(line.amount).isZero()) throw new Error(`lines[${i}].amount must be a non-zero decimal string`);
         });
+        const after = req.lines.reduce((sum, line) => sum.plus(dec(line.amount)), dec(state.total ?? '0'));
+        if (after.isNegative()) {
+          throw new Error(`lines: the adjustment would bring the total to ${after.toFixed()}; an invoice does not go below zero (credit belongs in a credit note)`);
+        }
       },
     },
   );

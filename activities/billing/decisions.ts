@@ -124,6 +124,8 @@ export function adjustInvoice({ prisma }: ActivityDeps) {
       });
       const lines = await tx.invoiceLine.findMany({ where: { invoiceId: invoice.id }, select: { amount: true } });
       const total = sumLines(lines.map((l) => ({ amount: dec(l.amount) })));
+      // The workflow's validator refuses this first; here it would roll the lines back.
+      if (total.isNegative()) throw ApplicationFailure.nonRetryable(`the adjustment would bring invoice ${invoice.id} to ${toPlainString(total)}; an invoice does not go below zero`, 'NegativeTotal');
       const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { total: toPlainString(total) } });
       await writeAudit(tx, {
         organizationId: input.organizationId,

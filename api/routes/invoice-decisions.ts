@@ -63,6 +63,23 @@ function checkMinorUnits(lines: { amount: string }[], currency: string): void {
   throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${problem.message}`, { field, issues: [problem] });
 }
 
+/**
+ * An invoice does not go below zero: credit for the customer belongs in a
+ * credit note. Checked here against the stored total for a clear 400; the
+ * billing run's validator checks again against its own, which is the one
+ * that counts when two decisions race.
+ */
+function checkNotNegative(total: { toString(): string }, lines: { amount: string }[], currency: string): void {
+  const after = lines.reduce((sum, l) => sum.plus(dec(l.amount)), dec(total.toString()));
+  if (!after.isNegative()) return;
+  const problem: FieldProblem = {
+    code: 'INVALID_VALUE',
+    field: 'lines',
+    message: `lines: the adjustment would bring the total to ${formatMoney(after, currency)} ${currency.toUpperCase()}; an invoice does not go below zero (credit belongs in a credit note)`,
+  };
+  throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${problem.message}`, { field: 'lines', issues: [problem] });
+}
+
 const resultJson = (r: DecisionResult, currency: string) => ({ invoice_id: r.invoiceId, status: r.status, total: formatMoney(dec(r.total), currency) });
 
 export function invoiceDecisionsRouter(deps: ApiDeps): Router {
@@ -83,6 +100,7 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
     const body = parseOrThrow(AdjustRequestSchema, req.body, 'request');
     const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
     checkMinorUnits(body.lines, invoice.currency);
+    checkNotNegative(invoice.total, body.lines, invoice.currency);
     const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(adjustUpdate, { args: [body] }));
     res.json(resultJson(result, invoice.currency));
   });
