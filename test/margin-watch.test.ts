@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createChannelNotifier } from '../activities/channels';
 import { ensureMarginWatchSchedule, MARGIN_WATCH_WORKFLOW_TYPE, marginWatchScheduleId } from '../temporal/margin-watch-schedule';
 import type { marginWatch } from '../workflows';
+import { recordHistory } from './harness/histories';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, type TestWorker } from './harness/ingest-worker';
 import { insertRatedEvents } from './harness/margin-fixtures';
@@ -147,6 +148,7 @@ test('cost without revenue is a negative margin: one margin.negative message, th
   });
   // customer bolt and the "no feature" row, each: negative (notifies) + below_threshold (silent)
   expect(await handle.result()).toEqual({ evaluated: 2, changes: 4, queued: 2 });
+  await recordHistory('margin-watch-negative', handle);
   const messages = slack.messages.filter((m) => m.channel === '#negative');
   expect(messages.map((m) => m.text.split('\n')[0]).sort()).toEqual([
     '*Negative margin: customer bolt, margin -3.00 USD (no revenue)*',

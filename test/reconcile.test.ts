@@ -18,6 +18,7 @@ import { createLedgerflowWorker } from '../worker/create-worker';
 import { startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { closeTestPrisma, createTestOrganization, testPrisma, testPool, uniqueTaskQueue } from './harness/fixtures';
+import { recordHistory } from './harness/histories';
 import { insertBatch } from './harness/insert-batch';
 import { insertStripeInvoiceEvent } from './harness/margin-fixtures';
 import { waitFor } from './harness/ingest-worker';
@@ -344,6 +345,8 @@ it('one case of every finding kind gives exactly those findings and actions; a r
   const approved = await api.post(`/api/v1/invoices/${driftRecovery.id}/approve`, apiKey, { approver: 'fiona@finance' });
   expect(approved).toMatchObject({ status: 200, body: { invoice_id: driftRecovery.id, total: '15.00' } });
   expect(await recoveryRun.result()).toMatchObject({ status: 'paid', invoiceId: driftRecovery.id });
+  await recordHistory('recovery-run-paid', recoveryRun);
+  await recordHistory('reconcile-reset-after-actions', client.workflow.getHandle(started.body.workflow_id, runId!));
   const items = stripeFake.requestsTo('POST', /^\/v1\/invoiceitems$/).filter((r) => (r.body.metadata as Record<string, string> | undefined)?.ledgerflow_invoice_id === driftRecovery.id);
   expect(items.map((i) => Number(i.body.amount))).toEqual([1500]);
   const driftFinding = findingOf('renewal_drift', 'drift-co').id;

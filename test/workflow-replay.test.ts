@@ -5,6 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { insertBatch, startBatchWorkflow } from './harness/insert-batch';
 import { startTestWorker } from './harness/ingest-worker';
+import * as workflows from '../workflows';
 
 // Histories of real runs, replayed against today's workflow code: a change
 // that would break a run already in flight (or one an operator resets) fails
@@ -13,9 +14,11 @@ import { startTestWorker } from './harness/ingest-worker';
 // install cannot parse JSON histories: @temporalio/common and @temporalio/proto
 // each carry their own protobufjs copy and its protojson rejects the other's types.
 //
-// The billing-run histories are recorded by the billing tests themselves
-// (test/harness/histories.ts: RECORD_HISTORIES=1). All but
+// The billing-run, subscription, reconcile, recovery-run and margin-watch
+// histories are recorded by the tests of those workflows themselves
+// (test/harness/histories.ts: RECORD_HISTORIES=1). All billing runs but
 // billing-run-paid-reconciled predate the reconcile-after-billing-run patch.
+// A workflow type without any history fails the first test below.
 //
 // `ingest-batch.history.pb` and `-with-alert` predate the ingest-local-activities
 // patch (remote activities); `ingest-batch-local.history.pb` is that patch's
@@ -29,22 +32,22 @@ const record = process.env.RECORD_HISTORY;
 describe('workflow code replays recorded histories', () => {
   const files = fs.readdirSync(HISTORIES).filter((f) => f.endsWith('.history.pb'));
 
-  it('has a history for every ingest and billing path', () => {
-    expect(files.sort()).toEqual([
-      'billing-run-late-usage-rejected.history.pb',
-      'billing-run-paid-reconciled.history.pb',
-      'billing-run-paid.history.pb',
-      'billing-run-reminded-auto-approved-card-retried.history.pb',
-      'billing-run-reset.history.pb',
-      'billing-run-zero.history.pb',
-      'ingest-batch-local.history.pb',
-      'ingest-batch-one-transaction.history.pb',
-      'ingest-batch-with-alert.history.pb',
-      'ingest-batch.history.pb',
-      'subscription-last-period-canceled.history.pb',
-      'subscription-period-with-plan-change.history.pb',
-      'sweep-orphan-batches.history.pb',
-    ]);
+  it('has a recorded history for every workflow type the worker runs, and for recovery runs', () => {
+    const started = files.map((file) => {
+      const history = temporal.api.history.v1.History.decode(fs.readFileSync(path.join(HISTORIES, file)));
+      const first = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      return { file, type: first?.workflowType?.name ?? '', workflowId: first?.workflowId ?? '' };
+    });
+    // Every function workflows/index.ts exports is a workflow type the worker registers.
+    const types = Object.entries(workflows)
+      .filter(([, value]) => typeof value === 'function')
+      .map(([name]) => name)
+      .sort();
+    expect(types.length).toBeGreaterThan(0);
+    const missing = types.filter((type) => !started.some((h) => h.type === type));
+    expect(missing).toEqual([]);
+    // The billing run also runs as recovery-run:<findingId> (a recovery invoice, no period close).
+    expect(started.filter((h) => h.type === 'billingRun' && h.workflowId.startsWith('recovery-run:')).map((h) => h.file)).not.toEqual([]);
   });
 
   it.each(files)('%s', async (file) => {
