@@ -56,14 +56,14 @@ export async function claimBatch(db: Queryable, organizationId: string, maxEvent
 }
 
 /** Processing batches claimed at least `olderThanMs` ago whose workflow start was never recorded. */
-export async function unstartedBatches(db: Queryable, olderThanMs: number, limit = 500): Promise<{ batchId: string; organizationId: string }[]> {
+export async function unstartedBatches(db: Queryable, olderThanMs: number, limit = 500, organizationId: string | null = null): Promise<{ batchId: string; organizationId: string }[]> {
   const { rows } = await db.query<{ id: string; organization_id: string }>({
     name: 'ingest-unstarted-batches',
     text: `SELECT id, organization_id FROM processing_batches
-     WHERE status = 'accepted' AND created_at < now() - $1 * interval '1 millisecond'
+     WHERE status = 'accepted' AND created_at < now() - $1 * interval '1 millisecond' AND ($3::uuid IS NULL OR organization_id = $3::uuid)
      ORDER BY created_at
      LIMIT $2`,
-    values: [olderThanMs, limit],
+    values: [olderThanMs, limit, organizationId],
   });
   return rows.map((r) => ({ batchId: r.id, organizationId: r.organization_id }));
 }

@@ -1,7 +1,7 @@
 import type { ActivityDeps } from './deps';
 import { deliverNotifications } from './deliver-notifications';
 import { checkQuotas, linkCustomers, markBatchProcessed, processBatch, rateEvents } from './ingest-batch';
-import { findOrphanBatches, startOrphanBatch } from './sweeper';
+import { ensureMarginWatches, findOrphanBatches, startOrphanBatch, startOrphanSubscriptions } from './sweeper';
 import { closePeriod } from './billing/close-period';
 import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, settleZeroInvoice } from './billing/decisions';
 import { snapshotUsage } from './billing/snapshots';
@@ -37,6 +37,8 @@ export function createActivities(deps: ActivityDeps) {
     markBatchProcessed: markBatchProcessed(deps),
     findOrphanBatches: findOrphanBatches(deps),
     startOrphanBatch: startOrphanBatch(deps),
+    startOrphanSubscriptions: startOrphanSubscriptions(deps),
+    ensureMarginWatches: ensureMarginWatches(deps),
     // subscriptions and billing runs
     loadSubscription: loadSubscription(deps),
     applyPlanChange: applyPlanChange(deps),

@@ -3,14 +3,18 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { IngestBatchInput } from '../temporal/ingest';
 import { insertAuditRows, writeAudit, type AuditActor } from '../prisma/audit';
 import type { Queryable } from '../prisma/pg';
+import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
+import { ensureSubscriptionWorkflows } from '../temporal/subscriptions';
 import { claimBatch, startBatch, unstartedBatches, waitingOrganizations } from './batch-formation';
 import { TX_OPTIONS, type ActivityDeps } from './deps';
 import { workflowActor } from './workflow-actor';
 
 export interface FindOrphanBatchesInput {
-  /** work younger than this is still the batcher's (worker/batcher.ts) */
+  /** work younger than this is still the batcher's (worker/batcher.ts), or the API's */
   olderThanSeconds?: number;
   limit?: number;
+  /** one organization only (tests share one database); default all */
+  organizationId?: string;
 }
 
 export const DEFAULT_ORPHAN_AGE_SECONDS = 60;
@@ -25,13 +29,14 @@ export const DEFAULT_ORPHAN_AGE_SECONDS = 60;
  * A batch whose workflow Temporal does not know at all goes back to
  * `accepted`, for the batcher to start again.
  */
-async function settleEndedWorkflows(db: Queryable, temporal: Client, olderThanMs: number, limit: number, actor: AuditActor): Promise<void> {
+async function settleEndedWorkflows(db: Queryable, temporal: Client, olderThanMs: number, limit: number, organizationId: string | null, actor: AuditActor): Promise<void> {
   const { rows } = await db.query<{ id: string; organization_id: string; workflow_id: string }>({
     name: 'ingest-started-long-ago',
     text: `SELECT id, organization_id, workflow_id FROM processing_batches
             WHERE status = 'workflow_started' AND workflow_id IS NOT NULL AND created_at < now() - $1 * interval '1 millisecond'
+              AND ($3::uuid IS NULL OR organization_id = $3::uuid)
             ORDER BY created_at LIMIT $2`,
-    values: [olderThanMs, limit],
+    values: [olderThanMs, limit, organizationId],
   });
   for (const batch of rows) {
     let status: string;
@@ -73,12 +78,13 @@ async function settleEndedWorkflows(db: Queryable, temporal: Client, olderThanMs
  * Deliberately across all organizations — this is the system's own chore.
  */
 export function findOrphanBatches({ pool, temporal }: ActivityDeps) {
-  return async function findOrphanBatches({ olderThanSeconds = DEFAULT_ORPHAN_AGE_SECONDS, limit = 500 }: FindOrphanBatchesInput = {}): Promise<IngestBatchInput[]> {
-    if (temporal) await settleEndedWorkflows(pool, temporal, olderThanSeconds * 1000, limit, workflowActor());
+  return async function findOrphanBatches({ olderThanSeconds = DEFAULT_ORPHAN_AGE_SECONDS, limit = 500, organizationId }: FindOrphanBatchesInput = {}): Promise<IngestBatchInput[]> {
+    const scope = organizationId ?? null;
+    if (temporal) await settleEndedWorkflows(pool, temporal, olderThanSeconds * 1000, limit, scope, workflowActor());
     const cutoff = Date.now() - olderThanSeconds * 1000;
     const claimedNow: IngestBatchInput[] = [];
     for (const waiting of await waitingOrganizations(pool)) {
-      if (waiting.oldestAt.getTime() > cutoff) continue;
+      if (waiting.oldestAt.getTime() > cutoff || (scope !== null && waiting.organizationId !== scope)) continue;
       // Up to `limit` batches per sweep; the next sweep takes the rest.
       while (claimedNow.length < limit) {
         const claimed = await claimBatch(pool, waiting.organizationId);
@@ -86,7 +92,7 @@ export function findOrphanBatches({ pool, temporal }: ActivityDeps) {
         claimedNow.push({ batchId: claimed.batchId, organizationId: claimed.organizationId });
       }
     }
-    const stale = await unstartedBatches(pool, olderThanSeconds * 1000, limit);
+    const stale = await unstartedBatches(pool, olderThanSeconds * 1000, limit, scope);
     return [...stale, ...claimedNow];
   };
 }
@@ -127,5 +133,27 @@ export function startOrphanBatch({ prisma, pool, temporal, taskQueue }: Activity
       }, TX_OPTIONS);
     }
     return { workflowId: started.workflowId, runId, alreadyStarted: started.alreadyStarted, recorded: started.recorded };
+  };
+}
+
+/**
+ * Subscriptions committed without their workflow (the API could not reach
+ * Temporal, or died in between): started here, under the same deterministic
+ * id, and recorded. The sweeper's share of "every entity start has a sweeper".
+ */
+export function startOrphanSubscriptions({ prisma, temporal, taskQueue }: ActivityDeps) {
+  return async function startOrphanSubscriptions({ olderThanSeconds = DEFAULT_ORPHAN_AGE_SECONDS, limit = 500, organizationId }: FindOrphanBatchesInput = {}): Promise<{ checked: number; started: number }> {
+    if (!temporal) throw ApplicationFailure.nonRetryable('startOrphanSubscriptions needs a Temporal client in the activity deps', 'MissingDependency');
+    const { checked, started } = await ensureSubscriptionWorkflows(temporal, prisma, { taskQueue, olderThanSeconds, limit, ...(organizationId ? { organizationId } : {}) });
+    return { checked, started: started.length };
+  };
+}
+
+/** Margin-watch schedules for organizations without one (created after the worker started) or with a changed interval. */
+export function ensureMarginWatches({ prisma, temporal, taskQueue }: ActivityDeps) {
+  return async function ensureMarginWatches({ limit = 500, organizationId }: FindOrphanBatchesInput = {}): Promise<{ scheduled: number }> {
+    if (!temporal) throw ApplicationFailure.nonRetryable('ensureMarginWatches needs a Temporal client in the activity deps', 'MissingDependency');
+    const scheduled = await ensureMarginWatchSchedules(temporal, prisma, { taskQueue, limit, ...(organizationId ? { organizationId } : {}) });
+    return { scheduled: scheduled.length };
   };
 }

@@ -206,6 +206,7 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
       startDate: date(s.startDate),
       canceledAt: dateOrNull(s.canceledAt),
       createdAt: date(s.createdAt),
+      workflowStartedAt: dateOrNull(s.workflowStartedAt),
       contractedBaseFee: decimalOrNull(s.contractedBaseFee),
       plan: { ...s.plan, baseFee: decimal(s.plan.baseFee) },
     },

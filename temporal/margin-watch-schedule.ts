@@ -1,4 +1,5 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec, type Workflow } from '@temporalio/client';
+import type { PrismaClient } from '../prisma/client';
 import { TASK_QUEUE } from './names';
 
 /** Workflow type the schedule starts (exported by workflows/). */
@@ -39,4 +40,28 @@ export async function ensureMarginWatchSchedule(
   }
   await client.schedule.getHandle(scheduleId).update((previous) => ({ spec, action, policies, state: previous.state }));
   return { scheduleId, created: false };
+}
+
+/**
+ * Gives every organization (or one) whose margin-watch schedule is missing,
+ * or set to another interval than its margin_watch_every_minutes, the
+ * schedule it should have, and records the interval: organizations created
+ * after the worker started get theirs from the sweeper, and a changed
+ * interval takes effect within a sweep. Returns the organizations it set.
+ */
+export async function ensureMarginWatchSchedules(
+  client: Client,
+  prisma: PrismaClient,
+  options: { taskQueue?: string; organizationId?: string; limit?: number } = {},
+): Promise<string[]> {
+  const rows = await prisma.$queryRaw<{ id: string; every: number }[]>`
+    SELECT id, margin_watch_every_minutes AS every FROM organizations
+     WHERE margin_watch_scheduled_minutes IS DISTINCT FROM margin_watch_every_minutes
+       AND (${options.organizationId ?? null}::uuid IS NULL OR id = ${options.organizationId ?? null}::uuid)
+     ORDER BY created_at LIMIT ${options.limit ?? 500}`;
+  for (const org of rows) {
+    await ensureMarginWatchSchedule(client, org.id, org.every, { taskQueue: options.taskQueue });
+    await prisma.organization.update({ where: { id: org.id }, data: { marginWatchScheduledMinutes: org.every } });
+  }
+  return rows.map((r) => r.id);
 }

@@ -11,6 +11,8 @@ export interface SweeperScheduleOptions {
   olderThanSeconds?: number;
   /** defaults to SWEEPER_SCHEDULE_ID; tests use their own so they do not fight over one schedule */
   scheduleId?: string;
+  /** sweep one organization only (tests share one database); default all */
+  organizationId?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function ensureSweeperSchedule(client: Client, options: SweeperSche
     workflowType: SWEEPER_WORKFLOW_TYPE,
     workflowId: `${scheduleId}-sweep`,
     taskQueue: options.taskQueue,
-    args: [{ olderThanSeconds: options.olderThanSeconds ?? 60 }],
+    args: [{ olderThanSeconds: options.olderThanSeconds ?? 60, ...(options.organizationId ? { organizationId: options.organizationId } : {}) }],
   };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP };
   try {

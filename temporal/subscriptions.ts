@@ -60,39 +60,53 @@ export async function startSubscriptionWorkflow(client: Client, ref: Subscriptio
 const SWEEP_CONCURRENCY = 8;
 const SWEEP_PAGE = 500;
 
+/** Records that these subscriptions' workflows exist (started now, or found started): the sweeper leaves them be. */
+export async function markSubscriptionWorkflowsStarted(prisma: PrismaClient, subscriptionIds: string[]): Promise<void> {
+  if (subscriptionIds.length === 0) return;
+  await prisma.subscription.updateMany({ where: { id: { in: subscriptionIds }, workflowStartedAt: null }, data: { workflowStartedAt: new Date() } });
+}
+
 /**
  * The subscription side of the sweeper: the API commits a subscription before
  * it starts its workflow, so a Temporal outage (or a crash in between) leaves
  * an active subscription without one. Starts the workflow of every active
- * subscription (of one organization when given) that never had one; the rest
- * are no-op starts. Run at startup; safe to run any time.
+ * subscription (of one organization when given; created at least
+ * `olderThanSeconds` ago when given, so the API's own start is not raced)
+ * not known to have one, and records it; a workflow that exists already makes
+ * the start a no-op and is recorded the same. Run by `npm start` at startup
+ * and by the sweeper schedule; safe to run any time.
  */
 export async function ensureSubscriptionWorkflows(
   client: Client,
   prisma: PrismaClient,
-  options: { taskQueue?: string; organizationId?: string } = {},
+  options: { taskQueue?: string; organizationId?: string; olderThanSeconds?: number; limit?: number } = {},
 ): Promise<{ checked: number; started: string[] }> {
   const started: string[] = [];
   let checked = 0;
-  let after: string | undefined;
+  const createdBefore = options.olderThanSeconds === undefined ? undefined : new Date(Date.now() - options.olderThanSeconds * 1000);
   for (;;) {
+    // Each page is recorded before the next is read, so the next page is the next unstarted ones.
     const page = await prisma.subscription.findMany({
-      where: { status: 'active', ...(options.organizationId ? { organizationId: options.organizationId } : {}), ...(after ? { id: { gt: after } } : {}) },
+      where: {
+        status: 'active',
+        workflowStartedAt: null,
+        ...(options.organizationId ? { organizationId: options.organizationId } : {}),
+        ...(createdBefore ? { createdAt: { lt: createdBefore } } : {}),
+      },
       select: { id: true, organizationId: true, customerId: true },
-      orderBy: { id: 'asc' },
-      take: SWEEP_PAGE,
+      orderBy: { createdAt: 'asc' },
+      take: Math.min(SWEEP_PAGE, (options.limit ?? Infinity) - checked),
     });
     for (let i = 0; i < page.length; i += SWEEP_CONCURRENCY) {
+      const chunk = page.slice(i, i + SWEEP_CONCURRENCY);
       const results = await Promise.all(
-        page
-          .slice(i, i + SWEEP_CONCURRENCY)
-          .map((s) => startSubscriptionWorkflow(client, { organizationId: s.organizationId, subscriptionId: s.id, customerId: s.customerId }, options.taskQueue)),
+        chunk.map((s) => startSubscriptionWorkflow(client, { organizationId: s.organizationId, subscriptionId: s.id, customerId: s.customerId }, options.taskQueue)),
       );
       for (const r of results) if (!r.alreadyStarted) started.push(r.workflowId);
+      await markSubscriptionWorkflowsStarted(prisma, chunk.map((s) => s.id));
     }
     checked += page.length;
-    if (page.length < SWEEP_PAGE) return { checked, started };
-    after = page[page.length - 1]!.id;
+    if (page.length < SWEEP_PAGE || checked >= (options.limit ?? Infinity)) return { checked, started };
   }
 }
 

@@ -116,7 +116,7 @@ describe('creating a subscription', () => {
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({ status: 'active', workflow_id: `subscription:${res.body.id}`, workflow_start: 'pending' });
       id = res.body.id;
-      expect(logged).toEqual([expect.stringContaining('the startup sweep will start it')]);
+      expect(logged).toEqual([expect.stringContaining('the sweeper will start it')]);
     } finally {
       await cut.close();
     }
@@ -128,8 +128,10 @@ describe('creating a subscription', () => {
     expect(first.started).toEqual([`subscription:${id}`]);
     expect(first.checked).toBeGreaterThanOrEqual(1);
     expect(await stateOf(id)).toMatchObject({ subscriptionId: id, status: 'active' });
+    expect((await testPrisma().subscription.findUniqueOrThrow({ where: { id } })).workflowStartedAt).not.toBeNull();
+    // Every start is recorded: a second sweep has nothing left to check.
     const second = await ensureSubscriptionWorkflows(worker.client, testPrisma(), { taskQueue: worker.taskQueue, organizationId: org.organizationId });
-    expect(second).toEqual({ checked: first.checked, started: [] });
+    expect(second).toEqual({ checked: 0, started: [] });
   });
 });
 

@@ -6,6 +6,9 @@ import { createTestOrganization, testPool, testPrisma, uniqueTaskQueue } from '.
 import { insertBatch } from './harness/insert-batch';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { ensureSweeperSchedule, SWEEPER_WORKFLOW_TYPE } from '../temporal/schedules';
+import { marginWatchScheduleId } from '../temporal/margin-watch-schedule';
+import { createBillingCatalog } from './harness/billing-fixtures';
+import { recordHistory } from './harness/histories';
 import { ingestWorkflowId } from '../temporal/names';
 import { startIngestWorkflow } from '../temporal/ingest';
 
@@ -34,8 +37,9 @@ const processed = (batchId: string) =>
     return row.status === 'processed' ? row : undefined;
   });
 
-const sweep = () =>
-  env.client.workflow.execute(SWEEPER_WORKFLOW_TYPE, { workflowId: `sweep-${randomUUID()}`, taskQueue: env.taskQueue, args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS }] });
+/** A sweep of this file's organization (of one given), as the schedule runs it for all. */
+const sweep = (scope = organizationId) =>
+  env.client.workflow.execute(SWEEPER_WORKFLOW_TYPE, { workflowId: `sweep-${randomUUID()}`, taskQueue: env.taskQueue, args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS, organizationId: scope }] });
 
 beforeAll(async () => {
   env = await startTestWorker('sweeper');
@@ -56,6 +60,8 @@ describe('orphan batch sweeper', () => {
 
     const result = await sweep();
     expect(result.found).toBeGreaterThanOrEqual(1);
+    // The other organization is out of this sweep's scope; swept on its own, its young request is still left.
+    await sweep(other.organizationId);
 
     const request = await testPrisma().ingestBatch.findUniqueOrThrow({ where: { id: old.requestId } });
     expect(request.processingBatchId).not.toBeNull();
@@ -114,16 +120,56 @@ describe('orphan batch sweeper', () => {
     expect(event.status).toBe('rated');
   });
 
+  it('starts the workflow of a subscription committed without one, and records it; leaves a new one to the API', async () => {
+    const prisma = testPrisma();
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date(), anchorDay: new Date().getUTCDate() });
+    await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { createdAt: fiveMinutesAgo() } });
+    const young = await prisma.subscription.create({ data: { organizationId, customerId: catalog.customerId, planId: (await prisma.subscription.findUniqueOrThrow({ where: { id: catalog.subscriptionId } })).planId, startDate: new Date(), billingAnchorDay: new Date().getUTCDate() } });
+    const subscriptionHandle = env.client.workflow.getHandle(`subscription:${catalog.subscriptionId}`);
+    try {
+      const result = await sweep();
+      expect(result.subscriptionsStarted).toBe(1);
+      expect((await subscriptionHandle.describe()).status.name).toBe('RUNNING');
+      expect((await prisma.subscription.findUniqueOrThrow({ where: { id: catalog.subscriptionId } })).workflowStartedAt).not.toBeNull();
+      expect((await prisma.subscription.findUniqueOrThrow({ where: { id: young.id } })).workflowStartedAt).toBeNull();
+      // Recorded: the next sweep does not try it again.
+      expect((await sweep()).subscriptionsStarted).toBe(0);
+    } finally {
+      await subscriptionHandle.terminate('test over').catch(() => undefined);
+    }
+  });
+
+  it('gives an organization created after the worker started its margin-watch schedule, and a changed interval', async () => {
+    const fresh = await createTestOrganization('sweeper-margin');
+    const handle = env.client.schedule.getHandle(marginWatchScheduleId(fresh.organizationId));
+    try {
+      expect((await sweep(fresh.organizationId)).marginWatchesScheduled).toBe(1);
+      expect((await handle.describe()).spec.intervals).toMatchObject([{ every: 60 * 60_000 }]);
+      expect((await sweep(fresh.organizationId)).marginWatchesScheduled).toBe(0);
+      await testPrisma().organization.update({ where: { id: fresh.organizationId }, data: { marginWatchEveryMinutes: 15 } });
+      const run = await env.client.workflow.start(SWEEPER_WORKFLOW_TYPE, {
+        workflowId: `sweep-${randomUUID()}`,
+        taskQueue: env.taskQueue,
+        args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS, organizationId: fresh.organizationId }],
+      });
+      expect((await run.result()).marginWatchesScheduled).toBe(1);
+      await recordHistory('sweep-entities', run);
+      expect((await handle.describe()).spec.intervals).toMatchObject([{ every: 15 * 60_000 }]);
+    } finally {
+      await handle.delete().catch(() => undefined);
+    }
+  });
+
   it('ensureSweeperSchedule creates the schedule once, updates it on a second call, and its run processes an orphan', async () => {
-    const first = await ensureSweeperSchedule(env.client, { taskQueue: env.taskQueue, everySeconds: 3600, olderThanSeconds: ORPHAN_AGE_SECONDS, scheduleId });
-    const second = await ensureSweeperSchedule(env.client, { taskQueue: env.taskQueue, everySeconds: 1800, olderThanSeconds: ORPHAN_AGE_SECONDS, scheduleId });
+    const first = await ensureSweeperSchedule(env.client, { taskQueue: env.taskQueue, everySeconds: 3600, olderThanSeconds: ORPHAN_AGE_SECONDS, scheduleId, organizationId });
+    const second = await ensureSweeperSchedule(env.client, { taskQueue: env.taskQueue, everySeconds: 1800, olderThanSeconds: ORPHAN_AGE_SECONDS, scheduleId, organizationId });
     expect([first.created, second.created]).toEqual([true, false]);
 
     const handle = env.client.schedule.getHandle(scheduleId);
     const description = await handle.describe();
     expect(description.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(description.spec.intervals).toMatchObject([{ every: 1_800_000 }]);
-    expect(description.action).toMatchObject({ workflowType: SWEEPER_WORKFLOW_TYPE, taskQueue: env.taskQueue, args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS }] });
+    expect(description.action).toMatchObject({ workflowType: SWEEPER_WORKFLOW_TYPE, taskQueue: env.taskQueue, args: [{ olderThanSeconds: ORPHAN_AGE_SECONDS, organizationId }] });
 
     const old = await orphan(fiveMinutesAgo());
     await handle.trigger();

@@ -5,7 +5,7 @@ import { createStripeAccounts } from '../activities/stripe/accounts';
 import { createStripeClient } from '../activities/stripe/client';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
-import { ensureMarginWatchSchedule } from '../temporal/margin-watch-schedule';
+import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 import { Batcher } from './batcher';
@@ -47,8 +47,8 @@ async function main(): Promise<void> {
     // (docker compose) the worker may be the first to come up. Safe to repeat.
     await registerSearchAttributes(clientConnection, namespace);
     await ensureSweeperSchedule(client, { taskQueue, everySeconds: sweeperEverySeconds });
-    // Each organization's margin watch at its marginWatchEveryMinutes (a changed interval or a new organization takes effect at the next start).
-    for (const org of await prisma.organization.findMany({ select: { id: true, marginWatchEveryMinutes: true } })) await ensureMarginWatchSchedule(client, org.id, org.marginWatchEveryMinutes, { taskQueue });
+    // Each organization's margin watch at its marginWatchEveryMinutes; the sweeper does the same for organizations created (or changed) later.
+    await ensureMarginWatchSchedules(client, prisma, { taskQueue, limit: 100_000 });
     const stripe = stripeFromEnv();
     // Organizations with their own stripe_secret_key use it, through the same API base.
     const stripeAccounts = createStripeAccounts(prisma, stripeApiBase() ? { apiBase: stripeApiBase() } : {});

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { FindOrphanBatchesInput, LedgerflowActivities } from '../activities';
 
 /**
@@ -10,14 +10,29 @@ const sweeper = proxyActivities<LedgerflowActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 
+/** Since 2026-12-02 the sweep also starts subscriptions' workflows and margin-watch schedules; earlier runs keep replaying. */
+export const SWEEP_ENTITIES_PATCH = 'sweep-subscriptions-and-margin-watches';
+
 export interface SweepOrphanBatchesResult {
   found: number;
   started: number;
+  subscriptionsStarted?: number;
+  marginWatchesScheduled?: number;
 }
 
-/** Starts the ingest workflow of every batch the API accepted but never started. */
+/**
+ * The sweeper schedule's run: whatever should have been started and was
+ * not — processing batches (claiming requests no batcher took), the
+ * workflows of subscriptions committed without one, and margin-watch
+ * schedules of organizations created after the worker started (or whose
+ * interval changed).
+ */
 export async function sweepOrphanBatches(input: FindOrphanBatchesInput = {}): Promise<SweepOrphanBatchesResult> {
   const orphans = await sweeper.findOrphanBatches(input);
   const results = await Promise.all(orphans.map((batch) => sweeper.startOrphanBatch(batch)));
-  return { found: orphans.length, started: results.filter((r) => r.recorded).length };
+  const swept: SweepOrphanBatchesResult = { found: orphans.length, started: results.filter((r) => r.recorded).length };
+  if (!patched(SWEEP_ENTITIES_PATCH)) return swept;
+  const subscriptions = await sweeper.startOrphanSubscriptions(input);
+  const marginWatches = await sweeper.ensureMarginWatches(input);
+  return { ...swept, subscriptionsStarted: subscriptions.started, marginWatchesScheduled: marginWatches.scheduled };
 }

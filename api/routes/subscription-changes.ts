@@ -4,7 +4,7 @@ import { Router } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { writeAudit } from '../../prisma/audit';
 import type { Requester } from '../../temporal/billing-messages';
-import { signalSubscription, type SignaledSubscription, type SubscriptionMessage, type SubscriptionRef } from '../../temporal/subscriptions';
+import { markSubscriptionWorkflowsStarted, signalSubscription, type SignaledSubscription, type SubscriptionMessage, type SubscriptionRef } from '../../temporal/subscriptions';
 import { callerOf, type Caller } from '../auth';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
@@ -61,7 +61,10 @@ export function subscriptionChangesRouter(deps: ApiDeps, config: ApiConfig): Rou
   async function signal(s: LoadedSubscription, message: SubscriptionMessage): Promise<SignaledSubscription> {
     const ref: SubscriptionRef = { organizationId: s.organizationId, subscriptionId: s.id, customerId: s.customerId };
     try {
-      return await deps.temporal.withDeadline(Date.now() + config.temporalTimeoutMs, () => signalSubscription(deps.temporal, ref, message, deps.taskQueue));
+      const signaled = await deps.temporal.withDeadline(Date.now() + config.temporalTimeoutMs, () => signalSubscription(deps.temporal, ref, message, deps.taskQueue));
+      // Signal-with-start: the workflow exists now, if it did not.
+      await markSubscriptionWorkflowsStarted(deps.prisma, [s.id]);
+      return signaled;
     } catch (err) {
       if (isGrpcDeadlineError(err)) throw new ApiError(503, 'TEMPORAL_UNAVAILABLE', `Temporal did not answer in time; the request for subscription ${s.id} was not delivered, retry it`);
       throw err;

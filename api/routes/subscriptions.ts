@@ -4,7 +4,7 @@ import { dec, toPlainString } from '../../billing/decimal';
 import { writeAudit } from '../../prisma/audit';
 import type { SubscriptionModel } from '../../prisma/client';
 import { subscriptionWorkflowId } from '../../temporal/names';
-import { startSubscriptionWorkflow } from '../../temporal/subscriptions';
+import { markSubscriptionWorkflowsStarted, startSubscriptionWorkflow } from '../../temporal/subscriptions';
 import { callerOf } from '../auth';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
@@ -58,17 +58,18 @@ function invalidPlan(key: string, why: string): ApiError {
 /**
  * Starts the new subscription's workflow once the subscription is committed.
  * The subscription is the system of record: if Temporal is slow or down the
- * request still succeeds, says the start is pending, and the startup sweep
- * (ensureSubscriptionWorkflows) starts it later under the same id.
+ * request still succeeds, says the start is pending, and the sweeper
+ * schedule (and `npm start`'s startup sweep) starts it later under the same id.
  */
 async function startWorkflow(deps: ApiDeps, config: ApiConfig, s: SubscriptionRow): Promise<'started' | 'pending'> {
   try {
     await deps.temporal.withDeadline(Date.now() + config.temporalTimeoutMs, () =>
       startSubscriptionWorkflow(deps.temporal, { organizationId: s.organizationId, subscriptionId: s.id, customerId: s.customerId }, deps.taskQueue),
     );
+    await markSubscriptionWorkflowsStarted(deps.prisma, [s.id]);
     return 'started';
   } catch (err) {
-    config.log(`could not start the workflow of subscription ${s.id}; the startup sweep will start it`, err);
+    config.log(`could not start the workflow of subscription ${s.id}; the sweeper will start it`, err);
     return 'pending';
   }
 }
