@@ -44,9 +44,39 @@ export function formatMoney(amount: Dec, currency: string): string {
   return s.startsWith('-') && /^-0(\.0+)?$/.test(s) ? s.slice(1) : s;
 }
 
-/** Integer minor units for Stripe: 10.00 USD → 1000, 1000 JPY → 1000. */
-export function toMinorUnits(amount: Dec, currency: string): number {
-  const minor = roundMoney(amount, currency).times(dec(10).pow(minorUnits(currency)));
+/**
+ * Stripe's `amount` is an integer in the currency's smallest unit, and for
+ * most currencies that is the ISO 4217 minor unit. The exceptions, from the
+ * "Special cases" of https://docs.stripe.com/currencies (checked 2026-12):
+ *
+ * - ISK and UGX became zero-decimal, and we bill them in whole units (ISO 4217
+ *   has no minor unit for either), but Stripe's API keeps them two-decimal for
+ *   backwards compatibility: 5 ISK is sent as 500, and the amount must be a
+ *   multiple of 100. UGX is also in Stripe's zero-decimal list, which that
+ *   special case overrides; sending 5 for 5 UGX would charge 0.05 UGX.
+ * - HUF and TWD are zero-decimal at Stripe for payouts only; charges take
+ *   two-decimal amounts (10.45 HUF is 1045). Ledgerflow makes no payouts, so
+ *   they follow ISO 4217 here.
+ */
+const STRIPE_EXPONENT: Record<string, number> = { isk: 2, ugx: 2 };
+
+/** The power of ten Stripe's integer `amount` is expressed in for this currency. */
+export function stripeExponent(currency: string): number {
+  const units = minorUnits(currency);
+  return STRIPE_EXPONENT[currency.toLowerCase()] ?? units;
+}
+
+/**
+ * An amount as Stripe's integer `amount`, after the per-line rounding to our
+ * minor unit: 10.00 USD → 1000, 1000 JPY → 1000, 10.45 HUF → 1045, 5 ISK → 500.
+ */
+export function toStripeAmount(amount: Dec, currency: string): number {
+  const minor = roundMoney(amount, currency).times(dec(10).pow(stripeExponent(currency)));
   if (!minor.isInteger() || minor.abs().gt(Number.MAX_SAFE_INTEGER)) throw new Error(`amount ${amount.toFixed()} ${currency} is out of range`);
   return minor.toNumber() === 0 ? 0 : minor.toNumber();
+}
+
+/** Stripe's integer `amount` as a major amount: 1999 usd → 19.99, 1999 jpy → 1999, 500 isk → 5. */
+export function fromStripeAmount(amount: Dec, currency: string): Dec {
+  return amount.div(dec(10).pow(stripeExponent(currency)));
 }

@@ -1,6 +1,6 @@
 import { formatMoney, UnknownCurrencyError } from './currency';
 import { dec } from './decimal';
-import { minorToMajor, monthlyAmount, summarizeRevenue, type RevenueInput } from './revenue';
+import { monthlyAmount, summarizeRevenue, type RevenueInput } from './revenue';
 
 const empty: RevenueInput = { baseFees: [], activeCustomers: [], paidInvoices: [], otherChargesMinor: [], refundsMinor: [] };
 
@@ -21,14 +21,6 @@ describe('monthlyAmount', () => {
     expect(monthlyAmount(dec('90'), 'quarter').toFixed()).toBe('30');
     expect(monthlyAmount(dec('1200'), 'year').toFixed()).toBe('100');
     expect(monthlyAmount(dec('100'), 'year').toFixed(10)).toBe('8.3333333333');
-  });
-});
-
-describe('minorToMajor', () => {
-  test('uses the currency\'s ISO 4217 exponent', () => {
-    expect(minorToMajor(dec(1999), 'usd').toFixed()).toBe('19.99');
-    expect(minorToMajor(dec(1999), 'jpy').toFixed()).toBe('1999');
-    expect(minorToMajor(dec(1999), 'kwd').toFixed()).toBe('1.999');
   });
 });
 
@@ -70,6 +62,18 @@ describe('summarizeRevenue', () => {
       refundsMinor: [{ currency: 'usd', amount: dec(500) }],
     });
     expect(rows).toEqual([{ currency: 'usd', mrr: '0.00', arr: '0.00', active_customers: 0, total_collected: '135.49' }]);
+  });
+
+  test("Stripe's ISK and UGX amounts are two-decimal although the currencies are billed in whole units", () => {
+    const rows = printed({
+      paidInvoices: [{ currency: 'isk', amount: dec('1500') }],
+      otherChargesMinor: [{ currency: 'isk', amount: dec(50000) }, { currency: 'ugx', amount: dec(370000) }],
+      refundsMinor: [{ currency: 'isk', amount: dec(20000) }],
+    });
+    expect(rows.map((r) => [r.currency, r.total_collected])).toEqual([
+      ['isk', '1800'],
+      ['ugx', '3700'],
+    ]);
   });
 
   test('currencies are kept apart and listed in order', () => {

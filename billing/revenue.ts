@@ -1,4 +1,4 @@
-import { minorUnits, roundMoney } from './currency';
+import { fromStripeAmount, minorUnits, roundMoney } from './currency';
 import { dec, type Dec } from './decimal';
 
 /**
@@ -14,11 +14,6 @@ const MONTHS_PER_INTERVAL: Record<PlanInterval, number> = { month: 1, quarter: 3
 /** A base fee per interval as a fee per month, unrounded (a year's 100.00 is 8.333…). */
 export function monthlyAmount(fee: Dec, interval: PlanInterval): Dec {
   return fee.div(MONTHS_PER_INTERVAL[interval]);
-}
-
-/** Stripe's integer minor units as a major amount: 1999 usd → 19.99, 1999 jpy → 1999. */
-export function minorToMajor(amountMinor: Dec, currency: string): Dec {
-  return amountMinor.div(dec(10).pow(minorUnits(currency)));
 }
 
 /** The sum of active subscriptions' base fees in one currency and interval. */
@@ -95,11 +90,11 @@ export function summarizeRevenue(input: RevenueInput): RevenueFigures[] {
   }
   for (const row of input.otherChargesMinor) {
     const acc = at(row.currency);
-    acc.collected = acc.collected.plus(minorToMajor(row.amount, row.currency));
+    acc.collected = acc.collected.plus(fromStripeAmount(row.amount, row.currency));
   }
   for (const row of input.refundsMinor) {
     const acc = at(row.currency);
-    acc.collected = acc.collected.minus(minorToMajor(row.amount, row.currency));
+    acc.collected = acc.collected.minus(fromStripeAmount(row.amount, row.currency));
   }
 
   return [...byCurrency.entries()]

@@ -124,6 +124,23 @@ describe('finalizeInvoiceInStripe', () => {
     expect(result?.amountDueMinor).toBe(1000);
   });
 
+  // https://docs.stripe.com/currencies, "Special cases": ISK and UGX are billed in whole units but Stripe's
+  // amount stays two-decimal (a multiple of 100); HUF and TWD are zero-decimal at Stripe for payouts only.
+  it.each([
+    ['isk', ['1500', '-200'], ['150000', '-20000'], 130000],
+    ['ugx', ['37000', '500'], ['3700000', '50000'], 3750000],
+    ['huf', ['10.45', '2.00'], ['1045', '200'], 1245],
+    ['twd', ['800.45', '-0.45'], ['80045', '-45'], 80000],
+  ])('sends %s lines as Stripe expects them', async (currency, lines, sent, total) => {
+    const inv = await insertInvoice(organizationId, { currency, lines });
+    let result: Awaited<ReturnType<typeof finalize>> | undefined;
+    const calls = await callsDuring(async () => {
+      result = await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId, invoiceId: inv.invoiceId });
+    });
+    expect(calls.filter((c) => c.path === '/v1/invoiceitems').map((c) => [c.form.get('amount'), c.form.get('currency')])).toEqual(sent.map((a) => [a, currency]));
+    expect(result?.amountDueMinor).toBe(total);
+  });
+
   it('resumes with the Stripe invoice stored by an earlier attempt instead of creating another', async () => {
     const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['8.00'] });
     // An earlier attempt created the Stripe invoice and stored its id, then failed.

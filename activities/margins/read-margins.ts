@@ -1,5 +1,4 @@
-import { minorToMajor } from '../../billing/revenue';
-import { formatMoney, isKnownCurrency } from '../../billing/currency';
+import { formatMoney, fromStripeAmount, isKnownCurrency } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import { computeMargin, proratedAmount, type DayWindow, type Margin } from '../../billing/margins';
 import { Prisma, type PrismaClient } from '../../prisma/client';
@@ -104,7 +103,7 @@ export async function readStripeInvoiceRevenue(db: Db, organizationId: string, w
      WHERE jsonb_typeof(i.amount) = 'number' AND i.period_start < ${window.end} AND i.period_end >= ${window.start}`;
   return rows
     .filter((r) => isKnownCurrency(r.currency))
-    .map((r) => ({ customerId: r.customer_id, currency: r.currency, amount: minorToMajor(dec(r.amount_minor), r.currency), periodStart: r.period_start, periodEnd: r.period_end }));
+    .map((r) => ({ customerId: r.customer_id, currency: r.currency, amount: fromStripeAmount(dec(r.amount_minor), r.currency), periodStart: r.period_start, periodEnd: r.period_end }));
 }
 
 /**

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../../prisma/client';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
-import { toMinorUnits } from '../../billing/currency';
+import { toStripeAmount } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
@@ -44,7 +44,7 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     if (!invoice) throw invoiceNotFound(organizationId, invoiceId);
     await auditResetOnce(prisma, invoice, actor);
 
-    const amountDueMinor = toMinorUnits(dec(invoice.total), invoice.currency);
+    const amountDueMinor = toStripeAmount(dec(invoice.total), invoice.currency);
     if (FINALIZED.has(invoice.status) && invoice.stripeInvoiceId) return { stripeInvoiceId: invoice.stripeInvoiceId, amountDueMinor };
     if (invoice.status !== 'approved') {
       throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} is ${invoice.status}; only an approved invoice is finalized`, 'InvoiceNotApproved');
@@ -52,7 +52,7 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     if (amountDueMinor === 0) {
       throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} totals zero; a zero invoice is settled without Stripe`, 'ZeroInvoice');
     }
-    const items = invoice.lines.map((line) => ({ line, amount: toMinorUnits(dec(line.amount), invoice.currency) }));
+    const items = invoice.lines.map((line) => ({ line, amount: toStripeAmount(dec(line.amount), invoice.currency) }));
     const linesMinor = items.reduce((sum, item) => sum + item.amount, 0);
     if (linesMinor !== amountDueMinor) {
       // Stripe would bill the sum of the items: refuse rather than charge something other than the approved total.

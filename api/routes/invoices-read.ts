@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { formatMoney, toMinorUnits } from '../../billing/currency';
+import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { dec, toPlainString } from '../../billing/decimal';
 import type { InvoiceLineModel, InvoiceModel, PrismaClient, UsageSnapshotModel } from '../../prisma/client';
 import { callerOf } from '../auth';
@@ -41,7 +41,7 @@ function invoiceSummaryJson(i: InvoiceRow) {
     currency: i.currency,
     status: i.status,
     total: formatMoney(total, i.currency),
-    total_minor: toMinorUnits(total, i.currency),
+    total_minor: toStripeAmount(total, i.currency),
     workflow_id: i.workflowId,
     workflow_run_id: i.workflowRunId,
     approved_by: i.approvedBy,

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { formatMoney, minorUnits, roundMoney, toMinorUnits } from '../../billing/currency';
+import { formatMoney, roundMoney, stripeExponent, toStripeAmount } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import { InvalidPriceError, priceQuantity } from '../../billing/price-models';
 import { InvalidProrationError, prorate } from '../../billing/proration';
@@ -28,10 +28,10 @@ function orInvalid<T>(run: () => T): T {
 
 /** Stripe takes integer minor units; an amount past 2^53 cannot be sent, so it is the caller's input that is out of range. */
 function amountMinor(amount: Dec, currency: string): number {
-  if (roundMoney(amount, currency).abs().times(dec(10).pow(minorUnits(currency))).gt(Number.MAX_SAFE_INTEGER)) {
+  if (roundMoney(amount, currency).abs().times(dec(10).pow(stripeExponent(currency))).gt(Number.MAX_SAFE_INTEGER)) {
     throw invalid('quantity', 'the quoted amount is too large to express in integer minor units');
   }
-  return toMinorUnits(amount, currency);
+  return toStripeAmount(amount, currency);
 }
 
 /** Stateless "what will this cost" answers on the same money rules the invoices use. */

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
-import { formatMoney, toMinorUnits } from '../../billing/currency';
+import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { toPlainString } from '../../billing/decimal';
 import { draftInput, groupLateEvents, lateUsage, meterUsage, periodPlans, ratedEvent, type PriceRow } from '../../billing/draft-inputs';
 import { draftInvoice, type Draft, type DraftLine, type LateUsage } from '../../billing/invoice-draft';
@@ -139,7 +139,7 @@ export function upcomingInvoice(deps: ApiDeps): RequestHandler {
             period_end: period.end.toISOString(),
             lines: draft.lines.map((l) => lineJson(l, currency, meterKeys)),
             total: formatMoney(draft.total, currency),
-            total_minor: toMinorUnits(draft.total, currency),
+            total_minor: toStripeAmount(draft.total, currency),
           });
         }
         return { customer_id: customer.id, customer_external_id: customer.externalId, as_of: now.toISOString(), subscriptions };

@@ -96,7 +96,7 @@ const invoiceFields = {
   currency: z.string().meta({ example: 'usd' }),
   status: z.enum(INVOICE_STATUSES),
   total: money('Sum of the rounded lines', '156.00'),
-  total_minor: z.number().int().meta({ description: 'total in integer minor units, as Stripe bills it', example: 15600 }),
+  total_minor: z.number().int().meta({ description: 'total as Stripe\'s integer amount (cents; yen for JPY; ×100 for ISK and UGX, which Stripe keeps two-decimal)', example: 15600 }),
   workflow_id: z.string().meta({ description: 'The billing run: billing-run:<subscriptionId>:<periodStart>, or recovery-run:<findingId> for a recovery invoice' }),
   workflow_run_id: z.string(),
   approved_by: z.string().nullable(),

@@ -105,7 +105,7 @@ export const PriceQuoteResponseSchema = z
     currency: z.string().meta({ example: 'usd' }),
     quantity: z.string().meta({ description: 'The quantity priced, as a decimal string', example: '1500' }),
     amount: z.string().meta({ description: 'Sum of the tier amounts, at the currency\'s minor unit', example: '107.00' }),
-    amount_minor: z.number().int().meta({ description: 'amount in integer minor units (cents; yen for JPY)', example: 10700 }),
+    amount_minor: z.number().int().meta({ description: 'amount as Stripe\'s integer amount (cents; yen for JPY; ×100 for ISK and UGX, which Stripe keeps two-decimal)', example: 10700 }),
     tiers: z
       .array(
         z

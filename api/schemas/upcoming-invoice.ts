@@ -48,7 +48,7 @@ export const UpcomingSubscriptionSchema = z
     period_end: instant('The current period\'s end (exclusive)', '2024-12-01T00:00:00.000Z'),
     lines: z.array(UpcomingLineSchema).meta({ description: 'Base fee and prorations, each priced meter\'s usage so far, then late usage of earlier periods' }),
     total: money('Sum of the rounded lines', '137.00'),
-    total_minor: z.number().int().meta({ description: 'total in integer minor units', example: 13700 }),
+    total_minor: z.number().int().meta({ description: 'total as Stripe\'s integer amount (cents; yen for JPY; ×100 for ISK and UGX, which Stripe keeps two-decimal)', example: 13700 }),
   })
   .meta({ id: 'UpcomingSubscriptionInvoice' });
 
