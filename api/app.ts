@@ -4,6 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { admission } from './admission';
 import { defaultApiConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './deps';
+import { findUnstorableText } from '../billing/storable-text';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { BacklogGate } from './ingest/backlog-gate';
 import { withIngestFastLane } from './ingest/fast-lane';
@@ -30,6 +31,27 @@ import { revenueRouter } from './routes/revenue';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { subscriptionChangesRouter } from './routes/subscription-changes';
 import { subscriptionsRouter } from './routes/subscriptions';
+
+function unstorable(where: string, field: string, message: string): ApiError {
+  return new ApiError(400, 'VALIDATION_ERROR', `Invalid ${where}: ${message}`, { field, issues: [{ code: 'INVALID_TEXT', field, message }] });
+}
+
+/**
+ * Text PostgreSQL cannot store (billing/storable-text.ts) is a 400 naming its
+ * field, before any route reads the database with it or hands it to a
+ * workflow. Event batches are checked event by event instead (one bad event
+ * does not refuse the others), so POST /events is left to its validation.
+ */
+const requireStorableText: RequestHandler = (req, _res, next) => {
+  if (/%00/i.test(req.path)) throw unstorable('path', 'path', 'the path contains a NUL character (%00)');
+  const inQuery = findUnstorableText(req.query);
+  if (inQuery) throw unstorable('query', inQuery.field, inQuery.message);
+  if (!(req.method === 'POST' && req.path === '/events')) {
+    const inBody = findUnstorableText(req.body);
+    if (inBody) throw unstorable('request', inBody.field, inBody.message);
+  }
+  next();
+};
 
 /** Requests that carry a body must say it is JSON; anything else is a 415, not a confusing 400. */
 const requireJson: RequestHandler = (req, _res, next) => {
@@ -84,6 +106,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use(admitted.middleware);
   v1.use(requireJson);
   v1.use(express.json({ limit: config.bodyLimit }));
+  v1.use(requireStorableText);
   v1.use('/events', eventsRouter(deps, ingest));
   v1.use('/batches', batchesRouter(deps, config));
   v1.use('/rating', ratingRouter(deps));

@@ -1,5 +1,6 @@
 import { ApiError } from '../errors';
 import { EventSchema, MAX_EVENTS_PER_REQUEST, type EventInput, type RejectedEvent } from '../schemas/events';
+import { findUnstorableText } from '../../billing/storable-text';
 import { describeIssue } from '../validation';
 
 const MAX_FUTURE_MS = 5 * 60_000;
@@ -66,6 +67,11 @@ export function validateEvents(body: unknown, now: Date): ValidatedRequest {
   const inRequestDuplicates: string[] = [];
   const seen = new Set<string>();
   raw.forEach((input, index) => {
+    const unstorable = findUnstorableText(input);
+    if (unstorable) {
+      rejected.push({ index, code: 'INVALID_TEXT', field: unstorable.field || null, message: unstorable.message });
+      return;
+    }
     const result = EventSchema.safeParse(input);
     if (!result.success) {
       const first = result.error.issues[0];

@@ -69,7 +69,7 @@ export const RejectedEventSchema = z
     index: z.number().int().meta({ description: 'Position in the request (0 for a single event)' }),
     code: z.string().meta({
       description:
-        'MISSING_FIELD, UNKNOWN_FIELD, INVALID_TYPE, INVALID_VALUE, PROPERTIES_TOO_LARGE, TIMESTAMP_IN_FUTURE, TIMESTAMP_TOO_OLD or QUOTA_EXCEEDED',
+        'MISSING_FIELD, UNKNOWN_FIELD, INVALID_TYPE, INVALID_VALUE, INVALID_TEXT (a NUL character or an unpaired surrogate, which cannot be stored), PROPERTIES_TOO_LARGE, TIMESTAMP_IN_FUTURE, TIMESTAMP_TOO_OLD or QUOTA_EXCEEDED',
       example: 'MISSING_FIELD',
     }),
     field: z.string().nullable().meta({ description: 'The offending field (dotted path), null when not about one field', example: 'customer_external_id' }),
