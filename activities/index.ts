@@ -13,6 +13,7 @@ import { markInvoicePaid } from './stripe/mark-paid';
 import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
 import { reconcileActivities } from './reconcile';
 import { evaluateMarginAlerts } from './margins/evaluate-alerts';
+import { failingFastOnBadData } from './domain-failures';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -26,9 +27,12 @@ export type { SubscriptionSchedule, ChangeOutcome } from './billing/subscription
 export type { CollectPaymentResult } from './stripe/collect-payment';
 export type { EvaluateMarginAlertsInput, EvaluateMarginAlertsResult } from './margins/evaluate-alerts';
 
-/** Every activity the worker registers, bound to its dependencies. */
+/**
+ * Every activity the worker registers, bound to its dependencies; bad data
+ * fails them for good rather than being retried (activities/domain-failures.ts).
+ */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return failingFastOnBadData({
     processBatch: processBatch(deps),
     linkCustomers: linkCustomers(deps),
     rateEvents: rateEvents(deps),
@@ -61,7 +65,7 @@ export function createActivities(deps: ActivityDeps) {
     ...reconcileActivities(deps),
     // margin alerts (workflows/margin-watch.ts)
     evaluateMarginAlerts: evaluateMarginAlerts(deps),
-  };
+  });
 }
 
 export type LedgerflowActivities = ReturnType<typeof createActivities>;

@@ -1,4 +1,5 @@
 import { Dec, dec } from './decimal';
+import { DomainError } from './domain-error';
 
 /**
  * ISO 4217 minor units for the currencies Ledgerflow bills in (lower-case
@@ -16,7 +17,7 @@ const MINOR_UNITS: Record<string, number> = {
   try: 2, twd: 2, uah: 2, usd: 2, zar: 2,
 };
 
-export class UnknownCurrencyError extends Error {
+export class UnknownCurrencyError extends DomainError {
   constructor(readonly currency: string) {
     super(`unknown currency "${currency}" (expected an ISO 4217 code such as usd, eur, jpy)`);
   }

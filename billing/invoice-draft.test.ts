@@ -117,4 +117,17 @@ describe('draftInvoice', () => {
   it('refuses a plan change outside the period', () => {
     expect(() => draftInvoice(november({ planChanges: [{ at: new Date('2024-12-01T00:00:00Z'), from: basic, to: pro }] }))).toThrow(InvalidDraftError);
   });
+
+  it('refuses a price it cannot compute, naming the meter and the field', () => {
+    const outOfOrder: PriceModel = {
+      model: 'graduated',
+      tiers: [
+        { upTo: dec(1000), unitAmount: dec('0.08'), flatAmount: dec(0) },
+        { upTo: dec(100), unitAmount: dec('0.10'), flatAmount: dec(0) },
+        { upTo: null, unitAmount: dec('0.05'), flatAmount: dec(0) },
+      ],
+    };
+    const usage = [{ meterId: 'm1', meterName: 'API calls', price: outOfOrder, quantity: dec(10), snapshotIds: [] }];
+    expect(() => draftInvoice(november({ usage }))).toThrow(new InvalidDraftError('the price of API calls: price.tiers[1].up_to: tiers must be in ascending order of up_to (100 ≤ 1000)'));
+  });
 });

@@ -1,8 +1,9 @@
 import { formatDay } from './calendar';
 import { roundMoney } from './currency';
 import { dec, type Dec } from './decimal';
-import { priceQuantity, type PriceModel, type TierCharge } from './price-models';
+import { InvalidPriceError, priceQuantity, type PriceModel, type TierCharge } from './price-models';
 import { prorate, type ProrationMode } from './proration';
+import { DomainError } from './domain-error';
 
 /**
  * What a billing period's invoice says, line by line. Pure: the close-period
@@ -96,7 +97,7 @@ export interface Draft {
   total: Dec;
 }
 
-export class InvalidDraftError extends Error {}
+export class InvalidDraftError extends DomainError {}
 
 const within = (at: Date, start: Date, end: Date) => at.getTime() >= start.getTime() && at.getTime() < end.getTime();
 
@@ -138,8 +139,18 @@ function baseFeeLines(input: DraftInput): DraftLine[] {
   return lines;
 }
 
+/** Prices a meter's quantity; a price that cannot be computed is refused naming the meter and the field. */
+function priceMeter(meterName: string, price: PriceModel, quantity: Dec, currency: string): ReturnType<typeof priceQuantity> {
+  try {
+    return priceQuantity(price, quantity, currency);
+  } catch (err) {
+    if (err instanceof InvalidPriceError) throw new InvalidDraftError(`the price of ${meterName}: ${err.field}: ${err.message}`);
+    throw err;
+  }
+}
+
 function usageLine(input: DraftInput, usage: MeterUsage): DraftLine {
-  const priced = priceQuantity(usage.price, usage.quantity, input.currency);
+  const priced = priceMeter(usage.meterName, usage.price, usage.quantity, input.currency);
   return {
     kind: 'usage',
     description: `${usage.meterName}: usage`,
@@ -155,7 +166,7 @@ function usageLine(input: DraftInput, usage: MeterUsage): DraftLine {
 }
 
 function lateLine(input: DraftInput, late: LateUsage): DraftLine {
-  const priced = priceQuantity(late.price, late.quantity, input.currency);
+  const priced = priceMeter(late.meterName, late.price, late.quantity, input.currency);
   const events = late.lateEvents === 1 ? '1 event' : `${late.lateEvents} events`;
   return {
     kind: 'late_usage',

@@ -1,4 +1,5 @@
 import { Dec, dec } from './decimal';
+import { DomainError } from './domain-error';
 
 /**
  * How a meter turns one event type's events in a period into a billable
@@ -20,7 +21,7 @@ export interface MeteredEvent {
   properties: Record<string, unknown>;
 }
 
-export class InvalidMeterError extends Error {
+export class InvalidMeterError extends DomainError {
   constructor(readonly field: string, message: string) {
     super(message);
   }

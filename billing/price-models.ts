@@ -1,5 +1,6 @@
 import { Dec, dec } from './decimal';
 import { roundMoney } from './currency';
+import { DomainError } from './domain-error';
 
 /**
  * Price models for a metered quantity. Tiers' `upTo` is an inclusive upper
@@ -38,7 +39,7 @@ export interface PricedQuantity {
   tiers: TierCharge[];
 }
 
-export class InvalidPriceError extends Error {
+export class InvalidPriceError extends DomainError {
   constructor(readonly field: string, message: string) {
     super(message);
   }

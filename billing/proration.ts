@@ -1,5 +1,6 @@
 import { Dec, dec } from './decimal';
 import { roundMoney } from './currency';
+import { DomainError } from './domain-error';
 
 export type ProrationMode = 'day' | 'second';
 
@@ -30,7 +31,7 @@ export interface Proration {
 
 const DAY_MS = 86_400_000;
 
-export class InvalidProrationError extends Error {
+export class InvalidProrationError extends DomainError {
   constructor(readonly field: string, message: string) {
     super(message);
   }

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import Long from 'long';
 import { formatDay } from '../billing/calendar';
 import { BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from './billing-messages';
 import type { StartedWorkflow } from './ingest';
@@ -37,4 +40,36 @@ export async function startBillingRunWorkflow(
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, runId: null, alreadyStarted: true };
     throw err;
   }
+}
+
+/** Ended runs a retry may start again: a step failed for good, or the run ran out of time. Terminated runs were stopped on purpose. */
+const RETRYABLE = new Set(['FAILED', 'TIMED_OUT']);
+
+export class BillingRunNotRetryableError extends Error {}
+
+/**
+ * Retries a billing run that failed (a step failed for good, its cause since
+ * fixed): the run is reset to its first workflow task, as "Reset" in the
+ * Temporal UI does, and starts over as a new run of the same workflow id.
+ * Every step converges when repeated and the run resumes from where the
+ * invoice stands in the database, so nothing done before is done twice
+ * (test/billing-run-failures.test.ts). Returns the new run's id.
+ */
+export async function retryFailedBillingRun(client: Client, workflowId: string, reason: string): Promise<{ failedRunId: string; runId: string }> {
+  const handle = client.workflow.getHandle(workflowId);
+  const described = await handle.describe();
+  if (!RETRYABLE.has(described.status.name)) {
+    throw new BillingRunNotRetryableError(`billing run ${workflowId} is ${described.status.name.toLowerCase().replace(/_/g, ' ')}; only a failed or timed-out run is retried`);
+  }
+  const history = await client.workflow.getHandle(workflowId, described.runId).fetchHistory();
+  const firstTask = history.events?.find((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+  if (!firstTask?.eventId) throw new BillingRunNotRetryableError(`billing run ${workflowId} never completed a workflow task; start it again instead`);
+  const response = await client.workflowService.resetWorkflowExecution({
+    namespace: client.options.namespace,
+    workflowExecution: { workflowId, runId: described.runId },
+    reason,
+    workflowTaskFinishEventId: Long.fromValue(firstTask.eventId),
+    requestId: randomUUID(),
+  });
+  return { failedRunId: described.runId, runId: response.runId ?? '' };
 }

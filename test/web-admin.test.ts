@@ -279,4 +279,32 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await waiting.getByTestId('run-status').filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
     await expect(waiting.getByTestId('run-phase').textContent()).resolves.toBe('paid');
   });
+
+  it('retries a failed run for ops and admins only: the run starts over, settles paid once, and the audit log names who retried it', async () => {
+    const finance = await signInAs('finance', '/runs');
+    await finance.getByTestId(`run-${runs.failed}`).waitFor();
+    expect(await finance.getByRole('button', { name: `Retry ${runs.failed}` }).count()).toBe(0);
+    const csrf = await finance.locator('input[name="csrf"]').first().inputValue();
+    const refused = await finance.request.post('/runs', { form: { csrf, workflow: runs.failed }, maxRedirects: 0 });
+    expect(refused.status()).toBe(403);
+
+    const page = await signInAs('admin', '/runs');
+    const failed = page.getByTestId(`run-${runs.failed}`);
+    // Only failed (or timed-out) runs offer a retry; a terminated one was stopped on purpose.
+    expect(await page.getByRole('button', { name: `Retry ${runs.terminated}` }).count()).toBe(0);
+    await page.getByRole('button', { name: `Retry ${runs.failed}` }).click();
+    await expect(page.getByRole('status').filter({ hasText: `Retrying ${runs.failed}` }).textContent()).resolves.toContain('starts over from its first step');
+    // Stripe refused once; the retried run finalizes and collects, and the page follows it.
+    await failed.getByTestId('run-status').filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    await expect(failed.getByTestId('run-phase').textContent()).resolves.toBe('paid');
+    await screenshot(page, 'runs-retried');
+
+    const invoice = await testPrisma().invoice.findFirstOrThrow({ where: { workflowId: runs.failed } });
+    expect(fake.charges.filter((c) => c.invoice === invoice.stripeInvoiceId)).toHaveLength(1);
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'billing_run', entityId: runs.failed } });
+    expect(audit).toEqual([expect.objectContaining({ action: 'billing_run.retried', actorType: 'user', actorId: users.admin })]);
+    // A second retry of a run that is no longer failed is refused with the reason.
+    const again = await page.request.post('/runs', { form: { csrf: await page.locator('input[name="csrf"]').first().inputValue(), workflow: runs.failed }, maxRedirects: 0 });
+    expect(again.status()).toBe(409);
+  });
 });

@@ -1,5 +1,6 @@
-import { allHandlersFinished, condition, patched, proxyActivities, setHandler, sleep, uuid4 } from '@temporalio/workflow';
-import type { LedgerflowActivities } from '../activities';
+import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { ClosedPeriod, LedgerflowActivities } from '../activities';
+import { failureReason } from './failures';
 import { now } from './clock';
 import { dec } from '../billing/decimal';
 import {
@@ -42,6 +43,9 @@ const followUp = proxyActivities<LedgerflowActivities>({
 
 /** Runs started before 2026-11-22 10:00 UTC ended without a reconciliation; their histories keep replaying. */
 export const RECONCILE_AFTER_RUN_PATCH = 'reconcile-after-billing-run';
+
+/** Runs started before 2026-12-02 13:00 UTC ended without telling finance when a step failed for good. */
+export const ALERT_ON_FAILED_RUN_PATCH = 'alert-on-failed-billing-run';
 
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
@@ -149,67 +153,88 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     },
   );
 
-  // ── close the period, after the late-event grace ──────────────────────────
-  const closesAt = Date.parse(input.periodEnd) + (input.lateEventGraceSeconds ?? 3600) * 1000;
-  if (closesAt > now()) await sleep(closesAt - now());
-  const closed = await db.closePeriod(input);
-  state.invoiceId = closed.invoiceId;
-  state.total = closed.total;
-  state.currency = closed.currency;
-  const ref = { organizationId, invoiceId: closed.invoiceId };
-  // The database is the truth about where the invoice stands (see RESUME).
-  const stored = await db.readInvoiceState(ref);
-  state.status = RESUME[stored.status];
-  state.total = stored.total;
-
-  // ── finance approval ──────────────────────────────────────────────────────
-  if (state.status === 'awaiting_approval') {
-    const waitStart = now();
-    const remindEvery = Math.max(1, closed.approvalReminderHours) * HOUR_MS;
-    const autoAt = closed.autoApproveAfterHours === null ? null : waitStart + closed.autoApproveAfterHours * HOUR_MS;
-    while (state.status === 'awaiting_approval') {
-      const nextReminder = waitStart + (state.remindersSent + 1) * remindEvery;
-      const wakeAt = autoAt === null ? nextReminder : Math.min(nextReminder, autoAt);
-      if (await condition(() => state.status !== 'awaiting_approval', Math.max(1, wakeAt - now()))) break;
-      if (deciding) {
-        await condition(() => !deciding);
-        continue;
+  let closed!: ClosedPeriod;
+  let ref!: { organizationId: string; invoiceId: string };
+  try {
+    await bill();
+  } catch (err) {
+    // A step failed for good (bad data, Stripe refusing): the run fails with that reason, and finance hears of it.
+    // Ops fix the cause, then retry the run from the web app's Billing runs page or reset it in the Temporal UI.
+    if (err instanceof ActivityFailure && patched(ALERT_ON_FAILED_RUN_PATCH)) {
+      const { workflowId, runId } = workflowInfo();
+      try {
+        await alert('billing_run.failed', `billing-run-failed:${workflowId}:${runId}`, { workflowId, step: err.activityType, reason: failureReason(err), phase: state.status });
+      } catch {
+        // The run's own failure is the one to report; the alert's is secondary.
       }
-      if (autoAt !== null && now() >= autoAt) {
-        const invoice = await decide(() => db.recordDecision({ ...ref, decision: 'auto_approve', by: `policy:auto-approve-after-${closed.autoApproveAfterHours}h` }));
-        state.status = 'finalizing';
-        state.total = invoice.total;
-        await alert('invoice.auto_approved', `invoice-auto-approved:${ref.invoiceId}`);
-        break;
-      }
-      state.remindersSent += 1;
-      await alert('invoice.approval_reminder', `invoice-approval-reminder:${ref.invoiceId}:${state.remindersSent}`, { reminder: state.remindersSent });
     }
-  }
-
-  // ── Stripe: finalize, then collect ────────────────────────────────────────
-  if (state.status === 'finalizing') {
-    if (dec(state.total!).isZero()) {
-      await db.settleZeroInvoice(ref);
-      state.status = 'settled_zero';
-    } else {
-      await stripe.finalizeInvoiceInStripe(ref);
-      state.status = 'collecting';
-    }
-  }
-  if (state.status === 'collecting') await collect();
-
-  // Leak detection for the period (reconcile:<orgId>:<periodStart>) once this run has settled.
-  if (patched(RECONCILE_AFTER_RUN_PATCH)) {
-    try {
-      await followUp.requestReconciliation({ organizationId, periodStart: input.periodStart, periodEnd: input.periodEnd });
-    } catch {
-      // The reconciliation can be started on demand (POST /api/v1/reconciliations); billing is done.
-    }
+    throw err;
   }
 
   await condition(allHandlersFinished);
   return state;
+
+  /** The run's steps, each converging when repeated. */
+  async function bill(): Promise<void> {
+    // ── close the period, after the late-event grace ──────────────────────────
+    const closesAt = Date.parse(input.periodEnd) + (input.lateEventGraceSeconds ?? 3600) * 1000;
+    if (closesAt > now()) await sleep(closesAt - now());
+    closed = await db.closePeriod(input);
+    state.invoiceId = closed.invoiceId;
+    state.total = closed.total;
+    state.currency = closed.currency;
+    ref = { organizationId, invoiceId: closed.invoiceId };
+    // The database is the truth about where the invoice stands (see RESUME).
+    const stored = await db.readInvoiceState(ref);
+    state.status = RESUME[stored.status];
+    state.total = stored.total;
+
+    // ── finance approval ──────────────────────────────────────────────────────
+    if (state.status === 'awaiting_approval') {
+      const waitStart = now();
+      const remindEvery = Math.max(1, closed.approvalReminderHours) * HOUR_MS;
+      const autoAt = closed.autoApproveAfterHours === null ? null : waitStart + closed.autoApproveAfterHours * HOUR_MS;
+      while (state.status === 'awaiting_approval') {
+        const nextReminder = waitStart + (state.remindersSent + 1) * remindEvery;
+        const wakeAt = autoAt === null ? nextReminder : Math.min(nextReminder, autoAt);
+        if (await condition(() => state.status !== 'awaiting_approval', Math.max(1, wakeAt - now()))) break;
+        if (deciding) {
+          await condition(() => !deciding);
+          continue;
+        }
+        if (autoAt !== null && now() >= autoAt) {
+          const invoice = await decide(() => db.recordDecision({ ...ref, decision: 'auto_approve', by: `policy:auto-approve-after-${closed.autoApproveAfterHours}h` }));
+          state.status = 'finalizing';
+          state.total = invoice.total;
+          await alert('invoice.auto_approved', `invoice-auto-approved:${ref.invoiceId}`);
+          break;
+        }
+        state.remindersSent += 1;
+        await alert('invoice.approval_reminder', `invoice-approval-reminder:${ref.invoiceId}:${state.remindersSent}`, { reminder: state.remindersSent });
+      }
+    }
+
+    // ── Stripe: finalize, then collect ────────────────────────────────────────
+    if (state.status === 'finalizing') {
+      if (dec(state.total!).isZero()) {
+        await db.settleZeroInvoice(ref);
+        state.status = 'settled_zero';
+      } else {
+        await stripe.finalizeInvoiceInStripe(ref);
+        state.status = 'collecting';
+      }
+    }
+    if (state.status === 'collecting') await collect();
+
+    // Leak detection for the period (reconcile:<orgId>:<periodStart>) once this run has settled.
+    if (patched(RECONCILE_AFTER_RUN_PATCH)) {
+      try {
+        await followUp.requestReconciliation({ organizationId, periodStart: input.periodStart, periodEnd: input.periodEnd });
+      } catch {
+        // The reconciliation can be started on demand (POST /api/v1/reconciliations); billing is done.
+      }
+    }
+  }
 
   async function collect(): Promise<void> {
     const schedule = closed.paymentRetryDays;
@@ -246,7 +271,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       organizationId,
       kind,
       dedupeKey,
-      payload: { invoiceId: ref.invoiceId, subscriptionId: input.subscriptionId, periodStart: input.periodStart, periodEnd: input.periodEnd, total: state.total, currency: state.currency, ...extra },
+      payload: { invoiceId: state.invoiceId, subscriptionId: input.subscriptionId, periodStart: input.periodStart, periodEnd: input.periodEnd, total: state.total, currency: state.currency, ...extra },
     });
     try {
       await notify.deliverNotifications({ organizationId });

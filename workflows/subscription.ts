@@ -1,8 +1,10 @@
-import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { LedgerflowActivities } from '../activities';
 import { now } from './clock';
 import { monthIndex, nextPeriod, periodContaining, type BillingPeriod } from '../billing/billing-period';
 import { formatDay, nextUtcMidnight } from '../billing/calendar';
+import { storableText } from '../billing/storable-text';
+import { activityFailedForGood } from './failures';
 import {
   cancelSignal,
   changePlanSignal,
@@ -16,6 +18,12 @@ import {
 const db = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
+const notify = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
 });
 
 /**
@@ -64,7 +72,40 @@ export async function subscriptionLifecycle(input: SubscriptionWorkflowInput): P
     return new Date(Math.min(Math.max(at, period.start.getTime()), period.end.getTime() - 1)).toISOString();
   };
 
+  /**
+   * A request whose step failed for good (its data cannot be stored or is
+   * refused by a billing rule) is dropped with an alert to finance: the
+   * subscription goes on snapshotting and billing its periods, and the
+   * request can be sent again once its data is fixed.
+   */
   async function handle(request: SubscriptionRequest): Promise<void> {
+    try {
+      await apply(request);
+    } catch (err) {
+      const reason = activityFailedForGood(err);
+      if (reason === null) throw err;
+      log.error('subscription request failed for good and was dropped', { subscriptionId: ref.subscriptionId, kind: request.kind, reason });
+      await reportFailedRequest(request, reason);
+    }
+  }
+
+  async function reportFailedRequest(request: SubscriptionRequest, reason: string): Promise<void> {
+    const detail = request.kind === 'changePlan' ? { planKey: storableText(request.request.planKey), effectiveAt: request.request.effectiveAt ?? null } : { atPeriodEnd: request.request.atPeriodEnd, at: request.request.at ?? null };
+    try {
+      await db.queueNotification({
+        ...ref,
+        kind: 'subscription.request_failed',
+        dedupeKey: `subscription-request-failed:${ref.subscriptionId}:${uuid4()}`,
+        payload: { subscriptionId: ref.subscriptionId, request: request.kind, ...detail, requestedBy: { type: request.request.requestedBy.type, id: storableText(request.request.requestedBy.id) }, reason },
+      });
+      await notify.deliverNotifications({ organizationId: ref.organizationId });
+    } catch (err) {
+      // The alert could not be queued or sent now; the failure is in the log and the history either way.
+      log.warn('could not alert finance about a failed subscription request', { subscriptionId: ref.subscriptionId, error: String(err) });
+    }
+  }
+
+  async function apply(request: SubscriptionRequest): Promise<void> {
     if (canceledAt) return;
     if (request.kind === 'changePlan') {
       const outcome = await db.applyPlanChange({ ...ref, ...request.request, effectiveAt: inPeriod(request.request.effectiveAt) });

@@ -14,6 +14,9 @@ describe('renderNotification', () => {
     ['invoice.approval_reminder', invoice, 'Invoice awaiting approval: acme, 107.00 USD'],
     ['invoice.uncollectible', invoice, 'Invoice uncollectible: acme, 107.00 USD'],
     ['invoice.auto_approved', invoice, 'Invoice auto-approved: acme, 107.00 USD'],
+    ['billing_run.failed', { workflowId: 'billing-run:s1:2026-11-01T00:00:00.000Z', step: 'closePeriod', reason: 'unknown currency "xyz"' }, 'Billing run failed: billing-run:s1:2026-11-01T00:00:00.000Z at closePeriod'],
+    ['subscription.request_failed', { subscriptionId: 's1', request: 'changePlan', planKey: 'pro' }, 'Subscription request failed: plan change to pro for s1'],
+    ['subscription.request_failed', { subscriptionId: 's1', request: 'cancel' }, 'Subscription request failed: cancellation for s1'],
     ['something.else', { a: 1 }, 'Ledgerflow notification: something.else'],
   ])('titles %s', (kind, payload, title) => {
     expect(renderNotification(n(kind, payload)).title).toBe(title);
@@ -26,6 +29,14 @@ describe('renderNotification', () => {
     expect(reminder.title).toBe('Invoice awaiting approval: customer');
     expect(reminder.lines).toEqual(['Invoice: inv-2', 'Approve, adjust or reject it in Ledgerflow.']);
     expect(JSON.stringify([quota, reminder])).not.toMatch(/undefined|null|NaN/);
+  });
+
+  it('tells finance why a billing run failed and what to do about it', () => {
+    const failed = renderNotification(n('billing_run.failed', { ...invoice, workflowId: 'billing-run:s1:x', step: 'finalizeInvoiceInStripe', reason: 'Stripe refused the invoice item', phase: 'finalizing' }));
+    expect(failed.lines.slice(0, 3)).toEqual(['Reason: Stripe refused the invoice item', 'Phase: finalizing', 'Invoice: inv-1']);
+    expect(failed.lines.at(-1)).toMatch(/^Nothing more happens in this run until it is retried\. Fix the cause, then retry it from Billing runs/);
+    const dropped = renderNotification(n('subscription.request_failed', { subscriptionId: 's1', request: 'changePlan', planKey: 'pro', reason: 'the database refused a value', requestedBy: { type: 'api_key', id: 'k1' } }));
+    expect(dropped.lines).toEqual(['Reason: the database refused a value', 'Requested by: api_key k1', 'The request was dropped; the subscription goes on as before. Fix the request and send it again.']);
   });
 
   it('shows an unknown kind with its whole payload, and tolerates a payload that is not an object', () => {

@@ -15,6 +15,10 @@ import type { OutgoingNotification } from '../notifier';
  * - margin.below_threshold / negative / worsened / resolved (activities/margins/evaluate-alerts.ts):
  *   scope, scopeKey, customerExternalId, feature, currency, revenue, cost, margin, marginBps,
  *   previousBps, thresholdBps, periodStart, periodEnd, entityUrl, workflowUrl
+ * - billing_run.failed (workflows/billing-run.ts): the invoice fields when a draft exists, and
+ *   workflowId, step (the activity that failed), reason, phase
+ * - subscription.request_failed (workflows/subscription.ts): subscriptionId, request
+ *   (changePlan or cancel), planKey, effectiveAt, atPeriodEnd, at, requestedBy { type, id }, reason
  * - leak.finding (activities/reconcile/recovery.ts queueLeakAlert): findingId, kind, subject,
  *   customerExternalId, periodStart, periodEnd, expected, billed, leak, currency, confidence,
  *   reasons [{ code, detail, factor }], entityUrl, workflowUrl
@@ -61,6 +65,26 @@ export function renderNotification(n: OutgoingNotification): RenderedNotificatio
       return {
         title: `Invoice auto-approved: ${invoiceSummary(p)}`,
         lines: [...invoiceLines(p), ...optional('Approved automatically after', hours(p.afterHours)), 'Nobody decided within the organization\'s auto-approval window.'],
+      };
+    case 'billing_run.failed':
+      return {
+        title: `Billing run failed: ${text(p.workflowId) ?? 'a billing run'}${text(p.step) ? ` at ${text(p.step)}` : ''}`,
+        lines: [
+          ...optional('Reason', text(p.reason)),
+          ...optional('Phase', text(p.phase)?.replace(/_/g, ' ')),
+          ...invoiceLines(p),
+          ...optional('Subscription', text(p.subscriptionId)),
+          'Nothing more happens in this run until it is retried. Fix the cause, then retry it from Billing runs in Ledgerflow (or reset it in the Temporal UI); every step it already took is kept, nothing is billed twice.',
+        ],
+      };
+    case 'subscription.request_failed':
+      return {
+        title: `Subscription request failed: ${p.request === 'cancel' ? 'cancellation' : `plan change${text(p.planKey) ? ` to ${text(p.planKey)}` : ''}`} for ${text(p.subscriptionId) ?? 'a subscription'}`,
+        lines: [
+          ...optional('Reason', text(p.reason)),
+          ...optional('Requested by', isRecord(p.requestedBy) && text(p.requestedBy.id) ? `${text(p.requestedBy.type) ?? ''} ${text(p.requestedBy.id)}`.trim() : undefined),
+          'The request was dropped; the subscription goes on as before. Fix the request and send it again.',
+        ],
       };
     case 'margin.below_threshold':
     case 'margin.negative':

@@ -117,13 +117,7 @@ export default function Leaks() {
       <p>
         Recovered so far: <strong>{recovered.length === 0 ? 'nothing yet' : recovered.join(', ')}</strong>
       </p>
-      <OutcomeNotice outcome={outcome}>
-        {outcome?.temporalUrl ? (
-          <p>
-            <a href={outcome.temporalUrl}>Open {outcome.workflowId} in the Temporal UI</a>
-          </p>
-        ) : null}
-      </OutcomeNotice>
+      <OutcomeNotice outcome={outcome} />
       <h2>Reconciliations</h2>
       {mayReconcile ? <RunReconciliation defaultMonth={defaultMonth} /> : null}
       <RecentRuns runs={runs} />

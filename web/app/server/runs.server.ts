@@ -3,7 +3,10 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { AppLoadContext } from 'react-router';
 import { BILLING_RUN_WORKFLOW_TYPE, billingRunStateQuery } from '../../../temporal/billing-messages';
+import { writeAudit } from '../../../prisma/audit';
+import { BillingRunNotRetryableError, retryFailedBillingRun } from '../../../temporal/billing-runs';
 import { OrganizationId, SubscriptionId } from '../../../temporal/search-attribute-keys';
+import type { SignedInUser } from './auth.server';
 import { money } from './money.server';
 
 /** Deep link to one workflow in the Temporal Web UI. */
@@ -183,5 +186,43 @@ async function failureReason(context: AppLoadContext, e: Execution): Promise<str
     }
   } catch (err) {
     return `The reason could not be read (${(err as Error).message}).`;
+  }
+}
+
+export type RetryOutcome = { ok: boolean; message: string; workflowId?: string; temporalUrl?: string };
+
+/** Whether the run belongs to the organization: its id names the subscription (or the leak finding) it bills. */
+async function ownsRun(context: AppLoadContext, organizationId: string, workflowId: string): Promise<boolean> {
+  const [kind, id] = workflowId.split(':');
+  if (!id || !/^[0-9a-f-]{36}$/i.test(id)) return false;
+  if (kind === 'billing-run') return (await context.prisma.subscription.count({ where: { id, organizationId } })) > 0;
+  if (kind === 'recovery-run') return (await context.prisma.leakFinding.count({ where: { id, organizationId } })) > 0;
+  return false;
+}
+
+/**
+ * Retries a failed billing run from the runs page, once its cause is fixed
+ * (a plan's price corrected, a currency set): the run starts over from its
+ * first step and resumes where its invoice stands, so nothing is billed twice.
+ * The audit log names who retried it, and the run it replaced.
+ */
+export async function retryRunFromWeb(context: AppLoadContext, user: SignedInUser, form: FormData): Promise<RetryOutcome> {
+  const workflowId = String(form.get('workflow') ?? '');
+  if (!(await ownsRun(context, user.organizationId, workflowId))) return { ok: false, message: `No billing run ${workflowId || '(none given)'} in this organization.` };
+  try {
+    const { failedRunId, runId } = await retryFailedBillingRun(context.temporal, workflowId, `retried by ${user.email} from the billing runs page`);
+    await writeAudit(context.prisma, {
+      organizationId: user.organizationId,
+      actor: { type: 'user', id: user.email },
+      action: 'billing_run.retried',
+      entityType: 'billing_run',
+      entityId: workflowId,
+      before: { runId: failedRunId },
+      after: { runId },
+    });
+    return { ok: true, message: `Retrying ${workflowId}: it starts over from its first step; its status appears below.`, workflowId, temporalUrl: temporalUiLink(context, workflowId) };
+  } catch (err) {
+    if (err instanceof BillingRunNotRetryableError || err instanceof WorkflowNotFoundError) return { ok: false, message: err.message };
+    throw err;
   }
 }
