@@ -3,7 +3,7 @@ import { deliverNotifications } from './deliver-notifications';
 import { checkQuotas, linkCustomers, markBatchProcessed, processBatch, rateEvents } from './ingest-batch';
 import { ensureMarginWatches, findOrphanBatches, startOrphanBatch, startOrphanSubscriptions } from './sweeper';
 import { closePeriod } from './billing/close-period';
-import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, settleZeroInvoice } from './billing/decisions';
+import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, settleZeroInvoice, writeOffInvoice } from './billing/decisions';
 import { snapshotUsage } from './billing/snapshots';
 import { startBillingRun } from './billing/start-billing-run';
 import { applyCancel, applyPlanChange, endSubscription, loadSubscription } from './billing/subscription-changes';
@@ -53,6 +53,7 @@ export function createActivities(deps: ActivityDeps) {
     closePeriod: closePeriod(deps),
     readInvoiceState: readInvoiceState(deps),
     recordDecision: recordDecision(deps),
+    writeOffInvoice: writeOffInvoice(deps),
     adjustInvoice: adjustInvoice(deps),
     settleZeroInvoice: settleZeroInvoice(deps),
     queueNotification: queueNotification(deps),

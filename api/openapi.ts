@@ -55,6 +55,8 @@ import {
   LineEventPageSchema,
   LineEventsQuerySchema,
   RejectRequestSchema,
+  RedraftRequestSchema,
+  WriteOffRequestSchema,
   SubscriptionChangeAcceptedSchema,
 } from './schemas/invoices';
 import { reconciliationPaths } from './schemas/reconciliations';
@@ -381,6 +383,40 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             {
               '404': { description: 'No such invoice in your organization', content: errorContent },
               '409': { description: 'INVALID_STATE: the billing run refused it (e.g. already approved); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/invoices/{id}/redraft': {
+        post: {
+          summary: 'Draft a rejected period again, as its next revision',
+          description:
+            'Sent as the `redraft` Update to the rejected invoice\'s billing run, which closes the period again from its usage as it now stands (late events included) into a new draft revision and waits for approval. The rejected revision stays, status rejected, for the record; its events move to the new one.',
+          requestParams: { path: InvoiceParamsSchema },
+          requestBody: { required: true, content: json(RedraftRequestSchema) },
+          responses: responses(
+            { status: '200', description: 'The new revision is drafted; invoice_id names it', schema: DecisionResultSchema },
+            {
+              '404': { description: 'No such invoice in your organization', content: errorContent },
+              '409': { description: 'INVALID_STATE: only a rejected draft can be re-drafted (or the re-draft failed, e.g. a price that cannot be computed); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/invoices/{id}/write-off': {
+        post: {
+          summary: 'Write a rejected period off',
+          description:
+            'Sent as the `writeOff` Update to the rejected invoice\'s billing run: the period is billed at nothing, on purpose, and the run ends. The invoice keeps its lines and its events (so no later close bills them as late usage) and never counts as billed; events of the period that arrive later are billed as late usage on their own.',
+          requestParams: { path: InvoiceParamsSchema },
+          requestBody: { required: true, content: json(WriteOffRequestSchema) },
+          responses: responses(
+            { status: '200', description: 'Written off', schema: DecisionResultSchema },
+            {
+              '404': { description: 'No such invoice in your organization', content: errorContent },
+              '409': { description: 'INVALID_STATE: only a rejected draft can be written off; WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
               '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
             },
           ),

@@ -1,5 +1,5 @@
 import { dec } from './decimal';
-import { draftInput, groupLateEvents, lateUsage, meterUsage, periodPlans, planTimeline, ratedEvent, type PlanChangeRow, type PriceRow, type SubscriptionRow } from './draft-inputs';
+import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterUsage, periodPlans, planTimeline, ratedEvent, type PlanChangeRow, type PriceRow, type SubscriptionRow } from './draft-inputs';
 import { draftInvoice } from './invoice-draft';
 
 const basic = { id: 'p-basic', name: 'Basic', baseFee: '30' };
@@ -115,6 +115,24 @@ describe('groupLateEvents', () => {
       ['m-calls', '2024-10-15', '2024-11-15', ['b', 'c']],
       ['m-seats', '2024-10-15', '2024-11-15', ['d']],
     ]);
+  });
+});
+
+describe('lateGroupsToBill', () => {
+  it('bills late events of periods that closed and are settled or written off; a rejected draft waiting for finance, or a period not closed, keeps them', () => {
+    const sub = subscription({ billingAnchorDay: 1, startDate: at('2024-08-01T00:00:00Z') });
+    const groups = groupLateEvents(sub, [apiCalls], [
+      { id: 'aug', eventType: 'api_call', timestamp: at('2024-08-10T00:00:00Z') },
+      { id: 'sep', eventType: 'api_call', timestamp: at('2024-09-10T00:00:00Z') },
+      { id: 'oct', eventType: 'api_call', timestamp: at('2024-10-10T00:00:00Z') },
+      { id: 'nov', eventType: 'api_call', timestamp: at('2024-11-10T00:00:00Z') },
+    ]);
+    const standings = new Map([
+      [at('2024-08-01T00:00:00Z').getTime(), 'paid' as const],
+      [at('2024-09-01T00:00:00Z').getTime(), 'written_off' as const],
+      [at('2024-10-01T00:00:00Z').getTime(), 'rejected' as const],
+    ]);
+    expect(lateGroupsToBill(groups, standings).map((g) => g.eventIds)).toEqual([['aug'], ['sep']]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { NOT_BILLED_STATUSES, type InvoiceStatus } from '../billing/invoice-status';
 import { Prisma, type PrismaClient } from './generated/client';
 
 /**
@@ -73,27 +74,41 @@ export interface MeterEventRow {
   revenue: Prisma.Decimal | null;
 }
 
-/** One customer's events of the given types in [from, to); `unbilledOnly` skips events already on an invoice. */
+/**
+ * One customer's events of the given types in [from, to). `unbilledOnly`
+ * skips events already on an invoice; `billable` skips those a written-off
+ * (or rejected) invoice holds, which are forgiven rather than billed.
+ */
 export async function readMeterEvents(
   db: Db,
-  q: { organizationId: string; customerExternalId: string; eventTypes: string[]; from: Date; to: Date; unbilledOnly?: boolean },
+  q: { organizationId: string; customerExternalId: string; eventTypes: string[]; from: Date; to: Date; unbilledOnly?: boolean; billable?: boolean },
 ): Promise<MeterEventRow[]> {
   if (q.eventTypes.length === 0) return [];
   return db.$queryRaw<MeterEventRow[]>`
     SELECT id, event_type, quantity, timestamp, properties, cost, revenue
-    FROM usage_events
+    FROM usage_events e
     WHERE organization_id = ${q.organizationId}::uuid AND customer_external_id = ${q.customerExternalId}
       AND event_type = ANY(${q.eventTypes}::text[]) AND timestamp >= ${q.from} AND timestamp < ${q.to}
-      AND (${q.unbilledOnly ?? false} = false OR invoice_line_id IS NULL)`;
+      AND (${q.unbilledOnly ?? false} = false OR invoice_line_id IS NULL)
+      AND (${q.billable ?? false} = false OR invoice_line_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+        WHERE l.id = e.invoice_line_id AND i.status = ANY(${[...NOT_BILLED_STATUSES]}::invoice_status[])))`;
 }
 
-/** The period starts of a subscription's invoices: the periods that have closed. */
-export async function readInvoicedPeriodStarts(db: Db, q: { organizationId: string; subscriptionId: string }): Promise<Date[]> {
-  const rows = await db.invoice.findMany({ where: { organizationId: q.organizationId, subscriptionId: q.subscriptionId, kind: 'period' }, select: { periodStart: true } });
-  return rows.map((r) => r.periodStart);
+/** Where each closed period of a subscription stands: its latest invoice revision's status, by period start (ms). */
+export async function readPeriodStandings(db: Db, q: { organizationId: string; subscriptionId: string }): Promise<Map<number, InvoiceStatus>> {
+  const rows = await db.invoice.findMany({
+    where: { organizationId: q.organizationId, subscriptionId: q.subscriptionId, kind: 'period' },
+    select: { periodStart: true, status: true },
+    orderBy: { revision: 'asc' },
+  });
+  return new Map(rows.map((r) => [r.periodStart.getTime(), r.status]));
 }
 
-/** What earlier invoices billed for each meter of one earlier period (usage and late-usage lines). */
+/**
+ * What earlier invoices billed for each meter of one earlier period (usage
+ * and late-usage lines). Rejected and written-off invoices billed nothing.
+ */
 export async function readBilledUsage(db: Db, q: { organizationId: string; subscriptionId: string; periodStart: Date }) {
   return db.invoiceLine.groupBy({
     by: ['meterId'],
@@ -101,7 +116,7 @@ export async function readBilledUsage(db: Db, q: { organizationId: string; subsc
       organizationId: q.organizationId,
       periodStart: q.periodStart,
       kind: { in: ['usage', 'late_usage'] },
-      invoice: { subscriptionId: q.subscriptionId },
+      invoice: { subscriptionId: q.subscriptionId, status: { notIn: [...NOT_BILLED_STATUSES] } },
     },
     _sum: { amount: true, quantity: true },
   });
@@ -110,7 +125,8 @@ export async function readBilledUsage(db: Db, q: { organizationId: string; subsc
 /** The invoice a period already has (a repeated close), as the close reports it. */
 export interface DraftedInvoice {
   id: string;
-  status: 'draft' | 'approved' | 'rejected' | 'finalized' | 'paid' | 'uncollectible';
+  status: InvoiceStatus;
+  revision: number;
   total: Prisma.Decimal;
   currency: string;
   createdAt: Date;
@@ -119,7 +135,7 @@ export interface DraftedInvoice {
 
 export interface CloseInputs {
   subscription: SubscriptionTerms;
-  /** the period's invoice when it was drafted before */
+  /** the period's latest invoice revision when it was drafted before */
   existing: DraftedInvoice | null;
   changes: PlanChangeRow[];
   /** prices of the subscription's plan and of every plan its changes name, by plan id */
@@ -155,9 +171,10 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
           'prorationMode', o.proration_mode, 'lateEventGraceSeconds', o.late_event_grace_seconds, 'approvalReminderHours', o.approval_reminder_hours,
           'autoApproveAfterHours', o.auto_approve_after_hours, 'paymentRetryDays', o.payment_retry_days)),
       'existing', (
-        SELECT json_build_object('id', i.id, 'status', i.status, 'total', i.total::text, 'currency', i.currency, 'createdAt', i.created_at,
+        SELECT json_build_object('id', i.id, 'status', i.status, 'revision', i.revision, 'total', i.total::text, 'currency', i.currency, 'createdAt', i.created_at,
                                  'lineCount', (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.id))
-        FROM invoices i WHERE i.subscription_id = s.id AND i.period_start = ${q.periodStart} AND i.kind = 'period'),
+        FROM invoices i WHERE i.subscription_id = s.id AND i.period_start = ${q.periodStart} AND i.kind = 'period'
+        ORDER BY i.revision DESC LIMIT 1),
       'changes', COALESCE((
         SELECT json_agg(json_build_object(
                  'id', ch.id, 'organizationId', ch.organization_id, 'subscriptionId', ch.subscription_id, 'fromPlanId', ch.from_plan_id,

@@ -99,6 +99,18 @@ export interface RejectRequest {
   reason: string;
 }
 
+/** After a rejection: draft the period again as the invoice's next revision, from the usage as it now stands. */
+export interface RedraftRequest {
+  approver: string;
+  reason: string;
+}
+
+/** After a rejection: bill nothing for the period, on purpose. Its usage stays claimed by the written-off invoice. */
+export interface WriteOffRequest {
+  approver: string;
+  reason: string;
+}
+
 export type BillingRunStatus =
   | 'drafting'
   | 'awaiting_approval'
@@ -107,9 +119,10 @@ export type BillingRunStatus =
   | 'collecting'
   | 'paid'
   | 'uncollectible'
-  | 'settled_zero';
+  | 'settled_zero'
+  | 'written_off';
 
-/** What an approve/adjust/reject update returns. */
+/** What a decision update returns; after a re-draft, the new revision's invoice. */
 export interface DecisionResult {
   invoiceId: string;
   status: BillingRunStatus;
@@ -120,6 +133,8 @@ export interface DecisionResult {
 export const approveUpdate = defineUpdate<DecisionResult, [ApproveRequest]>('approve');
 export const adjustUpdate = defineUpdate<DecisionResult, [AdjustRequest]>('adjust');
 export const rejectUpdate = defineUpdate<DecisionResult, [RejectRequest]>('reject');
+export const redraftUpdate = defineUpdate<DecisionResult, [RedraftRequest]>('redraft');
+export const writeOffUpdate = defineUpdate<DecisionResult, [WriteOffRequest]>('writeOff');
 
 /** Sent by the Stripe webhook handler when Stripe reports on the invoice's payment. */
 export interface PaymentEvent {

@@ -168,20 +168,56 @@ describe('no negative invoices', () => {
   });
 });
 
-describe('reject', () => {
-  test('a rejection answers 200 and ends the run; a later decision is a 409 saying the run is not running', async () => {
-    const { org, invoiceId, workflowId, handle } = await draftedRun();
+describe('reject, then re-draft or write off', () => {
+  test('a rejection answers 200 and the run waits: approving is a 409, a re-draft makes the next revision, which is approved', async () => {
+    const { org, invoiceId, handle } = await draftedRun({ usage: ['100'] });
     const res = await post(org, `/invoices/${invoiceId}/reject`, { approver: 'cfo@acme.test', reason: 'wrong plan' });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ invoice_id: invoiceId, status: 'rejected', total: '30.00' });
+    expect(res.body).toEqual({ invoice_id: invoiceId, status: 'rejected', total: '40.00' });
     expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: invoiceId } })).toMatchObject({ status: 'rejected', rejectedBy: 'cfo@acme.test', rejectionReason: 'wrong plan' });
 
-    expect(await handle.result()).toMatchObject({ status: 'rejected' });
+    const approve = await post(org, `/invoices/${invoiceId}/approve`, { approver: 'cfo@acme.test' });
+    expect(approve.status).toBe(409);
+    expect(approve.body).toMatchObject({ code: 'INVALID_STATE', error: `invoice ${invoiceId} was rejected` });
+    const noReason = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'cfo@acme.test' });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.details.field).toBe('reason');
+
+    const redraft = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'cfo@acme.test', reason: 'plan corrected' });
+    expect(redraft.status).toBe(200);
+    expect(redraft.body).toMatchObject({ status: 'awaiting_approval', total: '40.00' });
+    const revision = redraft.body.invoice_id as string;
+    expect(revision).not.toBe(invoiceId);
+    const shown = await api.get(`/api/v1/invoices/${revision}`, org.apiKey);
+    expect(shown.body).toMatchObject({ revision: 2, status: 'draft', period_start: november.periodStart });
+    expect((await api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ revision: 1, status: 'rejected' });
+    // The rejected revision takes no more decisions; the new one does.
+    const again = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'changed my mind' });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toBe(`only a rejected draft can be written off; invoice ${revision} is awaiting approval`);
+    const approved = await post(org, `/invoices/${revision}/approve`, { approver: 'cfo@acme.test' });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ invoice_id: revision, status: 'finalizing' });
+    expect((await handle.query(billingRunStateQuery)).invoiceId).toBe(revision);
+  });
+
+  test('a write-off answers 200 and ends the run; a later decision is a 409 saying the run is not running', async () => {
+    const { org, invoiceId, workflowId, handle } = await draftedRun();
+    const early = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'goodwill' });
+    expect(early.status).toBe(409);
+    expect(early.body.error).toBe(`only a rejected draft can be written off; invoice ${invoiceId} is awaiting approval`);
+    expect((await post(org, `/invoices/${invoiceId}/reject`, { approver: 'cfo@acme.test', reason: 'disputed' })).status).toBe(200);
+    const res = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'goodwill' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ invoice_id: invoiceId, status: 'written_off', total: '30.00' });
+    expect(await handle.result()).toMatchObject({ status: 'written_off' });
+    expect((await api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ status: 'written_off', written_off_by: 'cfo@acme.test', write_off_reason: 'goodwill' });
+
     const late = await post(org, `/invoices/${invoiceId}/approve`, { approver: 'cfo@acme.test' });
     expect(late.status).toBe(409);
     expect(late.body.code).toBe('WORKFLOW_NOT_RUNNING');
     expect(late.body.error).toContain(workflowId);
-    expect(late.body.error).toContain('invoice status: rejected');
+    expect(late.body.error).toContain('invoice status: written_off');
   });
 });
 

@@ -1,6 +1,16 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { createStripeClient } from '../activities/stripe/client';
-import { approveUpdate, adjustUpdate, billingRunStateQuery, rejectUpdate, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput, type BillingRunState } from '../temporal/billing-messages';
+import {
+  approveUpdate,
+  adjustUpdate,
+  billingRunStateQuery,
+  redraftUpdate,
+  rejectUpdate,
+  writeOffUpdate,
+  BILLING_RUN_WORKFLOW_TYPE,
+  type BillingRunInput,
+  type BillingRunState,
+} from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
 import { reconcileWorkflowId } from '../temporal/reconciliations';
 import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
@@ -125,9 +135,9 @@ describe('billing run', () => {
     const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
     await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-05T00:00:00Z', quantity: '1000' }]);
     const first = await startRun(organizationId, catalog, november);
-    const novemberDraft = await awaitingApproval(first);
-    await first.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'rebill after review' }] });
-    expect(await first.result()).toMatchObject({ status: 'rejected' });
+    await awaitingApproval(first);
+    await first.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
+    expect(await first.result()).toMatchObject({ status: 'paid', total: '112.00' });
 
     // After November closed: two late November events, and December usage.
     await insertUsage(prisma, organizationId, catalog.customerExternalId, [
@@ -152,11 +162,90 @@ describe('billing run', () => {
     const [snapshot] = await prisma.usageSnapshot.findMany({ where: { id: { in: lateLine.snapshotIds } } });
     expect(snapshot).toMatchObject({ eventCount: 2 });
     expect(snapshot!.quantity.toString()).toBe('500');
-    // The rejected November invoice is untouched.
-    expect((await prisma.invoice.findUniqueOrThrow({ where: { id: novemberDraft.invoiceId! } })).status).toBe('rejected');
-    await second.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'test over' }] });
-    await second.result();
-    await recordHistory('billing-run-late-usage-rejected', second);
+    await second.terminate('test over');
+  });
+
+  it('keeps a rejected draft waiting (its late events too); re-drafted, the next revision bills the period as it now stands and the rejected one stays', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-redraft');
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
+    const [first] = await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-05T00:00:00Z', quantity: '1000' }]);
+    const handle = await startRun(organizationId, catalog, november);
+    const drafted = await awaitingApproval(handle);
+    const refusal = (p: Promise<unknown>) => p.then(() => 'accepted', (e: WorkflowUpdateFailedError) => e.cause?.message);
+    expect(await refusal(handle.executeUpdate(redraftUpdate, { args: [{ approver: 'fiona@finance', reason: 'too early' }] }))).toBe(
+      `only a rejected draft can be re-drafted; invoice ${drafted.invoiceId} is awaiting approval`,
+    );
+    await handle.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'the customer upgraded mid-month; usage to be checked' }] });
+    // The run waits for finance's next word; the period's events stay with the rejected draft until then.
+    expect(await handle.query(billingRunStateQuery)).toMatchObject({ status: 'rejected', invoiceId: drafted.invoiceId });
+    expect((await prisma.usageEvent.findUniqueOrThrow({ where: { id: first! } })).invoiceLineId).not.toBeNull();
+    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] }))).toBe(`invoice ${drafted.invoiceId} was rejected`);
+
+    // A late November event, then December closes: November is not billed as late usage while its draft waits.
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-30T12:00:00Z', quantity: '500' }]);
+    const decemberRun = await startRun(organizationId, catalog, december);
+    const decemberDraft = await awaitingApproval(decemberRun);
+    const decemberLines = await prisma.invoiceLine.findMany({ where: { invoiceId: decemberDraft.invoiceId! }, orderBy: { position: 'asc' } });
+    expect(decemberLines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
+      ['base_fee', '30.00'],
+      ['usage', '0.00'],
+    ]);
+    await decemberRun.terminate('test over');
+
+    const redrafted = await handle.executeUpdate(redraftUpdate, { args: [{ approver: 'fiona@finance', reason: 'usage checked' }] });
+    expect(redrafted).toMatchObject({ status: 'awaiting_approval', total: '137.00' }); // 30 + 1,500 units graduated (107.00)
+    expect(redrafted.invoiceId).not.toBe(drafted.invoiceId);
+    const revisions = await prisma.invoice.findMany({ where: { subscriptionId: catalog.subscriptionId, periodStart: new Date(november.periodStart) }, orderBy: { revision: 'asc' }, include: { lines: true } });
+    expect(revisions.map((i) => [i.revision, i.status, i.total.toFixed(2)])).toEqual([
+      [1, 'rejected', '112.00'],
+      [2, 'draft', '137.00'],
+    ]);
+    // Every November event is now on the new revision's usage line; the rejected revision keeps its lines for the record.
+    const usageLine = revisions[1]!.lines.find((l) => l.kind === 'usage')!;
+    expect(await prisma.usageEvent.count({ where: { invoiceLineId: usageLine.id } })).toBe(2);
+    expect(revisions[0]!.lines.map((l) => l.kind).sort()).toEqual(['base_fee', 'usage']);
+    const trail = await prisma.auditLog.findFirstOrThrow({ where: { organizationId, entityId: drafted.invoiceId!, action: 'invoice.redrafted' } });
+    expect(trail).toMatchObject({ actorType: 'user', actorId: 'fiona@finance' });
+    expect(trail.after).toMatchObject({ reason: 'usage checked', redraftedAs: redrafted.invoiceId, revision: 2, releasedEvents: 1 });
+
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
+    expect(await handle.result()).toMatchObject({ status: 'paid', invoiceId: redrafted.invoiceId, total: '137.00' });
+    const paid = await prisma.invoice.findUniqueOrThrow({ where: { id: redrafted.invoiceId } });
+    expect(fake.charges.filter((c) => c.invoice === paid.stripeInvoiceId)).toEqual([expect.objectContaining({ amount: 13700, outcome: 'succeeded' })]);
+    await recordHistory('billing-run-redrafted-paid', handle);
+  });
+
+  it('writes a rejected period off with a reason: nothing billed, its events stay with it, and only later late usage is billed', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-write-off');
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
+    const [held] = await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-05T00:00:00Z', quantity: '1000' }]);
+    const handle = await startRun(organizationId, catalog, november);
+    const drafted = await awaitingApproval(handle);
+    await expect(handle.executeUpdate(writeOffUpdate, { args: [{ approver: 'fiona@finance', reason: 'x' }] })).rejects.toThrow(WorkflowUpdateFailedError);
+    await handle.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'disputed' }] });
+    await expect(handle.executeUpdate(writeOffUpdate, { args: [{ approver: 'fiona@finance', reason: ' ' }] })).rejects.toThrow(WorkflowUpdateFailedError);
+    const writtenOff = await handle.executeUpdate(writeOffUpdate, { args: [{ approver: 'fiona@finance', reason: 'goodwill after the outage' }] });
+    expect(writtenOff).toMatchObject({ status: 'written_off', invoiceId: drafted.invoiceId });
+    expect(await handle.result()).toMatchObject({ status: 'written_off' });
+    const invoice = await prisma.invoice.findUniqueOrThrow({ where: { id: drafted.invoiceId! } });
+    expect(invoice).toMatchObject({ status: 'written_off', writtenOffBy: 'fiona@finance', writeOffReason: 'goodwill after the outage', stripeInvoiceId: null });
+    expect((await prisma.usageEvent.findUniqueOrThrow({ where: { id: held! } })).invoiceLineId).not.toBeNull();
+    expect(await auditActions(organizationId, invoice.id)).toEqual(['invoice.drafted', 'invoice.rejected', 'invoice.written_off']);
+
+    // A late November event: December bills it alone (the written-off 1,000 units are forgiven, not "already billed").
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-30T12:00:00Z', quantity: '300' }]);
+    const decemberRun = await startRun(organizationId, catalog, december);
+    const decemberDraft = await awaitingApproval(decemberRun);
+    const lines = await prisma.invoiceLine.findMany({ where: { invoiceId: decemberDraft.invoiceId! }, orderBy: { position: 'asc' } });
+    expect(lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
+      ['base_fee', '30.00'],
+      ['usage', '0.00'],
+      ['late_usage', '26.00'], // 100 × 0.10 + 200 × 0.08
+    ]);
+    await decemberRun.terminate('test over');
+    await recordHistory('billing-run-written-off', handle);
   });
 
   it('settles a zero-amount invoice without calling Stripe', async () => {

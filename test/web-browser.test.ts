@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { createStripeClient } from '../activities/stripe/client';
 import { createUser } from '../prisma/users';
-import { billingRunStateQuery, rejectUpdate, type BillingRunInput } from '../temporal/billing-messages';
+import { billingRunStateQuery, type BillingRunInput } from '../temporal/billing-messages';
 import { startBillingRunWorkflow } from '../temporal/billing-runs';
 import { billingRunWorkflowId } from '../temporal/names';
 import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
@@ -87,7 +87,7 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     if (second) {
       await worker.client.workflow
         .getHandle(second.workflowId)
-        .executeUpdate(rejectUpdate, { args: [{ approver: 'test-cleanup', reason: 'test over' }] })
+        .terminate('test over')
         .catch(() => undefined);
     }
     await worker?.close();
@@ -388,5 +388,50 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     await anonymous.goto('/login');
     await screenshot(anonymous, 'login');
     await anonymous.close();
+  });
+
+  it('finance rejects a draft, re-drafts it as revision 2 and approves that; a second rejected draft is written off with a reason', async () => {
+    const redraft = await draftInvoice('Redraft Ltd');
+    const page = await signIn('finance');
+    await page.goto(`/invoices/${redraft.invoiceId}`);
+    await page.getByRole('button', { name: 'Reject' }).waitFor();
+    await page.locator('#reject-reason').fill('wrong usage window');
+    await page.getByRole('button', { name: 'Reject' }).click();
+    await page.getByTestId('invoice-status').filter({ hasText: /^rejected$/ }).waitFor();
+    await page.getByText('Rejected: wrong usage window').waitFor();
+    await screenshot(page, 'invoice-rejected');
+
+    await page.locator('#redraft-reason').fill('usage checked');
+    await page.getByRole('button', { name: 'Re-draft' }).click();
+    // The new revision's page: a draft again, linking back to the rejected revision.
+    await page.waitForURL((url) => url.pathname.startsWith('/invoices/') && !url.pathname.endsWith(redraft.invoiceId));
+    // (the URL changes before the new page renders)
+    await page.getByTestId('invoice-status').filter({ hasText: /^draft$/ }).waitFor();
+    await expect(page.getByText(/^Revision 2 of this period/).textContent()).resolves.toContain('1 (rejected)');
+    const revisions = await testPrisma().invoice.findMany({ where: { workflowId: redraft.workflowId }, orderBy: { revision: 'asc' } });
+    expect(revisions.map((r) => [r.revision, r.status])).toEqual([
+      [1, 'rejected'],
+      [2, 'draft'],
+    ]);
+    expect(page.url()).toContain(revisions[1]!.id);
+    await screenshot(page, 'invoice-redrafted');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByTestId('invoice-status').filter({ hasText: /^paid$/ }).waitFor({ timeout: 60_000 });
+    // The rejected revision offers nothing more.
+    await page.goto(`/invoices/${redraft.invoiceId}`);
+    expect(await page.getByRole('button', { name: 'Re-draft' }).count()).toBe(0);
+
+    const writeOff = await draftInvoice('Write Off Ltd');
+    await page.goto(`/invoices/${writeOff.invoiceId}`);
+    await page.locator('#reject-reason').fill('disputed');
+    await page.getByRole('button', { name: 'Reject' }).click();
+    await page.locator('#write-off-reason').waitFor();
+    await page.locator('#write-off-reason').fill('goodwill after the outage');
+    await page.getByRole('button', { name: 'Write off' }).click();
+    await page.getByTestId('invoice-status').filter({ hasText: /^written_off$/ }).waitFor();
+    await page.getByText(`Written off by ${users.finance}: goodwill after the outage`).waitFor();
+    const row = page.getByRole('row').filter({ hasText: 'invoice.written_off' });
+    await expect(row.getByRole('cell').nth(2).textContent()).resolves.toBe(`user: ${users.finance}`);
+    await screenshot(page, 'invoice-written-off');
   });
 });

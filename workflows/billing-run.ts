@@ -3,12 +3,15 @@ import type { ClosedPeriod, LedgerflowActivities } from '../activities';
 import { failureReason } from './failures';
 import { now } from './clock';
 import { dec } from '../billing/decimal';
+import type { InvoiceStatus } from '../billing/invoice-status';
 import {
   adjustUpdate,
   approveUpdate,
   billingRunStateQuery,
   paymentEventSignal,
+  redraftUpdate,
   rejectUpdate,
+  writeOffUpdate,
   type AdjustRequest,
   type BillingRunInput,
   type BillingRunState,
@@ -53,7 +56,11 @@ const notify = proxyActivities<LedgerflowActivities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
 });
 
-type InvoiceStatus = 'draft' | 'approved' | 'rejected' | 'finalized' | 'paid' | 'uncollectible';
+/**
+ * Runs started before 2026-12-02 14:00 UTC ended at a rejection, the period's usage claimed and
+ * billed nowhere; later runs wait for finance to re-draft the period or write it off.
+ */
+export const DECIDE_AFTER_REJECTION_PATCH = 'redraft-or-write-off-after-rejection';
 
 /** Where a run picks up for an invoice the database already has in this state (a reset, or a repeated run). */
 const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
@@ -63,6 +70,7 @@ const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
   finalized: 'collecting',
   paid: 'paid',
   uncollectible: 'uncollectible',
+  written_off: 'written_off',
 };
 
 /**
@@ -70,6 +78,9 @@ const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
  * invoice → wait for finance (approve / adjust / reject updates; reminders;
  * optional auto-approval) → finalize in Stripe → collect on a retry schedule
  * (Stripe webhooks signal payments) → start the period's reconciliation.
+ * A rejected period draft waits for finance's next word: `redraft` closes the period
+ * again as the invoice's next revision (back to approval), `writeOff` ends
+ * the period billed at nothing, with a reason.
  *
  * Every step converges when repeated, and after the draft the run asks the
  * database where the invoice stands: a run reset in the Temporal UI to any
@@ -87,15 +98,26 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     if (event.outcome === 'paid') paidByStripe ??= event;
   });
 
+  const statusNow = (): BillingRunState['status'] => state.status;
   const result = (): DecisionResult => ({ invoiceId: state.invoiceId!, status: state.status, total: state.total! });
   const mayDecide = (what: string) => {
     if (state.status === 'drafting') throw new Error(`the draft invoice is not ready yet; try to ${what} again shortly`);
     if (deciding) throw new Error(`another decision on invoice ${state.invoiceId} is being recorded`);
     if (state.status === 'rejected') throw new Error(`invoice ${state.invoiceId} was rejected`);
+    if (state.status === 'written_off') throw new Error(`invoice ${state.invoiceId} was written off`);
     if (state.status !== 'awaiting_approval') {
       throw new Error(what === 'adjust' ? `invoice ${state.invoiceId} is already approved and can no longer be adjusted` : `invoice ${state.invoiceId} is already approved`);
     }
   };
+  /** re-draft and write-off answer a rejection, and only while the run waits for one */
+  const mayAnswerRejection = (what: string) => {
+    if (deciding) throw new Error(`another decision on invoice ${state.invoiceId} is being recorded`);
+    if (state.status !== 'rejected' || !awaitingRejectionDecision) {
+      throw new Error(`only a rejected draft can be ${what}; invoice ${state.invoiceId ?? '(not drafted yet)'} is ${state.status.replace(/_/g, ' ')}`);
+    }
+  };
+  /** set while the run waits for a re-draft or a write-off (runs from before the patch end instead) */
+  let awaitingRejectionDecision = false;
   const decide = async <T>(step: () => Promise<T>): Promise<T> => {
     deciding = true;
     try {
@@ -153,8 +175,45 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     },
   );
 
+  setHandler(
+    redraftUpdate,
+    (req) =>
+      decide(async () => {
+        state.status = 'drafting';
+        try {
+          adopt(await db.closePeriod({ ...input, redraft: { of: state.invoiceId!, by: req.approver, reason: req.reason } }));
+        } catch (err) {
+          // The re-draft failed (a price that cannot be computed): still rejected, the update says why.
+          state.status = 'rejected';
+          throw err;
+        }
+        state.status = 'awaiting_approval';
+        state.remindersSent = 0;
+        return result();
+      }),
+    { validator: (req) => (mayAnswerRejection('re-drafted'), requirePerson(req.approver, 'approver'), requirePerson(req.reason, 'reason')) },
+  );
+  setHandler(
+    writeOffUpdate,
+    (req) =>
+      decide(async () => {
+        await db.writeOffInvoice({ organizationId, invoiceId: state.invoiceId!, by: req.approver, reason: req.reason });
+        state.status = 'written_off';
+        return result();
+      }),
+    { validator: (req) => (mayAnswerRejection('written off'), requirePerson(req.approver, 'approver'), requirePerson(req.reason, 'reason')) },
+  );
+
   let closed!: ClosedPeriod;
   let ref!: { organizationId: string; invoiceId: string };
+  /** Takes a closed period's invoice as the one this run bills. */
+  function adopt(period: ClosedPeriod): void {
+    closed = period;
+    state.invoiceId = period.invoiceId;
+    state.total = period.total;
+    state.currency = period.currency;
+    ref = { organizationId, invoiceId: period.invoiceId };
+  }
   try {
     await bill();
   } catch (err) {
@@ -179,17 +238,48 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     // ── close the period, after the late-event grace ──────────────────────────
     const closesAt = Date.parse(input.periodEnd) + (input.lateEventGraceSeconds ?? 3600) * 1000;
     if (closesAt > now()) await sleep(closesAt - now());
-    closed = await db.closePeriod(input);
-    state.invoiceId = closed.invoiceId;
-    state.total = closed.total;
-    state.currency = closed.currency;
-    ref = { organizationId, invoiceId: closed.invoiceId };
+    adopt(await db.closePeriod(input));
     // The database is the truth about where the invoice stands (see RESUME).
     const stored = await db.readInvoiceState(ref);
     state.status = RESUME[stored.status];
     state.total = stored.total;
 
-    // ── finance approval ──────────────────────────────────────────────────────
+    for (;;) {
+      await approval();
+      // A recovery invoice rejected is simply not billed: there is no period to draft again.
+      if (state.status !== 'rejected' || input.recovery || !patched(DECIDE_AFTER_REJECTION_PATCH)) break;
+      // ── a rejected draft: re-draft the period, or write it off ─────────────
+      awaitingRejectionDecision = true;
+      await condition(() => state.status !== 'rejected' && !deciding);
+      awaitingRejectionDecision = false;
+      // (read through a function: the compiler cannot see the update handlers change it)
+      if (statusNow() !== 'awaiting_approval') break;
+    }
+
+    // ── Stripe: finalize, then collect ────────────────────────────────────────
+    if (state.status === 'finalizing') {
+      if (dec(state.total!).isZero()) {
+        await db.settleZeroInvoice(ref);
+        state.status = 'settled_zero';
+      } else {
+        await stripe.finalizeInvoiceInStripe(ref);
+        state.status = 'collecting';
+      }
+    }
+    if (state.status === 'collecting') await collect();
+
+    // Leak detection for the period (reconcile:<orgId>:<periodStart>) once this run has settled.
+    if (patched(RECONCILE_AFTER_RUN_PATCH)) {
+      try {
+        await followUp.requestReconciliation({ organizationId, periodStart: input.periodStart, periodEnd: input.periodEnd });
+      } catch {
+        // The reconciliation can be started on demand (POST /api/v1/reconciliations); billing is done.
+      }
+    }
+  }
+
+  /** Finance approval of the current draft: reminders, and auto-approval when the organization has it. */
+  async function approval(): Promise<void> {
     if (state.status === 'awaiting_approval') {
       const waitStart = now();
       const remindEvery = Math.max(1, closed.approvalReminderHours) * HOUR_MS;
@@ -211,27 +301,6 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
         }
         state.remindersSent += 1;
         await alert('invoice.approval_reminder', `invoice-approval-reminder:${ref.invoiceId}:${state.remindersSent}`, { reminder: state.remindersSent });
-      }
-    }
-
-    // ── Stripe: finalize, then collect ────────────────────────────────────────
-    if (state.status === 'finalizing') {
-      if (dec(state.total!).isZero()) {
-        await db.settleZeroInvoice(ref);
-        state.status = 'settled_zero';
-      } else {
-        await stripe.finalizeInvoiceInStripe(ref);
-        state.status = 'collecting';
-      }
-    }
-    if (state.status === 'collecting') await collect();
-
-    // Leak detection for the period (reconcile:<orgId>:<periodStart>) once this run has settled.
-    if (patched(RECONCILE_AFTER_RUN_PATCH)) {
-      try {
-        await followUp.requestReconciliation({ organizationId, periodStart: input.periodStart, periodEnd: input.periodEnd });
-      } catch {
-        // The reconciliation can be started on demand (POST /api/v1/reconciliations); billing is done.
       }
     }
   }

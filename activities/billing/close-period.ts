@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateUsage, meterOf, meterUsage, periodPlans, ratedEvent } from '../../billing/draft-inputs';
+import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans, ratedEvent } from '../../billing/draft-inputs';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
+import type { InvoiceStatus } from '../../billing/invoice-status';
 import { readingsByDay } from '../../billing/usage-readings';
 import { writeAudit } from '../../prisma/audit';
 import {
   readBilledUsage,
   readMeterEvents,
   readCloseInputs,
+  readPeriodStandings,
   type Db,
   type MeterEventRow,
   type PlanPriceRow,
@@ -24,7 +26,7 @@ import { upsertSnapshots } from './snapshots';
 /** What the billing run needs to go on after the close. */
 export interface ClosedPeriod {
   invoiceId: string;
-  status: 'draft' | 'approved' | 'rejected' | 'finalized' | 'paid' | 'uncollectible';
+  status: InvoiceStatus;
   /** decimal string at the currency's minor unit */
   total: string;
   currency: string;
@@ -33,6 +35,11 @@ export interface ClosedPeriod {
   approvalReminderHours: number;
   autoApproveAfterHours: number | null;
   paymentRetryDays: number[];
+}
+
+/** The close, or (`redraft`) finance's re-draft of a rejected revision of the period's invoice. */
+export interface ClosePeriodInput extends BillingRunInput {
+  redraft?: { of: string; by: string; reason: string };
 }
 
 /** Pre-chosen line ids let events be claimed for a line before the line row is written (same transaction). */
@@ -68,7 +75,10 @@ async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPric
 /**
  * Events of earlier periods that arrived after those periods closed: claimed
  * here, grouped by meter and period, and billed as the difference between
- * what that period's usage costs now and what it was billed.
+ * what that period's usage costs now and what it was billed. Events a
+ * written-off invoice holds were forgiven: they count in neither. A period
+ * whose rejected draft waits for finance keeps its late events for its next
+ * revision.
  */
 async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceRow[], start: Date, takenAt: Date): Promise<PendingLate[]> {
   if (sub.startDate.getTime() >= start.getTime() || prices.length === 0) return [];
@@ -78,8 +88,9 @@ async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceR
       AND event_type = ANY(${prices.map((p) => p.meter.eventType)}::text[]) AND timestamp >= ${sub.startDate} AND timestamp < ${start} AND invoice_line_id IS NULL
     FOR UPDATE`;
   if (late.length === 0) return [];
+  const standings = await readPeriodStandings(tx, { organizationId: sub.organizationId, subscriptionId: sub.id });
   const result: PendingLate[] = [];
-  for (const g of groupLateEvents(sub, prices, late)) {
+  for (const g of lateGroupsToBill(groupLateEvents(sub, prices, late), standings)) {
     const lineId = randomUUID();
     await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
     const meter = meterOf(g.price.meter);
@@ -90,6 +101,7 @@ async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceR
         eventTypes: [meter.eventType],
         from: g.period.start,
         to: g.period.end,
+        billable: true,
       })
     ).map(ratedEvent);
     // Re-snapshot the days the late events fall on, so snapshots show the usage as it now stands.
@@ -168,7 +180,7 @@ async function recoveryInvoice(db: Db, organizationId: string, invoiceId: string
  * close return the invoice already drafted, so retries and resets converge.
  */
 export function closePeriod({ prisma }: ActivityDeps) {
-  return async function closePeriod(input: BillingRunInput): Promise<ClosedPeriod> {
+  return async function closePeriod(input: ClosePeriodInput): Promise<ClosedPeriod> {
     if (input.recovery) return recoveryInvoice(prisma, input.organizationId, input.recovery.invoiceId);
     const actor = workflowActor();
     const start = new Date(input.periodStart);
@@ -179,7 +191,16 @@ export function closePeriod({ prisma }: ActivityDeps) {
         const inputs = await readCloseInputs(tx, { organizationId: input.organizationId, subscriptionId: input.subscriptionId, periodStart: start });
         if (!inputs) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
         const { subscription: sub, existing, changes } = inputs;
-        if (existing) return summary(existing, existing.lineCount, sub.organization);
+        // A repeated close (or re-draft) converges on the latest revision; only a re-draft of the rejected one makes another.
+        if (existing && !(input.redraft?.of === existing.id && existing.status === 'rejected')) return summary(existing, existing.lineCount, sub.organization);
+        const revision = existing ? existing.revision + 1 : 1;
+        // A re-draft: the rejected revision gives its events back to be claimed anew; its lines and audit trail stay.
+        const released =
+          existing && input.redraft
+            ? await tx.$executeRaw`
+                UPDATE usage_events SET invoice_line_id = NULL
+                WHERE organization_id = ${sub.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${existing.id}::uuid)`
+            : 0;
 
         const period = { start, end };
         const plans = periodPlans(sub, changes, period);
@@ -201,11 +222,23 @@ export function closePeriod({ prisma }: ActivityDeps) {
             periodEnd: end,
             currency: sub.plan.currency,
             total: toPlainString(draft.total),
+            revision,
             workflowId: actor.id,
             workflowRunId: actor.type === 'workflow' ? actor.runId : '',
           },
         });
         await tx.invoiceLine.createMany({ data: draft.lines.map((line, i) => lineRow(line, invoice.id, sub.organizationId, i + 1, lineIds[i]!)) });
+        if (existing && input.redraft) {
+          await writeAudit(tx, {
+            organizationId: sub.organizationId,
+            actor: { type: 'user', id: input.redraft.by },
+            action: 'invoice.redrafted',
+            entityType: 'invoice',
+            entityId: existing.id,
+            before: { status: 'rejected', revision: existing.revision },
+            after: { reason: input.redraft.reason, redraftedAs: invoice.id, revision, releasedEvents: released, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
+          });
+        }
         await writeAudit(tx, {
           organizationId: sub.organizationId,
           actor,
@@ -220,6 +253,7 @@ export function closePeriod({ prisma }: ActivityDeps) {
             total: formatMoney(draft.total, invoice.currency),
             lines: draft.lines.map((l) => ({ kind: l.kind, description: l.description, amount: formatMoney(l.amount, invoice.currency) })),
             lateEvents: late.reduce((n, l) => n + l.lateEvents, 0),
+            ...(existing && input.redraft ? { revision, redraftOf: existing.id, redraftedBy: input.redraft.by, reason: input.redraft.reason } : {}),
           },
         });
         return summary(invoice, draft.lines.length, sub.organization);

@@ -2,12 +2,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec, toPlainString } from '../../billing/decimal';
 import { sumLines } from '../../billing/invoice-draft';
+import type { InvoiceStatus } from '../../billing/invoice-status';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
 import type { AdjustRequest } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 
-type InvoiceStatus = 'draft' | 'approved' | 'rejected' | 'finalized' | 'paid' | 'uncollectible';
 
 export interface InvoiceRef {
   organizationId: string;
@@ -82,6 +82,38 @@ export function recordDecision({ prisma }: ActivityDeps) {
         entityId: invoice.id,
         before: { status: invoice.status },
         after: { status: target, by: input.by, note: input.note ?? null, workflowId: run.id, runId: run.type === 'workflow' ? run.runId : null },
+      });
+      return view(updated);
+    }, TX_OPTIONS);
+  };
+}
+
+export interface WriteOffInput extends InvoiceRef {
+  by: string;
+  reason: string;
+}
+
+/**
+ * Writes a rejected draft's period off: the invoice bills nothing, on
+ * purpose, and its events stay claimed by it so no later close bills them
+ * as late usage. Idempotent; only a rejected draft can be written off.
+ */
+export function writeOffInvoice({ prisma }: ActivityDeps) {
+  return async function writeOffInvoice(input: WriteOffInput): Promise<InvoiceSnapshot> {
+    const run = workflowActor();
+    return prisma.$transaction(async (tx) => {
+      const invoice = await findInvoice(tx, input);
+      if (invoice.status === 'written_off') return view(invoice);
+      if (invoice.status !== 'rejected') throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is ${invoice.status}; only a rejected draft can be written off`, 'InvalidState');
+      const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'written_off', writtenOffBy: input.by, writtenOffAt: new Date(), writeOffReason: input.reason } });
+      await writeAudit(tx, {
+        organizationId: input.organizationId,
+        actor: financeActor(input.by),
+        action: 'invoice.written_off',
+        entityType: 'invoice',
+        entityId: invoice.id,
+        before: { status: invoice.status, total: formatMoney(dec(invoice.total), invoice.currency) },
+        after: { status: 'written_off', by: input.by, reason: input.reason, workflowId: run.id, runId: run.type === 'workflow' ? run.runId : null },
       });
       return view(updated);
     }, TX_OPTIONS);

@@ -21,6 +21,7 @@ import type { Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { meterOf } from '../../billing/draft-inputs';
+import { NOT_BILLED_STATUSES } from '../../billing/invoice-status';
 
 export interface DetectLeaksInput {
   organizationId: string;
@@ -106,7 +107,7 @@ export function detectLeaks({ prisma }: ActivityDeps) {
 
 async function invoiceLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
   const invoices = await db.invoice.findMany({
-    where: { organizationId, kind: 'period', periodStart: { gte: window.start, lt: window.end }, status: { not: 'rejected' } },
+    where: { organizationId, kind: 'period', periodStart: { gte: window.start, lt: window.end }, status: { notIn: [...NOT_BILLED_STATUSES] } },
     include: {
       lines: true,
       customer: { select: { id: true, externalId: true, stripeCustomerId: true } },
@@ -248,7 +249,7 @@ export const STRIPE_SOURCE = 'stripe';
 async function reportedUsageLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
   const reports = [...(await readReportedUsage(db, organizationId, window)), ...(await readStripeInvoiceUsage(db, organizationId, window))];
   const invoices = await db.invoice.findMany({
-    where: { organizationId, kind: 'period', periodStart: { lt: window.end }, periodEnd: { gt: window.start }, status: { not: 'rejected' }, customer: { externalId: { in: [...new Set(reports.map((r) => r.customerExternalId))] } } },
+    where: { organizationId, kind: 'period', periodStart: { lt: window.end }, periodEnd: { gt: window.start }, status: { notIn: [...NOT_BILLED_STATUSES] }, customer: { externalId: { in: [...new Set(reports.map((r) => r.customerExternalId))] } } },
     include: {
       customer: { select: { id: true, externalId: true, stripeCustomerId: true } },
       subscription: { select: { plan: { select: { prices: { include: { meter: true } } } } } },

@@ -13,6 +13,7 @@ import { recoveryRunWorkflowId } from '../../temporal/workflow-ids';
 import { isUniqueViolation } from '../../prisma/errors';
 import { openOrganizationSecret } from '../../prisma/organization-secrets';
 import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
+import { NOT_BILLED_STATUSES } from '../../billing/invoice-status';
 
 export interface FindingRef {
   organizationId: string;
@@ -73,8 +74,8 @@ const RECOVERY_ACTOR = 'reconciliation';
  * start, finding) makes a repeat return the invoice already drafted.
  */
 async function draftRecoveryInvoice(prisma: ActivityDeps['prisma'], finding: LeakFindingModel, period: { subscriptionId: string; customerId: string; currency: string }, amount: Dec) {
-  const key = { subscriptionId: period.subscriptionId, periodStart: finding.periodStart, recoveryFindingId: finding.id };
-  const existing = await prisma.invoice.findUnique({ where: { subscriptionId_periodStart_recoveryFindingId: key }, select: { id: true } });
+  const key = { subscriptionId: period.subscriptionId, periodStart: finding.periodStart, recoveryFindingId: finding.id, revision: 1 };
+  const existing = await prisma.invoice.findUnique({ where: { subscriptionId_periodStart_recoveryFindingId_revision: key }, select: { id: true } });
   if (existing) return existing.id;
   const actor = workflowActor();
   try {
@@ -126,7 +127,7 @@ async function draftRecoveryInvoice(prisma: ActivityDeps['prisma'], finding: Lea
   } catch (err) {
     // Two attempts raced to draft it: the other one's invoice is the one.
     if (!isUniqueViolation(err)) throw err;
-    return (await prisma.invoice.findUniqueOrThrow({ where: { subscriptionId_periodStart_recoveryFindingId: key }, select: { id: true } })).id;
+    return (await prisma.invoice.findUniqueOrThrow({ where: { subscriptionId_periodStart_recoveryFindingId_revision: key }, select: { id: true } })).id;
   }
 }
 
@@ -155,7 +156,7 @@ export function createRecoveryDraft(deps: ActivityDeps) {
       if (amount.lte(0)) return { status: 'skipped', summary: { reason: 'the leak rounds to zero' } };
       const period = finding.customerId
         ? await prisma.invoice.findFirst({
-            where: { organizationId: ref.organizationId, customerId: finding.customerId, kind: 'period', periodStart: finding.periodStart, status: { not: 'rejected' } },
+            where: { organizationId: ref.organizationId, customerId: finding.customerId, kind: 'period', periodStart: finding.periodStart, status: { notIn: [...NOT_BILLED_STATUSES] } },
             select: { subscriptionId: true, customerId: true, currency: true, subscription: { select: { status: true } } },
           })
         : null;

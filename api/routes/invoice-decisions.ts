@@ -1,13 +1,15 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Router } from 'express';
+import type { z } from 'zod';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
-import { adjustUpdate, approveUpdate, rejectUpdate, type DecisionResult } from '../../temporal/billing-messages';
+import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, writeOffUpdate, type DecisionResult } from '../../temporal/billing-messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
-import { AdjustRequestSchema, ApproveRequestSchema, InvoiceParamsSchema, RejectRequestSchema } from '../schemas/invoices';
+import { AdjustRequestSchema, ApproveRequestSchema, InvoiceParamsSchema, RedraftRequestSchema, RejectRequestSchema, WriteOffRequestSchema } from '../schemas/invoices';
 import { parseOrThrow, type FieldProblem } from '../validation';
 import { findInvoice } from './invoices-read';
 
@@ -85,34 +87,26 @@ const resultJson = (r: DecisionResult, currency: string) => ({ invoice_id: r.inv
 export function invoiceDecisionsRouter(deps: ApiDeps): Router {
   const router = Router();
 
-  router.post('/:id/approve', async (req, res) => {
-    const caller = callerOf(req);
-    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
-    const body = parseOrThrow(ApproveRequestSchema, req.body, 'request');
-    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
-    const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [body] }));
-    res.json(resultJson(result, invoice.currency));
-  });
+  /** POST /:id/<path>: the body checked by `schema` (and `check`, against the stored invoice), then sent as `update`. */
+  function decision<T>(path: string, schema: z.ZodType<T>, update: UpdateDefinition<DecisionResult, [T]>, check?: (body: T, invoice: { total: { toString(): string }; currency: string }) => void): void {
+    router.post(`/:id/${path}`, async (req, res) => {
+      const caller = callerOf(req);
+      const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
+      const body = parseOrThrow(schema, req.body, 'request');
+      const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
+      check?.(body, invoice);
+      const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(update, { args: [body] }));
+      res.json(resultJson(result, invoice.currency));
+    });
+  }
 
-  router.post('/:id/adjust', async (req, res) => {
-    const caller = callerOf(req);
-    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
-    const body = parseOrThrow(AdjustRequestSchema, req.body, 'request');
-    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
+  decision('approve', ApproveRequestSchema, approveUpdate);
+  decision('adjust', AdjustRequestSchema, adjustUpdate, (body, invoice) => {
     checkMinorUnits(body.lines, invoice.currency);
     checkNotNegative(invoice.total, body.lines, invoice.currency);
-    const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(adjustUpdate, { args: [body] }));
-    res.json(resultJson(result, invoice.currency));
   });
-
-  router.post('/:id/reject', async (req, res) => {
-    const caller = callerOf(req);
-    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
-    const body = parseOrThrow(RejectRequestSchema, req.body, 'request');
-    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
-    const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(rejectUpdate, { args: [body] }));
-    res.json(resultJson(result, invoice.currency));
-  });
-
+  decision('reject', RejectRequestSchema, rejectUpdate);
+  decision('redraft', RedraftRequestSchema, redraftUpdate);
+  decision('write-off', WriteOffRequestSchema, writeOffUpdate);
   return router;
 }

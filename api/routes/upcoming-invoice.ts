@@ -2,14 +2,14 @@ import type { RequestHandler } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { toPlainString } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateUsage, meterUsage, periodPlans, ratedEvent, type PriceRow } from '../../billing/draft-inputs';
+import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterUsage, periodPlans, ratedEvent, type PriceRow } from '../../billing/draft-inputs';
 import { draftInvoice, type Draft, type DraftLine, type LateUsage } from '../../billing/invoice-draft';
 import type { RatedEvent } from '../../billing/usage-readings';
 import {
   findCustomerByAnyId,
   readBilledUsage,
   readCustomerSubscriptions,
-  readInvoicedPeriodStarts,
+  readPeriodStandings,
   readMeterEvents,
   readPlanChanges,
   readPlanPrices,
@@ -50,23 +50,26 @@ function eventsByType(rows: Awaited<ReturnType<typeof readMeterEvents>>): Map<st
 
 /**
  * Events of earlier, closed periods that no invoice has billed yet: the next
- * close bills them as late usage. An earlier period without an invoice is
- * still in its late-event grace and bills its events on its own invoice.
+ * close bills them as late usage (billing/draft-inputs.ts lateGroupsToBill
+ * says which).
  */
 async function lateUsages(db: Db, s: SubscriptionTerms, prices: PriceRow[], period: BillingPeriod): Promise<LateUsage[]> {
   if (s.startDate >= period.start || prices.length === 0) return [];
   const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
   const rows = await readMeterEvents(db, { ...scope, eventTypes: prices.map((p) => p.meter.eventType), from: s.startDate, to: period.start, unbilledOnly: true });
   if (rows.length === 0) return [];
-  const closed = new Set((await readInvoicedPeriodStarts(db, { organizationId: s.organizationId, subscriptionId: s.id })).map((d) => d.getTime()));
-  const groups = groupLateEvents(
-    s,
-    prices,
-    rows.map((r) => ({ id: r.id, eventType: r.event_type, timestamp: r.timestamp })),
-  ).filter((g) => closed.has(g.period.start.getTime()));
+  const standings = await readPeriodStandings(db, { organizationId: s.organizationId, subscriptionId: s.id });
+  const groups = lateGroupsToBill(
+    groupLateEvents(
+      s,
+      prices,
+      rows.map((r) => ({ id: r.id, eventType: r.event_type, timestamp: r.timestamp })),
+    ),
+    standings,
+  );
   const late: LateUsage[] = [];
   for (const g of groups) {
-    const all = await readMeterEvents(db, { ...scope, eventTypes: [g.price.meter.eventType], from: g.period.start, to: g.period.end });
+    const all = await readMeterEvents(db, { ...scope, eventTypes: [g.price.meter.eventType], from: g.period.start, to: g.period.end, billable: true });
     const [billed] = (await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: g.period.start })).filter((b) => b.meterId === g.price.meter.id);
     late.push(lateUsage(g, all.map(ratedEvent), billed?._sum, []));
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { INVOICE_STATUSES } from '../../billing/invoice-status';
 
 /*
  * Invoices as the API shows them (every amount a decimal string at the
@@ -9,7 +10,6 @@ import 'zod-openapi';
  * an adjustment amount's decimal places are checked against it in the route.
  */
 
-const INVOICE_STATUSES = ['draft', 'approved', 'rejected', 'finalized', 'paid', 'uncollectible'] as const;
 const LINE_KINDS = ['base_fee', 'proration_credit', 'proration_charge', 'usage', 'late_usage', 'adjustment'] as const;
 
 const money = (description: string, example: string) => z.string().meta({ description: `${description}; decimal string at the currency's minor unit`, example });
@@ -105,6 +105,10 @@ const invoiceFields = {
   rejected_by: z.string().nullable(),
   rejected_at: z.string().nullable(),
   rejection_reason: z.string().nullable(),
+  revision: z.number().int().meta({ description: 'The period invoice\'s revision: 1, then one more for each re-draft after a rejection (the rejected revisions stay, status rejected)' }),
+  written_off_by: z.string().nullable(),
+  written_off_at: z.string().nullable(),
+  write_off_reason: z.string().nullable(),
   stripe_invoice_id: z.string().nullable(),
   finalized_at: z.string().nullable(),
   payment_attempts: z.number().int(),
@@ -187,11 +191,19 @@ export const RejectRequestSchema = z
   .strictObject({ approver: person, reason: text('Why the draft is rejected') })
   .meta({ id: 'RejectRequest', example: { approver: 'cfo@acme.test', reason: 'wrong plan applied' } });
 
+export const RedraftRequestSchema = z
+  .strictObject({ approver: person, reason: text('Why the period is drafted again') })
+  .meta({ id: 'RedraftRequest', example: { approver: 'cfo@acme.test', reason: 'plan corrected; usage re-checked' } });
+
+export const WriteOffRequestSchema = z
+  .strictObject({ approver: person, reason: text('Why the period is billed at nothing') })
+  .meta({ id: 'WriteOffRequest', example: { approver: 'cfo@acme.test', reason: 'goodwill after the November outage' } });
+
 export const DecisionResultSchema = z
   .object({
-    invoice_id: z.uuid(),
+    invoice_id: z.uuid().meta({ description: 'The invoice the run now bills: after a re-draft, the new revision' }),
     status: z
-      .enum(['drafting', 'awaiting_approval', 'rejected', 'finalizing', 'collecting', 'paid', 'uncollectible', 'settled_zero'])
+      .enum(['drafting', 'awaiting_approval', 'rejected', 'finalizing', 'collecting', 'paid', 'uncollectible', 'settled_zero', 'written_off'])
       .meta({ description: 'The billing run\'s status after the decision' }),
     total: money('The invoice total after the decision', '131.00'),
   })

@@ -1,4 +1,4 @@
-import { data, Form, Link, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { data, Form, Link, redirect, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
 import { CsrfField, useCan } from '../components/session';
 import { usePolling } from '../components/use-polling';
 import { requireFormAction, requireUser } from '../server/auth.server';
@@ -19,6 +19,8 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
 export async function action({ request, context, params }: ActionFunctionArgs) {
   const { user, form } = await requireFormAction(request, context, 'decide_invoices');
   const outcome = await decideInvoice(context, user, params.invoiceId, form);
+  // A re-draft bills a new revision: show it.
+  if (outcome.ok && outcome.invoiceId !== params.invoiceId) return redirect(`/invoices/${outcome.invoiceId}`);
   return data(outcome, { status: outcome.ok ? 200 : 409 });
 }
 
@@ -77,6 +79,43 @@ function Decisions() {
   );
 }
 
+/** A rejected draft waits for finance: draft the period again, or write it off. */
+function AfterRejection() {
+  const busy = useNavigation().state === 'submitting';
+  return (
+    <section aria-labelledby="after-rejection">
+      <h2 id="after-rejection">Re-draft or write off</h2>
+      <p>The billing run waits for one of these. A re-draft closes the period again from its usage as it now stands; a write-off bills nothing for it.</p>
+      <div className="decisions">
+        <Form method="post">
+          <fieldset>
+            <legend>Re-draft</legend>
+            <CsrfField />
+            <input type="hidden" name="intent" value="redraft" />
+            <label htmlFor="redraft-reason">Reason</label>
+            <input id="redraft-reason" name="reason" required />
+            <button type="submit" disabled={busy}>
+              Re-draft
+            </button>
+          </fieldset>
+        </Form>
+        <Form method="post">
+          <fieldset>
+            <legend>Write off</legend>
+            <CsrfField />
+            <input type="hidden" name="intent" value="write_off" />
+            <label htmlFor="write-off-reason">Reason</label>
+            <input id="write-off-reason" name="reason" required />
+            <button type="submit" className="danger" disabled={busy}>
+              Write off
+            </button>
+          </fieldset>
+        </Form>
+      </div>
+    </section>
+  );
+}
+
 export default function Invoice() {
   const { invoice, temporalUrl } = useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
@@ -102,7 +141,21 @@ export default function Invoice() {
         </p>
       ) : null}
       <OutcomeNotice outcome={outcome} />
+      {invoice.revisions.length > 1 ? (
+        <p>
+          Revision {invoice.revision} of this period:{' '}
+          {invoice.revisions.map((r, i) => (
+            <span key={r.id}>
+              {i > 0 ? ', ' : ''}
+              {r.id === invoice.id ? `${r.revision} (${r.status}, this one)` : <Link to={`/invoices/${r.id}`}>{`${r.revision} (${r.status})`}</Link>}
+            </span>
+          ))}
+        </p>
+      ) : null}
+      {invoice.status === 'rejected' && invoice.rejectionReason ? <p>Rejected: {invoice.rejectionReason}</p> : null}
+      {invoice.status === 'written_off' ? <p>Written off by {invoice.writtenOffBy}: {invoice.writeOffReason}</p> : null}
       {mayDecide && invoice.status === 'draft' ? <Decisions /> : null}
+      {mayDecide && invoice.status === 'rejected' && invoice.latest ? <AfterRejection /> : null}
 
       <h2>Lines</h2>
       <div className="table-wrap" tabIndex={0}>

@@ -3,14 +3,15 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { AppLoadContext } from 'react-router';
 import { minorUnits } from '../../../billing/currency';
 import { dec } from '../../../billing/decimal';
-import { adjustUpdate, approveUpdate, rejectUpdate, type DecisionResult } from '../../../temporal/billing-messages';
+import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, writeOffUpdate, type DecisionResult } from '../../../temporal/billing-messages';
 import type { SignedInUser } from './auth.server';
 import { findInvoice } from './invoices.server';
 
 /** Longer than a workflow start: the update records the decision in the database before it answers. */
 const DECISION_TIMEOUT_MS = 30_000;
 
-export type DecisionOutcome = { ok: true; message: string } | { ok: false; message: string };
+/** `invoiceId`: the invoice the run bills after the decision (a re-draft's new revision). */
+export type DecisionOutcome = { ok: true; message: string; invoiceId: string } | { ok: false; message: string };
 
 const text = (form: FormData, name: string): string => {
   const value = form.get(name);
@@ -45,12 +46,16 @@ export async function decideInvoice(context: AppLoadContext, user: SignedInUser,
     const places = minorUnits(invoice.currency);
     if (dec(amount).decimalPlaces() > places) return { ok: false, message: `${invoice.currency.toUpperCase()} amounts have at most ${places} decimal places.` };
     send = () => handle.executeUpdate(adjustUpdate, { args: [{ approver, reason, lines: [{ description, amount }] }] });
+  } else if (intent === 'redraft' || intent === 'write_off') {
+    const reason = text(form, 'reason');
+    if (!reason) return { ok: false, message: intent === 'redraft' ? 'A re-draft needs a reason.' : 'A write-off needs a reason.' };
+    send = () => (intent === 'redraft' ? handle.executeUpdate(redraftUpdate, { args: [{ approver, reason }] }) : handle.executeUpdate(writeOffUpdate, { args: [{ approver, reason }] }));
   } else {
     return { ok: false, message: `Unknown decision "${intent}".` };
   }
   try {
     const result = await context.temporal.withDeadline(Date.now() + DECISION_TIMEOUT_MS, send);
-    return { ok: true, message: `Done: the billing run is now ${result.status.replace('_', ' ')} (total ${result.total}).` };
+    return { ok: true, message: `Done: the billing run is now ${result.status.replace(/_/g, ' ')} (total ${result.total}).`, invoiceId: result.invoiceId };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) return { ok: false, message: err.cause?.message ?? err.message };
     if (err instanceof WorkflowNotFoundError) return { ok: false, message: `The billing run ${invoice.workflowId} is not running (invoice is ${invoice.status}); it takes no more decisions.` };

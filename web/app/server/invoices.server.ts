@@ -54,9 +54,14 @@ interface StoredTier {
 /** An invoice with its lines (each with its tier breakdown) and its audit history, newest last. */
 export async function readInvoice(context: AppLoadContext, organizationId: string, id: string | undefined) {
   const invoice = await findInvoice(context, organizationId, id);
-  const [lines, audit] = await Promise.all([
+  const [lines, audit, revisions] = await Promise.all([
     context.prisma.invoiceLine.findMany({ where: { invoiceId: invoice.id, organizationId }, orderBy: { position: 'asc' } }),
     context.prisma.auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoice.id }, orderBy: { id: 'asc' } }),
+    context.prisma.invoice.findMany({
+      where: { organizationId, subscriptionId: invoice.subscriptionId, periodStart: invoice.periodStart, recoveryFindingId: invoice.recoveryFindingId },
+      select: { id: true, revision: true, status: true },
+      orderBy: { revision: 'asc' },
+    }),
   ]);
   return {
     id: invoice.id,
@@ -66,6 +71,14 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     currency: invoice.currency,
     total: money(invoice.total, invoice.currency),
     workflowId: invoice.workflowId,
+    revision: invoice.revision,
+    /** every revision of the period's invoice, oldest first (one unless a rejected draft was re-drafted) */
+    revisions,
+    /** whether this is the period's latest revision, the one its billing run bills */
+    latest: revisions.at(-1)?.id === invoice.id,
+    rejectionReason: invoice.rejectionReason,
+    writtenOffBy: invoice.writtenOffBy,
+    writeOffReason: invoice.writeOffReason,
     /** the leak finding a recovery invoice recovers */
     recoveryFindingId: invoice.recoveryFindingId || null,
     lines: lines.map((l) => ({

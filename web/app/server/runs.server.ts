@@ -65,9 +65,10 @@ export async function listBillingRuns(context: AppLoadContext, organizationId: s
   const visibleIds = [...executions.keys()];
   const include = { customer: { select: { externalId: true, name: true } } } as const;
   const [ofVisible, recent] = await Promise.all([
-    context.prisma.invoice.findMany({ where: { organizationId, workflowId: { in: visibleIds } }, include }),
-    context.prisma.invoice.findMany({ where: { organizationId }, include, orderBy: [{ periodStart: 'desc' }, { id: 'asc' }], take: LIMIT }),
+    context.prisma.invoice.findMany({ where: { organizationId, workflowId: { in: visibleIds } }, include, orderBy: { revision: 'asc' } }),
+    context.prisma.invoice.findMany({ where: { organizationId }, include, orderBy: [{ periodStart: 'desc' }, { revision: 'asc' }, { id: 'asc' }], take: LIMIT }),
   ]);
+  // A re-drafted period has several revisions under one run: the latest (last here) is the one it bills.
   const invoices = [...ofVisible, ...recent];
   const byWorkflow = new Map(invoices.map((i) => [i.workflowId, i]));
   // Runs known only from an invoice: Temporal describes them.
