@@ -240,17 +240,35 @@ describe('invoice payment events', () => {
     expect(await storedEvent(event.id as string)).toMatchObject({ organizationId: null, outcome: 'invoice_not_found', payload: event });
   });
 
-  test('a billing run that has already ended → 200, recorded on the event as workflow_not_found', async () => {
+  test('a payment after the billing run ended (the invoice written off as uncollectible) is recorded, once, and counts in revenue', async () => {
     const ended = await createInvoice('2026-09-01');
     await startBillingRun(ended);
     await temporal().workflow.getHandle(ended.workflowId).terminate('period settled');
+    await testPrisma().invoice.update({ where: { id: ended.id }, data: { status: 'uncollectible', uncollectibleAt: new Date() } });
+    const collected = async () => Number((await api.get('/api/v1/revenue', org.apiKey)).body.data.find((r: { currency: string }) => r.currency === 'usd')?.total_collected ?? 0);
+    const before = await collected();
+
+    // A failed payment changes nothing; the payment that follows is money received.
+    const failed = stripeEvent('invoice.payment_failed', invoiceObject(ended, { ledgerflow_invoice_id: ended.id }));
+    expect((await deliver(JSON.stringify(failed), signed(JSON.stringify(failed)))).status).toBe(200);
+    expect(await storedEvent(failed.id as string)).toMatchObject({ outcome: 'workflow_not_found' });
     const event = stripeEvent('invoice.paid', invoiceObject(ended, { ledgerflow_invoice_id: ended.id }));
     const payload = JSON.stringify(event);
     const res = await deliver(payload, signed(payload));
     expect(res.status).toBe(200);
-    expect(await storedEvent(event.id as string)).toMatchObject({ organizationId: org.organizationId, outcome: 'workflow_not_found' });
-    const audit = await testPrisma().auditLog.findFirst({ where: { entityId: event.id as string } });
-    expect(audit?.after).toMatchObject({ outcome: 'workflow_not_found', invoice_id: ended.id });
+    expect(await storedEvent(event.id as string)).toMatchObject({ organizationId: org.organizationId, outcome: 'paid_after_run' });
+    const paid = await testPrisma().invoice.findUniqueOrThrow({ where: { id: ended.id } });
+    expect(paid).toMatchObject({ status: 'paid', paidAt: new Date((event.created as number) * 1000) });
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId: org.organizationId, entityId: ended.id, action: 'invoice.paid' } });
+    expect(audit).toEqual([expect.objectContaining({ actorType: 'system', actorId: 'stripe-webhook', after: expect.objectContaining({ source: 'webhook_after_run', stripeEventId: event.id, status: 'paid' }) })]);
+    expect(await collected()).toBeCloseTo(before + 49, 2);
+
+    // Stripe's companion event for the same payment records nothing more.
+    const companion = stripeEvent('invoice.payment_succeeded', invoiceObject(ended, { ledgerflow_invoice_id: ended.id }));
+    expect((await deliver(JSON.stringify(companion), signed(JSON.stringify(companion)))).status).toBe(200);
+    expect(await storedEvent(companion.id as string)).toMatchObject({ outcome: 'workflow_not_found' });
+    expect(await testPrisma().auditLog.count({ where: { organizationId: org.organizationId, entityId: ended.id, action: 'invoice.paid' } })).toBe(1);
+    expect(await collected()).toBeCloseTo(before + 49, 2);
   });
 });
 

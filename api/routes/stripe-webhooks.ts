@@ -2,6 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router, type Request } from 'express';
 import Stripe from 'stripe';
 import { writeAudit } from '../../prisma/audit';
+import { recordInvoicePaidIn } from '../../prisma/invoice-payments';
 import type { Prisma } from '../../prisma/client';
 import { paymentEventSignal, type PaymentEvent } from '../../temporal/billing-messages';
 import type { ApiConfig } from '../config';
@@ -11,8 +12,11 @@ import { UUID } from './catalog-common';
 import { openOrganizationSecret } from '../../prisma/organization-secrets';
 import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
 
-/** What processing a stored event did; kept on the event row (stripe_events.outcome). */
-type Outcome = 'signaled' | 'workflow_not_found' | 'invoice_not_found' | 'stored';
+/**
+ * What processing a stored event did; kept on the event row (stripe_events.outcome).
+ * `paid_after_run`: the invoice's billing run had ended, so the payment was recorded here.
+ */
+type Outcome = 'signaled' | 'workflow_not_found' | 'paid_after_run' | 'invoice_not_found' | 'stored';
 
 /** Stripe's invoice events that tell a billing run how its payment went. */
 const PAYMENT_OUTCOMES: Record<string, PaymentEvent['outcome']> = {
@@ -136,6 +140,20 @@ async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Even
         outcome = invoice
           ? await signalBillingRun(deps, config, invoice, { outcome: paymentOutcome, stripeEventId: event.id, stripeInvoiceId: stringField(object, 'id') ?? '' })
           : 'invoice_not_found';
+        // A payment after the run ended (written off as uncollectible, or stopped while collecting) is money
+        // received all the same: recorded here, in the event's transaction, so revenue and the invoice agree.
+        if (outcome === 'workflow_not_found' && paymentOutcome === 'paid' && invoice) {
+          const recorded = await recordInvoicePaidIn(tx, {
+            organizationId: invoice.organizationId,
+            invoiceId: invoice.id,
+            actor: WEBHOOK_ACTOR,
+            from: ['finalized', 'uncollectible'],
+            source: 'webhook_after_run',
+            stripeEventId: event.id,
+            paidAt: new Date(event.created * 1000),
+          });
+          if (recorded === true) outcome = 'paid_after_run';
+        }
       }
       await tx.stripeEvent.update({ where: { id: event.id }, data: { processedAt: new Date(), outcome } });
       if (organizationId) {
