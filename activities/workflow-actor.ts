@@ -11,3 +11,15 @@ export function workflowActor(): AuditActor {
   if (!workflowExecution) return { type: 'system', id: `activity:${activityType}` };
   return { type: 'workflow', id: workflowExecution.workflowId, runId: workflowExecution.runId };
 }
+
+/**
+ * When Temporal scheduled this activity attempt: the workflow's clock, which
+ * its timers run on. A stamp a workflow later counts a schedule from (the
+ * draft's time for reminders, the first decline for payment retries) is
+ * taken from it rather than from the database's clock, so the two never
+ * drift apart (they do by design in a time-skipping test).
+ */
+export function workflowClock(): Date {
+  const ms = Context.current().info.currentAttemptScheduledTimestampMs;
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms) : new Date();
+}

@@ -294,7 +294,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             { status: '202', description: 'Delivered to the subscription\'s workflow', schema: SubscriptionChangeAcceptedSchema },
             {
               '404': { description: 'No such subscription in your organization', content: errorContent },
-              '409': { description: 'The subscription is canceled', content: errorContent },
+              '409': { description: 'SUBSCRIPTION_CANCELED: the subscription is canceled; SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)', content: errorContent },
               '503': { description: 'Temporal did not answer; nothing was delivered', content: errorContent },
             },
           ),
@@ -310,7 +310,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             { status: '202', description: 'Delivered to the subscription\'s workflow', schema: SubscriptionChangeAcceptedSchema },
             {
               '404': { description: 'No such subscription in your organization', content: errorContent },
-              '409': { description: 'Already canceled', content: errorContent },
+              '409': { description: 'Already canceled; or SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)', content: errorContent },
               '503': { description: 'Temporal did not answer; nothing was delivered', content: errorContent },
             },
           ),

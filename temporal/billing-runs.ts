@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
 import { formatDay } from '../billing/calendar';
@@ -11,9 +12,11 @@ import { billingRunWorkflowId, recoveryRunWorkflowId } from './workflow-ids';
 
 /**
  * Starts `billing-run:<subscriptionId>:<periodStart>` (or, for a recovery
- * invoice, `recovery-run:<findingId>`). The id is deterministic, so a
- * repeated start (a retried activity, a reset subscription run or
- * reconciliation) is a no-op rather than a second run.
+ * invoice, `recovery-run:<findingId>`). The id is deterministic and a run
+ * that ended keeps it (REJECT_DUPLICATE), so a repeated start (a retried
+ * activity, a reset subscription run or reconciliation) is a no-op rather
+ * than a second run of the period; a failed run is retried by a reset
+ * (retryFailedBillingRun), which continues the same workflow.
  */
 export async function startBillingRunWorkflow(
   client: Client,
@@ -26,6 +29,7 @@ export async function startBillingRunWorkflow(
       workflowId,
       taskQueue: options.taskQueue ?? TASK_QUEUE,
       args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes:
         options.searchAttributes === false
           ? []

@@ -113,6 +113,13 @@ export async function ensureSubscriptionWorkflows(
 /** What a subscription's workflow is asked to do; `kind` picks the signal. */
 export type SubscriptionMessage = { kind: 'changePlan'; request: ChangePlanSignal } | { kind: 'cancel'; request: CancelSignal };
 
+/** The subscription's workflow ran and has ended (canceled, failed, or terminated): a request cannot reach it. */
+export class SubscriptionWorkflowEndedError extends Error {
+  constructor(readonly workflowId: string) {
+    super(`the subscription's workflow ${workflowId} has ended; it takes no more requests (ops can reset it in the Temporal UI to resume it)`);
+  }
+}
+
 export interface SignaledSubscription {
   workflowId: string;
   /** the run that received the signal (a new one if the workflow was not running) */
@@ -121,18 +128,25 @@ export interface SignaledSubscription {
 
 /**
  * Signals `subscription:<id>` with signal-with-start: a running workflow gets
- * the signal, and a subscription whose workflow is not running yet (never
- * started, or its last run ended) gets one started with the signal as its
- * first message, atomically, so a change is never lost between the two.
+ * the signal, and a subscription whose workflow never started gets one
+ * started with the signal as its first message, atomically, so a change is
+ * never lost between the two. A workflow that ran and ended is not started
+ * again from its first period: SubscriptionWorkflowEndedError.
  * Shared by the API and the web app.
  */
 export async function signalSubscription(client: Client, ref: SubscriptionRef, message: SubscriptionMessage, taskQueue = TASK_QUEUE): Promise<SignaledSubscription> {
   const workflowId = subscriptionWorkflowId(ref.subscriptionId);
   const input: SubscriptionWorkflowInput = { organizationId: ref.organizationId, subscriptionId: ref.subscriptionId };
-  const common = { workflowId, taskQueue, args: [input], typedSearchAttributes: searchAttributes(ref) };
-  const handle =
-    message.kind === 'changePlan'
-      ? await client.workflow.signalWithStart(SUBSCRIPTION_WORKFLOW_TYPE, { ...common, signal: changePlanSignal, signalArgs: [message.request] })
-      : await client.workflow.signalWithStart(SUBSCRIPTION_WORKFLOW_TYPE, { ...common, signal: cancelSignal, signalArgs: [message.request] });
-  return { workflowId, runId: handle.signaledRunId };
+  // A workflow that ran and ended is not started again by a signal (it would begin anew): ops reset it.
+  const common = { workflowId, taskQueue, args: [input], typedSearchAttributes: searchAttributes(ref), workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE };
+  try {
+    const handle =
+      message.kind === 'changePlan'
+        ? await client.workflow.signalWithStart(SUBSCRIPTION_WORKFLOW_TYPE, { ...common, signal: changePlanSignal, signalArgs: [message.request] })
+        : await client.workflow.signalWithStart(SUBSCRIPTION_WORKFLOW_TYPE, { ...common, signal: cancelSignal, signalArgs: [message.request] });
+    return { workflowId, runId: handle.signaledRunId };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new SubscriptionWorkflowEndedError(workflowId);
+    throw err;
+  }
 }

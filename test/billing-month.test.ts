@@ -1,3 +1,4 @@
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createStripeClient } from '../activities/stripe/client';
@@ -11,6 +12,7 @@ import {
   changePlanSignal,
   subscriptionStateQuery,
   SUBSCRIPTION_WORKFLOW_TYPE,
+  type BillingRunInput,
   type BillingRunState,
   type SubscriptionState,
 } from '../temporal/billing-messages';
@@ -18,7 +20,7 @@ import { billingRunWorkflowId, subscriptionWorkflowId } from '../temporal/workfl
 import { createLedgerflowWorker } from '../worker/create-worker';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { closeTestPrisma, createTestOrganization, testPool, testPrisma, uniqueTaskQueue } from './harness/fixtures';
-import { RecordingNotifier } from './harness/ingest-worker';
+import { RecordingNotifier, waitFor } from './harness/ingest-worker';
 import { recordHistory } from './harness/histories';
 import { StripeFake } from './harness/stripe-fake';
 import { createTimeSkippingEnv, describeWithTimeSkipping } from './harness/time-skipping';
@@ -176,5 +178,58 @@ describeWithTimeSkipping('a subscription over two months (time skipping)', () =>
     const alerts = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice.id).map((n) => n.kind);
     expect(alerts).toEqual(['invoice.auto_approved', 'invoice.uncollectible']);
     fake.declineCharges(0);
+  });
+
+  it('a run started over, as a reset starts it, resumes reminders, auto-approval and the payment retries from the database', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-resume');
+    await prisma.organization.update({ where: { id: organizationId }, data: { approvalReminderHours: 24, autoApproveAfterHours: 72, paymentRetryDays: [1, 3] } });
+    const start = new Date(Math.floor((await env.currentTimeMs()) / DAY_MS) * DAY_MS - 40 * DAY_MS);
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: start, anchorDay: start.getUTCDate() });
+    const period = periodContaining(start, start.getUTCDate(), 'month', monthIndex(start));
+    const workflowId = billingRunWorkflowId(catalog.subscriptionId, period.start);
+    const args: [BillingRunInput] = [{ organizationId, subscriptionId: catalog.subscriptionId, periodStart: period.start.toISOString(), periodEnd: period.end.toISOString(), lateEventGraceSeconds: 0 }];
+    /** What a reset to the first workflow task does: the run ends, and a new run of the workflow starts over from its first step. */
+    const startOver = async (reason: string) => {
+      await env.client.workflow.getHandle(workflowId).terminate(reason);
+      return env.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId, taskQueue, args, workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE });
+    };
+    const stateOf = () => env.client.workflow.getHandle(workflowId).query(billingRunStateQuery);
+    fake.declineCharges(2);
+    await env.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId, taskQueue, args });
+    const drafted = await waitFor('the draft', async () => ((await stateOf()).status === 'awaiting_approval' ? true : undefined));
+    expect(drafted).toBe(true);
+    const invoice = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId } });
+    const draftedAt = invoice.createdAt.getTime();
+
+    // Two reminders (24 h, 48 h), then a reset: the new run knows they went out and auto-approves 72 h after the draft.
+    await env.sleep(draftedAt + 50 * HOUR_MS - (await env.currentTimeMs()));
+    const reminders = () => notifier.sent.filter((n) => n.kind === 'invoice.approval_reminder' && (n.payload as { invoiceId?: string }).invoiceId === invoice.id);
+    expect(reminders()).toHaveLength(2);
+    await startOver('reset while awaiting approval');
+    await expect(waitFor('the resumed run', async () => {
+      const state = await stateOf();
+      return state.status === 'awaiting_approval' ? state : undefined;
+    })).resolves.toMatchObject({ remindersSent: 2 });
+    await env.sleep(draftedAt + 72 * HOUR_MS + HOUR_MS - (await env.currentTimeMs()));
+    expect(await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id } })).toMatchObject({ approvedBy: 'policy:auto-approve-after-72h', paymentAttempts: 1 });
+    expect(reminders()).toHaveLength(2);
+
+    // Declined at once and a day later; reset again: the third attempt stays on day 3 after the first decline.
+    const firstDecline = await prisma.auditLog.findFirstOrThrow({ where: { organizationId, entityId: invoice.id, action: 'invoice.payment_failed' }, orderBy: { id: 'asc' } });
+    const firstDeclinedAt = Date.parse((firstDecline.after as { declinedAt: string }).declinedAt);
+    await env.sleep(firstDeclinedAt + DAY_MS + HOUR_MS - (await env.currentTimeMs()));
+    expect(await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id } })).toMatchObject({ status: 'finalized', paymentAttempts: 2 });
+    const resumed = await startOver('reset while collecting');
+    await expect(waitFor('the resumed schedule', async () => {
+      const state = await stateOf();
+      return state.nextPaymentAt ? state : undefined;
+    })).resolves.toMatchObject({ status: 'collecting', paymentAttempts: 2, nextPaymentAt: new Date(firstDeclinedAt + 3 * DAY_MS).toISOString() });
+    expect(await resumed.result()).toMatchObject({ status: 'paid', paymentAttempts: 3 });
+    const stored = await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id } });
+    expect(fake.charges.filter((c) => c.invoice === stored.stripeInvoiceId).map((c) => c.outcome)).toEqual(['declined', 'declined', 'succeeded']);
+    const paid = await prisma.auditLog.findFirstOrThrow({ where: { organizationId, entityId: invoice.id, action: 'invoice.paid' } });
+    expect(paid.after).toMatchObject({ paymentAttempts: 3, source: 'collection' });
+    await recordHistory('billing-run-resumed-collection', resumed);
   });
 });

@@ -50,6 +50,13 @@ export const RECONCILE_AFTER_RUN_PATCH = 'reconcile-after-billing-run';
 /** Runs started before 2026-12-02 13:00 UTC ended without telling finance when a step failed for good. */
 export const ALERT_ON_FAILED_RUN_PATCH = 'alert-on-failed-billing-run';
 
+/**
+ * Runs started before 2026-12-02 15:00 UTC counted reminders, auto-approval and payment retries
+ * from their own start, so a reset began those schedules again; later runs resume them from the
+ * database (the draft's time, the attempts made and the first decline).
+ */
+export const RESUME_SCHEDULES_PATCH = 'resume-schedules-from-database';
+
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '1 minute',
@@ -206,6 +213,10 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
 
   let closed!: ClosedPeriod;
   let ref!: { organizationId: string; invoiceId: string };
+  /** schedules count from the database's times (RESUME_SCHEDULES_PATCH), not from this run's start */
+  let fromDatabase = false;
+  /** declined payment attempts of the invoice so far, and when the first was declined */
+  let declined: { attempts: number; firstAt: number } | null = null;
   /** Takes a closed period's invoice as the one this run bills. */
   function adopt(period: ClosedPeriod): void {
     closed = period;
@@ -243,6 +254,9 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     const stored = await db.readInvoiceState(ref);
     state.status = RESUME[stored.status];
     state.total = stored.total;
+    fromDatabase = patched(RESUME_SCHEDULES_PATCH);
+    // Payments made before a reset: the retry schedule goes on from them.
+    if (fromDatabase && stored.paymentAttempts > 0) declined = { attempts: stored.paymentAttempts, firstAt: stored.firstDeclinedAt ? Date.parse(stored.firstDeclinedAt) : now() };
 
     for (;;) {
       await approval();
@@ -281,9 +295,11 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   /** Finance approval of the current draft: reminders, and auto-approval when the organization has it. */
   async function approval(): Promise<void> {
     if (state.status === 'awaiting_approval') {
-      const waitStart = now();
+      const waitStart = fromDatabase ? Date.parse(closed.draftedAt) : now();
       const remindEvery = Math.max(1, closed.approvalReminderHours) * HOUR_MS;
       const autoAt = closed.autoApproveAfterHours === null ? null : waitStart + closed.autoApproveAfterHours * HOUR_MS;
+      // Started over (a reset) while the draft waits: the reminders whose time has passed were due before; the next one is.
+      if (fromDatabase) state.remindersSent = Math.max(state.remindersSent, Math.floor((now() - waitStart) / remindEvery));
       while (state.status === 'awaiting_approval') {
         const nextReminder = waitStart + (state.remindersSent + 1) * remindEvery;
         const wakeAt = autoAt === null ? nextReminder : Math.min(nextReminder, autoAt);
@@ -306,9 +322,11 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   }
 
   async function collect(): Promise<void> {
-    const schedule = closed.paymentRetryDays;
-    let firstFailure: number | null = null;
-    for (let attempt = 1; ; attempt++) {
+    let attempt = (declined?.attempts ?? 0) + 1;
+    state.paymentAttempts = declined?.attempts ?? 0;
+    // Started over (a reset) after declines: the next attempt waits for its day on the schedule.
+    if (declined && !(await nextAttemptDue(declined.attempts, undefined))) return;
+    for (; ; attempt++) {
       if (paidByStripe) {
         await stripe.markInvoicePaid({ ...ref, source: 'webhook', stripeEventId: paidByStripe.stripeEventId });
         state.status = 'paid';
@@ -320,19 +338,29 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
         state.status = 'paid';
         return;
       }
-      firstFailure ??= now();
-      const retryDay = schedule[attempt - 1];
-      if (retryDay === undefined) {
-        await stripe.markInvoiceUncollectible(ref);
-        state.status = 'uncollectible';
-        await alert('invoice.uncollectible', `invoice-uncollectible:${ref.invoiceId}`, { attempts: attempt, lastDecline: outcome.declineCode });
-        return;
-      }
-      const nextAt = firstFailure + retryDay * DAY_MS;
-      state.nextPaymentAt = new Date(nextAt).toISOString();
-      await condition(() => paidByStripe !== null, Math.max(1, nextAt - now()));
-      state.nextPaymentAt = null;
+      declined = { attempts: attempt, firstAt: declined?.firstAt ?? now() };
+      if (!(await nextAttemptDue(attempt, outcome.declineCode))) return;
     }
+  }
+
+  /**
+   * After `attempts` declines: waits for the next attempt's day on the retry
+   * schedule (counted from the first decline), or a payment Stripe reports.
+   * false when the schedule is over and the invoice was written off.
+   */
+  async function nextAttemptDue(attempts: number, lastDecline: string | undefined): Promise<boolean> {
+    const retryDay = closed.paymentRetryDays[attempts - 1];
+    if (retryDay === undefined) {
+      await stripe.markInvoiceUncollectible(ref);
+      state.status = 'uncollectible';
+      await alert('invoice.uncollectible', `invoice-uncollectible:${ref.invoiceId}`, { attempts, lastDecline: lastDecline ?? null });
+      return false;
+    }
+    const nextAt = declined!.firstAt + retryDay * DAY_MS;
+    state.nextPaymentAt = new Date(nextAt).toISOString();
+    await condition(() => paidByStripe !== null, Math.max(1, nextAt - now()));
+    state.nextPaymentAt = null;
+    return true;
   }
 
   async function alert(kind: string, dedupeKey: string, extra: Record<string, unknown> = {}): Promise<void> {

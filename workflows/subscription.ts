@@ -53,10 +53,13 @@ export async function subscriptionLifecycle(input: SubscriptionWorkflowInput): P
 
   const schedule = await db.loadSubscription(ref);
   const startDate = new Date(schedule.startDate);
+  // A first start begins at the subscription's first period, or (a workflow started again after an
+  // earlier one ended) at the first period no billing run has closed: never a billed period again.
+  const firstUnbilled = schedule.billedThrough && Date.parse(schedule.billedThrough) > startDate.getTime() ? new Date(schedule.billedThrough) : startDate;
   const period: BillingPeriod =
     input.periodStart && input.periodEnd
       ? { start: new Date(input.periodStart), end: new Date(input.periodEnd) }
-      : periodContaining(startDate, schedule.billingAnchorDay, schedule.interval, monthIndex(startDate));
+      : periodContaining(firstUnbilled, schedule.billingAnchorDay, schedule.interval, monthIndex(startDate));
   let canceledAt: Date | null = schedule.status === 'canceled' && schedule.canceledAt ? new Date(schedule.canceledAt) : null;
   let cancelAtPeriodEnd = schedule.cancelAtPeriodEnd;
   state.status = canceledAt ? 'canceled' : cancelAtPeriodEnd ? 'canceling' : 'active';

@@ -20,7 +20,7 @@ import {
 import type { Prisma } from '../../prisma/client';
 import type { BillingRunInput } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
-import { workflowActor } from '../workflow-actor';
+import { workflowActor, workflowClock } from '../workflow-actor';
 import { upsertSnapshots } from './snapshots';
 
 /** What the billing run needs to go on after the close. */
@@ -223,6 +223,8 @@ export function closePeriod({ prisma }: ActivityDeps) {
             currency: sub.plan.currency,
             total: toPlainString(draft.total),
             revision,
+            // on the workflow's clock: approval reminders and auto-approval count from it
+            createdAt: workflowClock(),
             workflowId: actor.id,
             workflowRunId: actor.type === 'workflow' ? actor.runId : '',
           },

@@ -39,12 +39,32 @@ const view = (i: { id: string; status: InvoiceStatus; total: { toString(): strin
   currency: i.currency,
 });
 
+/** Where an invoice's schedules stand: what a run started over (a reset) resumes from. */
+export interface InvoiceStanding extends InvoiceSnapshot {
+  /** when the draft was written: approval reminders and auto-approval count from here */
+  draftedAt: string;
+  /** declined payment attempts so far */
+  paymentAttempts: number;
+  /** when the first payment attempt was declined: the retry schedule counts from here */
+  firstDeclinedAt: string | null;
+}
+
 /** The invoice as the database has it (a reset run asks before waiting for a decision it may already have). */
 export function readInvoiceState({ prisma }: ActivityDeps) {
-  return async function readInvoiceState(ref: InvoiceRef): Promise<InvoiceSnapshot> {
+  return async function readInvoiceState(ref: InvoiceRef): Promise<InvoiceStanding> {
     const invoice = await prisma.invoice.findFirst({ where: { id: ref.invoiceId, organizationId: ref.organizationId } });
     if (!invoice) throw ApplicationFailure.nonRetryable(`invoice ${ref.invoiceId} not found`, 'NotFound');
-    return view(invoice);
+    const firstDecline =
+      invoice.paymentAttempts > 0
+        ? await prisma.auditLog.findFirst({ where: { organizationId: ref.organizationId, entityType: 'invoice', entityId: invoice.id, action: 'invoice.payment_failed' }, orderBy: { id: 'asc' }, select: { createdAt: true, after: true } })
+        : null;
+    const declinedAt = (firstDecline?.after as { declinedAt?: unknown } | null | undefined)?.declinedAt;
+    return {
+      ...view(invoice),
+      draftedAt: invoice.createdAt.toISOString(),
+      paymentAttempts: invoice.paymentAttempts,
+      firstDeclinedAt: typeof declinedAt === 'string' ? declinedAt : (firstDecline?.createdAt.toISOString() ?? null),
+    };
   };
 }
 

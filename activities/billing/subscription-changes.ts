@@ -18,6 +18,12 @@ export interface SubscriptionSchedule {
   cancelAtPeriodEnd: boolean;
   canceledAt: string | null;
   lateEventGraceSeconds: number;
+  /**
+   * The end of the latest period that has a billing run (an invoice), or null:
+   * a workflow started again after an earlier one ended picks up from there,
+   * never from the subscription's first period.
+   */
+  billedThrough?: string | null;
 }
 
 async function requireSubscription(prisma: ActivityDeps['prisma'], ref: SubscriptionRef) {
@@ -32,6 +38,7 @@ async function requireSubscription(prisma: ActivityDeps['prisma'], ref: Subscrip
 export function loadSubscription({ prisma }: ActivityDeps) {
   return async function loadSubscription(ref: SubscriptionRef): Promise<SubscriptionSchedule> {
     const s = await requireSubscription(prisma, ref);
+    const latest = await prisma.invoice.findFirst({ where: { organizationId: ref.organizationId, subscriptionId: s.id, kind: 'period' }, orderBy: { periodEnd: 'desc' }, select: { periodEnd: true } });
     return {
       status: s.status,
       startDate: s.startDate.toISOString(),
@@ -40,6 +47,7 @@ export function loadSubscription({ prisma }: ActivityDeps) {
       cancelAtPeriodEnd: s.cancelAtPeriodEnd,
       canceledAt: s.canceledAt?.toISOString() ?? null,
       lateEventGraceSeconds: s.organization.lateEventGraceSeconds,
+      billedThrough: latest?.periodEnd.toISOString() ?? null,
     };
   };
 }

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import { writeAudit } from '../../prisma/audit';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
-import { workflowActor } from '../workflow-actor';
+import { workflowActor, workflowClock } from '../workflow-actor';
 import { asActivityError, requireStripe } from './errors';
 import { findInvoice, recordInvoicePaid } from './invoice-records';
 import { stripeInvoiceStatus } from './stripe-invoice-status';
@@ -72,7 +72,8 @@ export function collectPayment(deps: ActivityDeps) {
           entityType: 'invoice',
           entityId: invoiceId,
           before: { paymentAttempts: invoice.paymentAttempts },
-          after: { paymentAttempts: attempt, declineCode, message, stripeInvoiceId },
+          // on the workflow's clock: the retry schedule counts from the first decline
+          after: { paymentAttempts: attempt, declineCode, message, stripeInvoiceId, declinedAt: workflowClock().toISOString() },
         });
       }, TX_OPTIONS);
       return { outcome: 'declined', declineCode, message };

@@ -4,7 +4,7 @@ import { Router } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { writeAudit } from '../../prisma/audit';
 import type { Requester } from '../../temporal/billing-messages';
-import { markSubscriptionWorkflowsStarted, signalSubscription, type SignaledSubscription, type SubscriptionMessage, type SubscriptionRef } from '../../temporal/subscriptions';
+import { markSubscriptionWorkflowsStarted, signalSubscription, SubscriptionWorkflowEndedError, type SignaledSubscription, type SubscriptionMessage, type SubscriptionRef } from '../../temporal/subscriptions';
 import { callerOf, type Caller } from '../auth';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
@@ -67,6 +67,7 @@ export function subscriptionChangesRouter(deps: ApiDeps, config: ApiConfig): Rou
       return signaled;
     } catch (err) {
       if (isGrpcDeadlineError(err)) throw new ApiError(503, 'TEMPORAL_UNAVAILABLE', `Temporal did not answer in time; the request for subscription ${s.id} was not delivered, retry it`);
+      if (err instanceof SubscriptionWorkflowEndedError) throw new ApiError(409, 'SUBSCRIPTION_WORKFLOW_ENDED', `Subscription ${s.id}: ${err.message}`, { workflow_id: err.workflowId });
       throw err;
     }
   }
