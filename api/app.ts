@@ -31,6 +31,7 @@ import { revenueRouter } from './routes/revenue';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { subscriptionChangesRouter } from './routes/subscription-changes';
 import { subscriptionsRouter } from './routes/subscriptions';
+import { exactJsonBody } from './exact-json';
 
 function unstorable(where: string, field: string, message: string): ApiError {
   return new ApiError(400, 'VALIDATION_ERROR', `Invalid ${where}: ${message}`, { field, issues: [{ code: 'INVALID_TEXT', field, message }] });
@@ -105,7 +106,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   // IP budget (for keys that need a lookup), API key, organization and key budgets (api/admission.ts).
   v1.use(admitted.middleware);
   v1.use(requireJson);
-  v1.use(express.json({ limit: config.bodyLimit }));
+  v1.use(exactJsonBody(config.bodyLimit));
   v1.use(requireStorableText);
   v1.use('/events', eventsRouter(deps, ingest));
   v1.use('/batches', batchesRouter(deps, config));

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ApiError } from './errors';
+import { isExactNumber, NOT_EXACT_NUMBER } from './exact-json';
 
 /** One problem with one input: what, where, and in words. */
 export interface FieldProblem {
@@ -35,18 +36,26 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown): FieldPro
         message: `Unknown field${keys.length > 1 ? 's' : ''}: ${keys.map((k) => fieldName([...issue.path, k])).join(', ')}`,
       };
     }
-    case 'invalid_type':
-      if (valueAt(input, issue.path) === undefined) return { code: 'MISSING_FIELD', field, message: `${field} is required` };
+    case 'invalid_type': {
+      const value = valueAt(input, issue.path);
+      if (value === undefined) return { code: 'MISSING_FIELD', field, message: `${field} is required` };
+      // A number with more digits than a double keeps (api/exact-json.ts), where the field takes only a plain number.
+      if (isExactNumber(value) && issue.expected === 'number') {
+        return { code: 'INVALID_VALUE', field, message: `${field}: ${value.value} has more digits than this field takes exactly (at most 15 significant digits, integers up to 2^53)` };
+      }
       return { code: 'INVALID_TYPE', field, message: `${field}: expected ${issue.expected}` };
+    }
     case 'invalid_union': {
       // Neither a string nor a number (say): a type error, not a bad value.
-      const expected = issue.errors.map((branch) => branch.find((i) => i.code === 'invalid_type' && i.path.length === 0));
+      // (the branch that takes a number kept as text counts as one more "number")
+      const typeMismatch = (i: z.core.$ZodIssue) => i.path.length === 0 && (i.code === 'invalid_type' || (i.code === 'custom' && i.params?.code === NOT_EXACT_NUMBER));
+      const expected = issue.errors.map((branch) => branch.find(typeMismatch));
       if (expected.every((i) => i !== undefined)) {
-        const names = expected.map((i) => (i as z.core.$ZodIssueInvalidType).expected);
+        const names = [...new Set(expected.map((i) => (i!.code === 'invalid_type' ? i!.expected : 'number')))];
         return { code: 'INVALID_TYPE', field, message: `${field}: expected ${names.join(' or ')}` };
       }
       // The branch that got the right type says what was wrong with the value.
-      const closest = issue.errors.find((branch) => branch.some((i) => !(i.code === 'invalid_type' && i.path.length === 0)))?.[0];
+      const closest = issue.errors.find((branch) => branch.some((i) => !typeMismatch(i)))?.[0];
       if (closest) return describeIssue({ ...closest, path: [...issue.path, ...closest.path] } as z.core.$ZodIssue, input);
       return { code: 'INVALID_VALUE', field, message: `${field}: ${issue.message}` };
     }

@@ -4,6 +4,7 @@ import proxyaddr from 'proxy-addr';
 import type { Admission } from '../admission';
 import { ApiError, errorAnswer } from '../errors';
 import { ingestRequest, type Ingest } from './ingest-request';
+import { parseJsonExactly } from '../exact-json';
 
 export interface FastLaneOptions {
   admission: Admission;
@@ -91,7 +92,7 @@ async function serve(app: Express, options: FastLaneOptions, req: IncomingMessag
       // body-parser drops a UTF-8 byte order mark, and in strict mode takes only an object or an array.
       const text = raw.toString('utf8').replace(/^\uFEFF/, '');
       if (!/^[\s]*[[{]/.test(text)) throw new SyntaxError('not an object or array');
-      body = JSON.parse(text);
+      body = parseJsonExactly(text);
     } catch {
       throw new ApiError(400, 'INVALID_JSON', 'Request body is not valid JSON');
     }

@@ -1,23 +1,35 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { dec, toPlainString } from '../../billing/decimal';
+import { isExactNumber, NOT_EXACT_NUMBER, type ExactNumber } from '../exact-json';
 
 const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,20})?$/;
+
+/** A JSON number kept as its text (api/exact-json.ts); shown in the OpenAPI document as the number it is. */
+const exactNumber = z
+  .custom<ExactNumber>(isExactNumber, { message: 'expected a number', params: { code: NOT_EXACT_NUMBER } })
+  .meta({ override: { type: 'number' } });
 
 /**
  * A non-negative decimal sent as a string ("12.5") or a JSON number, stored
  * in a Decimal(20,6) column: at most 14 integer digits and 6 decimals, so
- * nothing is silently rounded. Parses to a plain decimal string.
+ * nothing is silently rounded. A JSON number is read from its own digits
+ * (api/exact-json.ts), never through a binary double. Parses to a plain
+ * decimal string.
  */
 export function decimalInput(description: string) {
   return z
-    .union([z.string().regex(DECIMAL_PATTERN, 'must be a non-negative decimal string like "12.5"'), z.number()])
+    .union([z.string().regex(DECIMAL_PATTERN, 'must be a non-negative decimal string like "12.5"'), z.number(), exactNumber])
     .transform((value, ctx) => {
       if (typeof value === 'number' && !Number.isFinite(value)) {
         ctx.issues.push({ code: 'custom', message: 'must be a finite number', input: value });
         return z.NEVER;
       }
-      const d = dec(value);
+      if (isExactNumber(value) && !/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.value)) {
+        ctx.issues.push({ code: 'custom', message: 'must be a decimal number', input: value.value });
+        return z.NEVER;
+      }
+      const d = dec(isExactNumber(value) ? value.value : value);
       if (d.isNegative()) {
         ctx.issues.push({ code: 'custom', message: 'must not be negative', input: value });
         return z.NEVER;

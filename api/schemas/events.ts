@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { findExactNumber } from '../exact-json';
 import { decimalInput } from './common';
 
 /** properties are stored as JSONB and shipped with every event; 8 KB keeps rows small. */
@@ -37,6 +38,11 @@ export const EventSchema = z
     vendor_usage: z.array(VendorUsageSchema).max(100).optional().meta({ description: 'Vendor token usage lines' }),
     properties: z
       .record(z.string(), z.unknown())
+      .superRefine((p, ctx) => {
+        // Free-form values are stored as sent; a number a double cannot hold would be stored rounded.
+        const at = findExactNumber(p);
+        if (at) ctx.addIssue({ code: 'custom', path: at, message: 'has more digits than a JSON number keeps exactly (15 significant digits); send it as a string', input: p });
+      })
       .refine((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PROPERTIES_BYTES, {
         message: `must be at most ${MAX_PROPERTIES_BYTES} bytes as JSON`,
         params: { code: 'PROPERTIES_TOO_LARGE' },
