@@ -21,5 +21,8 @@ export function workflowActor(): AuditActor {
  */
 export function workflowClock(): Date {
   const ms = Context.current().info.currentAttemptScheduledTimestampMs;
-  return Number.isFinite(ms) && ms > 0 ? new Date(ms) : new Date();
+  // A mock activity environment reports 1 ms after the epoch: no server's clock; take ours.
+  return Number.isFinite(ms) && ms >= NO_REAL_CLOCK_BEFORE ? new Date(ms) : new Date();
 }
+
+const NO_REAL_CLOCK_BEFORE = Date.UTC(2000, 0, 1);
