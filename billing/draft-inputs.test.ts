@@ -45,6 +45,9 @@ const seats: PriceRow = {
   meter: { id: 'm-seats', name: 'Seats', eventType: 'seat_count', aggregation: 'latest', property: null },
 };
 
+/** One plan for the whole period (no change splits it), pricing `prices`. */
+const wholePeriod = (prices: PriceRow[]) => (period: { start: Date; end: Date }) => [{ ...period, plan: basic, prices }];
+
 const event = (id: string, iso: string, quantity: string) => ratedEvent({ id, quantity, timestamp: at(iso), properties: {}, cost: null, revenue: '0.5' });
 
 describe('planTimeline', () => {
@@ -91,7 +94,7 @@ describe('meterUsage and lateUsage', () => {
   });
 
   it('measures a late group\'s period as it now stands against what it was billed; nothing billed counts as zero', () => {
-    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, eventIds: ['late'] };
+    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
     const periodEvents = [event('early', '2024-10-05T00:00:00Z', '1000'), event('late', '2024-10-31T00:00:00Z', '500')];
     const late = lateUsage(group, periodEvents, { quantity: dec(1000), amount: dec('82.00') }, []);
     expect(late).toMatchObject({ periodStart: group.period.start, periodEnd: group.period.end, lateEvents: 1 });
@@ -103,7 +106,7 @@ describe('meterUsage and lateUsage', () => {
 
 describe('groupLateEvents', () => {
   it('groups by priced meter and the period each event falls in, leaving out event types the plan does not price', () => {
-    const groups = groupLateEvents(subscription({ billingAnchorDay: 15, startDate: at('2024-09-15T00:00:00Z') }), [apiCalls, seats], [
+    const groups = groupLateEvents(subscription({ billingAnchorDay: 15, startDate: at('2024-09-15T00:00:00Z') }), wholePeriod([apiCalls, seats]), [
       { id: 'a', eventType: 'api_call', timestamp: at('2024-10-14T23:59:59Z') },
       { id: 'b', eventType: 'api_call', timestamp: at('2024-10-15T00:00:00Z') },
       { id: 'c', eventType: 'api_call', timestamp: at('2024-10-20T00:00:00Z') },
@@ -118,10 +121,30 @@ describe('groupLateEvents', () => {
   });
 });
 
+describe('groupLateEvents across a plan change', () => {
+  it('groups by the stretch of the period each event falls in, priced by the plan of that stretch; a meter that plan does not price is left out', () => {
+    const stretches = (period: { start: Date; end: Date }) => [
+      { start: period.start, end: at('2024-10-20T00:00:00Z'), plan: basic, prices: [apiCalls] },
+      { start: at('2024-10-20T00:00:00Z'), end: period.end, plan: pro, prices: [seats] },
+    ];
+    const groups = groupLateEvents(subscription(), stretches, [
+      { id: 'a', eventType: 'api_call', timestamp: at('2024-10-05T00:00:00Z') },
+      { id: 'b', eventType: 'api_call', timestamp: at('2024-10-25T00:00:00Z') },
+      { id: 'c', eventType: 'seat_count', timestamp: at('2024-10-25T00:00:00Z') },
+    ]);
+    expect(groups.map((g) => [g.price.meter.id, g.stretch?.start.toISOString().slice(0, 10), g.stretch?.planName, g.eventIds])).toEqual([
+      ['m-calls', '2024-10-01', 'Basic', ['a']],
+      ['m-seats', '2024-10-20', 'Pro', ['c']],
+    ]);
+    const late = lateUsage(groups[1]!, [], undefined, []);
+    expect(late).toMatchObject({ periodStart: at('2024-10-20T00:00:00Z'), periodEnd: at('2024-11-01T00:00:00Z'), planName: 'Pro' });
+  });
+});
+
 describe('lateGroupsToBill', () => {
   it('bills late events of periods that closed and are settled or written off; a rejected draft waiting for finance, or a period not closed, keeps them', () => {
     const sub = subscription({ billingAnchorDay: 1, startDate: at('2024-08-01T00:00:00Z') });
-    const groups = groupLateEvents(sub, [apiCalls], [
+    const groups = groupLateEvents(sub, wholePeriod([apiCalls]), [
       { id: 'aug', eventType: 'api_call', timestamp: at('2024-08-10T00:00:00Z') },
       { id: 'sep', eventType: 'api_call', timestamp: at('2024-09-10T00:00:00Z') },
       { id: 'oct', eventType: 'api_call', timestamp: at('2024-10-10T00:00:00Z') },
@@ -141,7 +164,7 @@ describe('draftInput', () => {
     const sub = subscription({ plan: { ...pro, currency: 'usd', interval: 'month' } });
     const plans = periodPlans(sub, [change('2024-11-21T00:00:00Z', basic, pro)], november);
     const usage = [meterUsage(apiCalls, [event('e1', '2024-11-02T00:00:00Z', '1500')], [])];
-    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, eventIds: ['late'] };
+    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
     const late = [lateUsage(group, [event('x', '2024-10-02T00:00:00Z', '1000'), event('late', '2024-10-31T00:00:00Z', '500')], { quantity: dec(1000), amount: dec(82) }, [])];
     const draft = draftInvoice(draftInput(sub, november, plans, usage, late));
     expect(draft.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([

@@ -125,31 +125,45 @@ export function meterUsage(price: PriceRow, events: readonly RatedEvent[], snaps
   return { meterId: price.meter.id, meterName: price.meter.name, price: priceFromRow(price), quantity: aggregate(meterOf(price.meter), events), snapshotIds };
 }
 
-/** Late events of one meter in one earlier period. */
+/** A stretch of a period priced by one plan (billing/usage-segments.ts). */
+export interface PricedStretch {
+  start: Date;
+  end: Date;
+  plan: PlanRow;
+  prices: readonly PriceRow[];
+}
+
+/** Late events of one meter in one earlier period (in one stretch of it, when a plan change split it). */
 export interface LateGroup {
   price: PriceRow;
   period: BillingPeriod;
+  /** the stretch the events fall in when a plan change split the period; null when it did not */
+  stretch: { start: Date; end: Date; planName: string } | null;
   eventIds: string[];
 }
 
 /**
  * Events of earlier periods not yet on an invoice, grouped by priced meter
- * and the subscription's period they fall in (events of unpriced types are
- * not the plan's to bill and are left out).
+ * and the subscription's period (and stretch of it) they fall in, priced by
+ * the plan in effect then. Events of types that plan does not price are not
+ * its to bill and are left out.
  */
 export function groupLateEvents(
   subscription: SubscriptionRow,
-  prices: readonly PriceRow[],
+  stretchesOf: (period: BillingPeriod) => readonly PricedStretch[],
   events: readonly { id: string; eventType: string; timestamp: Date }[],
 ): LateGroup[] {
-  const byType = new Map(prices.map((p) => [p.meter.eventType, p]));
   const groups = new Map<string, LateGroup>();
+  const known = new Map<number, readonly PricedStretch[]>();
   for (const e of events) {
-    const price = byType.get(e.eventType);
-    if (!price) continue;
     const period = periodContaining(e.timestamp, subscription.billingAnchorDay, subscription.plan.interval, monthIndex(subscription.startDate));
-    const key = `${price.meter.id}|${period.start.toISOString()}`;
-    const group = groups.get(key) ?? { price, period, eventIds: [] };
+    const stretches = known.get(period.start.getTime()) ?? stretchesOf(period);
+    known.set(period.start.getTime(), stretches);
+    const stretch = stretches.find((s) => e.timestamp >= s.start && e.timestamp < s.end);
+    const price = stretch?.prices.find((p) => p.meter.eventType === e.eventType);
+    if (!stretch || !price) continue;
+    const key = `${price.meter.id}|${stretch.start.toISOString()}`;
+    const group = groups.get(key) ?? { price, period, stretch: stretches.length > 1 ? { start: stretch.start, end: stretch.end, planName: stretch.plan.name } : null, eventIds: [] };
     group.eventIds.push(e.id);
     groups.set(key, group);
   }
@@ -169,9 +183,9 @@ export function lateGroupsToBill(groups: readonly LateGroup[], standings: Readon
 }
 
 /**
- * A late-usage line input: the group's period as it now stands (`periodEvents`:
- * every event of the meter in that period, the late ones included) against
- * what that period was billed so far.
+ * A late-usage line input: the group's period (or stretch) as it now stands
+ * (`periodEvents`: every billable event of the meter in it, the late ones
+ * included) against what it was billed so far.
  */
 export function lateUsage(
   group: LateGroup,
@@ -183,8 +197,9 @@ export function lateUsage(
     meterId: group.price.meter.id,
     meterName: group.price.meter.name,
     price: priceFromRow(group.price),
-    periodStart: group.period.start,
-    periodEnd: group.period.end,
+    periodStart: group.stretch?.start ?? group.period.start,
+    periodEnd: group.stretch?.end ?? group.period.end,
+    ...(group.stretch ? { planName: group.stretch.planName } : {}),
     quantity: aggregate(meterOf(group.price.meter), periodEvents),
     billedQuantity: dec(billed?.quantity ?? 0),
     billedAmount: dec(billed?.amount ?? 0),

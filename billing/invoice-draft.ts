@@ -42,15 +42,19 @@ export interface MeterUsage {
   price: PriceModel;
   quantity: Dec;
   snapshotIds: string[];
+  /** the stretch of the period this usage falls in, when a plan change split it (billing/usage-segments.ts) */
+  segment?: { start: Date; end: Date; planName: string };
 }
 
 export interface LateUsage {
   meterId: string;
   meterName: string;
   price: PriceModel;
-  /** the earlier period the late events belong to */
+  /** the earlier period the late events belong to (the stretch of it, when a plan change split it) */
   periodStart: Date;
   periodEnd: Date;
+  /** the plan of that stretch, when a plan change split the period */
+  planName?: string;
   /** that period's quantity including the late events */
   quantity: Dec;
   /** what that period was billed for this meter so far (sum of its usage and late lines) */
@@ -151,16 +155,17 @@ function priceMeter(meterName: string, price: PriceModel, quantity: Dec, currenc
 
 function usageLine(input: DraftInput, usage: MeterUsage): DraftLine {
   const priced = priceMeter(usage.meterName, usage.price, usage.quantity, input.currency);
+  const { segment } = usage;
   return {
     kind: 'usage',
-    description: `${usage.meterName}: usage`,
+    description: segment ? `${usage.meterName}: usage on ${segment.planName}, ${formatDay(segment.start)} – ${formatDay(segment.end)}` : `${usage.meterName}: usage`,
     meterId: usage.meterId,
     quantity: usage.quantity,
     includedUnits: usage.price.includedUnits ?? dec(0),
     amount: roundMoney(priced.amount, input.currency),
     tiers: priced.tiers,
-    periodStart: input.periodStart,
-    periodEnd: input.periodEnd,
+    periodStart: segment?.start ?? input.periodStart,
+    periodEnd: segment?.end ?? input.periodEnd,
     snapshotIds: usage.snapshotIds,
   };
 }
@@ -170,7 +175,7 @@ function lateLine(input: DraftInput, late: LateUsage): DraftLine {
   const events = late.lateEvents === 1 ? '1 event' : `${late.lateEvents} events`;
   return {
     kind: 'late_usage',
-    description: `${late.meterName}: adjustment for ${formatDay(late.periodStart)} – ${formatDay(late.periodEnd)}, ${events} received after that period closed`,
+    description: `${late.meterName}: adjustment for ${formatDay(late.periodStart)} – ${formatDay(late.periodEnd)}${late.planName ? ` on ${late.planName}` : ''}, ${events} received after that period closed`,
     meterId: late.meterId,
     quantity: late.quantity.minus(late.billedQuantity),
     includedUnits: late.price.includedUnits ?? dec(0),

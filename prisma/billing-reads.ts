@@ -106,14 +106,16 @@ export async function readPeriodStandings(db: Db, q: { organizationId: string; s
 }
 
 /**
- * What earlier invoices billed for each meter of one earlier period (usage
- * and late-usage lines). Rejected and written-off invoices billed nothing.
+ * What earlier invoices billed for each meter of one earlier period, or
+ * stretch of one (usage and late-usage lines). Rejected and written-off
+ * invoices billed nothing.
  */
 export async function readBilledUsage(db: Db, q: { organizationId: string; subscriptionId: string; periodStart: Date }) {
   return db.invoiceLine.groupBy({
     by: ['meterId'],
     where: {
       organizationId: q.organizationId,
+      // lines of the period, or of its stretch when a plan change split it (both start where it starts)
       periodStart: q.periodStart,
       kind: { in: ['usage', 'late_usage'] },
       invoice: { subscriptionId: q.subscriptionId, status: { notIn: [...NOT_BILLED_STATUSES] } },

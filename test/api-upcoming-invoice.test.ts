@@ -118,22 +118,26 @@ describe('GET /customers/:id/upcoming-invoice', () => {
       ['base_fee', '30.00', null],
       ['proration_credit', credit.toFixed(2), null],
       ['proration_charge', charge.toFixed(2), null],
+      // This period's calls all fall before the change, on Basic; the Pro stretch after it has none so far.
       ['usage', '107.00', '1500'],
+      ['usage', '0.00', '0'],
       // last period now has 1,500 calls (107.00) but was billed 82.00 for 1,000
       ['late_usage', '25.00', '500'],
     ]);
-    const total = dec(30).plus(credit).plus(charge).plus(107).plus(25);
+    const total = dec(30).plus(credit).plus(charge).plus(107).plus(0).plus(25);
     expect(preview.total).toBe(total.toFixed(2));
     expect(preview.total_minor).toBe(total.times(100).toNumber());
     const usage = preview.lines[3];
-    expect(usage).toMatchObject({ meter: 'api_calls', included_units: '0', period_start: thisPeriod.start.toISOString() });
+    expect(usage).toMatchObject({ meter: 'api_calls', included_units: '0', period_start: thisPeriod.start.toISOString(), period_end: changeAt.toISOString() });
+    expect(usage.description).toBe(`API calls: usage on Basic, ${thisPeriod.start.toISOString().slice(0, 10)} – ${changeAt.toISOString().slice(0, 10)}`);
+    expect(preview.lines[4]).toMatchObject({ description: `API calls: usage on Pro, ${changeAt.toISOString().slice(0, 10)} – ${thisPeriod.end.toISOString().slice(0, 10)}`, period_start: changeAt.toISOString() });
     expect(usage.tiers.map((t: { quantity: string; amount: string }) => [t.quantity, t.amount])).toEqual([
       ['100', '10.00'],
       ['900', '72.00'],
       ['500', '25.00'],
     ]);
-    expect(preview.lines[4]).toMatchObject({ meter: 'api_calls', period_start: lastPeriod.start.toISOString(), period_end: lastPeriod.end.toISOString() });
-    expect(preview.lines[4].description).toContain('1 event received after that period closed');
+    expect(preview.lines[5]).toMatchObject({ meter: 'api_calls', period_start: lastPeriod.start.toISOString(), period_end: lastPeriod.end.toISOString() });
+    expect(preview.lines[5].description).toContain('1 event received after that period closed');
 
     // The customer's own id works as well as its external id, and gives the same preview.
     const byUuid = await upcoming(org, customerId);

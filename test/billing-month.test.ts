@@ -126,8 +126,10 @@ describeWithTimeSkipping('a subscription over two months (time skipping)', () =>
       ['base_fee', '30.00'],
       ['proration_credit', change.credit.toFixed(2)],
       ['proration_charge', change.charge.toFixed(2)],
-      // 1,500 units on Pro's graduated price: 100 × 0.10 + 900 × 0.08 + 500 × 0.05
-      ['usage', '107.00'],
+      // Priced per stretch (tiers restart at the change): 1,000 units on Basic before day 10 (100 × 0.10 + 900 × 0.08),
+      // 500 on Pro after it (100 × 0.10 + 400 × 0.08)
+      ['usage', '82.00'],
+      ['usage', '42.00'],
     ]);
     expect(invoice1.approvedBy).toBe('policy:auto-approve-after-72h');
     const paidAt = invoice1.paidAt!;
@@ -147,8 +149,8 @@ describeWithTimeSkipping('a subscription over two months (time skipping)', () =>
     expect(invoice2.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
       ['base_fee', '60.00'],
       ['usage', '5.00'],
-      // the first period now has 2,000 units: 132.00, billed 107.00
-      ['late_usage', '25.00'],
+      // the late 500 fall in the first period's Pro stretch: 1,000 units there now cost 82.00, billed 42.00
+      ['late_usage', '40.00'],
     ]);
     expect((await prisma.subscription.findUniqueOrThrow({ where: { id: catalog.subscriptionId } })).status).toBe('canceled');
     await recordHistory('subscription-period-with-plan-change', env.client.workflow.getHandle(subscription.workflowId, subscription.firstExecutionRunId));

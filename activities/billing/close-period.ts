@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans, ratedEvent } from '../../billing/draft-inputs';
+import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans, ratedEvent, type MeterRef } from '../../billing/draft-inputs';
+import { formatDay } from '../../billing/calendar';
+import { pricedSegments, type PricedSegment } from '../../billing/usage-segments';
+import type { BillingPeriod } from '../../billing/billing-period';
+import type { RatedEvent } from '../../billing/usage-readings';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
 import type { InvoiceStatus } from '../../billing/invoice-status';
 import { readingsByDay } from '../../billing/usage-readings';
@@ -50,47 +54,67 @@ interface PendingLate extends LateUsage {
   lineId: string;
 }
 
-async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceRow[], start: Date, end: Date, takenAt: Date): Promise<PendingUsage[]> {
-  const usage: PendingUsage[] = [];
-  for (const price of prices) {
-    const lineId = randomUUID();
-    const meter = meterOf(price.meter);
-    // Claim the period's unbilled events for this line; what is claimed is exactly what is billed.
-    const rows = await tx.$queryRaw<MeterEventRow[]>`
-      UPDATE usage_events SET invoice_line_id = ${lineId}::uuid
-      WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
-        AND event_type = ${meter.eventType} AND timestamp >= ${start} AND timestamp < ${end} AND invoice_line_id IS NULL
-      RETURNING id, event_type, quantity, timestamp, properties, cost, revenue`;
-    const events = rows.map(ratedEvent);
-    const snapshotIds = await upsertSnapshots(
-      tx,
-      { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt },
-      readingsByDay(meter, events),
-    );
-    usage.push({ lineId, ...meterUsage(price, events, snapshotIds) });
+/**
+ * Claims the period's unbilled events for its usage lines, one line per
+ * stretch of the period (billing/usage-segments.ts) and meter its plan
+ * prices: what is claimed is exactly what is billed. Each meter's days are
+ * snapshotted once, from every event claimed for it, and each line lists the
+ * snapshots of the days its own events fall on.
+ */
+async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, segments: readonly PricedSegment[], takenAt: Date): Promise<PendingUsage[]> {
+  const claimed: { lineId: string; price: PlanPriceRow; segment: PricedSegment; events: RatedEvent[] }[] = [];
+  const byMeter = new Map<string, { meter: MeterRef; events: RatedEvent[] }>();
+  for (const segment of segments) {
+    for (const price of segment.prices as PlanPriceRow[]) {
+      const lineId = randomUUID();
+      const meter = meterOf(price.meter);
+      const rows = await tx.$queryRaw<MeterEventRow[]>`
+        UPDATE usage_events SET invoice_line_id = ${lineId}::uuid
+        WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
+          AND event_type = ${meter.eventType} AND timestamp >= ${segment.start} AND timestamp < ${segment.end} AND invoice_line_id IS NULL
+        RETURNING id, event_type, quantity, timestamp, properties, cost, revenue`;
+      const events = rows.map(ratedEvent);
+      claimed.push({ lineId, price, segment, events });
+      const seen = byMeter.get(meter.id) ?? { meter, events: [] };
+      seen.events.push(...events);
+      byMeter.set(meter.id, seen);
+    }
   }
-  return usage;
+  const snapshotOfDay = new Map<string, string>();
+  for (const { meter, events } of byMeter.values()) {
+    const readings = readingsByDay(meter, events);
+    const ids = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt }, readings);
+    readings.forEach((r, i) => snapshotOfDay.set(`${meter.id}|${formatDay(r.day)}`, ids[i]!));
+  }
+  return claimed.map(({ lineId, price, segment, events }) => {
+    const days = [...new Set(events.map((e) => formatDay(e.timestamp)))].sort();
+    const snapshotIds = days.map((day) => snapshotOfDay.get(`${price.meter.id}|${day}`)!);
+    // One stretch (no plan change in the period): the line covers the period, as it always has.
+    const stretch = segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {};
+    return { lineId, ...meterUsage(price, events, snapshotIds), ...stretch };
+  });
 }
 
 /**
  * Events of earlier periods that arrived after those periods closed: claimed
- * here, grouped by meter and period, and billed as the difference between
- * what that period's usage costs now and what it was billed. Events a
+ * here, grouped by meter and period (and stretch of it, when a plan change
+ * split it; priced by the plan of that stretch), and billed as the
+ * difference between what that usage costs now and what it was billed. Events a
  * written-off invoice holds were forgiven: they count in neither. A period
  * whose rejected draft waits for finance keeps its late events for its next
  * revision.
  */
-async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceRow[], start: Date, takenAt: Date): Promise<PendingLate[]> {
-  if (sub.startDate.getTime() >= start.getTime() || prices.length === 0) return [];
+async function claimLateUsage(tx: Db, sub: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], start: Date, takenAt: Date): Promise<PendingLate[]> {
+  if (sub.startDate.getTime() >= start.getTime() || eventTypes.length === 0) return [];
   const late = await tx.$queryRaw<{ id: string; eventType: string; timestamp: Date }[]>`
     SELECT id, event_type AS "eventType", timestamp FROM usage_events
     WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
-      AND event_type = ANY(${prices.map((p) => p.meter.eventType)}::text[]) AND timestamp >= ${sub.startDate} AND timestamp < ${start} AND invoice_line_id IS NULL
+      AND event_type = ANY(${eventTypes}::text[]) AND timestamp >= ${sub.startDate} AND timestamp < ${start} AND invoice_line_id IS NULL
     FOR UPDATE`;
   if (late.length === 0) return [];
   const standings = await readPeriodStandings(tx, { organizationId: sub.organizationId, subscriptionId: sub.id });
   const result: PendingLate[] = [];
-  for (const g of lateGroupsToBill(groupLateEvents(sub, prices, late), standings)) {
+  for (const g of lateGroupsToBill(groupLateEvents(sub, stretchesOf, late), standings)) {
     const lineId = randomUUID();
     await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
     const meter = meterOf(g.price.meter);
@@ -112,8 +136,10 @@ async function claimLateUsage(tx: Db, sub: SubscriptionTerms, prices: PlanPriceR
       { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt },
       readingsByDay(meter, all.filter((e) => lateDays.has(e.timestamp.toISOString().slice(0, 10)))),
     );
-    const [billed] = (await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: g.period.start })).filter((b) => b.meterId === meter.id);
-    result.push({ lineId, ...lateUsage(g, all, billed?._sum, snapshotIds) });
+    const stretch = g.stretch ?? g.period;
+    const [billed] = (await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: stretch.start })).filter((b) => b.meterId === meter.id);
+    const inStretch = all.filter((e) => e.timestamp >= stretch.start && e.timestamp < stretch.end);
+    result.push({ lineId, ...lateUsage(g, inStretch, billed?._sum, snapshotIds) });
   }
   return result;
 }
@@ -204,9 +230,10 @@ export function closePeriod({ prisma }: ActivityDeps) {
 
         const period = { start, end };
         const plans = periodPlans(sub, changes, period);
-        const prices = inputs.pricesByPlan.get(plans.finalPlan.id) ?? [];
-        const usage = await claimPeriodUsage(tx, sub, prices, start, end, takenAt);
-        const late = await claimLateUsage(tx, sub, prices, start, takenAt);
+        const stretchesOf = pricedSegments(sub.plan, changes, sub.startDate, inputs.pricesByPlan);
+        const usage = await claimPeriodUsage(tx, sub, stretchesOf(period), takenAt);
+        const pricedTypes = [...new Set([...inputs.pricesByPlan.values()].flat().map((p) => p.meter.eventType))];
+        const late = await claimLateUsage(tx, sub, stretchesOf, pricedTypes, start, takenAt);
         const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
         const lineIds = [
           ...draft.lines.filter((l) => l.kind !== 'usage' && l.kind !== 'late_usage').map(() => randomUUID()),

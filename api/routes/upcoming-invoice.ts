@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { toPlainString } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterUsage, periodPlans, ratedEvent, type PriceRow } from '../../billing/draft-inputs';
+import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterUsage, periodPlans, ratedEvent } from '../../billing/draft-inputs';
 import { draftInvoice, type Draft, type DraftLine, type LateUsage } from '../../billing/invoice-draft';
 import type { RatedEvent } from '../../billing/usage-readings';
 import {
@@ -21,6 +21,7 @@ import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { CustomerIdParamsSchema } from '../schemas/upcoming-invoice';
 import { parseOrThrow } from '../validation';
+import { inSegment, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 
 /*
  * What each of a customer's subscriptions would bill if its current period
@@ -53,45 +54,57 @@ function eventsByType(rows: Awaited<ReturnType<typeof readMeterEvents>>): Map<st
  * close bills them as late usage (billing/draft-inputs.ts lateGroupsToBill
  * says which).
  */
-async function lateUsages(db: Db, s: SubscriptionTerms, prices: PriceRow[], period: BillingPeriod): Promise<LateUsage[]> {
-  if (s.startDate >= period.start || prices.length === 0) return [];
+async function lateUsages(db: Db, s: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], period: BillingPeriod): Promise<LateUsage[]> {
+  if (s.startDate >= period.start || eventTypes.length === 0) return [];
   const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
-  const rows = await readMeterEvents(db, { ...scope, eventTypes: prices.map((p) => p.meter.eventType), from: s.startDate, to: period.start, unbilledOnly: true });
+  const rows = await readMeterEvents(db, { ...scope, eventTypes, from: s.startDate, to: period.start, unbilledOnly: true });
   if (rows.length === 0) return [];
   const standings = await readPeriodStandings(db, { organizationId: s.organizationId, subscriptionId: s.id });
   const groups = lateGroupsToBill(
     groupLateEvents(
       s,
-      prices,
+      stretchesOf,
       rows.map((r) => ({ id: r.id, eventType: r.event_type, timestamp: r.timestamp })),
     ),
     standings,
   );
   const late: LateUsage[] = [];
   for (const g of groups) {
-    const all = await readMeterEvents(db, { ...scope, eventTypes: [g.price.meter.eventType], from: g.period.start, to: g.period.end, billable: true });
-    const [billed] = (await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: g.period.start })).filter((b) => b.meterId === g.price.meter.id);
+    const stretch = g.stretch ?? g.period;
+    const all = await readMeterEvents(db, { ...scope, eventTypes: [g.price.meter.eventType], from: stretch.start, to: stretch.end, billable: true });
+    const [billed] = (await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: stretch.start })).filter((b) => b.meterId === g.price.meter.id);
     late.push(lateUsage(g, all.map(ratedEvent), billed?._sum, []));
   }
   return late;
 }
 
 async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod): Promise<{ draft: Draft; meterKeys: Map<string, string> }> {
-  const plans = periodPlans(s, await readPlanChanges(db, s.id), period);
-  const prices = await readPlanPrices(db, plans.finalPlan.id);
+  const changes = await readPlanChanges(db, s.id);
+  const plans = periodPlans(s, changes, period);
+  // Priced per stretch between plan changes, as the close prices them (billing/usage-segments.ts).
+  const planIds = new Set([s.plan.id, ...changes.flatMap((c) => [c.fromPlan.id, c.toPlan.id])]);
+  const pricesByPlan = new Map(await Promise.all([...planIds].map(async (id) => [id, await readPlanPrices(db, id)] as const)));
+  const stretchesOf = pricedSegments(s.plan, changes, s.startDate, pricesByPlan);
+  const segments = stretchesOf(period);
+  const allPrices = [...pricesByPlan.values()].flat();
   const current = eventsByType(
     await readMeterEvents(db, {
       organizationId: s.organizationId,
       customerExternalId: s.customer.externalId,
-      eventTypes: prices.map((p) => p.meter.eventType),
+      eventTypes: [...new Set(allPrices.map((p) => p.meter.eventType))],
       from: period.start,
       to: period.end,
       unbilledOnly: true,
     }),
   );
-  const usage = prices.map((p) => meterUsage(p, current.get(p.meter.eventType) ?? [], []));
-  const late = await lateUsages(db, s, prices, period);
-  return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(prices.map((p) => [p.meter.id, p.meter.key])) };
+  const usage = segments.flatMap((segment) =>
+    segment.prices.map((p) => ({
+      ...meterUsage(p, (current.get(p.meter.eventType) ?? []).filter((e) => inSegment(segment, e.timestamp)), []),
+      ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}),
+    })),
+  );
+  const late = await lateUsages(db, s, stretchesOf, [...new Set(allPrices.map((p) => p.meter.eventType))], period);
+  return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(allPrices.map((p) => [p.meter.id, p.meter.key])) };
 }
 
 function lineJson(line: DraftLine, currency: string, meterKeys: Map<string, string>) {
