@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
+import { startReconcileWorkflow } from '../temporal/reconciliations';
 import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
@@ -38,6 +39,12 @@ async function changePlans(catalog: BillingCatalog, organizationId: string, chan
     });
   }
   await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { planId: changes.at(-1)!.to } });
+}
+
+/** Leak detection over November: a stretch priced as the close priced it is no leak. */
+async function reconcileNovember(organizationId: string) {
+  const started = await startReconcileWorkflow(worker.client, { organizationId, ...november }, { taskQueue: worker.taskQueue });
+  return worker.client.workflow.getHandle(started.workflowId).result();
 }
 
 /** November closed into a draft; its lines as [kind, description, amount], and the events behind each usage line. */
@@ -88,6 +95,9 @@ it('an upgrade on the last day: the month before it is priced on Basic, the last
     { from: '2024-11-30', to: '2024-12-01', events: ['500'] },
   ]);
   expect(closed.total).toBe('155.00');
+  // Leak detection prices each stretch by its own plan too: no "missed overage" against Pro's price for the month.
+  expect(await reconcileNovember(organizationId)).toMatchObject({ findings: 0 });
+  expect(await testPrisma().leakFinding.count({ where: { organizationId } })).toBe(0);
 });
 
 it('a downgrade on the last day prices the month on Pro and the last day on Basic', async () => {
@@ -118,6 +128,8 @@ it('a meter the new plan no longer prices is billed for the stretch before the c
   expect(closed.usage).toEqual([{ from: '2024-11-01', to: '2024-11-16', events: ['300'] }]);
   // The 700 calls under Lite are not Lite's to bill: they stay unclaimed, for a person (or leak detection) to see.
   expect(await testPrisma().usageEvent.count({ where: { organizationId, invoiceLineId: null } })).toBe(1);
+  // Nor are they a leak: no plan priced them when they happened.
+  expect(await reconcileNovember(organizationId)).toMatchObject({ findings: 0 });
 });
 
 it('two changes in one period give three stretches, each on its own plan', async () => {

@@ -22,6 +22,7 @@ import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { meterOf } from '../../billing/draft-inputs';
 import { NOT_BILLED_STATUSES } from '../../billing/invoice-status';
+import { pricedSegments } from '../../billing/usage-segments';
 
 export interface DetectLeaksInput {
   organizationId: string;
@@ -115,7 +116,11 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
         select: {
           startDate: true,
           contractedBaseFee: true,
-          plan: { select: { baseFee: true, prices: { include: { meter: true } } } },
+          plan: { select: { id: true, name: true, baseFee: true, prices: { include: { meter: true } } } },
+          planChanges: {
+            include: { fromPlan: { include: { prices: { include: { meter: true } } } }, toPlan: { include: { prices: { include: { meter: true } } } } },
+            orderBy: [{ effectiveAt: 'asc' }, { createdAt: 'asc' }],
+          },
         },
       },
     },
@@ -133,27 +138,33 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
       unlinkedEvents: events.filter((e) => e.customer_id === null).length,
       stripeMapped: customer.stripeCustomerId !== null,
     });
-    const lineIds = new Set(invoice.lines.map((l) => l.id));
-    for (const row of sub.plan.prices) {
-      const meter = meterOf(row.meter);
-      const price: PriceModel = priceFromRow(row);
-      const events = await db.$queryRaw<EventRow[]>`
-        SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
-        WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${customer.externalId}
-          AND event_type = ${meter.eventType} AND timestamp >= ${invoice.periodStart} AND timestamp < ${invoice.periodEnd}`;
-      const unbilled = events.filter((e) => e.invoice_line_id === null);
-      const billed = events.filter((e) => e.invoice_line_id !== null);
-      const claimed = events.filter((e) => e.invoice_line_id !== null && lineIds.has(e.invoice_line_id));
-      const subject = row.meter.key;
-      const unbilledAmounts =
-        unbilled.length > 0 &&
-        unbilledUsage({ price, currency: invoice.currency, billedQuantity: aggregate(meter, billed.map(metered)), totalQuantity: aggregate(meter, events.map(metered)) });
-      if (unbilledAmounts) found.push({ ...base, kind: 'unbilled_usage', subject, amounts: unbilledAmounts, signals: signals(unbilled) });
-      const lines = invoice.lines.filter((l) => l.meterId === meter.id && l.kind === 'usage' && l.periodStart.getTime() === invoice.periodStart.getTime());
-      const overage =
-        claimed.length > 0 &&
-        missedOverage({ price, currency: invoice.currency, claimedQuantity: aggregate(meter, claimed.map(metered)), lineAmounts: lines.map((l) => dec(l.amount)) });
-      if (overage) found.push({ ...base, kind: 'missed_overage', subject, amounts: overage, signals: signals(claimed) });
+    // Each stretch of the period is priced by the plan in effect during it (billing/usage-segments.ts), as the close priced it.
+    const pricesByPlan = new Map([sub.plan, ...sub.planChanges.flatMap((c) => [c.fromPlan, c.toPlan])].map((p) => [p.id, p.prices]));
+    const stretches = pricedSegments(sub.plan, sub.planChanges, sub.startDate, pricesByPlan)({ start: invoice.periodStart, end: invoice.periodEnd });
+    for (const stretch of stretches) {
+      for (const row of stretch.prices as (typeof sub.plan.prices)[number][]) {
+        const meter = meterOf(row.meter);
+        const price: PriceModel = priceFromRow(row);
+        const events = await db.$queryRaw<EventRow[]>`
+          SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
+          WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${customer.externalId}
+            AND event_type = ${meter.eventType} AND timestamp >= ${stretch.start} AND timestamp < ${stretch.end}`;
+        const lines = invoice.lines.filter((l) => l.meterId === meter.id && l.kind === 'usage' && l.periodStart.getTime() === stretch.start.getTime());
+        const lineIds = new Set(lines.map((l) => l.id));
+        const unbilled = events.filter((e) => e.invoice_line_id === null);
+        const billed = events.filter((e) => e.invoice_line_id !== null);
+        const claimed = events.filter((e) => e.invoice_line_id !== null && lineIds.has(e.invoice_line_id));
+        // One finding per meter and stretch: a split period names the stretch it is about.
+        const subject = stretches.length > 1 ? `${row.meter.key}#${stretch.start.toISOString().slice(0, 10)}` : row.meter.key;
+        const unbilledAmounts =
+          unbilled.length > 0 &&
+          unbilledUsage({ price, currency: invoice.currency, billedQuantity: aggregate(meter, billed.map(metered)), totalQuantity: aggregate(meter, events.map(metered)) });
+        if (unbilledAmounts) found.push({ ...base, kind: 'unbilled_usage', subject, amounts: unbilledAmounts, signals: signals(unbilled) });
+        const overage =
+          claimed.length > 0 &&
+          missedOverage({ price, currency: invoice.currency, claimedQuantity: aggregate(meter, claimed.map(metered)), lineAmounts: lines.map((l) => dec(l.amount)) });
+        if (overage) found.push({ ...base, kind: 'missed_overage', subject, amounts: overage, signals: signals(claimed) });
+      }
     }
     // Renewal drift: a renewal (not the subscription's first period) billed a full period with no proration lines.
     const renewal = invoice.periodStart.getTime() > sub.startDate.getTime() && !invoice.lines.some((l) => l.kind === 'proration_charge' || l.kind === 'proration_credit');
