@@ -20,6 +20,7 @@ type StoredSettings = Pick<
   | 'financeSlackChannel'
   | 'marginThresholdBps'
   | 'marginAlertStepBps'
+  | 'invoiceNumberPrefix'
 >;
 
 const SETTINGS_COLUMNS = {
@@ -32,6 +33,7 @@ const SETTINGS_COLUMNS = {
   financeSlackChannel: true,
   marginThresholdBps: true,
   marginAlertStepBps: true,
+  invoiceNumberPrefix: true,
 } as const satisfies Record<keyof StoredSettings, true>;
 
 type Field = keyof BillingSettings;
@@ -51,6 +53,7 @@ function settingsJson(o: StoredSettings): SettingsJson {
     finance_slack_channel: o.financeSlackChannel,
     margin_threshold_bps: o.marginThresholdBps,
     margin_alert_step_bps: o.marginAlertStepBps,
+    invoice_number_prefix: o.invoiceNumberPrefix,
   };
 }
 
@@ -65,6 +68,7 @@ function columns(s: SettingsJson): StoredSettings {
     financeSlackChannel: s.finance_slack_channel,
     marginThresholdBps: s.margin_threshold_bps,
     marginAlertStepBps: s.margin_alert_step_bps,
+    invoiceNumberPrefix: s.invoice_number_prefix,
   };
 }
 

@@ -42,6 +42,7 @@ const DEFAULTS = {
   finance_slack_channel: null,
   margin_threshold_bps: 2000,
   margin_alert_step_bps: 500,
+  invoice_number_prefix: 'INV',
 };
 
 /** The organization's row, in the API's field names, straight from the database. */
@@ -57,6 +58,7 @@ async function stored(organizationId: string) {
     margin_threshold_bps: o.marginThresholdBps,
     margin_alert_step_bps: o.marginAlertStepBps,
     finance_slack_channel: o.financeSlackChannel,
+    invoice_number_prefix: o.invoiceNumberPrefix,
   };
 }
 
@@ -122,6 +124,7 @@ describe('PATCH /api/v1/settings/billing', () => {
     ['a retry day past 60', { payment_retry_days: [1, 61] }, 'payment_retry_days.1', 'INVALID_VALUE'],
     ['a margin threshold past 100 %', { margin_threshold_bps: 10_001 }, 'margin_threshold_bps', 'INVALID_VALUE'],
     ['a zero alert step', { margin_alert_step_bps: 0 }, 'margin_alert_step_bps', 'INVALID_VALUE'],
+    ['a lower-case invoice number prefix', { invoice_number_prefix: 'inv' }, 'invoice_number_prefix', 'INVALID_VALUE'],
     ['a fractional retry day', { payment_retry_days: [1.5] }, 'payment_retry_days.0', 'INVALID_TYPE'],
     ['no retry days', { payment_retry_days: [] }, 'payment_retry_days', 'INVALID_VALUE'],
     ['11 retry days', { payment_retry_days: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }, 'payment_retry_days', 'INVALID_VALUE'],

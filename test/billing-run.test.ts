@@ -118,6 +118,8 @@ describe('billing run', () => {
     const stored = await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id } });
     expect(stored.status).toBe('paid');
     expect(stored.stripeInvoiceId).toBeTruthy();
+    // Numbered as it was finalized: the organization's first invoice.
+    expect(stored.number).toBe('INV-000001');
     // Stripe saw the lines in integer minor units, one invoice and one successful charge.
     const items = fake.requestsTo('POST', /^\/v1\/invoiceitems$/).filter((r) => r.body.invoice === stored.stripeInvoiceId);
     expect(items.map((r) => Number(r.body.amount)).sort((a, b) => a - b)).toEqual([-700, 3000, 10700]);
@@ -259,7 +261,7 @@ describe('billing run', () => {
     expect(await handle.result()).toMatchObject({ status: 'settled_zero', total: '0.00' });
     expect(fake.requests.length).toBe(before);
     const invoice = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId } });
-    expect(invoice).toMatchObject({ status: 'paid', stripeInvoiceId: null });
+    expect(invoice).toMatchObject({ status: 'paid', stripeInvoiceId: null, number: 'INV-000001' });
     await recordHistory('billing-run-zero', handle);
   });
 });

@@ -4,6 +4,7 @@ import { dec, toPlainString } from '../../billing/decimal';
 import { sumLines } from '../../billing/invoice-draft';
 import type { InvoiceStatus } from '../../billing/invoice-status';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
+import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
 import type { AdjustRequest } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
@@ -201,9 +202,11 @@ export function settleZeroInvoice({ prisma }: ActivityDeps) {
       const invoice = await findInvoice(tx, ref);
       if (invoice.status === 'paid') return view(invoice);
       if (!dec(invoice.total).isZero()) throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is not zero`, 'InvalidState');
-      const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'paid', paidAt: new Date(), finalizedAt: new Date() } });
-      await writeAudit(tx, { organizationId: ref.organizationId, actor, action: 'invoice.settled_zero', entityType: 'invoice', entityId: invoice.id, before: { status: invoice.status }, after: { status: 'paid', stripe: 'not sent: zero amount' } });
-      return view(updated);
+      await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'paid', paidAt: new Date(), finalizedAt: new Date() } });
+      // Issued like any other invoice: it takes the next number.
+      const number = await assignInvoiceNumber(tx, ref.organizationId, invoice.id);
+      await writeAudit(tx, { organizationId: ref.organizationId, actor, action: 'invoice.settled_zero', entityType: 'invoice', entityId: invoice.id, before: { status: invoice.status }, after: { status: 'paid', number, stripe: 'not sent: zero amount' } });
+      return view(await findInvoice(tx, ref));
     }, TX_OPTIONS);
   };
 }

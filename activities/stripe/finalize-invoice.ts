@@ -7,6 +7,7 @@ import { dec } from '../../billing/decimal';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { callStripe, invoiceNotFound, requireStripe } from './errors';
+import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
 
 export interface FinalizeInvoiceInput {
   organizationId: string;
@@ -114,6 +115,7 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
         data: { status: 'finalized', finalizedAt },
       });
       if (count === 0) return;
+      const number = await assignInvoiceNumber(tx, organizationId, invoice.id);
       await writeAudit(tx, {
         organizationId,
         actor,
@@ -121,7 +123,7 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
         entityType: 'invoice',
         entityId: invoice.id,
         before: { status: 'approved', stripeInvoiceId: invoice.stripeInvoiceId },
-        after: { status: 'finalized', finalizedAt: finalizedAt.toISOString(), stripeInvoiceId, stripeCustomerId, amountDueMinor },
+        after: { status: 'finalized', number, finalizedAt: finalizedAt.toISOString(), stripeInvoiceId, stripeCustomerId, amountDueMinor },
       });
     }, TX_OPTIONS);
     return { stripeInvoiceId, amountDueMinor };

@@ -51,6 +51,7 @@ function invoiceSummaryJson(i: InvoiceRow) {
     rejected_at: iso(i.rejectedAt),
     rejection_reason: i.rejectionReason,
     revision: i.revision,
+    number: i.number,
     written_off_by: i.writtenOffBy,
     written_off_at: iso(i.writtenOffAt),
     write_off_reason: i.writeOffReason,

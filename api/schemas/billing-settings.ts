@@ -74,6 +74,11 @@ const marginAlertStepBps = z
   .max(10_000, 'must be at most 10000')
   .meta({ description: 'An open margin alert notifies again only after the margin fell this many more basis points', example: 500 });
 
+const invoiceNumberPrefix = z
+  .string()
+  .regex(/^[A-Z0-9][A-Z0-9-]{0,11}$/, 'must be 1 to 12 upper-case letters, digits or "-", starting with a letter or digit, like "INV" or "ACME-EU"')
+  .meta({ description: 'Invoice numbers are <prefix>-000001, <prefix>-000002, … counted per prefix: a new prefix starts its own sequence at 1', example: 'INV' });
+
 export const BillingSettingsSchema = z
   .object({
     proration_mode: prorationMode,
@@ -85,6 +90,7 @@ export const BillingSettingsSchema = z
     finance_slack_channel: financeSlackChannel,
     margin_threshold_bps: marginThresholdBps,
     margin_alert_step_bps: marginAlertStepBps,
+    invoice_number_prefix: invoiceNumberPrefix,
   })
   .meta({ id: 'BillingSettings', description: 'Your organization\'s billing settings' });
 

@@ -106,6 +106,10 @@ const invoiceFields = {
   rejected_at: z.string().nullable(),
   rejection_reason: z.string().nullable(),
   revision: z.number().int().meta({ description: 'The period invoice\'s revision: 1, then one more for each re-draft after a rejection (the rejected revisions stay, status rejected)' }),
+  number: z
+    .string()
+    .nullable()
+    .meta({ description: 'The invoice number, <prefix>-000042: sequential per organization and prefix, given when the invoice is finalized (or settled at zero); null before', example: 'INV-000042' }),
   written_off_by: z.string().nullable(),
   written_off_at: z.string().nullable(),
   write_off_reason: z.string().nullable(),

@@ -131,6 +131,11 @@ export default function Invoice() {
         Invoice for {invoice.customer}, {invoice.period}
       </h1>
       <p>
+        {invoice.number ? (
+          <>
+            Number <strong data-testid="invoice-number">{invoice.number}</strong> ·{' '}
+          </>
+        ) : null}
         Status: <span className="status" data-testid="invoice-status">{invoice.status}</span> · Total {invoice.total} · Billing run{' '}
         <a href={temporalUrl}>{invoice.workflowId}</a>
       </p>

@@ -44,6 +44,10 @@ const GROUPS: { legend: string; fields: { name: Name; label: string; hint: strin
       { name: 'margin_alert_step_bps', label: 'Alert again after a further drop of (basis points)', hint: '500 = 5 percentage points', type: 'number' },
     ],
   },
+  {
+    legend: 'Invoices',
+    fields: [{ name: 'invoice_number_prefix', label: 'Invoice number prefix', hint: 'INV gives INV-000001, INV-000002, …; a new prefix counts from 1', type: 'text' }],
+  },
 ];
 
 export default function OrganizationSettings() {

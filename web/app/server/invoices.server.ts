@@ -72,6 +72,7 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     total: money(invoice.total, invoice.currency),
     workflowId: invoice.workflowId,
     revision: invoice.revision,
+    number: invoice.number,
     /** every revision of the period's invoice, oldest first (one unless a rejected draft was re-drafted) */
     revisions,
     /** whether this is the period's latest revision, the one its billing run bills */

@@ -11,6 +11,7 @@ export const EDITABLE = [
   'finance_slack_channel',
   'margin_threshold_bps',
   'margin_alert_step_bps',
+  'invoice_number_prefix',
 ] as const;
 type Editable = (typeof EDITABLE)[number];
 const NUMBERS: ReadonlySet<Editable> = new Set(['approval_reminder_hours', 'auto_approve_after_hours', 'margin_threshold_bps', 'margin_alert_step_bps']);

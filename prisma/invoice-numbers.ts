@@ -1,0 +1,24 @@
+import type { Prisma } from './generated/client';
+
+/** `INV-000042`: the prefix, then the number, zero-padded to six digits (longer once past 999,999). */
+export const formatInvoiceNumber = (prefix: string, n: bigint | number): string => `${prefix}-${String(n).padStart(6, '0')}`;
+
+/**
+ * Gives the invoice the next number of its organization's current prefix,
+ * inside the caller's transaction (the one that finalizes it): the sequence
+ * row is locked until that transaction ends, so concurrent finalizations
+ * take turns (no duplicates), and a rolled-back one gives its number back
+ * (no gaps). An invoice that has a number keeps it. Returns the number.
+ */
+export async function assignInvoiceNumber(tx: Prisma.TransactionClient, organizationId: string, invoiceId: string): Promise<string> {
+  const invoice = await tx.invoice.findFirstOrThrow({ where: { id: invoiceId, organizationId }, select: { number: true } });
+  if (invoice.number) return invoice.number;
+  const { invoiceNumberPrefix: prefix } = await tx.organization.findUniqueOrThrow({ where: { id: organizationId }, select: { invoiceNumberPrefix: true } });
+  const [row] = await tx.$queryRaw<{ last_number: bigint }[]>`
+    INSERT INTO invoice_number_sequences (organization_id, prefix, last_number) VALUES (${organizationId}::uuid, ${prefix}, 1)
+    ON CONFLICT (organization_id, prefix) DO UPDATE SET last_number = invoice_number_sequences.last_number + 1
+    RETURNING last_number`;
+  const number = formatInvoiceNumber(prefix, row!.last_number);
+  await tx.invoice.update({ where: { id: invoiceId }, data: { number } });
+  return number;
+}
