@@ -151,3 +151,12 @@ it('two changes in one period give three stretches, each on its own plan', async
     ['usage', 'API calls: usage on Basic, 2024-11-20 – 2024-12-01', '14.00'],
   ]);
 });
+
+it('a plan change after the period closed is no renewal drift for it: the period is measured against the plan it was on', async () => {
+  const { organizationId, catalog } = await setup('segments-later-change');
+  const closed = await closeNovember(catalog, organizationId);
+  expect(closed.lines[0]).toEqual(['base_fee', 'Basic: base fee', '30.00']);
+  // An upgrade in December, applied before November's reconciliation runs (it runs once November's run settles).
+  await changePlans(catalog, organizationId, [{ at: '2024-12-05T00:00:00Z', from: catalog.basicPlanId, to: catalog.proPlanId }]);
+  expect(await reconcileNovember(organizationId)).toMatchObject({ findings: 0 });
+});

@@ -174,7 +174,8 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
       feeLines.length > 0 &&
       renewalDrift({
         currency: invoice.currency,
-        planBaseFee: dec(sub.plan.baseFee),
+        // the fee of the plan the period was on, not the subscription's plan now (it may have changed since)
+        planBaseFee: dec(stretches[0]!.plan.baseFee.toString()),
         contractedFee: sub.contractedBaseFee === null ? null : dec(sub.contractedBaseFee),
         baseFeeLines: feeLines.map((l) => dec(l.amount)),
       });
