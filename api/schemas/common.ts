@@ -5,9 +5,9 @@ import { isExactNumber, NOT_EXACT_NUMBER, type ExactNumber } from '../exact-json
 
 const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,20})?$/;
 
-/** A JSON number kept as its text (api/exact-json.ts); shown in the OpenAPI document as the number it is. */
-const exactNumber = z
-  .custom<ExactNumber>(isExactNumber, { message: 'expected a number', params: { code: NOT_EXACT_NUMBER } })
+/** A JSON number: a plain one, or one kept as its text (api/exact-json.ts). Shown in the OpenAPI document as a number. */
+const jsonNumber = z
+  .custom<number | ExactNumber>((v) => typeof v === 'number' || isExactNumber(v), { message: 'expected a number', params: { code: NOT_EXACT_NUMBER } })
   .meta({ override: { type: 'number' } });
 
 /**
@@ -19,7 +19,7 @@ const exactNumber = z
  */
 export function decimalInput(description: string) {
   return z
-    .union([z.string().regex(DECIMAL_PATTERN, 'must be a non-negative decimal string like "12.5"'), z.number(), exactNumber])
+    .union([z.string().regex(DECIMAL_PATTERN, 'must be a non-negative decimal string like "12.5"'), jsonNumber])
     .transform((value, ctx) => {
       if (typeof value === 'number' && !Number.isFinite(value)) {
         ctx.issues.push({ code: 'custom', message: 'must be a finite number', input: value });
