@@ -35,6 +35,21 @@ export const inSegment = (segment: UsageSegment, at: Date): boolean => at.getTim
 /** A segment with the prices its plan has. */
 export type PricedSegment = PricedStretch;
 
+/**
+ * Stretches for late usage: a period that was billed as one stretch (closed
+ * before usage was priced per stretch; `billedWhole` holds its start) is
+ * measured as one again, under the plan it was billed by (the plan at its
+ * end), so late usage compares like with like.
+ */
+export function asBilled(stretchesOf: (period: BillingPeriod) => PricedSegment[], billedWhole: ReadonlySet<number>): (period: BillingPeriod) => PricedSegment[] {
+  return (period) => {
+    const stretches = stretchesOf(period);
+    if (stretches.length < 2 || !billedWhole.has(period.start.getTime())) return stretches;
+    const last = stretches.at(-1)!;
+    return [{ ...last, start: period.start, end: period.end }];
+  };
+}
+
 /** The stretches of any period of the subscription, each with its plan's prices: what its usage, or its late usage, is priced by. */
 export function pricedSegments(
   current: PlanRow,

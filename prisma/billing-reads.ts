@@ -95,6 +95,20 @@ export async function readMeterEvents(
         WHERE l.id = e.invoice_line_id AND i.status = ANY(${[...NOT_BILLED_STATUSES]}::invoice_status[])))`;
 }
 
+/**
+ * Period starts (ms) of a subscription's periods whose usage was billed as
+ * one stretch although a plan change fell inside them (closed before usage
+ * was priced per stretch): their late usage is measured the same way.
+ */
+export async function readPeriodsBilledWhole(db: Db, q: { organizationId: string; subscriptionId: string }): Promise<Set<number>> {
+  const rows = await db.$queryRaw<{ period_start: Date }[]>`
+    SELECT DISTINCT i.period_start FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+    WHERE i.organization_id = ${q.organizationId}::uuid AND i.subscription_id = ${q.subscriptionId}::uuid AND i.kind = 'period'
+      AND i.status <> ALL(${[...NOT_BILLED_STATUSES]}::invoice_status[])
+      AND l.kind = 'usage' AND l.period_start = i.period_start AND l.period_end = i.period_end`;
+  return new Set(rows.map((r) => r.period_start.getTime()));
+}
+
 /** Where each closed period of a subscription stands: its latest invoice revision's status, by period start (ms). */
 export async function readPeriodStandings(db: Db, q: { organizationId: string; subscriptionId: string }): Promise<Map<number, InvoiceStatus>> {
   const rows = await db.invoice.findMany({

@@ -38,6 +38,7 @@ afterAll(async () => {
   await fake.stop();
 });
 
+const october = { periodStart: '2024-10-01T00:00:00.000Z', periodEnd: '2024-11-01T00:00:00.000Z' };
 const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
 const december = { periodStart: '2024-12-01T00:00:00.000Z', periodEnd: '2025-01-01T00:00:00.000Z' };
 
@@ -248,6 +249,33 @@ describe('billing run', () => {
     ]);
     await decemberRun.terminate('test over');
     await recordHistory('billing-run-written-off', handle);
+  });
+
+  it('writing off a draft gives back the late events of earlier periods it carried: the next close bills them', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-write-off-late');
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date(october.periodStart), anchorDay: 1 });
+    await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-10-05T00:00:00Z', quantity: '100' }]);
+    const octoberRun = await startRun(organizationId, catalog, october);
+    await awaitingApproval(octoberRun);
+    await octoberRun.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
+    await expect(octoberRun.result()).resolves.toMatchObject({ status: 'paid' });
+    // A late October event lands on November's draft, which finance rejects and writes off.
+    const [lateOctober] = await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-10-30T00:00:00Z', quantity: '100' }]);
+    const novemberRun = await startRun(organizationId, catalog, november);
+    const novemberDraft = await awaitingApproval(novemberRun);
+    const carried = await prisma.invoiceLine.findFirstOrThrow({ where: { invoiceId: novemberDraft.invoiceId!, kind: 'late_usage' } });
+    expect((await prisma.usageEvent.findUniqueOrThrow({ where: { id: lateOctober! } })).invoiceLineId).toBe(carried.id);
+    await novemberRun.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'disputed' }] });
+    await novemberRun.executeUpdate(writeOffUpdate, { args: [{ approver: 'fiona@finance', reason: 'goodwill' }] });
+    // November is forgiven; October's late event is not November's to forgive.
+    expect((await prisma.usageEvent.findUniqueOrThrow({ where: { id: lateOctober! } })).invoiceLineId).toBeNull();
+    const decemberRun = await startRun(organizationId, catalog, december);
+    const decemberDraft = await awaitingApproval(decemberRun);
+    const lines = await prisma.invoiceLine.findMany({ where: { invoiceId: decemberDraft.invoiceId!, kind: 'late_usage' } });
+    // October now has 200 units (100 × 0.10 + 100 × 0.08 = 18.00), billed 10.00.
+    expect(lines.map((l) => [l.description, l.amount.toFixed(2)])).toEqual([['API calls: adjustment for 2024-10-01 – 2024-11-01, 1 event received after that period closed', '8.00']]);
+    await decemberRun.terminate('test over');
   });
 
   it('settles a zero-amount invoice without calling Stripe', async () => {

@@ -160,3 +160,45 @@ it('a plan change after the period closed is no renewal drift for it: the period
   await changePlans(catalog, organizationId, [{ at: '2024-12-05T00:00:00Z', from: catalog.basicPlanId, to: catalog.proPlanId }]);
   expect(await reconcileNovember(organizationId)).toMatchObject({ findings: 0 });
 });
+
+it('a period billed as one stretch before usage was priced per stretch keeps its late usage measured as one stretch', async () => {
+  const { organizationId, catalog } = await setup('segments-legacy');
+  const prisma = testPrisma();
+  // November had an upgrade on the 16th but was closed by the earlier code: one usage line for the whole period, on Pro's price.
+  await changePlans(catalog, organizationId, [{ at: '2024-11-16T00:00:00Z', from: catalog.basicPlanId, to: catalog.proPlanId }]);
+  const [billedEvent] = await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-05T10:00:00Z', quantity: '1000' }]);
+  const legacy = await prisma.invoice.create({
+    data: {
+      organizationId,
+      subscriptionId: catalog.subscriptionId,
+      customerId: catalog.customerId,
+      periodStart: new Date(november.periodStart),
+      periodEnd: new Date(november.periodEnd),
+      currency: 'usd',
+      total: '82',
+      status: 'paid',
+      workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart),
+      workflowRunId: 'legacy',
+      lines: {
+        create: [
+          { organizationId, position: 1, kind: 'usage', description: 'API calls: usage', meterId: catalog.meterId, quantity: '1000', amount: '82', periodStart: new Date(november.periodStart), periodEnd: new Date(november.periodEnd) },
+        ],
+      },
+    },
+    include: { lines: true },
+  });
+  await prisma.usageEvent.update({ where: { id: billedEvent! }, data: { invoiceLineId: legacy.lines[0]!.id } });
+  // A late November event after the upgrade; then December closes.
+  await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-20T10:00:00Z', quantity: '500' }]);
+  const december = { periodStart: '2024-12-01T00:00:00.000Z', periodEnd: '2025-01-01T00:00:00.000Z' };
+  const input: BillingRunInput = { organizationId, subscriptionId: catalog.subscriptionId, ...december, lateEventGraceSeconds: 0 };
+  const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, december.periodStart), taskQueue: worker.taskQueue, args: [input] });
+  const state = await waitFor('the December draft', async () => {
+    const s = await handle.query(billingRunStateQuery);
+    return s.status === 'awaiting_approval' ? s : undefined;
+  });
+  await handle.terminate('test over');
+  const late = await prisma.invoiceLine.findFirstOrThrow({ where: { invoiceId: state.invoiceId!, kind: 'late_usage' } });
+  // As billed: 1,500 units on Pro's price now cost 107.00, billed 82.00 (not 500 units of a Pro stretch billed nothing, 42.00).
+  expect([late.description, late.amount.toFixed(2)]).toEqual(['API calls: adjustment for 2024-11-01 – 2024-12-01, 1 event received after that period closed', '25.00']);
+});

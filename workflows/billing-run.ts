@@ -28,6 +28,12 @@ const db = proxyActivities<LedgerflowActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/** A re-draft runs while finance waits on the update: a few tries, then the update fails and the draft stays rejected. */
+const redraftDb = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+
 /**
  * Stripe calls: network faults and 5xx are retried by Temporal with backoff;
  * business rejections come back as non-retryable failures (or, for a card
@@ -188,7 +194,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       decide(async () => {
         state.status = 'drafting';
         try {
-          adopt(await db.closePeriod({ ...input, redraft: { of: state.invoiceId!, by: req.approver, reason: req.reason } }));
+          adopt(await redraftDb.closePeriod({ ...input, redraft: { of: state.invoiceId!, by: req.approver, reason: req.reason } }));
         } catch (err) {
           // The re-draft failed (a price that cannot be computed): still rejected, the update says why.
           state.status = 'rejected';

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { LedgerflowActivities } from '../activities';
 import { now } from './clock';
 import { monthIndex, nextPeriod, periodContaining, type BillingPeriod } from '../billing/billing-period';
@@ -19,6 +19,9 @@ const db = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+
+/** A request whose step failed for good is dropped with an alert (before, it failed the workflow). */
+export const DROP_FAILED_REQUEST_PATCH = 'drop-failed-subscription-request';
 
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
@@ -86,7 +89,8 @@ export async function subscriptionLifecycle(input: SubscriptionWorkflowInput): P
       await apply(request);
     } catch (err) {
       const reason = activityFailedForGood(err);
-      if (reason === null) throw err;
+      // Runs from before 2026-12-02 failed the whole workflow here; their histories keep replaying that way.
+      if (reason === null || !patched(DROP_FAILED_REQUEST_PATCH)) throw err;
       log.error('subscription request failed for good and was dropped', { subscriptionId: ref.subscriptionId, kind: request.kind, reason });
       await reportFailedRequest(request, reason);
     }

@@ -4,7 +4,7 @@ import { formatMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans, ratedEvent, type MeterRef } from '../../billing/draft-inputs';
 import { formatDay } from '../../billing/calendar';
-import { pricedSegments, type PricedSegment } from '../../billing/usage-segments';
+import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 import type { BillingPeriod } from '../../billing/billing-period';
 import type { RatedEvent } from '../../billing/usage-readings';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
@@ -16,6 +16,7 @@ import {
   readMeterEvents,
   readCloseInputs,
   readPeriodStandings,
+  readPeriodsBilledWhole,
   type Db,
   type MeterEventRow,
   type PlanPriceRow,
@@ -233,7 +234,8 @@ export function closePeriod({ prisma }: ActivityDeps) {
         const stretchesOf = pricedSegments(sub.plan, changes, sub.startDate, inputs.pricesByPlan);
         const usage = await claimPeriodUsage(tx, sub, stretchesOf(period), takenAt);
         const pricedTypes = [...new Set([...inputs.pricesByPlan.values()].flat().map((p) => p.meter.eventType))];
-        const late = await claimLateUsage(tx, sub, stretchesOf, pricedTypes, start, takenAt);
+        const billedWhole = await readPeriodsBilledWhole(tx, { organizationId: sub.organizationId, subscriptionId: sub.id });
+        const late = await claimLateUsage(tx, sub, asBilled(stretchesOf, billedWhole), pricedTypes, start, takenAt);
         const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
         const lineIds = [
           ...draft.lines.filter((l) => l.kind !== 'usage' && l.kind !== 'late_usage').map(() => randomUUID()),

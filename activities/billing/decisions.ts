@@ -116,8 +116,10 @@ export interface WriteOffInput extends InvoiceRef {
 
 /**
  * Writes a rejected draft's period off: the invoice bills nothing, on
- * purpose, and its events stay claimed by it so no later close bills them
- * as late usage. Idempotent; only a rejected draft can be written off.
+ * purpose, and its period's events stay claimed by it so no later close
+ * bills them as late usage; the late events of earlier periods it carried
+ * are released to be billed. Idempotent; only a rejected draft can be
+ * written off.
  */
 export function writeOffInvoice({ prisma }: ActivityDeps) {
   return async function writeOffInvoice(input: WriteOffInput): Promise<InvoiceSnapshot> {
@@ -127,6 +129,10 @@ export function writeOffInvoice({ prisma }: ActivityDeps) {
       if (invoice.status === 'written_off') return view(invoice);
       if (invoice.status !== 'rejected') throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is ${invoice.status}; only a rejected draft can be written off`, 'InvalidState');
       const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'written_off', writtenOffBy: input.by, writtenOffAt: new Date(), writeOffReason: input.reason } });
+      // Its late-usage lines held events of earlier periods, not of the one written off: they go back, for the next close to bill as late usage.
+      const released = await tx.$executeRaw`
+        UPDATE usage_events SET invoice_line_id = NULL
+        WHERE organization_id = ${input.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${invoice.id}::uuid AND kind = 'late_usage')`;
       await writeAudit(tx, {
         organizationId: input.organizationId,
         actor: financeActor(input.by),
@@ -134,7 +140,7 @@ export function writeOffInvoice({ prisma }: ActivityDeps) {
         entityType: 'invoice',
         entityId: invoice.id,
         before: { status: invoice.status, total: formatMoney(dec(invoice.total), invoice.currency) },
-        after: { status: 'written_off', by: input.by, reason: input.reason, workflowId: run.id, runId: run.type === 'workflow' ? run.runId : null },
+        after: { status: 'written_off', by: input.by, reason: input.reason, releasedLateEvents: released, workflowId: run.id, runId: run.type === 'workflow' ? run.runId : null },
       });
       return view(updated);
     }, TX_OPTIONS);

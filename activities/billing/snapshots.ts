@@ -8,7 +8,7 @@ import type { ActivityDeps } from '../deps';
 
 /**
  * Upserts one customer's daily readings of one meter on (customer, meter, day)
- * and returns the snapshot ids. A row only changes (and gets a new taken_at)
+ * and returns the snapshot ids, one per reading, in the readings' order. A row only changes (and gets a new taken_at)
  * when its numbers do, so re-running a snapshot changes nothing.
  */
 export async function upsertSnapshots(
@@ -17,7 +17,7 @@ export async function upsertSnapshots(
   readings: readonly DayReading[],
 ): Promise<string[]> {
   if (readings.length === 0) return [];
-  const rows = await db.$queryRaw<{ id: string }[]>`
+  const rows = await db.$queryRaw<{ id: string; day: Date }[]>`
     INSERT INTO usage_snapshots (id, organization_id, customer_id, meter_id, day, quantity, event_count, cost, revenue, newest_at, newest_id, taken_at)
     SELECT gen_random_uuid(), ${scope.organizationId}::uuid, ${scope.customerId}::uuid, ${scope.meterId}::uuid, r.day, r.quantity, r.event_count, r.cost, r.revenue, r.newest_at, r.newest_id, ${scope.takenAt}
     FROM unnest(${readings.map((r) => r.day)}::date[], ${readings.map((r) => toPlainString(r.quantity))}::numeric[], ${readings.map((r) => r.eventCount)}::int[],
@@ -29,15 +29,14 @@ export async function upsertSnapshots(
       newest_at = EXCLUDED.newest_at, newest_id = EXCLUDED.newest_id, taken_at = EXCLUDED.taken_at
     WHERE (usage_snapshots.quantity, usage_snapshots.event_count, usage_snapshots.cost, usage_snapshots.revenue, usage_snapshots.newest_id)
       IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.event_count, EXCLUDED.cost, EXCLUDED.revenue, EXCLUDED.newest_id)
-    RETURNING id`;
-  // Unchanged rows are not returned by an upsert that skipped them: read their ids.
-  if (rows.length === readings.length) return rows.map((r) => r.id);
-  const all = await db.usageSnapshot.findMany({
-    where: { customerId: scope.customerId, meterId: scope.meterId, day: { in: readings.map((r) => r.day) } },
-    select: { id: true },
-    orderBy: { day: 'asc' },
-  });
-  return all.map((r) => r.id);
+    RETURNING id, day`;
+  // Unchanged rows are not returned by an upsert that skipped them: read their ids. Either way, in the readings' order.
+  const found =
+    rows.length === readings.length
+      ? rows
+      : await db.usageSnapshot.findMany({ where: { customerId: scope.customerId, meterId: scope.meterId, day: { in: readings.map((r) => r.day) } }, select: { id: true, day: true } });
+  const byDay = new Map(found.map((r) => [r.day.getTime(), r.id]));
+  return readings.map((r) => byDay.get(r.day.getTime())!);
 }
 
 /** Snapshots one meter's events over [from, to) per day for a customer. */

@@ -10,6 +10,7 @@ import {
   readBilledUsage,
   readCustomerSubscriptions,
   readPeriodStandings,
+  readPeriodsBilledWhole,
   readMeterEvents,
   readPlanChanges,
   readPlanPrices,
@@ -21,7 +22,7 @@ import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { CustomerIdParamsSchema } from '../schemas/upcoming-invoice';
 import { parseOrThrow } from '../validation';
-import { inSegment, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
+import { asBilled, inSegment, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 
 /*
  * What each of a customer's subscriptions would bill if its current period
@@ -103,7 +104,8 @@ async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod
       ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}),
     })),
   );
-  const late = await lateUsages(db, s, stretchesOf, [...new Set(allPrices.map((p) => p.meter.eventType))], period);
+  const billedWhole = await readPeriodsBilledWhole(db, { organizationId: s.organizationId, subscriptionId: s.id });
+  const late = await lateUsages(db, s, asBilled(stretchesOf, billedWhole), [...new Set(allPrices.map((p) => p.meter.eventType))], period);
   return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(allPrices.map((p) => [p.meter.id, p.meter.key])) };
 }
 
