@@ -47,7 +47,7 @@ export async function startBillingRunWorkflow(
 }
 
 /** Ended runs a retry may start again: a step failed for good, or the run ran out of time. Terminated runs were stopped on purpose. */
-const RETRYABLE = new Set(['FAILED', 'TIMED_OUT']);
+export const RETRYABLE_RUN_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'TIMED_OUT']);
 
 export class BillingRunNotRetryableError extends Error {}
 
@@ -62,7 +62,7 @@ export class BillingRunNotRetryableError extends Error {}
 export async function retryFailedBillingRun(client: Client, workflowId: string, reason: string): Promise<{ failedRunId: string; runId: string }> {
   const handle = client.workflow.getHandle(workflowId);
   const described = await handle.describe();
-  if (!RETRYABLE.has(described.status.name)) {
+  if (!RETRYABLE_RUN_STATUSES.has(described.status.name)) {
     throw new BillingRunNotRetryableError(`billing run ${workflowId} is ${described.status.name.toLowerCase().replace(/_/g, ' ')}; only a failed or timed-out run is retried`);
   }
   const history = await client.workflow.getHandle(workflowId, described.runId).fetchHistory();

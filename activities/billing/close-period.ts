@@ -113,9 +113,11 @@ async function claimLateUsage(tx: Db, sub: SubscriptionTerms, stretchesOf: (peri
       AND event_type = ANY(${eventTypes}::text[]) AND timestamp >= ${sub.startDate} AND timestamp < ${start} AND invoice_line_id IS NULL
     FOR UPDATE`;
   if (late.length === 0) return [];
-  const standings = await readPeriodStandings(tx, { organizationId: sub.organizationId, subscriptionId: sub.id });
+  // Only a close with late events reads how earlier periods stand and were billed: most closes have none.
+  const ref = { organizationId: sub.organizationId, subscriptionId: sub.id };
+  const [standings, billedWhole] = [await readPeriodStandings(tx, ref), await readPeriodsBilledWhole(tx, ref)];
   const result: PendingLate[] = [];
-  for (const g of lateGroupsToBill(groupLateEvents(sub, stretchesOf, late), standings)) {
+  for (const g of lateGroupsToBill(groupLateEvents(sub, asBilled(stretchesOf, billedWhole), late), standings)) {
     const lineId = randomUUID();
     await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
     const meter = meterOf(g.price.meter);
@@ -234,8 +236,7 @@ export function closePeriod({ prisma }: ActivityDeps) {
         const stretchesOf = pricedSegments(sub.plan, changes, sub.startDate, inputs.pricesByPlan);
         const usage = await claimPeriodUsage(tx, sub, stretchesOf(period), takenAt);
         const pricedTypes = [...new Set([...inputs.pricesByPlan.values()].flat().map((p) => p.meter.eventType))];
-        const billedWhole = await readPeriodsBilledWhole(tx, { organizationId: sub.organizationId, subscriptionId: sub.id });
-        const late = await claimLateUsage(tx, sub, asBilled(stretchesOf, billedWhole), pricedTypes, start, takenAt);
+        const late = await claimLateUsage(tx, sub, stretchesOf, pricedTypes, start, takenAt);
         const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
         const lineIds = [
           ...draft.lines.filter((l) => l.kind !== 'usage' && l.kind !== 'late_usage').map(() => randomUUID()),

@@ -60,11 +60,12 @@ async function lateUsages(db: Db, s: SubscriptionTerms, stretchesOf: (period: Bi
   const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
   const rows = await readMeterEvents(db, { ...scope, eventTypes, from: s.startDate, to: period.start, unbilledOnly: true });
   if (rows.length === 0) return [];
-  const standings = await readPeriodStandings(db, { organizationId: s.organizationId, subscriptionId: s.id });
+  const ref = { organizationId: s.organizationId, subscriptionId: s.id };
+  const [standings, billedWhole] = [await readPeriodStandings(db, ref), await readPeriodsBilledWhole(db, ref)];
   const groups = lateGroupsToBill(
     groupLateEvents(
       s,
-      stretchesOf,
+      asBilled(stretchesOf, billedWhole),
       rows.map((r) => ({ id: r.id, eventType: r.event_type, timestamp: r.timestamp })),
     ),
     standings,
@@ -104,8 +105,7 @@ async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod
       ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}),
     })),
   );
-  const billedWhole = await readPeriodsBilledWhole(db, { organizationId: s.organizationId, subscriptionId: s.id });
-  const late = await lateUsages(db, s, asBilled(stretchesOf, billedWhole), [...new Set(allPrices.map((p) => p.meter.eventType))], period);
+  const late = await lateUsages(db, s, stretchesOf, [...new Set(allPrices.map((p) => p.meter.eventType))], period);
   return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(allPrices.map((p) => [p.meter.id, p.meter.key])) };
 }
 

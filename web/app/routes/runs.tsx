@@ -18,9 +18,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
   return data(outcome, { status: outcome.ok ? 202 : 409 });
 }
 
-/** Runs a retry may start again: those that failed or timed out (terminated ones were stopped on purpose). */
-const RETRYABLE = new Set(['FAILED', 'TIMED_OUT']);
-
 function Retry({ workflowId }: { workflowId: string }) {
   const busy = useNavigation().state === 'submitting';
   return (
@@ -103,7 +100,7 @@ export default function Runs() {
                   </td>
                   <td data-testid="run-failure">
                     {r.failure ?? ''}
-                    {mayRetry && RETRYABLE.has(r.temporalStatus) ? <Retry workflowId={r.workflowId} /> : null}
+                    {mayRetry && r.retryable ? <Retry workflowId={r.workflowId} /> : null}
                   </td>
                   <td className="num">{r.total ?? ''}</td>
                   <td>

@@ -4,7 +4,7 @@ import { temporal } from '@temporalio/proto';
 import type { AppLoadContext } from 'react-router';
 import { BILLING_RUN_WORKFLOW_TYPE, billingRunStateQuery } from '../../../temporal/billing-messages';
 import { writeAudit } from '../../../prisma/audit';
-import { BillingRunNotRetryableError, retryFailedBillingRun } from '../../../temporal/billing-runs';
+import { BillingRunNotRetryableError, retryFailedBillingRun, RETRYABLE_RUN_STATUSES } from '../../../temporal/billing-runs';
 import { OrganizationId, SubscriptionId } from '../../../temporal/search-attribute-keys';
 import type { SignedInUser } from './auth.server';
 import { money } from './money.server';
@@ -43,6 +43,8 @@ export interface BillingRunRow {
   phase: string;
   /** why a failed, terminated or timed-out run ended */
   failure: string | null;
+  /** failed or timed out: a retry may start it again (terminated runs were stopped on purpose) */
+  retryable: boolean;
   total: string | null;
   temporalUrl: string;
   startedAt: string;
@@ -100,6 +102,7 @@ export async function listBillingRuns(context: AppLoadContext, organizationId: s
         temporalStatus: e.status,
         phase: e.status === 'RUNNING' ? await runningPhase(context, e, invoice?.status) : (invoice?.status ?? 'no invoice'),
         failure: ['FAILED', 'TERMINATED', 'TIMED_OUT'].includes(e.status) ? await failureReason(context, e) : null,
+        retryable: RETRYABLE_RUN_STATUSES.has(e.status),
         total: invoice ? money(invoice.total, invoice.currency) : null,
         temporalUrl: temporalUiLink(context, e.workflowId),
         startedAt: e.startTime.toISOString(),
