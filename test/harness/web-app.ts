@@ -22,6 +22,8 @@ const skipReason = fs.existsSync(CHROMIUM) ? null : `Chromium not found at ${CHR
 /** `describe`, or `describe.skip` with a note on stderr when this machine has no Chromium. */
 export function describeWithChromium(name: string): typeof describe {
   if (!skipReason) return describe;
+  // CI sets this: a skipped suite proves nothing, so there it is a failure.
+  if (process.env.LEDGERFLOW_FORBID_SKIPS === '1') throw new Error(`[${name}] the browser tests cannot run: ${skipReason}`);
   process.stderr.write(`[${name}] skipping the browser tests: ${skipReason}\n`);
   return describe.skip;
 }
