@@ -1,11 +1,10 @@
 import { monthIndex, periodContaining, type BillingInterval, type BillingPeriod } from './billing-period';
-import { dec } from './decimal';
+import { dec, type Dec } from './decimal';
 import type { DraftInput, LateUsage, MeterUsage, PlanChange, PlanTerms } from './invoice-draft';
 import type { InvoiceStatus } from './invoice-status';
-import { aggregate, type Meter, type MeterAggregation } from './meter-aggregation';
+import { type Meter, type MeterAggregation } from './meter-aggregation';
 import type { ProrationMode } from './proration';
 import { priceFromRow, type StoredPrice } from './stored-price';
-import type { RatedEvent } from './usage-readings';
 
 /*
  * From the stored rows a billing period is drafted from to the DraftInput
@@ -54,16 +53,6 @@ export interface SubscriptionRow {
   organization: { prorationMode: string };
 }
 
-/** A usage_events row as meters read it. */
-export interface EventRow {
-  id: string;
-  quantity: Amount;
-  timestamp: Date;
-  properties: Record<string, unknown>;
-  cost: Amount | null;
-  revenue: Amount | null;
-}
-
 export interface MeterRef extends Meter {
   id: string;
   eventType: string;
@@ -71,17 +60,6 @@ export interface MeterRef extends Meter {
 
 export function meterOf(m: MeterRow): MeterRef {
   return { id: m.id, eventType: m.eventType, aggregation: m.aggregation, ...(m.property ? { property: m.property } : {}) };
-}
-
-export function ratedEvent(row: EventRow): RatedEvent {
-  return {
-    id: row.id,
-    quantity: dec(row.quantity),
-    timestamp: row.timestamp,
-    properties: row.properties,
-    cost: row.cost === null ? null : dec(row.cost),
-    revenue: row.revenue === null ? null : dec(row.revenue),
-  };
 }
 
 /**
@@ -121,8 +99,9 @@ export function periodPlans(subscription: SubscriptionRow, changes: readonly Pla
 }
 
 /** One priced meter's usage line input: the period's events of its type, priced by the row's model. */
-export function meterUsage(price: PriceRow, events: readonly RatedEvent[], snapshotIds: string[]): MeterUsage {
-  return { meterId: price.meter.id, meterName: price.meter.name, price: priceFromRow(price), quantity: aggregate(meterOf(price.meter), events), snapshotIds };
+/** A meter's usage line input: its quantity (read in SQL, prisma/usage-aggregates.ts) priced by the stored row. */
+export function meterUsage(price: PriceRow, quantity: Dec, snapshotIds: string[]): MeterUsage {
+  return { meterId: price.meter.id, meterName: price.meter.name, price: priceFromRow(price), quantity, snapshotIds };
 }
 
 /** A stretch of a period priced by one plan (billing/usage-segments.ts). */
@@ -189,7 +168,8 @@ export function lateGroupsToBill(groups: readonly LateGroup[], standings: Readon
  */
 export function lateUsage(
   group: LateGroup,
-  periodEvents: readonly RatedEvent[],
+  /** the meter's quantity over the stretch's events as they now stand (billable: not forgiven) */
+  quantity: Dec,
   billed: { quantity: Amount | null; amount: Amount | null } | undefined,
   snapshotIds: string[],
 ): LateUsage {
@@ -200,7 +180,7 @@ export function lateUsage(
     periodStart: group.stretch?.start ?? group.period.start,
     periodEnd: group.stretch?.end ?? group.period.end,
     ...(group.stretch ? { planName: group.stretch.planName } : {}),
-    quantity: aggregate(meterOf(group.price.meter), periodEvents),
+    quantity,
     billedQuantity: dec(billed?.quantity ?? 0),
     billedAmount: dec(billed?.amount ?? 0),
     lateEvents: group.eventIds.length,

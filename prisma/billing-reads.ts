@@ -1,5 +1,6 @@
 import { NOT_BILLED_STATUSES, type InvoiceStatus } from '../billing/invoice-status';
 import { Prisma, type PrismaClient } from './generated/client';
+import { UNBILLED } from './usage-claims';
 
 /**
  * Reads a billing period is drafted from. Plain rows, no rules: the close
@@ -63,36 +64,17 @@ export async function readPlanPrices(db: Db, planId: string) {
 }
 export type PlanPriceRow = Awaited<ReturnType<typeof readPlanPrices>>[number];
 
-/** A usage event as meters and snapshots read it. */
-export interface MeterEventRow {
-  id: string;
-  event_type: string;
-  quantity: Prisma.Decimal;
-  timestamp: Date;
-  properties: Record<string, unknown>;
-  cost: Prisma.Decimal | null;
-  revenue: Prisma.Decimal | null;
-}
-
-/**
- * One customer's events of the given types in [from, to). `unbilledOnly`
- * skips events already on an invoice; `billable` skips those a written-off
- * (or rejected) invoice holds, which are forgiven rather than billed.
- */
-export async function readMeterEvents(
+/** One customer's events of the given types in [from, to) that no invoice line bills yet (the late usage a close would take). */
+export async function readUnbilledEvents(
   db: Db,
-  q: { organizationId: string; customerExternalId: string; eventTypes: string[]; from: Date; to: Date; unbilledOnly?: boolean; billable?: boolean },
-): Promise<MeterEventRow[]> {
+  q: { organizationId: string; customerExternalId: string; eventTypes: string[]; from: Date; to: Date },
+): Promise<{ id: string; eventType: string; timestamp: Date }[]> {
   if (q.eventTypes.length === 0) return [];
-  return db.$queryRaw<MeterEventRow[]>`
-    SELECT id, event_type, quantity, timestamp, properties, cost, revenue
+  return db.$queryRaw`
+    SELECT e.id, e.event_type AS "eventType", e.timestamp
     FROM usage_events e
-    WHERE organization_id = ${q.organizationId}::uuid AND customer_external_id = ${q.customerExternalId}
-      AND event_type = ANY(${q.eventTypes}::text[]) AND timestamp >= ${q.from} AND timestamp < ${q.to}
-      AND (${q.unbilledOnly ?? false} = false OR invoice_line_id IS NULL)
-      AND (${q.billable ?? false} = false OR invoice_line_id IS NULL OR NOT EXISTS (
-        SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
-        WHERE l.id = e.invoice_line_id AND i.status = ANY(${[...NOT_BILLED_STATUSES]}::invoice_status[])))`;
+    WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
+      AND e.event_type = ANY(${q.eventTypes}::text[]) AND e.timestamp >= ${q.from} AND e.timestamp < ${q.to} AND ${UNBILLED}`;
 }
 
 /**

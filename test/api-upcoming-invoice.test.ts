@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { roundMoney } from '../billing/currency';
 import { dec } from '../billing/decimal';
-import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
+import { countUnbilledEvents, createBillingCatalog, insertUsage, lineOfEvent } from './harness/billing-fixtures';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestApi, type TestApi } from './api-test-app';
 
@@ -40,7 +40,7 @@ const lineSummary = (lines: { kind: string; amount: string; quantity: string | n
 async function footprint(organizationId: string, customerId: string) {
   const prisma = testPrisma();
   const [unbilled, snapshots, invoices, audit] = await Promise.all([
-    prisma.usageEvent.count({ where: { organizationId, invoiceLineId: null } }),
+    countUnbilledEvents(organizationId),
     prisma.usageSnapshot.count({ where: { organizationId, customerId } }),
     prisma.invoice.count({ where: { organizationId } }),
     prisma.auditLog.count({ where: { organizationId } }),
@@ -145,7 +145,7 @@ describe('GET /customers/:id/upcoming-invoice', () => {
 
     // Read only: no event claimed, no snapshot, invoice or audit row written.
     expect(await footprint(org.organizationId, customerId)).toEqual(before);
-    expect((await prisma.usageEvent.findUniqueOrThrow({ where: { id: lateEvent! } })).invoiceLineId).toBeNull();
+    expect(await lineOfEvent(org.organizationId, lateEvent!)).toBeNull();
   });
 
   test('with zero events: the full base fee and a zero usage line; usage of a period still in its grace is left to that period\'s own invoice', async () => {

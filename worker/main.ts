@@ -9,14 +9,14 @@ import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 import { Batcher } from './batcher';
-import { createLedgerflowWorker } from './create-worker';
+import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-worker';
 
 /**
  * The worker process: `node --import tsx worker/main.ts`.
  * Env: DATABASE_URL (required), TEMPORAL_ADDRESS (127.0.0.1:7233),
  * TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE (ledgerflow),
  * SWEEPER_INTERVAL_SECONDS (60), INGEST_BATCH_WINDOW_MS (250),
- * INGEST_MAX_OPEN_BATCHES (4 per organization); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
+ * INGEST_MAX_OPEN_BATCHES (4 per organization), WORKER_MAX_CACHED_WORKFLOWS (500); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
  * ALERT_SLACK_CHANNEL, SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (see
  * activities/channels/index.ts; with none set, notifications are logged);
  * Stripe: STRIPE_SECRET_KEY and, for stripe-mock or a proxy, STRIPE_API_BASE
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   const sweeperEverySeconds = positiveInteger('SWEEPER_INTERVAL_SECONDS', process.env.SWEEPER_INTERVAL_SECONDS, 60);
   const batchWindowMs = positiveInteger('INGEST_BATCH_WINDOW_MS', process.env.INGEST_BATCH_WINDOW_MS, 250);
   const maxOpenBatches = positiveInteger('INGEST_MAX_OPEN_BATCHES', process.env.INGEST_MAX_OPEN_BATCHES, 4);
+  const maxCachedWorkflows = positiveInteger('WORKER_MAX_CACHED_WORKFLOWS', process.env.WORKER_MAX_CACHED_WORKFLOWS, DEFAULT_MAX_CACHED_WORKFLOWS);
 
   const prisma = createPrismaClient(databaseUrl());
   const pool = createPgPool(databaseUrl(), { max: 10 });
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
       client,
       notifier,
       stripeAccounts,
+      maxCachedWorkflows,
       ...(stripe ? { stripe } : {}),
       // A bundle built ahead of time (images, tests) instead of bundling the workflows at start.
       ...(process.env.LEDGERFLOW_WORKFLOW_BUNDLE ? { workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE } : {}),

@@ -1,4 +1,4 @@
-import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { ClosedPeriod, LedgerflowActivities } from '../activities';
 import { failureReason } from './failures';
 import { now } from './clock';
@@ -74,6 +74,20 @@ const notify = proxyActivities<LedgerflowActivities>({
  * billed nowhere; later runs wait for finance to re-draft the period or write it off.
  */
 export const DECIDE_AFTER_REJECTION_PATCH = 'redraft-or-write-off-after-rejection';
+
+/**
+ * Runs started before 2026-12-02 17:00 UTC read where the drafted invoice stands in a regular
+ * activity; later runs read it in a local activity (one short read: no activity task for the
+ * server to schedule and dispatch at a period end). It stays a read after the close, not a value
+ * the close returns, so a run reset to after its draft reads what the database says now.
+ */
+export const LOCAL_STANDING_READ_PATCH = 'read-standing-locally';
+
+/** Short reads the run takes in its own workflow task (local activities), retried as `db` is. */
+const localDb = proxyLocalActivities<LedgerflowActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 /** Where a run picks up for an invoice the database already has in this state (a reset, or a repeated run). */
 const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
@@ -257,7 +271,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     if (closesAt > now()) await sleep(closesAt - now());
     adopt(await db.closePeriod(input));
     // The database is the truth about where the invoice stands (see RESUME).
-    const stored = await db.readInvoiceState(ref);
+    const stored = patched(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref);
     state.status = RESUME[stored.status];
     state.total = stored.total;
     fromDatabase = patched(RESUME_SCHEDULES_PATCH);

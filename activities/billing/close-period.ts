@@ -2,27 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans, ratedEvent, type MeterRef } from '../../billing/draft-inputs';
-import { formatDay } from '../../billing/calendar';
+import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans } from '../../billing/draft-inputs';
+import { formatDay, nextUtcMidnight } from '../../billing/calendar';
 import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 import type { BillingPeriod } from '../../billing/billing-period';
-import type { RatedEvent } from '../../billing/usage-readings';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
 import type { InvoiceStatus } from '../../billing/invoice-status';
-import { readingsByDay } from '../../billing/usage-readings';
+import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
 import { writeAudit } from '../../prisma/audit';
-import {
-  readBilledUsage,
-  readMeterEvents,
-  readCloseInputs,
-  readPeriodStandings,
-  readPeriodsBilledWhole,
-  type Db,
-  type MeterEventRow,
-  type PlanPriceRow,
-  type SubscriptionTerms,
-} from '../../prisma/billing-reads';
-import type { Prisma } from '../../prisma/client';
+import { readBilledUsage, readCloseInputs, readPeriodStandings, readPeriodsBilledWhole, type Db, type PlanPriceRow, type SubscriptionTerms } from '../../prisma/billing-reads';
+import { Prisma } from '../../prisma/client';
+import { aggregateUsage, type UsageAggregate } from '../../prisma/usage-aggregates';
+import { BILLABLE, UNBILLED, insertClaims, readLiveClaims, releaseClaimsOf, type NewClaim } from '../../prisma/usage-claims';
 import type { BillingRunInput } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor, workflowClock } from '../workflow-actor';
@@ -56,93 +47,92 @@ interface PendingLate extends LateUsage {
 }
 
 /**
- * Claims the period's unbilled events for its usage lines, one line per
+ * Claims the period's unbilled usage for its usage lines, one line per
  * stretch of the period (billing/usage-segments.ts) and meter its plan
- * prices: what is claimed is exactly what is billed. Each meter's days are
- * snapshotted once, from every event claimed for it, and each line lists the
+ * prices: a line claims its stretch as a range (prisma/usage-claims.ts) and
+ * bills what PostgreSQL aggregates of it (prisma/usage-aggregates.ts); no
+ * event row is read into Node or rewritten. What is claimed is exactly what
+ * is billed. Each meter's days are snapshotted once, and each line lists the
  * snapshots of the days its own events fall on.
  */
-async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, segments: readonly PricedSegment[], takenAt: Date): Promise<PendingUsage[]> {
-  const claimed: { lineId: string; price: PlanPriceRow; segment: PricedSegment; events: RatedEvent[] }[] = [];
-  const byMeter = new Map<string, { meter: MeterRef; events: RatedEvent[] }>();
+async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, segments: readonly PricedSegment[], takenAt: Date): Promise<{ usage: PendingUsage[]; claims: NewClaim[] }> {
+  const period = { start: segments[0]!.start, end: segments[segments.length - 1]!.end };
+  const scope = { organizationId: sub.organizationId, customerExternalId: sub.customer.externalId };
+  const meterIds = [...new Set(segments.flatMap((s) => s.prices.map((p) => p.meter.id)))];
+  // Stretches another subscription of this customer already claimed for a meter stay its own.
+  const live = await readLiveClaims(tx, { ...scope, meterIds, from: period.start, to: period.end });
+  const lines: { lineId: string; price: PlanPriceRow; segment: PricedSegment; parts: TimeRange[]; usage: UsageAggregate }[] = [];
   for (const segment of segments) {
     for (const price of segment.prices as PlanPriceRow[]) {
-      const lineId = randomUUID();
       const meter = meterOf(price.meter);
-      const rows = await tx.$queryRaw<MeterEventRow[]>`
-        UPDATE usage_events SET invoice_line_id = ${lineId}::uuid
-        WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
-          AND event_type = ${meter.eventType} AND timestamp >= ${segment.start} AND timestamp < ${segment.end} AND invoice_line_id IS NULL
-        RETURNING id, event_type, quantity, timestamp, properties, cost, revenue`;
-      const events = rows.map(ratedEvent);
-      claimed.push({ lineId, price, segment, events });
-      const seen = byMeter.get(meter.id) ?? { meter, events: [] };
-      seen.events.push(...events);
-      byMeter.set(meter.id, seen);
+      const parts = uncoveredRanges(segment, live.filter((c) => c.meterId === meter.id));
+      const usage = await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges: parts, where: UNCLAIMED_ONE_BY_ONE });
+      lines.push({ lineId: randomUUID(), price, segment, parts, usage });
     }
   }
   const snapshotOfDay = new Map<string, string>();
-  for (const { meter, events } of byMeter.values()) {
-    const readings = readingsByDay(meter, events);
-    const ids = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt }, readings);
-    readings.forEach((r, i) => snapshotOfDay.set(`${meter.id}|${formatDay(r.day)}`, ids[i]!));
+  for (const meterId of meterIds) {
+    const own = lines.filter((l) => l.price.meter.id === meterId);
+    const meter = meterOf(own[0]!.price.meter);
+    // A meter priced in two stretches (a plan change) is read once more over both, so a day split by the change is one snapshot.
+    const days =
+      own.length === 1
+        ? own[0]!.usage.days
+        : (await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges: own.flatMap((l) => l.parts), where: UNCLAIMED_ONE_BY_ONE })).days;
+    const ids = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId, takenAt }, days);
+    days.forEach((r, i) => snapshotOfDay.set(`${meterId}|${formatDay(r.day)}`, ids[i]!));
   }
-  return claimed.map(({ lineId, price, segment, events }) => {
-    const days = [...new Set(events.map((e) => formatDay(e.timestamp)))].sort();
-    const snapshotIds = days.map((day) => snapshotOfDay.get(`${price.meter.id}|${day}`)!);
+  const usage = lines.map(({ lineId, price, segment, usage }) => {
+    const snapshotIds = usage.days.map((d) => snapshotOfDay.get(`${price.meter.id}|${formatDay(d.day)}`)!);
     // One stretch (no plan change in the period): the line covers the period, as it always has.
     const stretch = segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {};
-    return { lineId, ...meterUsage(price, events, snapshotIds), ...stretch };
+    return { lineId, ...meterUsage(price, usage.quantity, snapshotIds), ...stretch };
   });
+  const claims = lines.flatMap(({ lineId, price, parts }) =>
+    parts.map((p) => ({ invoiceLineId: lineId, customerExternalId: sub.customer.externalId, meterId: price.meter.id, eventType: price.meter.eventType, start: p.start, end: p.end })),
+  );
+  return { usage, claims };
 }
 
+/** Events no late-usage line took one by one (a range claim's own events always are). */
+const UNCLAIMED_ONE_BY_ONE = Prisma.sql`e.invoice_line_id IS NULL`;
+
 /**
- * Events of earlier periods that arrived after those periods closed: claimed
- * here, grouped by meter and period (and stretch of it, when a plan change
- * split it; priced by the plan of that stretch), and billed as the
- * difference between what that usage costs now and what it was billed. Events a
- * written-off invoice holds were forgiven: they count in neither. A period
- * whose rejected draft waits for finance keeps its late events for its next
- * revision.
+ * Events of earlier periods that arrived after those periods closed (no
+ * claim saw them): claimed here one by one, grouped by meter and period (and
+ * stretch of it, when a plan change split it; priced by the plan of that
+ * stretch), and billed as the difference between what that usage costs now
+ * and what it was billed. Events a written-off invoice holds were forgiven:
+ * they count in neither. A period whose rejected draft waits for finance
+ * keeps its late events for its next revision.
  */
 async function claimLateUsage(tx: Db, sub: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], start: Date, takenAt: Date): Promise<PendingLate[]> {
   if (sub.startDate.getTime() >= start.getTime() || eventTypes.length === 0) return [];
   const late = await tx.$queryRaw<{ id: string; eventType: string; timestamp: Date }[]>`
-    SELECT id, event_type AS "eventType", timestamp FROM usage_events
-    WHERE organization_id = ${sub.organizationId}::uuid AND customer_external_id = ${sub.customer.externalId}
-      AND event_type = ANY(${eventTypes}::text[]) AND timestamp >= ${sub.startDate} AND timestamp < ${start} AND invoice_line_id IS NULL
-    FOR UPDATE`;
+    SELECT e.id, e.event_type AS "eventType", e.timestamp FROM usage_events e
+    WHERE e.organization_id = ${sub.organizationId}::uuid AND e.customer_external_id = ${sub.customer.externalId}
+      AND e.event_type = ANY(${eventTypes}::text[]) AND e.timestamp >= ${sub.startDate} AND e.timestamp < ${start} AND ${UNBILLED}
+    FOR UPDATE OF e`;
   if (late.length === 0) return [];
   // Only a close with late events reads how earlier periods stand and were billed: most closes have none.
   const ref = { organizationId: sub.organizationId, subscriptionId: sub.id };
   const [standings, billedWhole] = [await readPeriodStandings(tx, ref), await readPeriodsBilledWhole(tx, ref)];
+  const when = new Map(late.map((e) => [e.id, e.timestamp]));
   const result: PendingLate[] = [];
   for (const g of lateGroupsToBill(groupLateEvents(sub, asBilled(stretchesOf, billedWhole), late), standings)) {
     const lineId = randomUUID();
     await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
     const meter = meterOf(g.price.meter);
-    const all = (
-      await readMeterEvents(tx, {
-        organizationId: sub.organizationId,
-        customerExternalId: sub.customer.externalId,
-        eventTypes: [meter.eventType],
-        from: g.period.start,
-        to: g.period.end,
-        billable: true,
-      })
-    ).map(ratedEvent);
+    const scope = { organizationId: sub.organizationId, customerExternalId: sub.customer.externalId, eventType: meter.eventType, where: BILLABLE };
     // Re-snapshot the days the late events fall on, so snapshots show the usage as it now stands.
-    const lateIds = new Set(g.eventIds);
-    const lateDays = new Set(all.filter((e) => lateIds.has(e.id)).map((e) => e.timestamp.toISOString().slice(0, 10)));
-    const snapshotIds = await upsertSnapshots(
-      tx,
-      { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt },
-      readingsByDay(meter, all.filter((e) => lateDays.has(e.timestamp.toISOString().slice(0, 10)))),
-    );
+    const lateDays = [...new Set(g.eventIds.map((id) => formatDay(when.get(id)!)))].sort();
+    const dayRanges = lateDays.map((day) => ({ start: new Date(`${day}T00:00:00.000Z`), end: nextUtcMidnight(new Date(`${day}T00:00:00.000Z`)) }));
+    const { days } = await aggregateUsage(tx, meter, { ...scope, ranges: dayRanges });
+    const snapshotIds = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt }, days);
     const stretch = g.stretch ?? g.period;
     const [billed] = (await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: stretch.start })).filter((b) => b.meterId === meter.id);
-    const inStretch = all.filter((e) => e.timestamp >= stretch.start && e.timestamp < stretch.end);
-    result.push({ lineId, ...lateUsage(g, inStretch, billed?._sum, snapshotIds) });
+    const { quantity } = await aggregateUsage(tx, meter, { ...scope, ranges: [stretch] });
+    result.push({ lineId, ...lateUsage(g, quantity, billed?._sum, snapshotIds) });
   }
   return result;
 }
@@ -226,15 +216,18 @@ export function closePeriod({ prisma }: ActivityDeps) {
         // A re-draft: the rejected revision gives its events back to be claimed anew; its lines and audit trail stay.
         const released =
           existing && input.redraft
-            ? await tx.$executeRaw`
-                UPDATE usage_events SET invoice_line_id = NULL
-                WHERE organization_id = ${sub.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${existing.id}::uuid)`
-            : 0;
+            ? {
+                claims: await releaseClaimsOf(tx, sub.organizationId, existing.id),
+                lateEvents: await tx.$executeRaw`
+                  UPDATE usage_events SET invoice_line_id = NULL
+                  WHERE organization_id = ${sub.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${existing.id}::uuid)`,
+              }
+            : null;
 
         const period = { start, end };
         const plans = periodPlans(sub, changes, period);
         const stretchesOf = pricedSegments(sub.plan, changes, sub.startDate, inputs.pricesByPlan);
-        const usage = await claimPeriodUsage(tx, sub, stretchesOf(period), takenAt);
+        const { usage, claims } = await claimPeriodUsage(tx, sub, stretchesOf(period), takenAt);
         const pricedTypes = [...new Set([...inputs.pricesByPlan.values()].flat().map((p) => p.meter.eventType))];
         const late = await claimLateUsage(tx, sub, stretchesOf, pricedTypes, start, takenAt);
         const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
@@ -260,6 +253,7 @@ export function closePeriod({ prisma }: ActivityDeps) {
           },
         });
         await tx.invoiceLine.createMany({ data: draft.lines.map((line, i) => lineRow(line, invoice.id, sub.organizationId, i + 1, lineIds[i]!)) });
+        await insertClaims(tx, sub.organizationId, claims);
         if (existing && input.redraft) {
           await writeAudit(tx, {
             organizationId: sub.organizationId,
@@ -268,7 +262,7 @@ export function closePeriod({ prisma }: ActivityDeps) {
             entityType: 'invoice',
             entityId: existing.id,
             before: { status: 'rejected', revision: existing.revision },
-            after: { reason: input.redraft.reason, redraftedAs: invoice.id, revision, releasedEvents: released, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
+            after: { reason: input.redraft.reason, redraftedAs: invoice.id, revision, releasedClaims: released?.claims ?? 0, releasedLateEvents: released?.lateEvents ?? 0, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
           });
         }
         await writeAudit(tx, {

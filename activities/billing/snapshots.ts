@@ -1,9 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { nextUtcMidnight, startOfUtcDay } from '../../billing/calendar';
 import { toPlainString } from '../../billing/decimal';
-import { meterOf, ratedEvent, type MeterRef } from '../../billing/draft-inputs';
-import { readingsByDay, type DayReading } from '../../billing/usage-readings';
-import { readMeterEvents, readPlanPrices, readSubscriptionTerms, type Db } from '../../prisma/billing-reads';
+import { meterOf, type MeterRef } from '../../billing/draft-inputs';
+import type { DayReading } from '../../billing/usage-readings';
+import { readPlanPrices, readSubscriptionTerms, type Db } from '../../prisma/billing-reads';
+import { aggregateUsage } from '../../prisma/usage-aggregates';
 import type { ActivityDeps } from '../deps';
 
 /**
@@ -39,13 +40,13 @@ export async function upsertSnapshots(
   return readings.map((r) => byDay.get(r.day.getTime())!);
 }
 
-/** Snapshots one meter's events over [from, to) per day for a customer. */
+/** Snapshots one meter's events over [from, to) per day for a customer (aggregated in PostgreSQL). */
 export async function snapshotMeter(
   db: Db,
   q: { organizationId: string; customerId: string; customerExternalId: string; meter: MeterRef; from: Date; to: Date; takenAt: Date },
 ): Promise<string[]> {
-  const rows = await readMeterEvents(db, { organizationId: q.organizationId, customerExternalId: q.customerExternalId, eventTypes: [q.meter.eventType], from: q.from, to: q.to });
-  return upsertSnapshots(db, { organizationId: q.organizationId, customerId: q.customerId, meterId: q.meter.id, takenAt: q.takenAt }, readingsByDay(q.meter, rows.map(ratedEvent)));
+  const { days } = await aggregateUsage(db, q.meter, { organizationId: q.organizationId, customerExternalId: q.customerExternalId, eventType: q.meter.eventType, ranges: [{ start: q.from, end: q.to }] });
+  return upsertSnapshots(db, { organizationId: q.organizationId, customerId: q.customerId, meterId: q.meter.id, takenAt: q.takenAt }, days);
 }
 
 export interface SnapshotUsageInput {

@@ -11,16 +11,17 @@ import {
   type LeakAmounts,
   type LeakKind,
 } from '../../billing/leaks';
-import { aggregate, type MeteredEvent } from '../../billing/meter-aggregation';
 import type { PriceModel } from '../../billing/price-models';
 import { priceFromRow } from '../../billing/stored-price';
 import type { TokenRate, TokenUsage } from '../../billing/token-cost';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
 import type { Db } from '../../prisma/billing-reads';
-import type { Prisma } from '../../prisma/client';
+import { Prisma } from '../../prisma/client';
+import { quantityOf, quantitySql } from '../../prisma/usage-aggregates';
+import { billedByLines, coveredByClaim } from '../../prisma/usage-claims';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
-import { meterOf } from '../../billing/draft-inputs';
+import { meterOf, type MeterRef } from '../../billing/draft-inputs';
 import { NOT_BILLED_STATUSES } from '../../billing/invoice-status';
 import { pricedSegments } from '../../billing/usage-segments';
 
@@ -57,17 +58,62 @@ interface Candidate {
   signals: ConfidenceSignals;
 }
 
-interface EventRow {
-  id: string;
-  quantity: Prisma.Decimal;
-  timestamp: Date;
-  properties: Record<string, unknown>;
-  invoice_line_id: string | null;
-  customer_id: string | null;
-  received_at: Date;
+/** How many events a finding rests on, and how many of them arrived late or unlinked. */
+interface EventCounts {
+  events: number;
+  /** received after the invoice was drafted: the close could not have billed them */
+  lateEvents: number;
+  unlinkedEvents: number;
+}
+const NO_EVENTS: EventCounts = { events: 0, lateEvents: 0, unlinkedEvents: 0 };
+
+interface StretchUsage {
+  totalQuantity: Dec;
+  /** over events some invoice line bills */
+  billedQuantity: Dec;
+  /** over events the given lines bill */
+  claimedQuantity: Dec;
+  all: EventCounts;
+  unbilled: EventCounts;
+  claimed: EventCounts;
 }
 
-const metered = (e: EventRow): MeteredEvent => ({ id: e.id, quantity: dec(e.quantity), timestamp: e.timestamp, properties: e.properties });
+/**
+ * One customer's usage of a meter in a stretch as PostgreSQL aggregates it
+ * (prisma/usage-aggregates.ts): in all, billed by any line, billed by
+ * `lineIds`; with the counts a finding's confidence rests on. One statement,
+ * no event rows in Node.
+ */
+async function stretchUsage(
+  db: Db,
+  meter: MeterRef,
+  q: { organizationId: string; customerExternalId: string; stretch: { start: Date; end: Date }; lineIds: readonly string[]; closedAt: Date },
+): Promise<StretchUsage> {
+  const billed = Prisma.sql`e.billed`;
+  const claimed = Prisma.sql`e.claimed`;
+  const counts = (subset: Prisma.Sql) => Prisma.sql`
+    count(*) FILTER (WHERE ${subset})::int, count(*) FILTER (WHERE ${subset} AND e.received_at > ${q.closedAt})::int, count(*) FILTER (WHERE ${subset} AND e.customer_id IS NULL)::int`;
+  const [row] = await db.$queryRaw<{ total: string | null; billed: string | null; claimed: string | null; counts: number[] }[]>`
+    SELECT ${quantitySql(meter)} AS total, ${quantitySql(meter, billed)} AS billed, ${quantitySql(meter, claimed)} AS claimed,
+           ARRAY[${counts(Prisma.sql`true`)}, ${counts(Prisma.sql`NOT e.billed`)}, ${counts(claimed)}] AS counts
+    FROM (
+      SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id,
+             (e.invoice_line_id IS NOT NULL OR ${coveredByClaim()}) AS billed, ${billedByLines(q.lineIds)} AS claimed
+      FROM usage_events e
+      WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
+        AND e.event_type = ${meter.eventType} AND e."timestamp" >= ${q.stretch.start} AND e."timestamp" < ${q.stretch.end}
+    ) e`;
+  const c = row!.counts;
+  const at = (i: number): EventCounts => ({ events: c[i]!, lateEvents: c[i + 1]!, unlinkedEvents: c[i + 2]! });
+  return {
+    totalQuantity: quantityOf(meter, row!.total),
+    billedQuantity: quantityOf(meter, row!.billed),
+    claimedQuantity: quantityOf(meter, row!.claimed),
+    all: at(0),
+    unbilled: at(3),
+    claimed: at(6),
+  };
+}
 
 /**
  * Finds every kind of leak for the invoices whose period starts in the
@@ -129,15 +175,8 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
   const found: Candidate[] = [];
   for (const invoice of invoices) {
     const { customer, subscription: sub } = invoice;
-    // Late = received after the invoice was drafted: the close could not have claimed them.
-    const closedAt = invoice.createdAt.getTime();
     const base = { customerId: customer.id, customerExternalId: customer.externalId, periodStart: invoice.periodStart, periodEnd: invoice.periodEnd, currency: invoice.currency };
-    const signals = (events: EventRow[]): ConfidenceSignals => ({
-      events: events.length,
-      lateEvents: events.filter((e) => e.received_at.getTime() > closedAt).length,
-      unlinkedEvents: events.filter((e) => e.customer_id === null).length,
-      stripeMapped: customer.stripeCustomerId !== null,
-    });
+    const signals = (counts: EventCounts): ConfidenceSignals => ({ ...counts, stripeMapped: customer.stripeCustomerId !== null });
     // Each stretch of the period is priced by the plan in effect during it (billing/usage-segments.ts), as the close priced it.
     const pricesByPlan = new Map([sub.plan, ...sub.planChanges.flatMap((c) => [c.fromPlan, c.toPlan])].map((p) => [p.id, p.prices]));
     const stretches = pricedSegments(sub.plan, sub.planChanges, sub.startDate, pricesByPlan)({ start: invoice.periodStart, end: invoice.periodEnd });
@@ -145,25 +184,16 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
       for (const row of stretch.prices as (typeof sub.plan.prices)[number][]) {
         const meter = meterOf(row.meter);
         const price: PriceModel = priceFromRow(row);
-        const events = await db.$queryRaw<EventRow[]>`
-          SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
-          WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${customer.externalId}
-            AND event_type = ${meter.eventType} AND timestamp >= ${stretch.start} AND timestamp < ${stretch.end}`;
         const lines = invoice.lines.filter((l) => l.meterId === meter.id && l.kind === 'usage' && l.periodStart.getTime() === stretch.start.getTime());
-        const lineIds = new Set(lines.map((l) => l.id));
-        const unbilled = events.filter((e) => e.invoice_line_id === null);
-        const billed = events.filter((e) => e.invoice_line_id !== null);
-        const claimed = events.filter((e) => e.invoice_line_id !== null && lineIds.has(e.invoice_line_id));
+        const usage = await stretchUsage(db, meter, { organizationId, customerExternalId: customer.externalId, stretch, lineIds: lines.map((l) => l.id), closedAt: invoice.createdAt });
         // One finding per meter and stretch: a split period names the stretch it is about.
         const subject = stretches.length > 1 ? `${row.meter.key}#${stretch.start.toISOString().slice(0, 10)}` : row.meter.key;
         const unbilledAmounts =
-          unbilled.length > 0 &&
-          unbilledUsage({ price, currency: invoice.currency, billedQuantity: aggregate(meter, billed.map(metered)), totalQuantity: aggregate(meter, events.map(metered)) });
-        if (unbilledAmounts) found.push({ ...base, kind: 'unbilled_usage', subject, amounts: unbilledAmounts, signals: signals(unbilled) });
+          usage.unbilled.events > 0 && unbilledUsage({ price, currency: invoice.currency, billedQuantity: usage.billedQuantity, totalQuantity: usage.totalQuantity });
+        if (unbilledAmounts) found.push({ ...base, kind: 'unbilled_usage', subject, amounts: unbilledAmounts, signals: signals(usage.unbilled) });
         const overage =
-          claimed.length > 0 &&
-          missedOverage({ price, currency: invoice.currency, claimedQuantity: aggregate(meter, claimed.map(metered)), lineAmounts: lines.map((l) => dec(l.amount)) });
-        if (overage) found.push({ ...base, kind: 'missed_overage', subject, amounts: overage, signals: signals(claimed) });
+          usage.claimed.events > 0 && missedOverage({ price, currency: invoice.currency, claimedQuantity: usage.claimedQuantity, lineAmounts: lines.map((l) => dec(l.amount)) });
+        if (overage) found.push({ ...base, kind: 'missed_overage', subject, amounts: overage, signals: signals(usage.claimed) });
       }
     }
     // Renewal drift: a renewal (not the subscription's first period) billed a full period with no proration lines.
@@ -179,7 +209,7 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
         contractedFee: sub.contractedBaseFee === null ? null : dec(sub.contractedBaseFee),
         baseFeeLines: feeLines.map((l) => dec(l.amount)),
       });
-    if (drift) found.push({ ...base, kind: 'renewal_drift', subject: sub.contractedBaseFee === null ? 'base_fee' : 'contracted_base_fee', amounts: drift, signals: signals([]) });
+    if (drift) found.push({ ...base, kind: 'renewal_drift', subject: sub.contractedBaseFee === null ? 'base_fee' : 'contracted_base_fee', amounts: drift, signals: signals(NO_EVENTS) });
   }
   return found;
 }
@@ -286,16 +316,18 @@ async function reportedUsageLeaks(db: Db, organizationId: string, window: { star
     const row = prices.find((p) => p.meter.key === meterKey);
     if (!row) continue;
     const meter = meterOf(row.meter);
-    const events = await db.$queryRaw<EventRow[]>`
-      SELECT id, quantity, timestamp, properties, invoice_line_id, customer_id, received_at FROM usage_events
-      WHERE organization_id = ${organizationId}::uuid AND customer_external_id = ${invoice.customer.externalId}
-        AND event_type = ${meter.eventType} AND timestamp >= ${invoice.periodStart} AND timestamp < ${invoice.periodEnd}`;
-    const amounts = underReportedUsage({ price: priceFromRow(row), currency: invoice.currency, meteredQuantity: aggregate(meter, events.map(metered)), reportedQuantity: quantity });
+    const metered = await stretchUsage(db, meter, {
+      organizationId,
+      customerExternalId: invoice.customer.externalId,
+      stretch: { start: invoice.periodStart, end: invoice.periodEnd },
+      lineIds: [],
+      closedAt: invoice.createdAt,
+    });
+    const amounts = underReportedUsage({ price: priceFromRow(row), currency: invoice.currency, meteredQuantity: metered.totalQuantity, reportedQuantity: quantity });
     if (!amounts) continue;
     // Partial: the source reported some of the meters it can report for this period, not all (Stripe reports only meters with a Stripe price).
     const reportable = prices.filter((p) => source !== STRIPE_SOURCE || p.meter.stripePriceId !== null).map((p) => p.meter.key);
     const reported = new Set([...groups.values()].filter((g) => g.invoice.id === invoice.id && g.source === source).map((g) => g.meterKey));
-    const closedAt = invoice.createdAt.getTime();
     found.push({
       kind: 'under_reported_usage',
       customerId: invoice.customer.id,
@@ -306,9 +338,7 @@ async function reportedUsageLeaks(db: Db, organizationId: string, window: { star
       currency: invoice.currency,
       amounts,
       signals: {
-        events: events.length,
-        lateEvents: events.filter((e) => e.received_at.getTime() > closedAt).length,
-        unlinkedEvents: events.filter((e) => e.customer_id === null).length,
+        ...metered.all,
         stripeMapped: invoice.customer.stripeCustomerId !== null,
         partialReport: incomplete || reportable.some((key) => !reported.has(key)),
       },

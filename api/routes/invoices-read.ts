@@ -7,6 +7,7 @@ import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { decodeCursor, encodeCursor } from '../ingest/list-events';
 import { InvoiceLineParamsSchema, InvoiceListQuerySchema, InvoiceParamsSchema, LineEventsQuerySchema } from '../schemas/invoices';
+import { readLineEvents } from '../../prisma/usage-claims';
 import { parseOrThrow } from '../validation';
 import { UUID } from './catalog-common';
 
@@ -123,17 +124,6 @@ async function invoiceJson(prisma: PrismaClient, invoice: InvoiceRow) {
   };
 }
 
-interface LineEventRow {
-  id: string;
-  idempotency_key: string;
-  event_type: string;
-  quantity: string;
-  timestamp: Date;
-  customer_external_id: string;
-  cost: string | null;
-  revenue: string | null;
-}
-
 export function invoicesReadRouter(deps: ApiDeps): Router {
   const router = Router();
 
@@ -179,24 +169,13 @@ export function invoicesReadRouter(deps: ApiDeps): Router {
     const line = await deps.prisma.invoiceLine.findFirst({ where: { id: lineId, invoiceId: invoice.id, organizationId: caller.organizationId }, select: { id: true } });
     if (!line) throw noLine;
 
-    const params: unknown[] = [caller.organizationId, line.id];
-    let afterSql = '';
-    if (query.cursor !== undefined) {
-      const after = decodeCursor(query.cursor);
-      params.push(after.timestamp.toISOString(), after.id);
-      afterSql = 'AND ("timestamp", id) > ($3::timestamptz, $4::uuid)';
-    }
-    params.push(query.limit + 1);
-    // Oldest first; invoice_line_id is indexed, and a line's events are one customer's in one period.
-    const { rows } = await deps.pgPool.query<LineEventRow>(
-      `SELECT id, idempotency_key, event_type, quantity::text AS quantity, "timestamp", customer_external_id,
-              cost::text AS cost, revenue::text AS revenue
-         FROM usage_events
-        WHERE organization_id = $1 AND invoice_line_id = $2 ${afterSql}
-        ORDER BY "timestamp", id
-        LIMIT $${params.length}`,
-      params,
-    );
+    // Oldest first; a line's events are one customer's of one type in its period (an index range).
+    const rows = await readLineEvents(deps.prisma, {
+      organizationId: caller.organizationId,
+      lineId: line.id,
+      ...(query.cursor !== undefined ? { after: decodeCursor(query.cursor) } : {}),
+      limit: query.limit + 1,
+    });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     res.json({

@@ -2,16 +2,15 @@ import type { RequestHandler } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { toPlainString } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterUsage, periodPlans, ratedEvent } from '../../billing/draft-inputs';
+import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans } from '../../billing/draft-inputs';
 import { draftInvoice, type Draft, type DraftLine, type LateUsage } from '../../billing/invoice-draft';
-import type { RatedEvent } from '../../billing/usage-readings';
 import {
   findCustomerByAnyId,
   readBilledUsage,
   readCustomerSubscriptions,
   readPeriodStandings,
   readPeriodsBilledWhole,
-  readMeterEvents,
+  readUnbilledEvents,
   readPlanChanges,
   readPlanPrices,
   type Db,
@@ -22,7 +21,9 @@ import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { CustomerIdParamsSchema } from '../schemas/upcoming-invoice';
 import { parseOrThrow } from '../validation';
-import { asBilled, inSegment, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
+import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
+import { aggregateUsage } from '../../prisma/usage-aggregates';
+import { BILLABLE, UNBILLED } from '../../prisma/usage-claims';
 
 /*
  * What each of a customer's subscriptions would bill if its current period
@@ -40,16 +41,6 @@ function currentPeriod(s: SubscriptionTerms, now: Date): BillingPeriod | null {
   return period;
 }
 
-function eventsByType(rows: Awaited<ReturnType<typeof readMeterEvents>>): Map<string, RatedEvent[]> {
-  const byType = new Map<string, RatedEvent[]>();
-  for (const row of rows) {
-    const list = byType.get(row.event_type);
-    if (list) list.push(ratedEvent(row));
-    else byType.set(row.event_type, [ratedEvent(row)]);
-  }
-  return byType;
-}
-
 /**
  * Events of earlier, closed periods that no invoice has billed yet: the next
  * close bills them as late usage (billing/draft-inputs.ts lateGroupsToBill
@@ -58,24 +49,21 @@ function eventsByType(rows: Awaited<ReturnType<typeof readMeterEvents>>): Map<st
 async function lateUsages(db: Db, s: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], period: BillingPeriod): Promise<LateUsage[]> {
   if (s.startDate >= period.start || eventTypes.length === 0) return [];
   const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
-  const rows = await readMeterEvents(db, { ...scope, eventTypes, from: s.startDate, to: period.start, unbilledOnly: true });
+  const rows = await readUnbilledEvents(db, { ...scope, eventTypes, from: s.startDate, to: period.start });
   if (rows.length === 0) return [];
   const ref = { organizationId: s.organizationId, subscriptionId: s.id };
   const [standings, billedWhole] = [await readPeriodStandings(db, ref), await readPeriodsBilledWhole(db, ref)];
   const groups = lateGroupsToBill(
-    groupLateEvents(
-      s,
-      asBilled(stretchesOf, billedWhole),
-      rows.map((r) => ({ id: r.id, eventType: r.event_type, timestamp: r.timestamp })),
-    ),
+    groupLateEvents(s, asBilled(stretchesOf, billedWhole), rows),
     standings,
   );
   const late: LateUsage[] = [];
   for (const g of groups) {
     const stretch = g.stretch ?? g.period;
-    const all = await readMeterEvents(db, { ...scope, eventTypes: [g.price.meter.eventType], from: stretch.start, to: stretch.end, billable: true });
+    const meter = meterOf(g.price.meter);
+    const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [stretch], where: BILLABLE });
     const [billed] = (await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: stretch.start })).filter((b) => b.meterId === g.price.meter.id);
-    late.push(lateUsage(g, all.map(ratedEvent), billed?._sum, []));
+    late.push(lateUsage(g, quantity, billed?._sum, []));
   }
   return late;
 }
@@ -89,22 +77,15 @@ async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod
   const stretchesOf = pricedSegments(s.plan, changes, s.startDate, pricesByPlan);
   const segments = stretchesOf(period);
   const allPrices = [...pricesByPlan.values()].flat();
-  const current = eventsByType(
-    await readMeterEvents(db, {
-      organizationId: s.organizationId,
-      customerExternalId: s.customer.externalId,
-      eventTypes: [...new Set(allPrices.map((p) => p.meter.eventType))],
-      from: period.start,
-      to: period.end,
-      unbilledOnly: true,
-    }),
-  );
-  const usage = segments.flatMap((segment) =>
-    segment.prices.map((p) => ({
-      ...meterUsage(p, (current.get(p.meter.eventType) ?? []).filter((e) => inSegment(segment, e.timestamp)), []),
-      ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}),
-    })),
-  );
+  const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
+  const usage = [];
+  for (const segment of segments) {
+    for (const p of segment.prices) {
+      const meter = meterOf(p.meter);
+      const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [segment], where: UNBILLED });
+      usage.push({ ...meterUsage(p, quantity, []), ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}) });
+    }
+  }
   const late = await lateUsages(db, s, stretchesOf, [...new Set(allPrices.map((p) => p.meter.eventType))], period);
   return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(allPrices.map((p) => [p.meter.id, p.meter.key])) };
 }

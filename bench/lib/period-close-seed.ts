@@ -10,7 +10,8 @@ const TIERS: StoredTier[] = [
   { up_to: 1000, unit_amount: '0.08', flat_amount: '0' },
   { up_to: null, unit_amount: '0.05', flat_amount: '0' },
 ];
-const CHUNK = 2_000;
+/** Rows per insert statement: customers × events, split within a customer when it has more. */
+const CHUNK_ROWS = 200_000;
 
 export interface SeededTenant {
   organizationId: string;
@@ -57,8 +58,9 @@ export async function seedPeriodCloseTenant(
       [organizationId, opts.subscriptions],
     );
     await q(
-      `INSERT INTO subscriptions (id, organization_id, customer_id, plan_id, start_date, billing_anchor_day)
-       SELECT gen_random_uuid(), $1, c.id, $2, $3::timestamptz, 1 FROM customers c WHERE c.organization_id = $1`,
+      // Marked as started, so the stack's sweeper starts no subscription workflow (which would bill November too) while the benchmark runs.
+      `INSERT INTO subscriptions (id, organization_id, customer_id, plan_id, start_date, billing_anchor_day, workflow_started_at)
+       SELECT gen_random_uuid(), $1, c.id, $2, $3::timestamptz, 1, now() FROM customers c WHERE c.organization_id = $1`,
       [organizationId, plan!.id, BENCH_PERIOD.start],
     );
     // One request, already processed (its events go in rated): its processing batch says so, so no batcher takes it up.
@@ -72,29 +74,35 @@ export async function seedPeriodCloseTenant(
        SELECT id, $1, $2, $2, 0, 0, id FROM processed RETURNING id`,
       [organizationId, opts.subscriptions * opts.eventsPerSubscription],
     );
-    // Events j = 0…k-1 of customer n fall on days spread over the first 30 days
-    // of the period, at an hour and minute of their own; quantities 1–200.
+    // Events j = 0…k-1 of customer n are spread evenly over the first 30 days
+    // of the period, shifted by an hour of the customer's own; quantities 1–200.
+    const k = opts.eventsPerSubscription;
+    const customersPerChunk = Math.max(1, Math.floor(CHUNK_ROWS / Math.max(1, k)));
+    const eventsPerChunk = Math.min(Math.max(1, k), CHUNK_ROWS);
     let events = 0;
-    for (let from = 1; from <= opts.subscriptions; from += CHUNK) {
-      const to = Math.min(opts.subscriptions, from + CHUNK - 1);
-      const [row] = await q<{ inserted: string }>(
-        `WITH ins AS (
-           INSERT INTO usage_events (id, organization_id, batch_id, idempotency_key, customer_external_id, customer_id, event_type,
-                                     quantity, "timestamp", properties, vendor_usage, status, cost, revenue, rated_at)
-           SELECT gen_random_uuid(), $1, $2, 'bench-' || n || '-' || j, c.external_id, c.id, $3,
-                  q.quantity,
-                  $4::timestamptz + floor(j * 30.0 / $5::int) * interval '1 day' + (n % 24) * interval '1 hour' + j * interval '1 minute',
-                  jsonb_build_object('request', j), '[]'::jsonb, 'rated', q.quantity * 0.0004, q.quantity * 0.001, now()
-           FROM generate_series($6::int, $7::int) AS n
-           JOIN customers c ON c.organization_id = $1 AND c.external_id = 'bench-customer-' || n
-           CROSS JOIN generate_series(0, $5::int - 1) AS j
-           CROSS JOIN LATERAL (SELECT (1 + (n * 7 + j * 13) % 200)::numeric AS quantity) AS q
-           RETURNING 1)
-         SELECT count(*) AS inserted FROM ins`,
-        [organizationId, batch!.id, BENCH_EVENT_TYPE, BENCH_PERIOD.start, opts.eventsPerSubscription, from, to],
-      );
-      events += Number(row?.inserted ?? 0);
-      opts.progress(`  ${to.toLocaleString('en-US')}/${opts.subscriptions.toLocaleString('en-US')} customers' events written`);
+    for (let from = 1; from <= opts.subscriptions && k > 0; from += customersPerChunk) {
+      const to = Math.min(opts.subscriptions, from + customersPerChunk - 1);
+      for (let first = 0; first < k; first += eventsPerChunk) {
+        const last = Math.min(k, first + eventsPerChunk) - 1;
+        const [row] = await q<{ inserted: string }>(
+          `WITH ins AS (
+             INSERT INTO usage_events (id, organization_id, batch_id, idempotency_key, customer_external_id, customer_id, event_type,
+                                       quantity, "timestamp", properties, vendor_usage, status, cost, revenue, rated_at)
+             SELECT gen_random_uuid(), $1, $2, 'bench-' || n || '-' || j, c.external_id, c.id, $3,
+                    q.quantity,
+                    $4::timestamptz + (j::bigint * 2592000000 / $5::int) * interval '1 millisecond' + (n % 24) * interval '1 hour',
+                    jsonb_build_object('request', j), '[]'::jsonb, 'rated', q.quantity * 0.0004, q.quantity * 0.001, now()
+             FROM generate_series($6::int, $7::int) AS n
+             JOIN customers c ON c.organization_id = $1 AND c.external_id = 'bench-customer-' || n
+             CROSS JOIN generate_series($8::int, $9::int) AS j
+             CROSS JOIN LATERAL (SELECT (1 + (n * 7 + j * 13) % 200)::numeric AS quantity) AS q
+             RETURNING 1)
+           SELECT count(*) AS inserted FROM ins`,
+          [organizationId, batch!.id, BENCH_EVENT_TYPE, BENCH_PERIOD.start, k, from, to, first, last],
+        );
+        events += Number(row?.inserted ?? 0);
+        opts.progress(`  ${events.toLocaleString('en-US')}/${(opts.subscriptions * k).toLocaleString('en-US')} events written`);
+      }
     }
     // Fresh statistics, as autovacuum would give a tenant that grew over a month.
     await q('ANALYZE usage_events, customers, subscriptions');

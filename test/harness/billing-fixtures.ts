@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../../prisma/client';
+import { billingLineOf, readLineEvents, UNBILLED } from '../../prisma/usage-claims';
+import { testPrisma } from './fixtures';
 import { insertBatch } from './insert-batch';
 
 /** Graduated tiers of the issue's public example: ≤100 @ 0.10, ≤1000 @ 0.08, rest @ 0.05. */
@@ -65,4 +67,25 @@ export async function insertUsage(
     events.map((e) => ({ customerExternalId, timestamp: e.at, eventType: 'api_call', quantity: e.quantity })),
   );
   return batch.eventIds;
+}
+
+/** The ids of the events an invoice line bills (one by one or through its range claims), oldest first. */
+export async function eventIdsOfLine(organizationId: string, lineId: string): Promise<string[]> {
+  return (await readLineEvents(testPrisma(), { organizationId, lineId, limit: 100_000 })).map((e) => e.id);
+}
+
+/** The invoice line that bills an event, or null. */
+export async function lineOfEvent(organizationId: string, eventId: string): Promise<string | null> {
+  return billingLineOf(testPrisma(), organizationId, eventId);
+}
+
+/** How many of the organization's events no invoice line bills. */
+export async function countUnbilledEvents(organizationId: string): Promise<number> {
+  const [row] = await testPrisma().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_events e WHERE e.organization_id = ${organizationId}::uuid AND ${UNBILLED}`;
+  return row!.n;
+}
+
+/** The quantities of the events an invoice line bills, sorted as text. */
+export async function quantitiesOfLine(organizationId: string, lineId: string): Promise<string[]> {
+  return (await readLineEvents(testPrisma(), { organizationId, lineId, limit: 100_000 })).map((e) => Number(e.quantity).toFixed(0)).sort();
 }

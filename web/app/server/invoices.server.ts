@@ -1,4 +1,6 @@
 import { data, type AppLoadContext } from 'react-router';
+import { dec, toPlainString } from '../../../billing/decimal';
+import { countLineEvents, readLineEvents } from '../../../prisma/usage-claims';
 import { money } from './money.server';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -110,14 +112,14 @@ export async function readInvoiceLine(context: AppLoadContext, organizationId: s
   if (!line) throw data({ message: 'No such invoice line.' }, { status: 404 });
   const [snapshots, events, eventCount] = await Promise.all([
     context.prisma.usageSnapshot.findMany({ where: { id: { in: line.snapshotIds }, organizationId }, orderBy: { day: 'asc' } }),
-    context.prisma.usageEvent.findMany({ where: { invoiceLineId: line.id, organizationId }, orderBy: [{ timestamp: 'asc' }, { id: 'asc' }], take: 200 }),
-    context.prisma.usageEvent.count({ where: { invoiceLineId: line.id, organizationId } }),
+    readLineEvents(context.prisma, { organizationId, lineId: line.id, limit: 200 }),
+    countLineEvents(context.prisma, { organizationId, lineId: line.id }),
   ]);
   return {
     invoice: { id: invoice.id, customer: invoice.customer.name ?? invoice.customer.externalId, period: `${day(invoice.periodStart)} – ${day(invoice.periodEnd)}` },
     line: { description: line.description, quantity: line.quantity?.toString() ?? null, amount: money(line.amount, invoice.currency) },
     snapshots: snapshots.map((s) => ({ id: s.id, day: day(s.day), quantity: s.quantity.toString(), events: s.eventCount })),
-    events: events.map((e) => ({ id: e.id, at: e.timestamp.toISOString(), type: e.eventType, quantity: e.quantity.toString(), key: e.idempotencyKey })),
+    events: events.map((e) => ({ id: e.id, at: e.timestamp.toISOString(), type: e.event_type, quantity: toPlainString(dec(e.quantity)), key: e.idempotency_key })),
     eventCount,
   };
 }

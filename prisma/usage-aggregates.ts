@@ -1,0 +1,118 @@
+import { dec, type Dec } from '../billing/decimal';
+import { combineDaily, validateMeter, type Meter } from '../billing/meter-aggregation';
+import type { DayReading } from '../billing/usage-readings';
+import type { Db } from './billing-reads';
+import { Prisma } from './generated/client';
+
+/*
+ * Meter readings computed where the events are: one customer's events of one
+ * type aggregated by PostgreSQL (GROUP BY UTC day), so a close, a snapshot or
+ * a leak check never ships event rows into Node. The SQL follows
+ * billing/meter-aggregation.ts `aggregate` rule for rule (test/usage-aggregates.test.ts
+ * checks them against each other): sum, count and max of quantities; distinct
+ * non-null values of a property; the quantity of the newest event, ties on
+ * timestamp going to the larger id.
+ */
+
+/** One customer's events of one type in any of `ranges` ([start, end)), narrowed by `where` (on alias `e`). */
+export interface UsageScope {
+  organizationId: string;
+  customerExternalId: string;
+  eventType: string;
+  ranges: readonly { start: Date; end: Date }[];
+  where?: Prisma.Sql;
+}
+
+const TRUE = Prisma.sql`true`;
+
+function scopeSql(s: UsageScope): Prisma.Sql {
+  const ranges = s.ranges.length === 0 ? Prisma.sql`false` : Prisma.join(s.ranges.map((r) => Prisma.sql`(e."timestamp" >= ${r.start} AND e."timestamp" < ${r.end})`), ' OR ');
+  return Prisma.sql`e.organization_id = ${s.organizationId}::uuid AND e.customer_external_id = ${s.customerExternalId} AND e.event_type = ${s.eventType}
+    AND (${ranges}) AND (${s.where ?? TRUE})`;
+}
+
+/** The newest event (by timestamp, then id) as PostgreSQL's `max` of a row: its text form ends with `,<id>,<quantity>)`. */
+const NEWEST = Prisma.sql`max(ROW(e."timestamp", e.id, e.quantity))`;
+
+function parseNewest(text: string | null): { id: string; quantity: Dec } | null {
+  if (text === null) return null;
+  const fields = text.slice(0, -1).split(',');
+  return { id: fields[fields.length - 2]!, quantity: dec(fields[fields.length - 1]!) };
+}
+
+/** SQL for the meter's quantity over the rows matching `filter`, as text (`latest`: the newest row, read with `quantityOf`). */
+export function quantitySql(meter: Meter, filter: Prisma.Sql = TRUE): Prisma.Sql {
+  validateMeter(meter);
+  switch (meter.aggregation) {
+    case 'sum':
+      return Prisma.sql`COALESCE(sum(e.quantity) FILTER (WHERE ${filter}), 0)::text`;
+    case 'count':
+      return Prisma.sql`(count(*) FILTER (WHERE ${filter}))::text`;
+    case 'max':
+      return Prisma.sql`COALESCE(max(e.quantity) FILTER (WHERE ${filter}), 0)::text`;
+    case 'unique_count':
+      // JSON null counts as absent, as in `aggregate`.
+      return Prisma.sql`(count(DISTINCT NULLIF(e.properties -> ${meter.property!}, 'null'::jsonb)) FILTER (WHERE ${filter}))::text`;
+    case 'latest':
+      return Prisma.sql`(${NEWEST} FILTER (WHERE ${filter}))::text`;
+  }
+}
+
+/** The quantity from a `quantitySql` column. */
+export function quantityOf(meter: Meter, raw: string | null): Dec {
+  if (meter.aggregation === 'latest') return parseNewest(raw)?.quantity ?? dec(0);
+  return dec(raw ?? 0);
+}
+
+interface DayRow {
+  day: Date;
+  quantity: string | null;
+  event_count: number;
+  cost: string;
+  revenue: string;
+  newest_at: Date;
+  newest: string;
+}
+
+export interface UsageAggregate {
+  /** the meter's reading per UTC day that has events, oldest first (what usage_snapshots store) */
+  days: DayReading[];
+  /** the meter's quantity over every matching event */
+  quantity: Dec;
+  events: number;
+}
+
+/**
+ * The meter's daily readings and total quantity over the scope's events.
+ * One GROUP BY statement; `unique_count` needs a second (a value seen on two
+ * days counts once in the total).
+ */
+export async function aggregateUsage(db: Db, meter: Meter, scope: UsageScope): Promise<UsageAggregate> {
+  const where = scopeSql(scope);
+  const rows = await db.$queryRaw<DayRow[]>`
+    SELECT (date_trunc('day', e."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day,
+           ${meter.aggregation === 'latest' ? Prisma.sql`NULL::text` : quantitySql(meter)} AS quantity,
+           count(*)::int AS event_count, COALESCE(sum(e.cost), 0)::text AS cost, COALESCE(sum(e.revenue), 0)::text AS revenue,
+           max(e."timestamp") AS newest_at, ${NEWEST}::text AS newest
+    FROM usage_events e WHERE ${where}
+    GROUP BY 1 ORDER BY 1`;
+  const days: DayReading[] = rows.map((r) => {
+    const newest = parseNewest(r.newest)!;
+    return {
+      day: r.day,
+      quantity: meter.aggregation === 'latest' ? newest.quantity : dec(r.quantity ?? 0),
+      eventCount: r.event_count,
+      cost: dec(r.cost),
+      revenue: dec(r.revenue),
+      newestAt: r.newest_at,
+      newestId: newest.id,
+    };
+  });
+  const events = days.reduce((n, d) => n + d.eventCount, 0);
+  if (meter.aggregation !== 'unique_count') {
+    return { days, events, quantity: combineDaily(meter, days.map((d) => ({ day: d.day.toISOString(), quantity: d.quantity, newestAt: d.newestAt, newestId: d.newestId }))) };
+  }
+  if (days.length <= 1) return { days, events, quantity: days[0]?.quantity ?? dec(0) };
+  const [total] = await db.$queryRaw<{ quantity: string }[]>`SELECT ${quantitySql(meter)} AS quantity FROM usage_events e WHERE ${where}`;
+  return { days, events, quantity: dec(total!.quantity) };
+}

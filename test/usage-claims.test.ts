@@ -1,0 +1,90 @@
+import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
+import { billingRunWorkflowId } from '../temporal/names';
+import { countUnbilledEvents, createBillingCatalog, eventIdsOfLine, insertUsage, lineOfEvent, type BillingCatalog } from './harness/billing-fixtures';
+import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
+
+/*
+ * Range claims (issue 12, point 12): a period close claims its usage as a
+ * range of one customer's meter with its transaction's snapshot, instead of
+ * rewriting every event row. Each event is billed once per meter even when
+ * two subscriptions of one customer price the same meter and close at once
+ * (an exclusion constraint makes the later close retry and take what is
+ * left), and an event stored after a close's snapshot is late usage, not
+ * lost and not billed twice.
+ */
+
+jest.setTimeout(90_000);
+
+let worker: TestWorker;
+beforeAll(async () => {
+  worker = await startTestWorker('usage-claims');
+});
+afterAll(async () => {
+  await worker?.close();
+});
+
+const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
+const december = { periodStart: '2024-12-01T00:00:00.000Z', periodEnd: '2025-01-01T00:00:00.000Z' };
+
+async function startRun(organizationId: string, subscriptionId: string, period: { periodStart: string; periodEnd: string }) {
+  const input: BillingRunInput = { organizationId, subscriptionId, ...period, lateEventGraceSeconds: 0 };
+  return worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(subscriptionId, period.periodStart), taskQueue: worker.taskQueue, args: [input] });
+}
+
+async function drafted(handle: Awaited<ReturnType<typeof startRun>>) {
+  const state = await waitFor('the draft', async () => {
+    const s = await handle.query(billingRunStateQuery);
+    return s.status === 'awaiting_approval' ? s : undefined;
+  });
+  await handle.terminate('test over');
+  return testPrisma().invoice.findUniqueOrThrow({ where: { id: state.invoiceId! }, include: { lines: { orderBy: { position: 'asc' } } } });
+}
+
+async function secondSubscription(catalog: BillingCatalog, organizationId: string): Promise<string> {
+  const s = await testPrisma().subscription.create({
+    data: { organizationId, customerId: catalog.customerId, planId: catalog.basicPlanId, startDate: new Date(november.periodStart), billingAnchorDay: 1 },
+  });
+  return s.id;
+}
+
+it('two subscriptions of one customer pricing one meter, closing at once: each event is billed by exactly one of them', async () => {
+  const { organizationId } = await createTestOrganization('claims-two');
+  const catalog = await createBillingCatalog(testPrisma(), organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
+  const other = await secondSubscription(catalog, organizationId);
+  const events = await insertUsage(testPrisma(), organizationId, catalog.customerExternalId, [
+    { at: '2024-11-03T10:00:00Z', quantity: '400' },
+    { at: '2024-11-17T10:00:00Z', quantity: '600' },
+    { at: '2024-11-29T10:00:00Z', quantity: '500' },
+  ]);
+  const [a, b] = await Promise.all([drafted(await startRun(organizationId, catalog.subscriptionId, november)), drafted(await startRun(organizationId, other, november))]);
+  const usage = [a, b].map((i) => i.lines.find((l) => l.kind === 'usage')!);
+  const billed = await Promise.all(usage.map((l) => eventIdsOfLine(organizationId, l.id)));
+  // One draft bills all 1,500 units, the other none: never both, never neither.
+  expect(billed.map((ids) => ids.length).sort()).toEqual([0, 3]);
+  expect(usage.map((l) => l.quantity!.toFixed(0)).sort()).toEqual(['0', '1500']);
+  expect(billed.flat().sort()).toEqual([...events].sort());
+  expect(await countUnbilledEvents(organizationId)).toBe(0);
+});
+
+it('an event stored after a close is late usage of the next close, billed once', async () => {
+  const { organizationId } = await createTestOrganization('claims-late');
+  const catalog = await createBillingCatalog(testPrisma(), organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
+  const [early] = await insertUsage(testPrisma(), organizationId, catalog.customerExternalId, [{ at: '2024-11-10T10:00:00Z', quantity: '1000' }]);
+  const nov = await drafted(await startRun(organizationId, catalog.subscriptionId, november));
+  const novUsage = nov.lines.find((l) => l.kind === 'usage')!;
+  expect(await lineOfEvent(organizationId, early!)).toBe(novUsage.id);
+
+  // Stored after November's close, inside November's claimed range: the claim's snapshot did not see it.
+  const [late] = await insertUsage(testPrisma(), organizationId, catalog.customerExternalId, [{ at: '2024-11-20T10:00:00Z', quantity: '500' }]);
+  expect(await lineOfEvent(organizationId, late!)).toBeNull();
+  expect(await eventIdsOfLine(organizationId, novUsage.id)).toEqual([early]);
+
+  const dec = await drafted(await startRun(organizationId, catalog.subscriptionId, december));
+  const lateLine = dec.lines.find((l) => l.kind === 'late_usage')!;
+  // 1,500 units now cost 107.00 (graduated), November billed 1,000 for 82.00: 25.00 more.
+  expect(lateLine.amount.toFixed(2)).toBe('25.00');
+  expect(await lineOfEvent(organizationId, late!)).toBe(lateLine.id);
+  expect(await lineOfEvent(organizationId, early!)).toBe(novUsage.id);
+  expect(await countUnbilledEvents(organizationId)).toBe(0);
+});
