@@ -8,6 +8,7 @@ import { snapshotUsage } from './billing/snapshots';
 import { startBillingRun } from './billing/start-billing-run';
 import { applyCancel, applyPlanChange, endSubscription, loadSubscription } from './billing/subscription-changes';
 import { collectPayment } from './stripe/collect-payment';
+import { issueCreditNoteInStripe, recordCreditNote } from './stripe/credit-notes';
 import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
 import { markInvoicePaid } from './stripe/mark-paid';
 import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
@@ -25,6 +26,7 @@ export type { ClosedPeriod } from './billing/close-period';
 export type { InvoiceSnapshot } from './billing/decisions';
 export type { SubscriptionSchedule, ChangeOutcome } from './billing/subscription-changes';
 export type { CollectPaymentResult } from './stripe/collect-payment';
+export type { CreditNoteView } from './stripe/credit-notes';
 export type { EvaluateMarginAlertsInput, EvaluateMarginAlertsResult } from './margins/evaluate-alerts';
 
 /**
@@ -62,6 +64,9 @@ export function createActivities(deps: ActivityDeps) {
     collectPayment: collectPayment(deps),
     markInvoicePaid: markInvoicePaid(deps),
     markInvoiceUncollectible: markInvoiceUncollectible(deps),
+    // credit notes (workflows/credit-note.ts)
+    recordCreditNote: recordCreditNote(deps),
+    issueCreditNoteInStripe: issueCreditNoteInStripe(deps),
     // leak detection and recovery (workflows/reconcile.ts)
     ...reconcileActivities(deps),
     // margin alerts (workflows/margin-watch.ts)

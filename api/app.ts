@@ -20,6 +20,7 @@ import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
 import { invoiceDecisionsRouter } from './routes/invoice-decisions';
+import { creditNotesRouter } from './routes/credit-notes';
 import { invoicesReadRouter } from './routes/invoices-read';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
@@ -122,6 +123,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/subscriptions', subscriptionChangesRouter(deps, config));
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
+  v1.use('/invoices', creditNotesRouter(deps));
   v1.use('/settings/billing', billingSettingsRouter(deps));
   v1.use('/settings/alerts', alertSettingsRouter(deps));
   // /reconciliations and /reported-usage

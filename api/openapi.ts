@@ -56,6 +56,10 @@ import {
   LineEventsQuerySchema,
   RejectRequestSchema,
   RedraftRequestSchema,
+  CreditNoteAcceptedSchema,
+  CreditNoteListSchema,
+  CreditNoteRequestSchema,
+  CreditNoteSchema,
   WriteOffRequestSchema,
   SubscriptionChangeAcceptedSchema,
 } from './schemas/invoices';
@@ -418,6 +422,29 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
               '404': { description: 'No such invoice in your organization', content: errorContent },
               '409': { description: 'INVALID_STATE: only a rejected draft can be written off; WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
               '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/invoices/{id}/credit-notes': {
+        get: {
+          summary: 'An invoice\'s credit notes',
+          requestParams: { path: InvoiceParamsSchema },
+          responses: responses({ status: '200', description: 'Oldest first', schema: CreditNoteListSchema }, { '404': { description: 'No such invoice in your organization', content: errorContent } }),
+        },
+        post: {
+          summary: 'Credit a finalized invoice, in full or in part, with a reason',
+          description:
+            'Starts the credit note\'s workflow (`credit-note:<organization>:<request_key>`), which writes the note under a lock on the invoice (notes together never credit more than its total) and issues it in Stripe with an idempotency key from its id: on an open invoice it lowers the amount due; on a paid one it credits the customer\'s Stripe balance, or refunds the charge with `refund: true`. Issued, it is numbered `<invoice prefix>-CN-000001`, … and shows in the invoice\'s `credit_notes`, `credited` and audit history. The same `request_key` again answers with the same note.',
+          requestParams: { path: InvoiceParamsSchema },
+          requestBody: { required: true, content: json(CreditNoteRequestSchema) },
+          responses: responses(
+            { status: '201', description: 'Issued (or failed: Stripe refused it, see failure)', schema: CreditNoteSchema },
+            {
+              '200': { description: 'This request_key\'s note, from an earlier request', content: json(CreditNoteSchema) },
+              '202': { description: 'Recorded or being recorded; still being issued in Stripe', content: json(CreditNoteAcceptedSchema) },
+              '404': { description: 'No such invoice in your organization', content: errorContent },
+              '409': { description: 'INVALID_STATE: the invoice is not finalized in Stripe; CREDIT_NOTE_REFUSED: refused by the note\'s workflow (a concurrent note took what was left); REQUEST_KEY_REUSED: the key named a note on another invoice', content: errorContent },
             },
           ),
         },

@@ -14,11 +14,22 @@ export async function assignInvoiceNumber(tx: Prisma.TransactionClient, organiza
   const invoice = await tx.invoice.findFirstOrThrow({ where: { id: invoiceId, organizationId }, select: { number: true } });
   if (invoice.number) return invoice.number;
   const { invoiceNumberPrefix: prefix } = await tx.organization.findUniqueOrThrow({ where: { id: organizationId }, select: { invoiceNumberPrefix: true } });
+  const number = await nextNumber(tx, organizationId, prefix);
+  await tx.invoice.update({ where: { id: invoiceId }, data: { number } });
+  return number;
+}
+
+/** The next number under a prefix, taken in the caller's transaction (row-locked: no duplicates; rolled back: no gap). */
+export async function nextNumber(tx: Prisma.TransactionClient, organizationId: string, prefix: string): Promise<string> {
   const [row] = await tx.$queryRaw<{ last_number: bigint }[]>`
     INSERT INTO invoice_number_sequences (organization_id, prefix, last_number) VALUES (${organizationId}::uuid, ${prefix}, 1)
     ON CONFLICT (organization_id, prefix) DO UPDATE SET last_number = invoice_number_sequences.last_number + 1
     RETURNING last_number`;
-  const number = formatInvoiceNumber(prefix, row!.last_number);
-  await tx.invoice.update({ where: { id: invoiceId }, data: { number } });
-  return number;
+  return formatInvoiceNumber(prefix, row!.last_number);
+}
+
+/** Credit notes count under their own sequence: `INV-CN-000001` for invoices numbered `INV-…`. */
+export async function assignCreditNoteNumber(tx: Prisma.TransactionClient, organizationId: string): Promise<string> {
+  const { invoiceNumberPrefix: prefix } = await tx.organization.findUniqueOrThrow({ where: { id: organizationId }, select: { invoiceNumberPrefix: true } });
+  return nextNumber(tx, organizationId, `${prefix}-CN`);
 }

@@ -6,3 +6,4 @@ export { subscriptionLifecycle } from './subscription';
 export { billingRun } from './billing-run';
 export { reconcile } from './reconcile';
 export { marginWatch, type MarginWatchInput } from './margin-watch';
+export { creditNote } from './credit-note';

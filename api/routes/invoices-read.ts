@@ -8,6 +8,7 @@ import { ApiError } from '../errors';
 import { decodeCursor, encodeCursor } from '../ingest/list-events';
 import { InvoiceLineParamsSchema, InvoiceListQuerySchema, InvoiceParamsSchema, LineEventsQuerySchema } from '../schemas/invoices';
 import { readLineEvents } from '../../prisma/usage-claims';
+import { creditNoteJson, readCreditNotes } from './credit-notes';
 import { parseOrThrow } from '../validation';
 import { UUID } from './catalog-common';
 
@@ -101,10 +102,12 @@ function lineJson(l: InvoiceLineModel, currency: string, meterKeys: Map<string, 
 /** Lines, the snapshots behind them and the audit trail, in four queries however many lines there are. */
 async function invoiceJson(prisma: PrismaClient, invoice: InvoiceRow) {
   const organizationId = invoice.organizationId;
-  const [lines, history] = await Promise.all([
+  const [lines, history, creditNotes] = await Promise.all([
     prisma.invoiceLine.findMany({ where: { invoiceId: invoice.id, organizationId }, orderBy: { position: 'asc' } }),
     prisma.auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoice.id }, orderBy: { id: 'asc' } }),
+    readCreditNotes(prisma, organizationId, invoice.id),
   ]);
+  const credited = creditNotes.filter((n) => n.status === 'issued').reduce((sum, n) => sum.plus(dec(n.amount)), dec(0));
   const snapshotIds = [...new Set(lines.flatMap((l) => l.snapshotIds))];
   const snapshotRows = snapshotIds.length === 0 ? [] : await prisma.usageSnapshot.findMany({ where: { id: { in: snapshotIds }, organizationId } });
   const meterIds = [...new Set([...lines.flatMap((l) => (l.meterId === null ? [] : [l.meterId])), ...snapshotRows.map((s) => s.meterId)])];
@@ -114,6 +117,8 @@ async function invoiceJson(prisma: PrismaClient, invoice: InvoiceRow) {
   return {
     ...invoiceSummaryJson(invoice),
     lines: lines.map((l) => lineJson(l, invoice.currency, meterKeys, snapshots)),
+    credit_notes: creditNotes.map(creditNoteJson),
+    credited: formatMoney(credited, invoice.currency),
     history: history.map((h) => ({
       action: h.action,
       actor: { type: h.actorType, id: h.actorId, run_id: h.runId },

@@ -124,10 +124,31 @@ const invoiceFields = {
 
 export const InvoiceSummarySchema = z.object(invoiceFields).meta({ id: 'InvoiceSummary' });
 
+export const CreditNoteSchema = z
+  .object({
+    id: z.uuid(),
+    invoice_id: z.uuid(),
+    status: z.enum(['pending', 'issued', 'failed']).meta({ description: 'pending: being issued in Stripe; failed: Stripe refused it (see failure), it credits nothing' }),
+    number: z.string().nullable().meta({ description: 'Given when issued: <invoice prefix>-CN-000001, …', example: 'INV-CN-000001' }),
+    amount: z.string().meta({ description: 'Major units at the currency\'s minor unit', example: '25.00' }),
+    currency: z.string(),
+    reason: z.string(),
+    refund: z.boolean(),
+    failure: z.string().nullable(),
+    stripe_credit_note_id: z.string().nullable(),
+    requested_by: z.string(),
+    created_at: z.iso.datetime(),
+    issued_at: z.iso.datetime().nullable(),
+    workflow_id: z.string().meta({ description: 'The credit note\'s workflow in Temporal' }),
+  })
+  .meta({ id: 'CreditNote' });
+
 export const InvoiceSchema = z
   .object({
     ...invoiceFields,
     lines: z.array(InvoiceLineSchema).meta({ description: 'In invoice order' }),
+    credit_notes: z.array(CreditNoteSchema).meta({ description: 'Credit notes on the invoice, oldest first (issued, pending and failed)' }),
+    credited: z.string().meta({ description: 'What the issued credit notes credit in all, major units', example: '25.00' }),
     history: z.array(AuditEntrySchema).meta({ description: 'The invoice\'s audit trail, oldest first' }),
   })
   .meta({ id: 'Invoice' });
@@ -202,6 +223,35 @@ export const RedraftRequestSchema = z
 export const WriteOffRequestSchema = z
   .strictObject({ approver: person, reason: text('Why the period is billed at nothing') })
   .meta({ id: 'WriteOffRequest', example: { approver: 'cfo@acme.test', reason: 'goodwill after the November outage' } });
+
+/** Positive, with at most 6 decimals; the currency's own limit and what is left to credit are checked by the note's workflow. */
+const POSITIVE_AMOUNT = /^\d{1,14}(\.\d{1,6})?$/;
+
+export const CreditNoteRequestSchema = z
+  .strictObject({
+    request_key: z.string().trim().min(1).max(255).meta({ description: 'Your key for this request: sending it again returns the same credit note, never a second one', example: 'cn-2024-11-acme-1' }),
+    approver: person,
+    reason: text('Why the invoice is credited; shown on the Stripe credit note as its memo'),
+    amount: z
+      .string()
+      .regex(POSITIVE_AMOUNT, 'must be a decimal string like "25.00"')
+      .refine((v) => !/^0+(\.0+)?$/.test(v), 'must be more than zero')
+      .optional()
+      .meta({ description: 'Major units, at most the currency\'s minor-unit decimals; omitted: everything not yet credited (a full credit note)', example: '25.00' }),
+    refund: z.boolean().optional().meta({ description: 'For a paid invoice: refund the charge (true) or credit the customer\'s Stripe balance (false, the default)' }),
+  })
+  .meta({ id: 'CreditNoteRequest', example: { request_key: 'cn-2024-11-acme-1', approver: 'cfo@acme.test', reason: 'outage on Nov 3', amount: '25.00' } });
+
+export const CreditNoteAcceptedSchema = z
+  .object({
+    id: z.uuid(),
+    invoice_id: z.uuid(),
+    status: z.literal('pending'),
+    workflow_id: z.string().meta({ description: 'Follow it in Temporal, or read GET /api/v1/invoices/{id}/credit-notes' }),
+  })
+  .meta({ id: 'CreditNoteAccepted' });
+
+export const CreditNoteListSchema = z.object({ data: z.array(CreditNoteSchema).meta({ description: 'Oldest first' }) }).meta({ id: 'CreditNoteList' });
 
 export const DecisionResultSchema = z
   .object({

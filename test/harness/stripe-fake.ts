@@ -48,6 +48,17 @@ interface FakeItem {
   metadata: Record<string, string>;
 }
 
+/** A credit note as the fake keeps it: what it credits, and how a paid invoice's note is settled. */
+export interface FakeCreditNote {
+  id: string;
+  invoice: string;
+  amount: number;
+  memo: string;
+  metadata: Record<string, string>;
+  creditAmount: number;
+  refundAmount: number;
+}
+
 interface Reply {
   status: number;
   body: unknown;
@@ -61,6 +72,7 @@ export class StripeFake {
   private readonly customers = new Map<string, Form>();
   private readonly invoices = new Map<string, FakeInvoice>();
   private readonly items = new Map<string, FakeItem>();
+  readonly creditNotes: FakeCreditNote[] = [];
   private readonly idempotent = new Map<string, { fingerprint: string; reply: Reply }>();
   private declinesLeft = 0;
   private readonly faults: { method: string; pattern: RegExp; skip: number; reply: Reply }[] = [];
@@ -142,6 +154,7 @@ export class StripeFake {
     if (method === 'POST' && path === '/v1/customers') return this.createCustomer(body);
     if (method === 'POST' && path === '/v1/invoices') return this.createInvoice(body);
     if (method === 'POST' && path === '/v1/invoiceitems') return this.createItem(body);
+    if (method === 'POST' && path === '/v1/credit_notes') return this.createCreditNote(body);
     if (invoiceAction) {
       const invoice = this.invoices.get(invoiceAction[1]!);
       if (!invoice) return error(404, 'invalid_request_error', `No such invoice: '${invoiceAction[1]}'`, 'resource_missing');
@@ -179,6 +192,31 @@ export class StripeFake {
     this.items.set(item.id, item);
     invoice.itemIds.push(item.id);
     return ok({ id: item.id, object: 'invoiceitem', amount, currency: item.currency, description: item.description, metadata: item.metadata });
+  }
+
+  /**
+   * As Stripe: a note on an open or paid invoice, no more than what is left
+   * to credit; on a paid invoice the credit, refund (and out-of-band) amounts
+   * must add up to the note's amount.
+   */
+  private createCreditNote(body: Form): Reply {
+    const invoice = this.invoices.get(String(body.invoice ?? ''));
+    if (!invoice) return error(400, 'invalid_request_error', `No such invoice: '${String(body.invoice)}'`, 'resource_missing');
+    if (invoice.status === 'draft') return error(400, 'invalid_request_error', 'You can only create credit notes for finalized invoices.', 'invoice_unexpected_state');
+    const amount = Number(body.amount);
+    if (!Number.isInteger(amount) || amount <= 0) return error(400, 'invalid_request_error', `Invalid integer: ${String(body.amount)}`, 'parameter_invalid_integer');
+    const total = invoice.itemIds.reduce((sum, id) => sum + this.items.get(id)!.amount, 0);
+    const credited = this.creditNotes.filter((n) => n.invoice === invoice.id).reduce((sum, n) => sum + n.amount, 0);
+    if (amount > total - credited) return error(400, 'invalid_request_error', `The credit note amount (${amount}) exceeds the invoice's remaining amount (${total - credited}).`, 'credit_note_amount_too_large');
+    const creditAmount = Number(body.credit_amount ?? 0);
+    const refundAmount = Number(body.refund_amount ?? 0);
+    const outOfBand = Number(body.out_of_band_amount ?? 0);
+    if (invoice.status === 'paid' && creditAmount + refundAmount + outOfBand !== amount) {
+      return error(400, 'invalid_request_error', 'The sum of credit amount, refund amount and out of band amount must equal the credit note amount.', 'parameter_invalid_integer');
+    }
+    const note: FakeCreditNote = { id: newId('cn'), invoice: invoice.id, amount, memo: String(body.memo ?? ''), metadata: asStrings(body.metadata), creditAmount, refundAmount };
+    this.creditNotes.push(note);
+    return ok({ id: note.id, object: 'credit_note', invoice: invoice.id, amount, memo: note.memo, metadata: note.metadata, status: 'issued', type: invoice.status === 'paid' ? 'post_payment' : 'pre_payment' });
   }
 
   private finalize(invoice: FakeInvoice): Reply {

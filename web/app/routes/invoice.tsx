@@ -116,6 +116,40 @@ function AfterRejection() {
   );
 }
 
+function CreditNotes({ notes }: { notes: ReturnType<typeof useLoaderData<typeof loader>>['invoice']['creditNotes'] }) {
+  return (
+    <section aria-labelledby="credit-notes">
+      <h2 id="credit-notes">Credit notes</h2>
+      <div className="table-wrap" tabIndex={0}>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Number</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="num">
+                Amount
+              </th>
+              <th scope="col">Reason</th>
+              <th scope="col">Asked by</th>
+            </tr>
+          </thead>
+          <tbody>
+            {notes.map((n) => (
+              <tr key={n.id} data-testid="credit-note">
+                <td>{n.number ?? '—'}</td>
+                <td>{n.status === 'failed' ? `failed: ${n.failure}` : n.status}</td>
+                <td className="num">{n.amount}</td>
+                <td>{n.reason}</td>
+                <td>{n.requestedBy}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 export default function Invoice() {
   const { invoice, temporalUrl } = useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
@@ -161,6 +195,8 @@ export default function Invoice() {
       {invoice.status === 'written_off' ? <p>Written off by {invoice.writtenOffBy}: {invoice.writeOffReason}</p> : null}
       {mayDecide && invoice.status === 'draft' ? <Decisions /> : null}
       {mayDecide && invoice.status === 'rejected' && invoice.latest ? <AfterRejection /> : null}
+
+      {invoice.creditNotes.length > 0 ? <CreditNotes notes={invoice.creditNotes} /> : null}
 
       <h2>Lines</h2>
       <div className="table-wrap" tabIndex={0}>

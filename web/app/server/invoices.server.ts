@@ -56,7 +56,7 @@ interface StoredTier {
 /** An invoice with its lines (each with its tier breakdown) and its audit history, newest last. */
 export async function readInvoice(context: AppLoadContext, organizationId: string, id: string | undefined) {
   const invoice = await findInvoice(context, organizationId, id);
-  const [lines, audit, revisions] = await Promise.all([
+  const [lines, audit, revisions, creditNotes] = await Promise.all([
     context.prisma.invoiceLine.findMany({ where: { invoiceId: invoice.id, organizationId }, orderBy: { position: 'asc' } }),
     context.prisma.auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoice.id }, orderBy: { id: 'asc' } }),
     context.prisma.invoice.findMany({
@@ -64,6 +64,7 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
       select: { id: true, revision: true, status: true },
       orderBy: { revision: 'asc' },
     }),
+    context.prisma.creditNote.findMany({ where: { organizationId, invoiceId: invoice.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
   ]);
   return {
     id: invoice.id,
@@ -84,6 +85,16 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     writeOffReason: invoice.writeOffReason,
     /** the leak finding a recovery invoice recovers */
     recoveryFindingId: invoice.recoveryFindingId || null,
+    /** credit notes on the invoice (POST /api/v1/invoices/:id/credit-notes), oldest first */
+    creditNotes: creditNotes.map((n) => ({
+      id: n.id,
+      number: n.number,
+      status: n.status,
+      amount: money(n.amount, invoice.currency),
+      reason: n.reason,
+      requestedBy: n.requestedBy,
+      failure: n.failure,
+    })),
     lines: lines.map((l) => ({
       id: l.id,
       kind: l.kind,
