@@ -12,6 +12,7 @@ import { issueCreditNoteInStripe, recordCreditNote } from './stripe/credit-notes
 import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
 import { markInvoicePaid } from './stripe/mark-paid';
 import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
+import { voidInvoiceInStripe } from './stripe/void-invoice';
 import { reconcileActivities } from './reconcile';
 import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 import { failingFastOnBadData } from './domain-failures';
@@ -64,6 +65,7 @@ export function createActivities(deps: ActivityDeps) {
     collectPayment: collectPayment(deps),
     markInvoicePaid: markInvoicePaid(deps),
     markInvoiceUncollectible: markInvoiceUncollectible(deps),
+    voidInvoiceInStripe: voidInvoiceInStripe(deps),
     // credit notes (workflows/credit-note.ts)
     recordCreditNote: recordCreditNote(deps),
     issueCreditNoteInStripe: issueCreditNoteInStripe(deps),

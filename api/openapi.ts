@@ -60,6 +60,7 @@ import {
   CreditNoteListSchema,
   CreditNoteRequestSchema,
   CreditNoteSchema,
+  VoidRequestSchema,
   WriteOffRequestSchema,
   SubscriptionChangeAcceptedSchema,
 } from './schemas/invoices';
@@ -396,14 +397,14 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
         post: {
           summary: 'Draft a rejected period again, as its next revision',
           description:
-            'Sent as the `redraft` Update to the rejected invoice\'s billing run, which closes the period again from its usage as it now stands (late events included) into a new draft revision and waits for approval. The rejected revision stays, status rejected, for the record; its events move to the new one.',
+            'Sent as the `redraft` Update to the billing run of a rejected (or void) invoice, which closes the period again from its usage as it now stands (late events included) into a new draft revision and waits for approval. The rejected revision stays, status rejected, for the record; its events move to the new one.',
           requestParams: { path: InvoiceParamsSchema },
           requestBody: { required: true, content: json(RedraftRequestSchema) },
           responses: responses(
             { status: '200', description: 'The new revision is drafted; invoice_id names it', schema: DecisionResultSchema },
             {
               '404': { description: 'No such invoice in your organization', content: errorContent },
-              '409': { description: 'INVALID_STATE: only a rejected draft can be re-drafted (or the re-draft failed, e.g. a price that cannot be computed); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '409': { description: 'INVALID_STATE: only a rejected draft or a void invoice can be re-drafted (or the re-draft failed, e.g. a price that cannot be computed); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
               '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
             },
           ),
@@ -411,7 +412,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       '/api/v1/invoices/{id}/write-off': {
         post: {
-          summary: 'Write a rejected period off',
+          summary: 'Write a rejected (or void) invoice\'s period off',
           description:
             'Sent as the `writeOff` Update to the rejected invoice\'s billing run: the period is billed at nothing, on purpose, and the run ends. The invoice keeps its lines and its events (so no later close bills them as late usage) and never counts as billed; events of the period that arrive later are billed as late usage on their own.',
           requestParams: { path: InvoiceParamsSchema },
@@ -420,8 +421,25 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             { status: '200', description: 'Written off', schema: DecisionResultSchema },
             {
               '404': { description: 'No such invoice in your organization', content: errorContent },
-              '409': { description: 'INVALID_STATE: only a rejected draft can be written off; WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '409': { description: 'INVALID_STATE: only a rejected draft or a void invoice can be written off; WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
               '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/invoices/{id}/void': {
+        post: {
+          summary: 'Void a finalized invoice still being collected',
+          description:
+            'Sent as the `void` Update to the invoice\'s billing run while it collects (payment attempts or the retry schedule): it waits for an attempt under way, voids the invoice in Stripe (idempotency key from our id) and here, stops collecting, and waits for the period to be re-drafted (POST …/redraft: a corrected invoice, approved, finalized and collected anew) or written off. A void invoice bills nothing. A paid invoice is credited with a credit note instead.',
+          requestParams: { path: InvoiceParamsSchema },
+          requestBody: { required: true, content: json(VoidRequestSchema) },
+          responses: responses(
+            { status: '200', description: 'Voided; the run waits for a re-draft or a write-off', schema: DecisionResultSchema },
+            {
+              '404': { description: 'No such invoice in your organization', content: errorContent },
+              '409': { description: 'INVALID_STATE: only an invoice being collected can be voided (a paid one takes a credit note); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '503': { description: 'The billing run did not answer in time; the void may still apply', content: errorContent },
             },
           ),
         },

@@ -1,7 +1,7 @@
 import { monthIndex, periodContaining, type BillingInterval, type BillingPeriod } from './billing-period';
 import { dec, type Dec } from './decimal';
 import type { DraftInput, LateUsage, MeterUsage, PlanChange, PlanTerms } from './invoice-draft';
-import type { InvoiceStatus } from './invoice-status';
+import { awaitsRedraft, type InvoiceStatus } from './invoice-status';
 import { type Meter, type MeterAggregation } from './meter-aggregation';
 import type { ProrationMode } from './proration';
 import { priceFromRow, type StoredPrice } from './stored-price';
@@ -152,12 +152,13 @@ export function groupLateEvents(
 /**
  * The late groups a close bills now: those of periods that closed (have an
  * invoice) and are not waiting for finance to re-draft or write off a
- * rejected draft; those late events go to the period's next revision instead.
+ * rejected draft or a voided invoice; those late events go to the period's
+ * next revision instead.
  */
 export function lateGroupsToBill(groups: readonly LateGroup[], standings: ReadonlyMap<number, InvoiceStatus>): LateGroup[] {
   return groups.filter((g) => {
     const status = standings.get(g.period.start.getTime());
-    return status !== undefined && status !== 'rejected';
+    return status !== undefined && !awaitsRedraft(status);
   });
 }
 

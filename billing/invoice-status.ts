@@ -1,15 +1,20 @@
 // Pure (no process or I/O): workflow code imports these too.
 
 /** Where an invoice stands, as the database stores it (prisma/schema.prisma `InvoiceStatus`). */
-export const INVOICE_STATUSES = ['draft', 'approved', 'rejected', 'finalized', 'paid', 'uncollectible', 'written_off'] as const;
+export const INVOICE_STATUSES = ['draft', 'approved', 'rejected', 'finalized', 'paid', 'uncollectible', 'written_off', 'void'] as const;
 export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
 
 /**
- * Invoices that bill nothing: a rejected draft (waiting to be re-drafted or
- * written off) and a period written off. Their lines never count as billed:
+ * Invoices that bill nothing: a rejected draft or a voided invoice (each
+ * waiting for its period to be re-drafted or written off) and a period
+ * written off. Their lines never count as billed:
  * not in what a later late-usage line subtracts, not in leak detection's
  * "what was invoiced", not in margins or revenue.
  */
-export const NOT_BILLED_STATUSES = ['rejected', 'written_off'] as const satisfies readonly InvoiceStatus[];
+export const NOT_BILLED_STATUSES = ['rejected', 'written_off', 'void'] as const satisfies readonly InvoiceStatus[];
 
 export const countsAsBilled = (status: InvoiceStatus): boolean => !(NOT_BILLED_STATUSES as readonly InvoiceStatus[]).includes(status);
+
+/** Invoices whose period waits for finance to re-draft it (a corrected invoice) or write it off. */
+export const AWAITING_REDRAFT_STATUSES = ['rejected', 'void'] as const satisfies readonly InvoiceStatus[];
+export const awaitsRedraft = (status: InvoiceStatus): boolean => (AWAITING_REDRAFT_STATUSES as readonly InvoiceStatus[]).includes(status);

@@ -105,7 +105,13 @@ export interface RedraftRequest {
   reason: string;
 }
 
-/** After a rejection: bill nothing for the period, on purpose. Its usage stays claimed by the written-off invoice. */
+/** While a finalized invoice is being collected: void it (in Stripe too); the period then waits for a re-draft or a write-off. */
+export interface VoidRequest {
+  approver: string;
+  reason: string;
+}
+
+/** After a rejection (or a void): bill nothing for the period, on purpose. Its usage stays claimed by the written-off invoice. */
 export interface WriteOffRequest {
   approver: string;
   reason: string;
@@ -120,7 +126,8 @@ export type BillingRunStatus =
   | 'paid'
   | 'uncollectible'
   | 'settled_zero'
-  | 'written_off';
+  | 'written_off'
+  | 'void';
 
 /** What a decision update returns; after a re-draft, the new revision's invoice. */
 export interface DecisionResult {
@@ -135,6 +142,7 @@ export const adjustUpdate = defineUpdate<DecisionResult, [AdjustRequest]>('adjus
 export const rejectUpdate = defineUpdate<DecisionResult, [RejectRequest]>('reject');
 export const redraftUpdate = defineUpdate<DecisionResult, [RedraftRequest]>('redraft');
 export const writeOffUpdate = defineUpdate<DecisionResult, [WriteOffRequest]>('writeOff');
+export const voidUpdate = defineUpdate<DecisionResult, [VoidRequest]>('void');
 
 /** Sent by the Stripe webhook handler when Stripe reports on the invoice's payment. */
 export interface PaymentEvent {

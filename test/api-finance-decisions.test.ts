@@ -194,7 +194,7 @@ describe('reject, then re-draft or write off', () => {
     // The rejected revision takes no more decisions; the new one does.
     const again = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'changed my mind' });
     expect(again.status).toBe(409);
-    expect(again.body.error).toBe(`only a rejected draft can be written off; invoice ${revision} is awaiting approval`);
+    expect(again.body.error).toBe(`only a rejected draft or a void invoice can be written off; invoice ${revision} is awaiting approval`);
     const approved = await post(org, `/invoices/${revision}/approve`, { approver: 'cfo@acme.test' });
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ invoice_id: revision, status: 'finalizing' });
@@ -205,7 +205,7 @@ describe('reject, then re-draft or write off', () => {
     const { org, invoiceId, workflowId, handle } = await draftedRun();
     const early = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'goodwill' });
     expect(early.status).toBe(409);
-    expect(early.body.error).toBe(`only a rejected draft can be written off; invoice ${invoiceId} is awaiting approval`);
+    expect(early.body.error).toBe(`only a rejected draft or a void invoice can be written off; invoice ${invoiceId} is awaiting approval`);
     expect((await post(org, `/invoices/${invoiceId}/reject`, { approver: 'cfo@acme.test', reason: 'disputed' })).status).toBe(200);
     const res = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'goodwill' });
     expect(res.status).toBe(200);

@@ -179,7 +179,7 @@ describe('billing run', () => {
     const drafted = await awaitingApproval(handle);
     const refusal = (p: Promise<unknown>) => p.then(() => 'accepted', (e: WorkflowUpdateFailedError) => e.cause?.message);
     expect(await refusal(handle.executeUpdate(redraftUpdate, { args: [{ approver: 'fiona@finance', reason: 'too early' }] }))).toBe(
-      `only a rejected draft can be re-drafted; invoice ${drafted.invoiceId} is awaiting approval`,
+      `only a rejected draft or a void invoice can be re-drafted; invoice ${drafted.invoiceId} is awaiting approval`,
     );
     await handle.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'the customer upgraded mid-month; usage to be checked' }] });
     // The run waits for finance's next word; the period's events stay with the rejected draft until then.

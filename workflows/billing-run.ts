@@ -12,6 +12,7 @@ import {
   redraftUpdate,
   rejectUpdate,
   writeOffUpdate,
+  voidUpdate,
   type AdjustRequest,
   type BillingRunInput,
   type BillingRunState,
@@ -94,6 +95,7 @@ const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
   draft: 'awaiting_approval',
   approved: 'finalizing',
   rejected: 'rejected',
+  void: 'void',
   finalized: 'collecting',
   paid: 'paid',
   uncollectible: 'uncollectible',
@@ -136,13 +138,22 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       throw new Error(what === 'adjust' ? `invoice ${state.invoiceId} is already approved and can no longer be adjusted` : `invoice ${state.invoiceId} is already approved`);
     }
   };
-  /** re-draft and write-off answer a rejection, and only while the run waits for one */
+  /** re-draft and write-off answer a rejection (or a void), and only while the run waits for one */
   const mayAnswerRejection = (what: string) => {
     if (deciding) throw new Error(`another decision on invoice ${state.invoiceId} is being recorded`);
-    if (state.status !== 'rejected' || !awaitingRejectionDecision) {
-      throw new Error(`only a rejected draft can be ${what}; invoice ${state.invoiceId ?? '(not drafted yet)'} is ${state.status.replace(/_/g, ' ')}`);
+    if ((state.status !== 'rejected' && state.status !== 'void') || !awaitingRejectionDecision) {
+      throw new Error(`only a rejected draft or a void invoice can be ${what}; invoice ${state.invoiceId ?? '(not drafted yet)'} is ${state.status.replace(/_/g, ' ')}`);
     }
   };
+  /** a void is for a finalized invoice still being collected: not while a payment attempt is under way */
+  const mayVoid = () => {
+    if (deciding) throw new Error(`another decision on invoice ${state.invoiceId} is being recorded`);
+    if (state.status !== 'collecting') {
+      throw new Error(`only an invoice being collected can be voided; invoice ${state.invoiceId ?? '(not drafted yet)'} is ${state.status.replace(/_/g, ' ')}${state.status === 'paid' ? ' (credit it with a credit note instead)' : ''}`);
+    }
+  };
+  /** set while a payment attempt is under way: a void waits for its outcome */
+  let paying = false;
   /** set while the run waits for a re-draft or a write-off (runs from before the patch end instead) */
   let awaitingRejectionDecision = false;
   const decide = async <T>(step: () => Promise<T>): Promise<T> => {
@@ -206,16 +217,21 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     redraftUpdate,
     (req) =>
       decide(async () => {
+        const before = state.status;
         state.status = 'drafting';
         try {
           adopt(await redraftDb.closePeriod({ ...input, redraft: { of: state.invoiceId!, by: req.approver, reason: req.reason } }));
         } catch (err) {
-          // The re-draft failed (a price that cannot be computed): still rejected, the update says why.
-          state.status = 'rejected';
+          // The re-draft failed (a price that cannot be computed): still rejected (or void), the update says why.
+          state.status = before;
           throw err;
         }
         state.status = 'awaiting_approval';
         state.remindersSent = 0;
+        // A corrected invoice after a void is collected afresh: its own attempts, its own schedule.
+        declined = null;
+        paidByStripe = null;
+        state.paymentAttempts = 0;
         return result();
       }),
     { validator: (req) => (mayAnswerRejection('re-drafted'), requirePerson(req.approver, 'approver'), requirePerson(req.reason, 'reason')) },
@@ -229,6 +245,20 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
         return result();
       }),
     { validator: (req) => (mayAnswerRejection('written off'), requirePerson(req.approver, 'approver'), requirePerson(req.reason, 'reason')) },
+  );
+  setHandler(
+    voidUpdate,
+    (req) =>
+      decide(async () => {
+        await condition(() => !paying);
+        // Paid meanwhile (the attempt under way, or a webhook): a paid invoice is credited with a credit note, not voided.
+        if (state.status !== 'collecting' || paidByStripe) throw new Error(`invoice ${state.invoiceId} was paid meanwhile; credit it with a credit note instead`);
+        await stripe.voidInvoiceInStripe({ organizationId, invoiceId: state.invoiceId!, by: req.approver, reason: req.reason });
+        state.status = 'void';
+        state.nextPaymentAt = null;
+        return result();
+      }),
+    { validator: (req) => (mayVoid(), requirePerson(req.approver, 'approver'), requirePerson(req.reason, 'reason')) },
   );
 
   let closed!: ClosedPeriod;
@@ -278,29 +308,31 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     // Payments made before a reset: the retry schedule goes on from them.
     if (fromDatabase && stored.paymentAttempts > 0) declined = { attempts: stored.paymentAttempts, firstAt: stored.firstDeclinedAt ? Date.parse(stored.firstDeclinedAt) : now() };
 
+    // Once, unless finance voids the invoice while it is collected: then the period is re-drafted (a corrected
+    // invoice, through approval and collection again) or written off. A run with no void goes through once.
     for (;;) {
-      await approval();
-      // A recovery invoice rejected is simply not billed: there is no period to draft again.
-      if (state.status !== 'rejected' || input.recovery || !patched(DECIDE_AFTER_REJECTION_PATCH)) break;
-      // ── a rejected draft: re-draft the period, or write it off ─────────────
-      awaitingRejectionDecision = true;
-      await condition(() => state.status !== 'rejected' && !deciding);
-      awaitingRejectionDecision = false;
-      // (read through a function: the compiler cannot see the update handlers change it)
-      if (statusNow() !== 'awaiting_approval') break;
-    }
-
-    // ── Stripe: finalize, then collect ────────────────────────────────────────
-    if (state.status === 'finalizing') {
-      if (dec(state.total!).isZero()) {
-        await db.settleZeroInvoice(ref);
-        state.status = 'settled_zero';
-      } else {
-        await stripe.finalizeInvoiceInStripe(ref);
-        state.status = 'collecting';
+      for (;;) {
+        await approval();
+        // A recovery invoice rejected is simply not billed: there is no period to draft again.
+        if (state.status !== 'rejected' || input.recovery || !patched(DECIDE_AFTER_REJECTION_PATCH)) break;
+        // ── a rejected draft: re-draft the period, or write it off ─────────────
+        if (!(await redraftOrWriteOff())) break;
       }
+
+      // ── Stripe: finalize, then collect ────────────────────────────────────────
+      if (state.status === 'finalizing') {
+        if (dec(state.total!).isZero()) {
+          await db.settleZeroInvoice(ref);
+          state.status = 'settled_zero';
+        } else {
+          await stripe.finalizeInvoiceInStripe(ref);
+          state.status = 'collecting';
+        }
+      }
+      if (state.status === 'collecting') await collect();
+      // ── voided while collected: re-draft the period, or write it off ──────────
+      if (statusNow() !== 'void' || !(await redraftOrWriteOff())) break;
     }
-    if (state.status === 'collecting') await collect();
 
     // Leak detection for the period (reconcile:<orgId>:<periodStart>) once this run has settled.
     if (patched(RECONCILE_AFTER_RUN_PATCH)) {
@@ -341,19 +373,36 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     }
   }
 
+  /** Waits for finance to re-draft the rejected (or void) invoice's period or write it off; true when re-drafted. */
+  async function redraftOrWriteOff(): Promise<boolean> {
+    const waiting = statusNow();
+    awaitingRejectionDecision = true;
+    await condition(() => state.status !== waiting && !deciding);
+    awaitingRejectionDecision = false;
+    // (read through a function: the compiler cannot see the update handlers change it)
+    return statusNow() === 'awaiting_approval';
+  }
+
   async function collect(): Promise<void> {
     let attempt = (declined?.attempts ?? 0) + 1;
     state.paymentAttempts = declined?.attempts ?? 0;
     // Started over (a reset) after declines: the next attempt waits for its day on the schedule.
     if (declined && !(await nextAttemptDue(declined.attempts, undefined))) return;
     for (; ; attempt++) {
+      if (statusNow() === 'void') return;
       if (paidByStripe) {
         await stripe.markInvoicePaid({ ...ref, source: 'webhook', stripeEventId: paidByStripe.stripeEventId });
         state.status = 'paid';
         return;
       }
       state.paymentAttempts = attempt;
-      const outcome = await stripe.collectPayment({ ...ref, attempt });
+      paying = true;
+      let outcome;
+      try {
+        outcome = await stripe.collectPayment({ ...ref, attempt });
+      } finally {
+        paying = false;
+      }
       if (outcome.outcome === 'paid') {
         state.status = 'paid';
         return;
@@ -378,9 +427,9 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     }
     const nextAt = declined!.firstAt + retryDay * DAY_MS;
     state.nextPaymentAt = new Date(nextAt).toISOString();
-    await condition(() => paidByStripe !== null, Math.max(1, nextAt - now()));
+    await condition(() => paidByStripe !== null || statusNow() === 'void', Math.max(1, nextAt - now()));
     state.nextPaymentAt = null;
-    return true;
+    return statusNow() !== 'void';
   }
 
   async function alert(kind: string, dedupeKey: string, extra: Record<string, unknown> = {}): Promise<void> {

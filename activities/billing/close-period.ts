@@ -7,7 +7,7 @@ import { formatDay, nextUtcMidnight } from '../../billing/calendar';
 import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 import type { BillingPeriod } from '../../billing/billing-period';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
-import type { InvoiceStatus } from '../../billing/invoice-status';
+import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
 import { writeAudit } from '../../prisma/audit';
 import { readBilledUsage, readCloseInputs, readPeriodStandings, readPeriodsBilledWhole, type Db, type PlanPriceRow, type SubscriptionTerms } from '../../prisma/billing-reads';
@@ -210,8 +210,8 @@ export function closePeriod({ prisma }: ActivityDeps) {
         const inputs = await readCloseInputs(tx, { organizationId: input.organizationId, subscriptionId: input.subscriptionId, periodStart: start });
         if (!inputs) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
         const { subscription: sub, existing, changes } = inputs;
-        // A repeated close (or re-draft) converges on the latest revision; only a re-draft of the rejected one makes another.
-        if (existing && !(input.redraft?.of === existing.id && existing.status === 'rejected')) return summary(existing, existing.lineCount, sub.organization);
+        // A repeated close (or re-draft) converges on the latest revision; only a re-draft of a rejected (or void) one makes another.
+        if (existing && !(input.redraft?.of === existing.id && awaitsRedraft(existing.status))) return summary(existing, existing.lineCount, sub.organization);
         const revision = existing ? existing.revision + 1 : 1;
         // A re-draft: the rejected revision gives its events back to be claimed anew; its lines and audit trail stay.
         const released =
@@ -261,7 +261,7 @@ export function closePeriod({ prisma }: ActivityDeps) {
             action: 'invoice.redrafted',
             entityType: 'invoice',
             entityId: existing.id,
-            before: { status: 'rejected', revision: existing.revision },
+            before: { status: existing.status, revision: existing.revision },
             after: { reason: input.redraft.reason, redraftedAs: invoice.id, revision, releasedClaims: released?.claims ?? 0, releasedLateEvents: released?.lateEvents ?? 0, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
           });
         }

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec, toPlainString } from '../../billing/decimal';
 import { sumLines } from '../../billing/invoice-draft';
-import type { InvoiceStatus } from '../../billing/invoice-status';
+import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
 import type { Db } from '../../prisma/billing-reads';
 import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
@@ -124,11 +124,11 @@ export interface WriteOffInput extends InvoiceRef {
 }
 
 /**
- * Writes a rejected draft's period off: the invoice bills nothing, on
- * purpose, and its period's events stay claimed by it so no later close
- * bills them as late usage; the late events of earlier periods it carried
- * are released to be billed. Idempotent; only a rejected draft can be
- * written off.
+ * Writes a rejected draft's (or a void invoice's) period off: the invoice
+ * bills nothing, on purpose, and its period's events stay claimed by it so
+ * no later close bills them as late usage; the late events of earlier
+ * periods it carried are released to be billed. Idempotent; only a rejected
+ * draft or a void invoice can be written off.
  */
 export function writeOffInvoice({ prisma }: ActivityDeps) {
   return async function writeOffInvoice(input: WriteOffInput): Promise<InvoiceSnapshot> {
@@ -136,7 +136,7 @@ export function writeOffInvoice({ prisma }: ActivityDeps) {
     return prisma.$transaction(async (tx) => {
       const invoice = await findInvoice(tx, input);
       if (invoice.status === 'written_off') return view(invoice);
-      if (invoice.status !== 'rejected') throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is ${invoice.status}; only a rejected draft can be written off`, 'InvalidState');
+      if (!awaitsRedraft(invoice.status)) throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is ${invoice.status}; only a rejected draft or a void invoice can be written off`, 'InvalidState');
       const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'written_off', writtenOffBy: input.by, writtenOffAt: new Date(), writeOffReason: input.reason } });
       // Its late-usage lines held events of earlier periods, not of the one written off: they go back, for the next close to bill as late usage.
       const released = await tx.$executeRaw`

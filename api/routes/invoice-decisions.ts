@@ -5,11 +5,11 @@ import { Router } from 'express';
 import type { z } from 'zod';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
-import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, writeOffUpdate, type DecisionResult } from '../../temporal/billing-messages';
+import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, voidUpdate, writeOffUpdate, type DecisionResult } from '../../temporal/billing-messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
-import { AdjustRequestSchema, ApproveRequestSchema, InvoiceParamsSchema, RedraftRequestSchema, RejectRequestSchema, WriteOffRequestSchema } from '../schemas/invoices';
+import { AdjustRequestSchema, ApproveRequestSchema, InvoiceParamsSchema, RedraftRequestSchema, RejectRequestSchema, VoidRequestSchema, WriteOffRequestSchema } from '../schemas/invoices';
 import { parseOrThrow, type FieldProblem } from '../validation';
 import { findInvoice } from './invoices-read';
 
@@ -108,5 +108,6 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
   decision('reject', RejectRequestSchema, rejectUpdate);
   decision('redraft', RedraftRequestSchema, redraftUpdate);
   decision('write-off', WriteOffRequestSchema, writeOffUpdate);
+  decision('void', VoidRequestSchema, voidUpdate);
   return router;
 }

@@ -253,11 +253,15 @@ export const CreditNoteAcceptedSchema = z
 
 export const CreditNoteListSchema = z.object({ data: z.array(CreditNoteSchema).meta({ description: 'Oldest first' }) }).meta({ id: 'CreditNoteList' });
 
+export const VoidRequestSchema = z
+  .strictObject({ approver: person, reason: text('Why the invoice is voided') })
+  .meta({ id: 'VoidRequest', example: { approver: 'cfo@acme.test', reason: 'billed on the wrong plan; a corrected invoice follows' } });
+
 export const DecisionResultSchema = z
   .object({
     invoice_id: z.uuid().meta({ description: 'The invoice the run now bills: after a re-draft, the new revision' }),
     status: z
-      .enum(['drafting', 'awaiting_approval', 'rejected', 'finalizing', 'collecting', 'paid', 'uncollectible', 'settled_zero', 'written_off'])
+      .enum(['drafting', 'awaiting_approval', 'rejected', 'finalizing', 'collecting', 'paid', 'uncollectible', 'settled_zero', 'written_off', 'void'])
       .meta({ description: 'The billing run\'s status after the decision' }),
     total: money('The invoice total after the decision', '131.00'),
   })

@@ -34,7 +34,7 @@ interface FakeInvoice {
   id: string;
   customer: string;
   currency: string;
-  status: 'draft' | 'open' | 'paid' | 'uncollectible';
+  status: 'draft' | 'open' | 'paid' | 'uncollectible' | 'void';
   metadata: Record<string, string>;
   itemIds: string[];
 }
@@ -164,6 +164,7 @@ export class StripeFake {
       if (action === 'POST finalize') return this.finalize(invoice);
       if (action === 'POST pay') return this.pay(invoice);
       if (action === 'POST mark_uncollectible') return this.markUncollectible(invoice);
+      if (action === 'POST void') return this.voidInvoice(invoice);
     }
     return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}); the fake implements only what the billing activities call`);
   }
@@ -202,7 +203,7 @@ export class StripeFake {
   private createCreditNote(body: Form): Reply {
     const invoice = this.invoices.get(String(body.invoice ?? ''));
     if (!invoice) return error(400, 'invalid_request_error', `No such invoice: '${String(body.invoice)}'`, 'resource_missing');
-    if (invoice.status === 'draft') return error(400, 'invalid_request_error', 'You can only create credit notes for finalized invoices.', 'invoice_unexpected_state');
+    if (invoice.status === 'draft' || invoice.status === 'void') return error(400, 'invalid_request_error', 'You can only create credit notes for finalized invoices.', 'invoice_unexpected_state');
     const amount = Number(body.amount);
     if (!Number.isInteger(amount) || amount <= 0) return error(400, 'invalid_request_error', `Invalid integer: ${String(body.amount)}`, 'parameter_invalid_integer');
     const total = invoice.itemIds.reduce((sum, id) => sum + this.items.get(id)!.amount, 0);
@@ -219,6 +220,13 @@ export class StripeFake {
     return ok({ id: note.id, object: 'credit_note', invoice: invoice.id, amount, memo: note.memo, metadata: note.metadata, status: 'issued', type: invoice.status === 'paid' ? 'post_payment' : 'pre_payment' });
   }
 
+  /** As Stripe: only a finalized invoice not paid (open or uncollectible) can be voided. */
+  private voidInvoice(invoice: FakeInvoice): Reply {
+    if (invoice.status !== 'open' && invoice.status !== 'uncollectible') return error(400, 'invalid_request_error', `You can only void an open or uncollectible invoice (this one is ${invoice.status}).`, 'invoice_unexpected_state');
+    invoice.status = 'void';
+    return ok(this.invoiceJson(invoice));
+  }
+
   private finalize(invoice: FakeInvoice): Reply {
     if (invoice.status !== 'draft') return error(400, 'invalid_request_error', `Invoice ${invoice.id} is already finalized`, 'invoice_unexpected_state');
     // Stripe marks an invoice with nothing to pay as paid when it is finalized.
@@ -229,6 +237,7 @@ export class StripeFake {
   private pay(invoice: FakeInvoice): Reply {
     if (invoice.status === 'paid') return error(400, 'invalid_request_error', 'Invoice is already paid', 'invoice_unexpected_state');
     if (invoice.status === 'draft') return error(400, 'invalid_request_error', 'This invoice must be finalized before it can be paid', 'invoice_unexpected_state');
+    if (invoice.status === 'void') return error(400, 'invalid_request_error', 'This invoice is void and cannot be paid', 'invoice_unexpected_state');
     const charge = { invoice: invoice.id, amount: this.amountDue(invoice), currency: invoice.currency };
     if (this.declinesLeft > 0) {
       this.declinesLeft--;

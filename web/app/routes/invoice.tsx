@@ -79,7 +79,30 @@ function Decisions() {
   );
 }
 
-/** A rejected draft waits for finance: draft the period again, or write it off. */
+/** A finalized invoice still being collected can be voided (a corrected one then follows by re-draft). */
+function VoidInvoice() {
+  const busy = useNavigation().state === 'submitting';
+  return (
+    <section aria-labelledby="void">
+      <h2 id="void">Void</h2>
+      <p>Voids the invoice in Stripe and stops collecting it; the period then waits to be re-drafted (a corrected invoice) or written off.</p>
+      <Form method="post">
+        <fieldset>
+          <legend>Void this invoice</legend>
+          <CsrfField />
+          <input type="hidden" name="intent" value="void" />
+          <label htmlFor="void-reason">Reason</label>
+          <input id="void-reason" name="reason" required />
+          <button type="submit" className="danger" disabled={busy}>
+            Void
+          </button>
+        </fieldset>
+      </Form>
+    </section>
+  );
+}
+
+/** A rejected draft (or a void invoice) waits for finance: draft the period again, or write it off. */
 function AfterRejection() {
   const busy = useNavigation().state === 'submitting';
   return (
@@ -194,7 +217,9 @@ export default function Invoice() {
       {invoice.status === 'rejected' && invoice.rejectionReason ? <p>Rejected: {invoice.rejectionReason}</p> : null}
       {invoice.status === 'written_off' ? <p>Written off by {invoice.writtenOffBy}: {invoice.writeOffReason}</p> : null}
       {mayDecide && invoice.status === 'draft' ? <Decisions /> : null}
-      {mayDecide && invoice.status === 'rejected' && invoice.latest ? <AfterRejection /> : null}
+      {invoice.status === 'void' ? <p>Voided by {invoice.voidedBy}: {invoice.voidReason}</p> : null}
+      {mayDecide && (invoice.status === 'rejected' || invoice.status === 'void') && invoice.latest ? <AfterRejection /> : null}
+      {mayDecide && invoice.status === 'finalized' && invoice.latest && !invoice.recoveryFindingId ? <VoidInvoice /> : null}
 
       {invoice.creditNotes.length > 0 ? <CreditNotes notes={invoice.creditNotes} /> : null}
 

@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { AppLoadContext } from 'react-router';
 import { minorUnits } from '../../../billing/currency';
 import { dec } from '../../../billing/decimal';
-import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, writeOffUpdate, type DecisionResult } from '../../../temporal/billing-messages';
+import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, voidUpdate, writeOffUpdate, type DecisionResult } from '../../../temporal/billing-messages';
 import type { SignedInUser } from './auth.server';
 import { findInvoice } from './invoices.server';
 
@@ -46,6 +46,10 @@ export async function decideInvoice(context: AppLoadContext, user: SignedInUser,
     const places = minorUnits(invoice.currency);
     if (dec(amount).decimalPlaces() > places) return { ok: false, message: `${invoice.currency.toUpperCase()} amounts have at most ${places} decimal places.` };
     send = () => handle.executeUpdate(adjustUpdate, { args: [{ approver, reason, lines: [{ description, amount }] }] });
+  } else if (intent === 'void') {
+    const reason = text(form, 'reason');
+    if (!reason) return { ok: false, message: 'A void needs a reason.' };
+    send = () => handle.executeUpdate(voidUpdate, { args: [{ approver, reason }] });
   } else if (intent === 'redraft' || intent === 'write_off') {
     const reason = text(form, 'reason');
     if (!reason) return { ok: false, message: intent === 'redraft' ? 'A re-draft needs a reason.' : 'A write-off needs a reason.' };

@@ -83,6 +83,8 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     rejectionReason: invoice.rejectionReason,
     writtenOffBy: invoice.writtenOffBy,
     writeOffReason: invoice.writeOffReason,
+    voidedBy: invoice.voidedBy,
+    voidReason: invoice.voidReason,
     /** the leak finding a recovery invoice recovers */
     recoveryFindingId: invoice.recoveryFindingId || null,
     /** credit notes on the invoice (POST /api/v1/invoices/:id/credit-notes), oldest first */
