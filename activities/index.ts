@@ -8,7 +8,7 @@ import { snapshotUsage } from './billing/snapshots';
 import { startBillingRun } from './billing/start-billing-run';
 import { applyCancel, applyPlanChange, endSubscription, loadSubscription } from './billing/subscription-changes';
 import { collectPayment } from './stripe/collect-payment';
-import { issueCreditNoteInStripe, recordCreditNote } from './stripe/credit-notes';
+import { failCreditNote, issueCreditNoteInStripe, recordCreditNote } from './stripe/credit-notes';
 import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
 import { markInvoicePaid } from './stripe/mark-paid';
 import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
@@ -69,6 +69,7 @@ export function createActivities(deps: ActivityDeps) {
     // credit notes (workflows/credit-note.ts)
     recordCreditNote: recordCreditNote(deps),
     issueCreditNoteInStripe: issueCreditNoteInStripe(deps),
+    failCreditNote: failCreditNote(deps),
     // leak detection and recovery (workflows/reconcile.ts)
     ...reconcileActivities(deps),
     // margin alerts (workflows/margin-watch.ts)

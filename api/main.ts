@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
+import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
 import { createTemporalClient } from '../temporal/client';
 import { TASK_QUEUE } from '../temporal/names';
 import { createApi } from './app';
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   const url = databaseUrl();
 
   const prisma = createPrismaClient(url, { max: 5 });
+  // Before any event is stored: on a restored cluster its transaction id would be mistaken for an old one.
+  await assertClaimsMatchDatabase(prisma);
   const pgPool = createPgPool(url, { max: 10 });
   const temporal = await createTemporalClient();
   const api = createApi({ prisma, pgPool, temporal: temporal.client, taskQueue: TASK_QUEUE }, config);

@@ -17,7 +17,7 @@ export function coveredByClaim(lineFilter?: Prisma.Sql): Prisma.Sql {
     SELECT 1 FROM usage_claims c
     WHERE c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
       AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
-      AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) ${ofLine})`;
+      AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) ${ofLine})`;
 }
 
 /** `e` is on no invoice line yet (neither claimed one by one nor by a range). */
@@ -29,7 +29,8 @@ export function billedByLines(lineIds: readonly string[]): Prisma.Sql {
   return Prisma.sql`(e.invoice_line_id = ANY(${lineIds}::uuid[]) OR (e.invoice_line_id IS NULL AND EXISTS (
     SELECT 1 FROM usage_claims c
     WHERE c.invoice_line_id = ANY(${lineIds}::uuid[]) AND c.released_at IS NULL AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
-      AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot))))`;
+      AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot)
+      AND e.id <> ALL(c.excluded_event_ids))))`;
 }
 
 /** `e` is held by an invoice that does not count as billed (rejected, written off): forgiven or waiting, not billed. */
@@ -69,15 +70,19 @@ export interface NewClaim {
 
 /**
  * Writes range claims with the snapshot of the calling transaction (which
- * must be REPEATABLE READ, so that it is the snapshot its reads saw). A
- * concurrent claim on the same instants fails the exclusion constraint; the
- * retried transaction then sees it.
+ * must be REPEATABLE READ, so that it is the snapshot its reads saw), each
+ * with the events of its range a late-usage line already holds (it does not
+ * bill those). A concurrent claim on the same instants fails the exclusion
+ * constraint; the retried transaction then sees it.
  */
 export async function insertClaims(db: Db, organizationId: string, claims: readonly NewClaim[]): Promise<void> {
   if (claims.length === 0) return;
   await db.$executeRaw`
-    INSERT INTO usage_claims (id, organization_id, invoice_line_id, customer_external_id, meter_id, event_type, range_start, range_end, snapshot)
-    SELECT id, ${organizationId}::uuid, line, customer, meter, type, s, t, pg_current_snapshot()
+    INSERT INTO usage_claims (id, organization_id, invoice_line_id, customer_external_id, meter_id, event_type, range_start, range_end, snapshot, excluded_event_ids)
+    SELECT id, ${organizationId}::uuid, line, customer, meter, type, s, t, pg_current_snapshot(),
+           ARRAY(SELECT e.id FROM usage_events e
+                 WHERE e.organization_id = ${organizationId}::uuid AND e.customer_external_id = customer AND e.event_type = type
+                   AND e."timestamp" >= s AND e."timestamp" < t AND e.invoice_line_id IS NOT NULL)
     FROM unnest(${claims.map(() => randomUUID())}::uuid[], ${claims.map((c) => c.invoiceLineId)}::uuid[], ${claims.map((c) => c.customerExternalId)}::text[],
                 ${claims.map((c) => c.meterId)}::uuid[], ${claims.map((c) => c.eventType)}::text[], ${claims.map((c) => c.start)}::timestamptz[], ${claims.map((c) => c.end)}::timestamptz[])
       AS n(id, line, customer, meter, type, s, t)`;
@@ -136,8 +141,39 @@ export async function billingLineOf(db: Db, organizationId: string, eventId: str
       SELECT c.invoice_line_id FROM usage_claims c
       WHERE c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
         AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
-        AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot)
+        AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids)
       ORDER BY c.created_at LIMIT 1)) AS line
     FROM usage_events e WHERE e.id = ${eventId}::uuid AND e.organization_id = ${organizationId}::uuid`;
   return row?.line ?? null;
+}
+
+/**
+ * Makes the calling transaction a writer of the customer's usage claims:
+ * two closes of one customer at once (a range claim and a late claim touch
+ * no common row) then conflict on this row under REPEATABLE READ, and the
+ * later one fails with a serialization error, is retried, and sees the other.
+ */
+export async function lockCustomerUsage(db: Db, organizationId: string, customerId: string): Promise<void> {
+  await db.$executeRaw`UPDATE customers SET usage_claimed_at = clock_timestamp() WHERE id = ${customerId}::uuid AND organization_id = ${organizationId}::uuid`;
+}
+
+/** The database's transaction ids run behind those its usage claims recorded (see assertClaimsMatchDatabase). */
+export class TransactionIdsBehindClaims extends Error {}
+
+/**
+ * Refuses to run on a database whose transaction counter is behind the
+ * snapshots its usage claims recorded: a dump restored into a new cluster,
+ * say. There, new events would get transaction ids that old claims' snapshots
+ * count as seen, and late usage would be taken for billed. The API and the
+ * worker check this at start; README "Restoring the database" says what to do.
+ */
+export async function assertClaimsMatchDatabase(db: Db): Promise<void> {
+  const [row] = await db.$queryRaw<{ ahead: string | null; now: string }[]>`
+    SELECT max(pg_snapshot_xmax(snapshot))::text AS ahead, pg_current_xact_id()::text AS now FROM usage_claims`;
+  if (row?.ahead && BigInt(row.ahead) > BigInt(row.now)) {
+    throw new TransactionIdsBehindClaims(
+      `this database's transaction ids (now ${row.now}) are behind those its usage claims recorded (up to ${row.ahead}): was it restored into a new PostgreSQL cluster? ` +
+        'Advance the transaction counter past that first (README, "Restoring the database"), or late usage would be taken for billed.',
+    );
+  }
 }

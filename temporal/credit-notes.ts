@@ -50,6 +50,8 @@ export async function requestCreditNote(
   const existing = await prisma.creditNote.findUnique({ where: { organizationId_requestKey: { organizationId: invoice.organizationId, requestKey: request.requestKey } } });
   if (existing) {
     if (existing.invoiceId !== invoice.id) throw new CreditNoteNotPossible('REQUEST_KEY_REUSED', `request key ${request.requestKey} was used for a credit note on invoice ${existing.invoiceId}`);
+    const same = existing.reason === request.reason && existing.refund === request.refund && (request.amount === null || dec(existing.amount).eq(dec(request.amount)));
+    if (!same) throw new CreditNoteNotPossible('REQUEST_KEY_REUSED', `request key ${request.requestKey} was used for a credit note with another amount, reason or refund`);
     return { kind: 'existing', note: existing };
   }
   if (!(CREDITABLE_STATUSES as readonly string[]).includes(invoice.status) || !invoice.stripeInvoiceId) {
@@ -84,6 +86,9 @@ export async function requestCreditNote(
     await temporal.withDeadline(Date.now() + ISSUE_WAIT_MS, () => handle.result());
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
+      // Recorded, then failed for good (a Stripe key or permission refused): the note is marked failed and says why.
+      const failed = await prisma.creditNote.findUnique({ where: { id: noteId } });
+      if (failed && failed.status === 'failed') return { kind: 'done', note: failed };
       const cause = err.cause?.cause instanceof Error ? err.cause.cause : err.cause;
       return { kind: 'refused', message: cause?.message ?? err.message, workflowId };
     }

@@ -1,4 +1,5 @@
-import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
+import { assertClaimsMatchDatabase, TransactionIdsBehindClaims } from '../prisma/usage-claims';
+import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, redraftUpdate, rejectUpdate, writeOffUpdate, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
 import { countUnbilledEvents, createBillingCatalog, eventIdsOfLine, insertUsage, lineOfEvent, type BillingCatalog } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
@@ -32,12 +33,12 @@ async function startRun(organizationId: string, subscriptionId: string, period: 
   return worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(subscriptionId, period.periodStart), taskQueue: worker.taskQueue, args: [input] });
 }
 
-async function drafted(handle: Awaited<ReturnType<typeof startRun>>) {
+async function drafted(handle: Awaited<ReturnType<typeof startRun>>, options: { keepRunning?: boolean } = {}) {
   const state = await waitFor('the draft', async () => {
     const s = await handle.query(billingRunStateQuery);
     return s.status === 'awaiting_approval' ? s : undefined;
   });
-  await handle.terminate('test over');
+  if (!options.keepRunning) await handle.terminate('test over');
   return testPrisma().invoice.findUniqueOrThrow({ where: { id: state.invoiceId! }, include: { lines: { orderBy: { position: 'asc' } } } });
 }
 
@@ -87,4 +88,45 @@ it('an event stored after a close is late usage of the next close, billed once',
   expect(await lineOfEvent(organizationId, late!)).toBe(lateLine.id);
   expect(await lineOfEvent(organizationId, early!)).toBe(novUsage.id);
   expect(await countUnbilledEvents(organizationId)).toBe(0);
+});
+
+it('a late event one close billed, then let go by a write-off, is unbilled again, not taken for billed by a re-draft that saw it held', async () => {
+  const { organizationId } = await createTestOrganization('claims-release');
+  const catalog = await createBillingCatalog(testPrisma(), organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
+  await insertUsage(testPrisma(), organizationId, catalog.customerExternalId, [{ at: '2024-11-10T10:00:00Z', quantity: '1000' }]);
+  const novRun = await startRun(organizationId, catalog.subscriptionId, november);
+  await drafted(novRun, { keepRunning: true });
+  // November's draft waits for finance; an event of November arrives late and December's close bills it.
+  const [late] = await insertUsage(testPrisma(), organizationId, catalog.customerExternalId, [{ at: '2024-11-20T10:00:00Z', quantity: '500' }]);
+  const decRun = await startRun(organizationId, catalog.subscriptionId, december);
+  const dec = await drafted(decRun, { keepRunning: true });
+  const lateLine = dec.lines.find((l) => l.kind === 'late_usage')!;
+  expect(await lineOfEvent(organizationId, late!)).toBe(lateLine.id);
+
+  // November is rejected and re-drafted: its new claim sees the late event, held by December's line, and leaves it out.
+  await novRun.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'check usage' }] });
+  const redrafted = await novRun.executeUpdate(redraftUpdate, { args: [{ approver: 'fiona@finance', reason: 'checked' }] });
+  expect(redrafted.total).toBe('112.00'); // 30 + 1,000 units (82.00): the late event stays December's
+  expect(await lineOfEvent(organizationId, late!)).toBe(lateLine.id);
+
+  // December is rejected and written off: the late event goes back, unbilled, for the next close.
+  await decRun.executeUpdate(rejectUpdate, { args: [{ approver: 'fiona@finance', reason: 'wrong' }] });
+  await decRun.executeUpdate(writeOffUpdate, { args: [{ approver: 'fiona@finance', reason: 'goodwill' }] });
+  expect(await lineOfEvent(organizationId, late!)).toBeNull();
+  expect(await countUnbilledEvents(organizationId)).toBe(1);
+  await novRun.terminate('test over');
+});
+
+it('the API and the worker refuse a database whose transaction ids run behind its claims (a dump restored into a new cluster)', async () => {
+  await expect(assertClaimsMatchDatabase(testPrisma())).resolves.toBeUndefined();
+  const line = await testPrisma().invoiceLine.findFirstOrThrow({ where: { kind: 'usage', claims: { some: {} } }, include: { claims: true } });
+  const claim = line.claims[0]!;
+  await expect(
+    testPrisma().$transaction(async (tx) => {
+      await tx.$executeRaw`UPDATE usage_claims SET snapshot = '900000000000:900000000000:'::pg_snapshot WHERE id = ${claim.id}::uuid`;
+      await assertClaimsMatchDatabase(tx as never);
+    }),
+  ).rejects.toBeInstanceOf(TransactionIdsBehindClaims);
+  // (rolled back: the claim keeps its real snapshot)
+  await expect(assertClaimsMatchDatabase(testPrisma())).resolves.toBeUndefined();
 });

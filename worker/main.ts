@@ -4,6 +4,7 @@ import { notifierFromEnv } from '../activities/channels';
 import { createStripeAccounts } from '../activities/stripe/accounts';
 import { createStripeClient } from '../activities/stripe/client';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
+import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
   };
 
   try {
+    // A restored cluster whose transaction ids run behind the usage claims would take late usage for billed.
+    await assertClaimsMatchDatabase(prisma);
     // First: a half-configured alert channel stops the worker at start, not at its first alert.
     const notifier = notifierFromEnv(prisma);
     // The API starts workflows with these attributes; against a fresh cluster

@@ -1,4 +1,5 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import { failureReason } from './failures';
 import type { LedgerflowActivities } from '../activities';
 import type { CreditNoteRequest } from '../temporal/credit-note-messages';
 
@@ -22,5 +23,13 @@ const stripe = proxyActivities<LedgerflowActivities>({
  */
 export async function creditNote(request: CreditNoteRequest) {
   await db.recordCreditNote(request);
-  return stripe.issueCreditNoteInStripe({ organizationId: request.organizationId, creditNoteId: request.creditNoteId });
+  try {
+    return await stripe.issueCreditNoteInStripe({ organizationId: request.organizationId, creditNoteId: request.creditNoteId });
+  } catch (err) {
+    // Failed for good after it was recorded: the note says why, and no longer holds back what is left to credit.
+    if (err instanceof ActivityFailure) {
+      await db.failCreditNote({ organizationId: request.organizationId, creditNoteId: request.creditNoteId, reason: failureReason(err) });
+    }
+    throw err;
+  }
 }

@@ -13,7 +13,7 @@ import { writeAudit } from '../../prisma/audit';
 import { readBilledUsage, readCloseInputs, readPeriodStandings, readPeriodsBilledWhole, type Db, type PlanPriceRow, type SubscriptionTerms } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { aggregateUsage, type UsageAggregate } from '../../prisma/usage-aggregates';
-import { BILLABLE, UNBILLED, insertClaims, readLiveClaims, releaseClaimsOf, type NewClaim } from '../../prisma/usage-claims';
+import { BILLABLE, UNBILLED, insertClaims, lockCustomerUsage, readLiveClaims, releaseClaimsOf, type NewClaim } from '../../prisma/usage-claims';
 import type { BillingRunInput } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor, workflowClock } from '../workflow-actor';
@@ -213,6 +213,8 @@ export function closePeriod({ prisma }: ActivityDeps) {
         // A repeated close (or re-draft) converges on the latest revision; only a re-draft of a rejected (or void) one makes another.
         if (existing && !(input.redraft?.of === existing.id && awaitsRedraft(existing.status))) return summary(existing, existing.lineCount, sub.organization);
         const revision = existing ? existing.revision + 1 : 1;
+        // Concurrent closes of this customer's usage conflict here; the later one is retried and sees the other's claims.
+        await lockCustomerUsage(tx, sub.organizationId, sub.customerId);
         // A re-draft: the rejected revision gives its events back to be claimed anew; its lines and audit trail stay.
         const released =
           existing && input.redraft

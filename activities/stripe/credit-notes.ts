@@ -114,7 +114,9 @@ export function issueCreditNoteInStripe(deps: ActivityDeps) {
     } catch (err) {
       if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw asActivityError(err);
       return prisma.$transaction(async (tx) => {
-        const failed = await tx.creditNote.update({ where: { id: note.id }, data: { status: 'failed', failure: `Stripe refused the credit note: ${err.message}` } });
+        const { count } = await tx.creditNote.updateMany({ where: { id: note.id, status: 'pending' }, data: { status: 'failed', failure: `Stripe refused the credit note: ${err.message}` } });
+        const failed = await tx.creditNote.findUniqueOrThrow({ where: { id: note.id } });
+        if (count === 0) return view(failed);
         await writeAudit(tx, {
           organizationId: input.organizationId,
           actor: workflowActor(),
@@ -127,8 +129,11 @@ export function issueCreditNoteInStripe(deps: ActivityDeps) {
       }, TX_OPTIONS);
     }
     return prisma.$transaction(async (tx) => {
+      // Only the attempt that moves the note from pending numbers it: an overlapping retry finds it issued.
+      const { count } = await tx.creditNote.updateMany({ where: { id: note.id, status: 'pending' }, data: { status: 'issued', stripeCreditNoteId: created.id, issuedAt: new Date() } });
+      if (count === 0) return view(await tx.creditNote.findUniqueOrThrow({ where: { id: note.id } }));
       const number = await assignCreditNoteNumber(tx, input.organizationId);
-      const issued = await tx.creditNote.update({ where: { id: note.id }, data: { status: 'issued', number, stripeCreditNoteId: created.id, issuedAt: new Date() } });
+      const issued = await tx.creditNote.update({ where: { id: note.id }, data: { number } });
       await writeAudit(tx, {
         organizationId: input.organizationId,
         actor: workflowActor(),
@@ -138,6 +143,30 @@ export function issueCreditNoteInStripe(deps: ActivityDeps) {
         after: { creditNoteId: note.id, number, amount: formatMoney(dec(note.amount), note.currency), stripeCreditNoteId: created.id, settledBy: paid ? (note.refund ? 'refund' : 'customer_balance') : 'amount_due' },
       });
       return view(issued);
+    }, TX_OPTIONS);
+  };
+}
+
+/**
+ * A note whose workflow failed for good (a Stripe key or permission
+ * refused, say) after it was recorded: marked failed with the reason, so it
+ * no longer counts against what is left to credit. A note already issued or
+ * failed stays as it is.
+ */
+export function failCreditNote({ prisma }: ActivityDeps) {
+  return async function failCreditNote(input: { organizationId: string; creditNoteId: string; reason: string }): Promise<void> {
+    await prisma.$transaction(async (tx) => {
+      const { count } = await tx.creditNote.updateMany({ where: { id: input.creditNoteId, organizationId: input.organizationId, status: 'pending' }, data: { status: 'failed', failure: input.reason } });
+      if (count === 0) return;
+      const note = await tx.creditNote.findUniqueOrThrow({ where: { id: input.creditNoteId } });
+      await writeAudit(tx, {
+        organizationId: input.organizationId,
+        actor: workflowActor(),
+        action: 'credit_note.failed',
+        entityType: 'invoice',
+        entityId: note.invoiceId,
+        after: { creditNoteId: note.id, reason: input.reason },
+      });
     }, TX_OPTIONS);
   };
 }
