@@ -77,8 +77,8 @@ const notify = proxyActivities<LedgerflowActivities>({
 export const DECIDE_AFTER_REJECTION_PATCH = 'redraft-or-write-off-after-rejection';
 
 /**
- * Runs started before 2026-12-02 17:00 UTC read where the drafted invoice stands in a regular
- * activity; later runs read it in a local activity (one short read: no activity task for the
+ * Runs that passed their close on a worker from before 2026-12-02 17:00 UTC read where the drafted
+ * invoice stands in a regular activity (their histories say so); later ones read it in a local activity (one short read: no activity task for the
  * server to schedule and dispatch at a period end). It stays a read after the close, not a value
  * the close returns, so a run reset to after its draft reads what the database says now.
  */
