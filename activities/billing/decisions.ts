@@ -4,7 +4,6 @@ import { dec, toPlainString } from '../../billing/decimal';
 import { sumLines } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
-import type { Db } from '../../prisma/billing-reads';
 import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
 import type { AdjustRequest } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
@@ -52,29 +51,21 @@ export interface InvoiceStanding extends InvoiceSnapshot {
 }
 
 /** The invoice as the database has it (a reset run asks before waiting for a decision it may already have). */
-/** Where a stored invoice stands (one more read only when payments were declined). */
-export async function invoiceStanding(
-  db: Db,
-  invoice: { id: string; organizationId: string; status: InvoiceStatus; total: { toString(): string }; currency: string; createdAt: Date; paymentAttempts: number },
-): Promise<InvoiceStanding> {
-  const firstDecline =
-    invoice.paymentAttempts > 0
-      ? await db.auditLog.findFirst({ where: { organizationId: invoice.organizationId, entityType: 'invoice', entityId: invoice.id, action: 'invoice.payment_failed' }, orderBy: { id: 'asc' }, select: { createdAt: true, after: true } })
-      : null;
-  const declinedAt = (firstDecline?.after as { declinedAt?: unknown } | null | undefined)?.declinedAt;
-  return {
-    ...view(invoice),
-    draftedAt: invoice.createdAt.toISOString(),
-    paymentAttempts: invoice.paymentAttempts,
-    firstDeclinedAt: typeof declinedAt === 'string' ? declinedAt : (firstDecline?.createdAt.toISOString() ?? null),
-  };
-}
-
 export function readInvoiceState({ prisma }: ActivityDeps) {
   return async function readInvoiceState(ref: InvoiceRef): Promise<InvoiceStanding> {
     const invoice = await prisma.invoice.findFirst({ where: { id: ref.invoiceId, organizationId: ref.organizationId } });
     if (!invoice) throw ApplicationFailure.nonRetryable(`invoice ${ref.invoiceId} not found`, 'NotFound');
-    return invoiceStanding(prisma, invoice);
+    const firstDecline =
+      invoice.paymentAttempts > 0
+        ? await prisma.auditLog.findFirst({ where: { organizationId: ref.organizationId, entityType: 'invoice', entityId: invoice.id, action: 'invoice.payment_failed' }, orderBy: { id: 'asc' }, select: { createdAt: true, after: true } })
+        : null;
+    const declinedAt = (firstDecline?.after as { declinedAt?: unknown } | null | undefined)?.declinedAt;
+    return {
+      ...view(invoice),
+      draftedAt: invoice.createdAt.toISOString(),
+      paymentAttempts: invoice.paymentAttempts,
+      firstDeclinedAt: typeof declinedAt === 'string' ? declinedAt : (firstDecline?.createdAt.toISOString() ?? null),
+    };
   };
 }
 

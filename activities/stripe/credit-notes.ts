@@ -113,20 +113,7 @@ export function issueCreditNoteInStripe(deps: ActivityDeps) {
       );
     } catch (err) {
       if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw asActivityError(err);
-      return prisma.$transaction(async (tx) => {
-        const { count } = await tx.creditNote.updateMany({ where: { id: note.id, status: 'pending' }, data: { status: 'failed', failure: `Stripe refused the credit note: ${err.message}` } });
-        const failed = await tx.creditNote.findUniqueOrThrow({ where: { id: note.id } });
-        if (count === 0) return view(failed);
-        await writeAudit(tx, {
-          organizationId: input.organizationId,
-          actor: workflowActor(),
-          action: 'credit_note.failed',
-          entityType: 'invoice',
-          entityId: note.invoiceId,
-          after: { creditNoteId: note.id, reason: failed.failure, code: err.code ?? null },
-        });
-        return view(failed);
-      }, TX_OPTIONS);
+      return view(await markFailed(prisma, { organizationId: input.organizationId, creditNoteId: note.id, reason: `Stripe refused the credit note: ${err.message}`, code: err.code ?? null }));
     }
     return prisma.$transaction(async (tx) => {
       // Only the attempt that moves the note from pending numbers it: an overlapping retry finds it issued.
@@ -147,6 +134,24 @@ export function issueCreditNoteInStripe(deps: ActivityDeps) {
   };
 }
 
+/** Marks a pending note failed with the reason, audited; a note already issued or failed stays as it is. Returns the note. */
+async function markFailed(prisma: ActivityDeps['prisma'], input: { organizationId: string; creditNoteId: string; reason: string; code?: string | null }) {
+  return prisma.$transaction(async (tx) => {
+    const { count } = await tx.creditNote.updateMany({ where: { id: input.creditNoteId, organizationId: input.organizationId, status: 'pending' }, data: { status: 'failed', failure: input.reason } });
+    const note = await tx.creditNote.findUniqueOrThrow({ where: { id: input.creditNoteId } });
+    if (count === 0) return note;
+    await writeAudit(tx, {
+      organizationId: input.organizationId,
+      actor: workflowActor(),
+      action: 'credit_note.failed',
+      entityType: 'invoice',
+      entityId: note.invoiceId,
+      after: { creditNoteId: note.id, reason: input.reason, ...(input.code !== undefined ? { code: input.code } : {}) },
+    });
+    return note;
+  }, TX_OPTIONS);
+}
+
 /**
  * A note whose workflow failed for good (a Stripe key or permission
  * refused, say) after it was recorded: marked failed with the reason, so it
@@ -155,18 +160,6 @@ export function issueCreditNoteInStripe(deps: ActivityDeps) {
  */
 export function failCreditNote({ prisma }: ActivityDeps) {
   return async function failCreditNote(input: { organizationId: string; creditNoteId: string; reason: string }): Promise<void> {
-    await prisma.$transaction(async (tx) => {
-      const { count } = await tx.creditNote.updateMany({ where: { id: input.creditNoteId, organizationId: input.organizationId, status: 'pending' }, data: { status: 'failed', failure: input.reason } });
-      if (count === 0) return;
-      const note = await tx.creditNote.findUniqueOrThrow({ where: { id: input.creditNoteId } });
-      await writeAudit(tx, {
-        organizationId: input.organizationId,
-        actor: workflowActor(),
-        action: 'credit_note.failed',
-        entityType: 'invoice',
-        entityId: note.invoiceId,
-        after: { creditNoteId: note.id, reason: input.reason },
-      });
-    }, TX_OPTIONS);
+    await markFailed(prisma, input);
   };
 }
