@@ -5,12 +5,15 @@ export const formatInvoiceNumber = (prefix: string, n: bigint | number): string 
 
 /**
  * Gives the invoice the next number of its organization's current prefix,
- * inside the caller's transaction (the one that finalizes it): the sequence
+ * inside the caller's transaction (the one that starts its finalization): the sequence
  * row is locked until that transaction ends, so concurrent finalizations
  * take turns (no duplicates), and a rolled-back one gives its number back
- * (no gaps). An invoice that has a number keeps it. Returns the number.
+ * (no gaps). An invoice that has a number keeps it (its row is locked
+ * first, so two overlapping attempts for one invoice take one number).
+ * Returns the number.
  */
 export async function assignInvoiceNumber(tx: Prisma.TransactionClient, organizationId: string, invoiceId: string): Promise<string> {
+  await tx.$queryRaw`SELECT id FROM invoices WHERE id = ${invoiceId}::uuid AND organization_id = ${organizationId}::uuid FOR UPDATE`;
   const invoice = await tx.invoice.findFirstOrThrow({ where: { id: invoiceId, organizationId }, select: { number: true } });
   if (invoice.number) return invoice.number;
   const { invoiceNumberPrefix: prefix } = await tx.organization.findUniqueOrThrow({ where: { id: organizationId }, select: { invoiceNumberPrefix: true } });

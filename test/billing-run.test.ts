@@ -120,6 +120,8 @@ describe('billing run', () => {
     expect(stored.stripeInvoiceId).toBeTruthy();
     // Numbered as it was finalized: the organization's first invoice.
     expect(stored.number).toBe('INV-000001');
+    // Stripe shows it (the worker's shared account: as a custom field).
+    expect(fake.invoice(stored.stripeInvoiceId!)).toMatchObject({ status: 'paid', number: null, customFields: [{ name: 'Invoice number', value: 'INV-000001' }] });
     // Stripe saw the lines in integer minor units, one invoice and one successful charge.
     const items = fake.requestsTo('POST', /^\/v1\/invoiceitems$/).filter((r) => r.body.invoice === stored.stripeInvoiceId);
     expect(items.map((r) => Number(r.body.amount)).sort((a, b) => a - b)).toEqual([-700, 3000, 10700]);

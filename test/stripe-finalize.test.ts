@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { finalizeInvoiceInStripe, RESET_DETECTED_ACTION } from '../activities/stripe/finalize-invoice';
+import { finalizeInvoiceInStripe, NUMBER_FIELD, RESET_DETECTED_ACTION } from '../activities/stripe/finalize-invoice';
 import { createLogNotifier } from '../activities/notifier';
 import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { recordingStripeClient, startStripeMock, type RecordedStripeRequest, type StripeMockHandle } from './harness/stripe-mock';
@@ -63,7 +63,25 @@ describe('finalizeInvoiceInStripe', () => {
     expect(items.map((c) => c.form.get('amount'))).toEqual(['3000', '-1000', '2000']);
     expect(items.map((c) => c.form.get('metadata[ledgerflow_line_id]'))).toEqual(inv.lineIds);
     const created = calls[1]!.form;
-    expect(Object.fromEntries(['collection_method', 'currency', 'auto_advance', 'pending_invoice_items_behavior', 'metadata[ledgerflow_invoice_id]', 'metadata[ledgerflow_organization_id]', 'metadata[ledgerflow_workflow_id]'].map((k) => [k, created.get(k)]))).toEqual({
+    const { number } = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
+    expect(number).toMatch(/^INV-\d{6}$/);
+    expect(
+      Object.fromEntries(
+        [
+          'collection_method',
+          'currency',
+          'auto_advance',
+          'pending_invoice_items_behavior',
+          'metadata[ledgerflow_invoice_id]',
+          'metadata[ledgerflow_organization_id]',
+          'metadata[ledgerflow_workflow_id]',
+          'metadata[ledgerflow_invoice_number]',
+          'custom_fields[0][name]',
+          'custom_fields[0][value]',
+          'number',
+        ].map((k) => [k, created.get(k)]),
+      ),
+    ).toEqual({
       collection_method: 'charge_automatically',
       currency: 'usd',
       auto_advance: 'false',
@@ -71,6 +89,11 @@ describe('finalizeInvoiceInStripe', () => {
       'metadata[ledgerflow_invoice_id]': inv.invoiceId,
       'metadata[ledgerflow_organization_id]': organizationId,
       'metadata[ledgerflow_workflow_id]': inv.workflowId,
+      // The worker's Stripe account may be shared by organizations: our number is a custom field, not Stripe's number.
+      'metadata[ledgerflow_invoice_number]': number,
+      'custom_fields[0][name]': NUMBER_FIELD,
+      'custom_fields[0][value]': number,
+      number: null,
     });
 
     expect(result).toEqual({ stripeInvoiceId: expect.stringMatching(/^in_/), amountDueMinor: 4000 });
@@ -152,7 +175,44 @@ describe('finalizeInvoiceInStripe', () => {
     expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(
       expect.arrayContaining(['GET /v1/invoices/in_storedbyearlierattempt', 'POST /v1/invoices/in_storedbyearlierattempt/finalize']),
     );
-    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } })).toMatchObject({ status: 'finalized', stripeInvoiceId: 'in_storedbyearlierattempt' });
+    const stored = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
+    expect(stored).toMatchObject({ status: 'finalized', stripeInvoiceId: 'in_storedbyearlierattempt', number: expect.stringMatching(/^INV-/) });
+    // The draft Stripe holds (stripe-mock's, without our number) is given it before it is finalized.
+    const paths = calls.map((c) => `${c.method} ${c.path}`);
+    const update = calls.find((c) => c.method === 'POST' && c.path === '/v1/invoices/in_storedbyearlierattempt');
+    expect(update?.form.get('custom_fields[0][value]')).toBe(stored.number);
+    expect(paths.indexOf('POST /v1/invoices/in_storedbyearlierattempt')).toBeLessThan(paths.indexOf('POST /v1/invoices/in_storedbyearlierattempt/finalize'));
+  });
+
+  it("numbers the Stripe invoice itself in the organization's own Stripe account, with the number it keeps when retried", async () => {
+    const own = await createTestOrganization('stripe-finalize-own');
+    await testPrisma().organization.update({ where: { id: own.organizationId }, data: { invoiceNumberPrefix: 'OWN' } });
+    const client = recordingStripeClient(mock.port);
+    const deps = { prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(), stripeAccounts: { clientFor: async () => client.stripe } };
+    const inv = await insertInvoice(own.organizationId, { currency: 'usd', lines: ['9.00'] });
+    await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalizeInvoiceInStripe(deps), { organizationId: own.organizationId, invoiceId: inv.invoiceId });
+
+    const created = client.requests.find((c) => c.method === 'POST' && c.path === '/v1/invoices')!.form;
+    expect(created.get('number')).toBe('OWN-000001');
+    expect(created.get('custom_fields[0][name]')).toBeNull();
+    expect(created.get('metadata[ledgerflow_invoice_number]')).toBe('OWN-000001');
+    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } })).toMatchObject({ status: 'finalized', number: 'OWN-000001' });
+  });
+
+  it('takes the number before Stripe finalizes, and keeps it when Stripe fails so the retry finalizes under it', async () => {
+    const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['7.00'] });
+    let failFinalize = true;
+    const flaky = recordingStripeClient(mock.port, (req) => failFinalize && req.path.endsWith('/finalize'));
+    const withFlaky = finalizeInvoiceInStripe({ prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(), stripe: flaky.stripe });
+    await expect(runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, withFlaky, { organizationId, invoiceId: inv.invoiceId })).rejects.toThrow();
+    const afterFailure = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
+    expect(afterFailure).toMatchObject({ status: 'approved', number: expect.stringMatching(/^INV-/) });
+
+    failFinalize = false;
+    await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, withFlaky, { organizationId, invoiceId: inv.invoiceId });
+    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } })).toMatchObject({ status: 'finalized', number: afterFailure.number });
+    const created = flaky.requests.find((c) => c.method === 'POST' && c.path === '/v1/invoices')!.form;
+    expect(created.get('custom_fields[0][value]')).toBe(afterFailure.number);
   });
 
   it.each(['draft', 'rejected'] as const)('refuses a %s invoice without calling Stripe', async (status) => {

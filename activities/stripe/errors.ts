@@ -5,6 +5,15 @@ import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
 
 /** The organization's own Stripe client (its stored key), else the worker's; a key that does not open fails for good. */
 export async function requireStripe(deps: ActivityDeps, organizationId: string): Promise<Stripe> {
+  return (await stripeAccountOf(deps, organizationId)).stripe;
+}
+
+/**
+ * The Stripe client for an organization, and whether the Stripe account is
+ * the organization's own (its stored key) or the worker's, which several
+ * organizations may share.
+ */
+export async function stripeAccountOf(deps: ActivityDeps, organizationId: string): Promise<{ stripe: Stripe; own: boolean }> {
   let own: Stripe | null = null;
   try {
     own = (await deps.stripeAccounts?.clientFor(organizationId)) ?? null;
@@ -19,7 +28,7 @@ export async function requireStripe(deps: ActivityDeps, organizationId: string):
       'StripeNotConfigured',
     );
   }
-  return stripe;
+  return { stripe, own: own !== null };
 }
 
 export function invoiceNotFound(organizationId: string, invoiceId: string): ApplicationFailure {

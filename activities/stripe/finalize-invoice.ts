@@ -6,7 +6,7 @@ import { toStripeAmount } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
-import { callStripe, invoiceNotFound, requireStripe } from './errors';
+import { callStripe, invoiceNotFound, stripeAccountOf } from './errors';
 import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
 
 export interface FinalizeInvoiceInput {
@@ -26,16 +26,24 @@ const FINALIZED = new Set(['finalized', 'paid', 'uncollectible']);
 export const RESET_DETECTED_ACTION = 'billing_run.reset_detected';
 
 /**
- * Puts an approved invoice into Stripe and finalizes it there. Every Stripe
+ * Puts an approved invoice into Stripe and finalizes it there, under our
+ * invoice number. Every Stripe
  * call carries an idempotency key derived from our ids, and the Stripe ids
  * are stored as soon as they exist, so a retried activity or a billing run
  * reset in the Temporal UI (a new run repeating this step) reuses the Stripe
  * customer and invoice instead of creating a second one; items already on
  * the Stripe invoice (by their ledgerflow_line_id) are not added again.
+ *
+ * The number is taken just before the Stripe invoice is made (Stripe cannot
+ * change the number of a finalized invoice) and kept from then on, so a retry
+ * or a reset finalizes under the same number. In the organization's own
+ * Stripe account it is the Stripe invoice's number; in the worker's account,
+ * which organizations may share (and Stripe numbers must be unique per
+ * account), it is shown as a custom field instead.
  */
 export function finalizeInvoiceInStripe(deps: ActivityDeps) {
   return async function finalizeInvoiceInStripe({ organizationId, invoiceId }: FinalizeInvoiceInput): Promise<FinalizeInvoiceResult> {
-    const stripe = await requireStripe(deps, organizationId);
+    const { stripe, own } = await stripeAccountOf(deps, organizationId);
     const { prisma } = deps;
     const actor = workflowActor();
     const invoice = await prisma.invoice.findFirst({
@@ -63,6 +71,8 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
       );
     }
 
+    const number = await prisma.$transaction((tx) => assignInvoiceNumber(tx, organizationId, invoice.id), TX_OPTIONS);
+    const numbering = stripeNumbering(number, own);
     const stripeCustomerId = await ensureStripeCustomer(stripe, prisma, invoice.customer);
     const currency = invoice.currency.toLowerCase();
     let stripeInvoiceId = invoice.stripeInvoiceId;
@@ -76,7 +86,8 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
             collection_method: 'charge_automatically',
             auto_advance: false,
             pending_invoice_items_behavior: 'exclude',
-            metadata: { ledgerflow_invoice_id: invoice.id, ledgerflow_organization_id: organizationId, ledgerflow_workflow_id: invoice.workflowId },
+            ...numbering.params,
+            metadata: { ledgerflow_invoice_id: invoice.id, ledgerflow_organization_id: organizationId, ledgerflow_workflow_id: invoice.workflowId, ledgerflow_invoice_number: number },
           },
           { idempotencyKey: `ledgerflow-invoice-${invoice.id}` },
         ),
@@ -86,8 +97,14 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     }
 
     // A Stripe invoice we made in an earlier attempt may already hold some items, or be finalized.
-    const existing = freshDraft ? { draft: true, lineIds: new Set<string>() } : await stripeInvoiceContents(stripe, stripeInvoiceId);
+    const existing = freshDraft ? { draft: true, lineIds: new Set<string>(), numbered: true } : await stripeInvoiceContents(stripe, stripeInvoiceId, numbering);
     if (existing.draft) {
+      // A draft made before the invoice had its number (or by an older worker) gets it now.
+      if (!existing.numbered) {
+        await callStripe(() =>
+          stripe.invoices.update(stripeInvoiceId, { ...numbering.params, metadata: { ledgerflow_invoice_number: number } }, { idempotencyKey: `ledgerflow-invoice-number-${invoice.id}-${number}` }),
+        );
+      }
       for (const { line, amount } of items) {
         if (existing.lineIds.has(line.id)) continue;
         await callStripe(() =>
@@ -188,11 +205,25 @@ async function storeOnce(prisma: PrismaClient, invoiceId: string, stripeInvoiceI
   return stored.stripeInvoiceId ?? stripeInvoiceId;
 }
 
-async function stripeInvoiceContents(stripe: Stripe, stripeInvoiceId: string): Promise<{ draft: boolean; lineIds: Set<string> }> {
+/** The label of our number on a Stripe invoice in an account other organizations may share. */
+export const NUMBER_FIELD = 'Invoice number';
+
+/** How our number goes onto the Stripe invoice, and whether a Stripe invoice already carries it. */
+function stripeNumbering(number: string, own: boolean) {
+  return own
+    ? { params: { number }, carries: (invoice: Stripe.Invoice) => invoice.number === number }
+    : { params: { custom_fields: [{ name: NUMBER_FIELD, value: number }] }, carries: (invoice: Stripe.Invoice) => (invoice.custom_fields ?? []).some((f) => f.name === NUMBER_FIELD && f.value === number) };
+}
+
+async function stripeInvoiceContents(
+  stripe: Stripe,
+  stripeInvoiceId: string,
+  numbering: ReturnType<typeof stripeNumbering>,
+): Promise<{ draft: boolean; lineIds: Set<string>; numbered: boolean }> {
   const current = await callStripe(() => stripe.invoices.retrieve(stripeInvoiceId));
-  if (current.status !== 'draft') return { draft: false, lineIds: new Set() };
+  if (current.status !== 'draft') return { draft: false, lineIds: new Set(), numbered: true };
   const lines = await callStripe(() => stripe.invoices.listLineItems(stripeInvoiceId, { limit: 100 }).autoPagingToArray({ limit: 10_000 }));
-  return { draft: true, lineIds: new Set(lines.map((line) => line.metadata?.ledgerflow_line_id).filter((id): id is string => Boolean(id))) };
+  return { draft: true, lineIds: new Set(lines.map((line) => line.metadata?.ledgerflow_line_id).filter((id): id is string => Boolean(id))), numbered: numbering.carries(current) };
 }
 
 function unixSeconds(date: Date): number {

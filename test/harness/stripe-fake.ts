@@ -37,6 +37,8 @@ interface FakeInvoice {
   status: 'draft' | 'open' | 'paid' | 'uncollectible' | 'void';
   metadata: Record<string, string>;
   itemIds: string[];
+  number: string | null;
+  customFields: { name: string; value: string }[];
 }
 
 interface FakeItem {
@@ -160,6 +162,7 @@ export class StripeFake {
       if (!invoice) return error(404, 'invalid_request_error', `No such invoice: '${invoiceAction[1]}'`, 'resource_missing');
       const action = `${method} ${invoiceAction[2] ?? ''}`;
       if (action === 'GET ') return ok(this.invoiceJson(invoice));
+      if (action === 'POST ') return this.updateInvoice(invoice, body);
       if (action === 'GET lines') return ok(list(`/v1/invoices/${invoice.id}/lines`, invoice.itemIds.map((id) => this.lineJson(this.items.get(id)!))));
       if (action === 'POST finalize') return this.finalize(invoice);
       if (action === 'POST pay') return this.pay(invoice);
@@ -178,9 +181,32 @@ export class StripeFake {
   private createInvoice(body: Form): Reply {
     const customer = String(body.customer ?? '');
     if (!this.customers.has(customer)) return error(400, 'invalid_request_error', `No such customer: '${customer}'`, 'resource_missing');
-    const invoice: FakeInvoice = { id: newId('in'), customer, currency: String(body.currency), status: 'draft', metadata: asStrings(body.metadata), itemIds: [] };
+    const invoice: FakeInvoice = { id: newId('in'), customer, currency: String(body.currency), status: 'draft', metadata: asStrings(body.metadata), itemIds: [], number: null, customFields: [] };
     this.invoices.set(invoice.id, invoice);
+    return this.updateInvoice(invoice, body);
+  }
+
+  /** As Stripe: a draft takes a number (unique in the account) and custom fields; metadata is merged. */
+  private updateInvoice(invoice: FakeInvoice, body: Form): Reply {
+    if ((body.number !== undefined || body.custom_fields !== undefined) && invoice.status !== 'draft') {
+      return error(400, 'invalid_request_error', `Invoice ${invoice.id} is finalized: its number and custom fields cannot change`, 'invoice_not_editable');
+    }
+    if (typeof body.number === 'string') {
+      const taken = [...this.invoices.values()].some((other) => other.id !== invoice.id && other.number === body.number);
+      if (taken) return error(400, 'invalid_request_error', `Invoice number ${body.number} is already used by another invoice in this account`, 'invoice_number_taken');
+      invoice.number = body.number;
+    }
+    // custom_fields[0][name]=… arrives as { 0: { name, value } }
+    if (typeof body.custom_fields === 'object' && body.custom_fields !== null) {
+      invoice.customFields = Object.values(body.custom_fields as Record<string, Form>).map((f) => ({ name: String(f.name), value: String(f.value) }));
+    }
+    invoice.metadata = { ...invoice.metadata, ...asStrings(body.metadata) };
     return ok(this.invoiceJson(invoice));
+  }
+
+  /** A Stripe invoice as the fake holds it: its number and custom fields. */
+  invoice(id: string): { id: string; status: string; number: string | null; customFields: { name: string; value: string }[]; metadata: Record<string, string> } | undefined {
+    return this.invoices.get(id);
   }
 
   private createItem(body: Form): Reply {
@@ -273,6 +299,8 @@ export class StripeFake {
       customer: invoice.customer,
       currency: invoice.currency,
       status: invoice.status,
+      number: invoice.number,
+      custom_fields: invoice.customFields.length > 0 ? invoice.customFields : null,
       metadata: invoice.metadata,
       total,
       amount_due: amountDue,
