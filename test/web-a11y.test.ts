@@ -36,6 +36,15 @@ async function populate(organizationId: string): Promise<string[]> {
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `billing-run:${catalog.subscriptionId}:a11y`, runId: randomUUID() } });
   const { invoiceId } = (await env.run(close, { organizationId, subscriptionId: catalog.subscriptionId, periodStart: periodStart.toISOString(), periodEnd: periodEnd.toISOString() })) as ClosedPeriod;
   const usageLine = await prisma.invoiceLine.findFirstOrThrow({ where: { invoiceId, kind: 'usage' } });
+  // Next month's invoice, paid in Stripe and partly credited: its page shows the credit note form and the notes.
+  const nextEnd = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 2, 1));
+  const paid = (await new MockActivityEnvironment({ workflowExecution: { workflowId: `billing-run:${catalog.subscriptionId}:a11y-paid`, runId: randomUUID() } }).run(close, {
+    organizationId, subscriptionId: catalog.subscriptionId, periodStart: periodEnd.toISOString(), periodEnd: nextEnd.toISOString(),
+  })) as ClosedPeriod;
+  await prisma.invoice.update({ where: { id: paid.invoiceId }, data: { status: 'paid', stripeInvoiceId: `in_a11y_${randomUUID().slice(0, 8)}`, number: `A11Y-${randomUUID().slice(0, 8)}` } });
+  await prisma.creditNote.create({
+    data: { id: randomUUID(), organizationId, invoiceId: paid.invoiceId, requestKey: `a11y-${randomUUID()}`, number: `A11Y-CN-${randomUUID().slice(0, 8)}`, amount: '1', currency: 'usd', reason: 'goodwill', status: 'issued', requestedBy: 'finance@a11y.test' },
+  });
 
   const run = await prisma.reconciliationRun.create({ data: { organizationId, periodStart, periodEnd, workflowId: `reconcile:${organizationId}:a11y`, status: 'completed', findingsCount: 1, completedAt: now } });
   await prisma.leakFinding.create({
@@ -47,7 +56,7 @@ async function populate(organizationId: string): Promise<string[]> {
   });
   await prisma.marginAlert.create({ data: { organizationId, scope: 'customer', scopeKey: catalog.customerId, currency: 'usd', periodStart, level: 'below_threshold', marginBps: 1234, lastNotifiedBps: 1234, revision: 1 } });
   await prisma.notification.create({ data: { organizationId, kind: 'margin.below_threshold', dedupeKey: `a11y-${randomUUID()}`, payload: { scope: 'customer', customerExternalId: catalog.customerExternalId, marginBps: 1234, currency: 'usd' } } });
-  return [`/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`];
+  return [`/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`, `/invoices/${paid.invoiceId}`];
 }
 
 // The page functions below run in Chromium; this project's types have no DOM, so declare what they touch.
@@ -108,6 +117,8 @@ describeWithChromium('web-a11y')('accessibility of the web app', () => {
       // The populated states are what is checked: a page that rendered its empty state (or a 404) would pass too easily.
       if (['/customers', '/invoices', '/alerts', ...detailPages].includes(url) && (await page.locator('table tbody tr').count()) === 0) problems[url] = ['rendered no table rows'];
       if (url === '/leaks' && (await page.getByTestId('finding').count()) === 0) problems[url] = ['rendered no finding'];
+      // populate's last page is the paid invoice: its credit note form and notes are checked too.
+      if (url === detailPages.at(-1) && (await page.getByRole('button', { name: 'Issue credit note' }).count()) === 0) problems[url] = ['rendered no credit note form'];
       const found = await axeViolations(page);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 0) found.push(`the page is ${overflow} px wider than the 390 px screen`);

@@ -434,4 +434,39 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     await expect(row.getByRole('cell').nth(2).textContent()).resolves.toBe(`user: ${users.finance}`);
     await screenshot(page, 'invoice-written-off');
   });
+
+  it('finance credits part of the paid invoice from its page: the note is issued in Stripe, numbered and listed', async () => {
+    const [first] = drafts;
+    const paid = await testPrisma().invoice.findUniqueOrThrow({ where: { id: first!.invoiceId } });
+    expect(paid.status).toBe('paid');
+    const page = await signIn('finance');
+    await page.goto(`/invoices/${first!.invoiceId}`);
+    await page.getByRole('heading', { name: 'Credit note' }).waitFor();
+    await page.getByLabel('Amount (empty: everything left)').fill('5.00');
+    await page.getByLabel('Reason').fill('late delivery');
+    await page.getByRole('button', { name: 'Issue credit note' }).click();
+    await page.getByRole('status').filter({ hasText: /^Credit note INV-CN-\d{6} issued for / }).waitFor({ timeout: 30_000 });
+    const row = page.getByTestId('credit-note');
+    // (the notice shows before the page's data is read again)
+    await row.first().waitFor();
+    await expect(row.count()).resolves.toBe(1);
+    await expect(row.getByRole('cell').nth(1).textContent()).resolves.toBe('issued');
+    await expect(row.getByRole('cell').nth(3).textContent()).resolves.toBe('late delivery');
+    await expect(row.getByRole('cell').nth(4).textContent()).resolves.toBe(users.finance);
+
+    const [note] = await testPrisma().creditNote.findMany({ where: { invoiceId: first!.invoiceId } });
+    expect(note).toMatchObject({ status: 'issued', requestedBy: users.finance, reason: 'late delivery' });
+    expect(note!.amount.toString()).toBe('5');
+    // Stripe has the same note, against the same invoice, in minor units.
+    expect(fake.creditNotes.filter((n) => n.invoice === paid.stripeInvoiceId).map((n) => n.amount)).toEqual([500]);
+    await screenshot(page, 'invoice-credit-note');
+
+    // More than is left is refused with the reason; nothing new reaches Stripe.
+    await page.reload();
+    await page.getByLabel('Amount (empty: everything left)').fill('100000');
+    await page.getByLabel('Reason').fill('too much');
+    await page.getByRole('button', { name: 'Issue credit note' }).click();
+    await page.getByRole('alert').filter({ hasText: /amount/ }).waitFor();
+    expect(fake.creditNotes.filter((n) => n.invoice === paid.stripeInvoiceId)).toHaveLength(1);
+  });
 });

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { data, Form, Link, redirect, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
 import { CsrfField, useCan } from '../components/session';
 import { usePolling } from '../components/use-polling';
 import { requireFormAction, requireUser } from '../server/auth.server';
+import { issueCreditNoteFromWeb } from '../server/credit-notes.server';
 import { decideInvoice } from '../server/decisions.server';
 import { readInvoice } from '../server/invoices.server';
 import { temporalUiLink } from '../server/runs.server';
@@ -13,11 +15,16 @@ const MOVING = new Set(['approved', 'finalized']);
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
   const invoice = await readInvoice(context, user.organizationId, params.invoiceId);
-  return { invoice, temporalUrl: temporalUiLink(context, invoice.workflowId) };
+  // A credit note form sent twice (a double click, a resubmitted page) is one note: the key is made per page view.
+  return { invoice, temporalUrl: temporalUiLink(context, invoice.workflowId), creditNoteKey: `web-${randomUUID()}` };
 }
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
   const { user, form } = await requireFormAction(request, context, 'decide_invoices');
+  if (form.get('intent') === 'credit_note') {
+    const issued = await issueCreditNoteFromWeb(context, user, params.invoiceId, form);
+    return data(issued, { status: issued.ok ? 200 : 409 });
+  }
   const outcome = await decideInvoice(context, user, params.invoiceId, form);
   // A re-draft bills a new revision: show it.
   if (outcome.ok && outcome.invoiceId !== params.invoiceId) return redirect(`/invoices/${outcome.invoiceId}`);
@@ -139,6 +146,39 @@ function AfterRejection() {
   );
 }
 
+/** A finalized invoice is credited in full or in part, with a reason; a paid one's credit can be refunded. */
+function IssueCreditNote({ requestKey, leftToCredit, paid }: { requestKey: string; leftToCredit: string; paid: boolean }) {
+  const busy = useNavigation().state === 'submitting';
+  return (
+    <section aria-labelledby="issue-credit-note">
+      <h2 id="issue-credit-note">Credit note</h2>
+      <p>
+        Credits this invoice in Stripe and here ({leftToCredit} left to credit). {paid ? 'It is paid: the credit goes to the customer\'s Stripe balance, or back to their card as a refund.' : 'It lowers what is still due.'}
+      </p>
+      <Form method="post">
+        <fieldset>
+          <legend>Issue a credit note</legend>
+          <CsrfField />
+          <input type="hidden" name="intent" value="credit_note" />
+          <input type="hidden" name="request_key" value={requestKey} />
+          <label htmlFor="credit-amount">Amount (empty: everything left)</label>
+          <input id="credit-amount" name="amount" inputMode="decimal" pattern="[0-9]+(\.[0-9]+)?" />
+          <label htmlFor="credit-reason">Reason</label>
+          <input id="credit-reason" name="reason" required />
+          {paid ? (
+            <label>
+              <input type="checkbox" name="refund" /> Refund to the card
+            </label>
+          ) : null}
+          <button type="submit" disabled={busy}>
+            Issue credit note
+          </button>
+        </fieldset>
+      </Form>
+    </section>
+  );
+}
+
 function CreditNotes({ notes }: { notes: ReturnType<typeof useLoaderData<typeof loader>>['invoice']['creditNotes'] }) {
   return (
     <section aria-labelledby="credit-notes">
@@ -174,7 +214,7 @@ function CreditNotes({ notes }: { notes: ReturnType<typeof useLoaderData<typeof 
 }
 
 export default function Invoice() {
-  const { invoice, temporalUrl } = useLoaderData<typeof loader>();
+  const { invoice, temporalUrl, creditNoteKey } = useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
   const mayDecide = useCan('decide_invoices');
   usePolling(MOVING.has(invoice.status));
@@ -221,6 +261,7 @@ export default function Invoice() {
       {mayDecide && (invoice.status === 'rejected' || invoice.status === 'void') && invoice.latest ? <AfterRejection /> : null}
       {mayDecide && invoice.status === 'finalized' && invoice.latest && !invoice.recoveryFindingId ? <VoidInvoice /> : null}
 
+      {mayDecide && invoice.creditable ? <IssueCreditNote requestKey={creditNoteKey} leftToCredit={invoice.leftToCredit} paid={invoice.status === 'paid'} /> : null}
       {invoice.creditNotes.length > 0 ? <CreditNotes notes={invoice.creditNotes} /> : null}
 
       <h2>Lines</h2>

@@ -1,10 +1,9 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { AppLoadContext } from 'react-router';
-import { minorUnits } from '../../../billing/currency';
-import { dec } from '../../../billing/decimal';
 import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, voidUpdate, writeOffUpdate, type DecisionResult } from '../../../temporal/billing-messages';
 import type { SignedInUser } from './auth.server';
+import { finerThanCurrency, formText } from './forms.server';
 import { findInvoice } from './invoices.server';
 
 /** Longer than a workflow start: the update records the decision in the database before it answers. */
@@ -13,10 +12,6 @@ const DECISION_TIMEOUT_MS = 30_000;
 /** `invoiceId`: the invoice the run bills after the decision (a re-draft's new revision). */
 export type DecisionOutcome = { ok: true; message: string; invoiceId: string } | { ok: false; message: string };
 
-const text = (form: FormData, name: string): string => {
-  const value = form.get(name);
-  return typeof value === 'string' ? value.trim() : '';
-};
 
 /**
  * Turns a decision form into the billing run's Update, sent to the run in
@@ -26,32 +21,32 @@ const text = (form: FormData, name: string): string => {
  */
 export async function decideInvoice(context: AppLoadContext, user: SignedInUser, invoiceId: string | undefined, form: FormData): Promise<DecisionOutcome> {
   const invoice = await findInvoice(context, user.organizationId, invoiceId);
-  const intent = text(form, 'intent');
+  const intent = formText(form, 'intent');
   const approver = user.email;
   let send: () => Promise<DecisionResult>;
   const handle = context.temporal.workflow.getHandle(invoice.workflowId);
   if (intent === 'approve') {
-    const note = text(form, 'note');
+    const note = formText(form, 'note');
     send = () => handle.executeUpdate(approveUpdate, { args: [{ approver, ...(note ? { note } : {}) }] });
   } else if (intent === 'reject') {
-    const reason = text(form, 'reason');
+    const reason = formText(form, 'reason');
     if (!reason) return { ok: false, message: 'A rejection needs a reason.' };
     send = () => handle.executeUpdate(rejectUpdate, { args: [{ approver, reason }] });
   } else if (intent === 'adjust') {
-    const reason = text(form, 'reason');
-    const description = text(form, 'description');
-    const amount = text(form, 'amount');
+    const reason = formText(form, 'reason');
+    const description = formText(form, 'description');
+    const amount = formText(form, 'amount');
     if (!reason || !description) return { ok: false, message: 'An adjustment needs a reason and a line description.' };
     if (!/^-?\d+(\.\d+)?$/.test(amount)) return { ok: false, message: `Amount must be a decimal number like -7.00, got "${amount}".` };
-    const places = minorUnits(invoice.currency);
-    if (dec(amount).decimalPlaces() > places) return { ok: false, message: `${invoice.currency.toUpperCase()} amounts have at most ${places} decimal places.` };
+    const tooFine = finerThanCurrency(amount, invoice.currency);
+    if (tooFine) return { ok: false, message: tooFine };
     send = () => handle.executeUpdate(adjustUpdate, { args: [{ approver, reason, lines: [{ description, amount }] }] });
   } else if (intent === 'void') {
-    const reason = text(form, 'reason');
+    const reason = formText(form, 'reason');
     if (!reason) return { ok: false, message: 'A void needs a reason.' };
     send = () => handle.executeUpdate(voidUpdate, { args: [{ approver, reason }] });
   } else if (intent === 'redraft' || intent === 'write_off') {
-    const reason = text(form, 'reason');
+    const reason = formText(form, 'reason');
     if (!reason) return { ok: false, message: intent === 'redraft' ? 'A re-draft needs a reason.' : 'A write-off needs a reason.' };
     send = () => (intent === 'redraft' ? handle.executeUpdate(redraftUpdate, { args: [{ approver, reason }] }) : handle.executeUpdate(writeOffUpdate, { args: [{ approver, reason }] }));
   } else {

@@ -1,5 +1,6 @@
 import { data, type AppLoadContext } from 'react-router';
 import { dec, toPlainString } from '../../../billing/decimal';
+import { CREDITABLE_STATUSES } from '../../../billing/credit-notes';
 import { countLineEvents, readLineEvents } from '../../../prisma/usage-claims';
 import { money } from './money.server';
 
@@ -66,6 +67,7 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     }),
     context.prisma.creditNote.findMany({ where: { organizationId, invoiceId: invoice.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
   ]);
+  const leftToCredit = creditNotes.filter((n) => n.status !== 'failed').reduce((left, n) => left.minus(dec(n.amount)), dec(invoice.total));
   return {
     id: invoice.id,
     customer: invoice.customer.name ?? invoice.customer.externalId,
@@ -87,6 +89,9 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     voidReason: invoice.voidReason,
     /** the leak finding a recovery invoice recovers */
     recoveryFindingId: invoice.recoveryFindingId || null,
+    /** finalized in Stripe with something left to credit: finance may issue a credit note */
+    creditable: (CREDITABLE_STATUSES as readonly string[]).includes(invoice.status) && invoice.stripeInvoiceId !== null && leftToCredit.gt(0),
+    leftToCredit: money(leftToCredit, invoice.currency),
     /** credit notes on the invoice (POST /api/v1/invoices/:id/credit-notes), oldest first */
     creditNotes: creditNotes.map((n) => ({
       id: n.id,

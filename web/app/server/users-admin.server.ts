@@ -1,6 +1,7 @@
 import type { AppLoadContext } from 'react-router';
 import { changeUser, createUser, isUserRole, normalizeEmail, UserChangeRefused, USER_ROLES } from '../../../prisma/users';
 import type { SignedInUser } from './auth.server';
+import { formText } from './forms.server';
 
 export interface UserRow {
   id: string;
@@ -20,7 +21,6 @@ export async function listUsers(context: AppLoadContext, organizationId: string)
   return users.map((u) => ({ id: u.id, email: u.email, role: u.role, createdAt: u.createdAt.toISOString(), disabled: !!u.disabledAt }));
 }
 
-const text = (form: FormData, name: string): string => String(form.get(name) ?? '').trim();
 
 /**
  * The forms of the users page: add a user, change a role, disable or
@@ -30,10 +30,10 @@ const text = (form: FormData, name: string): string => String(form.get(name) ?? 
  */
 export async function applyUserForm(context: AppLoadContext, admin: SignedInUser, form: FormData): Promise<UserOutcome> {
   const actor = { type: 'user', id: admin.email } as const;
-  const intent = text(form, 'intent');
-  const role = text(form, 'role');
+  const intent = formText(form, 'intent');
+  const role = formText(form, 'role');
   if (intent === 'create') {
-    const email = normalizeEmail(text(form, 'email'));
+    const email = normalizeEmail(formText(form, 'email'));
     const password = String(form.get('password') ?? '');
     if (!/^[^@\s]+@[^@\s]+$/.test(email)) return { ok: false, message: 'Enter the new user’s email address.' };
     if (!isUserRole(role)) return { ok: false, message: `Role must be one of ${USER_ROLES.join(', ')}.` };
@@ -47,7 +47,7 @@ export async function applyUserForm(context: AppLoadContext, admin: SignedInUser
     }
     return { ok: true, message: `Added ${email} as ${role}. Give them the initial password through a private channel.` };
   }
-  const userId = text(form, 'userId');
+  const userId = formText(form, 'userId');
   const target = /^[0-9a-f-]{36}$/i.test(userId) ? await context.prisma.user.findFirst({ where: { id: userId, organizationId: admin.organizationId } }) : null;
   if (!target) return { ok: false, message: 'No such user in this organization.' };
   try {

@@ -1,0 +1,14 @@
+import { minorUnits } from '../../../billing/currency';
+import { dec } from '../../../billing/decimal';
+
+/** A form field as typed, trimmed; '' when absent or a file. */
+export function formText(form: FormData, name: string): string {
+  const value = form.get(name);
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+/** Why `amount` cannot be an amount in `currency` (more decimals than its minor unit), or null when it can. */
+export function finerThanCurrency(amount: string, currency: string): string | null {
+  const places = minorUnits(currency);
+  return dec(amount).decimalPlaces() > places ? `${currency.toUpperCase()} amounts have at most ${places} decimal places.` : null;
+}
