@@ -56,6 +56,7 @@ import {
   LineEventsQuerySchema,
   RejectRequestSchema,
   RedraftRequestSchema,
+  ReissuePendingSchema,
   CreditNoteAcceptedSchema,
   CreditNoteListSchema,
   CreditNoteRequestSchema,
@@ -395,16 +396,17 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       '/api/v1/invoices/{id}/redraft': {
         post: {
-          summary: 'Draft a rejected period again, as its next revision',
+          summary: 'Draft a period again, as its next revision (a corrected invoice, or a re-issue)',
           description:
-            'Sent as the `redraft` Update to the billing run of a rejected (or void) invoice, which closes the period again from its usage as it now stands (late events included) into a new draft revision and waits for approval. The rejected revision stays, status rejected, for the record; its events move to the new one.',
+            'While the period\'s billing run waits for it (a rejected draft, or an invoice voided while collected): sent as the `redraft` Update, which closes the period again from its usage as it now stands (late events included) into a new draft revision and waits for approval. Once that run has ended, a re-issue: allowed for a rejected or void invoice, one credited in full (every credit note issued), or an open or uncollectible one with no credit note, which is voided in Stripe first (idempotency key from our id). A re-issue run `billing-run:<subscription>:<period start>:reissue:<invoice id>` drafts the new revision and takes it through approval, Stripe and collection; asking twice starts one run. Either way the replaced revision stays, with its lines and audit trail, and bills nothing from then on; its events move to the new one.',
           requestParams: { path: InvoiceParamsSchema },
           requestBody: { required: true, content: json(RedraftRequestSchema) },
           responses: responses(
-            { status: '200', description: 'The new revision is drafted; invoice_id names it', schema: DecisionResultSchema },
+            { status: '200', description: 'The new revision is drafted; invoice_id names it (and workflow_id the re-issue run, after the billing run ended)', schema: DecisionResultSchema },
             {
+              '202': { description: 'A re-issue: the re-issue run is still drafting (a slow void in Stripe); follow workflow_id', content: json(ReissuePendingSchema) },
               '404': { description: 'No such invoice in your organization', content: errorContent },
-              '409': { description: 'INVALID_STATE: only a rejected draft or a void invoice can be re-drafted (or the re-draft failed, e.g. a price that cannot be computed); WORKFLOW_NOT_RUNNING: the run has ended', content: errorContent },
+              '409': { description: 'INVALID_STATE: this invoice is not re-drafted now (awaiting approval, paid and not credited in full, replaced already…), with the reason; or the re-draft failed (a price that cannot be computed, Stripe refusing the void)', content: errorContent },
               '503': { description: 'The billing run did not answer in time; the decision may still apply', content: errorContent },
             },
           ),

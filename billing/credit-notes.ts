@@ -34,3 +34,8 @@ export function creditNoteAmount(input: { invoiceTotal: Dec; alreadyCredited: De
   if (amount.gt(left)) throw new CreditNoteRefused('amount', `amount ${money(amount)} is more than the ${money(left)} left to credit on this invoice`);
   return amount;
 }
+
+/** Credited in full: the issued notes add up to the total (nothing, for an invoice settled at zero) and none is still pending: nothing is owed on it. */
+export function creditedInFull(invoice: { status: InvoiceStatus; total: Dec; credited: Dec; pendingCredits: number }): boolean {
+  return (CREDITABLE_STATUSES as readonly InvoiceStatus[]).includes(invoice.status) && invoice.pendingCredits === 0 && invoice.credited.gte(invoice.total);
+}

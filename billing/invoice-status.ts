@@ -9,11 +9,11 @@ export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
  * waiting for its period to be re-drafted or written off) and a period
  * written off. Their lines never count as billed:
  * not in what a later late-usage line subtracts, not in leak detection's
- * "what was invoiced", not in margins or revenue.
+ * "what was invoiced", not in margins or revenue. An invoice replaced by a
+ * later revision of its period bills nothing either, whatever its status
+ * (prisma/billed-invoices.ts).
  */
 export const NOT_BILLED_STATUSES = ['rejected', 'written_off', 'void'] as const satisfies readonly InvoiceStatus[];
-
-export const countsAsBilled = (status: InvoiceStatus): boolean => !(NOT_BILLED_STATUSES as readonly InvoiceStatus[]).includes(status);
 
 /** Invoices whose period waits for finance to re-draft it (a corrected invoice) or write it off. */
 export const AWAITING_REDRAFT_STATUSES = ['rejected', 'void'] as const satisfies readonly InvoiceStatus[];

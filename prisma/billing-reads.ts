@@ -1,4 +1,5 @@
-import { NOT_BILLED_STATUSES, type InvoiceStatus } from '../billing/invoice-status';
+import type { InvoiceStatus } from '../billing/invoice-status';
+import { BILLED_INVOICE, billedInvoiceSql } from './billed-invoices';
 import { Prisma, type PrismaClient } from './generated/client';
 import { UNBILLED } from './usage-claims';
 
@@ -86,7 +87,7 @@ export async function readPeriodsBilledWhole(db: Db, q: { organizationId: string
   const rows = await db.$queryRaw<{ period_start: Date }[]>`
     SELECT DISTINCT i.period_start FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
     WHERE i.organization_id = ${q.organizationId}::uuid AND i.subscription_id = ${q.subscriptionId}::uuid AND i.kind = 'period'
-      AND i.status <> ALL(${[...NOT_BILLED_STATUSES]}::invoice_status[])
+      AND ${billedInvoiceSql('i')}
       AND l.kind = 'usage' AND l.period_start = i.period_start AND l.period_end = i.period_end`;
   return new Set(rows.map((r) => r.period_start.getTime()));
 }
@@ -103,8 +104,8 @@ export async function readPeriodStandings(db: Db, q: { organizationId: string; s
 
 /**
  * What earlier invoices billed for each meter of one earlier period, or
- * stretch of one (usage and late-usage lines). Rejected and written-off
- * invoices billed nothing.
+ * stretch of one (usage and late-usage lines), by the invoices that count as
+ * billed (prisma/billed-invoices.ts).
  */
 export async function readBilledUsage(db: Db, q: { organizationId: string; subscriptionId: string; periodStart: Date }) {
   return db.invoiceLine.groupBy({
@@ -114,7 +115,7 @@ export async function readBilledUsage(db: Db, q: { organizationId: string; subsc
       // lines of the period, or of its stretch when a plan change split it (both start where it starts)
       periodStart: q.periodStart,
       kind: { in: ['usage', 'late_usage'] },
-      invoice: { subscriptionId: q.subscriptionId, status: { notIn: [...NOT_BILLED_STATUSES] } },
+      invoice: { subscriptionId: q.subscriptionId, ...BILLED_INVOICE },
     },
     _sum: { amount: true, quantity: true },
   });
@@ -129,6 +130,9 @@ export interface DraftedInvoice {
   currency: string;
   createdAt: Date;
   lineCount: number;
+  /** its issued credit notes, and how many are still pending (a re-issue after a credit note in full) */
+  credited: Prisma.Decimal;
+  pendingCredits: number;
 }
 
 export interface CloseInputs {
@@ -170,7 +174,9 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
           'autoApproveAfterHours', o.auto_approve_after_hours, 'paymentRetryDays', o.payment_retry_days)),
       'existing', (
         SELECT json_build_object('id', i.id, 'status', i.status, 'revision', i.revision, 'total', i.total::text, 'currency', i.currency, 'createdAt', i.created_at,
-                                 'lineCount', (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.id))
+                                 'lineCount', (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.id),
+                                 'credited', (SELECT COALESCE(sum(n.amount), 0)::text FROM credit_notes n WHERE n.invoice_id = i.id AND n.status = 'issued'),
+                                 'pendingCredits', (SELECT count(*) FROM credit_notes n WHERE n.invoice_id = i.id AND n.status = 'pending'))
         FROM invoices i WHERE i.subscription_id = s.id AND i.period_start = ${q.periodStart} AND i.kind = 'period'
         ORDER BY i.revision DESC LIMIT 1),
       'changes', COALESCE((
@@ -225,7 +231,7 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
       contractedBaseFee: decimalOrNull(s.contractedBaseFee),
       plan: { ...s.plan, baseFee: decimal(s.plan.baseFee) },
     },
-    existing: existing && { ...existing, total: decimal(existing.total), createdAt: date(existing.createdAt) },
+    existing: existing && { ...existing, total: decimal(existing.total), credited: decimal(existing.credited), createdAt: date(existing.createdAt) },
     changes: changes.map((c) => ({ ...c, effectiveAt: date(c.effectiveAt), createdAt: date(c.createdAt), fromPlan: plan(c.fromPlan), toPlan: plan(c.toPlan) })),
     pricesByPlan,
   };

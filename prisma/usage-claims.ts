@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { NOT_BILLED_STATUSES } from '../billing/invoice-status';
+import { billedInvoiceSql } from './billed-invoices';
 import type { Db } from './billing-reads';
 import { Prisma } from './generated/client';
 
@@ -33,8 +33,8 @@ export function billedByLines(lineIds: readonly string[]): Prisma.Sql {
       AND e.id <> ALL(c.excluded_event_ids))))`;
 }
 
-/** `e` is held by an invoice that does not count as billed (rejected, written off): forgiven or waiting, not billed. */
-const HELD_UNBILLED = Prisma.sql`i.status = ANY(${[...NOT_BILLED_STATUSES]}::invoice_status[])`;
+/** `e` is held by an invoice that does not count as billed (rejected, written off, void, replaced): forgiven or waiting, not billed. */
+const HELD_UNBILLED = Prisma.sql`NOT ${billedInvoiceSql('i')}`;
 
 /** `e` is unbilled or billed by an invoice that counts as billed: what the usage of a period now amounts to. */
 export const BILLABLE = Prisma.sql`(

@@ -34,6 +34,13 @@ export interface BillingRunInput {
    * and takes it through the same approval, Stripe finalization and collection.
    */
   recovery?: { findingId: string; invoiceId: string };
+  /**
+   * A re-issue (`billing-run:<subscriptionId>:<periodStart>:reissue:<of>`): the period's billing run has
+   * ended and finance asked for a corrected invoice of invoice `of` (billing/reissue.ts). The run voids it
+   * in Stripe first when `voidFirst`, then closes the period again as its next revision and takes that
+   * through approval, finalization and collection.
+   */
+  reissue?: { of: string; by: string; reason: string; voidFirst: boolean };
 }
 
 // ── subscription workflow messages ──────────────────────────────────────────

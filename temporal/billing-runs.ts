@@ -8,11 +8,12 @@ import { BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from './billing-messa
 import type { StartedWorkflow } from './ingest';
 import { TASK_QUEUE } from './names';
 import { BillingPeriod, OrganizationId, SubscriptionId } from './search-attribute-keys';
-import { billingRunWorkflowId, recoveryRunWorkflowId } from './workflow-ids';
+import { billingRunWorkflowId, recoveryRunWorkflowId, reissueRunWorkflowId } from './workflow-ids';
 
 /**
  * Starts `billing-run:<subscriptionId>:<periodStart>` (or, for a recovery
- * invoice, `recovery-run:<findingId>`). The id is deterministic and a run
+ * invoice, `recovery-run:<findingId>`, and for a re-issue
+ * `billing-run:<subscriptionId>:<periodStart>:reissue:<invoiceId>`). The id is deterministic and a run
  * that ended keeps it (REJECT_DUPLICATE), so a repeated start (a retried
  * activity, a reset subscription run or reconciliation) is a no-op rather
  * than a second run of the period; a failed run is retried by a reset
@@ -23,13 +24,18 @@ export async function startBillingRunWorkflow(
   input: BillingRunInput,
   options: { taskQueue?: string; searchAttributes?: boolean } = {},
 ): Promise<StartedWorkflow> {
-  const workflowId = input.recovery ? recoveryRunWorkflowId(input.recovery.findingId) : billingRunWorkflowId(input.subscriptionId, input.periodStart);
+  const workflowId = input.recovery
+    ? recoveryRunWorkflowId(input.recovery.findingId)
+    : input.reissue
+      ? reissueRunWorkflowId(input.subscriptionId, input.periodStart, input.reissue.of)
+      : billingRunWorkflowId(input.subscriptionId, input.periodStart);
   try {
     const handle = await client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: options.taskQueue ?? TASK_QUEUE,
       args: [input],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      // A re-issue that failed (Stripe refused the void) may be asked for again once its cause is fixed.
+      workflowIdReusePolicy: input.reissue ? WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY : WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes:
         options.searchAttributes === false
           ? []

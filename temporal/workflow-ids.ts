@@ -6,5 +6,8 @@ export const subscriptionWorkflowId = (subscriptionId: string): string => `subsc
 export const billingRunWorkflowId = (subscriptionId: string, periodStart: Date | string): string =>
   `billing-run:${subscriptionId}:${(typeof periodStart === 'string' ? new Date(periodStart) : periodStart).toISOString().slice(0, 10)}`;
 
+/** A re-issue of a period's invoice after its billing run ended: one per invoice re-issued, so asking twice starts one run. */
+export const reissueRunWorkflowId = (subscriptionId: string, periodStart: Date | string, invoiceId: string): string => `${billingRunWorkflowId(subscriptionId, periodStart)}:reissue:${invoiceId}`;
+
 /** The billing run of a recovery invoice: one per revenue-leak finding. */
 export const recoveryRunWorkflowId = (findingId: string): string => `recovery-run:${findingId}`;

@@ -1,12 +1,10 @@
-import { createStripeClient } from '../activities/stripe/client';
 import { approveUpdate, billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
-import { startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { recordHistory } from './harness/histories';
-import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
-import { StripeFake } from './harness/stripe-fake';
+import { useBillingStack } from './harness/billing-stack';
+import { waitFor } from './harness/ingest-worker';
 
 /*
  * Credit notes (issue 12, point 2): full or partial credit on a finalized
@@ -16,19 +14,8 @@ import { StripeFake } from './harness/stripe-fake';
 
 jest.setTimeout(90_000);
 
-const fake = new StripeFake();
-let worker: TestWorker;
-let api: TestApi;
-beforeAll(async () => {
-  const port = await fake.start();
-  worker = await startTestWorker('credit-notes', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${port}` }) });
-  api = await startTestApi({}, worker.taskQueue);
-});
-afterAll(async () => {
-  await api?.close();
-  await worker?.close();
-  await fake.stop();
-});
+const stack = useBillingStack('credit-notes');
+const { fake } = stack;
 
 const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
 
@@ -39,7 +26,7 @@ async function paidInvoice() {
   const catalog = await createBillingCatalog(prisma, org.organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
   await insertUsage(prisma, org.organizationId, catalog.customerExternalId, [{ at: '2024-11-12T09:00:00Z', quantity: '250' }]);
   const input: BillingRunInput = { organizationId: org.organizationId, subscriptionId: catalog.subscriptionId, ...november, lateEventGraceSeconds: 0 };
-  const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: worker.taskQueue, args: [input] });
+  const handle = await stack.worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: stack.worker.taskQueue, args: [input] });
   await waitFor('the draft', async () => ((await handle.query(billingRunStateQuery)).status === 'awaiting_approval' ? true : undefined));
   await handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
   const done = await handle.result();
@@ -47,7 +34,7 @@ async function paidInvoice() {
   return { org, invoiceId: done.invoiceId! };
 }
 
-const credit = (org: { apiKey: string }, invoiceId: string, body: unknown) => api.post(`/api/v1/invoices/${invoiceId}/credit-notes`, org.apiKey, body);
+const credit = (org: { apiKey: string }, invoiceId: string, body: unknown) => stack.api.post(`/api/v1/invoices/${invoiceId}/credit-notes`, org.apiKey, body);
 
 it('a partial, then a full credit note on a paid invoice: issued in Stripe once each, numbered, audited, never more than the total', async () => {
   const { org, invoiceId } = await paidInvoice();
@@ -87,18 +74,18 @@ it('a partial, then a full credit note on a paid invoice: issued in Stripe once 
   expect(nothingLeft.status).toBe(409);
 
   // The invoice shows its notes and what they credit; its audit trail names who asked and what Stripe issued.
-  const shown = await api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey);
+  const shown = await stack.api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey);
   expect(shown.body).toMatchObject({ total: '52.00', credited: '52.00', credit_notes: [{ number: 'INV-CN-000001' }, { number: 'INV-CN-000002' }] });
   const actions = (shown.body as { history: { action: string }[] }).history.map((h) => h.action);
   expect(actions.filter((a) => a.startsWith('credit_note.'))).toEqual(['credit_note.requested', 'credit_note.issued', 'credit_note.requested', 'credit_note.issued']);
-  await recordHistory('credit-note-issued', worker.client.workflow.getHandle((rest.body as { workflow_id: string }).workflow_id));
+  await recordHistory('credit-note-issued', stack.worker.client.workflow.getHandle((rest.body as { workflow_id: string }).workflow_id));
 });
 
 it('a credit note on a draft is refused with 409, and nothing reaches Stripe', async () => {
   const org = await createTestOrganization('credit-notes-draft');
   const catalog = await createBillingCatalog(testPrisma(), org.organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
   const input: BillingRunInput = { organizationId: org.organizationId, subscriptionId: catalog.subscriptionId, ...november, lateEventGraceSeconds: 0 };
-  const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: worker.taskQueue, args: [input] });
+  const handle = await stack.worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: stack.worker.taskQueue, args: [input] });
   const state = await waitFor('the draft', async () => {
     const s = await handle.query(billingRunStateQuery);
     return s.status === 'awaiting_approval' ? s : undefined;

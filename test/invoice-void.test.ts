@@ -1,12 +1,10 @@
-import { createStripeClient } from '../activities/stripe/client';
 import { approveUpdate, billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
-import { startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog, eventIdsOfLine, insertUsage } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { recordHistory } from './harness/histories';
-import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
-import { StripeFake } from './harness/stripe-fake';
+import { useBillingStack } from './harness/billing-stack';
+import { waitFor } from './harness/ingest-worker';
 
 /*
  * Void and re-issue (issue 12, point 2): an invoice being collected is
@@ -18,19 +16,8 @@ import { StripeFake } from './harness/stripe-fake';
 
 jest.setTimeout(90_000);
 
-const fake = new StripeFake();
-let worker: TestWorker;
-let api: TestApi;
-beforeAll(async () => {
-  const port = await fake.start();
-  worker = await startTestWorker('invoice-void', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${port}` }) });
-  api = await startTestApi({}, worker.taskQueue);
-});
-afterAll(async () => {
-  await api?.close();
-  await worker?.close();
-  await fake.stop();
-});
+const stack = useBillingStack('invoice-void');
+const { fake } = stack;
 
 const november = { periodStart: '2024-11-01T00:00:00.000Z', periodEnd: '2024-12-01T00:00:00.000Z' };
 
@@ -40,7 +27,7 @@ it('an invoice being collected is voided, then re-drafted, approved and paid as 
   const catalog = await createBillingCatalog(prisma, org.organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
   const events = await insertUsage(prisma, org.organizationId, catalog.customerExternalId, [{ at: '2024-11-12T09:00:00Z', quantity: '250' }]);
   const input: BillingRunInput = { organizationId: org.organizationId, subscriptionId: catalog.subscriptionId, ...november, lateEventGraceSeconds: 0 };
-  const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: worker.taskQueue, args: [input] });
+  const handle = await stack.worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: stack.worker.taskQueue, args: [input] });
   await waitFor('the draft', async () => ((await handle.query(billingRunStateQuery)).status === 'awaiting_approval' ? true : undefined));
 
   // The first charge is declined: the run waits for the next attempt on its retry schedule.
@@ -53,7 +40,7 @@ it('an invoice being collected is voided, then re-drafted, approved and paid as 
   const first = await prisma.invoice.findUniqueOrThrow({ where: { id: waiting.invoiceId! } });
 
   // A paid-only action is refused while collecting; a void goes through.
-  const voided = await api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'billed on the wrong plan' });
+  const voided = await stack.api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'billed on the wrong plan' });
   expect(voided.status).toBe(200);
   expect(voided.body).toMatchObject({ invoice_id: first.id, status: 'void', total: '52.00' });
   const afterVoid = await prisma.invoice.findUniqueOrThrow({ where: { id: first.id } });
@@ -61,17 +48,17 @@ it('an invoice being collected is voided, then re-drafted, approved and paid as 
   const voidCalls = fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${first.stripeInvoiceId}/void`);
   expect(voidCalls.map((r) => [r.status, r.idempotencyKey])).toEqual([[200, `ledgerflow-void-${first.id}`]]);
   // Voided once: a second void is refused by the run, with its reason.
-  const again = await api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'again' });
+  const again = await stack.api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'again' });
   expect(again.status).toBe(409);
   expect(JSON.stringify(again.body)).toContain('only an invoice being collected can be voided');
 
   // Re-issued: the period drafted again as revision 2, approved, finalized as a new Stripe invoice and paid.
-  const redrafted = await api.post(`/api/v1/invoices/${first.id}/redraft`, org.apiKey, { approver: 'fiona@finance', reason: 'corrected plan' });
+  const redrafted = await stack.api.post(`/api/v1/invoices/${first.id}/redraft`, org.apiKey, { approver: 'fiona@finance', reason: 'corrected plan' });
   expect(redrafted.status).toBe(200);
   const secondId = (redrafted.body as { invoice_id: string }).invoice_id;
   expect(secondId).not.toBe(first.id);
   expect(redrafted.body).toMatchObject({ status: 'awaiting_approval', total: '52.00' });
-  const approved = await api.post(`/api/v1/invoices/${secondId}/approve`, org.apiKey, { approver: 'fiona@finance' });
+  const approved = await stack.api.post(`/api/v1/invoices/${secondId}/approve`, org.apiKey, { approver: 'fiona@finance' });
   expect(approved.status).toBe(200);
   expect(await handle.result()).toMatchObject({ status: 'paid', invoiceId: secondId, total: '52.00', paymentAttempts: 1 });
 
@@ -103,12 +90,12 @@ it('a paid invoice is not voided: its billing run has ended (409) and the invoic
   const org = await createTestOrganization('invoice-void-paid');
   const catalog = await createBillingCatalog(prisma, org.organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
   const input: BillingRunInput = { organizationId: org.organizationId, subscriptionId: catalog.subscriptionId, ...november, lateEventGraceSeconds: 0 };
-  const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: worker.taskQueue, args: [input] });
+  const handle = await stack.worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, november.periodStart), taskQueue: stack.worker.taskQueue, args: [input] });
   await waitFor('the draft', async () => ((await handle.query(billingRunStateQuery)).status === 'awaiting_approval' ? true : undefined));
   await handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
   const done = await handle.result();
   expect(done.status).toBe('paid');
-  const res = await api.post(`/api/v1/invoices/${done.invoiceId}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'x' });
+  const res = await stack.api.post(`/api/v1/invoices/${done.invoiceId}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'x' });
   expect(res.status).toBe(409);
   expect(res.body).toMatchObject({ code: 'WORKFLOW_NOT_RUNNING' });
   expect((await prisma.invoice.findUniqueOrThrow({ where: { id: done.invoiceId! } })).status).toBe('paid');

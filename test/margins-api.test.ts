@@ -41,15 +41,23 @@ beforeAll(async () => {
   // Another currency stays apart.
   await insertRatedEvents(prisma, organizationId, c, [{ at: '2026-11-03T10:00:00Z', feature: 'chat', revenue: '1.00', currency: 'eur', cost: '0.333333' }]);
 
-  // Ledgerflow invoices: a paid one for Oct 15 – Nov 15 (31 days), and a draft that does not count.
+  // Ledgerflow invoices: a paid one for Oct 15 – Nov 15 (31 days), 93.00 less an issued 31.00 credit note = 62.00
+  // (a failed note credits nothing); the revision it re-issued (500.00, credited in full) and a draft do not count.
   const plan = await prisma.plan.create({ data: { organizationId, key: `p-${uid()}`, name: 'P', currency: 'usd', interval: 'month', baseFee: '62' } });
   const sub = await prisma.subscription.create({ data: { organizationId, customerId: a.id, planId: plan.id, startDate: new Date('2026-10-15'), billingAnchorDay: 15 } });
-  const invoice = (periodStart: string, periodEnd: string, total: string, status: 'paid' | 'draft', stripeInvoiceId: string | null = null) =>
+  const invoice = (periodStart: string, periodEnd: string, total: string, status: 'paid' | 'draft', stripeInvoiceId: string | null = null, revision = 1) =>
     prisma.invoice.create({
-      data: { organizationId, subscriptionId: sub.id, customerId: a.id, periodStart: new Date(periodStart), periodEnd: new Date(periodEnd), currency: 'usd', total, status, workflowId: `billing-run:${sub.id}:${periodStart}`, workflowRunId: 'r', stripeInvoiceId },
+      data: { organizationId, subscriptionId: sub.id, customerId: a.id, periodStart: new Date(periodStart), periodEnd: new Date(periodEnd), currency: 'usd', total, status, revision, workflowId: `billing-run:${sub.id}:${periodStart}`, workflowRunId: 'r', stripeInvoiceId },
     });
+  const creditNote = (invoiceId: string, amount: string, status: 'issued' | 'failed') =>
+    prisma.creditNote.create({ data: { id: randomUUID(), organizationId, invoiceId, requestKey: uid(), amount, currency: 'usd', reason: 'test', status, requestedBy: 'fiona@finance' } });
   const ours = `in_${uid()}`;
-  await invoice('2026-10-15', '2026-11-15', '62.00', 'paid', ours);
+  const replaced = await invoice('2026-10-15', '2026-11-15', '500.00', 'paid', `in_${uid()}`);
+  await creditNote(replaced.id, '500.00', 'issued');
+  const counted = await invoice('2026-10-15', '2026-11-15', '93.00', 'paid', ours, 2);
+  await prisma.invoice.update({ where: { id: replaced.id }, data: { supersededById: counted.id } });
+  await creditNote(counted.id, '31.00', 'issued');
+  await creditNote(counted.id, '10.00', 'failed');
   await invoice('2026-11-15', '2026-12-15', '999.00', 'draft');
 
   // Stripe invoices from stored webhooks.

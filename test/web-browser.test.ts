@@ -468,5 +468,25 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     await page.getByRole('button', { name: 'Issue credit note' }).click();
     await page.getByRole('alert').filter({ hasText: /amount/ }).waitFor();
     expect(fake.creditNotes.filter((n) => n.invoice === paid.stripeInvoiceId)).toHaveLength(1);
+
+    // Credited in full (no amount: everything left), the period is re-issued as a corrected invoice.
+    expect(await page.getByRole('button', { name: 'Re-issue' }).count()).toBe(0);
+    await page.reload();
+    await page.getByLabel('Reason').fill('billed on the wrong plan');
+    await page.getByRole('button', { name: 'Issue credit note' }).click();
+    await page.getByRole('status').filter({ hasText: /^Credit note INV-CN-\d{6} issued for / }).waitFor({ timeout: 30_000 });
+    await page.locator('#redraft-reason').fill('plan corrected');
+    await page.getByRole('button', { name: 'Re-issue' }).click();
+    await page.waitForURL((url) => url.pathname.startsWith('/invoices/') && !url.pathname.endsWith(first!.invoiceId));
+    await page.getByTestId('invoice-status').filter({ hasText: /^draft$/ }).waitFor();
+    await expect(page.getByText(/^Revision 2 of this period/).textContent()).resolves.toContain('1 (paid)');
+    const revisions = await testPrisma().invoice.findMany({ where: { subscriptionId: paid.subscriptionId }, orderBy: { revision: 'asc' } });
+    expect(revisions.map((r) => [r.revision, r.status, r.supersededById])).toEqual([
+      [1, 'paid', revisions[1]!.id],
+      [2, 'draft', null],
+    ]);
+    await screenshot(page, 'invoice-reissued');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByTestId('invoice-status').filter({ hasText: /^paid$/ }).waitFor({ timeout: 60_000 });
   });
 });

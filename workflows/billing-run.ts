@@ -299,7 +299,15 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     // ── close the period, after the late-event grace ──────────────────────────
     const closesAt = Date.parse(input.periodEnd) + (input.lateEventGraceSeconds ?? 3600) * 1000;
     if (closesAt > now()) await sleep(closesAt - now());
-    adopt(await db.closePeriod(input));
+    if (input.reissue) {
+      // A re-issue after the period's run ended: the invoice it corrects is voided first when it is still open or
+      // uncollectible, then the period is closed again as its next revision (a repeated close returns that one).
+      const { of, by, reason, voidFirst } = input.reissue;
+      if (voidFirst) await stripe.voidInvoiceInStripe({ organizationId, invoiceId: of, by, reason });
+      adopt(await db.closePeriod({ ...input, redraft: { of, by, reason } }));
+    } else {
+      adopt(await db.closePeriod(input));
+    }
     // The database is the truth about where the invoice stands (see RESUME).
     const stored = patched(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref);
     state.status = RESUME[stored.status];

@@ -6,6 +6,7 @@ import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, mete
 import { formatDay, nextUtcMidnight } from '../../billing/calendar';
 import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 import type { BillingPeriod } from '../../billing/billing-period';
+import { creditedInFull } from '../../billing/credit-notes';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
@@ -33,7 +34,10 @@ export interface ClosedPeriod {
   paymentRetryDays: number[];
 }
 
-/** The close, or (`redraft`) finance's re-draft of a rejected revision of the period's invoice. */
+/**
+ * The close, or (`redraft`) finance's re-draft of the period's latest invoice revision: a rejected
+ * or void one, or one credited in full (a re-issue, billing/reissue.ts).
+ */
 export interface ClosePeriodInput extends BillingRunInput {
   redraft?: { of: string; by: string; reason: string };
 }
@@ -210,8 +214,8 @@ export function closePeriod({ prisma }: ActivityDeps) {
         const inputs = await readCloseInputs(tx, { organizationId: input.organizationId, subscriptionId: input.subscriptionId, periodStart: start });
         if (!inputs) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
         const { subscription: sub, existing, changes } = inputs;
-        // A repeated close (or re-draft) converges on the latest revision; only a re-draft of a rejected (or void) one makes another.
-        if (existing && !(input.redraft?.of === existing.id && awaitsRedraft(existing.status))) return summary(existing, existing.lineCount, sub.organization);
+        // A repeated close (or re-draft) converges on the latest revision; only a re-draft of a rejected, void or fully credited one makes another.
+        if (existing && !(input.redraft?.of === existing.id && (awaitsRedraft(existing.status) || creditedInFull(existing)))) return summary(existing, existing.lineCount, sub.organization);
         const revision = existing ? existing.revision + 1 : 1;
         // Concurrent closes of this customer's usage conflict here; the later one is retried and sees the other's claims.
         await lockCustomerUsage(tx, sub.organizationId, sub.customerId);
@@ -257,6 +261,8 @@ export function closePeriod({ prisma }: ActivityDeps) {
         await tx.invoiceLine.createMany({ data: draft.lines.map((line, i) => lineRow(line, invoice.id, sub.organizationId, i + 1, lineIds[i]!)) });
         await insertClaims(tx, sub.organizationId, claims);
         if (existing && input.redraft) {
+          // From now on the new revision bills the period; the one it replaces bills nothing (prisma/billed-invoices.ts).
+          await tx.invoice.update({ where: { id: existing.id }, data: { supersededById: invoice.id } });
           await writeAudit(tx, {
             organizationId: sub.organizationId,
             actor: { type: 'user', id: input.redraft.by },

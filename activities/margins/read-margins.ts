@@ -54,13 +54,22 @@ export interface PeriodAmount {
   periodEnd: Date;
 }
 
-/** Ledgerflow invoices agreed with the customer (approved and later, not rejected or written off) whose period touches the window. */
+/**
+ * Ledgerflow invoices agreed with the customer (approved and later, not rejected, written off,
+ * void or replaced by a re-issue) whose period touches the window, less their issued credit notes.
+ */
 async function readInvoiceAmounts(db: Db, organizationId: string, window: DayWindow): Promise<PeriodAmount[]> {
   const rows = await db.invoice.findMany({
-    where: { organizationId, status: { in: ['approved', 'finalized', 'paid'] }, periodStart: { lt: window.end }, periodEnd: { gt: window.start } },
-    select: { customerId: true, currency: true, total: true, periodStart: true, periodEnd: true },
+    where: { organizationId, status: { in: ['approved', 'finalized', 'paid'] }, supersededById: null, periodStart: { lt: window.end }, periodEnd: { gt: window.start } },
+    select: { customerId: true, currency: true, total: true, periodStart: true, periodEnd: true, creditNotes: { where: { status: 'issued' }, select: { amount: true } } },
   });
-  return rows.map((r) => ({ customerId: r.customerId, currency: r.currency.toLowerCase(), amount: dec(r.total), periodStart: r.periodStart, periodEnd: r.periodEnd }));
+  return rows.map((r) => ({
+    customerId: r.customerId,
+    currency: r.currency.toLowerCase(),
+    amount: r.creditNotes.reduce((left, n) => left.minus(dec(n.amount)), dec(r.total)),
+    periodStart: r.periodStart,
+    periodEnd: r.periodEnd,
+  }));
 }
 
 interface StripeInvoiceRow {

@@ -15,6 +15,7 @@ import type { PriceModel } from '../../billing/price-models';
 import { priceFromRow } from '../../billing/stored-price';
 import type { TokenRate, TokenUsage } from '../../billing/token-cost';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
+import { BILLED_INVOICE } from '../../prisma/billed-invoices';
 import type { Db } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { quantityOf, quantitySql } from '../../prisma/usage-aggregates';
@@ -22,7 +23,6 @@ import { billedByLines, coveredByClaim } from '../../prisma/usage-claims';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { meterOf, type MeterRef } from '../../billing/draft-inputs';
-import { NOT_BILLED_STATUSES } from '../../billing/invoice-status';
 import { pricedSegments } from '../../billing/usage-segments';
 
 export interface DetectLeaksInput {
@@ -154,7 +154,7 @@ export function detectLeaks({ prisma }: ActivityDeps) {
 
 async function invoiceLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
   const invoices = await db.invoice.findMany({
-    where: { organizationId, kind: 'period', periodStart: { gte: window.start, lt: window.end }, status: { notIn: [...NOT_BILLED_STATUSES] } },
+    where: { organizationId, kind: 'period', periodStart: { gte: window.start, lt: window.end }, ...BILLED_INVOICE },
     include: {
       lines: true,
       customer: { select: { id: true, externalId: true, stripeCustomerId: true } },
@@ -291,7 +291,7 @@ export const STRIPE_SOURCE = 'stripe';
 async function reportedUsageLeaks(db: Db, organizationId: string, window: { start: Date; end: Date }): Promise<Candidate[]> {
   const reports = [...(await readReportedUsage(db, organizationId, window)), ...(await readStripeInvoiceUsage(db, organizationId, window))];
   const invoices = await db.invoice.findMany({
-    where: { organizationId, kind: 'period', periodStart: { lt: window.end }, periodEnd: { gt: window.start }, status: { notIn: [...NOT_BILLED_STATUSES] }, customer: { externalId: { in: [...new Set(reports.map((r) => r.customerExternalId))] } } },
+    where: { organizationId, kind: 'period', periodStart: { lt: window.end }, periodEnd: { gt: window.start }, ...BILLED_INVOICE, customer: { externalId: { in: [...new Set(reports.map((r) => r.customerExternalId))] } } },
     include: {
       customer: { select: { id: true, externalId: true, stripeCustomerId: true } },
       subscription: { select: { plan: { select: { prices: { include: { meter: true } } } } } },

@@ -4,6 +4,7 @@ import { formatMoney, roundMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import { canTransition, type FindingStatus } from '../../billing/leaks';
 import { writeAudit } from '../../prisma/audit';
+import { BILLED_INVOICE } from '../../prisma/billed-invoices';
 import type { LeakFindingModel, Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
@@ -13,7 +14,6 @@ import { recoveryRunWorkflowId } from '../../temporal/workflow-ids';
 import { isUniqueViolation } from '../../prisma/errors';
 import { openOrganizationSecret } from '../../prisma/organization-secrets';
 import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
-import { NOT_BILLED_STATUSES } from '../../billing/invoice-status';
 
 export interface FindingRef {
   organizationId: string;
@@ -156,7 +156,7 @@ export function createRecoveryDraft(deps: ActivityDeps) {
       if (amount.lte(0)) return { status: 'skipped', summary: { reason: 'the leak rounds to zero' } };
       const period = finding.customerId
         ? await prisma.invoice.findFirst({
-            where: { organizationId: ref.organizationId, customerId: finding.customerId, kind: 'period', periodStart: finding.periodStart, status: { notIn: [...NOT_BILLED_STATUSES] } },
+            where: { organizationId: ref.organizationId, customerId: finding.customerId, kind: 'period', periodStart: finding.periodStart, ...BILLED_INVOICE },
             select: { subscriptionId: true, customerId: true, currency: true, subscription: { select: { status: true } } },
           })
         : null;

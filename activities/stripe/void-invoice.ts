@@ -18,8 +18,8 @@ export interface VoidInvoiceInput {
 }
 
 /**
- * Voids a finalized, unpaid invoice in Stripe (idempotency key from our id)
- * and here. An invoice Stripe already voided is voided here too; one Stripe
+ * Voids a finalized, unpaid invoice (open, or uncollectible after its retry
+ * schedule) in Stripe (idempotency key from our id) and here. An invoice Stripe already voided is voided here too; one Stripe
  * says is paid fails for good (a paid invoice is credited with a credit
  * note). Idempotent.
  */
@@ -28,8 +28,9 @@ export function voidInvoiceInStripe(deps: ActivityDeps) {
     const { prisma } = deps;
     const invoice = await findInvoice(prisma, input.organizationId, input.invoiceId);
     if (invoice.status === 'void') return { status: 'void' };
-    if (invoice.status !== 'finalized' || !invoice.stripeInvoiceId) {
-      throw ApplicationFailure.nonRetryable(`invoice ${input.invoiceId} is ${invoice.status}; only a finalized invoice not yet paid can be voided`, 'InvalidState');
+    const before = invoice.status;
+    if ((before !== 'finalized' && before !== 'uncollectible') || !invoice.stripeInvoiceId) {
+      throw ApplicationFailure.nonRetryable(`invoice ${input.invoiceId} is ${before}; only a finalized invoice not yet paid (open or uncollectible) can be voided`, 'InvalidState');
     }
     const stripe = await requireStripe(deps, input.organizationId);
     try {
@@ -43,7 +44,7 @@ export function voidInvoiceInStripe(deps: ActivityDeps) {
     return prisma.$transaction(async (tx) => {
       const voidedAt = new Date();
       const { count } = await tx.invoice.updateMany({
-        where: { id: invoice.id, organizationId: input.organizationId, status: 'finalized' },
+        where: { id: invoice.id, organizationId: input.organizationId, status: before },
         data: { status: 'void', voidedAt, voidedBy: input.by, voidReason: input.reason },
       });
       if (count === 0) {
@@ -58,7 +59,7 @@ export function voidInvoiceInStripe(deps: ActivityDeps) {
         action: 'invoice.voided',
         entityType: 'invoice',
         entityId: invoice.id,
-        before: { status: 'finalized', total: formatMoney(dec(invoice.total), invoice.currency), paymentAttempts: invoice.paymentAttempts },
+        before: { status: before, total: formatMoney(dec(invoice.total), invoice.currency), paymentAttempts: invoice.paymentAttempts },
         after: { status: 'void', by: input.by, reason: input.reason, stripeInvoiceId: invoice.stripeInvoiceId, workflowId: run.id, runId: run.type === 'workflow' ? run.runId : null },
       });
       return { status: 'void' as const };

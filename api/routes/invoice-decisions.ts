@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, voidUpdate, writeOffUpdate, type DecisionResult } from '../../temporal/billing-messages';
+import { ReissueNotPossible, requestReissue } from '../../temporal/reissue';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
@@ -39,7 +40,7 @@ async function decide(deps: ApiDeps, invoice: { id: string; workflowId: string; 
       throw new ApiError(
         409,
         'WORKFLOW_NOT_RUNNING',
-        `The billing run ${invoice.workflowId} of invoice ${invoice.id} is not running (invoice status: ${invoice.status}); it takes no more decisions`,
+        `The billing run ${invoice.workflowId} of invoice ${invoice.id} is not running (invoice status: ${invoice.status}); it takes no more decisions${AFTER_RUN_HINT[invoice.status] ?? ''}`,
         { workflow_id: invoice.workflowId },
       );
     }
@@ -54,6 +55,12 @@ async function decide(deps: ApiDeps, invoice: { id: string; workflowId: string; 
     throw err;
   }
 }
+
+/** What finance can still do once an invoice's run has ended. */
+const AFTER_RUN_HINT: Record<string, string> = {
+  uncollectible: `. To void it and bill a corrected invoice, re-draft it: POST /api/v1/invoices/:id/redraft (a re-issue)`,
+  paid: `. A paid invoice is credited with a credit note (POST /api/v1/invoices/:id/credit-notes); once credited in full, POST /api/v1/invoices/:id/redraft re-issues the period`,
+};
 
 /** An adjustment finer than the currency's minor unit would be rounded silently; refuse it instead, naming the line. */
 function checkMinorUnits(lines: { amount: string }[], currency: string): void {
@@ -106,7 +113,34 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
     checkNotNegative(invoice.total, body.lines, invoice.currency);
   });
   decision('reject', RejectRequestSchema, rejectUpdate);
-  decision('redraft', RedraftRequestSchema, redraftUpdate);
+  // A re-draft goes to the period's billing run while it waits for one; once that run has ended it is a
+  // re-issue (temporal/reissue.ts): a new run drafts the corrected revision.
+  router.post('/:id/redraft', async (req, res) => {
+    const caller = callerOf(req);
+    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
+    const body = parseOrThrow(RedraftRequestSchema, req.body, 'request');
+    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
+    try {
+      const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(redraftUpdate, { args: [body] }));
+      res.json(resultJson(result, invoice.currency));
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'WORKFLOW_NOT_RUNNING')) throw err;
+    }
+    let outcome;
+    try {
+      outcome = await requestReissue(deps, caller.organizationId, invoice.id, { by: body.approver, reason: body.reason });
+    } catch (err) {
+      if (err instanceof ReissueNotPossible) throw new ApiError(409, 'INVALID_STATE', err.message, { workflow_id: invoice.workflowId });
+      throw err;
+    }
+    if (outcome.kind === 'refused') throw new ApiError(409, 'INVALID_STATE', outcome.message, { workflow_id: outcome.workflowId });
+    if (outcome.kind === 'pending') {
+      res.status(202).json({ invoice_id: null, status: 'drafting', workflow_id: outcome.workflowId });
+      return;
+    }
+    res.json({ ...resultJson({ invoiceId: outcome.invoice.id, status: 'awaiting_approval', total: outcome.invoice.total.toString() }, invoice.currency), workflow_id: outcome.workflowId });
+  });
   decision('write-off', WriteOffRequestSchema, writeOffUpdate);
   decision('void', VoidRequestSchema, voidUpdate);
   return router;

@@ -264,8 +264,17 @@ export const DecisionResultSchema = z
       .enum(['drafting', 'awaiting_approval', 'rejected', 'finalizing', 'collecting', 'paid', 'uncollectible', 'settled_zero', 'written_off', 'void'])
       .meta({ description: 'The billing run\'s status after the decision' }),
     total: money('The invoice total after the decision', '131.00'),
+    workflow_id: z.string().optional().meta({ description: 'A re-draft after the billing run ended (a re-issue): the re-issue run that bills the new revision', example: 'billing-run:3f0c…:2024-11-01:reissue:9b1e…' }),
   })
   .meta({ id: 'DecisionResult' });
+
+export const ReissuePendingSchema = z
+  .object({
+    invoice_id: z.null(),
+    status: z.literal('drafting'),
+    workflow_id: z.string().meta({ description: 'The re-issue run drafting the corrected invoice; the invoice\'s revisions list it once drafted' }),
+  })
+  .meta({ id: 'ReissuePending' });
 
 // ------------------------------------------------- subscription changes
 

@@ -69,79 +69,67 @@ function Decisions() {
             </button>
           </fieldset>
         </Form>
-        <Form method="post">
-          <fieldset>
-            <legend>Reject</legend>
-            <CsrfField />
-            <input type="hidden" name="intent" value="reject" />
-            <label htmlFor="reject-reason">Reason</label>
-            <input id="reject-reason" name="reason" required />
-            <button type="submit" className="danger" disabled={busy}>
-              Reject
-            </button>
-          </fieldset>
-        </Form>
+        <ReasonForm intent="reject" legend="Reject" button="Reject" danger />
       </div>
     </section>
   );
 }
 
+/** A decision that needs only a reason (void, re-draft, write-off, re-issue), sent as `intent`. */
+function ReasonForm({ intent, legend, button, danger = false }: { intent: string; legend: string; button: string; danger?: boolean }) {
+  const busy = useNavigation().state === 'submitting';
+  const id = `${intent.replace(/_/g, '-')}-reason`;
+  return (
+    <Form method="post">
+      <fieldset>
+        <legend>{legend}</legend>
+        <CsrfField />
+        <input type="hidden" name="intent" value={intent} />
+        <label htmlFor={id}>Reason</label>
+        <input id={id} name="reason" required />
+        <button type="submit" className={danger ? 'danger' : undefined} disabled={busy}>
+          {button}
+        </button>
+      </fieldset>
+    </Form>
+  );
+}
+
 /** A finalized invoice still being collected can be voided (a corrected one then follows by re-draft). */
 function VoidInvoice() {
-  const busy = useNavigation().state === 'submitting';
   return (
     <section aria-labelledby="void">
       <h2 id="void">Void</h2>
       <p>Voids the invoice in Stripe and stops collecting it; the period then waits to be re-drafted (a corrected invoice) or written off.</p>
-      <Form method="post">
-        <fieldset>
-          <legend>Void this invoice</legend>
-          <CsrfField />
-          <input type="hidden" name="intent" value="void" />
-          <label htmlFor="void-reason">Reason</label>
-          <input id="void-reason" name="reason" required />
-          <button type="submit" className="danger" disabled={busy}>
-            Void
-          </button>
-        </fieldset>
-      </Form>
+      <ReasonForm intent="void" legend="Void this invoice" button="Void" danger />
     </section>
   );
 }
 
 /** A rejected draft (or a void invoice) waits for finance: draft the period again, or write it off. */
 function AfterRejection() {
-  const busy = useNavigation().state === 'submitting';
   return (
     <section aria-labelledby="after-rejection">
       <h2 id="after-rejection">Re-draft or write off</h2>
       <p>The billing run waits for one of these. A re-draft closes the period again from its usage as it now stands; a write-off bills nothing for it.</p>
       <div className="decisions">
-        <Form method="post">
-          <fieldset>
-            <legend>Re-draft</legend>
-            <CsrfField />
-            <input type="hidden" name="intent" value="redraft" />
-            <label htmlFor="redraft-reason">Reason</label>
-            <input id="redraft-reason" name="reason" required />
-            <button type="submit" disabled={busy}>
-              Re-draft
-            </button>
-          </fieldset>
-        </Form>
-        <Form method="post">
-          <fieldset>
-            <legend>Write off</legend>
-            <CsrfField />
-            <input type="hidden" name="intent" value="write_off" />
-            <label htmlFor="write-off-reason">Reason</label>
-            <input id="write-off-reason" name="reason" required />
-            <button type="submit" className="danger" disabled={busy}>
-              Write off
-            </button>
-          </fieldset>
-        </Form>
+        <ReasonForm intent="redraft" legend="Re-draft" button="Re-draft" />
+        <ReasonForm intent="write_off" legend="Write off" button="Write off" danger />
       </div>
+    </section>
+  );
+}
+
+/** After the billing run ended: the period re-issued as a corrected invoice (sent as a re-draft; the server starts a re-issue run). */
+function Reissue({ voidFirst }: { voidFirst: boolean }) {
+  return (
+    <section aria-labelledby="reissue">
+      <h2 id="reissue">Re-issue</h2>
+      <p>
+        {voidFirst ? 'Voids this invoice in Stripe, then closes' : 'Nothing is owed on this invoice any more. A re-issue closes'} the period again from its usage as it now stands into a corrected invoice, which waits
+        for approval; this one stays for the record and bills nothing from then on.
+      </p>
+      <ReasonForm intent="redraft" legend="Re-issue the period" button="Re-issue" />
     </section>
   );
 }
@@ -261,6 +249,7 @@ export default function Invoice() {
       {mayDecide && (invoice.status === 'rejected' || invoice.status === 'void') && invoice.latest ? <AfterRejection /> : null}
       {mayDecide && invoice.status === 'finalized' && invoice.latest && !invoice.recoveryFindingId ? <VoidInvoice /> : null}
 
+      {mayDecide && invoice.reissue ? <Reissue voidFirst={invoice.reissue.voidFirst} /> : null}
       {mayDecide && invoice.creditable ? <IssueCreditNote requestKey={creditNoteKey} leftToCredit={invoice.leftToCredit} paid={invoice.status === 'paid'} /> : null}
       {invoice.creditNotes.length > 0 ? <CreditNotes notes={invoice.creditNotes} /> : null}
 

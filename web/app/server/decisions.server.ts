@@ -2,6 +2,8 @@ import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } f
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { AppLoadContext } from 'react-router';
 import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, voidUpdate, writeOffUpdate, type DecisionResult } from '../../../temporal/billing-messages';
+import { TASK_QUEUE } from '../../../temporal/names';
+import { ReissueNotPossible, requestReissue } from '../../../temporal/reissue';
 import type { SignedInUser } from './auth.server';
 import { finerThanCurrency, formText } from './forms.server';
 import { findInvoice } from './invoices.server';
@@ -57,10 +59,27 @@ export async function decideInvoice(context: AppLoadContext, user: SignedInUser,
     return { ok: true, message: `Done: the billing run is now ${result.status.replace(/_/g, ' ')} (total ${result.total}).`, invoiceId: result.invoiceId };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) return { ok: false, message: err.cause?.message ?? err.message };
-    if (err instanceof WorkflowNotFoundError) return { ok: false, message: `The billing run ${invoice.workflowId} is not running (invoice is ${invoice.status}); it takes no more decisions.` };
+    if (err instanceof WorkflowNotFoundError) {
+      if (intent === 'redraft') return reissue(context, user, invoice.id, formText(form, 'reason'));
+      return { ok: false, message: `The billing run ${invoice.workflowId} is not running (invoice is ${invoice.status}); it takes no more decisions.` };
+    }
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
       return { ok: false, message: `The billing run did not answer within ${DECISION_TIMEOUT_MS / 1000} s; the decision may still be applied, so reload before retrying.` };
     }
     throw err;
   }
+}
+
+/** A re-draft after the period's billing run ended: a re-issue run drafts the corrected revision (temporal/reissue.ts). */
+async function reissue(context: AppLoadContext, user: SignedInUser, invoiceId: string, reason: string): Promise<DecisionOutcome> {
+  let outcome;
+  try {
+    outcome = await requestReissue({ prisma: context.prisma, temporal: context.temporal, taskQueue: TASK_QUEUE }, user.organizationId, invoiceId, { by: user.email, reason });
+  } catch (err) {
+    if (err instanceof ReissueNotPossible) return { ok: false, message: err.message };
+    throw err;
+  }
+  if (outcome.kind === 'refused') return { ok: false, message: `The re-issue failed: ${outcome.message}` };
+  if (outcome.kind === 'pending') return { ok: true, message: `The corrected invoice is being drafted by ${outcome.workflowId}; it appears among the revisions once drafted.`, invoiceId };
+  return { ok: true, message: `Re-issued: the corrected invoice is drafted and waits for approval (total ${outcome.invoice.total.toString()}).`, invoiceId: outcome.invoice.id };
 }

@@ -1,6 +1,7 @@
 import { data, type AppLoadContext } from 'react-router';
 import { dec, toPlainString } from '../../../billing/decimal';
 import { CREDITABLE_STATUSES } from '../../../billing/credit-notes';
+import { planReissue } from '../../../billing/reissue';
 import { countLineEvents, readLineEvents } from '../../../prisma/usage-claims';
 import { money } from './money.server';
 
@@ -68,6 +69,15 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     context.prisma.creditNote.findMany({ where: { organizationId, invoiceId: invoice.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
   ]);
   const leftToCredit = creditNotes.filter((n) => n.status !== 'failed').reduce((left, n) => left.minus(dec(n.amount)), dec(invoice.total));
+  const reissue = planReissue({
+    id: invoice.id,
+    kind: invoice.kind,
+    status: invoice.status,
+    latest: revisions.at(-1)?.id === invoice.id,
+    total: dec(invoice.total),
+    credited: creditNotes.filter((n) => n.status === 'issued').reduce((sum, n) => sum.plus(dec(n.amount)), dec(0)),
+    pendingCredits: creditNotes.filter((n) => n.status === 'pending').length,
+  });
   return {
     id: invoice.id,
     customer: invoice.customer.name ?? invoice.customer.externalId,
@@ -92,6 +102,12 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     /** finalized in Stripe with something left to credit: finance may issue a credit note */
     creditable: (CREDITABLE_STATUSES as readonly string[]).includes(invoice.status) && invoice.stripeInvoiceId !== null && leftToCredit.gt(0),
     leftToCredit: money(leftToCredit, invoice.currency),
+    /**
+     * An uncollectible invoice, or one credited in full: finance may re-issue the period as a corrected
+     * invoice (voided in Stripe first when `voidFirst`). Rejected and void ones have their own re-draft
+     * form; an open one being collected is voided first.
+     */
+    reissue: reissue.ok && (invoice.status === 'uncollectible' || invoice.status === 'paid') ? { voidFirst: reissue.voidFirst } : null,
     /** credit notes on the invoice (POST /api/v1/invoices/:id/credit-notes), oldest first */
     creditNotes: creditNotes.map((n) => ({
       id: n.id,
