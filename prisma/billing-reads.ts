@@ -130,6 +130,8 @@ export interface DraftedInvoice {
   currency: string;
   createdAt: Date;
   lineCount: number;
+  /** the billing run that drafted it (a re-issue run's id for a re-issued revision) */
+  workflowId: string;
   /** its issued credit notes, and how many are still pending (a re-issue after a credit note in full) */
   credited: Prisma.Decimal;
   pendingCredits: number;
@@ -173,7 +175,7 @@ export async function readCloseInputs(db: Db, q: { organizationId: string; subsc
           'prorationMode', o.proration_mode, 'lateEventGraceSeconds', o.late_event_grace_seconds, 'approvalReminderHours', o.approval_reminder_hours,
           'autoApproveAfterHours', o.auto_approve_after_hours, 'paymentRetryDays', o.payment_retry_days)),
       'existing', (
-        SELECT json_build_object('id', i.id, 'status', i.status, 'revision', i.revision, 'total', i.total::text, 'currency', i.currency, 'createdAt', i.created_at,
+        SELECT json_build_object('id', i.id, 'status', i.status, 'revision', i.revision, 'total', i.total::text, 'currency', i.currency, 'createdAt', i.created_at, 'workflowId', i.workflow_id,
                                  'lineCount', (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.id),
                                  'credited', (SELECT COALESCE(sum(n.amount), 0)::text FROM credit_notes n WHERE n.invoice_id = i.id AND n.status = 'issued'),
                                  'pendingCredits', (SELECT count(*) FROM credit_notes n WHERE n.invoice_id = i.id AND n.status = 'pending'))

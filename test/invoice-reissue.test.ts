@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { temporal } from '@temporalio/proto';
+import Long from 'long';
 import { readBilledUsage } from '../prisma/billing-reads';
 import { approveUpdate, billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId, reissueRunWorkflowId } from '../temporal/workflow-ids';
@@ -88,6 +91,26 @@ it('a paid invoice credited in full is re-issued: a new revision, approved and p
   const audit = await prisma.auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'invoice', entityId: invoiceId, action: 'invoice.redrafted' } });
   expect(audit).toHaveLength(1);
   expect(audit[0]).toMatchObject({ actorId: 'fiona@finance', after: expect.objectContaining({ reason: 'billed on the wrong plan', redraftedAs: secondId, revision: 2, workflowId }) });
+  expect((await stack.api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ revision: 1, superseded_by: secondId, credited: '52.00' });
+
+  // Ops reset the period's first, ended run to its start: it keeps to the invoice it drafted (paid) and
+  // leaves the corrected one to the re-issue run; nothing is charged again.
+  const charges = fake.charges.length;
+  const original = stack.worker.client.workflow.getHandle(billingRunWorkflowId(catalog.subscriptionId, november.periodStart));
+  const firstTask = (await original.fetchHistory()).events!.find((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
+  const { runId } = await stack.worker.client.workflowService.resetWorkflowExecution({
+    namespace: stack.worker.client.options.namespace,
+    workflowExecution: { workflowId: original.workflowId },
+    reason: 'test: replay the period after its re-issue',
+    workflowTaskFinishEventId: Long.fromValue(firstTask.eventId!),
+    requestId: randomUUID(),
+  });
+  expect(await stack.worker.client.workflow.getHandle(original.workflowId, runId!).result()).toMatchObject({ status: 'paid', invoiceId });
+  expect(fake.charges.length).toBe(charges);
+  expect((await prisma.invoice.findMany({ where: { subscriptionId: catalog.subscriptionId }, orderBy: { revision: 'asc' } })).map((i) => [i.status, i.workflowId])).toEqual([
+    ['paid', original.workflowId],
+    ['paid', workflowId],
+  ]);
   await recordHistory('billing-run-reissued-after-credit', handle);
 });
 

@@ -185,6 +185,11 @@ function summary(
   };
 }
 
+/** The latest revision of a period's invoice that this billing run drafted, if another run drafted a later one. */
+function ownLatestRevision(db: Db, subscriptionId: string, periodStart: Date, workflowId: string) {
+  return db.invoice.findFirst({ where: { subscriptionId, periodStart, kind: 'period', workflowId }, orderBy: { revision: 'desc' }, include: { _count: { select: { lines: true } } } });
+}
+
 /** A recovery run has nothing to close: its invoice was drafted by the reconciliation (activities/reconcile/recovery.ts). */
 async function recoveryInvoice(db: Db, organizationId: string, invoiceId: string): Promise<ClosedPeriod> {
   const invoice = await db.invoice.findFirst({
@@ -215,7 +220,11 @@ export function closePeriod({ prisma }: ActivityDeps) {
         if (!inputs) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
         const { subscription: sub, existing, changes } = inputs;
         // A repeated close (or re-draft) converges on the latest revision; only a re-draft of a rejected, void or fully credited one makes another.
-        if (existing && !(input.redraft?.of === existing.id && (awaitsRedraft(existing.status) || creditedInFull(existing)))) return summary(existing, existing.lineCount, sub.organization);
+        if (existing && !(input.redraft?.of === existing.id && (awaitsRedraft(existing.status) || creditedInFull(existing)))) {
+          // A run whose period was re-issued by another run since (a reset of the ended run) keeps to the revision it drafted: the re-issue run bills the new one.
+          const own = existing.workflowId !== actor.id && !input.redraft ? await ownLatestRevision(tx, sub.id, start, actor.id) : null;
+          return own ? summary(own, own._count.lines, sub.organization) : summary(existing, existing.lineCount, sub.organization);
+        }
         const revision = existing ? existing.revision + 1 : 1;
         // Concurrent closes of this customer's usage conflict here; the later one is retried and sees the other's claims.
         await lockCustomerUsage(tx, sub.organizationId, sub.customerId);

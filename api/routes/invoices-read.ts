@@ -53,6 +53,7 @@ function invoiceSummaryJson(i: InvoiceRow) {
     rejected_at: iso(i.rejectedAt),
     rejection_reason: i.rejectionReason,
     revision: i.revision,
+    superseded_by: i.supersededById,
     number: i.number,
     written_off_by: i.writtenOffBy,
     written_off_at: iso(i.writtenOffAt),

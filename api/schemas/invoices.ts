@@ -105,7 +105,8 @@ const invoiceFields = {
   rejected_by: z.string().nullable(),
   rejected_at: z.string().nullable(),
   rejection_reason: z.string().nullable(),
-  revision: z.number().int().meta({ description: 'The period invoice\'s revision: 1, then one more for each re-draft after a rejection (the rejected revisions stay, status rejected)' }),
+  revision: z.number().int().meta({ description: 'The period invoice\'s revision: 1, then one more for each re-draft (after a rejection or a void) or re-issue (after a credit note in full); the earlier revisions stay' }),
+  superseded_by: z.uuid().nullable().meta({ description: 'The revision that replaced this invoice (a re-draft or re-issue); a replaced invoice bills nothing. Null for the period\'s latest revision' }),
   number: z
     .string()
     .nullable()
