@@ -3,7 +3,7 @@ import type { InvoiceStatus } from './invoice-status';
 import { planReissue, type ReissueCandidate } from './reissue';
 
 const invoice = (status: InvoiceStatus, over: Partial<ReissueCandidate> = {}): ReissueCandidate => ({
-  id: 'inv-1', kind: 'period', status, latest: true, total: dec('82.00'), credited: dec('0'), pendingCredits: 0, ...over,
+  id: 'inv-1', kind: 'period', status, latest: true, total: dec('82.00'), credited: dec('0'), pendingCredits: 0, recoveries: [], ...over,
 });
 
 describe('planReissue', () => {
@@ -33,6 +33,15 @@ describe('planReissue', () => {
 
   it('waits for a credit note being issued', () => {
     expect(planReissue(invoice('paid', { credited: dec('82.00'), pendingCredits: 1 }))).toMatchObject({ ok: false, reason: expect.stringContaining('still being issued') });
+  });
+
+  it('refuses while a recovery invoice of the period still bills part of it; one rejected or credited in full is no obstacle', () => {
+    const recovery = (status: InvoiceStatus, credited = '0') => ({ id: 'rec-1', status, total: dec('12.00'), credited: dec(credited), pendingCredits: 0 });
+    for (const status of ['draft', 'approved', 'finalized', 'paid'] as const) {
+      expect(planReissue(invoice('void', { recoveries: [recovery(status)] }))).toMatchObject({ ok: false, reason: expect.stringContaining('recovery invoice rec-1') });
+    }
+    expect(planReissue(invoice('void', { recoveries: [recovery('rejected')] }))).toEqual({ ok: true, voidFirst: false });
+    expect(planReissue(invoice('void', { recoveries: [recovery('paid', '12.00')] }))).toEqual({ ok: true, voidFirst: false });
   });
 
   it('refuses drafts, approved and written-off invoices, recovery invoices and earlier revisions', () => {

@@ -1,6 +1,6 @@
 import { creditedInFull } from './credit-notes';
 import type { Dec } from './decimal';
-import { awaitsRedraft, type InvoiceStatus } from './invoice-status';
+import { awaitsRedraft, NOT_BILLED_STATUSES, type InvoiceStatus } from './invoice-status';
 
 /** What a period invoice is, as far as re-issuing it goes. */
 export interface ReissueCandidate {
@@ -15,6 +15,8 @@ export interface ReissueCandidate {
   credited: Dec;
   /** credit notes asked for and not yet issued or failed */
   pendingCredits: number;
+  /** the period's recovery invoices (revenue-leak findings billed beside it) */
+  recoveries: { id: string; status: InvoiceStatus; total: Dec; credited: Dec; pendingCredits: number }[];
 }
 
 export type ReissuePlan = { ok: true; voidFirst: boolean } | { ok: false; reason: string };
@@ -30,12 +32,19 @@ export type ReissuePlan = { ok: true; voidFirst: boolean } | { ok: false; reason
  * - finalized or uncollectible with no credit note: it is voided in Stripe
  *   first (Stripe voids open and uncollectible invoices).
  * A paid invoice not credited in full, one partly credited and still open,
- * a recovery invoice and an earlier revision are refused, with the reason.
+ * a recovery invoice and an earlier revision are refused, with the reason;
+ * so is a period with a recovery invoice that still bills (a draft, or one
+ * finalized and not credited in full): the new revision bills the period's
+ * usage as it now stands, which includes what the recovery invoice bills.
  */
 export function planReissue(invoice: ReissueCandidate): ReissuePlan {
   const refuse = (reason: string): ReissuePlan => ({ ok: false, reason: `invoice ${invoice.id} ${reason}` });
   if (invoice.kind !== 'period') return refuse('is a recovery invoice; only a period invoice is re-issued');
   if (!invoice.latest) return refuse('was re-drafted already; re-issue the period\'s latest revision');
+  const recovery = invoice.recoveries.find((r) => !(NOT_BILLED_STATUSES as readonly InvoiceStatus[]).includes(r.status) && !creditedInFull(r));
+  if (recovery) {
+    return refuse(`has recovery invoice ${recovery.id} (${recovery.status}) billing part of its period; reject it, or credit it in full, before re-issuing the period`);
+  }
   if (awaitsRedraft(invoice.status)) return { ok: true, voidFirst: false };
   if (invoice.pendingCredits > 0) return refuse('has a credit note still being issued; re-issue once it is issued');
   if (creditedInFull(invoice)) return { ok: true, voidFirst: false };

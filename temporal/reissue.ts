@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { dec } from '../billing/decimal';
 import type { InvoiceStatus } from '../billing/invoice-status';
 import { planReissue } from '../billing/reissue';
 import type { PrismaClient } from '../prisma/client';
+import { readReissueCandidate } from '../prisma/reissue-candidates';
 import { startBillingRunWorkflow } from './billing-runs';
 
 /** How long a request waits for the corrected draft before answering that it is being drafted. */
@@ -37,20 +37,9 @@ export async function requestReissue(
   request: { by: string; reason: string },
 ): Promise<ReissueOutcome> {
   const { prisma, temporal } = deps;
-  const invoice = await prisma.invoice.findFirstOrThrow({
-    where: { id: invoiceId, organizationId },
-    include: { creditNotes: { select: { status: true, amount: true } } },
-  });
+  const { invoice, candidate } = await readReissueCandidate(prisma, organizationId, invoiceId);
   if (invoice.supersededById) throw new ReissueNotPossible(`invoice ${invoice.id} was re-drafted already, as invoice ${invoice.supersededById}; re-issue that one if it needs correcting`);
-  const plan = planReissue({
-    id: invoice.id,
-    kind: invoice.kind,
-    status: invoice.status,
-    latest: invoice.supersededById === null,
-    total: dec(invoice.total),
-    credited: invoice.creditNotes.filter((n) => n.status === 'issued').reduce((sum, n) => sum.plus(dec(n.amount)), dec(0)),
-    pendingCredits: invoice.creditNotes.filter((n) => n.status === 'pending').length,
-  });
+  const plan = planReissue(candidate);
   if (!plan.ok) throw new ReissueNotPossible(plan.reason);
   const started = await startBillingRunWorkflow(
     temporal,
@@ -81,6 +70,8 @@ export async function requestReissue(
       const cause = failed.cause?.cause instanceof Error ? failed.cause.cause : failed.cause;
       return { kind: 'refused', message: cause?.message ?? failed.message, workflowId };
     }
+    // (the run's result could not be followed, or it ended: the database alone tells, at the same pace)
+    if (failed === null) await sleep(POLL_MS);
   }
   return { kind: 'pending', workflowId };
 }

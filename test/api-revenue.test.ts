@@ -94,6 +94,18 @@ beforeAll(async () => {
   const s3 = await testPrisma().subscription.findFirstOrThrow({ where: { customerId: c3!.id } });
   await invoice(orgA, s3, 'jpy', '5000', 'paid');
   const paidInStripe = await invoice(orgA, s1, 'usd', '30', 'paid', `in_${uid()}`);
+  // Paid, then credited in full to the customer's Stripe balance (owed back, not collected); a refunding note
+  // counts through its charge.refunded instead, and a failed note credits nothing: this invoice adds nothing.
+  const credited = await invoice(orgA, s1, 'usd', '40', 'paid', `in_${uid()}`);
+  const note = (amount: string, refund: boolean, status: 'issued' | 'failed') =>
+    testPrisma().creditNote.create({
+      data: { id: randomUUID(), organizationId: orgA.organizationId, invoiceId: credited.id, requestKey: uid(), amount, currency: 'usd', reason: 'test', refund, status, requestedBy: 'fiona@finance', issuedAt: status === 'issued' ? new Date('2024-04-01') : null },
+    });
+  await note('35', false, 'issued');
+  await note('5', true, 'issued');
+  await note('7', false, 'failed');
+  // The 5.00 refund reached Stripe as a refund of the invoice's charge.
+  await deliver('charge.refunded', charge({ amount: 4000, amount_refunded: 500, currency: 'usd', metadata: { ...a.organization, ledgerflow_invoice_id: credited.id } }));
 
   // A charge outside our invoices counts; refunds count by the charge's latest running total.
   const refunded = charge({ amount: 1999, currency: 'usd', metadata: a.organization });
@@ -133,7 +145,8 @@ test('MRR, ARR, active customers and collected money per currency, for the calle
   const res = await revenue(orgA);
   expect(res.status).toBe(200);
   // usd MRR: 49 + 90/3 + 1000/12 = 162.333… → 162.33; ARR 1948.00.
-  // usd collected: invoices 120.50 + 30 (the 999 is unpaid), charges 19.99 + 2.50, refunded 8.00 → 164.99.
+  // usd collected: invoices 120.50 + 30 + (40 − 35 credited to the balance) (the 999 is unpaid), charges 19.99 + 2.50,
+  // refunded 8.00 + the 5.00 credit note's refund → 164.99.
   // jpy MRR: 10000/12 = 833.33… → 833; collected 5000 + 3000.
   expect(res.body.data).toEqual([
     { currency: 'jpy', mrr: '833', arr: '10000', active_customers: 1, total_collected: '8000' },
@@ -153,11 +166,12 @@ test('as_of: a subscription counts from its start; Stripe money from the event\'
   // The 2099 jpy 980/month subscription has started: 833.33… + 980 → 1813, a second customer.
   expect(future.body.data[0]).toEqual({ currency: 'jpy', mrr: '1813', arr: '21760', active_customers: 2, total_collected: '8000' });
 
-  // Before the Stripe events were sent (now) but after the invoices were paid (2024-03-05).
+  // Before the Stripe events were sent (now) but after the invoices were paid (2024-03-05) and credited (2024-04-01):
+  // 120.50 + 30 + (40 − the 35.00 balance credit); the 5.00 refund comes with its charge.refunded, not yet.
   const past = await revenue(orgA, '?as_of=2024-06-30T12:00:00Z');
   expect(past.body.data).toEqual([
     { currency: 'jpy', mrr: '833', arr: '10000', active_customers: 1, total_collected: '5000' },
-    { currency: 'usd', mrr: '162.33', arr: '1948.00', active_customers: 2, total_collected: '150.50' },
+    { currency: 'usd', mrr: '162.33', arr: '1948.00', active_customers: 2, total_collected: '155.50' },
   ]);
 
   // Before anything started: no subscriptions, nothing paid yet.

@@ -139,3 +139,40 @@ it('an uncollectible invoice whose run ended is voided in Stripe and re-issued; 
   expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['invoice.uncollectible', 'invoice.voided', 'invoice.redrafted']));
   expect(audit.find((a) => a.action === 'invoice.voided')?.before).toMatchObject({ status: 'uncollectible' });
 });
+
+it('a re-issued invoice that carried late usage of an earlier period bills it again in full, not net of itself', async () => {
+  const prisma = testPrisma();
+  const org = await createTestOrganization('reissue-late');
+  const catalog = await createBillingCatalog(prisma, org.organizationId, { startDate: new Date('2024-10-01T00:00:00Z'), anchorDay: 1 });
+  const run = async (period: { periodStart: string; periodEnd: string }) => {
+    const input: BillingRunInput = { organizationId: org.organizationId, subscriptionId: catalog.subscriptionId, ...period, lateEventGraceSeconds: 0 };
+    const handle = await stack.worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(catalog.subscriptionId, period.periodStart), taskQueue: stack.worker.taskQueue, args: [input] });
+    await waitFor('the draft', async () => ((await handle.query(billingRunStateQuery)).status === 'awaiting_approval' ? true : undefined));
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
+    return handle.result();
+  };
+  // October: 250 calls (22.00 of usage). Then 50 more October calls arrive late: November bills them (50 × 0.08 = 4.00).
+  await insertUsage(prisma, org.organizationId, catalog.customerExternalId, [{ at: '2024-10-12T09:00:00Z', quantity: '250' }]);
+  expect(await run({ periodStart: '2024-10-01T00:00:00.000Z', periodEnd: november.periodStart })).toMatchObject({ status: 'paid', total: '52.00' });
+  await insertUsage(prisma, org.organizationId, catalog.customerExternalId, [{ at: '2024-10-30T09:00:00Z', quantity: '50' }]);
+  const first = await run(november);
+  expect(first).toMatchObject({ status: 'paid', total: '34.00' });
+  const lines = async (invoiceId: string) => (await prisma.invoiceLine.findMany({ where: { invoiceId }, orderBy: { position: 'asc' } })).map((l) => [l.kind, l.amount.toFixed(2)]);
+  expect(await lines(first.invoiceId!)).toEqual([
+    ['base_fee', '30.00'],
+    ['usage', '0.00'],
+    ['late_usage', '4.00'],
+  ]);
+
+  // November credited in full and re-issued: the late October calls move to the new revision at the same 4.00
+  // (the replaced invoice's own late line no longer counts as October's billed usage).
+  expect((await post(org, `/invoices/${first.invoiceId}/credit-notes`, { request_key: 'all', approver: 'fiona@finance', reason: 'wrong address' })).status).toBe(201);
+  const reissued = await post(org, `/invoices/${first.invoiceId}/redraft`, { approver: 'fiona@finance', reason: 'address corrected' });
+  expect(reissued.status).toBe(200);
+  expect(reissued.body).toMatchObject({ total: '34.00' });
+  expect(await lines((reissued.body as { invoice_id: string }).invoice_id)).toEqual([
+    ['base_fee', '30.00'],
+    ['usage', '0.00'],
+    ['late_usage', '4.00'],
+  ]);
+});

@@ -312,6 +312,9 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     const stored = patched(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref);
     state.status = RESUME[stored.status];
     state.total = stored.total;
+    // Its period was re-drafted by another run since (a reset of this run after a re-issue): that run bills the
+    // new revision; this one ends where its own invoice stands. (Histories from before the field never have it.)
+    if (stored.supersededById) return;
     fromDatabase = patched(RESUME_SCHEDULES_PATCH);
     // Payments made before a reset: the retry schedule goes on from them.
     if (fromDatabase && stored.paymentAttempts > 0) declined = { attempts: stored.paymentAttempts, firstAt: stored.firstDeclinedAt ? Date.parse(stored.firstDeclinedAt) : now() };

@@ -221,14 +221,24 @@ export function closePeriod({ prisma }: ActivityDeps) {
         const { subscription: sub, existing, changes } = inputs;
         // A repeated close (or re-draft) converges on the latest revision; only a re-draft of a rejected, void or fully credited one makes another.
         if (existing && !(input.redraft?.of === existing.id && (awaitsRedraft(existing.status) || creditedInFull(existing)))) {
-          // A run whose period was re-issued by another run since (a reset of the ended run) keeps to the revision it drafted: the re-issue run bills the new one.
-          const own = existing.workflowId !== actor.id && !input.redraft ? await ownLatestRevision(tx, sub.id, start, actor.id) : null;
-          return own ? summary(own, own._count.lines, sub.organization) : summary(existing, existing.lineCount, sub.organization);
+          if (existing.workflowId === actor.id) return summary(existing, existing.lineCount, sub.organization);
+          // Another run drafted the latest revision (a re-issue): this run keeps to the revision it drafted (its
+          // standing read then says it was replaced, and the run ends); a re-draft it was asked for is refused.
+          const own = await ownLatestRevision(tx, sub.id, start, actor.id);
+          if (own) return summary(own, own._count.lines, sub.organization);
+          if (input.redraft) {
+            throw ApplicationFailure.nonRetryable(`invoice ${input.redraft.of} was re-drafted already; the period's latest revision is invoice ${existing.id} (${existing.status})`, 'InvalidState');
+          }
+          // (a close from outside a billing run, e.g. a test or a script, converges on the latest revision)
+          return summary(existing, existing.lineCount, sub.organization);
         }
         const revision = existing ? existing.revision + 1 : 1;
         // Concurrent closes of this customer's usage conflict here; the later one is retried and sees the other's claims.
         await lockCustomerUsage(tx, sub.organizationId, sub.customerId);
-        // A re-draft: the rejected revision gives its events back to be claimed anew; its lines and audit trail stay.
+        // A re-draft: the replaced revision bills nothing from here on, so what late usage reads as billed leaves it
+        // out (it names itself until its successor is written below), and it gives its events back to be claimed
+        // anew; its lines and audit trail stay.
+        if (existing && input.redraft) await tx.invoice.update({ where: { id: existing.id }, data: { supersededById: existing.id } });
         const released =
           existing && input.redraft
             ? {

@@ -48,6 +48,8 @@ export interface InvoiceStanding extends InvoiceSnapshot {
   paymentAttempts: number;
   /** when the first payment attempt was declined: the retry schedule counts from here */
   firstDeclinedAt: string | null;
+  /** the revision that replaced this invoice (a re-draft or re-issue by another run): the run has nothing left to bill */
+  supersededById: string | null;
 }
 
 /** The invoice as the database has it (a reset run asks before waiting for a decision it may already have). */
@@ -65,6 +67,7 @@ export function readInvoiceState({ prisma }: ActivityDeps) {
       draftedAt: invoice.createdAt.toISOString(),
       paymentAttempts: invoice.paymentAttempts,
       firstDeclinedAt: typeof declinedAt === 'string' ? declinedAt : (firstDecline?.createdAt.toISOString() ?? null),
+      supersededById: invoice.supersededById,
     };
   };
 }
@@ -128,6 +131,7 @@ export function writeOffInvoice({ prisma }: ActivityDeps) {
       const invoice = await findInvoice(tx, input);
       if (invoice.status === 'written_off') return view(invoice);
       if (!awaitsRedraft(invoice.status)) throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} is ${invoice.status}; only a rejected draft or a void invoice can be written off`, 'InvalidState');
+      if (invoice.supersededById) throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} was re-drafted as invoice ${invoice.supersededById}; that one is billed now`, 'InvalidState');
       const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'written_off', writtenOffBy: input.by, writtenOffAt: new Date(), writeOffReason: input.reason } });
       // Its late-usage lines held events of earlier periods, not of the one written off: they go back, for the next close to bill as late usage.
       const released = await tx.$executeRaw`

@@ -32,6 +32,9 @@ export function voidInvoiceInStripe(deps: ActivityDeps) {
     if ((before !== 'finalized' && before !== 'uncollectible') || !invoice.stripeInvoiceId) {
       throw ApplicationFailure.nonRetryable(`invoice ${input.invoiceId} is ${before}; only a finalized invoice not yet paid (open or uncollectible) can be voided`, 'InvalidState');
     }
+    // Credit notes on it were meant to settle it in part: a void would undo them out of sight. Credit the rest instead.
+    const notes = await prisma.creditNote.count({ where: { invoiceId: invoice.id, status: { in: ['pending', 'issued'] } } });
+    if (notes > 0) throw ApplicationFailure.nonRetryable(`invoice ${input.invoiceId} has credit notes; it is not voided (credit what is left with a credit note instead)`, 'InvoiceCredited');
     const stripe = await requireStripe(deps, input.organizationId);
     try {
       await stripe.invoices.voidInvoice(invoice.stripeInvoiceId, {}, { idempotencyKey: `ledgerflow-void-${input.invoiceId}` });

@@ -21,12 +21,19 @@ const SUBSCRIPTIONS_SQL = `
    WHERE s.organization_id = $1 AND s.status = 'active' AND s.start_date <= $2
    GROUP BY p.currency`;
 
-/** Paid invoices by the time they were paid (updated_at for rows paid before paid_at was kept). */
+/**
+ * Paid invoices by the time they were paid (updated_at for rows paid before paid_at was kept), less
+ * the credit notes issued on them by then that credit the customer's balance or lower what was due:
+ * that money is owed back or was never paid (the balance pays a later invoice, which counts then).
+ * Refunding notes are not subtracted here: their refund arrives as `charge.refunded` (REFUNDS_SQL).
+ */
 const PAID_INVOICES_SQL = `
-  SELECT currency, SUM(total)::text AS amount
-    FROM invoices
-   WHERE organization_id = $1 AND status = 'paid' AND COALESCE(paid_at, updated_at) <= $2
-   GROUP BY currency`;
+  SELECT i.currency,
+         SUM(i.total - COALESCE((SELECT SUM(n.amount) FROM credit_notes n
+                                  WHERE n.invoice_id = i.id AND n.status = 'issued' AND NOT n.refund AND n.issued_at <= $2), 0))::text AS amount
+    FROM invoices i
+   WHERE i.organization_id = $1 AND i.status = 'paid' AND COALESCE(i.paid_at, i.updated_at) <= $2
+   GROUP BY i.currency`;
 
 /**
  * The organization's stored Stripe objects that carry money, stamped with

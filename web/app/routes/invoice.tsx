@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { data, Form, Link, redirect, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
 import { CsrfField, useCan } from '../components/session';
 import { usePolling } from '../components/use-polling';
 import { requireFormAction, requireUser } from '../server/auth.server';
-import { issueCreditNoteFromWeb } from '../server/credit-notes.server';
+import { creditNoteKeyFor, issueCreditNoteFromWeb } from '../server/credit-notes.server';
 import { decideInvoice } from '../server/decisions.server';
 import { readInvoice } from '../server/invoices.server';
 import { temporalUiLink } from '../server/runs.server';
@@ -15,15 +14,16 @@ const MOVING = new Set(['approved', 'finalized']);
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
   const invoice = await readInvoice(context, user.organizationId, params.invoiceId);
-  // A credit note form sent twice (a double click, a resubmitted page) is one note: the key is made per page view.
-  return { invoice, temporalUrl: temporalUiLink(context, invoice.workflowId), creditNoteKey: `web-${randomUUID()}` };
+  // A credit note form sent twice (a double click, a resubmitted page) is one note: the key names the invoice's next
+  // note, so it stays the same however often the page is read again until a note is recorded.
+  return { invoice, temporalUrl: temporalUiLink(context, invoice.workflowId), creditNoteKey: creditNoteKeyFor(invoice.id, invoice.creditNotes.length) };
 }
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
   const { user, form } = await requireFormAction(request, context, 'decide_invoices');
   if (form.get('intent') === 'credit_note') {
     const issued = await issueCreditNoteFromWeb(context, user, params.invoiceId, form);
-    return data(issued, { status: issued.ok ? 200 : 409 });
+    return data(issued, { status: issued.ok ? 200 : issued.invalid ? 400 : 409 });
   }
   const outcome = await decideInvoice(context, user, params.invoiceId, form);
   // A re-draft bills a new revision: show it.

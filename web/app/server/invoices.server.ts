@@ -2,6 +2,7 @@ import { data, type AppLoadContext } from 'react-router';
 import { dec, toPlainString } from '../../../billing/decimal';
 import { CREDITABLE_STATUSES } from '../../../billing/credit-notes';
 import { planReissue } from '../../../billing/reissue';
+import { readReissueCandidate } from '../../../prisma/reissue-candidates';
 import { countLineEvents, readLineEvents } from '../../../prisma/usage-claims';
 import { money } from './money.server';
 
@@ -69,15 +70,7 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     context.prisma.creditNote.findMany({ where: { organizationId, invoiceId: invoice.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
   ]);
   const leftToCredit = creditNotes.filter((n) => n.status !== 'failed').reduce((left, n) => left.minus(dec(n.amount)), dec(invoice.total));
-  const reissue = planReissue({
-    id: invoice.id,
-    kind: invoice.kind,
-    status: invoice.status,
-    latest: revisions.at(-1)?.id === invoice.id,
-    total: dec(invoice.total),
-    credited: creditNotes.filter((n) => n.status === 'issued').reduce((sum, n) => sum.plus(dec(n.amount)), dec(0)),
-    pendingCredits: creditNotes.filter((n) => n.status === 'pending').length,
-  });
+  const reissue = planReissue((await readReissueCandidate(context.prisma, organizationId, invoice.id)).candidate);
   return {
     id: invoice.id,
     customer: invoice.customer.name ?? invoice.customer.externalId,
