@@ -17,6 +17,7 @@ import { billingRunWorkflowId } from '../temporal/names';
 import { BillingPeriod, OrganizationId, SubscriptionId } from '../temporal/search-attribute-keys';
 import { measureCeiling } from './lib/ceiling-run';
 import { BENCH_EVENT_TYPE, BENCH_PERIOD, seedPeriodCloseTenant, type SeededTenant } from './lib/period-close-seed';
+import { CLOCK_TICKS, cpuPerUnitMs, findProcess, machineCpu, readCpu } from './lib/proc-cpu';
 import { sampleRss } from './lib/rss-sampler';
 import { acquireStack } from './lib/stack-session';
 import { peakRssMiB, percentile } from './lib/stats';
@@ -112,6 +113,14 @@ async function main(): Promise<void> {
     const startedAt = new Map<string, number>();
     const period = `${BENCH_PERIOD.start.slice(0, 10)}/${BENCH_PERIOD.end.slice(0, 10)}`;
     say(`starting ${fmt(tenant.subscriptionIds.length)} billing runs for ${period} (grace 0 s), ${opts.concurrency} starts in flight…`);
+    // CPU of each process over the drafting, per draft: what bounds drafts/s on a shared 2-core machine.
+    const pids = {
+      worker: stack.worker.pid,
+      temporal: findProcess((argv) => /(^|\/)temporal$/.test(argv[0]!) && argv.includes('start-dev')),
+      postgres: findProcess((argv) => /(^|\/)postgres$/.test(argv[0]!) && argv.includes('-D')),
+    };
+    const cpuBefore = readCpu(pids);
+    const machineBefore = machineCpu();
     const t0 = Date.now();
     let started = 0;
     let startsDoneAt = 0;
@@ -168,6 +177,8 @@ async function main(): Promise<void> {
     }
     await starting;
     rss.stop();
+    const cpuAfter = readCpu(pids);
+    const machineAfter = machineCpu();
 
     const { rows: invoices } = await pool.query<{ subscription_id: string; created_at: Date; status: string; total: string; lines: string }>(
       `SELECT i.subscription_id, i.created_at, i.status, i.total, (SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = i.id) AS lines
@@ -189,6 +200,11 @@ async function main(): Promise<void> {
     console.log(`workflow starts:   ${((startsDoneAt - t0) / 1000).toFixed(1)} s for all ${fmt(expected)} (${(expected / ((startsDoneAt - t0) / 1000)).toFixed(0)} starts/s)`);
     console.log(`per run (start → draft): p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s, max ${(Math.max(...latencies) / 1000).toFixed(2)} s`);
     console.log(`worker RSS:        peak ${fmt(peakSampled ?? NaN)} MiB during the run (VmRSS sampled every 250 ms); VmHWM since the worker started ${fmt(hwm ?? NaN)} MiB`);
+    const perDraft = cpuPerUnitMs(cpuBefore, cpuAfter, invoices.length);
+    const machineMs = ((machineAfter.busy - machineBefore.busy) / CLOCK_TICKS / invoices.length) * 1000;
+    const busy = ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100;
+    const ms = (name: string): string => (perDraft[name] === null || perDraft[name] === undefined ? '?' : perDraft[name]!.toFixed(1));
+    console.log(`CPU per draft:     worker ${ms('worker')} ms, Temporal ${ms('temporal')} ms, PostgreSQL ${ms('postgres')} ms, this client ${ms('client')} ms; machine ${machineMs.toFixed(1)} ms (${busy.toFixed(0)} % of ${os.cpus().length} cores busy)`);
     console.log('');
     const phases = await phaseTimings(client, workflowIds);
     const f2 = (x: number): string => x.toFixed(2);

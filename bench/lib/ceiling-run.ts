@@ -8,6 +8,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../../temporal/dev-server';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../../worker/create-worker';
 import { percentile } from './stats';
+import { CLOCK_TICKS, machineCpu } from './proc-cpu';
 
 export type CeilingMode = 'none' | 'local' | 'remote';
 
@@ -32,12 +33,6 @@ export function workerTuning(): { workflowThreadPoolSize?: number; maxConcurrent
 }
 
 /** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
-function machineCpu(): { busy: number; total: number } {
-  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: total - idle, total };
-}
 
 async function inLanes(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -98,7 +93,7 @@ export async function measureCeiling(opts: { workflows: number; concurrency: num
       const last = Math.max(...drafted.values());
       const seconds = (last - t0) / 1000;
       const latencies = [...drafted].map(([id, at]) => (at - started.get(id)!) / 1000).sort((a, b) => a - b);
-      const line = `${mode.padEnd(6)} ${workflows} workflows: starts ${startsSeconds.toFixed(1)} s, all steps done ${seconds.toFixed(1)} s → ${(workflows / seconds).toFixed(1)}/s; start→step p50 ${percentile(latencies, 50).toFixed(2)} s, p99 ${percentile(latencies, 99).toFixed(2)} s; machine CPU busy ${(((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * 100).toFixed(0)} % of ${os.cpus().length} cores, this process (worker + client) ${((self.user + self.system) / 1e6).toFixed(1)} core-s`;
+      const line = `${mode.padEnd(6)} ${workflows} workflows: starts ${startsSeconds.toFixed(1)} s, all steps done ${seconds.toFixed(1)} s → ${(workflows / seconds).toFixed(1)}/s; start→step p50 ${percentile(latencies, 50).toFixed(2)} s, p99 ${percentile(latencies, 99).toFixed(2)} s; machine CPU busy ${(((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * 100).toFixed(0)} % of ${os.cpus().length} cores (${(((cpu1.busy - cpu0.busy) / CLOCK_TICKS / workflows) * 1000).toFixed(1)} ms of machine CPU per workflow, Temporal server included), this process (worker + client) ${((self.user + self.system) / 1e6).toFixed(1)} core-s`;
       say(line);
       results.push({ mode, workflows, perSecond: workflows / seconds, line });
       say(`terminating the ${mode} probes…`);

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
-const TICKS = (() => {
+/** Clock ticks per second of /proc/<pid>/stat and /proc/stat times (USER_HZ, 100 on Linux). */
+export const CLOCK_TICKS = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {
@@ -58,7 +58,15 @@ export function treeCpuSeconds(rootPid: number): number | null {
     ticks += p.own + p.reaped;
     queue.push(...(children.get(p.pid) ?? []));
   }
-  return ticks / TICKS;
+  return ticks / CLOCK_TICKS;
+}
+
+/** The whole machine's CPU ticks so far (/proc/stat): busy and in all; differences give how busy it was between two readings. */
+export function machineCpu(): { busy: number; total: number } {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
 }
 
 /** The first process whose command line matches (for servers the stack file does not name). */
