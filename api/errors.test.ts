@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { ServiceError } from '@temporalio/client';
 import express from 'express';
 import { ApiError, errorAnswer, errorHandler, notFoundRoute } from './errors';
 
@@ -50,5 +51,14 @@ describe('errorAnswer', () => {
     expect(logged).toHaveLength(3);
     // A constraint violation is not an outage: still a 500, logged.
     expect(errorAnswer(Object.assign(new Error('duplicate key'), { code: '23505' }), () => undefined).status).toBe(500);
+  });
+
+  test('Temporal being away (gRPC UNAVAILABLE, as the client reports it, wrapped or not) is a 503 to retry; other gRPC failures are not', () => {
+    const grpc = (code: number) => Object.assign(new Error(`${code} gRPC failure`), { code, details: 'No connection established', metadata: {} });
+    for (const err of [grpc(14), new ServiceError('Failed to start Workflow', { cause: grpc(14) })]) {
+      expect(errorAnswer(err, () => undefined)).toMatchObject({ status: 503, headers: { 'Retry-After': '5' }, body: { code: 'TEMPORAL_UNAVAILABLE' } });
+    }
+    // INVALID_ARGUMENT is a bug of ours, not an outage.
+    expect(errorAnswer(new ServiceError('bad', { cause: grpc(3) }), () => undefined).status).toBe(500);
   });
 });

@@ -1,3 +1,4 @@
+import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
 /** Every error the API returns has this shape. */
@@ -65,15 +66,28 @@ function databaseUnavailable(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+/** gRPC's UNAVAILABLE: the Temporal server could not be reached (stopped, restarting, network). */
+const GRPC_UNAVAILABLE = 14;
+
+/** A Temporal client call failed because the server is away (the error or one of its causes is gRPC UNAVAILABLE). */
+function temporalUnavailable(err: unknown): ApiError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isGrpcServiceError(e) && e.code === GRPC_UNAVAILABLE) {
+      return new ApiError(503, 'TEMPORAL_UNAVAILABLE', 'The workflow service (Temporal) is not reachable right now, so the request could not be carried out. Retry shortly.', undefined, { 'Retry-After': '5' });
+    }
+  }
+  return undefined;
+}
+
 /**
  * The status, headers and body an error is answered with: known errors keep
- * their own; the database being away is a 503 to retry; anything else a 500
+ * their own; the database or Temporal being away is a 503 to retry; anything else a 500
  * without internals (and logged). Shared by the Express error middleware
  * and the ingest fast lane.
  */
 export function errorAnswer(err: unknown, log: (message: string, err: unknown) => void): { status: number; headers: Record<string, string>; body: ErrorBody } {
-  const unavailable = err instanceof ApiError ? undefined : databaseUnavailable(err);
-  // Nothing else reports an outage of the database: say it once here. Known errors were reported (or not) where they were thrown.
+  const unavailable = err instanceof ApiError ? undefined : (databaseUnavailable(err) ?? temporalUnavailable(err));
+  // Nothing else reports an outage of the database or Temporal: say it once here. Known errors were reported (or not) where they were thrown.
   if (unavailable) log(unavailable.message, err);
   const known = err instanceof ApiError ? err : (bodyParserError(err) ?? unavailable);
   if (known) {
