@@ -1,7 +1,7 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import type { z } from 'zod';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
@@ -12,7 +12,7 @@ import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { AdjustRequestSchema, ApproveRequestSchema, InvoiceParamsSchema, RedraftRequestSchema, RejectRequestSchema, VoidRequestSchema, WriteOffRequestSchema } from '../schemas/invoices';
 import { parseOrThrow, type FieldProblem } from '../validation';
-import { findInvoice } from './invoices-read';
+import { findInvoice, type InvoiceRow } from './invoices-read';
 
 /**
  * How long a decision waits for the billing run to answer. Longer than a
@@ -94,42 +94,39 @@ const resultJson = (r: DecisionResult, currency: string) => ({ invoice_id: r.inv
 export function invoiceDecisionsRouter(deps: ApiDeps): Router {
   const router = Router();
 
-  /** POST /:id/<path>: the body checked by `schema` (and `check`, against the stored invoice), then sent as `update`. */
-  function decision<T>(path: string, schema: z.ZodType<T>, update: UpdateDefinition<DecisionResult, [T]>, check?: (body: T, invoice: { total: { toString(): string }; currency: string }) => void): void {
+  /**
+   * POST /:id/<path>: the body checked by `schema` (and `check`, against the stored invoice), then sent as `update`.
+   * `notRunning`, when given, answers instead of the 409 for an invoice whose billing run has ended.
+   */
+  function decision<T>(
+    path: string,
+    schema: z.ZodType<T>,
+    update: UpdateDefinition<DecisionResult, [T]>,
+    options: { check?: (body: T, invoice: InvoiceRow) => void; notRunning?: (body: T, invoice: InvoiceRow, res: Response) => Promise<void> } = {},
+  ): void {
     router.post(`/:id/${path}`, async (req, res) => {
       const caller = callerOf(req);
       const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
       const body = parseOrThrow(schema, req.body, 'request');
       const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
-      check?.(body, invoice);
-      const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(update, { args: [body] }));
+      options.check?.(body, invoice);
+      let result;
+      try {
+        result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(update, { args: [body] }));
+      } catch (err) {
+        if (!(options.notRunning && err instanceof ApiError && err.code === 'WORKFLOW_NOT_RUNNING')) throw err;
+        await options.notRunning(body, invoice, res);
+        return;
+      }
       res.json(resultJson(result, invoice.currency));
     });
   }
 
-  decision('approve', ApproveRequestSchema, approveUpdate);
-  decision('adjust', AdjustRequestSchema, adjustUpdate, (body, invoice) => {
-    checkMinorUnits(body.lines, invoice.currency);
-    checkNotNegative(invoice.total, body.lines, invoice.currency);
-  });
-  decision('reject', RejectRequestSchema, rejectUpdate);
-  // A re-draft goes to the period's billing run while it waits for one; once that run has ended it is a
-  // re-issue (temporal/reissue.ts): a new run drafts the corrected revision.
-  router.post('/:id/redraft', async (req, res) => {
-    const caller = callerOf(req);
-    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
-    const body = parseOrThrow(RedraftRequestSchema, req.body, 'request');
-    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
-    try {
-      const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(redraftUpdate, { args: [body] }));
-      res.json(resultJson(result, invoice.currency));
-      return;
-    } catch (err) {
-      if (!(err instanceof ApiError && err.code === 'WORKFLOW_NOT_RUNNING')) throw err;
-    }
+  /** A re-draft once the period's billing run has ended is a re-issue (temporal/reissue.ts): a new run drafts the corrected revision. */
+  async function reissue(body: { approver: string; reason: string }, invoice: InvoiceRow, res: Response): Promise<void> {
     let outcome;
     try {
-      outcome = await requestReissue(deps, caller.organizationId, invoice.id, { by: body.approver, reason: body.reason });
+      outcome = await requestReissue(deps, invoice.organizationId, invoice.id, { by: body.approver, reason: body.reason });
     } catch (err) {
       if (err instanceof ReissueNotPossible) throw new ApiError(409, 'INVALID_STATE', err.message, { workflow_id: invoice.workflowId });
       throw err;
@@ -140,7 +137,17 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
       return;
     }
     res.json({ ...resultJson({ invoiceId: outcome.invoice.id, status: 'awaiting_approval', total: outcome.invoice.total.toString() }, invoice.currency), workflow_id: outcome.workflowId });
+  }
+
+  decision('approve', ApproveRequestSchema, approveUpdate);
+  decision('adjust', AdjustRequestSchema, adjustUpdate, {
+    check: (body, invoice) => {
+      checkMinorUnits(body.lines, invoice.currency);
+      checkNotNegative(invoice.total, body.lines, invoice.currency);
+    },
   });
+  decision('reject', RejectRequestSchema, rejectUpdate);
+  decision('redraft', RedraftRequestSchema, redraftUpdate, { notRunning: reissue });
   decision('write-off', WriteOffRequestSchema, writeOffUpdate);
   decision('void', VoidRequestSchema, voidUpdate);
   return router;

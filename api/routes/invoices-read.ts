@@ -12,7 +12,7 @@ import { creditNoteJson, readCreditNotes } from './credit-notes';
 import { parseOrThrow } from '../validation';
 import { UUID } from './catalog-common';
 
-type InvoiceRow = InvoiceModel & { customer: { externalId: string } };
+export type InvoiceRow = InvoiceModel & { customer: { externalId: string } };
 
 const plain = (v: { toString(): string } | null): string | null => (v === null ? null : toPlainString(dec(v)));
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;

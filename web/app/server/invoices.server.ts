@@ -2,7 +2,7 @@ import { data, type AppLoadContext } from 'react-router';
 import { dec, toPlainString } from '../../../billing/decimal';
 import { CREDITABLE_STATUSES } from '../../../billing/credit-notes';
 import { planReissue } from '../../../billing/reissue';
-import { readReissueCandidate } from '../../../prisma/reissue-candidates';
+import { readPeriodRecoveries, reissueCandidate } from '../../../prisma/reissue-candidates';
 import { countLineEvents, readLineEvents } from '../../../prisma/usage-claims';
 import { money } from './money.server';
 
@@ -59,7 +59,7 @@ interface StoredTier {
 /** An invoice with its lines (each with its tier breakdown) and its audit history, newest last. */
 export async function readInvoice(context: AppLoadContext, organizationId: string, id: string | undefined) {
   const invoice = await findInvoice(context, organizationId, id);
-  const [lines, audit, revisions, creditNotes] = await Promise.all([
+  const [lines, audit, revisions, creditNotes, recoveries] = await Promise.all([
     context.prisma.invoiceLine.findMany({ where: { invoiceId: invoice.id, organizationId }, orderBy: { position: 'asc' } }),
     context.prisma.auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoice.id }, orderBy: { id: 'asc' } }),
     context.prisma.invoice.findMany({
@@ -68,9 +68,10 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
       orderBy: { revision: 'asc' },
     }),
     context.prisma.creditNote.findMany({ where: { organizationId, invoiceId: invoice.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+    readPeriodRecoveries(context.prisma, invoice),
   ]);
   const leftToCredit = creditNotes.filter((n) => n.status !== 'failed').reduce((left, n) => left.minus(dec(n.amount)), dec(invoice.total));
-  const reissue = planReissue((await readReissueCandidate(context.prisma, organizationId, invoice.id)).candidate);
+  const reissue = planReissue(reissueCandidate({ ...invoice, creditNotes }, recoveries));
   return {
     id: invoice.id,
     customer: invoice.customer.name ?? invoice.customer.externalId,
