@@ -1,6 +1,7 @@
 import type { InvoiceStatus } from '../billing/invoice-status';
-import { BILLED_INVOICE, billedInvoiceSql } from './billed-invoices';
+import { billedInvoiceSql } from './billed-invoices';
 import { Prisma, type PrismaClient } from './generated/client';
+import type { RawDb } from './raw-db';
 import { UNBILLED } from './usage-claims';
 
 /**
@@ -83,7 +84,7 @@ export async function readUnbilledEvents(
  * one stretch although a plan change fell inside them (closed before usage
  * was priced per stretch): their late usage is measured the same way.
  */
-export async function readPeriodsBilledWhole(db: Db, q: { organizationId: string; subscriptionId: string }): Promise<Set<number>> {
+export async function readPeriodsBilledWhole(db: RawDb, q: { organizationId: string; subscriptionId: string }): Promise<Set<number>> {
   const rows = await db.$queryRaw<{ period_start: Date }[]>`
     SELECT DISTINCT i.period_start FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
     WHERE i.organization_id = ${q.organizationId}::uuid AND i.subscription_id = ${q.subscriptionId}::uuid AND i.kind = 'period'
@@ -92,14 +93,24 @@ export async function readPeriodsBilledWhole(db: Db, q: { organizationId: string
   return new Set(rows.map((r) => r.period_start.getTime()));
 }
 
+const decimal = (v: string): Prisma.Decimal => new Prisma.Decimal(v);
+const decimalOrNull = (v: string | null): Prisma.Decimal | null => (v === null ? null : decimal(v));
+const date = (v: string): Date => new Date(v);
+const dateOrNull = (v: string | null): Date | null => (v === null ? null : date(v));
+
 /** Where each closed period of a subscription stands: its latest invoice revision's status, by period start (ms). */
-export async function readPeriodStandings(db: Db, q: { organizationId: string; subscriptionId: string }): Promise<Map<number, InvoiceStatus>> {
-  const rows = await db.invoice.findMany({
-    where: { organizationId: q.organizationId, subscriptionId: q.subscriptionId, kind: 'period' },
-    select: { periodStart: true, status: true },
-    orderBy: { revision: 'asc' },
-  });
-  return new Map(rows.map((r) => [r.periodStart.getTime(), r.status]));
+export async function readPeriodStandings(db: RawDb, q: { organizationId: string; subscriptionId: string }): Promise<Map<number, InvoiceStatus>> {
+  const rows = await db.$queryRaw<{ period_start: Date; status: InvoiceStatus }[]>`
+    SELECT period_start, status::text AS status FROM invoices
+    WHERE organization_id = ${q.organizationId}::uuid AND subscription_id = ${q.subscriptionId}::uuid AND kind = 'period'
+    ORDER BY revision`;
+  return new Map(rows.map((r) => [r.period_start.getTime(), r.status]));
+}
+
+/** What earlier invoices billed of one meter: quantity and amount summed over their lines (null when none). */
+export interface BilledUsage {
+  meterId: string | null;
+  _sum: { amount: Prisma.Decimal | null; quantity: Prisma.Decimal | null };
 }
 
 /**
@@ -107,18 +118,15 @@ export async function readPeriodStandings(db: Db, q: { organizationId: string; s
  * stretch of one (usage and late-usage lines), by the invoices that count as
  * billed (prisma/billed-invoices.ts).
  */
-export async function readBilledUsage(db: Db, q: { organizationId: string; subscriptionId: string; periodStart: Date }) {
-  return db.invoiceLine.groupBy({
-    by: ['meterId'],
-    where: {
-      organizationId: q.organizationId,
-      // lines of the period, or of its stretch when a plan change split it (both start where it starts)
-      periodStart: q.periodStart,
-      kind: { in: ['usage', 'late_usage'] },
-      invoice: { subscriptionId: q.subscriptionId, ...BILLED_INVOICE },
-    },
-    _sum: { amount: true, quantity: true },
-  });
+export async function readBilledUsage(db: RawDb, q: { organizationId: string; subscriptionId: string; periodStart: Date }): Promise<BilledUsage[]> {
+  // lines of the period, or of its stretch when a plan change split it (both start where it starts)
+  const rows = await db.$queryRaw<{ meter_id: string | null; amount: string | null; quantity: string | null }[]>`
+    SELECT l.meter_id, sum(l.amount)::text AS amount, sum(l.quantity)::text AS quantity
+    FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+    WHERE l.organization_id = ${q.organizationId}::uuid AND l.period_start = ${q.periodStart} AND l.kind IN ('usage', 'late_usage')
+      AND i.subscription_id = ${q.subscriptionId}::uuid AND ${billedInvoiceSql('i')}
+    GROUP BY l.meter_id`;
+  return rows.map((r) => ({ meterId: r.meter_id, _sum: { amount: decimalOrNull(r.amount), quantity: decimalOrNull(r.quantity) } }));
 }
 
 /** The invoice a period already has (a repeated close), as the close reports it. */
@@ -146,11 +154,6 @@ export interface CloseInputs {
   pricesByPlan: Map<string, PlanPriceRow[]>;
 }
 
-const decimal = (v: string): Prisma.Decimal => new Prisma.Decimal(v);
-const decimalOrNull = (v: string | null): Prisma.Decimal | null => (v === null ? null : decimal(v));
-const date = (v: string): Date => new Date(v);
-const dateOrNull = (v: string | null): Date | null => (v === null ? null : date(v));
-
 type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] extends Prisma.Decimal ? string : T[K] extends Prisma.Decimal | null ? string | null : T[K] };
 
 /**
@@ -162,7 +165,7 @@ type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date 
  * instead of ten is most of its database time. Numbers travel as text so no
  * decimal goes through a float.
  */
-export async function readCloseInputs(db: Db, q: { organizationId: string; subscriptionId: string; periodStart: Date }): Promise<CloseInputs | null> {
+export async function readCloseInputs(db: RawDb, q: { organizationId: string; subscriptionId: string; periodStart: Date }): Promise<CloseInputs | null> {
   const [row] = await db.$queryRaw<{ inputs: CloseInputsJson }[]>`
     SELECT json_build_object(
       'subscription', json_build_object(

@@ -1,8 +1,8 @@
 import { dec, type Dec } from '../billing/decimal';
 import { combineDaily, validateMeter, type Meter } from '../billing/meter-aggregation';
 import type { DayReading } from '../billing/usage-readings';
-import type { Db } from './billing-reads';
 import { Prisma } from './generated/client';
+import type { RawDb } from './raw-db';
 
 /*
  * Meter readings computed where the events are: one customer's events of one
@@ -87,7 +87,7 @@ export interface UsageAggregate {
  * One GROUP BY statement; `unique_count` needs a second (a value seen on two
  * days counts once in the total).
  */
-export async function aggregateUsage(db: Db, meter: Meter, scope: UsageScope): Promise<UsageAggregate> {
+export async function aggregateUsage(db: RawDb, meter: Meter, scope: UsageScope): Promise<UsageAggregate> {
   const where = scopeSql(scope);
   const rows = await db.$queryRaw<DayRow[]>`
     SELECT (date_trunc('day', e."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { billedInvoiceSql } from './billed-invoices';
 import type { Db } from './billing-reads';
 import { Prisma } from './generated/client';
+import type { RawDb } from './raw-db';
 
 /*
  * Which line bills an event. A late-usage line names its events one by one
@@ -49,7 +50,7 @@ export interface LiveClaim {
 }
 
 /** The live claims on one customer's usage of these meters that overlap [from, to). */
-export async function readLiveClaims(db: Db, q: { organizationId: string; customerExternalId: string; meterIds: readonly string[]; from: Date; to: Date }): Promise<LiveClaim[]> {
+export async function readLiveClaims(db: RawDb, q: { organizationId: string; customerExternalId: string; meterIds: readonly string[]; from: Date; to: Date }): Promise<LiveClaim[]> {
   if (q.meterIds.length === 0) return [];
   const rows = await db.$queryRaw<{ meter_id: string; range_start: Date; range_end: Date }[]>`
     SELECT meter_id, range_start, range_end FROM usage_claims
@@ -75,7 +76,7 @@ export interface NewClaim {
  * bill those). A concurrent claim on the same instants fails the exclusion
  * constraint; the retried transaction then sees it.
  */
-export async function insertClaims(db: Db, organizationId: string, claims: readonly NewClaim[]): Promise<void> {
+export async function insertClaims(db: RawDb, organizationId: string, claims: readonly NewClaim[]): Promise<void> {
   if (claims.length === 0) return;
   await db.$executeRaw`
     INSERT INTO usage_claims (id, organization_id, invoice_line_id, customer_external_id, meter_id, event_type, range_start, range_end, snapshot, excluded_event_ids)
@@ -89,7 +90,7 @@ export async function insertClaims(db: Db, organizationId: string, claims: reado
 }
 
 /** Releases an invoice's range claims (a re-draft): its events become unbilled again, for the next revision to claim. */
-export async function releaseClaimsOf(db: Db, organizationId: string, invoiceId: string): Promise<number> {
+export async function releaseClaimsOf(db: RawDb, organizationId: string, invoiceId: string): Promise<number> {
   return db.$executeRaw`
     UPDATE usage_claims SET released_at = now()
     WHERE organization_id = ${organizationId}::uuid AND released_at IS NULL
@@ -153,7 +154,7 @@ export async function billingLineOf(db: Db, organizationId: string, eventId: str
  * no common row) then conflict on this row under REPEATABLE READ, and the
  * later one fails with a serialization error, is retried, and sees the other.
  */
-export async function lockCustomerUsage(db: Db, organizationId: string, customerId: string): Promise<void> {
+export async function lockCustomerUsage(db: RawDb, organizationId: string, customerId: string): Promise<void> {
   await db.$executeRaw`UPDATE customers SET usage_claimed_at = clock_timestamp() WHERE id = ${customerId}::uuid AND organization_id = ${organizationId}::uuid`;
 }
 

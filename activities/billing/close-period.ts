@@ -10,9 +10,11 @@ import { creditedInFull } from '../../billing/credit-notes';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
-import { writeAudit } from '../../prisma/audit';
+import { insertAuditRows, type AuditEntry } from '../../prisma/audit';
 import { readBilledUsage, readCloseInputs, readPeriodStandings, readPeriodsBilledWhole, type Db, type PlanPriceRow, type SubscriptionTerms } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
+import { inTransaction, type Queryable } from '../../prisma/pg';
+import { pgRawDb, type RawDb } from '../../prisma/raw-db';
 import { aggregateUsage, type UsageAggregate } from '../../prisma/usage-aggregates';
 import { BILLABLE, UNBILLED, insertClaims, lockCustomerUsage, readLiveClaims, releaseClaimsOf, type NewClaim } from '../../prisma/usage-claims';
 import type { BillingRunInput } from '../../temporal/billing-messages';
@@ -59,7 +61,7 @@ interface PendingLate extends LateUsage {
  * is billed. Each meter's days are snapshotted once, and each line lists the
  * snapshots of the days its own events fall on.
  */
-async function claimPeriodUsage(tx: Db, sub: SubscriptionTerms, segments: readonly PricedSegment[], takenAt: Date): Promise<{ usage: PendingUsage[]; claims: NewClaim[] }> {
+async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: readonly PricedSegment[], takenAt: Date): Promise<{ usage: PendingUsage[]; claims: NewClaim[] }> {
   const period = { start: segments[0]!.start, end: segments[segments.length - 1]!.end };
   const scope = { organizationId: sub.organizationId, customerExternalId: sub.customer.externalId };
   const meterIds = [...new Set(segments.flatMap((s) => s.prices.map((p) => p.meter.id)))];
@@ -110,7 +112,7 @@ const UNCLAIMED_ONE_BY_ONE = Prisma.sql`e.invoice_line_id IS NULL`;
  * they count in neither. A period whose rejected draft waits for finance
  * keeps its late events for its next revision.
  */
-async function claimLateUsage(tx: Db, sub: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], start: Date, takenAt: Date): Promise<PendingLate[]> {
+async function claimLateUsage(tx: RawDb, sub: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], start: Date, takenAt: Date): Promise<PendingLate[]> {
   if (sub.startDate.getTime() >= start.getTime() || eventTypes.length === 0) return [];
   const late = await tx.$queryRaw<{ id: string; eventType: string; timestamp: Date }[]>`
     SELECT e.id, e.event_type AS "eventType", e.timestamp FROM usage_events e
@@ -141,17 +143,16 @@ async function claimLateUsage(tx: Db, sub: SubscriptionTerms, stretchesOf: (peri
   return result;
 }
 
-function lineRow(line: DraftLine, invoiceId: string, organizationId: string, position: number, id: string): Prisma.InvoiceLineCreateManyInput {
+/** An invoice line as a row of the close's one INSERT (jsonb_to_recordset): decimals as strings, no float on the way. */
+function lineRow(line: DraftLine, position: number, id: string) {
   return {
     id,
-    organizationId,
-    invoiceId,
     position,
     kind: line.kind,
     description: line.description,
-    meterId: line.meterId,
+    meter_id: line.meterId,
     quantity: line.quantity === null ? null : toPlainString(line.quantity),
-    includedUnits: line.includedUnits === null ? null : toPlainString(line.includedUnits),
+    included_units: line.includedUnits === null ? null : toPlainString(line.includedUnits),
     amount: toPlainString(line.amount),
     tiers: line.tiers.map((t) => ({
       from: toPlainString(t.from),
@@ -161,11 +162,35 @@ function lineRow(line: DraftLine, invoiceId: string, organizationId: string, pos
       flat_amount: toPlainString(t.flatAmount),
       amount: toPlainString(t.amount),
     })),
-    periodStart: line.periodStart,
-    periodEnd: line.periodEnd,
-    snapshotIds: line.snapshotIds,
+    period_start: line.periodStart.toISOString(),
+    period_end: line.periodEnd.toISOString(),
+    snapshot_ids: line.snapshotIds,
   };
 }
+
+/** Writes the draft's lines in one statement. */
+async function insertLines(db: Queryable, organizationId: string, invoiceId: string, lines: ReturnType<typeof lineRow>[]): Promise<void> {
+  await db.query({
+    name: 'close-insert-lines',
+    text: `INSERT INTO invoice_lines (id, organization_id, invoice_id, position, kind, description, meter_id, quantity, included_units, amount, tiers, period_start, period_end, snapshot_ids)
+           SELECT l.id, $1, $2, l.position, l.kind, l.description, l.meter_id, l.quantity, l.included_units, l.amount, l.tiers, l.period_start, l.period_end, l.snapshot_ids
+           FROM jsonb_to_recordset($3::jsonb) AS l(id uuid, position int, kind invoice_line_kind, description text, meter_id uuid, quantity numeric, included_units numeric,
+                                                   amount numeric, tiers jsonb, period_start timestamptz, period_end timestamptz, snapshot_ids uuid[])`,
+    values: [organizationId, invoiceId, JSON.stringify(lines)],
+  });
+}
+
+/** The columns `summary` reads, as the close's statements return them. */
+interface InvoiceRow {
+  id: string;
+  status: InvoiceStatus;
+  total: string;
+  currency: string;
+  createdAt: Date;
+  lineCount: number;
+}
+const INVOICE_ROW = Prisma.sql`i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at AS "createdAt",
+  (SELECT count(*)::int FROM invoice_lines l WHERE l.invoice_id = i.id) AS "lineCount"`;
 
 function summary(
   invoice: { id: string; status: ClosedPeriod['status']; total: Dec | { toString(): string }; currency: string; createdAt: Date },
@@ -186,8 +211,12 @@ function summary(
 }
 
 /** The latest revision of a period's invoice that this billing run drafted, if another run drafted a later one. */
-function ownLatestRevision(db: Db, subscriptionId: string, periodStart: Date, workflowId: string) {
-  return db.invoice.findFirst({ where: { subscriptionId, periodStart, kind: 'period', workflowId }, orderBy: { revision: 'desc' }, include: { _count: { select: { lines: true } } } });
+async function ownLatestRevision(db: RawDb, subscriptionId: string, periodStart: Date, workflowId: string): Promise<InvoiceRow | undefined> {
+  const [row] = await db.$queryRaw<InvoiceRow[]>`
+    SELECT ${INVOICE_ROW} FROM invoices i
+    WHERE i.subscription_id = ${subscriptionId}::uuid AND i.period_start = ${periodStart} AND i.kind = 'period' AND i.workflow_id = ${workflowId}
+    ORDER BY i.revision DESC LIMIT 1`;
+  return row;
 }
 
 /** A recovery run has nothing to close: its invoice was drafted by the reconciliation (activities/reconcile/recovery.ts). */
@@ -206,16 +235,19 @@ async function recoveryInvoice(db: Db, organizationId: string, invoiceId: string
  * line, snapshots their days, prices the lines and writes the invoice with an
  * audit row. The invoice's (subscription, period start) key makes a repeated
  * close return the invoice already drafted, so retries and resets converge.
+ * Its statements go through plain pg, not Prisma (prisma/raw-db.ts says why).
  */
-export function closePeriod({ prisma }: ActivityDeps) {
+export function closePeriod({ prisma, pool }: ActivityDeps) {
   return async function closePeriod(input: ClosePeriodInput): Promise<ClosedPeriod> {
     if (input.recovery) return recoveryInvoice(prisma, input.organizationId, input.recovery.invoiceId);
     const actor = workflowActor();
     const start = new Date(input.periodStart);
     const end = new Date(input.periodEnd);
     const takenAt = new Date();
-    return prisma.$transaction(
-      async (tx) => {
+    return inTransaction(
+      pool,
+      async (client) => {
+        const tx = pgRawDb(client);
         const inputs = await readCloseInputs(tx, { organizationId: input.organizationId, subscriptionId: input.subscriptionId, periodStart: start });
         if (!inputs) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
         const { subscription: sub, existing, changes } = inputs;
@@ -225,7 +257,7 @@ export function closePeriod({ prisma }: ActivityDeps) {
           // Another run drafted the latest revision (a re-issue): this run keeps to the revision it drafted (its
           // standing read then says it was replaced, and the run ends); a re-draft it was asked for is refused.
           const own = await ownLatestRevision(tx, sub.id, start, actor.id);
-          if (own) return summary(own, own._count.lines, sub.organization);
+          if (own) return summary(own, own.lineCount, sub.organization);
           if (input.redraft) {
             throw ApplicationFailure.nonRetryable(`invoice ${input.redraft.of} was re-drafted already; the period's latest revision is invoice ${existing.id} (${existing.status})`, 'InvalidState');
           }
@@ -235,19 +267,20 @@ export function closePeriod({ prisma }: ActivityDeps) {
         const revision = existing ? existing.revision + 1 : 1;
         // Concurrent closes of this customer's usage conflict here; the later one is retried and sees the other's claims.
         await lockCustomerUsage(tx, sub.organizationId, sub.customerId);
+        const redraftOf = existing && input.redraft ? existing : null;
+        const supersede = (by: string) => tx.$executeRaw`UPDATE invoices SET superseded_by_id = ${by}::uuid, updated_at = now() WHERE id = ${redraftOf!.id}::uuid`;
         // A re-draft: the replaced revision bills nothing from here on, so what late usage reads as billed leaves it
         // out (it names itself until its successor is written below), and it gives its events back to be claimed
         // anew; its lines and audit trail stay.
-        if (existing && input.redraft) await tx.invoice.update({ where: { id: existing.id }, data: { supersededById: existing.id } });
-        const released =
-          existing && input.redraft
-            ? {
-                claims: await releaseClaimsOf(tx, sub.organizationId, existing.id),
-                lateEvents: await tx.$executeRaw`
-                  UPDATE usage_events SET invoice_line_id = NULL
-                  WHERE organization_id = ${sub.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${existing.id}::uuid)`,
-              }
-            : null;
+        if (redraftOf) await supersede(redraftOf.id);
+        const released = redraftOf
+          ? {
+              claims: await releaseClaimsOf(tx, sub.organizationId, redraftOf.id),
+              lateEvents: await tx.$executeRaw`
+                UPDATE usage_events SET invoice_line_id = NULL
+                WHERE organization_id = ${sub.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${redraftOf.id}::uuid)`,
+            }
+          : null;
 
         const period = { start, end };
         const plans = periodPlans(sub, changes, period);
@@ -261,57 +294,49 @@ export function closePeriod({ prisma }: ActivityDeps) {
           ...usage.map((u) => u.lineId),
           ...late.map((l) => l.lineId),
         ];
-        const invoice = await tx.invoice.create({
-          data: {
-            organizationId: sub.organizationId,
-            subscriptionId: sub.id,
-            customerId: sub.customerId,
-            periodStart: start,
-            periodEnd: end,
-            currency: sub.plan.currency,
-            total: toPlainString(draft.total),
-            revision,
-            // on the workflow's clock: approval reminders and auto-approval count from it
-            createdAt: workflowClock(),
-            workflowId: actor.id,
-            workflowRunId: actor.type === 'workflow' ? actor.runId : '',
-          },
-        });
-        await tx.invoiceLine.createMany({ data: draft.lines.map((line, i) => lineRow(line, invoice.id, sub.organizationId, i + 1, lineIds[i]!)) });
+        // created_at on the workflow's clock: approval reminders and auto-approval count from it
+        const [invoice] = await tx.$queryRaw<InvoiceRow[]>`
+          INSERT INTO invoices AS i (id, organization_id, subscription_id, customer_id, period_start, period_end, currency, total, revision, created_at, updated_at, workflow_id, workflow_run_id)
+          VALUES (${randomUUID()}::uuid, ${sub.organizationId}::uuid, ${sub.id}::uuid, ${sub.customerId}::uuid, ${start}, ${end}, ${sub.plan.currency},
+                  ${toPlainString(draft.total)}::numeric, ${revision}, ${workflowClock()}, now(), ${actor.id}, ${actor.type === 'workflow' ? actor.runId : ''})
+          RETURNING i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at AS "createdAt", 0 AS "lineCount"`;
+        await insertLines(client, sub.organizationId, invoice!.id, draft.lines.map((line, i) => lineRow(line, i + 1, lineIds[i]!)));
         await insertClaims(tx, sub.organizationId, claims);
-        if (existing && input.redraft) {
+        const audit: AuditEntry[] = [];
+        if (redraftOf) {
           // From now on the new revision bills the period; the one it replaces bills nothing (prisma/billed-invoices.ts).
-          await tx.invoice.update({ where: { id: existing.id }, data: { supersededById: invoice.id } });
-          await writeAudit(tx, {
+          await supersede(invoice!.id);
+          audit.push({
             organizationId: sub.organizationId,
-            actor: { type: 'user', id: input.redraft.by },
+            actor: { type: 'user', id: input.redraft!.by },
             action: 'invoice.redrafted',
             entityType: 'invoice',
-            entityId: existing.id,
-            before: { status: existing.status, revision: existing.revision },
-            after: { reason: input.redraft.reason, redraftedAs: invoice.id, revision, releasedClaims: released?.claims ?? 0, releasedLateEvents: released?.lateEvents ?? 0, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
+            entityId: redraftOf.id,
+            before: { status: redraftOf.status, revision: redraftOf.revision },
+            after: { reason: input.redraft!.reason, redraftedAs: invoice!.id, revision, releasedClaims: released?.claims ?? 0, releasedLateEvents: released?.lateEvents ?? 0, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
           });
         }
-        await writeAudit(tx, {
+        audit.push({
           organizationId: sub.organizationId,
           actor,
           action: 'invoice.drafted',
           entityType: 'invoice',
-          entityId: invoice.id,
+          entityId: invoice!.id,
           after: {
             subscriptionId: sub.id,
             periodStart: input.periodStart,
             periodEnd: input.periodEnd,
-            currency: invoice.currency,
-            total: formatMoney(draft.total, invoice.currency),
-            lines: draft.lines.map((l) => ({ kind: l.kind, description: l.description, amount: formatMoney(l.amount, invoice.currency) })),
+            currency: invoice!.currency,
+            total: formatMoney(draft.total, invoice!.currency),
+            lines: draft.lines.map((l) => ({ kind: l.kind, description: l.description, amount: formatMoney(l.amount, invoice!.currency) })),
             lateEvents: late.reduce((n, l) => n + l.lateEvents, 0),
-            ...(existing && input.redraft ? { revision, redraftOf: existing.id, redraftedBy: input.redraft.by, reason: input.redraft.reason } : {}),
+            ...(redraftOf ? { revision, redraftOf: redraftOf.id, redraftedBy: input.redraft!.by, reason: input.redraft!.reason } : {}),
           },
         });
-        return summary(invoice, draft.lines.length, sub.organization);
+        await insertAuditRows(client, audit);
+        return summary(invoice!, draft.lines.length, sub.organization);
       },
-      { ...TX_OPTIONS, isolationLevel: 'RepeatableRead' },
+      { repeatableRead: true, timeoutMs: TX_OPTIONS.timeout },
     );
   };
 }

@@ -1,9 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { nextUtcMidnight, startOfUtcDay } from '../../billing/calendar';
+import { formatDay, nextUtcMidnight, startOfUtcDay } from '../../billing/calendar';
 import { toPlainString } from '../../billing/decimal';
 import { meterOf, type MeterRef } from '../../billing/draft-inputs';
 import type { DayReading } from '../../billing/usage-readings';
-import { readPlanPrices, readSubscriptionTerms, type Db } from '../../prisma/billing-reads';
+import { readPlanPrices, readSubscriptionTerms } from '../../prisma/billing-reads';
+import type { RawDb } from '../../prisma/raw-db';
 import { aggregateUsage } from '../../prisma/usage-aggregates';
 import type { ActivityDeps } from '../deps';
 
@@ -13,7 +14,7 @@ import type { ActivityDeps } from '../deps';
  * when its numbers do, so re-running a snapshot changes nothing.
  */
 export async function upsertSnapshots(
-  db: Db,
+  db: RawDb,
   scope: { organizationId: string; customerId: string; meterId: string; takenAt: Date },
   readings: readonly DayReading[],
 ): Promise<string[]> {
@@ -21,7 +22,7 @@ export async function upsertSnapshots(
   const rows = await db.$queryRaw<{ id: string; day: Date }[]>`
     INSERT INTO usage_snapshots (id, organization_id, customer_id, meter_id, day, quantity, event_count, cost, revenue, newest_at, newest_id, taken_at)
     SELECT gen_random_uuid(), ${scope.organizationId}::uuid, ${scope.customerId}::uuid, ${scope.meterId}::uuid, r.day, r.quantity, r.event_count, r.cost, r.revenue, r.newest_at, r.newest_id, ${scope.takenAt}
-    FROM unnest(${readings.map((r) => r.day)}::date[], ${readings.map((r) => toPlainString(r.quantity))}::numeric[], ${readings.map((r) => r.eventCount)}::int[],
+    FROM unnest(${readings.map((r) => formatDay(r.day))}::date[], ${readings.map((r) => toPlainString(r.quantity))}::numeric[], ${readings.map((r) => r.eventCount)}::int[],
                 ${readings.map((r) => toPlainString(r.cost))}::numeric[], ${readings.map((r) => toPlainString(r.revenue))}::numeric[],
                 ${readings.map((r) => r.newestAt)}::timestamptz[], ${readings.map((r) => r.newestId)}::uuid[])
       AS r(day, quantity, event_count, cost, revenue, newest_at, newest_id)
@@ -30,19 +31,21 @@ export async function upsertSnapshots(
       newest_at = EXCLUDED.newest_at, newest_id = EXCLUDED.newest_id, taken_at = EXCLUDED.taken_at
     WHERE (usage_snapshots.quantity, usage_snapshots.event_count, usage_snapshots.cost, usage_snapshots.revenue, usage_snapshots.newest_id)
       IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.event_count, EXCLUDED.cost, EXCLUDED.revenue, EXCLUDED.newest_id)
-    RETURNING id, day`;
+    RETURNING id, (day::timestamp AT TIME ZONE 'UTC') AS day`;
   // Unchanged rows are not returned by an upsert that skipped them: read their ids. Either way, in the readings' order.
   const found =
     rows.length === readings.length
       ? rows
-      : await db.usageSnapshot.findMany({ where: { customerId: scope.customerId, meterId: scope.meterId, day: { in: readings.map((r) => r.day) } }, select: { id: true, day: true } });
+      : await db.$queryRaw<{ id: string; day: Date }[]>`
+          SELECT id, (day::timestamp AT TIME ZONE 'UTC') AS day FROM usage_snapshots
+          WHERE customer_id = ${scope.customerId}::uuid AND meter_id = ${scope.meterId}::uuid AND day = ANY(${readings.map((r) => formatDay(r.day))}::date[])`;
   const byDay = new Map(found.map((r) => [r.day.getTime(), r.id]));
   return readings.map((r) => byDay.get(r.day.getTime())!);
 }
 
 /** Snapshots one meter's events over [from, to) per day for a customer (aggregated in PostgreSQL). */
 export async function snapshotMeter(
-  db: Db,
+  db: RawDb,
   q: { organizationId: string; customerId: string; customerExternalId: string; meter: MeterRef; from: Date; to: Date; takenAt: Date },
 ): Promise<string[]> {
   const { days } = await aggregateUsage(db, q.meter, { organizationId: q.organizationId, customerExternalId: q.customerExternalId, eventType: q.meter.eventType, ranges: [{ start: q.from, end: q.to }] });
