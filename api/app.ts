@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import bytes from 'bytes';
 import express, { type Express, type RequestHandler } from 'express';
 import { admission } from './admission';
+import { requireScope } from './auth';
 import { defaultApiConfig, type ApiConfig } from './config';
 import type { ApiDeps } from './deps';
 import { findUnstorableText } from '../billing/storable-text';
@@ -106,6 +107,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   const v1 = express.Router();
   // IP budget (for keys that need a lookup), API key, organization and key budgets (api/admission.ts).
   v1.use(admitted.middleware);
+  v1.use(requireScope);
   v1.use(requireJson);
   v1.use(exactJsonBody(config.bodyLimit));
   v1.use(requireStorableText);

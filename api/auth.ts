@@ -1,10 +1,14 @@
+import type { RequestHandler } from 'express';
 import type { Pool } from 'pg';
 import { hashApiKey } from '../prisma/api-keys';
 import { ApiError } from './errors';
+import { missingScope } from './scopes';
 
 export interface Caller {
   apiKeyId: string;
   organizationId: string;
+  /** what the key may do (api/scopes.ts) */
+  scopes: readonly string[];
   /** requests per second set by the operator: the organization's (null = deployment default) and the key's own (null = none); 0 = no limit */
   rateLimits: { organization: number | null; key: number | null };
 }
@@ -80,15 +84,15 @@ export function createKeyAuthenticator(pool: Pool, options: { cacheMs: number; l
 
   async function query(hash: string): Promise<Caller | null> {
     const now = Date.now();
-    const { rows } = await pool.query<{ id: string; organization_id: string; key_limit: number | null; organization_limit: number | null }>(
-      `SELECT k.id, k.organization_id, k.rate_limit_per_second AS key_limit, o.rate_limit_per_second AS organization_limit
+    const { rows } = await pool.query<{ id: string; organization_id: string; scopes: string[]; key_limit: number | null; organization_limit: number | null }>(
+      `SELECT k.id, k.organization_id, k.scopes, k.rate_limit_per_second AS key_limit, o.rate_limit_per_second AS organization_limit
          FROM api_keys k JOIN organizations o ON o.id = k.organization_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
       [hash],
     );
     const row = rows[0];
     const caller = row
-      ? { apiKeyId: row.id, organizationId: row.organization_id, rateLimits: { organization: row.organization_limit, key: row.key_limit } }
+      ? { apiKeyId: row.id, organizationId: row.organization_id, scopes: row.scopes, rateLimits: { organization: row.organization_limit, key: row.key_limit } }
       : null;
     // Unknown keys are cached too, so a client hammering with a bad key costs one query per window.
     if (cache.size > 10_000) cache.clear();
@@ -114,3 +118,22 @@ export function createKeyAuthenticator(pool: Pool, options: { cacheMs: number; l
     },
   };
 }
+
+/** 403 unless the caller's key has a scope the request's route accepts (api/scopes.ts). */
+export function assertScope(caller: Caller, method: string, path: string): void {
+  const missing = missingScope(caller.scopes, method, path);
+  if (missing === null) return;
+  throw new ApiError(
+    403,
+    'INSUFFICIENT_SCOPE',
+    `This API key lacks the "${missing}" scope, which ${method.toUpperCase()} /api/v1${path} needs (it has: ${caller.scopes.join(', ') || 'none'}). ` +
+      `An admin can create a key with it (npm run admin -- create-api-key --scopes ${missing}) or widen this one (set-api-key-scopes).`,
+    { required_scope: missing },
+  );
+}
+
+/** The Express form of assertScope, behind authentication (paths relative to /api/v1). */
+export const requireScope: RequestHandler = (req, _res, next) => {
+  assertScope(callerOf(req), req.method, req.path);
+  next();
+};

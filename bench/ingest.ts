@@ -99,7 +99,7 @@ async function benchOrganization(prisma: PrismaClient, label: string): Promise<{
     data: DEMO_RATES.map((r) => ({ organizationId: org.id, vendor: r.vendor, model: r.model, inputPerMillionTokens: r.input, outputPerMillionTokens: r.output, effectiveFrom: new Date('2025-01-01T00:00:00Z') })),
   });
   await prisma.quotaLimit.create({ data: { organizationId: org.id, eventType: EVENT_TYPE, limitValue: '1000000000', mode: 'SOFT', resetWindow: 'month' } });
-  const key = await createApiKey(prisma, org.id, 'bench', { type: 'system', id: 'bench' });
+  const key = await createApiKey(prisma, org.id, 'bench', { type: 'system', id: 'bench' }, ['ingest', 'read']);
   return { id: org.id, key: key.key };
 }
 

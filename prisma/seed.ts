@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PrismaClient } from './generated/client';
+import { API_SCOPES } from '../api/scopes';
 import { createApiKey, hashApiKey } from './api-keys';
 import { hashPassword, generatePassword, verifyPassword } from './passwords';
 import { createUser, type UserRole } from './users';
@@ -114,7 +115,8 @@ export async function seedDemo(prisma: PrismaClient, options: { keyFile: string;
     const live = await prisma.apiKey.findFirst({ where: { organizationId, keyHash: hashApiKey(stored), revokedAt: null } });
     if (live) return { organizationId, apiKey: stored, apiKeyCreated: false, users, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
   }
-  const key = await createApiKey(prisma, organizationId, DEMO_KEY_NAME, { type: 'system', id: 'seed' });
+  // The demo key has every scope, so the README's walk-through (post events, approve, settings) works with it.
+  const key = await createApiKey(prisma, organizationId, DEMO_KEY_NAME, { type: 'system', id: 'seed' }, API_SCOPES);
   writeSecret(options.keyFile, key.key);
   return { organizationId, apiKey: key.key, apiKeyCreated: true, users, created: { organization: organizationCreated, rates: rates.count, quotas, subscription } };
 }

@@ -2,7 +2,8 @@
 // Uses DATABASE_URL, or the embedded PostgreSQL under .data/ (reused when
 // `npm start` is running, started and stopped again otherwise).
 import { parseArgs } from 'node:util';
-import { createApiKey, revokeApiKey } from '../prisma/api-keys';
+import { API_SCOPES, parseScopes } from '../api/scopes';
+import { createApiKey, revokeApiKey, setApiKeyScopes } from '../prisma/api-keys';
 import { writeAudit } from '../prisma/audit';
 import { createPrismaClient, type PrismaClient } from '../prisma/client';
 import { createUser, isUserRole, normalizeEmail, USER_ROLES } from '../prisma/users';
@@ -12,7 +13,11 @@ const USAGE = `Usage: npm run admin -- <command> [options]
 
 Commands:
   create-org      --name <name>                 create an organization
-  create-api-key  --org <name> [--name <label>] create an API key; the key is printed alone on the last line
+  create-api-key  --org <name> [--name <label>] [--scopes <list>]
+                                                create an API key; the key is printed alone on the last line.
+                                                Scopes (comma-separated, or all): ${API_SCOPES.join(', ')}; default ingest
+  set-api-key-scopes --org <name> --id <key id> --scopes <list>
+                                                replace a key's scopes (the API applies it within a few seconds)
   revoke-api-key  --org <name> --id <key id>    revoke an API key (it stops working at once)
   list-api-keys   --org <name>                  list an organization's API keys (never the secrets)
   set-rate-limit  --org <name> [--key <key id>] --per-second <n|default>
@@ -46,13 +51,25 @@ const COMMANDS: Record<string, { options: string[]; required: string[]; run(pris
     },
   },
   'create-api-key': {
-    options: ['org', 'name'],
+    options: ['org', 'name', 'scopes'],
     required: ['org'],
     async run(prisma, o) {
       const org = await findOrg(prisma, o.org!);
-      const key = await createApiKey(prisma, org.id, o.name ?? 'admin cli', ACTOR);
-      console.log(`Created API key ${key.id} (${key.prefix}…) for "${org.name}". It is shown once; store it now:`);
+      const scopes = o.scopes === undefined ? undefined : scopesOption(o.scopes);
+      const key = await createApiKey(prisma, org.id, o.name ?? 'admin cli', ACTOR, scopes);
+      console.log(`Created API key ${key.id} (${key.prefix}…, scopes: ${key.scopes.join(', ')}) for "${org.name}". It is shown once; store it now:`);
       console.log(key.key);
+    },
+  },
+  'set-api-key-scopes': {
+    options: ['org', 'id', 'scopes'],
+    required: ['org', 'id', 'scopes'],
+    async run(prisma, o) {
+      const org = await findOrg(prisma, o.org!);
+      const scopes = scopesOption(o.scopes!);
+      const found = /^[0-9a-f-]{36}$/i.test(o.id!) && (await setApiKeyScopes(prisma, org.id, o.id!, scopes, ACTOR));
+      if (!found) throw new UsageError(`no active API key ${o.id} in "${org.name}" (see list-api-keys)`);
+      console.log(`API key ${o.id} of "${org.name}": scopes ${scopes.join(', ')} (the API applies it within a few seconds).`);
     },
   },
   'revoke-api-key': {
@@ -80,12 +97,13 @@ const COMMANDS: Record<string, { options: string[]; required: string[]; run(pris
         k.id,
         `${k.prefix}…`,
         k.name,
+        k.scopes.join(','),
         k.createdAt.toISOString(),
         k.lastUsedAt?.toISOString() ?? '-',
         k.rateLimitPerSecond === null ? '-' : k.rateLimitPerSecond === 0 ? 'none' : `${k.rateLimitPerSecond}/s`,
         k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
       ]);
-      printTable(['id', 'prefix', 'name', 'created', 'last used', 'rate limit', 'status'], rows);
+      printTable(['id', 'prefix', 'name', 'scopes', 'created', 'last used', 'rate limit', 'status'], rows);
     },
   },
   'set-rate-limit': {
@@ -135,6 +153,14 @@ const COMMANDS: Record<string, { options: string[]; required: string[]; run(pris
     },
   },
 };
+
+function scopesOption(text: string) {
+  try {
+    return parseScopes(text);
+  } catch (err) {
+    throw new UsageError(`--${(err as Error).message}`);
+  }
+}
 
 async function findOrg(prisma: PrismaClient, name: string): Promise<{ id: string; name: string }> {
   const org = await prisma.organization.findUnique({ where: { name } });

@@ -152,7 +152,7 @@ describe('rate limits', () => {
     const keyed = await createTestOrganization('api-429-key');
     await prisma.apiKey.update({ where: { id: keyed.apiKeyId }, data: { rateLimitPerSecond: 1 } });
     const { createApiKey } = await import('../prisma/api-keys');
-    const sibling = await createApiKey(prisma, keyed.organizationId, 'sibling', { type: 'system', id: 'test' });
+    const sibling = await createApiKey(prisma, keyed.organizationId, 'sibling', { type: 'system', id: 'test' }, ['read']);
     const limited = await startTestApi({ rateLimitPerOrganizationPerSecond: 4 });
     try {
       const burst = (key: string, n: number) => Promise.all(Array.from({ length: n }, () => limited.get('/api/v1/events', key))).then((r) => r.map((a) => a.status).sort());

@@ -192,7 +192,7 @@ beforeAll(async () => {
   const org = await prisma.organization.create({ data: { name: 'crash-test', rateLimitPerSecond: 0 } });
   organizationId = org.id;
   await prisma.quotaLimit.create({ data: { organizationId, eventType: 'api_call', limitValue: '1000000000', mode: 'SOFT', resetWindow: 'month' } });
-  apiKey = (await createApiKey(prisma, organizationId, 'crash', { type: 'system', id: 'test' })).key;
+  apiKey = (await createApiKey(prisma, organizationId, 'crash', { type: 'system', id: 'test' }, ['ingest', 'read'])).key;
 
   temporalPort = await freePort();
   apiPort = await freePort();

@@ -70,6 +70,26 @@ describe('admin command', () => {
     expect(created.stdout).not.toContain(stored.keyHash);
   });
 
+  it('creates keys with the scopes asked for (ingest only by default), lists them, changes them and names an unknown scope', async () => {
+    const org = `admin-scopes-${randomUUID()}`;
+    expect(admin('create-org', '--name', org).status).toBe(0);
+    const plain = admin('create-api-key', '--org', org, '--name', 'app');
+    expect(plain.stdout).toContain('scopes: ingest)');
+    const finance = admin('create-api-key', '--org', org, '--name', 'finance', '--scopes', 'billing,read');
+    expect(finance.status).toBe(0);
+    const financeKey = await testPrisma().apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(finance.stdout.trim().split('\n').pop()!) } });
+    expect(financeKey.scopes).toEqual(['read', 'billing']);
+    expect(admin('list-api-keys', '--org', org).stdout).toMatch(/scopes[\s\S]*ingest[\s\S]*read,billing/);
+
+    const widened = admin('set-api-key-scopes', '--org', org, '--id', financeKey.id, '--scopes', 'all');
+    expect(widened.status).toBe(0);
+    expect((await testPrisma().apiKey.findUniqueOrThrow({ where: { id: financeKey.id } })).scopes).toEqual(['ingest', 'read', 'billing', 'admin']);
+
+    const bad = admin('create-api-key', '--org', org, '--scopes', 'ingest,approve');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--scopes: unknown scope "approve"/);
+  });
+
   it('sets an organization\'s and a key\'s rate limit, audited, and back to the default', async () => {
     const org = `admin-limit-${randomUUID()}`;
     expect(admin('create-org', '--name', org).status).toBe(0);

@@ -100,6 +100,8 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
   it('creates an API key that is shown once and works against the API, then revokes it so the API answers 401', async () => {
     const page = await signInAs('admin', '/settings/api-keys');
     await page.getByLabel('Name (who uses it)').fill('Browser-made key');
+    // ingest is ticked already; this key may read too, and nothing more.
+    await page.getByRole('checkbox', { name: 'read' }).check();
     await page.getByRole('button', { name: 'Create key' }).click();
     const shown = page.getByTestId('new-api-key');
     await shown.waitFor();
@@ -109,11 +111,14 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
 
     const accepted = await api.post('/api/v1/events', key, event(`admin-key-${randomUUID()}`));
     expect(accepted.status).toBe(202);
+    expect((await api.get('/api/v1/invoices', key)).status).toBe(200);
+    expect(await api.get('/api/v1/settings/billing', key)).toMatchObject({ status: 403, body: { code: 'INSUFFICIENT_SCOPE' } });
 
     // Shown once: a fresh load of the page has the key's prefix, never the key.
     await page.goto('/settings/api-keys');
     const row = page.getByRole('row').filter({ hasText: 'Browser-made key' });
     await expect(row.getByTestId('api-key-prefix').textContent()).resolves.toBe(`${key.slice(0, 10)}…`);
+    await expect(row.getByTestId('api-key-scopes').textContent()).resolves.toBe('ingest, read');
     expect(await page.content()).not.toContain(key);
     expect(await page.getByTestId('new-api-key').count()).toBe(0);
 
@@ -122,7 +127,7 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await screenshot(page, 'settings-api-keys-confirm-revoke');
     await page.getByRole('button', { name: 'Yes, revoke this key' }).click();
     await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Revoked "Browser-made key" \(lf_/);
-    await row.getByRole('cell').nth(3).filter({ hasText: /^Revoked \d{4}-/ }).waitFor({ timeout: 5000 });
+    await row.getByRole('cell').nth(4).filter({ hasText: /^Revoked \d{4}-/ }).waitFor({ timeout: 5000 });
 
     // The API caches key lookups for a few seconds (apiKeyCacheMs), then refuses the key.
     const refused = await waitFor('the API to refuse the revoked key', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Express } from 'express';
 import proxyaddr from 'proxy-addr';
 import type { Admission } from '../admission';
+import { assertScope } from '../auth';
 import { ApiError, errorAnswer } from '../errors';
 import { ingestRequest, type Ingest } from './ingest-request';
 import { parseJsonExactly } from '../exact-json';
@@ -85,6 +86,7 @@ async function serve(app: Express, options: FastLaneOptions, req: IncomingMessag
     const ip = proxyaddr(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean);
     const { caller, headers } = await options.admission.admit(ip, req.headers.authorization);
     admittedHeaders = headers;
+    assertScope(caller, 'POST', '/events');
     const raw = await readBody(req, length);
     if (raw === null) throw new ApiError(400, 'INVALID_CONTENT_LENGTH', 'Request body length does not match Content-Length');
     let body: unknown;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../../prisma/client';
+import { API_SCOPES } from '../../api/scopes';
 import { createApiKey } from '../../prisma/api-keys';
 
 let shared: PrismaClient | undefined;
@@ -26,12 +27,12 @@ export async function closeTestPrisma(): Promise<void> {
   await Promise.all([prisma?.$disconnect(), pool?.end()]);
 }
 
-/** A fresh organization with one API key, so tests never see each other's data. */
+/** A fresh organization with one API key (every scope: tests of scopes make their own keys), so tests never see each other's data. */
 export async function createTestOrganization(prefix = 'test'): Promise<{ organizationId: string; apiKey: string; apiKeyId: string; name: string }> {
   const prisma = testPrisma();
   const name = `${prefix}-${randomUUID()}`;
   const org = await prisma.organization.create({ data: { name } });
-  const key = await createApiKey(prisma, org.id, 'test key');
+  const key = await createApiKey(prisma, org.id, 'test key', { type: 'system', id: 'test' }, API_SCOPES);
   return { organizationId: org.id, apiKey: key.key, apiKeyId: key.id, name };
 }
 

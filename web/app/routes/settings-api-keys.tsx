@@ -1,4 +1,5 @@
 import { data, Form, Link, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { API_SCOPES } from '../../../api/scopes';
 import { CsrfField } from '../components/session';
 import { SettingsNav } from '../components/settings-nav';
 import { applyApiKeyForm, findApiKey, listApiKeys } from '../server/api-keys.server';
@@ -35,6 +36,11 @@ export default function ApiKeys() {
       <h1>API keys</h1>
       <SettingsNav />
       <p>Systems send usage events and manage the catalog with these keys. A key is shown once, when it is created; only its hash is stored.</p>
+      <p>
+        Each key does only what its scopes allow: <strong>ingest</strong> posts usage events and asks entitlement checks, <strong>read</strong> reads everything,{' '}
+        <strong>billing</strong> makes finance&apos;s changes (invoice decisions, credit notes, catalog, subscriptions), <strong>admin</strong> changes the
+        organization&apos;s settings (its Stripe key, alert channels). An app that meters its usage needs ingest only.
+      </p>
       <OutcomeNotice outcome={outcome}>
         {outcome?.ok && outcome.created ? (
           <div className="notice ok">
@@ -68,6 +74,14 @@ export default function ApiKeys() {
           <input type="hidden" name="intent" value="create" />
           <label htmlFor="key-name">Name (who uses it)</label>
           <input id="key-name" name="name" required maxLength={100} />
+          <fieldset>
+            <legend>Scopes</legend>
+            {API_SCOPES.map((scope) => (
+              <label key={scope} className="inline">
+                <input type="checkbox" name="scope" value={scope} defaultChecked={scope === 'ingest'} /> {scope}
+              </label>
+            ))}
+          </fieldset>
           <button type="submit" disabled={busy}>
             Create key
           </button>
@@ -83,6 +97,7 @@ export default function ApiKeys() {
             <thead>
               <tr>
                 <th scope="col">Name and prefix</th>
+                <th scope="col">Scopes</th>
                 <th scope="col">Created (UTC)</th>
                 <th scope="col">Last used (UTC)</th>
                 <th scope="col">Status</th>
@@ -96,6 +111,7 @@ export default function ApiKeys() {
                     <br />
                     <code data-testid="api-key-prefix">{k.prefix}…</code>
                   </td>
+                  <td data-testid="api-key-scopes">{k.scopes.join(', ')}</td>
                   <td>{day(k.createdAt)}</td>
                   <td>{day(k.lastUsedAt)}</td>
                   <td>

@@ -1,4 +1,5 @@
 import type { AppLoadContext } from 'react-router';
+import { isApiScope } from '../../../api/scopes';
 import { createApiKey, revokeApiKey } from '../../../prisma/api-keys';
 import type { SignedInUser } from './auth.server';
 
@@ -6,6 +7,7 @@ export interface ApiKeyRow {
   id: string;
   name: string;
   prefix: string;
+  scopes: string[];
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
@@ -24,6 +26,7 @@ export async function listApiKeys(context: AppLoadContext, organizationId: strin
     id: k.id,
     name: k.name,
     prefix: k.prefix,
+    scopes: k.scopes,
     createdAt: k.createdAt.toISOString(),
     lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
     revokedAt: k.revokedAt?.toISOString() ?? null,
@@ -48,8 +51,13 @@ export async function applyApiKeyForm(context: AppLoadContext, user: SignedInUse
     const name = String(form.get('name') ?? '').trim();
     if (!name) return { ok: false, message: 'Give the key a name, e.g. the system that will use it.' };
     if (name.length > NAME_MAX) return { ok: false, message: `A key name has at most ${NAME_MAX} characters.` };
-    const created = await createApiKey(context.prisma, user.organizationId, name, actor);
-    return { ok: true, message: `Created the key "${name}".`, created: { name, prefix: created.prefix, key: created.key } };
+    const chosen = form.getAll('scope').map(String);
+    const unknown = chosen.find((s) => !isApiScope(s));
+    if (unknown !== undefined) return { ok: false, message: `Unknown scope "${unknown}".` };
+    const scopes = chosen.filter(isApiScope);
+    if (scopes.length === 0) return { ok: false, message: 'Choose at least one scope: what the key may do.' };
+    const created = await createApiKey(context.prisma, user.organizationId, name, actor, scopes);
+    return { ok: true, message: `Created the key "${name}" (scopes: ${created.scopes.join(', ')}).`, created: { name, prefix: created.prefix, key: created.key } };
   }
   if (intent === 'revoke') {
     const key = await findApiKey(context, user.organizationId, String(form.get('id') ?? ''));

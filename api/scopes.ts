@@ -1,0 +1,58 @@
+/*
+ * What an API key may do. A key carries scopes, set when it is created:
+ *
+ * - `ingest`: post usage events, read back a request's batch, ask an entitlement check
+ *   (what an app that meters its usage needs, and all a new key gets unless asked otherwise);
+ * - `read`: every GET, and the calculators (quotes, rating, entitlement checks);
+ * - `billing`: finance's writes: invoice decisions, credit notes, customers, catalog,
+ *   subscriptions and plan changes, reconciliations;
+ * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels).
+ *
+ * Scopes do not imply one another: a key that approves invoices and reads them has both.
+ */
+
+export const API_SCOPES = ['ingest', 'read', 'billing', 'admin'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/** A key created without naming its scopes. */
+export const DEFAULT_SCOPES: readonly ApiScope[] = ['ingest'];
+
+export function isApiScope(value: string): value is ApiScope {
+  return (API_SCOPES as readonly string[]).includes(value);
+}
+
+/** `ingest,read` or `all` (every scope) → the scopes, or an error naming the unknown one. */
+export function parseScopes(text: string): ApiScope[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 1 && names[0] === 'all') return [...API_SCOPES];
+  if (names.length === 0) throw new Error(`scopes: name at least one of ${API_SCOPES.join(', ')} (or all)`);
+  const unknown = names.find((n) => !isApiScope(n));
+  if (unknown !== undefined) throw new Error(`scopes: unknown scope "${unknown}" (expected ${API_SCOPES.join(', ')} or all)`);
+  return API_SCOPES.filter((s) => names.includes(s));
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The scopes any one of which lets a request through, by method and path
+ * under /api/v1 (e.g. `/invoices/42/approve`).
+ */
+export function scopesFor(method: string, path: string): readonly ApiScope[] {
+  const m = method.toUpperCase();
+  const [first = '', second = ''] = path.split('/').filter((p) => p !== '');
+  if (first === 'settings') return ['admin'];
+  if (first === 'events') return READ_METHODS.has(m) ? ['read'] : ['ingest'];
+  if (first === 'batches') return ['ingest', 'read'];
+  if (first === 'entitlements' && second === 'check') return ['ingest', 'read'];
+  // Apps report their own usage counts for leak detection.
+  if (first === 'reported-usage') return ['ingest'];
+  // Calculators: they change nothing.
+  if (first === 'quotes' || (first === 'rating' && second === 'calculate')) return ['read'];
+  return READ_METHODS.has(m) ? ['read'] : ['billing'];
+}
+
+/** The scope a caller lacks for this request (the first one the route accepts), or null when it may go on. */
+export function missingScope(granted: readonly string[], method: string, path: string): ApiScope | null {
+  const accepted = scopesFor(method, path);
+  return accepted.some((s) => granted.includes(s)) ? null : accepted[0]!;
+}

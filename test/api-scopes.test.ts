@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { API_SCOPES, type ApiScope } from '../api/scopes';
+import { createApiKey, setApiKeyScopes } from '../prisma/api-keys';
+import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { event, startTestApi, type TestApi } from './api-test-app';
+
+/** Scoped API keys (api/scopes.ts): each route group answers 403 naming the scope it needs, and lets a key with it through. */
+let api: TestApi;
+let organizationId: string;
+const keys = {} as Record<ApiScope | 'fresh', { id: string; key: string }>;
+
+beforeAll(async () => {
+  // Keys are looked up afresh on every request, so a scope change applies to the next one.
+  api = await startTestApi({ apiKeyCacheMs: 0 });
+  ({ organizationId } = await createTestOrganization('api-scopes'));
+  const actor = { type: 'system', id: 'test' } as const;
+  for (const scope of API_SCOPES) keys[scope] = await createApiKey(testPrisma(), organizationId, `${scope} only`, actor, [scope]);
+  keys.fresh = await createApiKey(testPrisma(), organizationId, 'made without scopes', actor);
+});
+afterAll(async () => {
+  await api?.close();
+  await closeTestPrisma();
+});
+
+const refusedFor = (scope: ApiScope) => ({ status: 403, body: expect.objectContaining({ code: 'INSUFFICIENT_SCOPE', details: { required_scope: scope } }) });
+
+describe('scoped API keys', () => {
+  it('gives a key made without naming scopes ingest only', async () => {
+    const stored = await testPrisma().apiKey.findUniqueOrThrow({ where: { id: keys.fresh.id } });
+    expect(stored.scopes).toEqual(['ingest']);
+    const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, entityId: keys.fresh.id, action: 'api_key.created' } });
+    expect(audit.after).toMatchObject({ scopes: ['ingest'] });
+  });
+
+  it('ingest: posts events, reads its batch back and asks entitlement checks, and nothing else', async () => {
+    const key = keys.ingest.key;
+    const posted = await api.post('/api/v1/events', key, event(`scoped-${randomUUID()}`));
+    expect(posted.status).toBe(202);
+    const batchId = (posted.body as { batch_id: string }).batch_id;
+    expect((await api.get(`/api/v1/batches/${batchId}`, key)).status).toBe(200);
+    const check = await api.post('/api/v1/entitlements/check', key, { customer_id: 'acme', event_type: 'api_call', quantity: 1 });
+    expect(check.status).not.toBe(403);
+
+    expect(await api.get('/api/v1/invoices', key)).toMatchObject(refusedFor('read'));
+    expect(await api.get('/api/v1/events', key)).toMatchObject(refusedFor('read'));
+    expect(await api.post(`/api/v1/invoices/${randomUUID()}/approve`, key, { approver: 'cfo@acme.example' })).toMatchObject(refusedFor('billing'));
+    expect(await api.post('/api/v1/customers', key, { external_id: 'x' })).toMatchObject(refusedFor('billing'));
+    expect(await api.get('/api/v1/settings/billing', key)).toMatchObject(refusedFor('admin'));
+    const settings = await api.patch('/api/v1/settings/billing', key, { stripe_webhook_secret: 'whsec_forged' });
+    expect(settings).toMatchObject(refusedFor('admin'));
+    expect((settings.body as { error: string }).error).toMatch(/lacks the "admin" scope, which PATCH \/api\/v1\/settings\/billing needs \(it has: ingest\)/);
+  });
+
+  it('read: reads and calculates, but neither posts events nor decides', async () => {
+    const key = keys.read.key;
+    expect((await api.get('/api/v1/invoices', key)).status).toBe(200);
+    expect((await api.get('/api/v1/events', key)).status).toBe(200);
+    expect((await api.post('/api/v1/quotes/price', key, {})).status).not.toBe(403);
+    // Through the ingest fast lane (plain JSON) and through Express (a charset parameter) alike.
+    expect(await api.post('/api/v1/events', key, event(`scoped-${randomUUID()}`))).toMatchObject(refusedFor('ingest'));
+    expect(await api.post('/api/v1/events', key, event(`scoped-${randomUUID()}`), { 'content-type': 'application/json; charset=utf-8' })).toMatchObject(refusedFor('ingest'));
+    expect(await api.post(`/api/v1/invoices/${randomUUID()}/approve`, key, { approver: 'cfo@acme.example' })).toMatchObject(refusedFor('billing'));
+  });
+
+  it('billing: reaches finance routes (an unknown invoice is a 404, not a 403) but not settings', async () => {
+    const key = keys.billing.key;
+    expect((await api.post(`/api/v1/invoices/${randomUUID()}/approve`, key, { approver: 'cfo@acme.example' })).status).toBe(404);
+    expect(await api.get('/api/v1/settings/billing', key)).toMatchObject(refusedFor('admin'));
+    expect(await api.get('/api/v1/invoices', key)).toMatchObject(refusedFor('read'));
+  });
+
+  it('admin: changes settings; scopes do not imply one another', async () => {
+    const key = keys.admin.key;
+    expect((await api.get('/api/v1/settings/billing', key)).status).toBe(200);
+    expect(await api.post('/api/v1/events', key, event(`scoped-${randomUUID()}`))).toMatchObject(refusedFor('ingest'));
+  });
+
+  it('applies a scope change to the next request, audited', async () => {
+    const key = keys.fresh;
+    expect(await api.get('/api/v1/invoices', key.key)).toMatchObject(refusedFor('read'));
+    expect(await setApiKeyScopes(testPrisma(), organizationId, key.id, ['ingest', 'read'], { type: 'system', id: 'test' })).toBe(true);
+    expect((await api.get('/api/v1/invoices', key.key)).status).toBe(200);
+    const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, entityId: key.id, action: 'api_key.scopes_set' } });
+    expect([audit.before, audit.after]).toEqual([{ scopes: ['ingest'] }, { scopes: ['ingest', 'read'] }]);
+  });
+});
