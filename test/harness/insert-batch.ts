@@ -79,7 +79,9 @@ export async function insertBatch(
         currency: e.currency ?? null,
       })),
     });
-  });
+    // Tests insert dozens of these at once through a pool of ten: on a busy machine one may wait more than Prisma's
+    // default 2 s for a connection (seen in CI), which is setup, not what those tests check.
+  }, { maxWait: 60_000, timeout: 60_000 });
   return { batchId, requestId, organizationId, eventIds };
 }
 
