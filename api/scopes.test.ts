@@ -23,6 +23,12 @@ describe('API key scopes', () => {
     ['POST', '/reconciliations', ['billing']],
     ['GET', '/settings/billing', ['admin']],
     ['PATCH', '/settings/alerts', ['admin']],
+    // Express matches routes regardless of case: the scope is judged as the router routes it.
+    ['PATCH', '/SETTINGS/billing', ['admin']],
+    ['GET', '/Settings/billing', ['admin']],
+    ['POST', '/%73ettings/alerts', ['admin']],
+    ['GET', '/EVENTS', ['read']],
+    ['POST', '/Entitlements/CHECK', ['ingest', 'read']],
   ])('%s %s takes %j', (method, path, scopes) => {
     expect(scopesFor(method, path)).toEqual(scopes);
   });

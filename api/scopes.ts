@@ -3,7 +3,7 @@
  *
  * - `ingest`: post usage events, read back a request's batch, ask an entitlement check
  *   (what an app that meters its usage needs, and all a new key gets unless asked otherwise);
- * - `read`: every GET, and the calculators (quotes, rating, entitlement checks);
+ * - `read`: every GET outside settings, and the calculators (quotes, rating, entitlement checks);
  * - `billing`: finance's writes: invoice decisions, credit notes, customers, catalog,
  *   subscriptions and plan changes, reconciliations;
  * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels).
@@ -34,12 +34,27 @@ export function parseScopes(text: string): ApiScope[] {
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
+ * A path segment as the router matches it: Express routes ignore case, so
+ * `/SETTINGS/billing` reaches the settings routes and must be judged as them.
+ * Percent-escapes are decoded too, in case a router ever matches decoded paths.
+ */
+function routeSegment(segment: string): string {
+  let decoded = segment;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    // A malformed escape matches no route as written; judge the raw text.
+  }
+  return decoded.toLowerCase();
+}
+
+/**
  * The scopes any one of which lets a request through, by method and path
  * under /api/v1 (e.g. `/invoices/42/approve`).
  */
 export function scopesFor(method: string, path: string): readonly ApiScope[] {
   const m = method.toUpperCase();
-  const [first = '', second = ''] = path.split('/').filter((p) => p !== '');
+  const [first = '', second = ''] = path.split('/').filter((p) => p !== '').map(routeSegment);
   if (first === 'settings') return ['admin'];
   if (first === 'events') return READ_METHODS.has(m) ? ['read'] : ['ingest'];
   if (first === 'batches') return ['ingest', 'read'];

@@ -18,9 +18,17 @@ export function createPrismaClient(url = databaseUrl(), options: { max?: number 
 }
 
 /**
- * A plain pg pool for the few set-based statements Prisma cannot express
- * (INSERT … SELECT FROM unnest … ON CONFLICT DO NOTHING RETURNING).
+ * A plain pg pool for the statements Prisma cannot express or spends too much
+ * CPU on (the ingest group commit, the period close: prisma/raw-db.ts).
+ *
+ * Waiting for a connection is bounded (`connectionWaitMs`, 30 s by default):
+ * a caller that cannot get one in that long fails and is retried, rather than
+ * queueing for ever behind a stuck pool. An idle connection the server drops
+ * (PostgreSQL restarting) is discarded by the pool and logged, not thrown at
+ * the process as an unhandled 'error' event.
  */
-export function createPgPool(url = databaseUrl(), options: { max?: number } = {}): Pool {
-  return new Pool({ ...connectionFields(url), max: options.max ?? 10 });
+export function createPgPool(url = databaseUrl(), options: { max?: number; connectionWaitMs?: number } = {}): Pool {
+  const pool = new Pool({ ...connectionFields(url), max: options.max ?? 10, connectionTimeoutMillis: options.connectionWaitMs ?? 30_000 });
+  pool.on('error', (err) => console.warn(`PostgreSQL dropped an idle pooled connection (the pool replaces it): ${err.message}`));
+  return pool;
 }

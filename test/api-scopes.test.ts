@@ -67,6 +67,11 @@ describe('scoped API keys', () => {
     expect((await api.post(`/api/v1/invoices/${randomUUID()}/approve`, key, { approver: 'cfo@acme.example' })).status).toBe(404);
     expect(await api.get('/api/v1/settings/billing', key)).toMatchObject(refusedFor('admin'));
     expect(await api.get('/api/v1/invoices', key)).toMatchObject(refusedFor('read'));
+    // The router matches paths regardless of case; the scope check must too.
+    expect(await api.patch('/api/v1/SETTINGS/billing', key, { stripe_webhook_secret: 'whsec_forged' })).toMatchObject(refusedFor('admin'));
+    expect(await api.get('/api/v1/Settings/Billing', key)).toMatchObject(refusedFor('admin'));
+    const org = await testPrisma().organization.findUniqueOrThrow({ where: { id: organizationId } });
+    expect(org.stripeWebhookSecretEnc).toBeNull();
   });
 
   it('admin: changes settings; scopes do not imply one another', async () => {
