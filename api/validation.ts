@@ -20,6 +20,11 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 
 const fieldName = (path: readonly PropertyKey[]): string => path.map(String).join('.');
 
+/** Fields the API once took and now refuses, with what to do instead (a client written against the old API learns why). */
+const RETIRED_FIELDS: Record<string, string> = {
+  approver: 'who decided is the calling API key, recorded from its credentials (put a remark in note or reason)',
+};
+
 /**
  * Turns zod's first issue into a stable, documented problem. `input` is the
  * value that was parsed, so a missing field can be told from a wrong one.
@@ -30,10 +35,11 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown): FieldPro
     case 'unrecognized_keys': {
       const keys = issue.keys;
       const first = fieldName([...issue.path, keys[0] ?? '']);
+      const retired = keys.filter((k) => Object.hasOwn(RETIRED_FIELDS, k)).map((k) => `; ${k} is no longer taken: ${RETIRED_FIELDS[k]}`);
       return {
         code: 'UNKNOWN_FIELD',
         field: first,
-        message: `Unknown field${keys.length > 1 ? 's' : ''}: ${keys.map((k) => fieldName([...issue.path, k])).join(', ')}`,
+        message: `Unknown field${keys.length > 1 ? 's' : ''}: ${keys.map((k) => fieldName([...issue.path, k])).join(', ')}${retired.join('')}`,
       };
     }
     case 'invalid_type': {

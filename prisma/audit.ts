@@ -8,6 +8,24 @@ export type AuditActor =
   | { type: 'workflow'; id: string; runId: string }
   | { type: 'system'; id: string };
 
+/**
+ * Who decided, as the text a finance decision carries through its workflow
+ * and onto the invoice (approved_by, rejected_by, voided_by, a credit note's
+ * requested_by): `api_key:<id>` for an API key, the signed-in user's email for
+ * a person in the web app. It comes from the caller's credentials, never from
+ * a request body.
+ */
+export type DeciderRef = string;
+
+const API_KEY_PREFIX = 'api_key:';
+
+export const apiKeyDecider = (apiKeyId: string): DeciderRef => `${API_KEY_PREFIX}${apiKeyId}`;
+
+/** The audit actor a decider names (runs recorded before keys were named this way carry a person's name: a user). */
+export function deciderActor(ref: DeciderRef): AuditActor {
+  return ref.startsWith(API_KEY_PREFIX) ? { type: 'api_key', id: ref.slice(API_KEY_PREFIX.length) } : { type: 'user', id: ref };
+}
+
 export interface AuditEntry {
   organizationId: string;
   actor: AuditActor;

@@ -84,6 +84,9 @@ export interface SubscriptionState {
 export const subscriptionStateQuery = defineQuery<SubscriptionState>('state');
 
 // ── billing run messages ────────────────────────────────────────────────────
+// `approver` in each decision names who decided, from the caller's credentials (prisma/audit.ts
+// DeciderRef: `api_key:<id>`, or the signed-in user's email): the API and the web app set it, never
+// a request body.
 export interface ApproveRequest {
   approver: string;
   note?: string;

@@ -86,7 +86,6 @@ describe('approve and adjust', () => {
     const { org, invoiceId } = await draftedRun({ usage: ['1000', '500'] });
 
     const adjusted = await post(org, `/invoices/${invoiceId}/adjust`, {
-      approver: 'cfo@acme.test',
       reason: 'outage credit and a missed setup fee',
       lines: [
         { description: 'Outage credit', amount: '-25.5' },
@@ -96,21 +95,25 @@ describe('approve and adjust', () => {
     expect(adjusted.status).toBe(200);
     expect(adjusted.body).toEqual({ invoice_id: invoiceId, status: 'awaiting_approval', total: '111.75' });
 
-    const approved = await post(org, `/invoices/${invoiceId}/approve`, { approver: 'cfo@acme.test', note: 'checked' });
+    const approved = await post(org, `/invoices/${invoiceId}/approve`, { note: 'checked' });
     expect(approved.status).toBe(200);
     expect(approved.body).toEqual({ invoice_id: invoiceId, status: 'finalizing', total: '111.75' });
 
-    const again = await post(org, `/invoices/${invoiceId}/approve`, { approver: 'cfo@acme.test' });
+    const again = await post(org, `/invoices/${invoiceId}/approve`, {});
     expect(again.status).toBe(409);
     expect(again.body).toMatchObject({ code: 'INVALID_STATE', error: `invoice ${invoiceId} is already approved` });
 
-    const late = await post(org, `/invoices/${invoiceId}/adjust`, { approver: 'cfo@acme.test', reason: 'late credit', lines: [{ description: 'Credit', amount: '-5.00' }] });
+    const late = await post(org, `/invoices/${invoiceId}/adjust`, { reason: 'late credit', lines: [{ description: 'Credit', amount: '-5.00' }] });
     expect(late.status).toBe(409);
     expect(late.body).toMatchObject({ code: 'INVALID_STATE', error: `invoice ${invoiceId} is already approved and can no longer be adjusted` });
 
     // The billing run wrote what it answered, once.
     const invoice = await testPrisma().invoice.findUniqueOrThrow({ where: { id: invoiceId }, include: { lines: { orderBy: { position: 'asc' } } } });
-    expect(invoice).toMatchObject({ status: 'approved', approvedBy: 'cfo@acme.test', approvalNote: 'checked' });
+    // Who decided is the calling key, from its credentials: the request body has no say.
+    expect(invoice).toMatchObject({ status: 'approved', approvedBy: `api_key:${org.apiKeyId}`, approvalNote: 'checked' });
+    const approval = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId: org.organizationId, entityId: invoiceId, action: 'invoice.approved' } });
+    expect(approval).toMatchObject({ actorType: 'api_key', actorId: org.apiKeyId });
+    expect((await api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ approved_by: `api_key:${org.apiKeyId}`, approval_note: 'checked' });
     expect(invoice.total.toFixed(2)).toBe('111.75');
     expect(invoice.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
       ['base_fee', '30.00'],
@@ -123,7 +126,7 @@ describe('approve and adjust', () => {
 
   test('adjustment amounts finer than the currency\'s minor unit, zero or missing are 400s naming the field; whole yen reach the run', async () => {
     const { org, invoiceId } = await draftedRun({ currency: 'jpy', basicFee: '4000' });
-    const base = { approver: 'cfo@acme.test', reason: 'r' };
+    const base = { reason: 'r' };
     const cases: [unknown, string][] = [
       [[{ description: 'Credit', amount: '-1.5' }], 'lines.0.amount'],
       [[{ description: 'Ok', amount: '-100' }, { description: 'Zero', amount: '-0.00' }], 'lines.1.amount'],
@@ -134,9 +137,11 @@ describe('approve and adjust', () => {
       const res = await post(org, `/invoices/${invoiceId}/adjust`, { ...base, lines });
       expect({ status: res.status, field: res.body.details?.field }).toEqual({ status: 400, field });
     }
-    const noApprover = await post(org, `/invoices/${invoiceId}/approve`, { note: 'no name' });
-    expect({ status: noApprover.status, field: noApprover.body.details?.field }).toEqual({ status: 400, field: 'approver' });
-    const noReason = await post(org, `/invoices/${invoiceId}/reject`, { approver: 'cfo@acme.test' });
+    // A body cannot name who decided (the audit names the calling key): an approver field is refused, saying why.
+    const named = await post(org, `/invoices/${invoiceId}/approve`, { approver: 'cfo@acme.test', note: 'as the CFO' });
+    expect({ status: named.status, field: named.body.details?.field }).toEqual({ status: 400, field: 'approver' });
+    expect(named.body.error).toMatch(/approver is no longer taken: who decided is the calling API key/);
+    const noReason = await post(org, `/invoices/${invoiceId}/reject`, {});
     expect({ status: noReason.status, field: noReason.body.details?.field }).toEqual({ status: 400, field: 'reason' });
 
     // None of those reached the run: the draft is as it closed, and whole yen are taken.
@@ -151,7 +156,7 @@ describe('no negative invoices', () => {
   test('an adjustment that would take the total below zero is a 400 naming lines, and the run refuses it too; down to exactly zero is taken', async () => {
     // Basic 30.00, no usage.
     const { org, invoiceId, handle } = await draftedRun();
-    const below = await post(org, `/invoices/${invoiceId}/adjust`, { approver: 'cfo@acme.test', reason: 'goodwill', lines: [{ description: 'Credit', amount: '-30.01' }] });
+    const below = await post(org, `/invoices/${invoiceId}/adjust`, { reason: 'goodwill', lines: [{ description: 'Credit', amount: '-30.01' }] });
     expect(below.status).toBe(400);
     expect(below.body.details.field).toBe('lines');
     expect(below.body.error).toMatch(/would bring the total to -0\.01 USD; an invoice does not go below zero \(credit belongs in a credit note\)/);
@@ -162,7 +167,7 @@ describe('no negative invoices', () => {
     expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/would bring the total to -10; an invoice does not go below zero/);
     expect(await invoiceAudit(org.organizationId, invoiceId)).toEqual(['invoice.drafted']);
 
-    const zero = await post(org, `/invoices/${invoiceId}/adjust`, { approver: 'cfo@acme.test', reason: 'goodwill', lines: [{ description: 'Credit', amount: '-30' }] });
+    const zero = await post(org, `/invoices/${invoiceId}/adjust`, { reason: 'goodwill', lines: [{ description: 'Credit', amount: '-30' }] });
     expect(zero.status).toBe(200);
     expect(zero.body.total).toBe('0.00');
   });
@@ -171,19 +176,19 @@ describe('no negative invoices', () => {
 describe('reject, then re-draft or write off', () => {
   test('a rejection answers 200 and the run waits: approving is a 409, a re-draft makes the next revision, which is approved', async () => {
     const { org, invoiceId, handle } = await draftedRun({ usage: ['100'] });
-    const res = await post(org, `/invoices/${invoiceId}/reject`, { approver: 'cfo@acme.test', reason: 'wrong plan' });
+    const res = await post(org, `/invoices/${invoiceId}/reject`, { reason: 'wrong plan' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ invoice_id: invoiceId, status: 'rejected', total: '40.00' });
-    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: invoiceId } })).toMatchObject({ status: 'rejected', rejectedBy: 'cfo@acme.test', rejectionReason: 'wrong plan' });
+    expect(await testPrisma().invoice.findUniqueOrThrow({ where: { id: invoiceId } })).toMatchObject({ status: 'rejected', rejectedBy: `api_key:${org.apiKeyId}`, rejectionReason: 'wrong plan' });
 
-    const approve = await post(org, `/invoices/${invoiceId}/approve`, { approver: 'cfo@acme.test' });
+    const approve = await post(org, `/invoices/${invoiceId}/approve`, {});
     expect(approve.status).toBe(409);
     expect(approve.body).toMatchObject({ code: 'INVALID_STATE', error: `invoice ${invoiceId} was rejected` });
-    const noReason = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'cfo@acme.test' });
+    const noReason = await post(org, `/invoices/${invoiceId}/redraft`, {});
     expect(noReason.status).toBe(400);
     expect(noReason.body.details.field).toBe('reason');
 
-    const redraft = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'cfo@acme.test', reason: 'plan corrected' });
+    const redraft = await post(org, `/invoices/${invoiceId}/redraft`, { reason: 'plan corrected' });
     expect(redraft.status).toBe(200);
     expect(redraft.body).toMatchObject({ status: 'awaiting_approval', total: '40.00' });
     const revision = redraft.body.invoice_id as string;
@@ -192,10 +197,10 @@ describe('reject, then re-draft or write off', () => {
     expect(shown.body).toMatchObject({ revision: 2, status: 'draft', period_start: november.periodStart });
     expect((await api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ revision: 1, status: 'rejected' });
     // The rejected revision takes no more decisions; the new one does.
-    const again = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'changed my mind' });
+    const again = await post(org, `/invoices/${invoiceId}/write-off`, { reason: 'changed my mind' });
     expect(again.status).toBe(409);
     expect(again.body.error).toBe(`only a rejected draft or a void invoice can be written off; invoice ${revision} is awaiting approval`);
-    const approved = await post(org, `/invoices/${revision}/approve`, { approver: 'cfo@acme.test' });
+    const approved = await post(org, `/invoices/${revision}/approve`, {});
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ invoice_id: revision, status: 'finalizing' });
     expect((await handle.query(billingRunStateQuery)).invoiceId).toBe(revision);
@@ -203,17 +208,17 @@ describe('reject, then re-draft or write off', () => {
 
   test('a write-off answers 200 and ends the run; a later decision is a 409 saying the run is not running', async () => {
     const { org, invoiceId, workflowId, handle } = await draftedRun();
-    const early = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'goodwill' });
+    const early = await post(org, `/invoices/${invoiceId}/write-off`, { reason: 'goodwill' });
     expect(early.status).toBe(409);
     expect(early.body.error).toBe(`only a rejected draft or a void invoice can be written off; invoice ${invoiceId} is awaiting approval`);
-    expect((await post(org, `/invoices/${invoiceId}/reject`, { approver: 'cfo@acme.test', reason: 'disputed' })).status).toBe(200);
-    const res = await post(org, `/invoices/${invoiceId}/write-off`, { approver: 'cfo@acme.test', reason: 'goodwill' });
+    expect((await post(org, `/invoices/${invoiceId}/reject`, { reason: 'disputed' })).status).toBe(200);
+    const res = await post(org, `/invoices/${invoiceId}/write-off`, { reason: 'goodwill' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ invoice_id: invoiceId, status: 'written_off', total: '30.00' });
     expect(await handle.result()).toMatchObject({ status: 'written_off' });
-    expect((await api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ status: 'written_off', written_off_by: 'cfo@acme.test', write_off_reason: 'goodwill' });
+    expect((await api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ status: 'written_off', written_off_by: `api_key:${org.apiKeyId}`, write_off_reason: 'goodwill' });
 
-    const late = await post(org, `/invoices/${invoiceId}/approve`, { approver: 'cfo@acme.test' });
+    const late = await post(org, `/invoices/${invoiceId}/approve`, {});
     expect(late.status).toBe(409);
     expect(late.body.code).toBe('WORKFLOW_NOT_RUNNING');
     expect(late.body.error).toContain(workflowId);
@@ -225,12 +230,12 @@ describe('tenant isolation', () => {
   test('another organization\'s invoice and an unknown one are 404s, before any Update is sent', async () => {
     const mine = await createTestOrganization('api-decisions-mine');
     const theirs = await draftedRun();
-    expect((await post(mine, `/invoices/${theirs.invoiceId}/approve`, { approver: 'x' })).status).toBe(404);
-    expect((await post(mine, `/invoices/${theirs.invoiceId}/reject`, { approver: 'x', reason: 'y' })).status).toBe(404);
-    expect((await post(mine, `/invoices/${randomUUID()}/approve`, { approver: 'x' })).status).toBe(404);
-    expect((await post(mine, '/invoices/not-a-uuid/approve', { approver: 'x' })).status).toBe(404);
+    expect((await post(mine, `/invoices/${theirs.invoiceId}/approve`, {})).status).toBe(404);
+    expect((await post(mine, `/invoices/${theirs.invoiceId}/reject`, { reason: 'y' })).status).toBe(404);
+    expect((await post(mine, `/invoices/${randomUUID()}/approve`, {})).status).toBe(404);
+    expect((await post(mine, '/invoices/not-a-uuid/approve', {})).status).toBe(404);
     // Nothing reached their run: its owner can still approve its draft.
-    const own = await post(theirs.org, `/invoices/${theirs.invoiceId}/approve`, { approver: 'x' });
+    const own = await post(theirs.org, `/invoices/${theirs.invoiceId}/approve`, {});
     expect(own.status).toBe(200);
     expect(own.body.status).toBe('finalizing');
   });

@@ -51,26 +51,26 @@ it('a paid invoice credited in full is re-issued: a new revision, approved and p
   const { org, catalog, events, invoiceId } = await endedRun('reissue-credited');
 
   // Not while something is still owed: a paid invoice credited in part is refused, with what to do.
-  expect((await post(org, `/invoices/${invoiceId}/credit-notes`, { request_key: 'part', approver: 'fiona@finance', reason: 'outage', amount: '12.00' })).status).toBe(201);
-  const early = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'fiona@finance', reason: 'wrong plan' });
+  expect((await post(org, `/invoices/${invoiceId}/credit-notes`, { request_key: 'part', reason: 'outage', amount: '12.00' })).status).toBe(201);
+  const early = await post(org, `/invoices/${invoiceId}/redraft`, { reason: 'wrong plan' });
   expect(early.status).toBe(409);
   expect(early.body).toMatchObject({ code: 'INVALID_STATE', error: `invoice ${invoiceId} is paid and credited 12 of 52; credit it in full first (a credit note), then re-issue` });
   expect(await prisma.invoice.count({ where: { subscriptionId: catalog.subscriptionId } })).toBe(1);
 
-  expect((await post(org, `/invoices/${invoiceId}/credit-notes`, { request_key: 'rest', approver: 'fiona@finance', reason: 'wrong plan' })).status).toBe(201);
-  const reissued = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'fiona@finance', reason: 'billed on the wrong plan' });
+  expect((await post(org, `/invoices/${invoiceId}/credit-notes`, { request_key: 'rest', reason: 'wrong plan' })).status).toBe(201);
+  const reissued = await post(org, `/invoices/${invoiceId}/redraft`, { reason: 'billed on the wrong plan' });
   expect(reissued.status).toBe(200);
   const workflowId = reissueRunWorkflowId(catalog.subscriptionId, november.periodStart, invoiceId);
   expect(reissued.body).toMatchObject({ status: 'awaiting_approval', total: '52.00', workflow_id: workflowId });
   const secondId = (reissued.body as { invoice_id: string }).invoice_id;
   expect(secondId).not.toBe(invoiceId);
   // Asked again: the first invoice was replaced already; nothing new starts.
-  const twice = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'fiona@finance', reason: 'again' });
+  const twice = await post(org, `/invoices/${invoiceId}/redraft`, { reason: 'again' });
   expect(twice.status).toBe(409);
   expect((twice.body as { error: string }).error).toContain(`re-drafted already, as invoice ${secondId}`);
 
   // The corrected invoice goes through approval (sent to the re-issue run), Stripe and collection.
-  const approved = await post(org, `/invoices/${secondId}/approve`, { approver: 'fiona@finance' });
+  const approved = await post(org, `/invoices/${secondId}/approve`, {});
   expect(approved.status).toBe(200);
   const handle = stack.worker.client.workflow.getHandle(workflowId);
   expect(await handle.result()).toMatchObject({ status: 'paid', invoiceId: secondId, total: '52.00' });
@@ -90,7 +90,7 @@ it('a paid invoice credited in full is re-issued: a new revision, approved and p
   expect(billed.map((b) => [b._sum.quantity?.toFixed(), b._sum.amount?.toFixed(2)])).toEqual([['250', '22.00']]);
   const audit = await prisma.auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'invoice', entityId: invoiceId, action: 'invoice.redrafted' } });
   expect(audit).toHaveLength(1);
-  expect(audit[0]).toMatchObject({ actorId: 'fiona@finance', after: expect.objectContaining({ reason: 'billed on the wrong plan', redraftedAs: secondId, revision: 2, workflowId }) });
+  expect(audit[0]).toMatchObject({ actorType: 'api_key', actorId: org.apiKeyId, after: expect.objectContaining({ reason: 'billed on the wrong plan', redraftedAs: secondId, revision: 2, workflowId }) });
   expect((await stack.api.get(`/api/v1/invoices/${invoiceId}`, org.apiKey)).body).toMatchObject({ revision: 1, superseded_by: secondId, credited: '52.00' });
 
   // Ops reset the period's first, ended run to its start: it keeps to the invoice it drafted (paid) and
@@ -119,20 +119,20 @@ it('an uncollectible invoice whose run ended is voided in Stripe and re-issued; 
   const { org, catalog, invoiceId } = await endedRun('reissue-uncollectible', { declineFirstCharge: true });
   const first = await prisma.invoice.findUniqueOrThrow({ where: { id: invoiceId } });
   // Its run has ended, so a void alone is refused, pointing at the re-issue.
-  const voidAlone = await post(org, `/invoices/${invoiceId}/void`, { approver: 'fiona@finance', reason: 'x' });
+  const voidAlone = await post(org, `/invoices/${invoiceId}/void`, { reason: 'x' });
   expect(voidAlone.status).toBe(409);
   expect(voidAlone.body).toMatchObject({ code: 'WORKFLOW_NOT_RUNNING', error: expect.stringContaining('re-draft it: POST /api/v1/invoices/:id/redraft (a re-issue)') });
 
-  const reissued = await post(org, `/invoices/${invoiceId}/redraft`, { approver: 'fiona@finance', reason: 'card replaced; usage re-checked' });
+  const reissued = await post(org, `/invoices/${invoiceId}/redraft`, { reason: 'card replaced; usage re-checked' });
   expect(reissued.status).toBe(200);
   const secondId = (reissued.body as { invoice_id: string }).invoice_id;
   // Voided in Stripe once, with our idempotency key, and here, with who and why.
   const voids = fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${first.stripeInvoiceId}/void`);
   expect(voids.map((r) => [r.status, r.idempotencyKey])).toEqual([[200, `ledgerflow-void-${invoiceId}`]]);
   expect(fake.invoice(first.stripeInvoiceId!)?.status).toBe('void');
-  expect(await prisma.invoice.findUniqueOrThrow({ where: { id: invoiceId } })).toMatchObject({ status: 'void', voidedBy: 'fiona@finance', voidReason: 'card replaced; usage re-checked', supersededById: secondId });
+  expect(await prisma.invoice.findUniqueOrThrow({ where: { id: invoiceId } })).toMatchObject({ status: 'void', voidedBy: `api_key:${org.apiKeyId}`, voidReason: 'card replaced; usage re-checked', supersededById: secondId });
 
-  expect((await post(org, `/invoices/${secondId}/approve`, { approver: 'fiona@finance' })).status).toBe(200);
+  expect((await post(org, `/invoices/${secondId}/approve`, {})).status).toBe(200);
   const handle = stack.worker.client.workflow.getHandle(reissueRunWorkflowId(catalog.subscriptionId, november.periodStart, invoiceId));
   expect(await handle.result()).toMatchObject({ status: 'paid', invoiceId: secondId });
   const audit = await prisma.auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'invoice', entityId: invoiceId }, orderBy: { id: 'asc' } });
@@ -166,8 +166,8 @@ it('a re-issued invoice that carried late usage of an earlier period bills it ag
 
   // November credited in full and re-issued: the late October calls move to the new revision at the same 4.00
   // (the replaced invoice's own late line no longer counts as October's billed usage).
-  expect((await post(org, `/invoices/${first.invoiceId}/credit-notes`, { request_key: 'all', approver: 'fiona@finance', reason: 'wrong address' })).status).toBe(201);
-  const reissued = await post(org, `/invoices/${first.invoiceId}/redraft`, { approver: 'fiona@finance', reason: 'address corrected' });
+  expect((await post(org, `/invoices/${first.invoiceId}/credit-notes`, { request_key: 'all', reason: 'wrong address' })).status).toBe(201);
+  const reissued = await post(org, `/invoices/${first.invoiceId}/redraft`, { reason: 'address corrected' });
   expect(reissued.status).toBe(200);
   expect(reissued.body).toMatchObject({ total: '34.00' });
   expect(await lines((reissued.body as { invoice_id: string }).invoice_id)).toEqual([

@@ -40,25 +40,25 @@ it('an invoice being collected is voided, then re-drafted, approved and paid as 
   const first = await prisma.invoice.findUniqueOrThrow({ where: { id: waiting.invoiceId! } });
 
   // A paid-only action is refused while collecting; a void goes through.
-  const voided = await stack.api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'billed on the wrong plan' });
+  const voided = await stack.api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { reason: 'billed on the wrong plan' });
   expect(voided.status).toBe(200);
   expect(voided.body).toMatchObject({ invoice_id: first.id, status: 'void', total: '52.00' });
   const afterVoid = await prisma.invoice.findUniqueOrThrow({ where: { id: first.id } });
-  expect(afterVoid).toMatchObject({ status: 'void', voidedBy: 'fiona@finance', voidReason: 'billed on the wrong plan' });
+  expect(afterVoid).toMatchObject({ status: 'void', voidedBy: `api_key:${org.apiKeyId}`, voidReason: 'billed on the wrong plan' });
   const voidCalls = fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${first.stripeInvoiceId}/void`);
   expect(voidCalls.map((r) => [r.status, r.idempotencyKey])).toEqual([[200, `ledgerflow-void-${first.id}`]]);
   // Voided once: a second void is refused by the run, with its reason.
-  const again = await stack.api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'again' });
+  const again = await stack.api.post(`/api/v1/invoices/${first.id}/void`, org.apiKey, { reason: 'again' });
   expect(again.status).toBe(409);
   expect(JSON.stringify(again.body)).toContain('only an invoice being collected can be voided');
 
   // Re-issued: the period drafted again as revision 2, approved, finalized as a new Stripe invoice and paid.
-  const redrafted = await stack.api.post(`/api/v1/invoices/${first.id}/redraft`, org.apiKey, { approver: 'fiona@finance', reason: 'corrected plan' });
+  const redrafted = await stack.api.post(`/api/v1/invoices/${first.id}/redraft`, org.apiKey, { reason: 'corrected plan' });
   expect(redrafted.status).toBe(200);
   const secondId = (redrafted.body as { invoice_id: string }).invoice_id;
   expect(secondId).not.toBe(first.id);
   expect(redrafted.body).toMatchObject({ status: 'awaiting_approval', total: '52.00' });
-  const approved = await stack.api.post(`/api/v1/invoices/${secondId}/approve`, org.apiKey, { approver: 'fiona@finance' });
+  const approved = await stack.api.post(`/api/v1/invoices/${secondId}/approve`, org.apiKey, {});
   expect(approved.status).toBe(200);
   expect(await handle.result()).toMatchObject({ status: 'paid', invoiceId: secondId, total: '52.00', paymentAttempts: 1 });
 
@@ -95,7 +95,7 @@ it('a paid invoice is not voided: its billing run has ended (409) and the invoic
   await handle.executeUpdate(approveUpdate, { args: [{ approver: 'fiona@finance' }] });
   const done = await handle.result();
   expect(done.status).toBe('paid');
-  const res = await stack.api.post(`/api/v1/invoices/${done.invoiceId}/void`, org.apiKey, { approver: 'fiona@finance', reason: 'x' });
+  const res = await stack.api.post(`/api/v1/invoices/${done.invoiceId}/void`, org.apiKey, { reason: 'x' });
   expect(res.status).toBe(409);
   expect(res.body).toMatchObject({ code: 'WORKFLOW_NOT_RUNNING' });
   expect((await prisma.invoice.findUniqueOrThrow({ where: { id: done.invoiceId! } })).status).toBe('paid');

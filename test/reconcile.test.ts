@@ -342,7 +342,7 @@ it('one case of every finding kind gives exactly those findings and actions; a r
 
   // Finance approves the drift recovery like any invoice: it is finalized in Stripe for 15.00 and collected,
   // and the reconciliation its run starts at the end counts it as billed: the finding is recovered.
-  const approved = await api.post(`/api/v1/invoices/${driftRecovery.id}/approve`, apiKey, { approver: 'fiona@finance' });
+  const approved = await api.post(`/api/v1/invoices/${driftRecovery.id}/approve`, apiKey, {});
   expect(approved).toMatchObject({ status: 200, body: { invoice_id: driftRecovery.id, total: '15.00' } });
   expect(await recoveryRun.result()).toMatchObject({ status: 'paid', invoiceId: driftRecovery.id });
   await recordHistory('recovery-run-paid', recoveryRun);
@@ -436,7 +436,7 @@ it('unbilled usage of a canceled subscription gets a recovery invoice for approv
   expect(finding.actions.find((a) => a.kind === 'stripe_draft')).toMatchObject({ status: 'done', responseSummary: { invoiceId: invoice.id, amount: '4.00' } });
 
   // Rejected by finance, the recovery counts as nothing billed: the finding stays actioned for a person to dismiss.
-  expect(await api.post(`/api/v1/invoices/${invoice.id}/reject`, apiKey, { approver: 'fiona@finance', reason: 'goodwill' })).toMatchObject({ status: 200 });
+  expect(await api.post(`/api/v1/invoices/${invoice.id}/reject`, apiKey, { reason: 'goodwill' })).toMatchObject({ status: 200 });
   expect(await client.workflow.getHandle(invoice.workflowId).result()).toMatchObject({ status: 'rejected' });
   // The recovery run, like any billing run, reconciled the period again as it ended.
   const rerun = client.workflow.getHandle(reconcileWorkflowId(organizationId, PERIOD.periodStart));

@@ -10,7 +10,7 @@ import { creditedInFull } from '../../billing/credit-notes';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
-import { insertAuditRows, type AuditEntry } from '../../prisma/audit';
+import { deciderActor, insertAuditRows, type AuditEntry } from '../../prisma/audit';
 import { readBilledUsage, readCloseInputs, readPeriodStandings, readPeriodsBilledWhole, type Db, type PlanPriceRow, type SubscriptionTerms } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { inTransaction, type Queryable } from '../../prisma/pg';
@@ -308,7 +308,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
           await supersede(invoice!.id);
           audit.push({
             organizationId: sub.organizationId,
-            actor: { type: 'user', id: input.redraft!.by },
+            actor: deciderActor(input.redraft!.by),
             action: 'invoice.redrafted',
             entityType: 'invoice',
             entityId: redraftOf.id,

@@ -3,7 +3,7 @@ import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec, toPlainString } from '../../billing/decimal';
 import { sumLines } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
-import { writeAudit, type AuditActor } from '../../prisma/audit';
+import { deciderActor, writeAudit } from '../../prisma/audit';
 import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
 import type { AdjustRequest } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
@@ -22,10 +22,6 @@ export interface InvoiceSnapshot {
   currency: string;
 }
 
-/** Finance acts through the workflow; the audit row names the person, and the run that carried it out. */
-function financeActor(person: string): AuditActor {
-  return { type: 'user', id: person };
-}
 
 async function findInvoice(tx: Parameters<Parameters<ActivityDeps['prisma']['$transaction']>[0]>[0], ref: InvoiceRef) {
   const invoice = await tx.invoice.findFirst({ where: { id: ref.invoiceId, organizationId: ref.organizationId } });
@@ -119,7 +115,7 @@ export function recordDecision({ prisma }: ActivityDeps) {
       const updated = await tx.invoice.update({ where: { id: invoice.id }, data });
       await writeAudit(tx, {
         organizationId: input.organizationId,
-        actor: input.decision === 'auto_approve' ? run : financeActor(input.by),
+        actor: input.decision === 'auto_approve' ? run : deciderActor(input.by),
         action: input.decision === 'approve' ? 'invoice.approved' : input.decision === 'reject' ? 'invoice.rejected' : 'invoice.auto_approved',
         entityType: 'invoice',
         entityId: invoice.id,
@@ -158,7 +154,7 @@ export function writeOffInvoice({ prisma }: ActivityDeps) {
         WHERE organization_id = ${input.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${invoice.id}::uuid AND kind = 'late_usage')`;
       await writeAudit(tx, {
         organizationId: input.organizationId,
-        actor: financeActor(input.by),
+        actor: deciderActor(input.by),
         action: 'invoice.written_off',
         entityType: 'invoice',
         entityId: invoice.id,
@@ -211,7 +207,7 @@ export function adjustInvoice({ prisma }: ActivityDeps) {
       const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { total: toPlainString(total) } });
       await writeAudit(tx, {
         organizationId: input.organizationId,
-        actor: financeActor(input.approver),
+        actor: deciderActor(input.approver),
         action: 'invoice.adjusted',
         entityType: 'invoice',
         entityId: invoice.id,

@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { CREDITABLE_STATUSES, creditNoteAmount, CreditNoteRefused } from '../../billing/credit-notes';
 import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { dec, toPlainString } from '../../billing/decimal';
-import { writeAudit } from '../../prisma/audit';
+import { deciderActor, writeAudit } from '../../prisma/audit';
 import { assignCreditNoteNumber } from '../../prisma/invoice-numbers';
 import type { CreditNoteRequest } from '../../temporal/credit-note-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
@@ -72,7 +72,7 @@ export function recordCreditNote({ prisma }: ActivityDeps) {
       });
       await writeAudit(tx, {
         organizationId: input.organizationId,
-        actor: { type: 'user', id: input.requestedBy },
+        actor: deciderActor(input.requestedBy),
         action: 'credit_note.requested',
         entityType: 'invoice',
         entityId: invoice.id,

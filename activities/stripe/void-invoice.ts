@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import { formatMoney } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
-import { writeAudit } from '../../prisma/audit';
+import { deciderActor, writeAudit } from '../../prisma/audit';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { asActivityError, requireStripe } from './errors';
@@ -58,7 +58,7 @@ export function voidInvoiceInStripe(deps: ActivityDeps) {
       const run = workflowActor();
       await writeAudit(tx, {
         organizationId: input.organizationId,
-        actor: { type: 'user', id: input.by },
+        actor: deciderActor(input.by),
         action: 'invoice.voided',
         entityType: 'invoice',
         entityId: invoice.id,

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { formatMoney } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import type { CreditNoteModel, PrismaClient } from '../../prisma/client';
+import { apiKeyDecider } from '../../prisma/audit';
 import { creditNoteWorkflowId } from '../../temporal/credit-note-messages';
 import { CreditNoteNotPossible, requestCreditNote } from '../../temporal/credit-notes';
 import { callerOf } from '../auth';
@@ -64,7 +65,7 @@ export function creditNotesRouter(deps: ApiDeps): Router {
         amount: body.amount ?? null,
         reason: body.reason,
         refund: body.refund ?? false,
-        requestedBy: body.approver,
+        requestedBy: apiKeyDecider(caller.apiKeyId),
       });
     } catch (err) {
       if (!(err instanceof CreditNoteNotPossible)) throw err;

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, voidUpdate, writeOffUpdate, type DecisionResult } from '../../temporal/billing-messages';
+import { apiKeyDecider, type DeciderRef } from '../../prisma/audit';
 import { ReissueNotPossible, requestReissue } from '../../temporal/reissue';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -101,8 +102,8 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
   function decision<T>(
     path: string,
     schema: z.ZodType<T>,
-    update: UpdateDefinition<DecisionResult, [T]>,
-    options: { check?: (body: T, invoice: InvoiceRow) => void; notRunning?: (body: T, invoice: InvoiceRow, res: Response) => Promise<void> } = {},
+    update: UpdateDefinition<DecisionResult, [T & { approver: DeciderRef }]>,
+    options: { check?: (body: T, invoice: InvoiceRow) => void; notRunning?: (request: T & { approver: DeciderRef }, invoice: InvoiceRow, res: Response) => Promise<void> } = {},
   ): void {
     router.post(`/:id/${path}`, async (req, res) => {
       const caller = callerOf(req);
@@ -110,12 +111,14 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
       const body = parseOrThrow(schema, req.body, 'request');
       const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
       options.check?.(body, invoice);
+      // The decision names the calling key; a request body cannot say who decided.
+      const request = { ...body, approver: apiKeyDecider(caller.apiKeyId) };
       let result;
       try {
-        result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(update, { args: [body] }));
+        result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(update, { args: [request] }));
       } catch (err) {
         if (!(options.notRunning && err instanceof ApiError && err.code === 'WORKFLOW_NOT_RUNNING')) throw err;
-        await options.notRunning(body, invoice, res);
+        await options.notRunning(request, invoice, res);
         return;
       }
       res.json(resultJson(result, invoice.currency));
@@ -123,10 +126,10 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
   }
 
   /** A re-draft once the period's billing run has ended is a re-issue (temporal/reissue.ts): a new run drafts the corrected revision. */
-  async function reissue(body: { approver: string; reason: string }, invoice: InvoiceRow, res: Response): Promise<void> {
+  async function reissue(request: { approver: DeciderRef; reason: string }, invoice: InvoiceRow, res: Response): Promise<void> {
     let outcome;
     try {
-      outcome = await requestReissue(deps, invoice.organizationId, invoice.id, { by: body.approver, reason: body.reason });
+      outcome = await requestReissue(deps, invoice.organizationId, invoice.id, { by: request.approver, reason: request.reason });
     } catch (err) {
       if (err instanceof ReissueNotPossible) throw new ApiError(409, 'INVALID_STATE', err.message, { workflow_id: invoice.workflowId });
       throw err;

@@ -17,6 +17,8 @@ const instant = (description: string) => z.string().meta({ description: `${descr
 
 // ----------------------------------------------------------------- reads
 
+/** Who made a finance decision: taken from the caller's credentials, never from a request body. */
+const DECIDER = 'Who decided: `api_key:<id>` for an API key, the signed-in user\'s email for a decision in the web app';
 const cursor = z.string().min(1).optional().meta({ description: 'next_cursor of the previous page' });
 
 export const InvoiceListQuerySchema = z.strictObject({
@@ -99,10 +101,10 @@ const invoiceFields = {
   total_minor: z.number().int().meta({ description: 'total as Stripe\'s integer amount (cents; yen for JPY; ×100 for ISK and UGX, which Stripe keeps two-decimal)', example: 15600 }),
   workflow_id: z.string().meta({ description: 'The billing run: billing-run:<subscriptionId>:<periodStart>, or recovery-run:<findingId> for a recovery invoice' }),
   workflow_run_id: z.string(),
-  approved_by: z.string().nullable(),
+  approved_by: z.string().nullable().meta({ description: DECIDER }),
   approved_at: z.string().nullable(),
   approval_note: z.string().nullable(),
-  rejected_by: z.string().nullable(),
+  rejected_by: z.string().nullable().meta({ description: DECIDER }),
   rejected_at: z.string().nullable(),
   rejection_reason: z.string().nullable(),
   revision: z.number().int().meta({ description: 'The period invoice\'s revision: 1, then one more for each re-draft (after a rejection or a void) or re-issue (after a credit note in full); the earlier revisions stay' }),
@@ -111,7 +113,7 @@ const invoiceFields = {
     .string()
     .nullable()
     .meta({ description: 'The invoice number, <prefix>-000042: sequential per organization and prefix, given when the invoice is finalized (or settled at zero); null before', example: 'INV-000042' }),
-  written_off_by: z.string().nullable(),
+  written_off_by: z.string().nullable().meta({ description: DECIDER }),
   written_off_at: z.string().nullable(),
   write_off_reason: z.string().nullable(),
   stripe_invoice_id: z.string().nullable(),
@@ -137,7 +139,7 @@ export const CreditNoteSchema = z
     refund: z.boolean(),
     failure: z.string().nullable(),
     stripe_credit_note_id: z.string().nullable(),
-    requested_by: z.string(),
+    requested_by: z.string().meta({ description: DECIDER }),
     created_at: z.iso.datetime(),
     issued_at: z.iso.datetime().nullable(),
     workflow_id: z.string().meta({ description: 'The credit note\'s workflow in Temporal' }),
@@ -183,19 +185,17 @@ export const LineEventPageSchema = z
 
 // ------------------------------------------------------ finance decisions
 
-const person = z.string().trim().min(1).max(255).meta({ description: 'Who decides: an email or user id, recorded on the invoice', example: 'cfo@acme.test' });
 const text = (description: string) => z.string().trim().min(1).max(2000).meta({ description });
 
 /** Signed, with at most 6 decimals (the column's scale); the currency's own limit is checked in the route. */
 const SIGNED_AMOUNT = /^-?\d{1,14}(\.\d{1,6})?$/;
 
 export const ApproveRequestSchema = z
-  .strictObject({ approver: person, note: text('Kept with the approval').optional() })
-  .meta({ id: 'ApproveRequest', example: { approver: 'cfo@acme.test', note: 'usage checked against the dashboard' } });
+  .strictObject({ note: text('Kept with the approval').optional() })
+  .meta({ id: 'ApproveRequest', example: { note: 'usage checked against the dashboard' } });
 
 export const AdjustRequestSchema = z
   .strictObject({
-    approver: person,
     reason: text('Why the invoice is adjusted'),
     lines: z
       .array(
@@ -211,19 +211,19 @@ export const AdjustRequestSchema = z
       .min(1)
       .max(100),
   })
-  .meta({ id: 'AdjustRequest', example: { approver: 'cfo@acme.test', reason: 'outage on Nov 3', lines: [{ description: 'Goodwill credit for the outage', amount: '-25.00' }] } });
+  .meta({ id: 'AdjustRequest', example: { reason: 'outage on Nov 3', lines: [{ description: 'Goodwill credit for the outage', amount: '-25.00' }] } });
 
 export const RejectRequestSchema = z
-  .strictObject({ approver: person, reason: text('Why the draft is rejected') })
-  .meta({ id: 'RejectRequest', example: { approver: 'cfo@acme.test', reason: 'wrong plan applied' } });
+  .strictObject({ reason: text('Why the draft is rejected') })
+  .meta({ id: 'RejectRequest', example: { reason: 'wrong plan applied' } });
 
 export const RedraftRequestSchema = z
-  .strictObject({ approver: person, reason: text('Why the period is drafted again') })
-  .meta({ id: 'RedraftRequest', example: { approver: 'cfo@acme.test', reason: 'plan corrected; usage re-checked' } });
+  .strictObject({ reason: text('Why the period is drafted again') })
+  .meta({ id: 'RedraftRequest', example: { reason: 'plan corrected; usage re-checked' } });
 
 export const WriteOffRequestSchema = z
-  .strictObject({ approver: person, reason: text('Why the period is billed at nothing') })
-  .meta({ id: 'WriteOffRequest', example: { approver: 'cfo@acme.test', reason: 'goodwill after the November outage' } });
+  .strictObject({ reason: text('Why the period is billed at nothing') })
+  .meta({ id: 'WriteOffRequest', example: { reason: 'goodwill after the November outage' } });
 
 /** Positive, with at most 6 decimals; the currency's own limit and what is left to credit are checked by the note's workflow. */
 const POSITIVE_AMOUNT = /^\d{1,14}(\.\d{1,6})?$/;
@@ -231,7 +231,6 @@ const POSITIVE_AMOUNT = /^\d{1,14}(\.\d{1,6})?$/;
 export const CreditNoteRequestSchema = z
   .strictObject({
     request_key: z.string().trim().min(1).max(255).meta({ description: 'Your key for this request: sending it again returns the same credit note, never a second one', example: 'cn-2024-11-acme-1' }),
-    approver: person,
     reason: text('Why the invoice is credited; shown on the Stripe credit note as its memo'),
     amount: z
       .string()
@@ -241,7 +240,7 @@ export const CreditNoteRequestSchema = z
       .meta({ description: 'Major units, at most the currency\'s minor-unit decimals; omitted: everything not yet credited (a full credit note)', example: '25.00' }),
     refund: z.boolean().optional().meta({ description: 'For a paid invoice: refund the charge (true) or credit the customer\'s Stripe balance (false, the default)' }),
   })
-  .meta({ id: 'CreditNoteRequest', example: { request_key: 'cn-2024-11-acme-1', approver: 'cfo@acme.test', reason: 'outage on Nov 3', amount: '25.00' } });
+  .meta({ id: 'CreditNoteRequest', example: { request_key: 'cn-2024-11-acme-1', reason: 'outage on Nov 3', amount: '25.00' } });
 
 export const CreditNoteAcceptedSchema = z
   .object({
@@ -255,8 +254,8 @@ export const CreditNoteAcceptedSchema = z
 export const CreditNoteListSchema = z.object({ data: z.array(CreditNoteSchema).meta({ description: 'Oldest first' }) }).meta({ id: 'CreditNoteList' });
 
 export const VoidRequestSchema = z
-  .strictObject({ approver: person, reason: text('Why the invoice is voided') })
-  .meta({ id: 'VoidRequest', example: { approver: 'cfo@acme.test', reason: 'billed on the wrong plan; a corrected invoice follows' } });
+  .strictObject({ reason: text('Why the invoice is voided') })
+  .meta({ id: 'VoidRequest', example: { reason: 'billed on the wrong plan; a corrected invoice follows' } });
 
 export const DecisionResultSchema = z
   .object({
