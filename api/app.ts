@@ -26,6 +26,7 @@ import { invoicesReadRouter } from './routes/invoices-read';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
+import { apiKeysRouter } from './routes/api-keys';
 import { reconciliationsRouter } from './routes/reconciliations';
 import { ratingRouter } from './routes/rating';
 import { marginsRouter } from './routes/margins';
@@ -128,6 +129,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/invoices', creditNotesRouter(deps));
   v1.use('/settings/billing', billingSettingsRouter(deps));
   v1.use('/settings/alerts', alertSettingsRouter(deps));
+  v1.use('/api-keys', apiKeysRouter(deps));
   // /reconciliations and /reported-usage
   v1.use(reconciliationsRouter(deps));
   app.use('/api/v1', v1);

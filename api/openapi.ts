@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { createDocument, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { createDocument, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { scopesFor } from './scopes';
+import { apiKeyPaths } from './schemas/api-keys';
 import { commonErrorResponses, errorContent } from './schemas/common';
 import {
   EventPageSchema,
@@ -80,6 +82,28 @@ function responses(ok: { status: string; description: string; schema: z.ZodType 
   return { [ok.status]: { description: ok.description, content: json(ok.schema) }, ...commonErrorResponses, ...extra };
 }
 
+const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
+
+/**
+ * Each /api/v1 operation's security names the scopes that let a key through
+ * (any one of them), from the same rule the API enforces (api/scopes.ts), so
+ * the document cannot promise what the API refuses.
+ */
+function withScopes(paths: ZodOpenApiPathsObject): ZodOpenApiPathsObject {
+  for (const [path, item] of Object.entries(paths)) {
+    if (!path.startsWith('/api/v1/')) continue;
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      const scopes = scopesFor(method, path.slice('/api/v1'.length));
+      operation.security = scopes.map((scope) => ({ bearerAuth: [scope] }));
+      const needs = `Needs an API key with the ${scopes.map((s) => `\`${s}\``).join(' or ')} scope.`;
+      operation.description = operation.description ? `${operation.description}\n\n${needs}` : needs;
+    }
+  }
+  return paths;
+}
+
 /**
  * The OpenAPI 3.1 document, generated from the zod schemas the routes
  * validate with, so the document cannot drift from the code.
@@ -105,7 +129,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
         },
       },
     },
-    paths: {
+    paths: withScopes({
       '/api/v1/events': {
         post: {
           summary: 'Ingest one event or a batch of up to 1,000',
@@ -122,7 +146,10 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
                 description: 'Every event was invalid, or the body is malformed',
                 content: { 'application/json': { schema: z.union([ValidationRejectedSchema, z.looseObject({ error: z.string(), code: z.string() })]) } },
               },
-              '403': { description: 'Every event is over a HARD quota', content: json(QuotaExceededSchema) },
+              '403': {
+                description: 'Every event is over a HARD quota, or INSUFFICIENT_SCOPE: the key lacks the ingest scope',
+                content: { 'application/json': { schema: z.union([QuotaExceededSchema, z.looseObject({ error: z.string(), code: z.string() })]) } },
+              },
               '503': {
                 description:
                   'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header.',
@@ -522,6 +549,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
         },
       },
       ...reconciliationPaths(json, responses),
+      ...apiKeyPaths(json, responses),
       '/webhooks/stripe': {
         post: {
           summary: 'Stripe webhook endpoint',
@@ -578,6 +606,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       '/api/openapi.json': {
         get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } },
       },
-    },
+    }),
   });
 }

@@ -23,6 +23,12 @@ describe('API key scopes', () => {
     ['POST', '/reconciliations', ['billing']],
     ['GET', '/settings/billing', ['admin']],
     ['PATCH', '/settings/alerts', ['admin']],
+    ['GET', '/api-keys', ['admin']],
+    ['POST', '/api-keys', ['admin']],
+    ['DELETE', '/api-keys/5', ['admin']],
+    // A path not placed is admin-only: a route added without a scope is never open to every key.
+    ['GET', '/something-new', ['admin']],
+    ['POST', '/something-new/7', ['admin']],
     // Express matches routes regardless of case: the scope is judged as the router routes it.
     ['PATCH', '/SETTINGS/billing', ['admin']],
     ['GET', '/Settings/billing', ['admin']],

@@ -6,7 +6,8 @@
  * - `read`: every GET outside settings, and the calculators (quotes, rating, entitlement checks);
  * - `billing`: finance's writes: invoice decisions, credit notes, customers, catalog,
  *   subscriptions and plan changes, reconciliations;
- * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels).
+ * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels) and its
+ *   API keys; a route not placed in scopesFor is admin-only, so a new one is never open by mistake.
  *
  * Scopes do not imply one another: a key that approves invoices and reads them has both.
  */
@@ -55,15 +56,40 @@ function routeSegment(segment: string): string {
 export function scopesFor(method: string, path: string): readonly ApiScope[] {
   const m = method.toUpperCase();
   const [first = '', second = ''] = path.split('/').filter((p) => p !== '').map(routeSegment);
-  if (first === 'settings') return ['admin'];
-  if (first === 'events') return READ_METHODS.has(m) ? ['read'] : ['ingest'];
-  if (first === 'batches') return ['ingest', 'read'];
-  if (first === 'entitlements' && second === 'check') return ['ingest', 'read'];
-  // Apps report their own usage counts for leak detection.
-  if (first === 'reported-usage') return ['ingest'];
-  // Calculators: they change nothing.
-  if (first === 'quotes' || (first === 'rating' && second === 'calculate')) return ['read'];
-  return READ_METHODS.has(m) ? ['read'] : ['billing'];
+  const reads = READ_METHODS.has(m);
+  switch (first) {
+    case 'events':
+      return reads ? ['read'] : ['ingest'];
+    case 'batches':
+      return ['ingest', 'read'];
+    case 'entitlements':
+      return second === 'check' ? ['ingest', 'read'] : reads ? ['read'] : ['billing'];
+    // Apps report their own usage counts for leak detection.
+    case 'reported-usage':
+      return ['ingest'];
+    // Calculators: they change nothing.
+    case 'quotes':
+      return ['read'];
+    case 'rating':
+      return second === 'calculate' || reads ? ['read'] : ['billing'];
+    case 'meters':
+    case 'plans':
+    case 'customers':
+    case 'subscriptions':
+    case 'revenue':
+    case 'margins':
+    case 'invoices':
+    case 'reconciliations':
+      return reads ? ['read'] : ['billing'];
+    // The organization's secrets and its keys.
+    case 'settings':
+    case 'api-keys':
+      return ['admin'];
+    // Whatever is not placed above: a new route is admin-only until it is (and a path no route serves
+    // is a 403 to a key without admin, a 404 to one with it).
+    default:
+      return ['admin'];
+  }
 }
 
 /** The scope a caller lacks for this request (the first one the route accepts), or null when it may go on. */

@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { PrismaClient } from './generated/client';
-import { DEFAULT_SCOPES, type ApiScope } from '../api/scopes';
+import { API_SCOPES, DEFAULT_SCOPES, type ApiScope } from '../api/scopes';
 import { writeAudit, type AuditActor } from './audit';
 
 const KEY_PREFIX = 'lf_';
+
+/** Scopes as stored: each once, in API_SCOPES order, however they were asked for. */
+const canonical = (scopes: readonly ApiScope[]): ApiScope[] => API_SCOPES.filter((s) => scopes.includes(s));
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -20,8 +23,9 @@ export async function createApiKey(
   organizationId: string,
   name: string,
   actor: AuditActor = { type: 'system', id: 'admin' },
-  scopes: readonly ApiScope[] = DEFAULT_SCOPES,
+  asked: readonly ApiScope[] = DEFAULT_SCOPES,
 ): Promise<{ id: string; key: string; prefix: string; scopes: ApiScope[] }> {
+  const scopes = canonical(asked);
   const key = KEY_PREFIX + randomBytes(32).toString('base64url');
   const prefix = key.slice(0, 10);
   const row = await prisma.$transaction(async (tx) => {
@@ -40,7 +44,8 @@ export async function createApiKey(
 }
 
 /** Replaces a key's scopes (it takes effect within the API's key cache time). false when no such active key. */
-export async function setApiKeyScopes(prisma: PrismaClient, organizationId: string, id: string, scopes: readonly ApiScope[], actor: AuditActor): Promise<boolean> {
+export async function setApiKeyScopes(prisma: PrismaClient, organizationId: string, id: string, asked: readonly ApiScope[], actor: AuditActor): Promise<boolean> {
+  const scopes = canonical(asked);
   return prisma.$transaction(async (tx) => {
     const key = await tx.apiKey.findFirst({ where: { id, organizationId, revokedAt: null } });
     if (!key) return false;

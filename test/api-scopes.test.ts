@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { API_SCOPES, type ApiScope } from '../api/scopes';
+import { API_SCOPES, scopesFor, type ApiScope } from '../api/scopes';
 import { createApiKey, setApiKeyScopes } from '../prisma/api-keys';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { event, startTestApi, type TestApi } from './api-test-app';
@@ -87,5 +87,64 @@ describe('scoped API keys', () => {
     expect((await api.get('/api/v1/invoices', key.key)).status).toBe(200);
     const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, entityId: key.id, action: 'api_key.scopes_set' } });
     expect([audit.before, audit.after]).toEqual([{ scopes: ['ingest'] }, { scopes: ['ingest', 'read'] }]);
+  });
+
+  it('admin: manages the organization\'s keys through the API, each change audited as made by the calling key', async () => {
+    const admin = keys.admin;
+    // Another scope cannot even list them.
+    expect(await api.get('/api/v1/api-keys', keys.billing.key)).toMatchObject(refusedFor('admin'));
+    expect(await api.post('/api/v1/api-keys', keys.ingest.key, { name: 'escalate', scopes: ['admin'] })).toMatchObject(refusedFor('admin'));
+
+    const made = await api.post('/api/v1/api-keys', admin.key, { name: 'reporting' });
+    expect(made.status).toBe(201);
+    const created = made.body as { id: string; key: string; prefix: string; scopes: string[]; revoked_at: string | null };
+    expect(created).toMatchObject({ name: 'reporting', scopes: ['ingest'], revoked_at: null });
+    expect(created.key.startsWith(created.prefix)).toBe(true);
+    // The secret is answered once: the list shows no key.
+    const listed = (await api.get('/api/v1/api-keys', admin.key)).body as { data: Record<string, unknown>[] };
+    expect(listed.data.find((k) => k.id === created.id)).toEqual(expect.not.objectContaining({ key: expect.anything() }));
+    expect(JSON.stringify(listed)).not.toContain(created.key);
+    // The new key works, as ingest only.
+    expect(await api.get('/api/v1/invoices', created.key)).toMatchObject(refusedFor('read'));
+
+    const widened = await api.patch(`/api/v1/api-keys/${created.id}`, admin.key, { scopes: ['read', 'ingest'] });
+    expect(widened).toMatchObject({ status: 200, body: { id: created.id, scopes: ['ingest', 'read'] } });
+    expect((await api.get('/api/v1/invoices', created.key)).status).toBe(200);
+    const badScope = await api.patch(`/api/v1/api-keys/${created.id}`, admin.key, { scopes: ['approve'] });
+    expect(badScope).toMatchObject({ status: 400, body: { details: { field: 'scopes.0' } } });
+    const noScopes = await api.post('/api/v1/api-keys', admin.key, { name: 'nothing', scopes: [] });
+    expect(noScopes).toMatchObject({ status: 400, body: { details: { field: 'scopes' } } });
+
+    const revoked = await api.delete(`/api/v1/api-keys/${created.id}`, admin.key);
+    expect(revoked).toMatchObject({ status: 200, body: { id: created.id, revoked_at: expect.any(String) } });
+    expect((await api.get('/api/v1/invoices', created.key)).status).toBe(401);
+    expect((await api.delete(`/api/v1/api-keys/${created.id}`, admin.key)).status).toBe(404);
+    expect((await api.patch(`/api/v1/api-keys/${randomUUID()}`, admin.key, { scopes: ['read'] })).status).toBe(404);
+
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId, entityId: created.id }, orderBy: { id: 'asc' } });
+    expect(audit.map((a) => [a.action, a.actorType, a.actorId])).toEqual([
+      ['api_key.created', 'api_key', admin.id],
+      ['api_key.scopes_set', 'api_key', admin.id],
+      ['api_key.revoked', 'api_key', admin.id],
+    ]);
+  });
+
+  it('the OpenAPI document names the scope of every /api/v1 operation, as the API enforces it', async () => {
+    const doc = (await api.get('/api/openapi.json', null)).body as { paths: Record<string, Record<string, { security?: { bearerAuth: string[] }[]; responses: Record<string, unknown> }>> };
+    const operations = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/api/v1/'))
+      .flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
+    expect(operations.length).toBeGreaterThan(30);
+    for (const { path, method, op } of operations) {
+      const documented = (op.security ?? []).map((r) => r.bearerAuth).flat();
+      expect({ path, method, documented }).toEqual({ path, method, documented: [...scopesFor(method, path.slice('/api/v1'.length))] });
+      expect(op.responses).toHaveProperty('403');
+    }
+    expect(doc.paths['/api/v1/settings/alerts']!.patch!.security).toEqual([{ bearerAuth: ['admin'] }]);
+    expect(doc.paths['/api/v1/batches/{id}']!.get!.security).toEqual([{ bearerAuth: ['ingest'] }, { bearerAuth: ['read'] }]);
+    expect(doc.paths['/api/v1/api-keys']!.post!.security).toEqual([{ bearerAuth: ['admin'] }]);
+    // And the API does what it documents: a key with only the first documented scope of a write is let through the scope check.
+    const key = keys.billing.key;
+    expect((await api.post('/api/v1/reconciliations', key, {})).status).toBe(400);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import type { ZodOpenApiResponsesObject } from 'zod-openapi';
 import { dec, toPlainString } from '../../billing/decimal';
 import { isExactNumber, NOT_EXACT_NUMBER, type ExactNumber } from '../exact-json';
 
@@ -69,12 +70,17 @@ export const RateLimitErrorSchema = z
   })
   .meta({ id: 'RateLimitError', description: 'Too many requests; also sent with a Retry-After header' });
 
+/** The OpenAPI document's helpers (api/openapi.ts), as the modules that add paths to it take them. */
+export type Json = <S extends z.ZodType>(schema: S) => { 'application/json': { schema: S } };
+export type Responses = (ok: { status: string; description: string; schema: z.ZodType }, extra?: ZodOpenApiResponsesObject) => ZodOpenApiResponsesObject;
+
 export const errorContent = { 'application/json': { schema: ErrorSchema } };
 
 /** Error responses every authenticated endpoint can give. */
 export const commonErrorResponses = {
   '400': { description: 'Malformed JSON, wrong types or unknown fields', content: errorContent },
   '401': { description: 'Missing, unknown or revoked API key', content: errorContent },
+  '403': { description: 'INSUFFICIENT_SCOPE: the API key lacks the scope this operation needs (details.required_scope names it)', content: errorContent },
   '413': { description: 'Request body too large', content: errorContent },
   '415': { description: 'Content-Type is not application/json', content: errorContent },
   '429': {

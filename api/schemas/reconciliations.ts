@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import type { ZodOpenApiPathsObject, ZodOpenApiResponsesObject } from 'zod-openapi';
-import { decimalInput, errorContent } from './common';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { decimalInput, errorContent, type Json, type Responses } from './common';
 
 const isoDate = z.iso.date();
 const isoDateTime = z.iso.datetime({ offset: true });
@@ -109,9 +109,6 @@ export const ReportedUsageRequestSchema = z
   .meta({ id: 'ReportedUsageBatch' });
 
 export const ReportedUsageResponseSchema = z.object({ stored: z.number().int().meta({ description: 'Rows written; a repeated (customer, meter, period, source) replaces its quantity' }) }).meta({ id: 'ReportedUsageStored' });
-
-type Json = <S extends z.ZodType>(schema: S) => { 'application/json': { schema: S } };
-type Responses = (ok: { status: string; description: string; schema: z.ZodType }, extra?: ZodOpenApiResponsesObject) => ZodOpenApiResponsesObject;
 
 /** The reconciliation paths of the OpenAPI document (api/openapi.ts passes its helpers). */
 export function reconciliationPaths(json: Json, responses: Responses): ZodOpenApiPathsObject {

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import 'zod-openapi';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { API_SCOPES } from '../scopes';
+import { errorContent, type Json, type Responses } from './common';
+
+const scopes = z
+  .array(z.enum(API_SCOPES))
+  .min(1)
+  .max(API_SCOPES.length)
+  .refine((list) => new Set(list).size === list.length, 'names a scope twice')
+  .meta({ description: 'What the key may do (README, "API key scopes"); scopes do not imply one another', example: ['read', 'billing'] });
+
+export const ApiKeyParamsSchema = z.object({ id: z.uuid().meta({ description: 'The key\'s id' }) });
+
+export const CreateApiKeySchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).meta({ description: 'What uses the key, shown in lists and the audit log', example: 'finance bot' }),
+    scopes: scopes.optional().meta({ description: 'What the key may do; omitted: ingest only' }),
+  })
+  .meta({ id: 'CreateApiKeyRequest' });
+
+export const SetApiKeyScopesSchema = z.strictObject({ scopes }).meta({ id: 'SetApiKeyScopesRequest' });
+
+export const ApiKeySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string().meta({ description: 'The first characters of the key, to recognise it', example: 'lf_4f2aXk9' }),
+    scopes: z.array(z.enum(API_SCOPES)),
+    created_at: z.string().meta({ description: 'ISO 8601' }),
+    revoked_at: z.string().nullable().meta({ description: 'ISO 8601; a revoked key is refused (401) within the API\'s key cache time' }),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const CreatedApiKeySchema = ApiKeySchema.extend({
+  key: z.string().meta({ description: 'The secret, shown this once: only its SHA-256 is stored', example: 'lf_4f2aXk9…' }),
+}).meta({ id: 'CreatedApiKey' });
+
+export const ApiKeyListSchema = z.object({ data: z.array(ApiKeySchema).meta({ description: 'Newest first, revoked ones too' }) }).meta({ id: 'ApiKeyList' });
+
+const notFound = { '404': { description: 'No such key in your organization (or, for a change, it is revoked)', content: errorContent } };
+
+/** The API key paths of the OpenAPI document (api/openapi.ts passes its helpers). */
+export function apiKeyPaths(json: Json, responses: Responses): ZodOpenApiPathsObject {
+  return {
+    '/api/v1/api-keys': {
+      get: {
+        summary: 'Your organization\'s API keys (never their secrets)',
+        responses: responses({ status: '200', description: 'The keys', schema: ApiKeyListSchema }),
+      },
+      post: {
+        summary: 'Create an API key',
+        description: 'The secret is in the answer once and never again. Recorded in the audit log (api_key.created) as made by the calling key.',
+        requestBody: { required: true, content: json(CreateApiKeySchema) },
+        responses: responses({ status: '201', description: 'Created', schema: CreatedApiKeySchema }),
+      },
+    },
+    '/api/v1/api-keys/{id}': {
+      patch: {
+        summary: 'Replace a key\'s scopes',
+        description: 'Applies within the API\'s key cache time (3 s by default). Audited (api_key.scopes_set, before and after).',
+        requestParams: { path: ApiKeyParamsSchema },
+        requestBody: { required: true, content: json(SetApiKeyScopesSchema) },
+        responses: responses({ status: '200', description: 'The key, as now stored', schema: ApiKeySchema }, notFound),
+      },
+      delete: {
+        summary: 'Revoke a key',
+        description: 'For good: a revoked key is refused (401) within the API\'s key cache time. Audited (api_key.revoked). A key may revoke itself.',
+        requestParams: { path: ApiKeyParamsSchema },
+        responses: responses({ status: '200', description: 'The key, revoked', schema: ApiKeySchema }, notFound),
+      },
+    },
+  };
+}
