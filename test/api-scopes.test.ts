@@ -147,4 +147,31 @@ describe('scoped API keys', () => {
     const key = keys.billing.key;
     expect((await api.post('/api/v1/reconciliations', key, {})).status).toBe(400);
   });
+
+  it('enforces on every documented /api/v1 operation what the document says: 403 naming the scope without it, through with it', async () => {
+    const doc = (await api.get('/api/openapi.json', null)).body as { paths: Record<string, Record<string, { security: { bearerAuth: string[] }[] }>> };
+    const refusedWrongly: string[] = [];
+    for (const [template, item] of Object.entries(doc.paths)) {
+      if (!template.startsWith('/api/v1/')) continue;
+      // Path parameters: an id no row has (the request stops at a 404 or a 400 after the scope check).
+      const path = template.replace(/\{[^}]+\}/g, randomUUID());
+      for (const [method, op] of Object.entries(item)) {
+        const accepted = op.security.map((r) => r.bearerAuth[0]!) as ApiScope[];
+        for (const scope of API_SCOPES) {
+          const body = method === 'get' ? undefined : {};
+          const res = await fetch(api.base + path, {
+            method: method.toUpperCase(),
+            headers: { authorization: `Bearer ${keys[scope].key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+            body: body ? JSON.stringify(body) : undefined,
+          });
+          const answer = (await res.json().catch(() => ({}))) as { code?: string; details?: { required_scope?: string } };
+          const refused = res.status === 403 && answer.code === 'INSUFFICIENT_SCOPE';
+          if (refused !== !accepted.includes(scope) || (refused && answer.details?.required_scope !== accepted[0])) {
+            refusedWrongly.push(`${method.toUpperCase()} ${template} with ${scope}: ${res.status} ${answer.code ?? ''}`);
+          }
+        }
+      }
+    }
+    expect(refusedWrongly).toEqual([]);
+  });
 });
