@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../prisma/client';
 import type { Notifier } from './notifier';
+import type { OutboundPolicy } from './outbound/guard';
 import type { StripeAccounts } from './stripe/accounts';
 
 /**
@@ -24,6 +25,8 @@ export interface ActivityDeps {
   stripeAccounts?: StripeAccounts;
   /** false where the namespace has no custom search attributes (Temporal's time-skipping test server) */
   searchAttributes?: boolean;
+  /** where organizations' own URLs (CRM webhook) may point; default: public https only */
+  outbound?: OutboundPolicy;
 }
 
 /**

@@ -128,7 +128,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/invoices', creditNotesRouter(deps));
   v1.use('/settings/billing', billingSettingsRouter(deps));
-  v1.use('/settings/alerts', alertSettingsRouter(deps));
+  v1.use('/settings/alerts', alertSettingsRouter(deps, config));
   v1.use('/api-keys', apiKeysRouter(deps));
   // /reconciliations and /reported-usage
   v1.use(reconciliationsRouter(deps));

@@ -1,3 +1,5 @@
+import { outboundPolicyFromEnv, STRICT_OUTBOUND, type OutboundPolicy } from '../activities/outbound/guard';
+
 /** Settings of one API instance; tests build apps with their own. */
 export interface ApiConfig {
   /** requests per second per organization (all its keys), unless the operator set its own; 0 disables the limit */
@@ -24,6 +26,8 @@ export interface ApiConfig {
   ingestMaxBacklogAgeSeconds: number;
   /** how often the API reads the ingest backlog */
   ingestBacklogRefreshMs: number;
+  /** where organizations' own URLs (CRM webhook, SMTP server) may point (OUTBOUND_DEVELOPMENT) */
+  outbound: OutboundPolicy;
   /** signing secret of the Stripe webhook endpoint (whsec_…); unset, POST /webhooks/stripe answers 503 */
   stripeWebhookSecret?: string;
   log: (message: string, err?: unknown) => void;
@@ -43,6 +47,7 @@ export const defaultApiConfig: ApiConfig = {
   ingestMaxBacklogEvents: 200_000,
   ingestMaxBacklogAgeSeconds: 300,
   ingestBacklogRefreshMs: 1000,
+  outbound: STRICT_OUTBOUND,
   log: (message, err) => {
     console.error(`[api] ${message}`, err ?? '');
   },
@@ -78,5 +83,6 @@ export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfi
     ingestMaxBacklogEvents: nonNegativeInt('INGEST_MAX_BACKLOG_EVENTS', env.INGEST_MAX_BACKLOG_EVENTS, defaultApiConfig.ingestMaxBacklogEvents),
     ingestMaxBacklogAgeSeconds: nonNegativeInt('INGEST_MAX_BACKLOG_AGE_SECONDS', env.INGEST_MAX_BACKLOG_AGE_SECONDS, defaultApiConfig.ingestMaxBacklogAgeSeconds),
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
+    outbound: outboundPolicyFromEnv(env),
   };
 }

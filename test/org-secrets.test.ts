@@ -38,7 +38,7 @@ const stripeFake = new StripeFake();
 let stripeBase: string;
 
 beforeAll(async () => {
-  [api, slack, orgSmtp, deploymentSmtp] = await Promise.all([startTestApi(), startSlackFake(), startSmtpFake({ auth: { user: 'orgmail', pass: SECRETS.smtp_password } }), startSmtpFake()]);
+  [api, slack, orgSmtp, deploymentSmtp] = await Promise.all([startTestApi({ outbound: { allowDevelopmentTargets: true } }), startSlackFake(), startSmtpFake({ auth: { user: 'orgmail', pass: SECRETS.smtp_password } }), startSmtpFake()]);
   stripeBase = `http://127.0.0.1:${await stripeFake.start()}`;
 });
 
@@ -52,7 +52,8 @@ const deploymentNotifier = (): Notifier =>
   createChannelNotifier({
     prisma: testPrisma(),
     slack: { token: 'xoxb-deployment-token', apiUrl: slack.apiUrl, defaultChannel: '#deployment' },
-    email: { smtpUrl: deploymentSmtp.url, from: 'Deployment <alerts@deployment.test>', defaultTo: 'ops@deployment.test' },
+    // The organization's SMTP fake is on loopback: allowed as on a development deployment (test/outbound-guard.test.ts refuses it otherwise).
+    email: { smtpUrl: deploymentSmtp.url, from: 'Deployment <alerts@deployment.test>', defaultTo: 'ops@deployment.test', outbound: { allowDevelopmentTargets: true } },
     contactsTtlMs: 0,
     log: () => undefined,
   });

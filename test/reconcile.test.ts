@@ -104,9 +104,11 @@ beforeAll(async () => {
       log: () => undefined,
     }),
     workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE!,
+    // The CRM fake listens on loopback over plain http: allowed as on a development deployment (test/outbound-guard.test.ts refuses it otherwise).
+    outbound: { allowDevelopmentTargets: true },
   });
   running = worker.run();
-  api = await startTestApi({}, taskQueue);
+  api = await startTestApi({ outbound: { allowDevelopmentTargets: true } }, taskQueue);
 });
 
 afterAll(async () => {

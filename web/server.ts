@@ -14,6 +14,7 @@ import type { ServerBuild } from 'react-router';
 import { createPgPool, createPrismaClient } from '../prisma/client';
 import { createTemporalClient } from '../temporal/client';
 import type { WebContext } from './app/context';
+import { outboundPolicyFromEnv } from '../activities/outbound/guard';
 import { SignInLimit, signInLimitOptions } from './sign-in-limit';
 
 const BUILD_DIR = path.join(__dirname, 'build');
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     temporalNamespace: temporal.client.options.namespace,
     temporalUiUrl: (process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233').replace(/\/+$/, ''),
     signInLimit,
+    outbound: outboundPolicyFromEnv(),
   };
 
   const app = express();

@@ -5,6 +5,7 @@ import type Stripe from 'stripe';
 import { createActivities, createLogNotifier, type Notifier } from '../activities';
 import type { PrismaClient } from '../prisma/client';
 import type { StripeAccounts } from '../activities/stripe/accounts';
+import type { OutboundPolicy } from '../activities/outbound/guard';
 
 export interface LedgerflowWorkerOptions {
   connection: NativeConnection;
@@ -27,6 +28,8 @@ export interface LedgerflowWorkerOptions {
   workflowBundlePath?: string;
   /** workflow runs kept in memory between tasks (default DEFAULT_MAX_CACHED_WORKFLOWS) */
   maxCachedWorkflows?: number;
+  /** where organizations' own URLs (CRM webhook) may point; default: public https only (OUTBOUND_DEVELOPMENT) */
+  outbound?: OutboundPolicy;
 }
 
 /**
@@ -58,6 +61,7 @@ export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): 
       ...(options.stripe ? { stripe: options.stripe } : {}),
       ...(options.stripeAccounts ? { stripeAccounts: options.stripeAccounts } : {}),
       ...(options.searchAttributes === false ? { searchAttributes: false } : {}),
+      ...(options.outbound ? { outbound: options.outbound } : {}),
     }),
     maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     // Let a running activity finish its transaction on SIGTERM before we go.

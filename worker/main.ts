@@ -3,6 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { notifierFromEnv } from '../activities/channels';
 import { createStripeAccounts } from '../activities/stripe/accounts';
 import { createStripeClient } from '../activities/stripe/client';
+import { outboundPolicyFromEnv } from '../activities/outbound/guard';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
@@ -17,7 +18,9 @@ import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-w
  * Env: DATABASE_URL (required), TEMPORAL_ADDRESS (127.0.0.1:7233),
  * TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE (ledgerflow),
  * SWEEPER_INTERVAL_SECONDS (60), INGEST_BATCH_WINDOW_MS (250),
- * INGEST_MAX_OPEN_BATCHES (4 per organization), WORKER_MAX_CACHED_WORKFLOWS (500); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
+ * INGEST_MAX_OPEN_BATCHES (4 per organization), WORKER_MAX_CACHED_WORKFLOWS (500),
+ * OUTBOUND_DEVELOPMENT (0; 1 lets organizations' CRM and SMTP URLs use plain
+ * http/SMTP and loopback or private addresses); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
  * ALERT_SLACK_CHANNEL, SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (see
  * activities/channels/index.ts; with none set, notifications are logged);
  * Stripe: STRIPE_SECRET_KEY and, for stripe-mock or a proxy, STRIPE_API_BASE
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
     await assertClaimsMatchDatabase(prisma);
     // First: a half-configured alert channel stops the worker at start, not at its first alert.
     const notifier = notifierFromEnv(prisma);
+    const outbound = outboundPolicyFromEnv();
     // The API starts workflows with these attributes; against a fresh cluster
     // (docker compose) the worker may be the first to come up. Safe to repeat.
     await registerSearchAttributes(clientConnection, namespace);
@@ -66,6 +70,7 @@ async function main(): Promise<void> {
       notifier,
       stripeAccounts,
       maxCachedWorkflows,
+      outbound,
       ...(stripe ? { stripe } : {}),
       // A bundle built ahead of time (images, tests) instead of bundling the workflows at start.
       ...(process.env.LEDGERFLOW_WORKFLOW_BUNDLE ? { workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE } : {}),
@@ -88,6 +93,7 @@ async function main(): Promise<void> {
     console.log(`worker ready on task queue ${taskQueue}`);
     console.log(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
     console.log(`  ingest: batches of up to 1,000 events or ${batchWindowMs} ms of arrivals, at most ${maxOpenBatches} open per organization`);
+    if (outbound.allowDevelopmentTargets) console.log('  OUTBOUND_DEVELOPMENT=1: organizations\' CRM and SMTP URLs may use plain http/SMTP and reach loopback and private addresses (development only)');
     console.log(`  Stripe: ${stripe ? (process.env.STRIPE_API_BASE ?? 'api.stripe.com') : 'not configured (set STRIPE_SECRET_KEY)'}`);
     try {
       await running;

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import { bareHost, connectAddress, OutboundRefused, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../outbound/guard';
 import type { OutgoingNotification } from '../notifier';
 import type { ChannelSender } from './sender';
 import type { ContactLookup } from './contacts';
@@ -12,6 +15,8 @@ export interface EmailChannelOptions {
   from?: string;
   /** where organizations without recipients are alerted; without it they get no email */
   defaultTo?: string;
+  /** where organizations' own SMTP servers may be; default: public addresses, TLS required (OUTBOUND_DEVELOPMENT) */
+  outbound?: OutboundPolicy;
 }
 
 // Short timeouts: a hung SMTP server should fail the activity attempt, not hold the outbox row for minutes.
@@ -27,24 +32,29 @@ const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTim
  * retry.
  */
 export function createEmailNotifier(options: EmailChannelOptions, contacts: ContactLookup, log: (line: string) => void = console.log): ChannelSender {
+  const policy = options.outbound ?? STRICT_OUTBOUND;
   const transports = new Map<string, Transporter>();
-  const transportFor = (url: string, password: string | null): Transporter => {
-    const key = `${url}\n${password ?? ''}`;
+  const cached = (key: string, make: () => Transporter): Transporter => {
     let transport = transports.get(key);
     if (!transport) {
-      // nodemailer takes the credentials from the URL (an `auth` option beside `url` is overridden by it).
-      const withPassword = new URL(url);
-      if (password !== null) withPassword.password = password;
-      transport = nodemailer.createTransport({ url: withPassword.toString(), ...TIMEOUTS });
+      transport = make();
       transports.set(key, transport);
     }
     return transport;
+  };
+  // The deployment's SMTP_URL is the operator's: nodemailer reads it as it is.
+  const deploymentTransport = (url: string): Transporter => cached(url, () => nodemailer.createTransport({ url, ...TIMEOUTS }));
+  // An organization's server goes through the outbound guard, resolved again for every message.
+  const organizationTransport = async (url: string, password: string | null): Promise<Transporter> => {
+    const server = await organizationSmtpOptions(url, password, policy);
+    return cached(JSON.stringify(server), () => nodemailer.createTransport({ ...server, ...TIMEOUTS }));
   };
   return {
     async send(n) {
       const org = await contacts(n.organizationId);
       const to = org.emailRecipients.length > 0 ? org.emailRecipients : options.defaultTo ? [options.defaultTo] : [];
       const server = org.smtp ?? (options.smtpUrl ? { url: options.smtpUrl, password: null } : null);
+      const transport = () => (org.smtp ? organizationTransport(org.smtp.url, org.smtp.password) : deploymentTransport(options.smtpUrl!));
       const from = org.alertEmailFrom ?? options.from;
       const missing = to.length === 0 ? 'no recipient' : !server ? 'no SMTP server' : !from ? 'no sender address' : null;
       if (missing || !server || !from) {
@@ -52,7 +62,7 @@ export function createEmailNotifier(options: EmailChannelOptions, contacts: Cont
         if (to.length > 0 || server || from) log(`email: ${missing} for org=${n.organizationId} (its settings or the deployment default); ${n.kind} key=${n.dedupeKey} not sent`);
         return 'skipped';
       }
-      await transportFor(server.url, server.password).sendMail({
+      await (await transport()).sendMail({
         from,
         to,
         subject: `[Ledgerflow] ${renderNotification(n).title}`,
@@ -63,6 +73,32 @@ export function createEmailNotifier(options: EmailChannelOptions, contacts: Cont
       });
       return 'sent';
     },
+  };
+}
+
+/**
+ * Connection options for an organization's smtp_url: the address connected
+ * to is the one the guard checked (the certificate is still verified against
+ * the URL's name), smtps:// is TLS from the start, and smtp:// must upgrade
+ * with STARTTLS (plain SMTP only with development targets allowed). Only the
+ * scheme, user, host and port of the URL are used: nodemailer would read
+ * options (a proxy, TLS settings) from its query string.
+ */
+export async function organizationSmtpOptions(raw: string, password: string | null, policy: OutboundPolicy, lookup?: Parameters<typeof connectAddress>[2]): Promise<SMTPTransport.Options> {
+  const refusal = urlRefusal(raw, 'smtp', policy);
+  if (refusal) throw new OutboundRefused(`smtp_url refused: ${refusal}`);
+  const url = new URL(raw);
+  const secure = url.protocol === 'smtps:';
+  const name = bareHost(url.hostname);
+  const { address } = await connectAddress(name, policy, lookup);
+  const user = decodeURIComponent(url.username);
+  return {
+    host: address,
+    port: url.port ? Number(url.port) : secure ? 465 : 587,
+    secure,
+    requireTLS: !secure && !policy.allowDevelopmentTargets,
+    ...(user ? { auth: { user, pass: password ?? '' } } : {}),
+    ...(isIP(name) ? {} : { tls: { servername: name } }),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Notifier } from '../notifier';
 import type { ChannelSender } from './sender';
 import { createContactLookup } from './contacts';
 import { createEmailNotifier, type EmailChannelOptions } from './email';
+import { outboundPolicyFromEnv } from '../outbound/guard';
 import { createSlackNotifier, type SlackChannelOptions } from './slack';
 
 export type { SlackChannelOptions } from './slack';
@@ -101,7 +102,7 @@ export function notifierFromEnv(prisma: PrismaClient, env: NodeJS.ProcessEnv = p
   if (smtpUrl && !from) throw new Error('SMTP_URL is set but ALERT_EMAIL_FROM is not: set the sender address for alert emails');
 
   const slack = { token, apiUrl, defaultChannel };
-  const email = { smtpUrl, from, defaultTo };
+  const email = { smtpUrl, from, defaultTo, outbound: outboundPolicyFromEnv(env) };
   if (!token && !smtpUrl) {
     log('alerts: no SLACK_BOT_TOKEN or SMTP_URL: organizations with their own Slack token or SMTP server get alerts, the others are logged');
   } else {

@@ -14,6 +14,8 @@ import { recoveryRunWorkflowId } from '../../temporal/workflow-ids';
 import { isUniqueViolation } from '../../prisma/errors';
 import { openOrganizationSecret } from '../../prisma/organization-secrets';
 import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
+import { OutboundRefused, STRICT_OUTBOUND } from '../outbound/guard';
+import { postOutbound } from '../outbound/http';
 
 export interface FindingRef {
   organizationId: string;
@@ -233,12 +235,14 @@ function crmBody(f: LeakFindingModel, key: string): string {
 
 /**
  * POSTs a CRM task to the organization's crmWebhookUrl, signed with
- * HMAC-SHA256 over the body. Network faults, 5xx, 408 and 429 throw so
- * Temporal retries them (same body, same Idempotency-Key); any other 4xx is
- * a refusal that would repeat, so it fails for good. Skipped when the
- * organization has no webhook URL or secret.
+ * HMAC-SHA256 over the body, through the outbound guard (https to a public
+ * address only; activities/outbound/guard.ts). Network faults, 5xx, 408 and
+ * 429 throw so Temporal retries them (same body, same Idempotency-Key); any
+ * other answer outside 2xx (redirects are not followed) and a refused URL or
+ * address would repeat, so they fail for good. Skipped when the organization
+ * has no webhook URL or secret.
  */
-export function sendCrmTask({ prisma }: ActivityDeps) {
+export function sendCrmTask({ prisma, outbound = STRICT_OUTBOUND }: ActivityDeps) {
   return async function sendCrmTask(ref: FindingRef): Promise<ActionOutcome> {
     return once(prisma, ref, 'crm_webhook', async (key) => {
       const org = await prisma.organization.findUniqueOrThrow({ where: { id: ref.organizationId }, select: { crmWebhookUrl: true, crmWebhookSecretEnc: true } });
@@ -246,18 +250,24 @@ export function sendCrmTask({ prisma }: ActivityDeps) {
       const secret = openSecretForActivity(() => openOrganizationSecret('crm_webhook_secret', ref.organizationId, org.crmWebhookSecretEnc)!);
       const body = crmBody(await loadFinding(prisma, ref), key);
       const signature = createHmac('sha256', secret).update(body).digest('hex');
-      const res = await fetch(org.crmWebhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key, [CRM_SIGNATURE_HEADER]: `sha256=${signature}` },
-        body,
-        signal: AbortSignal.timeout(15_000),
-      });
-      if (!res.ok) {
-        const message = `CRM webhook answered HTTP ${res.status}`;
-        if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Error(message);
+      let status: number;
+      try {
+        ({ status } = await postOutbound(
+          org.crmWebhookUrl,
+          { headers: { 'content-type': 'application/json', 'idempotency-key': key, [CRM_SIGNATURE_HEADER]: `sha256=${signature}` }, body, timeoutMs: 15_000 },
+          outbound,
+        ));
+      } catch (err) {
+        // The same URL and address would be refused on every retry: say so once, for good.
+        if (err instanceof OutboundRefused) throw ApplicationFailure.nonRetryable(`CRM webhook ${err.message}`, 'CrmWebhookRefused');
+        throw err;
+      }
+      if (status < 200 || status >= 300) {
+        const message = `CRM webhook answered HTTP ${status}`;
+        if (status >= 500 || status === 408 || status === 429) throw new Error(message);
         throw ApplicationFailure.nonRetryable(message, 'CrmWebhookRefused');
       }
-      return { status: 'done', summary: { httpStatus: res.status } };
+      return { status: 'done', summary: { httpStatus: status } };
     });
   };
 }

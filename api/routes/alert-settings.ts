@@ -1,14 +1,16 @@
 import { Router } from 'express';
 import { readAlertSettings, updateAlertSettings } from '../alert-settings-store';
 import { callerOf } from '../auth';
+import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
-import { AlertSettingsPatchSchema } from '../schemas/alert-settings';
+import { alertSettingsPatchSchema } from '../schemas/alert-settings';
 import { parseOrThrow } from '../validation';
 import { apiKeyActor } from './catalog-common';
 
 /** The caller's organization's alert routes and channel secrets; the worker picks a change up within a minute. */
-export function alertSettingsRouter(deps: ApiDeps): Router {
+export function alertSettingsRouter(deps: ApiDeps, config: Pick<ApiConfig, 'outbound'>): Router {
   const router = Router();
+  const patchSchema = alertSettingsPatchSchema(config.outbound);
 
   router.get('/', async (req, res) => {
     res.json(await readAlertSettings(deps.prisma, callerOf(req).organizationId));
@@ -16,7 +18,7 @@ export function alertSettingsRouter(deps: ApiDeps): Router {
 
   router.patch('/', async (req, res) => {
     const caller = callerOf(req);
-    const patch = parseOrThrow(AlertSettingsPatchSchema, req.body, 'request');
+    const patch = parseOrThrow(patchSchema, req.body, 'request');
     res.json(await updateAlertSettings(deps.prisma, caller.organizationId, patch, apiKeyActor(caller)));
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { DEVELOPMENT_HINT, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../../activities/outbound/guard';
 
 /*
  * Where an organization's alerts go and the secrets its channels use. The
@@ -13,48 +14,78 @@ const MAX_RECIPIENTS = 20;
 const secret = (description: string, pattern: RegExp, shape: string, example: string) =>
   z.string().max(500, 'must be at most 500 characters').regex(pattern, `must look like ${shape}`).nullable().meta({ description: `${description} Write-only; null removes it.`, example });
 
-const httpUrl = (description: string, example: string) =>
+/*
+ * Outbound URLs an organization sets are where the worker connects: https
+ * (or SMTP with TLS) to a public address only, unless the deployment allows
+ * development targets (activities/outbound/guard.ts). Refused here, with the
+ * field named, and checked again with the resolved address when sending.
+ */
+const outboundRule = (kind: 'http' | 'smtp', policy: OutboundPolicy) => (url: string | null, ctx: z.RefinementCtx) => {
+  const refusal = url === null ? null : urlRefusal(url, kind, policy);
+  if (refusal) ctx.addIssue({ code: 'custom', message: refusal });
+};
+
+const httpUrl = (policy: OutboundPolicy, description: string, example: string) =>
   z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .url(
+      policy.allowDevelopmentTargets
+        ? { protocol: /^https?$/, error: 'must be an http(s) URL' }
+        : { protocol: /^https$/, error: `must be an https URL (plain http: ${DEVELOPMENT_HINT})` },
+    )
     .max(2000, 'must be at most 2000 characters')
     .nullable()
-    .meta({ description, example });
+    .superRefine(outboundRule('http', policy))
+    .meta({ description: `${description}. https to a public address (not loopback, private or link-local).`, example });
 
-const smtpUrl = z
-  .url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL like smtps://alerts@mail.example.com:465' })
-  .max(2000, 'must be at most 2000 characters')
-  .refine((u) => new URL(u).password === '', 'must not hold the password: send it as smtp_password, which is stored encrypted')
-  .nullable()
-  .meta({ description: 'Your own SMTP server for alert emails (user in the URL, password in smtp_password); null = the deployment\'s SMTP_URL', example: 'smtps://alerts@mail.example.com:465' });
+const smtpUrl = (policy: OutboundPolicy) =>
+  z
+    .url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL like smtps://alerts@mail.example.com:465' })
+    .max(2000, 'must be at most 2000 characters')
+    .refine((u) => new URL(u).password === '', 'must not hold the password: send it as smtp_password, which is stored encrypted')
+    .refine((u) => {
+      const url = new URL(u);
+      return url.search === '' && url.hash === '' && ['', '/'].includes(url.pathname);
+    }, 'must be only scheme, user, host and port (no path, query string or fragment), like smtps://alerts@mail.example.com:465')
+    .nullable()
+    .superRefine(outboundRule('smtp', policy))
+    .meta({
+      description:
+        "Your own SMTP server for alert emails (user in the URL, password in smtp_password); null = the deployment's SMTP_URL. smtps:// is TLS from the start, smtp:// must offer STARTTLS; the server must be on a public address.",
+      example: 'smtps://alerts@mail.example.com:465',
+    });
 
-export const AlertSettingsPatchSchema = z
-  .strictObject({
-    alert_email_recipients: z
-      .array(z.email('must be an email address like ops@example.com').max(254, 'must be at most 254 characters'))
-      .max(MAX_RECIPIENTS, `must list at most ${MAX_RECIPIENTS} addresses`)
-      .meta({ description: 'Addresses that get every alert email, besides finance_email (billing settings)', example: ['ops@example.com', 'cfo@example.com'] }),
-    alert_email_from: z
-      .string()
-      .min(3)
-      .max(254)
-      .regex(/@/, 'must be a sender address like "Ledgerflow <alerts@example.com>"')
-      .nullable()
-      .meta({ description: 'Sender of your alert emails; null = the deployment\'s ALERT_EMAIL_FROM', example: 'Billing alerts <alerts@example.com>' }),
-    smtp_url: smtpUrl,
-    smtp_password: secret('Password of smtp_url\'s user.', /^[^\r\n]+$/, 'a single line', 'app-password'),
-    slack_bot_token: secret('Your own Slack bot token (chat:write); unset = the deployment\'s SLACK_BOT_TOKEN.', /^xox[bp]-[A-Za-z0-9-]+$/, 'a Slack bot token like "xoxb-…"', 'xoxb-1234-5678-abcd'),
-    crm_webhook_url: httpUrl('Receives a CRM task per revenue-leak finding, signed with crm_webhook_secret; null = no CRM tasks', 'https://crm.example.com/hooks/ledgerflow'),
-    crm_webhook_secret: secret('Key of the HMAC-SHA256 signature on CRM tasks (Ledgerflow-Signature: sha256=<hex>).', /^[^\r\n]{16,}$/, 'a single line of at least 16 characters', 'a-long-random-shared-secret'),
-    stripe_secret_key: secret('Your Stripe secret or restricted key.', /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/, 'a Stripe key like "sk_live_…" or "rk_live_…"', 'sk_test_abc123'),
-    stripe_webhook_secret: secret(
-      'Signing secret of a Stripe webhook endpoint pointed at POST /webhooks/stripe/<your organization id>.',
-      /^whsec_[A-Za-z0-9+/=]+$/,
-      'a Stripe signing secret like "whsec_…"',
-      'whsec_abc123',
-    ),
-  })
-  .partial()
-  .meta({ id: 'AlertSettingsUpdate', description: 'The settings to change; fields not sent keep their values' });
+/** The PATCH body under a deployment's outbound policy (the document shows the production one). */
+export function alertSettingsPatchSchema(policy: OutboundPolicy) {
+  return z
+    .strictObject({
+      alert_email_recipients: z
+        .array(z.email('must be an email address like ops@example.com').max(254, 'must be at most 254 characters'))
+        .max(MAX_RECIPIENTS, `must list at most ${MAX_RECIPIENTS} addresses`)
+        .meta({ description: 'Addresses that get every alert email, besides finance_email (billing settings)', example: ['ops@example.com', 'cfo@example.com'] }),
+      alert_email_from: z
+        .string()
+        .min(3)
+        .max(254)
+        .regex(/@/, 'must be a sender address like "Ledgerflow <alerts@example.com>"')
+        .nullable()
+        .meta({ description: 'Sender of your alert emails; null = the deployment\'s ALERT_EMAIL_FROM', example: 'Billing alerts <alerts@example.com>' }),
+      smtp_url: smtpUrl(policy),
+      smtp_password: secret('Password of smtp_url\'s user.', /^[^\r\n]+$/, 'a single line', 'app-password'),
+      slack_bot_token: secret('Your own Slack bot token (chat:write); unset = the deployment\'s SLACK_BOT_TOKEN.', /^xox[bp]-[A-Za-z0-9-]+$/, 'a Slack bot token like "xoxb-…"', 'xoxb-1234-5678-abcd'),
+      crm_webhook_url: httpUrl(policy, 'Receives a CRM task per revenue-leak finding, signed with crm_webhook_secret; null = no CRM tasks', 'https://crm.example.com/hooks/ledgerflow'),
+      crm_webhook_secret: secret('Key of the HMAC-SHA256 signature on CRM tasks (Ledgerflow-Signature: sha256=<hex>).', /^[^\r\n]{16,}$/, 'a single line of at least 16 characters', 'a-long-random-shared-secret'),
+      stripe_secret_key: secret('Your Stripe secret or restricted key.', /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/, 'a Stripe key like "sk_live_…" or "rk_live_…"', 'sk_test_abc123'),
+      stripe_webhook_secret: secret(
+        'Signing secret of a Stripe webhook endpoint pointed at POST /webhooks/stripe/<your organization id>.',
+        /^whsec_[A-Za-z0-9+/=]+$/,
+        'a Stripe signing secret like "whsec_…"',
+        'whsec_abc123',
+      ),
+    })
+    .partial();
+}
+
+export const AlertSettingsPatchSchema = alertSettingsPatchSchema(STRICT_OUTBOUND).meta({ id: 'AlertSettingsUpdate', description: 'The settings to change; fields not sent keep their values' });
 
 export type AlertSettingsPatch = z.output<typeof AlertSettingsPatchSchema>;
 

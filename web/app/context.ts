@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { PrismaClient } from '../../prisma/client';
+import type { OutboundPolicy } from '../../activities/outbound/guard';
 import type { SignInLimit } from '../sign-in-limit';
 
 /**
@@ -17,6 +18,8 @@ export type WebContext = {
   temporalUiUrl: string;
   /** failed sign-ins per email and client IP, shared by every web instance */
   signInLimit: SignInLimit;
+  /** where organizations' own URLs (CRM webhook, SMTP server) may point (OUTBOUND_DEVELOPMENT) */
+  outbound: OutboundPolicy;
   /** this request's client address (Express's req.ip, which honours TRUST_PROXY) */
   clientIp: string;
 };

@@ -30,14 +30,14 @@ const GROUPS: { legend: string; plain: { name: PlainField; label: string; hint: 
     plain: [
       { name: 'alert_email_recipients', label: 'Also email', hint: 'one address per line, up to 20; the finance email on the Organization page gets every alert too', multiline: true },
       { name: 'alert_email_from', label: 'Sender', hint: 'e.g. "Billing alerts <alerts@example.com>"; empty = the deployment\'s ALERT_EMAIL_FROM' },
-      { name: 'smtp_url', label: 'SMTP server', hint: 'smtps://user@mail.example.com:465 without the password; empty = the deployment\'s SMTP_URL' },
+      { name: 'smtp_url', label: 'SMTP server', hint: 'smtps://user@mail.example.com:465 (or smtp://…:587 with STARTTLS) without the password, on a public address; empty = the deployment\'s SMTP_URL' },
     ],
     secrets: ['smtp_password'],
   },
   { legend: 'Slack', plain: [], secrets: ['slack_bot_token'] },
   {
     legend: 'CRM tasks for revenue leaks',
-    plain: [{ name: 'crm_webhook_url', label: 'CRM webhook URL', hint: 'gets a signed POST per leak finding; empty = no CRM tasks' }],
+    plain: [{ name: 'crm_webhook_url', label: 'CRM webhook URL', hint: 'an https URL on a public address; gets a signed POST per leak finding; empty = no CRM tasks' }],
     secrets: ['crm_webhook_secret'],
   },
   { legend: 'Stripe', plain: [], secrets: ['stripe_secret_key', 'stripe_webhook_secret'] },

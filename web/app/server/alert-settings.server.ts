@@ -1,6 +1,6 @@
 import type { AppLoadContext } from 'react-router';
 import { readAlertSettings, updateAlertSettings } from '../../../api/alert-settings-store';
-import { AlertSettingsPatchSchema, type AlertSettingsPatch } from '../../../api/schemas/alert-settings';
+import { alertSettingsPatchSchema, type AlertSettingsPatch } from '../../../api/schemas/alert-settings';
 import { ALERT_SECRETS, type AlertField } from '../alert-settings-fields';
 import type { SignedInUser } from './auth.server';
 
@@ -45,7 +45,7 @@ function patchFromForm(form: FormData): Record<string, unknown> {
 }
 
 export async function saveAlertChannels(context: AppLoadContext, user: SignedInUser, form: FormData): Promise<AlertChannelsOutcome> {
-  const parsed = AlertSettingsPatchSchema.safeParse(patchFromForm(form));
+  const parsed = alertSettingsPatchSchema(context.outbound).safeParse(patchFromForm(form));
   if (!parsed.success) {
     const fields: Partial<Record<AlertField, string>> = {};
     for (const issue of parsed.error.issues) {
