@@ -1,15 +1,15 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Client as PgClient, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import { createApiKey } from '../prisma/api-keys';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../prisma/client';
-import { applyMigrations } from '../prisma/migrate';
 import { freePort, startDevServer, type TemporalHandle } from '../temporal/dev-server';
 import { DEFAULT_NAMESPACE } from '../temporal/names';
 import { startProcess, type TestProcess } from './harness/processes';
+import { createScratchDatabase } from './harness/scratch-database';
 
 // Crash safety with real processes: the API and the worker run as their own
 // `node api/main.ts` / `node worker/main.ts` processes against a database of
@@ -172,21 +172,9 @@ async function expectExactlyOnce(expectedKeys: number): Promise<void> {
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerflow-crash-'));
   // A database of its own in the harness PostgreSQL: this test's batcher and sweeper see no other test's events.
-  const name = `crash_${randomBytes(4).toString('hex')}`;
-  const admin = new PgClient({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(process.env.DATABASE_URL!);
-  url.pathname = `/${name}`;
-  databaseUrl = url.toString();
-  dropDatabase = async () => {
-    const c = new PgClient({ connectionString: process.env.DATABASE_URL });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  };
-  applyMigrations(databaseUrl);
+  const database = await createScratchDatabase('crash');
+  databaseUrl = database.url;
+  dropDatabase = database.drop;
   prisma = createPrismaClient(databaseUrl, { max: 2 });
   pool = createPgPool(databaseUrl, { max: 2 });
   const org = await prisma.organization.create({ data: { name: 'crash-test', rateLimitPerSecond: 0 } });

@@ -9,6 +9,8 @@ export interface TestProcess {
   child: ChildProcess;
   /** the last lines it printed */
   output(): string;
+  /** everything it printed on stdout and stderr, from the start */
+  everything(): string;
   /** resolves when it prints a line matching `pattern`, rejects if it exits first or `timeoutMs` passes */
   printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** kill -9: no shutdown hook runs */
@@ -20,6 +22,7 @@ export interface TestProcess {
 export function startProcess(name: string, file: string, env: NodeJS.ProcessEnv): TestProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
+  const all: Buffer[] = [];
   const watchers: { pattern: RegExp; resolve(): void }[] = [];
   let exitedWith: string | null = null;
   const exited = new Promise<void>((resolve) => {
@@ -30,6 +33,7 @@ export function startProcess(name: string, file: string, env: NodeJS.ProcessEnv)
   });
   let partial = '';
   const onData = (chunk: Buffer): void => {
+    all.push(chunk);
     const text = partial + chunk.toString('utf8');
     const parts = text.split('\n');
     partial = parts.pop() ?? '';
@@ -50,6 +54,7 @@ export function startProcess(name: string, file: string, env: NodeJS.ProcessEnv)
     name,
     child,
     output,
+    everything: () => Buffer.concat(all).toString('utf8'),
     printed(pattern, timeoutMs = 60_000) {
       if (lines.some((l) => pattern.test(l))) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
