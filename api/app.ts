@@ -4,6 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { admission } from './admission';
 import { requireScope } from './auth';
 import { defaultApiConfig, type ApiConfig } from './config';
+import { methodNotAllowed } from './method-not-allowed';
 import type { ApiDeps } from './deps';
 import { findUnstorableText } from '../billing/storable-text';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
@@ -97,12 +98,13 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
 
   app.use(healthRouter(deps, ingest.backlog));
   app.use(metrics.router);
+  let openapi: ReturnType<typeof createOpenApiDocument> | undefined;
+  const document = () => (openapi ??= createOpenApiDocument());
+  app.use(methodNotAllowed(document));
   // Before any JSON parser: Stripe signs the raw bytes. Authenticated by that signature, not an API key.
   app.use('/webhooks/stripe', stripeWebhooksRouter(deps, config));
-  let openapi: unknown;
   app.get('/api/openapi.json', (_req, res) => {
-    openapi ??= createOpenApiDocument();
-    res.json(openapi);
+    res.json(document());
   });
 
   const v1 = express.Router();

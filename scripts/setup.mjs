@@ -9,7 +9,9 @@
 //     (optional: without Java or Maven it says which tests will be skipped).
 //  4. stripe-mock for the Stripe tests (found, or built from Go modules;
 //     optional: without Go it says the Stripe tests will fail).
-//  5. the web app's production build (web/build), when it is missing or
+//  5. schemathesis from PyPI for the API fuzz run (optional: without python3
+//     and pip it says that test will be skipped).
+//  6. the web app's production build (web/build), when it is missing or
 //     older than its sources.
 // Plain Node with no dependencies: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
@@ -81,6 +83,11 @@ function ensureTestServer() {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+function ensureSchemathesis() {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'ensure-schemathesis.ts')], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) say(`schemathesis check exited with ${result.status}.`);
+}
+
 function ensureStripeMock() {
   // Only the tests need it (the harness would build it too); a missing Go
   // toolchain is reported, not fatal, so `npm start` still works.
@@ -123,4 +130,5 @@ installDependencies();
 ensureTemporalCli();
 ensureStripeMock();
 ensureTestServer();
+ensureSchemathesis();
 buildWeb();

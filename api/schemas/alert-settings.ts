@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { emailAddress } from './common';
 import { DEVELOPMENT_HINT, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../../activities/outbound/guard';
 
 /*
@@ -20,8 +21,16 @@ const secret = (description: string, pattern: RegExp, shape: string, example: st
  * development targets (activities/outbound/guard.ts). Refused here, with the
  * field named, and checked again with the resolved address when sending.
  */
+const parsedUrl = (u: string): URL | null => {
+  try {
+    return new URL(u);
+  } catch {
+    return null;
+  }
+};
+
 const outboundRule = (kind: 'http' | 'smtp', policy: OutboundPolicy) => (url: string | null, ctx: z.RefinementCtx) => {
-  const refusal = url === null ? null : urlRefusal(url, kind, policy);
+  const refusal = url === null || parsedUrl(url) === null ? null : urlRefusal(url, kind, policy);
   if (refusal) ctx.addIssue({ code: 'custom', message: refusal });
 };
 
@@ -35,16 +44,21 @@ const httpUrl = (policy: OutboundPolicy, description: string, example: string) =
     .max(2000, 'must be at most 2000 characters')
     .nullable()
     .superRefine(outboundRule('http', policy))
-    .meta({ description: `${description}. https to a public address (not loopback, private or link-local).`, example });
+    .meta({
+      description: `${description}. https to a public address (not loopback, private or link-local).`,
+      example,
+      ...(policy.allowDevelopmentTargets ? {} : { pattern: '^https://' }),
+    });
 
 const smtpUrl = (policy: OutboundPolicy) =>
   z
     .url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL like smtps://alerts@mail.example.com:465' })
     .max(2000, 'must be at most 2000 characters')
-    .refine((u) => new URL(u).password === '', 'must not hold the password: send it as smtp_password, which is stored encrypted')
+    // zod runs these after z.url() refused a value too: an unparseable URL is that check's to report.
+    .refine((u) => (parsedUrl(u)?.password ?? '') === '', 'must not hold the password: send it as smtp_password, which is stored encrypted')
     .refine((u) => {
-      const url = new URL(u);
-      return url.search === '' && url.hash === '' && ['', '/'].includes(url.pathname);
+      const url = parsedUrl(u);
+      return url === null || (url.search === '' && url.hash === '' && ['', '/'].includes(url.pathname));
     }, 'must be only scheme, user, host and port (no path, query string or fragment), like smtps://alerts@mail.example.com:465')
     .nullable()
     .superRefine(outboundRule('smtp', policy))
@@ -52,6 +66,8 @@ const smtpUrl = (policy: OutboundPolicy) =>
       description:
         "Your own SMTP server for alert emails (user in the URL, password in smtp_password); null = the deployment's SMTP_URL. smtps:// is TLS from the start, smtp:// must offer STARTTLS; the server must be on a public address.",
       example: 'smtps://alerts@mail.example.com:465',
+      // scheme, optional user (no password), host, optional port, nothing after
+      pattern: '^smtps?://([^:@/?#]+@)?[^:@/?#]+(:[0-9]+)?/?$',
     });
 
 /** The PATCH body under a deployment's outbound policy (the document shows the production one). */
@@ -59,7 +75,7 @@ export function alertSettingsPatchSchema(policy: OutboundPolicy) {
   return z
     .strictObject({
       alert_email_recipients: z
-        .array(z.email('must be an email address like ops@example.com').max(254, 'must be at most 254 characters'))
+        .array(emailAddress('ops@example.com'))
         .max(MAX_RECIPIENTS, `must list at most ${MAX_RECIPIENTS} addresses`)
         .meta({ description: 'Addresses that get every alert email, besides finance_email (billing settings)', example: ['ops@example.com', 'cfo@example.com'] }),
       alert_email_from: z

@@ -9,7 +9,7 @@ const scopes = z
   .min(1)
   .max(API_SCOPES.length)
   .refine((list) => new Set(list).size === list.length, 'names a scope twice')
-  .meta({ description: 'What the key may do (README, "API key scopes"); scopes do not imply one another', example: ['read', 'billing'] });
+  .meta({ description: 'What the key may do (README, "API key scopes"); scopes do not imply one another', example: ['read', 'billing'], uniqueItems: true });
 
 export const ApiKeyParamsSchema = z.object({ id: z.uuid().meta({ description: 'The key\'s id' }) });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { emailAddress } from './common';
 
 /*
  * An organization's billing settings as the API shows and takes them. The
@@ -50,9 +51,7 @@ const paymentRetryDays = z
     example: [1, 3, 5, 7],
   });
 
-const financeEmail = z
-  .email('must be an email address like finance@example.com')
-  .max(254, 'must be at most 254 characters')
+const financeEmail = emailAddress('finance@example.com')
   .nullable()
   .meta({ description: 'Where finance notices are emailed; null = the deployment\'s ALERT_EMAIL_TO', example: 'finance@example.com' });
 

@@ -5,7 +5,7 @@ import { dec, type Dec } from '../../billing/decimal';
 import { InvalidMeterError, validateMeter } from '../../billing/meter-aggregation';
 import { InvalidPriceError, validatePrice, type PriceModel, type PriceTier } from '../../billing/price-models';
 import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from './price-fields';
-import { decimalInput } from './common';
+import { decimalInput, emailAddress, instantInput } from './common';
 
 /*
  * Catalog inputs: meters, plans with their prices, customers, subscriptions.
@@ -258,7 +258,7 @@ export const CustomerCreateSchema = z
   .strictObject({
     external_id: label('Your id for the customer, as usage events send it in customer_external_id', 'cust_42'),
     name: label('Display name', 'Acme Inc.').optional(),
-    email: z.email().max(255).optional().meta({ description: 'Billing contact', example: 'billing@acme.test' }),
+    email: emailAddress('billing@acme.test').optional().meta({ description: 'Billing contact', example: 'billing@acme.test' }),
   })
   .meta({ id: 'CustomerCreateRequest', description: 'Idempotent on external_id: an existing customer is returned unchanged (200)' });
 
@@ -274,8 +274,6 @@ export const CustomerSchema = z
 
 // --------------------------------------------------------- subscriptions
 
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
 
 const contractedBaseFee = amount(
   'The base fee per interval the customer\'s contract says, when it differs from the plan\'s (an agreed uplift or discount). Invoices charge the plan\'s base fee; reconciliation reports a renewal billed below this as renewal drift.',
@@ -290,17 +288,7 @@ export const SubscriptionCreateSchema = z
   .strictObject({
     customer_external_id: label('The customer; created if it does not exist yet', 'cust_42'),
     plan: catalogKey('Key of an active plan', 'pro_monthly'),
-    start_date: z
-      .string()
-      .transform((s, ctx) => {
-        if (!isoDate.safeParse(s).success && !isoDateTime.safeParse(s).success) {
-          ctx.issues.push({ code: 'custom', input: s, message: 'must be an ISO 8601 date (2024-01-31) or date-time with offset (2024-01-31T00:00:00Z)' });
-          return z.NEVER;
-        }
-        // A bare date is that day's UTC midnight, which is also how Date parses it.
-        return new Date(s);
-      })
-      .meta({ description: 'When the subscription starts; a start inside a period is prorated', example: '2024-01-31' }),
+    start_date: instantInput('When the subscription starts; a start inside a period is prorated', '2024-01-31'),
     billing_anchor_day: z
       .number()
       .int()
@@ -352,12 +340,7 @@ export const KeyParamsSchema = z.object({ key: z.string().meta({ description: 'T
 export const ExternalIdParamsSchema = z.object({ external_id: z.string().meta({ description: 'Your id for the customer' }) });
 export const IdParamsSchema = z.object({ id: z.string().meta({ description: 'The subscription id' }) });
 
-const at = z
-  .string()
-  .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date or date-time with offset')
-  .transform((s) => new Date(s))
-  .optional()
-  .meta({ description: 'Report current_period as of this instant instead of now', example: '2024-02-15' });
+const at = instantInput('Report current_period as of this instant instead of now', '2024-02-15').optional();
 
 export const SubscriptionQuerySchema = z.strictObject({ at });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { instantInput } from './common';
 import { INVOICE_STATUSES } from '../../billing/invoice-status';
 
 /*
@@ -278,14 +279,7 @@ export const ReissuePendingSchema = z
 
 // ------------------------------------------------- subscription changes
 
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
-const when = (description: string) =>
-  z
-    .string()
-    .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date or date-time with offset')
-    .transform((s) => new Date(s))
-    .meta({ description, example: '2024-11-21' });
+const when = (description: string) => instantInput(description, '2024-11-21');
 
 export const ChangePlanRequestSchema = z
   .strictObject({

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
+import { instantInput } from './common';
 
 export const MarginsQuerySchema = z.strictObject({
   window: z
@@ -10,12 +8,7 @@ export const MarginsQuerySchema = z.strictObject({
     .default('current_period')
     .meta({ description: 'current_period: the UTC calendar month through the end of today; trailing_30d: the 30 UTC days ending with today' }),
   group_by: z.enum(['customer', 'feature']).default('customer').meta({ description: 'One row per customer, or per event feature, and currency' }),
-  as_of: z
-    .string()
-    .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date (2026-11-22) or date-time with offset')
-    .transform((s) => new Date(s))
-    .optional()
-    .meta({ description: 'Compute the window as of this instant instead of now; a bare date is its UTC midnight', example: '2026-11-22' }),
+  as_of: instantInput('Compute the window as of this instant instead of now; a bare date is its UTC midnight', '2026-11-22').optional(),
 });
 
 const money = (description: string) => z.string().meta({ description: `${description}; a decimal string rounded half away from zero to the currency's minor unit`, example: '1250.00' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { instantInput } from './common';
 import { isKnownCurrency } from '../../billing/currency';
 import { dec, type Dec } from '../../billing/decimal';
 import type { PriceModel, PriceTier } from '../../billing/price-models';
@@ -136,25 +137,12 @@ export const PriceQuoteResponseSchema = z
     },
   });
 
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
 
 /*
  * One string checked against both formats rather than a zod union, so a
  * missing field is reported as MISSING_FIELD like everywhere else.
  */
-const instant = (description: string, example: string) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      if (!isoDate.safeParse(s).success && !isoDateTime.safeParse(s).success) {
-        ctx.issues.push({ code: 'custom', input: s, message: 'must be an ISO 8601 date (2024-11-01) or date-time with offset (2024-11-01T00:00:00Z)' });
-        return z.NEVER;
-      }
-      // A bare date is that day's UTC midnight, which is also how Date parses it.
-      return new Date(s);
-    })
-    .meta({ description: `${description}: a date (UTC midnight) or a date-time with offset`, example });
+const instant = (description: string, example: string) => instantInput(`${description}: a date (UTC midnight) or a date-time with offset`, example);
 
 export const ProrationQuoteRequestSchema = z
   .strictObject({

@@ -1,25 +1,14 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { decimalInput, errorContent, type Json, type Responses } from './common';
-
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
-
-/** A bare date is its UTC midnight (how Date parses it); periods start at UTC midnight. */
-const instant = (description: string, example: string) =>
-  z
-    .string()
-    .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date (2024-06-01) or date-time with offset')
-    .transform((s) => new Date(s))
-    .meta({ description, example });
+import { decimalInput, errorContent, instantInput, type Json, type Responses } from './common';
 
 export const StartReconciliationSchema = z
   .strictObject({
-    period_start: instant('Reconcile the invoices whose period starts at or after this instant', '2024-06-01'),
-    period_end: instant('… and before this one (exclusive)', '2024-07-01'),
+    period_start: instantInput('Reconcile the invoices whose period starts at or after this instant', '2024-06-01'),
+    period_end: instantInput('… and before this one (exclusive)', '2024-07-01'),
   })
-  .refine((b) => b.period_end.getTime() > b.period_start.getTime(), { path: ['period_end'], message: 'must be after period_start' })
+  .refine((b) => !(b.period_start instanceof Date && b.period_end instanceof Date) || b.period_end > b.period_start, { path: ['period_end'], message: 'must be after period_start' })
   .meta({ id: 'StartReconciliation' });
 
 export const ReconciliationStartedSchema = z
@@ -98,7 +87,7 @@ export const ReportedUsageRequestSchema = z
         z.strictObject({
           customer_external_id: z.string().min(1).max(200),
           meter: z.string().min(1).max(200).meta({ description: 'The meter key' }),
-          period_start: instant('The start of the billing period the quantity is for', '2024-06-01'),
+          period_start: instantInput('The start of the billing period the quantity is for', '2024-06-01'),
           quantity: decimalInput('The quantity reported for the whole period'),
           source: z.string().min(1).max(100).meta({ description: 'Where the figure comes from (e.g. warehouse, partner-report)', example: 'warehouse' }),
         }),

@@ -1,17 +1,9 @@
 import { z } from 'zod';
 import 'zod-openapi';
-
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
+import { instantInput } from './common';
 
 export const RevenueQuerySchema = z.strictObject({
-  as_of: z
-    .string()
-    .refine((s) => isoDate.safeParse(s).success || isoDateTime.safeParse(s).success, 'must be an ISO 8601 date (2024-06-30) or date-time with offset')
-    // A bare date is that day's UTC midnight, which is also how Date parses it.
-    .transform((s) => new Date(s))
-    .optional()
-    .meta({ description: 'Figures as of this instant instead of now; a bare date is its UTC midnight', example: '2024-06-30' }),
+  as_of: instantInput('Figures as of this instant instead of now; a bare date is its UTC midnight', '2024-06-30').optional(),
 });
 
 const money = (description: string) => z.string().meta({ description: `${description}; a decimal string at the currency's minor unit`, example: '1250.00' });

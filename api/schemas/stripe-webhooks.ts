@@ -22,7 +22,7 @@ export const StripeEventSchema = z
   .meta({ id: 'StripeEvent', description: 'A Stripe event as Stripe sends it, signed in the Stripe-Signature header' });
 
 export const StripeSignatureHeaderSchema = z.object({
-  'stripe-signature': z.string().meta({ description: 'Stripe\'s signature of the raw body with the endpoint\'s signing secret', example: 't=1700000000,v1=5257a869…' }),
+  'stripe-signature': z.string().meta({ description: 'Stripe\'s signature of the raw body with the endpoint\'s signing secret', example: 't=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd' }),
 });
 
 export const StripeWebhookResponseSchema = z
