@@ -49,7 +49,7 @@ function newestMtime(dir: string): number {
 
 function buildIsFresh(): boolean {
   if (!fs.existsSync(SERVER_BUILD)) return false;
-  const sources = Math.max(newestMtime(path.join(ROOT, 'web', 'app')), fs.statSync(path.join(ROOT, 'web', 'react-router.config.ts')).mtimeMs);
+  const sources = Math.max(newestMtime(path.join(ROOT, 'web', 'app')), newestMtime(path.join(ROOT, 'web', 'public')), fs.statSync(path.join(ROOT, 'web', 'react-router.config.ts')).mtimeMs);
   return fs.statSync(SERVER_BUILD).mtimeMs >= sources;
 }
 
@@ -85,6 +85,8 @@ export async function ensureWebBuild(): Promise<void> {
 
 export interface WebServer {
   baseUrl: string;
+  /** every line it printed so far, stdout and stderr */
+  output(): string[];
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function startWebServer(env: Record<string, string> = {}): Promise<
   });
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    output: () => [...output],
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

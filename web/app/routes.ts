@@ -26,4 +26,6 @@ export default [
       { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],
   },
+  // Last: any other path is a 404 page (not a thrown "no route matches", which is logged as an error).
+  { path: '*', file: 'routes/not-found.tsx' },
 ];
