@@ -4,6 +4,8 @@ const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescri
 module.exports = {
   // Per-project testTimeout is ignored by jest 30; integration tests wait on real servers.
   testTimeout: 60_000,
+  // After the summary: the suites skipped for a missing runtime, in one block (test/harness/skips.ts).
+  reporters: ['default', '<rootDir>/test/harness/skip-reporter.js'],
   // Unit tests sit beside the code they test and need nothing running.
   // Integration tests live in test/ and share one real PostgreSQL and one
   // real Temporal dev server, started once by test/harness/global-setup.ts.
