@@ -23,6 +23,7 @@ module.exports = {
       transform: { '^.+\\.(t|j)sx?$': swc },
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      setupFiles: ['<rootDir>/test/harness/setup-temporal-logging.ts'],
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },
   ],

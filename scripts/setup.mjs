@@ -13,8 +13,10 @@
 //     and pip it says that test will be skipped).
 //  6. the web app's production build (web/build), when it is missing or
 //     older than its sources.
+// Each step prints a line or two; a tool's own output (npm, vite) only when
+// it fails, or with SETUP_VERBOSE=1.
 // Plain Node with no dependencies: it runs before node_modules exists.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,11 +30,43 @@ function say(line) {
   process.stdout.write(`[setup] ${line}\n`);
 }
 
+/**
+ * Runs a command with its output kept back: a progress line every 15 s
+ * while it runs, and its output only if it fails (or with SETUP_VERBOSE=1,
+ * as it comes). Resolves with the exit status and the output.
+ */
+function runQuietly(label, command, args) {
+  const verbose = process.env.SETUP_VERBOSE === '1';
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio: verbose ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const chunks = [];
+    child.stdout?.on('data', (c) => chunks.push(c));
+    child.stderr?.on('data', (c) => chunks.push(c));
+    const timer = setInterval(() => say(`  …still ${label} (${Math.round((Date.now() - started) / 1000)}s)`), 15_000);
+    const finish = (status) => {
+      clearInterval(timer);
+      resolve({ status, output: Buffer.concat(chunks).toString('utf8'), seconds: Math.round((Date.now() - started) / 1000) });
+    };
+    child.once('error', (err) => {
+      chunks.push(Buffer.from(String(err)));
+      finish(1);
+    });
+    child.once('exit', (code) => finish(code ?? 1));
+  });
+}
+
+/** The last lines of a failed command's output, to see why. */
+function printTail(output, lines = 40) {
+  const tail = output.trimEnd().split('\n').slice(-lines);
+  for (const line of tail) process.stdout.write(`  | ${line}\n`);
+}
+
 function lockHash() {
   return createHash('sha256').update(fs.readFileSync(lockFile)).digest('hex');
 }
 
-function installDependencies() {
+async function installDependencies() {
   const wanted = lockHash();
   const installed = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').trim() : null;
   if (installed === wanted) {
@@ -45,21 +79,23 @@ function installDependencies() {
       : 'Installing dependencies (npm ci)…',
   );
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const run = (args) => spawnSync(npm, [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' }).status;
-  if (run(['ci']) !== 0) {
+  let result = await runQuietly('installing dependencies', npm, ['ci', '--no-audit', '--no-fund']);
+  if (result.status !== 0) {
     // npm ci refuses a lock file that names packages the registry cannot
     // serve, e.g. other platforms' optional binaries on a mirror that lacks
     // them. npm install installs the same locked versions and skips those.
-    say('npm ci failed; retrying with npm install (same locked versions)…');
-    const status = run(['install']);
-    if (status !== 0) {
-      say(`npm install failed (exit ${status}).`);
-      process.exit(status ?? 1);
+    say(`npm ci failed (exit ${result.status}); retrying with npm install (same locked versions)…`);
+    result = await runQuietly('installing dependencies', npm, ['install', '--no-audit', '--no-fund']);
+    if (result.status !== 0) {
+      say(`npm install failed (exit ${result.status}); its last lines:`);
+      printTail(result.output);
+      process.exit(result.status ?? 1);
     }
   }
   // npm install may have rewritten the lock file; remember what is installed now.
   fs.writeFileSync(marker, `${lockHash()}\n`);
-  say('Dependencies installed.');
+  const added = /added (\d+) packages?/.exec(result.output)?.[1];
+  say(`Dependencies installed${added ? ` (${added} packages)` : ''} in ${result.seconds}s.`);
 }
 
 function ensureTemporalCli() {
@@ -109,7 +145,7 @@ function newestMtime(dir) {
   return newest;
 }
 
-function buildWeb() {
+async function buildWeb() {
   const built = path.join(root, 'web', 'build', 'server', 'index.js');
   // The server build bundles web/ and the repo modules it imports (billing/, temporal/, prisma/).
   const sources = ['web', 'billing', 'temporal', 'prisma'].map((d) => newestMtime(path.join(root, d)));
@@ -119,16 +155,18 @@ function buildWeb() {
     return;
   }
   say('Building the web app (react-router build)…');
-  const result = spawnSync(process.execPath, [path.join(root, 'node_modules', '@react-router', 'dev', 'bin.js'), 'build', 'web'], { cwd: root, stdio: 'inherit' });
+  const result = await runQuietly('building the web app', process.execPath, [path.join(root, 'node_modules', '@react-router', 'dev', 'bin.js'), 'build', 'web']);
   if (result.status !== 0) {
-    say(`The web app build failed (exit ${result.status}).`);
+    say(`The web app build failed (exit ${result.status}); its last lines:`);
+    printTail(result.output);
     process.exit(result.status ?? 1);
   }
+  say(`Web app built in ${result.seconds}s.`);
 }
 
-installDependencies();
+await installDependencies();
 ensureTemporalCli();
 ensureStripeMock();
 ensureTestServer();
 ensureSchemathesis();
-buildWeb();
+await buildWeb();

@@ -6,6 +6,7 @@ import { createStripeClient } from '../activities/stripe/client';
 import { outboundPolicyFromEnv } from '../activities/outbound/guard';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
+import { installTemporalRuntime } from '../temporal/log-level';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
@@ -19,6 +20,7 @@ import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-w
  * TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE (ledgerflow),
  * SWEEPER_INTERVAL_SECONDS (60), INGEST_BATCH_WINDOW_MS (250),
  * INGEST_MAX_OPEN_BATCHES (4 per organization), WORKER_MAX_CACHED_WORKFLOWS (500),
+ * TEMPORAL_LOG_LEVEL (WARN; INFO shows worker states and the bundle report),
  * OUTBOUND_DEVELOPMENT (0; 1 lets organizations' CRM and SMTP URLs use plain
  * http/SMTP and loopback or private addresses); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
  * ALERT_SLACK_CHANNEL, SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (see
@@ -28,6 +30,7 @@ import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-w
  * for approval as usual, and fail at the Stripe step with a message saying so.
  */
 async function main(): Promise<void> {
+  installTemporalRuntime();
   const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const namespace = process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE;
   const taskQueue = TASK_QUEUE;
