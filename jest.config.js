@@ -22,6 +22,17 @@ module.exports = {
       testEnvironment: 'node',
       transform: { '^.+\\.(t|j)sx?$': swc },
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/'],
+      globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      setupFiles: ['<rootDir>/test/harness/setup-temporal-logging.ts'],
+      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+    },
+    {
+      // `npm run test:faults` (and .ci/run): real processes killed and Stripe failing; minutes, one file at a time.
+      displayName: 'faults',
+      testEnvironment: 'node',
+      transform: { '^.+\\.(t|j)sx?$': swc },
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       setupFiles: ['<rootDir>/test/harness/setup-temporal-logging.ts'],
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
