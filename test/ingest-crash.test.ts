@@ -8,7 +8,7 @@ import { createApiKey } from '../prisma/api-keys';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../prisma/client';
 import { freePort, startDevServer, type TemporalHandle } from '../temporal/dev-server';
 import { DEFAULT_NAMESPACE } from '../temporal/names';
-import { startProcess, type TestProcess } from './harness/processes';
+import { processStackEnv, startProcess, type TestProcess } from './harness/processes';
 import { createScratchDatabase } from './harness/scratch-database';
 
 // Crash safety with real processes: the API and the worker run as their own
@@ -35,16 +35,8 @@ let organizationId: string;
 let apiKey: string;
 const taskQueue = `crash-${randomUUID().slice(0, 8)}`;
 
-const env = (): NodeJS.ProcessEnv => ({
-  ...process.env,
-  DATABASE_URL: databaseUrl,
-  TEMPORAL_ADDRESS: temporal.address,
-  TEMPORAL_NAMESPACE: DEFAULT_NAMESPACE,
-  TEMPORAL_TASK_QUEUE: taskQueue,
-  HOST: '127.0.0.1',
-  PORT: String(apiPort),
-  INGEST_BATCH_WINDOW_MS: '100',
-});
+const env = (): NodeJS.ProcessEnv =>
+  processStackEnv({ databaseUrl, temporalAddress: temporal.address, namespace: DEFAULT_NAMESPACE, apiPort }, { TEMPORAL_TASK_QUEUE: taskQueue });
 
 async function startApi(): Promise<TestProcess> {
   const started = startProcess('api', 'api/main.ts', env());

@@ -8,7 +8,7 @@ import { freePort, startDevServer, type TemporalHandle } from '../temporal/dev-s
 import { billingRunWorkflowId, DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { waitFor } from './harness/ingest-worker';
-import { startProcess, type TestProcess } from './harness/processes';
+import { processStackEnv, startProcess, type TestProcess } from './harness/processes';
 import { createScratchDatabase, type ScratchDatabase } from './harness/scratch-database';
 import { startSlackFake, type SlackFake } from './harness/slack-fake';
 import { startSmtpFake, type SmtpFake } from './harness/smtp-fake';
@@ -89,28 +89,23 @@ beforeAll(async () => {
   const smtpUrl = new URL(deploymentSmtp.url);
   smtpUrl.username = 'deployment';
   smtpUrl.password = SECRETS.deploymentSmtpPassword!;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: database.url,
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: DEFAULT_NAMESPACE,
-    HOST: '127.0.0.1',
-    PORT: String(apiPort),
-    LEDGERFLOW_SECRET_KEY: SECRETS.sealingKey,
-    STRIPE_WEBHOOK_SECRET: SECRETS.deploymentWebhookSecret,
-    STRIPE_SECRET_KEY: SECRETS.deploymentStripeKey,
-    STRIPE_API_BASE: stripeBase,
-    SLACK_BOT_TOKEN: SECRETS.deploymentSlackToken,
-    SLACK_API_URL: slack.apiUrl,
-    ALERT_SLACK_CHANNEL: '#deployment-alerts',
-    SMTP_URL: smtpUrl.toString(),
-    ALERT_EMAIL_FROM: 'Ledgerflow <alerts@deployment.test>',
-    ALERT_EMAIL_TO: 'ops@deployment.test',
-    // The organization's SMTP server and CRM receiver are loopback fakes.
-    OUTBOUND_DEVELOPMENT: '1',
-    INGEST_BATCH_WINDOW_MS: '100',
-    RATE_LIMIT_PER_ORGANIZATION_PER_SECOND: '0',
-  };
+  const env = processStackEnv(
+    { databaseUrl: database.url, temporalAddress: temporal.address, namespace: DEFAULT_NAMESPACE, apiPort },
+    {
+      LEDGERFLOW_SECRET_KEY: SECRETS.sealingKey,
+      STRIPE_WEBHOOK_SECRET: SECRETS.deploymentWebhookSecret,
+      STRIPE_SECRET_KEY: SECRETS.deploymentStripeKey,
+      STRIPE_API_BASE: stripeBase,
+      SLACK_BOT_TOKEN: SECRETS.deploymentSlackToken,
+      SLACK_API_URL: slack.apiUrl,
+      ALERT_SLACK_CHANNEL: '#deployment-alerts',
+      SMTP_URL: smtpUrl.toString(),
+      ALERT_EMAIL_FROM: 'Ledgerflow <alerts@deployment.test>',
+      ALERT_EMAIL_TO: 'ops@deployment.test',
+      // The organization's SMTP server and CRM receiver are loopback fakes.
+      OUTBOUND_DEVELOPMENT: '1',
+    },
+  );
   api = startProcess('api', 'api/main.ts', env);
   worker = startProcess('worker', 'worker/main.ts', env);
   await Promise.all([api.printed(/^api listening on /), worker.printed(/^worker ready on task queue /, 120_000)]);

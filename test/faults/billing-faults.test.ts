@@ -5,7 +5,7 @@ import { createPgPool, createPrismaClient, type PrismaClient } from '../../prism
 import { readLineEvents, UNBILLED } from '../../prisma/usage-claims';
 import { freePort, startDevServer, type TemporalHandle } from '../../temporal/dev-server';
 import { DEFAULT_NAMESPACE } from '../../temporal/names';
-import { startProcess, type TestProcess } from '../harness/processes';
+import { processStackEnv, startProcess, type TestProcess } from '../harness/processes';
 import { createScratchDatabase, type ScratchDatabase } from '../harness/scratch-database';
 import { startStripeMock, type StripeMockHandle } from '../harness/stripe-mock';
 import { StripeFaultProxy } from './stripe-proxy';
@@ -56,18 +56,10 @@ beforeAll(async () => {
   temporal = await startDevServer({ port: await freePort(), ui: false, namespace: DEFAULT_NAMESPACE, log: () => undefined });
   const apiPort = await freePort();
   apiBase = `http://127.0.0.1:${apiPort}`;
-  env = {
-    ...process.env,
-    DATABASE_URL: database.url,
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: DEFAULT_NAMESPACE,
-    HOST: '127.0.0.1',
-    PORT: String(apiPort),
-    STRIPE_SECRET_KEY: 'sk_test_faults',
-    STRIPE_API_BASE: stripeBase,
-    INGEST_BATCH_WINDOW_MS: '100',
-    RATE_LIMIT_PER_ORGANIZATION_PER_SECOND: '0',
-  };
+  env = processStackEnv(
+    { databaseUrl: database.url, temporalAddress: temporal.address, namespace: DEFAULT_NAMESPACE, apiPort },
+    { STRIPE_SECRET_KEY: 'sk_test_faults', STRIPE_API_BASE: stripeBase },
+  );
   api = startProcess('api', 'api/main.ts', env);
   await api.printed(/^api listening on /);
   worker = await startWorker();

@@ -19,6 +19,24 @@ export interface TestProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * The environment of an API and worker pair on a database and Temporal of
+ * their own, the API on `apiPort`: the test's environment plus `extra`.
+ */
+export function processStackEnv(target: { databaseUrl: string; temporalAddress: string; namespace: string; apiPort: number }, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: target.databaseUrl,
+    TEMPORAL_ADDRESS: target.temporalAddress,
+    TEMPORAL_NAMESPACE: target.namespace,
+    HOST: '127.0.0.1',
+    PORT: String(target.apiPort),
+    INGEST_BATCH_WINDOW_MS: '100',
+    RATE_LIMIT_PER_ORGANIZATION_PER_SECOND: '0',
+    ...extra,
+  };
+}
+
 export function startProcess(name: string, file: string, env: NodeJS.ProcessEnv): TestProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
