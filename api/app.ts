@@ -4,6 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { admission } from './admission';
 import { requireScope } from './auth';
 import { defaultApiConfig, type ApiConfig } from './config';
+import { DocumentedPaths } from './documented-paths';
 import { methodNotAllowed } from './method-not-allowed';
 import type { ApiDeps } from './deps';
 import { findUnstorableText } from '../billing/storable-text';
@@ -93,14 +94,15 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
     ),
   };
   const admitted = admission(deps.pgPool, config);
-  const metrics = createMetrics(base);
+  let openapi: ReturnType<typeof createOpenApiDocument> | undefined;
+  const document = () => (openapi ??= createOpenApiDocument());
+  const documented = new DocumentedPaths(document);
+  const metrics = createMetrics(base, deps.pgPool, documented);
   const ingest: Ingest = { ...base, counted: metrics.ingested };
 
   app.use(healthRouter(deps, ingest.backlog));
   app.use(metrics.router);
-  let openapi: ReturnType<typeof createOpenApiDocument> | undefined;
-  const document = () => (openapi ??= createOpenApiDocument());
-  app.use(methodNotAllowed(document));
+  app.use(methodNotAllowed(documented));
   // Before any JSON parser: Stripe signs the raw bytes. Authenticated by that signature, not an API key.
   app.use('/webhooks/stripe', stripeWebhooksRouter(deps, config));
   app.get('/api/openapi.json', (_req, res) => {
@@ -140,7 +142,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   app.use(errorHandler(config.log));
   return {
     app,
-    handler: withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log }),
+    handler: metrics.timed(withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log })),
     stop() {
       ingest.backlog.stop();
       admitted.stop();

@@ -1,21 +1,6 @@
 import type { RequestHandler } from 'express';
+import type { DocumentedPaths } from './documented-paths';
 import type { ErrorBody } from './errors';
-
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-
-interface DocumentedPath {
-  pattern: RegExp;
-  allow: string[];
-}
-
-/** `/api/v1/invoices/{id}` as a pattern for one path segment per parameter, case-insensitive like the router. */
-function pathPattern(template: string): RegExp {
-  const source = template
-    .split(/(\{[^}]+\})/)
-    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}/?$`, 'i');
-}
 
 /**
  * Answers a request whose path the OpenAPI document has, but not with this
@@ -23,17 +8,10 @@ function pathPattern(template: string): RegExp {
  * with GET, as Express serves it), before authentication, content-type and
  * body checks, which would otherwise answer for a request no route takes.
  */
-export function methodNotAllowed(document: () => { paths?: Record<string, unknown> }): RequestHandler {
-  let paths: DocumentedPath[] | undefined;
-  const documented = (): DocumentedPath[] =>
-    (paths ??= Object.entries(document().paths ?? {}).map(([template, item]) => {
-      const methods = METHODS.filter((m) => typeof item === 'object' && item !== null && m in item).map((m) => m.toUpperCase());
-      if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
-      return { pattern: pathPattern(template), allow: methods };
-    }));
+export function methodNotAllowed(paths: DocumentedPaths): RequestHandler {
   return (req, res, next) => {
-    const matches = documented().filter((p) => p.pattern.test(req.path));
-    const allow = [...new Set(matches.flatMap((p) => p.allow))];
+    const matches = paths.matching(req.path);
+    const allow = [...new Set(matches.flatMap((p) => p.methods))];
     if (matches.length === 0 || allow.includes(req.method)) {
       next();
       return;

@@ -24,8 +24,8 @@ import { StripeFake } from './harness/stripe-fake';
  * alerting through Slack and email (the first Slack attempt refused), a
  * billing run finalized and collected through Stripe with the organization's
  * key (the first finalize answered 500), Stripe webhooks well and badly
- * signed. Everything both processes print is kept, and searched for every
- * secret set or sent. All traffic is loopback.
+ * signed. Everything both processes print, and what they serve on /metrics,
+ * is searched for every secret set or sent. All traffic is loopback.
  */
 
 jest.setTimeout(180_000);
@@ -57,6 +57,8 @@ let prisma: PrismaClient;
 let api: TestProcess;
 let worker: TestProcess;
 let apiBase: string;
+/** the worker's Temporal SDK metrics (TEMPORAL_METRICS_ADDRESS) */
+let workerMetrics: string;
 let slack: SlackFake;
 let deploymentSmtp: SmtpFake;
 let orgSmtp: SmtpFake;
@@ -86,6 +88,7 @@ beforeAll(async () => {
   connection = await Connection.connect({ address: temporal.address });
   const apiPort = await freePort();
   apiBase = `http://127.0.0.1:${apiPort}`;
+  workerMetrics = `http://127.0.0.1:${await freePort()}/metrics`;
   const smtpUrl = new URL(deploymentSmtp.url);
   smtpUrl.username = 'deployment';
   smtpUrl.password = SECRETS.deploymentSmtpPassword!;
@@ -104,6 +107,7 @@ beforeAll(async () => {
       ALERT_EMAIL_TO: 'ops@deployment.test',
       // The organization's SMTP server and CRM receiver are loopback fakes.
       OUTBOUND_DEVELOPMENT: '1',
+      TEMPORAL_METRICS_ADDRESS: new URL(workerMetrics).host,
     },
   );
   api = startProcess('api', 'api/main.ts', env);
@@ -201,7 +205,12 @@ it('prints none of the secrets it was given or sent through a full flow, failure
   expect((await call('POST', `/webhooks/stripe/${own.organizationId}`, null, payload, signed(SECRETS.deploymentWebhookSecret!))).status).toBe(400);
   expect((await call('POST', '/webhooks/stripe', null, payload, signed(SECRETS.deploymentWebhookSecret!))).status).toBe(200);
 
-  const logs = `${api.everything()}\n${worker.everything()}`;
+  // What both processes serve to a metrics scraper counts as printed too.
+  const apiMetricsText = await (await fetch(`${apiBase}/metrics`)).text();
+  const workerMetricsText = await (await fetch(workerMetrics)).text();
+  expect(apiMetricsText).toMatch(/^ledgerflow_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/events",status="202"\} \d+$/m);
+  expect(workerMetricsText).toMatch(/^temporal_\w+/m);
+  const logs = `${api.everything()}\n${worker.everything()}\n${apiMetricsText}\n${workerMetricsText}`;
   // The capture is real and holds the failures: the injected Stripe 500 and Slack refusal were logged.
   expect(logs).toMatch(/api listening on/);
   expect(logs).toMatch(/injected by the fake/);

@@ -6,7 +6,7 @@ import { createStripeClient } from '../activities/stripe/client';
 import { outboundPolicyFromEnv } from '../activities/outbound/guard';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
-import { installTemporalRuntime } from '../temporal/log-level';
+import { installTemporalRuntime } from '../temporal/runtime';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
