@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_NAMESPACE } from './names';
+import { requestIdInterceptor } from './request-id';
 
 export interface TemporalClientHandle {
   client: Client;
@@ -12,6 +13,7 @@ export async function createTemporalClient(
   namespace = process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE,
 ): Promise<TemporalClientHandle> {
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace });
+  // Workflows a request starts or messages carry its id (temporal/request-id.ts).
+  const client = new Client({ connection, namespace, interceptors: { workflow: [requestIdInterceptor] } });
   return { client, connection, close: () => connection.close() };
 }
