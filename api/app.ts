@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener } from 'node:http';
+import type { RequestListener } from 'node:http';
 import bytes from 'bytes';
 import express, { type Express, type RequestHandler } from 'express';
 import { admission } from './admission';
@@ -8,7 +8,7 @@ import { DocumentedPaths } from './documented-paths';
 import { methodNotAllowed } from './method-not-allowed';
 import type { ApiDeps } from './deps';
 import { findUnstorableText } from '../billing/storable-text';
-import { requestIdFrom, withRequestId } from '../temporal/request-id';
+import { identified, inRequestContext } from './request-context';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { BacklogGate } from './ingest/backlog-gate';
 import { withIngestFastLane } from './ingest/fast-lane';
@@ -69,20 +69,6 @@ const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-const requestIds = new WeakMap<IncomingMessage, string>();
-
-/** The request's id: the caller's X-Request-Id (a plain token) or a fresh UUID, answered back in X-Request-Id. */
-function identified(handler: RequestListener): RequestListener {
-  return (req, res) => {
-    const id = requestIdFrom(req.headers['x-request-id']);
-    requestIds.set(req, id);
-    res.setHeader('X-Request-Id', id);
-    handler(req, res);
-  };
-}
-
-const requestIdOf = (req: IncomingMessage): string => requestIds.get(req) ?? requestIdFrom(undefined);
-
 export interface Api {
   /** the Express app: every route */
   app: Express;
@@ -131,8 +117,8 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use(requireJson);
   v1.use(exactJsonBody(config.bodyLimit));
   v1.use(requireStorableText);
-  // After the body is read (its stream callbacks run outside any context): what the routes send to Temporal carries the request's id.
-  v1.use((req, _res, next) => withRequestId(requestIdOf(req), next));
+  // After the body is read (its stream callbacks run outside any context): log lines and what the routes send to Temporal name the request and its span.
+  v1.use((req, _res, next) => inRequestContext(req, next));
   v1.use('/events', eventsRouter(deps, ingest));
   v1.use('/batches', batchesRouter(deps, config));
   v1.use('/rating', ratingRouter(deps));
@@ -159,7 +145,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   app.use(errorHandler(config.log));
   return {
     app,
-    handler: metrics.timed(identified(withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log }))),
+    handler: metrics.timed(identified(withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log }), (path) => documented.routeOf(path))),
     stop() {
       ingest.backlog.stop();
       admitted.stop();

@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
 import { createTemporalClient } from '../temporal/client';
+import { createLogger, logFn } from '../temporal/log';
+import { installTracing } from '../temporal/tracing';
 import { TASK_QUEUE } from '../temporal/names';
 import { createApi } from './app';
 import { apiConfigFromEnv } from './config';
@@ -9,20 +11,25 @@ import { apiConfigFromEnv } from './config';
 /**
  * The API process: env in (DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
  * TEMPORAL_TASK_QUEUE, PORT, HOST, RATE_LIMIT_PER_ORGANIZATION_PER_SECOND,
- * RATE_LIMIT_PER_IP_PER_SECOND, INGEST_*), one line out when it listens, and a clean
- * stop on SIGINT/SIGTERM.
+ * RATE_LIMIT_PER_IP_PER_SECOND, INGEST_*, LOG_LEVEL, LOG_FORMAT,
+ * OTEL_EXPORTER_OTLP_ENDPOINT), one line out when it listens, and a clean
+ * stop on SIGINT/SIGTERM. Its log is JSON lines on stdout (temporal/log.ts).
  */
+const log = createLogger('api');
+
 async function main(): Promise<void> {
+  // First: the Temporal client's interceptors and the request spans find the tracer provider.
+  const tracing = installTracing('ledgerflow-api');
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number (got "${process.env.PORT}")`);
-  const config = apiConfigFromEnv();
+  const config = { ...apiConfigFromEnv(), log: logFn(log) };
   const url = databaseUrl();
 
   const prisma = createPrismaClient(url, { max: 5 });
   // Before any event is stored: on a restored cluster its transaction id would be mistaken for an old one.
   await assertClaimsMatchDatabase(prisma);
-  const pgPool = createPgPool(url, { max: 10 });
+  const pgPool = createPgPool(url, { max: 10, log: (message) => log.warn(message) });
   const temporal = await createTemporalClient();
   const api = createApi({ prisma, pgPool, temporal: temporal.client, taskQueue: TASK_QUEUE }, config);
 
@@ -33,18 +40,19 @@ async function main(): Promise<void> {
   });
   // Outlive the idle timeout of load balancers in front (commonly 60 s), so they never reuse a closed socket.
   server.keepAliveTimeout = 65_000;
-  console.log(`api listening on http://${host}:${port}`);
+  log.info(`api listening on http://${host}:${port}`);
+  if (tracing.enabled) log.info('  tracing: spans exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)');
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`api: ${signal} received, shutting down`);
+    log.info(`api: ${signal} received, shutting down`);
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     api.stop();
     server.close(() => {
-      Promise.allSettled([pgPool.end(), prisma.$disconnect(), temporal.close()])
+      Promise.allSettled([pgPool.end(), prisma.$disconnect(), temporal.close(), tracing.shutdown()])
         .then(() => process.exit(0))
         .catch(() => process.exit(1));
     });
@@ -55,6 +63,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error('api failed to start:', err instanceof Error ? err.message : err);
+  log.fatal({ err }, `api failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -27,8 +27,9 @@ export function createPrismaClient(url = databaseUrl(), options: { max?: number 
  * (PostgreSQL restarting) is discarded by the pool and logged, not thrown at
  * the process as an unhandled 'error' event.
  */
-export function createPgPool(url = databaseUrl(), options: { max?: number; connectionWaitMs?: number } = {}): Pool {
+export function createPgPool(url = databaseUrl(), options: { max?: number; connectionWaitMs?: number; log?: (message: string) => void } = {}): Pool {
   const pool = new Pool({ ...connectionFields(url), max: options.max ?? 10, connectionTimeoutMillis: options.connectionWaitMs ?? 30_000 });
-  pool.on('error', (err) => console.warn(`PostgreSQL dropped an idle pooled connection (the pool replaces it): ${err.message}`));
+  const log = options.log ?? ((message: string) => console.warn(message));
+  pool.on('error', (err) => log(`PostgreSQL dropped an idle pooled connection (the pool replaces it): ${err.message}`));
   return pool;
 }

@@ -215,6 +215,8 @@ async function main(): Promise<void> {
     WEB_PORT: webPort,
     TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? temporal.uiUrl ?? 'http://127.0.0.1:8233',
     LEDGERFLOW_SECRET_KEY: process.env.LEDGERFLOW_SECRET_KEY || localSecretKey(),
+    // A terminal is read by people: the same log lines as text (LOG_FORMAT=json for the JSON a collector reads).
+    LOG_FORMAT: process.env.LOG_FORMAT ?? 'text',
   };
   say('Starting the worker…');
   const worker = spawnTsChild('worker', requireEntry('worker/main.ts'), env);

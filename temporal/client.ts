@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_NAMESPACE } from './names';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import { requestIdInterceptor } from './request-id';
 
 export interface TemporalClientHandle {
@@ -13,7 +14,7 @@ export async function createTemporalClient(
   namespace = process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE,
 ): Promise<TemporalClientHandle> {
   const connection = await Connection.connect({ address });
-  // Workflows a request starts or messages carry its id (temporal/request-id.ts).
-  const client = new Client({ connection, namespace, interceptors: { workflow: [requestIdInterceptor] } });
+  // Workflows a request starts or messages carry its id (temporal/request-id.ts) and its trace (temporal/tracing.ts).
+  const client = new Client({ connection, namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor(), requestIdInterceptor] } });
   return { client, connection, close: () => connection.close() };
 }

@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import type { Logger } from './log';
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 
@@ -10,19 +11,29 @@ export function temporalLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel
   return raw as LogLevel;
 }
 
+const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+
+/** The Temporal SDK's log (worker states, activity failures) as lines of `logger`, from `level` up. */
+export function temporalSdkLogger(logger: Logger, level: LogLevel): DefaultLogger {
+  const sdk = logger.child({ component: 'temporal-sdk' });
+  return new DefaultLogger(level, ({ level: entryLevel, message, meta }) => sdk[PINO_LEVELS[entryLevel]]({ ...meta }, message));
+}
+
 /**
  * Installs the Temporal SDK's runtime with a logger at TEMPORAL_LOG_LEVEL
- * and, when TEMPORAL_METRICS_ADDRESS is set (host:port), the SDK's own
- * Prometheus exporter there (`GET /metrics`: task slots, poll and schedule
- * latencies, workflow and activity outcomes, cache size). Call once per
- * process before any worker or native connection is made (the worker's
- * main, the integration tests' setup).
+ * (into the process's structured log when `logger` is given, else the SDK's
+ * console format) and, when TEMPORAL_METRICS_ADDRESS is set (host:port),
+ * the SDK's own Prometheus exporter there (`GET /metrics`: task slots, poll
+ * and schedule latencies, workflow and activity outcomes, cache size). Call
+ * once per process before any worker or native connection is made (the
+ * worker's main, the integration tests' setup).
  */
-export function installTemporalRuntime(env: NodeJS.ProcessEnv = process.env): void {
+export function installTemporalRuntime(env: NodeJS.ProcessEnv = process.env, logger?: Logger): void {
   const metricsAddress = env.TEMPORAL_METRICS_ADDRESS?.trim();
   if (metricsAddress && !/^[^\s:]+:\d{1,5}$/.test(metricsAddress)) throw new Error(`TEMPORAL_METRICS_ADDRESS must be host:port, e.g. 127.0.0.1:9464 (got "${metricsAddress}")`);
+  const level = temporalLogLevel(env);
   Runtime.install({
-    logger: new DefaultLogger(temporalLogLevel(env)),
+    logger: logger ? temporalSdkLogger(logger, level) : new DefaultLogger(level),
     ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true } } } } : {}),
   });
 }

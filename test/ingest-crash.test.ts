@@ -40,13 +40,13 @@ const env = (): NodeJS.ProcessEnv =>
 
 async function startApi(): Promise<TestProcess> {
   const started = startProcess('api', 'api/main.ts', env());
-  await started.printed(/^api listening on /);
+  await started.printed(/api listening on /);
   return started;
 }
 
 async function startWorker(): Promise<TestProcess> {
   const started = startProcess('worker', 'worker/main.ts', env());
-  await started.printed(/^worker ready on task queue /);
+  await started.printed(/worker ready on task queue /);
   return started;
 }
 

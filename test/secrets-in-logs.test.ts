@@ -8,7 +8,7 @@ import { freePort, startDevServer, type TemporalHandle } from '../temporal/dev-s
 import { billingRunWorkflowId, DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { waitFor } from './harness/ingest-worker';
-import { processStackEnv, startProcess, type TestProcess } from './harness/processes';
+import { processStackEnv, startApiAndWorker, type TestProcess } from './harness/processes';
 import { createScratchDatabase, type ScratchDatabase } from './harness/scratch-database';
 import { startSlackFake, type SlackFake } from './harness/slack-fake';
 import { startSmtpFake, type SmtpFake } from './harness/smtp-fake';
@@ -110,9 +110,7 @@ beforeAll(async () => {
       TEMPORAL_METRICS_ADDRESS: new URL(workerMetrics).host,
     },
   );
-  api = startProcess('api', 'api/main.ts', env);
-  worker = startProcess('worker', 'worker/main.ts', env);
-  await Promise.all([api.printed(/^api listening on /), worker.printed(/^worker ready on task queue /, 120_000)]);
+  ({ api, worker } = await startApiAndWorker(env));
 }, 180_000);
 
 afterAll(async () => {

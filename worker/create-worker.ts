@@ -1,3 +1,5 @@
+import { Resource } from '@opentelemetry/resources';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { Pool } from 'pg';
@@ -6,6 +8,9 @@ import { createActivities, createLogNotifier, type Notifier } from '../activitie
 import type { PrismaClient } from '../prisma/client';
 import type { StripeAccounts } from '../activities/stripe/accounts';
 import type { OutboundPolicy } from '../activities/outbound/guard';
+import type { Logger } from '../temporal/log';
+import type { Tracing } from '../temporal/tracing';
+import { workerInterceptors } from './interceptors';
 
 export interface LedgerflowWorkerOptions {
   connection: NativeConnection;
@@ -30,6 +35,10 @@ export interface LedgerflowWorkerOptions {
   maxCachedWorkflows?: number;
   /** where organizations' own URLs (CRM webhook) may point; default: public https only (OUTBOUND_DEVELOPMENT) */
   outbound?: OutboundPolicy;
+  /** where workflow and activity spans go (temporal/tracing.ts); default: nowhere */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
+  /** the process's log: activities' debug lines (LOG_LEVEL=debug) */
+  log?: Logger;
 }
 
 /**
@@ -63,6 +72,8 @@ export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): 
       ...(options.searchAttributes === false ? { searchAttributes: false } : {}),
       ...(options.outbound ? { outbound: options.outbound } : {}),
     }),
+    // Request ids and trace context from the API to the workflows' activities, their spans exported when tracing is on.
+    ...workerInterceptors(options.tracing ?? { spanProcessor: new NoopSpanProcessor(), resource: Resource.empty() }, { prebuiltBundle: options.workflowBundlePath !== undefined, ...(options.log ? { log: options.log } : {}) }),
     maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     // Let a running activity finish its transaction on SIGTERM before we go.
     shutdownGraceTime: '10 seconds',

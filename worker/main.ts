@@ -7,6 +7,10 @@ import { outboundPolicyFromEnv } from '../activities/outbound/guard';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
 import { installTemporalRuntime } from '../temporal/runtime';
+import { createLogger, logFn } from '../temporal/log';
+import { requestIdInterceptor } from '../temporal/request-id';
+import { installTracing } from '../temporal/tracing';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
 import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
@@ -21,6 +25,8 @@ import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-w
  * SWEEPER_INTERVAL_SECONDS (60), INGEST_BATCH_WINDOW_MS (250),
  * INGEST_MAX_OPEN_BATCHES (4 per organization), WORKER_MAX_CACHED_WORKFLOWS (500),
  * TEMPORAL_LOG_LEVEL (WARN; INFO shows worker states and the bundle report),
+ * LOG_LEVEL (info) and LOG_FORMAT (json; text for people), tracing:
+ * OTEL_EXPORTER_OTLP_ENDPOINT (unset: no spans; see temporal/tracing.ts),
  * OUTBOUND_DEVELOPMENT (0; 1 lets organizations' CRM and SMTP URLs use plain
  * http/SMTP and loopback or private addresses); alerts: SLACK_BOT_TOKEN, SLACK_API_URL,
  * ALERT_SLACK_CHANNEL, SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO (see
@@ -29,8 +35,11 @@ import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-w
  * (e.g. http://127.0.0.1:12111). Without a key billing runs draft and wait
  * for approval as usual, and fail at the Stripe step with a message saying so.
  */
+const log = createLogger('worker');
+
 async function main(): Promise<void> {
-  installTemporalRuntime();
+  installTemporalRuntime(process.env, log);
+  const tracing = installTracing('ledgerflow-worker');
   const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const namespace = process.env.TEMPORAL_NAMESPACE ?? DEFAULT_NAMESPACE;
   const taskQueue = TASK_QUEUE;
@@ -40,19 +49,20 @@ async function main(): Promise<void> {
   const maxCachedWorkflows = positiveInteger('WORKER_MAX_CACHED_WORKFLOWS', process.env.WORKER_MAX_CACHED_WORKFLOWS, DEFAULT_MAX_CACHED_WORKFLOWS);
 
   const prisma = createPrismaClient(databaseUrl());
-  const pool = createPgPool(databaseUrl(), { max: 10 });
+  const pool = createPgPool(databaseUrl(), { max: 10, log: (message) => log.warn(message) });
   const clientConnection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
-  const client = new Client({ connection: clientConnection, namespace });
+  // What activities start or message (billing runs, reconciliations) carries the request id and trace they run under.
+  const client = new Client({ connection: clientConnection, namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor(), requestIdInterceptor] } });
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([prisma.$disconnect(), pool.end(), clientConnection.close(), nativeConnection.close()]);
+    await Promise.allSettled([prisma.$disconnect(), pool.end(), clientConnection.close(), nativeConnection.close(), tracing.shutdown()]);
   };
 
   try {
     // A restored cluster whose transaction ids run behind the usage claims would take late usage for billed.
     await assertClaimsMatchDatabase(prisma);
     // First: a half-configured alert channel stops the worker at start, not at its first alert.
-    const notifier = notifierFromEnv(prisma);
+    const notifier = notifierFromEnv(prisma, process.env, (line) => log.info(line));
     const outbound = outboundPolicyFromEnv();
     // The API starts workflows with these attributes; against a fresh cluster
     // (docker compose) the worker may be the first to come up. Safe to repeat.
@@ -74,6 +84,8 @@ async function main(): Promise<void> {
       stripeAccounts,
       maxCachedWorkflows,
       outbound,
+      tracing,
+      log,
       ...(stripe ? { stripe } : {}),
       // A bundle built ahead of time (images, tests) instead of bundling the workflows at start.
       ...(process.env.LEDGERFLOW_WORKFLOW_BUNDLE ? { workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE } : {}),
@@ -83,7 +95,7 @@ async function main(): Promise<void> {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
-      console.log(`worker received ${signal}, finishing running tasks…`);
+      log.info(`worker received ${signal}, finishing running tasks…`);
       worker.shutdown();
     };
     process.once('SIGINT', stop);
@@ -91,20 +103,21 @@ async function main(): Promise<void> {
 
     const running = worker.run();
     // Forms processing batches from the events the API stored and starts their workflows.
-    const batcher = new Batcher({ pool, temporal: client, taskQueue, databaseUrl: databaseUrl(), windowMs: batchWindowMs, maxOpenBatches });
+    const batcher = new Batcher({ pool, temporal: client, taskQueue, databaseUrl: databaseUrl(), windowMs: batchWindowMs, maxOpenBatches, log: logFn(log.child({ component: 'batcher' }), 'warn') });
     await batcher.start();
-    console.log(`worker ready on task queue ${taskQueue}`);
-    console.log(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
-    console.log(`  ingest: batches of up to 1,000 events or ${batchWindowMs} ms of arrivals, at most ${maxOpenBatches} open per organization`);
-    if (outbound.allowDevelopmentTargets) console.log('  OUTBOUND_DEVELOPMENT=1: organizations\' CRM and SMTP URLs may use plain http/SMTP and reach loopback and private addresses (development only)');
-    console.log(`  Stripe: ${stripe ? (process.env.STRIPE_API_BASE ?? 'api.stripe.com') : 'not configured (set STRIPE_SECRET_KEY)'}`);
+    log.info(`worker ready on task queue ${taskQueue}`);
+    log.info(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
+    log.info(`  ingest: batches of up to 1,000 events or ${batchWindowMs} ms of arrivals, at most ${maxOpenBatches} open per organization`);
+    if (outbound.allowDevelopmentTargets) log.warn('  OUTBOUND_DEVELOPMENT=1: organizations\' CRM and SMTP URLs may use plain http/SMTP and reach loopback and private addresses (development only)');
+    log.info(`  Stripe: ${stripe ? (process.env.STRIPE_API_BASE ?? 'api.stripe.com') : 'not configured (set STRIPE_SECRET_KEY)'}`);
+    log.info(`  tracing: ${tracing.enabled ? 'spans exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)' : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`);
     try {
       await running;
     } finally {
       // Before the pool closes: a claim in progress finishes (or is taken up again by the next batcher).
       await batcher.stop();
     }
-    console.log('worker stopped');
+    log.info('worker stopped');
   } finally {
     await closeAll();
   }
@@ -127,6 +140,6 @@ function stripeFromEnv() {
 }
 
 main().catch((err: unknown) => {
-  console.error(`worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  log.fatal({ err }, `worker failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -50,7 +50,7 @@ let env: NodeJS.ProcessEnv;
 
 async function startWorker(): Promise<TestProcess> {
   const started = startProcess('worker', 'worker/main.ts', env);
-  await started.printed(/^worker ready on task queue /, 120_000);
+  await started.printed(/worker ready on task queue /, 120_000);
   return started;
 }
 
@@ -83,7 +83,7 @@ beforeAll(async () => {
     { STRIPE_SECRET_KEY: 'sk_test_faults', STRIPE_API_BASE: stripeBase },
   );
   api = startProcess('api', 'api/main.ts', env);
-  await api.printed(/^api listening on /);
+  await api.printed(/api listening on /);
   worker = await startWorker();
 }, 300_000);
 

@@ -103,3 +103,19 @@ export function startProcess(name: string, file: string, env: NodeJS.ProcessEnv)
     },
   };
 }
+
+/** The API and the worker as processes with `env`, once both are ready (both stopped if either fails to start). */
+export async function startApiAndWorker(env: NodeJS.ProcessEnv): Promise<{ api: TestProcess; worker: TestProcess; stop(): Promise<void> }> {
+  const api = startProcess('api', 'api/main.ts', env);
+  const worker = startProcess('worker', 'worker/main.ts', env);
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled([api.stop(), worker.stop()]);
+  };
+  try {
+    await Promise.all([api.printed(/api listening on /), worker.printed(/worker ready on task queue /, 120_000)]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { api, worker, stop };
+}
