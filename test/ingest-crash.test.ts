@@ -8,6 +8,7 @@ import { createApiKey } from '../prisma/api-keys';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../prisma/client';
 import { freePort, startDevServer, type TemporalHandle } from '../temporal/dev-server';
 import { DEFAULT_NAMESPACE } from '../temporal/names';
+import { ingestBooksProblems, readIngestBooks } from './harness/ingest-books';
 import { processStackEnv, startProcess, type TestProcess } from './harness/processes';
 import { createScratchDatabase } from './harness/scratch-database';
 
@@ -126,39 +127,9 @@ async function ratedWithin(keys: string[], since: number): Promise<number> {
   }
 }
 
-/**
- * The books balance: every event stored once and rated, every request in
- * exactly one processing batch and every batch processed (one batch.processed
- * audit row each), and the SOFT quota counter holding each event's quantity
- * exactly once.
- */
+/** The books balance (test/harness/ingest-books.ts): each event stored once, rated, in one processed batch, counted once. */
 async function expectExactlyOnce(expectedKeys: number): Promise<void> {
-  const { rows: [events] } = await pool.query<{ stored: number; rated: number; distinct_keys: number; quantity: string }>(
-    `SELECT count(*)::int AS stored, count(*) FILTER (WHERE status = 'rated')::int AS rated, count(DISTINCT idempotency_key)::int AS distinct_keys, sum(quantity)::text AS quantity
-       FROM usage_events WHERE organization_id = $1`,
-    [organizationId],
-  );
-  expect(events).toMatchObject({ stored: expectedKeys, rated: expectedKeys, distinct_keys: expectedKeys });
-  const { rows: [requests] } = await pool.query<{ waiting: number; claimed_twice: number }>(
-    `SELECT count(*) FILTER (WHERE processing_batch_id IS NULL AND accepted > 0)::int AS waiting,
-            (SELECT count(*)::int FROM (SELECT unnest(request_ids) AS id FROM processing_batches WHERE organization_id = $1) AS r GROUP BY id HAVING count(*) > 1 LIMIT 1) AS claimed_twice
-       FROM ingest_batches WHERE organization_id = $1`,
-    [organizationId],
-  );
-  expect(requests).toMatchObject({ waiting: 0, claimed_twice: null });
-  const { rows: batches } = await pool.query<{ status: string; n: number }>(`SELECT status::text, count(*)::int AS n FROM processing_batches WHERE organization_id = $1 GROUP BY 1`, [organizationId]);
-  expect(batches.map((b) => b.status)).toEqual(['processed']);
-  const { rows: [audits] } = await pool.query<{ processed: number }>(
-    `SELECT count(*)::int AS processed FROM audit_logs WHERE organization_id = $1 AND action = 'batch.processed'`,
-    [organizationId],
-  );
-  expect(audits!.processed).toBe(batches[0]!.n);
-  // One counter per customer and month; together they hold every event's quantity once.
-  const { rows: [counted] } = await pool.query<{ used: string }>(
-    `SELECT sum(q.used)::text AS used FROM quota_counters q JOIN quota_limits l ON l.id = q.quota_limit_id WHERE l.organization_id = $1`,
-    [organizationId],
-  );
-  expect(counted!.used).toBe(events!.quantity);
+  expect(ingestBooksProblems(await readIngestBooks(pool, organizationId), expectedKeys)).toEqual([]);
 }
 
 beforeAll(async () => {
