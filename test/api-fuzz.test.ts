@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { createStripeClient } from '../activities/stripe/client';
 import { createApiKey } from '../prisma/api-keys';
 import { API_SCOPES } from '../api/scopes';
+import { BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
+import { billingRunWorkflowId } from '../temporal/names';
 import { installedSchemathesis, SCHEMATHESIS_VERSION } from '../scripts/lib/schemathesis';
 import { startTestApi, type TestApi } from './api-test-app';
 import { testPrisma } from './harness/fixtures';
-import { startTestWorker, type TestWorker } from './harness/ingest-worker';
+import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { skippedDescribe } from './harness/skips';
 import { startStripeMock, type StripeMockHandle } from './harness/stripe-mock';
 
@@ -15,8 +18,9 @@ import { startStripeMock, type StripeMockHandle } from './harness/stripe-mock';
  * their reasons in schemathesis.toml): the real API and a worker on the
  * harness's PostgreSQL and Temporal, an organization with a key of every
  * scope, and the catalog the document's examples name (meter api_calls,
- * plans pro_monthly and starter, customer acme with a subscription), so
- * examples reach the code behind validation. Bounded by examples per
+ * plans pro_monthly and starter, customer acme with a subscription), a
+ * draft invoice a real billing run made and a stored request, so examples
+ * reach the code behind validation and the 404. Bounded by examples per
  * operation (LEDGERFLOW_FUZZ_EXAMPLES, default 20) and a fixed seed
  * (LEDGERFLOW_FUZZ_SEED; "random" for a new one each run).
  */
@@ -67,7 +71,27 @@ describeWithSchemathesis('schemathesis', () => {
       plan: 'pro_monthly',
       start_date: `${today.getUTCFullYear()}-${String(today.getUTCMonth() + 1).padStart(2, '0')}-01`,
     });
+    // An invoice to decide on: last month of a second customer's subscription, drafted by a real billing run
+    // (the subscription's workflow closes the past period; the explicit start is the same run, or a no-op).
+    await seed('/customers', { external_id: 'globex', name: 'Globex' });
+    const lastMonth = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1, 1));
+    const thisMonth = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), 1));
+    const billed = await seed('/subscriptions', { customer_external_id: 'globex', plan: 'starter', start_date: lastMonth.toISOString().slice(0, 10) });
+    const billedId = String(billed.id);
+    const run: BillingRunInput = { organizationId: org.id, subscriptionId: billedId, periodStart: lastMonth.toISOString(), periodEnd: thisMonth.toISOString(), lateEventGraceSeconds: 0 };
+    await worker.client.workflow
+      .start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(billedId, run.periodStart), taskQueue: worker.taskQueue, args: [run] })
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      });
+    const draft = await waitFor('the draft to fuzz', () => prisma.invoice.findFirst({ where: { subscriptionId: billedId, status: 'draft' }, include: { lines: true } }).then((i) => i ?? undefined), 60_000);
+    // A request whose batch GET /batches/{id} can show.
+    const posted = await api.post('/api/v1/events', key.key, { idempotency_key: `fuzz-seed-${Date.now()}`, customer_external_id: 'acme', event_type: 'api_call', quantity: 1, timestamp: today.toISOString() });
+    if (posted.status !== 202) throw new Error(`seeding an event: ${posted.status} ${JSON.stringify(posted.body)}`);
     Object.assign(env, {
+      LEDGERFLOW_FUZZ_INVOICE_ID: draft.id,
+      LEDGERFLOW_FUZZ_LINE_ID: draft.lines[0]!.id,
+      LEDGERFLOW_FUZZ_BATCH_ID: String(posted.body.batch_id),
       LEDGERFLOW_FUZZ_API_KEY: key.key,
       LEDGERFLOW_FUZZ_SPARE_KEY_ID: spare.id,
       LEDGERFLOW_FUZZ_ORGANIZATION_ID: org.id,

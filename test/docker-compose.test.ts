@@ -30,6 +30,8 @@ const NOT_WIRED: Record<string, string> = {
 
 interface ComposeService {
   command?: string[] | string;
+  ports?: string[];
+  container_name?: string;
   environment?: Record<string, string | number | boolean | null> | string[];
   healthcheck?: { test?: unknown; disable?: boolean };
 }
@@ -163,6 +165,17 @@ describe('docker-compose.yml', () => {
       const dependsOn = (services[name] as { depends_on?: Record<string, { condition?: string }> }).depends_on ?? {};
       expect(Object.keys(dependsOn)).toContain('temporal');
       for (const dep of Object.values(dependsOn)) expect(dep.condition).toBe('service_healthy');
+    }
+  });
+
+  it('lets the API and the worker run as several replicas (docker compose up --scale api=2 --scale worker=2)', () => {
+    for (const name of ['api', 'worker']) {
+      const service = services[name]!;
+      // A fixed container name or host port would stop a second replica from starting.
+      expect(service.container_name).toBeUndefined();
+      for (const mapping of service.ports ?? []) expect(mapping).toMatch(/^\d+-\d+:\d+$/);
+      // Replicas of the API divide the rate limits among themselves.
+      if (name === 'api') expect((service.environment as Record<string, unknown>).API_INSTANCE_GROUP).toBeTruthy();
     }
   });
 });

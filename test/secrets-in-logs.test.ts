@@ -13,6 +13,8 @@ import { createScratchDatabase, type ScratchDatabase } from './harness/scratch-d
 import { startSlackFake, type SlackFake } from './harness/slack-fake';
 import { startSmtpFake, type SmtpFake } from './harness/smtp-fake';
 import { StripeFake } from './harness/stripe-fake';
+import { startWebServer, type WebServer } from './harness/web-app';
+import { createUser } from '../prisma/users';
 
 /*
  * Secrets never reach the logs. The API and the worker run as their own
@@ -24,8 +26,10 @@ import { StripeFake } from './harness/stripe-fake';
  * alerting through Slack and email (the first Slack attempt refused), a
  * billing run finalized and collected through Stripe with the organization's
  * key (the first finalize answered 500), Stripe webhooks well and badly
- * signed. Everything both processes print, and what they serve on /metrics,
- * is searched for every secret set or sent. All traffic is loopback.
+ * signed. A person signs in to the web app (once with a wrong password) and
+ * saves channel secrets through its settings form (once refused). Everything
+ * the three processes print, and what the API and worker serve on /metrics,
+ * is searched for every secret set, typed or sent. All traffic is loopback.
  */
 
 jest.setTimeout(180_000);
@@ -48,6 +52,13 @@ const SECRETS = {
   refusedStripeKey: `pk_live_${hex()}`,
   /** a bearer token no key has */
   unknownApiKey: `lf_${hex(24)}`,
+  // Typed into the web app: a person's password (and a wrong one), and channel secrets saved through its forms.
+  webPassword: `pw-${hex()}`,
+  webWrongPassword: `pw-${hex()}`,
+  webSlackToken: `xoxb-${hex()}`,
+  webSmtpPassword: hex(),
+  webStripeKey: `sk_test_${hex()}`,
+  webWebhookSecret: `whsec_${hex()}`,
 } as Record<string, string>;
 
 let database: ScratchDatabase;
@@ -56,6 +67,7 @@ let connection: Connection;
 let prisma: PrismaClient;
 let api: TestProcess;
 let worker: TestProcess;
+let web: WebServer;
 let apiBase: string;
 /** the worker's Temporal SDK metrics (TEMPORAL_METRICS_ADDRESS) */
 let workerMetrics: string;
@@ -111,10 +123,11 @@ beforeAll(async () => {
     },
   );
   ({ api, worker } = await startApiAndWorker(env));
+  web = await startWebServer(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !['PORT', 'HOST'].includes(e[0]))));
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.allSettled([api?.stop(), worker?.stop()]);
+  await Promise.allSettled([api?.stop(), worker?.stop(), web?.stop()]);
   await connection?.close();
   await temporal?.stop();
   await Promise.allSettled([slack?.close(), deploymentSmtp?.close(), orgSmtp?.close(), stripe.stop(), prisma?.$disconnect()]);
@@ -128,6 +141,43 @@ async function organization(name: string): Promise<{ organizationId: string; adm
   // Ten api_call events a month; the eleventh is over quota and alerts.
   await prisma.quotaLimit.create({ data: { organizationId: org.id, eventType: 'api_call', limitValue: '10', mode: 'SOFT', resetWindow: 'month' } });
   return { organizationId: org.id, adminKey: admin.key };
+}
+
+/** A browser without JavaScript: form posts with the page's CSRF token and the cookies the web app set. */
+async function throughTheWebApp(): Promise<void> {
+  const org = await prisma.organization.create({ data: { name: 'web', rateLimitPerSecond: 0 } });
+  const { email } = await createUser(prisma, { organizationId: org.id, email: `admin-${hex(4)}@web.test`, role: 'admin', password: SECRETS.webPassword! }, { type: 'system', id: 'test' });
+  const cookies = new Map<string, string>();
+  const page = async (path: string, form?: Record<string, string>): Promise<{ status: number; html: string }> => {
+    const res = await fetch(`${web.baseUrl}${path}`, {
+      method: form ? 'POST' : 'GET',
+      redirect: 'manual',
+      headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const at = pair!.indexOf('=');
+      cookies.set(pair!.slice(0, at), pair!.slice(at + 1));
+    }
+    return { status: res.status, html: await res.text() };
+  };
+  const csrfOf = (html: string): string => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  const login = await page('/login');
+  expect((await page('/login', { csrf: csrfOf(login.html), next: '/', email, password: SECRETS.webWrongPassword! })).status).toBe(401);
+  expect((await page('/login', { csrf: csrfOf(login.html), next: '/settings/alerts', email, password: SECRETS.webPassword! })).status).toBe(302);
+  SECRETS.webSession = cookies.get('lf_session') ?? '';
+  expect(SECRETS.webSession).not.toBe('');
+  const form = await page('/settings/alerts');
+  expect(form.status).toBe(200);
+  const secrets = { slack_bot_token: SECRETS.webSlackToken!, smtp_password: SECRETS.webSmtpPassword!, stripe_secret_key: SECRETS.webStripeKey!, stripe_webhook_secret: SECRETS.webWebhookSecret! };
+  // Refused (an SMTP URL that is not one): the page answers 400 and must not echo the secrets either.
+  expect((await page('/settings/alerts', { csrf: csrfOf(form.html), ...secrets, smtp_url: 'not a url' })).status).toBe(400);
+  expect((await page('/settings/alerts', { csrf: csrfOf(form.html), ...secrets, smtp_url: `smtp://webmail@127.0.0.1:${new URL(orgSmtp.url).port}` })).status).toBe(200);
+  // Saved, and sealed at rest.
+  const stored = await prisma.organization.findUniqueOrThrow({ where: { id: org.id } });
+  for (const column of [stored.slackBotTokenEnc, stored.smtpPasswordEnc, stored.stripeSecretKeyEnc, stored.stripeWebhookSecretEnc]) expect(column).toEqual(expect.any(String));
+  expect(JSON.stringify(stored)).not.toMatch(new RegExp(Object.values(secrets).join('|')));
 }
 
 /** Twelve events over quota through the API with `key`; resolves when the worker delivered the organization's alerts. */
@@ -203,14 +253,18 @@ it('prints none of the secrets it was given or sent through a full flow, failure
   expect((await call('POST', `/webhooks/stripe/${own.organizationId}`, null, payload, signed(SECRETS.deploymentWebhookSecret!))).status).toBe(400);
   expect((await call('POST', '/webhooks/stripe', null, payload, signed(SECRETS.deploymentWebhookSecret!))).status).toBe(200);
 
+  // The web app: a person signs in (once with a wrong password) and saves channel secrets through its form, once refused.
+  await throughTheWebApp();
+
   // What both processes serve to a metrics scraper counts as printed too.
   const apiMetricsText = await (await fetch(`${apiBase}/metrics`)).text();
   const workerMetricsText = await (await fetch(workerMetrics)).text();
   expect(apiMetricsText).toMatch(/^ledgerflow_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/events",status="202"\} \d+$/m);
   expect(workerMetricsText).toMatch(/^temporal_\w+/m);
-  const logs = `${api.everything()}\n${worker.everything()}\n${apiMetricsText}\n${workerMetricsText}`;
+  const logs = `${api.everything()}\n${worker.everything()}\n${web.output().join('\n')}\n${apiMetricsText}\n${workerMetricsText}`;
   // The capture is real and holds the failures: the injected Stripe 500 and Slack refusal were logged.
   expect(logs).toMatch(/api listening on/);
+  expect(logs).toMatch(/web listening on/);
   expect(logs).toMatch(/injected by the fake/);
   expect(logs).toMatch(/invalid_auth/);
   const leaked = Object.entries(SECRETS)

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient, type Pool } from 'pg';
 import { createApiKey } from '../../prisma/api-keys';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../../prisma/client';
 import { applyMigrations } from '../../prisma/migrate';
 import { readLineEvents, UNBILLED } from '../../prisma/usage-claims';
 import { freePort, startDevServer, type TemporalHandle } from '../../temporal/dev-server';
+import { SUBSCRIPTION_WORKFLOW_TYPE } from '../../temporal/billing-messages';
 import { DEFAULT_NAMESPACE } from '../../temporal/names';
 import { processStackEnv, startProcess, type TestProcess } from '../harness/processes';
 import { startStripeMock, type StripeMockHandle } from '../harness/stripe-mock';
@@ -198,6 +200,45 @@ async function expectBalancedBooks(t: Tenant, invoiceId: string, accepted = EVEN
   expect(invoice.stripeInvoiceId).toBe(String(created[0]!.body?.id));
   const payments = proxy.succeeded('POST', new RegExp(`^/v1/invoices/${invoice.stripeInvoiceId}/pay$`)).map((r) => r.idempotencyKey);
   expect(new Set(payments).size).toBeLessThanOrEqual(1);
+  await expectNothingStuck(t);
+}
+
+/**
+ * Nothing stuck (Temporal's visibility): every workflow of the organization
+ * ended well (completed, or continued as new) except its subscription's,
+ * which waits for its next period on a timer, with no activity pending.
+ */
+async function expectNothingStuck(t: Tenant): Promise<void> {
+  const connection = await Connection.connect({ address: temporal.address });
+  try {
+    const client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
+    let found: string[] = ['visibility lists none of its workflows'];
+    await until(
+      `the workflows of ${t.organizationId} to settle`,
+      async () => {
+        const now: string[] = [];
+        let workflows = 0;
+        for await (const w of client.workflow.list({ query: `LedgerflowOrganizationId = '${t.organizationId}'` })) {
+          workflows += 1;
+          const status = w.status.name;
+          if (status === 'COMPLETED' || status === 'CONTINUED_AS_NEW') continue;
+          if (status !== 'RUNNING' || w.type !== SUBSCRIPTION_WORKFLOW_TYPE) {
+            now.push(`${w.type} ${w.workflowId} ${status}`);
+            continue;
+          }
+          const pending = (await client.workflow.getHandle(w.workflowId, w.runId).describe()).raw.pendingActivities ?? [];
+          if (pending.length > 0) now.push(`${w.workflowId} waits on ${pending.map((a) => `${a.activityType?.name} (attempt ${a.attempt})`).join(', ')}`);
+        }
+        // The subscription and its billing run at least; fewer means visibility has not caught up.
+        found = workflows >= 2 ? now : ['visibility lists fewer than two of its workflows'];
+        return found.length === 0 ? true : undefined;
+      },
+      60_000,
+    ).catch(() => undefined);
+    expect(found).toEqual([]);
+  } finally {
+    await connection.close();
+  }
 }
 
 async function approveAndCollect(t: Tenant): Promise<string> {
