@@ -8,7 +8,7 @@ import { DocumentedPaths } from './documented-paths';
 import { methodNotAllowed } from './method-not-allowed';
 import type { ApiDeps } from './deps';
 import { findUnstorableText } from '../billing/storable-text';
-import { identified, inRequestContext } from './request-context';
+import { identified, inRequestContext } from '../services/request-context';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { BacklogGate } from './ingest/backlog-gate';
 import { withIngestFastLane } from './ingest/fast-lane';
@@ -145,7 +145,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   app.use(errorHandler(config.log));
   return {
     app,
-    handler: metrics.timed(identified(withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log }), (path) => documented.routeOf(path))),
+    handler: metrics.timed(identified(withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log }), { routeOf: (path) => documented.routeOf(path), ...(config.accessLog ? { log: config.accessLog } : {}) })),
     stop() {
       ingest.backlog.stop();
       admitted.stop();

@@ -1,3 +1,4 @@
+import type { Logger } from '../temporal/log';
 import { outboundPolicyFromEnv, STRICT_OUTBOUND, type OutboundPolicy } from '../activities/outbound/guard';
 
 /** Settings of one API instance; tests build apps with their own. */
@@ -31,6 +32,8 @@ export interface ApiConfig {
   /** signing secret of the Stripe webhook endpoint (whsec_…); unset, POST /webhooks/stripe answers 503 */
   stripeWebhookSecret?: string;
   log: (message: string, err?: unknown) => void;
+  /** at debug level, a line per answered request (the process's logger; api/main.ts) */
+  accessLog?: Pick<Logger, 'debug' | 'isLevelEnabled'>;
 }
 
 export const defaultApiConfig: ApiConfig = {

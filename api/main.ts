@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number (got "${process.env.PORT}")`);
-  const config = { ...apiConfigFromEnv(), log: logFn(log) };
+  const config = { ...apiConfigFromEnv(), log: logFn(log), accessLog: log };
   const url = databaseUrl();
 
   const prisma = createPrismaClient(url, { max: 5 });

@@ -217,18 +217,20 @@ async function main(): Promise<void> {
     LEDGERFLOW_SECRET_KEY: process.env.LEDGERFLOW_SECRET_KEY || localSecretKey(),
     // A terminal is read by people: the same log lines as text (LOG_FORMAT=json for the JSON a collector reads).
     LOG_FORMAT: process.env.LOG_FORMAT ?? 'text',
+    // The stack waits for the processes' "ready" lines, written at info: a quieter level is raised to it.
+    ...(['warn', 'error', 'fatal', 'silent'].includes((process.env.LOG_LEVEL ?? '').trim().toLowerCase()) ? { LOG_LEVEL: 'info' } : {}),
   };
   say('Starting the worker…');
   const worker = spawnTsChild('worker', requireEntry('worker/main.ts'), env);
   children.push(worker);
-  const workerReady = worker.printed(/^worker ready on task queue /);
+  const workerReady = worker.printed(/worker ready on task queue /);
   say('Starting the API…');
   const api = spawnTsChild('api', requireEntry('api/main.ts'), env);
   children.push(api);
   say('Starting the web app…');
   const web = spawnTsChild('web', requireEntry('web/server.ts'), env);
   children.push(web);
-  const webReady = web.printed(/^web listening on /);
+  const webReady = web.printed(/web listening on /);
   for (const child of children) {
     void child.exited.then(({ code, signal }) => {
       if (!stopping) void shutdown(1, `${child.name} exited unexpectedly (code ${code}, signal ${signal})`);

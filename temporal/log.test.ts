@@ -31,15 +31,33 @@ test('lines name the request, and in the worker the workflow and activity, they 
   expect(activity).toMatchObject({ level: 'warn', requestId: 'req-1', workflowId: 'billing-run:s:2026-11-01', activity: 'closePeriod' });
 });
 
-test('errors keep their type, message and stack; secrets in what is logged are redacted', () => {
+test('errors keep their type, message, code and stack, not the row values or arguments they carry', () => {
   const { logger, json } = captured();
   logFn(logger)('could not signal the run', new TypeError('boom'));
-  logger.info({ smtp: { password: 'hunter2' }, headers: { authorization: 'Bearer lf_live_x' }, apiKey: 'lf_live_y' }, 'settings');
-  const [failure, settings] = json();
+  const duplicate = Object.assign(new Error('duplicate key value violates unique constraint', { cause: new Error('socket') }), { code: '23505', detail: 'Key (email)=(cfo@acme.example) already exists.' });
+  logFn(logger)('insert failed', duplicate);
+  const [failure, pg] = json();
   expect(failure).toMatchObject({ level: 'error', msg: 'could not signal the run', err: { type: 'TypeError', message: 'boom' } });
   expect((failure!.err as { stack: string }).stack).toContain('TypeError: boom');
-  expect(JSON.stringify(settings)).not.toMatch(/hunter2|lf_live_/);
-  expect(settings).toMatchObject({ smtp: { password: '[redacted]' }, headers: { authorization: '[redacted]' }, apiKey: '[redacted]' });
+  expect(pg!.err).toMatchObject({ type: 'Error', code: '23505', cause: { message: 'socket' } });
+  expect(JSON.stringify(pg)).not.toContain('cfo@acme.example');
+});
+
+test('values under keys named like secrets are redacted, in any case and at any depth', () => {
+  const { logger, json } = captured();
+  logger.info(
+    {
+      smtp: { password: 'hunter2' },
+      headers: { Authorization: 'Bearer lf_live_x', 'x-api-key': 'lf_live_z', Cookie: 'lf_session=abc' },
+      apiKey: 'lf_live_y',
+      settings: { stripe: { channels: { stripe_secret_key: 'sk_live_deep', slack_bot_token: 'xoxb-deep' } } },
+      meta: [{ webhookSecret: 'whsec_in_array' }],
+    },
+    'settings',
+  );
+  const [settings] = json();
+  expect(JSON.stringify(settings)).not.toMatch(/hunter2|lf_live_|sk_live_deep|xoxb-deep|whsec_in_array|lf_session=/);
+  expect(settings).toMatchObject({ smtp: { password: '[redacted]' }, headers: { Authorization: '[redacted]', 'x-api-key': '[redacted]', Cookie: '[redacted]' }, apiKey: '[redacted]' });
 });
 
 test('LOG_FORMAT=text writes the message with its fields; LOG_LEVEL filters', () => {

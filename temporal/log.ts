@@ -4,8 +4,8 @@ import { currentLogContext } from './request-id';
 
 /*
  * The processes' log: one JSON object a line on stdout (pino, chosen for
- * being the most used structured logger in Node, fast, and for its
- * serializers and redaction), each line with the time, the level, the
+ * being the most used structured logger in Node, fast, with serializers and
+ * formatters to keep secrets and row data out), each line with the time, the level, the
  * service, the message and what the work belongs to: the HTTP request's id
  * and, in the worker, the workflow and activity (temporal/request-id.ts),
  * and the trace id when tracing is on (temporal/tracing.ts).
@@ -32,8 +32,30 @@ export function logFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {
   throw new Error(`LOG_FORMAT must be json or text (got "${env.LOG_FORMAT}")`);
 }
 
-/** Fields a log line never shows, wherever they sit in what is logged. */
-const REDACTED = ['password', 'secret', 'apiKey', 'api_key', 'authorization', 'cookie', 'token'].flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+/** Keys a log line never shows the value of, wherever they sit in what is logged (any case, any depth to 8). */
+const SECRET_KEY = /pass(word)?|secret|token|authorization|api[-_]?key|cookie|credential|private[-_]?key/i;
+
+function censored(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 8) return value;
+  if (value instanceof Error) return serializeError(value);
+  if (Array.isArray(value)) return value.map((item) => censored(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = SECRET_KEY.test(key) ? '[redacted]' : censored(item, depth + 1);
+  return out;
+}
+
+/**
+ * An error as its type, message, code and stack (and its cause's type and
+ * message) — not every property it carries: a database error's `detail` holds
+ * row values, a client library's error its request's arguments.
+ */
+function serializeError(err: unknown): Record<string, unknown> {
+  // Already reduced (the log formatter runs before pino's serializers), or not an error at all.
+  if (!(err instanceof Error)) return typeof err === 'object' && err !== null ? (err as Record<string, unknown>) : { message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  const cause = err.cause instanceof Error ? { type: err.cause.constructor.name, message: err.cause.message } : undefined;
+  return { type: err.constructor.name, message: err.message, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}), stack: err.stack, ...(cause ? { cause } : {}) };
+}
 
 /** The process's logger; `out` replaces stdout (tests). */
 export function createLogger(service: string, env: NodeJS.ProcessEnv = process.env, out?: { write(line: string): void }): Logger {
@@ -45,13 +67,12 @@ export function createLogger(service: string, env: NodeJS.ProcessEnv = process.e
       level: logLevel(env),
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: (object) => censored(object) as Record<string, unknown> },
       mixin: () => {
         const traceId = currentTraceId();
         return traceId ? { ...currentLogContext(), traceId } : { ...currentLogContext() };
       },
-      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
-      redact: { paths: REDACTED, censor: '[redacted]' },
+      serializers: { err: serializeError, error: serializeError },
     },
     destination ?? pino.destination({ fd: 1, sync: true }),
   );

@@ -1,3 +1,4 @@
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -11,7 +12,10 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
  * (exported by the worker through a sink), and each activity's span is a
  * child of the workflow's. Spans are exported over OTLP/HTTP (JSON) when
  * OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set, the standard
- * variables; without one nothing is recorded or sent.
+ * variables; without one nothing is recorded or sent. Every request is
+ * sampled unless OTEL_TRACES_SAMPLER says otherwise (e.g.
+ * parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG=0.01 at high ingest
+ * rates); health checks and metric scrapes get no span.
  */
 
 export interface Tracing {
@@ -43,7 +47,8 @@ export function installTracing(service: string, env: NodeJS.ProcessEnv = process
   // The exporter reads the OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, timeout).
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 1_000 });
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
-  // Also installs the AsyncLocalStorage context manager and the W3C trace-context propagator.
-  provider.register();
+  // Also installs the AsyncLocalStorage context manager. Trace context only: a caller's `baggage`
+  // header is not carried on (it would ride into every workflow's history).
+  provider.register({ propagator: new W3CTraceContextPropagator() });
   return { enabled: true, resource, spanProcessor, shutdown: () => provider.shutdown() };
 }

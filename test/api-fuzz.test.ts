@@ -49,7 +49,9 @@ describeWithSchemathesis('schemathesis', () => {
   beforeAll(async () => {
     stripeMock = await startStripeMock();
     worker = await startTestWorker('api-fuzz', { stripe: createStripeClient({ apiKey: 'sk_test_fuzz', apiBase: `http://127.0.0.1:${stripeMock.port}` }) });
-    api = await startTestApi({ stripeWebhookSecret: 'whsec_fuzzrun', rateLimitPerOrganizationPerSecond: 0 }, worker.taskQueue);
+    // Temporal gets 15 s, not 3: the run judges input handling, and on a loaded CI machine the dev server has
+    // answered a signal-with-start after more than 3 s (an honest 503 TEMPORAL_UNAVAILABLE, counted as a server error).
+    api = await startTestApi({ stripeWebhookSecret: 'whsec_fuzzrun', rateLimitPerOrganizationPerSecond: 0, temporalTimeoutMs: 15_000 }, worker.taskQueue);
     const prisma = testPrisma();
     const org = await prisma.organization.create({ data: { name: `api-fuzz-${Date.now()}`, rateLimitPerSecond: 0 } });
     const key = await createApiKey(prisma, org.id, 'fuzz', { type: 'system', id: 'test' }, API_SCOPES);

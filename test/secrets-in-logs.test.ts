@@ -9,6 +9,7 @@ import { billingRunWorkflowId, DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { waitFor } from './harness/ingest-worker';
 import { processStackEnv, startApiAndWorker, type TestProcess } from './harness/processes';
+import { startOtlpReceiver, type OtlpReceiver } from './harness/otlp-receiver';
 import { createScratchDatabase, type ScratchDatabase } from './harness/scratch-database';
 import { startSlackFake, type SlackFake } from './harness/slack-fake';
 import { startSmtpFake, type SmtpFake } from './harness/smtp-fake';
@@ -28,8 +29,10 @@ import { createUser } from '../prisma/users';
  * key (the first finalize answered 500), Stripe webhooks well and badly
  * signed. A person signs in to the web app (once with a wrong password) and
  * saves channel secrets through its settings form (once refused). Everything
- * the three processes print, and what the API and worker serve on /metrics,
- * is searched for every secret set, typed or sent. All traffic is loopback.
+ * the three processes print at LOG_LEVEL=debug (the Temporal SDK at DEBUG),
+ * what the API and worker serve on /metrics and the spans they export to a
+ * collector are searched for every secret set, typed or sent. All traffic
+ * is loopback.
  */
 
 jest.setTimeout(180_000);
@@ -68,6 +71,7 @@ let prisma: PrismaClient;
 let api: TestProcess;
 let worker: TestProcess;
 let web: WebServer;
+let receiver: OtlpReceiver;
 let apiBase: string;
 /** the worker's Temporal SDK metrics (TEMPORAL_METRICS_ADDRESS) */
 let workerMetrics: string;
@@ -96,6 +100,7 @@ beforeAll(async () => {
     startSmtpFake({ auth: { user: 'orgmail', pass: SECRETS.orgSmtpPassword! } }),
   ]);
   const stripeBase = `http://127.0.0.1:${await stripe.start()}`;
+  receiver = await startOtlpReceiver();
   temporal = await startDevServer({ port: await freePort(), ui: false, namespace: DEFAULT_NAMESPACE, log: () => undefined });
   connection = await Connection.connect({ address: temporal.address });
   const apiPort = await freePort();
@@ -120,6 +125,10 @@ beforeAll(async () => {
       // The organization's SMTP server and CRM receiver are loopback fakes.
       OUTBOUND_DEVELOPMENT: '1',
       TEMPORAL_METRICS_ADDRESS: new URL(workerMetrics).host,
+      // As much as the processes can say: every debug line, the Temporal SDK's too, and spans to a collector.
+      LOG_LEVEL: 'debug',
+      TEMPORAL_LOG_LEVEL: 'DEBUG',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     },
   );
   ({ api, worker } = await startApiAndWorker(env));
@@ -130,7 +139,7 @@ afterAll(async () => {
   await Promise.allSettled([api?.stop(), worker?.stop(), web?.stop()]);
   await connection?.close();
   await temporal?.stop();
-  await Promise.allSettled([slack?.close(), deploymentSmtp?.close(), orgSmtp?.close(), stripe.stop(), prisma?.$disconnect()]);
+  await Promise.allSettled([slack?.close(), deploymentSmtp?.close(), orgSmtp?.close(), stripe.stop(), receiver?.close(), prisma?.$disconnect()]);
   await database?.drop();
 }, 60_000);
 
@@ -261,10 +270,13 @@ it('prints none of the secrets it was given or sent through a full flow, failure
   const workerMetricsText = await (await fetch(workerMetrics)).text();
   expect(apiMetricsText).toMatch(/^ledgerflow_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/events",status="202"\} \d+$/m);
   expect(workerMetricsText).toMatch(/^temporal_\w+/m);
-  const logs = `${api.everything()}\n${worker.everything()}\n${web.output().join('\n')}\n${apiMetricsText}\n${workerMetricsText}`;
+  // And what they export to a trace collector (the batches still buffered are flushed when the processes stop; these are the ones sent so far).
+  await waitFor('spans of an activity', async () => (receiver.spans.some((sp) => sp.name.startsWith('RunActivity:')) ? true : undefined), 30_000);
+  const logs = `${api.everything()}\n${worker.everything()}\n${web.output().join('\n')}\n${apiMetricsText}\n${workerMetricsText}\n${receiver.bodies.join('\n')}`;
   // The capture is real and holds the failures: the injected Stripe 500 and Slack refusal were logged.
   expect(logs).toMatch(/api listening on/);
   expect(logs).toMatch(/web listening on/);
+  expect(logs).toMatch(/"msg":"activity failed"/);
   expect(logs).toMatch(/injected by the fake/);
   expect(logs).toMatch(/invalid_auth/);
   const leaked = Object.entries(SECRETS)

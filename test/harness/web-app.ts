@@ -101,7 +101,7 @@ export async function startWebServer(env: Record<string, string> = {}): Promise<
   await new Promise<void>((resolve, reject) => {
     const onLine = (line: string): void => {
       output.push(line);
-      if (line.startsWith('web listening on ')) resolve();
+      if (line.includes('web listening on ')) resolve();
     };
     readline.createInterface({ input: child.stdout! }).on('line', onLine);
     readline.createInterface({ input: child.stderr! }).on('line', onLine);
