@@ -4,14 +4,13 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { createApiKey } from '../prisma/api-keys';
 import { createPgPool, createPrismaClient } from '../prisma/client';
 import { startEmbeddedPostgres } from '../prisma/embedded-postgres';
 import { applyMigrations } from '../prisma/migrate';
 import { freePort, startDevServer } from '../temporal/dev-server';
 import { DEFAULT_NAMESPACE } from '../temporal/names';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../worker/interceptors';
+import { writeWorkflowBundle } from '../worker/interceptors';
 import { ingestBooksProblems, readIngestBooks } from '../test/harness/ingest-books';
 import { startProcess, type TestProcess } from '../test/harness/processes';
 import { findProcess, treeCpuSeconds } from './lib/proc-cpu';
@@ -89,12 +88,7 @@ async function main(): Promise<void> {
     const temporal = await startDevServer({ port: await freePort(), ui: false, namespace: DEFAULT_NAMESPACE, log: () => undefined });
     cleanup.unshift(() => temporal.stop());
     const bundlePath = path.join(root, 'workflow-bundle.js');
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => say(m), log() {} } as never,
-    });
-    fs.writeFileSync(bundlePath, code);
+    await writeWorkflowBundle(bundlePath, say);
 
     const prisma = createPrismaClient(postgres.url, { max: 2 });
     const pool = createPgPool(postgres.url, { max: 2 });

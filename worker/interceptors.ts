@@ -1,5 +1,6 @@
 import { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
-import type { ActivityInboundCallsInterceptor, WorkerOptions } from '@temporalio/worker';
+import fs from 'node:fs';
+import { bundleWorkflowCode, type ActivityInboundCallsInterceptor, type WorkerOptions } from '@temporalio/worker';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import { requestIdOfHeaders, withLogContext } from '../temporal/request-id';
 import type { Logger } from '../temporal/log';
@@ -14,6 +15,16 @@ export const WORKFLOW_INTERCEPTOR_MODULES: readonly string[] = [
   require.resolve('../workflows/interceptors'),
   require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
 ];
+
+/** Bundles the workflows with their interceptor modules into `file` (tests, benchmarks); the bundler's errors go to `onError`. */
+export async function writeWorkflowBundle(file: string, onError: (message: string) => void): Promise<void> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: onError, log() {} } as never,
+  });
+  fs.writeFileSync(file, code);
+}
 
 /**
  * Each activity runs with its workflow, activity and request id in the log

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/interceptors';
+import { writeWorkflowBundle } from '../../worker/interceptors';
 import { startEmbeddedPostgres } from '../../prisma/embedded-postgres';
 import { applyMigrations } from '../../prisma/migrate';
 import { startDevServer, freePort } from '../../temporal/dev-server';
@@ -31,12 +30,7 @@ export default async function globalSetup(): Promise<void> {
   const temporal = await startDevServer({ namespace: DEFAULT_NAMESPACE, ui: false, log });
 
   const bundlePath = path.join(root, 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => log(m), log() {} } as never,
-  });
-  fs.writeFileSync(bundlePath, code);
+  await writeWorkflowBundle(bundlePath, log);
 
   process.env.DATABASE_URL = postgres.url;
   process.env.TEMPORAL_ADDRESS = temporal.address;
