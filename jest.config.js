@@ -28,7 +28,7 @@ module.exports = {
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },
     {
-      // `npm run test:faults` (and .ci/run): real processes killed and Stripe failing; minutes, one file at a time.
+      // Part of `npm test`; alone: `npm run test:faults`. Real processes killed and Stripe failing; minutes.
       displayName: 'faults',
       testEnvironment: 'node',
       transform: { '^.+\\.(t|j)sx?$': swc },
