@@ -36,7 +36,7 @@ export interface LedgerflowWorkerOptions {
   /** where organizations' own URLs (CRM webhook) may point; default: public https only (OUTBOUND_DEVELOPMENT) */
   outbound?: OutboundPolicy;
   /** where workflow and activity spans go (temporal/tracing.ts); default: nowhere */
-  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
+  tracing?: Pick<Tracing, 'enabled' | 'spanProcessor' | 'resource'>;
   /** the process's log: activities' debug lines (LOG_LEVEL=debug) */
   log?: Logger;
 }
@@ -73,7 +73,7 @@ export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): 
       ...(options.outbound ? { outbound: options.outbound } : {}),
     }),
     // Request ids and trace context from the API to the workflows' activities, their spans exported when tracing is on.
-    ...workerInterceptors(options.tracing ?? { spanProcessor: new NoopSpanProcessor(), resource: Resource.empty() }, { prebuiltBundle: options.workflowBundlePath !== undefined, ...(options.log ? { log: options.log } : {}) }),
+    ...workerInterceptors(options.tracing ?? { enabled: false, spanProcessor: new NoopSpanProcessor(), resource: Resource.empty() }, { prebuiltBundle: options.workflowBundlePath !== undefined, ...(options.log ? { log: options.log } : {}) }),
     maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     // Let a running activity finish its transaction on SIGTERM before we go.
     shutdownGraceTime: '10 seconds',

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { notifierFromEnv } from '../activities/channels';
@@ -17,6 +18,7 @@ import { ensureSweeperSchedule } from '../temporal/schedules';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 import { Batcher } from './batcher';
 import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-worker';
+import { bundleTracesWorkflows } from './interceptors';
 
 /**
  * The worker process: `node --import tsx worker/main.ts`.
@@ -73,6 +75,10 @@ async function main(): Promise<void> {
     const stripe = stripeFromEnv();
     // Organizations with their own stripe_secret_key use it, through the same API base.
     const stripeAccounts = createStripeAccounts(prisma, stripeApiBase() ? { apiBase: stripeApiBase() } : {});
+    const bundlePath = process.env.LEDGERFLOW_WORKFLOW_BUNDLE;
+    if (bundlePath && tracing.enabled && !bundleTracesWorkflows(fs.readFileSync(bundlePath, 'utf8'))) {
+      log.warn(`LEDGERFLOW_WORKFLOW_BUNDLE (${bundlePath}) was built with tracing off: activities are traced, workflows are not. Unset it to bundle at start, or build the bundle with tracing on.`);
+    }
     const worker = await createLedgerflowWorker({
       connection: nativeConnection,
       namespace,
@@ -88,7 +94,7 @@ async function main(): Promise<void> {
       log,
       ...(stripe ? { stripe } : {}),
       // A bundle built ahead of time (images, tests) instead of bundling the workflows at start.
-      ...(process.env.LEDGERFLOW_WORKFLOW_BUNDLE ? { workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE } : {}),
+      ...(bundlePath ? { workflowBundlePath: bundlePath } : {}),
     });
 
     let stopping = false;

@@ -24,8 +24,12 @@ export interface TestProcess {
  * their own, the API on `apiPort`: the test's environment plus `extra`.
  */
 export function processStackEnv(target: { databaseUrl: string; temporalAddress: string; namespace: string; apiPort: number }, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  // The harness's prebuilt bundle is built with tracing off: a traced worker bundles its workflows at start.
+  const { LEDGERFLOW_WORKFLOW_BUNDLE, ...inherited } = process.env;
+  const traced = Boolean(extra.OTEL_EXPORTER_OTLP_ENDPOINT || extra.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   return {
-    ...process.env,
+    ...inherited,
+    ...(traced || LEDGERFLOW_WORKFLOW_BUNDLE === undefined ? {} : { LEDGERFLOW_WORKFLOW_BUNDLE }),
     DATABASE_URL: target.databaseUrl,
     TEMPORAL_ADDRESS: target.temporalAddress,
     TEMPORAL_NAMESPACE: target.namespace,
