@@ -1,5 +1,6 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { DOMAIN_ERROR_STATUS, DomainError } from '../services/errors';
 
 /** Every error the API returns has this shape. */
 export interface ErrorBody {
@@ -54,6 +55,12 @@ function bodyParserError(err: unknown): ApiError | undefined {
   }
 }
 
+/** A domain service's refusal (services/errors.ts): its status by kind, its code, the field it names. */
+function domainError(err: unknown): ApiError | undefined {
+  if (!(err instanceof DomainError)) return undefined;
+  return new ApiError(DOMAIN_ERROR_STATUS[err.kind], err.code, err.message, err.field === undefined ? undefined : { field: err.field });
+}
+
 /** Connection-level failures of PostgreSQL (refused, reset, shutting down, too many clients): the database is away, not broken by the request. */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
 
@@ -86,10 +93,10 @@ function temporalUnavailable(err: unknown): ApiError | undefined {
  * and the ingest fast lane.
  */
 export function errorAnswer(err: unknown, log: (message: string, err: unknown) => void): { status: number; headers: Record<string, string>; body: ErrorBody } {
-  const unavailable = err instanceof ApiError ? undefined : (databaseUnavailable(err) ?? temporalUnavailable(err));
+  const unavailable = err instanceof ApiError || err instanceof DomainError ? undefined : (databaseUnavailable(err) ?? temporalUnavailable(err));
   // Nothing else reports an outage of the database or Temporal: say it once here. Known errors were reported (or not) where they were thrown.
   if (unavailable) log(unavailable.message, err);
-  const known = err instanceof ApiError ? err : (bodyParserError(err) ?? unavailable);
+  const known = err instanceof ApiError ? err : (domainError(err) ?? bodyParserError(err) ?? unavailable);
   if (known) {
     return { status: known.status, headers: { ...(known.headers ?? {}), ...(known.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}) }, body: known.body() };
   }

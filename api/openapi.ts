@@ -22,6 +22,8 @@ import {
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
+import { VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
+import { QuotaLimitCreateSchema, QuotaLimitListQuerySchema, QuotaLimitParamsSchema, QuotaLimitPatchSchema, QuotaLimitSchema } from '../services/quota-limits';
 import {
   CustomerCreateSchema,
   CustomerListQuerySchema,
@@ -219,6 +221,52 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           summary: 'List meters by key',
           requestParams: { query: KeyListQuerySchema },
           responses: responses({ status: '200', description: 'One page of meters', schema: listOf(MeterSchema, 'MeterList') }),
+        },
+      },
+      '/api/v1/quota-limits': {
+        post: {
+          summary: 'Create a quota limit, for one customer or as the organization default',
+          description:
+            'One limit per event type and customer, and one organization default (customer_external_id null) per event type. A customer\'s own limit wins over the default; DISABLED switches the default off for that customer. Ingest applies it to its next request.',
+          requestBody: { required: true, content: json(QuotaLimitCreateSchema) },
+          responses: responses({ status: '201', description: 'Created', schema: QuotaLimitSchema }, { '409': { description: 'That customer (or the default) has a limit on this event type already', content: errorContent } }),
+        },
+        get: {
+          summary: 'List quota limits by id',
+          requestParams: { query: QuotaLimitListQuerySchema },
+          responses: responses({ status: '200', description: 'One page of limits', schema: listOf(QuotaLimitSchema, 'QuotaLimitList') }),
+        },
+      },
+      '/api/v1/vendor-rates': {
+        post: {
+          summary: 'Add a vendor rate: what a model vendor charges per million tokens, from an instant on',
+          description:
+            'Rates are never edited: a price change is a new rate with a later effective_from, which supersedes the earlier ones from then on (the latest start in effect wins). Events already rated keep the rate they were rated with.',
+          requestBody: { required: true, content: json(VendorRateCreateSchema) },
+          responses: responses({ status: '201', description: 'Created', schema: VendorRateSchema }, { '409': { description: 'This vendor and model have a rate starting at that instant', content: errorContent } }),
+        },
+        get: {
+          summary: 'Vendor rates with their history, by vendor, model and start',
+          requestParams: { query: VendorRateListQuerySchema },
+          responses: responses({ status: '200', description: 'Every rate, each with when it was superseded and whether it is in effect now', schema: VendorRateListSchema }),
+        },
+      },
+      '/api/v1/quota-limits/{id}': {
+        get: {
+          summary: 'A quota limit',
+          requestParams: { path: QuotaLimitParamsSchema },
+          responses: responses({ status: '200', description: 'The limit', schema: QuotaLimitSchema }, { '404': { description: 'No such limit in your organization', content: errorContent } }),
+        },
+        patch: {
+          summary: 'Change a quota limit (mode, limit, warning, grace, window; not what it counts)',
+          requestParams: { path: QuotaLimitParamsSchema },
+          requestBody: { required: true, content: json(QuotaLimitPatchSchema) },
+          responses: responses({ status: '200', description: 'The limit as changed', schema: QuotaLimitSchema }, { '404': { description: 'No such limit in your organization', content: errorContent } }),
+        },
+        delete: {
+          summary: 'Remove a quota limit and its usage counters',
+          requestParams: { path: QuotaLimitParamsSchema },
+          responses: responses({ status: '200', description: 'The limit as it was', schema: QuotaLimitSchema }, { '404': { description: 'No such limit in your organization', content: errorContent } }),
         },
       },
       '/api/v1/meters/{key}': {

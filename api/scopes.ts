@@ -5,7 +5,7 @@
  *   (what an app that meters its usage needs, and all a new key gets unless asked otherwise);
  * - `read`: every GET outside settings, and the calculators (quotes, rating, entitlement checks);
  * - `billing`: finance's writes: invoice decisions, credit notes, customers, catalog,
- *   subscriptions and plan changes, reconciliations;
+ *   quota limits, vendor rates, subscriptions and plan changes, reconciliations;
  * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels) and its
  *   API keys; a route not placed in scopesFor is admin-only, so a new one is never open by mistake.
  *
@@ -73,6 +73,8 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
     case 'rating':
       return second === 'calculate' || reads ? ['read'] : ['billing'];
     case 'meters':
+    case 'quota-limits':
+    case 'vendor-rates':
     case 'plans':
     case 'customers':
     case 'subscriptions':

@@ -1,5 +1,6 @@
 /** Quota reset windows, in UTC. `never` is one window from the epoch on. */
-export type QuotaWindowKind = 'hour' | 'day' | 'month' | 'never';
+export const QUOTA_WINDOWS = ['hour', 'day', 'month', 'never'] as const;
+export type QuotaWindowKind = (typeof QUOTA_WINDOWS)[number];
 
 export interface QuotaWindow {
   start: Date;

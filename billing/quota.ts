@@ -1,6 +1,7 @@
 import { dec, type Dec } from './decimal';
 
-export type QuotaMode = 'HARD' | 'SOFT' | 'DISABLED';
+export const QUOTA_MODES = ['HARD', 'SOFT', 'DISABLED'] as const;
+export type QuotaMode = (typeof QUOTA_MODES)[number];
 
 export interface QuotaPolicy {
   mode: QuotaMode;

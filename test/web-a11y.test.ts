@@ -18,7 +18,7 @@ import { describeWithChromium, launchChromium, signIn, startWebServer, type WebS
  * reconciliation with a finding, a margin alert and its notification.
  */
 const AXE = fs.readFileSync(path.join(__dirname, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/api-keys', '/settings/users'];
+const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/api-keys', '/settings/users'];
 
 /** This month's usage closed into a draft invoice (snapshots, lines), a finding, a margin alert: the pages' populated states. Returns the detail pages to check too. */
 async function populate(organizationId: string): Promise<string[]> {
@@ -54,9 +54,22 @@ async function populate(organizationId: string): Promise<string[]> {
       reasons: [{ code: 'no_stripe_mapping', detail: 'the customer has no Stripe customer id', factor: '0.800' }],
     },
   });
+  await prisma.quotaLimit.createMany({
+    data: [
+      { organizationId, eventType: 'api_call', customerExternalId: null, limitValue: '10000', mode: 'SOFT', resetWindow: 'month' },
+      { organizationId, eventType: 'api_call', customerExternalId: catalog.customerExternalId, limitValue: '0', mode: 'DISABLED' },
+    ],
+  });
+  await prisma.vendorRate.createMany({
+    data: [
+      { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2.50', outputPerMillionTokens: '10', effectiveFrom: new Date(now.getTime() - 30 * 86_400_000) },
+      { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2', outputPerMillionTokens: '8', effectiveFrom: new Date(now.getTime() - 86_400_000) },
+    ],
+  });
+  const quota = await prisma.quotaLimit.findFirstOrThrow({ where: { organizationId, customerExternalId: null } });
   await prisma.marginAlert.create({ data: { organizationId, scope: 'customer', scopeKey: catalog.customerId, currency: 'usd', periodStart, level: 'below_threshold', marginBps: 1234, lastNotifiedBps: 1234, revision: 1 } });
   await prisma.notification.create({ data: { organizationId, kind: 'margin.below_threshold', dedupeKey: `a11y-${randomUUID()}`, payload: { scope: 'customer', customerExternalId: catalog.customerExternalId, marginBps: 1234, currency: 'usd' } } });
-  return [`/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`, `/invoices/${paid.invoiceId}`];
+  return [`/settings/quotas?edit=${quota.id}`, `/settings/quotas?remove=${quota.id}`, `/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`, `/invoices/${paid.invoiceId}`];
 }
 
 // The page functions below run in Chromium; this project's types have no DOM, so declare what they touch.

@@ -231,10 +231,82 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     expect((await api.get('/api/v1/settings/alerts', orgApiKey)).body).toMatchObject({ alert_email_recipients: ['cfo@admin.test'], secrets: { slack_bot_token: { set: false } } });
   });
 
+  it('sets, changes and removes a quota limit on the quota page; ingest obeys it and the audit names the person', async () => {
+    const page = await signInAs('admin', '/settings/quotas');
+    await page.getByRole('heading', { name: 'Quota limits' }).waitFor();
+    await page.getByText('No quota limits').waitFor();
+    // A HARD limit without a number is refused, naming the field; nothing is stored.
+    await page.getByLabel('Event type', { exact: true }).fill('web_render');
+    await page.getByRole('button', { name: 'Add limit' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toBe('Limit: is required for a HARD or SOFT limit');
+    expect(await testPrisma().quotaLimit.count({ where: { organizationId } })).toBe(0);
+
+    await page.getByLabel('Event type', { exact: true }).fill('web_render');
+    await page.getByLabel('Limit (units', { exact: false }).fill('1');
+    await page.getByLabel('Resets every').selectOption('day');
+    await page.getByRole('button', { name: 'Add limit' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Created the HARD limit on web_render for every customer \(the default\) \(1 per day\)/);
+    await page.getByTestId('quota-limit-row').first().waitFor();
+    await screenshot(page, 'settings-quota-limits');
+    const send = () => api.post('/api/v1/events', orgApiKey, event(`web-q-${randomUUID()}`, { event_type: 'web_render', customer_external_id: 'painter' }));
+    expect((await send()).status).toBe(202);
+    expect((await send()).status).toBe(403);
+
+    await page.getByRole('link', { name: 'Change the limit on web_render for every customer (default)' }).click();
+    await page.getByRole('button', { name: 'Save limit' }).waitFor();
+    await page.getByLabel('Limit (units', { exact: false }).fill('5');
+    await page.getByRole('button', { name: 'Save limit' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Saved: HARD limit on web_render .*\(5 per day\)/);
+    expect((await send()).status).toBe(202);
+
+    await page.getByRole('link', { name: 'Remove the limit on web_render for every customer (default)' }).click();
+    await page.getByRole('button', { name: 'Yes, remove this limit' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Removed the HARD limit on web_render/);
+    expect((await api.get('/api/v1/quota-limits', orgApiKey)).body.data).toEqual([]);
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'quota_limit' }, orderBy: { id: 'asc' } });
+    expect(audit.map((a) => [a.action, a.actorType, a.actorId])).toEqual([
+      ['quota_limit.created', 'user', users.admin],
+      ['quota_limit.updated', 'user', users.admin],
+      ['quota_limit.deleted', 'user', users.admin],
+    ]);
+  });
+
+  it('adds a vendor rate and a price change on the rates page; the API prices with the one in effect', async () => {
+    const page = await signInAs('admin', '/settings/rates');
+    await page.getByRole('heading', { name: 'Vendor rates' }).waitFor();
+    await page.getByLabel('Vendor (as events name it)').fill('openai');
+    await page.getByLabel('Model (as events name it)').fill('web-model');
+    await page.getByLabel('Input, per million tokens').fill('3');
+    await page.getByLabel('Output, per million tokens').fill('twelve');
+    await page.getByRole('button', { name: 'Add rate' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/^Output, per million tokens: must be a non-negative decimal string/);
+    await page.getByLabel('Output, per million tokens').fill('12');
+    await page.getByLabel('Effective from (UTC; empty = now)').fill('2026-01-01T00:00');
+    await page.getByRole('button', { name: 'Add rate' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toBe('Added openai/web-model at 3 in and 12 out per million tokens (USD), from 2026-01-01 00:00 UTC.');
+    await page.getByLabel('Vendor (as events name it)').fill('openai');
+    await page.getByLabel('Model (as events name it)').fill('web-model');
+    await page.getByLabel('Input, per million tokens').fill('1.5');
+    await page.getByLabel('Output, per million tokens').fill('6');
+    await page.getByRole('button', { name: 'Add rate' }).click();
+    await page.getByRole('status').getByText(/^Added openai\/web-model at 1.5 in and 6 out/).waitFor();
+    // The page reloads its data after the save: wait for the second row rather than count the old table.
+    await page.getByTestId('vendor-rate-row').nth(1).waitFor();
+    await expect(page.getByTestId('vendor-rate-row').count()).resolves.toBe(2);
+    await screenshot(page, 'settings-vendor-rates');
+    const priced = await api.post('/api/v1/rating/calculate', orgApiKey, { vendor: 'openai', model: 'web-model', input_tokens: 1_000_000, output_tokens: 1_000_000 });
+    expect(priced.body.cost).toBe('7.5');
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'vendor_rate' } });
+    expect(audit.map((a) => [a.action, a.actorType, a.actorId])).toEqual([
+      ['vendor_rate.created', 'user', users.admin],
+      ['vendor_rate.created', 'user', users.admin],
+    ]);
+  });
+
   it('gives finance 403 on the settings pages and no Settings link', async () => {
     const page = await signInAs('finance', '/');
     expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).count()).toBe(0);
-    for (const path of ['/settings', '/settings/alerts', '/settings/api-keys', '/settings/users']) {
+    for (const path of ['/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/api-keys', '/settings/users']) {
       const response = await page.goto(path);
       expect(response?.status()).toBe(403);
       await expect(page.getByRole('alert').textContent()).resolves.toBe('Your role (finance) may not do this.');

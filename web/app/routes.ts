@@ -22,6 +22,8 @@ export default [
       { path: 'audit', file: 'routes/audit.tsx' },
       { path: 'settings', file: 'routes/settings.tsx' },
       { path: 'settings/alerts', file: 'routes/settings-alerts.tsx' },
+      { path: 'settings/quotas', file: 'routes/settings-quotas.tsx' },
+      { path: 'settings/rates', file: 'routes/settings-rates.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
       { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { minorUnits } from '../../../billing/currency';
 import { dec } from '../../../billing/decimal';
 
@@ -11,4 +12,11 @@ export function formText(form: FormData, name: string): string {
 export function finerThanCurrency(amount: string, currency: string): string | null {
   const places = minorUnits(currency);
   return dec(amount).decimalPlaces() > places ? `${currency.toUpperCase()} amounts have at most ${places} decimal places.` : null;
+}
+
+/** A form the schema refused: its first problem, with the field named by its label on the page. */
+export function formProblem(error: z.ZodError, labels: Record<string, string>): { ok: false; message: string; field?: string } {
+  const issue = error.issues[0];
+  const field = issue?.path.map(String).join('.') || undefined;
+  return { ok: false, message: `${field ? `${labels[field] ?? field}: ` : ''}${issue?.message ?? 'invalid input'}`, ...(field ? { field } : {}) };
 }

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { createApiKey } from '../prisma/api-keys';
+import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { event, startTestApi, type TestApi } from './api-test-app';
+
+// Issue 14, point 2: an organization sets its own quota limits through the API (no seed script),
+// one default per event type, every change audited, and ingest obeys a change on its next request.
+
+let api: TestApi;
+let org: Awaited<ReturnType<typeof createTestOrganization>>;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  org = await createTestOrganization('api-quota-limits');
+});
+
+afterAll(async () => {
+  await api.close();
+  await closeTestPrisma();
+});
+
+const path = '/api/v1/quota-limits';
+const audit = (entityId: string) => testPrisma().auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'quota_limit', entityId }, orderBy: { id: 'asc' } });
+
+test('a HARD default set through the API refuses the events past it; raised, it admits them; removed, nothing is limited — each change audited', async () => {
+  const created = await api.post(path, org.apiKey, { event_type: 'image_render', mode: 'HARD', limit: '2', reset_window: 'day' });
+  expect(created.status).toBe(201);
+  expect(created.body).toMatchObject({ event_type: 'image_render', customer_external_id: null, mode: 'HARD', limit: '2', soft_warning_percent: 80, grace_period_seconds: 0, reset_window: 'day' });
+  const id: string = created.body.id;
+
+  const send = () => api.post('/api/v1/events', org.apiKey, event(`ql-${randomUUID()}`, { event_type: 'image_render', customer_external_id: 'studio' }));
+  expect((await send()).status).toBe(202);
+  expect((await send()).status).toBe(202);
+  const refused = await send();
+  expect(refused.status).toBe(403);
+  expect(refused.body).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { limit: '2', current: '2' } });
+
+  const raised = await api.patch(`${path}/${id}`, org.apiKey, { limit: '3' });
+  expect(raised.status).toBe(200);
+  expect(raised.body).toMatchObject({ id, limit: '3', mode: 'HARD' });
+  expect((await send()).status).toBe(202);
+  expect((await send()).status).toBe(403);
+
+  const removed = await api.delete(`${path}/${id}`, org.apiKey);
+  expect(removed.status).toBe(200);
+  expect(removed.body).toMatchObject({ id, limit: '3' });
+  expect((await send()).status).toBe(202);
+  expect((await api.get(`${path}/${id}`, org.apiKey)).status).toBe(404);
+  expect(await testPrisma().quotaCounter.count({ where: { quotaLimitId: id } })).toBe(0);
+
+  const rows = await audit(id);
+  expect(rows.map((r) => [r.action, r.actorType, r.actorId])).toEqual([
+    ['quota_limit.created', 'api_key', org.apiKeyId],
+    ['quota_limit.updated', 'api_key', org.apiKeyId],
+    ['quota_limit.deleted', 'api_key', org.apiKeyId],
+  ]);
+  expect(rows[1]).toMatchObject({ before: expect.objectContaining({ limit: '2' }), after: expect.objectContaining({ limit: '3' }) });
+  expect(rows[2]).toMatchObject({ before: expect.objectContaining({ limit: '3', mode: 'HARD', event_type: 'image_render', customer_external_id: null }) });
+});
+
+test('one default per event type: a second is a 409 naming the existing one, and the database refuses it too', async () => {
+  const first = await api.post(path, org.apiKey, { event_type: 'seat', mode: 'SOFT', limit: '50' });
+  expect(first.status).toBe(201);
+  const second = await api.post(path, org.apiKey, { event_type: 'seat', mode: 'HARD', limit: '10', customer_external_id: null });
+  expect(second.status).toBe(409);
+  expect(second.body).toMatchObject({ code: 'ALREADY_EXISTS', details: { field: 'customer_external_id' } });
+  expect(second.body.error).toContain(first.body.id);
+  // Not only the API: the unique index treats the NULL customer as one value (NULLS NOT DISTINCT).
+  await expect(
+    testPrisma().quotaLimit.create({ data: { organizationId: org.organizationId, eventType: 'seat', customerExternalId: null, limitValue: 1, mode: 'HARD' } }),
+  ).rejects.toThrow(/Unique constraint/);
+  // A customer's own limit next to the default is fine, once.
+  expect((await api.post(path, org.apiKey, { event_type: 'seat', customer_external_id: 'acme', mode: 'DISABLED' })).status).toBe(201);
+  expect((await api.post(path, org.apiKey, { event_type: 'seat', customer_external_id: 'acme', mode: 'HARD', limit: '5' })).status).toBe(409);
+  const listed = await api.get(`${path}?event_type=seat`, org.apiKey);
+  expect(listed.status).toBe(200);
+  const pairs = listed.body.data.map((l: { customer_external_id: string | null; mode: string }) => [l.customer_external_id, l.mode]);
+  expect(pairs).toHaveLength(2);
+  expect(pairs).toEqual(expect.arrayContaining([['acme', 'DISABLED'], [null, 'SOFT']]));
+  const acmeOnly = await api.get(`${path}?customer_external_id=acme`, org.apiKey);
+  expect(acmeOnly.body.data).toHaveLength(1);
+});
+
+test('bad input is a 400 naming the field; what a limit counts cannot change', async () => {
+  const cases: [unknown, string][] = [
+    [{ event_type: 'x', mode: 'HARD' }, 'limit'],
+    [{ event_type: 'x', mode: 'HARD', limit: '-1' }, 'limit'],
+    [{ event_type: 'x', mode: 'HARD', limit: '1.1234567' }, 'limit'],
+    [{ event_type: 'x', mode: 'STRICT', limit: '1' }, 'mode'],
+    [{ event_type: '', mode: 'SOFT', limit: '1' }, 'event_type'],
+    [{ event_type: 'x', mode: 'SOFT', limit: '1', soft_warning_percent: 0 }, 'soft_warning_percent'],
+    [{ event_type: 'x', mode: 'SOFT', limit: '1', reset_window: 'week' }, 'reset_window'],
+    [{ event_type: 'x', mode: 'SOFT', limit: '1', grace_period_seconds: -5 }, 'grace_period_seconds'],
+    [{ event_type: 'x', mode: 'SOFT', limit: '1', colour: 'red' }, 'colour'],
+  ];
+  for (const [body, field] of cases) {
+    const res = await api.post(path, org.apiKey, body);
+    expect([JSON.stringify(body), res.status, res.body.details?.field]).toEqual([JSON.stringify(body), 400, field]);
+  }
+
+  const limit = await api.post(path, org.apiKey, { event_type: 'export', mode: 'DISABLED' });
+  expect(limit.status).toBe(201);
+  expect(limit.body.limit).toBe('0');
+  const id = limit.body.id;
+  const moved = await api.patch(`${path}/${id}`, org.apiKey, { event_type: 'other' });
+  expect(moved.status).toBe(400);
+  expect(moved.body.details.field).toBe('event_type');
+  expect(moved.body.error).toMatch(/cannot change/);
+  expect((await api.patch(`${path}/${id}`, org.apiKey, {})).status).toBe(400);
+  // Switched on, a DISABLED limit needs a number to count to.
+  const noNumber = await api.patch(`${path}/${id}`, org.apiKey, { mode: 'HARD' });
+  expect(noNumber.status).toBe(400);
+  expect(noNumber.body).toMatchObject({ code: 'MISSING_FIELD', details: { field: 'limit' } });
+  const on = await api.patch(`${path}/${id}`, org.apiKey, { mode: 'HARD', limit: '100', grace_period_seconds: 60 });
+  expect(on.status).toBe(200);
+  expect(on.body).toMatchObject({ mode: 'HARD', limit: '100', grace_period_seconds: 60 });
+});
+
+test('another organization\'s limits are not there, and a key without the billing scope cannot change them', async () => {
+  const other = await createTestOrganization('api-quota-limits-other');
+  const mine = await api.post(path, org.apiKey, { event_type: 'private', mode: 'SOFT', limit: '5' });
+  expect(mine.status).toBe(201);
+  for (const res of [
+    await api.get(`${path}/${mine.body.id}`, other.apiKey),
+    await api.patch(`${path}/${mine.body.id}`, other.apiKey, { limit: '1' }),
+    await api.delete(`${path}/${mine.body.id}`, other.apiKey),
+    await api.get(`${path}/not-a-uuid`, org.apiKey),
+  ]) {
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('NOT_FOUND');
+  }
+  expect((await api.get(path, other.apiKey)).body.data).toEqual([]);
+
+  const reader = await createApiKey(testPrisma(), org.organizationId, 'reader', { type: 'system', id: 'test' }, ['read']);
+  expect((await api.get(path, reader.key)).status).toBe(200);
+  const refused = await api.post(path, reader.key, { event_type: 'y', mode: 'SOFT', limit: '1' });
+  expect(refused.status).toBe(403);
+  expect(refused.body).toMatchObject({ code: 'INSUFFICIENT_SCOPE', details: { required_scope: 'billing' } });
+  expect((await api.get(`${path}/${mine.body.id}`, org.apiKey)).body.limit).toBe('5');
+});

@@ -1,0 +1,92 @@
+import { createApiKey } from '../prisma/api-keys';
+import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { startTestApi, type TestApi } from './api-test-app';
+
+// Issue 14, point 1 (first part): an organization enters its own vendor rates through the API, a price change
+// supersedes the rate before it from an instant on, and nothing already entered is ever edited.
+
+let api: TestApi;
+let org: Awaited<ReturnType<typeof createTestOrganization>>;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  org = await createTestOrganization('api-vendor-rates');
+});
+
+afterAll(async () => {
+  await api.close();
+  await closeTestPrisma();
+});
+
+const path = '/api/v1/vendor-rates';
+const DAY = 86_400_000;
+const calculate = () => api.post('/api/v1/rating/calculate', org.apiKey, { vendor: 'openai', model: 'gpt-4o', input_tokens: 1_000_000, output_tokens: 1_000_000 });
+
+test('a rate entered through the API prices tokens; a later one supersedes it from its start, the first kept as it was', async () => {
+  expect((await calculate()).status).toBe(404);
+  const first = await api.post(path, org.apiKey, { vendor: 'openai', model: 'gpt-4o', input_per_million_tokens: '2.50', output_per_million_tokens: '10', effective_from: new Date(Date.now() - 10 * DAY).toISOString() });
+  expect(first.status).toBe(201);
+  expect(first.body).toMatchObject({ vendor: 'openai', model: 'gpt-4o', currency: 'usd', input_per_million_tokens: '2.5', output_per_million_tokens: '10', superseded_at: null, in_effect: true });
+  expect((await calculate()).body).toMatchObject({ cost: '12.5', rate: { id: first.body.id } });
+
+  // A price change from an hour ago: the new rate is in effect, the old one superseded at its start.
+  const changeAt = new Date(Date.now() - 3_600_000).toISOString();
+  const second = await api.post(path, org.apiKey, { vendor: 'openai', model: 'gpt-4o', currency: 'USD', input_per_million_tokens: '2.00', output_per_million_tokens: '8.00', effective_from: changeAt });
+  expect(second.status).toBe(201);
+  expect((await calculate()).body).toMatchObject({ cost: '10', rate: { id: second.body.id } });
+  // One announced for next week: listed, not yet in effect, and it will supersede the current one.
+  const nextWeek = new Date(Date.now() + 7 * DAY).toISOString();
+  const third = await api.post(path, org.apiKey, { vendor: 'openai', model: 'gpt-4o', input_per_million_tokens: '1.00', output_per_million_tokens: '4.00', effective_from: nextWeek });
+  expect(third.status).toBe(201);
+  expect(third.body.in_effect).toBe(false);
+  expect((await calculate()).body.rate.id).toBe(second.body.id);
+
+  const listed = await api.get(`${path}?vendor=openai&model=gpt-4o`, org.apiKey);
+  expect(listed.status).toBe(200);
+  expect(listed.body.data.map((r: { id: string; superseded_at: string | null; in_effect: boolean }) => [r.id, r.superseded_at, r.in_effect])).toEqual([
+    [first.body.id, changeAt, false],
+    [second.body.id, nextWeek, true],
+    [third.body.id, null, false],
+  ]);
+  // Never edited: the first rate's row is as it was entered.
+  const stored = await testPrisma().vendorRate.findUniqueOrThrow({ where: { id: first.body.id } });
+  expect([stored.inputPerMillionTokens.toFixed(), stored.outputPerMillionTokens.toFixed(), stored.effectiveTo]).toEqual(['2.5', '10', null]);
+
+  const audit = await testPrisma().auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'vendor_rate' }, orderBy: { id: 'asc' } });
+  expect(audit.map((a) => [a.action, a.actorType, a.actorId, a.entityId])).toEqual([
+    ['vendor_rate.created', 'api_key', org.apiKeyId, first.body.id],
+    ['vendor_rate.created', 'api_key', org.apiKeyId, second.body.id],
+    ['vendor_rate.created', 'api_key', org.apiKeyId, third.body.id],
+  ]);
+  expect(audit[1]!.after).toMatchObject({ input_per_million_tokens: '2', currency: 'usd', effective_from: changeAt });
+});
+
+test('bad input is a 400 naming the field; a second rate at the same start is a 409; other organizations and read-only keys see or change nothing', async () => {
+  const valid = { vendor: 'anthropic', model: 'claude-sonnet', input_per_million_tokens: '3', output_per_million_tokens: '15' };
+  const cases: [unknown, string][] = [
+    [{ ...valid, vendor: '' }, 'vendor'],
+    [{ ...valid, input_per_million_tokens: '-3' }, 'input_per_million_tokens'],
+    [{ ...valid, output_per_million_tokens: undefined }, 'output_per_million_tokens'],
+    [{ ...valid, currency: 'xyz' }, 'currency'],
+    [{ ...valid, effective_from: 'yesterday' }, 'effective_from'],
+    [{ ...valid, effective_from: new Date(Date.now() - 500 * DAY).toISOString() }, 'effective_from'],
+    [{ ...valid, cached_input_per_million_tokens: '1' }, 'cached_input_per_million_tokens'],
+  ];
+  for (const [body, field] of cases) {
+    const res = await api.post(path, org.apiKey, body);
+    expect([JSON.stringify(body), res.status, res.body.details?.field]).toEqual([JSON.stringify(body), 400, field]);
+  }
+  const at = '2026-06-01T00:00:00.000Z';
+  expect((await api.post(path, org.apiKey, { ...valid, effective_from: at })).status).toBe(201);
+  const again = await api.post(path, org.apiKey, { ...valid, input_per_million_tokens: '4', effective_from: at });
+  expect(again.status).toBe(409);
+  expect(again.body).toMatchObject({ code: 'ALREADY_EXISTS', details: { field: 'effective_from' } });
+
+  const other = await createTestOrganization('api-vendor-rates-other');
+  expect((await api.get(`${path}?vendor=anthropic`, other.apiKey)).body.data).toEqual([]);
+  const reader = await createApiKey(testPrisma(), org.organizationId, 'reader', { type: 'system', id: 'test' }, ['read']);
+  expect((await api.get(path, reader.key)).status).toBe(200);
+  const refused = await api.post(path, reader.key, { ...valid, effective_from: '2026-07-01T00:00:00Z' });
+  expect(refused.status).toBe(403);
+  expect(refused.body).toMatchObject({ code: 'INSUFFICIENT_SCOPE', details: { required_scope: 'billing' } });
+});

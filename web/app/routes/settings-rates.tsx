@@ -1,0 +1,99 @@
+import { data, Form, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { OutcomeNotice } from '../components/outcome-notice';
+import { CsrfField } from '../components/session';
+import { SettingsNav } from '../components/settings-nav';
+import { requireFormAction, requireUser } from '../server/auth.server';
+import { applyVendorRateForm, readVendorRates } from '../server/vendor-rates.server';
+
+const PATH = '/settings/rates';
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const user = await requireUser(request, context, 'manage_settings');
+  return { rates: await readVendorRates(context, user.organizationId), now: new Date().toISOString() };
+}
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const { user, form } = await requireFormAction(request, context, 'manage_settings');
+  const outcome = await applyVendorRateForm(context, user, form);
+  return data(outcome, { status: outcome.ok ? 200 : 400 });
+}
+
+export function meta() {
+  return [{ title: 'Vendor rates · Settings · Ledgerflow' }];
+}
+
+const minute = (iso: string | null): string => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
+
+export default function VendorRates() {
+  const { rates, now } = useLoaderData<typeof loader>();
+  const outcome = useActionData<typeof action>();
+  const busy = useNavigation().state === 'submitting';
+  return (
+    <>
+      <h1>Vendor rates</h1>
+      <SettingsNav />
+      <p>
+        What each model vendor charges you per million tokens: the cost side of every rated event, behind margins and leak detection. A rate is never edited: a
+        price change is a new rate from an instant on, which supersedes the one before. Events already rated keep the rate they were rated with. The API has the
+        same: <code>/api/v1/vendor-rates</code>.
+      </p>
+      <OutcomeNotice outcome={outcome} />
+      <Form method="post" action={PATH} key={outcome?.ok ? outcome.message : 'add'}>
+        <fieldset>
+          <legend>Add a rate (or a price change)</legend>
+          <CsrfField />
+          <input type="hidden" name="intent" value="add" />
+          <label htmlFor="rate-vendor">Vendor (as events name it)</label>
+          <input id="rate-vendor" name="vendor" required maxLength={255} />
+          <label htmlFor="rate-model">Model (as events name it)</label>
+          <input id="rate-model" name="model" required maxLength={255} />
+          <label htmlFor="rate-currency">Currency</label>
+          <input id="rate-currency" name="currency" defaultValue="usd" maxLength={3} />
+          <label htmlFor="rate-input">Input, per million tokens</label>
+          <input id="rate-input" name="input_per_million_tokens" inputMode="decimal" required />
+          <label htmlFor="rate-output">Output, per million tokens</label>
+          <input id="rate-output" name="output_per_million_tokens" inputMode="decimal" required />
+          <label htmlFor="rate-from">Effective from (UTC; empty = now)</label>
+          <input id="rate-from" name="effective_from" type="datetime-local" />
+          <button type="submit" disabled={busy}>
+            Add rate
+          </button>
+        </fieldset>
+      </Form>
+
+      <h2 id="rates">Rates</h2>
+      {rates.length === 0 ? (
+        <p>No vendor rates: events with vendor usage are stored unrated (no cost) until a rate for their vendor and model exists.</p>
+      ) : (
+        <div className="table-wrap" tabIndex={0}>
+          <table aria-labelledby="rates">
+            <thead>
+              <tr>
+                <th scope="col">Vendor / model</th>
+                <th scope="col">Input / output per million tokens</th>
+                <th scope="col">From (UTC)</th>
+                <th scope="col">Superseded (UTC)</th>
+                <th scope="col">Now</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rates.map((r) => (
+                <tr key={r.id} data-testid="vendor-rate-row">
+                  <td>
+                    {r.vendor} / {r.model}
+                  </td>
+                  <td>
+                    {r.input_per_million_tokens} / {r.output_per_million_tokens} {r.currency.toUpperCase()}
+                  </td>
+                  <td>{minute(r.effective_from)}</td>
+                  <td>{minute(r.superseded_at ?? r.effective_to)}</td>
+                  <td>{r.in_effect ? 'In effect' : r.effective_from > now ? 'Upcoming' : 'Past'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,53 @@
+import type { AppLoadContext } from 'react-router';
+import { DomainError } from '../../../services/errors';
+import { addVendorRate, listVendorRates, VendorRateCreateSchema, type VendorRateJson } from '../../../services/vendor-rates';
+import type { SignedInUser } from './auth.server';
+import { formProblem, formText } from './forms.server';
+
+/** The rates page's form, through the same service and rules as the API's /vendor-rates. */
+
+export type VendorRateOutcome = { ok: true; message: string } | { ok: false; message: string; field?: string };
+
+const LABELS: Record<string, string> = {
+  vendor: 'Vendor',
+  model: 'Model',
+  currency: 'Currency',
+  input_per_million_tokens: 'Input, per million tokens',
+  output_per_million_tokens: 'Output, per million tokens',
+  effective_from: 'Effective from',
+};
+
+export async function readVendorRates(context: AppLoadContext, organizationId: string): Promise<VendorRateJson[]> {
+  return (await listVendorRates(context.prisma, organizationId, {})).data;
+}
+
+const text = formText;
+
+/** A `datetime-local` value is read as UTC (the page says so); empty means now. */
+function instant(value: string): string | undefined {
+  if (value === '') return undefined;
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value) ? `${value.length === 16 ? `${value}:00` : value}Z` : value;
+}
+
+export async function applyVendorRateForm(context: AppLoadContext, user: SignedInUser, form: FormData): Promise<VendorRateOutcome> {
+  if (form.get('intent') !== 'add') return { ok: false, message: `Unknown action "${String(form.get('intent'))}".` };
+  const parsed = VendorRateCreateSchema.safeParse({
+    vendor: text(form, 'vendor'),
+    model: text(form, 'model'),
+    currency: text(form, 'currency') || undefined,
+    input_per_million_tokens: text(form, 'input_per_million_tokens'),
+    output_per_million_tokens: text(form, 'output_per_million_tokens'),
+    effective_from: instant(text(form, 'effective_from')),
+  });
+  if (!parsed.success) return formProblem(parsed.error, LABELS);
+  try {
+    const rate = await addVendorRate(context.prisma, user.organizationId, parsed.data, { type: 'user', id: user.email });
+    return {
+      ok: true,
+      message: `Added ${rate.vendor}/${rate.model} at ${rate.input_per_million_tokens} in and ${rate.output_per_million_tokens} out per million tokens (${rate.currency.toUpperCase()}), from ${rate.effective_from.replace('T', ' ').slice(0, 16)} UTC.`,
+    };
+  } catch (err) {
+    if (err instanceof DomainError) return { ok: false, message: err.message, ...(err.field ? { field: err.field } : {}) };
+    throw err;
+  }
+}
