@@ -35,6 +35,25 @@ export default tseslint.config(
   { files: ['**/*.js', '**/*.cjs'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // The web app's pages also run in the browser.
   { files: ['web/app/**/*.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } } },
+  // Layering (DESIGN.md): nothing imports the API; the web app and the services below it share services/,
+  // so a route and a loader never copy each other.
+  {
+    files: ['web/**/*.{ts,tsx}', 'services/**/*.ts', 'prisma/**/*.ts', 'billing/**/*.ts', 'activities/**/*.ts', 'workflows/**/*.ts', 'temporal/**/*.ts', 'worker/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/api', '**/api/**', '!**/@*/**'],
+              message: 'Only the API process imports api/. Put what the web app (or anything below the API) shares with it in services/ (DESIGN.md, Layout).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: WORKFLOWS,
     rules: {

@@ -2,12 +2,12 @@ import type { RequestHandler } from 'express';
 import type { Pool } from 'pg';
 import { hashApiKey } from '../prisma/api-keys';
 import { ApiError } from './errors';
-import { missingScope } from './scopes';
+import { missingScope } from '../prisma/api-scopes';
 
 export interface Caller {
   apiKeyId: string;
   organizationId: string;
-  /** what the key may do (api/scopes.ts) */
+  /** what the key may do (prisma/api-scopes.ts) */
   scopes: readonly string[];
   /** requests per second set by the operator: the organization's (null = deployment default) and the key's own (null = none); 0 = no limit */
   rateLimits: { organization: number | null; key: number | null };
@@ -119,7 +119,7 @@ export function createKeyAuthenticator(pool: Pool, options: { cacheMs: number; l
   };
 }
 
-/** 403 unless the caller's key has a scope the request's route accepts (api/scopes.ts). */
+/** 403 unless the caller's key has a scope the request's route accepts (prisma/api-scopes.ts). */
 export function assertScope(caller: Caller, method: string, path: string): void {
   const missing = missingScope(caller.scopes, method, path);
   if (missing === null) return;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
-import { scopesFor } from './scopes';
+import { scopesFor } from '../prisma/api-scopes';
 import { apiKeyPaths } from './schemas/api-keys';
 import { commonErrorResponses, errorContent } from './schemas/common';
 import {
@@ -71,8 +71,8 @@ import {
 } from './schemas/invoices';
 import { reconciliationPaths } from './schemas/reconciliations';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
-import { BillingSettingsPatchSchema, BillingSettingsSchema } from './schemas/billing-settings';
-import { AlertSettingsPatchSchema, AlertSettingsSchema } from './schemas/alert-settings';
+import { BillingSettingsPatchSchema, BillingSettingsSchema } from '../services/schemas/billing-settings';
+import { AlertSettingsPatchSchema, AlertSettingsSchema } from '../services/schemas/alert-settings';
 import { RevenueQuerySchema, RevenueResponseSchema } from './schemas/revenue';
 import { MarginsQuerySchema, MarginsResponseSchema } from './schemas/margins';
 import { CustomerIdParamsSchema, UpcomingInvoiceSchema } from './schemas/upcoming-invoice';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { PrismaClient } from './generated/client';
-import { API_SCOPES, DEFAULT_SCOPES, type ApiScope } from '../api/scopes';
+import { API_SCOPES, DEFAULT_SCOPES, type ApiScope } from './api-scopes';
 import { writeAudit, type AuditActor } from './audit';
 
 const KEY_PREFIX = 'lf_';
@@ -13,7 +13,7 @@ export function hashApiKey(key: string): string {
 }
 
 /**
- * Creates an API key with its scopes (api/scopes.ts; `ingest` only unless
+ * Creates an API key with its scopes (prisma/api-scopes.ts; `ingest` only unless
  * named). The plaintext is returned once and never stored: the database keeps
  * its SHA-256 (keys are 256 random bits, so a fast hash is enough; there is
  * nothing to brute-force).

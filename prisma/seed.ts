@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PrismaClient } from './generated/client';
-import { API_SCOPES } from '../api/scopes';
+import { API_SCOPES } from './api-scopes';
 import { createApiKey, hashApiKey } from './api-keys';
 import { hashPassword, generatePassword, verifyPassword } from './passwords';
 import { createUser, type UserRole } from './users';

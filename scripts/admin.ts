@@ -2,7 +2,7 @@
 // Uses DATABASE_URL, or the embedded PostgreSQL under .data/ (reused when
 // `npm start` is running, started and stopped again otherwise).
 import { parseArgs } from 'node:util';
-import { API_SCOPES, parseScopes } from '../api/scopes';
+import { API_SCOPES, parseScopes } from '../prisma/api-scopes';
 import { createApiKey, revokeApiKey, setApiKeyScopes } from '../prisma/api-keys';
 import { writeAudit } from '../prisma/audit';
 import { createPrismaClient, type PrismaClient } from '../prisma/client';

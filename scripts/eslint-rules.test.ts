@@ -76,18 +76,37 @@ const serviceFixture = [
   '}',
 ].join('\n');
 
+const layeringFixture = [
+  "import { ApiError } from '../api/errors';", // 1
+  "import { trace } from '@opentelemetry/api';", // 2
+  "import { QUOTA_MODES } from '../billing/quota';", // 3
+  'export const used = [ApiError, trace, QUOTA_MODES];', // 4
+].join('\n');
+
+const onLine = (messages: Message[], line: number): Message[] => messages.filter((m) => m.line === line);
+
 describe('eslint.config.mjs', () => {
   let workflow: Message[];
   let service: Message[];
+  let webPage: Message[];
+  let apiRoute: Message[];
 
   beforeAll(() => {
-    [workflow = [], service = []] = lint([
+    [workflow = [], service = [], webPage = [], apiRoute = []] = lint([
       { filePath: 'workflows/__lint_fixture__.ts', code: workflowFixture },
       { filePath: 'activities/__lint_fixture__.ts', code: serviceFixture },
+      { filePath: 'web/__lint_fixture__.ts', code: layeringFixture },
+      { filePath: 'api/__lint_fixture__.ts', code: layeringFixture },
     ]);
   }, 120_000);
 
-  const onLine = (messages: Message[], line: number): Message[] => messages.filter((m) => m.line === line);
+  it('reports api/ imports in the web app (DESIGN.md layering), not packages named api nor billing/, and lets api/ import itself', () => {
+    expect(onLine(webPage, 1)).toEqual([expect.objectContaining({ rule: 'no-restricted-imports', message: expect.stringContaining('services/') })]);
+    expect(onLine(webPage, 2)).toEqual([]);
+    expect(onLine(webPage, 3)).toEqual([]);
+    expect(apiRoute.filter((m) => m.rule === 'no-restricted-imports' || m.rule === null)).toEqual([]);
+  });
+
 
   it('reports Node built-in imports in workflows/, with and without node:', () => {
     expect(onLine(workflow, 1)).toEqual([expect.objectContaining({ rule: '@typescript-eslint/no-restricted-imports', message: expect.stringContaining('Node built-ins') })]);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { createStripeClient } from '../activities/stripe/client';
 import { createApiKey } from '../prisma/api-keys';
-import { API_SCOPES } from '../api/scopes';
+import { API_SCOPES } from '../prisma/api-scopes';
 import { BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
 import { installedSchemathesis, SCHEMATHESIS_VERSION } from '../scripts/lib/schemathesis';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { API_SCOPES, scopesFor, type ApiScope } from '../api/scopes';
+import { API_SCOPES, scopesFor, type ApiScope } from '../prisma/api-scopes';
 import { createApiKey, setApiKeyScopes } from '../prisma/api-keys';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { event, startTestApi, type TestApi } from './api-test-app';

@@ -1,9 +1,9 @@
 import { Router } from 'express';
-import { readAlertSettings, updateAlertSettings } from '../alert-settings-store';
+import { readAlertSettings, updateAlertSettings } from '../../services/alert-settings-store';
 import { callerOf } from '../auth';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
-import { alertSettingsPatchSchema } from '../schemas/alert-settings';
+import { alertSettingsPatchSchema } from '../../services/schemas/alert-settings';
 import { parseOrThrow } from '../validation';
 import { apiKeyActor } from './catalog-common';
 

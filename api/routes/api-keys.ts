@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { createApiKey, revokeApiKey, setApiKeyScopes } from '../../prisma/api-keys';
 import type { ApiKeyModel, PrismaClient } from '../../prisma/client';
-import { DEFAULT_SCOPES } from '../scopes';
+import { DEFAULT_SCOPES } from '../../prisma/api-scopes';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';

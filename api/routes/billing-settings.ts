@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { callerOf } from '../auth';
-import { readBillingSettings, updateBillingSettings } from '../billing-settings-store';
+import { readBillingSettings, updateBillingSettings } from '../../services/billing-settings-store';
 import type { ApiDeps } from '../deps';
-import { BillingSettingsPatchSchema } from '../schemas/billing-settings';
+import { BillingSettingsPatchSchema } from '../../services/schemas/billing-settings';
 import { parseOrThrow } from '../validation';
 import { apiKeyActor } from './catalog-common';
 

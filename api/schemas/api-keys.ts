@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { API_SCOPES } from '../scopes';
+import { API_SCOPES } from '../../prisma/api-scopes';
 import { errorContent, type Json, type Responses } from './common';
 
 const scopes = z

@@ -5,7 +5,8 @@ import { dec, type Dec } from '../../billing/decimal';
 import { InvalidMeterError, validateMeter } from '../../billing/meter-aggregation';
 import { InvalidPriceError, validatePrice, type PriceModel, type PriceTier } from '../../billing/price-models';
 import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from './price-fields';
-import { decimalInput, emailAddress, instantInput } from './common';
+import { emailAddress } from '../../services/schemas/email';
+import { decimalInput, instantInput } from './common';
 
 /*
  * Catalog inputs: meters, plans with their prices, customers, subscriptions.

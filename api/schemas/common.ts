@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import type { ZodOpenApiResponsesObject } from 'zod-openapi';
+import { instantInput } from '../../services/schemas/instant';
 import { dec, toPlainString } from '../../billing/decimal';
 import { isExactNumber, NOT_EXACT_NUMBER, type ExactNumber } from '../exact-json';
+
+export { instantInput };
 
 const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,20})?$/;
 
@@ -10,40 +13,6 @@ const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,20})?$/;
 const jsonNumber = z
   .custom<number | ExactNumber>((v) => typeof v === 'number' || isExactNumber(v), { message: 'expected a number', params: { code: NOT_EXACT_NUMBER } })
   .meta({ override: { type: 'number' } });
-
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
-
-/**
- * An instant sent as an ISO 8601 date (its UTC midnight, which is also how
- * Date parses it) or a date-time with an offset (Z or ±hh:mm), parsed to a
- * Date. The document says so (a string of format date or date-time), so
- * clients and fuzzers know what is taken.
- */
-export function instantInput(description: string, example: string) {
-  return z
-    .string()
-    .transform((s, ctx) => {
-      if (!isoDate.safeParse(s).success && !isoDateTime.safeParse(s).success) {
-        ctx.issues.push({ code: 'custom', input: s, message: `must be an ISO 8601 date (${example.slice(0, 10)}) or date-time with offset (${example.slice(0, 10)}T00:00:00Z)` });
-        return z.NEVER;
-      }
-      return new Date(s);
-    })
-    .meta({ description, example, override: { anyOf: [{ format: 'date' }, { format: 'date-time' }] } });
-}
-
-/**
- * An email address: zod's syntax, at most 254 characters, and at most 64
- * before the @ (RFC 5321's limits, which the document's `format: email`
- * implies and mail servers enforce).
- */
-export function emailAddress(example: string) {
-  return z
-    .email(`must be an email address like ${example}`)
-    .max(254, 'must be at most 254 characters')
-    .refine((s) => s.lastIndexOf('@') <= 64, 'must have at most 64 characters before the @');
-}
 
 /**
  * A non-negative decimal sent as a string ("12.5") or a JSON number, stored

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../../prisma/client';
-import { API_SCOPES } from '../../api/scopes';
+import { API_SCOPES } from '../../prisma/api-scopes';
 import { createApiKey } from '../../prisma/api-keys';
 
 let shared: PrismaClient | undefined;

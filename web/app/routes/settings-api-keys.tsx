@@ -1,5 +1,5 @@
 import { data, Form, Link, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
-import { API_SCOPES } from '../../../api/scopes';
+import { API_SCOPES } from '../../../prisma/api-scopes';
 import { CsrfField } from '../components/session';
 import { SettingsNav } from '../components/settings-nav';
 import { applyApiKeyForm, findApiKey, listApiKeys } from '../server/api-keys.server';

@@ -1,6 +1,6 @@
 import type { AppLoadContext } from 'react-router';
-import { readAlertSettings, updateAlertSettings } from '../../../api/alert-settings-store';
-import { alertSettingsPatchSchema, type AlertSettingsPatch } from '../../../api/schemas/alert-settings';
+import { readAlertSettings, updateAlertSettings } from '../../../services/alert-settings-store';
+import { alertSettingsPatchSchema, type AlertSettingsPatch } from '../../../services/schemas/alert-settings';
 import { ALERT_SECRETS, type AlertField } from '../alert-settings-fields';
 import type { SignedInUser } from './auth.server';
 

@@ -1,5 +1,5 @@
 import type { AppLoadContext } from 'react-router';
-import { isApiScope } from '../../../api/scopes';
+import { isApiScope } from '../../../prisma/api-scopes';
 import { createApiKey, revokeApiKey } from '../../../prisma/api-keys';
 import type { SignedInUser } from './auth.server';
 

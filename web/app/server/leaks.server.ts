@@ -1,7 +1,7 @@
 import type { AppLoadContext } from 'react-router';
 import { dec } from '../../../billing/decimal';
 import type { ConfidenceReason } from '../../../billing/leaks';
-import { StartReconciliationSchema } from '../../../api/schemas/reconciliations';
+import { StartReconciliationSchema } from '../../../services/schemas/reconciliations';
 import { dismissFinding, FindingNotFound, FindingStateConflict } from '../../../prisma/leak-findings';
 import { startReconcileWorkflow } from '../../../temporal/reconciliations';
 import { temporalUiLink } from './runs.server';

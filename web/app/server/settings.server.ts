@@ -1,6 +1,6 @@
 import type { AppLoadContext } from 'react-router';
-import { readBillingSettings, updateBillingSettings } from '../../../api/billing-settings-store';
-import { BillingSettingsPatchSchema } from '../../../api/schemas/billing-settings';
+import { readBillingSettings, updateBillingSettings } from '../../../services/billing-settings-store';
+import { BillingSettingsPatchSchema } from '../../../services/schemas/billing-settings';
 import type { SignedInUser } from './auth.server';
 
 /** The organization settings the page edits, as the API names them (GET/PATCH /api/v1/settings/billing). */

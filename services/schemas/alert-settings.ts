@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import { emailAddress } from './common';
+import { emailAddress } from './email';
 import { DEVELOPMENT_HINT, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../../activities/outbound/guard';
 
 /*

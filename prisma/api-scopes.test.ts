@@ -1,4 +1,4 @@
-import { API_SCOPES, missingScope, parseScopes, scopesFor } from './scopes';
+import { API_SCOPES, missingScope, parseScopes, scopesFor } from './api-scopes';
 
 describe('API key scopes', () => {
   it('parses a comma list or all, and names an unknown scope', () => {

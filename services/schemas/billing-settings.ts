@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import { emailAddress } from './common';
+import { emailAddress } from './email';
 
 /*
  * An organization's billing settings as the API shows and takes them. The
