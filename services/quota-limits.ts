@@ -33,7 +33,14 @@ const mode = z.enum(QUOTA_MODES).meta({ description: 'HARD refuses events past t
 const softWarningPercent = z.int().min(1).max(100).meta({ description: 'SOFT: warn when usage reaches this percentage of the limit', example: 80 });
 const gracePeriodSeconds = z.int().min(0).max(MAX_GRACE_SECONDS).meta({ description: 'HARD: keep accepting for this long after the limit is first reached', example: 0 });
 const resetWindow = z.enum(QUOTA_WINDOWS).meta({ description: 'Usage counts from the start of this UTC window (never: one window for ever)' });
-const identifier = (description: string, example: string) => z.string().trim().min(1).max(255).meta({ description, example });
+const identifier = (description: string, example: string) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character')
+    .meta({ description, example });
 
 const createFields = {
   event_type: identifier('The event type the limit counts', 'api_call'),
@@ -182,13 +189,27 @@ export async function createQuotaLimit(prisma: PrismaClient, organizationId: str
   }
 }
 
-export async function updateQuotaLimit(prisma: PrismaClient, organizationId: string, id: string, patch: QuotaLimitPatch, actor: AuditActor): Promise<QuotaLimitJson> {
+/**
+ * Changes a limit's settings. `ifUnchangedSince` (the updated_at a form was
+ * filled from) refuses a change made over someone else's newer one.
+ */
+export async function updateQuotaLimit(
+  prisma: PrismaClient,
+  organizationId: string,
+  id: string,
+  patch: QuotaLimitPatch,
+  actor: AuditActor,
+  options: { ifUnchangedSince?: string } = {},
+): Promise<QuotaLimitJson> {
   if (!UUID.test(id)) throw notFound(id);
   return prisma.$transaction(async (tx) => {
     // Locked: two changes at once are recorded one after the other, each with the before it changed.
     const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM quota_limits WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR UPDATE`;
     if (!locked) throw notFound(id);
     const before = quotaLimitJson(await tx.quotaLimit.findUniqueOrThrow({ where: { id } }));
+    if (options.ifUnchangedSince !== undefined && options.ifUnchangedSince !== before.updated_at) {
+      throw new DomainError('conflict', 'CHANGED_MEANWHILE', `This limit was changed at ${before.updated_at} by someone else; reload it and make your change again`);
+    }
     // A DISABLED limit counted to nothing: switched on, it needs a number to count to.
     if (patch.mode !== undefined && patch.mode !== 'DISABLED' && before.mode === 'DISABLED' && patch.limit === undefined) {
       throw new DomainError('invalid', 'MISSING_FIELD', `limit is required to turn a DISABLED limit into a ${patch.mode} one`, 'limit');
@@ -205,6 +226,11 @@ export async function updateQuotaLimit(prisma: PrismaClient, organizationId: str
       },
     });
     const after = quotaLimitJson(row);
+    if (after.limit !== before.limit) {
+      // The grace period and the "reached" notice count from when usage reached the limit in force: under a new limit,
+      // counters still below it have not reached it.
+      await tx.$executeRaw`UPDATE quota_counters SET limit_reached_at = NULL WHERE quota_limit_id = ${id}::uuid AND limit_reached_at IS NOT NULL AND used < ${after.limit}::numeric`;
+    }
     await writeAudit(tx, { organizationId, actor, action: 'quota_limit.updated', entityType: 'quota_limit', entityId: id, before: settings(before), after: settings(after) });
     return after;
   });
@@ -214,9 +240,10 @@ export async function updateQuotaLimit(prisma: PrismaClient, organizationId: str
 export async function deleteQuotaLimit(prisma: PrismaClient, organizationId: string, id: string, actor: AuditActor): Promise<QuotaLimitJson> {
   if (!UUID.test(id)) throw notFound(id);
   return prisma.$transaction(async (tx) => {
-    const row = await tx.quotaLimit.findFirst({ where: { id, organizationId } });
-    if (!row) throw notFound(id);
-    const removed = quotaLimitJson(row);
+    // Locked as a change is: the audit row records the limit as it was when it went, not before a concurrent change.
+    const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM quota_limits WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR UPDATE`;
+    if (!locked) throw notFound(id);
+    const removed = quotaLimitJson(await tx.quotaLimit.findUniqueOrThrow({ where: { id } }));
     // Counters go with the limit (ON DELETE CASCADE); a concurrent delete finds nothing left to delete.
     const { count } = await tx.quotaLimit.deleteMany({ where: { id, organizationId } });
     if (count === 0) throw notFound(id);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { isKnownCurrency } from '../billing/currency';
+import { rateInEffect } from '../billing/token-cost';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient, VendorRateModel } from '../prisma/client';
 import { isUniqueViolation } from '../prisma/errors';
@@ -13,13 +14,15 @@ import { DomainError } from './errors';
  * that instant it supersedes the one before (the latest start in effect
  * wins, billing/token-cost.ts rateInEffect), so the history of what was in
  * effect when stays exactly as it was. Events are rated when their batch is
- * processed; ones already rated keep the rate they were rated with.
+ * processed and keep the rate they were rated with, so a rate starts now or
+ * later, never in the past; a vendor and model keep one currency.
  *
  * The API (api/routes/vendor-rates.ts) and the web app's rates page call
  * these; every new rate writes an audit row in its transaction.
  */
 
-const MAX_BACKDATE_DAYS = 400;
+/** Clock skew between a client and us: a rate "from now" sent a little late is still now. */
+const SKEW_MS = 5 * 60_000;
 const PRICE_PATTERN = /^\d{1,14}(\.\d{1,6})?$/;
 
 const price = (description: string, example: string) =>
@@ -27,7 +30,14 @@ const price = (description: string, example: string) =>
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a decimal string') })
     .regex(PRICE_PATTERN, `must be a non-negative decimal string like "${example}" (at most 14 digits before the point and 6 after)`)
     .meta({ description, example });
-const name = (description: string, example: string) => z.string().trim().min(1).max(255).meta({ description, example });
+const name = (description: string, example: string) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character')
+    .meta({ description, example });
 
 export const VendorRateCreateSchema = z.strictObject({
   vendor: name('The model vendor, as events name it in vendor_usage', 'openai'),
@@ -36,14 +46,18 @@ export const VendorRateCreateSchema = z.strictObject({
     .string()
     .transform((c) => c.toLowerCase())
     .refine(isKnownCurrency, { message: 'is not a known ISO 4217 currency (e.g. usd, eur)', params: { code: 'UNKNOWN_CURRENCY' } })
-    .default('usd')
-    .meta({ description: 'ISO 4217 code, stored lower-case', example: 'usd' }),
+    .optional()
+    .meta({ description: 'ISO 4217 code, stored lower-case; default: the currency of this vendor and model\'s earlier rates, else usd. A vendor and model keep one currency (their events\' costs are added up).', example: 'usd' }),
   input_per_million_tokens: price('What the vendor charges per million input tokens', '2.50'),
   output_per_million_tokens: price('What the vendor charges per million output tokens', '10.00'),
   effective_from: z.iso
     .datetime({ offset: true, error: 'must be an ISO 8601 instant like 2026-12-01T00:00:00Z' })
     .optional()
-    .meta({ description: `When the rate takes effect (default: now); at most ${MAX_BACKDATE_DAYS} days back. From then on it supersedes the pair's earlier rates.`, example: '2026-12-01T00:00:00Z' }),
+    .meta({
+      description:
+        'When the rate takes effect: now (the default) or later, never in the past — events are rated as they are processed and keep the rate they were rated with, so a back-dated rate would claim a history it did not have. From then on it supersedes the pair\'s earlier rates.',
+      example: '2026-12-01T00:00:00Z',
+    }),
 });
 export type VendorRateCreate = z.output<typeof VendorRateCreateSchema>;
 
@@ -62,7 +76,7 @@ export const VendorRateSchema = z
     input_per_million_tokens: z.string(),
     output_per_million_tokens: z.string(),
     effective_from: z.string(),
-    effective_to: z.string().nullable().meta({ description: 'An end set when the rate was created (rates from the seed or an import); null: open' }),
+    effective_to: z.string().nullable().meta({ description: 'An end the row was stored with (not set through this API); null: open' }),
     superseded_at: z.string().nullable().meta({ description: 'When the next rate of the same vendor and model took (or takes) over; null: none has' }),
     in_effect: z.boolean().meta({ description: 'Whether events of this vendor and model timestamped now are rated with it' }),
     created_at: z.string(),
@@ -72,9 +86,7 @@ export type VendorRateJson = z.output<typeof VendorRateSchema>;
 
 export const VendorRateListSchema = z.object({ data: z.array(VendorRateSchema) }).meta({ id: 'VendorRateList' });
 
-function rateJson(r: VendorRateModel, supersededAt: Date | null, now: Date): VendorRateJson {
-  const started = r.effectiveFrom.getTime() <= now.getTime();
-  const ended = (r.effectiveTo !== null && r.effectiveTo.getTime() <= now.getTime()) || (supersededAt !== null && supersededAt.getTime() <= now.getTime());
+function rateJson(r: VendorRateModel, supersededAt: Date | null, inEffect: boolean): VendorRateJson {
   return {
     id: r.id,
     vendor: r.vendor,
@@ -85,7 +97,7 @@ function rateJson(r: VendorRateModel, supersededAt: Date | null, now: Date): Ven
     effective_from: r.effectiveFrom.toISOString(),
     effective_to: r.effectiveTo?.toISOString() ?? null,
     superseded_at: supersededAt?.toISOString() ?? null,
-    in_effect: started && !ended,
+    in_effect: inEffect,
     created_at: r.createdAt.toISOString(),
   };
 }
@@ -99,7 +111,9 @@ export async function listVendorRates(prisma: PrismaClient, organizationId: stri
   return {
     data: rows.map((r, i) => {
       const next = rows[i + 1];
-      return rateJson(r, next && next.vendor === r.vendor && next.model === r.model ? next.effectiveFrom : null, now);
+      // In effect by the rule ingest rates with (billing/token-cost.ts), so the list never says otherwise.
+      const inEffect = rateInEffect(rows, r.vendor, r.model, now)?.id === r.id;
+      return rateJson(r, next && next.vendor === r.vendor && next.model === r.model ? next.effectiveFrom : null, inEffect);
     }),
   };
 }
@@ -107,28 +121,40 @@ export async function listVendorRates(prisma: PrismaClient, organizationId: stri
 /** A new rate for a vendor and model; from its effective_from it supersedes the earlier ones. */
 export async function addVendorRate(prisma: PrismaClient, organizationId: string, input: VendorRateCreate, actor: AuditActor, now = new Date()): Promise<VendorRateJson> {
   const effectiveFrom = input.effective_from ? new Date(input.effective_from) : now;
-  if (now.getTime() - effectiveFrom.getTime() > MAX_BACKDATE_DAYS * 86_400_000) {
-    throw new DomainError('invalid', 'VALIDATION_ERROR', `effective_from: at most ${MAX_BACKDATE_DAYS} days back`, 'effective_from');
+  if (now.getTime() - effectiveFrom.getTime() > SKEW_MS) {
+    throw new DomainError(
+      'invalid',
+      'VALIDATION_ERROR',
+      'effective_from: must be now or later: events already rated keep the rate they were rated with, so a rate cannot start in the past',
+      'effective_from',
+    );
   }
   try {
     return await prisma.$transaction(async (tx) => {
+      const earlier = await tx.vendorRate.findFirst({ where: { organizationId, vendor: input.vendor, model: input.model }, orderBy: { effectiveFrom: 'desc' }, select: { currency: true } });
+      const currency = input.currency ?? earlier?.currency ?? 'usd';
+      if (earlier && earlier.currency !== currency) {
+        throw new DomainError(
+          'invalid',
+          'VALIDATION_ERROR',
+          `currency: ${input.vendor}/${input.model} is priced in ${earlier.currency.toUpperCase()}; a rate in ${currency.toUpperCase()} would add up costs in two currencies as one number`,
+          'currency',
+        );
+      }
       const row = await tx.vendorRate.create({
         data: {
           organizationId,
           vendor: input.vendor,
           model: input.model,
-          currency: input.currency,
+          currency,
           inputPerMillionTokens: input.input_per_million_tokens,
           outputPerMillionTokens: input.output_per_million_tokens,
           effectiveFrom,
         },
       });
-      const next = await tx.vendorRate.findFirst({
-        where: { organizationId, vendor: input.vendor, model: input.model, effectiveFrom: { gt: effectiveFrom } },
-        orderBy: { effectiveFrom: 'asc' },
-        select: { effectiveFrom: true },
-      });
-      const created = rateJson(row, next?.effectiveFrom ?? null, now);
+      const pair = await tx.vendorRate.findMany({ where: { organizationId, vendor: input.vendor, model: input.model } });
+      const next = pair.filter((r) => r.effectiveFrom.getTime() > effectiveFrom.getTime()).sort((a, b) => a.effectiveFrom.getTime() - b.effectiveFrom.getTime())[0];
+      const created = rateJson(row, next?.effectiveFrom ?? null, rateInEffect(pair, input.vendor, input.model, now)?.id === row.id);
       const { id: _id, in_effect: _inEffect, created_at: _createdAt, ...settings } = created;
       await writeAudit(tx, { organizationId, actor, action: 'vendor_rate.created', entityType: 'vendor_rate', entityId: row.id, after: settings });
       return created;

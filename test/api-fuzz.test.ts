@@ -90,10 +90,7 @@ describeWithSchemathesis('schemathesis', () => {
     // A request whose batch GET /batches/{id} can show.
     const posted = await api.post('/api/v1/events', key.key, { idempotency_key: `fuzz-seed-${Date.now()}`, customer_external_id: 'acme', event_type: 'api_call', quantity: 1, timestamp: today.toISOString() });
     if (posted.status !== 202) throw new Error(`seeding an event: ${posted.status} ${JSON.stringify(posted.body)}`);
-    // A quota limit for /quota-limits/{id} to read, change and remove.
-    const quota = await seed('/quota-limits', { event_type: 'api_call', mode: 'SOFT', limit: '1000000' });
     Object.assign(env, {
-      LEDGERFLOW_FUZZ_QUOTA_LIMIT_ID: String(quota.id),
       LEDGERFLOW_FUZZ_INVOICE_ID: draft.id,
       LEDGERFLOW_FUZZ_LINE_ID: draft.lines[0]!.id,
       LEDGERFLOW_FUZZ_BATCH_ID: String(posted.body.batch_id),

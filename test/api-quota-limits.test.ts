@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createApiKey } from '../prisma/api-keys';
+import { DomainError } from '../services/errors';
+import { updateQuotaLimit } from '../services/quota-limits';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { event, startTestApi, type TestApi } from './api-test-app';
 
@@ -92,6 +94,7 @@ test('bad input is a 400 naming the field; what a limit counts cannot change', a
     [{ event_type: 'x', mode: 'SOFT', limit: '1', reset_window: 'week' }, 'reset_window'],
     [{ event_type: 'x', mode: 'SOFT', limit: '1', grace_period_seconds: -5 }, 'grace_period_seconds'],
     [{ event_type: 'x', mode: 'SOFT', limit: '1', colour: 'red' }, 'colour'],
+    [{ event_type: 'x\u0000y', mode: 'SOFT', limit: '1' }, 'event_type'],
   ];
   for (const [body, field] of cases) {
     const res = await api.post(path, org.apiKey, body);
@@ -114,6 +117,11 @@ test('bad input is a 400 naming the field; what a limit counts cannot change', a
   const on = await api.patch(`${path}/${id}`, org.apiKey, { mode: 'HARD', limit: '100', grace_period_seconds: 60 });
   expect(on.status).toBe(200);
   expect(on.body).toMatchObject({ mode: 'HARD', limit: '100', grace_period_seconds: 60 });
+  // A form filled from the limit before that change (the web app's edit form sends its updated_at) is refused.
+  const stale = updateQuotaLimit(testPrisma(), org.organizationId, id, { limit: '5' }, { type: 'user', id: 'late@example.com' }, { ifUnchangedSince: limit.body.updated_at });
+  await expect(stale).rejects.toThrow(DomainError);
+  await expect(stale).rejects.toMatchObject({ kind: 'conflict', code: 'CHANGED_MEANWHILE' });
+  expect((await api.get(`${path}/${id}`, org.apiKey)).body.limit).toBe('100');
 });
 
 test('another organization\'s limits are not there, and a key without the billing scope cannot change them', async () => {
@@ -137,4 +145,26 @@ test('another organization\'s limits are not there, and a key without the billin
   expect(refused.status).toBe(403);
   expect(refused.body).toMatchObject({ code: 'INSUFFICIENT_SCOPE', details: { required_scope: 'billing' } });
   expect((await api.get(`${path}/${mine.body.id}`, org.apiKey)).body.limit).toBe('5');
+});
+
+test('a HARD limit removed while a request is counted against it: the request is stored, under the limits as they are then', async () => {
+  const created = await api.post(path, org.apiKey, { event_type: 'race_render', mode: 'HARD', limit: '10' });
+  expect(created.status).toBe(201);
+  // Hold the limit's row as a removal does, so the request's counter insert waits on its foreign key…
+  const remover = await api.pgPool.connect();
+  try {
+    await remover.query('BEGIN');
+    await remover.query('SELECT id FROM quota_limits WHERE id = $1 FOR UPDATE', [created.body.id]);
+    const sent = api.post('/api/v1/events', org.apiKey, event(`race-${randomUUID()}`, { event_type: 'race_render', customer_external_id: 'racer' }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // …then remove it: the request's insert fails its foreign key, and the group is stored again without the limit.
+    await remover.query('DELETE FROM quota_limits WHERE id = $1', [created.body.id]);
+    await remover.query('COMMIT');
+    const res = await sent;
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(1);
+  } finally {
+    remover.release();
+  }
+  expect(await testPrisma().quotaCounter.count({ where: { quotaLimitId: created.body.id } })).toBe(0);
 });

@@ -24,21 +24,24 @@ const calculate = () => api.post('/api/v1/rating/calculate', org.apiKey, { vendo
 
 test('a rate entered through the API prices tokens; a later one supersedes it from its start, the first kept as it was', async () => {
   expect((await calculate()).status).toBe(404);
-  const first = await api.post(path, org.apiKey, { vendor: 'openai', model: 'gpt-4o', input_per_million_tokens: '2.50', output_per_million_tokens: '10', effective_from: new Date(Date.now() - 10 * DAY).toISOString() });
+  const first = await api.post(path, org.apiKey, { vendor: 'openai', model: 'gpt-4o', input_per_million_tokens: '2.50', output_per_million_tokens: '10' });
   expect(first.status).toBe(201);
   expect(first.body).toMatchObject({ vendor: 'openai', model: 'gpt-4o', currency: 'usd', input_per_million_tokens: '2.5', output_per_million_tokens: '10', superseded_at: null, in_effect: true });
   expect((await calculate()).body).toMatchObject({ cost: '12.5', rate: { id: first.body.id } });
 
-  // A price change from an hour ago: the new rate is in effect, the old one superseded at its start.
-  const changeAt = new Date(Date.now() - 3_600_000).toISOString();
+  // A price change announced for two seconds from now: until then the first rate prices, from then on the second.
+  const changeAt = new Date(Date.now() + 2_000).toISOString();
   const second = await api.post(path, org.apiKey, { vendor: 'openai', model: 'gpt-4o', currency: 'USD', input_per_million_tokens: '2.00', output_per_million_tokens: '8.00', effective_from: changeAt });
   expect(second.status).toBe(201);
+  expect(second.body.in_effect).toBe(false);
+  expect((await calculate()).body.rate.id).toBe(first.body.id);
+  await new Promise((resolve) => setTimeout(resolve, Date.parse(changeAt) - Date.now() + 50));
   expect((await calculate()).body).toMatchObject({ cost: '10', rate: { id: second.body.id } });
   // One announced for next week: listed, not yet in effect, and it will supersede the current one.
   const nextWeek = new Date(Date.now() + 7 * DAY).toISOString();
   const third = await api.post(path, org.apiKey, { vendor: 'openai', model: 'gpt-4o', input_per_million_tokens: '1.00', output_per_million_tokens: '4.00', effective_from: nextWeek });
   expect(third.status).toBe(201);
-  expect(third.body.in_effect).toBe(false);
+  expect(third.body).toMatchObject({ in_effect: false, currency: 'usd' });
   expect((await calculate()).body.rate.id).toBe(second.body.id);
 
   const listed = await api.get(`${path}?vendor=openai&model=gpt-4o`, org.apiKey);
@@ -61,6 +64,18 @@ test('a rate entered through the API prices tokens; a later one supersedes it fr
   expect(audit[1]!.after).toMatchObject({ input_per_million_tokens: '2', currency: 'usd', effective_from: changeAt });
 });
 
+test('a vendor and model keep one currency: a change without one takes theirs, one in another currency is refused', async () => {
+  const euro = await api.post(path, org.apiKey, { vendor: 'mistral', model: 'large', currency: 'eur', input_per_million_tokens: '2', output_per_million_tokens: '6' });
+  expect(euro.status).toBe(201);
+  const change = await api.post(path, org.apiKey, { vendor: 'mistral', model: 'large', input_per_million_tokens: '1.8', output_per_million_tokens: '5.4', effective_from: new Date(Date.now() + DAY).toISOString() });
+  expect(change.status).toBe(201);
+  expect(change.body.currency).toBe('eur');
+  const dollars = await api.post(path, org.apiKey, { vendor: 'mistral', model: 'large', currency: 'usd', input_per_million_tokens: '2', output_per_million_tokens: '6', effective_from: new Date(Date.now() + 2 * DAY).toISOString() });
+  expect(dollars.status).toBe(400);
+  expect(dollars.body).toMatchObject({ details: { field: 'currency' } });
+  expect(dollars.body.error).toMatch(/priced in EUR/);
+});
+
 test('bad input is a 400 naming the field; a second rate at the same start is a 409; other organizations and read-only keys see or change nothing', async () => {
   const valid = { vendor: 'anthropic', model: 'claude-sonnet', input_per_million_tokens: '3', output_per_million_tokens: '15' };
   const cases: [unknown, string][] = [
@@ -69,14 +84,15 @@ test('bad input is a 400 naming the field; a second rate at the same start is a 
     [{ ...valid, output_per_million_tokens: undefined }, 'output_per_million_tokens'],
     [{ ...valid, currency: 'xyz' }, 'currency'],
     [{ ...valid, effective_from: 'yesterday' }, 'effective_from'],
-    [{ ...valid, effective_from: new Date(Date.now() - 500 * DAY).toISOString() }, 'effective_from'],
+    [{ ...valid, effective_from: new Date(Date.now() - DAY).toISOString() }, 'effective_from'],
+    [{ ...valid, model: 'with\u0000nul' }, 'model'],
     [{ ...valid, cached_input_per_million_tokens: '1' }, 'cached_input_per_million_tokens'],
   ];
   for (const [body, field] of cases) {
     const res = await api.post(path, org.apiKey, body);
     expect([JSON.stringify(body), res.status, res.body.details?.field]).toEqual([JSON.stringify(body), 400, field]);
   }
-  const at = '2026-06-01T00:00:00.000Z';
+  const at = new Date(Date.now() + 30 * DAY).toISOString();
   expect((await api.post(path, org.apiKey, { ...valid, effective_from: at })).status).toBe(201);
   const again = await api.post(path, org.apiKey, { ...valid, input_per_million_tokens: '4', effective_from: at });
   expect(again.status).toBe(409);
@@ -86,7 +102,7 @@ test('bad input is a 400 naming the field; a second rate at the same start is a 
   expect((await api.get(`${path}?vendor=anthropic`, other.apiKey)).body.data).toEqual([]);
   const reader = await createApiKey(testPrisma(), org.organizationId, 'reader', { type: 'system', id: 'test' }, ['read']);
   expect((await api.get(path, reader.key)).status).toBe(200);
-  const refused = await api.post(path, reader.key, { ...valid, effective_from: '2026-07-01T00:00:00Z' });
+  const refused = await api.post(path, reader.key, { ...valid, effective_from: new Date(Date.now() + 40 * DAY).toISOString() });
   expect(refused.status).toBe(403);
   expect(refused.body).toMatchObject({ code: 'INSUFFICIENT_SCOPE', details: { required_scope: 'billing' } });
 });

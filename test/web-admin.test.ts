@@ -281,9 +281,13 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await page.getByRole('button', { name: 'Add rate' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(/^Output, per million tokens: must be a non-negative decimal string/);
     await page.getByLabel('Output, per million tokens').fill('12');
-    await page.getByLabel('Effective from (UTC; empty = now)').fill('2026-01-01T00:00');
+    await page.getByLabel('Effective from (UTC; empty = now)').fill('2020-01-01T00:00');
     await page.getByRole('button', { name: 'Add rate' }).click();
-    await expect(page.getByRole('status').textContent()).resolves.toBe('Added openai/web-model at 3 in and 12 out per million tokens (USD), from 2026-01-01 00:00 UTC.');
+    // The alert is replaced after the answer: wait for the new text rather than read the old one.
+    await page.getByRole('alert').getByText(/^effective_from: must be now or later/).waitFor();
+    await page.getByLabel('Effective from (UTC; empty = now)').fill('');
+    await page.getByRole('button', { name: 'Add rate' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Added openai\/web-model at 3 in and 12 out per million tokens \(USD\), from \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/);
     await page.getByLabel('Vendor (as events name it)').fill('openai');
     await page.getByLabel('Model (as events name it)').fill('web-model');
     await page.getByLabel('Input, per million tokens').fill('1.5');

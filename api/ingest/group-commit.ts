@@ -16,7 +16,12 @@ interface Waiting {
 }
 
 const RETRYABLE_PG_CODES = new Set(['40P01', '40001']);
-const isRetryable = (err: unknown): boolean => RETRYABLE_PG_CODES.has((err as { code?: string }).code ?? '');
+/** A quota limit removed (services/quota-limits.ts) after the group read the limits, before it counted against it: read them again. */
+const REMOVED_LIMIT = 'quota_counters_quota_limit_id_fkey';
+const isRetryable = (err: unknown): boolean => {
+  const { code, constraint } = err as { code?: string; constraint?: string };
+  return RETRYABLE_PG_CODES.has(code ?? '') || (code === '23503' && constraint === REMOVED_LIMIT);
+};
 
 /**
  * Group commit for the ingest path. Requests that arrive while a transaction
@@ -26,8 +31,8 @@ const isRetryable = (err: unknown): boolean => RETRYABLE_PG_CODES.has((err as { 
  * heavy load groups grow by themselves — so the extra latency is at most one
  * transaction. Each request still gets exactly its own result.
  *
- * If a group fails for a reason other than a deadlock or serialization
- * failure (retried once as a whole), its requests are retried one by one, so
+ * If a group fails for a reason other than a deadlock, a serialization
+ * failure or a quota limit removed under it (retried once as a whole), its requests are retried one by one, so
  * one request PostgreSQL refuses never takes the others of its group down.
  */
 export class GroupCommitter {
@@ -107,7 +112,7 @@ export class GroupCommitter {
     this.stats.requests += requests;
   }
 
-  /** A deadlock or serialization failure rolls the whole group back, so running it again is safe. */
+  /** A deadlock, a serialization failure or a quota limit removed meanwhile rolls the whole group back, so running it again is safe. */
   private async storeRetrying(requests: StoreBatchInput[]): Promise<StoredBatch[]> {
     try {
       return await storeGroup(this.pool, requests);

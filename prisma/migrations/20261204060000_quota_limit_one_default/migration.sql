@@ -1,11 +1,11 @@
 -- One quota limit per organization, event type and customer, the organization default included.
 -- The unique index treated NULL customers as distinct, so an organization could hold two defaults
--- for one event type, and which one governed depended on row order. The newest of such defaults is
--- kept (the row a reader meeting them in insertion order ended with), the older ones are removed
--- with their counters, and each removal is written to the audit log with the row as it was.
+-- for one event type, and which one governed depended on the order ingest happened to read them in
+-- (no ORDER BY). The newest of such defaults is kept, the older ones are removed with their
+-- counters, and each removal is written to the audit log with the row as it was.
 INSERT INTO "audit_logs" ("organization_id", "actor_type", "actor_id", "action", "entity_type", "entity_id", "before")
 SELECT q."organization_id", 'system', 'migration:20261204060000_quota_limit_one_default', 'quota_limit.deleted', 'quota_limit', q."id"::text,
-       jsonb_build_object('customer_external_id', q."customer_external_id", 'event_type', q."event_type", 'limit_value', q."limit_value"::text,
+       jsonb_build_object('customer_external_id', q."customer_external_id", 'event_type', q."event_type", 'limit', trim_scale(q."limit_value")::text,
                           'mode', q."mode", 'soft_warning_percent', q."soft_warning_percent", 'grace_period_seconds', q."grace_period_seconds",
                           'reset_window', q."reset_window", 'reason', 'a second organization default for this event type, the newest one was kept')
   FROM "quota_limits" q

@@ -110,6 +110,7 @@ export default function QuotaLimits() {
             <CsrfField />
             <input type="hidden" name="intent" value="update" />
             <input type="hidden" name="id" value={editing.id} />
+            <input type="hidden" name="updated_at" value={editing.updated_at} />
             <LimitFields prefix="edit" current={editing} />
             <button type="submit" disabled={busy}>
               Save limit

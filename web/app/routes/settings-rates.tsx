@@ -23,6 +23,8 @@ export function meta() {
 }
 
 const minute = (iso: string | null): string => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
+/** When a rate stopped (or stops) pricing: the next rate's start or its own end, whichever comes first. */
+const earliest = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a < b ? a : b);
 
 export default function VendorRates() {
   const { rates, now } = useLoaderData<typeof loader>();
@@ -54,6 +56,7 @@ export default function VendorRates() {
           <label htmlFor="rate-output">Output, per million tokens</label>
           <input id="rate-output" name="output_per_million_tokens" inputMode="decimal" required />
           <label htmlFor="rate-from">Effective from (UTC; empty = now)</label>
+          <p className="hint">Now or later: events already rated keep the rate they were rated with.</p>
           <input id="rate-from" name="effective_from" type="datetime-local" />
           <button type="submit" disabled={busy}>
             Add rate
@@ -63,7 +66,10 @@ export default function VendorRates() {
 
       <h2 id="rates">Rates</h2>
       {rates.length === 0 ? (
-        <p>No vendor rates: events with vendor usage are stored unrated (no cost) until a rate for their vendor and model exists.</p>
+        <p>
+          No vendor rates: the token lines of events are priced at nothing, each such event with an audit row listing its unpriced lines. A rate added later
+          prices the events processed from then on, not those already rated.
+        </p>
       ) : (
         <div className="table-wrap" tabIndex={0}>
           <table aria-labelledby="rates">
@@ -86,7 +92,7 @@ export default function VendorRates() {
                     {r.input_per_million_tokens} / {r.output_per_million_tokens} {r.currency.toUpperCase()}
                   </td>
                   <td>{minute(r.effective_from)}</td>
-                  <td>{minute(r.superseded_at ?? r.effective_to)}</td>
+                  <td>{minute(earliest(r.superseded_at, r.effective_to))}</td>
                   <td>{r.in_effect ? 'In effect' : r.effective_from > now ? 'Upcoming' : 'Past'}</td>
                 </tr>
               ))}

@@ -86,7 +86,8 @@ export async function applyQuotaLimitForm(context: AppLoadContext, user: SignedI
         reset_window: optional(form, 'reset_window'),
       });
       if (!parsed.success) return formProblem(parsed.error, FIELD_LABELS);
-      const updated = await updateQuotaLimit(context.prisma, user.organizationId, id, parsed.data, actor);
+      const filledFrom = text(form, 'updated_at');
+      const updated = await updateQuotaLimit(context.prisma, user.organizationId, id, parsed.data, actor, filledFrom ? { ifUnchangedSince: filledFrom } : {});
       return { ok: true, message: `Saved: ${describe(updated)}.` };
     }
     if (intent === 'remove') {
