@@ -6,6 +6,7 @@ import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient, QuotaLimitModel } from '../prisma/client';
 import { isUniqueViolation } from '../prisma/errors';
 import { DomainError } from './errors';
+import { storableName } from './schemas/name';
 
 /*
  * An organization's quota limits: per event type, for one customer or as the
@@ -33,18 +34,10 @@ const mode = z.enum(QUOTA_MODES).meta({ description: 'HARD refuses events past t
 const softWarningPercent = z.int().min(1).max(100).meta({ description: 'SOFT: warn when usage reaches this percentage of the limit', example: 80 });
 const gracePeriodSeconds = z.int().min(0).max(MAX_GRACE_SECONDS).meta({ description: 'HARD: keep accepting for this long after the limit is first reached', example: 0 });
 const resetWindow = z.enum(QUOTA_WINDOWS).meta({ description: 'Usage counts from the start of this UTC window (never: one window for ever)' });
-const identifier = (description: string, example: string) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(255)
-    .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character')
-    .meta({ description, example });
 
 const createFields = {
-  event_type: identifier('The event type the limit counts', 'api_call'),
-  customer_external_id: identifier('The customer the limit is for; null (or absent) makes it the organization default for every customer without one of their own', 'acme')
+  event_type: storableName('The event type the limit counts', 'api_call'),
+  customer_external_id: storableName('The customer the limit is for; null (or absent) makes it the organization default for every customer without one of their own', 'acme')
     .nullable()
     .default(null),
   soft_warning_percent: softWarningPercent.default(80),

@@ -6,6 +6,7 @@ import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient, VendorRateModel } from '../prisma/client';
 import { isUniqueViolation } from '../prisma/errors';
 import { DomainError } from './errors';
+import { storableName } from './schemas/name';
 
 /*
  * What a model vendor charges the organization per million tokens: the cost
@@ -30,18 +31,10 @@ const price = (description: string, example: string) =>
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a decimal string') })
     .regex(PRICE_PATTERN, `must be a non-negative decimal string like "${example}" (at most 14 digits before the point and 6 after)`)
     .meta({ description, example });
-const name = (description: string, example: string) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(255)
-    .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character')
-    .meta({ description, example });
 
 export const VendorRateCreateSchema = z.strictObject({
-  vendor: name('The model vendor, as events name it in vendor_usage', 'openai'),
-  model: name('The model, as events name it in vendor_usage', 'gpt-4o'),
+  vendor: storableName('The model vendor, as events name it in vendor_usage', 'openai'),
+  model: storableName('The model, as events name it in vendor_usage', 'gpt-4o'),
   currency: z
     .string()
     .transform((c) => c.toLowerCase())
