@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { join } from 'node:path';
 import { createApiKey } from '../prisma/api-keys';
 import { DomainError } from '../services/errors';
 import { updateQuotaLimit } from '../services/quota-limits';
@@ -167,4 +169,39 @@ test('a HARD limit removed while a request is counted against it: the request is
     remover.release();
   }
   expect(await testPrisma().quotaCounter.count({ where: { quotaLimitId: created.body.id } })).toBe(0);
+});
+
+test('the migration to one default keeps the newest of two defaults, removes the older with its counters, and audits the removal', async () => {
+  const sql = fs.readFileSync(join(__dirname, '..', 'prisma', 'migrations', '20261204060000_quota_limit_one_default', 'migration.sql'), 'utf8');
+  // The statements as the migration runner splits them; the two that clean up, run against duplicates made possible again.
+  const statements = sql.split(';').map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter((s) => s !== '');
+  const cleanup = statements.filter((s) => /^(INSERT INTO "audit_logs"|DELETE FROM "quota_limits")/.test(s));
+  expect(cleanup).toHaveLength(2);
+  const { organizationId } = await createTestOrganization('quota-migration');
+  const client = await api.pgPool.connect();
+  try {
+    await client.query('BEGIN');
+    // As before the migration: NULL customers distinct, so two defaults for one event type can exist.
+    await client.query('DROP INDEX "quota_limits_organization_id_event_type_customer_external_i_key"');
+    await client.query('CREATE UNIQUE INDEX "quota_limits_organization_id_event_type_customer_external_i_key" ON "quota_limits" ("organization_id", "event_type", "customer_external_id")');
+    const insert = `INSERT INTO quota_limits (id, organization_id, customer_external_id, event_type, limit_value, mode, created_at) VALUES (gen_random_uuid(), $1, $2, $3, $4, 'HARD', $5) RETURNING id`;
+    const older = (await client.query<{ id: string }>(insert, [organizationId, null, 'dup', '100.5', '2026-01-01T00:00:00Z'])).rows[0]!.id;
+    const newer = (await client.query<{ id: string }>(insert, [organizationId, null, 'dup', '200', '2026-02-01T00:00:00Z'])).rows[0]!.id;
+    const own = (await client.query<{ id: string }>(insert, [organizationId, 'acme', 'dup', '5', '2025-01-01T00:00:00Z'])).rows[0]!.id;
+    await client.query(`INSERT INTO quota_counters (id, quota_limit_id, customer_external_id, window_start, used, updated_at) VALUES (gen_random_uuid(), $1, 'x', now(), 1, now())`, [older]);
+    for (const statement of cleanup) await client.query(statement);
+    const left = await client.query<{ id: string }>('SELECT id FROM quota_limits WHERE organization_id = $1 ORDER BY created_at', [organizationId]);
+    expect(left.rows.map((r) => r.id)).toEqual([own, newer]);
+    expect((await client.query('SELECT 1 FROM quota_counters WHERE quota_limit_id = $1', [older])).rowCount).toBe(0);
+    const audit = await client.query<{ action: string; actor_type: string; entity_id: string; before: Record<string, unknown> }>(
+      `SELECT action, actor_type, entity_id, before FROM audit_logs WHERE organization_id = $1 AND entity_type = 'quota_limit'`,
+      [organizationId],
+    );
+    expect(audit.rows).toEqual([
+      expect.objectContaining({ action: 'quota_limit.deleted', actor_type: 'system', entity_id: older, before: expect.objectContaining({ limit: '100.5', mode: 'HARD', customer_external_id: null, event_type: 'dup' }) }),
+    ]);
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
 });
