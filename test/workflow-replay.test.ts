@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
@@ -6,6 +7,7 @@ import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { insertBatch, startBatchWorkflow } from './harness/insert-batch';
 import { startTestWorker } from './harness/ingest-worker';
 import * as workflows from '../workflows';
+import { bundleTracesWorkflows, writeWorkflowBundle } from '../worker/interceptors';
 
 // Histories of real runs, replayed against today's workflow code: a change
 // that would break a run already in flight (or one an operator resets) fails
@@ -54,6 +56,28 @@ describe('workflow code replays recorded histories', () => {
     const history = temporal.api.history.v1.History.decode(fs.readFileSync(path.join(HISTORIES, file)));
     await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE! } }, history);
   });
+
+  // A worker with tracing on runs a bundle with Temporal's OpenTelemetry workflow interceptors (worker/interceptors.ts);
+  // the histories must replay through that one too, whichever way they were recorded.
+  it('replays every history through the bundle a worker with tracing on builds', async () => {
+    const tracedBundle = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerflow-traced-')), 'workflow-bundle.js');
+    await writeWorkflowBundle(tracedBundle, (message) => {
+      throw new Error(message);
+    }, { enabled: true });
+    expect(bundleTracesWorkflows(fs.readFileSync(tracedBundle, 'utf8'))).toBe(true);
+    expect(bundleTracesWorkflows(fs.readFileSync(process.env.LEDGERFLOW_WORKFLOW_BUNDLE!, 'utf8'))).toBe(false);
+    const histories = files.map((file) => {
+      const history = temporal.api.history.v1.History.decode(fs.readFileSync(path.join(HISTORIES, file)));
+      return { workflowId: history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId || file, history };
+    });
+    // The traced workflows export their spans through this sink; here it drops them.
+    const sinks = { exporter: { export: { fn: () => undefined } } } as never;
+    const failed: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: tracedBundle }, sinks }, histories)) {
+      if (result.error) failed.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failed).toEqual([]);
+  }, 120_000);
 
   // A recording tool rather than a test: registered only when asked for, so a normal run skips nothing.
   if (record) it(`records ${record}.history.pb from a fresh run`, async () => {
