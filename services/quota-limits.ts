@@ -118,12 +118,25 @@ export function quotaLimitJson(q: QuotaLimitModel): QuotaLimitJson {
 
 /** What a limit is, without its identity and times: the audit row's before and after. */
 function settings(q: QuotaLimitJson) {
-  const { mode: m, limit, soft_warning_percent, grace_period_seconds, reset_window, event_type, customer_external_id } = q;
-  return { event_type, customer_external_id, mode: m, limit, soft_warning_percent, grace_period_seconds, reset_window };
+  const { id: _id, created_at: _created, updated_at: _updated, ...rest } = q;
+  return rest;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound = (id: string) => new DomainError('not_found', 'NOT_FOUND', `No quota limit ${id}`);
+
+type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/**
+ * The organization's limit `id`, locked for the rest of the transaction: two
+ * changes (or a change and a removal) at once are recorded one after the
+ * other, each audit row with the limit as it was just before.
+ */
+async function lockedLimit(tx: Tx, organizationId: string, id: string): Promise<QuotaLimitJson> {
+  const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM quota_limits WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR UPDATE`;
+  if (!locked) throw notFound(id);
+  return quotaLimitJson(await tx.quotaLimit.findUniqueOrThrow({ where: { id } }));
+}
 
 function whose(customer: string | null): string {
   return customer === null ? 'the organization default' : `customer ${customer}'s limit`;
@@ -196,10 +209,7 @@ export async function updateQuotaLimit(
 ): Promise<QuotaLimitJson> {
   if (!UUID.test(id)) throw notFound(id);
   return prisma.$transaction(async (tx) => {
-    // Locked: two changes at once are recorded one after the other, each with the before it changed.
-    const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM quota_limits WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR UPDATE`;
-    if (!locked) throw notFound(id);
-    const before = quotaLimitJson(await tx.quotaLimit.findUniqueOrThrow({ where: { id } }));
+    const before = await lockedLimit(tx, organizationId, id);
     if (options.ifUnchangedSince !== undefined && options.ifUnchangedSince !== before.updated_at) {
       throw new DomainError('conflict', 'CHANGED_MEANWHILE', `This limit was changed at ${before.updated_at} by someone else; reload it and make your change again`);
     }
@@ -215,7 +225,6 @@ export async function updateQuotaLimit(
         ...(patch.soft_warning_percent !== undefined ? { softWarningPercent: patch.soft_warning_percent } : {}),
         ...(patch.grace_period_seconds !== undefined ? { gracePeriodSeconds: patch.grace_period_seconds } : {}),
         ...(patch.reset_window !== undefined ? { resetWindow: patch.reset_window } : {}),
-        updatedAt: new Date(),
       },
     });
     const after = quotaLimitJson(row);
@@ -233,13 +242,9 @@ export async function updateQuotaLimit(
 export async function deleteQuotaLimit(prisma: PrismaClient, organizationId: string, id: string, actor: AuditActor): Promise<QuotaLimitJson> {
   if (!UUID.test(id)) throw notFound(id);
   return prisma.$transaction(async (tx) => {
-    // Locked as a change is: the audit row records the limit as it was when it went, not before a concurrent change.
-    const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM quota_limits WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR UPDATE`;
-    if (!locked) throw notFound(id);
-    const removed = quotaLimitJson(await tx.quotaLimit.findUniqueOrThrow({ where: { id } }));
-    // Counters go with the limit (ON DELETE CASCADE); a concurrent delete finds nothing left to delete.
-    const { count } = await tx.quotaLimit.deleteMany({ where: { id, organizationId } });
-    if (count === 0) throw notFound(id);
+    const removed = await lockedLimit(tx, organizationId, id);
+    // Counters go with the limit (ON DELETE CASCADE).
+    await tx.quotaLimit.delete({ where: { id } });
     await writeAudit(tx, { organizationId, actor, action: 'quota_limit.deleted', entityType: 'quota_limit', entityId: id, before: settings(removed) });
     return removed;
   });

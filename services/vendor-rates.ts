@@ -79,36 +79,45 @@ export type VendorRateJson = z.output<typeof VendorRateSchema>;
 
 export const VendorRateListSchema = z.object({ data: z.array(VendorRateSchema) }).meta({ id: 'VendorRateList' });
 
-function rateJson(r: VendorRateModel, supersededAt: Date | null, inEffect: boolean): VendorRateJson {
-  return {
-    id: r.id,
-    vendor: r.vendor,
-    model: r.model,
-    currency: r.currency,
-    input_per_million_tokens: r.inputPerMillionTokens.toFixed(),
-    output_per_million_tokens: r.outputPerMillionTokens.toFixed(),
-    effective_from: r.effectiveFrom.toISOString(),
-    effective_to: r.effectiveTo?.toISOString() ?? null,
-    superseded_at: supersededAt?.toISOString() ?? null,
-    in_effect: inEffect,
-    created_at: r.createdAt.toISOString(),
-  };
+const byPairAndStart = (a: VendorRateModel, b: VendorRateModel): number =>
+  a.vendor.localeCompare(b.vendor) || a.model.localeCompare(b.model) || a.effectiveFrom.getTime() - b.effectiveFrom.getTime();
+
+/**
+ * Rates as the API shows them, sorted by vendor, model and start: each with
+ * when the next rate of its pair took over, and whether it is the one in
+ * effect now by the rule ingest rates with (billing/token-cost.ts), so the
+ * list never says otherwise.
+ */
+function describeRates(rates: readonly VendorRateModel[], now: Date): VendorRateJson[] {
+  const rows = [...rates].sort(byPairAndStart);
+  const inEffect = new Map<string, string | undefined>();
+  return rows.map((r, i) => {
+    const pair = `${r.vendor}\u0000${r.model}`;
+    if (!inEffect.has(pair)) inEffect.set(pair, rateInEffect(rows, r.vendor, r.model, now)?.id);
+    const next = rows[i + 1];
+    const supersededAt = next && next.vendor === r.vendor && next.model === r.model ? next.effectiveFrom : null;
+    return {
+      id: r.id,
+      vendor: r.vendor,
+      model: r.model,
+      currency: r.currency,
+      input_per_million_tokens: r.inputPerMillionTokens.toFixed(),
+      output_per_million_tokens: r.outputPerMillionTokens.toFixed(),
+      effective_from: r.effectiveFrom.toISOString(),
+      effective_to: r.effectiveTo?.toISOString() ?? null,
+      superseded_at: supersededAt?.toISOString() ?? null,
+      in_effect: inEffect.get(pair) === r.id,
+      created_at: r.createdAt.toISOString(),
+    };
+  });
 }
 
 /** Every rate of the organization (a few per model), by vendor, model and start; each with when the next one superseded it. */
 export async function listVendorRates(prisma: PrismaClient, organizationId: string, query: VendorRateListQuery, now = new Date()): Promise<{ data: VendorRateJson[] }> {
   const rows = await prisma.vendorRate.findMany({
     where: { organizationId, ...(query.vendor ? { vendor: query.vendor } : {}), ...(query.model ? { model: query.model } : {}) },
-    orderBy: [{ vendor: 'asc' }, { model: 'asc' }, { effectiveFrom: 'asc' }],
   });
-  return {
-    data: rows.map((r, i) => {
-      const next = rows[i + 1];
-      // In effect by the rule ingest rates with (billing/token-cost.ts), so the list never says otherwise.
-      const inEffect = rateInEffect(rows, r.vendor, r.model, now)?.id === r.id;
-      return rateJson(r, next && next.vendor === r.vendor && next.model === r.model ? next.effectiveFrom : null, inEffect);
-    }),
-  };
+  return { data: describeRates(rows, now) };
 }
 
 /** A new rate for a vendor and model; from its effective_from it supersedes the earlier ones. */
@@ -124,7 +133,8 @@ export async function addVendorRate(prisma: PrismaClient, organizationId: string
   }
   try {
     return await prisma.$transaction(async (tx) => {
-      const earlier = await tx.vendorRate.findFirst({ where: { organizationId, vendor: input.vendor, model: input.model }, orderBy: { effectiveFrom: 'desc' }, select: { currency: true } });
+      const pair = await tx.vendorRate.findMany({ where: { organizationId, vendor: input.vendor, model: input.model }, orderBy: { effectiveFrom: 'desc' } });
+      const earlier = pair[0];
       const currency = input.currency ?? earlier?.currency ?? 'usd';
       if (earlier && earlier.currency !== currency) {
         throw new DomainError(
@@ -145,9 +155,7 @@ export async function addVendorRate(prisma: PrismaClient, organizationId: string
           effectiveFrom,
         },
       });
-      const pair = await tx.vendorRate.findMany({ where: { organizationId, vendor: input.vendor, model: input.model } });
-      const next = pair.filter((r) => r.effectiveFrom.getTime() > effectiveFrom.getTime()).sort((a, b) => a.effectiveFrom.getTime() - b.effectiveFrom.getTime())[0];
-      const created = rateJson(row, next?.effectiveFrom ?? null, rateInEffect(pair, input.vendor, input.model, now)?.id === row.id);
+      const created = describeRates([...pair, row], now).find((r) => r.id === row.id)!;
       const { id: _id, in_effect: _inEffect, created_at: _createdAt, ...settings } = created;
       await writeAudit(tx, { organizationId, actor, action: 'vendor_rate.created', entityType: 'vendor_rate', entityId: row.id, after: settings });
       return created;

@@ -13,7 +13,7 @@ const WORKFLOW_TRACING_MODULE = require.resolve('@temporalio/interceptors-opente
  * Workflow interceptor modules of a bundle (built at start or ahead of time).
  * Ours always: it passes the request id on to activities. Temporal's
  * OpenTelemetry one only with tracing on: it traces each workflow and passes
- * the trace on, and it costs 10–15 ms of worker CPU per workflow run even when
+ * the trace on, and it costs 10–20 ms of worker CPU per workflow run even when
  * its spans go nowhere (bench/replay-cost.ts), a third of a billing run's.
  * The headers it adds are not part of a history's commands, so runs started
  * with tracing on replay without it and the other way round.

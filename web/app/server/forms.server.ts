@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { minorUnits } from '../../../billing/currency';
 import { dec } from '../../../billing/decimal';
+import { DomainError } from '../../../services/errors';
 
 /** A form field as typed, trimmed; '' when absent or a file. */
 export function formText(form: FormData, name: string): string {
@@ -19,4 +20,10 @@ export function formProblem(error: z.ZodError, labels: Record<string, string>): 
   const issue = error.issues[0];
   const field = issue?.path.map(String).join('.') || undefined;
   return { ok: false, message: `${field ? `${labels[field] ?? field}: ` : ''}${issue?.message ?? 'invalid input'}`, ...(field ? { field } : {}) };
+}
+
+/** A service's refusal (services/errors.ts) as a form outcome; anything else is not the person's to fix, and is thrown on. */
+export function refusal(err: unknown): { ok: false; message: string; field?: string } {
+  if (err instanceof DomainError) return { ok: false, message: err.message, ...(err.field ? { field: err.field } : {}) };
+  throw err;
 }

@@ -11,7 +11,7 @@ import {
   type QuotaLimitJson,
 } from '../../../services/quota-limits';
 import type { SignedInUser } from './auth.server';
-import { formProblem, formText } from './forms.server';
+import { formProblem, formText, refusal } from './forms.server';
 
 /** The quota page's forms, through the same service and rules as the API's /quota-limits. */
 
@@ -47,9 +47,8 @@ export async function findQuotaLimit(context: AppLoadContext, organizationId: st
   }
 }
 
-const text = formText;
 /** Empty inputs are "not given": the schema's default (or the limit's current value) applies. */
-const optional = (form: FormData, name: string): string | undefined => text(form, name) || undefined;
+const optional = (form: FormData, name: string): string | undefined => formText(form, name) || undefined;
 const whole = (form: FormData, name: string): number | string | undefined => {
   const raw = optional(form, name);
   return raw !== undefined && /^-?\d+$/.test(raw) ? Number(raw) : raw;
@@ -64,9 +63,9 @@ export async function applyQuotaLimitForm(context: AppLoadContext, user: SignedI
   try {
     if (intent === 'create') {
       const parsed = QuotaLimitCreateSchema.safeParse({
-        event_type: text(form, 'event_type'),
+        event_type: formText(form, 'event_type'),
         customer_external_id: optional(form, 'customer_external_id') ?? null,
-        mode: text(form, 'mode'),
+        mode: formText(form, 'mode'),
         limit: optional(form, 'limit'),
         soft_warning_percent: whole(form, 'soft_warning_percent'),
         grace_period_seconds: whole(form, 'grace_period_seconds'),
@@ -76,7 +75,7 @@ export async function applyQuotaLimitForm(context: AppLoadContext, user: SignedI
       const created = await createQuotaLimit(context.prisma, user.organizationId, parsed.data, actor);
       return { ok: true, message: `Created the ${describe(created)}. Ingest applies it to its next request.` };
     }
-    const id = text(form, 'id');
+    const id = formText(form, 'id');
     if (intent === 'update') {
       const parsed = QuotaLimitPatchSchema.safeParse({
         mode: optional(form, 'mode'),
@@ -86,7 +85,7 @@ export async function applyQuotaLimitForm(context: AppLoadContext, user: SignedI
         reset_window: optional(form, 'reset_window'),
       });
       if (!parsed.success) return formProblem(parsed.error, FIELD_LABELS);
-      const filledFrom = text(form, 'updated_at');
+      const filledFrom = formText(form, 'updated_at');
       const updated = await updateQuotaLimit(context.prisma, user.organizationId, id, parsed.data, actor, filledFrom ? { ifUnchangedSince: filledFrom } : {});
       return { ok: true, message: `Saved: ${describe(updated)}.` };
     }
@@ -95,8 +94,7 @@ export async function applyQuotaLimitForm(context: AppLoadContext, user: SignedI
       return { ok: true, message: `Removed the ${describe(removed)} and its usage counters.` };
     }
   } catch (err) {
-    if (err instanceof DomainError) return { ok: false, message: err.message, ...(err.field ? { field: err.field } : {}) };
-    throw err;
+    return refusal(err);
   }
   return { ok: false, message: `Unknown action "${String(intent)}".` };
 }

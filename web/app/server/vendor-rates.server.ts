@@ -1,8 +1,7 @@
 import type { AppLoadContext } from 'react-router';
-import { DomainError } from '../../../services/errors';
 import { addVendorRate, listVendorRates, VendorRateCreateSchema, type VendorRateJson } from '../../../services/vendor-rates';
 import type { SignedInUser } from './auth.server';
-import { formProblem, formText } from './forms.server';
+import { formProblem, formText, refusal } from './forms.server';
 
 /** The rates page's form, through the same service and rules as the API's /vendor-rates. */
 
@@ -21,7 +20,6 @@ export async function readVendorRates(context: AppLoadContext, organizationId: s
   return (await listVendorRates(context.prisma, organizationId, {})).data;
 }
 
-const text = formText;
 
 /** A `datetime-local` value is read as UTC (the page says so); empty means now. */
 function instant(value: string): string | undefined {
@@ -32,12 +30,12 @@ function instant(value: string): string | undefined {
 export async function applyVendorRateForm(context: AppLoadContext, user: SignedInUser, form: FormData): Promise<VendorRateOutcome> {
   if (form.get('intent') !== 'add') return { ok: false, message: `Unknown action "${String(form.get('intent'))}".` };
   const parsed = VendorRateCreateSchema.safeParse({
-    vendor: text(form, 'vendor'),
-    model: text(form, 'model'),
-    currency: text(form, 'currency') || undefined,
-    input_per_million_tokens: text(form, 'input_per_million_tokens'),
-    output_per_million_tokens: text(form, 'output_per_million_tokens'),
-    effective_from: instant(text(form, 'effective_from')),
+    vendor: formText(form, 'vendor'),
+    model: formText(form, 'model'),
+    currency: formText(form, 'currency') || undefined,
+    input_per_million_tokens: formText(form, 'input_per_million_tokens'),
+    output_per_million_tokens: formText(form, 'output_per_million_tokens'),
+    effective_from: instant(formText(form, 'effective_from')),
   });
   if (!parsed.success) return formProblem(parsed.error, LABELS);
   try {
@@ -47,7 +45,6 @@ export async function applyVendorRateForm(context: AppLoadContext, user: SignedI
       message: `Added ${rate.vendor}/${rate.model} at ${rate.input_per_million_tokens} in and ${rate.output_per_million_tokens} out per million tokens (${rate.currency.toUpperCase()}), from ${rate.effective_from.replace('T', ' ').slice(0, 16)} UTC.`,
     };
   } catch (err) {
-    if (err instanceof DomainError) return { ok: false, message: err.message, ...(err.field ? { field: err.field } : {}) };
-    throw err;
+    return refusal(err);
   }
 }
