@@ -4,6 +4,7 @@ import type { InvoiceStatus } from '../billing/invoice-status';
 import { planReissue } from '../billing/reissue';
 import type { PrismaClient } from '../prisma/client';
 import { readReissueCandidate } from '../prisma/reissue-candidates';
+import { billingRunStateQuery, type BillingRunStatus } from './billing-messages';
 import { startBillingRunWorkflow } from './billing-runs';
 
 /** How long a request waits for the corrected draft before answering that it is being drafted. */
@@ -11,8 +12,8 @@ const DRAFT_WAIT_MS = 30_000;
 const POLL_MS = 250;
 
 export type ReissueOutcome =
-  /** the corrected revision is drafted and waits for approval */
-  | { kind: 'drafted'; invoice: { id: string; status: InvoiceStatus; total: { toString(): string } }; workflowId: string }
+  /** the corrected revision is drafted and its run has taken it up (runStatus: awaiting approval, or approved by rule) */
+  | { kind: 'drafted'; invoice: { id: string; status: InvoiceStatus; total: { toString(): string } }; runStatus: BillingRunStatus; workflowId: string }
   /** the re-issue run is still drafting (a void in Stripe, a slow close); follow the workflow */
   | { kind: 'pending'; workflowId: string }
   /** the re-issue run failed (Stripe refused the void: the invoice was paid meanwhile) */
@@ -64,7 +65,10 @@ export async function requestReissue(
     );
   while (Date.now() < deadline) {
     const now = await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id }, select: { supersededBy: { select: { id: true, status: true, total: true } } } });
-    if (now.supersededBy) return { kind: 'drafted', invoice: now.supersededBy, workflowId };
+    // The draft is written before the run takes it up: answer once the run has (an approval sent on the
+    // answer would otherwise be refused while the run still says "drafting").
+    const runStatus = now.supersededBy && (await adoptedDraftStatus(temporal, workflowId, now.supersededBy.id));
+    if (now.supersededBy && runStatus) return { kind: 'drafted', invoice: now.supersededBy, runStatus, workflowId };
     const failed = await Promise.race([failure, sleep(POLL_MS).then(() => undefined)]);
     if (failed) {
       const cause = failed.cause?.cause instanceof Error ? failed.cause.cause : failed.cause;
@@ -74,4 +78,15 @@ export async function requestReissue(
     if (failed === null) await sleep(POLL_MS);
   }
   return { kind: 'pending', workflowId };
+}
+
+/** The run's status once it has taken up the new draft (awaiting approval, or past it when approved by rule); null before. */
+async function adoptedDraftStatus(temporal: Client, workflowId: string, invoiceId: string): Promise<BillingRunStatus | null> {
+  try {
+    const state = await temporal.workflow.getHandle(workflowId).query(billingRunStateQuery);
+    return state.invoiceId === invoiceId && state.status !== 'drafting' ? state.status : null;
+  } catch {
+    // (no answer: its worker is busy or away; the poll asks again)
+    return null;
+  }
 }

@@ -139,7 +139,7 @@ export function invoiceDecisionsRouter(deps: ApiDeps): Router {
       res.status(202).json({ invoice_id: null, status: 'drafting', workflow_id: outcome.workflowId });
       return;
     }
-    res.json({ ...resultJson({ invoiceId: outcome.invoice.id, status: 'awaiting_approval', total: outcome.invoice.total.toString() }, invoice.currency), workflow_id: outcome.workflowId });
+    res.json({ ...resultJson({ invoiceId: outcome.invoice.id, status: outcome.runStatus, total: outcome.invoice.total.toString() }, invoice.currency), workflow_id: outcome.workflowId });
   }
 
   decision('approve', ApproveRequestSchema, approveUpdate);

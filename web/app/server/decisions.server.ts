@@ -81,5 +81,6 @@ async function reissue(context: AppLoadContext, user: SignedInUser, invoiceId: s
   }
   if (outcome.kind === 'refused') return { ok: false, message: `The re-issue failed: ${outcome.message}` };
   if (outcome.kind === 'pending') return { ok: true, message: `The corrected invoice is being drafted by ${outcome.workflowId}; it appears among the revisions once drafted.`, invoiceId };
-  return { ok: true, message: `Re-issued: the corrected invoice is drafted and waits for approval (total ${outcome.invoice.total.toString()}).`, invoiceId: outcome.invoice.id };
+  const next = outcome.runStatus === 'awaiting_approval' ? 'waits for approval' : `is ${outcome.runStatus.replace(/_/g, ' ')} already`;
+  return { ok: true, message: `Re-issued: the corrected invoice is drafted and ${next} (total ${outcome.invoice.total.toString()}).`, invoiceId: outcome.invoice.id };
 }
