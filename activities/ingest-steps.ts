@@ -2,7 +2,7 @@ import { applicableLimit } from '../billing/applicable-limit';
 import { dec, toPlainString, type Dec } from '../billing/decimal';
 import { quotaLevel, type QuotaLevel } from '../billing/quota';
 import { quotaWindow } from '../billing/quota-window';
-import { rateVendorUsage, splitVendorUsage, type TokenRate, type TokenUsage } from '../billing/token-cost';
+import { RATE_PRICES, rateVendorUsage, splitVendorUsage, type RatePriceName, type RatePrices, type TokenRate, type TokenUsage } from '../billing/token-cost';
 import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/audit';
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
@@ -139,18 +139,9 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext): Promise
 async function loadRates(db: Queryable, organizationId: string, lines: TokenUsage[]): Promise<TokenRate[]> {
   const pairs = [...new Map(lines.map((l) => [`${l.vendor}\u0000${l.model}`, l])).values()];
   if (pairs.length === 0) return [];
-  const { rows } = await db.query<{
-    id: string;
-    vendor: string;
-    model: string;
-    currency: string;
-    input: string;
-    output: string;
-    effective_from: Date;
-    effective_to: Date | null;
-  }>({
+  const { rows } = await db.query<{ id: string; vendor: string; model: string; currency: string; effective_from: Date; effective_to: Date | null } & Record<RatePriceName, string | null>>({
     name: 'ingest-load-rates',
-    text: `SELECT r.id, r.vendor, r.model, r.currency, r.input_per_million_tokens::text AS input, r.output_per_million_tokens::text AS output,
+    text: `SELECT r.id, r.vendor, r.model, r.currency, ${RATE_PRICES.map((p) => `r.${p.name}::text`).join(', ')},
                   r.effective_from, r.effective_to
              FROM vendor_rates AS r
              JOIN unnest($2::text[], $3::text[]) AS p(vendor, model) ON r.vendor = p.vendor AND r.model = p.model
@@ -162,10 +153,10 @@ async function loadRates(db: Queryable, organizationId: string, lines: TokenUsag
     vendor: row.vendor,
     model: row.model,
     currency: row.currency,
-    inputPerMillionTokens: row.input,
-    outputPerMillionTokens: row.output,
     effectiveFrom: row.effective_from,
     effectiveTo: row.effective_to,
+    // (::text keeps the stored digits; trailing zeros of the scale are harmless to decimal math)
+    ...(Object.fromEntries(RATE_PRICES.map((p) => [p.key, row[p.name]])) as Required<RatePrices>),
   }));
 }
 

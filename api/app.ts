@@ -28,6 +28,7 @@ import { creditNotesRouter } from './routes/credit-notes';
 import { invoicesReadRouter } from './routes/invoices-read';
 import { quotaLimitsRouter } from './routes/quota-limits';
 import { vendorRatesRouter } from './routes/vendor-rates';
+import { providersRouter } from './routes/providers';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
@@ -129,6 +130,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/meters', metersRouter(deps));
   v1.use('/quota-limits', quotaLimitsRouter(deps));
   v1.use('/vendor-rates', vendorRatesRouter(deps));
+  v1.use('/providers', providersRouter(deps));
   v1.use('/plans', plansRouter(deps));
   v1.use('/customers', customersRouter(deps));
   v1.use('/subscriptions', subscriptionsRouter(deps, config));

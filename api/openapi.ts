@@ -22,7 +22,7 @@ import {
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
-import { VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
+import { ProvidersPricingQuerySchema, ProvidersPricingSchema, VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
 import { QuotaLimitCreateSchema, QuotaLimitListQuerySchema, QuotaLimitParamsSchema, QuotaLimitPatchSchema, QuotaLimitSchema } from '../services/quota-limits';
 import {
   CustomerCreateSchema,
@@ -179,7 +179,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       '/api/v1/rating/calculate': {
         post: {
-          summary: 'Cost of token usage at the rate in effect now',
+          summary: 'Cost of one usage line (tokens by kind, images, seconds, requests) at the rate in effect now',
           requestBody: { required: true, content: json(RatingRequestSchema) },
           responses: responses(
             { status: '200', description: 'Exact cost and the rate used', schema: RatingResponseSchema },
@@ -239,9 +239,9 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       '/api/v1/vendor-rates': {
         post: {
-          summary: 'Add a vendor rate: what a model vendor charges per million tokens, from an instant on',
+          summary: 'Add a vendor rate: what a model vendor charges per million tokens of each kind, per image, second or request, from an instant on',
           description:
-            'Rates are never edited: a price change is a new rate with a later effective_from, which supersedes the earlier ones from then on (the latest start in effect wins). Events already rated keep the rate they were rated with.',
+            'Rates are never edited: a price change is a new rate with a later effective_from, which supersedes the earlier ones from then on (the latest start in effect wins). Events already rated keep the rate they were rated with, so a rate starts now or later, or earlier only where the vendor and model had no rate. A rate sets at least one price; cache reads and writes without their own price cost the input price, reasoning the output price, and other usage without a price is left unpriced.',
           requestBody: { required: true, content: json(VendorRateCreateSchema) },
           responses: responses({ status: '201', description: 'Created', schema: VendorRateSchema }, { '409': { description: 'This vendor and model have a rate starting at that instant', content: errorContent } }),
         },
@@ -249,6 +249,14 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           summary: 'Vendor rates with their history, by vendor, model and start',
           requestParams: { query: VendorRateListQuerySchema },
           responses: responses({ status: '200', description: 'Every rate, each with when it was superseded and whether it is in effect now', schema: VendorRateListSchema }),
+        },
+      },
+      '/api/v1/providers/pricing': {
+        get: {
+          summary: 'The price book: per provider and model, the vendor rate in effect now and those announced for later',
+          description: 'What usage sent now costs at each vendor (provider) and model, and what changes when. The full history of rates is GET /api/v1/vendor-rates.',
+          requestParams: { query: ProvidersPricingQuerySchema },
+          responses: responses({ status: '200', description: 'Providers, their models and rates', schema: ProvidersPricingSchema }),
         },
       },
       '/api/v1/quota-limits/{id}': {

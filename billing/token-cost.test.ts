@@ -1,5 +1,5 @@
 import { toPlainString } from './decimal';
-import { rateInEffect, rateVendorUsage, splitVendorUsage, tokenCost, type TokenRate } from './token-cost';
+import { linePrice, rateInEffect, rateVendorUsage, splitVendorUsage, tokenCost, type TokenRate, type UsageCounts } from './token-cost';
 
 const at = (iso: string) => new Date(iso);
 
@@ -106,8 +106,20 @@ describe('splitVendorUsage', () => {
   const line = { vendor: 'openai', model: 'gpt-4o', input_tokens: 10, output_tokens: 5 };
 
   it('keeps well-formed lines and sets aside the rest, in order', () => {
-    const broken = [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 10 }, { ...line, output_tokens: -1 }, { ...line, input_tokens: 1.5 }, 'text', null, [line]];
+    const broken = [{ vendor: 'openai', model: 7, input_tokens: 1 }, { ...line, output_tokens: -1 }, { ...line, input_tokens: 1.5 }, { ...line, seconds: 0.0000001 }, { ...line, images: '2' }, 'text', null, [line]];
     expect(splitVendorUsage([line, ...broken, line])).toEqual({ lines: [line, line], malformed: broken });
+  });
+
+  it('takes any counts (none at all costs nothing), and seconds with up to 6 decimals', () => {
+    const kinds = [
+      { vendor: 'openai', model: 'gpt-4o' },
+      { vendor: 'openai', model: 'gpt-4o', input_tokens: 10 },
+      { vendor: 'openai', model: 'gpt-image-1', images: 2 },
+      { vendor: 'openai', model: 'whisper-1', seconds: 12.345678 },
+      { vendor: 'exa', model: 'search', requests: 1 },
+      { vendor: 'anthropic', model: 'claude-sonnet-4', cached_input_tokens: 9_000, cache_write_tokens: 100, reasoning_tokens: 40 },
+    ];
+    expect(splitVendorUsage(kinds)).toEqual({ lines: kinds, malformed: [] });
   });
 
   it('takes a value that is not an array as one line, and an empty array as none', () => {
@@ -118,5 +130,49 @@ describe('splitVendorUsage', () => {
   it('refuses token counts of 16 digits and more', () => {
     expect(splitVendorUsage([{ ...line, input_tokens: 1e15 }]).malformed).toHaveLength(1);
     expect(splitVendorUsage([{ ...line, input_tokens: 1e15 - 1 }]).lines).toHaveLength(1);
+  });
+});
+
+describe('linePrice', () => {
+  const usage = (counts: UsageCounts) => ({ vendor: 'anthropic', model: 'claude-sonnet-4', ...counts });
+
+  it('prices cache reads, cache writes and reasoning at their own prices when the rate has them', () => {
+    const rate = { ...sonnet, cachedInputPerMillionTokens: '0.30', cacheWritePerMillionTokens: '3.75', reasoningPerMillionTokens: '20.00' };
+    // 1,000 × 3 + 10,000 × 0.30 + 2,000 × 3.75 + 500 × 15 + 300 × 20, per million: (3,000 + 3,000 + 7,500 + 7,500 + 6,000) / 1e6
+    const priced = linePrice(rate, usage({ input_tokens: 1_000, cached_input_tokens: 10_000, cache_write_tokens: 2_000, output_tokens: 500, reasoning_tokens: 300 }));
+    expect(priced.ok && toPlainString(priced.cost)).toBe('0.027');
+  });
+
+  it('prices cache reads and writes at the input price and reasoning at the output price when the rate has none of its own', () => {
+    const priced = linePrice(sonnet, usage({ input_tokens: 1_000, cached_input_tokens: 10_000, cache_write_tokens: 2_000, output_tokens: 500, reasoning_tokens: 300 }));
+    // (13,000 × 3 + 800 × 15) / 1e6
+    expect(priced.ok && toPlainString(priced.cost)).toBe('0.051');
+  });
+
+  it('prices images, seconds and requests per unit, exactly', () => {
+    const rate = { ...gpt4o, perImage: '0.04', perSecond: '0.0001', perRequest: '0.005' };
+    const priced = linePrice(rate, usage({ images: 3, seconds: 12.345678, requests: 7 }));
+    // 0.12 + 0.0012345678 + 0.035
+    expect(priced.ok && toPlainString(priced.cost)).toBe('0.1562345678');
+  });
+
+  it('leaves the whole line unpriced, naming the counts, when the rate has no price for one of them', () => {
+    expect(linePrice(gpt4o, usage({ input_tokens: 1_000, images: 2, seconds: 1 }))).toEqual({ ok: false, unpricedCounts: ['images', 'seconds'] });
+    const imagesOnly = { ...gpt4o, inputPerMillionTokens: null, outputPerMillionTokens: null, perImage: '0.04' };
+    expect(linePrice(imagesOnly, usage({ images: 1, input_tokens: 5 }))).toEqual({ ok: false, unpricedCounts: ['input_tokens'] });
+    expect(linePrice(imagesOnly, usage({ images: 1, cached_input_tokens: 5 }))).toEqual({ ok: false, unpricedCounts: ['cached_input_tokens'] });
+  });
+
+  it('needs no price for a count of zero', () => {
+    const imagesOnly = { ...gpt4o, inputPerMillionTokens: null, outputPerMillionTokens: null, perImage: '0.04' };
+    const priced = linePrice(imagesOnly, usage({ images: 1, input_tokens: 0, output_tokens: 0 }));
+    expect(priced.ok && toPlainString(priced.cost)).toBe('0.04');
+  });
+
+  it('makes rateVendorUsage report a line its rate cannot fully price', () => {
+    const line = { vendor: 'openai', model: 'gpt-4o', input_tokens: 1_000_000, images: 1 };
+    const rated = rateVendorUsage([gpt4o], [line, { vendor: 'openai', model: 'gpt-4o', input_tokens: 1_000_000 }], at('2026-03-01T00:00:00Z'));
+    expect(toPlainString(rated.cost)).toBe('2.5');
+    expect(rated.unrated).toEqual([line]);
   });
 });

@@ -1,30 +1,134 @@
 import { dec, toPlainString, type Dec } from './decimal';
 
-/** A vendor's token prices, per one million tokens, and when they apply. */
-export interface TokenRate {
+/**
+ * What a vendor charges, by the part of a usage line it prices. Token prices
+ * are per million tokens, unit prices per image, second or request. A price
+ * the rate does not set is null: cached and cache-write input fall back to
+ * the input price and reasoning to the output price (vendors bill them so
+ * unless they publish their own); any other count with no price leaves the
+ * line unpriced (its cost unknown, never zero).
+ */
+export interface RatePrices {
+  inputPerMillionTokens: string | null;
+  outputPerMillionTokens: string | null;
+  cachedInputPerMillionTokens?: string | null;
+  cacheWritePerMillionTokens?: string | null;
+  reasoningPerMillionTokens?: string | null;
+  perImage?: string | null;
+  perSecond?: string | null;
+  perRequest?: string | null;
+}
+
+/** A vendor's prices for one model, and when they apply. */
+export interface TokenRate extends RatePrices {
   id: string;
   vendor: string;
   model: string;
   currency: string;
-  inputPerMillionTokens: string;
-  outputPerMillionTokens: string;
   effectiveFrom: Date;
   effectiveTo: Date | null;
 }
 
-export interface TokenUsage {
-  vendor: string;
-  model: string;
-  input_tokens: number;
-  output_tokens: number;
+/** The counts a usage line may carry, each priced by one of the rate's prices. */
+export interface UsageCounts {
+  /** input tokens not read from or written to a prompt cache */
+  input_tokens?: number;
+  /** input tokens read from the vendor's prompt cache (not in input_tokens) */
+  cached_input_tokens?: number;
+  /** input tokens written to the vendor's prompt cache (not in input_tokens) */
+  cache_write_tokens?: number;
+  /** output tokens, reasoning excluded */
+  output_tokens?: number;
+  /** reasoning ("thinking") tokens (not in output_tokens) */
+  reasoning_tokens?: number;
+  images?: number;
+  /** audio or video seconds, up to 6 decimals */
+  seconds?: number;
+  requests?: number;
 }
 
-const MILLION = 1_000_000;
+export interface TokenUsage extends UsageCounts {
+  vendor: string;
+  model: string;
+}
 
-/** Exact, unrounded cost of one usage line (rounding happens per invoice line). */
-export function tokenCost(rate: Pick<TokenRate, 'inputPerMillionTokens' | 'outputPerMillionTokens'>, inputTokens: number, outputTokens: number): Dec {
-  const input = dec(rate.inputPerMillionTokens).times(inputTokens).div(MILLION);
-  const output = dec(rate.outputPerMillionTokens).times(outputTokens).div(MILLION);
+export type UsageCount = keyof UsageCounts;
+type PriceKey = keyof RatePrices;
+
+/** Each count, the price it takes (then the fallback when unset), and what the price is per. */
+export const USAGE_PRICING: readonly { count: UsageCount; price: PriceKey; fallback?: PriceKey; per: number }[] = [
+  { count: 'input_tokens', price: 'inputPerMillionTokens', per: 1_000_000 },
+  { count: 'cached_input_tokens', price: 'cachedInputPerMillionTokens', fallback: 'inputPerMillionTokens', per: 1_000_000 },
+  { count: 'cache_write_tokens', price: 'cacheWritePerMillionTokens', fallback: 'inputPerMillionTokens', per: 1_000_000 },
+  { count: 'output_tokens', price: 'outputPerMillionTokens', per: 1_000_000 },
+  { count: 'reasoning_tokens', price: 'reasoningPerMillionTokens', fallback: 'outputPerMillionTokens', per: 1_000_000 },
+  { count: 'images', price: 'perImage', per: 1 },
+  { count: 'seconds', price: 'perSecond', per: 1 },
+  { count: 'requests', price: 'perRequest', per: 1 },
+];
+
+export const USAGE_COUNTS: readonly UsageCount[] = USAGE_PRICING.map((p) => p.count);
+
+/**
+ * Each price of a rate: its name in the API and the web form, which is also
+ * its column in vendor_rates, and what it is, in words.
+ */
+export const RATE_PRICES = [
+  { key: 'inputPerMillionTokens', name: 'input_per_million_tokens', label: 'Input, per million tokens', description: 'Per million input tokens (not read from or written to a prompt cache)', example: '2.50' },
+  { key: 'outputPerMillionTokens', name: 'output_per_million_tokens', label: 'Output, per million tokens', description: 'Per million output tokens (reasoning tokens excluded)', example: '10.00' },
+  {
+    key: 'cachedInputPerMillionTokens',
+    name: 'cached_input_per_million_tokens',
+    label: 'Cached input (cache reads), per million tokens',
+    description: "Per million input tokens read from the vendor's prompt cache; unset: the input price",
+    example: '1.25',
+  },
+  {
+    key: 'cacheWritePerMillionTokens',
+    name: 'cache_write_per_million_tokens',
+    label: 'Cache writes, per million tokens',
+    description: "Per million input tokens written to the vendor's prompt cache; unset: the input price",
+    example: '3.125',
+  },
+  { key: 'reasoningPerMillionTokens', name: 'reasoning_per_million_tokens', label: 'Reasoning, per million tokens', description: 'Per million reasoning ("thinking") tokens; unset: the output price', example: '10.00' },
+  { key: 'perImage', name: 'per_image', label: 'Per image', description: 'Per image generated or read', example: '0.04' },
+  { key: 'perSecond', name: 'per_second', label: 'Per second', description: 'Per second of audio or video', example: '0.0001' },
+  { key: 'perRequest', name: 'per_request', label: 'Per request', description: 'Per request (a search, a tool call)', example: '0.005' },
+] as const satisfies readonly { key: PriceKey; name: string; label: string; description: string; example: string }[];
+
+export type RatePriceName = (typeof RATE_PRICES)[number]['name'];
+
+/** A rate's prices in words, the ones it sets only: "Input, per million tokens 2.5; Per image 0.04". */
+export function describePrices(rate: Partial<Record<RatePriceName, string | null>>): string {
+  return RATE_PRICES.filter(({ name }) => rate[name] != null)
+    .map(({ name, label }) => `${label} ${rate[name]}`)
+    .join('; ');
+}
+
+export type LinePrice = { ok: true; cost: Dec } | { ok: false; unpricedCounts: UsageCount[] };
+
+/**
+ * Exact, unrounded cost of one usage line at a rate (rounding happens per
+ * invoice line), or the counts the rate has no price for (then the line is
+ * unpriced as a whole: a part-priced line would pass for a cheap one).
+ */
+export function linePrice(rate: RatePrices, usage: UsageCounts): LinePrice {
+  let cost = dec(0);
+  const unpricedCounts: UsageCount[] = [];
+  for (const { count, price, fallback, per } of USAGE_PRICING) {
+    const n = usage[count];
+    if (n === undefined || n === 0) continue;
+    const unit = rate[price] ?? (fallback ? rate[fallback] : null) ?? null;
+    if (unit === null) unpricedCounts.push(count);
+    else cost = cost.plus(dec(unit).times(n).div(per));
+  }
+  return unpricedCounts.length ? { ok: false, unpricedCounts } : { ok: true, cost };
+}
+
+/** Exact, unrounded cost of input and output tokens (a line with only those; unset prices count as zero). */
+export function tokenCost(rate: Pick<RatePrices, 'inputPerMillionTokens' | 'outputPerMillionTokens'>, inputTokens: number, outputTokens: number): Dec {
+  const input = dec(rate.inputPerMillionTokens ?? 0).times(inputTokens).div(1_000_000);
+  const output = dec(rate.outputPerMillionTokens ?? 0).times(outputTokens).div(1_000_000);
   return input.plus(output);
 }
 
@@ -48,7 +152,7 @@ export function rateInEffect<R extends Pick<TokenRate, 'vendor' | 'model' | 'eff
 export interface RatedUsage {
   cost: Dec;
   rateIds: string[];
-  /** usage lines with no rate in effect (cost for those is unknown, not zero) */
+  /** usage lines with no rate in effect, or a count their rate has no price for (cost for those is unknown, not zero) */
   unrated: TokenUsage[];
 }
 
@@ -59,11 +163,12 @@ export function rateVendorUsage(rates: readonly TokenRate[], usage: readonly Tok
   const unrated: TokenUsage[] = [];
   for (const line of usage) {
     const rate = rateInEffect(rates, line.vendor, line.model, at);
-    if (!rate) {
+    const priced = rate && linePrice(rate, line);
+    if (!rate || !priced?.ok) {
       unrated.push(line);
       continue;
     }
-    cost = cost.plus(tokenCost(rate, line.input_tokens, line.output_tokens));
+    cost = cost.plus(priced.cost);
     if (!rateIds.includes(rate.id)) rateIds.push(rate.id);
   }
   return { cost, rateIds, unrated };
@@ -85,12 +190,23 @@ export function splitVendorUsage(value: unknown): { lines: TokenUsage[]; malform
   return { lines, malformed };
 }
 
-/** Vendor and model names, and token counts that are whole numbers of at most 15 digits. */
+/**
+ * Vendor and model names and counts (any of them; none costs nothing): token,
+ * image and request counts whole numbers, seconds with up to 6 decimals, each
+ * below 10^15. Lines stored before the other counts existed carry
+ * input_tokens and output_tokens, and still read.
+ */
 function isTokenUsage(line: unknown): line is TokenUsage {
   if (typeof line !== 'object' || line === null || Array.isArray(line)) return false;
   const l = line as Record<string, unknown>;
-  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1e15;
-  return typeof l.vendor === 'string' && typeof l.model === 'string' && count(l.input_tokens) && count(l.output_tokens);
+  if (typeof l.vendor !== 'string' || typeof l.model !== 'string') return false;
+  return USAGE_COUNTS.every((count) => l[count] === undefined || isUsageCount(count, l[count]));
+}
+
+/** A count's value as ingest takes it: see isTokenUsage. */
+export function isUsageCount(count: UsageCount, v: unknown): v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 1e15) return false;
+  return count === 'seconds' ? /^\d+(\.\d{1,6})?$/.test(String(v)) : Number.isInteger(v);
 }
 
 export { toPlainString };

@@ -75,6 +75,7 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
     case 'meters':
     case 'quota-limits':
     case 'vendor-rates':
+    case 'providers':
     case 'plans':
     case 'customers':
     case 'subscriptions':

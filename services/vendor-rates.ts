@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { isKnownCurrency } from '../billing/currency';
-import { rateInEffect } from '../billing/token-cost';
+import { linePrice, RATE_PRICES, rateInEffect, toPlainString, type RatePriceName, type RatePrices, type TokenUsage } from '../billing/token-cost';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient, VendorRateModel } from '../prisma/client';
 import { isUniqueViolation } from '../prisma/errors';
+import { tokenRateOf } from '../prisma/vendor-rates';
 import { DomainError } from './errors';
 import { storableName } from './schemas/name';
 
@@ -32,26 +33,34 @@ const price = (description: string, example: string) =>
     .regex(PRICE_PATTERN, `must be a non-negative decimal string like "${example}" (at most 14 digits before the point and 6 after)`)
     .meta({ description, example });
 
-export const VendorRateCreateSchema = z.strictObject({
-  vendor: storableName('The model vendor, as events name it in vendor_usage', 'openai'),
-  model: storableName('The model, as events name it in vendor_usage', 'gpt-4o'),
-  currency: z
-    .string()
-    .transform((c) => c.toLowerCase())
-    .refine(isKnownCurrency, { message: 'is not a known ISO 4217 currency (e.g. usd, eur)', params: { code: 'UNKNOWN_CURRENCY' } })
-    .optional()
-    .meta({ description: 'ISO 4217 code, stored lower-case; default: the currency of this vendor and model\'s earlier rates, else usd. A vendor and model keep one currency (their events\' costs are added up).', example: 'usd' }),
-  input_per_million_tokens: price('What the vendor charges per million input tokens', '2.50'),
-  output_per_million_tokens: price('What the vendor charges per million output tokens', '10.00'),
-  effective_from: z.iso
-    .datetime({ offset: true, error: 'must be an ISO 8601 instant like 2026-12-01T00:00:00Z' })
-    .optional()
-    .meta({
-      description:
-        'When the rate takes effect: now (the default) or later, never in the past — events are rated as they are processed and keep the rate they were rated with, so a back-dated rate would claim a history it did not have. From then on it supersedes the pair\'s earlier rates.',
-      example: '2026-12-01T00:00:00Z',
-    }),
-});
+const prices = Object.fromEntries(
+  RATE_PRICES.map(({ name, description, example }) => [name, price(`What the vendor charges: ${description.charAt(0).toLowerCase()}${description.slice(1)}`, example).optional()]),
+) as Record<RatePriceName, z.ZodOptional<ReturnType<typeof price>>>;
+
+export const VendorRateCreateSchema = z
+  .strictObject({
+    vendor: storableName('The model vendor, as events name it in vendor_usage', 'openai'),
+    model: storableName('The model, as events name it in vendor_usage', 'gpt-4o'),
+    currency: z
+      .string()
+      .transform((c) => c.toLowerCase())
+      .refine(isKnownCurrency, { message: 'is not a known ISO 4217 currency (e.g. usd, eur)', params: { code: 'UNKNOWN_CURRENCY' } })
+      .optional()
+      .meta({ description: 'ISO 4217 code, stored lower-case; default: the currency of this vendor and model\'s earlier rates, else usd. A vendor and model keep one currency (their events\' costs are added up).', example: 'usd' }),
+    ...prices,
+    effective_from: z.iso
+      .datetime({ offset: true, error: 'must be an ISO 8601 instant like 2026-12-01T00:00:00Z' })
+      .optional()
+      .meta({
+        description:
+          'When the rate takes effect: now (the default) or later. Earlier only where this vendor and model had no rate: events are rated as they are processed and keep the rate they were rated with, so a rate may fill a gap (events there were left unpriced, and can be re-rated) but never replace one that priced events. From then on it supersedes the pair\'s earlier rates.',
+        example: '2026-12-01T00:00:00Z',
+      }),
+  })
+  .superRefine((rate, ctx) => {
+    if (RATE_PRICES.some(({ name }) => rate[name] !== undefined)) return;
+    ctx.addIssue({ code: 'custom', path: ['input_per_million_tokens'], message: `is required unless the rate sets another price (${RATE_PRICES.slice(1).map((p) => p.name).join(', ')})` });
+  });
 export type VendorRateCreate = z.output<typeof VendorRateCreateSchema>;
 
 export const VendorRateListQuerySchema = z.strictObject({
@@ -66,8 +75,7 @@ export const VendorRateSchema = z
     vendor: z.string(),
     model: z.string(),
     currency: z.string(),
-    input_per_million_tokens: z.string(),
-    output_per_million_tokens: z.string(),
+    ...(Object.fromEntries(RATE_PRICES.map(({ name, description }) => [name, z.string().nullable().meta({ description: `${description}; null: not set` })])) as Record<RatePriceName, z.ZodNullable<z.ZodString>>),
     effective_from: z.string(),
     effective_to: z.string().nullable().meta({ description: 'An end the row was stored with (not set through this API); null: open' }),
     superseded_at: z.string().nullable().meta({ description: 'When the next rate of the same vendor and model took (or takes) over; null: none has' }),
@@ -78,6 +86,11 @@ export const VendorRateSchema = z
 export type VendorRateJson = z.output<typeof VendorRateSchema>;
 
 export const VendorRateListSchema = z.object({ data: z.array(VendorRateSchema) }).meta({ id: 'VendorRateList' });
+
+/** A rate's prices as the API shows them: decimal strings as stored, null where it sets none. */
+function pricesJson(r: VendorRateModel): Record<RatePriceName, string | null> {
+  return Object.fromEntries(RATE_PRICES.map(({ key, name }) => [name, r[key]?.toFixed() ?? null])) as Record<RatePriceName, string | null>;
+}
 
 const byPairAndStart = (a: VendorRateModel, b: VendorRateModel): number =>
   a.vendor.localeCompare(b.vendor) || a.model.localeCompare(b.model) || a.effectiveFrom.getTime() - b.effectiveFrom.getTime();
@@ -101,8 +114,7 @@ function describeRates(rates: readonly VendorRateModel[], now: Date): VendorRate
       vendor: r.vendor,
       model: r.model,
       currency: r.currency,
-      input_per_million_tokens: r.inputPerMillionTokens.toFixed(),
-      output_per_million_tokens: r.outputPerMillionTokens.toFixed(),
+      ...pricesJson(r),
       effective_from: r.effectiveFrom.toISOString(),
       effective_to: r.effectiveTo?.toISOString() ?? null,
       superseded_at: supersededAt?.toISOString() ?? null,
@@ -123,17 +135,21 @@ export async function listVendorRates(prisma: PrismaClient, organizationId: stri
 /** A new rate for a vendor and model; from its effective_from it supersedes the earlier ones. */
 export async function addVendorRate(prisma: PrismaClient, organizationId: string, input: VendorRateCreate, actor: AuditActor, now = new Date()): Promise<VendorRateJson> {
   const effectiveFrom = input.effective_from ? new Date(input.effective_from) : now;
-  if (now.getTime() - effectiveFrom.getTime() > SKEW_MS) {
-    throw new DomainError(
-      'invalid',
-      'VALIDATION_ERROR',
-      'effective_from: must be now or later: events already rated keep the rate they were rated with, so a rate cannot start in the past',
-      'effective_from',
-    );
-  }
+  const backDated = now.getTime() - effectiveFrom.getTime() > SKEW_MS;
   try {
     return await prisma.$transaction(async (tx) => {
+      // One new rate of a pair at a time: the back-dating check below reads the pair's rates as they stand.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`vendor-rate:${organizationId}:${input.vendor}:${input.model}`}, 0))`;
       const pair = await tx.vendorRate.findMany({ where: { organizationId, vendor: input.vendor, model: input.model }, orderBy: { effectiveFrom: 'desc' } });
+      const covering = backDated ? rateInEffect(pair, input.vendor, input.model, effectiveFrom) : undefined;
+      if (covering) {
+        throw new DomainError(
+          'invalid',
+          'VALIDATION_ERROR',
+          `effective_from: ${input.vendor}/${input.model} had a rate in effect at ${effectiveFrom.toISOString()} (from ${covering.effectiveFrom.toISOString()}); events already rated keep the rate they were rated with, so a rate can start in the past only where the pair had none — start it now or later`,
+          'effective_from',
+        );
+      }
       const earlier = pair[0];
       const currency = input.currency ?? earlier?.currency ?? 'usd';
       if (earlier && earlier.currency !== currency) {
@@ -150,8 +166,7 @@ export async function addVendorRate(prisma: PrismaClient, organizationId: string
           vendor: input.vendor,
           model: input.model,
           currency,
-          inputPerMillionTokens: input.input_per_million_tokens,
-          outputPerMillionTokens: input.output_per_million_tokens,
+          ...(Object.fromEntries(RATE_PRICES.map(({ key, name }) => [key, input[name] ?? null])) as Record<keyof RatePrices, string | null>),
           effectiveFrom,
         },
       });
@@ -169,4 +184,69 @@ export async function addVendorRate(prisma: PrismaClient, organizationId: string
       'effective_from',
     );
   }
+}
+
+/**
+ * Prices one usage line at the rate in effect now, by the rule ingest rates
+ * events with (billing/token-cost.ts): the cost, exact and unrounded, and the
+ * rate. Refused when no rate is in effect, or it has no price for a count.
+ */
+export async function priceNow(prisma: PrismaClient, organizationId: string, usage: TokenUsage, now = new Date()): Promise<{ cost: string; currency: string; rate: VendorRateJson }> {
+  const pair = await prisma.vendorRate.findMany({ where: { organizationId, vendor: usage.vendor, model: usage.model } });
+  const rate = describeRates(pair, now).find((r) => r.in_effect);
+  const row = rate && pair.find((r) => r.id === rate.id)!;
+  if (!rate || !row) throw new DomainError('not_found', 'RATE_NOT_FOUND', `No rate in effect for ${usage.vendor}/${usage.model}`, 'model');
+  const priced = linePrice(tokenRateOf(row), usage);
+  if (!priced.ok) {
+    throw new DomainError(
+      'invalid',
+      'UNPRICED_USAGE',
+      `${priced.unpricedCounts.join(', ')}: the rate in effect for ${usage.vendor}/${usage.model} (${rate.id}) has no price for ${priced.unpricedCounts.length === 1 ? 'it' : 'them'}; add a rate that has`,
+      priced.unpricedCounts[0],
+    );
+  }
+  return { cost: toPlainString(priced.cost), currency: rate.currency, rate };
+}
+
+export const ProvidersPricingQuerySchema = z.strictObject({
+  vendor: z.string().min(1).optional().meta({ description: 'Only this vendor (provider)' }),
+});
+export type ProvidersPricingQuery = z.output<typeof ProvidersPricingQuerySchema>;
+
+export const ProvidersPricingSchema = z
+  .object({
+    data: z.array(
+      z.object({
+        vendor: z.string(),
+        models: z.array(
+          z.object({
+            model: z.string(),
+            currency: z.string(),
+            current: VendorRateSchema.nullable().meta({ description: 'The rate events of this model timestamped now are priced with; null: none (their usage is left unpriced)' }),
+            upcoming: z.array(VendorRateSchema).meta({ description: 'Rates announced to start later, earliest first' }),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: 'ProvidersPricing' });
+export type ProvidersPricingJson = z.output<typeof ProvidersPricingSchema>;
+
+/**
+ * The organization's price book: per vendor (provider) and model, the rate in
+ * effect now and those announced for later — what usage sent now costs, and
+ * what changes when. History stays on GET /vendor-rates.
+ */
+export async function providersPricing(prisma: PrismaClient, organizationId: string, query: ProvidersPricingQuery, now = new Date()): Promise<ProvidersPricingJson> {
+  const rates = describeRates(await prisma.vendorRate.findMany({ where: { organizationId, ...(query.vendor ? { vendor: query.vendor } : {}) } }), now);
+  const vendors = new Map<string, Map<string, ProvidersPricingJson['data'][number]['models'][number]>>();
+  for (const rate of rates) {
+    const models = vendors.get(rate.vendor) ?? new Map();
+    vendors.set(rate.vendor, models);
+    const entry = models.get(rate.model) ?? { model: rate.model, currency: rate.currency, current: null, upcoming: [] };
+    models.set(rate.model, entry);
+    if (rate.in_effect) entry.current = rate;
+    else if (Date.parse(rate.effective_from) > now.getTime()) entry.upcoming.push(rate);
+  }
+  return { data: [...vendors].map(([vendor, models]) => ({ vendor, models: [...models.values()] })) };
 }

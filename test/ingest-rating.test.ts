@@ -12,8 +12,10 @@ import { insertBatch } from './harness/insert-batch';
 // pg, costs written to numeric(24,12) columns, unpriced lines to audit rows:
 // activities/ingest-steps.ts rateBatchEvents); quotes and leak detection
 // compute with billing/token-cost.ts alone. For random rate tables (effective
-// windows, prices with up to 6 decimals) and events (token counts up to
-// millions, unknown models, lines of the wrong shape), what is stored must be
+// windows, prices with up to 6 decimals, cache-read, reasoning, image and
+// second prices set or not) and events (token counts up to millions, cache
+// reads, reasoning, images and seconds, unknown models, lines of the wrong
+// shape), what is stored must be
 // exactly what the rule says: cost, rates and unpriced lines.
 
 const activities = createActivities({ prisma: testPrisma(), pool: testPool(), taskQueue: uniqueTaskQueue('unused'), notifier: new RecordingNotifier() });
@@ -41,6 +43,11 @@ const rateTable = fc
       days: fc.option(fc.integer({ min: 1, max: 15 }), { nil: null }),
       input: price,
       output: price,
+      // Prices a rate may leave unset: cache reads fall back to input, reasoning to output, images and seconds to nothing.
+      cached: fc.option(price, { nil: null }),
+      reasoning: fc.option(price, { nil: null }),
+      image: fc.option(price, { nil: null }),
+      second: fc.option(price, { nil: null }),
     }),
     { maxLength: 6 },
   )
@@ -56,8 +63,22 @@ const rateTable = fc
   });
 
 const usageLine = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ model: fc.integer({ min: 0, max: MODELS.length }), input: fc.integer({ min: 0, max: 5_000_000 }), output: fc.integer({ min: 0, max: 5_000_000 }) }).map(({ model, input, output }) => ({ vendor: MODELS[model]?.[0] ?? 'mistral', model: MODELS[model]?.[1] ?? 'mistral-large', input_tokens: input, output_tokens: output })) },
-  { weight: 1, arbitrary: fc.constantFrom<unknown>({ vendor: 'openai', model: 'gpt-4o', input_tokens: 10 }, { vendor: 'openai', model: 'gpt-4o', input_tokens: -1, output_tokens: 2 }, 'text', 7) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .record({
+        model: fc.integer({ min: 0, max: MODELS.length }),
+        input: fc.integer({ min: 0, max: 5_000_000 }),
+        output: fc.integer({ min: 0, max: 5_000_000 }),
+        // Other counts, sometimes: a count its rate has no price for leaves the line unpriced.
+        more: fc.record(
+          { cached_input_tokens: fc.integer({ min: 0, max: 5_000_000 }), reasoning_tokens: fc.integer({ min: 0, max: 5_000_000 }), images: fc.integer({ min: 0, max: 9 }), seconds: fc.integer({ min: 0, max: 10_000_000 }).map((ms) => ms / 1000) },
+          { requiredKeys: [] },
+        ),
+      })
+      .map(({ model, input, output, more }) => ({ vendor: MODELS[model]?.[0] ?? 'mistral', model: MODELS[model]?.[1] ?? 'mistral-large', input_tokens: input, output_tokens: output, ...more })),
+  },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>({ vendor: 'openai', model: 'gpt-4o', input_tokens: 10, seconds: 0.0000001 }, { vendor: 'openai', model: 'gpt-4o', input_tokens: -1, output_tokens: 2 }, 'text', 7) },
 );
 
 const events = fc.array(fc.record({ minute: fc.integer({ min: 0, max: 30 * 24 * 60 }), usage: fc.array(usageLine, { maxLength: 4 }) }), { minLength: 1, maxLength: 12 });
@@ -74,12 +95,16 @@ test('what rating stores agrees with billing/token-cost.ts on cost, rates and un
         currency: 'usd',
         inputPerMillionTokens: r.input,
         outputPerMillionTokens: r.output,
+        cachedInputPerMillionTokens: r.cached,
+        reasoningPerMillionTokens: r.reasoning,
+        perImage: r.image,
+        perSecond: r.second,
         effectiveFrom: new Date(BASE + r.fromDay * DAY),
         effectiveTo: r.days === null ? null : new Date(BASE + (r.fromDay + r.days) * DAY),
       }));
       if (rates.length > 0) {
         await prisma.vendorRate.createMany({
-          data: rates.map((r) => ({ id: r.id, organizationId, vendor: r.vendor, model: r.model, inputPerMillionTokens: r.inputPerMillionTokens, outputPerMillionTokens: r.outputPerMillionTokens, effectiveFrom: r.effectiveFrom, effectiveTo: r.effectiveTo })),
+          data: rates.map(({ id, vendor, model, currency, effectiveFrom, effectiveTo, ...prices }) => ({ id, organizationId, vendor, model, currency, effectiveFrom, effectiveTo, ...prices })),
         });
       }
       const batch = await insertBatch(

@@ -271,37 +271,39 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     ]);
   });
 
-  it('adds a vendor rate and a price change on the rates page; the API prices with the one in effect', async () => {
+  it('adds a vendor rate, a back-dated one for the time before it, and a price change on the rates page; the API prices with the one in effect', async () => {
     const page = await signInAs('admin', '/settings/rates');
     await page.getByRole('heading', { name: 'Vendor rates' }).waitFor();
-    await page.getByLabel('Vendor (as events name it)').fill('openai');
-    await page.getByLabel('Model (as events name it)').fill('web-model');
-    await page.getByLabel('Input, per million tokens').fill('3');
-    await page.getByLabel('Output, per million tokens').fill('twelve');
-    await page.getByRole('button', { name: 'Add rate' }).click();
+    const add = async (prices: Record<string, string>, from = '') => {
+      await page.getByLabel('Vendor (as events name it)').fill('openai');
+      await page.getByLabel('Model (as events name it)').fill('web-model');
+      for (const [label, value] of Object.entries(prices)) await page.getByLabel(label, { exact: true }).fill(value);
+      await page.getByLabel('Effective from (UTC; empty = now)').fill(from);
+      await page.getByRole('button', { name: 'Add rate' }).click();
+    };
+    await add({ 'Input, per million tokens': '3', 'Output, per million tokens': 'twelve' });
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(/^Output, per million tokens: must be a non-negative decimal string/);
-    await page.getByLabel('Output, per million tokens').fill('12');
-    await page.getByLabel('Effective from (UTC; empty = now)').fill('2020-01-01T00:00');
-    await page.getByRole('button', { name: 'Add rate' }).click();
+    await add({ 'Output, per million tokens': '12' });
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(
+      /^Added openai\/web-model: Input, per million tokens 3; Output, per million tokens 12 \(USD\), from \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/,
+    );
+    // Before the first rate the model had none: a rate may fill that time (its events were left unpriced), once.
+    await add({ 'Input, per million tokens': '4', 'Output, per million tokens': '16' }, '2020-01-01T00:00');
+    await page.getByRole('status').getByText(/^Added openai\/web-model: Input, per million tokens 4; .* from 2020-01-01 00:00 UTC\.$/).waitFor();
+    await add({ 'Input, per million tokens': '5', 'Output, per million tokens': '20' }, '2021-01-01T00:00');
     // The alert is replaced after the answer: wait for the new text rather than read the old one.
-    await page.getByRole('alert').getByText(/^effective_from: must be now or later/).waitFor();
-    await page.getByLabel('Effective from (UTC; empty = now)').fill('');
-    await page.getByRole('button', { name: 'Add rate' }).click();
-    await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Added openai\/web-model at 3 in and 12 out per million tokens \(USD\), from \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/);
-    await page.getByLabel('Vendor (as events name it)').fill('openai');
-    await page.getByLabel('Model (as events name it)').fill('web-model');
-    await page.getByLabel('Input, per million tokens').fill('1.5');
-    await page.getByLabel('Output, per million tokens').fill('6');
-    await page.getByRole('button', { name: 'Add rate' }).click();
-    await page.getByRole('status').getByText(/^Added openai\/web-model at 1.5 in and 6 out/).waitFor();
-    // The page reloads its data after the save: wait for the second row rather than count the old table.
-    await page.getByTestId('vendor-rate-row').nth(1).waitFor();
-    await expect(page.getByTestId('vendor-rate-row').count()).resolves.toBe(2);
+    await page.getByRole('alert').getByText(/^effective_from: openai\/web-model had a rate in effect at 2021-01-01T00:00:00.000Z/).waitFor();
+    await add({ 'Input, per million tokens': '1.5', 'Output, per million tokens': '6', 'Per image': '0.04' });
+    await page.getByRole('status').getByText(/^Added openai\/web-model: Input, per million tokens 1.5; Output, per million tokens 6; Per image 0.04 \(USD\)/).waitFor();
+    // The page reloads its data after the save: wait for the third row rather than count the old table.
+    await page.getByTestId('vendor-rate-row').nth(2).waitFor();
+    await expect(page.getByTestId('vendor-rate-row').count()).resolves.toBe(3);
     await screenshot(page, 'settings-vendor-rates');
-    const priced = await api.post('/api/v1/rating/calculate', orgApiKey, { vendor: 'openai', model: 'web-model', input_tokens: 1_000_000, output_tokens: 1_000_000 });
-    expect(priced.body.cost).toBe('7.5');
+    const priced = await api.post('/api/v1/rating/calculate', orgApiKey, { vendor: 'openai', model: 'web-model', input_tokens: 1_000_000, output_tokens: 1_000_000, images: 2 });
+    expect(priced.body.cost).toBe('7.58');
     const audit = await testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'vendor_rate' } });
     expect(audit.map((a) => [a.action, a.actorType, a.actorId])).toEqual([
+      ['vendor_rate.created', 'user', users.admin],
       ['vendor_rate.created', 'user', users.admin],
       ['vendor_rate.created', 'user', users.admin],
     ]);

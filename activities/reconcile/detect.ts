@@ -18,6 +18,7 @@ import { writeAudit, type AuditActor } from '../../prisma/audit';
 import { BILLED_INVOICE } from '../../prisma/billed-invoices';
 import type { Db } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
+import { tokenRateOf } from '../../prisma/vendor-rates';
 import { quantityOf, quantitySql } from '../../prisma/usage-aggregates';
 import { billedByLines, coveredByClaim } from '../../prisma/usage-claims';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
@@ -365,16 +366,7 @@ async function staleRatingLeaks(db: Db, organizationId: string, window: { start:
       AND timestamp >= ${window.start} AND timestamp < ${window.end}
     ORDER BY customer_external_id, timestamp, id`;
   if (rows.length === 0) return [];
-  const rates: TokenRate[] = (await db.vendorRate.findMany({ where: { organizationId } })).map((r) => ({
-    id: r.id,
-    vendor: r.vendor,
-    model: r.model,
-    currency: r.currency,
-    inputPerMillionTokens: r.inputPerMillionTokens.toString(),
-    outputPerMillionTokens: r.outputPerMillionTokens.toString(),
-    effectiveFrom: r.effectiveFrom,
-    effectiveTo: r.effectiveTo,
-  }));
+  const rates: TokenRate[] = (await db.vendorRate.findMany({ where: { organizationId } })).map(tokenRateOf);
   const currencyOf = new Map(rates.map((r) => [r.id, r.currency]));
   const groups = new Map<string, RatedRow[]>();
   for (const row of rows) {

@@ -1,22 +1,48 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { findExactNumber } from '../exact-json';
+import { isUsageCount, type UsageCount } from '../../billing/token-cost';
 import { decimalInput } from './common';
 
 /** properties are stored as JSONB and shipped with every event; 8 KB keeps rows small. */
 export const MAX_PROPERTIES_BYTES = 8 * 1024;
 export const MAX_EVENTS_PER_REQUEST = 1000;
+/** Below 10^15: a count a double holds exactly, and that ingest prices (billing/token-cost.ts). */
+const MAX_USAGE_COUNT = 1e15 - 1;
 
 const identifier = (description: string, example: string) => z.string().min(1).max(255).meta({ description, example });
+
+const tokens = (description: string, example: number) => z.number().int().min(0).max(MAX_USAGE_COUNT).optional().meta({ description, example });
+
+/** Each count of a usage line (billing/token-cost.ts prices them); all optional, a line without counts costs nothing. */
+export const UsageCountsShape = {
+  input_tokens: tokens('Input tokens, not counting those read from or written to a prompt cache', 1200),
+  cached_input_tokens: tokens('Input tokens read from the vendor\'s prompt cache (not in input_tokens)', 8000),
+  cache_write_tokens: tokens('Input tokens written to the vendor\'s prompt cache (not in input_tokens)', 0),
+  output_tokens: tokens('Output tokens, not counting reasoning tokens', 350),
+  reasoning_tokens: tokens('Reasoning ("thinking") tokens (not in output_tokens)', 0),
+  images: tokens('Images generated or read', 0),
+  seconds: z
+    .number()
+    .min(0)
+    .max(MAX_USAGE_COUNT)
+    .refine((v) => isUsageCount('seconds', v), 'must have at most 6 decimal places')
+    .optional()
+    .meta({ description: 'Seconds of audio or video, at most 6 decimal places', example: 12.5 }),
+  requests: tokens('Requests (a search, a tool call)', 0),
+} satisfies Record<UsageCount, z.ZodType>;
 
 export const VendorUsageSchema = z
   .strictObject({
     vendor: identifier('Model vendor as named in the rate table', 'openai'),
     model: identifier('Model name as named in the rate table', 'gpt-4o'),
-    input_tokens: z.number().int().min(0).meta({ example: 1200 }),
-    output_tokens: z.number().int().min(0).meta({ example: 350 }),
+    ...UsageCountsShape,
   })
-  .meta({ id: 'VendorUsage', description: 'Tokens one event used at a model vendor; rated at the price in effect at the event timestamp' });
+  .meta({
+    id: 'VendorUsage',
+    description:
+      'What one event used at a model vendor: tokens by kind, images, seconds or requests; rated at the vendor rate in effect at the event timestamp. A count the rate has no price for leaves the line unpriced (its cost unknown, never zero) until a rate prices it.',
+  });
 
 export const EventSchema = z
   .strictObject({

@@ -1,33 +1,27 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { VendorRateSchema } from '../../services/vendor-rates';
 import { decimalInput } from './common';
+import { UsageCountsShape } from './events';
 
 export const RatingRequestSchema = z
   .strictObject({
     vendor: z.string().min(1).max(255).meta({ example: 'openai' }),
     model: z.string().min(1).max(255).meta({ example: 'gpt-4o' }),
-    input_tokens: z.number().int().min(0).meta({ example: 1_000_000 }),
-    output_tokens: z.number().int().min(0).meta({ example: 250_000 }),
+    ...UsageCountsShape,
   })
-  .meta({ id: 'RatingRequest', description: 'Token usage to price at the rate in effect now' });
+  .meta({ id: 'RatingRequest', description: 'Usage to price at the rate in effect now: the counts of a vendor_usage line' });
 
 export const RatingResponseSchema = z
   .object({
     vendor: z.string(),
     model: z.string(),
-    input_tokens: z.number().int(),
-    output_tokens: z.number().int(),
+    ...UsageCountsShape,
     cost: z.string().meta({ description: 'Exact, unrounded cost as a decimal string', example: '5' }),
     currency: z.string().meta({ example: 'usd' }),
-    rate: z.object({
-      id: z.uuid(),
-      input_per_million_tokens: z.string().meta({ example: '2.5' }),
-      output_per_million_tokens: z.string().meta({ example: '10' }),
-      effective_from: z.string(),
-      effective_to: z.string().nullable(),
-    }),
+    rate: VendorRateSchema,
   })
-  .meta({ id: 'RatingResponse' });
+  .meta({ id: 'RatingResponse', description: 'The usage as priced (the counts sent), its cost and the rate it was priced with' });
 
 export const EntitlementRequestSchema = z
   .strictObject({

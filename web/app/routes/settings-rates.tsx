@@ -1,4 +1,6 @@
+import { Fragment } from 'react';
 import { data, Form, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { describePrices, RATE_PRICES } from '../../../billing/token-cost';
 import { OutcomeNotice } from '../components/outcome-notice';
 import { CsrfField } from '../components/session';
 import { SettingsNav } from '../components/settings-nav';
@@ -35,7 +37,7 @@ export default function VendorRates() {
       <h1>Vendor rates</h1>
       <SettingsNav />
       <p>
-        What each model vendor charges you per million tokens: the cost side of every rated event, behind margins and leak detection. A rate is never edited: a
+        What each model vendor charges you, per million tokens of each kind, per image, second or request: the cost side of every rated event, behind margins and leak detection. A rate is never edited: a
         price change is a new rate from an instant on, which supersedes the one before. Events already rated keep the rate they were rated with. The API has the
         same: <code>/api/v1/vendor-rates</code>.
       </p>
@@ -51,12 +53,18 @@ export default function VendorRates() {
           <input id="rate-model" name="model" required maxLength={255} />
           <label htmlFor="rate-currency">Currency</label>
           <input id="rate-currency" name="currency" defaultValue="usd" maxLength={3} />
-          <label htmlFor="rate-input">Input, per million tokens</label>
-          <input id="rate-input" name="input_per_million_tokens" inputMode="decimal" required />
-          <label htmlFor="rate-output">Output, per million tokens</label>
-          <input id="rate-output" name="output_per_million_tokens" inputMode="decimal" required />
+          <p className="hint">
+            Fill in the prices the vendor charges for this model, leave the others empty. Cache reads and writes without a price of their own cost the input
+            price, reasoning tokens the output price; any other usage without a price leaves its event unpriced (listed under unpriced events).
+          </p>
+          {RATE_PRICES.map((p) => (
+            <Fragment key={p.name}>
+              <label htmlFor={`rate-${p.name}`}>{p.label}</label>
+              <input id={`rate-${p.name}`} name={p.name} inputMode="decimal" placeholder="not set" />
+            </Fragment>
+          ))}
           <label htmlFor="rate-from">Effective from (UTC; empty = now)</label>
-          <p className="hint">Now or later: events already rated keep the rate they were rated with.</p>
+          <p className="hint">Now or later; earlier only where this vendor and model had no rate (events already rated keep the rate they were rated with).</p>
           <input id="rate-from" name="effective_from" type="datetime-local" />
           <button type="submit" disabled={busy}>
             Add rate
@@ -67,8 +75,8 @@ export default function VendorRates() {
       <h2 id="rates">Rates</h2>
       {rates.length === 0 ? (
         <p>
-          No vendor rates: the token lines of events are priced at nothing, each such event with an audit row listing its unpriced lines. A rate added later
-          prices the events processed from then on, not those already rated.
+          No vendor rates: the usage lines of events are left unpriced (their cost unknown, not zero), each such event with an audit row listing its unpriced
+          lines. A rate added later prices the events processed from then on, not those already rated.
         </p>
       ) : (
         <div className="table-wrap" tabIndex={0}>
@@ -76,7 +84,7 @@ export default function VendorRates() {
             <thead>
               <tr>
                 <th scope="col">Vendor / model</th>
-                <th scope="col">Input / output per million tokens</th>
+                <th scope="col">Prices</th>
                 <th scope="col">From (UTC)</th>
                 <th scope="col">Superseded (UTC)</th>
                 <th scope="col">Now</th>
@@ -89,7 +97,7 @@ export default function VendorRates() {
                     {r.vendor} / {r.model}
                   </td>
                   <td>
-                    {r.input_per_million_tokens} / {r.output_per_million_tokens} {r.currency.toUpperCase()}
+                    {describePrices(r)} ({r.currency.toUpperCase()})
                   </td>
                   <td>{minute(r.effective_from)}</td>
                   <td>{minute(earliest(r.superseded_at, r.effective_to))}</td>

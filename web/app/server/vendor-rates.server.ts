@@ -1,5 +1,6 @@
 import type { AppLoadContext } from 'react-router';
 import { addVendorRate, listVendorRates, VendorRateCreateSchema, type VendorRateJson } from '../../../services/vendor-rates';
+import { describePrices, RATE_PRICES } from '../../../billing/token-cost';
 import type { SignedInUser } from './auth.server';
 import { formProblem, formText, refusal } from './forms.server';
 
@@ -11,15 +12,13 @@ const LABELS: Record<string, string> = {
   vendor: 'Vendor',
   model: 'Model',
   currency: 'Currency',
-  input_per_million_tokens: 'Input, per million tokens',
-  output_per_million_tokens: 'Output, per million tokens',
+  ...Object.fromEntries(RATE_PRICES.map((p) => [p.name, p.label])),
   effective_from: 'Effective from',
 };
 
 export async function readVendorRates(context: AppLoadContext, organizationId: string): Promise<VendorRateJson[]> {
   return (await listVendorRates(context.prisma, organizationId, {})).data;
 }
-
 
 /** A `datetime-local` value is read as UTC (the page says so); empty means now. */
 function instant(value: string): string | undefined {
@@ -33,8 +32,8 @@ export async function applyVendorRateForm(context: AppLoadContext, user: SignedI
     vendor: formText(form, 'vendor'),
     model: formText(form, 'model'),
     currency: formText(form, 'currency') || undefined,
-    input_per_million_tokens: formText(form, 'input_per_million_tokens'),
-    output_per_million_tokens: formText(form, 'output_per_million_tokens'),
+    // An empty price field is a price the rate does not set.
+    ...Object.fromEntries(RATE_PRICES.map(({ name }) => [name, formText(form, name) || undefined])),
     effective_from: instant(formText(form, 'effective_from')),
   });
   if (!parsed.success) return formProblem(parsed.error, LABELS);
@@ -42,7 +41,7 @@ export async function applyVendorRateForm(context: AppLoadContext, user: SignedI
     const rate = await addVendorRate(context.prisma, user.organizationId, parsed.data, { type: 'user', id: user.email });
     return {
       ok: true,
-      message: `Added ${rate.vendor}/${rate.model} at ${rate.input_per_million_tokens} in and ${rate.output_per_million_tokens} out per million tokens (${rate.currency.toUpperCase()}), from ${rate.effective_from.replace('T', ' ').slice(0, 16)} UTC.`,
+      message: `Added ${rate.vendor}/${rate.model}: ${describePrices(rate)} (${rate.currency.toUpperCase()}), from ${rate.effective_from.replace('T', ' ').slice(0, 16)} UTC.`,
     };
   } catch (err) {
     return refusal(err);
