@@ -80,10 +80,12 @@ export interface RateEventsResult {
  *
  * - cost: the sum of the event's vendor usage lines at the rates in effect at
  *   the event's timestamp (0 for an event without vendor usage: it cost us
- *   nothing in tokens). A line with no rate in effect is not priced at zero
- *   silently: cost holds the priced lines only, and the event gets an
- *   `event.rating_incomplete` audit row listing the unpriced lines, in the
- *   same transaction, so the gap is visible and can be re-rated later.
+ *   nothing in tokens). A line with no rate in effect (or a count its rate
+ *   has no price for) is not priced at zero silently: cost holds the priced
+ *   lines only, unpriced_usage keeps the others and the event gets an
+ *   `event.rating_incomplete` audit row listing them, in the same
+ *   transaction, so the gap is visible and can be re-rated
+ *   (services/unpriced-events.ts) once a rate prices it.
  * - revenue: `revenue_amount` as sent; NULL stays NULL, because "the app
  *   reported no per-event revenue" (priced later by plan) is not "zero revenue".
  *
@@ -113,11 +115,18 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext): Promise
     name: 'ingest-rate-events',
     text: `UPDATE usage_events AS e
               SET status = 'rated', customer_id = r.customer_id, cost = r.cost, revenue = e.revenue_amount,
-                  rate_ids = string_to_array(r.rate_ids, ','), rated_at = now()
-             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[]) AS r(id, customer_id, cost, rate_ids)
+                  rate_ids = string_to_array(r.rate_ids, ','), unpriced_usage = r.unpriced::jsonb, rated_at = now()
+             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $6::text[]) AS r(id, customer_id, cost, rate_ids, unpriced)
             WHERE e.id = r.id AND e.organization_id = $5 AND e.status <> 'rated'
            RETURNING e.id`,
-    values: [ratings.map((r) => r.id), ratings.map((r) => r.customerId), ratings.map((r) => r.cost), ratings.map((r) => r.rateIds.join(',')), ctx.organizationId],
+    values: [
+      ratings.map((r) => r.id),
+      ratings.map((r) => r.customerId),
+      ratings.map((r) => r.cost),
+      ratings.map((r) => r.rateIds.join(',')),
+      ctx.organizationId,
+      ratings.map((r) => (r.unpriced.length > 0 ? JSON.stringify(r.unpriced) : null)),
+    ],
   });
   const updatedIds = new Set(updated.map((row) => row.id));
   const incomplete = ratings.filter((r) => r.unpriced.length > 0 && updatedIds.has(r.id));

@@ -22,6 +22,7 @@ import {
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
+import { RerateRequestSchema, RerateResultSchema, UnpricedEventsQuerySchema, UnpricedEventsSchema } from '../services/unpriced-events';
 import { ProvidersPricingQuerySchema, ProvidersPricingSchema, VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
 import { QuotaLimitCreateSchema, QuotaLimitListQuerySchema, QuotaLimitParamsSchema, QuotaLimitPatchSchema, QuotaLimitSchema } from '../services/quota-limits';
 import {
@@ -257,6 +258,24 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           description: 'What usage sent now costs at each vendor (provider) and model, and what changes when. The full history of rates is GET /api/v1/vendor-rates.',
           requestParams: { query: ProvidersPricingQuerySchema },
           responses: responses({ status: '200', description: 'Providers, their models and rates', schema: ProvidersPricingSchema }),
+        },
+      },
+      '/api/v1/unpriced-events': {
+        get: {
+          summary: 'Events with vendor usage rating left unpriced, newest first, each line with why and whether a re-rate would price it now',
+          description:
+            'A usage line is unpriced when no rate of its vendor and model was in effect at the event timestamp, the rate in effect has no price for one of its counts, or it is not a usage line. Its cost is unknown, not zero: the event\'s cost holds its other lines. The summary counts every unpriced line by vendor and model.',
+          requestParams: { query: UnpricedEventsQuerySchema },
+          responses: responses({ status: '200', description: 'The summary and the newest unpriced events', schema: UnpricedEventsSchema }),
+        },
+      },
+      '/api/v1/unpriced-events/rerate': {
+        post: {
+          summary: 'Re-rate unpriced events: price the lines a rate in effect at their timestamp prices now',
+          description:
+            'Only adds: lines priced before keep their cost, newly priced lines add theirs and their rate, the rest stay unpriced. Each re-rated event gets an event.rerated audit row. A rate can be added for the time before a vendor and model had one (POST /api/v1/vendor-rates with an earlier effective_from), then the events of that time re-rated. Running it again prices nothing twice.',
+          requestBody: { required: true, content: json(RerateRequestSchema) },
+          responses: responses({ status: '200', description: 'What was priced and what is still unpriced', schema: RerateResultSchema }),
         },
       },
       '/api/v1/quota-limits/{id}': {

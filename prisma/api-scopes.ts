@@ -76,6 +76,7 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
     case 'quota-limits':
     case 'vendor-rates':
     case 'providers':
+    case 'unpriced-events':
     case 'plans':
     case 'customers':
     case 'subscriptions':

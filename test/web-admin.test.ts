@@ -9,6 +9,7 @@ import { billingRunWorkflowId } from '../temporal/names';
 import { event, startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog, insertUsage, type BillingCatalog } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { insertBatch, startBatchWorkflow } from './harness/insert-batch';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { StripeFake } from './harness/stripe-fake';
 import { describeWithChromium, launchChromium, screenshot, signIn, startWebServer, type WebServer } from './harness/web-app';
@@ -309,10 +310,52 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     ]);
   });
 
+  it('lists events a rate could not price, and re-rates them once a rate fills the time before the first one; the audit names the person', async () => {
+    const prisma = testPrisma();
+    const usage = (input: number) => [{ vendor: 'openai', model: 'web-unpriced', input_tokens: input, output_tokens: 0 }];
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const batch = await insertBatch(prisma, organizationId, [
+      { customerExternalId: 'painter', timestamp: hourAgo, vendorUsage: usage(1_000_000) },
+      { customerExternalId: 'painter', timestamp: hourAgo, vendorUsage: usage(500_000) },
+    ]);
+    const handle = worker.client.workflow.getHandle(await startBatchWorkflow(prisma, worker.client, batch, worker.taskQueue));
+    await handle.result();
+
+    const page = await signInAs('admin', '/settings/unpriced');
+    await page.getByRole('heading', { name: 'Unpriced events', level: 1 }).waitFor();
+    const row = page.getByTestId('unpriced-summary-row').filter({ hasText: 'openai / web-unpriced' });
+    await expect(row.getByRole('cell').allTextContents()).resolves.toEqual(['openai / web-unpriced', '2', '2', '0', 'Needs a rate']);
+    await expect(page.getByTestId('unpriced-event-row').filter({ hasText: 'no rate of openai/web-unpriced in effect at' }).count()).resolves.toBe(2);
+
+    // The price that applied back then, entered for the time before the model had a rate.
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Vendor rates' }).click();
+    await page.getByLabel('Vendor (as events name it)').fill('openai');
+    await page.getByLabel('Model (as events name it)').fill('web-unpriced');
+    await page.getByLabel('Input, per million tokens', { exact: true }).fill('2');
+    await page.getByLabel('Effective from (UTC; empty = now)').fill('2026-01-01T00:00');
+    await page.getByRole('button', { name: 'Add rate' }).click();
+    await page.getByRole('status').getByText(/^Added openai\/web-unpriced: Input, per million tokens 2 \(USD\), from 2026-01-01 00:00 UTC\.$/).waitFor();
+
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Unpriced events' }).click();
+    await row.getByRole('cell').nth(3).filter({ hasText: /^2$/ }).waitFor();
+    await screenshot(page, 'settings-unpriced-events');
+    await row.getByRole('button', { name: 'Re-rate openai/web-unpriced' }).click();
+    await page.getByRole('status').getByText('Re-rated 2 events (openai/web-unpriced): 2 lines priced, 0 lines still unpriced.').waitFor();
+    await expect(page.getByTestId('unpriced-summary-row').filter({ hasText: 'openai / web-unpriced' }).count()).resolves.toBe(0);
+
+    const events = await prisma.usageEvent.findMany({ where: { id: { in: batch.eventIds } }, orderBy: { quantity: 'asc' } });
+    expect(events.map((e) => [e.cost?.toFixed(), e.unpricedUsage]).sort()).toEqual([
+      ['1', null],
+      ['2', null],
+    ]);
+    const audit = await prisma.auditLog.findMany({ where: { organizationId, action: 'event.rerated' } });
+    expect(audit.map((a) => [a.entityId, a.actorType, a.actorId]).sort()).toEqual(batch.eventIds.map((id) => [id, 'user', users.admin]).sort());
+  });
+
   it('gives finance 403 on the settings pages and no Settings link', async () => {
     const page = await signInAs('finance', '/');
     expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).count()).toBe(0);
-    for (const path of ['/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/api-keys', '/settings/users']) {
+    for (const path of ['/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/unpriced', '/settings/api-keys', '/settings/users']) {
       const response = await page.goto(path);
       expect(response?.status()).toBe(403);
       await expect(page.getByRole('alert').textContent()).resolves.toBe('Your role (finance) may not do this.');

@@ -1,5 +1,5 @@
 import { Fragment } from 'react';
-import { data, Form, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { data, Form, Link, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
 import { describePrices, RATE_PRICES } from '../../../billing/token-cost';
 import { OutcomeNotice } from '../components/outcome-notice';
 import { CsrfField } from '../components/session';
@@ -55,7 +55,7 @@ export default function VendorRates() {
           <input id="rate-currency" name="currency" defaultValue="usd" maxLength={3} />
           <p className="hint">
             Fill in the prices the vendor charges for this model, leave the others empty. Cache reads and writes without a price of their own cost the input
-            price, reasoning tokens the output price; any other usage without a price leaves its event unpriced (listed under unpriced events).
+            price, reasoning tokens the output price; any other usage without a price leaves its line unpriced (listed under Unpriced events, where it can be re-rated once a rate prices it).
           </p>
           {RATE_PRICES.map((p) => (
             <Fragment key={p.name}>
@@ -75,8 +75,8 @@ export default function VendorRates() {
       <h2 id="rates">Rates</h2>
       {rates.length === 0 ? (
         <p>
-          No vendor rates: the usage lines of events are left unpriced (their cost unknown, not zero), each such event with an audit row listing its unpriced
-          lines. A rate added later prices the events processed from then on, not those already rated.
+          No vendor rates: the usage lines of events are left unpriced (their cost unknown, not zero) and listed under{' '}
+          <Link to="/settings/unpriced">Unpriced events</Link>, to be re-rated once a rate prices them.
         </p>
       ) : (
         <div className="table-wrap" tabIndex={0}>
