@@ -76,7 +76,9 @@ export interface RateEventsResult {
 /**
  * Links every event of the batch to its customer and rates it at its own
  * timestamp, marking it `rated` — one UPDATE … FROM unnest(…), the only
- * write to the event row after its insert.
+ * write to the event row after its insert but a re-rate's
+ * (services/unpriced-events.ts), which only adds the cost of lines left
+ * unpriced here.
  *
  * - cost: the sum of the event's vendor usage lines at the rates in effect at
  *   the event's timestamp (0 for an event without vendor usage: it cost us

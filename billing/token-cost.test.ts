@@ -1,5 +1,6 @@
 import { toPlainString } from './decimal';
-import { linePrice, rateInEffect, rateVendorUsage, splitVendorUsage, tokenCost, type TokenRate, type UsageCounts } from './token-cost';
+import { linePrice, MAX_EVENT_COST, rateInEffect, rateVendorUsage, splitVendorUsage, type TokenRate, type UsageCounts } from './token-cost';
+import { dec } from './decimal';
 
 const at = (iso: string) => new Date(iso);
 
@@ -23,24 +24,6 @@ const sonnet: TokenRate = {
   inputPerMillionTokens: '3.00',
   outputPerMillionTokens: '15.00',
 };
-
-describe('tokenCost', () => {
-  it('prices input and output tokens per million, exactly', () => {
-    // In floats, 2.5 * 1234 / 1e6 + 10 * 567 / 1e6 is 0.008754999999999999.
-    expect(toPlainString(tokenCost(gpt4o, 1_234, 567))).toBe('0.008755');
-    expect(toPlainString(tokenCost(sonnet, 2_048, 1_000))).toBe('0.021144');
-    expect(toPlainString(tokenCost(gpt4oMini, 1_000_000, 333))).toBe('0.1501998');
-  });
-
-  it('keeps sub-micro-dollar amounts', () => {
-    expect(toPlainString(tokenCost(gpt4oMini, 3, 0))).toBe('0.00000045');
-    expect(toPlainString(tokenCost(gpt4oMini, 1, 1))).toBe('0.00000075');
-  });
-
-  it('is zero for zero tokens', () => {
-    expect(toPlainString(tokenCost(gpt4o, 0, 0))).toBe('0');
-  });
-});
 
 describe('rateInEffect', () => {
   const january: TokenRate = { ...gpt4o, id: 'jan', effectiveFrom: at('2026-01-01T00:00:00Z'), effectiveTo: at('2026-02-01T00:00:00Z') };
@@ -71,6 +54,29 @@ describe('rateInEffect', () => {
 });
 
 describe('rateVendorUsage', () => {
+  it('prices input and output tokens per million, exactly', () => {
+    const cost = (rate: TokenRate, input_tokens: number, output_tokens: number) => toPlainString(rateVendorUsage([rate], [{ vendor: rate.vendor, model: rate.model, input_tokens, output_tokens }], at('2026-03-01T00:00:00Z')).cost);
+    // In floats, 2.5 * 1234 / 1e6 + 10 * 567 / 1e6 is 0.008754999999999999.
+    expect(cost(gpt4o, 1_234, 567)).toBe('0.008755');
+    expect(cost(sonnet, 2_048, 1_000)).toBe('0.021144');
+    expect(cost(gpt4oMini, 1_000_000, 333)).toBe('0.1501998');
+    // Sub-micro-dollar amounts are kept; zero tokens cost zero.
+    expect(cost(gpt4oMini, 3, 0)).toBe('0.00000045');
+    expect(cost(gpt4oMini, 1, 1)).toBe('0.00000075');
+    expect(cost(gpt4o, 0, 0)).toBe('0');
+  });
+
+  it('leaves unpriced a line that would take the event past what its cost column holds, instead of failing its batch', () => {
+    const images = { ...gpt4o, perImage: '0.04' };
+    const huge = { vendor: 'openai', model: 'gpt-4o', images: 25_000_000_000_000 };
+    const small = { vendor: 'openai', model: 'gpt-4o', images: 1 };
+    const rated = rateVendorUsage([images], [small, huge], at('2026-03-01T00:00:00Z'));
+    expect([toPlainString(rated.cost), rated.unrated]).toEqual(['0.04', [huge]]);
+    // Near the bound: 10^12 − 0.04 already held (a re-rate adds to it), one more image is one too many.
+    expect(rateVendorUsage([images], [small], at('2026-03-01T00:00:00Z'), MAX_EVENT_COST.minus(dec('0.04'))).unrated).toEqual([small]);
+    expect(rateVendorUsage([images], [small], at('2026-03-01T00:00:00Z'), MAX_EVENT_COST.minus(dec('0.05'))).unrated).toEqual([]);
+  });
+
   it('sums every line priced at the event time and lists each rate once', () => {
     const rated = rateVendorUsage(
       [gpt4o, sonnet],

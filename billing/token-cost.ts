@@ -125,13 +125,6 @@ export function linePrice(rate: RatePrices, usage: UsageCounts): LinePrice {
   return unpricedCounts.length ? { ok: false, unpricedCounts } : { ok: true, cost };
 }
 
-/** Exact, unrounded cost of input and output tokens (a line with only those; unset prices count as zero). */
-export function tokenCost(rate: Pick<RatePrices, 'inputPerMillionTokens' | 'outputPerMillionTokens'>, inputTokens: number, outputTokens: number): Dec {
-  const input = dec(rate.inputPerMillionTokens ?? 0).times(inputTokens).div(1_000_000);
-  const output = dec(rate.outputPerMillionTokens ?? 0).times(outputTokens).div(1_000_000);
-  return input.plus(output);
-}
-
 /** The rate for vendor+model in effect at `at`: effectiveFrom ≤ at < effectiveTo; the latest start wins. */
 export function rateInEffect<R extends Pick<TokenRate, 'vendor' | 'model' | 'effectiveFrom' | 'effectiveTo'>>(
   rates: readonly R[],
@@ -152,19 +145,30 @@ export function rateInEffect<R extends Pick<TokenRate, 'vendor' | 'model' | 'eff
 export interface RatedUsage {
   cost: Dec;
   rateIds: string[];
-  /** usage lines with no rate in effect, or a count their rate has no price for (cost for those is unknown, not zero) */
+  /** usage lines with no rate in effect, a count their rate has no price for, or a cost past MAX_EVENT_COST (cost for those is unknown, not zero) */
   unrated: TokenUsage[];
 }
 
-/** Cost of all vendor usage lines of one event at its timestamp. */
-export function rateVendorUsage(rates: readonly TokenRate[], usage: readonly TokenUsage[], at: Date): RatedUsage {
+/**
+ * An event's cost is stored in numeric(24,12): below 10^12. A line that would
+ * take it there (a count of 10^13 images, say) is left unpriced like one
+ * without a price, rather than failing the batch that holds the event.
+ */
+export const MAX_EVENT_COST = dec('1e12');
+
+/**
+ * Cost of all vendor usage lines of one event at its timestamp. `base` is
+ * what the event's cost already holds (a re-rate adds to it), for the
+ * MAX_EVENT_COST bound only.
+ */
+export function rateVendorUsage(rates: readonly TokenRate[], usage: readonly TokenUsage[], at: Date, base: Dec = dec(0)): RatedUsage {
   let cost = dec(0);
   const rateIds: string[] = [];
   const unrated: TokenUsage[] = [];
   for (const line of usage) {
     const rate = rateInEffect(rates, line.vendor, line.model, at);
     const priced = rate && linePrice(rate, line);
-    if (!rate || !priced?.ok) {
+    if (!rate || !priced?.ok || base.plus(cost).plus(priced.cost).gte(MAX_EVENT_COST)) {
       unrated.push(line);
       continue;
     }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { dec } from '../billing/decimal';
-import { linePrice, rateInEffect, rateVendorUsage, splitVendorUsage, toPlainString, type TokenRate, type TokenUsage } from '../billing/token-cost';
+import { linePrice, MAX_EVENT_COST, rateInEffect, rateVendorUsage, splitVendorUsage, toPlainString, USAGE_COUNTS, type TokenRate, type TokenUsage } from '../billing/token-cost';
 import { auditRow, type AuditActor } from '../prisma/audit';
 import { Prisma, type PrismaClient } from '../prisma/client';
 import { tokenRateOf } from '../prisma/vendor-rates';
+import { DomainError } from './errors';
 
 /*
  * Events whose vendor usage rating left unpriced (usage_events.unpriced_usage:
@@ -26,10 +27,12 @@ const MAX_LIST_LIMIT = 500;
 /** Events re-rated per transaction: row locks held briefly, progress kept if a later chunk fails. */
 const RERATE_CHUNK = 200;
 const MAX_EVENT_IDS = 1000;
+/** A chunk's transaction: RERATE_CHUNK row updates and their audit rows take well under this on a loaded machine. */
+const RERATE_TX = { maxWait: 10_000, timeout: 60_000 };
 
 const pairFilter = {
-  vendor: z.string().min(1).max(255).optional().meta({ description: 'Only events with an unpriced line of this vendor' }),
-  model: z.string().min(1).max(255).optional().meta({ description: 'Only events with an unpriced line of this model' }),
+  vendor: z.string().min(1).max(255).optional().meta({ description: 'Only unpriced lines of this vendor' }),
+  model: z.string().min(1).max(255).optional().meta({ description: 'Only unpriced lines of this model' }),
 };
 
 export const UnpricedEventsQuerySchema = z.strictObject({
@@ -40,7 +43,7 @@ export type UnpricedEventsQuery = z.output<typeof UnpricedEventsQuerySchema>;
 
 export const RerateRequestSchema = z
   .strictObject({
-    event_ids: z.array(z.uuid()).min(1).max(MAX_EVENT_IDS).optional().meta({ description: `These events only (at most ${MAX_EVENT_IDS}); default: every listed event that matches vendor and model` }),
+    event_ids: z.array(z.uuid()).min(1).max(MAX_EVENT_IDS).optional().meta({ description: `These events only (at most ${MAX_EVENT_IDS}); default: every unpriced event (with an unpriced line of vendor and model, when named)` }),
     ...pairFilter,
   })
   .meta({ id: 'RerateRequest' });
@@ -48,7 +51,10 @@ export type RerateRequest = z.output<typeof RerateRequestSchema>;
 
 const UnpricedLineSchema = z.object({
   line: z.unknown().meta({ description: 'The vendor_usage line as the event sent it' }),
-  reason: z.enum(['no_rate', 'no_price', 'malformed']).meta({ description: 'no_rate: no rate of its vendor and model was in effect at the event\'s timestamp; no_price: the rate in effect has no price for a count; malformed: not a usage line' }),
+  reason: z.enum(['no_rate', 'no_price', 'too_large', 'malformed']).meta({
+    description:
+      'no_rate: no rate of its vendor and model was in effect at the event\'s timestamp (a rate for that time prices it); no_price: the rate in effect has no price for a count (rates are never edited, so it stays unpriced); too_large: its cost is more than an event\'s cost holds (10^12); malformed: not a usage line',
+  }),
   detail: z.string().meta({ description: 'The reason in words' }),
   priceable_now: z.boolean().meta({ description: 'Whether a re-rate would price it with the rates there are now' }),
 });
@@ -122,8 +128,71 @@ function explain(rates: readonly TokenRate[], line: unknown, at: Date): z.output
     return { line, reason: 'no_rate', detail: `no rate of ${usage.vendor}/${usage.model} in effect at ${at.toISOString()}`, priceable_now: false };
   }
   const priced = linePrice(rate, usage);
-  if (priced.ok) return { line, reason: 'no_rate', detail: `no rate was in effect when it was rated; rate ${rate.id} prices it now`, priceable_now: true };
-  return { line, reason: 'no_price', detail: `rate ${rate.id} of ${usage.vendor}/${usage.model} has no price for ${priced.unpricedCounts.join(', ')}`, priceable_now: false };
+  if (!priced.ok) {
+    return {
+      line,
+      reason: 'no_price',
+      detail: `rate ${rate.id} of ${usage.vendor}/${usage.model} has no price for ${priced.unpricedCounts.join(', ')}; rates are never edited, so this line stays unpriced (a new rate with that price prices usage from its start on)`,
+      priceable_now: false,
+    };
+  }
+  if (priced.cost.gte(MAX_EVENT_COST)) {
+    return { line, reason: 'too_large', detail: `its cost at rate ${rate.id} (${toPlainString(priced.cost)}) is more than an event's cost holds`, priceable_now: false };
+  }
+  return { line, reason: 'no_rate', detail: `no rate was in effect when it was rated; rate ${rate.id} prices it now`, priceable_now: true };
+}
+
+/** SQL: the organization's unpriced lines, one row each, with vendor and model when the line is a usage line (NULL when not). */
+const unpricedLines = (organizationId: string) => Prisma.sql`
+  SELECT e.id AS event_id, e.timestamp, l.line,
+         CASE WHEN jsonb_typeof(l.line) = 'object' AND jsonb_typeof(l.line -> 'vendor') = 'string' AND jsonb_typeof(l.line -> 'model') = 'string'
+               AND NOT EXISTS (SELECT 1 FROM jsonb_each(l.line) AS c(k, v) WHERE c.k = ANY(${USAGE_COUNTS as string[]}::text[]) AND CASE WHEN jsonb_typeof(c.v) <> 'number' THEN TRUE ELSE (c.v::text)::numeric < 0 END)
+              THEN TRUE ELSE FALSE END AS usage_line
+    FROM usage_events AS e,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(e.unpriced_usage) = 'array' THEN e.unpriced_usage ELSE jsonb_build_array(e.unpriced_usage) END) AS l(line)
+   WHERE e.organization_id = ${organizationId}::uuid AND e.unpriced_usage IS NOT NULL`;
+
+/**
+ * Every unpriced line of the organization by vendor and model, counted in
+ * the database (a model without a rate for a month is millions of lines):
+ * lines and events per pair, and per (pair, rate in effect at the line's
+ * event, counts the line has) whether that rate prices such a line, which
+ * is billing/token-cost.ts's rule applied once per group. Lines of the wrong
+ * shape count under vendor and model "".
+ */
+async function summarize(prisma: PrismaClient, organizationId: string): Promise<UnpricedEventsJson['summary']> {
+  const pairs = await prisma.$queryRaw<{ vendor: string; model: string; lines: bigint; events: bigint }[]>`
+    SELECT CASE WHEN u.usage_line THEN u.line ->> 'vendor' ELSE '' END AS vendor, CASE WHEN u.usage_line THEN u.line ->> 'model' ELSE '' END AS model,
+           count(*) AS lines, count(DISTINCT u.event_id) AS events
+      FROM (${unpricedLines(organizationId)}) AS u
+     GROUP BY 1, 2
+     ORDER BY 1, 2`;
+  const groups = await prisma.$queryRaw<{ vendor: string; model: string; rate_id: string; counts: string[]; lines: bigint }[]>`
+    SELECT u.line ->> 'vendor' AS vendor, u.line ->> 'model' AS model, r.id AS rate_id,
+           ARRAY(SELECT c.k FROM jsonb_each(u.line) AS c(k, v) WHERE c.k = ANY(${USAGE_COUNTS as string[]}::text[]) AND (c.v::text)::numeric > 0 ORDER BY c.k) AS counts,
+           count(*) AS lines
+      FROM (${unpricedLines(organizationId)}) AS u
+      JOIN LATERAL (
+             -- billing/token-cost.ts rateInEffect: effective_from <= at < effective_to, the latest start wins
+             SELECT r.id FROM vendor_rates AS r
+              WHERE r.organization_id = ${organizationId}::uuid AND r.vendor = u.line ->> 'vendor' AND r.model = u.line ->> 'model'
+                AND r.effective_from <= u.timestamp AND (r.effective_to IS NULL OR r.effective_to > u.timestamp)
+              ORDER BY r.effective_from DESC LIMIT 1
+           ) AS r ON TRUE
+     WHERE u.usage_line
+     GROUP BY 1, 2, 3, 4`;
+  const rates = new Map(
+    groups.length === 0 ? [] : (await prisma.vendorRate.findMany({ where: { organizationId, id: { in: [...new Set(groups.map((g) => g.rate_id))] } } })).map((r) => [r.id, tokenRateOf(r)]),
+  );
+  const priceable = new Map<string, number>();
+  for (const g of groups) {
+    const rate = rates.get(g.rate_id);
+    const counts = Object.fromEntries(g.counts.map((c) => [c, 1]));
+    if (!rate || !linePrice(rate, counts).ok) continue;
+    const key = `${g.vendor}\u0000${g.model}`;
+    priceable.set(key, (priceable.get(key) ?? 0) + Number(g.lines));
+  }
+  return pairs.map((p) => ({ vendor: p.vendor, model: p.model, events: Number(p.events), lines: Number(p.lines), priceable_now: priceable.get(`${p.vendor}\u0000${p.model}`) ?? 0 }));
 }
 
 /** The unpriced events, newest first, each line with why it is unpriced and whether a re-rate would price it now; and a summary by vendor and model. */
@@ -134,26 +203,10 @@ export async function listUnpricedEvents(prisma: PrismaClient, organizationId: s
      WHERE organization_id = ${organizationId}::uuid AND unpriced_usage IS NOT NULL ${pairCondition(query)}
      ORDER BY timestamp DESC, id DESC
      LIMIT ${query.limit}`;
-  const lines = await prisma.$queryRaw<{ line: unknown; timestamp: Date; event_id: string }[]>`
-    SELECT l.line, e.timestamp, e.id AS event_id
-      FROM usage_events AS e, jsonb_array_elements(e.unpriced_usage) AS l(line)
-     WHERE e.organization_id = ${organizationId}::uuid AND e.unpriced_usage IS NOT NULL AND jsonb_typeof(e.unpriced_usage) = 'array'`;
-  const rates = await ratesFor(prisma, organizationId, splitVendorUsage(lines.map((l) => l.line)).lines);
-
-  const summary = new Map<string, { vendor: string; model: string; events: Set<string>; lines: number; priceable_now: number }>();
-  for (const { line, timestamp, event_id } of lines) {
-    const usage = splitVendorUsage([line]).lines[0];
-    const key = usage ? `${usage.vendor}\u0000${usage.model}` : '';
-    const entry = summary.get(key) ?? { vendor: usage?.vendor ?? '', model: usage?.model ?? '', events: new Set<string>(), lines: 0, priceable_now: 0 };
-    summary.set(key, entry);
-    entry.events.add(event_id);
-    entry.lines += 1;
-    if (explain(rates, line, timestamp).priceable_now) entry.priceable_now += 1;
-  }
+  const listedLines = rows.flatMap((r) => splitVendorUsage(r.unpriced_usage).lines);
+  const [rates, summary] = await Promise.all([ratesFor(prisma, organizationId, listedLines), summarize(prisma, organizationId)]);
   return {
-    summary: [...summary.values()]
-      .sort((a, b) => a.vendor.localeCompare(b.vendor) || a.model.localeCompare(b.model))
-      .map(({ events, ...rest }) => ({ ...rest, events: events.size })),
+    summary,
     data: rows.map((r) => ({
       id: r.id,
       idempotency_key: r.idempotency_key,
@@ -181,6 +234,9 @@ export async function rerateUnpricedEvents(prisma: PrismaClient, organizationId:
   for (;;) {
     const cursor: Prisma.Sql = after ? Prisma.sql`AND (timestamp, id) < (${after.timestamp}, ${after.id}::uuid)` : Prisma.empty;
     const chunk = await prisma.$transaction(async (tx) => {
+      // One re-rate of an organization at a time: a second one answers at once instead of waiting on the first's rows.
+      const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(hashtextextended(${`rerate:${organizationId}`}, 0)) AS locked`;
+      if (!lock?.locked) throw new DomainError('conflict', 'RERATE_RUNNING', 'A re-rate of this organization is running; wait for it to finish, then list the unpriced events again');
       const rows = await tx.$queryRaw<UnpricedRow[]>`
         SELECT id, idempotency_key, customer_external_id, event_type, timestamp, cost::text AS cost, rate_ids, unpriced_usage
           FROM usage_events
@@ -192,9 +248,12 @@ export async function rerateUnpricedEvents(prisma: PrismaClient, organizationId:
       const rates = await ratesFor(tx, organizationId, [...split.values()].flatMap((s) => s.lines));
       const audits: Prisma.AuditLogUncheckedCreateInput[] = [];
       for (const row of rows) {
-        const { lines, malformed } = split.get(row.id)!;
-        const rated = rateVendorUsage(rates, lines, row.timestamp);
-        const still = [...rated.unrated, ...malformed];
+        const { lines: all, malformed } = split.get(row.id)!;
+        // With a vendor or model named, only that pair's lines are priced; the event's others wait for their own re-rate.
+        const lines = all.filter((l) => (!request.vendor || l.vendor === request.vendor) && (!request.model || l.model === request.model));
+        const others = all.filter((l) => !lines.includes(l));
+        const rated = rateVendorUsage(rates, lines, row.timestamp, dec(row.cost ?? 0));
+        const still = [...rated.unrated, ...others, ...malformed];
         const priced = lines.length - rated.unrated.length;
         result.lines_still_unpriced += still.length;
         if (priced === 0) continue;
@@ -217,7 +276,7 @@ export async function rerateUnpricedEvents(prisma: PrismaClient, organizationId:
       }
       if (audits.length > 0) await tx.auditLog.createMany({ data: audits });
       return rows;
-    });
+    }, RERATE_TX);
     if (chunk.length < RERATE_CHUNK) return result;
     const last = chunk[chunk.length - 1]!;
     after = { timestamp: last.timestamp, id: last.id };

@@ -10,14 +10,18 @@ import { DomainError } from './errors';
 import { storableName } from './schemas/name';
 
 /*
- * What a model vendor charges the organization per million tokens: the cost
- * side of every rated event (margins, leak detection). A rate is never
- * edited: a price change is a new rate with a later effective_from, and from
- * that instant it supersedes the one before (the latest start in effect
+ * What a model vendor charges the organization, per million tokens of each
+ * kind and per image, second or request (billing/token-cost.ts RATE_PRICES):
+ * the cost side of every rated event (margins, leak detection). A rate is
+ * never edited: a price change is a new rate with a later effective_from, and
+ * from that instant it supersedes the one before (the latest start in effect
  * wins, billing/token-cost.ts rateInEffect), so the history of what was in
  * effect when stays exactly as it was. Events are rated when their batch is
  * processed and keep the rate they were rated with, so a rate starts now or
- * later, never in the past; a vendor and model keep one currency.
+ * later, or earlier only at an instant when no rate of its vendor and model
+ * was in effect (it prices that gap; events there were left unpriced and can
+ * be re-rated, services/unpriced-events.ts). A vendor and model keep one
+ * currency.
  *
  * The API (api/routes/vendor-rates.ts) and the web app's rates page call
  * these; every new rate writes an audit row in its transaction.
@@ -134,15 +138,17 @@ export async function listVendorRates(prisma: PrismaClient, organizationId: stri
 
 /** A new rate for a vendor and model; from its effective_from it supersedes the earlier ones. */
 export async function addVendorRate(prisma: PrismaClient, organizationId: string, input: VendorRateCreate, actor: AuditActor, now = new Date()): Promise<VendorRateJson> {
-  const effectiveFrom = input.effective_from ? new Date(input.effective_from) : now;
+  let effectiveFrom = input.effective_from ? new Date(input.effective_from) : now;
   const backDated = now.getTime() - effectiveFrom.getTime() > SKEW_MS;
   try {
     return await prisma.$transaction(async (tx) => {
       // One new rate of a pair at a time: the back-dating check below reads the pair's rates as they stand.
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`vendor-rate:${organizationId}:${input.vendor}:${input.model}`}, 0))`;
       const pair = await tx.vendorRate.findMany({ where: { organizationId, vendor: input.vendor, model: input.model }, orderBy: { effectiveFrom: 'desc' } });
-      const covering = backDated ? rateInEffect(pair, input.vendor, input.model, effectiveFrom) : undefined;
-      if (covering) {
+      const covering = effectiveFrom < now ? rateInEffect(pair, input.vendor, input.model, effectiveFrom) : undefined;
+      // "Now" sent a little late (clock skew) starts now when a rate is in effect: never before it, over events it priced.
+      if (covering && !backDated) effectiveFrom = now;
+      else if (covering) {
         throw new DomainError(
           'invalid',
           'VALIDATION_ERROR',

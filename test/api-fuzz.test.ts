@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { createStripeClient } from '../activities/stripe/client';
@@ -130,9 +129,10 @@ describeWithSchemathesis('schemathesis', () => {
     });
     // The whole report goes to a file, the test output gets one line: schemathesis ends its report with a
     // pytest-style banner ("== 2 warnings in 98.88s ==") that tools reading a CI log take for the run's own summary.
-    const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerflow-api-fuzz-')), 'schemathesis.txt');
+    const report = path.join(ROOT, 'test-artifacts', 'api-fuzz', 'schemathesis.txt');
+    fs.mkdirSync(path.dirname(report), { recursive: true });
     fs.writeFileSync(report, output);
-    process.stderr.write(`[api-fuzz] schemathesis ${args.slice(3).join(' ')}: ${fuzzSummary(output)}; report: ${report}\n`);
+    process.stderr.write(`[api-fuzz] schemathesis ${args.slice(3).join(' ')}: ${fuzzSummary(output)}; report: ${path.relative(ROOT, report)}\n`);
     if (code !== 0) throw new Error(`schemathesis exited with ${code}:\n${output}`);
   });
 });

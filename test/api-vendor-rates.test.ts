@@ -124,6 +124,13 @@ test('a rate starts in the past only where its vendor and model had none: it fil
     expect(refused.body.error).toMatch(/had a rate in effect at .* a rate can start in the past only where the pair had none/);
   }
   expect((await api.get(`${path}?vendor=deepseek`, org.apiKey)).body.data.map((r: { id: string }) => r.id)).toEqual([gap.body.id, current.body.id]);
+
+  // "Now" sent two minutes late (clock skew) starts now, not before: the current rate keeps the events it priced.
+  const sent = Date.now();
+  const late = await api.post(path, org.apiKey, { ...pair, input_per_million_tokens: '0.50', effective_from: new Date(sent - 2 * 60_000).toISOString() });
+  expect(late.status).toBe(201);
+  expect(Date.parse(late.body.effective_from)).toBeGreaterThanOrEqual(sent);
+  expect(late.body.in_effect).toBe(true);
 });
 
 test('rates price cached and cache-write input, reasoning, images, seconds and requests; the cost preview prices each or names what its rate lacks', async () => {

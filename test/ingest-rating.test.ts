@@ -129,6 +129,8 @@ test('what rating stores agrees with billing/token-cost.ts on cost, rates and un
         expect(toPlainString(dec(event.cost!.toString()))).toBe(toPlainString(expected.cost));
         expect(event.rateIds).toEqual(expected.rateIds);
         const unpriced = [...expected.unrated, ...malformed];
+        // Kept on the event for the unpriced-events list and a re-rate.
+        expect(event.unpricedUsage).toEqual(unpriced.length === 0 ? null : unpriced);
         if (unpriced.length === 0) expect(audits.has(id)).toBe(false);
         else expect(audits.get(id)).toEqual({ pricedCost: toPlainString(expected.cost), rateIds: expected.rateIds, unpricedLines: unpriced });
       });

@@ -71,7 +71,7 @@ test('unpriced lines are listed with their reason; after a rate fills the time b
     ['no_rate', false],
   ]);
   expect(reasons.get(images)).toEqual([['no_price', false]]);
-  expect(body.data.find((e) => e.id === images)!.unpriced[0]!.detail).toBe(`rate ${current.body.id} of openai/gpt-4o has no price for images`);
+  expect(body.data.find((e) => e.id === images)!.unpriced[0]!.detail).toMatch(new RegExp(`^rate ${current.body.id} of openai/gpt-4o has no price for images; rates are never edited, so this line stays unpriced`));
   expect(reasons.get(malformed)).toEqual([['malformed', false]]);
 
   // Finance enters what gpt-4o cost before: a rate for the time before the first one (the gap), and the lines there become priceable.
@@ -109,6 +109,17 @@ test('unpriced lines are listed with their reason; after a rate fills the time b
     before: { cost: '0', rateIds: [], unpricedLines: [{ ...gpt, input_tokens: 2_000, output_tokens: 0 }, mistral] },
     after: { cost: '0.01', rateIds: [gap.body.id], unpricedLines: [mistral] },
   });
+
+  // While a re-rate of the organization runs, another answers 409 at once instead of waiting on its rows.
+  const holder = await testPool().connect();
+  try {
+    await holder.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`rerate:${org.organizationId}`]);
+    const busy = await api.post('/api/v1/unpriced-events/rerate', org.apiKey, {});
+    expect([busy.status, busy.body.code]).toEqual([409, 'RERATE_RUNNING']);
+  } finally {
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    holder.release();
+  }
 
   // Running it again prices nothing twice.
   expect((await api.post('/api/v1/unpriced-events/rerate', org.apiKey, {})).body).toEqual({ events_rerated: 0, lines_priced: 0, lines_still_unpriced: 3 });

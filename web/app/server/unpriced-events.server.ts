@@ -1,7 +1,7 @@
 import type { AppLoadContext } from 'react-router';
 import { listUnpricedEvents, rerateUnpricedEvents, type UnpricedEventsJson } from '../../../services/unpriced-events';
 import type { SignedInUser } from './auth.server';
-import { formText } from './forms.server';
+import { formText, refusal } from './forms.server';
 
 /** The unpriced-events page: the same list and re-rate as the API's /unpriced-events. */
 
@@ -17,7 +17,12 @@ export async function applyRerateForm(context: AppLoadContext, user: SignedInUse
   const vendor = formText(form, 'vendor');
   const model = formText(form, 'model');
   const which = vendor && model ? `${vendor}/${model}` : 'all vendors and models';
-  const result = await rerateUnpricedEvents(context.prisma, user.organizationId, { ...(vendor && model ? { vendor, model } : {}) }, { type: 'user', id: user.email });
+  let result;
+  try {
+    result = await rerateUnpricedEvents(context.prisma, user.organizationId, { ...(vendor && model ? { vendor, model } : {}) }, { type: 'user', id: user.email });
+  } catch (err) {
+    return refusal(err);
+  }
   const lines = (n: number) => `${n} line${n === 1 ? '' : 's'}`;
   return {
     ok: true,
