@@ -10,6 +10,14 @@ const TS = ['**/*.ts', '**/*.tsx', '**/*.mts', '**/*.cts'];
 const WORKFLOWS = ['workflows/**/*.{ts,mts,cts,js,mjs}'];
 
 const nodeBuiltins = [...new Set(builtinModules.flatMap((name) => (name.startsWith('node:') ? [name] : [name, `node:${name}`])))];
+const NO_API = {
+  group: ['**/api', '**/api/**', '!**/@*/**'],
+  message: 'Only the API process imports api/. Put what the web app (or anything below the API) shares with it in services/ (DESIGN.md, Layout).',
+};
+const NO_ACTIVITIES = {
+  group: ['**/activities', '**/activities/**'],
+  message: 'activities/ are the worker\'s. Reads the API and the web app share belong in services/ (or prisma/ when activities read them too), pure rules in billing/ (DESIGN.md, Layout).',
+};
 const sandbox = 'Workflow code runs in Temporal\'s deterministic sandbox and is replayed';
 
 export default tseslint.config(
@@ -40,20 +48,12 @@ export default tseslint.config(
   {
     files: ['web/**/*.{ts,tsx}', 'services/**/*.ts', 'prisma/**/*.ts', 'billing/**/*.ts', 'activities/**/*.ts', 'workflows/**/*.ts', 'temporal/**/*.ts', 'worker/**/*.ts'],
     ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/api', '**/api/**', '!**/@*/**'],
-              message: 'Only the API process imports api/. Put what the web app (or anything below the API) shares with it in services/ (DESIGN.md, Layout).',
-            },
-          ],
-        },
-      ],
-    },
+    rules: { 'no-restricted-imports': ['error', { patterns: [NO_API] }] },
   },
+  // The API and the web app reach the database through services/ (reads included) and pure rules through billing/:
+  // activities/ belong to the worker (DESIGN.md, Layout).
+  { files: ['web/**/*.{ts,tsx}', 'services/**/*.ts'], ignores: ['**/*.test.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [NO_API, NO_ACTIVITIES] }] } },
+  { files: ['api/**/*.ts'], ignores: ['**/*.test.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [NO_ACTIVITIES] }] } },
   {
     files: WORKFLOWS,
     rules: {

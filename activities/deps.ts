@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../prisma/client';
 import type { Notifier } from './notifier';
-import type { OutboundPolicy } from './outbound/guard';
+import type { OutboundPolicy } from '../billing/outbound-urls';
 import type { StripeAccounts } from './stripe/accounts';
 
 /**

@@ -1,14 +1,6 @@
 /** A notification as it leaves the outbox for a channel. */
-export interface OutgoingNotification {
-  id: string;
-  organizationId: string;
-  /** e.g. `quota.warning`, `quota.exceeded` */
-  kind: string;
-  /** stable per notification; a channel with idempotency keys should pass it on */
-  dedupeKey: string;
-  payload: unknown;
-  createdAt: Date;
-}
+export type { OutgoingNotification } from '../billing/notification-messages';
+import type { OutgoingNotification } from '../billing/notification-messages';
 
 /**
  * Where notifications go. Slack and email implementations plug in here

@@ -1,5 +1,5 @@
 import type { Logger } from '../temporal/log';
-import { outboundPolicyFromEnv, STRICT_OUTBOUND, type OutboundPolicy } from '../activities/outbound/guard';
+import { outboundPolicyFromEnv, STRICT_OUTBOUND, type OutboundPolicy } from '../billing/outbound-urls';
 
 /** Settings of one API instance; tests build apps with their own. */
 export interface ApiConfig {

@@ -1,5 +1,6 @@
 import { startOfUtcDay } from './calendar';
-import { Dec, dec } from './decimal';
+import { formatMoney, isKnownCurrency } from './currency';
+import { Dec, dec, toPlainString } from './decimal';
 
 /**
  * Unit economics per customer or feature: pure rules, no I/O.
@@ -174,4 +175,17 @@ export function planAlertChanges(existing: readonly AlertState[], m: Margin, set
     }
   }
   return changes;
+}
+
+/** margin_bps as a percentage with two decimals (1234 → 12.34 %), exact: bps are integers. */
+export function bpsPercent(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
+  const sign = value < 0 ? '-' : '';
+  const abs = Math.abs(value);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} %`;
+}
+
+/** An amount as reported: rounded half away from zero to the currency's minor unit (6 places for a currency we do not know). */
+export function formatMarginAmount(amount: Dec, currency: string): string {
+  return isKnownCurrency(currency) ? formatMoney(amount, currency) : toPlainString(amount.toDecimalPlaces(6));
 }

@@ -81,6 +81,9 @@ const layeringFixture = [
   "import { trace } from '@opentelemetry/api';", // 2
   "import { QUOTA_MODES } from '../billing/quota';", // 3
   'export const used = [ApiError, trace, QUOTA_MODES];', // 4
+  "import { createActivities } from '../activities';", // 5
+  "import { connectAddress } from '../activities/outbound/guard';", // 6
+  'export const reads = [createActivities, connectAddress];', // 7
 ].join('\n');
 
 const onLine = (messages: Message[], line: number): Message[] => messages.filter((m) => m.line === line);
@@ -104,7 +107,15 @@ describe('eslint.config.mjs', () => {
     expect(onLine(webPage, 1)).toEqual([expect.objectContaining({ rule: 'no-restricted-imports', message: expect.stringContaining('services/') })]);
     expect(onLine(webPage, 2)).toEqual([]);
     expect(onLine(webPage, 3)).toEqual([]);
-    expect(apiRoute.filter((m) => m.rule === 'no-restricted-imports' || m.rule === null)).toEqual([]);
+    expect(apiRoute.filter((m) => m.line <= 4 && (m.rule === 'no-restricted-imports' || m.rule === null))).toEqual([]);
+  });
+
+  it('reports activities/ imports in the API and the web app: reads go through services/, rules through billing/', () => {
+    for (const messages of [webPage, apiRoute]) {
+      for (const line of [5, 6]) {
+        expect(onLine(messages, line)).toEqual([expect.objectContaining({ rule: 'no-restricted-imports', message: expect.stringContaining('activities/ are the worker') })]);
+      }
+    }
   });
 
 

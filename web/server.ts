@@ -19,7 +19,7 @@ import { installTracing } from '../temporal/tracing';
 import { identified, pathTemplate } from '../services/request-context';
 import { createServer } from 'node:http';
 import type { WebContext } from './app/context';
-import { outboundPolicyFromEnv } from '../activities/outbound/guard';
+import { outboundPolicyFromEnv } from '../billing/outbound-urls';
 import { SignInLimit, signInLimitOptions } from './sign-in-limit';
 
 const BUILD_DIR = path.join(__dirname, 'build');
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     temporalNamespace: temporal.client.options.namespace,
     temporalUiUrl: (process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233').replace(/\/+$/, ''),
     signInLimit,
-    outbound: outboundPolicyFromEnv(),
+    outbound: outboundPolicyFromEnv(process.env),
   };
 
   const app = express();

@@ -7,7 +7,7 @@ import type Stripe from 'stripe';
 import { createActivities, createLogNotifier, type Notifier } from '../activities';
 import type { PrismaClient } from '../prisma/client';
 import type { StripeAccounts } from '../activities/stripe/accounts';
-import type { OutboundPolicy } from '../activities/outbound/guard';
+import type { OutboundPolicy } from '../billing/outbound-urls';
 import type { Logger } from '../temporal/log';
 import type { Tracing } from '../temporal/tracing';
 import { workerInterceptors } from './interceptors';

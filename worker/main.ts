@@ -4,7 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { notifierFromEnv } from '../activities/channels';
 import { createStripeAccounts } from '../activities/stripe/accounts';
 import { createStripeClient } from '../activities/stripe/client';
-import { outboundPolicyFromEnv } from '../activities/outbound/guard';
+import { outboundPolicyFromEnv } from '../billing/outbound-urls';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
 import { installTemporalRuntime } from '../temporal/runtime';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     await assertClaimsMatchDatabase(prisma);
     // First: a half-configured alert channel stops the worker at start, not at its first alert.
     const notifier = notifierFromEnv(prisma, process.env, (line) => log.info(line));
-    const outbound = outboundPolicyFromEnv();
+    const outbound = outboundPolicyFromEnv(process.env);
     // The API starts workflows with these attributes; against a fresh cluster
     // (docker compose) the worker may be the first to come up. Safe to repeat.
     await registerSearchAttributes(clientConnection, namespace);

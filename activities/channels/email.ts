@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
-import { bareHost, connectAddress, OutboundRefused, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../outbound/guard';
+import { bareHost, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../../billing/outbound-urls';
+import { connectAddress, OutboundRefused } from '../outbound/guard';
 import type { OutgoingNotification } from '../notifier';
 import type { ChannelSender } from './sender';
 import type { ContactLookup } from './contacts';
-import { renderHtml, renderNotification, renderPlainText } from './messages';
+import { renderHtml, renderNotification, renderPlainText } from '../../billing/notification-messages';
 
 export interface EmailChannelOptions {
   /** the deployment's server, smtp://user:pass@host:587 or smtps://…:465, for organizations without their own */

@@ -3,7 +3,7 @@ import type { Notifier } from '../notifier';
 import type { ChannelSender } from './sender';
 import { createContactLookup } from './contacts';
 import { createEmailNotifier, type EmailChannelOptions } from './email';
-import { outboundPolicyFromEnv } from '../outbound/guard';
+import { outboundPolicyFromEnv } from '../../billing/outbound-urls';
 import { createSlackNotifier, type SlackChannelOptions } from './slack';
 
 export type { SlackChannelOptions } from './slack';

@@ -1,5 +1,5 @@
 import { notificationMessageId } from './email';
-import { renderNotification, renderPlainText } from './messages';
+import { renderNotification, renderPlainText } from '../../billing/notification-messages';
 import { slackText } from './slack';
 import type { OutgoingNotification } from '../notifier';
 

@@ -2,7 +2,7 @@ import { LogLevel, WebClient } from '@slack/web-api';
 import type { OutgoingNotification } from '../notifier';
 import type { ChannelSender } from './sender';
 import type { ContactLookup } from './contacts';
-import { renderNotification, renderSlackBlocks } from './messages';
+import { renderNotification, renderSlackBlocks } from '../../billing/notification-messages';
 
 export interface SlackChannelOptions {
   /** the deployment's bot token (xoxb-…) with chat:write, for organizations without their own */

@@ -5,7 +5,8 @@ import type { Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { temporalRunUrl, webEntityUrl } from './links';
-import { formatMarginAmount, readMargins, type MarginGroupBy, type MarginRow } from './read-margins';
+import { formatMarginAmount } from '../../billing/margins';
+import { readMargins, type MarginGroupBy, type MarginRow } from '../../prisma/margin-reads';
 
 export interface EvaluateMarginAlertsInput {
   organizationId: string;

@@ -1,5 +1,6 @@
 import { organizationSmtpOptions } from '../channels/email';
-import { addressRefusal, connectAddress, OutboundRefused, outboundPolicyFromEnv, STRICT_OUTBOUND, urlRefusal } from './guard';
+import { addressRefusal, outboundPolicyFromEnv, STRICT_OUTBOUND, urlRefusal } from '../../billing/outbound-urls';
+import { connectAddress, OutboundRefused } from './guard';
 
 /*
  * The guard's decisions, judged without connecting anywhere: names are

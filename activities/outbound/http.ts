@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { bareHost, connectAddress, OutboundRefused, urlRefusal, type OutboundPolicy } from './guard';
+import { bareHost, urlRefusal, type OutboundPolicy } from '../../billing/outbound-urls';
+import { connectAddress, OutboundRefused } from './guard';
 
 export interface OutboundPost {
   headers: Record<string, string>;

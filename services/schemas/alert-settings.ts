@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { emailAddress } from './email';
-import { DEVELOPMENT_HINT, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../../activities/outbound/guard';
+import { DEVELOPMENT_HINT, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../../billing/outbound-urls';
 
 /*
  * Where an organization's alerts go and the secrets its channels use. The
@@ -18,7 +18,7 @@ const secret = (description: string, pattern: RegExp, shape: string, example: st
 /*
  * Outbound URLs an organization sets are where the worker connects: https
  * (or SMTP with TLS) to a public address only, unless the deployment allows
- * development targets (activities/outbound/guard.ts). Refused here, with the
+ * development targets (billing/outbound-urls.ts). Refused here, with the
  * field named, and checked again with the resolved address when sending.
  */
 const parsedUrl = (u: string): URL | null => {

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { PrismaClient } from '../../prisma/client';
-import type { OutboundPolicy } from '../../activities/outbound/guard';
+import type { OutboundPolicy } from '../../billing/outbound-urls';
 import type { SignInLimit } from '../sign-in-limit';
 
 /**

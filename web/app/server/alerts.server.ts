@@ -1,5 +1,6 @@
 import type { AppLoadContext } from 'react-router';
-import { bpsPercent, renderNotification } from '../../../activities/channels/messages';
+import { bpsPercent } from '../../../billing/margins';
+import { renderNotification } from '../../../billing/notification-messages';
 
 const day = (d: Date): string => d.toISOString().slice(0, 10);
 const percent = (bps: number | null): string => bpsPercent(bps) ?? 'no revenue';
@@ -7,7 +8,7 @@ const percent = (bps: number | null): string => bpsPercent(bps) ?? 'no revenue';
 /**
  * Margin alerts (open first, then the recently resolved) and the newest
  * notifications in the outbox with whether the channels took them yet. The
- * titles are the ones Slack and email get (activities/channels/messages.ts).
+ * titles are the ones Slack and email get (billing/notification-messages.ts).
  */
 export async function readAlerts(context: AppLoadContext, organizationId: string) {
   const [alerts, notifications] = await Promise.all([

@@ -1,10 +1,9 @@
 import type { AppLoadContext } from 'react-router';
-import { formatMarginAmount, readMargins, type MarginRow } from '../../../activities/margins/read-margins';
+import { readMargins, type MarginRow } from '../../../services/margins';
 import { dec, toPlainString } from '../../../billing/decimal';
 import { combineDaily, type DailyReading } from '../../../billing/meter-aggregation';
-import { marginWindow } from '../../../billing/margins';
+import { bpsPercent, formatMarginAmount, marginWindow } from '../../../billing/margins';
 import { money } from './money.server';
-import { bpsPercent } from '../../../activities/channels/messages';
 
 const day = (d: Date): string => d.toISOString().slice(0, 10);
 const PAGE = 50;

@@ -2,10 +2,9 @@ import type { AppLoadContext } from 'react-router';
 import { formatMoney } from '../../../billing/currency';
 import { dec } from '../../../billing/decimal';
 import { summarizeRevenue, type PlanInterval } from '../../../billing/revenue';
-import { formatMarginAmount, readMargins } from '../../../activities/margins/read-margins';
-import { computeMargin, marginWindow } from '../../../billing/margins';
+import { readMargins } from '../../../services/margins';
+import { bpsPercent, computeMargin, formatMarginAmount, marginWindow } from '../../../billing/margins';
 import { OrganizationId } from '../../../temporal/search-attribute-keys';
-import { bpsPercent } from '../../../activities/channels/messages';
 import { readIngestBacklog } from '../../../services/ingest-backlog';
 import { temporalUiLink } from './runs.server';
 

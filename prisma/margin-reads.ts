@@ -1,7 +1,7 @@
-import { formatMoney, fromStripeAmount, isKnownCurrency } from '../../billing/currency';
-import { dec, toPlainString, type Dec } from '../../billing/decimal';
-import { computeMargin, proratedAmount, type DayWindow, type Margin } from '../../billing/margins';
-import { Prisma, type PrismaClient } from '../../prisma/client';
+import { fromStripeAmount, isKnownCurrency } from '../billing/currency';
+import { dec, type Dec } from '../billing/decimal';
+import { computeMargin, proratedAmount, type DayWindow, type Margin } from '../billing/margins';
+import { Prisma, type PrismaClient } from './client';
 
 /**
  * The figures a margin is made of, read from the database, per customer or
@@ -171,9 +171,4 @@ export async function readMargins(db: Db, organizationId: string, window: DayWin
       invoiceRevenue: r.invoiceRevenue,
       stripeInvoiceRevenue: r.stripeInvoiceRevenue,
     }));
-}
-
-/** An amount as reported: rounded half away from zero to the currency's minor unit (6 places for a currency we do not know). */
-export function formatMarginAmount(amount: Dec, currency: string): string {
-  return isKnownCurrency(currency) ? formatMoney(amount, currency) : toPlainString(amount.toDecimalPlaces(6));
 }

@@ -1,5 +1,5 @@
-import { renderHtml, renderNotification, renderSlackBlocks } from './messages';
-import type { OutgoingNotification } from '../notifier';
+import { renderHtml, renderNotification, renderSlackBlocks } from './notification-messages';
+import type { OutgoingNotification } from './notification-messages';
 
 const finding = {
   findingId: 'f-1',

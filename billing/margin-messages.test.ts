@@ -1,5 +1,5 @@
-import { renderNotification, renderPlainText, renderSlackBlocks } from './messages';
-import type { OutgoingNotification } from '../notifier';
+import { renderNotification, renderPlainText, renderSlackBlocks } from './notification-messages';
+import type { OutgoingNotification } from './notification-messages';
 
 const n = (kind: string, payload: unknown): OutgoingNotification => ({ id: 'n1', organizationId: 'org-1', kind, dedupeKey: 'margin-alert:a1:1', payload, createdAt: new Date('2026-11-22T00:00:00Z') });
 const customer = {

@@ -1,4 +1,16 @@
-import type { OutgoingNotification } from '../notifier';
+import { bpsPercent } from './margins';
+
+/** A notification as the outbox holds it and the channels (activities/channels) send it. */
+export interface OutgoingNotification {
+  id: string;
+  organizationId: string;
+  /** e.g. `quota.warning`, `quota.exceeded` */
+  kind: string;
+  /** stable per notification; a channel with idempotency keys should pass it on */
+  dedupeKey: string;
+  payload: unknown;
+  createdAt: Date;
+}
 
 /**
  * What a person reads: a one-line title (the email subject, Slack's first
@@ -187,14 +199,6 @@ const MARGIN_HEADLINES: Record<string, string> = {
 function marginSubject(p: Fields): string {
   if (p.scope === 'feature') return text(p.feature) ? `feature ${text(p.feature)}` : 'revenue and events without a feature';
   return `customer ${text(p.customerExternalId) ?? text(p.scopeKey) ?? 'unknown'}`;
-}
-
-/** margin_bps as a percentage with two decimals (1234 → 12.34 %), exact: bps are integers. */
-export function bpsPercent(value: unknown): string | undefined {
-  if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
-  const sign = value < 0 ? '-' : '';
-  const abs = Math.abs(value);
-  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} %`;
 }
 
 function marginTitle(kind: string, p: Fields): string {
