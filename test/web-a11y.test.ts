@@ -66,6 +66,9 @@ async function populate(organizationId: string): Promise<string[]> {
       { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2', outputPerMillionTokens: '8', effectiveFrom: new Date(now.getTime() - 86_400_000) },
     ],
   });
+  // An event rating left a line unpriced (no rate of its model): the unpriced-events page shows its tables.
+  const [unpriced] = await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: new Date(now.getTime() - 3_600_000).toISOString(), quantity: '1' }]);
+  await prisma.usageEvent.update({ where: { id: unpriced! }, data: { status: 'rated', cost: '0', unpricedUsage: [{ vendor: 'openai', model: 'o-unrated', input_tokens: 5 }] } });
   const quota = await prisma.quotaLimit.findFirstOrThrow({ where: { organizationId, customerExternalId: null } });
   await prisma.marginAlert.create({ data: { organizationId, scope: 'customer', scopeKey: catalog.customerId, currency: 'usd', periodStart, level: 'below_threshold', marginBps: 1234, lastNotifiedBps: 1234, revision: 1 } });
   await prisma.notification.create({ data: { organizationId, kind: 'margin.below_threshold', dedupeKey: `a11y-${randomUUID()}`, payload: { scope: 'customer', customerExternalId: catalog.customerExternalId, marginBps: 1234, currency: 'usd' } } });
