@@ -47,7 +47,9 @@ function newestMtime(dir: string): number {
 
 function buildIsFresh(): boolean {
   if (!fs.existsSync(SERVER_BUILD)) return false;
-  const sources = Math.max(newestMtime(path.join(ROOT, 'web', 'app')), newestMtime(path.join(ROOT, 'web', 'public')), fs.statSync(path.join(ROOT, 'web', 'react-router.config.ts')).mtimeMs);
+  // The server build bundles what the app's server modules import too: services/, billing/, prisma/, temporal/.
+  const bundled = ['web/app', 'web/public', 'services', 'billing', 'prisma', 'temporal'].map((dir) => newestMtime(path.join(ROOT, dir)));
+  const sources = Math.max(...bundled, fs.statSync(path.join(ROOT, 'web', 'react-router.config.ts')).mtimeMs);
   return fs.statSync(SERVER_BUILD).mtimeMs >= sources;
 }
 
