@@ -10,6 +10,7 @@ import { applyCancel, applyPlanChange, endSubscription, loadSubscription } from 
 import { collectPayment } from './stripe/collect-payment';
 import { failCreditNote, issueCreditNoteInStripe, recordCreditNote } from './stripe/credit-notes';
 import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
+import { linkStripeCustomer } from './stripe/link-customer';
 import { markInvoicePaid } from './stripe/mark-paid';
 import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
 import { voidInvoiceInStripe } from './stripe/void-invoice';
@@ -62,6 +63,7 @@ export function createActivities(deps: ActivityDeps) {
     queueNotification: queueNotification(deps),
     // Stripe
     finalizeInvoiceInStripe: finalizeInvoiceInStripe(deps),
+    linkStripeCustomer: linkStripeCustomer(deps),
     collectPayment: collectPayment(deps),
     markInvoicePaid: markInvoicePaid(deps),
     markInvoiceUncollectible: markInvoiceUncollectible(deps),

@@ -22,6 +22,7 @@ import {
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
+import { CustomerUpdateSchema } from '../services/customers';
 import { RerateRequestSchema, RerateResultSchema, UnpricedEventsQuerySchema, UnpricedEventsSchema } from '../services/unpriced-events';
 import { ProvidersPricingQuerySchema, ProvidersPricingSchema, VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
 import { QuotaLimitCreateSchema, QuotaLimitListQuerySchema, QuotaLimitParamsSchema, QuotaLimitPatchSchema, QuotaLimitSchema } from '../services/quota-limits';
@@ -349,6 +350,21 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           summary: 'A customer',
           requestParams: { path: ExternalIdParamsSchema },
           responses: responses({ status: '200', description: 'The customer', schema: CustomerSchema }, { '404': { description: 'No such customer in your organization', content: errorContent } }),
+        },
+        patch: {
+          summary: 'Edit a customer: name, billing email, and the link to an existing Stripe customer',
+          description:
+            'stripe_customer_id links the customer to a customer that already exists in your Stripe account (else its first finalized invoice creates one there). The worker asks Stripe for it first: a missing or deleted customer is a 400 naming the field. A customer with invoices in Stripe under another Stripe customer is not moved (409). Every change is an audit row.',
+          requestParams: { path: ExternalIdParamsSchema },
+          requestBody: { required: true, content: json(CustomerUpdateSchema) },
+          responses: responses(
+            { status: '200', description: 'The customer as changed', schema: CustomerSchema },
+            {
+              '202': { description: 'Stripe is still being asked about the link: the customer as it is; the link is written when Stripe answers (follow workflow_id)', content: json(CustomerSchema) },
+              '404': { description: 'No such customer in your organization', content: errorContent },
+              '409': { description: 'The customer has invoices in Stripe under its current Stripe customer', content: errorContent },
+            },
+          ),
         },
       },
       '/api/v1/customers/{id}/upcoming-invoice': {

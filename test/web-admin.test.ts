@@ -84,7 +84,8 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     });
     await startBillingRunWorkflow(worker.client, { organizationId, subscriptionId: subscription.id, ...november }, { taskQueue: `no-worker-${randomUUID()}` });
     runs.unanswered = billingRunWorkflowId(subscription.id, november.periodStart);
-    web = await startWebServer();
+    // The web app starts workflows (a Stripe link, a re-issue) on the test worker's queue.
+    web = await startWebServer({ TEMPORAL_TASK_QUEUE: worker.taskQueue });
     baseUrl = web.baseUrl;
     browser = await launchChromium();
   }, 180_000);
@@ -350,6 +351,31 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     ]);
     const audit = await prisma.auditLog.findMany({ where: { organizationId, action: 'event.rerated' } });
     expect(audit.map((a) => [a.entityId, a.actorType, a.actorId]).sort()).toEqual(batch.eventIds.map((id) => [id, 'user', users.admin]).sort());
+  });
+
+  it('edits a customer\'s name, billing email and Stripe link on its page; a Stripe id Stripe does not know is refused; the audit names the person', async () => {
+    const prisma = testPrisma();
+    const customer = await prisma.customer.create({ data: { organizationId, externalId: `edit-${randomUUID().slice(0, 8)}`, name: 'Before Ltd' } });
+    const page = await signInAs('finance', `/customers/${customer.id}`);
+    await page.getByText('Edit billing details').click();
+    await page.getByLabel('Name').fill('After Ltd');
+    await page.getByLabel('Billing email').fill('ap@after.test');
+    await page.getByLabel('Stripe customer id').fill('cus_NotInStripe');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').getByText(/^stripe_customer_id: .*No such customer: 'cus_NotInStripe'/).waitFor();
+    const existing = fake.addCustomer({ name: 'After Ltd (Stripe)' });
+    await page.getByLabel('Stripe customer id').fill(existing);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').getByText(`Saved ${customer.externalId}. Linked to Stripe customer ${existing}.`).waitFor();
+    await page.getByRole('heading', { name: 'After Ltd', level: 1 }).waitFor();
+    expect(await prisma.customer.findUniqueOrThrow({ where: { id: customer.id } })).toMatchObject({ name: 'After Ltd', email: 'ap@after.test', stripeCustomerId: existing });
+    const audit = await prisma.auditLog.findMany({ where: { organizationId, entityType: 'customer', entityId: customer.id }, orderBy: { id: 'asc' } });
+    // The refused save changed the name and email already (they are not Stripe's to judge); the link waited for Stripe.
+    expect(audit.map((a) => [a.action, a.actorType, a.actorId])).toEqual([
+      ['customer.updated', 'user', users.finance],
+      ['customer.stripe_linked', 'user', users.finance],
+    ]);
+    await screenshot(page, 'customer-edit');
   });
 
   it('gives finance 403 on the settings pages and no Settings link', async () => {

@@ -7,3 +7,4 @@ export { billingRun } from './billing-run';
 export { reconcile } from './reconcile';
 export { marginWatch, type MarginWatchInput } from './margin-watch';
 export { creditNote } from './credit-note';
+export { linkStripeCustomer } from './link-stripe-customer';

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
 import type { CustomerModel, Prisma } from '../../prisma/client';
+import { CustomerUpdateSchema, updateCustomer } from '../../services/customers';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
@@ -10,7 +11,7 @@ import { apiKeyActor, page } from './catalog-common';
 import { upcomingInvoice } from './upcoming-invoice';
 
 export function customerJson(c: CustomerModel) {
-  return { id: c.id, external_id: c.externalId, name: c.name, email: c.email, created_at: c.createdAt.toISOString() };
+  return { id: c.id, external_id: c.externalId, name: c.name, email: c.email, stripe_customer_id: c.stripeCustomerId, created_at: c.createdAt.toISOString() };
 }
 
 /**
@@ -64,6 +65,14 @@ export function customersRouter(deps: ApiDeps): Router {
     });
     if (!customer) throw new ApiError(404, 'NOT_FOUND', `No customer ${req.params.external_id}`);
     res.json(customerJson(customer));
+  });
+
+  router.patch('/:external_id', async (req, res) => {
+    const caller = callerOf(req);
+    const body = parseOrThrow(CustomerUpdateSchema, req.body, 'request');
+    const outcome = await updateCustomer(deps, caller.organizationId, req.params.external_id, body, apiKeyActor(caller));
+    // 202 while Stripe is still being asked about the link: the customer as it is, and the workflow to follow.
+    res.status(outcome.stripeLink === 'pending' ? 202 : 200).json({ ...customerJson(outcome.customer), ...(outcome.workflowId ? { workflow_id: outcome.workflowId } : {}) });
   });
 
   router.get('/:id/upcoming-invoice', upcomingInvoice(deps));

@@ -72,6 +72,7 @@ export class StripeFake {
   readonly requests: FakeRequest[] = [];
   readonly charges: FakeCharge[] = [];
   private readonly customers = new Map<string, Form>();
+  private readonly deletedCustomers = new Set<string>();
   private readonly invoices = new Map<string, FakeInvoice>();
   private readonly items = new Map<string, FakeItem>();
   readonly creditNotes: FakeCreditNote[] = [];
@@ -154,6 +155,12 @@ export class StripeFake {
   private route(method: string, path: string, body: Form): Reply {
     const invoiceAction = /^\/v1\/invoices\/([^/]+)(?:\/([a-z_]+))?$/.exec(path);
     if (method === 'POST' && path === '/v1/customers') return this.createCustomer(body);
+    const customerPath = /^\/v1\/customers\/([^/]+)$/.exec(path);
+    if (method === 'GET' && customerPath) {
+      const customer = this.customers.get(customerPath[1]!);
+      if (!customer) return error(404, 'invalid_request_error', `No such customer: '${customerPath[1]}'`, 'resource_missing');
+      return ok(this.deletedCustomers.has(customerPath[1]!) ? { id: customer.id, object: 'customer', deleted: true } : customer);
+    }
     if (method === 'POST' && path === '/v1/invoices') return this.createInvoice(body);
     if (method === 'POST' && path === '/v1/invoiceitems') return this.createItem(body);
     if (method === 'POST' && path === '/v1/credit_notes') return this.createCreditNote(body);
@@ -170,6 +177,17 @@ export class StripeFake {
       if (action === 'POST void') return this.voidInvoice(invoice);
     }
     return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}); the fake implements only what the billing activities call`);
+  }
+
+  /** A customer made in the account outside Ledgerflow (as a person would in the Stripe dashboard); its id. */
+  addCustomer(fields: { name?: string; email?: string } = {}): string {
+    const reply = this.createCustomer(fields as Form);
+    return (reply.body as { id: string }).id;
+  }
+
+  /** Deletes a customer as the Stripe dashboard does: retrieving it then answers { deleted: true }. */
+  deleteCustomer(id: string): void {
+    this.deletedCustomers.add(id);
   }
 
   private createCustomer(body: Form): Reply {

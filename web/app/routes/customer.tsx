@@ -1,6 +1,9 @@
-import { data, Link, useLoaderData, type LoaderFunctionArgs } from 'react-router';
+import { data, Form, Link, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { OutcomeNotice } from '../components/outcome-notice';
+import { CsrfField, useCan } from '../components/session';
 import { UsageChart } from '../components/usage-chart';
-import { requireUser } from '../server/auth.server';
+import { requireFormAction, requireUser } from '../server/auth.server';
+import { applyCustomerForm } from '../server/customer-edit.server';
 import { readCustomer } from '../server/customers.server';
 
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
@@ -10,12 +13,21 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   return customer;
 }
 
+export async function action({ request, context, params }: ActionFunctionArgs) {
+  const { user, form } = await requireFormAction(request, context, 'decide_invoices');
+  const outcome = await applyCustomerForm(context, user, params.customerId ?? '', form);
+  return data(outcome, { status: outcome.ok ? 200 : 400 });
+}
+
 export function meta() {
   return [{ title: 'Customer · Ledgerflow' }];
 }
 
 export default function Customer() {
   const c = useLoaderData<typeof loader>();
+  const outcome = useActionData<typeof action>();
+  const busy = useNavigation().state === 'submitting';
+  const canEdit = useCan('decide_invoices');
   return (
     <>
       <p>
@@ -26,6 +38,29 @@ export default function Customer() {
         External id <code>{c.customer.externalId}</code>
         {c.customer.email ? ` · ${c.customer.email}` : ''} · Stripe {c.customer.stripe ?? 'not linked yet'} · Margin {c.month}: {c.margin} ({c.marginPercent})
       </p>
+      {canEdit ? (
+        <details open={outcome !== undefined}>
+          <summary>Edit billing details</summary>
+          <OutcomeNotice outcome={outcome} />
+          <Form method="post" key={outcome?.ok ? outcome.message : 'edit'}>
+            <CsrfField />
+            <input type="hidden" name="intent" value="edit" />
+            <label htmlFor="customer-name">Name</label>
+            <input id="customer-name" name="name" defaultValue={c.customer.givenName ?? ''} maxLength={255} />
+            <label htmlFor="customer-email">Billing email</label>
+            <input id="customer-email" name="email" type="email" defaultValue={c.customer.email ?? ''} />
+            <label htmlFor="customer-stripe">Stripe customer id</label>
+            <p className="hint" id="customer-stripe-hint">
+              A customer that already exists in your Stripe account (cus_…), checked there before it is linked; empty keeps the link as it is. Without one, the
+              first finalized invoice creates the customer in Stripe. A customer already invoiced in Stripe stays with its Stripe customer.
+            </p>
+            <input id="customer-stripe" name="stripe_customer_id" aria-describedby="customer-stripe-hint" defaultValue={c.customer.stripe ?? ''} />
+            <button type="submit" disabled={busy}>
+              Save
+            </button>
+          </Form>
+        </details>
+      ) : null}
       <h2>Daily usage</h2>
       <UsageChart {...c.chart} caption="Daily usage per meter, the 60 days up to the latest usage (UTC days)" />
       <h2 id="customer-invoices">Invoices</h2>

@@ -101,7 +101,7 @@ export async function readCustomer(context: AppLoadContext, organizationId: stri
   const table = days.map((d) => ({ day: d, values: used.map((m) => snapshots.find((x) => x.meterId === m.id && day(x.day) === d)?.quantity.toString() ?? '0') }));
 
   return {
-    customer: { id: customer.id, name: customer.name ?? customer.externalId, externalId: customer.externalId, email: customer.email, stripe: customer.stripeCustomerId },
+    customer: { id: customer.id, name: customer.name ?? customer.externalId, givenName: customer.name, externalId: customer.externalId, email: customer.email, stripe: customer.stripeCustomerId },
     month: day(window.start).slice(0, 7),
     ...marginText(margins.filter((r) => r.key === customer.id)),
     chart: { series, points, table },

@@ -1,0 +1,106 @@
+import { createStripeClient } from '../activities/stripe/client';
+import { createApiKey } from '../prisma/api-keys';
+import { startTestApi, type TestApi } from './api-test-app';
+import { createBillingCatalog } from './harness/billing-fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { recordHistory } from './harness/histories';
+import { startTestWorker, type TestWorker } from './harness/ingest-worker';
+import { StripeFake } from './harness/stripe-fake';
+
+// Issue 14, point 3 (customers): finance edits a customer's name and billing email and links a customer that already
+// exists in Stripe, checked there by the worker first; a customer already invoiced in Stripe is not moved; audited.
+
+const fake = new StripeFake();
+let worker: TestWorker;
+let api: TestApi;
+
+beforeAll(async () => {
+  const port = await fake.start();
+  worker = await startTestWorker('customers-edit', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${port}` }) });
+  api = await startTestApi({}, worker.taskQueue);
+}, 120_000);
+
+afterAll(async () => {
+  await api?.close();
+  await worker?.close();
+  await fake.stop();
+  await closeTestPrisma();
+});
+
+test('name and billing email are edited and audited; a Stripe customer that exists is linked, one that does not or was deleted is refused naming the field', async () => {
+  const org = await createTestOrganization('customers-edit');
+  const prisma = testPrisma();
+  expect((await api.post('/api/v1/customers', org.apiKey, { external_id: 'acme', name: 'Acme' })).status).toBe(201);
+  const path = '/api/v1/customers/acme';
+
+  const edited = await api.patch(path, org.apiKey, { name: 'Acme Inc.', email: 'billing@acme.test' });
+  expect(edited.status).toBe(200);
+  expect(edited.body).toMatchObject({ external_id: 'acme', name: 'Acme Inc.', email: 'billing@acme.test', stripe_customer_id: null });
+  expect((await api.patch(path, org.apiKey, { email: null })).body.email).toBeNull();
+
+  const missing = await api.patch(path, org.apiKey, { stripe_customer_id: 'cus_DoesNotExist' });
+  expect(missing.status).toBe(400);
+  expect(missing.body).toMatchObject({ code: 'STRIPE_CUSTOMER_REFUSED', details: { field: 'stripe_customer_id' } });
+  expect(missing.body.error).toMatch(/No such customer: 'cus_DoesNotExist'/);
+  const deleted = fake.addCustomer({ name: 'Gone' });
+  fake.deleteCustomer(deleted);
+  const refused = await api.patch(path, org.apiKey, { stripe_customer_id: deleted });
+  expect([refused.status, refused.body.error]).toEqual([400, `stripe_customer_id: Stripe customer ${deleted} is deleted; link a customer that exists`]);
+
+  const existing = fake.addCustomer({ name: 'Acme (Stripe)', email: 'ap@acme.test' });
+  const linked = await api.patch(path, org.apiKey, { stripe_customer_id: existing });
+  expect(linked.status).toBe(200);
+  expect(linked.body).toMatchObject({ stripe_customer_id: existing, workflow_id: expect.stringMatching(/^stripe-link:/) });
+  expect((await api.get(path, org.apiKey)).body.stripe_customer_id).toBe(existing);
+  await recordHistory('link-stripe-customer', worker.client.workflow.getHandle(linked.body.workflow_id as string));
+  // The same link again changes nothing and writes no audit row.
+  expect((await api.patch(path, org.apiKey, { stripe_customer_id: existing })).body).not.toHaveProperty('workflow_id');
+
+  const customerId = linked.body.id as string;
+  const audit = await prisma.auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'customer', entityId: customerId }, orderBy: { id: 'asc' } });
+  expect(audit.map((a) => [a.action, a.actorType, a.before, a.after])).toEqual([
+    ['customer.created', 'api_key', null, expect.objectContaining({ name: 'Acme' })],
+    ['customer.updated', 'api_key', { name: 'Acme', email: null }, { name: 'Acme Inc.', email: 'billing@acme.test' }],
+    ['customer.updated', 'api_key', { name: 'Acme Inc.', email: 'billing@acme.test' }, { name: 'Acme Inc.', email: null }],
+    ['customer.stripe_linked', 'api_key', { stripe_customer_id: null }, { stripe_customer_id: existing }],
+  ]);
+
+  // A customer invoiced in Stripe under its Stripe customer is not moved to another one.
+  const catalog = await createBillingCatalog(prisma, org.organizationId, { startDate: new Date('2026-10-01T00:00:00Z'), anchorDay: 1 });
+  const billedUnder = fake.addCustomer({ name: 'Billed' });
+  await prisma.customer.update({ where: { id: catalog.customerId }, data: { stripeCustomerId: billedUnder } });
+  await prisma.invoice.create({
+    data: {
+      organizationId: org.organizationId,
+      customerId: catalog.customerId,
+      subscriptionId: catalog.subscriptionId,
+      periodStart: new Date('2026-10-01T00:00:00Z'),
+      periodEnd: new Date('2026-11-01T00:00:00Z'),
+      currency: 'usd',
+      status: 'finalized',
+      total: '10',
+      workflowId: `billing-run:${catalog.subscriptionId}:2026-10-01`,
+      workflowRunId: 'run',
+      stripeInvoiceId: 'in_test_customers_edit',
+    },
+  });
+  const moved = await api.patch(`/api/v1/customers/${catalog.customerExternalId}`, org.apiKey, { stripe_customer_id: fake.addCustomer({ name: 'Other' }) });
+  expect(moved.status).toBe(409);
+  expect(moved.body).toMatchObject({ code: 'STRIPE_CUSTOMER_IN_USE', details: { field: 'stripe_customer_id' } });
+  expect(moved.body.error).toContain(`has 1 invoice in Stripe under ${billedUnder}`);
+  expect((await prisma.customer.findUniqueOrThrow({ where: { id: catalog.customerId } })).stripeCustomerId).toBe(billedUnder);
+
+  const bad: [object, string][] = [
+    [{ stripe_customer_id: 'acct_123' }, 'stripe_customer_id'],
+    [{ email: 'not-an-address' }, 'email'],
+    [{ name: 'x\u0000y' }, 'name'],
+    [{ external_id: 'other' }, 'external_id'],
+  ];
+  for (const [body, field] of bad) {
+    const res = await api.patch(path, org.apiKey, body);
+    expect([JSON.stringify(body), res.status, res.body.details?.field]).toEqual([JSON.stringify(body), 400, field]);
+  }
+  expect((await api.patch('/api/v1/customers/nobody', org.apiKey, { name: 'x' })).status).toBe(404);
+  const reader = await createApiKey(prisma, org.organizationId, 'reader', { type: 'system', id: 'test' }, ['read']);
+  expect((await api.patch(path, reader.key, { name: 'x' })).status).toBe(403);
+}, 120_000);
