@@ -354,7 +354,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
         patch: {
           summary: 'Edit a customer: name, billing email, and the link to an existing Stripe customer',
           description:
-            'stripe_customer_id links the customer to a customer that already exists in your Stripe account (else its first finalized invoice creates one there). The worker asks Stripe for it first: a missing or deleted customer is a 400 naming the field. A customer with invoices in Stripe under another Stripe customer is not moved (409). Every change is an audit row.',
+            'stripe_customer_id links the customer to a customer that already exists in your Stripe account (else its first finalized invoice creates one there). The worker asks Stripe for it first, before anything else changes: a missing or deleted customer, or in the Stripe account organizations share one not made for yours, is a 400 naming the field; one linked to another customer already, or a change of a customer invoiced in Stripe (or approved, about to be), is a 409. Then name and email, only what differs. Every change is an audit row.',
           requestParams: { path: ExternalIdParamsSchema },
           requestBody: { required: true, content: json(CustomerUpdateSchema) },
           responses: responses(
@@ -362,7 +362,8 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             {
               '202': { description: 'Stripe is still being asked about the link: the customer as it is; the link is written when Stripe answers (follow workflow_id)', content: json(CustomerSchema) },
               '404': { description: 'No such customer in your organization', content: errorContent },
-              '409': { description: 'The customer has invoices in Stripe under its current Stripe customer', content: errorContent },
+              '409': { description: 'The Stripe customer is linked to another customer, this customer is invoiced in Stripe under its current one, the link changed meanwhile, or another link of it is being checked', content: errorContent },
+              '503': { description: 'Stripe did not answer after retries; nothing changed', content: errorContent },
             },
           ),
         },

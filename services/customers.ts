@@ -3,7 +3,7 @@ import 'zod-openapi';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { Client } from '@temporalio/client';
 import type { CustomerModel, PrismaClient } from '../prisma/client';
-import { requestStripeLink } from '../temporal/stripe-links';
+import { LINK_REFUSALS, requestStripeLink } from '../temporal/stripe-links';
 import { DomainError } from './errors';
 import { storableName } from './schemas/name';
 import { emailAddress } from './schemas/email';
@@ -12,10 +12,10 @@ import { emailAddress } from './schemas/email';
  * A customer's details as finance edits them: name, billing email, and the
  * link to a customer that already exists in the organization's Stripe
  * account (else the first finalized invoice creates one). A link is checked
- * in Stripe by the worker before it is written (temporal/stripe-links.ts),
- * and a customer whose invoices went through Stripe under one Stripe
- * customer is not moved to another: its open invoices, payments and credit
- * notes stay there. Every change is an audit row.
+ * in Stripe and written by the worker (activities/stripe/link-customer.ts
+ * has the rules: the customer exists and is the organization's, no other of
+ * ours holds it, and a customer already invoiced in Stripe is not moved).
+ * Every change is an audit row.
  */
 
 const STRIPE_CUSTOMER_ID = /^cus_[A-Za-z0-9]{1,250}$/;
@@ -41,46 +41,76 @@ export interface CustomerUpdateDeps {
 
 export type CustomerUpdateOutcome = { customer: CustomerModel; stripeLink: 'linked' | 'unchanged' | 'pending'; workflowId?: string };
 
+/** The worker's refusal of a link as the API answers it: the field's fault (400), a state to resolve (409), or Stripe away (503). */
+function linkRefusal(outcome: { type: string | null; message: string }): DomainError {
+  const field = 'stripe_customer_id';
+  const message = `${field}: ${outcome.message}`;
+  switch (outcome.type) {
+    case LINK_REFUSALS.deleted:
+    case LINK_REFUSALS.otherOrganization:
+    case 'StripeInvalidRequestError':
+      return new DomainError('invalid', 'STRIPE_CUSTOMER_REFUSED', message, field);
+    case LINK_REFUSALS.taken:
+    case LINK_REFUSALS.inUse:
+      return new DomainError('conflict', 'STRIPE_CUSTOMER_IN_USE', message, field);
+    case LINK_REFUSALS.changed:
+      return new DomainError('conflict', 'CHANGED_MEANWHILE', message, field);
+    case LINK_REFUSALS.notFound:
+      return new DomainError('not_found', 'NOT_FOUND', outcome.message);
+    case 'StripeAuthenticationError':
+    case 'StripePermissionError':
+    case 'StripeNotConfigured':
+    case 'SecretKeyError':
+    case 'SecretOpenError':
+      return new DomainError('conflict', 'STRIPE_ACCOUNT_UNUSABLE', `${message} (the organization's Stripe key, or the deployment's, is missing or refused)`, field);
+    default:
+      return new DomainError('unavailable', 'STRIPE_UNAVAILABLE', `${message} (Stripe did not answer after retries; nothing was linked, try again)`, field);
+  }
+}
+
+/**
+ * The Stripe link first (when asked for, and different): a refused link
+ * changes nothing else. Then name and email, only what differs, in one
+ * transaction with its audit row.
+ */
 export async function updateCustomer(deps: CustomerUpdateDeps, organizationId: string, externalId: string, input: CustomerUpdate, actor: AuditActor): Promise<CustomerUpdateOutcome> {
   const { prisma } = deps;
-  const found = await prisma.customer.findUnique({ where: { organizationId_externalId: { organizationId, externalId } } });
+  let found = await prisma.customer.findUnique({ where: { organizationId_externalId: { organizationId, externalId } } });
   if (!found) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${externalId}`);
-  let customer = found;
+  let stripeLink: CustomerUpdateOutcome['stripeLink'] = 'unchanged';
+  let workflowId: string | undefined;
+  const target = input.stripe_customer_id;
+  if (target !== undefined && target !== found.stripeCustomerId) {
+    const outcome = await requestStripeLink(deps, { organizationId, customerId: found.id, stripeCustomerId: target, expectedCurrent: found.stripeCustomerId, actor });
+    if (outcome.kind === 'refused') throw linkRefusal(outcome);
+    if (outcome.kind === 'in_progress') {
+      throw new DomainError('conflict', 'LINK_IN_PROGRESS', `stripe_customer_id: a link of ${externalId} is being checked in Stripe (${outcome.workflowId}); read the customer when it is done`, 'stripe_customer_id');
+    }
+    stripeLink = outcome.kind;
+    workflowId = outcome.workflowId;
+    found = await prisma.customer.findUniqueOrThrow({ where: { id: found.id } });
+  }
+  const before = found;
   // Only what changes: a form sent again with the same name writes nothing.
   const details = {
-    ...(input.name !== undefined && input.name !== found.name ? { name: input.name } : {}),
-    ...(input.email !== undefined && input.email !== found.email ? { email: input.email } : {}),
+    ...(input.name !== undefined && input.name !== before.name ? { name: input.name } : {}),
+    ...(input.email !== undefined && input.email !== before.email ? { email: input.email } : {}),
   };
+  let customer = before;
   if (Object.keys(details).length > 0) {
     customer = await prisma.$transaction(async (tx) => {
-      const updated = await tx.customer.update({ where: { id: found.id }, data: details });
+      const updated = await tx.customer.update({ where: { id: before.id }, data: details });
       await writeAudit(tx, {
         organizationId,
         actor,
         action: 'customer.updated',
         entityType: 'customer',
-        entityId: found.id,
-        before: { name: found.name, email: found.email },
+        entityId: before.id,
+        before: { name: before.name, email: before.email },
         after: { name: updated.name, email: updated.email },
       });
       return updated;
     });
   }
-  const target = input.stripe_customer_id;
-  if (target === undefined || target === customer.stripeCustomerId) return { customer, stripeLink: 'unchanged' };
-  if (customer.stripeCustomerId) {
-    const billed = await prisma.invoice.count({ where: { organizationId, customerId: customer.id, stripeInvoiceId: { not: null } } });
-    if (billed > 0) {
-      throw new DomainError(
-        'conflict',
-        'STRIPE_CUSTOMER_IN_USE',
-        `stripe_customer_id: ${externalId} has ${billed} invoice${billed === 1 ? '' : 's'} in Stripe under ${customer.stripeCustomerId}; their payments and credit notes stay there, so the customer is not moved to ${target}`,
-        'stripe_customer_id',
-      );
-    }
-  }
-  const outcome = await requestStripeLink(deps, { organizationId, customerId: customer.id, stripeCustomerId: target, expectedCurrent: customer.stripeCustomerId, actor });
-  if (outcome.kind === 'refused') throw new DomainError('invalid', 'STRIPE_CUSTOMER_REFUSED', `stripe_customer_id: ${outcome.message}`, 'stripe_customer_id');
-  const now = await prisma.customer.findUniqueOrThrow({ where: { id: customer.id } });
-  return { customer: now, stripeLink: outcome.kind, workflowId: outcome.workflowId };
+  return { customer, stripeLink, ...(workflowId ? { workflowId } : {}) };
 }

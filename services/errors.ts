@@ -4,7 +4,7 @@
  * answers it as a 4xx (api/errors.ts) and the web app shows its message;
  * neither needs to know which service threw it.
  */
-export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict';
+export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable';
 
 export class DomainError extends Error {
   constructor(
@@ -20,4 +20,5 @@ export class DomainError extends Error {
   }
 }
 
-export const DOMAIN_ERROR_STATUS: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409 };
+/** unavailable: something outside our walls (Stripe) did not answer in time; the request may be repeated. */
+export const DOMAIN_ERROR_STATUS: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503 };

@@ -42,19 +42,36 @@ test('name and billing email are edited and audited; a Stripe customer that exis
   expect(missing.status).toBe(400);
   expect(missing.body).toMatchObject({ code: 'STRIPE_CUSTOMER_REFUSED', details: { field: 'stripe_customer_id' } });
   expect(missing.body.error).toMatch(/No such customer: 'cus_DoesNotExist'/);
-  const deleted = fake.addCustomer({ name: 'Gone' });
+  // The test worker's Stripe account is the one organizations share: a customer there is linkable when it was made for this one.
+  const ours = { ledgerflow_organization_id: org.organizationId };
+  const deleted = fake.addCustomer({ name: 'Gone', metadata: ours });
   fake.deleteCustomer(deleted);
   const refused = await api.patch(path, org.apiKey, { stripe_customer_id: deleted });
   expect([refused.status, refused.body.error]).toEqual([400, `stripe_customer_id: Stripe customer ${deleted} is deleted; link a customer that exists`]);
 
-  const existing = fake.addCustomer({ name: 'Acme (Stripe)', email: 'ap@acme.test' });
+  const foreign = fake.addCustomer({ name: 'Someone else' });
+  const notOurs = await api.patch(path, org.apiKey, { stripe_customer_id: foreign });
+  expect([notOurs.status, notOurs.body.code, notOurs.body.error]).toEqual([
+    400,
+    'STRIPE_CUSTOMER_REFUSED',
+    expect.stringContaining(`Stripe customer ${foreign} is in the Stripe account organizations share and was not made for yours`),
+  ]);
+
+  const existing = fake.addCustomer({ name: 'Acme (Stripe)', email: 'ap@acme.test', metadata: ours });
   const linked = await api.patch(path, org.apiKey, { stripe_customer_id: existing });
   expect(linked.status).toBe(200);
   expect(linked.body).toMatchObject({ stripe_customer_id: existing, workflow_id: expect.stringMatching(/^stripe-link:/) });
   expect((await api.get(path, org.apiKey)).body.stripe_customer_id).toBe(existing);
   await recordHistory('link-stripe-customer', worker.client.workflow.getHandle(linked.body.workflow_id as string));
   // The same link again changes nothing and writes no audit row.
-  expect((await api.patch(path, org.apiKey, { stripe_customer_id: existing })).body).not.toHaveProperty('workflow_id');
+  const again = await api.patch(path, org.apiKey, { stripe_customer_id: existing });
+  expect([again.status, again.body.workflow_id]).toEqual([200, undefined]);
+  // One Stripe customer bills one customer.
+  expect((await api.post('/api/v1/customers', org.apiKey, { external_id: 'globex' })).status).toBe(201);
+  const taken = await api.patch('/api/v1/customers/globex', org.apiKey, { stripe_customer_id: existing, name: 'Globex' });
+  expect([taken.status, taken.body.code, taken.body.error]).toEqual([409, 'STRIPE_CUSTOMER_IN_USE', `stripe_customer_id: Stripe customer ${existing} is linked to customer acme already; one Stripe customer bills one customer`]);
+  // Refused, so its name did not change either.
+  expect((await api.get('/api/v1/customers/globex', org.apiKey)).body.name).toBeNull();
 
   const customerId = linked.body.id as string;
   const audit = await prisma.auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'customer', entityId: customerId }, orderBy: { id: 'asc' } });
@@ -67,7 +84,7 @@ test('name and billing email are edited and audited; a Stripe customer that exis
 
   // A customer invoiced in Stripe under its Stripe customer is not moved to another one.
   const catalog = await createBillingCatalog(prisma, org.organizationId, { startDate: new Date('2026-10-01T00:00:00Z'), anchorDay: 1 });
-  const billedUnder = fake.addCustomer({ name: 'Billed' });
+  const billedUnder = fake.addCustomer({ name: 'Billed', metadata: ours });
   await prisma.customer.update({ where: { id: catalog.customerId }, data: { stripeCustomerId: billedUnder } });
   await prisma.invoice.create({
     data: {
@@ -84,10 +101,10 @@ test('name and billing email are edited and audited; a Stripe customer that exis
       stripeInvoiceId: 'in_test_customers_edit',
     },
   });
-  const moved = await api.patch(`/api/v1/customers/${catalog.customerExternalId}`, org.apiKey, { stripe_customer_id: fake.addCustomer({ name: 'Other' }) });
+  const moved = await api.patch(`/api/v1/customers/${catalog.customerExternalId}`, org.apiKey, { stripe_customer_id: fake.addCustomer({ name: 'Other', metadata: ours }) });
   expect(moved.status).toBe(409);
   expect(moved.body).toMatchObject({ code: 'STRIPE_CUSTOMER_IN_USE', details: { field: 'stripe_customer_id' } });
-  expect(moved.body.error).toContain(`has 1 invoice in Stripe under ${billedUnder}`);
+  expect(moved.body.error).toContain(`the customer has 1 invoice in Stripe (or approved, about to be) under ${billedUnder}`);
   expect((await prisma.customer.findUniqueOrThrow({ where: { id: catalog.customerId } })).stripeCustomerId).toBe(billedUnder);
 
   const bad: [object, string][] = [

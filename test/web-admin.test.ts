@@ -363,17 +363,17 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await page.getByLabel('Stripe customer id').fill('cus_NotInStripe');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('alert').getByText(/^stripe_customer_id: .*No such customer: 'cus_NotInStripe'/).waitFor();
-    const existing = fake.addCustomer({ name: 'After Ltd (Stripe)' });
+    const existing = fake.addCustomer({ name: 'After Ltd (Stripe)', metadata: { ledgerflow_organization_id: organizationId } });
     await page.getByLabel('Stripe customer id').fill(existing);
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('status').getByText(`Saved ${customer.externalId}. Linked to Stripe customer ${existing}.`).waitFor();
     await page.getByRole('heading', { name: 'After Ltd', level: 1 }).waitFor();
     expect(await prisma.customer.findUniqueOrThrow({ where: { id: customer.id } })).toMatchObject({ name: 'After Ltd', email: 'ap@after.test', stripeCustomerId: existing });
     const audit = await prisma.auditLog.findMany({ where: { organizationId, entityType: 'customer', entityId: customer.id }, orderBy: { id: 'asc' } });
-    // The refused save changed the name and email already (they are not Stripe's to judge); the link waited for Stripe.
+    // The refused save changed nothing; the second links first, then saves the name and email.
     expect(audit.map((a) => [a.action, a.actorType, a.actorId])).toEqual([
-      ['customer.updated', 'user', users.finance],
       ['customer.stripe_linked', 'user', users.finance],
+      ['customer.updated', 'user', users.finance],
     ]);
     await screenshot(page, 'customer-edit');
   });

@@ -180,7 +180,7 @@ export class StripeFake {
   }
 
   /** A customer made in the account outside Ledgerflow (as a person would in the Stripe dashboard); its id. */
-  addCustomer(fields: { name?: string; email?: string } = {}): string {
+  addCustomer(fields: { name?: string; email?: string; metadata?: Record<string, string> } = {}): string {
     const reply = this.createCustomer(fields as Form);
     return (reply.body as { id: string }).id;
   }
