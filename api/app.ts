@@ -29,6 +29,7 @@ import { invoicesReadRouter } from './routes/invoices-read';
 import { quotaLimitsRouter } from './routes/quota-limits';
 import { vendorRatesRouter } from './routes/vendor-rates';
 import { providersRouter } from './routes/providers';
+import { planFeaturesRouter } from './routes/plan-features';
 import { unpricedEventsRouter } from './routes/unpriced-events';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
@@ -134,6 +135,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/providers', providersRouter(deps));
   v1.use('/unpriced-events', unpricedEventsRouter(deps));
   v1.use('/plans', plansRouter(deps));
+  v1.use('/plans', planFeaturesRouter(deps));
   v1.use('/customers', customersRouter(deps));
   v1.use('/subscriptions', subscriptionsRouter(deps, config));
   v1.use('/revenue', revenueRouter(deps, config));

@@ -20,6 +20,7 @@ export interface TestApi {
   post(path: string, apiKey: string | null, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: JsonBody; headers: Headers }>;
   get(path: string, apiKey: string | null, headers?: Record<string, string>): Promise<{ status: number; body: JsonBody; headers: Headers }>;
   patch(path: string, apiKey: string | null, body: unknown): Promise<{ status: number; body: JsonBody; headers: Headers }>;
+  put(path: string, apiKey: string | null, body: unknown): Promise<{ status: number; body: JsonBody; headers: Headers }>;
   delete(path: string, apiKey: string | null): Promise<{ status: number; body: JsonBody; headers: Headers }>;
   close(): Promise<void>;
 }
@@ -72,6 +73,7 @@ export async function startTestApi(config: Partial<ApiConfig> = {}, taskQueue = 
     post: (path, apiKey, body, headers) => call('POST', path, apiKey, body, headers),
     get: (path, apiKey, headers) => call('GET', path, apiKey, undefined, headers),
     patch: (path, apiKey, body) => call('PATCH', path, apiKey, body),
+    put: (path, apiKey, body) => call('PUT', path, apiKey, body),
     delete: (path, apiKey) => call('DELETE', path, apiKey),
     async close() {
       api.stop();

@@ -8,6 +8,10 @@ import type { ApiDeps } from '../deps';
 import { applicableLimit } from '../../billing/applicable-limit';
 import { LIMIT_COLUMNS, policyOf, type QuotaLimitRow } from '../ingest/hard-quota';
 import { EntitlementRequestSchema } from '../schemas/other';
+import { checkFeature } from '../../services/feature-check';
+import { DomainError } from '../../services/errors';
+import { priceNow } from '../../services/vendor-rates';
+import type { TokenUsage } from '../../billing/token-cost';
 import { parseOrThrow } from '../validation';
 
 /**
@@ -15,7 +19,8 @@ import { parseOrThrow } from '../validation';
  * transaction is what enforces a HARD limit), so it must be fast. The query
  * returns the candidate limits (the customer's own and the organization
  * default) each with its counter for the window `now` falls in; the rule for
- * which one applies is billing's, shared with ingest.
+ * which one applies is billing's, shared with ingest. A feature is answered
+ * from the customer's plans (services/feature-check.ts), also in one query.
  */
 async function check(pool: Pool, organizationId: string, customer: string, eventType: string, quantity: string, now: Date) {
   const { rows } = await pool.query<QuotaLimitRow & { window_start: Date | null; used: string | null; limit_reached_at: Date | null }>(
@@ -33,19 +38,35 @@ async function check(pool: Pool, organizationId: string, customer: string, event
     [organizationId, eventType, customer, now.toISOString()],
   );
   const limit = applicableLimit(rows, eventType, customer);
-  if (!limit) return { allowed: true, limit: null, mode: null, used: '0', remaining: null, reset_at: null };
+  if (!limit) return { allowed: true, reason: `no quota limit on ${eventType} for ${customer}`, limit: null, mode: null, used: '0', remaining: null, reset_at: null };
   const window = quotaWindow(limit.resetWindow, now);
   const counted = limit.window_start?.getTime() === window.start.getTime();
   const state = { used: dec(counted ? (limit.used ?? '0') : '0'), limitReachedAt: counted ? limit.limit_reached_at : null };
   const { admitted } = admitUnderLimit(policyOf(limit), state, [dec(quantity)], now);
-  return {
-    allowed: admitted[0] ?? false,
-    limit: toPlainString(dec(limit.limitValue)),
-    mode: limit.mode,
-    used: toPlainString(state.used),
-    remaining: toPlainString(remaining(limit.limitValue, state.used)),
-    reset_at: window.end?.toISOString() ?? null,
-  };
+  const allowed = admitted[0] ?? false;
+  const [cap, used] = [toPlainString(dec(limit.limitValue)), toPlainString(state.used)];
+  const resets = window.end ? `; it resets at ${window.end.toISOString()}` : '';
+  const reason =
+    limit.mode === 'DISABLED'
+      ? `quotas on ${eventType} are off for ${customer}`
+      : limit.mode === 'SOFT'
+        ? `SOFT limit of ${cap} (${used} used): usage past it is allowed and billed`
+        : allowed
+          ? `within the HARD limit of ${cap} (${used} used)`
+          : `the HARD limit of ${cap} would be passed (${used} used, ${quantity} asked)${resets}`;
+  return { allowed, reason, limit: cap, mode: limit.mode, used, remaining: toPlainString(remaining(limit.limitValue, state.used)), reset_at: window.end?.toISOString() ?? null };
+}
+
+/** estimated_usage at the rate in effect now, or why it cannot be priced. */
+async function costPreview(deps: ApiDeps, organizationId: string, usage: TokenUsage | undefined) {
+  if (!usage) return {};
+  try {
+    const priced = await priceNow(deps.prisma, organizationId, usage);
+    return { cost_preview: { cost: priced.cost, currency: priced.currency, rate_id: priced.rate.id } };
+  } catch (err) {
+    if (err instanceof DomainError) return { cost_preview: null, cost_preview_error: err.message };
+    throw err;
+  }
 }
 
 export function entitlementsRouter(deps: ApiDeps): Router {
@@ -53,7 +74,34 @@ export function entitlementsRouter(deps: ApiDeps): Router {
   router.post('/check', async (req, res) => {
     const caller = callerOf(req);
     const body = parseOrThrow(EntitlementRequestSchema, req.body, 'request');
-    res.json(await check(deps.pgPool, caller.organizationId, body.customer_external_id, body.event_type, body.quantity, new Date()));
+    const now = new Date();
+    if (body.feature !== undefined) {
+      const [verdict, preview] = await Promise.all([
+        checkFeature(deps.pgPool, caller.organizationId, { customerExternalId: body.customer_external_id, feature: body.feature, quantity: body.quantity }, now),
+        costPreview(deps, caller.organizationId, body.estimated_usage),
+      ]);
+      res.json({
+        allowed: verdict.allowed,
+        reason: verdict.reason,
+        limit: verdict.limit,
+        mode: null,
+        used: null,
+        remaining: null,
+        reset_at: null,
+        feature: body.feature,
+        kind: verdict.kind,
+        value: verdict.value,
+        plan_key: verdict.planKey,
+        upgrade_options: verdict.upgradeOptions.map((o) => ({ plan_key: o.planKey, plan_name: o.planName, reason: o.reason })),
+        ...preview,
+      });
+      return;
+    }
+    const [quota, preview] = await Promise.all([
+      check(deps.pgPool, caller.organizationId, body.customer_external_id, body.event_type!, body.quantity, now),
+      costPreview(deps, caller.organizationId, body.estimated_usage),
+    ]);
+    res.json({ ...quota, ...preview });
   });
   return router;
 }

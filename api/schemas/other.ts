@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { FEATURE_KINDS } from '../../billing/entitlements';
+import { PlanFeatureParamsSchema } from '../../services/plan-features';
 import { VendorRateSchema } from '../../services/vendor-rates';
 import { decimalInput } from './common';
 import { UsageCountsShape } from './events';
@@ -26,19 +28,43 @@ export const RatingResponseSchema = z
 export const EntitlementRequestSchema = z
   .strictObject({
     customer_external_id: z.string().min(1).max(255).meta({ example: 'cust_42' }),
-    event_type: z.string().min(1).max(255).meta({ example: 'api_call' }),
-    quantity: decimalInput('Quantity the caller is about to use').default('1'),
+    event_type: z.string().min(1).max(255).optional().meta({ description: 'A quota: would its limit admit quantity now? (send event_type or feature)', example: 'api_call' }),
+    feature: PlanFeatureParamsSchema.shape.feature.optional().meta({ description: 'A plan feature: does the customer\'s plan grant it for quantity? (send event_type or feature)', example: 'sso' }),
+    quantity: decimalInput('Quantity the caller is about to use (a limit feature compares it with its limit)').default('1'),
+    estimated_usage: z
+      .object({ vendor: z.string().min(1).max(255), model: z.string().min(1).max(255), ...UsageCountsShape })
+      .strict()
+      .optional()
+      .meta({ description: 'What the call is expected to use at a model vendor: the answer then carries its cost at the rate in effect (cost_preview)' }),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.event_type === undefined) === (r.feature === undefined)) ctx.addIssue({ code: 'custom', path: ['feature'], message: 'send event_type (a quota) or feature (a plan feature), one of them' });
   })
   .meta({ id: 'EntitlementCheckRequest' });
 
 export const EntitlementResponseSchema = z
   .object({
-    allowed: z.boolean().meta({ description: 'Whether a HARD limit would admit quantity now (SOFT and no limit always allow)' }),
-    limit: z.string().nullable().meta({ description: 'The limit in effect, null when there is none' }),
+    allowed: z.boolean().meta({ description: 'Quota: whether a HARD limit would admit quantity now (SOFT and no limit always allow). Feature: whether a plan of the customer grants it.' }),
+    reason: z.string().meta({ description: 'Why, in words' }),
+    limit: z.string().nullable().meta({ description: 'The quota limit in effect, or the feature\'s numeric limit; null when there is none' }),
     mode: z.enum(['HARD', 'SOFT', 'DISABLED']).nullable(),
-    used: z.string(),
+    used: z.string().nullable().meta({ description: 'Quota: used in the current window; null for a feature' }),
     remaining: z.string().nullable(),
-    reset_at: z.string().nullable().meta({ description: 'When the current window ends; null for no limit or a never-resetting one' }),
+    reset_at: z.string().nullable().meta({ description: 'When the current window ends; null for no limit, a never-resetting one, or a feature' }),
+    feature: z.string().optional(),
+    kind: z.enum(FEATURE_KINDS).nullable().optional().meta({ description: 'The feature\'s kind in the plan that decided; null when no plan has it' }),
+    value: z.string().nullable().optional().meta({ description: 'A config feature\'s value' }),
+    plan_key: z.string().nullable().optional().meta({ description: 'The plan whose feature decided' }),
+    upgrade_options: z
+      .array(z.object({ plan_key: z.string(), plan_name: z.string(), reason: z.string() }))
+      .optional()
+      .meta({ description: 'When refused: the organization\'s other active plans that would grant it, cheapest first' }),
+    cost_preview: z
+      .object({ cost: z.string(), currency: z.string(), rate_id: z.uuid() })
+      .nullable()
+      .optional()
+      .meta({ description: 'estimated_usage priced at the vendor rate in effect now, exact; null when it cannot be (cost_preview_error says why)' }),
+    cost_preview_error: z.string().optional(),
   })
   .meta({ id: 'EntitlementCheckResponse' });
 
