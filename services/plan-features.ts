@@ -112,3 +112,31 @@ export async function removePlanFeature(prisma: PrismaClient, organizationId: st
     return was;
   });
 }
+
+export interface PlanWithFeatures {
+  key: string;
+  name: string;
+  currency: string;
+  interval: string;
+  base_fee: string;
+  active: boolean;
+  features: PlanFeatureJson[];
+}
+
+/** Every plan of the organization with its features, active ones first, cheapest first (the web app's plans page). */
+export async function listPlansWithFeatures(prisma: PrismaClient, organizationId: string): Promise<PlanWithFeatures[]> {
+  const plans = await prisma.plan.findMany({
+    where: { organizationId },
+    include: { features: { orderBy: { feature: 'asc' } } },
+    orderBy: [{ active: 'desc' }, { baseFee: 'asc' }, { key: 'asc' }],
+  });
+  return plans.map((p) => ({
+    key: p.key,
+    name: p.name,
+    currency: p.currency,
+    interval: p.interval,
+    base_fee: toPlainString(dec(p.baseFee.toString())),
+    active: p.active,
+    features: p.features.map((f) => featureJson(p.key, f)),
+  }));
+}

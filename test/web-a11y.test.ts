@@ -18,7 +18,7 @@ import { describeWithChromium, launchChromium, signIn, startWebServer, type WebS
  * reconciliation with a finding, a margin alert and its notification.
  */
 const AXE = fs.readFileSync(path.join(__dirname, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/unpriced', '/settings/api-keys', '/settings/users'];
+const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/unpriced', '/settings/plans', '/settings/api-keys', '/settings/users'];
 
 /** This month's usage closed into a draft invoice (snapshots, lines), a finding, a margin alert: the pages' populated states. Returns the detail pages to check too. */
 async function populate(organizationId: string): Promise<string[]> {
@@ -64,6 +64,12 @@ async function populate(organizationId: string): Promise<string[]> {
     data: [
       { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2.50', outputPerMillionTokens: '10', effectiveFrom: new Date(now.getTime() - 30 * 86_400_000) },
       { organizationId, vendor: 'openai', model: 'gpt-4o', inputPerMillionTokens: '2', outputPerMillionTokens: '8', effectiveFrom: new Date(now.getTime() - 86_400_000) },
+    ],
+  });
+  await prisma.planFeature.createMany({
+    data: [
+      { organizationId, planId: catalog.basicPlanId, feature: 'seats', kind: 'limit', limitValue: '5' },
+      { organizationId, planId: catalog.proPlanId, feature: 'sso', kind: 'boolean', enabled: true },
     ],
   });
   // An event rating left a line unpriced (no rate of its model): the unpriced-events page shows its tables.

@@ -342,7 +342,8 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await screenshot(page, 'settings-unpriced-events');
     await row.getByRole('button', { name: 'Re-rate openai/web-unpriced' }).click();
     await page.getByRole('status').getByText('Re-rated 2 events (openai/web-unpriced): 2 lines priced, 0 lines still unpriced.').waitFor();
-    await expect(page.getByTestId('unpriced-summary-row').filter({ hasText: 'openai / web-unpriced' }).count()).resolves.toBe(0);
+    // The page reloads its data after the action: wait for the row to go rather than count the old table.
+    await page.getByTestId('unpriced-summary-row').filter({ hasText: 'openai / web-unpriced' }).waitFor({ state: 'detached' });
 
     const events = await prisma.usageEvent.findMany({ where: { id: { in: batch.eventIds } }, orderBy: { quantity: 'asc' } });
     expect(events.map((e) => [e.cost?.toFixed(), e.unpricedUsage]).sort()).toEqual([
@@ -378,10 +379,46 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await screenshot(page, 'customer-edit');
   });
 
+  it('sets, changes and removes plan features on the plans page; the entitlement check answers from them; the audit names the person', async () => {
+    const prisma = testPrisma();
+    catalog ??= await createBillingCatalog(prisma, organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
+    const page = await signInAs('admin', '/settings/plans');
+    await page.getByRole('heading', { name: 'Plan features', level: 1 }).waitFor();
+    const set = async (plan: string, feature: string, kind: string, fill: () => Promise<void>) => {
+      await page.getByLabel('Plan', { exact: true }).selectOption(plan);
+      await page.getByLabel('Feature (as apps ask for it)').fill(feature);
+      await page.getByLabel('Kind').selectOption(kind);
+      await fill();
+      await page.getByRole('button', { name: 'Set feature' }).click();
+    };
+    await set('pro', 'web-seats', 'limit', () => page.getByLabel('Limit (limit)').fill('many'));
+    await page.getByRole('alert').getByText(/^Limit: must be a non-negative decimal string/).waitFor();
+    await set('pro', 'web-seats', 'limit', () => page.getByLabel('Limit (limit)').fill('25'));
+    await page.getByRole('status').getByText('Added web-seats on plan pro: up to 25.').waitFor();
+    await set('pro', 'web-seats', 'limit', () => page.getByLabel('Limit (limit)').fill('30'));
+    await page.getByRole('status').getByText('Changed web-seats on plan pro: up to 30.').waitFor();
+    await page.getByTestId('plan-feature-row').filter({ hasText: 'web-seats' }).getByRole('cell').nth(1).filter({ hasText: 'up to 30' }).waitFor();
+    await screenshot(page, 'settings-plan-features');
+
+    // The customer is on basic: pro is the upgrade that grants 20 seats.
+    const customer = (await prisma.subscription.findFirstOrThrow({ where: { organizationId, planId: catalog.basicPlanId }, include: { customer: true } })).customer.externalId;
+    const check = await api.post('/api/v1/entitlements/check', orgApiKey, { customer_external_id: customer, feature: 'web-seats', quantity: 20 });
+    expect(check.body).toMatchObject({ allowed: false, upgrade_options: [{ plan_key: 'pro', reason: 'plan pro allows web-seats up to 30 (asked: 20)' }] });
+
+    await page.getByRole('button', { name: 'Remove web-seats from pro' }).click();
+    await page.getByRole('status').getByText('Removed web-seats from plan pro.').waitFor();
+    const audit = await prisma.auditLog.findMany({ where: { organizationId, entityType: 'plan_feature' }, orderBy: { id: 'asc' } });
+    expect(audit.map((a) => [a.action, a.actorType, a.actorId])).toEqual([
+      ['plan_feature.created', 'user', users.admin],
+      ['plan_feature.updated', 'user', users.admin],
+      ['plan_feature.deleted', 'user', users.admin],
+    ]);
+  });
+
   it('gives finance 403 on the settings pages and no Settings link', async () => {
     const page = await signInAs('finance', '/');
     expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).count()).toBe(0);
-    for (const path of ['/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/unpriced', '/settings/api-keys', '/settings/users']) {
+    for (const path of ['/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/unpriced', '/settings/plans', '/settings/api-keys', '/settings/users']) {
       const response = await page.goto(path);
       expect(response?.status()).toBe(403);
       await expect(page.getByRole('alert').textContent()).resolves.toBe('Your role (finance) may not do this.');

@@ -25,6 +25,7 @@ export default [
       { path: 'settings/quotas', file: 'routes/settings-quotas.tsx' },
       { path: 'settings/rates', file: 'routes/settings-rates.tsx' },
       { path: 'settings/unpriced', file: 'routes/settings-unpriced.tsx' },
+      { path: 'settings/plans', file: 'routes/settings-plans.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
       { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],
