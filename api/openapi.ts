@@ -192,9 +192,11 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       '/api/v1/entitlements/check': {
         post: {
-          summary: 'Would this quantity be allowed now?',
+          summary: 'Would this quantity be allowed now: under a quota (event_type), or by the customer\'s plans (feature)?',
+          description:
+            'Send event_type or feature, one of them. A quota answer has the limit in effect and the usage in its window; a feature answer the deciding plan, the feature\'s kind and limit or value, and when refused the organization\'s other active plans in the customer\'s currencies that would grant it, cheapest first. A customer is on the plans its subscriptions are on now (a plan change or cancellation counts from when it takes effect). Either answer says why in words; with estimated_usage it also prices the call at the vendor rate in effect.',
           requestBody: { required: true, content: json(EntitlementRequestSchema) },
-          responses: responses({ status: '200', description: 'The limit in effect and usage in its window', schema: EntitlementResponseSchema }),
+          responses: responses({ status: '200', description: 'Allowed or not, and why', schema: EntitlementResponseSchema }),
         },
       },
       '/api/v1/quotes/price': {

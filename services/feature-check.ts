@@ -4,9 +4,9 @@ import { dec, toPlainString } from '../billing/decimal';
 
 /**
  * Is a customer entitled to a feature now (POST /api/v1/entitlements/check
- * with `feature`): its active subscriptions' plans (started by now) and what
- * their feature grants, with the organization's other active plans that would
- * grant it (upgrade options). One query through plain pg, no locks and no
+ * with `feature`): the plans its subscriptions are on now and what their
+ * feature grants, with the organization's other active plans in the same
+ * currencies that would grant it (upgrade options, cheapest base fee first). One query through plain pg, no locks and no
  * writes: like the quota answer, it is read on the request path of the apps
  * that ask, so it must stay fast (bench/ingest.ts measures the check).
  */
@@ -16,19 +16,35 @@ export async function checkFeature(
   request: { customerExternalId: string; feature: string; quantity: string },
   now: Date,
 ): Promise<FeatureVerdict & { upgradeOptions: { planKey: string; planName: string; reason: string }[] }> {
-  const { rows } = await pool.query<{ key: string; name: string; subscribed: boolean; kind: FeatureKind | null; enabled: boolean | null; limit_value: string | null; config_value: string | null }>({
+  const { rows } = await pool.query<{
+    key: string;
+    name: string;
+    currency: string;
+    subscribed: boolean;
+    kind: FeatureKind | null;
+    enabled: boolean | null;
+    limit_value: string | null;
+    config_value: string | null;
+  }>({
     name: 'entitlement-feature',
-    text: `SELECT p.key, p.name, s.subscribed, f.kind, f.enabled, f.limit_value::text AS limit_value, f.config_value
+    // A subscription counts from its start until its cancellation takes effect (canceled_at, which may be later in
+    // the period), on the plan in effect now: billing/draft-inputs.ts planTimeline, the newest change in effect,
+    // else the first change's old plan, else its plan.
+    text: `WITH own AS (
+             SELECT COALESCE(
+                      (SELECT ch.to_plan_id FROM subscription_plan_changes AS ch WHERE ch.subscription_id = s.id AND ch.effective_at <= $4 ORDER BY ch.effective_at DESC LIMIT 1),
+                      (SELECT ch.from_plan_id FROM subscription_plan_changes AS ch WHERE ch.subscription_id = s.id ORDER BY ch.effective_at ASC LIMIT 1),
+                      s.plan_id) AS plan_id
+               FROM subscriptions AS s
+               JOIN customers AS c ON c.id = s.customer_id
+              WHERE c.organization_id = $1 AND c.external_id = $2 AND s.start_date <= $4
+                AND (s.status = 'active' OR s.canceled_at > $4)
+           )
+           SELECT p.key, p.name, p.currency, p.id IN (SELECT plan_id FROM own) AS subscribed,
+                  f.kind, f.enabled, f.limit_value::text AS limit_value, f.config_value
              FROM plans AS p
              LEFT JOIN plan_features AS f ON f.plan_id = p.id AND f.feature = $3
-             CROSS JOIN LATERAL (
-               SELECT EXISTS (
-                 SELECT 1 FROM subscriptions AS s JOIN customers AS c ON c.id = s.customer_id
-                  WHERE s.plan_id = p.id AND s.status = 'active' AND s.start_date <= $4
-                    AND c.organization_id = $1 AND c.external_id = $2
-               ) AS subscribed
-             ) AS s
-            WHERE p.organization_id = $1 AND (p.active OR s.subscribed)
+            WHERE p.organization_id = $1 AND (p.active OR p.id IN (SELECT plan_id FROM own))
             ORDER BY p.base_fee, p.key`,
     values: [organizationId, request.customerExternalId, request.feature, now.toISOString()],
   });
@@ -36,6 +52,8 @@ export async function checkFeature(
     r.kind === null ? null : { planKey: r.key, planName: r.name, kind: r.kind, enabled: r.enabled, limit: r.limit_value === null ? null : toPlainString(dec(r.limit_value)), value: r.config_value };
   const own = rows.filter((r) => r.subscribed);
   const verdict = judgeFeature(request.feature, own.map((r) => ({ planKey: r.key, grant: grantOf(r) })), request.quantity);
-  const others = rows.filter((r) => !r.subscribed).flatMap((r) => grantOf(r) ?? []);
+  // An upgrade is a plan change, which keeps the currency: only plans in the currencies of the customer's own.
+  const currencies = new Set(own.map((r) => r.currency));
+  const others = rows.filter((r) => !r.subscribed && (currencies.size === 0 || currencies.has(r.currency))).flatMap((r) => grantOf(r) ?? []);
   return { ...verdict, upgradeOptions: verdict.allowed ? [] : upgradeOptions(request.feature, others, request.quantity) };
 }

@@ -3,7 +3,7 @@ import 'zod-openapi';
 import { FEATURE_KINDS, type FeatureKind } from '../billing/entitlements';
 import { toPlainString, dec } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
-import type { PlanFeatureModel, PrismaClient } from '../prisma/client';
+import type { PlanFeatureModel, Prisma, PrismaClient } from '../prisma/client';
 import { DomainError } from './errors';
 import { storableName } from './schemas/name';
 
@@ -69,6 +69,13 @@ async function planOf(prisma: Pick<PrismaClient, 'plan'>, organizationId: string
   return plan;
 }
 
+/** The plan, its row held until the transaction ends: changes to one plan's features take turns (one audit row each, no lost 'created'). */
+async function lockedPlan(tx: Prisma.TransactionClient, organizationId: string, key: string): Promise<{ id: string; key: string }> {
+  const plan = await planOf(tx, organizationId, key);
+  await tx.$queryRaw`SELECT id FROM plans WHERE id = ${plan.id}::uuid FOR UPDATE`;
+  return plan;
+}
+
 export async function listPlanFeatures(prisma: PrismaClient, organizationId: string, planKey: string): Promise<{ data: PlanFeatureJson[] }> {
   const plan = await planOf(prisma, organizationId, planKey);
   const rows = await prisma.planFeature.findMany({ where: { planId: plan.id }, orderBy: { feature: 'asc' } });
@@ -78,7 +85,7 @@ export async function listPlanFeatures(prisma: PrismaClient, organizationId: str
 /** Creates or replaces a plan's feature; the audit row has it before (null when new) and after. */
 export async function setPlanFeature(prisma: PrismaClient, organizationId: string, planKey: string, feature: string, input: PlanFeatureSet, actor: AuditActor): Promise<{ feature: PlanFeatureJson; created: boolean }> {
   return prisma.$transaction(async (tx) => {
-    const plan = await planOf(tx, organizationId, planKey);
+    const plan = await lockedPlan(tx, organizationId, planKey);
     const values = {
       kind: input.kind,
       enabled: input.kind === 'boolean' ? input.enabled : null,
@@ -103,7 +110,7 @@ export async function setPlanFeature(prisma: PrismaClient, organizationId: strin
 
 export async function removePlanFeature(prisma: PrismaClient, organizationId: string, planKey: string, feature: string, actor: AuditActor): Promise<PlanFeatureJson> {
   return prisma.$transaction(async (tx) => {
-    const plan = await planOf(tx, organizationId, planKey);
+    const plan = await lockedPlan(tx, organizationId, planKey);
     const row = await tx.planFeature.findUnique({ where: { planId_feature: { planId: plan.id, feature } } });
     if (!row) throw new DomainError('not_found', 'NOT_FOUND', `Plan ${planKey} has no feature ${feature}`);
     await tx.planFeature.delete({ where: { id: row.id } });

@@ -71,8 +71,25 @@ test('features set on plans decide the check: allowed with the granting plan, re
   ]);
   expect(audit[5]).toMatchObject({ actorType: 'api_key', actorId: org.apiKeyId, before: { limit: '5' }, after: { limit: '10' } });
 
-  // A canceled subscription grants nothing.
-  await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { status: 'canceled' } });
+  // A plan in another currency is no upgrade (a plan change keeps the currency).
+  const euro = await prisma.plan.create({ data: { organizationId: org.organizationId, key: 'euro-pro', name: 'Euro Pro', currency: 'eur', interval: 'month', baseFee: '1' } });
+  expect((await put('euro-pro', 'sso', { kind: 'boolean', enabled: true })).status).toBe(201);
+  expect((await check({ feature: 'sso' })).body.upgrade_options.map((o: { plan_key: string }) => o.plan_key)).toEqual(['pro']);
+  expect(euro.currency).toBe('eur');
+
+  // A change to pro taking effect next week: the subscription row names pro already (as the change workflow leaves
+  // it), but until then the customer is on basic, as billing counts it.
+  const nextWeek = new Date(Date.now() + 7 * 86_400_000);
+  await prisma.subscriptionPlanChange.create({
+    data: { organizationId: org.organizationId, subscriptionId: catalog.subscriptionId, fromPlanId: catalog.basicPlanId, toPlanId: catalog.proPlanId, effectiveAt: nextWeek, requestKey: 'later' },
+  });
+  await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { planId: catalog.proPlanId } });
+  expect((await check({ feature: 'sso' })).body).toMatchObject({ allowed: false, plan_key: 'basic' });
+
+  // A cancellation taking effect next week: still entitled until then; once it has, nothing.
+  await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { planId: catalog.basicPlanId, status: 'canceled', canceledAt: nextWeek } });
+  expect((await check({ feature: 'seats', quantity: '1' })).body).toMatchObject({ allowed: true, plan_key: 'basic' });
+  await prisma.subscription.update({ where: { id: catalog.subscriptionId }, data: { canceledAt: new Date(Date.now() - 1000) } });
   expect((await check({ feature: 'seats', quantity: '1' })).body).toMatchObject({ allowed: false, reason: 'no active subscription, so no plan grants seats' });
 });
 

@@ -103,7 +103,7 @@ describe('POST /api/v1/entitlements/check', () => {
     expect(fresh.body).toMatchObject({ allowed: true, used: '0', remaining: '10' });
 
     const soft = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'email', quantity: 100 });
-    expect(soft.body).toMatchObject({ allowed: true, limit: '3', mode: 'SOFT', reason: expect.stringMatching(/^SOFT limit of 3 \(\d+ used\): usage past it is allowed and billed$/) });
+    expect(soft.body).toMatchObject({ allowed: true, limit: '3', mode: 'SOFT', reason: expect.stringMatching(/^SOFT limit of 3 \(\d+ used\): usage past it is allowed, with a notice$/) });
 
     const none = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'unmetered', quantity: 1 });
     expect(none.body).toEqual({ allowed: true, reason: 'no quota limit on unmetered for c', limit: null, mode: null, used: '0', remaining: null, reset_at: null });

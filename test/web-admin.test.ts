@@ -391,6 +391,9 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
       await fill();
       await page.getByRole('button', { name: 'Set feature' }).click();
     };
+    // A limit typed under the wrong kind would grant without limit: refused, naming it.
+    await set('pro', 'web-seats', 'boolean', () => page.getByLabel('Limit (limit)').fill('25'));
+    await page.getByRole('alert').getByText(/^Limit: only for kind limit; this feature is kind boolean/).waitFor();
     await set('pro', 'web-seats', 'limit', () => page.getByLabel('Limit (limit)').fill('many'));
     await page.getByRole('alert').getByText(/^Limit: must be a non-negative decimal string/).waitFor();
     await set('pro', 'web-seats', 'limit', () => page.getByLabel('Limit (limit)').fill('25'));

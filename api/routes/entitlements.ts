@@ -50,10 +50,12 @@ async function check(pool: Pool, organizationId: string, customer: string, event
     limit.mode === 'DISABLED'
       ? `quotas on ${eventType} are off for ${customer}`
       : limit.mode === 'SOFT'
-        ? `SOFT limit of ${cap} (${used} used): usage past it is allowed and billed`
-        : allowed
-          ? `within the HARD limit of ${cap} (${used} used)`
-          : `the HARD limit of ${cap} would be passed (${used} used, ${quantity} asked)${resets}`;
+        ? `SOFT limit of ${cap} (${used} used): usage past it is allowed, with a notice`
+        : !allowed
+          ? `the HARD limit of ${cap} would be passed (${used} used, ${quantity} asked)${resets}`
+          : state.used.plus(dec(quantity)).gt(dec(limit.limitValue))
+            ? `past the HARD limit of ${cap} (${used} used, ${quantity} asked), let in during its grace period`
+            : `within the HARD limit of ${cap} (${used} used)`;
   return { allowed, reason, limit: cap, mode: limit.mode, used, remaining: toPlainString(remaining(limit.limitValue, state.used)), reset_at: window.end?.toISOString() ?? null };
 }
 

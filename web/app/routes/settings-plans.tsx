@@ -24,7 +24,7 @@ export function meta() {
 }
 
 const KIND_HINT =
-  'boolean: the plan includes the feature or not. limit: a request for up to that much is allowed (seats, projects, context tokens). config: a value apps read (a model name, a retention).';
+  'boolean: the plan includes the feature (tick Included) or not. limit: a request for up to that much is allowed (seats, projects, context tokens). config: a value apps read (a model name, a retention). Fill in only the field of the kind you choose.';
 
 export default function PlanFeatures() {
   const { plans } = useLoaderData<typeof loader>();
@@ -62,7 +62,10 @@ export default function PlanFeatures() {
             <p className="hint" id="feature-kind-hint">
               {KIND_HINT}
             </p>
-            <select id="feature-kind" name="kind" aria-describedby="feature-kind-hint" defaultValue="boolean">
+            <select id="feature-kind" name="kind" aria-describedby="feature-kind-hint" defaultValue="" required>
+              <option value="" disabled>
+                Choose a kind
+              </option>
               {FEATURE_KINDS.map((k) => (
                 <option key={k} value={k}>
                   {k}
@@ -70,7 +73,7 @@ export default function PlanFeatures() {
               ))}
             </select>
             <label>
-              <input type="checkbox" name="enabled" defaultChecked /> Included (boolean)
+              <input type="checkbox" name="enabled" /> Included (boolean)
             </label>
             <label htmlFor="feature-limit">Limit (limit)</label>
             <input id="feature-limit" name="limit" inputMode="decimal" />

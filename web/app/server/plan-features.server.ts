@@ -26,6 +26,17 @@ export async function applyPlanFeatureForm(context: AppLoadContext, user: Signed
     }
     if (intent !== 'set') return { ok: false, message: `Unknown action "${String(intent)}".` };
     const kind = formText(form, 'kind');
+    // Fields of another kind filled in are a mistake to show, not to drop: a limit typed under "boolean" would grant without limit.
+    const stray = (
+      [
+        ['enabled', formText(form, 'enabled') === 'on', 'boolean'],
+        ['limit', formText(form, 'limit') !== '', 'limit'],
+        ['value', formText(form, 'value') !== '', 'config'],
+      ] as const
+    ).find(([, filled, owner]) => filled && kind !== owner);
+    if (stray && kind !== '') {
+      return { ok: false, field: stray[0], message: `${LABELS[stray[0]]}: only for kind ${stray[2]}; this feature is kind ${kind}, so leave it empty (or choose kind ${stray[2]})` };
+    }
     const parsed = PlanFeatureSetSchema.safeParse(
       kind === 'boolean' ? { kind, enabled: formText(form, 'enabled') === 'on' } : kind === 'limit' ? { kind, limit: formText(form, 'limit') } : { kind, value: formText(form, 'value') },
     );
