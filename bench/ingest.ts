@@ -421,7 +421,11 @@ async function entitlementLatency(stack: StackFile, prisma: PrismaClient, calls:
       create: { organizationId: org.id, externalId: `bench-customer-${c}` },
       update: {},
     });
-    await prisma.subscription.create({ data: { organizationId: org.id, customerId: customer.id, planId: plans[0]!.id, startDate: new Date('2025-01-01T00:00:00Z'), billingAnchorDay: 1 } });
+    // Started an hour ago and marked as having its workflow: nothing bills these (a subscription without one would be
+    // started by the next `npm start` or sweep and bill from its start date, loading the worker of later runs).
+    await prisma.subscription.create({
+      data: { organizationId: org.id, customerId: customer.id, planId: plans[0]!.id, startDate: new Date(Date.now() - 3_600_000), billingAnchorDay: 1, workflowStartedAt: new Date() },
+    });
   }
   const url = new URL(`${stack.api.url}/api/v1/entitlements/check`);
   const measure = async (body: (i: number) => object) => {
