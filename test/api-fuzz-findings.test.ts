@@ -51,6 +51,10 @@ describe('input that was a 500 is a 400 naming the field', () => {
     ['PATCH', '/api/v1/settings/alerts', { smtp_url: 'AAA' }, 'smtp_url', /smtp:\/\/ or smtps:\/\/ URL/],
     ['POST', '/api/v1/reconciliations', { period_start: '2024-06-01T00:00:00.000Z', period_end: 'ß5HN' }, 'period_end', /ISO 8601 date/],
     ['GET', '/api/v1/revenue?as_of=%3B%3A%23', undefined, 'as_of', /ISO 8601 date \(2024-06-30\)/],
+    // valid ISO 8601 that PostgreSQL's timestamptz refuses: year 0000, and a UTC year past 9999 reached through the offset
+    ['GET', '/api/v1/events?from=0000-06-01T00%3A00%3A00Z', undefined, 'from', /years 0001 to 9999/],
+    ['GET', '/api/v1/events?to=9999-12-31T23%3A59%3A59-15%3A00', undefined, 'to', /years 0001 to 9999/],
+    ['GET', '/api/v1/revenue?as_of=0000-01-01', undefined, 'as_of', /years 0001 to 9999/],
   ])('%s %s %j', async (method, path, body, field, message) => {
     const res = await send(method, path, body);
     expect(res.status).toBe(400);
@@ -58,6 +62,12 @@ describe('input that was a 500 is a 400 naming the field', () => {
     expect(answer.details.field).toBe(field);
     expect(answer.error).toMatch(message);
   });
+});
+
+test('an offset PostgreSQL does not take (-22:26) is applied before the query: the events from then are listed', async () => {
+  const res = await send('GET', '/api/v1/events?from=6396-03-06T02%3A10%3A03.255771-22%3A26');
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ data: [] });
 });
 
 describe('what the document says is what the API takes', () => {

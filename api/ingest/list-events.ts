@@ -65,8 +65,8 @@ export async function listEvents(pool: Pool, organizationId: string, query: List
   if (query.customer) add('customer_external_id = ?', query.customer);
   if (query.event_type) add('event_type = ?', query.event_type);
   if (query.status) add('status = ?::event_status', query.status);
-  if (query.from) add('"timestamp" >= ?::timestamptz', query.from);
-  if (query.to) add('"timestamp" < ?::timestamptz', query.to);
+  if (query.from) add('"timestamp" >= ?::timestamptz', query.from.toISOString());
+  if (query.to) add('"timestamp" < ?::timestamptz', query.to.toISOString());
   if (query.cursor) {
     const after = decodeCursor(query.cursor);
     params.push(after.timestamp.toISOString(), after.id);

@@ -1,3 +1,4 @@
+import { dateTimeInput } from '../../services/schemas/instant';
 import { z } from 'zod';
 import 'zod-openapi';
 import { findExactNumber } from '../exact-json';
@@ -168,8 +169,8 @@ export const ListEventsQuerySchema = z.strictObject({
   customer: z.string().min(1).optional().meta({ description: 'customer_external_id' }),
   event_type: z.string().min(1).optional(),
   status: eventStatus.optional(),
-  from: z.iso.datetime({ offset: true }).optional().meta({ description: 'timestamp ≥ from' }),
-  to: z.iso.datetime({ offset: true }).optional().meta({ description: 'timestamp < to' }),
+  from: dateTimeInput('timestamp ≥ from').optional(),
+  to: dateTimeInput('timestamp < to').optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().min(1).optional().meta({ description: 'next_cursor of the previous page' }),
 });
