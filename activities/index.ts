@@ -11,6 +11,7 @@ import { collectPayment } from './stripe/collect-payment';
 import { failCreditNote, issueCreditNoteInStripe, recordCreditNote } from './stripe/credit-notes';
 import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
 import { linkStripeCustomer } from './stripe/link-customer';
+import { createPaymentSetupSession } from './stripe/payment-setup';
 import { markInvoicePaid } from './stripe/mark-paid';
 import { markInvoiceUncollectible } from './stripe/mark-uncollectible';
 import { voidInvoiceInStripe } from './stripe/void-invoice';
@@ -64,6 +65,7 @@ export function createActivities(deps: ActivityDeps) {
     // Stripe
     finalizeInvoiceInStripe: finalizeInvoiceInStripe(deps),
     linkStripeCustomer: linkStripeCustomer(deps),
+    createPaymentSetupSession: createPaymentSetupSession(deps),
     collectPayment: collectPayment(deps),
     markInvoicePaid: markInvoicePaid(deps),
     markInvoiceUncollectible: markInvoiceUncollectible(deps),

@@ -23,6 +23,7 @@ import {
   RatingResponseSchema,
 } from './schemas/other';
 import { CustomerUpdateSchema } from '../services/customers';
+import { PaymentSetupRequestSchema, PaymentSetupSessionSchema } from '../services/payment-setup';
 import { PlanFeatureListSchema, PlanFeatureParamsSchema, PlanFeatureSchema, PlanFeatureSetSchema } from '../services/plan-features';
 import { RerateRequestSchema, RerateResultSchema, UnpricedEventsQuerySchema, UnpricedEventsSchema } from '../services/unpriced-events';
 import { ProvidersPricingQuerySchema, ProvidersPricingSchema, VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
@@ -391,6 +392,24 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
               '404': { description: 'No such customer in your organization', content: errorContent },
               '409': { description: 'The Stripe customer is linked to another customer, this customer is invoiced in Stripe under its current one, the link changed meanwhile, or another link of it is being checked', content: errorContent },
               '503': { description: 'Stripe did not answer after retries; nothing changed', content: errorContent },
+            },
+          ),
+        },
+      },
+      '/api/v1/customers/{external_id}/payment-setup': {
+        post: {
+          summary: 'A hosted Stripe page where the customer saves a card for their invoices',
+          description:
+            "Opens a Stripe Checkout session in setup mode for the customer (its Stripe customer is made now if it has none) and answers the page's URL to send the customer to. Until a customer has a card, its invoices are sent to pay by their due date (invoice_collection auto); with invoice_collection auto, the first invoice finalized after the card is saved is charged to it, and so are payment retries. A request sent again with its request_key answers the same page. Audited as customer.payment_setup_started.",
+          requestParams: { path: ExternalIdParamsSchema },
+          requestBody: { required: true, content: json(PaymentSetupRequestSchema) },
+          responses: responses(
+            { status: '201', description: 'The page is open', schema: PaymentSetupSessionSchema },
+            {
+              '202': { description: 'Stripe is still being asked; the workflow opens the page when it answers', content: json(z.object({ workflow_id: z.string() }).meta({ id: 'PaymentSetupPending' })) },
+              '404': { description: 'No such customer in your organization', content: errorContent },
+              '409': { description: "The request_key was sent before with a different request (REQUEST_KEY_REUSED), or the organization's Stripe key (or the deployment's) is missing or refused", content: errorContent },
+              '503': { description: 'Stripe did not answer after retries; no page was opened', content: errorContent },
             },
           ),
         },

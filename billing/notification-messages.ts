@@ -23,7 +23,8 @@ export interface OutgoingNotification {
  *   eventType, used, limit, mode, softWarningPercent, windowStart, windowEnd
  * - invoice.*: invoiceId, customerExternalId (or customerName), total, currency,
  *   periodStart, periodEnd; approval_reminder also waitingHours, remindersSent;
- *   uncollectible also paymentAttempts, lastError; auto_approved also afterHours
+ *   uncollectible also attempts, lastDecline (a charged invoice) or dueAt, overdueNotices (a sent one);
+ *   overdue also dueAt, notice, daysOverdue; auto_approved also afterHours
  * - margin.below_threshold / negative / worsened / resolved (activities/margins/evaluate-alerts.ts):
  *   scope, scopeKey, customerExternalId, feature, currency, revenue, cost, margin, marginBps,
  *   previousBps, thresholdBps, periodStart, periodEnd, entityUrl, workflowUrl
@@ -71,7 +72,30 @@ export function renderNotification(n: OutgoingNotification): RenderedNotificatio
     case 'invoice.uncollectible':
       return {
         title: `Invoice uncollectible: ${invoiceSummary(p)}`,
-        lines: [...invoiceLines(p), ...optional('Payment attempts', text(p.paymentAttempts)), ...optional('Last error', text(p.lastError)), 'Every scheduled payment retry failed; follow up with the customer.'],
+        lines: text(p.dueAt)
+          ? [
+              ...invoiceLines(p),
+              ...optional('Was due', text(p.dueAt)),
+              ...optional('Overdue notices sent', text(p.overdueNotices)),
+              'The customer did not pay the invoice sent to them by the last scheduled day; follow up with the customer.',
+            ]
+          : [
+              ...invoiceLines(p),
+              ...optional('Payment attempts', text(p.attempts)),
+              ...optional('Last decline', text(p.lastDecline)),
+              'Every scheduled payment retry failed; follow up with the customer.',
+            ],
+      };
+    case 'invoice.overdue':
+      return {
+        title: `Invoice overdue: ${invoiceSummary(p)}`,
+        lines: [
+          ...invoiceLines(p),
+          ...optional('Was due', text(p.dueAt)),
+          ...optional('Days overdue', text(p.daysOverdue)),
+          ...optional('Overdue notice', text(p.notice)),
+          'The customer has no card to charge and has not paid the invoice sent to them; Stripe\'s invoice page takes the payment.',
+        ],
       };
     case 'invoice.auto_approved':
       return {

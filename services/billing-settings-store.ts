@@ -21,6 +21,8 @@ type StoredSettings = Pick<
   | 'marginThresholdBps'
   | 'marginAlertStepBps'
   | 'invoiceNumberPrefix'
+  | 'invoiceCollection'
+  | 'invoiceDueDays'
 >;
 
 const SETTINGS_COLUMNS = {
@@ -34,13 +36,15 @@ const SETTINGS_COLUMNS = {
   marginThresholdBps: true,
   marginAlertStepBps: true,
   invoiceNumberPrefix: true,
+  invoiceCollection: true,
+  invoiceDueDays: true,
 } as const satisfies Record<keyof StoredSettings, true>;
 
 type Field = keyof BillingSettings;
 const FIELDS = Object.keys(BillingSettingsSchema.shape) as Field[];
 
-/** The API's view of the stored settings; proration_mode stays a string so a stored value is shown as it is. */
-export type SettingsJson = Omit<BillingSettings, 'proration_mode'> & { proration_mode: string };
+/** The API's view of the stored settings; proration_mode and invoice_collection stay strings so a stored value is shown as it is. */
+export type SettingsJson = Omit<BillingSettings, 'proration_mode' | 'invoice_collection'> & { proration_mode: string; invoice_collection: string };
 
 function settingsJson(o: StoredSettings): SettingsJson {
   return {
@@ -54,6 +58,8 @@ function settingsJson(o: StoredSettings): SettingsJson {
     margin_threshold_bps: o.marginThresholdBps,
     margin_alert_step_bps: o.marginAlertStepBps,
     invoice_number_prefix: o.invoiceNumberPrefix,
+    invoice_collection: o.invoiceCollection,
+    invoice_due_days: o.invoiceDueDays,
   };
 }
 
@@ -69,6 +75,8 @@ function columns(s: SettingsJson): StoredSettings {
     marginThresholdBps: s.margin_threshold_bps,
     marginAlertStepBps: s.margin_alert_step_bps,
     invoiceNumberPrefix: s.invoice_number_prefix,
+    invoiceCollection: s.invoice_collection,
+    invoiceDueDays: s.invoice_due_days,
   };
 }
 

@@ -41,6 +41,9 @@ export interface CustomerUpdateDeps {
 
 export type CustomerUpdateOutcome = { customer: CustomerModel; stripeLink: 'linked' | 'unchanged' | 'pending'; workflowId?: string };
 
+/** Failures that mean the organization's Stripe key (or the deployment's) is missing or refused, not Stripe being away. */
+export const STRIPE_ACCOUNT_FAILURES: ReadonlySet<string> = new Set(['StripeAuthenticationError', 'StripePermissionError', 'StripeNotConfigured', 'SecretKeyError', 'SecretOpenError']);
+
 /** The worker's refusal of a link as the API answers it: the field's fault (400), a state to resolve (409), or Stripe away (503). */
 function linkRefusal(outcome: { type: string | null; message: string }): DomainError {
   const field = 'stripe_customer_id';
@@ -57,13 +60,10 @@ function linkRefusal(outcome: { type: string | null; message: string }): DomainE
       return new DomainError('conflict', 'CHANGED_MEANWHILE', message, field);
     case LINK_REFUSALS.notFound:
       return new DomainError('not_found', 'NOT_FOUND', outcome.message);
-    case 'StripeAuthenticationError':
-    case 'StripePermissionError':
-    case 'StripeNotConfigured':
-    case 'SecretKeyError':
-    case 'SecretOpenError':
-      return new DomainError('conflict', 'STRIPE_ACCOUNT_UNUSABLE', `${message} (the organization's Stripe key, or the deployment's, is missing or refused)`, field);
     default:
+      if (outcome.type !== null && STRIPE_ACCOUNT_FAILURES.has(outcome.type)) {
+        return new DomainError('conflict', 'STRIPE_ACCOUNT_UNUSABLE', `${message} (the organization's Stripe key, or the deployment's, is missing or refused)`, field);
+      }
       return new DomainError('unavailable', 'STRIPE_UNAVAILABLE', `${message} (Stripe did not answer after retries; nothing was linked, try again)`, field);
   }
 }

@@ -171,5 +171,9 @@ export interface BillingRunState {
   paymentAttempts: number;
   /** ISO time of the next payment attempt while collecting */
   nextPaymentAt: string | null;
+  /** a sent invoice (no card to charge): when it is due; the customer pays it on Stripe's page (absent in runs from before) */
+  dueAt?: string | null;
+  /** overdue notices sent for a sent invoice so far */
+  overdueNotices?: number;
 }
 export const billingRunStateQuery = defineQuery<BillingRunState>('state');

@@ -1,6 +1,6 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { AuditActor } from '../prisma/audit';
+import { askWorker, type WorkerAnswer } from './worker-answers';
 
 export const LINK_STRIPE_CUSTOMER_WORKFLOW_TYPE = 'linkStripeCustomer';
 
@@ -30,11 +30,7 @@ const LINK_WAIT_MS = 20_000;
 
 export type StripeLinkOutcome =
   | { kind: 'linked'; stripeCustomerId: string; name: string | null; email: string | null; workflowId: string }
-  /** refused for good: the failure's type (LINK_REFUSALS, or the Stripe error's class such as StripeInvalidRequestError) and words */
-  | { kind: 'refused'; type: string | null; message: string; workflowId: string }
-  /** another link of this customer is running */
-  | { kind: 'in_progress'; workflowId: string }
-  | { kind: 'pending'; workflowId: string };
+  | Exclude<WorkerAnswer<never>, { kind: 'done' }>;
 
 /**
  * A link of a customer to an existing Stripe customer, checked in the
@@ -44,23 +40,12 @@ export type StripeLinkOutcome =
  * landing later, after what it was checked against changed.
  */
 export async function requestStripeLink(deps: { temporal: Client; taskQueue: string }, request: StripeLinkRequest): Promise<StripeLinkOutcome> {
-  const workflowId = stripeLinkWorkflowId(request.customerId);
-  let handle;
-  try {
-    handle = await deps.temporal.workflow.start(LINK_STRIPE_CUSTOMER_WORKFLOW_TYPE, { workflowId, taskQueue: deps.taskQueue, args: [request], workflowExecutionTimeout: '10 minutes' });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'in_progress', workflowId };
-    throw err;
-  }
-  try {
-    const result = await deps.temporal.withDeadline(Date.now() + LINK_WAIT_MS, () => handle.result());
-    return { kind: 'linked', ...(result as { stripeCustomerId: string; name: string | null; email: string | null }), workflowId };
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      const cause = err.cause?.cause instanceof Error ? err.cause.cause : err.cause;
-      return { kind: 'refused', type: cause instanceof ApplicationFailure ? (cause.type ?? null) : null, message: cause?.message ?? err.message, workflowId };
-    }
-    // Still checking (Stripe slow, retried, or no worker yet): the workflow writes the link when Stripe answers, within its timeout.
-    return { kind: 'pending', workflowId };
-  }
+  const answer = await askWorker<{ stripeCustomerId: string; name: string | null; email: string | null }>(deps, {
+    workflowType: LINK_STRIPE_CUSTOMER_WORKFLOW_TYPE,
+    workflowId: stripeLinkWorkflowId(request.customerId),
+    args: [request],
+    waitMs: LINK_WAIT_MS,
+    timeout: '10 minutes',
+  });
+  return answer.kind === 'done' ? { kind: 'linked', ...answer.result, workflowId: answer.workflowId } : answer;
 }

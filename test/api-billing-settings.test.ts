@@ -43,6 +43,8 @@ const DEFAULTS = {
   margin_threshold_bps: 2000,
   margin_alert_step_bps: 500,
   invoice_number_prefix: 'INV',
+  invoice_collection: 'auto',
+  invoice_due_days: 30,
 };
 
 /** The organization's row, in the API's field names, straight from the database. */
@@ -59,6 +61,8 @@ async function stored(organizationId: string) {
     margin_alert_step_bps: o.marginAlertStepBps,
     finance_slack_channel: o.financeSlackChannel,
     invoice_number_prefix: o.invoiceNumberPrefix,
+    invoice_collection: o.invoiceCollection,
+    invoice_due_days: o.invoiceDueDays,
   };
 }
 
@@ -97,6 +101,9 @@ describe('PATCH /api/v1/settings/billing', () => {
     ['finance_email', 'finance@acme.test'],
     ['finance_slack_channel', '#acme-finance'],
     ['finance_slack_channel', 'C0123ABCDE'],
+    ['invoice_collection', 'send_invoice'],
+    ['invoice_due_days', 1],
+    ['invoice_due_days', 365],
   ])('sets %s to %j alone, and reads it back', async (field, value) => {
     const org = await createTestOrganization('settings-patch');
     const res = await patch(org.apiKey, { [field]: value });
@@ -128,6 +135,9 @@ describe('PATCH /api/v1/settings/billing', () => {
     ['a fractional retry day', { payment_retry_days: [1.5] }, 'payment_retry_days.0', 'INVALID_TYPE'],
     ['no retry days', { payment_retry_days: [] }, 'payment_retry_days', 'INVALID_VALUE'],
     ['11 retry days', { payment_retry_days: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] }, 'payment_retry_days', 'INVALID_VALUE'],
+    ['an unknown collection', { invoice_collection: 'charge' }, 'invoice_collection', 'INVALID_VALUE'],
+    ['invoices due the day they are sent', { invoice_due_days: 0 }, 'invoice_due_days', 'INVALID_VALUE'],
+    ['invoices due in more than a year', { invoice_due_days: 366 }, 'invoice_due_days', 'INVALID_VALUE'],
     ['a negative grace', { late_event_grace_seconds: -60 }, 'late_event_grace_seconds', 'INVALID_VALUE'],
     ['a grace over 7 days', { late_event_grace_seconds: 7 * 24 * 3600 + 1 }, 'late_event_grace_seconds', 'INVALID_VALUE'],
     ['a grace as a string', { late_event_grace_seconds: '3600' }, 'late_event_grace_seconds', 'INVALID_TYPE'],

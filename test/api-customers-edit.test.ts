@@ -121,3 +121,61 @@ test('name and billing email are edited and audited; a Stripe customer that exis
   const reader = await createApiKey(prisma, org.organizationId, 'reader', { type: 'system', id: 'test' }, ['read']);
   expect((await api.patch(path, reader.key, { name: 'x' })).status).toBe(403);
 }, 120_000);
+
+test('a card setup link: a hosted Stripe Checkout page in setup mode, in the currency of the customer\'s subscription, audited; bad input names the field', async () => {
+  const org = await createTestOrganization('customers-card-setup');
+  const prisma = testPrisma();
+  const catalog = await createBillingCatalog(prisma, org.organizationId, { startDate: new Date('2026-10-01T00:00:00Z'), anchorDay: 1, currency: 'gbp' });
+  const path = `/api/v1/customers/${catalog.customerExternalId}/payment-setup`;
+
+  const opened = await api.post(path, org.apiKey, { success_url: 'https://app.example.test/card-saved', cancel_url: 'https://app.example.test/billing' });
+  expect(opened.status).toBe(201);
+  const stripeCustomerId = (await prisma.customer.findUniqueOrThrow({ where: { id: catalog.customerId } })).stripeCustomerId;
+  expect(stripeCustomerId).toMatch(/^cus_/);
+  expect(opened.body).toEqual({
+    checkout_session_id: expect.stringMatching(/^cs_/),
+    url: expect.stringMatching(/^https:\/\/checkout\.stripe\.test\//),
+    expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    stripe_customer_id: stripeCustomerId,
+    workflow_id: expect.stringMatching(new RegExp(`^payment-setup:${catalog.customerId}:`)),
+  });
+  const sent = fake.requestsTo('POST', /^\/v1\/checkout\/sessions$/).find((r) => r.body.customer === stripeCustomerId);
+  expect(sent!.body).toMatchObject({ mode: 'setup', currency: 'gbp', success_url: 'https://app.example.test/card-saved', cancel_url: 'https://app.example.test/billing' });
+  const audit = await prisma.auditLog.findMany({ where: { organizationId: org.organizationId, entityId: catalog.customerId, action: 'customer.payment_setup_started' } });
+  expect(audit.map((a) => [a.actorType, a.after])).toEqual([['api_key', { checkout_session_id: opened.body.checkout_session_id, stripe_customer_id: stripeCustomerId, expires_at: opened.body.expires_at }]]);
+  // A second link (the first expired, another contact) is a new page.
+  const second = await api.post(path, org.apiKey, { success_url: 'https://app.example.test/card-saved', currency: 'EUR' });
+  expect([second.status, second.body.checkout_session_id === opened.body.checkout_session_id]).toEqual([201, false]);
+
+  // Sent again with its request_key (a 202, a lost answer): the same page, not a second one; the key with another body is refused.
+  const keyed = { success_url: 'https://app.example.test/card-saved', request_key: 'card-acme-1' };
+  const firstKeyed = await api.post(path, org.apiKey, keyed);
+  const againKeyed = await api.post(path, org.apiKey, keyed);
+  expect([firstKeyed.status, againKeyed.status, againKeyed.body.checkout_session_id]).toEqual([201, 201, firstKeyed.body.checkout_session_id]);
+  const reused = await api.post(path, org.apiKey, { ...keyed, success_url: 'https://app.example.test/other' });
+  expect([reused.status, reused.body.code, reused.body.details?.field]).toEqual([409, 'REQUEST_KEY_REUSED', 'request_key']);
+  const sessions = await prisma.auditLog.count({ where: { organizationId: org.organizationId, entityId: catalog.customerId, action: 'customer.payment_setup_started' } });
+  expect(sessions).toBe(3);
+
+  // A customer with no subscription needs the currency said.
+  expect((await api.post('/api/v1/customers', org.apiKey, { external_id: 'walk-in' })).status).toBe(201);
+  const noCurrency = await api.post('/api/v1/customers/walk-in/payment-setup', org.apiKey, { success_url: 'https://app.example.test/ok' });
+  expect([noCurrency.status, noCurrency.body.details?.field, noCurrency.body.error]).toEqual([400, 'currency', 'currency: customer walk-in has no subscription to take it from; say which currency the card will pay']);
+  expect((await api.post('/api/v1/customers/walk-in/payment-setup', org.apiKey, { success_url: 'https://app.example.test/ok', currency: 'usd' })).status).toBe(201);
+
+  const bad: [object, string][] = [
+    [{}, 'success_url'],
+    [{ success_url: 'ftp://app.example.test/x' }, 'success_url'],
+    [{ success_url: '/relative' }, 'success_url'],
+    [{ success_url: 'https://app.example.test/ok', cancel_url: 'javascript:alert(1)' }, 'cancel_url'],
+    [{ success_url: 'https://app.example.test/ok', currency: 'xyz' }, 'currency'],
+    [{ success_url: 'https://app.example.test/ok', mode: 'payment' }, 'mode'],
+  ];
+  for (const [body, field] of bad) {
+    const res = await api.post(path, org.apiKey, body);
+    expect([JSON.stringify(body), res.status, res.body.details?.field]).toEqual([JSON.stringify(body), 400, field]);
+  }
+  expect((await api.post('/api/v1/customers/nobody/payment-setup', org.apiKey, { success_url: 'https://app.example.test/ok', currency: 'usd' })).status).toBe(404);
+  const reader = await createApiKey(prisma, org.organizationId, 'reader', { type: 'system', id: 'test' }, ['read']);
+  expect((await api.post(path, reader.key, { success_url: 'https://app.example.test/ok' })).status).toBe(403);
+}, 120_000);

@@ -1,7 +1,5 @@
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import { createStripeClient } from '../activities/stripe/client';
 import { monthIndex, nextPeriod, periodContaining } from '../billing/billing-period';
 import { dec } from '../billing/decimal';
 import { prorate } from '../billing/proration';
@@ -17,13 +15,12 @@ import {
   type SubscriptionState,
 } from '../temporal/billing-messages';
 import { billingRunWorkflowId, subscriptionWorkflowId } from '../temporal/workflow-ids';
-import { createLedgerflowWorker } from '../worker/create-worker';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPool, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
 import { RecordingNotifier, waitFor } from './harness/ingest-worker';
 import { recordHistory } from './harness/histories';
 import { StripeFake } from './harness/stripe-fake';
-import { createTimeSkippingEnv, describeWithTimeSkipping } from './harness/time-skipping';
+import { describeWithTimeSkipping, startTimeSkippingWorker } from './harness/time-skipping';
 
 /**
  * Two months of one subscription in seconds, on Temporal's time-skipping test
@@ -37,35 +34,17 @@ const DAY_MS = 24 * HOUR_MS;
 
 describeWithTimeSkipping('a subscription over two months (time skipping)', () => {
   let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
+  let stop: () => Promise<void>;
   const fake = new StripeFake();
   const notifier = new RecordingNotifier();
   const taskQueue = uniqueTaskQueue('billing-month');
 
   beforeAll(async () => {
-    env = await createTimeSkippingEnv();
-    const port = await fake.start();
-    worker = await createLedgerflowWorker({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue,
-      prisma: testPrisma(),
-      pool: testPool(),
-      client: env.client,
-      notifier,
-      stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${port}` }),
-      workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE!,
-      // The test server has no custom search attributes.
-      searchAttributes: false,
-    });
-    running = worker.run();
+    ({ env, stop } = await startTimeSkippingWorker({ taskQueue, stripePort: await fake.start(), notifier }));
   });
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
-    await env?.teardown();
+    await stop?.();
     await fake.stop();
     await closeTestPrisma();
   });

@@ -61,7 +61,7 @@ describe('finalizeInvoiceInStripe after a failure', () => {
 
     const resumed = await runInWorkflow({ workflowId: inv.workflowId, runId: 'run-after-reset' }, finalize, input);
 
-    expect(resumed).toEqual({ stripeInvoiceId: stored.stripeInvoiceId, amountDueMinor: 4000 });
+    expect(resumed).toEqual({ stripeInvoiceId: stored.stripeInvoiceId, amountDueMinor: 4000, collection: { method: 'charge_automatically', dueAt: null } });
     const created = fake.requestsTo('POST', /^\/v1\/invoices$/).filter((r) => (r.body.metadata as Record<string, string>).ledgerflow_invoice_id === inv.invoiceId);
     expect(created.map((r) => r.status)).toEqual([200]);
     const items = fake.requestsTo('POST', /^\/v1\/invoiceitems$/).filter((r) => r.body.invoice === stored.stripeInvoiceId);

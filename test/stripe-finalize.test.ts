@@ -38,23 +38,31 @@ const audit = (invoiceId: string, action: string) =>
   testPrisma().auditLog.findMany({ where: { organizationId, entityType: 'invoice', entityId: invoiceId, action }, orderBy: { id: 'asc' } });
 
 describe('finalizeInvoiceInStripe', () => {
-  it('creates the customer, one item per line in integer minor units, finalizes, and records it', async () => {
+  it('creates the customer, makes its saved card the invoice default, one item per line in integer minor units, finalizes, and records it', async () => {
     const inv = await insertInvoice(organizationId, { currency: 'usd', lines: ['30.00', '-10.00', '20.00'] });
     let result: Awaited<ReturnType<typeof finalize>> | undefined;
     const calls = await callsDuring(async () => {
       result = await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId, invoiceId: inv.invoiceId });
     });
 
-    expect(calls.map((c) => `${c.method} ${c.path.replace(/\/in_\w+\//, '/:id/')}`)).toEqual([
+    expect(calls.map((c) => `${c.method} ${c.path.replace(/\/in_\w+\//, '/:id/').replace(/\/cus_\w+/, '/:customer')}`)).toEqual([
       'POST /v1/customers',
+      // stripe-mock's customer has a saved payment method but no invoice default: it becomes the default, and the invoice is charged
+      'GET /v1/customers/:customer',
+      'GET /v1/customers/:customer/payment_methods',
+      'POST /v1/customers/:customer',
       'POST /v1/invoices',
       'POST /v1/invoiceitems',
       'POST /v1/invoiceitems',
       'POST /v1/invoiceitems',
       'POST /v1/invoices/:id/finalize',
     ]);
+    expect(calls[3]!.form.get('invoice_settings[default_payment_method]')).toMatch(/^(pm|card)_\w+$/);
     expect(calls.map((c) => c.idempotencyKey)).toEqual([
       `ledgerflow-customer-${inv.customerId}`,
+      null,
+      null,
+      `ledgerflow-default-pm-${inv.customerId}-${calls[3]!.form.get('invoice_settings[default_payment_method]')}`,
       `ledgerflow-invoice-${inv.invoiceId}`,
       ...inv.lineIds.map((id) => `ledgerflow-line-${id}`),
       `ledgerflow-finalize-${inv.invoiceId}`,
@@ -62,7 +70,7 @@ describe('finalizeInvoiceInStripe', () => {
     const items = calls.filter((c) => c.path === '/v1/invoiceitems');
     expect(items.map((c) => c.form.get('amount'))).toEqual(['3000', '-1000', '2000']);
     expect(items.map((c) => c.form.get('metadata[ledgerflow_line_id]'))).toEqual(inv.lineIds);
-    const created = calls[1]!.form;
+    const created = calls[4]!.form;
     const { number } = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
     expect(number).toMatch(/^INV-\d{6}$/);
     expect(
@@ -96,9 +104,9 @@ describe('finalizeInvoiceInStripe', () => {
       number: null,
     });
 
-    expect(result).toEqual({ stripeInvoiceId: expect.stringMatching(/^in_/), amountDueMinor: 4000 });
+    expect(result).toEqual({ stripeInvoiceId: expect.stringMatching(/^in_/), amountDueMinor: 4000, collection: { method: 'charge_automatically', dueAt: null } });
     const stored = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId }, include: { customer: true } });
-    expect(stored).toMatchObject({ status: 'finalized', stripeInvoiceId: result!.stripeInvoiceId, finalizedAt: expect.any(Date) });
+    expect(stored).toMatchObject({ status: 'finalized', stripeInvoiceId: result!.stripeInvoiceId, finalizedAt: expect.any(Date), collectionMethod: 'charge_automatically', dueAt: null });
     expect(stored.customer.stripeCustomerId).toMatch(/^cus_/);
     const rows = await audit(inv.invoiceId, 'invoice.finalized');
     expect(rows).toHaveLength(1);
@@ -256,5 +264,42 @@ describe('finalizeInvoiceInStripe', () => {
       type: 'StripeNotConfigured',
       nonRetryable: true,
     });
+  });
+  it('sends the invoice with a due date when the organization collects by invoice: Stripe accepts every request', async () => {
+    const { organizationId: sender } = await createTestOrganization('stripe-finalize-send');
+    await testPrisma().organization.update({ where: { id: sender }, data: { invoiceCollection: 'send_invoice', invoiceDueDays: 14 } });
+    const inv = await insertInvoice(sender, { currency: 'eur', lines: ['19.99'] });
+    const before = Date.now();
+    let result: Awaited<ReturnType<typeof finalize>> | undefined;
+    const calls = await callsDuring(async () => {
+      result = await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId: sender, invoiceId: inv.invoiceId });
+    });
+
+    // No card is looked for: every invoice of this organization is sent. Its due date is set just before it is
+    // finalized, and the Stripe customer gets the billing email Stripe sends it to (stripe-mock's customer has none).
+    expect(calls.map((c) => `${c.method} ${c.path.replace(/\/in_\w+/, '/:id').replace(/\/cus_\w+/, '/:customer')}`)).toEqual([
+      'POST /v1/customers',
+      'POST /v1/invoices',
+      'POST /v1/invoiceitems',
+      'GET /v1/customers/:customer',
+      'POST /v1/customers/:customer',
+      'POST /v1/invoices/:id',
+      'POST /v1/invoices/:id/finalize',
+      'POST /v1/invoices/:id/send',
+    ]);
+    const created = calls[1]!.form;
+    expect(calls[4]!.form.get('email')).toBe('billing@acme.test');
+    const stored = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
+    expect(stored).toMatchObject({ status: 'finalized', collectionMethod: 'send_invoice', dueAt: expect.any(Date) });
+    const dueAt = stored.dueAt!.getTime();
+    expect(dueAt).toBeGreaterThanOrEqual(before - 1000 + 14 * 86_400_000);
+    expect(dueAt).toBeLessThanOrEqual(Date.now() + 14 * 86_400_000);
+    expect([created.get('collection_method'), created.get('days_until_due')]).toEqual(['send_invoice', '14']);
+    expect(calls[5]!.form.get('due_date')).toBe(String(dueAt / 1000));
+    expect(calls[7]!.idempotencyKey).toBe(`ledgerflow-send-${inv.invoiceId}`);
+    expect(result).toMatchObject({ collection: { method: 'send_invoice', dueAt: stored.dueAt!.toISOString() } });
+    // (stripe-mock's invoices have no hosted page; test/billing-send-invoice.test.ts keeps the fake's)
+    const [row] = await testPrisma().auditLog.findMany({ where: { organizationId: sender, entityId: inv.invoiceId, action: 'invoice.finalized' } });
+    expect(row!.after).toMatchObject({ collectionMethod: 'send_invoice', dueAt: stored.dueAt!.toISOString() });
   });
 });

@@ -176,6 +176,9 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await page.getByLabel('Slack channel').fill('#revenue');
     await page.getByLabel('Email recipient').fill('billing@admin.test');
     await page.getByLabel('Alert below margin (basis points)').fill('3500');
+    await expect(page.getByLabel('Invoice collection').inputValue()).resolves.toBe('auto');
+    await page.getByLabel('Invoice collection').selectOption('send_invoice');
+    await page.getByLabel('A sent invoice is due after (days)').fill('14');
     await page.getByRole('button', { name: 'Save settings' }).click();
     await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Saved\./);
     await screenshot(page, 'settings-organization');
@@ -187,6 +190,8 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
       finance_email: 'billing@admin.test',
       margin_threshold_bps: 3500,
       margin_alert_step_bps: 500,
+      invoice_collection: 'send_invoice',
+      invoice_due_days: 14,
     });
     const audit = await testPrisma().auditLog.findMany({ where: { organizationId, action: 'organization.billing_settings_updated' } });
     expect(audit.map((a) => [a.actorType, a.actorId])).toEqual([['user', users.admin]]);
@@ -198,6 +203,8 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await expect(page.getByText('Remind finance every (hours): must be at least 1 hour').count()).resolves.toBe(1);
     await expect(page.getByText('Alert below margin (basis points): must be a whole number').count()).resolves.toBe(1);
     expect((await api.get('/api/v1/settings/billing', orgApiKey)).body.approval_reminder_hours).toBe(12);
+    // Back to charging: this organization's billing runs below collect by card.
+    expect((await api.patch('/api/v1/settings/billing', orgApiKey, { invoice_collection: 'auto' })).status).toBe(200);
   });
 
   it('saves alert recipients and a Slack token on the alert channels page; the token is stored sealed and never shown again', async () => {
@@ -377,6 +384,25 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
       ['customer.updated', 'user', users.finance],
     ]);
     await screenshot(page, 'customer-edit');
+
+    // A page where the customer saves a card: opened in Stripe by the worker, shown as a link to send them.
+    await prisma.plan.create({ data: { organizationId, key: `card-${randomUUID().slice(0, 8)}`, name: 'Card plan', currency: 'eur', interval: 'month', baseFee: '10' } }).then((plan) =>
+      prisma.subscription.create({ data: { organizationId, customerId: customer.id, planId: plan.id, startDate: new Date('2026-10-01T00:00:00Z'), billingAnchorDay: 1 } }),
+    );
+    const cardSection = page.getByRole('region', { name: 'Card for invoices' });
+    await cardSection.getByLabel('Send the customer back to').fill('ftp://shop.example.test/billing');
+    await page.getByRole('button', { name: 'Open a card setup page' }).click();
+    await cardSection.getByRole('alert').getByText(/^Send the customer back to: must be an absolute http\(s\) URL/).waitFor();
+    await cardSection.getByLabel('Send the customer back to').fill('https://shop.example.test/billing');
+    await page.getByRole('button', { name: 'Open a card setup page' }).click();
+    const link = cardSection.getByRole('link', { name: /^https:\/\/checkout\.stripe\.test\// });
+    await link.waitFor();
+    await cardSection.getByRole('status').getByText(new RegExp(`^Card setup page opened for ${customer.externalId}\\. Send the customer this link`)).waitFor();
+    const href = await link.getAttribute('href');
+    const session = [...fake.checkoutSessions.values()].find((cs) => cs.url === href);
+    expect(session).toMatchObject({ customer: existing, successUrl: 'https://shop.example.test/billing', cancelUrl: 'https://shop.example.test/billing' });
+    const setup = await prisma.auditLog.findFirstOrThrow({ where: { organizationId, entityId: customer.id, action: 'customer.payment_setup_started' } });
+    expect([setup.actorType, setup.actorId, (setup.after as { checkout_session_id: string }).checkout_session_id]).toEqual(['user', users.finance, session!.id]);
   });
 
   it('sets, changes and removes plan features on the plans page; the entitlement check answers from them; the audit names the person', async () => {

@@ -111,7 +111,11 @@ describeWithChromium('web-browser')('web app in Chromium', () => {
     await expect(page.getByRole('status').textContent()).resolves.toMatch(/^Done: the billing run is now finalizing/);
     // The page polls while the run works: finalized, then paid, without a reload.
     await page.getByTestId('invoice-status').filter({ hasText: /^paid$/ }).waitFor({ timeout: 60_000 });
-    expect((await testPrisma().invoice.findUniqueOrThrow({ where: { id: first!.invoiceId } })).status).toBe('paid');
+    const paidInvoice = await testPrisma().invoice.findUniqueOrThrow({ where: { id: first!.invoiceId } });
+    expect(paidInvoice.status).toBe('paid');
+    // The fake's customers have a card on file: charged, with Stripe's page for the customer's records.
+    await expect(page.getByTestId('invoice-collection').textContent()).resolves.toBe("Charged to the customer's card · Stripe invoice page");
+    expect(await page.getByRole('link', { name: 'Stripe invoice page' }).getAttribute('href')).toBe(`https://invoice.stripe.test/i/${paidInvoice.stripeInvoiceId}`);
 
     const approval = page.getByRole('row').filter({ hasText: 'invoice.approved' });
     await expect(approval.getByRole('cell').nth(2).textContent()).resolves.toBe(`user: ${users.finance}`);

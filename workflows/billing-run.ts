@@ -2,6 +2,7 @@ import { ActivityFailure, allHandlersFinished, condition, patched, proxyActiviti
 import type { ClosedPeriod, LedgerflowActivities } from '../activities';
 import { failureReason } from './failures';
 import { now } from './clock';
+import { sentInvoiceCheckpoints } from '../billing/collection';
 import { dec } from '../billing/decimal';
 import type { InvoiceStatus } from '../billing/invoice-status';
 import {
@@ -63,6 +64,13 @@ export const ALERT_ON_FAILED_RUN_PATCH = 'alert-on-failed-billing-run';
  * database (the draft's time, the attempts made and the first decline).
  */
 export const RESUME_SCHEDULES_PATCH = 'resume-schedules-from-database';
+
+/**
+ * Runs from before 2026-12-04 charged every finalized invoice. Later runs wait for a sent invoice
+ * (no card on file) to be paid by its due date instead; a run whose worker did not know that
+ * branch (a rolling deploy) keeps charging on replay, and collectPayment refuses a sent invoice.
+ */
+export const SENT_INVOICE_PATCH = 'wait-for-sent-invoice';
 
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
@@ -232,6 +240,8 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
         declined = null;
         paidByStripe = null;
         state.paymentAttempts = 0;
+        if (state.dueAt) state.dueAt = null;
+        if (state.overdueNotices) state.overdueNotices = 0;
         return result();
       }),
     { validator: (req) => (mayAnswerRejection('re-drafted'), requirePerson(req.approver, 'approver'), requirePerson(req.reason, 'reason')) },
@@ -267,6 +277,8 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   let fromDatabase = false;
   /** declined payment attempts of the invoice so far, and when the first was declined */
   let declined: { attempts: number; firstAt: number } | null = null;
+  /** a sent invoice's due date (ms): the customer pays on Stripe's page, no card is charged; null when charged */
+  let sentDueAt: number | null = null;
   /** Takes a closed period's invoice as the one this run bills. */
   function adopt(period: ClosedPeriod): void {
     closed = period;
@@ -318,6 +330,8 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     fromDatabase = patched(RESUME_SCHEDULES_PATCH);
     // Payments made before a reset: the retry schedule goes on from them.
     if (fromDatabase && stored.paymentAttempts > 0) declined = { attempts: stored.paymentAttempts, firstAt: stored.firstDeclinedAt ? Date.parse(stored.firstDeclinedAt) : now() };
+    // Sent to pay by a due date before a reset: the run goes on waiting for the customer (histories from before lack the field).
+    if (stored.collectionMethod === 'send_invoice' && stored.dueAt) sentDueAt = Date.parse(stored.dueAt);
 
     // Once, unless finance voids the invoice while it is collected: then the period is re-drafted (a corrected
     // invoice, through approval and collection again) or written off. A run with no void goes through once.
@@ -336,11 +350,12 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
           await db.settleZeroInvoice(ref);
           state.status = 'settled_zero';
         } else {
-          await stripe.finalizeInvoiceInStripe(ref);
+          const finalized = await stripe.finalizeInvoiceInStripe(ref);
+          sentDueAt = finalized.collection?.method === 'send_invoice' && finalized.collection.dueAt ? Date.parse(finalized.collection.dueAt) : null;
           state.status = 'collecting';
         }
       }
-      if (state.status === 'collecting') await collect();
+      if (state.status === 'collecting') await (sentDueAt !== null && patched(SENT_INVOICE_PATCH) ? awaitSentInvoice(sentDueAt) : collect());
       // ── voided while collected: re-draft the period, or write it off ──────────
       if (statusNow() !== 'void' || !(await redraftOrWriteOff())) break;
     }
@@ -421,6 +436,37 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       declined = { attempts: attempt, firstAt: declined?.firstAt ?? now() };
       if (!(await nextAttemptDue(attempt, outcome.declineCode))) return;
     }
+  }
+
+  /**
+   * A sent invoice: no card to charge, the customer pays on Stripe's page
+   * (a webhook signals it). Unpaid at its due date, finance hears it is
+   * overdue, again on each retry day after it, and after the last one it is
+   * written off as uncollectible. Notices are deduplicated by number, so a
+   * run started over sends none twice.
+   */
+  async function awaitSentInvoice(dueAt: number): Promise<void> {
+    state.dueAt = new Date(dueAt).toISOString();
+    const checkpoints = sentInvoiceCheckpoints(dueAt, closed.paymentRetryDays);
+    for (const [i, at] of checkpoints.entries()) {
+      await condition(() => paidByStripe !== null || statusNow() === 'void', Math.max(1, at - now()));
+      if (statusNow() === 'void') return;
+      if (paidByStripe) {
+        await stripe.markInvoicePaid({ ...ref, source: 'webhook', stripeEventId: paidByStripe.stripeEventId });
+        state.status = 'paid';
+        return;
+      }
+      if (i === checkpoints.length - 1) break;
+      state.overdueNotices = i + 1;
+      await alert('invoice.overdue', `invoice-overdue:${ref.invoiceId}:${i + 1}`, { dueAt: state.dueAt, notice: i + 1, daysOverdue: Math.floor((now() - dueAt) / DAY_MS) });
+    }
+    // Paid at the last moment (Stripe refuses to write off a paid invoice): the payment is recorded instead.
+    if ((await stripe.markInvoiceUncollectible(ref)).status === 'paid') {
+      state.status = 'paid';
+      return;
+    }
+    state.status = 'uncollectible';
+    await alert('invoice.uncollectible', `invoice-uncollectible:${ref.invoiceId}`, { dueAt: state.dueAt, overdueNotices: state.overdueNotices ?? 0 });
   }
 
   /**

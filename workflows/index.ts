@@ -8,3 +8,4 @@ export { reconcile } from './reconcile';
 export { marginWatch, type MarginWatchInput } from './margin-watch';
 export { creditNote } from './credit-note';
 export { linkStripeCustomer } from './link-stripe-customer';
+export { createPaymentSetup } from './payment-setup';

@@ -46,6 +46,9 @@ export interface InvoiceStanding extends InvoiceSnapshot {
   firstDeclinedAt: string | null;
   /** the revision that replaced this invoice (a re-draft or re-issue by another run): the run has nothing left to bill */
   supersededById: string | null;
+  /** how a finalized invoice is collected: a sent one waits for the customer until its due date */
+  collectionMethod: string | null;
+  dueAt: string | null;
 }
 
 /** The invoice as the database has it (a reset run asks before waiting for a decision it may already have). */
@@ -60,11 +63,13 @@ export function readInvoiceState({ pool }: ActivityDeps) {
       created_at: Date;
       payment_attempts: number;
       superseded_by_id: string | null;
+      collection_method: string | null;
+      due_at: Date | null;
       declined_at: unknown;
       declined_logged_at: Date | null;
     }>({
       name: 'read-invoice-state',
-      text: `SELECT i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at, i.payment_attempts, i.superseded_by_id,
+      text: `SELECT i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at, i.payment_attempts, i.superseded_by_id, i.collection_method, i.due_at,
                     d.after -> 'declinedAt' AS declined_at, d.created_at AS declined_logged_at
              FROM invoices i
              LEFT JOIN LATERAL (
@@ -83,6 +88,8 @@ export function readInvoiceState({ pool }: ActivityDeps) {
       paymentAttempts: invoice.payment_attempts,
       firstDeclinedAt: typeof invoice.declined_at === 'string' ? invoice.declined_at : (invoice.declined_logged_at?.toISOString() ?? null),
       supersededById: invoice.superseded_by_id,
+      collectionMethod: invoice.collection_method,
+      dueAt: invoice.due_at?.toISOString() ?? null,
     };
   };
 }

@@ -14,6 +14,7 @@ describe('renderNotification', () => {
     ['invoice.approval_reminder', invoice, 'Invoice awaiting approval: acme, 107.00 USD'],
     ['invoice.uncollectible', invoice, 'Invoice uncollectible: acme, 107.00 USD'],
     ['invoice.auto_approved', invoice, 'Invoice auto-approved: acme, 107.00 USD'],
+    ['invoice.overdue', invoice, 'Invoice overdue: acme, 107.00 USD'],
     ['billing_run.failed', { workflowId: 'billing-run:s1:2026-11-01T00:00:00.000Z', step: 'closePeriod', reason: 'unknown currency "xyz"' }, 'Billing run failed: billing-run:s1:2026-11-01T00:00:00.000Z at closePeriod'],
     ['subscription.request_failed', { subscriptionId: 's1', request: 'changePlan', planKey: 'pro' }, 'Subscription request failed: plan change to pro for s1'],
     ['subscription.request_failed', { subscriptionId: 's1', request: 'cancel' }, 'Subscription request failed: cancellation for s1'],
@@ -45,8 +46,26 @@ describe('renderNotification', () => {
     expect(renderNotification(n('quota.warning', 'oops')).title).toBe('Quota warning: a customer is at the warning level of its quota');
   });
 
+  it('says how a sent invoice went overdue and was written off, with the fields the billing run sends', () => {
+    expect(renderNotification(n('invoice.overdue', { ...invoice, dueAt: '2027-01-03T12:00:00.000Z', notice: 2, daysOverdue: 1 })).lines).toEqual([
+      'Invoice: inv-1',
+      'Customer: acme',
+      'Total: 107.00 USD',
+      'Period: 2026-11-01 – 2026-12-01',
+      'Was due: 2027-01-03T12:00:00.000Z',
+      'Days overdue: 1',
+      'Overdue notice: 2',
+      "The customer has no card to charge and has not paid the invoice sent to them; Stripe's invoice page takes the payment.",
+    ]);
+    expect(renderNotification(n('invoice.uncollectible', { ...invoice, dueAt: '2027-01-03T12:00:00.000Z', overdueNotices: 3 })).lines.slice(4)).toEqual([
+      'Was due: 2027-01-03T12:00:00.000Z',
+      'Overdue notices sent: 3',
+      'The customer did not pay the invoice sent to them by the last scheduled day; follow up with the customer.',
+    ]);
+  });
+
   it('ends the plain text with the organization and the dedupe key', () => {
-    expect(renderPlainText(n('invoice.uncollectible', { ...invoice, paymentAttempts: 5 })).split('\n')).toEqual([
+    expect(renderPlainText(n('invoice.uncollectible', { ...invoice, attempts: 5, lastDecline: 'insufficient_funds' })).split('\n')).toEqual([
       'Invoice uncollectible: acme, 107.00 USD',
       '',
       'Invoice: inv-1',
@@ -54,6 +73,7 @@ describe('renderNotification', () => {
       'Total: 107.00 USD',
       'Period: 2026-11-01 – 2026-12-01',
       'Payment attempts: 5',
+      'Last decline: insufficient_funds',
       'Every scheduled payment retry failed; follow up with the customer.',
       '',
       'Organization: org-1',

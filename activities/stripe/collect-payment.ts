@@ -33,6 +33,10 @@ export function collectPayment(deps: ActivityDeps) {
     if (invoice.status !== 'finalized' || !invoice.stripeInvoiceId) {
       throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} is ${invoice.status}; only a finalized invoice is collected`, 'InvoiceNotFinalized');
     }
+    if (invoice.collectionMethod === 'send_invoice') {
+      // Sent to pay by its due date (no card on file, or the organization's setting): never charged.
+      throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} was sent to the customer to pay by its due date; it is not charged`, 'InvoiceSentNotCharged');
+    }
     const stripeInvoiceId = invoice.stripeInvoiceId;
 
     let paid: boolean;

@@ -5,9 +5,11 @@ import { writeAudit, type AuditActor } from '../../prisma/audit';
 import { toStripeAmount } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
-import { workflowActor } from '../workflow-actor';
+import { workflowActor, workflowClock } from '../workflow-actor';
 import { callStripe, invoiceNotFound, stripeAccountOf } from './errors';
 import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
+import { decideCollection, dueDateAt, isCollectionSetting, type CollectionMethod } from '../../billing/collection';
+import { cardOnFile, ensureInvoiceEmail, ensureStripeCustomer } from './customers';
 
 export interface FinalizeInvoiceInput {
   organizationId: string;
@@ -18,6 +20,14 @@ export interface FinalizeInvoiceResult {
   stripeInvoiceId: string;
   /** our invoice total in the currency's minor units (what was put on the Stripe invoice) */
   amountDueMinor: number;
+  /** how it is collected: charged on the retry schedule, or sent to pay by its due date (absent in histories from before) */
+  collection?: InvoiceCollection;
+}
+
+export interface InvoiceCollection {
+  method: CollectionMethod;
+  /** ISO time a sent invoice is due; null when charged */
+  dueAt: string | null;
 }
 
 /** Statuses in which the invoice already went through Stripe finalization. */
@@ -54,7 +64,9 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     await auditResetOnce(prisma, invoice, actor);
 
     const amountDueMinor = toStripeAmount(dec(invoice.total), invoice.currency);
-    if (FINALIZED.has(invoice.status) && invoice.stripeInvoiceId) return { stripeInvoiceId: invoice.stripeInvoiceId, amountDueMinor };
+    if (FINALIZED.has(invoice.status) && invoice.stripeInvoiceId) {
+      return { stripeInvoiceId: invoice.stripeInvoiceId, amountDueMinor, collection: storedCollection(invoice) };
+    }
     if (invoice.status !== 'approved') {
       throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} is ${invoice.status}; only an approved invoice is finalized`, 'InvoiceNotApproved');
     }
@@ -74,6 +86,8 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     const number = await prisma.$transaction((tx) => assignInvoiceNumber(tx, organizationId, invoice.id), TX_OPTIONS);
     const numbering = stripeNumbering(number, own);
     const stripeCustomerId = await ensureStripeCustomer(stripe, prisma, invoice.customer);
+    const org = await prisma.organization.findUniqueOrThrow({ where: { id: organizationId }, select: { invoiceCollection: true, invoiceDueDays: true } });
+    const method = await decideOnce(stripe, prisma, invoice, stripeCustomerId, org.invoiceCollection);
     const currency = invoice.currency.toLowerCase();
     let stripeInvoiceId = invoice.stripeInvoiceId;
     let freshDraft = false;
@@ -83,7 +97,8 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
           {
             customer: stripeCustomerId,
             currency,
-            collection_method: 'charge_automatically',
+            // A sent invoice's due date is set just before it is finalized (below); Stripe needs a term to create it.
+            ...(method === 'send_invoice' ? { collection_method: 'send_invoice' as const, days_until_due: org.invoiceDueDays } : { collection_method: 'charge_automatically' as const }),
             auto_advance: false,
             pending_invoice_items_behavior: 'exclude',
             ...numbering.params,
@@ -97,7 +112,10 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     }
 
     // A Stripe invoice we made in an earlier attempt may already hold some items, or be finalized.
-    const existing = freshDraft ? { draft: true, lineIds: new Set<string>(), numbered: true } : await stripeInvoiceContents(stripe, stripeInvoiceId, numbering);
+    const existing = freshDraft ? { draft: true, lineIds: new Set<string>(), numbered: true, hostedInvoiceUrl: null, dueDate: null } : await stripeInvoiceContents(stripe, stripeInvoiceId, numbering);
+    let hostedInvoiceUrl: string | null = existing.hostedInvoiceUrl;
+    /** a sent invoice's due date as Stripe has it */
+    let dueAt: Date | null = existing.dueDate;
     if (existing.draft) {
       // A draft made before the invoice had its number (or by an older worker) gets it now.
       if (!existing.numbered) {
@@ -122,14 +140,30 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
           ),
         );
       }
-      await callStripe(() => stripe.invoices.finalizeInvoice(stripeInvoiceId, {}, { idempotencyKey: `ledgerflow-finalize-${invoice.id}` }));
+      if (method === 'send_invoice') {
+        // Stripe emails a sent invoice to the customer's address: one is needed before it is finalized.
+        await ensureInvoiceEmail(stripe, stripeCustomerId, invoice.customer);
+        // Due the organization's days after finalizing, on the workflow's clock (the run's timers keep it), even when
+        // finalized long after the draft was made in Stripe.
+        const due = unixSeconds(dueDateAt(workflowClock(), org.invoiceDueDays));
+        await callStripe(() => stripe.invoices.update(stripeInvoiceId, { due_date: due }, { idempotencyKey: `ledgerflow-invoice-due-${invoice.id}-${due}` }));
+        dueAt = new Date(due * 1000);
+      }
+      const finalized = await callStripe(() => stripe.invoices.finalizeInvoice(stripeInvoiceId, {}, { idempotencyKey: `ledgerflow-finalize-${invoice.id}` }));
+      hostedInvoiceUrl = finalized.hosted_invoice_url ?? null;
+    }
+    if (method === 'send_invoice') {
+      if (!dueAt) throw ApplicationFailure.nonRetryable(`Stripe invoice ${stripeInvoiceId} is sent to the customer but has no due date`, 'SentInvoiceWithoutDueDate');
+      // Stripe emails the customer the invoice with its payment page (our invoice is still 'approved' here: sent once).
+      const sent = await callStripe(() => stripe.invoices.sendInvoice(stripeInvoiceId, {}, { idempotencyKey: `ledgerflow-send-${invoice.id}` }));
+      hostedInvoiceUrl = sent.hosted_invoice_url ?? hostedInvoiceUrl;
     }
 
     await prisma.$transaction(async (tx) => {
       const finalizedAt = new Date();
       const { count } = await tx.invoice.updateMany({
         where: { id: invoice.id, organizationId, status: 'approved' },
-        data: { status: 'finalized', finalizedAt },
+        data: { status: 'finalized', finalizedAt, hostedInvoiceUrl, dueAt },
       });
       if (count === 0) return;
       const number = await assignInvoiceNumber(tx, organizationId, invoice.id);
@@ -140,10 +174,20 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
         entityType: 'invoice',
         entityId: invoice.id,
         before: { status: 'approved', stripeInvoiceId: invoice.stripeInvoiceId },
-        after: { status: 'finalized', number, finalizedAt: finalizedAt.toISOString(), stripeInvoiceId, stripeCustomerId, amountDueMinor },
+        after: {
+          status: 'finalized',
+          number,
+          finalizedAt: finalizedAt.toISOString(),
+          stripeInvoiceId,
+          stripeCustomerId,
+          amountDueMinor,
+          collectionMethod: method,
+          dueAt: dueAt?.toISOString() ?? null,
+          hostedInvoiceUrl,
+        },
       });
     }, TX_OPTIONS);
-    return { stripeInvoiceId, amountDueMinor };
+    return { stripeInvoiceId, amountDueMinor, collection: { method, dueAt: dueAt?.toISOString() ?? null } };
   };
 }
 
@@ -176,26 +220,42 @@ async function auditResetOnce(prisma: PrismaClient, invoice: { id: string; organ
   }, TX_OPTIONS);
 }
 
-async function ensureStripeCustomer(
+/** How a finalized invoice is collected; one put into Stripe before invoices kept it was charged. */
+function storedCollection(invoice: { collectionMethod: string | null; dueAt: Date | null }): InvoiceCollection {
+  return invoice.collectionMethod === 'send_invoice'
+    ? { method: 'send_invoice', dueAt: invoice.dueAt?.toISOString() ?? null }
+    : { method: 'charge_automatically', dueAt: null };
+}
+
+/**
+ * How the invoice is collected, decided the first time it goes to Stripe and
+ * kept on the invoice, so a retry or a reset creates the same Stripe invoice
+ * (a card saved meanwhile changes the next invoice, not this one). A card
+ * saved through Checkout but not yet the customer's invoice default is made
+ * the default, so every payment attempt uses it.
+ */
+async function decideOnce(
   stripe: Stripe,
   prisma: PrismaClient,
-  customer: { id: string; organizationId: string; externalId: string; name: string | null; email: string | null; stripeCustomerId: string | null },
-): Promise<string> {
-  if (customer.stripeCustomerId) return customer.stripeCustomerId;
-  const created = await callStripe(() =>
-    stripe.customers.create(
-      {
-        name: customer.name ?? customer.externalId,
-        ...(customer.email && { email: customer.email }),
-        metadata: { ledgerflow_customer_id: customer.id, ledgerflow_organization_id: customer.organizationId, ledgerflow_external_id: customer.externalId },
-      },
-      { idempotencyKey: `ledgerflow-customer-${customer.id}` },
-    ),
-  );
-  // Only the first writer wins; a concurrent billing run of the same customer reads its id back.
-  await prisma.customer.updateMany({ where: { id: customer.id, stripeCustomerId: null }, data: { stripeCustomerId: created.id } });
-  const stored = await prisma.customer.findUniqueOrThrow({ where: { id: customer.id }, select: { stripeCustomerId: true } });
-  return stored.stripeCustomerId ?? created.id;
+  invoice: { id: string; customerId: string; stripeInvoiceId: string | null; collectionMethod: string | null },
+  stripeCustomerId: string,
+  invoiceCollection: string,
+): Promise<CollectionMethod> {
+  if (invoice.collectionMethod === 'send_invoice' || invoice.collectionMethod === 'charge_automatically') return invoice.collectionMethod;
+  // A Stripe invoice made before invoices kept the decision was charged.
+  if (invoice.stripeInvoiceId) return 'charge_automatically';
+  const setting = isCollectionSetting(invoiceCollection) ? invoiceCollection : 'auto';
+  const card = setting === 'send_invoice' ? ({ kind: 'none' } as const) : await cardOnFile(stripe, stripeCustomerId);
+  const decision = decideCollection(setting, card);
+  if (decision.makeDefault) {
+    const paymentMethod = decision.makeDefault;
+    await callStripe(() =>
+      stripe.customers.update(stripeCustomerId, { invoice_settings: { default_payment_method: paymentMethod } }, { idempotencyKey: `ledgerflow-default-pm-${invoice.customerId}-${paymentMethod}` }),
+    );
+  }
+  await prisma.invoice.updateMany({ where: { id: invoice.id, collectionMethod: null }, data: { collectionMethod: decision.method } });
+  const stored = await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id }, select: { collectionMethod: true } });
+  return stored.collectionMethod === 'send_invoice' ? 'send_invoice' : 'charge_automatically';
 }
 
 /** Stores the Stripe invoice id unless one is stored already; returns the stored one. */
@@ -219,11 +279,19 @@ async function stripeInvoiceContents(
   stripe: Stripe,
   stripeInvoiceId: string,
   numbering: ReturnType<typeof stripeNumbering>,
-): Promise<{ draft: boolean; lineIds: Set<string>; numbered: boolean }> {
+): Promise<{ draft: boolean; lineIds: Set<string>; numbered: boolean; hostedInvoiceUrl: string | null; dueDate: Date | null }> {
   const current = await callStripe(() => stripe.invoices.retrieve(stripeInvoiceId));
-  if (current.status !== 'draft') return { draft: false, lineIds: new Set(), numbered: true };
+  if (current.status !== 'draft') {
+    return { draft: false, lineIds: new Set(), numbered: true, hostedInvoiceUrl: current.hosted_invoice_url ?? null, dueDate: current.due_date ? new Date(current.due_date * 1000) : null };
+  }
   const lines = await callStripe(() => stripe.invoices.listLineItems(stripeInvoiceId, { limit: 100 }).autoPagingToArray({ limit: 10_000 }));
-  return { draft: true, lineIds: new Set(lines.map((line) => line.metadata?.ledgerflow_line_id).filter((id): id is string => Boolean(id))), numbered: numbering.carries(current) };
+  return {
+    draft: true,
+    lineIds: new Set(lines.map((line) => line.metadata?.ledgerflow_line_id).filter((id): id is string => Boolean(id))),
+    numbered: numbering.carries(current),
+    hostedInvoiceUrl: null,
+    dueDate: null,
+  };
 }
 
 function unixSeconds(date: Date): number {

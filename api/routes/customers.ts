@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
 import type { CustomerModel, Prisma } from '../../prisma/client';
 import { CustomerUpdateSchema, updateCustomer } from '../../services/customers';
+import { PaymentSetupRequestSchema, paymentSetupJson, startPaymentSetup } from '../../services/payment-setup';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
@@ -73,6 +74,15 @@ export function customersRouter(deps: ApiDeps): Router {
     const outcome = await updateCustomer(deps, caller.organizationId, req.params.external_id, body, apiKeyActor(caller));
     // 202 while Stripe is still being asked about the link: the customer as it is, and the workflow to follow.
     res.status(outcome.stripeLink === 'pending' ? 202 : 200).json({ ...customerJson(outcome.customer), ...(outcome.workflowId ? { workflow_id: outcome.workflowId } : {}) });
+  });
+
+  router.post('/:external_id/payment-setup', async (req, res) => {
+    const caller = callerOf(req);
+    const body = parseOrThrow(PaymentSetupRequestSchema, req.body, 'request');
+    const outcome = await startPaymentSetup(deps, caller.organizationId, req.params.external_id, body, apiKeyActor(caller));
+    // 202 while Stripe is still being asked: the workflow opens the page when it answers.
+    if (outcome.kind === 'pending') res.status(202).json({ workflow_id: outcome.workflowId });
+    else res.status(201).json(paymentSetupJson(outcome.session, outcome.workflowId));
   });
 
   router.get('/:id/upcoming-invoice', upcomingInvoice(deps));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import { isKnownCurrency } from '../../billing/currency';
+import { currencyCode } from '../../services/schemas/currency';
 import { dec, type Dec } from '../../billing/decimal';
 import { InvalidMeterError, validateMeter } from '../../billing/meter-aggregation';
 import { InvalidPriceError, validatePrice, type PriceModel, type PriceTier } from '../../billing/price-models';
@@ -33,11 +33,7 @@ const catalogKey = (description: string, example: string) =>
 
 const label = (description: string, example: string) => z.string().min(1).max(255).meta({ description, example });
 
-const currency = z
-  .string()
-  .transform((c) => c.toLowerCase())
-  .refine(isKnownCurrency, { message: 'is not a known ISO 4217 currency (e.g. usd, eur, jpy, kwd)', params: { code: 'UNKNOWN_CURRENCY' } })
-  .meta({ description: 'ISO 4217 code, stored lower-case', example: 'usd' });
+const currency = currencyCode;
 
 /** billing/ names fields like `price.tiers[1].up_to`; as a zod path that is ['tiers', 1, 'up_to'] under the price. */
 function pricePath(field: string): PropertyKey[] {

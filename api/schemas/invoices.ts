@@ -120,6 +120,12 @@ const invoiceFields = {
   stripe_invoice_id: z.string().nullable(),
   finalized_at: z.string().nullable(),
   payment_attempts: z.number().int(),
+  collection_method: z
+    .enum(['charge_automatically', 'send_invoice'])
+    .nullable()
+    .meta({ description: "How the invoice is collected, decided when it goes to Stripe: the customer's card charged (payment_attempts count the tries), or the invoice sent to pay by due_at. Null before" }),
+  due_at: z.string().nullable().meta({ description: 'When a sent invoice is due; null for a charged one' }),
+  hosted_invoice_url: z.string().nullable().meta({ description: "Stripe's page where the customer sees and pays the invoice, once finalized" }),
   paid_at: z.string().nullable(),
   uncollectible_at: z.string().nullable(),
   created_at: z.string(),

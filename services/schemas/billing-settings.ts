@@ -78,6 +78,24 @@ const invoiceNumberPrefix = z
   .regex(/^[A-Z0-9][A-Z0-9-]{0,11}$/, 'must be 1 to 12 upper-case letters, digits or "-", starting with a letter or digit, like "INV" or "ACME-EU"')
   .meta({ description: 'Invoice numbers are <prefix>-000001, <prefix>-000002, … counted per prefix: a new prefix starts its own sequence at 1', example: 'INV' });
 
+const invoiceCollection = z
+  .enum(['auto', 'send_invoice'])
+  .meta({
+    description:
+      "How finalized invoices are collected. auto: the customer's card on file in Stripe is charged (on the payment_retry_days schedule); a customer without one is sent the invoice to pay by its due date. send_invoice: every invoice is sent to pay by its due date",
+    example: 'auto',
+  });
+
+const invoiceDueDays = z
+  .int()
+  .min(1, 'must be at least 1 day')
+  .max(365, 'must be at most 365 days')
+  .meta({
+    description:
+      'A sent invoice is due this many days after it is finalized (1 to 365). Unpaid at its due date, finance is told it is overdue, again on each of the payment_retry_days after it, and after the last it is uncollectible',
+    example: 30,
+  });
+
 export const BillingSettingsSchema = z
   .object({
     proration_mode: prorationMode,
@@ -90,6 +108,8 @@ export const BillingSettingsSchema = z
     margin_threshold_bps: marginThresholdBps,
     margin_alert_step_bps: marginAlertStepBps,
     invoice_number_prefix: invoiceNumberPrefix,
+    invoice_collection: invoiceCollection,
+    invoice_due_days: invoiceDueDays,
   })
   .meta({ id: 'BillingSettings', description: 'Your organization\'s billing settings' });
 

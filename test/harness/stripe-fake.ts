@@ -34,6 +34,11 @@ interface FakeInvoice {
   id: string;
   customer: string;
   currency: string;
+  collectionMethod: 'charge_automatically' | 'send_invoice';
+  /** unix seconds, send_invoice only */
+  dueDate: number | null;
+  /** Stripe emailed it to the customer (POST /v1/invoices/:id/send) */
+  sent: boolean;
   status: 'draft' | 'open' | 'paid' | 'uncollectible' | 'void';
   metadata: Record<string, string>;
   itemIds: string[];
@@ -68,8 +73,33 @@ interface Reply {
 
 type Form = Record<string, unknown>;
 
+/** A Checkout session in setup mode: the page where a customer saves a card. */
+export interface FakeCheckoutSession {
+  id: string;
+  customer: string;
+  url: string;
+  successUrl: string;
+  cancelUrl: string | null;
+  status: 'open' | 'complete';
+}
+
+export interface StripeFakeOptions {
+  /**
+   * Customers made through the API have a card on file as their invoice
+   * default, as if each had saved one through Checkout (the default, so
+   * charging tests need no setup). false: they start with none, as real
+   * new Stripe customers do, until completeCheckoutSetup saves one.
+   */
+  cardOnFile?: boolean;
+}
+
 export class StripeFake {
+  constructor(private readonly options: StripeFakeOptions = {}) {}
+
   readonly requests: FakeRequest[] = [];
+  readonly checkoutSessions = new Map<string, FakeCheckoutSession>();
+  /** payment methods attached to each customer (saved through Checkout), newest first */
+  private readonly savedCards = new Map<string, string[]>();
   readonly charges: FakeCharge[] = [];
   private readonly customers = new Map<string, Form>();
   private readonly deletedCustomers = new Set<string>();
@@ -155,7 +185,15 @@ export class StripeFake {
   private route(method: string, path: string, body: Form): Reply {
     const invoiceAction = /^\/v1\/invoices\/([^/]+)(?:\/([a-z_]+))?$/.exec(path);
     if (method === 'POST' && path === '/v1/customers') return this.createCustomer(body);
+    if (method === 'POST' && path === '/v1/checkout/sessions') return this.createCheckoutSession(body);
+    const customerCards = /^\/v1\/customers\/([^/]+)\/payment_methods$/.exec(path);
+    if (method === 'GET' && customerCards) {
+      if (!this.customers.has(customerCards[1]!)) return error(404, 'invalid_request_error', `No such customer: '${customerCards[1]}'`, 'resource_missing');
+      const cards = this.savedCards.get(customerCards[1]!) ?? [];
+      return ok(list(`/v1/customers/${customerCards[1]}/payment_methods`, cards.map((id) => ({ id, object: 'payment_method', type: 'card', customer: customerCards[1] }))));
+    }
     const customerPath = /^\/v1\/customers\/([^/]+)$/.exec(path);
+    if (method === 'POST' && customerPath) return this.updateCustomer(customerPath[1]!, body);
     if (method === 'GET' && customerPath) {
       const customer = this.customers.get(customerPath[1]!);
       if (!customer) return error(404, 'invalid_request_error', `No such customer: '${customerPath[1]}'`, 'resource_missing');
@@ -174,6 +212,7 @@ export class StripeFake {
       if (action === 'POST finalize') return this.finalize(invoice);
       if (action === 'POST pay') return this.pay(invoice);
       if (action === 'POST mark_uncollectible') return this.markUncollectible(invoice);
+      if (action === 'POST send') return this.send(invoice);
       if (action === 'POST void') return this.voidInvoice(invoice);
     }
     return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}); the fake implements only what the billing activities call`);
@@ -191,15 +230,100 @@ export class StripeFake {
   }
 
   private createCustomer(body: Form): Reply {
-    const customer = { id: newId('cus'), object: 'customer', name: body.name ?? null, email: body.email ?? null, metadata: body.metadata ?? {} };
+    const card = this.options.cardOnFile === false ? null : newId('pm');
+    const customer = {
+      id: newId('cus'),
+      object: 'customer',
+      name: body.name ?? null,
+      email: body.email ?? null,
+      metadata: body.metadata ?? {},
+      default_source: null,
+      invoice_settings: { default_payment_method: card },
+    };
     this.customers.set(customer.id, customer);
+    if (card) this.savedCards.set(customer.id, [card]);
     return ok(customer);
+  }
+
+  /** As Stripe: the invoice default payment method must be one attached to the customer. */
+  private updateCustomer(id: string, body: Form): Reply {
+    const customer = this.customers.get(id);
+    if (!customer) return error(404, 'invalid_request_error', `No such customer: '${id}'`, 'resource_missing');
+    const wanted = (body.invoice_settings as Form | undefined)?.default_payment_method;
+    if (typeof wanted === 'string') {
+      if (!(this.savedCards.get(id) ?? []).includes(wanted)) return error(400, 'invalid_request_error', `No such PaymentMethod: '${wanted}' on customer ${id}`, 'resource_missing');
+      customer.invoice_settings = { default_payment_method: wanted };
+    }
+    if (body.name !== undefined) customer.name = body.name;
+    if (body.email !== undefined) customer.email = body.email === '' ? null : body.email;
+    return ok(customer);
+  }
+
+  /** A customer as the fake holds it: its invoice default payment method and saved cards. */
+  customer(id: string): { defaultPaymentMethod: string | null; savedCards: string[] } | undefined {
+    const customer = this.customers.get(id);
+    if (!customer) return undefined;
+    return { defaultPaymentMethod: ((customer.invoice_settings as Form | undefined)?.default_payment_method as string | null) ?? null, savedCards: this.savedCards.get(id) ?? [] };
+  }
+
+  /** As Stripe: setup mode needs a customer here (we always give one), a success URL, and payment method types or a currency. */
+  private createCheckoutSession(body: Form): Reply {
+    if (body.mode !== 'setup') return error(400, 'invalid_request_error', `The fake implements only setup mode, not ${String(body.mode)}`, 'parameter_invalid');
+    const customer = String(body.customer ?? '');
+    if (!this.customers.has(customer)) return error(400, 'invalid_request_error', `No such customer: '${customer}'`, 'resource_missing');
+    if (typeof body.success_url !== 'string') return error(400, 'invalid_request_error', 'Missing required param: success_url.', 'parameter_missing');
+    if (body.currency === undefined && body.payment_method_types === undefined) {
+      return error(400, 'invalid_request_error', 'You must provide one of `payment_method_types` or `currency` in setup mode.', 'parameter_missing');
+    }
+    const id = newId('cs');
+    const session: FakeCheckoutSession = { id, customer, url: `https://checkout.stripe.test/c/pay/${id}`, successUrl: body.success_url, cancelUrl: typeof body.cancel_url === 'string' ? body.cancel_url : null, status: 'open' };
+    this.checkoutSessions.set(id, session);
+    return ok({ id, object: 'checkout.session', mode: 'setup', customer, url: session.url, status: 'open', success_url: session.successUrl, cancel_url: session.cancelUrl, expires_at: Math.floor(Date.now() / 1000) + 24 * 3600, metadata: asStrings(body.metadata) });
+  }
+
+  /** The customer fills in the Checkout page: a card is attached to them (as Stripe does, not made their invoice default). */
+  completeCheckoutSetup(sessionId: string): string {
+    const session = this.checkoutSessions.get(sessionId);
+    if (!session || session.status !== 'open') throw new Error(`no open Checkout session ${sessionId}`);
+    session.status = 'complete';
+    const card = newId('pm');
+    this.savedCards.set(session.customer, [card, ...(this.savedCards.get(session.customer) ?? [])]);
+    return card;
+  }
+
+  /** The customer pays a sent invoice on its hosted page. */
+  payHostedInvoice(stripeInvoiceId: string): void {
+    const invoice = this.invoices.get(stripeInvoiceId);
+    if (!invoice || invoice.status !== 'open') throw new Error(`invoice ${stripeInvoiceId} is not open`);
+    this.charges.push({ invoice: invoice.id, amount: this.amountDue(invoice), currency: invoice.currency, outcome: 'succeeded' });
+    invoice.status = 'paid';
   }
 
   private createInvoice(body: Form): Reply {
     const customer = String(body.customer ?? '');
     if (!this.customers.has(customer)) return error(400, 'invalid_request_error', `No such customer: '${customer}'`, 'resource_missing');
-    const invoice: FakeInvoice = { id: newId('in'), customer, currency: String(body.currency), status: 'draft', metadata: asStrings(body.metadata), itemIds: [], number: null, customFields: [] };
+    const collectionMethod = body.collection_method === 'send_invoice' ? 'send_invoice' : 'charge_automatically';
+    const dueDate = body.due_date === undefined ? null : Number(body.due_date);
+    if (collectionMethod === 'send_invoice' && dueDate === null && body.days_until_due === undefined) {
+      return error(400, 'invalid_request_error', 'Missing required param: due_date or days_until_due (collection_method is send_invoice).', 'parameter_missing');
+    }
+    if (collectionMethod === 'charge_automatically' && (dueDate !== null || body.days_until_due !== undefined)) {
+      return error(400, 'invalid_request_error', 'due_date and days_until_due are only valid for invoices with collection_method=send_invoice.', 'parameter_invalid');
+    }
+    if (dueDate !== null && dueDate * 1000 < Date.now()) return error(400, 'invalid_request_error', 'Invoice due dates must be in the future.', 'invoice_bad_due_date');
+    const invoice: FakeInvoice = {
+      id: newId('in'),
+      customer,
+      currency: String(body.currency),
+      collectionMethod,
+      dueDate: dueDate ?? (body.days_until_due === undefined ? null : Math.floor(Date.now() / 1000) + Number(body.days_until_due) * 86_400),
+      sent: false,
+      status: 'draft',
+      metadata: asStrings(body.metadata),
+      itemIds: [],
+      number: null,
+      customFields: [],
+    };
     this.invoices.set(invoice.id, invoice);
     return this.updateInvoice(invoice, body);
   }
@@ -218,12 +342,22 @@ export class StripeFake {
     if (typeof body.custom_fields === 'object' && body.custom_fields !== null) {
       invoice.customFields = Object.values(body.custom_fields as Record<string, Form>).map((f) => ({ name: String(f.name), value: String(f.value) }));
     }
+    if (body.due_date !== undefined) {
+      const due = Number(body.due_date);
+      if (invoice.status !== 'draft') return error(400, 'invalid_request_error', `Invoice ${invoice.id} is finalized: its due date cannot change`, 'invoice_not_editable');
+      if (invoice.collectionMethod !== 'send_invoice') return error(400, 'invalid_request_error', 'due_date is only valid for invoices with collection_method=send_invoice.', 'parameter_invalid');
+      // Stripe compares with its own clock; the fake's server time is the real one (a time-skipping test's workflow clock runs ahead).
+      if (due * 1000 < Date.now()) return error(400, 'invalid_request_error', 'Invoice due dates must be in the future.', 'invoice_bad_due_date');
+      invoice.dueDate = due;
+    }
     invoice.metadata = { ...invoice.metadata, ...asStrings(body.metadata) };
     return ok(this.invoiceJson(invoice));
   }
 
-  /** A Stripe invoice as the fake holds it: its number and custom fields. */
-  invoice(id: string): { id: string; status: string; number: string | null; customFields: { name: string; value: string }[]; metadata: Record<string, string> } | undefined {
+  /** A Stripe invoice as the fake holds it: its number, custom fields and how it is collected. */
+  invoice(
+    id: string,
+  ): { id: string; status: string; number: string | null; customFields: { name: string; value: string }[]; metadata: Record<string, string>; collectionMethod: string; dueDate: number | null; sent: boolean } | undefined {
     return this.invoices.get(id);
   }
 
@@ -273,8 +407,19 @@ export class StripeFake {
 
   private finalize(invoice: FakeInvoice): Reply {
     if (invoice.status !== 'draft') return error(400, 'invalid_request_error', `Invoice ${invoice.id} is already finalized`, 'invoice_unexpected_state');
+    if (invoice.collectionMethod === 'send_invoice' && !this.customers.get(invoice.customer)?.email) {
+      return error(400, 'invalid_request_error', 'Missing email. In order to create invoices that are sent to the customer, the customer must have a valid email.', 'customer_email_missing');
+    }
     // Stripe marks an invoice with nothing to pay as paid when it is finalized.
     invoice.status = this.amountDue(invoice) > 0 ? 'open' : 'paid';
+    return ok(this.invoiceJson(invoice));
+  }
+
+  /** As Stripe: only a finalized send_invoice invoice is emailed; sending again sends again. */
+  private send(invoice: FakeInvoice): Reply {
+    if (invoice.collectionMethod !== 'send_invoice') return error(400, 'invalid_request_error', 'You can only send invoices with collection_method=send_invoice.', 'invoice_unexpected_state');
+    if (invoice.status !== 'open') return error(400, 'invalid_request_error', `You can only send open invoices (this one is ${invoice.status}).`, 'invoice_unexpected_state');
+    invoice.sent = true;
     return ok(this.invoiceJson(invoice));
   }
 
@@ -282,6 +427,10 @@ export class StripeFake {
     if (invoice.status === 'paid') return error(400, 'invalid_request_error', 'Invoice is already paid', 'invoice_unexpected_state');
     if (invoice.status === 'draft') return error(400, 'invalid_request_error', 'This invoice must be finalized before it can be paid', 'invoice_unexpected_state');
     if (invoice.status === 'void') return error(400, 'invalid_request_error', 'This invoice is void and cannot be paid', 'invoice_unexpected_state');
+    if (!this.customer(invoice.customer)?.defaultPaymentMethod) {
+      // What Stripe answers when there is nothing to charge: the charge that "must fail" a sent invoice avoids.
+      return error(400, 'invalid_request_error', 'This customer has no attached payment source or default payment method. Please consider adding a default payment method.');
+    }
     const charge = { invoice: invoice.id, amount: this.amountDue(invoice), currency: invoice.currency };
     if (this.declinesLeft > 0) {
       this.declinesLeft--;
@@ -319,6 +468,9 @@ export class StripeFake {
       status: invoice.status,
       number: invoice.number,
       custom_fields: invoice.customFields.length > 0 ? invoice.customFields : null,
+      collection_method: invoice.collectionMethod,
+      due_date: invoice.dueDate,
+      hosted_invoice_url: invoice.status === 'draft' ? null : `https://invoice.stripe.test/i/${invoice.id}`,
       metadata: invoice.metadata,
       total,
       amount_due: amountDue,

@@ -1,4 +1,8 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Notifier } from '../../activities/notifier';
+import { createStripeClient } from '../../activities/stripe/client';
+import { createLedgerflowWorker } from '../../worker/create-worker';
+import { testPool, testPrisma } from './fixtures';
 import { installedTestServer, missingJavaTools, testServerWrapperPath } from '../../scripts/lib/test-server';
 import { skippedDescribe } from './skips';
 
@@ -38,4 +42,35 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
     );
   }
   return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: wrapper } } });
+}
+
+/**
+ * The time-skipping server and a Ledgerflow worker on it with the real
+ * activities, the test database, and Stripe at `stripePort` (a fake).
+ * `stop()` shuts the worker down and tears the server down.
+ */
+export async function startTimeSkippingWorker(options: { taskQueue: string; stripePort: number; notifier: Notifier }): Promise<{ env: TestWorkflowEnvironment; stop: () => Promise<void> }> {
+  const env = await createTimeSkippingEnv();
+  const worker = await createLedgerflowWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue: options.taskQueue,
+    prisma: testPrisma(),
+    pool: testPool(),
+    client: env.client,
+    notifier: options.notifier,
+    stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${options.stripePort}` }),
+    workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE!,
+    // The test server has no custom search attributes.
+    searchAttributes: false,
+  });
+  const running = worker.run();
+  return {
+    env,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
 }

@@ -28,6 +28,7 @@ export default function Customer() {
   const outcome = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   const canEdit = useCan('decide_invoices');
+  const intent = useNavigation().formData?.get('intent');
   return (
     <>
       <p>
@@ -39,9 +40,9 @@ export default function Customer() {
         {c.customer.email ? ` · ${c.customer.email}` : ''} · Stripe {c.customer.stripe ?? 'not linked yet'} · Margin {c.month}: {c.margin} ({c.marginPercent})
       </p>
       {canEdit ? (
-        <details open={outcome !== undefined}>
+        <details open={outcome !== undefined && !outcome.cardSetup}>
           <summary>Edit billing details</summary>
-          <OutcomeNotice outcome={outcome} />
+          <OutcomeNotice outcome={outcome?.cardSetup ? undefined : outcome} />
           <Form method="post" key={outcome?.ok ? outcome.message : 'edit'}>
             <CsrfField />
             <input type="hidden" name="intent" value="edit" />
@@ -60,6 +61,43 @@ export default function Customer() {
             </button>
           </Form>
         </details>
+      ) : null}
+      {canEdit ? (
+        <section aria-labelledby="customer-card">
+          <h2 id="customer-card">Card for invoices</h2>
+          <p className="hint" id="customer-card-hint">
+            A customer without a card in Stripe is sent each invoice to pay by its due date. Open a Stripe page where they save a card; with invoice collection on
+            &quot;charge the customer&apos;s card&quot; (Settings), their next invoice and its payment retries are charged to it.
+          </p>
+          <OutcomeNotice outcome={outcome?.cardSetup ? outcome : undefined}>
+            {outcome?.setupLink ? (
+              <p>
+                <a href={outcome.setupLink.url} rel="noreferrer" target="_blank">
+                  {outcome.setupLink.url}
+                </a>
+              </p>
+            ) : null}
+          </OutcomeNotice>
+          <Form method="post">
+            <CsrfField />
+            <input type="hidden" name="intent" value="card-setup" />
+            <label htmlFor="customer-card-return">Send the customer back to</label>
+            <p className="hint" id="customer-card-return-hint">
+              A page of your own site (https://…) where Stripe sends the customer afterwards, whether or not they saved a card.
+            </p>
+            <input
+              id="customer-card-return"
+              name="return_url"
+              type="url"
+              required
+              aria-describedby="customer-card-return-hint"
+              aria-invalid={outcome?.cardSetup && outcome.field === 'success_url' ? true : undefined}
+            />
+            <button type="submit" disabled={busy} aria-describedby="customer-card-hint">
+              {busy && intent === 'card-setup' ? 'Opening…' : 'Open a card setup page'}
+            </button>
+          </Form>
+        </section>
       ) : null}
       <h2>Daily usage</h2>
       <UsageChart {...c.chart} caption="Daily usage per meter, the 60 days up to the latest usage (UTC days)" />

@@ -224,6 +224,17 @@ export default function Invoice() {
         Status: <span className="status" data-testid="invoice-status">{invoice.status}</span> · Total {invoice.total} · Billing run{' '}
         <a href={temporalUrl}>{invoice.workflowId}</a>
       </p>
+      {invoice.collection ? (
+        <p data-testid="invoice-collection">
+          {invoice.collection.sent ? `Sent to the customer to pay by ${invoice.collection.due ?? 'its due date'} UTC (no card on file to charge)` : "Charged to the customer's card"}
+          {invoice.collection.payPage ? (
+            <>
+              {' '}
+              · <a href={invoice.collection.payPage}>Stripe invoice page</a>
+            </>
+          ) : null}
+        </p>
+      ) : null}
       {invoice.recoveryFindingId ? (
         <p>
           A recovery invoice: it bills what{' '}

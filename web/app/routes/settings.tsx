@@ -22,7 +22,9 @@ export function meta() {
 
 type Name = keyof Awaited<ReturnType<typeof loader>>;
 
-const GROUPS: { legend: string; fields: { name: Name; label: string; hint: string; type: 'number' | 'email' | 'text' }[] }[] = [
+type Field = { name: Name; label: string; hint: string; type: 'number' | 'email' | 'text' } | { name: Name; label: string; hint: string; type: 'select'; options: { value: string; label: string }[] };
+
+const GROUPS: { legend: string; fields: Field[] }[] = [
   {
     legend: 'Approval policy',
     fields: [
@@ -46,7 +48,20 @@ const GROUPS: { legend: string; fields: { name: Name; label: string; hint: strin
   },
   {
     legend: 'Invoices',
-    fields: [{ name: 'invoice_number_prefix', label: 'Invoice number prefix', hint: 'INV gives INV-000001, INV-000002, …; a new prefix counts from 1', type: 'text' }],
+    fields: [
+      { name: 'invoice_number_prefix', label: 'Invoice number prefix', hint: 'INV gives INV-000001, INV-000002, …; a new prefix counts from 1', type: 'text' },
+      {
+        name: 'invoice_collection',
+        label: 'Invoice collection',
+        hint: "Charging needs a card the customer saved (the customer page opens a Stripe page for it); a customer without one is sent the invoice",
+        type: 'select',
+        options: [
+          { value: 'auto', label: "Charge the customer's card; send the invoice when there is none" },
+          { value: 'send_invoice', label: 'Always send the invoice, to pay by its due date' },
+        ],
+      },
+      { name: 'invoice_due_days', label: 'A sent invoice is due after (days)', hint: '1 to 365; unpaid, finance hears it is overdue, again on each payment retry day, then it is written off', type: 'number' },
+    ],
   },
 ];
 
@@ -69,15 +84,31 @@ export default function OrganizationSettings() {
             {g.fields.map((f) => (
               <div key={f.name} className="field">
                 <label htmlFor={`setting-${f.name}`}>{f.label}</label>
-                <input
-                  id={`setting-${f.name}`}
-                  name={f.name}
-                  type={f.type === 'number' ? 'text' : f.type}
-                  inputMode={f.type === 'number' ? 'numeric' : undefined}
-                  defaultValue={values[f.name]}
-                  aria-describedby={`setting-${f.name}-hint${problem(f.name) ? ` setting-${f.name}-problem` : ''}`}
-                  aria-invalid={problem(f.name) ? true : undefined}
-                />
+                {f.type === 'select' ? (
+                  <select
+                    id={`setting-${f.name}`}
+                    name={f.name}
+                    defaultValue={values[f.name]}
+                    aria-describedby={`setting-${f.name}-hint${problem(f.name) ? ` setting-${f.name}-problem` : ''}`}
+                    aria-invalid={problem(f.name) ? true : undefined}
+                  >
+                    {f.options.map((o) => (
+                      <option key={o.value} value={o.value}>
+                        {o.label}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  <input
+                    id={`setting-${f.name}`}
+                    name={f.name}
+                    type={f.type === 'number' ? 'text' : f.type}
+                    inputMode={f.type === 'number' ? 'numeric' : undefined}
+                    defaultValue={values[f.name]}
+                    aria-describedby={`setting-${f.name}-hint${problem(f.name) ? ` setting-${f.name}-problem` : ''}`}
+                    aria-invalid={problem(f.name) ? true : undefined}
+                  />
+                )}
                 <small id={`setting-${f.name}-hint`} className="hint">
                   {f.hint}
                 </small>

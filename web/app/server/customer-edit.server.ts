@@ -1,19 +1,22 @@
 import type { AppLoadContext } from 'react-router';
 import { CustomerUpdateSchema, updateCustomer } from '../../../services/customers';
+import { PaymentSetupRequestSchema, startPaymentSetup } from '../../../services/payment-setup';
 import { TASK_QUEUE } from '../../../temporal/names';
 import type { SignedInUser } from './auth.server';
 import { formProblem, formText, refusal } from './forms.server';
 
 /** The customer page's form: name, billing email and Stripe link, through the same service and rules as PATCH /api/v1/customers/:external_id. */
 
-export type CustomerEditOutcome = { ok: boolean; message: string; field?: string };
+export type CustomerEditOutcome = { ok: boolean; message: string; field?: string; cardSetup?: true; setupLink?: { url: string; expiresAt: string } };
 
-const LABELS: Record<string, string> = { name: 'Name', email: 'Billing email', stripe_customer_id: 'Stripe customer id' };
+const LABELS: Record<string, string> = { name: 'Name', email: 'Billing email', stripe_customer_id: 'Stripe customer id', success_url: 'Send the customer back to' };
 
 export async function applyCustomerForm(context: AppLoadContext, user: SignedInUser, customerId: string, form: FormData): Promise<CustomerEditOutcome> {
-  if (form.get('intent') !== 'edit') return { ok: false, message: `Unknown action "${String(form.get('intent'))}".` };
+  const intent = form.get('intent');
+  if (intent !== 'edit' && intent !== 'card-setup') return { ok: false, message: `Unknown action "${String(intent)}".` };
   const customer = await context.prisma.customer.findFirst({ where: { id: customerId, organizationId: user.organizationId } });
   if (!customer) return { ok: false, message: 'No such customer in your organization.' };
+  if (intent === 'card-setup') return { ...(await openCardSetup(context, user, customer.externalId, form)), cardSetup: true };
   // An empty name or email clears it; an empty Stripe id leaves the link as it is (a link is replaced, not removed).
   const parsed = CustomerUpdateSchema.safeParse({
     name: formText(form, 'name') || null,
@@ -30,6 +33,35 @@ export async function applyCustomerForm(context: AppLoadContext, user: SignedInU
           ? ' Stripe is still being asked about the link; reload in a moment.'
           : '';
     return { ok: true, message: `Saved ${outcome.customer.externalId}.${link}` };
+  } catch (err) {
+    return refusal(err);
+  }
+}
+
+/**
+ * A Stripe Checkout page where the customer saves a card, through the same
+ * service as POST /api/v1/customers/:external_id/payment-setup. Stripe sends
+ * the customer back to a page of the organization's own (this app is for
+ * its staff), whether or not they saved a card.
+ */
+async function openCardSetup(context: AppLoadContext, user: SignedInUser, externalId: string, form: FormData): Promise<CustomerEditOutcome> {
+  const back = formText(form, 'return_url');
+  const parsed = PaymentSetupRequestSchema.safeParse({ success_url: back, cancel_url: back });
+  if (!parsed.success) return formProblem(parsed.error, LABELS);
+  try {
+    const outcome = await startPaymentSetup(
+      { prisma: context.prisma, temporal: context.temporal, taskQueue: TASK_QUEUE },
+      user.organizationId,
+      externalId,
+      parsed.data,
+      { type: 'user', id: user.email },
+    );
+    if (outcome.kind === 'pending') return { ok: true, message: `Stripe is still opening the page (${outcome.workflowId}); try again in a moment.` };
+    return {
+      ok: true,
+      message: `Card setup page opened for ${externalId}. Send the customer this link; it works until ${outcome.session.expiresAt.replace('T', ' ').slice(0, 16)} UTC.`,
+      setupLink: { url: outcome.session.url, expiresAt: outcome.session.expiresAt },
+    };
   } catch (err) {
     return refusal(err);
   }

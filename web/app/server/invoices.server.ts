@@ -82,6 +82,13 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
     workflowId: invoice.workflowId,
     revision: invoice.revision,
     number: invoice.number,
+    /** how it is collected once finalized: charged to the customer's card, or sent to pay by its due date (UTC) on Stripe's page */
+    collection:
+      invoice.collectionMethod === 'send_invoice'
+        ? { sent: true, due: invoice.dueAt ? invoice.dueAt.toISOString().replace('T', ' ').slice(0, 16) : null, payPage: invoice.hostedInvoiceUrl }
+        : invoice.collectionMethod === 'charge_automatically'
+          ? { sent: false, due: null, payPage: invoice.hostedInvoiceUrl }
+          : null,
     /** every revision of the period's invoice, oldest first (one unless a rejected draft was re-drafted) */
     revisions,
     /** whether this is the period's latest revision, the one its billing run bills */

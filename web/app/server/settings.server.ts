@@ -12,9 +12,11 @@ export const EDITABLE = [
   'margin_threshold_bps',
   'margin_alert_step_bps',
   'invoice_number_prefix',
+  'invoice_collection',
+  'invoice_due_days',
 ] as const;
 type Editable = (typeof EDITABLE)[number];
-const NUMBERS: ReadonlySet<Editable> = new Set(['approval_reminder_hours', 'auto_approve_after_hours', 'margin_threshold_bps', 'margin_alert_step_bps']);
+const NUMBERS: ReadonlySet<Editable> = new Set(['approval_reminder_hours', 'auto_approve_after_hours', 'margin_threshold_bps', 'margin_alert_step_bps', 'invoice_due_days']);
 /** Left empty, these mean "none" (null); the others are required. */
 const NULLABLE: ReadonlySet<Editable> = new Set(['auto_approve_after_hours', 'finance_email', 'finance_slack_channel']);
 
