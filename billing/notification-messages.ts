@@ -94,7 +94,7 @@ export function renderNotification(n: OutgoingNotification): RenderedNotificatio
           ...optional('Was due', text(p.dueAt)),
           ...optional('Days overdue', text(p.daysOverdue)),
           ...optional('Overdue notice', text(p.notice)),
-          'The customer has no card to charge and has not paid the invoice sent to them; Stripe\'s invoice page takes the payment.',
+          'The customer has not paid the invoice sent to them; Stripe\'s invoice page takes the payment.',
         ],
       };
     case 'invoice.auto_approved':

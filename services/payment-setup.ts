@@ -63,16 +63,11 @@ export async function startPaymentSetup(deps: CustomerUpdateDeps, organizationId
   if (!customer) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${externalId}`);
   const currency = input.currency ?? (await latestSubscriptionCurrency(deps, customer.id));
   if (!currency) throw new DomainError('invalid', 'VALIDATION_ERROR', `currency: customer ${externalId} has no subscription to take it from; say which currency the card will pay`, 'currency');
-  const answer = await requestPaymentSetup(deps, {
-    organizationId,
-    customerId: customer.id,
-    successUrl: input.success_url,
-    cancelUrl: input.cancel_url ?? null,
-    currency,
-    actor,
-    // A key of the caller's is per customer; hashed, it fits Stripe's idempotency keys and workflow ids whatever its length.
-    requestId: input.request_key ? createHash('sha256').update(`${customer.id}\n${input.request_key}`).digest('hex').slice(0, 32) : randomUUID(),
-  });
+  const body = { successUrl: input.success_url, cancelUrl: input.cancel_url ?? null, currency };
+  // A key of the caller's is per customer; hashed, it fits Stripe's idempotency keys and workflow ids whatever its length.
+  const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
+  const keyed = input.request_key ? { requestId: hash(customer.id, input.request_key), workflowKey: hash(customer.id, input.request_key, JSON.stringify(body)) } : { requestId: randomUUID() };
+  const answer = await requestPaymentSetup(deps, { organizationId, customerId: customer.id, ...body, actor, ...keyed });
   switch (answer.kind) {
     case 'done':
       return { kind: 'created', session: answer.result, workflowId: answer.workflowId };

@@ -4,7 +4,10 @@ import { askWorker, type WorkerAnswer } from './worker-answers';
 
 export const PAYMENT_SETUP_WORKFLOW_TYPE = 'createPaymentSetup';
 
-/** One per request (a request sent again with its request_key joins it): a customer may be sent several links. */
+/**
+ * One per request: a customer may be sent several links. The same request sent again (its request_key and the same
+ * body) has the same id, and joins the running workflow or, once it ended, asks Stripe again under the same key.
+ */
 export const paymentSetupWorkflowId = (customerId: string, requestId: string): string => `payment-setup:${customerId}:${requestId}`;
 
 export interface PaymentSetupRequest {
@@ -18,6 +21,8 @@ export interface PaymentSetupRequest {
   actor: AuditActor;
   /** the Stripe idempotency key's part: a retried activity, or the request sent again with its key, opens the same session */
   requestId: string;
+  /** the workflow id's part when it differs from requestId: the caller's key with the request's body, so the key with another body starts its own workflow (and Stripe refuses it) instead of joining the first */
+  workflowKey?: string;
 }
 
 export interface PaymentSetupSession {
@@ -41,7 +46,7 @@ export const PAYMENT_SETUP_REFUSALS = { notFound: 'CustomerNotFound' } as const;
 export function requestPaymentSetup(deps: { temporal: Client; taskQueue: string }, request: PaymentSetupRequest): Promise<WorkerAnswer<PaymentSetupSession>> {
   return askWorker<PaymentSetupSession>(deps, {
     workflowType: PAYMENT_SETUP_WORKFLOW_TYPE,
-    workflowId: paymentSetupWorkflowId(request.customerId, request.requestId),
+    workflowId: paymentSetupWorkflowId(request.customerId, request.workflowKey ?? request.requestId),
     args: [request],
     waitMs: 20_000,
     timeout: '10 minutes',

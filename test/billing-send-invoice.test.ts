@@ -144,8 +144,9 @@ describeWithTimeSkipping('invoices for customers without a card (time skipping)'
     );
     expect(failure).toMatchObject({ type: 'CustomerWithoutEmail', message: expect.stringMatching(new RegExp(`^customer ${catalog.customerExternalId} has no billing email, and its invoice is to be sent .*set the customer's email`)) });
     const invoice = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId } });
-    expect(invoice).toMatchObject({ status: 'approved', collectionMethod: 'send_invoice', dueAt: null, number: expect.any(String) });
-    expect(fake.invoice(invoice.stripeInvoiceId!)).toMatchObject({ status: 'draft', sent: false });
+    // Refused before Stripe made the invoice (Stripe would refuse to create it).
+    expect(invoice).toMatchObject({ status: 'approved', collectionMethod: 'send_invoice', dueAt: null, stripeInvoiceId: null });
+    expect(fake.requestsTo('POST', /^\/v1\/invoices$/).filter((r) => (r.body.metadata as Record<string, string>).ledgerflow_invoice_id === invoice.id)).toEqual([]);
     const alerts = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice.id).map((n) => n.kind);
     expect(alerts).toEqual(['invoice.auto_approved', 'billing_run.failed']);
   });

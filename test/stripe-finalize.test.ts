@@ -275,28 +275,30 @@ describe('finalizeInvoiceInStripe', () => {
       result = await runInWorkflow({ workflowId: inv.workflowId, runId: inv.runId }, finalize, { organizationId: sender, invoiceId: inv.invoiceId });
     });
 
-    // No card is looked for: every invoice of this organization is sent. Its due date is set just before it is
-    // finalized, and the Stripe customer gets the billing email Stripe sends it to (stripe-mock's customer has none).
+    // No card is looked for: every invoice of this organization is sent. The Stripe customer gets the billing email
+    // Stripe sends it to before the invoice is made (stripe-mock's customer has none); the due date is set just
+    // before it is finalized.
     expect(calls.map((c) => `${c.method} ${c.path.replace(/\/in_\w+/, '/:id').replace(/\/cus_\w+/, '/:customer')}`)).toEqual([
       'POST /v1/customers',
-      'POST /v1/invoices',
-      'POST /v1/invoiceitems',
       'GET /v1/customers/:customer',
       'POST /v1/customers/:customer',
+      'POST /v1/invoices',
+      'POST /v1/invoiceitems',
       'POST /v1/invoices/:id',
       'POST /v1/invoices/:id/finalize',
       'POST /v1/invoices/:id/send',
     ]);
-    const created = calls[1]!.form;
-    expect(calls[4]!.form.get('email')).toBe('billing@acme.test');
-    const stored = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
-    expect(stored).toMatchObject({ status: 'finalized', collectionMethod: 'send_invoice', dueAt: expect.any(Date) });
-    const dueAt = stored.dueAt!.getTime();
-    expect(dueAt).toBeGreaterThanOrEqual(before - 1000 + 14 * 86_400_000);
-    expect(dueAt).toBeLessThanOrEqual(Date.now() + 14 * 86_400_000);
+    expect(calls[2]!.form.get('email')).toBe('billing@acme.test');
+    const created = calls[3]!.form;
     expect([created.get('collection_method'), created.get('days_until_due')]).toEqual(['send_invoice', '14']);
-    expect(calls[5]!.form.get('due_date')).toBe(String(dueAt / 1000));
+    const dueSent = Number(calls[5]!.form.get('due_date')) * 1000;
+    expect(dueSent).toBeGreaterThanOrEqual(before - 1000 + 14 * 86_400_000);
+    expect(dueSent).toBeLessThanOrEqual(Date.now() + 14 * 86_400_000);
     expect(calls[7]!.idempotencyKey).toBe(`ledgerflow-send-${inv.invoiceId}`);
+    // The due date kept is the one Stripe finalized the invoice with; stripe-mock answers every invoice with its
+    // fixture's 1234567890 (test/billing-send-invoice.test.ts checks the value on the fake, which keeps what it is sent).
+    const stored = await testPrisma().invoice.findUniqueOrThrow({ where: { id: inv.invoiceId } });
+    expect(stored).toMatchObject({ status: 'finalized', collectionMethod: 'send_invoice', dueAt: new Date(1234567890 * 1000) });
     expect(result).toMatchObject({ collection: { method: 'send_invoice', dueAt: stored.dueAt!.toISOString() } });
     // (stripe-mock's invoices have no hosted page; test/billing-send-invoice.test.ts keeps the fake's)
     const [row] = await testPrisma().auditLog.findMany({ where: { organizationId: sender, entityId: inv.invoiceId, action: 'invoice.finalized' } });

@@ -55,7 +55,7 @@ describe('renderNotification', () => {
       'Was due: 2027-01-03T12:00:00.000Z',
       'Days overdue: 1',
       'Overdue notice: 2',
-      "The customer has no card to charge and has not paid the invoice sent to them; Stripe's invoice page takes the payment.",
+      "The customer has not paid the invoice sent to them; Stripe's invoice page takes the payment.",
     ]);
     expect(renderNotification(n('invoice.uncollectible', { ...invoice, dueAt: '2027-01-03T12:00:00.000Z', overdueNotices: 3 })).lines.slice(4)).toEqual([
       'Was due: 2027-01-03T12:00:00.000Z',

@@ -91,6 +91,12 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     const currency = invoice.currency.toLowerCase();
     let stripeInvoiceId = invoice.stripeInvoiceId;
     let freshDraft = false;
+    // Stripe refuses to create (and to finalize) a sent invoice for a customer without an email address.
+    let emailChecked = false;
+    if (!stripeInvoiceId && method === 'send_invoice') {
+      await ensureInvoiceEmail(stripe, stripeCustomerId, invoice.customer);
+      emailChecked = true;
+    }
     if (!stripeInvoiceId) {
       const created = await callStripe(() =>
         stripe.invoices.create(
@@ -114,8 +120,8 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
     // A Stripe invoice we made in an earlier attempt may already hold some items, or be finalized.
     const existing = freshDraft ? { draft: true, lineIds: new Set<string>(), numbered: true, hostedInvoiceUrl: null, dueDate: null } : await stripeInvoiceContents(stripe, stripeInvoiceId, numbering);
     let hostedInvoiceUrl: string | null = existing.hostedInvoiceUrl;
-    /** a sent invoice's due date as Stripe has it */
-    let dueAt: Date | null = existing.dueDate;
+    /** a sent invoice's due date as Stripe has it (a charged one has none) */
+    let dueAt: Date | null = method === 'send_invoice' ? existing.dueDate : null;
     if (existing.draft) {
       // A draft made before the invoice had its number (or by an older worker) gets it now.
       if (!existing.numbered) {
@@ -141,8 +147,8 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
         );
       }
       if (method === 'send_invoice') {
-        // Stripe emails a sent invoice to the customer's address: one is needed before it is finalized.
-        await ensureInvoiceEmail(stripe, stripeCustomerId, invoice.customer);
+        // A draft made in an earlier attempt: the customer's address may have gone since.
+        if (!emailChecked) await ensureInvoiceEmail(stripe, stripeCustomerId, invoice.customer);
         // Due the organization's days after finalizing, on the workflow's clock (the run's timers keep it), even when
         // finalized long after the draft was made in Stripe.
         const due = unixSeconds(dueDateAt(workflowClock(), org.invoiceDueDays));
@@ -151,6 +157,8 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
       }
       const finalized = await callStripe(() => stripe.invoices.finalizeInvoice(stripeInvoiceId, {}, { idempotencyKey: `ledgerflow-finalize-${invoice.id}` }));
       hostedInvoiceUrl = finalized.hosted_invoice_url ?? null;
+      // What Stripe finalized with is the due date (two overlapping attempts may each have set one).
+      if (method === 'send_invoice' && finalized.due_date) dueAt = new Date(finalized.due_date * 1000);
     }
     if (method === 'send_invoice') {
       if (!dueAt) throw ApplicationFailure.nonRetryable(`Stripe invoice ${stripeInvoiceId} is sent to the customer but has no due date`, 'SentInvoiceWithoutDueDate');
@@ -243,7 +251,10 @@ async function decideOnce(
 ): Promise<CollectionMethod> {
   if (invoice.collectionMethod === 'send_invoice' || invoice.collectionMethod === 'charge_automatically') return invoice.collectionMethod;
   // A Stripe invoice made before invoices kept the decision was charged.
-  if (invoice.stripeInvoiceId) return 'charge_automatically';
+  if (invoice.stripeInvoiceId) {
+    await prisma.invoice.updateMany({ where: { id: invoice.id, collectionMethod: null }, data: { collectionMethod: 'charge_automatically' } });
+    return 'charge_automatically';
+  }
   const setting = isCollectionSetting(invoiceCollection) ? invoiceCollection : 'auto';
   const card = setting === 'send_invoice' ? ({ kind: 'none' } as const) : await cardOnFile(stripe, stripeCustomerId);
   const decision = decideCollection(setting, card);

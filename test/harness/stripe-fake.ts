@@ -311,6 +311,7 @@ export class StripeFake {
       return error(400, 'invalid_request_error', 'due_date and days_until_due are only valid for invoices with collection_method=send_invoice.', 'parameter_invalid');
     }
     if (dueDate !== null && dueDate * 1000 < Date.now()) return error(400, 'invalid_request_error', 'Invoice due dates must be in the future.', 'invoice_bad_due_date');
+    if (collectionMethod === 'send_invoice' && !this.customers.get(customer)?.email) return missingEmail();
     const invoice: FakeInvoice = {
       id: newId('in'),
       customer,
@@ -407,9 +408,7 @@ export class StripeFake {
 
   private finalize(invoice: FakeInvoice): Reply {
     if (invoice.status !== 'draft') return error(400, 'invalid_request_error', `Invoice ${invoice.id} is already finalized`, 'invoice_unexpected_state');
-    if (invoice.collectionMethod === 'send_invoice' && !this.customers.get(invoice.customer)?.email) {
-      return error(400, 'invalid_request_error', 'Missing email. In order to create invoices that are sent to the customer, the customer must have a valid email.', 'customer_email_missing');
-    }
+    if (invoice.collectionMethod === 'send_invoice' && !this.customers.get(invoice.customer)?.email) return missingEmail();
     // Stripe marks an invoice with nothing to pay as paid when it is finalized.
     invoice.status = this.amountDue(invoice) > 0 ? 'open' : 'paid';
     return ok(this.invoiceJson(invoice));
@@ -482,6 +481,11 @@ export class StripeFake {
   private lineJson(item: FakeItem) {
     return { id: `il_${item.id}`, object: 'line_item', amount: item.amount, currency: item.currency, description: item.description, metadata: item.metadata };
   }
+}
+
+/** Stripe's answer to a sent invoice (created or finalized) whose customer has no email address. */
+function missingEmail(): Reply {
+  return error(400, 'invalid_request_error', 'Missing email. In order to create invoices that are sent to the customer, the customer must have a valid email.', 'customer_email_missing');
 }
 
 function ok(body: unknown): Reply {

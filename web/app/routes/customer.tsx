@@ -10,7 +10,8 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
   const customer = await readCustomer(context, user.organizationId, params.customerId);
   if (!customer) throw data({ message: 'No such customer in your organization.' }, { status: 404 });
-  return customer;
+  // A fresh key per page view for the card setup form: a second press after "still opening" gets the same page.
+  return { ...customer, cardSetupKey: crypto.randomUUID() };
 }
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
@@ -81,6 +82,7 @@ export default function Customer() {
           <Form method="post">
             <CsrfField />
             <input type="hidden" name="intent" value="card-setup" />
+            <input type="hidden" name="request_key" value={outcome?.pendingKey ?? c.cardSetupKey} />
             <label htmlFor="customer-card-return">Send the customer back to</label>
             <p className="hint" id="customer-card-return-hint">
               A page of your own site (https://…) where Stripe sends the customer afterwards, whether or not they saved a card.

@@ -7,7 +7,7 @@ import { formProblem, formText, refusal } from './forms.server';
 
 /** The customer page's form: name, billing email and Stripe link, through the same service and rules as PATCH /api/v1/customers/:external_id. */
 
-export type CustomerEditOutcome = { ok: boolean; message: string; field?: string; cardSetup?: true; setupLink?: { url: string; expiresAt: string } };
+export type CustomerEditOutcome = { ok: boolean; message: string; field?: string; cardSetup?: true; setupLink?: { url: string; expiresAt: string }; pendingKey?: string };
 
 const LABELS: Record<string, string> = { name: 'Name', email: 'Billing email', stripe_customer_id: 'Stripe customer id', success_url: 'Send the customer back to' };
 
@@ -46,7 +46,9 @@ export async function applyCustomerForm(context: AppLoadContext, user: SignedInU
  */
 async function openCardSetup(context: AppLoadContext, user: SignedInUser, externalId: string, form: FormData): Promise<CustomerEditOutcome> {
   const back = formText(form, 'return_url');
-  const parsed = PaymentSetupRequestSchema.safeParse({ success_url: back, cancel_url: back });
+  // The form's key: sent again after "still opening", the same page comes back instead of a second one.
+  const requestKey = formText(form, 'request_key') || undefined;
+  const parsed = PaymentSetupRequestSchema.safeParse({ success_url: back, cancel_url: back, ...(requestKey ? { request_key: requestKey } : {}) });
   if (!parsed.success) return formProblem(parsed.error, LABELS);
   try {
     const outcome = await startPaymentSetup(
@@ -56,7 +58,9 @@ async function openCardSetup(context: AppLoadContext, user: SignedInUser, extern
       parsed.data,
       { type: 'user', id: user.email },
     );
-    if (outcome.kind === 'pending') return { ok: true, message: `Stripe is still opening the page (${outcome.workflowId}); try again in a moment.` };
+    if (outcome.kind === 'pending') {
+      return { ok: true, message: `Stripe is still opening the page (${outcome.workflowId}); press the button again in a moment for its link.`, ...(requestKey ? { pendingKey: requestKey } : {}) };
+    }
     return {
       ok: true,
       message: `Card setup page opened for ${externalId}. Send the customer this link; it works until ${outcome.session.expiresAt.replace('T', ' ').slice(0, 16)} UTC.`,
