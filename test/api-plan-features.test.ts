@@ -127,3 +127,24 @@ test('bad input is a 400 naming the field; read keys list features but do not se
   expect((await api.get('/api/v1/plans/basic/features', reader.key)).body).toEqual({ data: [] });
   expect((await api.put('/api/v1/plans/basic/features/sso', reader.key, { kind: 'boolean', enabled: true })).status).toBe(403);
 });
+
+test('changes to one plan feature sent at once take turns: one is the creation, the others updates, and two removals are one removal and a 404', async () => {
+  const prisma = testPrisma();
+  const org = await createTestOrganization('plan-features-race');
+  await createBillingCatalog(prisma, org.organizationId, { startDate: new Date('2026-01-01T00:00:00Z'), anchorDay: 1 });
+  const path = '/api/v1/plans/basic/features/seats';
+  const puts = await Promise.all(Array.from({ length: 8 }, (_, i) => api.put(path, org.apiKey, { kind: 'limit', limit: String(i + 1) })));
+  expect(puts.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+  const stored = await prisma.planFeature.findMany({ where: { organizationId: org.organizationId, feature: 'seats' } });
+  expect(stored).toHaveLength(1);
+  const audit = await prisma.auditLog.findMany({ where: { organizationId: org.organizationId, entityType: 'plan_feature' }, orderBy: { id: 'asc' } });
+  expect(audit[0]!.action).toBe('plan_feature.created');
+  expect(audit.slice(1).every((a) => a.action === 'plan_feature.updated')).toBe(true);
+  // The last change written is the one stored.
+  expect(audit.at(-1)!.after).toMatchObject({ limit: stored[0]!.limitValue!.toFixed(0) });
+
+  const removals = await Promise.all([api.delete(path, org.apiKey), api.delete(path, org.apiKey)]);
+  expect(removals.map((r) => r.status).sort()).toEqual([200, 404]);
+  const deleted = await prisma.auditLog.count({ where: { organizationId: org.organizationId, entityType: 'plan_feature', action: 'plan_feature.deleted' } });
+  expect(deleted).toBe(1);
+});

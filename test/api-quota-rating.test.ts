@@ -108,6 +108,16 @@ describe('POST /api/v1/entitlements/check', () => {
     const none = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'unmetered', quantity: 1 });
     expect(none.body).toEqual({ allowed: true, reason: 'no quota limit on unmetered for c', limit: null, mode: null, used: '0', remaining: null, reset_at: null });
 
+    // A HARD limit with a grace period: past it, the check says the quantity is let in because of the grace, and after
+    // the grace it is refused like any HARD limit.
+    await testPrisma().quotaLimit.create({ data: { organizationId: org.organizationId, eventType: 'render', limitValue: 5, mode: 'HARD', resetWindow: 'month', gracePeriodSeconds: 3600 } });
+    await api.post('/api/v1/events', org.apiKey, { events: [event('r-1', { event_type: 'render', quantity: 5, customer_external_id: 'c' })] });
+    const inGrace = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'render', quantity: 2 });
+    expect(inGrace.body).toMatchObject({ allowed: true, mode: 'HARD', used: '5', remaining: '0', reason: 'past the HARD limit of 5 (5 used, 2 asked), let in during its grace period' });
+    await testPrisma().quotaCounter.updateMany({ where: { customerExternalId: 'c', quotaLimit: { organizationId: org.organizationId, eventType: 'render' } }, data: { limitReachedAt: new Date(Date.now() - 2 * 3600_000) } });
+    const graceOver = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'render', quantity: 2 });
+    expect(graceOver.body).toMatchObject({ allowed: false, reason: `the HARD limit of 5 would be passed (5 used, 2 asked); it resets at ${resetAt}` });
+
     const bad = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'export', qty: 1 });
     expect(bad.status).toBe(400);
     expect(bad.body.details.field).toBe('qty');

@@ -371,6 +371,8 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await page.getByLabel('Stripe customer id').fill('cus_NotInStripe');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('alert').getByText(/^stripe_customer_id: .*No such customer: 'cus_NotInStripe'/).waitFor();
+    expect(await page.getByLabel('Stripe customer id').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('Billing email').getAttribute('aria-invalid')).toBeNull();
     const existing = fake.addCustomer({ name: 'After Ltd (Stripe)', metadata: { ledgerflow_organization_id: organizationId } });
     await page.getByLabel('Stripe customer id').fill(existing);
     await page.getByRole('button', { name: 'Save' }).click();
@@ -393,6 +395,7 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     await cardSection.getByLabel('Send the customer back to').fill('ftp://shop.example.test/billing');
     await page.getByRole('button', { name: 'Open a card setup page' }).click();
     await cardSection.getByRole('alert').getByText(/^Send the customer back to: must be an absolute http\(s\) URL/).waitFor();
+    expect(await cardSection.getByLabel('Send the customer back to').getAttribute('aria-invalid')).toBe('true');
     await cardSection.getByLabel('Send the customer back to').fill('https://shop.example.test/billing');
     await page.getByRole('button', { name: 'Open a card setup page' }).click();
     const link = cardSection.getByRole('link', { name: /^https:\/\/checkout\.stripe\.test\// });

@@ -30,6 +30,8 @@ export default function Customer() {
   const busy = useNavigation().state === 'submitting';
   const canEdit = useCan('decide_invoices');
   const intent = useNavigation().formData?.get('intent');
+  /** the edit form's field a refusal names, marked invalid for assistive technology */
+  const invalid = (field: string) => (outcome && !outcome.ok && !outcome.cardSetup && outcome.field === field ? true : undefined);
   return (
     <>
       <p>
@@ -48,15 +50,15 @@ export default function Customer() {
             <CsrfField />
             <input type="hidden" name="intent" value="edit" />
             <label htmlFor="customer-name">Name</label>
-            <input id="customer-name" name="name" defaultValue={c.customer.givenName ?? ''} maxLength={255} />
+            <input id="customer-name" name="name" defaultValue={c.customer.givenName ?? ''} maxLength={255} aria-invalid={invalid('name')} />
             <label htmlFor="customer-email">Billing email</label>
-            <input id="customer-email" name="email" type="email" defaultValue={c.customer.email ?? ''} />
+            <input id="customer-email" name="email" type="email" defaultValue={c.customer.email ?? ''} aria-invalid={invalid('email')} />
             <label htmlFor="customer-stripe">Stripe customer id</label>
             <p className="hint" id="customer-stripe-hint">
               A customer that already exists in your Stripe account (cus_…), checked there before it is linked; empty keeps the link as it is. Without one, the
               first finalized invoice creates the customer in Stripe. A customer already invoiced in Stripe stays with its Stripe customer.
             </p>
-            <input id="customer-stripe" name="stripe_customer_id" aria-describedby="customer-stripe-hint" defaultValue={c.customer.stripe ?? ''} />
+            <input id="customer-stripe" name="stripe_customer_id" aria-describedby="customer-stripe-hint" defaultValue={c.customer.stripe ?? ''} aria-invalid={invalid('stripe_customer_id')} />
             <button type="submit" disabled={busy}>
               Save
             </button>
@@ -93,7 +95,7 @@ export default function Customer() {
               type="url"
               required
               aria-describedby="customer-card-return-hint"
-              aria-invalid={outcome?.cardSetup && outcome.field === 'success_url' ? true : undefined}
+              aria-invalid={outcome?.cardSetup && !outcome.ok && outcome.field === 'success_url' ? true : undefined}
             />
             <button type="submit" disabled={busy} aria-describedby="customer-card-hint">
               {busy && intent === 'card-setup' ? 'Opening…' : 'Open a card setup page'}
