@@ -26,7 +26,17 @@ describeWithTimeSkipping('invoices for customers without a card (time skipping)'
   let env: TestWorkflowEnvironment;
   let stop: () => Promise<void>;
   const fake = new StripeFake({ cardOnFile: false });
-  const notifier = new RecordingNotifier();
+  /** set by a test: a notice of this invoice's write-off waits until the test releases it (the run is mid-write-off) */
+  let holdWriteOff: { invoiceId: string; reached: () => void; release: Promise<void> } | null = null;
+  const notifier = new RecordingNotifier({
+    send: async (n) => {
+      const held = holdWriteOff;
+      if (held && n.kind === 'invoice.uncollectible' && (n.payload as { invoiceId?: string }).invoiceId === held.invoiceId) {
+        held.reached();
+        await held.release;
+      }
+    },
+  });
   const taskQueue = uniqueTaskQueue('send-invoice');
 
   beforeAll(async () => {
@@ -149,6 +159,31 @@ describeWithTimeSkipping('invoices for customers without a card (time skipping)'
     expect(fake.requestsTo('POST', /^\/v1\/invoices$/).filter((r) => (r.body.metadata as Record<string, string>).ledgerflow_invoice_id === invoice.id)).toEqual([]);
     const alerts = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice.id).map((n) => n.kind);
     expect(alerts).toEqual(['invoice.auto_approved', 'billing_run.failed']);
+  });
+
+  it('a payment Stripe reports while the run writes the invoice off is recorded: the invoice ends paid, not uncollectible', async () => {
+    const prisma = testPrisma();
+    const { catalog, run } = await startRun('send-invoice-paid-late', { invoiceDueDays: 1, paymentRetryDays: [1] });
+    await env.sleep(2 * HOUR_MS);
+    await sentState(run);
+    const invoice = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId } });
+    let reached!: () => void;
+    let release!: () => void;
+    const atWriteOff = new Promise<void>((resolve) => (reached = resolve));
+    holdWriteOff = { invoiceId: invoice.id, reached, release: new Promise<void>((resolve) => (release = resolve)) };
+    const result = run.result();
+    await atWriteOff;
+    // Written off in Stripe already; the customer pays it anyway (Stripe takes payment of an uncollectible invoice).
+    expect(fake.invoice(invoice.stripeInvoiceId!)!.status).toBe('uncollectible');
+    fake.payHostedInvoice(invoice.stripeInvoiceId!);
+    await run.signal(paymentEventSignal, { outcome: 'paid', stripeEventId: 'evt_paid_while_written_off', stripeInvoiceId: invoice.stripeInvoiceId! });
+    release();
+    holdWriteOff = null;
+    expect(await result).toMatchObject({ status: 'paid' });
+    expect(await prisma.invoice.findUniqueOrThrow({ where: { id: invoice.id } })).toMatchObject({ status: 'paid', paidAt: expect.any(Date) });
+    const paid = await prisma.auditLog.findFirstOrThrow({ where: { entityId: invoice.id, action: 'invoice.paid' } });
+    expect(paid.after).toMatchObject({ source: 'webhook', stripeEventId: 'evt_paid_while_written_off' });
+    await recordHistory('billing-run-paid-during-write-off', run);
   });
 
   it('a card saved on the Checkout setup page is made the invoice default, and the next invoice is charged to it', async () => {

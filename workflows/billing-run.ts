@@ -72,6 +72,12 @@ export const RESUME_SCHEDULES_PATCH = 'resume-schedules-from-database';
  */
 export const SENT_INVOICE_PATCH = 'wait-for-sent-invoice';
 
+/**
+ * Runs from before 2026-12-04 ended uncollectible even when Stripe reported a payment while the
+ * invoice was being written off (the signal arrived, nothing read it). Later runs record it.
+ */
+export const PAID_DURING_WRITE_OFF_PATCH = 'record-payment-during-write-off';
+
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '1 minute',
@@ -467,6 +473,14 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     }
     state.status = 'uncollectible';
     await alert('invoice.uncollectible', `invoice-uncollectible:${ref.invoiceId}`, { dueAt: state.dueAt, overdueNotices: state.overdueNotices ?? 0 });
+    await recordPaymentDuringWriteOff();
+  }
+
+  /** Stripe reported a payment while the invoice was written off (customers may still pay it): it is money received. */
+  async function recordPaymentDuringWriteOff(): Promise<void> {
+    if (!paidByStripe || !patched(PAID_DURING_WRITE_OFF_PATCH)) return;
+    await stripe.markInvoicePaid({ ...ref, source: 'webhook', stripeEventId: paidByStripe.stripeEventId });
+    state.status = 'paid';
   }
 
   /**
@@ -480,6 +494,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       await stripe.markInvoiceUncollectible(ref);
       state.status = 'uncollectible';
       await alert('invoice.uncollectible', `invoice-uncollectible:${ref.invoiceId}`, { attempts, lastDecline: lastDecline ?? null });
+      await recordPaymentDuringWriteOff();
       return false;
     }
     const nextAt = declined!.firstAt + retryDay * DAY_MS;

@@ -291,10 +291,10 @@ export class StripeFake {
     return card;
   }
 
-  /** The customer pays a sent invoice on its hosted page. */
+  /** The customer pays a sent invoice on its hosted page (as Stripe, an uncollectible one too). */
   payHostedInvoice(stripeInvoiceId: string): void {
     const invoice = this.invoices.get(stripeInvoiceId);
-    if (!invoice || invoice.status !== 'open') throw new Error(`invoice ${stripeInvoiceId} is not open`);
+    if (!invoice || (invoice.status !== 'open' && invoice.status !== 'uncollectible')) throw new Error(`invoice ${stripeInvoiceId} is neither open nor uncollectible`);
     this.charges.push({ invoice: invoice.id, amount: this.amountDue(invoice), currency: invoice.currency, outcome: 'succeeded' });
     invoice.status = 'paid';
   }
