@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { finalizeInvoiceInStripe, NUMBER_FIELD, RESET_DETECTED_ACTION } from '../activities/stripe/finalize-invoice';
+import { createPaymentSetupSession } from '../activities/stripe/payment-setup';
 import { createLogNotifier } from '../activities/notifier';
 import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { recordingStripeClient, startStripeMock, type RecordedStripeRequest, type StripeMockHandle } from './harness/stripe-mock';
@@ -12,13 +13,16 @@ import { insertInvoice, runInWorkflow } from './harness/stripe-invoices';
 let mock: StripeMockHandle;
 let requests: RecordedStripeRequest[];
 let finalize: ReturnType<typeof finalizeInvoiceInStripe>;
+let paymentSetup: ReturnType<typeof createPaymentSetupSession>;
 let organizationId: string;
 
 beforeAll(async () => {
   mock = await startStripeMock((line) => process.stderr.write(`[stripe-mock] ${line}\n`));
   const client = recordingStripeClient(mock.port);
   requests = client.requests;
-  finalize = finalizeInvoiceInStripe({ prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(), stripe: client.stripe });
+  const deps = { prisma: testPrisma(), pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(), stripe: client.stripe };
+  finalize = finalizeInvoiceInStripe(deps);
+  paymentSetup = createPaymentSetupSession(deps);
   ({ organizationId } = await createTestOrganization('stripe-finalize'));
 }, 600_000); // a clean machine builds stripe-mock first
 
@@ -303,5 +307,36 @@ describe('finalizeInvoiceInStripe', () => {
     // (stripe-mock's invoices have no hosted page; test/billing-send-invoice.test.ts keeps the fake's)
     const [row] = await testPrisma().auditLog.findMany({ where: { organizationId: sender, entityId: inv.invoiceId, action: 'invoice.finalized' } });
     expect(row!.after).toMatchObject({ collectionMethod: 'send_invoice', dueAt: stored.dueAt!.toISOString() });
+  });
+});
+
+describe('createPaymentSetupSession', () => {
+  it('opens a Checkout session in setup mode that Stripe accepts, for a customer made in Stripe first', async () => {
+    const prisma = testPrisma();
+    const customer = await prisma.customer.create({ data: { organizationId, externalId: `setup-${Date.now()}`, name: 'Card Co', email: 'ap@card.test' } });
+    let session: Awaited<ReturnType<typeof paymentSetup>> | undefined;
+    const calls = await callsDuring(async () => {
+      session = await runInWorkflow({ workflowId: `payment-setup:${customer.id}:r1`, runId: 'run-1' }, paymentSetup, {
+        organizationId,
+        customerId: customer.id,
+        successUrl: 'https://shop.example.test/billing',
+        cancelUrl: null,
+        currency: 'usd',
+        actor: { type: 'user', id: 'finance@example.test' },
+        requestId: 'r1',
+      });
+    });
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /v1/customers', 'POST /v1/checkout/sessions']);
+    const form = calls[1]!.form;
+    expect([form.get('mode'), form.get('currency'), form.get('success_url'), form.get('cancel_url'), form.get('metadata[ledgerflow_customer_id]')]).toEqual([
+      'setup',
+      'usd',
+      'https://shop.example.test/billing',
+      null,
+      customer.id,
+    ]);
+    expect(calls[1]!.idempotencyKey).toBe('ledgerflow-payment-setup-r1');
+    const stored = await prisma.customer.findUniqueOrThrow({ where: { id: customer.id } });
+    expect(session).toEqual({ sessionId: expect.stringMatching(/^cs_/), url: expect.stringMatching(/^https:\/\//), expiresAt: expect.any(String), stripeCustomerId: stored.stripeCustomerId });
   });
 });
