@@ -4,7 +4,7 @@ import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { Client } from '@temporalio/client';
 import type { CustomerModel, PrismaClient } from '../prisma/client';
 import { LINK_REFUSALS, requestStripeLink } from '../temporal/stripe-links';
-import { DomainError } from './errors';
+import { DomainError, stripeWorkerFailure } from './errors';
 import { storableName } from './schemas/name';
 import { emailAddress } from './schemas/email';
 
@@ -41,9 +41,6 @@ export interface CustomerUpdateDeps {
 
 export type CustomerUpdateOutcome = { customer: CustomerModel; stripeLink: 'linked' | 'unchanged' | 'pending'; workflowId?: string };
 
-/** Failures that mean the organization's Stripe key (or the deployment's) is missing or refused, not Stripe being away. */
-export const STRIPE_ACCOUNT_FAILURES: ReadonlySet<string> = new Set(['StripeAuthenticationError', 'StripePermissionError', 'StripeNotConfigured', 'SecretKeyError', 'SecretOpenError']);
-
 /** The worker's refusal of a link as the API answers it: the field's fault (400), a state to resolve (409), or Stripe away (503). */
 function linkRefusal(outcome: { type: string | null; message: string }): DomainError {
   const field = 'stripe_customer_id';
@@ -61,10 +58,7 @@ function linkRefusal(outcome: { type: string | null; message: string }): DomainE
     case LINK_REFUSALS.notFound:
       return new DomainError('not_found', 'NOT_FOUND', outcome.message);
     default:
-      if (outcome.type !== null && STRIPE_ACCOUNT_FAILURES.has(outcome.type)) {
-        return new DomainError('conflict', 'STRIPE_ACCOUNT_UNUSABLE', `${message} (the organization's Stripe key, or the deployment's, is missing or refused)`, field);
-      }
-      return new DomainError('unavailable', 'STRIPE_UNAVAILABLE', `${message} (Stripe did not answer after retries; nothing was linked, try again)`, field);
+      return stripeWorkerFailure({ type: outcome.type, message }, 'nothing was linked', field);
   }
 }
 

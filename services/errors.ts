@@ -22,3 +22,17 @@ export class DomainError extends Error {
 
 /** unavailable: something outside our walls (Stripe) did not answer in time; the request may be repeated. */
 export const DOMAIN_ERROR_STATUS: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503 };
+
+/** Failures that mean the organization's Stripe key (or the deployment's) is missing or refused, not Stripe being away. */
+const STRIPE_ACCOUNT_FAILURES: ReadonlySet<string> = new Set(['StripeAuthenticationError', 'StripePermissionError', 'StripeNotConfigured', 'SecretKeyError', 'SecretOpenError']);
+
+/**
+ * A Stripe step the worker ran for a request, failed for a reason that is
+ * not the request's: the Stripe key is missing or refused (409), or Stripe
+ * did not answer after retries (503, `nothingDone` says what did not happen).
+ */
+export function stripeWorkerFailure(failure: { type: string | null; message: string }, nothingDone: string, field?: string): DomainError {
+  return failure.type !== null && STRIPE_ACCOUNT_FAILURES.has(failure.type)
+    ? new DomainError('conflict', 'STRIPE_ACCOUNT_UNUSABLE', `${failure.message} (the organization's Stripe key, or the deployment's, is missing or refused)`, field)
+    : new DomainError('unavailable', 'STRIPE_UNAVAILABLE', `${failure.message} (Stripe did not answer after retries; ${nothingDone}, try again)`, field);
+}

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import 'zod-openapi';
 import type { AuditActor } from '../prisma/audit';
 import { PAYMENT_SETUP_REFUSALS, requestPaymentSetup, type PaymentSetupSession } from '../temporal/payment-setup';
-import { STRIPE_ACCOUNT_FAILURES, type CustomerUpdateDeps } from './customers';
-import { DomainError } from './errors';
+import type { CustomerUpdateDeps } from './customers';
+import { DomainError, stripeWorkerFailure } from './errors';
 import { currencyCode } from './schemas/currency';
 
 /*
@@ -82,10 +82,7 @@ export async function startPaymentSetup(deps: CustomerUpdateDeps, organizationId
         throw new DomainError('conflict', 'REQUEST_KEY_REUSED', `request_key: ${input.request_key ?? ''} was sent before with a different request; send a new key for a new page`, 'request_key');
       }
       if (answer.type === 'StripeInvalidRequestError') throw new DomainError('invalid', 'STRIPE_REFUSED', `Stripe refused the Checkout session: ${answer.message}`);
-      if (answer.type !== null && STRIPE_ACCOUNT_FAILURES.has(answer.type)) {
-        throw new DomainError('conflict', 'STRIPE_ACCOUNT_UNUSABLE', `${answer.message} (the organization's Stripe key, or the deployment's, is missing or refused)`);
-      }
-      throw new DomainError('unavailable', 'STRIPE_UNAVAILABLE', `${answer.message} (Stripe did not answer after retries; no link was opened, try again)`);
+      throw stripeWorkerFailure(answer, 'no link was opened');
   }
 }
 

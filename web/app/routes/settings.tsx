@@ -70,6 +70,14 @@ export default function OrganizationSettings() {
   const outcome = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   const problem = (name: Name) => (outcome && !outcome.ok ? outcome.fields[name] : undefined);
+  /** what an input and a select share: name, value, hint and problem */
+  const fieldProps = (name: Name) => ({
+    id: `setting-${name}`,
+    name,
+    defaultValue: values[name],
+    'aria-describedby': `setting-${name}-hint${problem(name) ? ` setting-${name}-problem` : ''}`,
+    'aria-invalid': problem(name) ? true : undefined,
+  });
   return (
     <>
       <h1>Settings</h1>
@@ -85,13 +93,7 @@ export default function OrganizationSettings() {
               <div key={f.name} className="field">
                 <label htmlFor={`setting-${f.name}`}>{f.label}</label>
                 {f.type === 'select' ? (
-                  <select
-                    id={`setting-${f.name}`}
-                    name={f.name}
-                    defaultValue={values[f.name]}
-                    aria-describedby={`setting-${f.name}-hint${problem(f.name) ? ` setting-${f.name}-problem` : ''}`}
-                    aria-invalid={problem(f.name) ? true : undefined}
-                  >
+                  <select {...fieldProps(f.name)}>
                     {f.options.map((o) => (
                       <option key={o.value} value={o.value}>
                         {o.label}
@@ -99,15 +101,7 @@ export default function OrganizationSettings() {
                     ))}
                   </select>
                 ) : (
-                  <input
-                    id={`setting-${f.name}`}
-                    name={f.name}
-                    type={f.type === 'number' ? 'text' : f.type}
-                    inputMode={f.type === 'number' ? 'numeric' : undefined}
-                    defaultValue={values[f.name]}
-                    aria-describedby={`setting-${f.name}-hint${problem(f.name) ? ` setting-${f.name}-problem` : ''}`}
-                    aria-invalid={problem(f.name) ? true : undefined}
-                  />
+                  <input {...fieldProps(f.name)} type={f.type === 'number' ? 'text' : f.type} inputMode={f.type === 'number' ? 'numeric' : undefined} />
                 )}
                 <small id={`setting-${f.name}-hint`} className="hint">
                   {f.hint}
