@@ -18,6 +18,7 @@ import { voidInvoiceInStripe } from './stripe/void-invoice';
 import { reconcileActivities } from './reconcile';
 import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 import { failingFastOnBadData } from './domain-failures';
+import { attemptWebhookDelivery } from './webhooks/deliver';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -31,6 +32,7 @@ export type { SubscriptionSchedule, ChangeOutcome } from './billing/subscription
 export type { CollectPaymentResult } from './stripe/collect-payment';
 export type { CreditNoteView } from './stripe/credit-notes';
 export type { EvaluateMarginAlertsInput, EvaluateMarginAlertsResult } from './margins/evaluate-alerts';
+export type { WebhookAttemptInput, WebhookAttemptOutcome } from './webhooks/deliver';
 
 /**
  * Every activity the worker registers, bound to its dependencies; bad data
@@ -78,6 +80,8 @@ export function createActivities(deps: ActivityDeps) {
     ...reconcileActivities(deps),
     // margin alerts (workflows/margin-watch.ts)
     evaluateMarginAlerts: evaluateMarginAlerts(deps),
+    // outbound webhooks (workflows/webhook-delivery.ts)
+    attemptWebhookDelivery: attemptWebhookDelivery(deps),
   });
 }
 

@@ -6,6 +6,8 @@ import { RATE_PRICES, rateVendorUsage, splitVendorUsage, type RatePriceName, typ
 import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/audit';
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
+import { pgRawDb } from '../prisma/raw-db';
+import { emitWebhookEvents, notificationWebhookEvents } from '../prisma/webhook-events';
 import { LIMIT_COLUMNS, type QuotaLimitRow } from '../prisma/quota-limit-row';
 
 /*
@@ -329,6 +331,7 @@ async function raiseNotifications(db: Queryable, ctx: BatchContext, counters: Re
     values: [ctx.organizationId, crossings.map((c) => c.kind), crossings.map((c) => c.dedupeKey), crossings.map((c) => JSON.stringify(c.payload))],
   });
   const byKey = new Map(crossings.map((c) => [c.dedupeKey, c]));
+  await emitWebhookEvents(pgRawDb(db), ctx.organizationId, notificationWebhookEvents(inserted.flatMap((row) => byKey.get(row.dedupe_key) ?? [])));
   const audits = inserted.flatMap((row): AuditEntry[] => {
     const crossing = byKey.get(row.dedupe_key);
     if (!crossing) return [];

@@ -27,6 +27,7 @@ import { invoiceDecisionsRouter } from './routes/invoice-decisions';
 import { creditNotesRouter } from './routes/credit-notes';
 import { invoicesReadRouter } from './routes/invoices-read';
 import { quotaLimitsRouter } from './routes/quota-limits';
+import { webhookDeliveriesRouter, webhookEndpointsRouter, webhookEventTypesRouter } from './routes/webhook-endpoints';
 import { vendorRatesRouter } from './routes/vendor-rates';
 import { providersRouter } from './routes/providers';
 import { planFeaturesRouter } from './routes/plan-features';
@@ -147,6 +148,9 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/settings/billing', billingSettingsRouter(deps));
   v1.use('/settings/alerts', alertSettingsRouter(deps, config));
   v1.use('/api-keys', apiKeysRouter(deps));
+  v1.use('/webhook-endpoints', webhookEndpointsRouter(deps, config));
+  v1.use('/webhook-deliveries', webhookDeliveriesRouter(deps));
+  v1.use('/webhook-event-types', webhookEventTypesRouter());
   // /reconciliations and /reported-usage
   v1.use(reconciliationsRouter(deps));
   app.use('/api/v1', v1);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createDocument, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { scopesFor } from '../prisma/api-scopes';
 import { apiKeyPaths } from './schemas/api-keys';
+import { webhookPaths } from './schemas/webhooks';
 import { commonErrorResponses, errorContent } from './schemas/common';
 import {
   EventPageSchema,
@@ -688,6 +689,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       ...reconciliationPaths(json, responses),
       ...apiKeyPaths(json, responses),
+      ...webhookPaths(json, responses),
       '/webhooks/stripe': {
         post: {
           summary: 'Stripe webhook endpoint',

@@ -1,4 +1,5 @@
 import { writeAudit, type AuditActor } from './audit';
+import { emitInvoiceEvent } from './webhook-events';
 import type { Prisma } from './generated/client';
 import type { InvoiceStatus } from './generated/enums';
 
@@ -37,6 +38,7 @@ export async function recordInvoicePaidIn(tx: Prisma.TransactionClient, record: 
     data: { status: 'paid', paidAt, ...(record.paymentAttempts !== undefined && { paymentAttempts: record.paymentAttempts }) },
   });
   if (count === 0) return false;
+  await emitInvoiceEvent(tx, organizationId, invoiceId, 'invoice.paid');
   await writeAudit(tx, {
     organizationId,
     actor,

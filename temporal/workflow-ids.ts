@@ -11,3 +11,6 @@ export const reissueRunWorkflowId = (subscriptionId: string, periodStart: Date |
 
 /** The billing run of a recovery invoice: one per revenue-leak finding. */
 export const recoveryRunWorkflowId = (findingId: string): string => `recovery-run:${findingId}`;
+
+/** One round of attempts of an outbound webhook delivery; a redelivery is the next round. */
+export const webhookDeliveryWorkflowId = (deliveryId: string, round: number): string => `webhook-delivery:${deliveryId}:${round}`;

@@ -66,6 +66,10 @@ describeWithTimeSkipping('invoices for customers without a card (time skipping)'
     return { organizationId, catalog, run };
   }
 
+  /** The organization's outbound webhook events, oldest first. */
+  const webhookEvents = async (organizationId: string) =>
+    (await testPrisma().webhookEvent.findMany({ where: { organizationId }, orderBy: { createdAt: 'asc' } })).map((e) => ({ type: e.type, data: e.payload }));
+
   const sentState = (run: { query: (q: typeof billingRunStateQuery) => Promise<BillingRunState> }) =>
     waitFor('the invoice sent', async () => {
       const state = await run.query(billingRunStateQuery);
@@ -97,6 +101,12 @@ describeWithTimeSkipping('invoices for customers without a card (time skipping)'
     expect(fake.charges.filter((c) => c.invoice === invoice.stripeInvoiceId).map((c) => c.outcome)).toEqual(['succeeded']);
     const alerts = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice.id).map((n) => n.kind);
     expect(alerts).toEqual(['invoice.auto_approved']);
+    // Outbound webhook events (issue 14, point 6), each written with the change it reports.
+    expect(await webhookEvents(invoice.organizationId)).toEqual([
+      { type: 'invoice.drafted', data: expect.objectContaining({ invoice_id: invoice.id, status: 'draft', number: null }) },
+      { type: 'invoice.finalized', data: expect.objectContaining({ invoice_id: invoice.id, status: 'finalized', number: invoice.number, collection_method: 'send_invoice', due_at: state.dueAt }) },
+      { type: 'invoice.paid', data: expect.objectContaining({ invoice_id: invoice.id, status: 'paid', paid_at: expect.any(String), total: expect.stringMatching(/^\d+\.\d{2}$/) }) },
+    ]);
     await recordHistory('billing-run-sent-invoice-paid', run);
   });
 
@@ -114,6 +124,7 @@ describeWithTimeSkipping('invoices for customers without a card (time skipping)'
     expect(mine.slice(1, 3).map((n) => (n.payload as { daysOverdue: number }).daysOverdue)).toEqual([0, 2]);
     expect(mine.map((n) => n.dedupeKey).slice(1)).toEqual([`invoice-overdue:${invoice.id}:1`, `invoice-overdue:${invoice.id}:2`, `invoice-uncollectible:${invoice.id}`]);
     expect((mine[3]!.payload as { dueAt: string; overdueNotices: number })).toMatchObject({ dueAt: invoice.dueAt!.toISOString(), overdueNotices: 2 });
+    expect((await webhookEvents(invoice.organizationId)).map((e) => e.type)).toEqual(['invoice.drafted', 'invoice.finalized', 'invoice.uncollectible']);
     await recordHistory('billing-run-sent-invoice-uncollectible', run);
   });
 

@@ -65,6 +65,13 @@ describe('SOFT quota crossings', () => {
     const counter = await testPrisma().quotaCounter.findFirstOrThrow({ where: { quotaLimitId: limitId, customerExternalId: 'acme' } });
     expect(counter.used.toString()).toBe('115');
     expect(counter.limitReachedAt).not.toBeNull();
+    // Each crossing is an outbound webhook event too (issue 14, point 6), once, in the API's snake_case.
+    const events = await testPrisma().webhookEvent.findMany({ where: { organizationId }, orderBy: { createdAt: 'asc' } });
+    expect(events.map((e) => [e.type, e.eventKey])).toEqual([
+      ['quota.warning', `quota.warning:quota:${limitId}:acme:2026-11-01T00:00:00.000Z:warning`],
+      ['quota.exceeded', `quota.exceeded:quota:${limitId}:acme:2026-11-01T00:00:00.000Z:exceeded`],
+    ]);
+    expect(events[1]!.payload).toMatchObject({ customer_external_id: 'acme', used: '105', limit: '100', level: 'exceeded', mode: 'SOFT', window_start: '2026-11-01T00:00:00.000Z' });
   });
 
   it('starts afresh in the next window', async () => {

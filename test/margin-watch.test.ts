@@ -134,6 +134,10 @@ test('fires below the threshold once, not again at the same level, worsens by a 
   expect(env.notifier.sent.map((n) => n.kind).sort()).toEqual([
     'margin.below_threshold', 'margin.below_threshold', 'margin.resolved', 'margin.resolved', 'margin.worsened', 'margin.worsened',
   ]);
+  // Each message is an outbound webhook event too (issue 14, point 6), in snake_case.
+  const hooks = await testPrisma().webhookEvent.findMany({ where: { organizationId } });
+  expect(hooks.map((e) => e.type).sort()).toEqual(env.notifier.sent.map((n) => n.kind).sort());
+  expect(hooks.find((e) => e.type === 'margin.worsened')!.payload).toMatchObject({ scope: expect.any(String), margin_bps: expect.any(Number), threshold_bps: expect.any(Number), period_start: '2026-11-01T00:00:00.000Z' });
 });
 
 test('cost without revenue is a negative margin: one margin.negative message, the below-threshold alert opens silently', async () => {

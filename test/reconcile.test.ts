@@ -319,6 +319,10 @@ it('one case of every finding kind gives exactly those findings and actions; a r
   // Every status change is audited with its actor.
   const audit = await prisma.auditLog.findMany({ where: { organizationId, entityType: 'leak_finding', action: { in: ['leak.detected', 'leak.actioned'] } } });
   expect(audit.filter((a) => a.action === 'leak.detected')).toHaveLength(7);
+  // Each finding is one leak.found webhook event (issue 14, point 6).
+  const leakEvents = await prisma.webhookEvent.findMany({ where: { organizationId, type: 'leak.found' } });
+  expect(leakEvents).toHaveLength(7);
+  expect(leakEvents.find((e) => (e.payload as { finding_id: string }).finding_id === findingOf('renewal_drift', 'drift-co').id)!.payload).toMatchObject({ kind: 'renewal_drift', leak: '15.00', customer_external_id: 'drift-co' });
   expect(audit.filter((a) => a.action === 'leak.actioned').every((a) => a.actorType === 'workflow' && a.actorId === started.body.workflow_id)).toBe(true);
 
   // Ops reset the reconciliation to right after detection: the actions run again and do nothing.

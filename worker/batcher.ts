@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
-import { Client as PgClient, type Notification, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import { claimBatch, MAX_BATCH_EVENTS, openBatchCount, startBatch, unstartedBatches, waitingOrganizations, type ClaimedBatch } from '../activities/batch-formation';
-import { connectionFields } from '../prisma/connection';
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
+import { PgListener } from './pg-listener';
 
 export interface BatcherOptions {
   pool: Pool;
@@ -52,7 +52,7 @@ export class Batcher {
   private readonly options: Required<Omit<BatcherOptions, 'organizationIds'>> & { organizationIds: ReadonlySet<string> | null };
   private readonly organizations = new Map<string, Organization>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private listener: PgClient | null = null;
+  private listener: PgListener | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   /**
@@ -77,18 +77,16 @@ export class Batcher {
   }
 
   async start(): Promise<void> {
-    await this.listen();
+    this.listener = new PgListener({ databaseUrl: this.options.databaseUrl, channel: INGEST_CHANNEL, onNotification: (payload) => this.onNotification(payload), log: this.options.log });
+    await this.listener.start();
     this.schedulePoll(0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     for (const org of this.organizations.values()) clearTimeout(org.timer);
-    const listener = this.listener;
-    this.listener = null;
-    await listener?.end().catch(() => undefined);
+    await this.listener?.stop();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
@@ -100,44 +98,6 @@ export class Batcher {
 
   private wanted(organizationId: string): boolean {
     return this.options.organizationIds === null || this.options.organizationIds.has(organizationId);
-  }
-
-  private reconnectTimer: NodeJS.Timeout | null = null;
-
-  private async listen(): Promise<void> {
-    if (this.stopped) return;
-    const client = new PgClient(connectionFields(this.options.databaseUrl));
-    let failed = false;
-    // One way out per connection, whichever comes first: its error event or a failed connect/LISTEN.
-    const fail = (what: string, err: unknown): void => {
-      if (failed) return;
-      failed = true;
-      this.options.log(`${what}; reconnecting in 1 s (the poll covers the gap)`, err);
-      if (this.listener === client) this.listener = null;
-      client.end().catch(() => undefined);
-      this.scheduleReconnect();
-    };
-    client.on('notification', (message: Notification) => this.onNotification(message.payload ?? ''));
-    client.on('error', (err) => fail('LISTEN connection lost', err));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${INGEST_CHANNEL}`);
-      if (this.stopped || failed) {
-        await client.end().catch(() => undefined);
-        return;
-      }
-      this.listener = client;
-    } catch (err) {
-      fail('could not LISTEN', err);
-    }
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      void this.listen();
-    }, 1_000);
   }
 
   /** `<organizationId>:<events>`; 0 events means one of its batches finished. */

@@ -17,6 +17,7 @@ import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 import { Batcher } from './batcher';
+import { WebhookDispatcher } from './webhook-dispatcher';
 import { createLedgerflowWorker, DEFAULT_MAX_CACHED_WORKFLOWS } from './create-worker';
 import { bundleTracesWorkflows } from './interceptors';
 
@@ -111,10 +112,13 @@ async function main(): Promise<void> {
     // Forms processing batches from the events the API stored and starts their workflows.
     const batcher = new Batcher({ pool, temporal: client, taskQueue, databaseUrl: databaseUrl(), windowMs: batchWindowMs, maxOpenBatches, log: logFn(log.child({ component: 'batcher' }), 'warn') });
     await batcher.start();
+    // Starts a delivery workflow per outbound webhook delivery as its transaction commits.
+    const webhooks = new WebhookDispatcher({ pool, temporal: client, taskQueue, databaseUrl: databaseUrl(), log: logFn(log.child({ component: 'webhooks' }), 'warn') });
+    await webhooks.start();
     log.info(`worker ready on task queue ${taskQueue}`);
     log.info(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
     log.info(`  ingest: batches of up to 1,000 events or ${batchWindowMs} ms of arrivals, at most ${maxOpenBatches} open per organization`);
-    if (outbound.allowDevelopmentTargets) log.warn('  OUTBOUND_DEVELOPMENT=1: organizations\' CRM and SMTP URLs may use plain http/SMTP and reach loopback and private addresses (development only)');
+    if (outbound.allowDevelopmentTargets) log.warn('  OUTBOUND_DEVELOPMENT=1: organizations\' CRM, SMTP and webhook URLs may use plain http/SMTP and reach loopback and private addresses (development only)');
     log.info(`  Stripe: ${stripe ? (process.env.STRIPE_API_BASE ?? 'api.stripe.com') : 'not configured (set STRIPE_SECRET_KEY)'}`);
     log.info(`  tracing: ${tracing.enabled ? 'spans exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)' : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`);
     try {
@@ -122,6 +126,7 @@ async function main(): Promise<void> {
     } finally {
       // Before the pool closes: a claim in progress finishes (or is taken up again by the next batcher).
       await batcher.stop();
+      await webhooks.stop();
     }
     log.info('worker stopped');
   } finally {

@@ -9,3 +9,4 @@ export { marginWatch, type MarginWatchInput } from './margin-watch';
 export { creditNote } from './credit-note';
 export { linkStripeCustomer } from './link-stripe-customer';
 export { createPaymentSetup } from './payment-setup';
+export { webhookDelivery, type WebhookDeliveryInput, type WebhookDeliveryResult } from './webhook-delivery';

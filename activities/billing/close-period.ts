@@ -11,6 +11,7 @@ import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '.
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
 import { deciderActor, insertAuditRows, type AuditEntry } from '../../prisma/audit';
+import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import { readBilledUsage, readCloseInputs, readPeriodStandings, readPeriodsBilledWhole, type Db, type PlanPriceRow, type SubscriptionTerms } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { inTransaction, type Queryable } from '../../prisma/pg';
@@ -302,6 +303,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
           RETURNING i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at AS "createdAt", 0 AS "lineCount"`;
         await insertLines(client, sub.organizationId, invoice!.id, draft.lines.map((line, i) => lineRow(line, i + 1, lineIds[i]!)));
         await insertClaims(tx, sub.organizationId, claims);
+        await emitInvoiceEvent(tx, sub.organizationId, invoice!.id, 'invoice.drafted');
         const audit: AuditEntry[] = [];
         if (redraftOf) {
           // From now on the new revision bills the period; the one it replaces bills nothing (prisma/billed-invoices.ts).

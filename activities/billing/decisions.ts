@@ -4,6 +4,7 @@ import { dec, toPlainString } from '../../billing/decimal';
 import { sumLines } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { deciderActor, writeAudit } from '../../prisma/audit';
+import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
 import type { AdjustRequest } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
@@ -237,6 +238,7 @@ export function settleZeroInvoice({ prisma }: ActivityDeps) {
       await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'paid', paidAt: new Date(), finalizedAt: new Date() } });
       // Issued like any other invoice: it takes the next number.
       const number = await assignInvoiceNumber(tx, ref.organizationId, invoice.id);
+      await emitInvoiceEvent(tx, ref.organizationId, invoice.id, 'invoice.paid');
       await writeAudit(tx, { organizationId: ref.organizationId, actor, action: 'invoice.settled_zero', entityType: 'invoice', entityId: invoice.id, before: { status: invoice.status }, after: { status: 'paid', number, stripe: 'not sent: zero amount' } });
       return view(await findInvoice(tx, ref));
     }, TX_OPTIONS);

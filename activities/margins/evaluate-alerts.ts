@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { marginWindow, planAlertChanges, type AlertChange, type AlertLevel, type AlertState } from '../../billing/margins';
 import { writeAudit } from '../../prisma/audit';
+import { emitWebhookEvents, notificationWebhookEvents } from '../../prisma/webhook-events';
 import type { Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
@@ -91,10 +92,12 @@ export function evaluateMarginAlerts({ prisma }: ActivityDeps) {
               entityUrl: webEntityUrl(scope, row.key),
               workflowUrl,
             };
+            const dedupeKey = `margin-alert:${after.id}:${after.revision}`;
             const queued = await tx.$executeRaw`
               INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
-              VALUES (gen_random_uuid(), ${input.organizationId}::uuid, ${change.notify}, ${`margin-alert:${after.id}:${after.revision}`}, ${JSON.stringify(payload)}::jsonb)
+              VALUES (gen_random_uuid(), ${input.organizationId}::uuid, ${change.notify}, ${dedupeKey}, ${JSON.stringify(payload)}::jsonb)
               ON CONFLICT (organization_id, dedupe_key) DO NOTHING`;
+            if (queued > 0) await emitWebhookEvents(tx, input.organizationId, notificationWebhookEvents([{ kind: change.notify, dedupeKey, payload }]));
             result.queued += queued;
           }
         }

@@ -4,6 +4,7 @@ import { formatMoney, roundMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import { canTransition, type FindingStatus } from '../../billing/leaks';
 import { writeAudit } from '../../prisma/audit';
+import { emitInvoiceEvent, emitWebhookEvents, notificationWebhookEvents } from '../../prisma/webhook-events';
 import { BILLED_INVOICE } from '../../prisma/billed-invoices';
 import type { LeakFindingModel, Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
@@ -108,6 +109,7 @@ async function draftRecoveryInvoice(prisma: ActivityDeps['prisma'], finding: Lea
           },
         },
       });
+      await emitInvoiceEvent(tx, finding.organizationId, invoice.id, 'invoice.drafted');
       await writeAudit(tx, {
         organizationId: finding.organizationId,
         actor,
@@ -203,10 +205,14 @@ export function queueLeakAlert({ prisma }: ActivityDeps) {
         entityUrl: webFindingUrl(f.id),
         workflowUrl: run ? temporalRunUrl(info.workflowNamespace ?? info.namespace, run.workflowId, run.runId) : null,
       };
-      const rows = await prisma.$executeRaw`
-        INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
-        VALUES (gen_random_uuid(), ${ref.organizationId}::uuid, 'leak.finding', ${key}, ${JSON.stringify(payload)}::jsonb)
-        ON CONFLICT (organization_id, dedupe_key) DO NOTHING`;
+      const rows = await prisma.$transaction(async (tx) => {
+        const inserted = await tx.$executeRaw`
+          INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
+          VALUES (gen_random_uuid(), ${ref.organizationId}::uuid, 'leak.finding', ${key}, ${JSON.stringify(payload)}::jsonb)
+          ON CONFLICT (organization_id, dedupe_key) DO NOTHING`;
+        if (inserted > 0) await emitWebhookEvents(tx, ref.organizationId, notificationWebhookEvents([{ kind: 'leak.finding', dedupeKey: key, payload }]));
+        return inserted;
+      }, TX_OPTIONS);
       return { status: 'done', summary: { dedupeKey: key, queued: rows > 0 } };
     });
   };

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../../prisma/client';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
+import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import { toStripeAmount } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
@@ -175,6 +176,7 @@ export function finalizeInvoiceInStripe(deps: ActivityDeps) {
       });
       if (count === 0) return;
       const number = await assignInvoiceNumber(tx, organizationId, invoice.id);
+      await emitInvoiceEvent(tx, organizationId, invoice.id, 'invoice.finalized');
       await writeAudit(tx, {
         organizationId,
         actor,

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import { writeAudit } from '../../prisma/audit';
+import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { asActivityError, requireStripe } from './errors';
@@ -53,6 +54,7 @@ export function markInvoiceUncollectible(deps: ActivityDeps) {
         const now = await tx.invoice.findFirstOrThrow({ where: { id: invoiceId, organizationId }, select: { status: true } });
         return { status: now.status === 'paid' ? 'paid' : 'uncollectible' };
       }
+      await emitInvoiceEvent(tx, organizationId, invoiceId, 'invoice.uncollectible');
       await writeAudit(tx, {
         organizationId,
         actor,

@@ -34,7 +34,8 @@ const outboundRule = (kind: 'http' | 'smtp', policy: OutboundPolicy) => (url: st
   if (refusal) ctx.addIssue({ code: 'custom', message: refusal });
 };
 
-const httpUrl = (policy: OutboundPolicy, description: string, example: string) =>
+/** An https URL (http too on a development deployment) the worker may POST to, refused with the reason otherwise. */
+export const outboundHttpUrl = (policy: OutboundPolicy, description: string, example: string) =>
   z
     .url(
       policy.allowDevelopmentTargets
@@ -42,13 +43,14 @@ const httpUrl = (policy: OutboundPolicy, description: string, example: string) =
         : { protocol: /^https$/, error: `must be an https URL (plain http: ${DEVELOPMENT_HINT})` },
     )
     .max(2000, 'must be at most 2000 characters')
-    .nullable()
     .superRefine(outboundRule('http', policy))
     .meta({
       description: `${description}. https to a public address (not loopback, private or link-local).`,
       example,
       ...(policy.allowDevelopmentTargets ? {} : { pattern: '^https://' }),
     });
+
+const httpUrl = (policy: OutboundPolicy, description: string, example: string) => outboundHttpUrl(policy, description, example).nullable();
 
 const smtpUrl = (policy: OutboundPolicy) =>
   z

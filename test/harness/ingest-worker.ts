@@ -28,7 +28,7 @@ export interface TestWorker {
  * An in-process Ledgerflow worker on a task queue of its own, with the
  * harness's prebuilt workflow bundle, against the real Temporal and database.
  */
-export async function startTestWorker(name: string, { forwardTo, ...extra }: Pick<LedgerflowWorkerOptions, 'stripe'> & { forwardTo?: Notifier } = {}): Promise<TestWorker> {
+export async function startTestWorker(name: string, { forwardTo, ...extra }: Pick<LedgerflowWorkerOptions, 'stripe' | 'outbound'> & { forwardTo?: Notifier } = {}): Promise<TestWorker> {
   const address = required('TEMPORAL_ADDRESS');
   const namespace = required('TEMPORAL_NAMESPACE');
   const taskQueue = uniqueTaskQueue(name);

@@ -5,6 +5,7 @@ import { createLedgerflowWorker } from '../../worker/create-worker';
 import { testPool, testPrisma } from './fixtures';
 import { installedTestServer, missingJavaTools, testServerWrapperPath } from '../../scripts/lib/test-server';
 import { skippedDescribe } from './skips';
+import type { OutboundPolicy } from '../../billing/outbound-urls';
 
 /**
  * Why the time-skipping tests cannot run on this machine, or null when they
@@ -46,10 +47,11 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 
 /**
  * The time-skipping server and a Ledgerflow worker on it with the real
- * activities, the test database, and Stripe at `stripePort` (a fake).
+ * activities, the test database, Stripe at `stripePort` (a fake; none
+ * without it) and the outbound policy given (strict by default).
  * `stop()` shuts the worker down and tears the server down.
  */
-export async function startTimeSkippingWorker(options: { taskQueue: string; stripePort: number; notifier: Notifier }): Promise<{ env: TestWorkflowEnvironment; stop: () => Promise<void> }> {
+export async function startTimeSkippingWorker(options: { taskQueue: string; stripePort?: number; notifier: Notifier; outbound?: OutboundPolicy }): Promise<{ env: TestWorkflowEnvironment; stop: () => Promise<void> }> {
   const env = await createTimeSkippingEnv();
   const worker = await createLedgerflowWorker({
     connection: env.nativeConnection,
@@ -59,7 +61,8 @@ export async function startTimeSkippingWorker(options: { taskQueue: string; stri
     pool: testPool(),
     client: env.client,
     notifier: options.notifier,
-    stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${options.stripePort}` }),
+    ...(options.stripePort === undefined ? {} : { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${options.stripePort}` }) }),
+    ...(options.outbound ? { outbound: options.outbound } : {}),
     workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE!,
     // The test server has no custom search attributes.
     searchAttributes: false,
