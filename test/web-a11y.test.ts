@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { closePeriod, type ClosedPeriod } from '../activities/billing/close-period';
 import { createUser } from '../prisma/users';
+import { emitWebhookEvents } from '../prisma/webhook-events';
+import { createWebhookEndpoint } from '../services/webhook-endpoints';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { describeWithChromium, launchChromium, signIn, startWebServer, type WebServer } from './harness/web-app';
@@ -18,7 +20,7 @@ import { describeWithChromium, launchChromium, signIn, startWebServer, type WebS
  * reconciliation with a finding, a margin alert and its notification.
  */
 const AXE = fs.readFileSync(path.join(__dirname, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/unpriced', '/settings/plans', '/settings/api-keys', '/settings/users'];
+const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/unpriced', '/settings/plans', '/settings/webhooks', '/settings/api-keys', '/settings/users'];
 
 /** This month's usage closed into a draft invoice (snapshots, lines), a finding, a margin alert: the pages' populated states. Returns the detail pages to check too. */
 async function populate(organizationId: string): Promise<string[]> {
@@ -78,7 +80,14 @@ async function populate(organizationId: string): Promise<string[]> {
   const quota = await prisma.quotaLimit.findFirstOrThrow({ where: { organizationId, customerExternalId: null } });
   await prisma.marginAlert.create({ data: { organizationId, scope: 'customer', scopeKey: catalog.customerId, currency: 'usd', periodStart, level: 'below_threshold', marginBps: 1234, lastNotifiedBps: 1234, revision: 1 } });
   await prisma.notification.create({ data: { organizationId, kind: 'margin.below_threshold', dedupeKey: `a11y-${randomUUID()}`, payload: { scope: 'customer', customerExternalId: catalog.customerExternalId, marginBps: 1234, currency: 'usd' } } });
-  return [`/settings/quotas?edit=${quota.id}`, `/settings/quotas?remove=${quota.id}`, `/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`, `/invoices/${paid.invoiceId}`];
+  // A webhook endpoint with a failed delivery: the webhooks page's tables, a delivery's attempts and the removal question.
+  const endpoint = await createWebhookEndpoint(prisma, organizationId, { url: 'https://erp.example.com/hooks/ledgerflow', description: 'ERP', event_types: ['invoice.paid'], enabled: true }, { type: 'system', id: 'a11y' });
+  await prisma.$transaction((tx) => emitWebhookEvents(tx, organizationId, [{ type: 'invoice.paid', key: `invoice.paid:a11y-${randomUUID()}`, payload: { invoice_id: paid.invoiceId } }]));
+  const delivery = await prisma.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } });
+  // Started, so the page's own dispatcher-less stack leaves it alone; one failed attempt, then given up.
+  await prisma.webhookDelivery.update({ where: { id: delivery.id }, data: { workflowStarted: true, status: 'failed', attempts: 1, lastStatusCode: 500 } });
+  await prisma.webhookDeliveryAttempt.create({ data: { deliveryId: delivery.id, round: 1, attempt: 1, attemptedAt: now, durationMs: 42, statusCode: 500, succeeded: false } });
+  return [`/settings/webhooks?delivery=${delivery.id}`, `/settings/webhooks?remove=${endpoint.id}`, `/settings/quotas?edit=${quota.id}`, `/settings/quotas?remove=${quota.id}`, `/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`, `/invoices/${paid.invoiceId}`];
 }
 
 // The page functions below run in Chromium; this project's types have no DOM, so declare what they touch.

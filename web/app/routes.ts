@@ -26,6 +26,7 @@ export default [
       { path: 'settings/rates', file: 'routes/settings-rates.tsx' },
       { path: 'settings/unpriced', file: 'routes/settings-unpriced.tsx' },
       { path: 'settings/plans', file: 'routes/settings-plans.tsx' },
+      { path: 'settings/webhooks', file: 'routes/settings-webhooks.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
       { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],

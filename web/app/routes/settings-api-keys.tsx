@@ -2,6 +2,7 @@ import { data, Form, Link, useActionData, useLoaderData, useNavigation, type Act
 import { API_SCOPES } from '../../../prisma/api-scopes';
 import { CsrfField } from '../components/session';
 import { SettingsNav } from '../components/settings-nav';
+import { ConfirmAction } from '../components/confirm-action';
 import { applyApiKeyForm, findApiKey, listApiKeys } from '../server/api-keys.server';
 import { requireFormAction, requireUser } from '../server/auth.server';
 import { OutcomeNotice } from '../components/outcome-notice';
@@ -51,19 +52,15 @@ export default function ApiKeys() {
       </OutcomeNotice>
 
       {confirming ? (
-        <section aria-labelledby="confirm-revoke" className="notice error">
-          <h2 id="confirm-revoke">Revoke “{confirming.name}” ({confirming.prefix}…)?</h2>
-          <p>The API refuses requests with this key within seconds. This cannot be undone; systems using it need a new key.</p>
-          <Form method="post" action={PATH}>
-            <CsrfField />
-            <input type="hidden" name="intent" value="revoke" />
-            <input type="hidden" name="id" value={confirming.id} />
-            <button type="submit" className="danger" disabled={busy}>
-              Yes, revoke this key
-            </button>{' '}
-            <Link to={PATH}>Cancel</Link>
-          </Form>
-        </section>
+        <ConfirmAction
+          path={PATH}
+          intent="revoke"
+          id={confirming.id}
+          question={`Revoke “${confirming.name}” (${confirming.prefix}…)?`}
+          consequence="The API refuses requests with this key within seconds. This cannot be undone; systems using it need a new key."
+          confirm="Yes, revoke this key"
+          busy={busy}
+        />
       ) : null}
 
       {/* Keyed on the new key: a successful create clears the form. */}

@@ -5,6 +5,7 @@ import type { QuotaLimitJson } from '../../../services/quota-limits';
 import { OutcomeNotice } from '../components/outcome-notice';
 import { CsrfField } from '../components/session';
 import { SettingsNav } from '../components/settings-nav';
+import { ConfirmAction } from '../components/confirm-action';
 import { requireFormAction, requireUser } from '../server/auth.server';
 import { applyQuotaLimitForm, findQuotaLimit, readQuotaLimits } from '../server/quota-limits.server';
 
@@ -84,21 +85,15 @@ export default function QuotaLimits() {
       <OutcomeNotice outcome={outcome} />
 
       {removing ? (
-        <section aria-labelledby="confirm-remove" className="notice error">
-          <h2 id="confirm-remove">
-            Remove the {removing.mode} limit on {removing.event_type} for {whose(removing)}?
-          </h2>
-          <p>Its usage counters go with it: a limit created again later starts counting from zero.</p>
-          <Form method="post" action={PATH}>
-            <CsrfField />
-            <input type="hidden" name="intent" value="remove" />
-            <input type="hidden" name="id" value={removing.id} />
-            <button type="submit" className="danger" disabled={busy}>
-              Yes, remove this limit
-            </button>{' '}
-            <Link to={PATH}>Cancel</Link>
-          </Form>
-        </section>
+        <ConfirmAction
+          path={PATH}
+          intent="remove"
+          id={removing.id}
+          question={`Remove the ${removing.mode} limit on ${removing.event_type} for ${whose(removing)}?`}
+          consequence="Its usage counters go with it: a limit created again later starts counting from zero."
+          confirm="Yes, remove this limit"
+          busy={busy}
+        />
       ) : null}
 
       {editing ? (
