@@ -70,11 +70,6 @@ export function webhookBody(event: { type: string; createdAt: Date; payload: unk
   return JSON.stringify({ type: event.type, timestamp: event.createdAt.toISOString(), data: event.payload });
 }
 
-/** Whether an endpoint subscribed to `types` (none = all) gets events of `type`. */
-export function endpointReceives(types: readonly string[], type: string): boolean {
-  return types.length === 0 || types.includes(type);
-}
-
 /** camelCase keys to snake_case, deeply: notification payloads are camelCase, the API (and so webhooks) snake_case. */
 export function snakeCaseKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(snakeCaseKeys);

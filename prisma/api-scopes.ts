@@ -3,11 +3,11 @@
  *
  * - `ingest`: post usage events, read back a request's batch, ask an entitlement check
  *   (what an app that meters its usage needs, and all a new key gets unless asked otherwise);
- * - `read`: every GET outside settings, and the calculators (quotes, rating, entitlement checks);
+ * - `read`: every GET outside settings, API keys and webhooks, and the calculators (quotes, rating, entitlement checks);
  * - `billing`: finance's writes: invoice decisions, credit notes, customers, catalog,
  *   quota limits, vendor rates, subscriptions and plan changes, reconciliations;
- * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels) and its
- *   API keys; a route not placed in scopesFor is admin-only, so a new one is never open by mistake.
+ * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels), its
+ *   API keys and its outbound webhook endpoints and deliveries; a route not placed in scopesFor is admin-only, so a new one is never open by mistake.
  *
  * Scopes do not imply one another: a key that approves invoices and reads them has both.
  */

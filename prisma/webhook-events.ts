@@ -7,7 +7,9 @@ import type { RawDb } from './raw-db';
 /*
  * Emitting an outbound webhook event: one statement, run inside the
  * transaction of the change the event reports, so an event exists exactly
- * when its change committed. The statement stores the event (once per key:
+ * when its change committed. An event no endpoint of the organization takes
+ * is not stored at all (most organizations have none, and the period close
+ * runs thousands of times). The statement stores the event (once per key:
  * a retried activity or a replayed run adds nothing), creates a delivery for
  * each enabled endpoint of the organization subscribed to its type, and
  * NOTIFYs the worker's dispatcher (worker/webhook-dispatcher.ts), which
@@ -19,11 +21,17 @@ export const WEBHOOK_CHANNEL = 'ledgerflow_webhooks';
 /** Where an endpoint's signing secret is sealed (prisma/secret-box.ts): bound to the endpoint's row. */
 export const endpointSecretPlace = (endpointId: string) => `webhook_endpoints.secret_enc:${endpointId}`;
 
+/** An enabled endpoint of the organization takes events of `type` (a column or a value). */
+const subscribed = (organizationId: string, type: Prisma.Sql) => Prisma.sql`
+  SELECT 1 FROM webhook_endpoints w
+   WHERE w.organization_id = ${organizationId}::uuid AND w.enabled AND (cardinality(w.event_types) = 0 OR ${type}::text = ANY (w.event_types))`;
+
 const EMIT_SQL = (organizationId: string, types: string[], keys: string[], payloads: string[]) => Prisma.sql`
   WITH event AS (
     INSERT INTO webhook_events (id, organization_id, type, event_key, payload)
     SELECT gen_random_uuid(), ${organizationId}::uuid, e.type, e.event_key, e.payload::jsonb
       FROM unnest(${types}::text[], ${keys}::text[], ${payloads}::text[]) AS e(type, event_key, payload)
+     WHERE EXISTS (${subscribed(organizationId, Prisma.sql`e.type`)})
     ON CONFLICT (organization_id, event_key) DO NOTHING
     RETURNING id, organization_id, type
   ), deliveries AS (
@@ -53,11 +61,17 @@ export async function emitWebhookEvents(db: RawDb, organizationId: string, event
   await db.$queryRaw(EMIT_SQL(organizationId, events.map((e) => e.type), events.map((e) => e.key), events.map((e) => JSON.stringify(e.payload))));
 }
 
-/** The webhook events of notifications just queued (quota, margin, leak kinds; other kinds are staff-only). */
+/**
+ * The webhook events of notifications just queued (quota, margin, leak kinds;
+ * other kinds are staff-only), without the link to the Temporal UI run: that
+ * is the deployment's operators' address, not the organization's.
+ */
 export function notificationWebhookEvents(notifications: readonly { kind: string; dedupeKey: string; payload: unknown }[]): WebhookEventInput[] {
   return notifications.flatMap((n) => {
     const type = webhookTypeOfNotification(n.kind);
-    return type ? [{ type, key: `${type}:${n.dedupeKey}`, payload: snakeCaseKeys(n.payload) }] : [];
+    if (!type) return [];
+    const { workflowUrl: _operators, ...payload } = (n.payload ?? {}) as Record<string, unknown>;
+    return [{ type, key: `${type}:${n.dedupeKey}`, payload: snakeCaseKeys(payload) }];
   });
 }
 
@@ -90,6 +104,8 @@ interface InvoiceEventRow {
  * invoice, whichever path made the change.
  */
 export async function emitInvoiceEvent(db: RawDb, organizationId: string, invoiceId: string, type: InvoiceEventType): Promise<void> {
+  const [wanted] = await db.$queryRaw<{ any: boolean }[]>`SELECT EXISTS (${subscribed(organizationId, Prisma.sql`${type}`)}) AS any`;
+  if (!wanted?.any) return;
   const [i] = await db.$queryRaw<InvoiceEventRow[]>`
     SELECT i.id::text, i.number, i.kind, i.revision, i.status::text AS status, c.external_id AS customer_external_id, i.subscription_id::text,
            i.currency, i.total::text AS total, i.period_start, i.period_end, i.collection_method, i.due_at, i.hosted_invoice_url,

@@ -87,7 +87,7 @@ export const WebhookDeliverySchema = z
   .object({
     id: z.uuid(),
     endpoint_id: z.uuid(),
-    endpoint_url: z.string(),
+    endpoint_url: z.string().meta({ description: 'The endpoint\'s URL now; each attempt records where it went' }),
     event_id: z.uuid().meta({ description: 'Sent as the webhook-id header: the same on every attempt and redelivery, so receivers can drop repeats' }),
     event_type: z.string(),
     status: z.enum(DELIVERY_STATUSES).meta({ description: `pending: being tried (up to ${WEBHOOK_MAX_ATTEMPTS} attempts over about 27 hours); succeeded: a 2xx came back; failed: every attempt failed` }),
@@ -109,6 +109,7 @@ export const WebhookDeliveryDetailSchema = WebhookDeliverySchema.extend({
       round: z.int(),
       attempt: z.int(),
       attempted_at: z.string(),
+      url: z.string().meta({ description: 'Where the attempt was sent: the endpoint\'s URL at the time (it may have changed since)' }),
       duration_ms: z.int(),
       status_code: z.int().nullable(),
       error: z.string().nullable(),
@@ -141,9 +142,13 @@ function newSecret(): string {
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
+/**
+ * The endpoint, locked against another change (NO KEY: events being emitted
+ * meanwhile only reference it, and are not held up).
+ */
 async function lockedEndpoint(tx: Tx, organizationId: string, id: string): Promise<WebhookEndpointModel> {
   if (!UUID.test(id)) throw endpointNotFound(id);
-  const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM webhook_endpoints WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR UPDATE`;
+  const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM webhook_endpoints WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR NO KEY UPDATE`;
   if (!locked) throw endpointNotFound(id);
   return tx.webhookEndpoint.findUniqueOrThrow({ where: { id } });
 }
@@ -269,7 +274,7 @@ export async function getWebhookDelivery(prisma: PrismaClient, organizationId: s
   return {
     ...deliveryJson(row),
     body: webhookBody(row.event),
-    attempts_log: attempts.map((a) => ({ round: a.round, attempt: a.attempt, attempted_at: a.attemptedAt.toISOString(), duration_ms: a.durationMs, status_code: a.statusCode, error: a.error, succeeded: a.succeeded })),
+    attempts_log: attempts.map((a) => ({ round: a.round, attempt: a.attempt, attempted_at: a.attemptedAt.toISOString(), url: a.url, duration_ms: a.durationMs, status_code: a.statusCode, error: a.error, succeeded: a.succeeded })),
   };
 }
 
@@ -283,7 +288,7 @@ export async function redeliverWebhook(prisma: PrismaClient, organizationId: str
     if (!UUID.test(id)) throw deliveryNotFound(id);
     const [locked] = await tx.$queryRaw<{ status: string; round: number; enabled: boolean }[]>`
       SELECT d.status, d.round, w.enabled FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
-       WHERE d.id = ${id}::uuid AND d.organization_id = ${organizationId}::uuid FOR UPDATE OF d`;
+       WHERE d.id = ${id}::uuid AND d.organization_id = ${organizationId}::uuid FOR NO KEY UPDATE OF d`;
     if (!locked) throw deliveryNotFound(id);
     if (locked.status === 'pending') throw new DomainError('conflict', 'DELIVERY_PENDING', `Delivery ${id} is still being tried (round ${locked.round}); redeliver it once it has succeeded or failed`);
     if (!locked.enabled) throw new DomainError('conflict', 'ENDPOINT_DISABLED', `Delivery ${id} goes to a disabled endpoint; enable the endpoint first`);

@@ -5,7 +5,7 @@ import { BILLING_RUN_WORKFLOW_TYPE, billingRunStateQuery, paymentEventSignal, ty
 import { PAYMENT_SETUP_WORKFLOW_TYPE, paymentSetupWorkflowId, type PaymentSetupSession } from '../temporal/payment-setup';
 import { billingRunWorkflowId } from '../temporal/workflow-ids';
 import { createBillingCatalog } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, subscribeToWebhooks, testPrisma, uniqueTaskQueue } from './harness/fixtures';
 import { RecordingNotifier, waitFor } from './harness/ingest-worker';
 import { recordHistory } from './harness/histories';
 import { StripeFake } from './harness/stripe-fake';
@@ -53,6 +53,7 @@ describeWithTimeSkipping('invoices for customers without a card (time skipping)'
   async function startRun(name: string, settings: { invoiceDueDays: number; paymentRetryDays: number[] }, email: string | null = 'ap@acme.test') {
     const prisma = testPrisma();
     const { organizationId } = await createTestOrganization(name);
+    await subscribeToWebhooks(organizationId);
     await prisma.organization.update({ where: { id: organizationId }, data: { autoApproveAfterHours: 1, ...settings } });
     const start = new Date(Math.floor((await env.currentTimeMs()) / DAY_MS) * DAY_MS - 40 * DAY_MS);
     const catalog = await createBillingCatalog(prisma, organizationId, { startDate: start, anchorDay: start.getUTCDate() });

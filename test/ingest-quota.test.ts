@@ -1,4 +1,4 @@
-import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { createTestOrganization, subscribeToWebhooks, testPrisma } from './harness/fixtures';
 import { insertBatch, startBatchWorkflow } from './harness/insert-batch';
 import { startTestWorker, type TestWorker } from './harness/ingest-worker';
 
@@ -22,6 +22,7 @@ const notificationsOf = () => testPrisma().notification.findMany({ where: { orga
 beforeAll(async () => {
   env = await startTestWorker('ingest-quota');
   ({ organizationId } = await createTestOrganization('ingest-quota'));
+  await subscribeToWebhooks(organizationId);
   const prisma = testPrisma();
   // Organization default: 100 api calls a month, warn at 80%.
   limitId = (await prisma.quotaLimit.create({ data: { organizationId, eventType: 'api_call', limitValue: '100', mode: 'SOFT', softWarningPercent: 80, resetWindow: 'month' } })).id;

@@ -3,7 +3,7 @@ import { createChannelNotifier } from '../activities/channels';
 import { ensureMarginWatchSchedule, MARGIN_WATCH_WORKFLOW_TYPE, marginWatchScheduleId } from '../temporal/margin-watch-schedule';
 import type { marginWatch } from '../workflows';
 import { recordHistory } from './harness/histories';
-import { createTestOrganization, testPrisma } from './harness/fixtures';
+import { createTestOrganization, subscribeToWebhooks, testPrisma } from './harness/fixtures';
 import { startTestWorker, type TestWorker } from './harness/ingest-worker';
 import { insertRatedEvents } from './harness/margin-fixtures';
 import { startSlackFake, type RecordedSlackMessage, type SlackFake } from './harness/slack-fake';
@@ -37,6 +37,7 @@ beforeAll(async () => {
   });
   env = await startTestWorker('margin-watch', { forwardTo: channels });
   ({ organizationId } = await createTestOrganization('margin-watch'));
+  await subscribeToWebhooks(organizationId);
   await testPrisma().organization.update({ where: { id: organizationId }, data: { financeSlackChannel: '#margins', financeEmail: 'finance@acme.test' } });
   acme = await testPrisma().customer.create({ data: { organizationId, externalId: 'acme' } });
 });

@@ -17,7 +17,7 @@ import { reconcileWorkflowId, type ReconcileResult } from '../temporal/reconcili
 import { createLedgerflowWorker } from '../worker/create-worker';
 import { startTestApi, type TestApi } from './api-test-app';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPrisma, testPool, uniqueTaskQueue } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, subscribeToWebhooks, testPrisma, testPool, uniqueTaskQueue } from './harness/fixtures';
 import { recordHistory } from './harness/histories';
 import { insertBatch } from './harness/insert-batch';
 import { insertStripeInvoiceEvent } from './harness/margin-fixtures';
@@ -161,6 +161,7 @@ function eventAfterActivity(history: temporal.api.history.v1.IHistory, activityT
 it('one case of every finding kind gives exactly those findings and actions; a reset after the actions repeats none', async () => {
   const prisma = testPrisma();
   const { organizationId, apiKey } = await createTestOrganization('reconcile');
+  await subscribeToWebhooks(organizationId);
   const crmSettings = await api.patch('/api/v1/settings/alerts', apiKey, { crm_webhook_url: crm.url, crm_webhook_secret: CRM_SECRET });
   expect(crmSettings).toMatchObject({ status: 200, body: { crm_webhook_url: crm.url, secrets: { crm_webhook_secret: { set: true, last4: 'cret' } } } });
 
@@ -322,7 +323,10 @@ it('one case of every finding kind gives exactly those findings and actions; a r
   // Each finding is one leak.found webhook event (issue 14, point 6).
   const leakEvents = await prisma.webhookEvent.findMany({ where: { organizationId, type: 'leak.found' } });
   expect(leakEvents).toHaveLength(7);
-  expect(leakEvents.find((e) => (e.payload as { finding_id: string }).finding_id === findingOf('renewal_drift', 'drift-co').id)!.payload).toMatchObject({ kind: 'renewal_drift', leak: '15.00', customer_external_id: 'drift-co' });
+  const driftEvent = leakEvents.find((e) => (e.payload as { finding_id: string }).finding_id === findingOf('renewal_drift', 'drift-co').id)!.payload;
+  expect(driftEvent).toMatchObject({ kind: 'renewal_drift', leak: '15.00', customer_external_id: 'drift-co', entity_url: expect.stringContaining('/leaks?finding=') });
+  // The Temporal UI link is the operators', not sent out.
+  expect(driftEvent).not.toHaveProperty('workflow_url');
   expect(audit.filter((a) => a.action === 'leak.actioned').every((a) => a.actorType === 'workflow' && a.actorId === started.body.workflow_id)).toBe(true);
 
   // Ops reset the reconciliation to right after detection: the actions run again and do nothing.

@@ -96,8 +96,15 @@ describeWithTimeSkipping('webhook delivery retries (time skipping)', () => {
     const detail = await getWebhookDelivery(testPrisma(), organizationId, delivery.id);
     expect(detail).toMatchObject({ status: 'succeeded', round: 2, attempts: 1 });
     expect(detail.attempts_log.map((a) => [a.round, a.attempt, a.status_code])).toEqual([...Array.from({ length: 8 }, (_, i) => [1, i + 1, 503]), [2, 1, 200]]);
-    // The round that failed is not started again: its workflow id is never reused.
-    expect(await startPendingDeliveries(testPool(), env.client, taskQueue, [organizationId])).toBe(0);
+    // A round's workflow id is never reused: round 1 marked unstarted again (a start whose record was lost) is not run a second time.
+    const sent = receiver.received.length;
+    const first = await env.client.workflow.getHandle(webhookDeliveryWorkflowId(delivery.id, 1)).describe();
+    await testPrisma().webhookDelivery.update({ where: { id: delivery.id }, data: { round: 1, status: 'pending', workflowStarted: false } });
+    expect(await startPendingDeliveries(testPool(), env.client, taskQueue, [organizationId])).toBe(1);
+    const again = await env.client.workflow.getHandle(webhookDeliveryWorkflowId(delivery.id, 1)).describe();
+    expect({ runId: again.runId, status: again.status.name }).toEqual({ runId: first.runId, status: 'COMPLETED' });
+    expect(receiver.received.length).toBe(sent);
+    expect(await testPrisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({ workflowStarted: true });
   });
 
   it('stops retrying when the endpoint is disabled, and when it is removed', async () => {

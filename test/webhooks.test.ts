@@ -1,6 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import { createApiKey } from '../prisma/api-keys';
 import { emitWebhookEvents } from '../prisma/webhook-events';
+import { settleAbandonedDeliveries } from '../activities/webhooks/dispatch';
+import { webhookDeliveryWorkflowId } from '../temporal/workflow-ids';
 import { WebhookDispatcher } from '../worker/webhook-dispatcher';
 import { startTestApi, type TestApi } from './api-test-app';
 import { closeTestPrisma, createTestOrganization, testPool, testPrisma } from './harness/fixtures';
@@ -47,7 +49,7 @@ const endpoints = '/api/v1/webhook-endpoints';
 const audit = (entityId: string) => testPrisma().auditLog.findMany({ where: { organizationId: org.organizationId, entityId }, orderBy: { id: 'asc' } });
 
 /** The real emitter, in a transaction of its own, as a change that reports it would run it. */
-async function emit(type: 'invoice.paid' | 'quota.exceeded', key: string, payload: unknown) {
+async function emit(type: 'invoice.paid' | 'invoice.drafted' | 'quota.exceeded' | 'quota.warning', key: string, payload: unknown) {
   await testPrisma().$transaction((tx) => emitWebhookEvents(tx, org.organizationId, [{ type, key, payload }]));
   return testPrisma().webhookEvent.findUniqueOrThrow({ where: { organizationId_eventKey: { organizationId: org.organizationId, eventKey: key } } });
 }
@@ -173,4 +175,60 @@ test('a failing endpoint keeps the delivery pending with the next attempt schedu
     return d.body.status === 'succeeded' ? d.body : undefined;
   });
   expect(done.attempts_log.map((a: { status_code: number }) => a.status_code)).toEqual([503, 200]);
+});
+
+test('an event no endpoint takes is not stored, and one whose transaction rolls back leaves no event and no delivery', async () => {
+  const other = await createTestOrganization('webhooks-none');
+  await testPrisma().$transaction((tx) => emitWebhookEvents(tx, other.organizationId, [{ type: 'invoice.paid', key: 'invoice.paid:nobody', payload: {} }]));
+  expect(await testPrisma().webhookEvent.count({ where: { organizationId: other.organizationId } })).toBe(0);
+
+  await api.post(endpoints, org.apiKey, { url: `${receiver.url}/rollback`, event_types: ['invoice.drafted'] });
+  await expect(
+    testPrisma().$transaction(async (tx) => {
+      await emitWebhookEvents(tx, org.organizationId, [{ type: 'invoice.drafted', key: 'invoice.drafted:rolled-back', payload: {} }]);
+      throw new Error('the change failed');
+    }),
+  ).rejects.toThrow('the change failed');
+  expect(await testPrisma().webhookEvent.count({ where: { organizationId: org.organizationId, eventKey: 'invoice.drafted:rolled-back' } })).toBe(0);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(receiver.received.filter((r) => r.path === '/rollback')).toEqual([]);
+});
+
+test("another organization's endpoints and deliveries are not found, and its log is not listed", async () => {
+  const other = await createTestOrganization('webhooks-other');
+  const mine = (await api.post(endpoints, org.apiKey, { url: `${receiver.url}/mine`, event_types: ['invoice.drafted'] })).body as { id: string };
+  await emit('invoice.drafted', 'invoice.drafted:mine', { invoice_id: 'mine' });
+  const delivery = await testPrisma().webhookDelivery.findFirstOrThrow({ where: { endpointId: mine.id } });
+  expect((await api.get(`${endpoints}/${mine.id}`, other.apiKey)).status).toBe(404);
+  expect((await api.patch(`${endpoints}/${mine.id}`, other.apiKey, { enabled: false })).status).toBe(404);
+  expect((await api.post(`${endpoints}/${mine.id}/rotate-secret`, other.apiKey, {})).status).toBe(404);
+  expect((await api.delete(`${endpoints}/${mine.id}`, other.apiKey)).status).toBe(404);
+  expect((await api.get(`/api/v1/webhook-deliveries/${delivery.id}`, other.apiKey)).status).toBe(404);
+  expect((await api.post(`/api/v1/webhook-deliveries/${delivery.id}/redeliver`, other.apiKey, {})).status).toBe(404);
+  expect((await api.get(`/api/v1/webhook-deliveries?endpoint_id=${mine.id}`, other.apiKey)).body).toEqual({ data: [], has_more: false });
+  expect((await api.get(endpoints, other.apiKey)).body).toEqual({ data: [] });
+  expect(await testPrisma().webhookEndpoint.findUniqueOrThrow({ where: { id: mine.id } })).toMatchObject({ enabled: true });
+});
+
+test('a delivery whose workflow an operator terminated is settled as failed, and can then be sent again', async () => {
+  const ep = (await api.post(endpoints, org.apiKey, { url: `${receiver.url}/stuck`, event_types: ['quota.warning'] })).body as { id: string };
+  receiver.always('/stuck', 500);
+  await emit('quota.warning', 'quota.warning:stuck', { customer_external_id: 'acme' });
+  await receivedAt('/stuck', 1);
+  const delivery = await waitFor('the first attempt recorded', async () => {
+    const d = await testPrisma().webhookDelivery.findFirst({ where: { endpointId: ep.id, attempts: 1 } });
+    return d ?? undefined;
+  });
+  await worker.client.workflow.getHandle(webhookDeliveryWorkflowId(delivery.id, 1)).terminate('ops stopped it');
+  // Still pending, and refused for redelivery, until settled.
+  expect((await api.post(`/api/v1/webhook-deliveries/${delivery.id}/redeliver`, org.apiKey, {})).status).toBe(409);
+  // Quiet for at least 0 ms here (10 minutes in the dispatcher's poll), and its next attempt not yet due: left alone.
+  expect(await settleAbandonedDeliveries(testPool(), worker.client, [org.organizationId], 0)).toBe(0);
+  await testPrisma().webhookDelivery.update({ where: { id: delivery.id }, data: { nextAttemptAt: new Date(Date.now() - 1000) } });
+  expect(await settleAbandonedDeliveries(testPool(), worker.client, [org.organizationId], 0)).toBe(1);
+  expect(await api.get(`/api/v1/webhook-deliveries/${delivery.id}`, org.apiKey)).toMatchObject({ body: { status: 'failed', last_error: expect.stringContaining('ended (terminated)') } });
+
+  receiver.always('/stuck', null);
+  expect((await api.post(`/api/v1/webhook-deliveries/${delivery.id}/redeliver`, org.apiKey, {})).status).toBe(202);
+  await receivedAt('/stuck', 2);
 });

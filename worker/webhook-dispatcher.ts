@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { startPendingDeliveries } from '../activities/webhooks/dispatch';
+import { DISPATCH_PAGE, settleAbandonedDeliveries, startPendingDeliveries } from '../activities/webhooks/dispatch';
 import { WEBHOOK_CHANNEL } from '../prisma/webhook-events';
 import { PgListener } from './pg-listener';
 
@@ -21,7 +21,9 @@ export interface WebhookDispatcherOptions {
  * the transaction that created it commits: the emitter NOTIFYs
  * (prisma/webhook-events.ts), this LISTENs, as the batcher does for ingest.
  * A poll finds what a lost notification (or a dispatcher that was down)
- * left. Runs in every worker process; starts are idempotent by workflow id.
+ * left, and settles deliveries whose workflow ended without finishing them.
+ * Runs in every worker process; claims skip each other's rows and starts
+ * are idempotent by workflow id.
  */
 export class WebhookDispatcher {
   private readonly listener: PgListener;
@@ -56,8 +58,12 @@ export class WebhookDispatcher {
     await this.running;
   }
 
+  /** set by the poll: the next pass also settles abandoned deliveries (not on every notification) */
+  private polled = false;
+
   private poll(): void {
     if (this.stopped) return;
+    this.polled = true;
     this.dispatch();
     this.pollTimer = setTimeout(() => this.poll(), this.options.pollMs ?? 5_000);
   }
@@ -75,10 +81,12 @@ export class WebhookDispatcher {
         try {
           const { pool, temporal, taskQueue, organizationIds } = this.options;
           // A full page means more are waiting.
-          while ((await startPendingDeliveries(pool, temporal, taskQueue, organizationIds ?? null)) === 200 && !this.stopped);
+          while ((await startPendingDeliveries(pool, temporal, taskQueue, organizationIds ?? null)) === DISPATCH_PAGE && !this.stopped);
+          if (this.polled) await settleAbandonedDeliveries(pool, temporal, organizationIds ?? null);
         } catch (err) {
           this.log('starting webhook deliveries failed; the next poll tries again', err);
         }
+        this.polled = false;
       } while (this.again && !this.stopped);
       this.running = null;
     })();

@@ -75,7 +75,7 @@ export function attemptWebhookDelivery({ prisma, outbound = STRICT_OUTBOUND }: A
     const retryInMs = succeeded ? null : webhookRetryDelayMs(attempt);
     const status = succeeded ? 'succeeded' : retryInMs === null ? 'failed' : 'pending';
     await prisma.$transaction(async (tx) => {
-      await tx.webhookDeliveryAttempt.createMany({ data: [{ deliveryId, round, attempt, attemptedAt, durationMs, statusCode, error, succeeded }], skipDuplicates: true });
+      await tx.webhookDeliveryAttempt.createMany({ data: [{ deliveryId, round, attempt, attemptedAt, url: delivery.endpoint.url, durationMs, statusCode, error, succeeded }], skipDuplicates: true });
       await tx.webhookDelivery.updateMany({
         where: { id: deliveryId, round, status: 'pending' },
         data: {
@@ -83,8 +83,8 @@ export function attemptWebhookDelivery({ prisma, outbound = STRICT_OUTBOUND }: A
           attempts: attempt,
           lastStatusCode: statusCode,
           lastError: error,
-          // on the workflow's clock: the run sleeps until then
-          nextAttemptAt: retryInMs === null ? null : new Date(workflowClock().getTime() + retryInMs),
+          // On the workflow's clock, which its timer runs on: the timer starts when this attempt ends.
+          nextAttemptAt: retryInMs === null ? null : new Date(workflowClock().getTime() + (Date.now() - attemptedAt.getTime()) + retryInMs),
           deliveredAt: succeeded ? attemptedAt : null,
         },
       });

@@ -44,7 +44,7 @@ export function webhookPaths(json: Json, responses: Responses): ZodOpenApiPathsO
       },
       patch: {
         summary: 'Change an endpoint\'s URL, description, event types, or switch it off and on',
-        description: 'Applies to events emitted from now on; deliveries already made keep going to the URL they were made for. Audited (webhook_endpoint.updated, before and after).',
+        description: 'Event types and enabled apply to events emitted from now on; a new URL applies to every attempt from now on, retries of pending deliveries included (each attempt records the URL it went to). Disabling stops pending retries at their next attempt. Audited (webhook_endpoint.updated, before and after).',
         requestParams: { path: WebhookEndpointParamsSchema },
         requestBody: { required: true, content: json(WebhookEndpointPatchSchema) },
         responses: responses({ status: '200', description: 'The endpoint as changed', schema: WebhookEndpointSchema }, endpointNotFound),

@@ -40,3 +40,12 @@ export async function createTestOrganization(prefix = 'test'): Promise<{ organiz
 export function uniqueTaskQueue(name: string): string {
   return `test-${name}-${randomUUID().slice(0, 8)}`;
 }
+
+/**
+ * An enabled webhook endpoint taking every event type (on a name nothing
+ * resolves to: without a dispatcher nothing is sent), so the organization's
+ * changes emit their events: an event no endpoint takes is not stored.
+ */
+export async function subscribeToWebhooks(organizationId: string): Promise<void> {
+  await testPrisma().webhookEndpoint.create({ data: { organizationId, url: 'https://hooks.invalid/ledgerflow', secretEnc: 'not-used' } });
+}

@@ -174,6 +174,7 @@ export default function Webhooks() {
                   <th scope="col">At (UTC)</th>
                   <th scope="col">Result</th>
                   <th scope="col">Took</th>
+                  <th scope="col">Sent to</th>
                 </tr>
               </thead>
               <tbody>
@@ -184,6 +185,9 @@ export default function Webhooks() {
                     <td>{time(a.attempted_at)}</td>
                     <td>{a.succeeded ? `delivered (HTTP ${a.status_code})` : attemptSummary({ statusCode: a.status_code, error: a.error })}</td>
                     <td>{a.duration_ms} ms</td>
+                    <td>
+                      <code>{a.url || 'not recorded'}</code>
+                    </td>
                   </tr>
                 ))}
               </tbody>
