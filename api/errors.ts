@@ -55,10 +55,20 @@ function bodyParserError(err: unknown): ApiError | undefined {
   }
 }
 
-/** A domain service's refusal (services/errors.ts): its status by kind, its code, the field it names. */
+/**
+ * A domain service's refusal (services/errors.ts): its status by kind, its
+ * code, the field it names. A VALIDATION_ERROR reads as the schema's own
+ * refusals do (api/validation.ts parseOrThrow): `Invalid request: <field>: …`
+ * with the problem in details.issues, so a client handles both alike.
+ */
 function domainError(err: unknown): ApiError | undefined {
   if (!(err instanceof DomainError)) return undefined;
-  return new ApiError(DOMAIN_ERROR_STATUS[err.kind], err.code, err.message, err.field === undefined ? undefined : { field: err.field });
+  const status = DOMAIN_ERROR_STATUS[err.kind];
+  if (err.code === 'VALIDATION_ERROR' && err.field !== undefined) {
+    return new ApiError(status, err.code, `Invalid request: ${err.message}`, { field: err.field, issues: [{ code: 'INVALID_VALUE', field: err.field, message: err.message }], ...err.details });
+  }
+  const details = { ...(err.field === undefined ? {} : { field: err.field }), ...err.details };
+  return new ApiError(status, err.code, err.message, Object.keys(details).length === 0 ? undefined : details);
 }
 
 /** Connection-level failures of PostgreSQL (refused, reset, shutting down, too many clients): the database is away, not broken by the request. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import 'zod-openapi';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { Client } from '@temporalio/client';
-import type { CustomerModel, PrismaClient } from '../prisma/client';
+import type { CustomerModel, Prisma, PrismaClient } from '../prisma/client';
 import { LINK_REFUSALS, requestStripeLink } from '../temporal/stripe-links';
 import { DomainError, stripeWorkerFailure } from './errors';
 import { storableName } from './schemas/name';
@@ -107,4 +107,30 @@ export async function updateCustomer(deps: CustomerUpdateDeps, organizationId: s
     });
   }
   return { customer, stripeLink, ...(workflowId ? { workflowId } : {}) };
+}
+
+export function customerJson(c: CustomerModel) {
+  return { id: c.id, external_id: c.externalId, name: c.name, email: c.email, stripe_customer_id: c.stripeCustomerId, created_at: c.createdAt.toISOString() };
+}
+
+/**
+ * The customer with this external id, created (and audited) if missing.
+ * ON CONFLICT DO NOTHING makes a concurrent create, or ingest linking the
+ * same customer, a lookup rather than a unique violation.
+ */
+export async function ensureCustomer(
+  tx: Prisma.TransactionClient,
+  organizationId: string,
+  actor: AuditActor,
+  input: { external_id: string; name?: string; email?: string },
+): Promise<{ customer: CustomerModel; created: boolean }> {
+  const { count } = await tx.customer.createMany({
+    data: [{ organizationId, externalId: input.external_id, name: input.name ?? null, email: input.email ?? null }],
+    skipDuplicates: true,
+  });
+  const customer = await tx.customer.findUniqueOrThrow({ where: { organizationId_externalId: { organizationId, externalId: input.external_id } } });
+  if (count === 1) {
+    await writeAudit(tx, { organizationId, actor, action: 'customer.created', entityType: 'customer', entityId: customer.id, after: customerJson(customer) });
+  }
+  return { customer, created: count === 1 };
 }

@@ -14,6 +14,8 @@ export class DomainError extends Error {
     message: string,
     /** the request field it concerns, as the API names it */
     readonly field?: string,
+    /** more for a program to act on (e.g. the workflow id), merged into the API's details */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'DomainError';

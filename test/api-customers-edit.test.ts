@@ -160,7 +160,7 @@ test('a card setup link: a hosted Stripe Checkout page in setup mode, in the cur
   // A customer with no subscription needs the currency said.
   expect((await api.post('/api/v1/customers', org.apiKey, { external_id: 'walk-in' })).status).toBe(201);
   const noCurrency = await api.post('/api/v1/customers/walk-in/payment-setup', org.apiKey, { success_url: 'https://app.example.test/ok' });
-  expect([noCurrency.status, noCurrency.body.details?.field, noCurrency.body.error]).toEqual([400, 'currency', 'currency: customer walk-in has no subscription to take it from; say which currency the card will pay']);
+  expect([noCurrency.status, noCurrency.body.details?.field, noCurrency.body.error]).toEqual([400, 'currency', 'Invalid request: currency: customer walk-in has no subscription to take it from; say which currency the card will pay']);
   expect((await api.post('/api/v1/customers/walk-in/payment-setup', org.apiKey, { success_url: 'https://app.example.test/ok', currency: 'usd' })).status).toBe(201);
 
   const bad: [object, string][] = [

@@ -1,7 +1,5 @@
 import { Router } from 'express';
-import { writeAudit, type AuditActor } from '../../prisma/audit';
-import type { CustomerModel, Prisma } from '../../prisma/client';
-import { CustomerUpdateSchema, updateCustomer } from '../../services/customers';
+import { customerJson, CustomerUpdateSchema, ensureCustomer, updateCustomer } from '../../services/customers';
 import { PaymentSetupRequestSchema, paymentSetupJson, startPaymentSetup } from '../../services/payment-setup';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -10,32 +8,6 @@ import { CustomerCreateSchema, CustomerListQuerySchema } from '../schemas/catalo
 import { parseOrThrow } from '../validation';
 import { apiKeyActor, page } from './catalog-common';
 import { upcomingInvoice } from './upcoming-invoice';
-
-export function customerJson(c: CustomerModel) {
-  return { id: c.id, external_id: c.externalId, name: c.name, email: c.email, stripe_customer_id: c.stripeCustomerId, created_at: c.createdAt.toISOString() };
-}
-
-/**
- * The customer with this external id, created (and audited) if missing.
- * ON CONFLICT DO NOTHING makes a concurrent create, or ingest linking the
- * same customer, a lookup rather than a unique violation.
- */
-export async function ensureCustomer(
-  tx: Prisma.TransactionClient,
-  organizationId: string,
-  actor: AuditActor,
-  input: { external_id: string; name?: string; email?: string },
-): Promise<{ customer: CustomerModel; created: boolean }> {
-  const { count } = await tx.customer.createMany({
-    data: [{ organizationId, externalId: input.external_id, name: input.name ?? null, email: input.email ?? null }],
-    skipDuplicates: true,
-  });
-  const customer = await tx.customer.findUniqueOrThrow({ where: { organizationId_externalId: { organizationId, externalId: input.external_id } } });
-  if (count === 1) {
-    await writeAudit(tx, { organizationId, actor, action: 'customer.created', entityType: 'customer', entityId: customer.id, after: customerJson(customer) });
-  }
-  return { customer, created: count === 1 };
-}
 
 export function customersRouter(deps: ApiDeps): Router {
   const router = Router();
