@@ -3,20 +3,30 @@ import { OutcomeNotice } from '../components/outcome-notice';
 import { CsrfField, useCan } from '../components/session';
 import { UsageChart } from '../components/usage-chart';
 import { requireFormAction, requireUser } from '../server/auth.server';
-import { applyCustomerForm } from '../server/customer-edit.server';
+import { applyCustomerForm, type CustomerEditOutcome } from '../server/customer-edit.server';
+import { applySubscriptionForm, readSubscriptions, type SubscriptionOutcome } from '../server/subscriptions.server';
+import { CustomerSubscriptions } from '../components/customer-subscriptions';
 import { readCustomer } from '../server/customers.server';
 
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const user = await requireUser(request, context);
   const customer = await readCustomer(context, user.organizationId, params.customerId);
   if (!customer) throw data({ message: 'No such customer in your organization.' }, { status: 404 });
+  const subscriptions = await readSubscriptions(context, user.organizationId, customer.customer.id);
   // A fresh key per page view for the card setup form: a second press after "still opening" gets the same page.
-  return { ...customer, cardSetupKey: crypto.randomUUID() };
+  return { ...customer, ...subscriptions, cardSetupKey: crypto.randomUUID() };
 }
 
 export async function action({ request, context, params }: ActionFunctionArgs) {
   const { user, form } = await requireFormAction(request, context, 'decide_invoices');
-  const outcome = await applyCustomerForm(context, user, params.customerId ?? '', form);
+  const intent = String(form.get('intent'));
+  let outcome: CustomerEditOutcome | SubscriptionOutcome;
+  if (intent === 'edit' || intent === 'card-setup') {
+    outcome = await applyCustomerForm(context, user, params.customerId ?? '', form);
+  } else {
+    const customer = await context.prisma.customer.findFirst({ where: { id: params.customerId ?? '', organizationId: user.organizationId }, select: { id: true, externalId: true } });
+    outcome = customer ? await applySubscriptionForm(context, user, customer, form) : { subscription: true, ok: false, message: 'No such customer in your organization.' };
+  }
   return data(outcome, { status: outcome.ok ? 200 : 400 });
 }
 
@@ -26,7 +36,9 @@ export function meta() {
 
 export default function Customer() {
   const c = useLoaderData<typeof loader>();
-  const outcome = useActionData<typeof action>();
+  const answer = useActionData<typeof action>();
+  const subscriptionOutcome = answer && 'subscription' in answer ? answer : undefined;
+  const outcome = answer && !('subscription' in answer) ? answer : undefined;
   const busy = useNavigation().state === 'submitting';
   const canEdit = useCan('decide_invoices');
   const intent = useNavigation().formData?.get('intent');
@@ -103,6 +115,7 @@ export default function Customer() {
           </Form>
         </section>
       ) : null}
+      <CustomerSubscriptions subscriptions={c.subscriptions} plans={c.plans} canEdit={canEdit} outcome={subscriptionOutcome} busy={busy} />
       <h2>Daily usage</h2>
       <UsageChart {...c.chart} caption="Daily usage per meter, the 60 days up to the latest usage (UTC days)" />
       <h2 id="customer-invoices">Invoices</h2>

@@ -1,0 +1,122 @@
+import type { AppLoadContext } from 'react-router';
+import { DomainError } from '../../../services/errors';
+import {
+  createSubscription,
+  customerSubscriptions,
+  previewCancel,
+  previewPlanChange,
+  requestCancel,
+  requestPlanChange,
+  type ProrationPreview,
+  type SubscriptionServiceDeps,
+} from '../../../services/subscriptions';
+import { TASK_QUEUE } from '../../../temporal/names';
+import type { SignedInUser } from './auth.server';
+import { formText } from './forms.server';
+
+/*
+ * The customer page's subscriptions: start one, change its plan or cancel
+ * it, each change previewed (what the period's invoice will credit and
+ * charge) before it is confirmed. Through the same service and rules as
+ * POST /api/v1/subscriptions, /:id/change-plan and /:id/cancel.
+ */
+
+/** What the page needs to confirm a previewed change: the fields posted again with intent `confirm-…`. */
+export type PendingChange = { intent: 'confirm-change' | 'confirm-cancel'; subscriptionId: string; fields: Record<string, string>; preview: ProrationPreview };
+
+export type SubscriptionOutcome = { subscription: true; ok: boolean; message: string; field?: string; pending?: PendingChange };
+
+/** How long the page waits for Temporal before saying the request was not delivered. */
+const TEMPORAL_TIMEOUT_MS = 5_000;
+
+function serviceDeps(context: AppLoadContext): SubscriptionServiceDeps {
+  return { prisma: context.prisma, temporal: context.temporal, taskQueue: TASK_QUEUE, temporalTimeoutMs: TEMPORAL_TIMEOUT_MS, log: (message, err) => console.error(message, err ?? '') };
+}
+
+export async function readSubscriptions(context: AppLoadContext, organizationId: string, customerId: string) {
+  const [subscriptions, plans] = await Promise.all([
+    customerSubscriptions(context.prisma, organizationId, customerId),
+    context.prisma.plan.findMany({ where: { organizationId, active: true }, orderBy: [{ name: 'asc' }, { key: 'asc' }], select: { key: true, name: true, currency: true, interval: true, baseFee: true } }),
+  ]);
+  return { subscriptions, plans: plans.map((p) => ({ key: p.key, name: p.name, currency: p.currency, interval: p.interval, baseFee: p.baseFee.toFixed() })) };
+}
+
+/** A date field as typed (YYYY-MM-DD, UTC midnight), a datetime-local (UTC), or null when empty; a bad one is refused naming the field. */
+function instant(form: FormData, name: string, label: string): Date | null | SubscriptionOutcome {
+  const raw = formText(form, name);
+  if (!raw) return null;
+  const at = new Date(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : /Z|[+-]\d{2}:\d{2}$/.test(raw) ? raw : `${raw}Z`);
+  if (Number.isNaN(at.getTime())) return { subscription: true, ok: false, message: `${label}: must be a date`, field: name };
+  return at;
+}
+const refused = (v: unknown): v is SubscriptionOutcome => typeof v === 'object' && v !== null && 'subscription' in v;
+
+const LABELS: Record<string, string> = { plan: 'Plan', effective_at: 'Takes effect', at: 'Cancel on', start_date: 'Starts' };
+
+function money(p: ProrationPreview): string {
+  return `credit ${p.credit}, charge ${p.charge}, net ${p.net} ${p.currency.toUpperCase()}`;
+}
+
+export async function applySubscriptionForm(context: AppLoadContext, user: SignedInUser, customer: { id: string; externalId: string }, form: FormData): Promise<SubscriptionOutcome> {
+  const actor = { type: 'user', id: user.email } as const;
+  const requestedBy = { type: 'user', id: user.email } as const;
+  const organizationId = user.organizationId;
+  const intent = String(form.get('intent'));
+  const subscriptionId = formText(form, 'subscription_id');
+  try {
+    // The subscription must be this customer's: a forged id of another customer is "not found".
+    if (subscriptionId && !(await context.prisma.subscription.findFirst({ where: { id: subscriptionId, organizationId, customerId: customer.id }, select: { id: true } }))) {
+      return { subscription: true, ok: false, message: 'No such subscription for this customer.' };
+    }
+    switch (intent) {
+      case 'subscribe': {
+        const start = instant(form, 'start_date', LABELS.start_date!);
+        if (refused(start)) return start;
+        const plan = formText(form, 'plan');
+        if (!plan) return { subscription: true, ok: false, message: 'Plan: choose a plan', field: 'plan' };
+        const created = await createSubscription(serviceDeps(context), organizationId, { customer_external_id: customer.externalId, plan, start_date: start ?? new Date() }, actor);
+        return { subscription: true, ok: true, message: `Subscribed to ${created.plan} from ${created.start_date.slice(0, 10)}.${created.workflow_start === 'pending' ? ' Its workflow starts shortly.' : ''}` };
+      }
+      case 'preview-change':
+      case 'confirm-change': {
+        const effectiveAt = instant(form, 'effective_at', LABELS.effective_at!);
+        if (refused(effectiveAt)) return effectiveAt;
+        const input = { plan: formText(form, 'plan'), effective_at: effectiveAt ?? undefined };
+        if (intent === 'preview-change') {
+          // Previewed "now" is pinned to the instant shown, so what is confirmed is what was previewed.
+          const preview = await previewPlanChange(context.prisma, organizationId, subscriptionId, { ...input, effective_at: input.effective_at ?? new Date() });
+          const fields = { plan: input.plan, effective_at: preview.at, request_key: crypto.randomUUID() };
+          return { subscription: true, ok: true, message: `Preview: from ${preview.from_plan.name} to ${preview.to_plan!.name} on ${preview.at.slice(0, 16).replace('T', ' ')} UTC, ${money(preview)}.`, pending: { intent: 'confirm-change', subscriptionId, fields, preview } };
+        }
+        const done = await requestPlanChange(serviceDeps(context), organizationId, subscriptionId, { ...input, request_key: formText(form, 'request_key') || crypto.randomUUID() }, requestedBy, actor);
+        return { subscription: true, ok: true, message: `Plan change to ${done.accepted.plan} from ${done.accepted.effective_at.slice(0, 16).replace('T', ' ')} UTC requested; the subscription's workflow applies it and this period's invoice prorates it.` };
+      }
+      case 'preview-cancel':
+      case 'confirm-cancel': {
+        const atPeriodEnd = form.get('when') !== 'now';
+        const at = instant(form, 'at', LABELS.at!);
+        if (refused(at)) return at;
+        const input = { at_period_end: atPeriodEnd, at: atPeriodEnd ? undefined : (at ?? undefined) };
+        if (intent === 'preview-cancel') {
+          const preview = await previewCancel(context.prisma, organizationId, subscriptionId, { ...input, ...(atPeriodEnd ? {} : { at: input.at ?? new Date() }) });
+          const fields: Record<string, string> = atPeriodEnd ? { when: 'period_end' } : { when: 'now', at: preview.at };
+          const message = atPeriodEnd
+            ? `Preview: ${preview.from_plan.name} ends with its period on ${preview.period.end.slice(0, 10)}; this period is billed in full, nothing is credited.`
+            : `Preview: ${preview.from_plan.name} ends on ${preview.at.slice(0, 16).replace('T', ' ')} UTC; the unused base fee is credited: ${money(preview)}.`;
+          return { subscription: true, ok: true, message, pending: { intent: 'confirm-cancel', subscriptionId, fields, preview } };
+        }
+        const done = await requestCancel(serviceDeps(context), organizationId, subscriptionId, input, requestedBy, actor);
+        return { subscription: true, ok: true, message: done.accepted.at_period_end ? 'Cancellation at the end of the period requested.' : `Cancellation on ${done.accepted.at!.slice(0, 16).replace('T', ' ')} UTC requested.` };
+      }
+      default:
+        return { subscription: true, ok: false, message: `Unknown action "${intent}".` };
+    }
+  } catch (err) {
+    if (err instanceof DomainError) {
+      const label = err.field ? LABELS[err.field] : undefined;
+      const message = label && err.message.startsWith(`${err.field}: `) ? `${label}: ${err.message.slice(err.field!.length + 2)}` : err.message;
+      return { subscription: true, ok: false, message, ...(err.field ? { field: err.field } : {}) };
+    }
+    throw err;
+  }
+}
