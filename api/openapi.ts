@@ -73,6 +73,8 @@ import {
   VoidRequestSchema,
   WriteOffRequestSchema,
   SubscriptionChangeAcceptedSchema,
+  PlanChangePreviewRequestSchema,
+  ProrationPreviewSchema,
 } from './schemas/invoices';
 import { reconciliationPaths } from './schemas/reconciliations';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
@@ -476,6 +478,23 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
               '503': { description: 'Temporal did not answer; nothing was delivered', content: errorContent },
             },
           ),
+        },
+      },
+      '/api/v1/subscriptions/{id}/change-plan/preview': {
+        post: {
+          summary: 'Preview a plan change: what this period\'s invoice will credit and charge for the base fee',
+          description: 'Checked as POST /change-plan would check it (active plan, same currency, effective_at in the current period; default now); nothing is sent or stored.',
+          requestParams: { path: IdParamsSchema },
+          requestBody: { required: true, content: json(PlanChangePreviewRequestSchema) },
+          responses: responses({ status: '200', description: 'The proration', schema: ProrationPreviewSchema }, { '404': { description: 'No such subscription in your organization', content: errorContent }, '409': { description: 'SUBSCRIPTION_CANCELED', content: errorContent } }),
+        },
+      },
+      '/api/v1/subscriptions/{id}/cancel/preview': {
+        post: {
+          summary: 'Preview a cancellation: the unused base fee credited when cancelling now (nothing at the period end)',
+          requestParams: { path: IdParamsSchema },
+          requestBody: { required: true, content: json(CancelRequestSchema) },
+          responses: responses({ status: '200', description: 'The proration', schema: ProrationPreviewSchema }, { '404': { description: 'No such subscription in your organization', content: errorContent }, '409': { description: 'ALREADY_CANCELED', content: errorContent } }),
         },
       },
       '/api/v1/subscriptions/{id}/cancel': {

@@ -2,7 +2,7 @@ import { isGrpcDeadlineError, type Client } from '@temporalio/client';
 import { monthIndex, periodContaining, type BillingPeriod } from '../billing/billing-period';
 import { formatMoney } from '../billing/currency';
 import { dec, toPlainString } from '../billing/decimal';
-import { prorate, type ProrationMode } from '../billing/proration';
+import { prorate, utcDaysBetween, type ProrationMode } from '../billing/proration';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PlanModel, PrismaClient, SubscriptionModel } from '../prisma/client';
 import type { Requester } from '../temporal/billing-messages';
@@ -215,7 +215,11 @@ async function prorationMode(prisma: PrismaClient, organizationId: string): Prom
 
 function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, to: Pick<PlanModel, 'key' | 'name' | 'baseFee'> | null, mode: ProrationMode): ProrationPreview {
   const currency = s.plan.currency;
-  const p = prorate({ periodStart: period.start, periodEnd: period.end, changeAt: at, fromAmount: dec(s.plan.baseFee), toAmount: to ? dec(to.baseFee) : dec(0), currency, mode });
+  // At the period end (a cancellation then) nothing of this period changes: the period is billed in full.
+  const p =
+    at.getTime() >= period.end.getTime()
+      ? { credit: dec(0), charge: dec(0), net: dec(0), remaining: 0, total: mode === 'day' ? utcDaysBetween(period.start, period.end) : Math.round((period.end.getTime() - period.start.getTime()) / 1000) }
+      : prorate({ periodStart: period.start, periodEnd: period.end, changeAt: at, fromAmount: dec(s.plan.baseFee), toAmount: to ? dec(to.baseFee) : dec(0), currency, mode });
   const fee = (amount: PlanModel['baseFee']) => formatMoney(dec(amount), currency);
   return {
     currency,

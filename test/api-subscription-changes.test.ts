@@ -257,3 +257,38 @@ describe('cancel', () => {
     await workflow(id).terminate('test over');
   });
 });
+
+test('previews show what a plan change or cancellation prorates, checked as the request would be, and send nothing', async () => {
+  const id = await subscribe();
+  const at = new Date(today.getTime() + 10 * DAY_MS);
+  const period = (await api.get(`/api/v1/subscriptions/${id}`, org.apiKey)).body.current_period as { start: string; end: string };
+  const total = Math.round((Date.parse(period.end) - Date.parse(period.start)) / DAY_MS);
+  const change = await post(`/subscriptions/${id}/change-plan/preview`, { plan: 'pro', effective_at: at.toISOString() });
+  expect(change.status).toBe(200);
+  expect(change.body).toEqual({
+    currency: 'usd',
+    period,
+    at: at.toISOString(),
+    from_plan: { key: 'basic', name: 'basic', base_fee: '30.00' },
+    to_plan: { key: 'pro', name: 'pro', base_fee: '60.00' },
+    credit: `-${((30 * (total - 10)) / total).toFixed(2)}`,
+    charge: ((60 * (total - 10)) / total).toFixed(2),
+    net: expect.stringMatching(/^\d+\.\d{2}$/),
+    remaining: total - 10,
+    total,
+    unit: 'day',
+  });
+  const cancelNow = await post(`/subscriptions/${id}/cancel/preview`, { at_period_end: false, at: at.toISOString() });
+  expect(cancelNow.body).toMatchObject({ to_plan: null, credit: change.body.credit, charge: '0.00', net: change.body.credit });
+  const atEnd = await post(`/subscriptions/${id}/cancel/preview`, {});
+  expect(atEnd.body).toMatchObject({ at: period.end, credit: '0.00', charge: '0.00', remaining: 0 });
+
+  // The same refusals as the requests, and nothing requested or recorded.
+  const eur = await post(`/subscriptions/${id}/change-plan/preview`, { plan: 'pro_eur' });
+  expect(eur).toMatchObject({ status: 400, body: { code: 'VALIDATION_ERROR', details: { field: 'plan', issues: [{ field: 'plan' }] } } });
+  expect(eur.body.error).toMatch(/^Invalid request: plan: the plan bills in eur/);
+  expect((await post(`/subscriptions/${id}/change-plan/preview`, { plan: 'pro', effective_at: period.end })).body.details.field).toBe('effective_at');
+  expect((await post(`/subscriptions/${id}/change-plan/preview`, { plan: 'pro' }, other.apiKey)).status).toBe(404);
+  expect(await testPrisma().auditLog.count({ where: { organizationId: org.organizationId, entityId: id, action: { in: ['subscription.plan_change_requested', 'subscription.cancel_requested'] } } })).toBe(0);
+  expect(await testPrisma().subscriptionPlanChange.count({ where: { subscriptionId: id } })).toBe(0);
+});

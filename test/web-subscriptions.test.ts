@@ -101,6 +101,10 @@ describeWithChromium('web-subscriptions')('subscriptions on the customer page in
     await waitFor('the new subscription listed', async () => ((await page.getByTestId('subscription').count()) === 2 ? true : undefined));
 
     const sub = page.getByRole('article', { name: /^Basic/ });
+    // At the period end (the default): nothing credited, nothing to preview but the date.
+    await sub.getByRole('button', { name: 'Preview cancellation' }).click();
+    await page.getByText(`It ends with its current period on ${monthEnd.toISOString().slice(0, 10)}`).waitFor();
+    expect(await page.getByTestId('preview-credit').count()).toBe(0);
     await sub.getByLabel('Now, crediting the unused base fee').check();
     await sub.getByRole('button', { name: 'Preview cancellation' }).click();
     await page.getByRole('heading', { name: 'Cancel Basic?' }).waitFor();

@@ -312,6 +312,27 @@ export const CancelRequestSchema = z
   })
   .meta({ id: 'CancelRequest', example: { at_period_end: false, at: '2024-11-21' } });
 
+/** A plan change to preview: what the request would carry, without its idempotency key. */
+export const PlanChangePreviewRequestSchema = ChangePlanRequestSchema.omit({ request_key: true }).meta({ id: 'PlanChangePreviewRequest', example: { plan: 'scale_monthly', effective_at: '2024-11-21' } });
+
+const planSide = z.object({ key: z.string(), name: z.string(), base_fee: z.string().meta({ description: 'Per period, rounded to the currency' }) });
+
+export const ProrationPreviewSchema = z
+  .object({
+    currency: z.string(),
+    period: z.object({ start: z.string(), end: z.string() }).meta({ description: 'The current period, whose invoice carries the proration' }),
+    at: z.string().meta({ description: 'When the change (or cancellation) takes effect; the period end for a cancellation at the period end' }),
+    from_plan: planSide,
+    to_plan: planSide.nullable().meta({ description: 'null for a cancellation' }),
+    credit: z.string().meta({ description: '≤ 0: the unused part of the current plan\'s base fee', example: '-20.32' }),
+    charge: z.string().meta({ description: '≥ 0: the rest of the period at the new plan\'s base fee', example: '40.65' }),
+    net: z.string(),
+    remaining: z.int().meta({ description: 'Days (or seconds) of the period from `at` on' }),
+    total: z.int().meta({ description: 'Days (or seconds) in the period' }),
+    unit: z.enum(['day', 'second']).meta({ description: 'The organization\'s proration mode' }),
+  })
+  .meta({ id: 'ProrationPreview', description: 'What the current period\'s invoice will credit and charge for the base fee; usage is billed as metered' });
+
 export const SubscriptionChangeAcceptedSchema = z
   .object({
     subscription_id: z.uuid(),
