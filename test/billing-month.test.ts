@@ -16,7 +16,7 @@ import {
 } from '../temporal/billing-messages';
 import { billingRunWorkflowId, subscriptionWorkflowId } from '../temporal/workflow-ids';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
-import { closeTestPrisma, createTestOrganization, testPrisma, uniqueTaskQueue } from './harness/fixtures';
+import { closeTestPrisma, createTestOrganization, subscribeToWebhooks, testPrisma, uniqueTaskQueue } from './harness/fixtures';
 import { RecordingNotifier, waitFor } from './harness/ingest-worker';
 import { recordHistory } from './harness/histories';
 import { StripeFake } from './harness/stripe-fake';
@@ -159,6 +159,35 @@ describeWithTimeSkipping('a subscription over two months (time skipping)', () =>
     const alerts = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice.id).map((n) => n.kind);
     expect(alerts).toEqual(['invoice.auto_approved', 'invoice.uncollectible']);
     fake.declineCharges(0);
+  });
+
+  it('records a payment that reached Stripe just before the write-off: the run ends paid, and no uncollectible notice goes out', async () => {
+    const prisma = testPrisma();
+    const { organizationId } = await createTestOrganization('billing-paid-at-writeoff');
+    await subscribeToWebhooks(organizationId);
+    await prisma.organization.update({ where: { id: organizationId }, data: { autoApproveAfterHours: 1, paymentRetryDays: [1] } });
+    const start = new Date(Math.floor((await env.currentTimeMs()) / DAY_MS) * DAY_MS - 40 * DAY_MS);
+    const catalog = await createBillingCatalog(prisma, organizationId, { startDate: start, anchorDay: start.getUTCDate() });
+    const period = periodContaining(start, start.getUTCDate(), 'month', monthIndex(start));
+    fake.declineCharges(2);
+    // The customer pays on Stripe's page as the run writes the invoice off; the webhook has not reached the run.
+    fake.beforeNext('POST', /\/mark_uncollectible$/, () => {
+      const open = [...fake.requests].reverse().find((r) => /^\/v1\/invoices\/[^/]+\/pay$/.test(r.path))!;
+      fake.payHostedInvoice(open.path.split('/')[3]!);
+    });
+    const run = await env.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, {
+      workflowId: billingRunWorkflowId(catalog.subscriptionId, period.start),
+      taskQueue,
+      args: [{ organizationId, subscriptionId: catalog.subscriptionId, periodStart: period.start.toISOString(), periodEnd: period.end.toISOString(), lateEventGraceSeconds: 0 }],
+    });
+    expect(await run.result()).toMatchObject({ status: 'paid', paymentAttempts: 2 });
+    const invoice = await prisma.invoice.findFirstOrThrow({ where: { subscriptionId: catalog.subscriptionId } });
+    expect(invoice).toMatchObject({ status: 'paid', paidAt: expect.any(Date), uncollectibleAt: null });
+    const alerts = notifier.sent.filter((n) => (n.payload as { invoiceId?: string }).invoiceId === invoice.id).map((n) => n.kind);
+    expect(alerts).toEqual(['invoice.auto_approved']);
+    const events = await prisma.webhookEvent.findMany({ where: { organizationId }, orderBy: { createdAt: 'asc' } });
+    expect(events.map((e) => e.type)).toEqual(['invoice.drafted', 'invoice.finalized', 'invoice.paid']);
+    await recordHistory('billing-run-paid-at-charge-write-off', run);
   });
 
   it('a run started over, as a reset starts it, resumes reminders, auto-approval and the payment retries from the database', async () => {

@@ -78,6 +78,13 @@ export const SENT_INVOICE_PATCH = 'wait-for-sent-invoice';
  */
 export const PAID_DURING_WRITE_OFF_PATCH = 'record-payment-during-write-off';
 
+/**
+ * Runs from before 2026-12-04 16:00 UTC that wrote a charged invoice off after its last retry
+ * ended uncollectible (and told finance so) even when Stripe refused the write-off because the
+ * customer had just paid and the payment was recorded; later runs end paid, as a sent invoice's do.
+ */
+export const PAID_AT_CHARGE_WRITE_OFF_PATCH = 'paid-at-charge-write-off';
+
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '1 minute',
@@ -486,12 +493,17 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   /**
    * After `attempts` declines: waits for the next attempt's day on the retry
    * schedule (counted from the first decline), or a payment Stripe reports.
-   * false when the schedule is over and the invoice was written off.
+   * false when the schedule is over: the invoice was written off (or found paid at the write-off).
    */
   async function nextAttemptDue(attempts: number, lastDecline: string | undefined): Promise<boolean> {
     const retryDay = closed.paymentRetryDays[attempts - 1];
     if (retryDay === undefined) {
-      await stripe.markInvoiceUncollectible(ref);
+      const written = await stripe.markInvoiceUncollectible(ref);
+      // Paid at the last moment (Stripe refuses to write off a paid invoice): the payment was recorded instead.
+      if (written.status === 'paid' && patched(PAID_AT_CHARGE_WRITE_OFF_PATCH)) {
+        state.status = 'paid';
+        return false;
+      }
       state.status = 'uncollectible';
       await alert('invoice.uncollectible', `invoice-uncollectible:${ref.invoiceId}`, { attempts, lastDecline: lastDecline ?? null });
       await recordPaymentDuringWriteOff();

@@ -109,6 +109,7 @@ export class StripeFake {
   private readonly idempotent = new Map<string, { fingerprint: string; reply: Reply }>();
   private declinesLeft = 0;
   private readonly faults: { method: string; pattern: RegExp; skip: number; reply: Reply }[] = [];
+  private readonly hooks: { method: string; pattern: RegExp; run: () => void }[] = [];
   private server?: http.Server;
 
   /** The next `times` charges are declined (insufficient funds); later ones succeed. */
@@ -162,7 +163,17 @@ export class StripeFake {
     return reply;
   }
 
+  /** Just before the next request matching method and path is answered, `run` (something happening at Stripe meanwhile, like a payment), once. */
+  beforeNext(method: string, pattern: RegExp, run: () => void): void {
+    this.hooks.push({ method, pattern, run });
+  }
+
   private reply(method: string, path: string, key: string | null, raw: string, body: Form): Reply {
+    const hook = this.hooks.find((h) => h.method === method && h.pattern.test(path));
+    if (hook) {
+      this.hooks.splice(this.hooks.indexOf(hook), 1);
+      hook.run();
+    }
     const fault = this.faults.find((f) => f.method === method && f.pattern.test(path));
     if (fault && fault.skip > 0) fault.skip--;
     else if (fault) {
