@@ -26,8 +26,8 @@ import { healthRouter } from './routes/health';
 import { invoiceDecisionsRouter } from './routes/invoice-decisions';
 import { creditNotesRouter } from './routes/credit-notes';
 import { invoicesReadRouter } from './routes/invoices-read';
-import { quotaLimitsRouter } from './routes/quota-limits';
-import { webhookDeliveriesRouter, webhookEndpointsRouter, webhookEventTypesRouter } from './routes/webhook-endpoints';
+import { tableRouter } from './route-table';
+import { ROUTE_TABLES } from './route-tables';
 import { vendorRatesRouter } from './routes/vendor-rates';
 import { providersRouter } from './routes/providers';
 import { planFeaturesRouter } from './routes/plan-features';
@@ -131,7 +131,6 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/entitlements', entitlementsRouter(deps));
   v1.use('/quotes', quotesRouter());
   v1.use('/meters', metersRouter(deps));
-  v1.use('/quota-limits', quotaLimitsRouter(deps));
   v1.use('/vendor-rates', vendorRatesRouter(deps));
   v1.use('/providers', providersRouter(deps));
   v1.use('/unpriced-events', unpricedEventsRouter(deps));
@@ -148,9 +147,8 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/settings/billing', billingSettingsRouter(deps));
   v1.use('/settings/alerts', alertSettingsRouter(deps, config));
   v1.use('/api-keys', apiKeysRouter(deps));
-  v1.use('/webhook-endpoints', webhookEndpointsRouter(deps, config));
-  v1.use('/webhook-deliveries', webhookDeliveriesRouter(deps));
-  v1.use('/webhook-event-types', webhookEventTypesRouter());
+  // Operations declared in route tables (api/route-table.ts): router and document from one declaration.
+  for (const table of ROUTE_TABLES) v1.use(table.mount, tableRouter(table, deps, config));
   // /reconciliations and /reported-usage
   v1.use(reconciliationsRouter(deps));
   app.use('/api/v1', v1);

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { createDocument, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { scopesFor } from '../prisma/api-scopes';
 import { apiKeyPaths } from './schemas/api-keys';
-import { webhookPaths } from './schemas/webhooks';
+import { tablePaths } from './route-table';
+import { ROUTE_TABLES } from './route-tables';
 import { commonErrorResponses, errorContent } from './schemas/common';
 import {
   EventPageSchema,
@@ -28,7 +29,6 @@ import { PaymentSetupRequestSchema, PaymentSetupSessionSchema } from '../service
 import { PlanFeatureListSchema, PlanFeatureParamsSchema, PlanFeatureSchema, PlanFeatureSetSchema } from '../services/plan-features';
 import { RerateRequestSchema, RerateResultSchema, UnpricedEventsQuerySchema, UnpricedEventsSchema } from '../services/unpriced-events';
 import { ProvidersPricingQuerySchema, ProvidersPricingSchema, VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
-import { QuotaLimitCreateSchema, QuotaLimitListQuerySchema, QuotaLimitParamsSchema, QuotaLimitPatchSchema, QuotaLimitSchema } from '../services/quota-limits';
 import {
   CustomerCreateSchema,
   CustomerListQuerySchema,
@@ -232,20 +232,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           responses: responses({ status: '200', description: 'One page of meters', schema: listOf(MeterSchema, 'MeterList') }),
         },
       },
-      '/api/v1/quota-limits': {
-        post: {
-          summary: 'Create a quota limit, for one customer or as the organization default',
-          description:
-            'One limit per event type and customer, and one organization default (customer_external_id null) per event type. A customer\'s own limit wins over the default; DISABLED switches the default off for that customer. Ingest applies it to its next request.',
-          requestBody: { required: true, content: json(QuotaLimitCreateSchema) },
-          responses: responses({ status: '201', description: 'Created', schema: QuotaLimitSchema }, { '409': { description: 'That customer (or the default) has a limit on this event type already', content: errorContent } }),
-        },
-        get: {
-          summary: 'List quota limits by id',
-          requestParams: { query: QuotaLimitListQuerySchema },
-          responses: responses({ status: '200', description: 'One page of limits', schema: listOf(QuotaLimitSchema, 'QuotaLimitList') }),
-        },
-      },
       '/api/v1/vendor-rates': {
         post: {
           summary: 'Add a vendor rate: what a model vendor charges per million tokens of each kind, per image, second or request, from an instant on',
@@ -284,24 +270,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             'Only adds: lines priced before keep their cost, newly priced lines add theirs and their rate, the rest stay unpriced. Each re-rated event gets an event.rerated audit row. A rate can be added for the time before a vendor and model had one (POST /api/v1/vendor-rates with an earlier effective_from), then the events of that time re-rated. Running it again prices nothing twice.',
           requestBody: { required: true, content: json(RerateRequestSchema) },
           responses: responses({ status: '200', description: 'What was priced and what is still unpriced', schema: RerateResultSchema }),
-        },
-      },
-      '/api/v1/quota-limits/{id}': {
-        get: {
-          summary: 'A quota limit',
-          requestParams: { path: QuotaLimitParamsSchema },
-          responses: responses({ status: '200', description: 'The limit', schema: QuotaLimitSchema }, { '404': { description: 'No such limit in your organization', content: errorContent } }),
-        },
-        patch: {
-          summary: 'Change a quota limit (mode, limit, warning, grace, window; not what it counts)',
-          requestParams: { path: QuotaLimitParamsSchema },
-          requestBody: { required: true, content: json(QuotaLimitPatchSchema) },
-          responses: responses({ status: '200', description: 'The limit as changed', schema: QuotaLimitSchema }, { '404': { description: 'No such limit in your organization', content: errorContent } }),
-        },
-        delete: {
-          summary: 'Remove a quota limit and its usage counters',
-          requestParams: { path: QuotaLimitParamsSchema },
-          responses: responses({ status: '200', description: 'The limit as it was', schema: QuotaLimitSchema }, { '404': { description: 'No such limit in your organization', content: errorContent } }),
         },
       },
       '/api/v1/meters/{key}': {
@@ -708,7 +676,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
       ...reconciliationPaths(json, responses),
       ...apiKeyPaths(json, responses),
-      ...webhookPaths(json, responses),
+      ...tablePaths(ROUTE_TABLES, json, responses),
       '/webhooks/stripe': {
         post: {
           summary: 'Stripe webhook endpoint',

@@ -1,0 +1,108 @@
+import { Router, type Request } from 'express';
+import type { z } from 'zod';
+import type { ZodOpenApiPathsObject, ZodOpenApiResponsesObject } from 'zod-openapi';
+import { callerOf, type Caller } from './auth';
+import type { ApiConfig } from './config';
+import type { ApiDeps } from './deps';
+import { errorContent, type Json, type Responses } from './schemas/common';
+import { parseOrThrow } from './validation';
+
+/*
+ * A route table: each operation declared once — method, path, the zod
+ * schemas it validates its path, query and body with, its answer and its
+ * refusals, and what it does — and both the Express router and the OpenAPI
+ * document's paths built from that one declaration, so the document cannot
+ * describe a schema the route does not use. (Routes not yet in a table are
+ * documented by hand in api/openapi.ts.)
+ */
+
+type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
+
+export interface RouteInput<P, Q, B> {
+  caller: Caller;
+  params: P;
+  query: Q;
+  body: B;
+  req: Request;
+}
+
+export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
+  method: Method;
+  /** under the table's mount, in OpenAPI form: `/{id}/rotate-secret`; '' for the mount itself */
+  path: string;
+  summary: string;
+  description?: string;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  /** the body as documented (and validated, unless `bodyFor` gives the deployment's own) */
+  body?: z.ZodType<B>;
+  /** the body schema under this deployment's settings (e.g. its outbound URL policy); the document shows `body` */
+  bodyFor?: (config: ApiConfig) => z.ZodType<B>;
+  /** the answer: its status (default 200), what it is, its schema */
+  ok: { status?: number; description: string; schema: z.ZodType };
+  /** checks on the raw request before its parts are parsed (a refusal clearer than the schema's) */
+  before?: (req: Request) => void;
+  /** refusals beyond the common ones (400, 401, 403, 413, 415, 429, 500, 503) */
+  errors?: Record<string, string>;
+  handle: (deps: ApiDeps, input: RouteInput<P, Q, B>) => Promise<unknown> | unknown;
+}
+
+/** One declaration with its types checked against its schemas (a table holds them as RouteSpec). */
+export function route<P = unknown, Q = unknown, B = unknown>(spec: RouteSpec<P, Q, B>): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+export interface RouteTable {
+  /** where it is mounted under /api/v1: `/webhook-endpoints` */
+  mount: string;
+  routes: readonly RouteSpec[];
+}
+
+const expressPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1') || '/';
+
+/** The Express router of a table, to mount at `/api/v1${table.mount}`. */
+export function tableRouter(table: RouteTable, deps: ApiDeps, config: ApiConfig): Router {
+  const router = Router();
+  for (const spec of table.routes) {
+    const bodySchema = spec.bodyFor?.(config) ?? spec.body;
+    router[spec.method](expressPath(spec.path), async (req, res) => {
+      spec.before?.(req);
+      const input: RouteInput<unknown, unknown, unknown> = {
+        caller: callerOf(req),
+        params: spec.params ? parseOrThrow(spec.params, req.params, 'path') : req.params,
+        query: spec.query ? parseOrThrow(spec.query, req.query, 'query') : {},
+        body: bodySchema ? parseOrThrow(bodySchema, req.body ?? {}, 'request') : undefined,
+        req,
+      };
+      const answer = await spec.handle(deps, input);
+      res.status(spec.ok.status ?? 200).json(answer);
+    });
+  }
+  return router;
+}
+
+/** The OpenAPI paths of tables, each operation from its declaration. */
+export function tablePaths(tables: readonly RouteTable[], json: Json, responses: Responses): ZodOpenApiPathsObject {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const table of tables) {
+    for (const spec of table.routes) {
+      const path = `/api/v1${table.mount}${spec.path}`;
+      const errors: ZodOpenApiResponsesObject = Object.fromEntries(Object.entries(spec.errors ?? {}).map(([status, description]) => [status, { description, content: errorContent }]));
+      const requestParams = {
+        ...(spec.params ? { path: spec.params as z.ZodObject } : {}),
+        ...(spec.query ? { query: spec.query as z.ZodObject } : {}),
+      };
+      paths[path] = {
+        ...paths[path],
+        [spec.method]: {
+          summary: spec.summary,
+          ...(spec.description ? { description: spec.description } : {}),
+          ...(Object.keys(requestParams).length > 0 ? { requestParams } : {}),
+          ...(spec.body ? { requestBody: { required: true, content: json(spec.body) } } : {}),
+          responses: responses({ status: String(spec.ok.status ?? 200), description: spec.ok.description, schema: spec.ok.schema }, errors),
+        },
+      };
+    }
+  }
+  return paths;
+}
