@@ -27,8 +27,6 @@ import {
 import { CustomerUpdateSchema } from '../services/customers';
 import { PaymentSetupRequestSchema, PaymentSetupSessionSchema } from '../services/payment-setup';
 import { PlanFeatureListSchema, PlanFeatureParamsSchema, PlanFeatureSchema, PlanFeatureSetSchema } from '../services/plan-features';
-import { RerateRequestSchema, RerateResultSchema, UnpricedEventsQuerySchema, UnpricedEventsSchema } from '../services/unpriced-events';
-import { ProvidersPricingQuerySchema, ProvidersPricingSchema, VendorRateCreateSchema, VendorRateListQuerySchema, VendorRateListSchema, VendorRateSchema } from '../services/vendor-rates';
 import {
   CustomerCreateSchema,
   CustomerListQuerySchema,
@@ -230,46 +228,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           summary: 'List meters by key',
           requestParams: { query: KeyListQuerySchema },
           responses: responses({ status: '200', description: 'One page of meters', schema: listOf(MeterSchema, 'MeterList') }),
-        },
-      },
-      '/api/v1/vendor-rates': {
-        post: {
-          summary: 'Add a vendor rate: what a model vendor charges per million tokens of each kind, per image, second or request, from an instant on',
-          description:
-            'Rates are never edited: a price change is a new rate with a later effective_from, which supersedes the earlier ones from then on (the latest start in effect wins). Events already rated keep the rate they were rated with, so a rate starts now or later, or earlier only where the vendor and model had no rate. A rate sets at least one price; cache reads and writes without their own price cost the input price, reasoning the output price, and other usage without a price is left unpriced.',
-          requestBody: { required: true, content: json(VendorRateCreateSchema) },
-          responses: responses({ status: '201', description: 'Created', schema: VendorRateSchema }, { '409': { description: 'This vendor and model have a rate starting at that instant', content: errorContent } }),
-        },
-        get: {
-          summary: 'Vendor rates with their history, by vendor, model and start',
-          requestParams: { query: VendorRateListQuerySchema },
-          responses: responses({ status: '200', description: 'Every rate, each with when it was superseded and whether it is in effect now', schema: VendorRateListSchema }),
-        },
-      },
-      '/api/v1/providers/pricing': {
-        get: {
-          summary: 'The price book: per provider and model, the vendor rate in effect now and those announced for later',
-          description: 'What usage sent now costs at each vendor (provider) and model, and what changes when. The full history of rates is GET /api/v1/vendor-rates.',
-          requestParams: { query: ProvidersPricingQuerySchema },
-          responses: responses({ status: '200', description: 'Providers, their models and rates', schema: ProvidersPricingSchema }),
-        },
-      },
-      '/api/v1/unpriced-events': {
-        get: {
-          summary: 'Events with vendor usage rating left unpriced, newest first, each line with why and whether a re-rate would price it now',
-          description:
-            'A usage line is unpriced when no rate of its vendor and model was in effect at the event timestamp, the rate in effect has no price for one of its counts, or it is not a usage line. Its cost is unknown, not zero: the event\'s cost holds its other lines. The summary counts every unpriced line by vendor and model.',
-          requestParams: { query: UnpricedEventsQuerySchema },
-          responses: responses({ status: '200', description: 'The summary and the newest unpriced events', schema: UnpricedEventsSchema }),
-        },
-      },
-      '/api/v1/unpriced-events/rerate': {
-        post: {
-          summary: 'Re-rate unpriced events: price the lines a rate in effect at their timestamp prices now',
-          description:
-            'Only adds: lines priced before keep their cost, newly priced lines add theirs and their rate, the rest stay unpriced. Each re-rated event gets an event.rerated audit row. A rate can be added for the time before a vendor and model had one (POST /api/v1/vendor-rates with an earlier effective_from), then the events of that time re-rated. Running it again prices nothing twice.',
-          requestBody: { required: true, content: json(RerateRequestSchema) },
-          responses: responses({ status: '200', description: 'What was priced and what is still unpriced', schema: RerateResultSchema }),
         },
       },
       '/api/v1/meters/{key}': {
