@@ -28,7 +28,6 @@ import { creditNotesRouter } from './routes/credit-notes';
 import { invoicesReadRouter } from './routes/invoices-read';
 import { tableRouter } from './route-table';
 import { ROUTE_TABLES } from './route-tables';
-import { planFeaturesRouter } from './routes/plan-features';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
@@ -129,7 +128,6 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/quotes', quotesRouter());
   v1.use('/meters', metersRouter(deps));
   v1.use('/plans', plansRouter(deps));
-  v1.use('/plans', planFeaturesRouter(deps));
   v1.use('/customers', customersRouter(deps));
   v1.use('/subscriptions', subscriptionsRouter(deps, config));
   v1.use('/revenue', revenueRouter(deps, config));

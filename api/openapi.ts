@@ -26,7 +26,6 @@ import {
 } from './schemas/other';
 import { CustomerUpdateSchema } from '../services/customers';
 import { PaymentSetupRequestSchema, PaymentSetupSessionSchema } from '../services/payment-setup';
-import { PlanFeatureListSchema, PlanFeatureParamsSchema, PlanFeatureSchema, PlanFeatureSetSchema } from '../services/plan-features';
 import {
   CustomerCreateSchema,
   CustomerListQuerySchema,
@@ -261,30 +260,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           summary: 'A plan with its prices',
           requestParams: { path: KeyParamsSchema },
           responses: responses({ status: '200', description: 'The plan', schema: PlanSchema }, { '404': { description: 'No such plan in your organization', content: errorContent } }),
-        },
-      },
-      '/api/v1/plans/{key}/features': {
-        get: {
-          summary: 'A plan\'s features',
-          requestParams: { path: KeyParamsSchema },
-          responses: responses({ status: '200', description: 'Its features by key', schema: PlanFeatureListSchema }, { '404': { description: 'No such plan in your organization', content: errorContent } }),
-        },
-      },
-      '/api/v1/plans/{key}/features/{feature}': {
-        put: {
-          summary: 'Set a plan\'s feature: a switch, a numeric limit or a config value (created or replaced)',
-          description: 'POST /api/v1/entitlements/check with feature answers from these: a customer is entitled to what any of its active subscriptions\' plans grants. Audited (plan_feature.created, .updated).',
-          requestParams: { path: PlanFeatureParamsSchema },
-          requestBody: { required: true, content: json(PlanFeatureSetSchema) },
-          responses: responses(
-            { status: '200', description: 'Replaced', schema: PlanFeatureSchema },
-            { '201': { description: 'Created', content: json(PlanFeatureSchema) }, '404': { description: 'No such plan in your organization', content: errorContent } },
-          ),
-        },
-        delete: {
-          summary: 'Remove a plan\'s feature (the plan then does not grant it)',
-          requestParams: { path: PlanFeatureParamsSchema },
-          responses: responses({ status: '200', description: 'The feature as it was', schema: PlanFeatureSchema }, { '404': { description: 'No such plan, or it has no such feature', content: errorContent } }),
         },
       },
       '/api/v1/customers': {

@@ -42,10 +42,21 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   ok: { status?: number; description: string; schema: z.ZodType };
   /** checks on the raw request before its parts are parsed (a refusal clearer than the schema's) */
   before?: (req: Request) => void;
+  /** other successful answers (the handler returns them as `answer(status, body)`), e.g. 201 beside 200 for a PUT */
+  alsoOk?: Record<string, { description: string; schema: z.ZodType }>;
   /** refusals beyond the common ones (400, 401, 403, 413, 415, 429, 500, 503) */
   errors?: Record<string, string>;
   handle: (deps: ApiDeps, input: RouteInput<P, Q, B>) => Promise<unknown> | unknown;
 }
+
+/** A handler's answer with a status other than the route's `ok` one (declared in its `alsoOk`). */
+export class Answer {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
+}
+export const answer = (status: number, body: unknown) => new Answer(status, body);
 
 /** One declaration with its types checked against its schemas (a table holds them as RouteSpec). */
 export function route<P = unknown, Q = unknown, B = unknown>(spec: RouteSpec<P, Q, B>): RouteSpec {
@@ -74,8 +85,9 @@ export function tableRouter(table: RouteTable, deps: ApiDeps, config: ApiConfig)
         body: bodySchema ? parseOrThrow(bodySchema, req.body ?? {}, 'request') : undefined,
         req,
       };
-      const answer = await spec.handle(deps, input);
-      res.status(spec.ok.status ?? 200).json(answer);
+      const result = await spec.handle(deps, input);
+      if (result instanceof Answer) res.status(result.status).json(result.body);
+      else res.status(spec.ok.status ?? 200).json(result);
     });
   }
   return router;
@@ -87,7 +99,10 @@ export function tablePaths(tables: readonly RouteTable[], json: Json, responses:
   for (const table of tables) {
     for (const spec of table.routes) {
       const path = `/api/v1${table.mount}${spec.path}`;
-      const errors: ZodOpenApiResponsesObject = Object.fromEntries(Object.entries(spec.errors ?? {}).map(([status, description]) => [status, { description, content: errorContent }]));
+      const errors: ZodOpenApiResponsesObject = {
+        ...Object.fromEntries(Object.entries(spec.alsoOk ?? {}).map(([status, ok]) => [status, { description: ok.description, content: json(ok.schema) }])),
+        ...Object.fromEntries(Object.entries(spec.errors ?? {}).map(([status, description]) => [status, { description, content: errorContent }])),
+      };
       const requestParams = {
         ...(spec.params ? { path: spec.params as z.ZodObject } : {}),
         ...(spec.query ? { query: spec.query as z.ZodObject } : {}),
