@@ -37,8 +37,6 @@ import { ratingRouter } from './routes/rating';
 import { marginsRouter } from './routes/margins';
 import { revenueRouter } from './routes/revenue';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
-import { subscriptionChangesRouter } from './routes/subscription-changes';
-import { subscriptionsRouter } from './routes/subscriptions';
 import { exactJsonBody } from './exact-json';
 
 function unstorable(where: string, field: string, message: string): ApiError {
@@ -129,10 +127,8 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/meters', metersRouter(deps));
   v1.use('/plans', plansRouter(deps));
   v1.use('/customers', customersRouter(deps));
-  v1.use('/subscriptions', subscriptionsRouter(deps, config));
   v1.use('/revenue', revenueRouter(deps, config));
   v1.use('/margins', marginsRouter(deps));
-  v1.use('/subscriptions', subscriptionChangesRouter(deps, config));
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/invoices', creditNotesRouter(deps));

@@ -31,7 +31,6 @@ import {
   CustomerListQuerySchema,
   CustomerSchema,
   ExternalIdParamsSchema,
-  IdParamsSchema,
   KeyListQuerySchema,
   KeyParamsSchema,
   listOf,
@@ -40,18 +39,10 @@ import {
   MeterSchema,
   PlanCreateSchema,
   PlanSchema,
-  SubscriptionCreatedSchema,
-  SubscriptionCreateSchema,
-  SubscriptionPatchSchema,
-  SubscriptionListQuerySchema,
-  SubscriptionQuerySchema,
-  SubscriptionSchema,
 } from './schemas/catalog';
 import {
   AdjustRequestSchema,
   ApproveRequestSchema,
-  CancelRequestSchema,
-  ChangePlanRequestSchema,
   DecisionResultSchema,
   InvoiceLineParamsSchema,
   InvoiceListQuerySchema,
@@ -69,9 +60,6 @@ import {
   CreditNoteSchema,
   VoidRequestSchema,
   WriteOffRequestSchema,
-  SubscriptionChangeAcceptedSchema,
-  PlanChangePreviewRequestSchema,
-  ProrationPreviewSchema,
 } from './schemas/invoices';
 import { reconciliationPaths } from './schemas/reconciliations';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
@@ -327,90 +315,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           responses: responses(
             { status: '200', description: 'The preview; subscriptions is empty when nothing would bill', schema: UpcomingInvoiceSchema },
             { '404': { description: 'No such customer in your organization', content: errorContent } },
-          ),
-        },
-      },
-      '/api/v1/subscriptions': {
-        post: {
-          summary: 'Subscribe a customer to a plan',
-          description:
-            'The customer is created if missing. billing_anchor_day defaults to the start date\'s day. Starts the subscription\'s workflow subscription:<id>, which snapshots usage daily and bills each period.',
-          requestBody: { required: true, content: json(SubscriptionCreateSchema) },
-          responses: responses({ status: '201', description: 'Created, with its current billing period and whether its workflow started', schema: SubscriptionCreatedSchema }),
-        },
-        get: {
-          summary: 'List subscriptions, optionally of one customer',
-          requestParams: { query: SubscriptionListQuerySchema },
-          responses: responses({ status: '200', description: 'One page of subscriptions', schema: listOf(SubscriptionSchema, 'SubscriptionList') }),
-        },
-      },
-      '/api/v1/subscriptions/{id}': {
-        get: {
-          summary: 'A subscription and its current billing period',
-          requestParams: { path: IdParamsSchema, query: SubscriptionQuerySchema },
-          responses: responses(
-            { status: '200', description: 'The subscription', schema: SubscriptionSchema },
-            { '404': { description: 'No such subscription in your organization', content: errorContent } },
-          ),
-        },
-        patch: {
-          summary: 'Set or clear the contracted base fee',
-          description: 'What the contract says the subscription pays per interval. Invoices still charge the plan\'s base fee; a renewal billed below the contracted fee is reported as renewal drift.',
-          requestParams: { path: IdParamsSchema },
-          requestBody: { required: true, content: json(SubscriptionPatchSchema) },
-          responses: responses(
-            { status: '200', description: 'The subscription', schema: SubscriptionSchema },
-            { '404': { description: 'No such subscription in your organization', content: errorContent } },
-          ),
-        },
-      },
-      '/api/v1/subscriptions/{id}/change-plan': {
-        post: {
-          summary: 'Change the plan mid-period',
-          description:
-            'Signals the subscription\'s workflow (subscription:<id>, started if it is not running), which records the change and prorates the base fee around effective_at. The plan must be active and in the same currency; effective_at must fall in the current period.',
-          requestParams: { path: IdParamsSchema, header: z.object({ 'Idempotency-Key': z.string().optional().meta({ description: 'Default request_key' }) }) },
-          requestBody: { required: true, content: json(ChangePlanRequestSchema) },
-          responses: responses(
-            { status: '202', description: 'Delivered to the subscription\'s workflow', schema: SubscriptionChangeAcceptedSchema },
-            {
-              '404': { description: 'No such subscription in your organization', content: errorContent },
-              '409': { description: 'SUBSCRIPTION_CANCELED: the subscription is canceled; SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)', content: errorContent },
-              '503': { description: 'Temporal did not answer; nothing was delivered', content: errorContent },
-            },
-          ),
-        },
-      },
-      '/api/v1/subscriptions/{id}/change-plan/preview': {
-        post: {
-          summary: 'Preview a plan change: what this period\'s invoice will credit and charge for the base fee',
-          description: 'Checked as POST /change-plan would check it (active plan, same currency, effective_at in the current period; default now); nothing is sent or stored.',
-          requestParams: { path: IdParamsSchema },
-          requestBody: { required: true, content: json(PlanChangePreviewRequestSchema) },
-          responses: responses({ status: '200', description: 'The proration', schema: ProrationPreviewSchema }, { '404': { description: 'No such subscription in your organization', content: errorContent }, '409': { description: 'SUBSCRIPTION_CANCELED', content: errorContent } }),
-        },
-      },
-      '/api/v1/subscriptions/{id}/cancel/preview': {
-        post: {
-          summary: 'Preview a cancellation: the unused base fee credited when cancelling now (nothing at the period end)',
-          requestParams: { path: IdParamsSchema },
-          requestBody: { required: true, content: json(CancelRequestSchema) },
-          responses: responses({ status: '200', description: 'The proration', schema: ProrationPreviewSchema }, { '404': { description: 'No such subscription in your organization', content: errorContent }, '409': { description: 'ALREADY_CANCELED', content: errorContent } }),
-        },
-      },
-      '/api/v1/subscriptions/{id}/cancel': {
-        post: {
-          summary: 'Cancel at the period end, or now',
-          description: 'Signals the subscription\'s workflow (started if it is not running). Cancelling now credits the unused part of the base fee.',
-          requestParams: { path: IdParamsSchema },
-          requestBody: { required: true, content: json(CancelRequestSchema) },
-          responses: responses(
-            { status: '202', description: 'Delivered to the subscription\'s workflow', schema: SubscriptionChangeAcceptedSchema },
-            {
-              '404': { description: 'No such subscription in your organization', content: errorContent },
-              '409': { description: 'Already canceled; or SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)', content: errorContent },
-              '503': { description: 'Temporal did not answer; nothing was delivered', content: errorContent },
-            },
           ),
         },
       },

@@ -24,6 +24,8 @@ export interface RouteInput<P, Q, B> {
   query: Q;
   body: B;
   req: Request;
+  /** the deployment's API settings (timeouts, outbound policy) */
+  config: ApiConfig;
 }
 
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
@@ -34,6 +36,8 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   description?: string;
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
+  /** request headers it reads, documented only (the handler reads them from `req`) */
+  headers?: z.ZodObject;
   /** the body as documented (and validated, unless `bodyFor` gives the deployment's own) */
   body?: z.ZodType<B>;
   /** the body schema under this deployment's settings (e.g. its outbound URL policy); the document shows `body` */
@@ -84,6 +88,7 @@ export function tableRouter(table: RouteTable, deps: ApiDeps, config: ApiConfig)
         query: spec.query ? parseOrThrow(spec.query, req.query, 'query') : {},
         body: bodySchema ? parseOrThrow(bodySchema, req.body ?? {}, 'request') : undefined,
         req,
+        config,
       };
       const result = await spec.handle(deps, input);
       if (result instanceof Answer) res.status(result.status).json(result.body);
@@ -106,6 +111,7 @@ export function tablePaths(tables: readonly RouteTable[], json: Json, responses:
       const requestParams = {
         ...(spec.params ? { path: spec.params as z.ZodObject } : {}),
         ...(spec.query ? { query: spec.query as z.ZodObject } : {}),
+        ...(spec.headers ? { header: spec.headers } : {}),
       };
       paths[path] = {
         ...paths[path],
