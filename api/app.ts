@@ -19,7 +19,6 @@ import { createOpenApiDocument } from './openapi';
 import { batchesRouter } from './routes/batches';
 import { alertSettingsRouter } from './routes/alert-settings';
 import { billingSettingsRouter } from './routes/billing-settings';
-import { customersRouter } from './routes/customers';
 import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
@@ -126,7 +125,6 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/quotes', quotesRouter());
   v1.use('/meters', metersRouter(deps));
   v1.use('/plans', plansRouter(deps));
-  v1.use('/customers', customersRouter(deps));
   v1.use('/revenue', revenueRouter(deps, config));
   v1.use('/margins', marginsRouter(deps));
   v1.use('/invoices', invoicesReadRouter(deps));

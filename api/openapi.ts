@@ -24,13 +24,7 @@ import {
   RatingRequestSchema,
   RatingResponseSchema,
 } from './schemas/other';
-import { CustomerUpdateSchema } from '../services/customers';
-import { PaymentSetupRequestSchema, PaymentSetupSessionSchema } from '../services/payment-setup';
 import {
-  CustomerCreateSchema,
-  CustomerListQuerySchema,
-  CustomerSchema,
-  ExternalIdParamsSchema,
   KeyListQuerySchema,
   KeyParamsSchema,
   listOf,
@@ -67,7 +61,6 @@ import { BillingSettingsPatchSchema, BillingSettingsSchema } from '../services/s
 import { AlertSettingsPatchSchema, AlertSettingsSchema } from '../services/schemas/alert-settings';
 import { RevenueQuerySchema, RevenueResponseSchema } from './schemas/revenue';
 import { MarginsQuerySchema, MarginsResponseSchema } from './schemas/margins';
-import { CustomerIdParamsSchema, UpcomingInvoiceSchema } from './schemas/upcoming-invoice';
 import { StripeEventSchema, StripeSignatureHeaderSchema, StripeWebhookResponseSchema } from './schemas/stripe-webhooks';
 
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
@@ -248,74 +241,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           summary: 'A plan with its prices',
           requestParams: { path: KeyParamsSchema },
           responses: responses({ status: '200', description: 'The plan', schema: PlanSchema }, { '404': { description: 'No such plan in your organization', content: errorContent } }),
-        },
-      },
-      '/api/v1/customers': {
-        post: {
-          summary: 'Create a customer (idempotent on external_id)',
-          requestBody: { required: true, content: json(CustomerCreateSchema) },
-          responses: responses(
-            { status: '201', description: 'Created', schema: CustomerSchema },
-            { '200': { description: 'The customer already existed; returned unchanged', content: json(CustomerSchema) } },
-          ),
-        },
-        get: {
-          summary: 'List customers by external_id',
-          requestParams: { query: CustomerListQuerySchema },
-          responses: responses({ status: '200', description: 'One page of customers', schema: listOf(CustomerSchema, 'CustomerList') }),
-        },
-      },
-      '/api/v1/customers/{external_id}': {
-        get: {
-          summary: 'A customer',
-          requestParams: { path: ExternalIdParamsSchema },
-          responses: responses({ status: '200', description: 'The customer', schema: CustomerSchema }, { '404': { description: 'No such customer in your organization', content: errorContent } }),
-        },
-        patch: {
-          summary: 'Edit a customer: name, billing email, and the link to an existing Stripe customer',
-          description:
-            'stripe_customer_id links the customer to a customer that already exists in your Stripe account (else its first finalized invoice creates one there). The worker asks Stripe for it first, before anything else changes: a missing or deleted customer, or in the Stripe account organizations share one not made for yours, is a 400 naming the field; one linked to another customer already, or a change of a customer invoiced in Stripe (or approved, about to be), is a 409. Then name and email, only what differs. Every change is an audit row.',
-          requestParams: { path: ExternalIdParamsSchema },
-          requestBody: { required: true, content: json(CustomerUpdateSchema) },
-          responses: responses(
-            { status: '200', description: 'The customer as changed', schema: CustomerSchema },
-            {
-              '202': { description: 'Stripe is still being asked about the link: the customer as it is; the link is written when Stripe answers (follow workflow_id)', content: json(CustomerSchema) },
-              '404': { description: 'No such customer in your organization', content: errorContent },
-              '409': { description: 'The Stripe customer is linked to another customer, this customer is invoiced in Stripe under its current one, the link changed meanwhile, or another link of it is being checked', content: errorContent },
-              '503': { description: 'Stripe did not answer after retries; nothing changed', content: errorContent },
-            },
-          ),
-        },
-      },
-      '/api/v1/customers/{external_id}/payment-setup': {
-        post: {
-          summary: 'A hosted Stripe page where the customer saves a card for their invoices',
-          description:
-            "Opens a Stripe Checkout session in setup mode for the customer (its Stripe customer is made now if it has none) and answers the page's URL to send the customer to. Until a customer has a card, its invoices are sent to pay by their due date (invoice_collection auto); with invoice_collection auto, the first invoice finalized after the card is saved is charged to it, and so are payment retries. A request sent again with its request_key answers the same page. Audited as customer.payment_setup_started.",
-          requestParams: { path: ExternalIdParamsSchema },
-          requestBody: { required: true, content: json(PaymentSetupRequestSchema) },
-          responses: responses(
-            { status: '201', description: 'The page is open', schema: PaymentSetupSessionSchema },
-            {
-              '202': { description: 'Stripe is still being asked; the workflow opens the page when it answers', content: json(z.object({ workflow_id: z.string() }).meta({ id: 'PaymentSetupPending' })) },
-              '404': { description: 'No such customer in your organization', content: errorContent },
-              '409': { description: "The request_key was sent before with a different request (REQUEST_KEY_REUSED), or the organization's Stripe key (or the deployment's) is missing or refused", content: errorContent },
-              '503': { description: 'Stripe did not answer after retries; no page was opened', content: errorContent },
-            },
-          ),
-        },
-      },
-      '/api/v1/customers/{id}/upcoming-invoice': {
-        get: {
-          summary: 'What the customer\'s current periods would bill if they closed now',
-          description:
-            'Per subscription with a current period: the base fee (prorated for a start, plan changes or a cancellation inside the period), each priced meter\'s usage so far priced by its model with the tier breakdown, and late usage of earlier closed periods not billed yet. Composed by the same rules as the invoice the period\'s billing run drafts; reading it changes nothing (no event is claimed, no snapshot written).',
-          requestParams: { path: CustomerIdParamsSchema },
-          responses: responses(
-            { status: '200', description: 'The preview; subscriptions is empty when nothing would bill', schema: UpcomingInvoiceSchema },
-            { '404': { description: 'No such customer in your organization', content: errorContent } },
-          ),
         },
       },
       '/api/v1/invoices': {

@@ -1,4 +1,3 @@
-import type { RequestHandler } from 'express';
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { toPlainString } from '../../billing/decimal';
@@ -16,11 +15,8 @@ import {
   type Db,
   type SubscriptionTerms,
 } from '../../prisma/billing-reads';
-import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
-import { CustomerIdParamsSchema } from '../schemas/upcoming-invoice';
-import { parseOrThrow } from '../validation';
 import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 import { aggregateUsage } from '../../prisma/usage-aggregates';
 import { BILLABLE, UNBILLED } from '../../prisma/usage-claims';
@@ -112,39 +108,35 @@ function lineJson(line: DraftLine, currency: string, meterKeys: Map<string, stri
 }
 
 /** GET /customers/:id/upcoming-invoice (`:id`: the external id, or the customer's id). */
-export function upcomingInvoice(deps: ApiDeps): RequestHandler {
-  return async (req, res) => {
-    const caller = callerOf(req);
-    const { id } = parseOrThrow(CustomerIdParamsSchema, req.params, 'path');
-    const now = new Date();
-    // One snapshot of the data for every read, so a close running meanwhile is seen wholly or not at all.
-    const body = await deps.prisma.$transaction(
-      async (tx) => {
-        const customer = await findCustomerByAnyId(tx, caller.organizationId, id);
-        if (!customer) throw new ApiError(404, 'NOT_FOUND', `No customer ${id}`);
-        const subscriptions = [];
-        for (const s of await readCustomerSubscriptions(tx, caller.organizationId, customer.id)) {
-          const period = currentPeriod(s, now);
-          if (!period) continue;
-          const { draft, meterKeys } = await previewPeriod(tx, s, period);
-          const currency = s.plan.currency;
-          subscriptions.push({
-            subscription_id: s.id,
-            plan: s.plan.key,
-            status: s.status,
-            cancel_at_period_end: s.cancelAtPeriodEnd,
-            currency,
-            period_start: period.start.toISOString(),
-            period_end: period.end.toISOString(),
-            lines: draft.lines.map((l) => lineJson(l, currency, meterKeys)),
-            total: formatMoney(draft.total, currency),
-            total_minor: toStripeAmount(draft.total, currency),
-          });
-        }
-        return { customer_id: customer.id, customer_external_id: customer.externalId, as_of: now.toISOString(), subscriptions };
-      },
-      { isolationLevel: 'RepeatableRead', maxWait: 10_000, timeout: 30_000 },
-    );
-    res.json(body);
-  };
+export async function upcomingInvoice(deps: Pick<ApiDeps, 'prisma'>, organizationId: string, id: string) {
+  const now = new Date();
+  // One snapshot of the data for every read, so a close running meanwhile is seen wholly or not at all.
+  const body = await deps.prisma.$transaction(
+    async (tx) => {
+      const customer = await findCustomerByAnyId(tx, organizationId, id);
+      if (!customer) throw new ApiError(404, 'NOT_FOUND', `No customer ${id}`);
+      const subscriptions = [];
+      for (const s of await readCustomerSubscriptions(tx, organizationId, customer.id)) {
+        const period = currentPeriod(s, now);
+        if (!period) continue;
+        const { draft, meterKeys } = await previewPeriod(tx, s, period);
+        const currency = s.plan.currency;
+        subscriptions.push({
+          subscription_id: s.id,
+          plan: s.plan.key,
+          status: s.status,
+          cancel_at_period_end: s.cancelAtPeriodEnd,
+          currency,
+          period_start: period.start.toISOString(),
+          period_end: period.end.toISOString(),
+          lines: draft.lines.map((l) => lineJson(l, currency, meterKeys)),
+          total: formatMoney(draft.total, currency),
+          total_minor: toStripeAmount(draft.total, currency),
+        });
+      }
+      return { customer_id: customer.id, customer_external_id: customer.externalId, as_of: now.toISOString(), subscriptions };
+    },
+    { isolationLevel: 'RepeatableRead', maxWait: 10_000, timeout: 30_000 },
+  );
+  return body;
 }
