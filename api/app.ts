@@ -17,8 +17,6 @@ import { createMetrics } from './metrics';
 import { GroupCommitter } from './ingest/group-commit';
 import { createOpenApiDocument } from './openapi';
 import { batchesRouter } from './routes/batches';
-import { alertSettingsRouter } from './routes/alert-settings';
-import { billingSettingsRouter } from './routes/billing-settings';
 import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
@@ -33,8 +31,6 @@ import { quotesRouter } from './routes/quotes';
 import { apiKeysRouter } from './routes/api-keys';
 import { reconciliationsRouter } from './routes/reconciliations';
 import { ratingRouter } from './routes/rating';
-import { marginsRouter } from './routes/margins';
-import { revenueRouter } from './routes/revenue';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { exactJsonBody } from './exact-json';
 
@@ -125,13 +121,9 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/quotes', quotesRouter());
   v1.use('/meters', metersRouter(deps));
   v1.use('/plans', plansRouter(deps));
-  v1.use('/revenue', revenueRouter(deps, config));
-  v1.use('/margins', marginsRouter(deps));
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/invoices', creditNotesRouter(deps));
-  v1.use('/settings/billing', billingSettingsRouter(deps));
-  v1.use('/settings/alerts', alertSettingsRouter(deps, config));
   v1.use('/api-keys', apiKeysRouter(deps));
   // Operations declared in route tables (api/route-table.ts): router and document from one declaration.
   for (const table of ROUTE_TABLES) v1.use(table.mount, tableRouter(table, deps, config));

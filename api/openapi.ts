@@ -57,10 +57,6 @@ import {
 } from './schemas/invoices';
 import { reconciliationPaths } from './schemas/reconciliations';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
-import { BillingSettingsPatchSchema, BillingSettingsSchema } from '../services/schemas/billing-settings';
-import { AlertSettingsPatchSchema, AlertSettingsSchema } from '../services/schemas/alert-settings';
-import { RevenueQuerySchema, RevenueResponseSchema } from './schemas/revenue';
-import { MarginsQuerySchema, MarginsResponseSchema } from './schemas/margins';
 import { StripeEventSchema, StripeSignatureHeaderSchema, StripeWebhookResponseSchema } from './schemas/stripe-webhooks';
 
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
@@ -388,52 +384,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
               '409': { description: 'INVALID_STATE: the invoice is not finalized in Stripe; CREDIT_NOTE_REFUSED: refused by the note\'s workflow (a concurrent note took what was left); REQUEST_KEY_REUSED: the key named a note on another invoice', content: errorContent },
             },
           ),
-        },
-      },
-      '/api/v1/revenue': {
-        get: {
-          summary: 'MRR, ARR, active customers and money collected, per currency',
-          description:
-            'For your organization only. MRR sums active subscriptions\' base fees per month (a quarter ÷ 3, a year ÷ 12); total_collected is paid invoices plus Stripe charges that did not pay one of our invoices, minus Stripe refunds. Currencies are never converted.',
-          requestParams: { query: RevenueQuerySchema },
-          responses: responses({ status: '200', description: 'The figures', schema: RevenueResponseSchema }),
-        },
-      },
-      '/api/v1/margins': {
-        get: {
-          summary: 'Revenue, cost and margin per customer or feature, per currency',
-          description:
-            'For your organization only. revenue = event revenue + Ledgerflow invoice revenue + Stripe invoice revenue, each invoice counted by the UTC days its period shares with the window (an invoice for Nov 1–Dec 1 in a window from Nov 21 counts 10/30); cost = vendor cost of rated events; margin_bps = margin × 10,000 ÷ revenue. Margin alerts (Slack and email) use the current_period figures against threshold_bps.',
-          requestParams: { query: MarginsQuerySchema },
-          responses: responses({ status: '200', description: 'The margins', schema: MarginsResponseSchema }),
-        },
-      },
-      '/api/v1/settings/billing': {
-        get: {
-          summary: 'Your organization\'s billing settings',
-          description: 'Proration mode, late-event grace, approval reminders and auto-approval, the payment retry schedule, and where finance is alerted. Defaults: day, 3600, 24, null, [1, 3, 5, 7], null, null.',
-          responses: responses({ status: '200', description: 'The settings', schema: BillingSettingsSchema }),
-        },
-        patch: {
-          summary: 'Change some of your organization\'s billing settings',
-          description:
-            'Send any subset; the others keep their values, null clears a nullable one, an unknown field is a 400 naming it. A change is recorded in the audit log (organization.billing_settings_updated, with the changed fields before and after) and applies to what the billing workflows do next: proration, reminders, auto-approval and retries from the next period close; the late-event grace from the next period a subscription starts; finance contacts within a minute.',
-          requestBody: { required: true, content: json(BillingSettingsPatchSchema) },
-          responses: responses({ status: '200', description: 'All the settings, as now stored', schema: BillingSettingsSchema }),
-        },
-      },
-      '/api/v1/settings/alerts': {
-        get: {
-          summary: 'Where your alerts go, and which channel secrets are stored',
-          description: 'Secrets are never returned: `secrets` says whether each is stored and its last four characters.',
-          responses: responses({ status: '200', description: 'The settings', schema: AlertSettingsSchema }),
-        },
-        patch: {
-          summary: 'Change alert routes and channel secrets',
-          description:
-            'Send any subset; null clears. Secrets (smtp_password, slack_bot_token, crm_webhook_secret, stripe_secret_key, stripe_webhook_secret) are stored encrypted with the deployment\'s LEDGERFLOW_SECRET_KEY and cannot be read back. The audit row (organization.alert_settings_updated) records plain fields before and after, and for a secret only set, replaced or removed. The worker uses a change within a minute.',
-          requestBody: { required: true, content: json(AlertSettingsPatchSchema) },
-          responses: responses({ status: '200', description: 'All the settings, as now stored', schema: AlertSettingsSchema }),
         },
       },
       ...reconciliationPaths(json, responses),

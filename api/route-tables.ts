@@ -1,5 +1,8 @@
 import type { RouteTable } from './route-table';
 import { customerRoutes } from './routes/customers';
+import { marginRoutes } from './routes/margins';
+import { revenueRoutes } from './routes/revenue';
+import { settingsRoutes } from './routes/settings';
 import { planFeatureRoutes } from './routes/plan-features';
 import { quotaLimitRoutes } from './routes/quota-limits';
 import { subscriptionRoutes } from './routes/subscriptions';
@@ -8,4 +11,4 @@ import { providerRoutes, vendorRateRoutes } from './routes/vendor-rates';
 import { webhookDeliveryRoutes, webhookEndpointRoutes, webhookEventTypeRoutes } from './routes/webhook-endpoints';
 
 /** Every route table, mounted under /api/v1 by api/app.ts and documented by api/openapi.ts. */
-export const ROUTE_TABLES: readonly RouteTable[] = [customerRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+export const ROUTE_TABLES: readonly RouteTable[] = [customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

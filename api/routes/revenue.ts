@@ -1,13 +1,10 @@
-import { Router } from 'express';
 import type { PoolClient } from 'pg';
 import { formatMoney, isKnownCurrency } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { summarizeRevenue, type CurrencyAmount, type PlanInterval, type RevenueInput } from '../../billing/revenue';
-import { callerOf } from '../auth';
 import type { ApiConfig } from '../config';
-import type { ApiDeps } from '../deps';
-import { RevenueQuerySchema } from '../schemas/revenue';
-import { parseOrThrow } from '../validation';
+import { route, type RouteTable } from '../route-table';
+import { RevenueQuerySchema, RevenueResponseSchema } from '../schemas/revenue';
 
 /** Active subscriptions' base fees per currency, summed per interval, and their distinct customers. */
 const SUBSCRIPTIONS_SQL = `
@@ -139,29 +136,37 @@ async function readRevenueInput(client: PoolClient, organizationId: string, asOf
 }
 
 /** GET /api/v1/revenue: MRR, ARR, active customers and money collected, per currency, for the caller's organization. */
-export function revenueRouter(deps: ApiDeps, config: ApiConfig): Router {
-  const router = Router();
-  router.get('/', async (req, res) => {
-    const caller = callerOf(req);
-    const query = parseOrThrow(RevenueQuerySchema, req.query, 'query');
-    const asOf = query.as_of ?? new Date();
-    const client = await deps.pgPool.connect();
-    let input: RevenueInput;
-    try {
-      input = await readRevenueInput(client, caller.organizationId, asOf, config.log);
-    } finally {
-      client.release();
-    }
-    res.json({
-      data: summarizeRevenue(input).map((r) => ({
-        currency: r.currency,
-        mrr: formatMoney(r.mrr, r.currency),
-        arr: formatMoney(r.arr, r.currency),
-        active_customers: r.activeCustomers,
-        total_collected: formatMoney(r.totalCollected, r.currency),
-      })),
-      as_of: asOf.toISOString(),
-    });
-  });
-  return router;
-}
+export const revenueRoutes: RouteTable = {
+  mount: '/revenue',
+  routes: [
+    route({
+      method: 'get',
+      path: '',
+      summary: 'MRR, ARR, active customers and money collected, per currency',
+      description:
+        "For your organization only. MRR sums active subscriptions' base fees per month (a quarter ÷ 3, a year ÷ 12); total_collected is paid invoices plus Stripe charges that did not pay one of our invoices, minus Stripe refunds. Currencies are never converted.",
+      query: RevenueQuerySchema,
+      ok: { description: 'The figures', schema: RevenueResponseSchema },
+      handle: async (deps, { caller, query, config }) => {
+        const asOf = query.as_of ?? new Date();
+        const client = await deps.pgPool.connect();
+        let input: RevenueInput;
+        try {
+          input = await readRevenueInput(client, caller.organizationId, asOf, config.log);
+        } finally {
+          client.release();
+        }
+        return {
+          data: summarizeRevenue(input).map((r) => ({
+            currency: r.currency,
+            mrr: formatMoney(r.mrr, r.currency),
+            arr: formatMoney(r.arr, r.currency),
+            active_customers: r.activeCustomers,
+            total_collected: formatMoney(r.totalCollected, r.currency),
+          })),
+          as_of: asOf.toISOString(),
+        };
+      },
+    }),
+  ],
+};
