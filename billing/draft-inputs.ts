@@ -66,7 +66,7 @@ export function meterOf(m: MeterRow): MeterRef {
  * The plan in effect at each instant: a change applies from its effective
  * time; before the first change the subscription is on that change's old plan.
  */
-export function planTimeline(current: PlanRow, changes: readonly PlanChangeRow[]): (at: Date) => PlanRow {
+export function planTimeline<P extends PlanRow>(current: P, changes: readonly { effectiveAt: Date; fromPlan: P; toPlan: P }[]): (at: Date) => P {
   return (at) => {
     let plan = changes[0]?.fromPlan ?? current;
     for (const c of changes) if (c.effectiveAt.getTime() <= at.getTime()) plan = c.toPlan;

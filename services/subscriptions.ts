@@ -2,6 +2,7 @@ import { isGrpcDeadlineError, type Client } from '@temporalio/client';
 import { monthIndex, periodContaining, type BillingPeriod } from '../billing/billing-period';
 import { formatMoney } from '../billing/currency';
 import { dec, toPlainString } from '../billing/decimal';
+import { planTimeline } from '../billing/draft-inputs';
 import { prorate, utcDaysBetween, type ProrationMode } from '../billing/proration';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PlanModel, PrismaClient, SubscriptionModel } from '../prisma/client';
@@ -90,10 +91,26 @@ export async function listSubscriptions(prisma: PrismaClient, organizationId: st
   return { data: rows.slice(0, query.limit).map((s) => subscriptionJson(s, at)), has_more: rows.length > query.limit };
 }
 
-/** A customer's subscriptions, newest first. */
-export async function customerSubscriptions(prisma: PrismaClient, organizationId: string, customerId: string, at = new Date()): Promise<(SubscriptionJson & { plan_name: string; currency: string })[]> {
+/**
+ * A customer's subscriptions, newest first, each with the plan in effect at
+ * `at` and the plan changes scheduled after it (a recorded change moves the
+ * subscription's plan at once, even when it takes effect later).
+ */
+export async function customerSubscriptions(prisma: PrismaClient, organizationId: string, customerId: string, at = new Date()) {
   const rows = await prisma.subscription.findMany({ where: { organizationId, customerId }, include: related, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
-  return rows.map((s) => ({ ...subscriptionJson(s, at), plan_name: s.plan.name, currency: s.plan.currency }));
+  return Promise.all(
+    rows.map(async (s) => {
+      const { changes, planAt } = await planChanges(prisma, s);
+      const now = planAt(at);
+      return {
+        ...subscriptionJson(s, at),
+        plan: now.key,
+        plan_name: now.name,
+        currency: s.plan.currency,
+        scheduled: changes.filter((c) => c.effectiveAt > at).map((c) => ({ plan: c.toPlan.key, plan_name: c.toPlan.name, at: c.effectiveAt.toISOString() })),
+      };
+    }),
+  );
 }
 
 async function activePlan(prisma: PrismaClient, organizationId: string, key: string): Promise<PlanModel> {
@@ -213,19 +230,28 @@ async function prorationMode(prisma: PrismaClient, organizationId: string): Prom
   return org.prorationMode === 'second' ? 'second' : 'day';
 }
 
-function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, to: Pick<PlanModel, 'key' | 'name' | 'baseFee'> | null, mode: ProrationMode): ProrationPreview {
+type PlanSide = Pick<PlanModel, 'id' | 'key' | 'name' | 'baseFee'>;
+
+/** The subscription's recorded plan changes, oldest first, and the plan in effect at any instant (the invoice's own timeline). */
+async function planChanges(prisma: PrismaClient, s: SubscriptionRow) {
+  const side = { select: { id: true, key: true, name: true, baseFee: true } } as const;
+  const changes = await prisma.subscriptionPlanChange.findMany({ where: { subscriptionId: s.id }, orderBy: [{ effectiveAt: 'asc' }, { createdAt: 'asc' }], include: { fromPlan: side, toPlan: side } });
+  return { changes, planAt: planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, name: s.plan.name, baseFee: s.plan.baseFee }, changes) };
+}
+
+function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, from: PlanSide, to: PlanSide | null, mode: ProrationMode): ProrationPreview {
   const currency = s.plan.currency;
   // At the period end (a cancellation then) nothing of this period changes: the period is billed in full.
   const p =
     at.getTime() >= period.end.getTime()
       ? { credit: dec(0), charge: dec(0), net: dec(0), remaining: 0, total: mode === 'day' ? utcDaysBetween(period.start, period.end) : Math.round((period.end.getTime() - period.start.getTime()) / 1000) }
-      : prorate({ periodStart: period.start, periodEnd: period.end, changeAt: at, fromAmount: dec(s.plan.baseFee), toAmount: to ? dec(to.baseFee) : dec(0), currency, mode });
+      : prorate({ periodStart: period.start, periodEnd: period.end, changeAt: at, fromAmount: dec(from.baseFee), toAmount: to ? dec(to.baseFee) : dec(0), currency, mode });
   const fee = (amount: PlanModel['baseFee']) => formatMoney(dec(amount), currency);
   return {
     currency,
     period: { start: period.start.toISOString(), end: period.end.toISOString() },
     at: at.toISOString(),
-    from_plan: { key: s.plan.key, name: s.plan.name, base_fee: fee(s.plan.baseFee) },
+    from_plan: { key: from.key, name: from.name, base_fee: fee(from.baseFee) },
     to_plan: to && { key: to.key, name: to.name, base_fee: fee(to.baseFee) },
     credit: formatMoney(p.credit, currency),
     charge: formatMoney(p.charge, currency),
@@ -236,7 +262,7 @@ function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, to: Pick<P
   };
 }
 
-async function checkedPlanChange(prisma: PrismaClient, organizationId: string, id: string, input: PlanChangeRequest, now: Date) {
+async function checkedPlanChange(prisma: PrismaClient, organizationId: string, id: string, input: PlanChangeRequest & { request_key?: string }, now: Date) {
   const { subscription, period } = await changeable(prisma, organizationId, id, now, { code: 'SUBSCRIPTION_CANCELED', message: 'is canceled; its plan cannot change' });
   const plan = await activePlan(prisma, organizationId, input.plan);
   if (plan.currency !== subscription.plan.currency) {
@@ -244,13 +270,23 @@ async function checkedPlanChange(prisma: PrismaClient, organizationId: string, i
   }
   const effectiveAt = input.effective_at ?? now;
   requireInPeriod('effective_at', effectiveAt, subscription, period);
-  return { subscription, period, plan, effectiveAt };
+  const { changes, planAt } = await planChanges(prisma, subscription);
+  const from = planAt(effectiveAt);
+  // A request sent again after its change was recorded (a client retry) is delivered again; the workflow records it once.
+  if (input.request_key !== undefined && changes.some((c) => c.requestKey === input.request_key)) return { subscription, period, plan, from, effectiveAt };
+  // A change before one already scheduled would leave that one changing from a plan no longer in effect: the invoice could not add up.
+  const later = changes.find((c) => c.effectiveAt > effectiveAt);
+  if (later) {
+    throw new DomainError('conflict', 'PLAN_CHANGE_SCHEDULED', `Subscription ${id} changes to ${later.toPlan.key} at ${later.effectiveAt.toISOString()}; a change must take effect after that one`, 'effective_at');
+  }
+  if (from.id === plan.id) throw invalid('plan', `the subscription is on this plan at ${effectiveAt.toISOString()} already (${input.plan})`);
+  return { subscription, period, plan, from, effectiveAt };
 }
 
 /** What the period's invoice will prorate if the plan changes as asked: nothing is requested. */
 export async function previewPlanChange(prisma: PrismaClient, organizationId: string, id: string, input: PlanChangeRequest, now = new Date()): Promise<ProrationPreview> {
-  const { subscription, period, plan, effectiveAt } = await checkedPlanChange(prisma, organizationId, id, input, now);
-  return preview(subscription, period, effectiveAt, plan, await prorationMode(prisma, organizationId));
+  const { subscription, period, plan, from, effectiveAt } = await checkedPlanChange(prisma, organizationId, id, input, now);
+  return preview(subscription, period, effectiveAt, from, plan, await prorationMode(prisma, organizationId));
 }
 
 export async function requestPlanChange(deps: SubscriptionServiceDeps, organizationId: string, id: string, input: PlanChangeRequest & { request_key: string }, requestedBy: Requester, actor: AuditActor) {
@@ -287,7 +323,9 @@ async function checkedCancel(prisma: PrismaClient, organizationId: string, id: s
 /** What the period's invoice will credit if the subscription is canceled as asked (nothing at the period end). */
 export async function previewCancel(prisma: PrismaClient, organizationId: string, id: string, input: CancelRequest, now = new Date()): Promise<ProrationPreview> {
   const { subscription, period, at } = await checkedCancel(prisma, organizationId, id, input, now);
-  return preview(subscription, period, at ?? period.end, null, await prorationMode(prisma, organizationId));
+  const when = at ?? period.end;
+  const { planAt } = await planChanges(prisma, subscription);
+  return preview(subscription, period, when, planAt(new Date(Math.min(when.getTime(), period.end.getTime() - 1))), null, await prorationMode(prisma, organizationId));
 }
 
 export async function requestCancel(deps: SubscriptionServiceDeps, organizationId: string, id: string, input: CancelRequest, requestedBy: Requester, actor: AuditActor) {

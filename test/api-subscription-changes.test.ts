@@ -292,3 +292,23 @@ test('previews show what a plan change or cancellation prorates, checked as the 
   expect(await testPrisma().auditLog.count({ where: { organizationId: org.organizationId, entityId: id, action: { in: ['subscription.plan_change_requested', 'subscription.cancel_requested'] } } })).toBe(0);
   expect(await testPrisma().subscriptionPlanChange.count({ where: { subscriptionId: id } })).toBe(0);
 });
+
+test('a preview prorates from the plan in effect at its instant, and a change before one already scheduled, or to the plan in effect, is refused', async () => {
+  const id = await subscribe();
+  const at = (days: number) => new Date(today.getTime() + days * DAY_MS).toISOString();
+  // Pro from day 10, recorded by the workflow (the subscription reads "pro" from then on).
+  expect((await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: at(10), request_key: 'to-pro' })).status).toBe(202);
+  await waitFor('the change recorded', async () => ((await testPrisma().subscriptionPlanChange.count({ where: { subscriptionId: id } })) === 1 ? true : undefined));
+
+  const before = await post(`/subscriptions/${id}/change-plan/preview`, { plan: 'basic', effective_at: at(5) });
+  expect(before).toMatchObject({ status: 409, body: { code: 'PLAN_CHANGE_SCHEDULED', details: { field: 'effective_at' } } });
+  expect((await post(`/subscriptions/${id}/change-plan`, { plan: 'basic', effective_at: at(5) })).status).toBe(409);
+  const after = await post(`/subscriptions/${id}/change-plan/preview`, { plan: 'basic', effective_at: at(15) });
+  expect(after.body).toMatchObject({ from_plan: { key: 'pro', base_fee: '60.00' }, to_plan: { key: 'basic', base_fee: '30.00' } });
+  expect((await post(`/subscriptions/${id}/change-plan/preview`, { plan: 'pro', effective_at: at(15) })).body).toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'plan' } });
+  // Cancelled on day 5 the subscription is still on basic: basic's unused fee is credited.
+  const cancel = await post(`/subscriptions/${id}/cancel/preview`, { at_period_end: false, at: at(5) });
+  expect(cancel.body).toMatchObject({ from_plan: { key: 'basic' }, to_plan: null });
+  // The first request sent again (a client retry) is still delivered.
+  expect((await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: at(10), request_key: 'to-pro' })).status).toBe(202);
+});

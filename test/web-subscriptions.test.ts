@@ -55,14 +55,13 @@ describeWithChromium('web-subscriptions')('subscriptions on the customer page in
   it('previews a plan change (credit, charge, net) before confirming it; the workflow applies it and the audit names the person', async () => {
     const page = await customerPage();
     const sub = page.getByRole('article', { name: /^Basic/ });
-    // The eleventh of the month at midnight UTC: 10 days used of the period on Basic.
-    const at = new Date(monthStart.getTime() + 10 * DAY_MS);
+    // Now (the field left empty): today's UTC day on is prorated, the days before it were on Basic.
+    const before = Date.now();
     await sub.getByLabel('New plan').selectOption('pro');
-    await sub.getByLabel('Takes effect', { exact: false }).fill(at.toISOString().slice(0, 16));
     await sub.getByRole('button', { name: 'Preview plan change' }).click();
     await page.getByRole('heading', { name: 'Change Basic to Pro?' }).waitFor();
     const total = Math.round((monthEnd.getTime() - monthStart.getTime()) / DAY_MS);
-    const remaining = total - 10;
+    const remaining = total - (new Date(before).getUTCDate() - 1);
     const credit = (30 * remaining) / total;
     const charge = (60 * remaining) / total;
     await expect(page.getByTestId('preview-credit').textContent()).resolves.toBe(`-${credit.toFixed(2)}`);
@@ -76,19 +75,35 @@ describeWithChromium('web-subscriptions')('subscriptions on the customer page in
     await page.getByRole('button', { name: 'Confirm plan change' }).click();
     await page.getByRole('status').filter({ hasText: /^Plan change to pro from .* requested/ }).waitFor();
     const change = await waitFor('the workflow applying the change', async () => (await testPrisma().subscriptionPlanChange.findFirst({ where: { subscriptionId: catalog.subscriptionId } })) ?? undefined);
-    expect(change.effectiveAt.toISOString()).toBe(at.toISOString());
+    // The instant previewed is the instant requested: "now" was pinned when the preview was shown.
+    expect(change.effectiveAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(change.effectiveAt.getTime()).toBeLessThan(Date.now());
     expect(await testPrisma().subscription.findUniqueOrThrow({ where: { id: catalog.subscriptionId } })).toMatchObject({ planId: catalog.proPlanId });
     const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, action: 'subscription.plan_change_requested' } });
-    expect(audit).toMatchObject({ actorType: 'user', actorId: email, entityId: catalog.subscriptionId, after: { plan: 'pro', effective_at: at.toISOString() } });
+    expect(audit).toMatchObject({ actorType: 'user', actorId: email, entityId: catalog.subscriptionId, after: { plan: 'pro', effective_at: change.effectiveAt.toISOString() } });
+    await page.reload();
+    await page.getByRole('article', { name: /^Pro/ }).waitFor();
   });
 
-  it('refuses a change dated outside the current period, naming the field', async () => {
+  it('refuses a confirmation when the subscription changed since its preview, and a change dated outside the current period, naming the field', async () => {
     const page = await customerPage();
     const sub = page.getByRole('article', { name: /^Pro/ });
     await sub.getByLabel('New plan').selectOption('basic');
+    await sub.getByRole('button', { name: 'Preview plan change' }).click();
+    await page.getByRole('heading', { name: 'Change Pro to Basic?' }).waitFor();
+    // Meanwhile Pro's base fee changes: the previewed proration no longer holds.
+    await testPrisma().plan.update({ where: { id: catalog.proPlanId }, data: { baseFee: '70' } });
+    await page.getByRole('button', { name: 'Confirm plan change' }).click();
+    await page.getByRole('alert').filter({ hasText: /^The subscription changed since the preview/ }).waitFor();
+    expect(await testPrisma().auditLog.count({ where: { organizationId, action: 'subscription.plan_change_requested' } })).toBe(1);
+    await testPrisma().plan.update({ where: { id: catalog.proPlanId }, data: { baseFee: '60' } });
+
+    await sub.getByLabel('New plan').selectOption('basic');
     await sub.getByLabel('Takes effect', { exact: false }).fill(new Date(monthEnd.getTime() + DAY_MS).toISOString().slice(0, 16));
     await sub.getByRole('button', { name: 'Preview plan change' }).click();
-    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/^Takes effect: must fall in the subscription's current period/);
+    await page.getByRole('alert').filter({ hasText: /^Takes effect: must fall in the subscription's current period/ }).waitFor();
+    await expect(sub.getByLabel('Takes effect', { exact: false }).getAttribute('aria-invalid')).resolves.toBe('true');
+    await expect(page.getByLabel('Plan', { exact: true }).getAttribute('aria-invalid')).resolves.toBeNull();
   });
 
   it('starts a second subscription, previews its immediate cancellation with the credit, and cancels it', async () => {

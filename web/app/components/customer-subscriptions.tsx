@@ -12,6 +12,7 @@ type Subscription = {
   start_date: string;
   cancel_at_period_end: boolean;
   current_period: { start: string; end: string } | null;
+  scheduled: { plan: string; plan_name: string; at: string }[];
 };
 type Plan = { key: string; name: string; currency: string; interval: string; baseFee: string };
 
@@ -70,6 +71,8 @@ function Confirmation({ pending, busy }: { pending: PendingChange; busy: boolean
 /** The customer's subscriptions; with `canEdit`, forms to start one, change its plan or cancel it, each previewed first. */
 export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, busy }: { subscriptions: Subscription[]; plans: Plan[]; canEdit: boolean; outcome: SubscriptionOutcome | undefined; busy: boolean }) {
   const today = new Date().toISOString().slice(0, 10);
+  /** the field a refusal names, marked invalid in the form of the subscription it concerns (undefined: starting one) */
+  const refused = (subscriptionId: string | undefined, field: string) => (outcome && !outcome.ok && outcome.field === field && outcome.subscriptionId === subscriptionId ? true : undefined);
   return (
     <section aria-labelledby="customer-subscriptions">
       <h2 id="customer-subscriptions">Subscriptions</h2>
@@ -89,6 +92,11 @@ export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, 
               {s.cancel_at_period_end ? ', ends with this period' : ''} · since {day(s.start_date)}
               {s.current_period ? ` · current period ${day(s.current_period.start)} – ${day(s.current_period.end)}` : ''}
             </p>
+            {s.scheduled.map((c) => (
+              <p key={c.at} className="hint">
+                Changes to {c.plan_name} <code>{c.plan}</code> on {c.at.slice(0, 16).replace('T', ' ')} UTC (a change must take effect after it).
+              </p>
+            ))}
             {canEdit && active ? (
               <div className="decisions">
                 <Form method="post">
@@ -98,7 +106,7 @@ export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, 
                     <input type="hidden" name="intent" value="preview-change" />
                     <input type="hidden" name="subscription_id" value={s.id} />
                     <label htmlFor={`change-plan-${s.id}`}>New plan</label>
-                    <select id={`change-plan-${s.id}`} name="plan" required>
+                    <select id={`change-plan-${s.id}`} name="plan" required aria-invalid={refused(s.id, 'plan')}>
                       {others.map((p) => (
                         <option key={p.key} value={p.key}>
                           {p.name} ({p.baseFee} {p.currency.toUpperCase()} per {p.interval})
@@ -106,7 +114,7 @@ export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, 
                       ))}
                     </select>
                     <label htmlFor={`change-at-${s.id}`}>Takes effect (UTC; empty = now, within the current period)</label>
-                    <input id={`change-at-${s.id}`} name="effective_at" type="datetime-local" />
+                    <input id={`change-at-${s.id}`} name="effective_at" type="datetime-local" aria-invalid={refused(s.id, 'effective_at')} />
                     <button type="submit" disabled={busy || others.length === 0}>
                       Preview plan change
                     </button>
@@ -149,7 +157,7 @@ export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, 
             <CsrfField />
             <input type="hidden" name="intent" value="subscribe" />
             <label htmlFor="subscribe-plan">Plan</label>
-            <select id="subscribe-plan" name="plan" required aria-invalid={outcome && !outcome.ok && outcome.field === 'plan' ? true : undefined}>
+            <select id="subscribe-plan" name="plan" required aria-invalid={refused(undefined, 'plan')}>
               {plans.map((p) => (
                 <option key={p.key} value={p.key}>
                   {p.name} ({p.baseFee} {p.currency.toUpperCase()} per {p.interval})

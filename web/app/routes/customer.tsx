@@ -24,7 +24,8 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
   if (intent === 'edit' || intent === 'card-setup') {
     outcome = await applyCustomerForm(context, user, params.customerId ?? '', form);
   } else {
-    const customer = await context.prisma.customer.findFirst({ where: { id: params.customerId ?? '', organizationId: user.organizationId }, select: { id: true, externalId: true } });
+    const id = params.customerId ?? '';
+    const customer = /^[0-9a-f-]{36}$/i.test(id) ? await context.prisma.customer.findFirst({ where: { id, organizationId: user.organizationId }, select: { id: true, externalId: true } }) : null;
     outcome = customer ? await applySubscriptionForm(context, user, customer, form) : { subscription: true, ok: false, message: 'No such customer in your organization.' };
   }
   return data(outcome, { status: outcome.ok ? 200 : 400 });

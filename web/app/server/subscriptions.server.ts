@@ -24,7 +24,8 @@ import { formText } from './forms.server';
 /** What the page needs to confirm a previewed change: the fields posted again with intent `confirm-…`. */
 export type PendingChange = { intent: 'confirm-change' | 'confirm-cancel'; subscriptionId: string; fields: Record<string, string>; preview: ProrationPreview };
 
-export type SubscriptionOutcome = { subscription: true; ok: boolean; message: string; field?: string; pending?: PendingChange };
+/** `subscriptionId`: the subscription a refusal concerns (its form marks the field); none for starting one. */
+export type SubscriptionOutcome = { subscription: true; ok: boolean; message: string; field?: string; subscriptionId?: string; pending?: PendingChange };
 
 /** How long the page waits for Temporal before saying the request was not delivered. */
 const TEMPORAL_TIMEOUT_MS = 5_000;
@@ -51,7 +52,18 @@ function instant(form: FormData, name: string, label: string): Date | null | Sub
 }
 const refused = (v: unknown): v is SubscriptionOutcome => typeof v === 'object' && v !== null && 'subscription' in v;
 
-const LABELS: Record<string, string> = { plan: 'Plan', effective_at: 'Takes effect', at: 'Cancel on', start_date: 'Starts' };
+const LABELS: Record<string, string> = { plan: 'Plan', effective_at: 'Takes effect', at: 'Cancel now', start_date: 'Starts' };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What a preview showed, to check at confirmation that it still holds. */
+const previewedAs = (p: ProrationPreview): string => [p.period.start, p.at, p.from_plan.key, p.from_plan.base_fee, p.to_plan?.key ?? '', p.to_plan?.base_fee ?? '', p.net].join('|');
+
+const stale = (subscriptionId: string): SubscriptionOutcome => ({
+  subscription: true,
+  ok: false,
+  message: 'The subscription changed since the preview (another change, or a new period): nothing was requested. Preview it again.',
+  subscriptionId,
+});
 
 function money(p: ProrationPreview): string {
   return `credit ${p.credit}, charge ${p.charge}, net ${p.net} ${p.currency.toUpperCase()}`;
@@ -64,8 +76,8 @@ export async function applySubscriptionForm(context: AppLoadContext, user: Signe
   const intent = String(form.get('intent'));
   const subscriptionId = formText(form, 'subscription_id');
   try {
-    // The subscription must be this customer's: a forged id of another customer is "not found".
-    if (subscriptionId && !(await context.prisma.subscription.findFirst({ where: { id: subscriptionId, organizationId, customerId: customer.id }, select: { id: true } }))) {
+    // The subscription must be this customer's: a forged id (another customer's, or no id at all) is "not found".
+    if (subscriptionId && (!UUID.test(subscriptionId) || !(await context.prisma.subscription.findFirst({ where: { id: subscriptionId, organizationId, customerId: customer.id }, select: { id: true } })))) {
       return { subscription: true, ok: false, message: 'No such subscription for this customer.' };
     }
     switch (intent) {
@@ -85,9 +97,12 @@ export async function applySubscriptionForm(context: AppLoadContext, user: Signe
         if (intent === 'preview-change') {
           // Previewed "now" is pinned to the instant shown, so what is confirmed is what was previewed.
           const preview = await previewPlanChange(context.prisma, organizationId, subscriptionId, { ...input, effective_at: input.effective_at ?? new Date() });
-          const fields = { plan: input.plan, effective_at: preview.at, request_key: crypto.randomUUID() };
+          const fields = { plan: input.plan, effective_at: preview.at, request_key: crypto.randomUUID(), previewed: previewedAs(preview) };
           return { subscription: true, ok: true, message: `Preview: from ${preview.from_plan.name} to ${preview.to_plan!.name} on ${preview.at.slice(0, 16).replace('T', ' ')} UTC, ${money(preview)}.`, pending: { intent: 'confirm-change', subscriptionId, fields, preview } };
         }
+        // What is confirmed must still be what was previewed (another change since, or the period turned): else preview again.
+        const now = await previewPlanChange(context.prisma, organizationId, subscriptionId, input);
+        if (previewedAs(now) !== formText(form, 'previewed')) return stale(subscriptionId);
         const done = await requestPlanChange(serviceDeps(context), organizationId, subscriptionId, { ...input, request_key: formText(form, 'request_key') || crypto.randomUUID() }, requestedBy, actor);
         return { subscription: true, ok: true, message: `Plan change to ${done.accepted.plan} from ${done.accepted.effective_at.slice(0, 16).replace('T', ' ')} UTC requested; the subscription's workflow applies it and this period's invoice prorates it.` };
       }
@@ -99,12 +114,14 @@ export async function applySubscriptionForm(context: AppLoadContext, user: Signe
         const input = { at_period_end: atPeriodEnd, at: atPeriodEnd ? undefined : (at ?? undefined) };
         if (intent === 'preview-cancel') {
           const preview = await previewCancel(context.prisma, organizationId, subscriptionId, { ...input, ...(atPeriodEnd ? {} : { at: input.at ?? new Date() }) });
-          const fields: Record<string, string> = atPeriodEnd ? { when: 'period_end' } : { when: 'now', at: preview.at };
+          const fields: Record<string, string> = { ...(atPeriodEnd ? { when: 'period_end' } : { when: 'now', at: preview.at }), previewed: previewedAs(preview) };
           const message = atPeriodEnd
             ? `Preview: ${preview.from_plan.name} ends with its period on ${preview.period.end.slice(0, 10)}; this period is billed in full, nothing is credited.`
             : `Preview: ${preview.from_plan.name} ends on ${preview.at.slice(0, 16).replace('T', ' ')} UTC; the unused base fee is credited: ${money(preview)}.`;
           return { subscription: true, ok: true, message, pending: { intent: 'confirm-cancel', subscriptionId, fields, preview } };
         }
+        const now = await previewCancel(context.prisma, organizationId, subscriptionId, input);
+        if (previewedAs(now) !== formText(form, 'previewed')) return stale(subscriptionId);
         const done = await requestCancel(serviceDeps(context), organizationId, subscriptionId, input, requestedBy, actor);
         return { subscription: true, ok: true, message: done.accepted.at_period_end ? 'Cancellation at the end of the period requested.' : `Cancellation on ${done.accepted.at!.slice(0, 16).replace('T', ' ')} UTC requested.` };
       }
@@ -115,7 +132,7 @@ export async function applySubscriptionForm(context: AppLoadContext, user: Signe
     if (err instanceof DomainError) {
       const label = err.field ? LABELS[err.field] : undefined;
       const message = label && err.message.startsWith(`${err.field}: `) ? `${label}: ${err.message.slice(err.field!.length + 2)}` : err.message;
-      return { subscription: true, ok: false, message, ...(err.field ? { field: err.field } : {}) };
+      return { subscription: true, ok: false, message, ...(err.field ? { field: err.field } : {}), ...(subscriptionId ? { subscriptionId } : {}) };
     }
     throw err;
   }
