@@ -91,12 +91,16 @@ export const subscriptionRoutes: RouteTable = {
       path: '/{id}/change-plan',
       summary: 'Change the plan mid-period',
       description:
-        "Signals the subscription's workflow (subscription:<id>, started if it is not running), which records the change and prorates the base fee around effective_at. The plan must be active and in the same currency; effective_at must fall in the current period.",
+        "Signals the subscription's workflow (subscription:<id>, started if it is not running), which records the change and prorates the base fee around effective_at. The plan must be active, in the same currency, and not the plan in effect at effective_at; effective_at must fall in the current period, after any change already recorded. A request sent again with its request_key is delivered again and recorded once.",
       params: IdParamsSchema,
       headers: z.object({ 'Idempotency-Key': z.string().optional().meta({ description: 'Default request_key' }) }),
       body: ChangePlanRequestSchema,
       ok: { status: 202, description: "Delivered to the subscription's workflow", schema: SubscriptionChangeAcceptedSchema },
-      errors: { ...notFound, '409': 'SUBSCRIPTION_CANCELED: the subscription is canceled; SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)', ...notDelivered },
+      errors: {
+        ...notFound,
+        '409': 'SUBSCRIPTION_CANCELED: the subscription is canceled; PLAN_CHANGE_SCHEDULED: a change already recorded takes effect after effective_at (a change must come after it); SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)',
+        ...notDelivered,
+      },
       handle: (deps, { caller, params, body, req, config }) =>
         requestPlanChange(
           serviceDeps(deps, config),
@@ -116,7 +120,7 @@ export const subscriptionRoutes: RouteTable = {
       params: IdParamsSchema,
       body: PlanChangePreviewRequestSchema,
       ok: { description: 'The proration', schema: ProrationPreviewSchema },
-      errors: { ...notFound, '409': 'SUBSCRIPTION_CANCELED' },
+      errors: { ...notFound, '409': 'SUBSCRIPTION_CANCELED, or PLAN_CHANGE_SCHEDULED: a change already recorded takes effect after effective_at' },
       handle: (deps, { caller, params, body }) => previewPlanChange(deps.prisma, caller.organizationId, params.id, body),
     }),
     route({
