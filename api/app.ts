@@ -28,7 +28,6 @@ import { ROUTE_TABLES } from './route-tables';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
-import { apiKeysRouter } from './routes/api-keys';
 import { reconciliationsRouter } from './routes/reconciliations';
 import { ratingRouter } from './routes/rating';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
@@ -124,7 +123,6 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/invoices', creditNotesRouter(deps));
-  v1.use('/api-keys', apiKeysRouter(deps));
   // Operations declared in route tables (api/route-table.ts): router and document from one declaration.
   for (const table of ROUTE_TABLES) v1.use(table.mount, tableRouter(table, deps, config));
   // /reconciliations and /reported-usage

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { scopesFor } from '../prisma/api-scopes';
-import { apiKeyPaths } from './schemas/api-keys';
 import { tablePaths } from './route-table';
 import { ROUTE_TABLES } from './route-tables';
 import { commonErrorResponses, errorContent } from './schemas/common';
@@ -387,7 +386,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
         },
       },
       ...reconciliationPaths(json, responses),
-      ...apiKeyPaths(json, responses),
       ...tablePaths(ROUTE_TABLES, json, responses),
       '/webhooks/stripe': {
         post: {

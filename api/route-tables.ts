@@ -1,4 +1,5 @@
 import type { RouteTable } from './route-table';
+import { apiKeyRoutes } from './routes/api-keys';
 import { customerRoutes } from './routes/customers';
 import { marginRoutes } from './routes/margins';
 import { revenueRoutes } from './routes/revenue';
@@ -11,4 +12,4 @@ import { providerRoutes, vendorRateRoutes } from './routes/vendor-rates';
 import { webhookDeliveryRoutes, webhookEndpointRoutes, webhookEventTypeRoutes } from './routes/webhook-endpoints';
 
 /** Every route table, mounted under /api/v1 by api/app.ts and documented by api/openapi.ts. */
-export const ROUTE_TABLES: readonly RouteTable[] = [customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+export const ROUTE_TABLES: readonly RouteTable[] = [customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

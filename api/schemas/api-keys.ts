@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { API_SCOPES } from '../../prisma/api-scopes';
-import { errorContent, type Json, type Responses } from './common';
 
 const scopes = z
   .array(z.enum(API_SCOPES))
@@ -38,38 +36,3 @@ export const CreatedApiKeySchema = ApiKeySchema.extend({
 }).meta({ id: 'CreatedApiKey' });
 
 export const ApiKeyListSchema = z.object({ data: z.array(ApiKeySchema).meta({ description: 'Newest first, revoked ones too' }) }).meta({ id: 'ApiKeyList' });
-
-const notFound = { '404': { description: 'No such key in your organization (or, for a change, it is revoked)', content: errorContent } };
-
-/** The API key paths of the OpenAPI document (api/openapi.ts passes its helpers). */
-export function apiKeyPaths(json: Json, responses: Responses): ZodOpenApiPathsObject {
-  return {
-    '/api/v1/api-keys': {
-      get: {
-        summary: 'Your organization\'s API keys (never their secrets)',
-        responses: responses({ status: '200', description: 'The keys', schema: ApiKeyListSchema }),
-      },
-      post: {
-        summary: 'Create an API key',
-        description: 'The secret is in the answer once and never again. Recorded in the audit log (api_key.created) as made by the calling key.',
-        requestBody: { required: true, content: json(CreateApiKeySchema) },
-        responses: responses({ status: '201', description: 'Created', schema: CreatedApiKeySchema }),
-      },
-    },
-    '/api/v1/api-keys/{id}': {
-      patch: {
-        summary: 'Replace a key\'s scopes',
-        description: 'Applies within the API\'s key cache time (3 s by default). Audited (api_key.scopes_set, before and after).',
-        requestParams: { path: ApiKeyParamsSchema },
-        requestBody: { required: true, content: json(SetApiKeyScopesSchema) },
-        responses: responses({ status: '200', description: 'The key, as now stored', schema: ApiKeySchema }, notFound),
-      },
-      delete: {
-        summary: 'Revoke a key',
-        description: 'For good: a revoked key is refused (401) within the API\'s key cache time. Audited (api_key.revoked). A key may revoke itself.',
-        requestParams: { path: ApiKeyParamsSchema },
-        responses: responses({ status: '200', description: 'The key, revoked', schema: ApiKeySchema }, notFound),
-      },
-    },
-  };
-}
