@@ -28,7 +28,6 @@ import { ROUTE_TABLES } from './route-tables';
 import { metersRouter } from './routes/meters';
 import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
-import { reconciliationsRouter } from './routes/reconciliations';
 import { ratingRouter } from './routes/rating';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { exactJsonBody } from './exact-json';
@@ -124,9 +123,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/invoices', creditNotesRouter(deps));
   // Operations declared in route tables (api/route-table.ts): router and document from one declaration.
-  for (const table of ROUTE_TABLES) v1.use(table.mount, tableRouter(table, deps, config));
-  // /reconciliations and /reported-usage
-  v1.use(reconciliationsRouter(deps));
+  for (const table of ROUTE_TABLES) v1.use(table.mount || '/', tableRouter(table, deps, config));
   app.use('/api/v1', v1);
 
   app.use(notFoundRoute);

@@ -54,7 +54,6 @@ import {
   VoidRequestSchema,
   WriteOffRequestSchema,
 } from './schemas/invoices';
-import { reconciliationPaths } from './schemas/reconciliations';
 import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from './schemas/quotes';
 import { StripeEventSchema, StripeSignatureHeaderSchema, StripeWebhookResponseSchema } from './schemas/stripe-webhooks';
 
@@ -385,7 +384,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           ),
         },
       },
-      ...reconciliationPaths(json, responses),
       ...tablePaths(ROUTE_TABLES, json, responses),
       '/webhooks/stripe': {
         post: {

@@ -6,10 +6,11 @@ import { revenueRoutes } from './routes/revenue';
 import { settingsRoutes } from './routes/settings';
 import { planFeatureRoutes } from './routes/plan-features';
 import { quotaLimitRoutes } from './routes/quota-limits';
+import { reconciliationRoutes } from './routes/reconciliations';
 import { subscriptionRoutes } from './routes/subscriptions';
 import { unpricedEventRoutes } from './routes/unpriced-events';
 import { providerRoutes, vendorRateRoutes } from './routes/vendor-rates';
 import { webhookDeliveryRoutes, webhookEndpointRoutes, webhookEventTypeRoutes } from './routes/webhook-endpoints';
 
 /** Every route table, mounted under /api/v1 by api/app.ts and documented by api/openapi.ts. */
-export const ROUTE_TABLES: readonly RouteTable[] = [customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+export const ROUTE_TABLES: readonly RouteTable[] = [customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

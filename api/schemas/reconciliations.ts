@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { StartReconciliationSchema } from '../../services/schemas/reconciliations';
-import { decimalInput, errorContent, instantInput, type Json, type Responses } from './common';
+import { decimalInput, instantInput } from './common';
 
 export { StartReconciliationSchema };
 
@@ -93,46 +92,3 @@ export const ReportedUsageRequestSchema = z
   .meta({ id: 'ReportedUsageBatch' });
 
 export const ReportedUsageResponseSchema = z.object({ stored: z.number().int().meta({ description: 'Rows written; a repeated (customer, meter, period, source) replaces its quantity' }) }).meta({ id: 'ReportedUsageStored' });
-
-/** The reconciliation paths of the OpenAPI document (api/openapi.ts passes its helpers). */
-export function reconciliationPaths(json: Json, responses: Responses): ZodOpenApiPathsObject {
-  return {
-    '/api/v1/reconciliations': {
-      post: {
-        summary: 'Reconcile a period: find revenue leaks and act on them',
-        description:
-          'Starts the workflow reconcile:<organizationId>:<period_start date>. It finds unbilled usage, missed overage, under-reported usage, renewal drift and stale rating for the invoices whose period starts in the range, then for each open finding drafts a Stripe invoice for what a customer owes, alerts by Slack and email, and posts a CRM task to the organization\'s webhook. A repeat for the same period start is a no-op.',
-        requestBody: { required: true, content: json(StartReconciliationSchema) },
-        responses: responses({ status: '202', description: 'Started, or already started', schema: ReconciliationStartedSchema }),
-      },
-      get: {
-        summary: 'Reconciliation runs with their findings',
-        requestParams: { query: ReconciliationListQuerySchema },
-        responses: responses({ status: '200', description: 'Newest first', schema: ReconciliationListSchema }),
-      },
-    },
-    '/api/v1/reconciliations/findings/{id}/dismiss': {
-      post: {
-        summary: 'Dismiss a finding that is not a leak',
-        description: 'open or actioned → dismissed, recorded in the audit log with the API key and the reason.',
-        requestParams: { path: FindingParamsSchema },
-        requestBody: { required: true, content: json(DismissFindingSchema) },
-        responses: responses(
-          { status: '200', description: 'The finding, dismissed', schema: FindingSchema },
-          {
-            '404': { description: 'No such finding in your organization', content: errorContent },
-            '409': { description: 'The finding is recovered or already dismissed', content: errorContent },
-          },
-        ),
-      },
-    },
-    '/api/v1/reported-usage': {
-      post: {
-        summary: 'Report usage measured elsewhere, to compare with what Ledgerflow metered',
-        description: 'A reconciliation reports under-reported usage where a reported quantity is below the metered one for the same customer, meter and period.',
-        requestBody: { required: true, content: json(ReportedUsageRequestSchema) },
-        responses: responses({ status: '200', description: 'Stored', schema: ReportedUsageResponseSchema }),
-      },
-    },
-  };
-}
