@@ -25,8 +25,6 @@ import { creditNotesRouter } from './routes/credit-notes';
 import { invoicesReadRouter } from './routes/invoices-read';
 import { tableRouter } from './route-table';
 import { ROUTE_TABLES } from './route-tables';
-import { metersRouter } from './routes/meters';
-import { plansRouter } from './routes/plans';
 import { quotesRouter } from './routes/quotes';
 import { ratingRouter } from './routes/rating';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
@@ -117,8 +115,6 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use('/rating', ratingRouter(deps));
   v1.use('/entitlements', entitlementsRouter(deps));
   v1.use('/quotes', quotesRouter());
-  v1.use('/meters', metersRouter(deps));
-  v1.use('/plans', plansRouter(deps));
   v1.use('/invoices', invoicesReadRouter(deps));
   v1.use('/invoices', invoiceDecisionsRouter(deps));
   v1.use('/invoices', creditNotesRouter(deps));

@@ -24,16 +24,6 @@ import {
   RatingResponseSchema,
 } from './schemas/other';
 import {
-  KeyListQuerySchema,
-  KeyParamsSchema,
-  listOf,
-  MeterCreateSchema,
-  MeterPatchSchema,
-  MeterSchema,
-  PlanCreateSchema,
-  PlanSchema,
-} from './schemas/catalog';
-import {
   AdjustRequestSchema,
   ApproveRequestSchema,
   DecisionResultSchema,
@@ -190,51 +180,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
             'Stateless. fraction = time from change_at (inclusive) to period_end (exclusive) ÷ the period; the credit for the old fee and the charge for the new one are each rounded on their own.',
           requestBody: { required: true, content: json(ProrationQuoteRequestSchema) },
           responses: responses({ status: '200', description: 'days_* in day mode, seconds_* in second mode', schema: ProrationQuoteResponseSchema }),
-        },
-      },
-      '/api/v1/meters': {
-        post: {
-          summary: 'Create a meter',
-          requestBody: { required: true, content: json(MeterCreateSchema) },
-          responses: responses({ status: '201', description: 'Created', schema: MeterSchema }, { '409': { description: 'A meter with this key exists', content: errorContent } }),
-        },
-        get: {
-          summary: 'List meters by key',
-          requestParams: { query: KeyListQuerySchema },
-          responses: responses({ status: '200', description: 'One page of meters', schema: listOf(MeterSchema, 'MeterList') }),
-        },
-      },
-      '/api/v1/meters/{key}': {
-        get: {
-          summary: 'A meter',
-          requestParams: { path: KeyParamsSchema },
-          responses: responses({ status: '200', description: 'The meter', schema: MeterSchema }, { '404': { description: 'No such meter in your organization', content: errorContent } }),
-        },
-        patch: {
-          summary: 'Map a meter to the Stripe price that bills it on your own Stripe invoices',
-          requestParams: { path: KeyParamsSchema },
-          requestBody: { required: true, content: json(MeterPatchSchema) },
-          responses: responses({ status: '200', description: 'The meter', schema: MeterSchema }, { '404': { description: 'No such meter in your organization', content: errorContent } }),
-        },
-      },
-      '/api/v1/plans': {
-        post: {
-          summary: 'Create a plan with its per-meter prices',
-          description: 'Each price names one of your meters by key and is checked by the same rules the invoices price with.',
-          requestBody: { required: true, content: json(PlanCreateSchema) },
-          responses: responses({ status: '201', description: 'Created', schema: PlanSchema }, { '409': { description: 'A plan with this key exists', content: errorContent } }),
-        },
-        get: {
-          summary: 'List plans by key',
-          requestParams: { query: KeyListQuerySchema },
-          responses: responses({ status: '200', description: 'One page of plans', schema: listOf(PlanSchema, 'PlanList') }),
-        },
-      },
-      '/api/v1/plans/{key}': {
-        get: {
-          summary: 'A plan with its prices',
-          requestParams: { path: KeyParamsSchema },
-          responses: responses({ status: '200', description: 'The plan', schema: PlanSchema }, { '404': { description: 'No such plan in your organization', content: errorContent } }),
         },
       },
       '/api/v1/invoices': {

@@ -4,7 +4,9 @@ import { customerRoutes } from './routes/customers';
 import { marginRoutes } from './routes/margins';
 import { revenueRoutes } from './routes/revenue';
 import { settingsRoutes } from './routes/settings';
+import { meterRoutes } from './routes/meters';
 import { planFeatureRoutes } from './routes/plan-features';
+import { planRoutes } from './routes/plans';
 import { quotaLimitRoutes } from './routes/quota-limits';
 import { reconciliationRoutes } from './routes/reconciliations';
 import { subscriptionRoutes } from './routes/subscriptions';
@@ -13,4 +15,4 @@ import { providerRoutes, vendorRateRoutes } from './routes/vendor-rates';
 import { webhookDeliveryRoutes, webhookEndpointRoutes, webhookEventTypeRoutes } from './routes/webhook-endpoints';
 
 /** Every route table, mounted under /api/v1 by api/app.ts and documented by api/openapi.ts. */
-export const ROUTE_TABLES: readonly RouteTable[] = [customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+export const ROUTE_TABLES: readonly RouteTable[] = [meterRoutes, planRoutes, customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

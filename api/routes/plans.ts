@@ -1,14 +1,11 @@
-import { Router } from 'express';
 import { dec, toPlainString } from '../../billing/decimal';
 import { writeAudit } from '../../prisma/audit';
 import type { PlanModel, PlanPriceModel } from '../../prisma/client';
-import { callerOf } from '../auth';
-import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { priceFromRow } from '../../billing/stored-price';
 import { priceColumns, priceJson } from '../plan-price-rows';
-import { KeyListQuerySchema, PlanCreateSchema } from '../schemas/catalog';
-import { parseOrThrow } from '../validation';
+import { route, type RouteTable } from '../route-table';
+import { KeyListQuerySchema, KeyParamsSchema, listOf, PlanCreateSchema, PlanSchema } from '../schemas/catalog';
 import { apiKeyActor, isUniqueViolation, keyTaken, page } from './catalog-common';
 
 type PlanWithPrices = PlanModel & { prices: (PlanPriceModel & { meter: { key: string } })[] };
@@ -29,71 +26,76 @@ function planJson(p: PlanWithPrices) {
   };
 }
 
-export function plansRouter(deps: ApiDeps): Router {
-  const router = Router();
-
-  router.post('/', async (req, res) => {
-    const caller = callerOf(req);
-    const body = parseOrThrow(PlanCreateSchema, req.body, 'request');
-    const organizationId = caller.organizationId;
-    const meters = await deps.prisma.meter.findMany({ where: { organizationId, key: { in: body.prices.map((p) => p.meter) } }, select: { id: true, key: true } });
-    const meterIds = new Map(meters.map((m) => [m.key, m.id]));
-    body.prices.forEach((p, i) => {
-      if (!meterIds.has(p.meter)) {
-        const field = `prices.${i}.meter`;
-        const message = `${field}: no meter with key ${p.meter}`;
-        throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${message}`, { field, issues: [{ code: 'UNKNOWN_METER', field, message }] });
-      }
-    });
-    try {
-      const plan = await deps.prisma.$transaction(async (tx) => {
-        const created = await tx.plan.create({
-          data: {
-            organizationId,
-            key: body.key,
-            name: body.name,
-            currency: body.currency,
-            interval: body.interval,
-            baseFee: toPlainString(body.base_fee ?? dec(0)),
-            active: body.active,
-          },
+export const planRoutes: RouteTable = {
+  mount: '/plans',
+  routes: [
+    route({
+      method: 'post',
+      path: '',
+      summary: 'Create a plan with its per-meter prices',
+      description: 'Each price names one of your meters by key and is checked by the same rules the invoices price with.',
+      body: PlanCreateSchema,
+      ok: { status: 201, description: 'Created', schema: PlanSchema },
+      errors: { '409': 'A plan with this key exists' },
+      handle: async (deps, { caller, body }) => {
+        const organizationId = caller.organizationId;
+        const meters = await deps.prisma.meter.findMany({ where: { organizationId, key: { in: body.prices.map((p) => p.meter) } }, select: { id: true, key: true } });
+        const meterIds = new Map(meters.map((m) => [m.key, m.id]));
+        body.prices.forEach((p, i) => {
+          if (!meterIds.has(p.meter)) {
+            const field = `prices.${i}.meter`;
+            const message = `${field}: no meter with key ${p.meter}`;
+            throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${message}`, { field, issues: [{ code: 'UNKNOWN_METER', field, message }] });
+          }
         });
-        await tx.planPrice.createMany({
-          data: body.prices.map((p) => ({ organizationId, planId: created.id, meterId: meterIds.get(p.meter)!, ...priceColumns(p.price) })),
+        try {
+          const plan = await deps.prisma.$transaction(async (tx) => {
+            const created = await tx.plan.create({
+              data: { organizationId, key: body.key, name: body.name, currency: body.currency, interval: body.interval, baseFee: toPlainString(body.base_fee ?? dec(0)), active: body.active },
+            });
+            await tx.planPrice.createMany({
+              data: body.prices.map((p) => ({ organizationId, planId: created.id, meterId: meterIds.get(p.meter)!, ...priceColumns(p.price) })),
+            });
+            const full = await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices });
+            await writeAudit(tx, { organizationId, actor: apiKeyActor(caller), action: 'plan.created', entityType: 'plan', entityId: created.id, after: planJson(full) });
+            return full;
+          });
+          return planJson(plan);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw keyTaken('plan', body.key);
+          throw err;
+        }
+      },
+    }),
+    route({
+      method: 'get',
+      path: '',
+      summary: 'List plans by key',
+      query: KeyListQuerySchema,
+      ok: { description: 'One page of plans', schema: listOf(PlanSchema, 'PlanList') },
+      handle: async (deps, { caller, query }) => {
+        const rows = await deps.prisma.plan.findMany({
+          where: { organizationId: caller.organizationId, ...(query.after ? { key: { gt: query.after } } : {}) },
+          orderBy: { key: 'asc' },
+          take: query.limit + 1,
+          include: withPrices,
         });
-        const full = await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices });
-        await writeAudit(tx, { organizationId, actor: apiKeyActor(caller), action: 'plan.created', entityType: 'plan', entityId: created.id, after: planJson(full) });
-        return full;
-      });
-      res.status(201).json(planJson(plan));
-    } catch (err) {
-      if (isUniqueViolation(err)) throw keyTaken('plan', body.key);
-      throw err;
-    }
-  });
-
-  router.get('/', async (req, res) => {
-    const caller = callerOf(req);
-    const query = parseOrThrow(KeyListQuerySchema, req.query, 'query');
-    const rows = await deps.prisma.plan.findMany({
-      where: { organizationId: caller.organizationId, ...(query.after ? { key: { gt: query.after } } : {}) },
-      orderBy: { key: 'asc' },
-      take: query.limit + 1,
-      include: withPrices,
-    });
-    const { data, has_more } = page(rows, query.limit);
-    res.json({ data: data.map(planJson), has_more });
-  });
-
-  router.get('/:key', async (req, res) => {
-    const caller = callerOf(req);
-    const plan = await deps.prisma.plan.findUnique({
-      where: { organizationId_key: { organizationId: caller.organizationId, key: req.params.key } },
-      include: withPrices,
-    });
-    if (!plan) throw new ApiError(404, 'NOT_FOUND', `No plan ${req.params.key}`);
-    res.json(planJson(plan));
-  });
-
-  return router;
-}
+        const { data, has_more } = page(rows, query.limit);
+        return { data: data.map(planJson), has_more };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/{key}',
+      summary: 'A plan with its prices',
+      params: KeyParamsSchema,
+      ok: { description: 'The plan', schema: PlanSchema },
+      errors: { '404': 'No such plan in your organization' },
+      handle: async (deps, { caller, params }) => {
+        const plan = await deps.prisma.plan.findUnique({ where: { organizationId_key: { organizationId: caller.organizationId, key: params.key } }, include: withPrices });
+        if (!plan) throw new ApiError(404, 'NOT_FOUND', `No plan ${params.key}`);
+        return planJson(plan);
+      },
+    }),
+  ],
+};
