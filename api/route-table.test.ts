@@ -73,3 +73,15 @@ describe('route tables', () => {
     }
   });
 });
+
+describe('route table declarations', () => {
+  const base = { summary: 's', ok: { description: 'ok', schema: Thing }, handle: () => ({}) } as const;
+  const build = (spec: Parameters<typeof route>[0]) => () => tablePaths([{ mount: '/x', routes: [route(spec)] }], json, responses);
+  it('are refused when they cannot be served as documented', () => {
+    expect(build({ ...base, method: 'get', path: '/{id}' })).toThrow('the path names {id} but the params schema has none');
+    expect(build({ ...base, method: 'get', path: '/{id}', params: z.object({ key: z.string() }) })).toThrow('the params schema has key');
+    expect(build({ ...base, method: 'get', path: '', body: z.object({}) })).toThrow('a GET takes no body');
+    expect(build({ ...base, method: 'post', path: '', bodyFor: () => z.object({}) })).toThrow('bodyFor needs the documented body too');
+    expect(() => tablePaths([{ mount: '/x', routes: [route({ ...base, method: 'get', path: '' }), route({ ...base, method: 'get', path: '' })] }], json, responses)).toThrow('GET /api/v1/x is declared twice');
+  });
+});

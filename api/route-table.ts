@@ -1,9 +1,10 @@
 import { Router, type Request } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ZodOpenApiPathsObject, ZodOpenApiResponsesObject } from 'zod-openapi';
 import { callerOf, type Caller } from './auth';
 import type { ApiConfig } from './config';
 import type { ApiDeps } from './deps';
+import { ApiError } from './errors';
 import { errorContent, type Json, type Responses } from './schemas/common';
 import { parseOrThrow } from './validation';
 
@@ -40,12 +41,14 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   headers?: z.ZodObject;
   /** the body as documented (and validated, unless `bodyFor` gives the deployment's own) */
   body?: z.ZodType<B>;
+  /** a request without a body is taken as `{}` (every field optional, e.g. a cancellation at the period end); else it is a 400 */
+  bodyOptional?: true;
   /** the body schema under this deployment's settings (e.g. its outbound URL policy); the document shows `body` */
   bodyFor?: (config: ApiConfig) => z.ZodType<B>;
   /** the answer: its status (default 200), what it is, its schema */
   ok: { status?: number; description: string; schema: z.ZodType };
   /** checks on the raw request before its parts are parsed (a refusal clearer than the schema's) */
-  before?: (req: Request) => void;
+  before?: (req: Request) => void | Promise<void>;
   /** other successful answers (the handler returns them as `answer(status, body)`), e.g. 201 beside 200 for a PUT */
   alsoOk?: Record<string, { description: string; schema: z.ZodType }>;
   /** refusals beyond the common ones (400, 401, 403, 413, 415, 429, 500, 503) */
@@ -75,18 +78,44 @@ export interface RouteTable {
 
 const expressPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1') || '/';
 
+/**
+ * A declaration that cannot be served as documented is refused when the
+ * table is built, not met by the first request: path parameters not matching
+ * the params schema's keys, a params or query schema that is not an object,
+ * `bodyFor` without the `body` the document shows, a body on a GET or DELETE.
+ */
+function checkSpec(table: RouteTable, spec: RouteSpec): void {
+  const where = `${spec.method.toUpperCase()} /api/v1${table.mount}${spec.path}`;
+  const named = [...spec.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!).sort();
+  for (const [part, schema] of [['params', spec.params], ['query', spec.query], ['headers', spec.headers]] as const) {
+    if (schema !== undefined && !(schema instanceof z.ZodObject)) throw new Error(`${where}: ${part} must be an object schema`);
+  }
+  const keys = spec.params ? Object.keys((spec.params as z.ZodObject).shape).sort() : [];
+  if (named.join() !== keys.join()) throw new Error(`${where}: the path names {${named.join('}, {')}} but the params schema has ${keys.join(', ') || 'none'}`);
+  if (spec.bodyFor && !spec.body) throw new Error(`${where}: bodyFor needs the documented body too`);
+  if (spec.body && (spec.method === 'get' || spec.method === 'delete')) throw new Error(`${where}: a ${spec.method.toUpperCase()} takes no body`);
+}
+
+/** The request's JSON body; none at all is `{}` where the body is optional, and a 400 where it is required. */
+function requestBody(req: Request, spec: RouteSpec): unknown {
+  if (req.body !== undefined) return req.body;
+  if (spec.bodyOptional) return {};
+  throw new ApiError(400, 'VALIDATION_ERROR', 'Invalid request: a JSON body is required', { field: '', issues: [{ code: 'MISSING_FIELD', field: '', message: 'a JSON body is required' }] });
+}
+
 /** The Express router of a table, to mount at `/api/v1${table.mount}`. */
 export function tableRouter(table: RouteTable, deps: ApiDeps, config: ApiConfig): Router {
   const router = Router();
   for (const spec of table.routes) {
+    checkSpec(table, spec);
     const bodySchema = spec.bodyFor?.(config) ?? spec.body;
     router[spec.method](expressPath(spec.path), async (req, res) => {
-      spec.before?.(req);
+      await spec.before?.(req);
       const input: RouteInput<unknown, unknown, unknown> = {
         caller: callerOf(req),
         params: spec.params ? parseOrThrow(spec.params, req.params, 'path') : req.params,
         query: spec.query ? parseOrThrow(spec.query, req.query, 'query') : {},
-        body: bodySchema ? parseOrThrow(bodySchema, req.body ?? {}, 'request') : undefined,
+        body: bodySchema ? parseOrThrow(bodySchema, requestBody(req, spec), 'request') : undefined,
         req,
         config,
       };
@@ -103,7 +132,9 @@ export function tablePaths(tables: readonly RouteTable[], json: Json, responses:
   const paths: ZodOpenApiPathsObject = {};
   for (const table of tables) {
     for (const spec of table.routes) {
+      checkSpec(table, spec);
       const path = `/api/v1${table.mount}${spec.path}`;
+      if (paths[path]?.[spec.method]) throw new Error(`${spec.method.toUpperCase()} ${path} is declared twice`);
       const errors: ZodOpenApiResponsesObject = {
         ...Object.fromEntries(Object.entries(spec.alsoOk ?? {}).map(([status, ok]) => [status, { description: ok.description, content: json(ok.schema) }])),
         ...Object.fromEntries(Object.entries(spec.errors ?? {}).map(([status, description]) => [status, { description, content: errorContent }])),
@@ -119,7 +150,7 @@ export function tablePaths(tables: readonly RouteTable[], json: Json, responses:
           summary: spec.summary,
           ...(spec.description ? { description: spec.description } : {}),
           ...(Object.keys(requestParams).length > 0 ? { requestParams } : {}),
-          ...(spec.body ? { requestBody: { required: true, content: json(spec.body) } } : {}),
+          ...(spec.body ? { requestBody: { required: !spec.bodyOptional, content: json(spec.body) } } : {}),
           responses: responses({ status: String(spec.ok.status ?? 200), description: spec.ok.description, schema: spec.ok.schema }, errors),
         },
       };

@@ -273,7 +273,14 @@ async function checkedPlanChange(prisma: PrismaClient, organizationId: string, i
   const { changes, planAt } = await planChanges(prisma, subscription);
   const from = planAt(effectiveAt);
   // A request sent again after its change was recorded (a client retry) is delivered again; the workflow records it once.
-  if (input.request_key !== undefined && changes.some((c) => c.requestKey === input.request_key)) return { subscription, period, plan, from, effectiveAt };
+  // The same key with another plan or instant is another request: refused, not silently dropped by the workflow.
+  const recorded = input.request_key === undefined ? undefined : changes.find((c) => c.requestKey === input.request_key);
+  if (recorded) {
+    // (A retry that leaves effective_at to "now" cannot repeat the instant: its plan must match.)
+    const sameInstant = input.effective_at === undefined || recorded.effectiveAt.getTime() === effectiveAt.getTime();
+    if (recorded.toPlanId === plan.id && sameInstant) return { subscription, period, plan, from, effectiveAt };
+    throw new DomainError('conflict', 'REQUEST_KEY_REUSED', `request_key ${input.request_key} was used for a change to ${recorded.toPlan.key} at ${recorded.effectiveAt.toISOString()}; use a new key for another change`, 'request_key');
+  }
   // A change before one already scheduled would leave that one changing from a plan no longer in effect: the invoice could not add up.
   const later = changes.find((c) => c.effectiveAt > effectiveAt);
   if (later) {

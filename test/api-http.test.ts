@@ -42,6 +42,18 @@ describe('bad input gets a clear 4xx, never a 500', () => {
     expectErrorShape(res.body, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  test('a POST with no body at all: fine where the operation takes none, a 400 naming what is missing where it takes one (not a 415)', async () => {
+    const bare = (path: string) => fetch(api.base + path, { method: 'POST', headers: { authorization: `Bearer ${org.apiKey}` } }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    // Found by schemathesis: rotate-secret and redeliver are documented without a body.
+    expect(await bare('/api/v1/webhook-endpoints/00000000-0000-4000-8000-000000000000/rotate-secret')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    expect(await bare('/api/v1/webhook-deliveries/00000000-0000-4000-8000-000000000000/redeliver')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    expect(await bare('/api/v1/meters')).toMatchObject({ status: 400, body: { code: 'VALIDATION_ERROR' } });
+    // A change with every field optional still needs a body (schemathesis: an empty PATCH was a 200)…
+    expect(await bare('/api/v1/unpriced-events/rerate')).toMatchObject({ status: 400, body: { error: 'Invalid request: a JSON body is required' } });
+    // …except where the document says the body is optional: a cancellation at the period end.
+    expect(await bare('/api/v1/subscriptions/00000000-0000-4000-8000-000000000000/cancel')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+  });
+
   test('wrong shapes of the envelope → 400 naming the problem', async () => {
     const bare = await api.post('/api/v1/events', org.apiKey, [event('a')]);
     expect(bare.status).toBe(400);

@@ -312,3 +312,18 @@ test('a preview prorates from the plan in effect at its instant, and a change be
   // The first request sent again (a client retry) is still delivered.
   expect((await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: at(10), request_key: 'to-pro' })).status).toBe(202);
 });
+
+test('a request key used for one change and sent with another is refused, and an empty or overlong Idempotency-Key names the header', async () => {
+  const id = await subscribe();
+  const at = new Date(today.getTime() + 3 * DAY_MS).toISOString();
+  expect((await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: at, request_key: 'once' })).status).toBe(202);
+  await waitFor('the change recorded', async () => ((await testPrisma().subscriptionPlanChange.count({ where: { subscriptionId: id } })) === 1 ? true : undefined));
+  // The same request again is a retry; the key with another instant is another request.
+  expect((await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: at, request_key: 'once' })).status).toBe(202);
+  const reused = await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: new Date(today.getTime() + 4 * DAY_MS).toISOString(), request_key: 'once' });
+  expect(reused).toMatchObject({ status: 409, body: { code: 'REQUEST_KEY_REUSED', details: { field: 'request_key' } } });
+  for (const key of ['', 'k'.repeat(256)]) {
+    const bad = await post(`/subscriptions/${id}/change-plan`, { plan: 'basic', effective_at: new Date(today.getTime() + 5 * DAY_MS).toISOString() }, org.apiKey, { 'Idempotency-Key': key });
+    expect(bad).toMatchObject({ status: 400, body: { code: 'VALIDATION_ERROR', details: { field: 'Idempotency-Key' } } });
+  }
+});

@@ -15,6 +15,7 @@ import {
 } from '../../services/subscriptions';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
+import { ApiError } from '../errors';
 import { route, type RouteTable } from '../route-table';
 import {
   IdParamsSchema,
@@ -34,6 +35,16 @@ function serviceDeps(deps: ApiDeps, config: Pick<ApiConfig, 'temporalTimeoutMs' 
 }
 
 const notFound = { '404': 'No such subscription in your organization' };
+
+/** The Idempotency-Key header, held to request_key's rules (1–255 characters). */
+function idempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (header.length < 1 || header.length > 255) {
+    const message = 'Idempotency-Key: must be 1 to 255 characters';
+    throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${message}`, { field: 'Idempotency-Key', issues: [{ code: 'INVALID_VALUE', field: 'Idempotency-Key', message }] });
+  }
+  return header;
+}
 const notDelivered = { '503': 'Temporal did not answer; nothing was delivered' };
 
 /**
@@ -93,7 +104,7 @@ export const subscriptionRoutes: RouteTable = {
       description:
         "Signals the subscription's workflow (subscription:<id>, started if it is not running), which records the change and prorates the base fee around effective_at. The plan must be active, in the same currency, and not the plan in effect at effective_at; effective_at must fall in the current period, after any change already recorded. A request sent again with its request_key is delivered again and recorded once.",
       params: IdParamsSchema,
-      headers: z.object({ 'Idempotency-Key': z.string().optional().meta({ description: 'Default request_key' }) }),
+      headers: z.object({ 'Idempotency-Key': z.string().min(1).max(255).optional().meta({ description: 'Default request_key' }) }),
       body: ChangePlanRequestSchema,
       ok: { status: 202, description: "Delivered to the subscription's workflow", schema: SubscriptionChangeAcceptedSchema },
       errors: {
@@ -101,15 +112,18 @@ export const subscriptionRoutes: RouteTable = {
         '409': 'SUBSCRIPTION_CANCELED: the subscription is canceled; PLAN_CHANGE_SCHEDULED: a change already recorded takes effect after effective_at (a change must come after it); SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)',
         ...notDelivered,
       },
-      handle: (deps, { caller, params, body, req, config }) =>
-        requestPlanChange(
+      handle: (deps, { caller, params, body, req, config }) => {
+        // The header is checked even when request_key overrides it: a malformed one is the client's mistake either way.
+        const headerKey = idempotencyKey(req.get('Idempotency-Key'));
+        return requestPlanChange(
           serviceDeps(deps, config),
           caller.organizationId,
           params.id,
-          { plan: body.plan, effective_at: body.effective_at, request_key: body.request_key ?? req.get('Idempotency-Key') ?? randomUUID() },
+          { plan: body.plan, effective_at: body.effective_at, request_key: body.request_key ?? headerKey ?? randomUUID() },
           { type: 'api_key', id: caller.apiKeyId },
           apiKeyActor(caller),
-        ),
+        );
+      },
     }),
     // Previews: what the request would prorate, checked as it would be; nothing is sent or stored.
     route({
@@ -129,6 +143,7 @@ export const subscriptionRoutes: RouteTable = {
       summary: 'Preview a cancellation: the unused base fee credited when cancelling now (nothing at the period end)',
       params: IdParamsSchema,
       body: CancelRequestSchema,
+      bodyOptional: true,
       ok: { description: 'The proration', schema: ProrationPreviewSchema },
       errors: { ...notFound, '409': 'ALREADY_CANCELED' },
       handle: (deps, { caller, params, body }) => previewCancel(deps.prisma, caller.organizationId, params.id, body),
@@ -140,6 +155,7 @@ export const subscriptionRoutes: RouteTable = {
       description: "Signals the subscription's workflow (started if it is not running). Cancelling now credits the unused part of the base fee.",
       params: IdParamsSchema,
       body: CancelRequestSchema,
+      bodyOptional: true,
       ok: { status: 202, description: "Delivered to the subscription's workflow", schema: SubscriptionChangeAcceptedSchema },
       errors: { ...notFound, '409': 'Already canceled; or SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)', ...notDelivered },
       handle: (deps, { caller, params, body, config }) => requestCancel(serviceDeps(deps, config), caller.organizationId, params.id, body, { type: 'api_key', id: caller.apiKeyId }, apiKeyActor(caller)),
