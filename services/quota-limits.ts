@@ -7,6 +7,7 @@ import type { PrismaClient, QuotaLimitModel } from '../prisma/client';
 import { isUniqueViolation } from '../prisma/errors';
 import { DomainError } from './errors';
 import { storableName } from './schemas/name';
+import { isUuid } from './ids';
 
 /*
  * An organization's quota limits: per event type, for one customer or as the
@@ -122,7 +123,6 @@ function settings(q: QuotaLimitJson) {
   return rest;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound = (id: string) => new DomainError('not_found', 'NOT_FOUND', `No quota limit ${id}`);
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
@@ -159,7 +159,7 @@ export async function listQuotaLimits(prisma: PrismaClient, organizationId: stri
 
 /** One limit of the organization; another organization's is as missing as one that never existed. */
 export async function getQuotaLimit(prisma: PrismaClient, organizationId: string, id: string): Promise<QuotaLimitJson> {
-  const row = UUID.test(id) ? await prisma.quotaLimit.findFirst({ where: { id, organizationId } }) : null;
+  const row = isUuid(id) ? await prisma.quotaLimit.findFirst({ where: { id, organizationId } }) : null;
   if (!row) throw notFound(id);
   return quotaLimitJson(row);
 }
@@ -207,7 +207,7 @@ export async function updateQuotaLimit(
   actor: AuditActor,
   options: { ifUnchangedSince?: string } = {},
 ): Promise<QuotaLimitJson> {
-  if (!UUID.test(id)) throw notFound(id);
+  if (!isUuid(id)) throw notFound(id);
   return prisma.$transaction(async (tx) => {
     const before = await lockedLimit(tx, organizationId, id);
     if (options.ifUnchangedSince !== undefined && options.ifUnchangedSince !== before.updated_at) {
@@ -240,7 +240,7 @@ export async function updateQuotaLimit(
 
 /** Removes a limit with its usage counters (the audit row keeps what it was). */
 export async function deleteQuotaLimit(prisma: PrismaClient, organizationId: string, id: string, actor: AuditActor): Promise<QuotaLimitJson> {
-  if (!UUID.test(id)) throw notFound(id);
+  if (!isUuid(id)) throw notFound(id);
   return prisma.$transaction(async (tx) => {
     const removed = await lockedLimit(tx, organizationId, id);
     // Counters go with the limit (ON DELETE CASCADE).

@@ -18,6 +18,7 @@ import {
 } from '../temporal/subscriptions';
 import { ensureCustomer } from './customers';
 import { DomainError } from './errors';
+import { isUuid } from './ids';
 
 /*
  * Subscriptions: create one, change its plan, cancel it, and preview what a
@@ -42,7 +43,6 @@ type SubscriptionRow = SubscriptionModel & { customer: { externalId: string }; p
 
 const related = { customer: { select: { externalId: true } }, plan: { select: { key: true, name: true, interval: true, currency: true, baseFee: true } } } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A request field the catalog refuses: the API answers it as it answers the schema's refusals. */
 const invalid = (field: string, message: string) => new DomainError('invalid', 'VALIDATION_ERROR', `${field}: ${message}`, field);
@@ -74,7 +74,7 @@ export type SubscriptionJson = ReturnType<typeof subscriptionJson>;
 
 /** The organization's subscription; another organization's is as missing as one that never existed. */
 export async function findSubscription(db: Pick<PrismaClient, 'subscription'>, organizationId: string, id: string): Promise<SubscriptionRow> {
-  const subscription = UUID.test(id) ? await db.subscription.findFirst({ where: { id, organizationId }, include: related }) : null;
+  const subscription = isUuid(id) ? await db.subscription.findFirst({ where: { id, organizationId }, include: related }) : null;
   if (!subscription) throw new DomainError('not_found', 'NOT_FOUND', `No subscription ${id}`);
   return subscription;
 }

@@ -9,6 +9,7 @@ import { secretBox } from '../prisma/secret-box';
 import { endpointSecretPlace, WEBHOOK_CHANNEL } from '../prisma/webhook-events';
 import { DomainError } from './errors';
 import { outboundHttpUrl } from './schemas/alert-settings';
+import { isUuid } from './ids';
 
 /*
  * An organization's outbound webhook endpoints and their delivery log. The
@@ -131,7 +132,6 @@ function settings(e: WebhookEndpointJson) {
   return rest;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const endpointNotFound = (id: string) => new DomainError('not_found', 'NOT_FOUND', `No webhook endpoint ${id}`);
 const deliveryNotFound = (id: string) => new DomainError('not_found', 'NOT_FOUND', `No webhook delivery ${id}`);
 
@@ -147,7 +147,7 @@ type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
  * meanwhile only reference it, and are not held up).
  */
 async function lockedEndpoint(tx: Tx, organizationId: string, id: string): Promise<WebhookEndpointModel> {
-  if (!UUID.test(id)) throw endpointNotFound(id);
+  if (!isUuid(id)) throw endpointNotFound(id);
   const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM webhook_endpoints WHERE id = ${id}::uuid AND organization_id = ${organizationId}::uuid FOR NO KEY UPDATE`;
   if (!locked) throw endpointNotFound(id);
   return tx.webhookEndpoint.findUniqueOrThrow({ where: { id } });
@@ -163,7 +163,7 @@ export async function listWebhookEndpoints(prisma: PrismaClient, organizationId:
 }
 
 export async function getWebhookEndpoint(prisma: PrismaClient, organizationId: string, id: string): Promise<WebhookEndpointJson> {
-  const row = UUID.test(id) ? await prisma.webhookEndpoint.findFirst({ where: { id, organizationId } }) : null;
+  const row = isUuid(id) ? await prisma.webhookEndpoint.findFirst({ where: { id, organizationId } }) : null;
   if (!row) throw endpointNotFound(id);
   return webhookEndpointJson(row);
 }
@@ -268,7 +268,7 @@ export async function listWebhookDeliveries(prisma: PrismaClient, organizationId
 
 /** One delivery with every attempt, oldest first, and the body it sends. */
 export async function getWebhookDelivery(prisma: PrismaClient, organizationId: string, id: string): Promise<WebhookDeliveryDetailJson> {
-  const row = UUID.test(id) ? await readDelivery(prisma, organizationId, id) : null;
+  const row = isUuid(id) ? await readDelivery(prisma, organizationId, id) : null;
   if (!row) throw deliveryNotFound(id);
   const attempts = await prisma.webhookDeliveryAttempt.findMany({ where: { deliveryId: id }, orderBy: [{ round: 'asc' }, { attempt: 'asc' }] });
   return {
@@ -285,7 +285,7 @@ export async function getWebhookDelivery(prisma: PrismaClient, organizationId: s
  */
 export async function redeliverWebhook(prisma: PrismaClient, organizationId: string, id: string, actor: AuditActor): Promise<WebhookDeliveryJson> {
   return prisma.$transaction(async (tx) => {
-    if (!UUID.test(id)) throw deliveryNotFound(id);
+    if (!isUuid(id)) throw deliveryNotFound(id);
     const [locked] = await tx.$queryRaw<{ status: string; round: number; enabled: boolean }[]>`
       SELECT d.status, d.round, w.enabled FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
        WHERE d.id = ${id}::uuid AND d.organization_id = ${organizationId}::uuid FOR NO KEY UPDATE OF d`;

@@ -13,9 +13,9 @@ import {
   subscriptionJson,
   type SubscriptionServiceDeps,
 } from '../../services/subscriptions';
+import { DomainError } from '../../services/errors';
 import type { ApiConfig } from '../config';
 import type { ApiDeps } from '../deps';
-import { ApiError } from '../errors';
 import { route, type RouteTable } from '../route-table';
 import {
   IdParamsSchema,
@@ -39,10 +39,7 @@ const notFound = { '404': 'No such subscription in your organization' };
 /** The Idempotency-Key header, held to request_key's rules (1–255 characters). */
 function idempotencyKey(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  if (header.length < 1 || header.length > 255) {
-    const message = 'Idempotency-Key: must be 1 to 255 characters';
-    throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${message}`, { field: 'Idempotency-Key', issues: [{ code: 'INVALID_VALUE', field: 'Idempotency-Key', message }] });
-  }
+  if (header.length < 1 || header.length > 255) throw new DomainError('invalid', 'VALIDATION_ERROR', 'Idempotency-Key: must be 1 to 255 characters', 'Idempotency-Key');
   return header;
 }
 const notDelivered = { '503': 'Temporal did not answer; nothing was delivered' };

@@ -6,6 +6,7 @@ import { requireFormAction, requireUser } from '../server/auth.server';
 import { applyCustomerForm, type CustomerEditOutcome } from '../server/customer-edit.server';
 import { applySubscriptionForm, readSubscriptions, type SubscriptionOutcome } from '../server/subscriptions.server';
 import { CustomerSubscriptions } from '../components/customer-subscriptions';
+import { isUuid } from '../../../services/ids';
 import { readCustomer } from '../server/customers.server';
 
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
@@ -25,7 +26,7 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
     outcome = await applyCustomerForm(context, user, params.customerId ?? '', form);
   } else {
     const id = params.customerId ?? '';
-    const customer = /^[0-9a-f-]{36}$/i.test(id) ? await context.prisma.customer.findFirst({ where: { id, organizationId: user.organizationId }, select: { id: true, externalId: true } }) : null;
+    const customer = isUuid(id) ? await context.prisma.customer.findFirst({ where: { id, organizationId: user.organizationId }, select: { id: true, externalId: true } }) : null;
     outcome = customer ? await applySubscriptionForm(context, user, customer, form) : { subscription: true, ok: false, message: 'No such customer in your organization.' };
   }
   return data(outcome, { status: outcome.ok ? 200 : 400 });

@@ -13,6 +13,7 @@ import {
 import { TASK_QUEUE } from '../../../temporal/names';
 import type { SignedInUser } from './auth.server';
 import { formText } from './forms.server';
+import { isUuid } from '../../../services/ids';
 
 /*
  * The customer page's subscriptions: start one, change its plan or cancel
@@ -53,7 +54,6 @@ function instant(form: FormData, name: string, label: string): Date | null | Sub
 const refused = (v: unknown): v is SubscriptionOutcome => typeof v === 'object' && v !== null && 'subscription' in v;
 
 const LABELS: Record<string, string> = { plan: 'Plan', effective_at: 'Takes effect', at: 'Cancel now', start_date: 'Starts' };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What a preview showed, to check at confirmation that it still holds. */
 const previewedAs = (p: ProrationPreview): string => [p.period.start, p.at, p.from_plan.key, p.from_plan.base_fee, p.to_plan?.key ?? '', p.to_plan?.base_fee ?? '', p.net].join('|');
@@ -77,7 +77,7 @@ export async function applySubscriptionForm(context: AppLoadContext, user: Signe
   const subscriptionId = formText(form, 'subscription_id');
   try {
     // The subscription must be this customer's: a forged id (another customer's, or no id at all) is "not found".
-    if (subscriptionId && (!UUID.test(subscriptionId) || !(await context.prisma.subscription.findFirst({ where: { id: subscriptionId, organizationId, customerId: customer.id }, select: { id: true } })))) {
+    if (subscriptionId && (!isUuid(subscriptionId) || !(await context.prisma.subscription.findFirst({ where: { id: subscriptionId, organizationId, customerId: customer.id }, select: { id: true } })))) {
       return { subscription: true, ok: false, message: 'No such subscription for this customer.' };
     }
     switch (intent) {

@@ -16,6 +16,7 @@ import {
 import { DomainError } from '../../../services/errors';
 import type { SignedInUser } from './auth.server';
 import { formProblem, formText, refusal } from './forms.server';
+import { isUuid } from '../../../services/ids';
 
 /** The webhooks page's reads and forms, through the same service and rules as the API's /webhook-endpoints and /webhook-deliveries. */
 
@@ -26,11 +27,10 @@ const FIELD_LABELS: Record<string, string> = { url: 'URL', description: 'Descrip
 /** The log shows this many of the latest deliveries; older ones are listed through the API. */
 const LOG_PAGE = 50;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function readWebhooks(context: AppLoadContext, organizationId: string, params: URLSearchParams) {
   const endpointFilter = params.get('endpoint');
-  const endpointId = endpointFilter && UUID.test(endpointFilter) ? endpointFilter : undefined;
+  const endpointId = endpointFilter && isUuid(endpointFilter) ? endpointFilter : undefined;
   const [{ data: endpoints }, log, delivery, removing] = await Promise.all([
     listWebhookEndpoints(context.prisma, organizationId),
     listWebhookDeliveries(context.prisma, organizationId, { limit: LOG_PAGE, ...(endpointId ? { endpoint_id: endpointId } : {}) }),
