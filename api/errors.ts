@@ -65,7 +65,7 @@ function domainError(err: unknown): ApiError | undefined {
   if (!(err instanceof DomainError)) return undefined;
   const status = DOMAIN_ERROR_STATUS[err.kind];
   if (err.code === 'VALIDATION_ERROR' && err.field !== undefined) {
-    return new ApiError(status, err.code, `Invalid request: ${err.message}`, { ...err.details, field: err.field, issues: [{ code: 'INVALID_VALUE', field: err.field, message: err.message }] });
+    return new ApiError(status, err.code, `Invalid request: ${err.message}`, { ...err.details, field: err.field, issues: [{ code: err.issueCode, field: err.field, message: err.message }] });
   }
   const details = { ...err.details, ...(err.field === undefined ? {} : { field: err.field }) };
   return new ApiError(status, err.code, err.message, Object.keys(details).length === 0 ? undefined : details);

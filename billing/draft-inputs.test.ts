@@ -74,6 +74,15 @@ describe('periodPlans', () => {
     expect(plans.finalPlan.id).toBe('p-team');
   });
 
+  it('a change at the period end (recorded during the period) bills this period whole on the old plan and the next whole on the new one', () => {
+    const changes = [change('2024-12-01T00:00:00Z', basic, pro)];
+    const sub = subscription({ startDate: at('2024-10-01T00:00:00Z') });
+    const nov = periodPlans(sub, changes, november);
+    expect([nov.initialPlan.planId, nov.planChanges, nov.finalPlan.id]).toEqual(['p-basic', [], 'p-basic']);
+    const dec1 = periodPlans(sub, changes, { start: at('2024-12-01T00:00:00Z'), end: at('2025-01-01T00:00:00Z') });
+    expect([dec1.initialPlan.planId, dec1.planChanges, dec1.finalPlan.id]).toEqual(['p-pro', [], 'p-pro']);
+  });
+
   it('starts a mid-period subscription on the plan of its start; a change at that very instant is the starting plan, not a change', () => {
     const sub = subscription({ startDate: at('2024-11-11T00:00:00Z') });
     const plans = periodPlans(sub, [change('2024-11-11T00:00:00Z', basic, pro)], november);

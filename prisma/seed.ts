@@ -132,7 +132,7 @@ async function seedCatalog(prisma: PrismaClient, organizationId: string, now: Da
   const planIds = new Map<string, string>();
   for (const p of plans) {
     const plan = await prisma.plan.upsert({
-      where: { organizationId_key: { organizationId, key: p.key } },
+      where: { organizationId_key_version: { organizationId, key: p.key, version: 1 } },
       create: {
         organizationId,
         key: p.key,

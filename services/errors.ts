@@ -20,6 +20,16 @@ export class DomainError extends Error {
     super(message);
     this.name = 'DomainError';
   }
+
+  /** for VALIDATION_ERROR: the code of the field's issue in the API's details.issues */
+  issueCode = 'INVALID_VALUE';
+}
+
+/** A request field a service refuses, answered like the schema's refusals (400, the field named, `issueCode` in details.issues). */
+export function invalidField(field: string, message: string, issueCode = 'INVALID_VALUE'): DomainError {
+  const err = new DomainError('invalid', 'VALIDATION_ERROR', `${field}: ${message}`, field);
+  err.issueCode = issueCode;
+  return err;
 }
 
 /** unavailable: something outside our walls (Stripe) did not answer in time; the request may be repeated. */

@@ -44,7 +44,10 @@ export async function checkFeature(
                   f.kind, f.enabled, f.limit_value::text AS limit_value, f.config_value
              FROM plans AS p
              LEFT JOIN plan_features AS f ON f.plan_id = p.id AND f.feature = $3
-            WHERE p.organization_id = $1 AND (p.active OR p.id IN (SELECT plan_id FROM own))
+            WHERE p.organization_id = $1
+              -- the customer's own plans, and as upgrades the newest version of each active plan
+              AND (p.id IN (SELECT plan_id FROM own)
+                   OR (p.active AND p.version = (SELECT max(v.version) FROM plans AS v WHERE v.organization_id = p.organization_id AND v.key = p.key)))
             ORDER BY p.base_fee, p.key`,
     values: [organizationId, request.customerExternalId, request.feature, now.toISOString()],
   });

@@ -3,8 +3,9 @@ import 'zod-openapi';
 import { FEATURE_KINDS, type FeatureKind } from '../billing/entitlements';
 import { toPlainString, dec } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
-import type { PlanFeatureModel, Prisma, PrismaClient } from '../prisma/client';
+import type { PlanFeatureModel, PrismaClient } from '../prisma/client';
 import { DomainError } from './errors';
+import { findPlan, lockNewestPlan, newestPlanIds } from './plans';
 import { storableName } from './schemas/name';
 
 /*
@@ -63,18 +64,8 @@ function featureJson(planKey: string, f: PlanFeatureModel): PlanFeatureJson {
   };
 }
 
-async function planOf(prisma: Pick<PrismaClient, 'plan'>, organizationId: string, key: string): Promise<{ id: string; key: string }> {
-  const plan = await prisma.plan.findUnique({ where: { organizationId_key: { organizationId, key } }, select: { id: true, key: true } });
-  if (!plan) throw new DomainError('not_found', 'NOT_FOUND', `No plan ${key}`);
-  return plan;
-}
-
-/** The plan, its row held until the transaction ends: changes to one plan's features take turns (one audit row each, no lost 'created'). */
-async function lockedPlan(tx: Prisma.TransactionClient, organizationId: string, key: string): Promise<{ id: string; key: string }> {
-  const plan = await planOf(tx, organizationId, key);
-  await tx.$queryRaw`SELECT id FROM plans WHERE id = ${plan.id}::uuid FOR UPDATE`;
-  return plan;
-}
+/** Features belong to a plan version; these read and change the newest one's (a new version copies them, older ones keep theirs). */
+const planOf = (prisma: Pick<PrismaClient, 'plan'>, organizationId: string, key: string) => findPlan(prisma, organizationId, key);
 
 export async function listPlanFeatures(prisma: PrismaClient, organizationId: string, planKey: string): Promise<{ data: PlanFeatureJson[] }> {
   const plan = await planOf(prisma, organizationId, planKey);
@@ -85,7 +76,7 @@ export async function listPlanFeatures(prisma: PrismaClient, organizationId: str
 /** Creates or replaces a plan's feature; the audit row has it before (null when new) and after. */
 export async function setPlanFeature(prisma: PrismaClient, organizationId: string, planKey: string, feature: string, input: PlanFeatureSet, actor: AuditActor): Promise<{ feature: PlanFeatureJson; created: boolean }> {
   return prisma.$transaction(async (tx) => {
-    const plan = await lockedPlan(tx, organizationId, planKey);
+    const plan = await lockNewestPlan(tx, organizationId, planKey);
     const values = {
       kind: input.kind,
       enabled: input.kind === 'boolean' ? input.enabled : null,
@@ -110,7 +101,7 @@ export async function setPlanFeature(prisma: PrismaClient, organizationId: strin
 
 export async function removePlanFeature(prisma: PrismaClient, organizationId: string, planKey: string, feature: string, actor: AuditActor): Promise<PlanFeatureJson> {
   return prisma.$transaction(async (tx) => {
-    const plan = await lockedPlan(tx, organizationId, planKey);
+    const plan = await lockNewestPlan(tx, organizationId, planKey);
     const row = await tx.planFeature.findUnique({ where: { planId_feature: { planId: plan.id, feature } } });
     if (!row) throw new DomainError('not_found', 'NOT_FOUND', `Plan ${planKey} has no feature ${feature}`);
     await tx.planFeature.delete({ where: { id: row.id } });
@@ -122,6 +113,7 @@ export async function removePlanFeature(prisma: PrismaClient, organizationId: st
 
 export interface PlanWithFeatures {
   key: string;
+  version: number;
   name: string;
   currency: string;
   interval: string;
@@ -130,15 +122,16 @@ export interface PlanWithFeatures {
   features: PlanFeatureJson[];
 }
 
-/** Every plan of the organization with its features, active ones first, cheapest first (the web app's plans page). */
+/** Every plan of the organization at its newest version, with its features, active ones first, cheapest first (the web app's plans page). */
 export async function listPlansWithFeatures(prisma: PrismaClient, organizationId: string): Promise<PlanWithFeatures[]> {
   const plans = await prisma.plan.findMany({
-    where: { organizationId },
+    where: { id: { in: await newestPlanIds(prisma, organizationId) } },
     include: { features: { orderBy: { feature: 'asc' } } },
     orderBy: [{ active: 'desc' }, { baseFee: 'asc' }, { key: 'asc' }],
   });
   return plans.map((p) => ({
     key: p.key,
+    version: p.version,
     name: p.name,
     currency: p.currency,
     interval: p.interval,

@@ -17,7 +17,8 @@ import {
   type SubscriptionMessage,
 } from '../temporal/subscriptions';
 import { ensureCustomer } from './customers';
-import { DomainError } from './errors';
+import { DomainError, invalidField } from './errors';
+import { latestPlan } from '../prisma/plan-reads';
 import { isUuid } from './ids';
 
 /*
@@ -39,13 +40,12 @@ export interface SubscriptionServiceDeps {
 }
 
 type Interval = 'month' | 'quarter' | 'year';
-type SubscriptionRow = SubscriptionModel & { customer: { externalId: string }; plan: { key: string; name: string; interval: Interval; currency: string; baseFee: PlanModel['baseFee'] } };
+type SubscriptionRow = SubscriptionModel & { customer: { externalId: string }; plan: { key: string; version: number; name: string; interval: Interval; currency: string; baseFee: PlanModel['baseFee'] } };
 
-const related = { customer: { select: { externalId: true } }, plan: { select: { key: true, name: true, interval: true, currency: true, baseFee: true } } } as const;
+const related = { customer: { select: { externalId: true } }, plan: { select: { key: true, version: true, name: true, interval: true, currency: true, baseFee: true } } } as const;
 
 
-/** A request field the catalog refuses: the API answers it as it answers the schema's refusals. */
-const invalid = (field: string, message: string) => new DomainError('invalid', 'VALIDATION_ERROR', `${field}: ${message}`, field);
+const invalid = invalidField;
 
 /** The period on the subscription's grid containing `at` (the first one before it starts); null once canceled. */
 export function currentPeriod(s: Pick<SubscriptionRow, 'status' | 'startDate' | 'billingAnchorDay'> & { plan: { interval: Interval } }, at: Date): BillingPeriod | null {
@@ -60,6 +60,7 @@ export function subscriptionJson(s: SubscriptionRow, at: Date) {
     customer_id: s.customerId,
     customer_external_id: s.customer.externalId,
     plan: s.plan.key,
+    plan_version: s.plan.version,
     status: s.status,
     start_date: s.startDate.toISOString(),
     billing_anchor_day: s.billingAnchorDay,
@@ -105,24 +106,28 @@ export async function customerSubscriptions(prisma: PrismaClient, organizationId
       return {
         ...subscriptionJson(s, at),
         plan: now.key,
+        plan_version: now.version,
         plan_name: now.name,
         currency: s.plan.currency,
-        scheduled: changes.filter((c) => c.effectiveAt > at).map((c) => ({ plan: c.toPlan.key, plan_name: c.toPlan.name, at: c.effectiveAt.toISOString() })),
+        scheduled: changes.filter((c) => c.effectiveAt > at).map((c) => ({ plan: c.toPlan.key, plan_version: c.toPlan.version, plan_name: c.toPlan.name, at: c.effectiveAt.toISOString() })),
       };
     }),
   );
 }
 
-async function activePlan(prisma: PrismaClient, organizationId: string, key: string): Promise<PlanModel> {
-  const plan = await prisma.plan.findUnique({ where: { organizationId_key: { organizationId, key } } });
-  if (!plan) throw invalid('plan', `no such plan (${key})`);
-  if (!plan.active) throw invalid('plan', `the plan is inactive (${key})`);
+/** The plan's version a request names (default the newest), if it takes subscriptions. */
+async function activePlan(prisma: PrismaClient, organizationId: string, key: string, version: number | undefined): Promise<PlanModel> {
+  const plan = version === undefined ? await latestPlan(prisma, organizationId, key) : await prisma.plan.findUnique({ where: { organizationId_key_version: { organizationId, key, version } } });
+  if (!plan) throw version === undefined ? invalid('plan', `no such plan (${key})`) : invalid('plan_version', `plan ${key} has no version ${version}`);
+  if (!plan.active) throw invalid(version === undefined ? 'plan' : 'plan_version', `the plan is inactive (${key} version ${plan.version})`);
   return plan;
 }
 
 export interface SubscriptionCreate {
   customer_external_id: string;
   plan: string;
+  /** default the plan's newest version */
+  plan_version?: number | undefined;
   start_date: Date;
   billing_anchor_day?: number | undefined;
   /** a plain decimal string */
@@ -149,7 +154,7 @@ async function startWorkflow(deps: SubscriptionServiceDeps, s: SubscriptionRow):
 }
 
 export async function createSubscription(deps: SubscriptionServiceDeps, organizationId: string, input: SubscriptionCreate, actor: AuditActor) {
-  const plan = await activePlan(deps.prisma, organizationId, input.plan);
+  const plan = await activePlan(deps.prisma, organizationId, input.plan, input.plan_version);
   const subscription = await deps.prisma.$transaction(async (tx) => {
     const { customer } = await ensureCustomer(tx, organizationId, actor, { external_id: input.customer_external_id });
     const created = await tx.subscription.create({
@@ -202,9 +207,14 @@ async function signal(deps: SubscriptionServiceDeps, s: SubscriptionRow, message
 }
 
 export interface PlanChangeRequest {
+  /** the plan's key: the subscription's own moves it to another version of its plan */
   plan: string;
+  /** default the plan's newest version */
+  plan_version?: number | undefined;
   /** default now */
   effective_at?: Date | undefined;
+  /** the change takes effect when the current period ends (not with effective_at) */
+  at_period_end?: boolean | undefined;
 }
 
 export interface ProrationPreview {
@@ -212,8 +222,8 @@ export interface ProrationPreview {
   period: { start: string; end: string };
   /** when it takes effect */
   at: string;
-  from_plan: { key: string; name: string; base_fee: string };
-  to_plan: { key: string; name: string; base_fee: string } | null;
+  from_plan: { key: string; version: number; name: string; base_fee: string };
+  to_plan: { key: string; version: number; name: string; base_fee: string } | null;
   /** ≤ 0: the unused part of the current plan's base fee */
   credit: string;
   /** ≥ 0: the rest of the period at the new plan's base fee */
@@ -230,13 +240,13 @@ async function prorationMode(prisma: PrismaClient, organizationId: string): Prom
   return org.prorationMode === 'second' ? 'second' : 'day';
 }
 
-type PlanSide = Pick<PlanModel, 'id' | 'key' | 'name' | 'baseFee'>;
+type PlanSide = Pick<PlanModel, 'id' | 'key' | 'version' | 'name' | 'baseFee'>;
 
 /** The subscription's recorded plan changes, oldest first, and the plan in effect at any instant (the invoice's own timeline). */
 async function planChanges(prisma: PrismaClient, s: SubscriptionRow) {
-  const side = { select: { id: true, key: true, name: true, baseFee: true } } as const;
+  const side = { select: { id: true, key: true, version: true, name: true, baseFee: true } } as const;
   const changes = await prisma.subscriptionPlanChange.findMany({ where: { subscriptionId: s.id }, orderBy: [{ effectiveAt: 'asc' }, { createdAt: 'asc' }], include: { fromPlan: side, toPlan: side } });
-  return { changes, planAt: planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, name: s.plan.name, baseFee: s.plan.baseFee }, changes) };
+  return { changes, planAt: planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, version: s.plan.version, name: s.plan.name, baseFee: s.plan.baseFee }, changes) };
 }
 
 function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, from: PlanSide, to: PlanSide | null, mode: ProrationMode): ProrationPreview {
@@ -251,8 +261,8 @@ function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, from: Plan
     currency,
     period: { start: period.start.toISOString(), end: period.end.toISOString() },
     at: at.toISOString(),
-    from_plan: { key: from.key, name: from.name, base_fee: fee(from.baseFee) },
-    to_plan: to && { key: to.key, name: to.name, base_fee: fee(to.baseFee) },
+    from_plan: { key: from.key, version: from.version, name: from.name, base_fee: fee(from.baseFee) },
+    to_plan: to && { key: to.key, version: to.version, name: to.name, base_fee: fee(to.baseFee) },
     credit: formatMoney(p.credit, currency),
     charge: formatMoney(p.charge, currency),
     net: formatMoney(p.net, currency),
@@ -264,12 +274,13 @@ function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, from: Plan
 
 async function checkedPlanChange(prisma: PrismaClient, organizationId: string, id: string, input: PlanChangeRequest & { request_key?: string }, now: Date) {
   const { subscription, period } = await changeable(prisma, organizationId, id, now, { code: 'SUBSCRIPTION_CANCELED', message: 'is canceled; its plan cannot change' });
-  const plan = await activePlan(prisma, organizationId, input.plan);
+  const plan = await activePlan(prisma, organizationId, input.plan, input.plan_version);
   if (plan.currency !== subscription.plan.currency) {
     throw invalid('plan', `the plan bills in ${plan.currency} but the subscription's plan ${subscription.plan.key} bills in ${subscription.plan.currency} (${input.plan})`);
   }
-  const effectiveAt = input.effective_at ?? now;
-  requireInPeriod('effective_at', effectiveAt, subscription, period);
+  // At the period end the change is recorded now and takes effect as the next period starts: this period bills the plan in effect now.
+  const effectiveAt = input.at_period_end ? period.end : (input.effective_at ?? now);
+  if (!input.at_period_end) requireInPeriod('effective_at', effectiveAt, subscription, period);
   const { changes, planAt } = await planChanges(prisma, subscription);
   const from = planAt(effectiveAt);
   // A request sent again after its change was recorded (a client retry) is delivered again; the workflow records it once.
@@ -279,14 +290,14 @@ async function checkedPlanChange(prisma: PrismaClient, organizationId: string, i
     // (A retry that leaves effective_at to "now" cannot repeat the instant: its plan must match.)
     const sameInstant = input.effective_at === undefined || recorded.effectiveAt.getTime() === effectiveAt.getTime();
     if (recorded.toPlanId === plan.id && sameInstant) return { subscription, period, plan, from, effectiveAt };
-    throw new DomainError('conflict', 'REQUEST_KEY_REUSED', `request_key ${input.request_key} was used for a change to ${recorded.toPlan.key} at ${recorded.effectiveAt.toISOString()}; use a new key for another change`, 'request_key');
+    throw new DomainError('conflict', 'REQUEST_KEY_REUSED', `request_key ${input.request_key} was used for a change to ${recorded.toPlan.key} version ${recorded.toPlan.version} at ${recorded.effectiveAt.toISOString()}; use a new key for another change`, 'request_key');
   }
   // A change before one already scheduled would leave that one changing from a plan no longer in effect: the invoice could not add up.
   const later = changes.find((c) => c.effectiveAt > effectiveAt);
   if (later) {
     throw new DomainError('conflict', 'PLAN_CHANGE_SCHEDULED', `Subscription ${id} changes to ${later.toPlan.key} at ${later.effectiveAt.toISOString()}; a change must take effect after that one`, 'effective_at');
   }
-  if (from.id === plan.id) throw invalid('plan', `the subscription is on this plan at ${effectiveAt.toISOString()} already (${input.plan})`);
+  if (from.id === plan.id) throw invalid('plan', `the subscription is on this plan at ${effectiveAt.toISOString()} already (${input.plan} version ${plan.version})`);
   return { subscription, period, plan, from, effectiveAt };
 }
 
@@ -298,8 +309,8 @@ export async function previewPlanChange(prisma: PrismaClient, organizationId: st
 
 export async function requestPlanChange(deps: SubscriptionServiceDeps, organizationId: string, id: string, input: PlanChangeRequest & { request_key: string }, requestedBy: Requester, actor: AuditActor) {
   const { subscription, plan, effectiveAt } = await checkedPlanChange(deps.prisma, organizationId, id, input, new Date());
-  const signaled = await signal(deps, subscription, { kind: 'changePlan', request: { planKey: plan.key, effectiveAt: effectiveAt.toISOString(), requestKey: input.request_key, requestedBy } });
-  const accepted = { plan: plan.key, effective_at: effectiveAt.toISOString(), request_key: input.request_key };
+  const signaled = await signal(deps, subscription, { kind: 'changePlan', request: { planKey: plan.key, planVersion: plan.version, effectiveAt: effectiveAt.toISOString(), ...(input.at_period_end ? { atPeriodEnd: true } : {}), requestKey: input.request_key, requestedBy } });
+  const accepted = { plan: plan.key, plan_version: plan.version, effective_at: effectiveAt.toISOString(), request_key: input.request_key };
   // Written once the signal is delivered, so the trail never claims a request the workflow did not get.
   await writeAudit(deps.prisma, {
     organizationId,
@@ -307,7 +318,7 @@ export async function requestPlanChange(deps: SubscriptionServiceDeps, organizat
     action: 'subscription.plan_change_requested',
     entityType: 'subscription',
     entityId: subscription.id,
-    before: { plan: subscription.plan.key },
+    before: { plan: subscription.plan.key, plan_version: subscription.plan.version },
     after: { ...accepted, workflow_id: signaled.workflowId, run_id: signaled.runId },
   });
   return { subscription_id: subscription.id, workflow_id: signaled.workflowId, accepted };

@@ -52,8 +52,12 @@ export interface Requester {
 
 export interface ChangePlanSignal {
   planKey: string;
-  /** when the new plan takes effect (ISO); must fall in the current period */
+  /** the plan's version to move to; absent (requests from before plan versions), the newest */
+  planVersion?: number;
+  /** when the new plan takes effect (ISO); must fall in the current period, or be its end with atPeriodEnd */
   effectiveAt: string;
+  /** effectiveAt is the end of the period the request was made in: the next period starts on the new plan */
+  atPeriodEnd?: boolean;
   /** makes a retried request record one change */
   requestKey: string;
   requestedBy: Requester;

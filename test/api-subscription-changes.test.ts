@@ -142,7 +142,7 @@ describe('change-plan', () => {
     const effectiveAt = new Date(today.getTime() + 3_600_000).toISOString();
     const first = await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: effectiveAt }, org.apiKey, { 'Idempotency-Key': 'upgrade-1' });
     expect(first.status).toBe(202);
-    expect(first.body).toEqual({ subscription_id: id, workflow_id: `subscription:${id}`, accepted: { plan: 'pro', effective_at: effectiveAt, request_key: 'upgrade-1' } });
+    expect(first.body).toEqual({ subscription_id: id, workflow_id: `subscription:${id}`, accepted: { plan: 'pro', plan_version: 1, effective_at: effectiveAt, request_key: 'upgrade-1' } });
     await waitFor('the upgrade', async () => ((await currentPlan(id)) === 'pro' ? true : undefined));
     expect(await planChanges(id)).toEqual([{ from: 'basic', to: 'pro', effectiveAt, requestKey: 'upgrade-1' }]);
 
@@ -170,8 +170,8 @@ describe('change-plan', () => {
       [org.apiKeyId, 'basic'],
     ]);
     expect((await auditRows(id, 'subscription.plan_changed')).map((a) => [a.actorType, a.actorId, a.before, (a.after as { plan: string }).plan])).toEqual([
-      ['api_key', org.apiKeyId, { plan: 'basic' }, 'pro'],
-      ['api_key', org.apiKeyId, { plan: 'pro' }, 'basic'],
+      ['api_key', org.apiKeyId, { plan: 'basic', version: 1 }, 'pro'],
+      ['api_key', org.apiKeyId, { plan: 'pro', version: 1 }, 'basic'],
     ]);
   });
 
@@ -269,8 +269,8 @@ test('previews show what a plan change or cancellation prorates, checked as the 
     currency: 'usd',
     period,
     at: at.toISOString(),
-    from_plan: { key: 'basic', name: 'basic', base_fee: '30.00' },
-    to_plan: { key: 'pro', name: 'pro', base_fee: '60.00' },
+    from_plan: { key: 'basic', version: 1, name: 'basic', base_fee: '30.00' },
+    to_plan: { key: 'pro', version: 1, name: 'pro', base_fee: '60.00' },
     credit: `-${((30 * (total - 10)) / total).toFixed(2)}`,
     charge: ((60 * (total - 10)) / total).toFixed(2),
     net: expect.stringMatching(/^\d+\.\d{2}$/),

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
+import { dec } from '../billing/decimal';
+import { createPlanVersion } from '../services/plans';
 import { billingRunWorkflowId } from '../temporal/names';
 import { startReconcileWorkflow } from '../temporal/reconciliations';
 import { countUnbilledEvents, createBillingCatalog, insertUsage, quantitiesOfLine, type BillingCatalog } from './harness/billing-fixtures';
@@ -48,9 +50,11 @@ async function reconcileNovember(organizationId: string) {
 }
 
 /** November closed into a draft; its lines as [kind, description, amount], and the events behind each usage line. */
-async function closeNovember(catalog: BillingCatalog, organizationId: string) {
-  const input: BillingRunInput = { organizationId, subscriptionId: catalog.subscriptionId, ...november, lateEventGraceSeconds: 0 };
-  const workflowId = billingRunWorkflowId(catalog.subscriptionId, november.periodStart);
+const closeNovember = (catalog: BillingCatalog, organizationId: string) => closePeriod(catalog, organizationId, november);
+
+async function closePeriod(catalog: BillingCatalog, organizationId: string, period: { periodStart: string; periodEnd: string }) {
+  const input: BillingRunInput = { organizationId, subscriptionId: catalog.subscriptionId, ...period, lateEventGraceSeconds: 0 };
+  const workflowId = billingRunWorkflowId(catalog.subscriptionId, period.periodStart);
   const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId, taskQueue: worker.taskQueue, args: [input] });
   const state = await waitFor('the draft', async () => {
     const s = await handle.query(billingRunStateQuery);
@@ -129,6 +133,30 @@ it('a meter the new plan no longer prices is billed for the stretch before the c
   expect(await countUnbilledEvents(organizationId)).toBe(1);
   // Nor are they a leak: no plan priced them when they happened.
   expect(await reconcileNovember(organizationId)).toMatchObject({ findings: 0 });
+});
+
+it('plan versions: a new version leaves a running subscription on its own; moved at the period end, November bills version 1 whole and December version 2', async () => {
+  const { organizationId, catalog } = await setup('segments-versions');
+  const actor = { type: 'user' as const, id: 'finance@test' };
+  // Basic v2: a higher fee and a flat 0.02 per call instead of the tiers.
+  const v2 = await createPlanVersion(testPrisma(), organizationId, 'basic', { base_fee: dec('35'), prices: [{ meter: 'api_calls', price: { model: 'per_unit', unitAmount: dec('0.02'), includedUnits: dec(0) } }] }, actor);
+  expect(v2).toMatchObject({ key: 'basic', version: 2, base_fee: '35' });
+  await insertUsage(testPrisma(), organizationId, catalog.customerExternalId, [
+    { at: '2024-11-05T10:00:00Z', quantity: '1000' },
+    { at: '2024-12-05T10:00:00Z', quantity: '1000' },
+  ]);
+  // Recorded in November for the period end, as the workflow records `at_period_end` (test/api-plan-versions.test.ts).
+  await changePlans(catalog, organizationId, [{ at: '2024-12-01T00:00:00Z', from: catalog.basicPlanId, to: v2.id }]);
+  const nov = await closeNovember(catalog, organizationId);
+  expect(nov.lines).toEqual([
+    ['base_fee', 'Basic: base fee', '30.00'],
+    ['usage', 'API calls: usage', '82.00'],
+  ]);
+  const dec1 = await closePeriod(catalog, organizationId, { periodStart: '2024-12-01T00:00:00.000Z', periodEnd: '2025-01-01T00:00:00.000Z' });
+  expect(dec1.lines).toEqual([
+    ['base_fee', 'Basic: base fee', '35.00'],
+    ['usage', 'API calls: usage', '20.00'],
+  ]);
 });
 
 it('two changes in one period give three stretches, each on its own plan', async () => {

@@ -10,6 +10,7 @@ import {
   changePlanSignal,
   subscriptionStateQuery,
   type BillingRunInput,
+  type ChangePlanSignal,
   type SubscriptionRequest,
   type SubscriptionState,
   type SubscriptionWorkflowInput,
@@ -22,6 +23,8 @@ const db = proxyActivities<LedgerflowActivities>({
 
 /** A request whose step failed for good is dropped with an alert (before, it failed the workflow). */
 export const DROP_FAILED_REQUEST_PATCH = 'drop-failed-subscription-request';
+/** Plan changes at the period end (2026-12-04): recorded at the period's end instant instead of its last millisecond. */
+export const CHANGE_AT_PERIOD_END_PATCH = 'plan-change-at-period-end';
 
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
@@ -77,6 +80,11 @@ export async function subscriptionLifecycle(input: SubscriptionWorkflowInput): P
     const at = iso ? Date.parse(iso) : now();
     return new Date(Math.min(Math.max(at, period.start.getTime()), period.end.getTime() - 1)).toISOString();
   };
+  /** A plan change's instant: inside the period, or its end when asked for at the period end (the next period's start if it rolled over meanwhile). */
+  const changeAt = (request: ChangePlanSignal): string =>
+    request.atPeriodEnd && patched(CHANGE_AT_PERIOD_END_PATCH)
+      ? new Date(Math.min(Math.max(Date.parse(request.effectiveAt), period.start.getTime()), period.end.getTime())).toISOString()
+      : inPeriod(request.effectiveAt);
 
   /**
    * A request whose step failed for good (its data cannot be stored or is
@@ -115,7 +123,7 @@ export async function subscriptionLifecycle(input: SubscriptionWorkflowInput): P
   async function apply(request: SubscriptionRequest): Promise<void> {
     if (canceledAt) return;
     if (request.kind === 'changePlan') {
-      const outcome = await db.applyPlanChange({ ...ref, ...request.request, effectiveAt: inPeriod(request.request.effectiveAt) });
+      const outcome = await db.applyPlanChange({ ...ref, ...request.request, effectiveAt: changeAt(request.request) });
       if (!outcome.applied) log.warn('plan change not applied', { subscriptionId: ref.subscriptionId, reason: outcome.reason });
       return;
     }

@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { formatDay, nextUtcMidnight, startOfUtcDay } from '../../billing/calendar';
 import { toPlainString } from '../../billing/decimal';
-import { meterOf, type MeterRef } from '../../billing/draft-inputs';
+import { meterOf, planTimeline, type MeterRef } from '../../billing/draft-inputs';
 import type { DayReading } from '../../billing/usage-readings';
-import { readPlanPrices, readSubscriptionTerms } from '../../prisma/billing-reads';
+import { readPlanChanges, readPlanPrices, readSubscriptionTerms } from '../../prisma/billing-reads';
 import type { RawDb } from '../../prisma/raw-db';
 import { aggregateUsage } from '../../prisma/usage-aggregates';
 import type { ActivityDeps } from '../deps';
@@ -69,7 +69,9 @@ export function snapshotUsage({ prisma }: ActivityDeps) {
     const from = startOfUtcDay(new Date(input.day));
     const to = nextUtcMidnight(from);
     let snapshots = 0;
-    for (const price of await readPlanPrices(prisma, terms.planId)) {
+    // The plan in effect that day: a change recorded for a later instant (the period end) has moved the subscription's plan already.
+    const inEffect = planTimeline(terms.plan, await readPlanChanges(prisma, input.subscriptionId))(from);
+    for (const price of await readPlanPrices(prisma, inEffect.id)) {
       const ids = await snapshotMeter(prisma, {
         organizationId: input.organizationId,
         customerId: terms.customerId,

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { writeAudit, type AuditActor } from '../../prisma/audit';
+import { latestPlan } from '../../prisma/plan-reads';
 import type { CancelSignal, ChangePlanSignal, Requester } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
@@ -70,10 +71,14 @@ export function applyPlanChange({ prisma }: ActivityDeps) {
       const seen = await tx.subscriptionPlanChange.findUnique({ where: { subscriptionId_requestKey: { subscriptionId: s.id, requestKey: input.requestKey } } });
       if (seen) return { applied: true };
       if (s.status === 'canceled') return { applied: false, reason: 'the subscription is canceled' };
-      const plan = await tx.plan.findUnique({ where: { organizationId_key: { organizationId: input.organizationId, key: input.planKey } } });
-      if (!plan || !plan.active) return { applied: false, reason: `plan ${input.planKey} does not exist or is inactive` };
-      if (plan.currency !== s.plan.currency) return { applied: false, reason: `plan ${input.planKey} bills in ${plan.currency}, the subscription in ${s.plan.currency}` };
-      if (plan.id === s.planId) return { applied: false, reason: `the subscription is already on plan ${input.planKey}` };
+      const plan =
+        input.planVersion === undefined
+          ? await latestPlan(tx, input.organizationId, input.planKey)
+          : await tx.plan.findUnique({ where: { organizationId_key_version: { organizationId: input.organizationId, key: input.planKey, version: input.planVersion } } });
+      const named = `plan ${input.planKey}${input.planVersion === undefined ? '' : ` version ${input.planVersion}`}`;
+      if (!plan || !plan.active) return { applied: false, reason: `${named} does not exist or is inactive` };
+      if (plan.currency !== s.plan.currency) return { applied: false, reason: `${named} bills in ${plan.currency}, the subscription in ${s.plan.currency}` };
+      if (plan.id === s.planId) return { applied: false, reason: `the subscription is already on ${named}` };
       await tx.subscriptionPlanChange.create({
         data: { organizationId: input.organizationId, subscriptionId: s.id, fromPlanId: s.planId, toPlanId: plan.id, effectiveAt: new Date(input.effectiveAt), requestKey: input.requestKey },
       });
@@ -84,8 +89,8 @@ export function applyPlanChange({ prisma }: ActivityDeps) {
         action: 'subscription.plan_changed',
         entityType: 'subscription',
         entityId: s.id,
-        before: { plan: s.plan.key },
-        after: { plan: plan.key, effectiveAt: input.effectiveAt, workflowId: run.id },
+        before: { plan: s.plan.key, version: s.plan.version },
+        after: { plan: plan.key, version: plan.version, effectiveAt: input.effectiveAt, workflowId: run.id },
       });
       return { applied: true };
     }, TX_OPTIONS);

@@ -1,30 +1,11 @@
-import { dec, toPlainString } from '../../billing/decimal';
-import { writeAudit } from '../../prisma/audit';
-import type { PlanModel, PlanPriceModel } from '../../prisma/client';
-import { ApiError } from '../errors';
-import { priceFromRow } from '../../billing/stored-price';
-import { priceColumns, priceJson } from '../plan-price-rows';
+import { createPlan, createPlanVersion, getPlan, listPlans, listPlanVersions } from '../../services/plans';
 import { route, type RouteTable } from '../route-table';
-import { KeyListQuerySchema, KeyParamsSchema, listOf, PlanCreateSchema, PlanSchema } from '../schemas/catalog';
-import { apiKeyActor, isUniqueViolation, keyTaken, page } from './catalog-common';
+import { KeyListQuerySchema, KeyParamsSchema, listOf, PlanCreateSchema, PlanSchema, PlanVersionCreateSchema, PlanVersionListSchema, PlanVersionParamsSchema } from '../schemas/catalog';
+import { apiKeyActor } from './catalog-common';
 
-type PlanWithPrices = PlanModel & { prices: (PlanPriceModel & { meter: { key: string } })[] };
+/** The caller's organization's plans and their versions (services/plans.ts). */
 
-const withPrices = { prices: { include: { meter: { select: { key: true } } }, orderBy: { meter: { key: 'asc' as const } } } };
-
-function planJson(p: PlanWithPrices) {
-  return {
-    id: p.id,
-    key: p.key,
-    name: p.name,
-    currency: p.currency,
-    interval: p.interval,
-    base_fee: toPlainString(dec(p.baseFee)),
-    active: p.active,
-    prices: p.prices.map((row) => priceJson(row.meter.key, priceFromRow(row))),
-    created_at: p.createdAt.toISOString(),
-  };
-}
+const noPlan = { '404': 'No such plan in your organization' };
 
 export const planRoutes: RouteTable = {
   mount: '/plans',
@@ -32,70 +13,59 @@ export const planRoutes: RouteTable = {
     route({
       method: 'post',
       path: '',
-      summary: 'Create a plan with its per-meter prices',
-      description: 'Each price names one of your meters by key and is checked by the same rules the invoices price with.',
+      summary: 'Create a plan with its per-meter prices (version 1)',
+      description: 'Each price names one of your meters by key and is checked by the same rules the invoices price with. To change the prices of a plan later, create its next version.',
       body: PlanCreateSchema,
       ok: { status: 201, description: 'Created', schema: PlanSchema },
       errors: { '409': 'A plan with this key exists' },
-      handle: async (deps, { caller, body }) => {
-        const organizationId = caller.organizationId;
-        const meters = await deps.prisma.meter.findMany({ where: { organizationId, key: { in: body.prices.map((p) => p.meter) } }, select: { id: true, key: true } });
-        const meterIds = new Map(meters.map((m) => [m.key, m.id]));
-        body.prices.forEach((p, i) => {
-          if (!meterIds.has(p.meter)) {
-            const field = `prices.${i}.meter`;
-            const message = `${field}: no meter with key ${p.meter}`;
-            throw new ApiError(400, 'VALIDATION_ERROR', `Invalid request: ${message}`, { field, issues: [{ code: 'UNKNOWN_METER', field, message }] });
-          }
-        });
-        try {
-          const plan = await deps.prisma.$transaction(async (tx) => {
-            const created = await tx.plan.create({
-              data: { organizationId, key: body.key, name: body.name, currency: body.currency, interval: body.interval, baseFee: toPlainString(body.base_fee ?? dec(0)), active: body.active },
-            });
-            await tx.planPrice.createMany({
-              data: body.prices.map((p) => ({ organizationId, planId: created.id, meterId: meterIds.get(p.meter)!, ...priceColumns(p.price) })),
-            });
-            const full = await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices });
-            await writeAudit(tx, { organizationId, actor: apiKeyActor(caller), action: 'plan.created', entityType: 'plan', entityId: created.id, after: planJson(full) });
-            return full;
-          });
-          return planJson(plan);
-        } catch (err) {
-          if (isUniqueViolation(err)) throw keyTaken('plan', body.key);
-          throw err;
-        }
-      },
+      handle: (deps, { caller, body }) => createPlan(deps.prisma, caller.organizationId, body, apiKeyActor(caller)),
     }),
     route({
       method: 'get',
       path: '',
-      summary: 'List plans by key',
+      summary: 'List plans by key, each at its newest version',
       query: KeyListQuerySchema,
       ok: { description: 'One page of plans', schema: listOf(PlanSchema, 'PlanList') },
-      handle: async (deps, { caller, query }) => {
-        const rows = await deps.prisma.plan.findMany({
-          where: { organizationId: caller.organizationId, ...(query.after ? { key: { gt: query.after } } : {}) },
-          orderBy: { key: 'asc' },
-          take: query.limit + 1,
-          include: withPrices,
-        });
-        const { data, has_more } = page(rows, query.limit);
-        return { data: data.map(planJson), has_more };
-      },
+      handle: (deps, { caller, query }) => listPlans(deps.prisma, caller.organizationId, query),
     }),
     route({
       method: 'get',
       path: '/{key}',
-      summary: 'A plan with its prices',
+      summary: 'A plan at its newest version, with its prices',
       params: KeyParamsSchema,
       ok: { description: 'The plan', schema: PlanSchema },
-      errors: { '404': 'No such plan in your organization' },
-      handle: async (deps, { caller, params }) => {
-        const plan = await deps.prisma.plan.findUnique({ where: { organizationId_key: { organizationId: caller.organizationId, key: params.key } }, include: withPrices });
-        if (!plan) throw new ApiError(404, 'NOT_FOUND', `No plan ${params.key}`);
-        return planJson(plan);
-      },
+      errors: noPlan,
+      handle: (deps, { caller, params }) => getPlan(deps.prisma, caller.organizationId, params.key),
+    }),
+    route({
+      method: 'post',
+      path: '/{key}/versions',
+      summary: 'Create the next version of a plan (a price change)',
+      description:
+        'The newest version\'s terms with the changes asked; currency and interval stay, features are copied. New subscriptions take the newest version. A subscription stays on its version until it is moved on purpose: a plan change to the same plan key (`POST /subscriptions/{id}/change-plan`), now or at the period end.',
+      params: KeyParamsSchema,
+      body: PlanVersionCreateSchema,
+      ok: { status: 201, description: 'The new version', schema: PlanSchema },
+      errors: noPlan,
+      handle: (deps, { caller, params, body }) => createPlanVersion(deps.prisma, caller.organizationId, params.key, body, apiKeyActor(caller)),
+    }),
+    route({
+      method: 'get',
+      path: '/{key}/versions',
+      summary: 'Every version of a plan, newest first, with how many subscriptions each has',
+      params: KeyParamsSchema,
+      ok: { description: 'The versions', schema: PlanVersionListSchema },
+      errors: noPlan,
+      handle: (deps, { caller, params }) => listPlanVersions(deps.prisma, caller.organizationId, params.key),
+    }),
+    route({
+      method: 'get',
+      path: '/{key}/versions/{version}',
+      summary: 'One version of a plan, with its prices',
+      params: PlanVersionParamsSchema,
+      ok: { description: 'The version', schema: PlanSchema },
+      errors: { '404': 'No such plan or version in your organization' },
+      handle: (deps, { caller, params }) => getPlan(deps.prisma, caller.organizationId, params.key, params.version),
     }),
   ],
 };

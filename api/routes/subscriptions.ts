@@ -97,9 +97,9 @@ export const subscriptionRoutes: RouteTable = {
     route({
       method: 'post',
       path: '/{id}/change-plan',
-      summary: 'Change the plan mid-period',
+      summary: 'Change the plan (or move to another version of it), now, at an instant of the period, or at the period end',
       description:
-        "Signals the subscription's workflow (subscription:<id>, started if it is not running), which records the change and prorates the base fee around effective_at. The plan must be active, in the same currency, and not the plan in effect at effective_at; effective_at must fall in the current period, after any change already recorded. A request sent again with its request_key is delivered again and recorded once.",
+        "Signals the subscription's workflow (subscription:<id>, started if it is not running), which records the change and prorates the base fee around effective_at. The plan version (default the plan's newest) must be active, in the same currency, and not the one in effect at effective_at; effective_at must fall in the current period, after any change already recorded. With at_period_end the change takes effect when the period ends: nothing is prorated and the next period bills the new plan. The subscription's own plan key with a newer version is how a subscription moves to a plan's new prices. A request sent again with its request_key is delivered again and recorded once.",
       params: IdParamsSchema,
       headers: z.object({ 'Idempotency-Key': z.string().min(1).max(255).optional().meta({ description: 'Default request_key' }) }),
       body: ChangePlanRequestSchema,
@@ -116,7 +116,7 @@ export const subscriptionRoutes: RouteTable = {
           serviceDeps(deps, config),
           caller.organizationId,
           params.id,
-          { plan: body.plan, effective_at: body.effective_at, request_key: body.request_key ?? headerKey ?? randomUUID() },
+          { plan: body.plan, plan_version: body.plan_version, effective_at: body.effective_at, at_period_end: body.at_period_end, request_key: body.request_key ?? headerKey ?? randomUUID() },
           { type: 'api_key', id: caller.apiKeyId },
           apiKeyActor(caller),
         );
@@ -127,7 +127,7 @@ export const subscriptionRoutes: RouteTable = {
       method: 'post',
       path: '/{id}/change-plan/preview',
       summary: "Preview a plan change: what this period's invoice will credit and charge for the base fee",
-      description: 'Checked as POST /change-plan would check it (active plan, same currency, effective_at in the current period; default now); nothing is sent or stored.',
+      description: 'Checked as POST /change-plan would check it (active plan version, same currency, effective_at in the current period, default now, or the period end); nothing is sent or stored.',
       params: IdParamsSchema,
       body: PlanChangePreviewRequestSchema,
       ok: { description: 'The proration', schema: ProrationPreviewSchema },

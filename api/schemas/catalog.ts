@@ -6,6 +6,7 @@ import { InvalidMeterError, validateMeter } from '../../billing/meter-aggregatio
 import { InvalidPriceError, validatePrice, type PriceModel, type PriceTier } from '../../billing/price-models';
 import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from './price-fields';
 import { emailAddress } from '../../services/schemas/email';
+import type { PlanPriceInput } from '../../services/plans';
 import { decimalInput, instantInput } from './common';
 
 /*
@@ -120,11 +121,6 @@ const TierInputSchema = z
   })
   .meta({ id: 'PlanPriceTierInput' });
 
-/** A plan price as sent: the meter key plus a price model, checked by billing's validatePrice. */
-export interface PlanPriceInput {
-  meter: string;
-  price: PriceModel;
-}
 
 const PlanPriceInputSchema = z
   .strictObject({
@@ -181,6 +177,15 @@ const PlanPriceInputSchema = z
     example: { meter: 'api_calls', model: 'graduated', tiers: [{ up_to: 1000, unit_amount: '0' }, { up_to: null, unit_amount: '0.002' }] },
   });
 
+/** Each meter is priced at most once in a plan version. */
+function refuseTwicePriced(prices: readonly PlanPriceInput[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  prices.forEach((p, i) => {
+    if (seen.has(p.meter)) ctx.issues.push({ code: 'custom', path: ['prices', i, 'meter'], input: p.meter, message: `meter ${p.meter} is priced twice in this plan` });
+    seen.add(p.meter);
+  });
+}
+
 export const PlanCreateSchema = z
   .strictObject({
     key: catalogKey('Unique per organization; subscriptions name plans by key', 'pro_monthly'),
@@ -192,11 +197,7 @@ export const PlanCreateSchema = z
     prices: z.array(PlanPriceInputSchema).max(100).default([]).meta({ description: 'Per-meter prices' }),
   })
   .transform((plan, ctx) => {
-    const seen = new Set<string>();
-    plan.prices.forEach((p, i) => {
-      if (seen.has(p.meter)) ctx.issues.push({ code: 'custom', path: ['prices', i, 'meter'], input: p.meter, message: `meter ${p.meter} is priced twice in this plan` });
-      seen.add(p.meter);
-    });
+    refuseTwicePriced(plan.prices, ctx);
     return plan;
   })
   .meta({
@@ -213,6 +214,31 @@ export const PlanCreateSchema = z
       ],
     },
   });
+
+export const PlanVersionCreateSchema = z
+  .strictObject({
+    name: label('Display name; the current version\'s when omitted', 'Pro').optional(),
+    base_fee: amount('Fee per interval; the current version\'s when omitted', '59.00').optional(),
+    active: z.boolean().optional().meta({ description: 'Whether the version takes new subscriptions; the current version\'s when omitted' }),
+    prices: z.array(PlanPriceInputSchema).max(100).optional().meta({ description: 'The version\'s per-meter prices, all of them (a meter left out is not priced); the current version\'s when omitted' }),
+  })
+  .transform((version, ctx) => {
+    if (version.base_fee === undefined && version.prices === undefined && version.name === undefined && version.active === undefined) {
+      ctx.issues.push({ code: 'custom', path: [], input: version, message: 'name at least one of base_fee, prices, name or active: a version changes something' });
+    }
+    refuseTwicePriced(version.prices ?? [], ctx);
+    return version;
+  })
+  .meta({
+    id: 'PlanVersionCreateRequest',
+    description: 'The next version of the plan: the current version\'s terms with these changes. Currency and interval stay; features are copied. Subscriptions stay on their version until moved to this one with a plan change.',
+    example: { base_fee: '59.00', prices: [{ meter: 'api_calls', model: 'per_unit', unit_amount: '0.002' }] },
+  });
+
+export const PlanVersionParamsSchema = z.object({
+  key: z.string().meta({ description: 'The plan\'s key' }),
+  version: z.coerce.number().int().min(1).max(2147483647).meta({ description: 'The version number (1 is the first)' }),
+});
 
 const TierSchema = z
   .object({
@@ -239,6 +265,7 @@ export const PlanSchema = z
   .object({
     id: z.uuid(),
     key: z.string(),
+    version: z.number().int().meta({ description: 'The plan\'s version: a price change makes the next one; subscriptions keep theirs until moved', example: 1 }),
     name: z.string(),
     currency: z.string(),
     interval: z.enum(['month', 'quarter', 'year']),
@@ -248,6 +275,12 @@ export const PlanSchema = z
     created_at: z.string(),
   })
   .meta({ id: 'Plan' });
+
+export const PlanVersionListSchema = z
+  .object({
+    data: z.array(PlanSchema.extend({ subscriptions: z.number().int().meta({ description: 'Subscriptions on this version and not canceled' }) }).meta({ id: 'PlanVersion' })),
+  })
+  .meta({ id: 'PlanVersionList', description: 'Newest first' });
 
 // ------------------------------------------------------------- customers
 
@@ -287,6 +320,7 @@ export const SubscriptionCreateSchema = z
   .strictObject({
     customer_external_id: label('The customer; created if it does not exist yet', 'cust_42'),
     plan: catalogKey('Key of an active plan', 'pro_monthly'),
+    plan_version: z.number().int().min(1).max(2147483647).optional().meta({ description: 'The plan\'s version; default its newest', example: 1 }),
     start_date: instantInput('When the subscription starts; a start inside a period is prorated', '2024-01-31'),
     billing_anchor_day: z
       .number()
@@ -312,6 +346,7 @@ export const SubscriptionSchema = z
     customer_id: z.uuid(),
     customer_external_id: z.string(),
     plan: z.string().meta({ description: 'The plan\'s key' }),
+    plan_version: z.number().int().meta({ description: 'The version of the plan the subscription is on' }),
     status: z.enum(['active', 'canceled']),
     start_date: z.string(),
     billing_anchor_day: z.number().int(),

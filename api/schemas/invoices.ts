@@ -286,11 +286,26 @@ export const ReissuePendingSchema = z
 // ------------------------------------------------- subscription changes
 
 const when = (description: string) => instantInput(description, '2024-11-21');
+const planVersion = z.number().int().min(1).max(2147483647).optional().meta({ description: 'The plan\'s version; default its newest', example: 2 });
+
+/** What a plan change names; the request adds its idempotency key. */
+const planChangeFields = {
+  plan: z.string().min(1).max(100).meta({ description: 'Key of an active plan in the same currency; the subscription\'s own plan key moves it to another version of its plan', example: 'pro_monthly' }),
+  plan_version: planVersion,
+  effective_at: when('When the new plan takes effect, inside the current period; default now').optional(),
+  at_period_end: z.boolean().default(false).meta({ description: 'true: the new plan takes effect when the current period ends (nothing is prorated; the period is billed on the plan in effect now)' }),
+};
+
+/** effective_at names an instant inside the period; a change at the period end takes none. */
+function effectiveAtOrPeriodEnd(c: { at_period_end: boolean; effective_at?: Date | undefined }, ctx: z.RefinementCtx): void {
+  if (c.at_period_end && c.effective_at !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['effective_at'], input: c.effective_at, message: 'is only used with at_period_end: false', params: { code: 'UNKNOWN_FIELD' } });
+  }
+}
 
 export const ChangePlanRequestSchema = z
   .strictObject({
-    plan: z.string().min(1).max(100).meta({ description: 'Key of an active plan in the same currency', example: 'pro_monthly' }),
-    effective_at: when('When the new plan takes effect, inside the current period; default now').optional(),
+    ...planChangeFields,
     request_key: z
       .string()
       .min(1)
@@ -298,6 +313,7 @@ export const ChangePlanRequestSchema = z
       .optional()
       .meta({ description: 'Makes a retried request record one change; default the Idempotency-Key header, else a new id' }),
   })
+  .superRefine(effectiveAtOrPeriodEnd)
   .meta({ id: 'ChangePlanRequest', example: { plan: 'scale_monthly', effective_at: '2024-11-21' } });
 
 export const CancelRequestSchema = z
@@ -313,9 +329,12 @@ export const CancelRequestSchema = z
   .meta({ id: 'CancelRequest', example: { at_period_end: false, at: '2024-11-21' } });
 
 /** A plan change to preview: what the request would carry, without its idempotency key. */
-export const PlanChangePreviewRequestSchema = ChangePlanRequestSchema.omit({ request_key: true }).meta({ id: 'PlanChangePreviewRequest', example: { plan: 'scale_monthly', effective_at: '2024-11-21' } });
+export const PlanChangePreviewRequestSchema = z
+  .strictObject(planChangeFields)
+  .superRefine(effectiveAtOrPeriodEnd)
+  .meta({ id: 'PlanChangePreviewRequest', example: { plan: 'scale_monthly', effective_at: '2024-11-21' } });
 
-const planSide = z.object({ key: z.string(), name: z.string(), base_fee: z.string().meta({ description: 'Per period, rounded to the currency' }) });
+const planSide = z.object({ key: z.string(), version: z.number().int(), name: z.string(), base_fee: z.string().meta({ description: 'Per period, rounded to the currency' }) });
 
 export const ProrationPreviewSchema = z
   .object({
@@ -338,7 +357,7 @@ export const SubscriptionChangeAcceptedSchema = z
     subscription_id: z.uuid(),
     workflow_id: z.string().meta({ example: 'subscription:6f1c…' }),
     accepted: z.union([
-      z.object({ plan: z.string(), effective_at: z.string(), request_key: z.string() }).meta({ id: 'AcceptedPlanChange' }),
+      z.object({ plan: z.string(), plan_version: z.number().int(), effective_at: z.string(), request_key: z.string() }).meta({ id: 'AcceptedPlanChange' }),
       z.object({ at_period_end: z.boolean(), at: z.string().nullable() }).meta({ id: 'AcceptedCancel' }),
     ]),
   })
