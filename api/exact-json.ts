@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
-import { isLosslessNumber, isSafeNumber, LosslessNumber, parse as parseLossless } from 'lossless-json';
+import { isSafeNumber, LosslessNumber, parse as parseLossless } from 'lossless-json';
+import { isExactNumber } from '../services/schemas/decimal';
 import { ApiError } from './errors';
 
 /**
@@ -19,12 +20,7 @@ import { ApiError } from './errors';
  */
 const LONG_NUMBER = /\d(?:\.?\d){15}/;
 
-export type ExactNumber = LosslessNumber;
-
-/** The issue code of a schema branch that takes only such a number, when given something else (api/validation.ts reads it as a type mismatch). */
-export const NOT_EXACT_NUMBER = 'NOT_EXACT_NUMBER';
-
-export const isExactNumber = (value: unknown): value is ExactNumber => isLosslessNumber(value);
+export { isExactNumber, NOT_EXACT_NUMBER, type ExactNumber } from '../services/schemas/decimal';
 
 /** Where the first number kept as text sits in a parsed value (a path of keys), or null when there is none. */
 export function findExactNumber(value: unknown, path: (string | number)[] = []): (string | number)[] | null {

@@ -31,14 +31,15 @@ export function priceColumns(price: PriceModel) {
 
 /** The API's view of a price: only the fields its model uses, amounts as decimal strings. */
 export function priceJson(meterKey: string, price: PriceModel) {
-  const base = { meter: meterKey, model: price.model, included_units: toPlainString(price.includedUnits ?? dec(0)) };
+  const base = { meter: meterKey, included_units: toPlainString(price.includedUnits ?? dec(0)) };
   switch (price.model) {
     case 'per_unit':
-      return { ...base, unit_amount: toPlainString(price.unitAmount) };
+      return { ...base, model: price.model, unit_amount: toPlainString(price.unitAmount) };
     case 'graduated':
     case 'volume':
       return {
         ...base,
+        model: price.model,
         tiers: price.tiers.map((t) => ({
           up_to: t.upTo === null ? null : t.upTo.toNumber(),
           unit_amount: toPlainString(t.unitAmount),
@@ -48,6 +49,7 @@ export function priceJson(meterKey: string, price: PriceModel) {
     case 'package':
       return {
         ...base,
+        model: price.model,
         package_size: toPlainString(price.packageSize),
         package_amount: toPlainString(price.packageAmount),
         free_units: toPlainString(price.freeUnits ?? dec(0)),

@@ -143,7 +143,10 @@ export async function createPlanVersion(prisma: PrismaClient, organizationId: st
       data: current.features.map((f) => ({ organizationId, planId: created.id, feature: f.feature, kind: f.kind, enabled: f.enabled, limitValue: f.limitValue, configValue: f.configValue })),
     });
     const full = planJson(await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices }));
-    await writeAudit(tx, { organizationId, actor, action: 'plan.version_created', entityType: 'plan', entityId: created.id, before: planJson(current), after: full });
+    const was = planJson(current);
+    // Thrown inside the transaction, so the copy is rolled back: a version is a change of terms.
+    if (sameTerms(was, full)) throw new DomainError('invalid', 'VALIDATION_ERROR', `Invalid request: nothing changes: version ${full.version} would have version ${was.version}'s name, base fee, prices and active flag`);
+    await writeAudit(tx, { organizationId, actor, action: 'plan.version_created', entityType: 'plan', entityId: created.id, before: was, after: full });
     return full;
   });
 }
@@ -157,6 +160,9 @@ export async function newestPlanIds(prisma: Pick<PrismaClient, '$queryRaw'>, org
      LIMIT ${page.limit === undefined ? null : page.limit + 1}`;
   return rows.map((r) => r.id);
 }
+
+const terms = (p: PlanJson) => JSON.stringify([p.name, p.base_fee, p.active, p.prices]);
+const sameTerms = (a: PlanJson, b: PlanJson): boolean => terms(a) === terms(b);
 
 /** The newest version of each plan, by key. */
 export async function listPlans(prisma: PrismaClient, organizationId: string, query: { after?: string | undefined; limit: number }): Promise<{ data: PlanJson[]; has_more: boolean }> {

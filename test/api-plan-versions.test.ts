@@ -160,6 +160,7 @@ describe('refusals', () => {
     ['an unknown meter', '/plans/metered/versions', { prices: [{ ...perUnit('1'), meter: 'nope' }] }, 400, 'VALIDATION_ERROR', 'prices.0.meter'],
     ['a meter priced twice', '/plans/metered/versions', { prices: [perUnit('1'), perUnit('2')] }, 400, 'VALIDATION_ERROR', 'prices.1.meter'],
     ['a currency (it stays)', '/plans/metered/versions', { currency: 'eur' }, 400, 'VALIDATION_ERROR', 'currency'],
+    ['the same terms again', '/plans/metered/versions', { base_fee: '45' }, 400, 'VALIDATION_ERROR', undefined],
     ['a plan that does not exist', '/plans/nope/versions', { base_fee: '1' }, 404, 'NOT_FOUND', undefined],
     ['a key taken (versions change a plan)', '/plans', { key: 'metered', name: 'M', currency: 'usd', interval: 'month' }, 409, 'ALREADY_EXISTS', 'key'],
   ])('%s', async (_name, path, body, status, code, field) => {

@@ -1,17 +1,9 @@
 import type { AuditActor } from '../../prisma/audit';
 import type { Caller } from '../auth';
-import { ApiError } from '../errors';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const apiKeyActor = (caller: Caller): AuditActor => ({ type: 'api_key', id: caller.apiKeyId });
-
-export { isUniqueViolation } from '../../prisma/errors';
-
-/** The 409 for a taken key, in the shape of the 400s so clients find the field the same way. */
-export function keyTaken(what: string, key: string): ApiError {
-  return new ApiError(409, 'ALREADY_EXISTS', `A ${what} with key ${key} already exists`, { field: 'key' });
-}
 
 /** One page of a list sorted on a unique key: ask for one more row than the page to know whether more follow. */
 export function page<T>(rows: T[], limit: number): { data: T[]; has_more: boolean } {

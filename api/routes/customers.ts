@@ -3,7 +3,7 @@ import { customerJson, CustomerUpdateSchema, ensureCustomer, updateCustomer } fr
 import { PaymentSetupRequestSchema, paymentSetupJson, PaymentSetupSessionSchema, startPaymentSetup } from '../../services/payment-setup';
 import { ApiError } from '../errors';
 import { answer, route, type RouteTable } from '../route-table';
-import { CustomerCreateSchema, CustomerListQuerySchema, CustomerSchema, ExternalIdParamsSchema, listOf } from '../schemas/catalog';
+import { CustomerCreateSchema, CustomerListQuerySchema, CustomerSchema, ExternalIdParamsSchema, listOf } from '../../services/schemas/catalog';
 import { CustomerIdParamsSchema, UpcomingInvoiceSchema } from '../schemas/upcoming-invoice';
 import { apiKeyActor, page } from './catalog-common';
 import { upcomingInvoice } from './upcoming-invoice';

@@ -1,6 +1,6 @@
 import { listPlanFeatures, PlanFeatureListSchema, PlanFeatureParamsSchema, PlanFeatureSchema, PlanFeatureSetSchema, removePlanFeature, setPlanFeature } from '../../services/plan-features';
 import { answer, route, type RouteTable } from '../route-table';
-import { KeyParamsSchema } from '../schemas/catalog';
+import { KeyParamsSchema } from '../../services/schemas/catalog';
 import { apiKeyActor } from './catalog-common';
 
 /** A plan's features (services/plan-features.ts): listed, set (created or replaced), removed; under /plans. */

@@ -1,6 +1,6 @@
 import { createPlan, createPlanVersion, getPlan, listPlans, listPlanVersions } from '../../services/plans';
 import { route, type RouteTable } from '../route-table';
-import { KeyListQuerySchema, KeyParamsSchema, listOf, PlanCreateSchema, PlanSchema, PlanVersionCreateSchema, PlanVersionListSchema, PlanVersionParamsSchema } from '../schemas/catalog';
+import { KeyListQuerySchema, KeyParamsSchema, listOf, PlanCreateSchema, PlanSchema, PlanVersionCreateSchema, PlanVersionListSchema, PlanVersionParamsSchema } from '../../services/schemas/catalog';
 import { apiKeyActor } from './catalog-common';
 
 /** The caller's organization's plans and their versions (services/plans.ts). */

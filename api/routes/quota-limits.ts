@@ -12,7 +12,7 @@ import {
   updateQuotaLimit,
 } from '../../services/quota-limits';
 import { route, type RouteTable } from '../route-table';
-import { listOf } from '../schemas/catalog';
+import { listOf } from '../../services/schemas/catalog';
 import { apiKeyActor } from './catalog-common';
 
 /** The caller's organization's quota limits (services/quota-limits.ts); ingest applies a change to its next request. */

@@ -26,7 +26,7 @@ import {
   SubscriptionPatchSchema,
   SubscriptionQuerySchema,
   SubscriptionSchema,
-} from '../schemas/catalog';
+} from '../../services/schemas/catalog';
 import { CancelRequestSchema, ChangePlanRequestSchema, PlanChangePreviewRequestSchema, ProrationPreviewSchema, SubscriptionChangeAcceptedSchema } from '../schemas/invoices';
 import { apiKeyActor } from './catalog-common';
 

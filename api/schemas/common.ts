@@ -2,54 +2,9 @@ import { z } from 'zod';
 import 'zod-openapi';
 import type { ZodOpenApiResponsesObject } from 'zod-openapi';
 import { instantInput } from '../../services/schemas/instant';
-import { dec, toPlainString } from '../../billing/decimal';
-import { isExactNumber, NOT_EXACT_NUMBER, type ExactNumber } from '../exact-json';
+import { decimalInput } from '../../services/schemas/decimal';
 
-export { instantInput };
-
-const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,20})?$/;
-
-/** A JSON number: a plain one, or one kept as its text (api/exact-json.ts). Shown in the OpenAPI document as a number. */
-const jsonNumber = z
-  .custom<number | ExactNumber>((v) => typeof v === 'number' || isExactNumber(v), { message: 'expected a number', params: { code: NOT_EXACT_NUMBER } })
-  .meta({ override: { type: 'number' } });
-
-/**
- * A non-negative decimal sent as a string ("12.5") or a JSON number, stored
- * in a Decimal(20,6) column: at most 14 integer digits and 6 decimals, so
- * nothing is silently rounded. A JSON number is read from its own digits
- * (api/exact-json.ts), never through a binary double. Parses to a plain
- * decimal string.
- */
-export function decimalInput(description: string) {
-  return z
-    .union([z.string().regex(DECIMAL_PATTERN, 'must be a non-negative decimal string like "12.5"'), jsonNumber])
-    .transform((value, ctx) => {
-      if (typeof value === 'number' && !Number.isFinite(value)) {
-        ctx.issues.push({ code: 'custom', message: 'must be a finite number', input: value });
-        return z.NEVER;
-      }
-      if (isExactNumber(value) && !/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.value)) {
-        ctx.issues.push({ code: 'custom', message: 'must be a decimal number', input: value.value });
-        return z.NEVER;
-      }
-      const d = dec(isExactNumber(value) ? value.value : value);
-      if (d.isNegative()) {
-        ctx.issues.push({ code: 'custom', message: 'must not be negative', input: value });
-        return z.NEVER;
-      }
-      if (d.decimalPlaces() > 6) {
-        ctx.issues.push({ code: 'custom', message: 'has more than 6 decimal places', input: value });
-        return z.NEVER;
-      }
-      if (d.gte('1e14')) {
-        ctx.issues.push({ code: 'custom', message: 'must be less than 100000000000000', input: value });
-        return z.NEVER;
-      }
-      return toPlainString(d);
-    })
-    .meta({ description, example: '12.5' });
-}
+export { decimalInput, instantInput };
 
 export const ErrorSchema = z
   .object({

@@ -4,7 +4,7 @@ import { instantInput } from './common';
 import { isKnownCurrency } from '../../billing/currency';
 import { dec, type Dec } from '../../billing/decimal';
 import type { PriceModel, PriceTier } from '../../billing/price-models';
-import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from './price-fields';
+import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from '../../services/schemas/price-fields';
 
 /*
  * Quote inputs are decimal strings, never JSON numbers, so no amount passes

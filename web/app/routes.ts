@@ -25,6 +25,7 @@ export default [
       { path: 'settings/quotas', file: 'routes/settings-quotas.tsx' },
       { path: 'settings/rates', file: 'routes/settings-rates.tsx' },
       { path: 'settings/unpriced', file: 'routes/settings-unpriced.tsx' },
+      { path: 'settings/catalog', file: 'routes/settings-catalog.tsx' },
       { path: 'settings/plans', file: 'routes/settings-plans.tsx' },
       { path: 'settings/webhooks', file: 'routes/settings-webhooks.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },

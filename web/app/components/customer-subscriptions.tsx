@@ -6,15 +6,16 @@ import { OutcomeNotice } from './outcome-notice';
 type Subscription = {
   id: string;
   plan: string;
+  plan_version: number;
   plan_name: string;
   currency: string;
   status: string;
   start_date: string;
   cancel_at_period_end: boolean;
   current_period: { start: string; end: string } | null;
-  scheduled: { plan: string; plan_name: string; at: string }[];
+  scheduled: { plan: string; plan_version: number; plan_name: string; at: string }[];
 };
-type Plan = { key: string; name: string; currency: string; interval: string; baseFee: string };
+type Plan = { key: string; version: number; name: string; currency: string; interval: string; baseFee: string };
 
 const day = (iso: string) => iso.slice(0, 10);
 
@@ -22,12 +23,19 @@ const day = (iso: string) => iso.slice(0, 10);
 function Confirmation({ pending, busy }: { pending: PendingChange; busy: boolean }) {
   const p = pending.preview;
   const cancel = pending.intent === 'confirm-cancel';
-  const atPeriodEnd = cancel && pending.fields.when === 'period_end';
+  const atPeriodEnd = cancel ? pending.fields.when === 'period_end' : pending.fields.at_period_end === 'on';
+  const to = p.to_plan && (p.to_plan.key === p.from_plan.key ? `${p.to_plan.name} version ${p.to_plan.version}` : p.to_plan.name);
   return (
     <section aria-labelledby="subscription-preview" className="notice">
-      <h3 id="subscription-preview">{cancel ? `Cancel ${p.from_plan.name}?` : `Change ${p.from_plan.name} to ${p.to_plan?.name}?`}</h3>
+      <h3 id="subscription-preview">{cancel ? `Cancel ${p.from_plan.name}?` : `Change ${p.from_plan.name} to ${to}?`}</h3>
       {atPeriodEnd ? (
-        <p>It ends with its current period on {day(p.period.end)}: this period is billed in full and nothing is credited.</p>
+        cancel ? (
+          <p>It ends with its current period on {day(p.period.end)}: this period is billed in full and nothing is credited.</p>
+        ) : (
+          <p>
+            {to} takes effect with the end of the current period on {day(p.period.end)}: this period is billed in full on {p.from_plan.name}, nothing is prorated.
+          </p>
+        )
       ) : (
         <table aria-labelledby="subscription-preview">
           <caption>
@@ -80,12 +88,13 @@ export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, 
       {outcome?.pending ? <Confirmation pending={outcome.pending} busy={busy} /> : null}
       {subscriptions.length === 0 ? <p>No subscriptions.</p> : null}
       {subscriptions.map((s) => {
-        const others = plans.filter((p) => p.currency === s.currency && p.key !== s.plan);
+        // Another plan, or its own plan's newest version when the subscription is on an older one (moving it to the new prices).
+        const others = plans.filter((p) => p.currency === s.currency && (p.key !== s.plan || p.version !== s.plan_version));
         const active = s.status === 'active';
         return (
           <article key={s.id} aria-labelledby={`sub-${s.id}`} data-testid="subscription">
             <h3 id={`sub-${s.id}`}>
-              {s.plan_name} <code>{s.plan}</code>
+              {s.plan_name} <code>{s.plan}</code> · version {s.plan_version}
             </h3>
             <p>
               {s.status}
@@ -94,7 +103,7 @@ export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, 
             </p>
             {s.scheduled.map((c) => (
               <p key={c.at} className="hint">
-                Changes to {c.plan_name} <code>{c.plan}</code> on {c.at.slice(0, 16).replace('T', ' ')} UTC (a change must take effect after it).
+                Changes to {c.plan_name} <code>{c.plan}</code> version {c.plan_version} on {c.at.slice(0, 16).replace('T', ' ')} UTC (a change must take effect after it).
               </p>
             ))}
             {canEdit && active ? (
@@ -109,12 +118,15 @@ export function CustomerSubscriptions({ subscriptions, plans, canEdit, outcome, 
                     <select id={`change-plan-${s.id}`} name="plan" required aria-invalid={refused(s.id, 'plan')}>
                       {others.map((p) => (
                         <option key={p.key} value={p.key}>
-                          {p.name} ({p.baseFee} {p.currency.toUpperCase()} per {p.interval})
+                          {p.key === s.plan ? `${p.name}, version ${p.version}: its newest prices` : p.name} ({p.baseFee} {p.currency.toUpperCase()} per {p.interval})
                         </option>
                       ))}
                     </select>
                     <label htmlFor={`change-at-${s.id}`}>Takes effect (UTC; empty = now, within the current period)</label>
                     <input id={`change-at-${s.id}`} name="effective_at" type="datetime-local" aria-invalid={refused(s.id, 'effective_at')} />
+                    <label>
+                      <input type="checkbox" name="at_period_end" /> At the end of the current period instead (nothing prorated)
+                    </label>
                     <button type="submit" disabled={busy || others.length === 0}>
                       Preview plan change
                     </button>

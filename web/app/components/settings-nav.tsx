@@ -9,6 +9,7 @@ const SETTINGS_PAGES: { to: string; label: string; permission: Permission }[] = 
   { to: '/settings/quotas', label: 'Quota limits', permission: 'manage_settings' },
   { to: '/settings/rates', label: 'Vendor rates', permission: 'manage_settings' },
   { to: '/settings/unpriced', label: 'Unpriced events', permission: 'manage_settings' },
+  { to: '/settings/catalog', label: 'Catalog', permission: 'manage_settings' },
   { to: '/settings/plans', label: 'Plan features', permission: 'manage_settings' },
   { to: '/settings/webhooks', label: 'Webhooks', permission: 'manage_settings' },
   { to: '/settings/api-keys', label: 'API keys', permission: 'manage_api_keys' },

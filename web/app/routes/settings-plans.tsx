@@ -1,4 +1,4 @@
-import { data, Form, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { data, Form, Link, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
 import { FEATURE_KINDS } from '../../../billing/entitlements';
 import { OutcomeNotice } from '../components/outcome-notice';
 import { CsrfField } from '../components/session';
@@ -41,7 +41,9 @@ export default function PlanFeatures() {
       </p>
       <OutcomeNotice outcome={outcome} />
       {plans.length === 0 ? (
-        <p>No plans yet: create one with POST /api/v1/plans.</p>
+        <p>
+          No plans yet: add one on the <Link to="/settings/catalog">catalog page</Link>.
+        </p>
       ) : (
         <Form method="post" action={PATH} key={outcome?.ok ? outcome.message : 'set'}>
           <fieldset>
@@ -88,7 +90,8 @@ export default function PlanFeatures() {
       {plans.map((p) => (
         <section key={p.key} aria-labelledby={`plan-${p.key}`}>
           <h2 id={`plan-${p.key}`}>
-            {p.name} ({p.key}){p.active ? '' : ' · inactive'}
+            {p.name} ({p.key}) · version {p.version}
+            {p.active ? '' : ' · inactive'}
           </h2>
           <p>
             {p.base_fee} {p.currency.toUpperCase()} per {p.interval}

@@ -1,4 +1,5 @@
 import type { AppLoadContext } from 'react-router';
+import { newestPlanIds } from '../../../services/plans';
 import { DomainError } from '../../../services/errors';
 import {
   createSubscription,
@@ -38,9 +39,12 @@ function serviceDeps(context: AppLoadContext): SubscriptionServiceDeps {
 export async function readSubscriptions(context: AppLoadContext, organizationId: string, customerId: string) {
   const [subscriptions, plans] = await Promise.all([
     customerSubscriptions(context.prisma, organizationId, customerId),
-    context.prisma.plan.findMany({ where: { organizationId, active: true }, orderBy: [{ name: 'asc' }, { key: 'asc' }], select: { key: true, name: true, currency: true, interval: true, baseFee: true } }),
+    // Each plan at its newest version: what a new subscription or a plan change takes.
+    newestPlanIds(context.prisma, organizationId).then((ids) =>
+      context.prisma.plan.findMany({ where: { id: { in: ids }, active: true }, orderBy: [{ name: 'asc' }, { key: 'asc' }], select: { key: true, version: true, name: true, currency: true, interval: true, baseFee: true } }),
+    ),
   ]);
-  return { subscriptions, plans: plans.map((p) => ({ key: p.key, name: p.name, currency: p.currency, interval: p.interval, baseFee: p.baseFee.toFixed() })) };
+  return { subscriptions, plans: plans.map((p) => ({ key: p.key, version: p.version, name: p.name, currency: p.currency, interval: p.interval, baseFee: p.baseFee.toFixed() })) };
 }
 
 /** A date field as typed (YYYY-MM-DD, UTC midnight), a datetime-local (UTC), or null when empty; a bad one is refused naming the field. */
@@ -53,10 +57,11 @@ function instant(form: FormData, name: string, label: string): Date | null | Sub
 }
 const refused = (v: unknown): v is SubscriptionOutcome => typeof v === 'object' && v !== null && 'subscription' in v;
 
-const LABELS: Record<string, string> = { plan: 'Plan', effective_at: 'Takes effect', at: 'Cancel now', start_date: 'Starts' };
+const LABELS: Record<string, string> = { plan: 'Plan', plan_version: 'Plan', effective_at: 'Takes effect', at: 'Cancel now', start_date: 'Starts' };
 
 /** What a preview showed, to check at confirmation that it still holds. */
-const previewedAs = (p: ProrationPreview): string => [p.period.start, p.at, p.from_plan.key, p.from_plan.base_fee, p.to_plan?.key ?? '', p.to_plan?.base_fee ?? '', p.net].join('|');
+const previewedAs = (p: ProrationPreview): string =>
+  [p.period.start, p.at, p.from_plan.key, p.from_plan.version, p.from_plan.base_fee, p.to_plan?.key ?? '', p.to_plan?.version ?? '', p.to_plan?.base_fee ?? '', p.net].join('|');
 
 const stale = (subscriptionId: string): SubscriptionOutcome => ({
   subscription: true,
@@ -93,18 +98,37 @@ export async function applySubscriptionForm(context: AppLoadContext, user: Signe
       case 'confirm-change': {
         const effectiveAt = instant(form, 'effective_at', LABELS.effective_at!);
         if (refused(effectiveAt)) return effectiveAt;
-        const input = { plan: formText(form, 'plan'), effective_at: effectiveAt ?? undefined };
+        const atPeriodEnd = form.get('at_period_end') === 'on';
+        if (atPeriodEnd && effectiveAt && intent === 'preview-change') {
+          return { subscription: true, ok: false, message: 'Takes effect: leave it empty for a change at the end of the current period', field: 'effective_at', subscriptionId };
+        }
+        // The plan's newest version when asked; at confirmation, the version previewed (a newer one since is "changed since the preview").
+        const version = Number(formText(form, 'plan_version')) || undefined;
+        const input = { plan: formText(form, 'plan'), plan_version: version, at_period_end: atPeriodEnd, effective_at: atPeriodEnd ? undefined : (effectiveAt ?? undefined) };
         if (intent === 'preview-change') {
           // Previewed "now" is pinned to the instant shown, so what is confirmed is what was previewed.
-          const preview = await previewPlanChange(context.prisma, organizationId, subscriptionId, { ...input, effective_at: input.effective_at ?? new Date() });
-          const fields = { plan: input.plan, effective_at: preview.at, request_key: crypto.randomUUID(), previewed: previewedAs(preview) };
-          return { subscription: true, ok: true, message: `Preview: from ${preview.from_plan.name} to ${preview.to_plan!.name} on ${preview.at.slice(0, 16).replace('T', ' ')} UTC, ${money(preview)}.`, pending: { intent: 'confirm-change', subscriptionId, fields, preview } };
+          const preview = await previewPlanChange(context.prisma, organizationId, subscriptionId, { ...input, effective_at: atPeriodEnd ? undefined : (input.effective_at ?? new Date()) });
+          const fields = {
+            plan: input.plan,
+            plan_version: String(preview.to_plan!.version),
+            ...(atPeriodEnd ? { at_period_end: 'on' } : { effective_at: preview.at }),
+            request_key: crypto.randomUUID(),
+            previewed: previewedAs(preview),
+          };
+          const when = atPeriodEnd ? `at the period end, ${preview.at.slice(0, 10)}` : `on ${preview.at.slice(0, 16).replace('T', ' ')} UTC`;
+          return { subscription: true, ok: true, message: `Preview: from ${preview.from_plan.name} to ${preview.to_plan!.name} version ${preview.to_plan!.version} ${when}, ${money(preview)}.`, pending: { intent: 'confirm-change', subscriptionId, fields, preview } };
         }
         // What is confirmed must still be what was previewed (another change since, or the period turned): else preview again.
         const now = await previewPlanChange(context.prisma, organizationId, subscriptionId, input);
         if (previewedAs(now) !== formText(form, 'previewed')) return stale(subscriptionId);
         const done = await requestPlanChange(serviceDeps(context), organizationId, subscriptionId, { ...input, request_key: formText(form, 'request_key') || crypto.randomUUID() }, requestedBy, actor);
-        return { subscription: true, ok: true, message: `Plan change to ${done.accepted.plan} from ${done.accepted.effective_at.slice(0, 16).replace('T', ' ')} UTC requested; the subscription's workflow applies it and this period's invoice prorates it.` };
+        return {
+          subscription: true,
+          ok: true,
+          message: atPeriodEnd
+            ? `Plan change to ${done.accepted.plan} version ${done.accepted.plan_version} at the end of the period (${done.accepted.effective_at.slice(0, 10)}) requested; this period is billed in full on the current plan.`
+            : `Plan change to ${done.accepted.plan} from ${done.accepted.effective_at.slice(0, 16).replace('T', ' ')} UTC requested; the subscription's workflow applies it and this period's invoice prorates it.`,
+        };
       }
       case 'preview-cancel':
       case 'confirm-cancel': {

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import { currencyCode } from '../../services/schemas/currency';
+import { currencyCode } from './currency';
 import { dec, type Dec } from '../../billing/decimal';
 import { InvalidMeterError, validateMeter } from '../../billing/meter-aggregation';
 import { InvalidPriceError, validatePrice, type PriceModel, type PriceTier } from '../../billing/price-models';
 import { FIELDS_BY_MODEL, PRICE_FIELDS, PRICE_MODELS, type PriceField } from './price-fields';
-import { emailAddress } from '../../services/schemas/email';
-import type { PlanPriceInput } from '../../services/plans';
-import { decimalInput, instantInput } from './common';
+import { emailAddress } from './email';
+import type { PlanPriceInput } from '../plans';
+import { decimalInput } from './decimal';
+import { instantInput } from './instant';
 
 /*
  * Catalog inputs: meters, plans with their prices, customers, subscriptions.
