@@ -17,16 +17,10 @@ import { createMetrics } from './metrics';
 import { GroupCommitter } from './ingest/group-commit';
 import { createOpenApiDocument } from './openapi';
 import { batchesRouter } from './routes/batches';
-import { entitlementsRouter } from './routes/entitlements';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
-import { invoiceDecisionsRouter } from './routes/invoice-decisions';
-import { creditNotesRouter } from './routes/credit-notes';
-import { invoicesReadRouter } from './routes/invoices-read';
 import { tableRouter } from './route-table';
 import { ROUTE_TABLES } from './route-tables';
-import { quotesRouter } from './routes/quotes';
-import { ratingRouter } from './routes/rating';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { exactJsonBody } from './exact-json';
 
@@ -115,12 +109,6 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use((req, _res, next) => inRequestContext(req, next));
   v1.use('/events', eventsRouter(deps, ingest));
   v1.use('/batches', batchesRouter(deps, config));
-  v1.use('/rating', ratingRouter(deps));
-  v1.use('/entitlements', entitlementsRouter(deps));
-  v1.use('/quotes', quotesRouter());
-  v1.use('/invoices', invoicesReadRouter(deps));
-  v1.use('/invoices', invoiceDecisionsRouter(deps));
-  v1.use('/invoices', creditNotesRouter(deps));
   // Operations declared in route tables (api/route-table.ts): router and document from one declaration.
   for (const table of ROUTE_TABLES) v1.use(table.mount || '/', tableRouter(table, deps, config));
   app.use('/api/v1', v1);

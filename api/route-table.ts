@@ -13,8 +13,8 @@ import { parseOrThrow } from './validation';
  * schemas it validates its path, query and body with, its answer and its
  * refusals, and what it does — and both the Express router and the OpenAPI
  * document's paths built from that one declaration, so the document cannot
- * describe a schema the route does not use. (Routes not yet in a table are
- * documented by hand in api/openapi.ts.)
+ * describe a schema the route does not use. (The ingest routes, the Stripe
+ * webhooks, health and metrics are documented by hand in api/openapi.ts.)
  */
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';

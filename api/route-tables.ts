@@ -1,6 +1,10 @@
 import type { RouteTable } from './route-table';
 import { apiKeyRoutes } from './routes/api-keys';
+import { creditNoteRoutes } from './routes/credit-notes';
 import { customerRoutes } from './routes/customers';
+import { entitlementRoutes } from './routes/entitlements';
+import { invoiceDecisionRoutes } from './routes/invoice-decisions';
+import { invoiceReadRoutes } from './routes/invoices-read';
 import { marginRoutes } from './routes/margins';
 import { revenueRoutes } from './routes/revenue';
 import { settingsRoutes } from './routes/settings';
@@ -8,6 +12,8 @@ import { meterRoutes } from './routes/meters';
 import { planFeatureRoutes } from './routes/plan-features';
 import { planRoutes } from './routes/plans';
 import { quotaLimitRoutes } from './routes/quota-limits';
+import { quoteRoutes } from './routes/quotes';
+import { ratingRoutes } from './routes/rating';
 import { reconciliationRoutes } from './routes/reconciliations';
 import { subscriptionRoutes } from './routes/subscriptions';
 import { unpricedEventRoutes } from './routes/unpriced-events';
@@ -15,4 +21,11 @@ import { providerRoutes, vendorRateRoutes } from './routes/vendor-rates';
 import { webhookDeliveryRoutes, webhookEndpointRoutes, webhookEventTypeRoutes } from './routes/webhook-endpoints';
 
 /** Every route table, mounted under /api/v1 by api/app.ts and documented by api/openapi.ts. */
-export const ROUTE_TABLES: readonly RouteTable[] = [meterRoutes, planRoutes, customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+export const ROUTE_TABLES: readonly RouteTable[] = [
+  ratingRoutes,
+  entitlementRoutes,
+  quoteRoutes,
+  invoiceReadRoutes,
+  invoiceDecisionRoutes,
+  creditNoteRoutes,
+  meterRoutes, planRoutes, customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

@@ -1,18 +1,16 @@
-import { Router } from 'express';
 import type { Pool } from 'pg';
 import { dec, toPlainString } from '../../billing/decimal';
 import { admitUnderLimit, remaining } from '../../billing/quota';
 import { quotaWindow } from '../../billing/quota-window';
-import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { applicableLimit } from '../../billing/applicable-limit';
 import { LIMIT_COLUMNS, policyOf, type QuotaLimitRow } from '../ingest/hard-quota';
-import { EntitlementRequestSchema } from '../schemas/other';
+import { route, type RouteTable } from '../route-table';
+import { EntitlementRequestSchema, EntitlementResponseSchema } from '../schemas/other';
 import { checkFeature } from '../../services/feature-check';
 import { DomainError } from '../../services/errors';
 import { priceNow } from '../../services/vendor-rates';
 import type { TokenUsage } from '../../billing/token-cost';
-import { parseOrThrow } from '../validation';
 
 /**
  * One round trip, no locks and no writes: the answer is advisory (the ingest
@@ -71,39 +69,46 @@ async function costPreview(deps: ApiDeps, organizationId: string, usage: TokenUs
   }
 }
 
-export function entitlementsRouter(deps: ApiDeps): Router {
-  const router = Router();
-  router.post('/check', async (req, res) => {
-    const caller = callerOf(req);
-    const body = parseOrThrow(EntitlementRequestSchema, req.body, 'request');
-    const now = new Date();
-    if (body.feature !== undefined) {
-      const [verdict, preview] = await Promise.all([
-        checkFeature(deps.pgPool, caller.organizationId, { customerExternalId: body.customer_external_id, feature: body.feature, quantity: body.quantity }, now),
-        costPreview(deps, caller.organizationId, body.estimated_usage),
-      ]);
-      res.json({
-        allowed: verdict.allowed,
-        reason: verdict.reason,
-        limit: verdict.limit,
-        mode: null,
-        used: null,
-        remaining: null,
-        reset_at: null,
-        feature: body.feature,
-        kind: verdict.kind,
-        value: verdict.value,
-        plan_key: verdict.planKey,
-        upgrade_options: verdict.upgradeOptions.map((o) => ({ plan_key: o.planKey, plan_name: o.planName, reason: o.reason })),
-        ...preview,
-      });
-      return;
-    }
-    const [quota, preview] = await Promise.all([
-      check(deps.pgPool, caller.organizationId, body.customer_external_id, body.event_type!, body.quantity, now),
-      costPreview(deps, caller.organizationId, body.estimated_usage),
-    ]);
-    res.json({ ...quota, ...preview });
-  });
-  return router;
-}
+export const entitlementRoutes: RouteTable = {
+  mount: '/entitlements',
+  routes: [
+    route({
+      method: 'post',
+      path: '/check',
+      summary: 'Would this quantity be allowed now: under a quota (event_type), or by the customer\'s plans (feature)?',
+      description:
+        'Send event_type or feature, one of them. A quota answer has the limit in effect and the usage in its window; a feature answer the deciding plan, the feature\'s kind and limit or value, and when refused the newest version of the organization\'s other active plans in the customer\'s currencies that would grant it, cheapest first. A customer is on the plans its subscriptions are on now (a plan change or cancellation counts from when it takes effect). Either answer says why in words; with estimated_usage it also prices the call at the vendor rate in effect.',
+      body: EntitlementRequestSchema,
+      ok: { description: 'Allowed or not, and why', schema: EntitlementResponseSchema },
+      handle: async (deps, { caller, body }) => {
+        const now = new Date();
+        if (body.feature !== undefined) {
+          const [verdict, preview] = await Promise.all([
+            checkFeature(deps.pgPool, caller.organizationId, { customerExternalId: body.customer_external_id, feature: body.feature, quantity: body.quantity }, now),
+            costPreview(deps, caller.organizationId, body.estimated_usage),
+          ]);
+          return {
+            allowed: verdict.allowed,
+            reason: verdict.reason,
+            limit: verdict.limit,
+            mode: null,
+            used: null,
+            remaining: null,
+            reset_at: null,
+            feature: body.feature,
+            kind: verdict.kind,
+            value: verdict.value,
+            plan_key: verdict.planKey,
+            upgrade_options: verdict.upgradeOptions.map((o) => ({ plan_key: o.planKey, plan_name: o.planName, reason: o.reason })),
+            ...preview,
+          };
+        }
+        const [quota, preview] = await Promise.all([
+          check(deps.pgPool, caller.organizationId, body.customer_external_id, body.event_type!, body.quantity, now),
+          costPreview(deps, caller.organizationId, body.estimated_usage),
+        ]);
+        return { ...quota, ...preview };
+      },
+    }),
+  ],
+};

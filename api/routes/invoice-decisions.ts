@@ -1,18 +1,27 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { Router, type Response } from 'express';
 import type { z } from 'zod';
 import { formatMoney, minorUnits } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { adjustUpdate, approveUpdate, redraftUpdate, rejectUpdate, voidUpdate, writeOffUpdate, type DecisionResult } from '../../temporal/billing-messages';
 import { apiKeyDecider, type DeciderRef } from '../../prisma/audit';
 import { ReissueNotPossible, requestReissue } from '../../temporal/reissue';
-import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
-import { AdjustRequestSchema, ApproveRequestSchema, InvoiceParamsSchema, RedraftRequestSchema, RejectRequestSchema, VoidRequestSchema, WriteOffRequestSchema } from '../schemas/invoices';
-import { parseOrThrow, type FieldProblem } from '../validation';
+import { answer, route, type RouteTable } from '../route-table';
+import {
+  AdjustRequestSchema,
+  ApproveRequestSchema,
+  DecisionResultSchema,
+  InvoiceParamsSchema,
+  RedraftRequestSchema,
+  ReissuePendingSchema,
+  RejectRequestSchema,
+  VoidRequestSchema,
+  WriteOffRequestSchema,
+} from '../schemas/invoices';
+import type { FieldProblem } from '../validation';
 import { findInvoice, type InvoiceRow } from './invoices-read';
 
 /**
@@ -92,66 +101,140 @@ function checkNotNegative(total: { toString(): string }, lines: { amount: string
 
 const resultJson = (r: DecisionResult, currency: string) => ({ invoice_id: r.invoiceId, status: r.status, total: formatMoney(dec(r.total), currency) });
 
-export function invoiceDecisionsRouter(deps: ApiDeps): Router {
-  const router = Router();
+type Notice = { description: string; schema: z.ZodType };
 
-  /**
-   * POST /:id/<path>: the body checked by `schema` (and `check`, against the stored invoice), then sent as `update`.
-   * `notRunning`, when given, answers instead of the 409 for an invoice whose billing run has ended.
-   */
-  function decision<T>(
-    path: string,
-    schema: z.ZodType<T>,
-    update: UpdateDefinition<DecisionResult, [T & { approver: DeciderRef }]>,
-    options: { check?: (body: T, invoice: InvoiceRow) => void; notRunning?: (request: T & { approver: DeciderRef }, invoice: InvoiceRow, res: Response) => Promise<void> } = {},
-  ): void {
-    router.post(`/:id/${path}`, async (req, res) => {
-      const caller = callerOf(req);
-      const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
-      const body = parseOrThrow(schema, req.body, 'request');
-      const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
-      options.check?.(body, invoice);
+/**
+ * POST /invoices/{id}/<path>: the body checked by `schema` (and `check`, against the stored invoice), then sent as `update`.
+ * `notRunning`, when given, answers instead of the 409 for an invoice whose billing run has ended.
+ */
+function decision<T>(spec: {
+  path: string;
+  summary: string;
+  description: string;
+  schema: z.ZodType<T>;
+  update: UpdateDefinition<DecisionResult, [T & { approver: DeciderRef }]>;
+  ok: string;
+  alsoOk?: Record<string, Notice>;
+  refused: string;
+  unanswered?: string;
+  check?: (body: T, invoice: InvoiceRow) => void;
+  notRunning?: (deps: ApiDeps, request: T & { approver: DeciderRef }, invoice: InvoiceRow) => Promise<unknown>;
+}) {
+  return route({
+    method: 'post',
+    path: `/{id}/${spec.path}`,
+    summary: spec.summary,
+    description: spec.description,
+    params: InvoiceParamsSchema,
+    body: spec.schema,
+    ok: { description: spec.ok, schema: DecisionResultSchema },
+    ...(spec.alsoOk ? { alsoOk: spec.alsoOk } : {}),
+    errors: {
+      '404': 'No such invoice in your organization',
+      '409': spec.refused,
+      '503': spec.unanswered ?? 'The billing run did not answer in time; the decision may still apply',
+    },
+    handle: async (deps, { caller, params, body }) => {
+      const invoice = await findInvoice(deps.prisma, caller.organizationId, params.id);
+      spec.check?.(body, invoice);
       // The decision names the calling key; a request body cannot say who decided.
       const request = { ...body, approver: apiKeyDecider(caller.apiKeyId) };
-      let result;
       try {
-        result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(update, { args: [request] }));
+        const result = await decide(deps, invoice, (client, workflowId) => client.workflow.getHandle(workflowId).executeUpdate(spec.update, { args: [request] }));
+        return resultJson(result, invoice.currency);
       } catch (err) {
-        if (!(options.notRunning && err instanceof ApiError && err.code === 'WORKFLOW_NOT_RUNNING')) throw err;
-        await options.notRunning(request, invoice, res);
-        return;
+        if (!(spec.notRunning && err instanceof ApiError && err.code === 'WORKFLOW_NOT_RUNNING')) throw err;
+        return spec.notRunning(deps, request, invoice);
       }
-      res.json(resultJson(result, invoice.currency));
-    });
-  }
-
-  /** A re-draft once the period's billing run has ended is a re-issue (temporal/reissue.ts): a new run drafts the corrected revision. */
-  async function reissue(request: { approver: DeciderRef; reason: string }, invoice: InvoiceRow, res: Response): Promise<void> {
-    let outcome;
-    try {
-      outcome = await requestReissue(deps, invoice.organizationId, invoice.id, { by: request.approver, reason: request.reason });
-    } catch (err) {
-      if (err instanceof ReissueNotPossible) throw new ApiError(409, 'INVALID_STATE', err.message, { workflow_id: invoice.workflowId });
-      throw err;
-    }
-    if (outcome.kind === 'refused') throw new ApiError(409, 'INVALID_STATE', outcome.message, { workflow_id: outcome.workflowId });
-    if (outcome.kind === 'pending') {
-      res.status(202).json({ invoice_id: null, status: 'drafting', workflow_id: outcome.workflowId });
-      return;
-    }
-    res.json({ ...resultJson({ invoiceId: outcome.invoice.id, status: outcome.runStatus, total: outcome.invoice.total.toString() }, invoice.currency), workflow_id: outcome.workflowId });
-  }
-
-  decision('approve', ApproveRequestSchema, approveUpdate);
-  decision('adjust', AdjustRequestSchema, adjustUpdate, {
-    check: (body, invoice) => {
-      checkMinorUnits(body.lines, invoice.currency);
-      checkNotNegative(invoice.total, body.lines, invoice.currency);
     },
   });
-  decision('reject', RejectRequestSchema, rejectUpdate);
-  decision('redraft', RedraftRequestSchema, redraftUpdate, { notRunning: reissue });
-  decision('write-off', WriteOffRequestSchema, writeOffUpdate);
-  decision('void', VoidRequestSchema, voidUpdate);
-  return router;
 }
+
+/** A re-draft once the period's billing run has ended is a re-issue (temporal/reissue.ts): a new run drafts the corrected revision. */
+async function reissue(deps: ApiDeps, request: { approver: DeciderRef; reason: string }, invoice: InvoiceRow): Promise<unknown> {
+  let outcome;
+  try {
+    outcome = await requestReissue(deps, invoice.organizationId, invoice.id, { by: request.approver, reason: request.reason });
+  } catch (err) {
+    if (err instanceof ReissueNotPossible) throw new ApiError(409, 'INVALID_STATE', err.message, { workflow_id: invoice.workflowId });
+    throw err;
+  }
+  if (outcome.kind === 'refused') throw new ApiError(409, 'INVALID_STATE', outcome.message, { workflow_id: outcome.workflowId });
+  if (outcome.kind === 'pending') return answer(202, { invoice_id: null, status: 'drafting', workflow_id: outcome.workflowId });
+  return { ...resultJson({ invoiceId: outcome.invoice.id, status: outcome.runStatus, total: outcome.invoice.total.toString() }, invoice.currency), workflow_id: outcome.workflowId };
+}
+
+const sentAs = (update: string) => `Sent as the \`${update}\` Update to the invoice's billing run, which validates it against its state and answers with the result.`;
+const APPLIED = 'Applied by the billing run';
+
+/** Finance's decisions on an invoice, each a workflow Update to its billing run. */
+export const invoiceDecisionRoutes: RouteTable = {
+  mount: '/invoices',
+  routes: [
+    decision({
+      path: 'approve',
+      summary: 'Approve a draft invoice',
+      description: sentAs('approve'),
+      schema: ApproveRequestSchema,
+      update: approveUpdate,
+      ok: APPLIED,
+      refused: 'INVALID_STATE: the billing run refused it (e.g. already approved, or rejected); WORKFLOW_NOT_RUNNING: the run has ended',
+    }),
+    decision({
+      path: 'adjust',
+      summary: 'Add adjustment lines to a draft invoice',
+      description: sentAs('adjust'),
+      schema: AdjustRequestSchema,
+      update: adjustUpdate,
+      ok: APPLIED,
+      refused: 'INVALID_STATE: the billing run refused it (e.g. cannot adjust an approved invoice); WORKFLOW_NOT_RUNNING: the run has ended',
+      check: (body, invoice) => {
+        checkMinorUnits(body.lines, invoice.currency);
+        checkNotNegative(invoice.total, body.lines, invoice.currency);
+      },
+    }),
+    decision({
+      path: 'reject',
+      summary: 'Reject a draft invoice',
+      description: sentAs('reject'),
+      schema: RejectRequestSchema,
+      update: rejectUpdate,
+      ok: APPLIED,
+      refused: 'INVALID_STATE: the billing run refused it (e.g. already approved); WORKFLOW_NOT_RUNNING: the run has ended',
+    }),
+    decision({
+      path: 'redraft',
+      summary: 'Draft a period again, as its next revision (a corrected invoice, or a re-issue)',
+      description:
+        'While the period\'s billing run waits for it (a rejected draft, or an invoice voided while collected): sent as the `redraft` Update, which closes the period again from its usage as it now stands (late events included) into a new draft revision and waits for approval. Once that run has ended, a re-issue: allowed for a rejected or void invoice, one credited in full (every credit note issued), or an open or uncollectible one with no credit note, which is voided in Stripe first (idempotency key from our id). A re-issue run `billing-run:<subscription>:<period start>:reissue:<invoice id>` drafts the new revision and takes it through approval, Stripe and collection; asking twice starts one run. Either way the replaced revision stays, with its lines and audit trail, and bills nothing from then on; its events move to the new one.',
+      schema: RedraftRequestSchema,
+      update: redraftUpdate,
+      ok: 'The new revision is drafted; invoice_id names it (and workflow_id the re-issue run, after the billing run ended)',
+      alsoOk: { '202': { description: 'A re-issue: the re-issue run is still drafting (a slow void in Stripe); follow workflow_id', schema: ReissuePendingSchema } },
+      refused:
+        'INVALID_STATE: this invoice is not re-drafted now (awaiting approval, paid and not credited in full, replaced already…), with the reason; or the re-draft failed (a price that cannot be computed, Stripe refusing the void)',
+      notRunning: reissue,
+    }),
+    decision({
+      path: 'write-off',
+      summary: 'Write a rejected (or void) invoice\'s period off',
+      description:
+        'Sent as the `writeOff` Update to the rejected invoice\'s billing run: the period is billed at nothing, on purpose, and the run ends. The invoice keeps its lines and its events (so no later close bills them as late usage) and never counts as billed; events of the period that arrive later are billed as late usage on their own.',
+      schema: WriteOffRequestSchema,
+      update: writeOffUpdate,
+      ok: 'Written off',
+      refused: 'INVALID_STATE: only a rejected draft or a void invoice can be written off; WORKFLOW_NOT_RUNNING: the run has ended',
+    }),
+    decision({
+      path: 'void',
+      summary: 'Void a finalized invoice still being collected',
+      description:
+        'Sent as the `void` Update to the invoice\'s billing run while it collects (payment attempts or the retry schedule): it waits for an attempt under way, voids the invoice in Stripe (idempotency key from our id) and here, stops collecting, and waits for the period to be re-drafted (POST …/redraft: a corrected invoice, approved, finalized and collected anew) or written off. A void invoice bills nothing. A paid invoice is credited with a credit note instead.',
+      schema: VoidRequestSchema,
+      update: voidUpdate,
+      ok: 'Voided; the run waits for a re-draft or a write-off',
+      refused: 'INVALID_STATE: only an invoice being collected can be voided (a paid one takes a credit note); WORKFLOW_NOT_RUNNING: the run has ended',
+      unanswered: 'The billing run did not answer in time; the void may still apply',
+    }),
+  ],
+};

@@ -1,15 +1,12 @@
-import { Router } from 'express';
 import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { dec, toPlainString } from '../../billing/decimal';
 import type { InvoiceLineModel, InvoiceModel, PrismaClient, UsageSnapshotModel } from '../../prisma/client';
-import { callerOf } from '../auth';
-import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { decodeCursor, encodeCursor } from '../ingest/list-events';
-import { InvoiceLineParamsSchema, InvoiceListQuerySchema, InvoiceParamsSchema, LineEventsQuerySchema } from '../schemas/invoices';
+import { route, type RouteTable } from '../route-table';
+import { InvoiceLineParamsSchema, InvoiceListQuerySchema, InvoicePageSchema, InvoiceParamsSchema, InvoiceSchema, LineEventPageSchema, LineEventsQuerySchema } from '../schemas/invoices';
 import { readLineEvents } from '../../prisma/usage-claims';
 import { creditNoteJson, readCreditNotes } from './credit-notes';
-import { parseOrThrow } from '../validation';
 import { UUID } from './catalog-common';
 
 export type InvoiceRow = InvoiceModel & { customer: { externalId: string } };
@@ -133,74 +130,88 @@ async function invoiceJson(prisma: PrismaClient, invoice: InvoiceRow) {
   };
 }
 
-export function invoicesReadRouter(deps: ApiDeps): Router {
-  const router = Router();
+const noInvoice = { '404': 'No such invoice in your organization' };
 
-  router.get('/', async (req, res) => {
-    const caller = callerOf(req);
-    const query = parseOrThrow(InvoiceListQuerySchema, req.query, 'query');
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    // Newest period first, keyset-paged on (period_start, id).
-    const rows = await deps.prisma.invoice.findMany({
-      where: {
-        organizationId: caller.organizationId,
-        ...(query.status ? { status: query.status } : {}),
-        ...(query.customer ? { customer: { externalId: query.customer } } : {}),
-        ...(query.subscription ? { subscriptionId: query.subscription } : {}),
-        ...(after ? { OR: [{ periodStart: { lt: after.timestamp } }, { periodStart: after.timestamp, id: { lt: after.id } }] } : {}),
+export const invoiceReadRoutes: RouteTable = {
+  mount: '/invoices',
+  routes: [
+    route({
+      method: 'get',
+      path: '',
+      summary: 'List invoices, newest period first',
+      query: InvoiceListQuerySchema,
+      ok: { description: 'One page of invoices (without lines)', schema: InvoicePageSchema },
+      handle: async (deps, { caller, query }) => {
+        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+        // Newest period first, keyset-paged on (period_start, id).
+        const rows = await deps.prisma.invoice.findMany({
+          where: {
+            organizationId: caller.organizationId,
+            ...(query.status ? { status: query.status } : {}),
+            ...(query.customer ? { customer: { externalId: query.customer } } : {}),
+            ...(query.subscription ? { subscriptionId: query.subscription } : {}),
+            ...(after ? { OR: [{ periodStart: { lt: after.timestamp } }, { periodStart: after.timestamp, id: { lt: after.id } }] } : {}),
+          },
+          orderBy: [{ periodStart: 'desc' }, { id: 'desc' }],
+          take: query.limit + 1,
+          include: { customer: { select: { externalId: true } } },
+        });
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return {
+          data: page.map(invoiceSummaryJson),
+          next_cursor: rows.length > query.limit && last ? encodeCursor({ timestamp: last.periodStart, id: last.id }) : null,
+        };
       },
-      orderBy: [{ periodStart: 'desc' }, { id: 'desc' }],
-      take: query.limit + 1,
-      include: { customer: { select: { externalId: true } } },
-    });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    res.json({
-      data: page.map(invoiceSummaryJson),
-      next_cursor: rows.length > query.limit && last ? encodeCursor({ timestamp: last.periodStart, id: last.id }) : null,
-    });
-  });
+    }),
+    route({
+      method: 'get',
+      path: '/{id}',
+      summary: 'An invoice with its lines, the snapshots behind each line, and its audit history',
+      params: InvoiceParamsSchema,
+      ok: { description: 'The invoice', schema: InvoiceSchema },
+      errors: noInvoice,
+      handle: async (deps, { caller, params }) => invoiceJson(deps.prisma, await findInvoice(deps.prisma, caller.organizationId, params.id)),
+    }),
+    route({
+      method: 'get',
+      path: '/{id}/lines/{lineId}/events',
+      summary: 'The usage events an invoice line billed, oldest first',
+      params: InvoiceLineParamsSchema,
+      query: LineEventsQuerySchema,
+      ok: { description: 'One page of events', schema: LineEventPageSchema },
+      errors: { '404': 'No such invoice in your organization, or the line is not one of its lines' },
+      handle: async (deps, { caller, params, query }) => {
+        const { id, lineId } = params;
+        const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
+        const noLine = new ApiError(404, 'NOT_FOUND', `Invoice ${id} has no line ${lineId}`);
+        if (!UUID.test(lineId)) throw noLine;
+        const line = await deps.prisma.invoiceLine.findFirst({ where: { id: lineId, invoiceId: invoice.id, organizationId: caller.organizationId }, select: { id: true } });
+        if (!line) throw noLine;
 
-  router.get('/:id', async (req, res) => {
-    const caller = callerOf(req);
-    const { id } = parseOrThrow(InvoiceParamsSchema, req.params, 'path');
-    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
-    res.json(await invoiceJson(deps.prisma, invoice));
-  });
-
-  router.get('/:id/lines/:lineId/events', async (req, res) => {
-    const caller = callerOf(req);
-    const { id, lineId } = parseOrThrow(InvoiceLineParamsSchema, req.params, 'path');
-    const query = parseOrThrow(LineEventsQuerySchema, req.query, 'query');
-    const invoice = await findInvoice(deps.prisma, caller.organizationId, id);
-    const noLine = new ApiError(404, 'NOT_FOUND', `Invoice ${id} has no line ${lineId}`);
-    if (!UUID.test(lineId)) throw noLine;
-    const line = await deps.prisma.invoiceLine.findFirst({ where: { id: lineId, invoiceId: invoice.id, organizationId: caller.organizationId }, select: { id: true } });
-    if (!line) throw noLine;
-
-    // Oldest first; a line's events are one customer's of one type in its period (an index range).
-    const rows = await readLineEvents(deps.prisma, {
-      organizationId: caller.organizationId,
-      lineId: line.id,
-      ...(query.cursor !== undefined ? { after: decodeCursor(query.cursor) } : {}),
-      limit: query.limit + 1,
-    });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    res.json({
-      data: page.map((e) => ({
-        id: e.id,
-        idempotency_key: e.idempotency_key,
-        event_type: e.event_type,
-        quantity: toPlainString(dec(e.quantity)),
-        timestamp: e.timestamp.toISOString(),
-        customer_external_id: e.customer_external_id,
-        cost: plain(e.cost),
-        revenue: plain(e.revenue),
-      })),
-      next_cursor: rows.length > query.limit && last ? encodeCursor({ timestamp: last.timestamp, id: last.id }) : null,
-    });
-  });
-
-  return router;
-}
+        // Oldest first; a line's events are one customer's of one type in its period (an index range).
+        const rows = await readLineEvents(deps.prisma, {
+          organizationId: caller.organizationId,
+          lineId: line.id,
+          ...(query.cursor !== undefined ? { after: decodeCursor(query.cursor) } : {}),
+          limit: query.limit + 1,
+        });
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return {
+          data: page.map((e) => ({
+            id: e.id,
+            idempotency_key: e.idempotency_key,
+            event_type: e.event_type,
+            quantity: toPlainString(dec(e.quantity)),
+            timestamp: e.timestamp.toISOString(),
+            customer_external_id: e.customer_external_id,
+            cost: plain(e.cost),
+            revenue: plain(e.revenue),
+          })),
+          next_cursor: rows.length > query.limit && last ? encodeCursor({ timestamp: last.timestamp, id: last.id }) : null,
+        };
+      },
+    }),
+  ],
+};

@@ -1,11 +1,11 @@
-import { Router } from 'express';
 import { formatMoney, roundMoney, stripeExponent, toStripeAmount } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import { InvalidPriceError, priceQuantity } from '../../billing/price-models';
 import { InvalidProrationError, prorate } from '../../billing/proration';
 import { ApiError } from '../errors';
-import { PriceQuoteRequestSchema, ProrationQuoteRequestSchema } from '../schemas/quotes';
-import { parseOrThrow, type FieldProblem } from '../validation';
+import { route, type RouteTable } from '../route-table';
+import { PriceQuoteRequestSchema, PriceQuoteResponseSchema, ProrationQuoteRequestSchema, ProrationQuoteResponseSchema } from '../schemas/quotes';
+import type { FieldProblem } from '../validation';
 
 /** billing/ names fields as `price.tiers[1].up_to`; the API's convention (zod paths) is `price.tiers.1.up_to`. */
 const apiFieldName = (field: string): string => field.replace(/\[(\d+)\]/g, '.$1');
@@ -35,52 +35,63 @@ function amountMinor(amount: Dec, currency: string): number {
 }
 
 /** Stateless "what will this cost" answers on the same money rules the invoices use. */
-export function quotesRouter(): Router {
-  const router = Router();
-
-  router.post('/price', (req, res) => {
-    const body = parseOrThrow(PriceQuoteRequestSchema, req.body, 'request');
-    const priced = orInvalid(() => priceQuantity(body.price, body.quantity, body.currency));
-    res.json({
-      currency: body.currency,
-      quantity: toPlainString(body.quantity),
-      amount: formatMoney(priced.amount, body.currency),
-      amount_minor: amountMinor(priced.amount, body.currency),
-      tiers: priced.tiers.map((t) => ({
-        from: toPlainString(t.from),
-        to: t.to === null ? null : toPlainString(t.to),
-        quantity: toPlainString(t.quantity),
-        unit_amount: toPlainString(t.unitAmount),
-        flat_amount: toPlainString(t.flatAmount),
-        amount: formatMoney(t.amount, body.currency),
-      })),
-    });
-  });
-
-  router.post('/proration', (req, res) => {
-    const body = parseOrThrow(ProrationQuoteRequestSchema, req.body, 'request');
-    const result = orInvalid(() =>
-      prorate({
-        periodStart: body.period_start,
-        periodEnd: body.period_end,
-        changeAt: body.change_at,
-        fromAmount: body.from_amount,
-        toAmount: body.to_amount,
-        currency: body.currency,
-        mode: body.mode,
-      }),
-    );
-    const amounts = {
-      credit: formatMoney(result.credit, body.currency),
-      charge: formatMoney(result.charge, body.currency),
-      net: formatMoney(result.net, body.currency),
-    };
-    res.json(
-      body.mode === 'day'
-        ? { ...amounts, days_remaining: result.remaining, days_in_period: result.total }
-        : { ...amounts, seconds_remaining: result.remaining, seconds_in_period: result.total },
-    );
-  });
-
-  return router;
-}
+export const quoteRoutes: RouteTable = {
+  mount: '/quotes',
+  routes: [
+    route({
+      method: 'post',
+      path: '/price',
+      summary: 'What a quantity costs under a price model, with its tier breakdown',
+      description: 'Stateless. Each tier is rounded on its own (half away from zero, to the currency\'s minor unit) and amount is their sum.',
+      body: PriceQuoteRequestSchema,
+      ok: { description: 'The amount and its tier breakdown', schema: PriceQuoteResponseSchema },
+      handle: (_deps, { body }) => {
+        const priced = orInvalid(() => priceQuantity(body.price, body.quantity, body.currency));
+        return {
+          currency: body.currency,
+          quantity: toPlainString(body.quantity),
+          amount: formatMoney(priced.amount, body.currency),
+          amount_minor: amountMinor(priced.amount, body.currency),
+          tiers: priced.tiers.map((t) => ({
+            from: toPlainString(t.from),
+            to: t.to === null ? null : toPlainString(t.to),
+            quantity: toPlainString(t.quantity),
+            unit_amount: toPlainString(t.unitAmount),
+            flat_amount: toPlainString(t.flatAmount),
+            amount: formatMoney(t.amount, body.currency),
+          })),
+        };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/proration',
+      summary: 'What a mid-period plan change credits and charges',
+      description:
+        'Stateless. fraction = time from change_at (inclusive) to period_end (exclusive) ÷ the period; the credit for the old fee and the charge for the new one are each rounded on their own.',
+      body: ProrationQuoteRequestSchema,
+      ok: { description: 'days_* in day mode, seconds_* in second mode', schema: ProrationQuoteResponseSchema },
+      handle: (_deps, { body }) => {
+        const result = orInvalid(() =>
+          prorate({
+            periodStart: body.period_start,
+            periodEnd: body.period_end,
+            changeAt: body.change_at,
+            fromAmount: body.from_amount,
+            toAmount: body.to_amount,
+            currency: body.currency,
+            mode: body.mode,
+          }),
+        );
+        const amounts = {
+          credit: formatMoney(result.credit, body.currency),
+          charge: formatMoney(result.charge, body.currency),
+          net: formatMoney(result.net, body.currency),
+        };
+        return body.mode === 'day'
+          ? { ...amounts, days_remaining: result.remaining, days_in_period: result.total }
+          : { ...amounts, seconds_remaining: result.remaining, seconds_in_period: result.total };
+      },
+    }),
+  ],
+};
