@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { judgeFeature, upgradeOptions, type FeatureKind, type FeatureVerdict, type PlanFeatureGrant } from '../billing/entitlements';
 import { dec, toPlainString } from '../billing/decimal';
+import { planInEffectSql } from '../prisma/plan-reads';
 
 /**
  * Is a customer entitled to a feature now (POST /api/v1/entitlements/check
@@ -31,10 +32,7 @@ export async function checkFeature(
     // the period), on the plan in effect now: billing/draft-inputs.ts planTimeline, the newest change in effect,
     // else the first change's old plan, else its plan.
     text: `WITH own AS (
-             SELECT COALESCE(
-                      (SELECT ch.to_plan_id FROM subscription_plan_changes AS ch WHERE ch.subscription_id = s.id AND ch.effective_at <= $4 ORDER BY ch.effective_at DESC LIMIT 1),
-                      (SELECT ch.from_plan_id FROM subscription_plan_changes AS ch WHERE ch.subscription_id = s.id ORDER BY ch.effective_at ASC LIMIT 1),
-                      s.plan_id) AS plan_id
+             SELECT ${planInEffectSql('s', '$4')} AS plan_id
                FROM subscriptions AS s
                JOIN customers AS c ON c.id = s.customer_id
               WHERE c.organization_id = $1 AND c.external_id = $2 AND s.start_date <= $4

@@ -2,9 +2,9 @@ import { dec, toPlainString, type Dec } from '../billing/decimal';
 import type { PriceModel } from '../billing/price-models';
 import { priceFromRow } from '../billing/stored-price';
 import { writeAudit, type AuditActor } from '../prisma/audit';
-import type { PlanModel, PlanPriceModel, Prisma, PrismaClient } from '../prisma/client';
+import { Prisma, type PlanModel, type PlanPriceModel, type PrismaClient } from '../prisma/client';
 import { isUniqueViolation } from '../prisma/errors';
-import { latestPlan } from '../prisma/plan-reads';
+import { latestPlan, planInEffectSql } from '../prisma/plan-reads';
 import { DomainError, invalidField } from './errors';
 import { priceColumns, priceJson } from './plan-prices';
 
@@ -176,13 +176,20 @@ export async function getPlan(prisma: PrismaClient, organizationId: string, key:
   return planJson(await prisma.plan.findUniqueOrThrow({ where: { id: plan.id }, include: withPrices }));
 }
 
-/** Every version of a plan, newest first, each with how many subscriptions are on it and not canceled. */
+/** Every version of a plan, newest first, each with how many subscriptions are on it now (not canceled, the plan in effect). */
 export async function listPlanVersions(prisma: PrismaClient, organizationId: string, key: string): Promise<{ data: (PlanJson & { subscriptions: number })[] }> {
-  const rows = await prisma.plan.findMany({
-    where: { organizationId, key },
-    include: { ...withPrices, _count: { select: { subscriptions: { where: { status: { not: 'canceled' } } } } } },
-    orderBy: { version: 'desc' },
-  });
+  const rows = await prisma.plan.findMany({ where: { organizationId, key }, include: withPrices, orderBy: { version: 'desc' } });
   if (rows.length === 0) throw new DomainError('not_found', 'NOT_FOUND', `No plan ${key}`);
-  return { data: rows.map((p) => ({ ...planJson(p), subscriptions: p._count.subscriptions })) };
+  // A recorded change moves a subscription's plan_id at once even when it takes effect later (at the period end):
+  // count each subscription on the plan in effect now, by the invoice's rule (billing/draft-inputs.ts planTimeline).
+  const counts = await prisma.$queryRaw<{ plan_id: string; n: number }[]>`
+    SELECT plan_id, count(*)::int AS n FROM (
+      SELECT ${Prisma.raw(planInEffectSql('s', 'now()'))} AS plan_id
+        FROM subscriptions AS s
+       WHERE s.organization_id = ${organizationId}::uuid AND s.status <> 'canceled'
+         AND (s.plan_id = ANY(${rows.map((r) => r.id)}::uuid[])
+              OR EXISTS (SELECT 1 FROM subscription_plan_changes AS ch WHERE ch.subscription_id = s.id AND ch.from_plan_id = ANY(${rows.map((r) => r.id)}::uuid[])))
+    ) AS on_plan GROUP BY plan_id`;
+  const byPlan = new Map(counts.map((c) => [c.plan_id, c.n]));
+  return { data: rows.map((p) => ({ ...planJson(p), subscriptions: byPlan.get(p.id) ?? 0 })) };
 }

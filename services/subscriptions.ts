@@ -5,7 +5,7 @@ import { dec, toPlainString } from '../billing/decimal';
 import { planTimeline } from '../billing/draft-inputs';
 import { prorate, utcDaysBetween, type ProrationMode } from '../billing/proration';
 import { writeAudit, type AuditActor } from '../prisma/audit';
-import type { PlanModel, PrismaClient, SubscriptionModel } from '../prisma/client';
+import type { PlanModel, Prisma, PrismaClient, SubscriptionModel } from '../prisma/client';
 import type { Requester } from '../temporal/billing-messages';
 import { subscriptionWorkflowId } from '../temporal/names';
 import {
@@ -40,9 +40,23 @@ export interface SubscriptionServiceDeps {
 }
 
 type Interval = 'month' | 'quarter' | 'year';
-type SubscriptionRow = SubscriptionModel & { customer: { externalId: string }; plan: { key: string; version: number; name: string; interval: Interval; currency: string; baseFee: PlanModel['baseFee'] } };
+type PlanSide = Pick<PlanModel, 'id' | 'key' | 'version' | 'name' | 'baseFee'>;
+type SubscriptionRow = SubscriptionModel & {
+  customer: { externalId: string };
+  plan: { key: string; version: number; name: string; interval: Interval; currency: string; baseFee: PlanModel['baseFee'] };
+  planChanges: { effectiveAt: Date; fromPlan: PlanSide; toPlan: PlanSide }[];
+};
 
-const related = { customer: { select: { externalId: true } }, plan: { select: { key: true, version: true, name: true, interval: true, currency: true, baseFee: true } } } as const;
+const side = { select: { id: true, key: true, version: true, name: true, baseFee: true } } as const;
+const related = {
+  customer: { select: { externalId: true } },
+  plan: { select: { key: true, version: true, name: true, interval: true, currency: true, baseFee: true } },
+  // A recorded change moves the subscription's plan at once, even when it takes effect later: the timeline says which is in effect.
+  planChanges: { orderBy: [{ effectiveAt: 'asc' as const }, { createdAt: 'asc' as const }], select: { effectiveAt: true, fromPlan: side, toPlan: side } },
+} satisfies Prisma.SubscriptionInclude;
+
+/** The plan in effect at `at` (billing/draft-inputs.ts planTimeline, the invoice's own rule). */
+const planInEffect = (s: SubscriptionRow, at: Date): PlanSide => planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, version: s.plan.version, name: s.plan.name, baseFee: s.plan.baseFee }, s.planChanges)(at);
 
 
 const invalid = invalidField;
@@ -55,12 +69,13 @@ export function currentPeriod(s: Pick<SubscriptionRow, 'status' | 'startDate' | 
 
 export function subscriptionJson(s: SubscriptionRow, at: Date) {
   const period = currentPeriod(s, at);
+  const plan = planInEffect(s, at);
   return {
     id: s.id,
     customer_id: s.customerId,
     customer_external_id: s.customer.externalId,
-    plan: s.plan.key,
-    plan_version: s.plan.version,
+    plan: plan.key,
+    plan_version: plan.version,
     status: s.status,
     start_date: s.startDate.toISOString(),
     billing_anchor_day: s.billingAnchorDay,
@@ -240,11 +255,8 @@ async function prorationMode(prisma: PrismaClient, organizationId: string): Prom
   return org.prorationMode === 'second' ? 'second' : 'day';
 }
 
-type PlanSide = Pick<PlanModel, 'id' | 'key' | 'version' | 'name' | 'baseFee'>;
-
 /** The subscription's recorded plan changes, oldest first, and the plan in effect at any instant (the invoice's own timeline). */
 async function planChanges(prisma: PrismaClient, s: SubscriptionRow) {
-  const side = { select: { id: true, key: true, version: true, name: true, baseFee: true } } as const;
   const changes = await prisma.subscriptionPlanChange.findMany({ where: { subscriptionId: s.id }, orderBy: [{ effectiveAt: 'asc' }, { createdAt: 'asc' }], include: { fromPlan: side, toPlan: side } });
   return { changes, planAt: planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, version: s.plan.version, name: s.plan.name, baseFee: s.plan.baseFee }, changes) };
 }
@@ -289,8 +301,13 @@ async function checkedPlanChange(prisma: PrismaClient, organizationId: string, i
   if (recorded) {
     // (A retry that leaves effective_at to "now" cannot repeat the instant: its plan must match.)
     const sameInstant = input.effective_at === undefined || recorded.effectiveAt.getTime() === effectiveAt.getTime();
-    if (recorded.toPlanId === plan.id && sameInstant) return { subscription, period, plan, from, effectiveAt };
+    // A retry that named no version is the same request even if a newer version was made since.
+    const samePlan = input.plan_version === undefined ? recorded.toPlan.key === input.plan : recorded.toPlanId === plan.id;
+    if (samePlan && sameInstant) return { subscription, period, plan: { ...plan, id: recorded.toPlanId, version: recorded.toPlan.version }, from, effectiveAt: recorded.effectiveAt };
     throw new DomainError('conflict', 'REQUEST_KEY_REUSED', `request_key ${input.request_key} was used for a change to ${recorded.toPlan.key} version ${recorded.toPlan.version} at ${recorded.effectiveAt.toISOString()}; use a new key for another change`, 'request_key');
+  }
+  if (input.at_period_end && subscription.cancelAtPeriodEnd) {
+    throw new DomainError('conflict', 'SUBSCRIPTION_CANCELING', `Subscription ${id} ends with this period; a change at its end would never take effect`, 'at_period_end');
   }
   // A change before one already scheduled would leave that one changing from a plan no longer in effect: the invoice could not add up.
   const later = changes.find((c) => c.effectiveAt > effectiveAt);

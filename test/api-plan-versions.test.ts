@@ -1,4 +1,5 @@
 import { customerSubscriptions } from '../services/subscriptions';
+import { subscriptionStateQuery } from '../temporal/billing-messages';
 import { recordHistory } from './harness/histories';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
@@ -115,12 +116,25 @@ describe('plan versions', () => {
     const [shown] = await customerSubscriptions(testPrisma(), org.organizationId, customerId);
     expect(shown).toMatchObject({ plan: 'metered', plan_version: 1, scheduled: [{ plan: 'metered', plan_version: 2, at: onFirst.current_period.end }] });
 
-    // A retry with its request key is recorded once; a change before the scheduled one is refused.
-    expect((await post(`/subscriptions/${onFirst.id}/change-plan`, { plan: 'metered', at_period_end: true, request_key: 'move-to-v2' })).status).toBe(202);
+    // The API reads the plan in effect: version 1 now, version 2 from the period end; the version list counts it on version 1.
+    expect((await get(`/subscriptions/${onFirst.id}`)).body).toMatchObject({ plan: 'metered', plan_version: 1 });
+    expect((await get(`/subscriptions/${onFirst.id}?at=${encodeURIComponent(onFirst.current_period.end)}`)).body).toMatchObject({ plan: 'metered', plan_version: 2 });
+    const counts = (await get('/plans/metered/versions')).body.data.map((v: { version: number; subscriptions: number }) => [v.version, v.subscriptions]);
+    expect(counts).toEqual([
+      [2, 1],
+      [1, 2],
+    ]);
+
+    // A retry with its request key (even once a newer version exists) is recorded once; a change before the scheduled one is refused.
+    const v3 = await post('/plans/metered/versions', { base_fee: '50' });
+    expect(v3.body.version).toBe(3);
+    const retry = await post(`/subscriptions/${onFirst.id}/change-plan`, { plan: 'metered', at_period_end: true, request_key: 'move-to-v2' });
+    expect([retry.status, retry.body.accepted]).toEqual([202, { plan: 'metered', plan_version: 2, effective_at: onFirst.current_period.end, request_key: 'move-to-v2' }]);
     const now = await post(`/subscriptions/${onFirst.id}/change-plan`, { plan: 'metered', plan_version: 1 });
     expect(now.status).toBe(409);
     expect(now.body.code).toBe('PLAN_CHANGE_SCHEDULED');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The retry's signal is in the workflow's history before the query is answered: once nothing is pending it was handled.
+    await waitFor('the retry handled', async () => ((await worker.client.workflow.getHandle(`subscription:${onFirst.id}`).query(subscriptionStateQuery)).pendingPlanChanges === 0 ? true : undefined));
     expect(await testPrisma().subscriptionPlanChange.count({ where: { subscriptionId: onFirst.id } })).toBe(1);
     // Its history (the patch marker, the change at the period end) joins the replay set.
     await recordHistory('subscription-plan-change-at-period-end', worker.client.workflow.getHandle(`subscription:${onFirst.id}`));
@@ -149,8 +163,13 @@ describe('plan versions', () => {
     const made = await Promise.all(fees.map((base_fee) => post('/plans/racy/versions', { base_fee })));
     expect(made.map((r) => r.status)).toEqual([201, 201, 201]);
     expect(made.map((r) => r.body.version).sort()).toEqual([2, 3, 4]);
-    // Each kept the prices of the version it followed.
-    for (const r of made) expect(r.body.prices).toMatchObject([{ unit_amount: '0.1' }]);
+    // Each was made from the version just before it (read after the lock), never two from the same one.
+    const racy = await testPrisma().auditLog.findMany({ where: { organizationId: org.organizationId, action: 'plan.version_created', entityId: { in: made.map((r) => r.body.id) } } });
+    expect(racy.map((a) => [(a.before as { version: number }).version, (a.after as { version: number }).version]).sort()).toEqual([
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
   });
 });
 
@@ -160,7 +179,7 @@ describe('refusals', () => {
     ['an unknown meter', '/plans/metered/versions', { prices: [{ ...perUnit('1'), meter: 'nope' }] }, 400, 'VALIDATION_ERROR', 'prices.0.meter'],
     ['a meter priced twice', '/plans/metered/versions', { prices: [perUnit('1'), perUnit('2')] }, 400, 'VALIDATION_ERROR', 'prices.1.meter'],
     ['a currency (it stays)', '/plans/metered/versions', { currency: 'eur' }, 400, 'VALIDATION_ERROR', 'currency'],
-    ['the same terms again', '/plans/metered/versions', { base_fee: '45' }, 400, 'VALIDATION_ERROR', undefined],
+    ['the same terms again', '/plans/metered/versions', { base_fee: '50' }, 400, 'VALIDATION_ERROR', undefined],
     ['a plan that does not exist', '/plans/nope/versions', { base_fee: '1' }, 404, 'NOT_FOUND', undefined],
     ['a key taken (versions change a plan)', '/plans', { key: 'metered', name: 'M', currency: 'usd', interval: 'month' }, 409, 'ALREADY_EXISTS', 'key'],
   ])('%s', async (_name, path, body, status, code, field) => {
@@ -182,6 +201,14 @@ describe('refusals', () => {
     const res = await post('/subscriptions', { customer_external_id: 'cust-v9', plan: 'metered', plan_version: 9, start_date: today.toISOString().slice(0, 10) });
     expect(res.status).toBe(400);
     expect(res.body.details.field).toBe('plan_version');
+  });
+
+  test('a change at the period end of a subscription that ends with it is refused', async () => {
+    const s = await subscribe({ plan: 'metered' });
+    expect((await post(`/subscriptions/${s.id}/cancel`, { at_period_end: true })).status).toBe(202);
+    await waitFor('the cancellation scheduled', async () => ((await testPrisma().subscription.findUniqueOrThrow({ where: { id: s.id } })).cancelAtPeriodEnd ? true : undefined));
+    const res = await post(`/subscriptions/${s.id}/change-plan`, { plan: 'metered', plan_version: 1, at_period_end: true });
+    expect([res.status, res.body.code]).toEqual([409, 'SUBSCRIPTION_CANCELING']);
   });
 
   test('effective_at with at_period_end is refused, naming effective_at', async () => {

@@ -189,6 +189,19 @@ test.each([
   expect(res.body.error).toContain(field);
 });
 
+test('a plan change recorded for later counts from when it takes effect (a move at the period end is not MRR before it)', async () => {
+  const org = await createTestOrganization('revenue-scheduled');
+  const [basic, pro] = await Promise.all([plan(org, 'usd', 'month', '10'), plan(org, 'usd', 'month', '30')]);
+  const c = await customer(org);
+  // Recorded now for 2030-01-01, as the workflow records one: the subscription's plan_id moves at once.
+  const sub = await subscribe(org, c.id, pro.id);
+  await testPrisma().subscriptionPlanChange.create({
+    data: { organizationId: org.organizationId, subscriptionId: sub.id, fromPlanId: basic.id, toPlanId: pro.id, effectiveAt: new Date('2030-01-01T00:00:00Z'), requestKey: uid() },
+  });
+  expect((await revenue(org, '?as_of=2029-12-31T23:59:59Z')).body.data).toMatchObject([{ currency: 'usd', mrr: '10.00' }]);
+  expect((await revenue(org, '?as_of=2030-01-01T00:00:00Z')).body.data).toMatchObject([{ currency: 'usd', mrr: '30.00' }]);
+});
+
 test('needs an API key', async () => {
   expect((await api.get('/api/v1/revenue', null)).status).toBe(401);
 });

@@ -78,6 +78,9 @@ export function applyPlanChange({ prisma }: ActivityDeps) {
       const named = `plan ${input.planKey}${input.planVersion === undefined ? '' : ` version ${input.planVersion}`}`;
       if (!plan || !plan.active) return { applied: false, reason: `${named} does not exist or is inactive` };
       if (plan.currency !== s.plan.currency) return { applied: false, reason: `${named} bills in ${plan.currency}, the subscription in ${s.plan.currency}` };
+      // The API checked the order against the changes it saw; requests queued behind each other are checked again here.
+      const later = await tx.subscriptionPlanChange.findFirst({ where: { subscriptionId: s.id, effectiveAt: { gt: new Date(input.effectiveAt) } }, select: { effectiveAt: true } });
+      if (later) return { applied: false, reason: `a change already recorded takes effect at ${later.effectiveAt.toISOString()}, after ${input.effectiveAt}` };
       if (plan.id === s.planId) return { applied: false, reason: `the subscription is already on ${named}` };
       await tx.subscriptionPlanChange.create({
         data: { organizationId: input.organizationId, subscriptionId: s.id, fromPlanId: s.planId, toPlanId: plan.id, effectiveAt: new Date(input.effectiveAt), requestKey: input.requestKey },

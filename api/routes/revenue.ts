@@ -2,11 +2,12 @@ import type { PoolClient } from 'pg';
 import { formatMoney, isKnownCurrency } from '../../billing/currency';
 import { dec } from '../../billing/decimal';
 import { summarizeRevenue, type CurrencyAmount, type PlanInterval, type RevenueInput } from '../../billing/revenue';
+import { planInEffectSql } from '../../prisma/plan-reads';
 import type { ApiConfig } from '../config';
 import { route, type RouteTable } from '../route-table';
 import { RevenueQuerySchema, RevenueResponseSchema } from '../schemas/revenue';
 
-/** Active subscriptions' base fees per currency, summed per interval, and their distinct customers. */
+/** Active subscriptions' base fees (of the plan in effect at the time asked) per currency, summed per interval, and their distinct customers. */
 const SUBSCRIPTIONS_SQL = `
   SELECT p.currency,
          COALESCE(SUM(p.base_fee) FILTER (WHERE p.interval = 'month'), 0)::text AS month,
@@ -14,7 +15,7 @@ const SUBSCRIPTIONS_SQL = `
          COALESCE(SUM(p.base_fee) FILTER (WHERE p.interval = 'year'), 0)::text AS year,
          COUNT(DISTINCT s.customer_id)::int AS customers
     FROM subscriptions s
-    JOIN plans p ON p.id = s.plan_id
+    JOIN plans p ON p.id = ${planInEffectSql('s', '$2')}
    WHERE s.organization_id = $1 AND s.status = 'active' AND s.start_date <= $2
    GROUP BY p.currency`;
 

@@ -106,7 +106,7 @@ export const subscriptionRoutes: RouteTable = {
       ok: { status: 202, description: "Delivered to the subscription's workflow", schema: SubscriptionChangeAcceptedSchema },
       errors: {
         ...notFound,
-        '409': 'SUBSCRIPTION_CANCELED: the subscription is canceled; PLAN_CHANGE_SCHEDULED: a change already recorded takes effect after effective_at (a change must come after it); SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)',
+        '409': 'SUBSCRIPTION_CANCELED: the subscription is canceled; SUBSCRIPTION_CANCELING: at_period_end on a subscription that ends with the period; PLAN_CHANGE_SCHEDULED: a change already recorded takes effect after effective_at (a change must come after it); REQUEST_KEY_REUSED: the request_key named another change; SUBSCRIPTION_WORKFLOW_ENDED: its workflow ran and ended (ops reset it to resume it)',
         ...notDelivered,
       },
       handle: (deps, { caller, params, body, req, config }) => {
@@ -131,7 +131,7 @@ export const subscriptionRoutes: RouteTable = {
       params: IdParamsSchema,
       body: PlanChangePreviewRequestSchema,
       ok: { description: 'The proration', schema: ProrationPreviewSchema },
-      errors: { ...notFound, '409': 'SUBSCRIPTION_CANCELED, or PLAN_CHANGE_SCHEDULED: a change already recorded takes effect after effective_at' },
+      errors: { ...notFound, '409': 'SUBSCRIPTION_CANCELED; SUBSCRIPTION_CANCELING (at_period_end on a subscription that ends with the period); or PLAN_CHANGE_SCHEDULED: a change already recorded takes effect after effective_at' },
       handle: (deps, { caller, params, body }) => previewPlanChange(deps.prisma, caller.organizationId, params.id, body),
     }),
     route({
