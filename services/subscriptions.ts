@@ -44,7 +44,7 @@ type PlanSide = Pick<PlanModel, 'id' | 'key' | 'version' | 'name' | 'baseFee'>;
 type SubscriptionRow = SubscriptionModel & {
   customer: { externalId: string };
   plan: { key: string; version: number; name: string; interval: Interval; currency: string; baseFee: PlanModel['baseFee'] };
-  planChanges: { effectiveAt: Date; fromPlan: PlanSide; toPlan: PlanSide }[];
+  planChanges: { effectiveAt: Date; requestKey: string; toPlanId: string; fromPlan: PlanSide; toPlan: PlanSide }[];
 };
 
 const side = { select: { id: true, key: true, version: true, name: true, baseFee: true } } as const;
@@ -52,11 +52,16 @@ const related = {
   customer: { select: { externalId: true } },
   plan: { select: { key: true, version: true, name: true, interval: true, currency: true, baseFee: true } },
   // A recorded change moves the subscription's plan at once, even when it takes effect later: the timeline says which is in effect.
-  planChanges: { orderBy: [{ effectiveAt: 'asc' as const }, { createdAt: 'asc' as const }], select: { effectiveAt: true, fromPlan: side, toPlan: side } },
+  planChanges: { orderBy: [{ effectiveAt: 'asc' as const }, { createdAt: 'asc' as const }], select: { effectiveAt: true, requestKey: true, toPlanId: true, fromPlan: side, toPlan: side } },
 } satisfies Prisma.SubscriptionInclude;
 
 /** The plan in effect at `at` (billing/draft-inputs.ts planTimeline, the invoice's own rule). */
-const planInEffect = (s: SubscriptionRow, at: Date): PlanSide => planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, version: s.plan.version, name: s.plan.name, baseFee: s.plan.baseFee }, s.planChanges)(at);
+const planInEffect = (s: SubscriptionRow, at: Date): PlanSide => planChanges(s).planAt(at);
+
+/** The subscription's recorded plan changes, oldest first (read with it), and the plan in effect at any instant (the invoice's own timeline). */
+function planChanges(s: SubscriptionRow) {
+  return { changes: s.planChanges, planAt: planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, version: s.plan.version, name: s.plan.name, baseFee: s.plan.baseFee }, s.planChanges) };
+}
 
 
 const invalid = invalidField;
@@ -116,7 +121,7 @@ export async function customerSubscriptions(prisma: PrismaClient, organizationId
   const rows = await prisma.subscription.findMany({ where: { organizationId, customerId }, include: related, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
   return Promise.all(
     rows.map(async (s) => {
-      const { changes, planAt } = await planChanges(prisma, s);
+      const { changes, planAt } = planChanges(s);
       const now = planAt(at);
       return {
         ...subscriptionJson(s, at),
@@ -255,12 +260,6 @@ async function prorationMode(prisma: PrismaClient, organizationId: string): Prom
   return org.prorationMode === 'second' ? 'second' : 'day';
 }
 
-/** The subscription's recorded plan changes, oldest first, and the plan in effect at any instant (the invoice's own timeline). */
-async function planChanges(prisma: PrismaClient, s: SubscriptionRow) {
-  const changes = await prisma.subscriptionPlanChange.findMany({ where: { subscriptionId: s.id }, orderBy: [{ effectiveAt: 'asc' }, { createdAt: 'asc' }], include: { fromPlan: side, toPlan: side } });
-  return { changes, planAt: planTimeline<PlanSide>({ id: s.planId, key: s.plan.key, version: s.plan.version, name: s.plan.name, baseFee: s.plan.baseFee }, changes) };
-}
-
 function preview(s: SubscriptionRow, period: BillingPeriod, at: Date, from: PlanSide, to: PlanSide | null, mode: ProrationMode): ProrationPreview {
   const currency = s.plan.currency;
   // At the period end (a cancellation then) nothing of this period changes: the period is billed in full.
@@ -293,7 +292,7 @@ async function checkedPlanChange(prisma: PrismaClient, organizationId: string, i
   // At the period end the change is recorded now and takes effect as the next period starts: this period bills the plan in effect now.
   const effectiveAt = input.at_period_end ? period.end : (input.effective_at ?? now);
   if (!input.at_period_end) requireInPeriod('effective_at', effectiveAt, subscription, period);
-  const { changes, planAt } = await planChanges(prisma, subscription);
+  const { changes, planAt } = planChanges(subscription);
   const from = planAt(effectiveAt);
   // A request sent again after its change was recorded (a client retry) is delivered again; the workflow records it once.
   // The same key with another plan or instant is another request: refused, not silently dropped by the workflow.
@@ -359,7 +358,7 @@ async function checkedCancel(prisma: PrismaClient, organizationId: string, id: s
 export async function previewCancel(prisma: PrismaClient, organizationId: string, id: string, input: CancelRequest, now = new Date()): Promise<ProrationPreview> {
   const { subscription, period, at } = await checkedCancel(prisma, organizationId, id, input, now);
   const when = at ?? period.end;
-  const { planAt } = await planChanges(prisma, subscription);
+  const { planAt } = planChanges(subscription);
   return preview(subscription, period, when, planAt(new Date(Math.min(when.getTime(), period.end.getTime() - 1))), null, await prorationMode(prisma, organizationId));
 }
 

@@ -63,6 +63,8 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
     await page.getByRole('group', { name: 'Add a meter' }).getByLabel('Quantity', { exact: true }).selectOption('sum');
     await page.getByRole('group', { name: 'Add a meter' }).getByRole('button', { name: 'Add meter' }).click();
     await status(page, /^Created meter tokens: sum of completion events\.$/);
+    // The page's data is revalidated after the action's answer shows: wait for the row, then read it.
+    await page.getByTestId('meter-row').first().waitFor();
     await expect(page.getByTestId('meter-row').allTextContents()).resolves.toEqual(['tokensTokenscompletionsum']);
 
     await page.reload();
@@ -114,6 +116,7 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
     await page.getByRole('group', { name: 'Version 2 of chat' }).getByRole('button', { name: 'Create version 2' }).click();
     await status(page, /^Created version 2 of plan chat\./);
     await page.getByRole('heading', { name: 'Chat (chat) · version 2', exact: true }).waitFor();
+    await page.getByTestId('plan-version-row').nth(1).waitFor();
     await expect(page.getByTestId('plan-version-row').allTextContents()).resolves.toEqual([expect.stringMatching(/^2 \(newest\)25.*0$/), expect.stringMatching(/^120.*1$/)]);
     await screenshot(page, 'catalog-plan-versions');
 
