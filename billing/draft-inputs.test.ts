@@ -1,5 +1,20 @@
 import { dec } from './decimal';
-import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterUsage, periodPlans, planTimeline, type PlanChangeRow, type PriceRow, type SubscriptionRow } from './draft-inputs';
+import {
+  billedOf,
+  draftInput,
+  groupLateEvents,
+  inSlice,
+  lateGroupsToBill,
+  lateUsage,
+  meterUsage,
+  periodPlans,
+  planTimeline,
+  pricedMeter,
+  sliceOf,
+  type PlanChangeRow,
+  type PriceRow,
+  type SubscriptionRow,
+} from './draft-inputs';
 import { draftInvoice } from './invoice-draft';
 
 const basic = { id: 'p-basic', name: 'Basic', baseFee: '30' };
@@ -32,7 +47,8 @@ const apiCalls: PriceRow = {
   packageAmount: null,
   freeUnits: null,
   includedUnits: '0',
-  meter: { id: 'm-calls', name: 'API calls', eventType: 'api_call', aggregation: 'sum', property: null },
+  meter: { id: 'm-calls', name: 'API calls', eventType: 'api_call', aggregation: 'sum', property: null, dimension: null },
+  dimensionValue: null,
 };
 const seats: PriceRow = {
   model: 'per_unit',
@@ -42,7 +58,8 @@ const seats: PriceRow = {
   packageAmount: null,
   freeUnits: null,
   includedUnits: '0',
-  meter: { id: 'm-seats', name: 'Seats', eventType: 'seat_count', aggregation: 'latest', property: null },
+  meter: { id: 'm-seats', name: 'Seats', eventType: 'seat_count', aggregation: 'latest', property: null, dimension: null },
+  dimensionValue: null,
 };
 
 /** One plan for the whole period (no change splits it), pricing `prices`. */
@@ -93,15 +110,15 @@ describe('periodPlans', () => {
 
 describe('meterUsage and lateUsage', () => {
   it('prices the meter\'s quantity by the stored row', () => {
-    const usage = meterUsage(apiCalls, dec(1500), ['s1']);
+    const usage = meterUsage(apiCalls, [apiCalls], dec(1500), ['s1']);
     expect(usage).toMatchObject({ meterId: 'm-calls', meterName: 'API calls', snapshotIds: ['s1'] });
     expect(usage.quantity.toString()).toBe('1500');
     expect(usage.price.model).toBe('graduated');
-    expect(meterUsage(seats, dec(7), []).price.model).toBe(seats.model);
+    expect(meterUsage(seats, [seats], dec(7), []).price.model).toBe(seats.model);
   });
 
   it('measures a late group\'s period as it now stands against what it was billed; nothing billed counts as zero', () => {
-    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
+    const group = { price: apiCalls, planPrices: [apiCalls], period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
     const late = lateUsage(group, dec(1500), { quantity: dec(1000), amount: dec('82.00') }, []);
     expect(late).toMatchObject({ periodStart: group.period.start, periodEnd: group.period.end, lateEvents: 1 });
     expect([late.quantity, late.billedQuantity, late.billedAmount].map(String)).toEqual(['1500', '1000', '82']);
@@ -169,8 +186,8 @@ describe('draftInput', () => {
   it('composes what draftInvoice prices: a plan change credits and charges, usage is priced, late usage billed as the difference', () => {
     const sub = subscription({ plan: { ...pro, currency: 'usd', interval: 'month' } });
     const plans = periodPlans(sub, [change('2024-11-21T00:00:00Z', basic, pro)], november);
-    const usage = [meterUsage(apiCalls, dec(1500), [])];
-    const group = { price: apiCalls, period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
+    const usage = [meterUsage(apiCalls, [apiCalls], dec(1500), [])];
+    const group = { price: apiCalls, planPrices: [apiCalls], period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
     const late = [lateUsage(group, dec(1500), { quantity: dec(1000), amount: dec(82) }, [])];
     const draft = draftInvoice(draftInput(sub, november, plans, usage, late));
     expect(draft.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
@@ -190,5 +207,64 @@ describe('draftInput', () => {
     expect(draftInput(subscription({ canceledAt }), november, plans, [], []).canceledAt).toBeNull();
     expect(draftInput(subscription({ organization: { prorationMode: 'second' } }), november, plans, [], []).prorationMode).toBe('second');
     expect(() => draftInput(subscription({ organization: { prorationMode: 'hour' } }), november, plans, [], [])).toThrow('unknown proration mode "hour"');
+  });
+});
+
+describe('meters with a dimension', () => {
+  const tokens = { id: 'm-tokens', name: 'Tokens', eventType: 'llm', aggregation: 'sum' as const, property: null, dimension: 'model' };
+  const perUnit = (unitAmount: string, dimensionValue: string | null): PriceRow => ({
+    model: 'per_unit',
+    unitAmount,
+    tiers: null,
+    packageSize: null,
+    packageAmount: null,
+    freeUnits: null,
+    includedUnits: '0',
+    meter: tokens,
+    dimensionValue,
+  });
+  const fallback = perUnit('0.001', null);
+  const gpt4o = perUnit('0.01', 'gpt-4o');
+  const mini = perUnit('0.0005', 'gpt-4o-mini');
+  // as readPlanPrices returns them: by meter key, the default before the values
+  const plan = [fallback, gpt4o, mini];
+
+  it('slices a priced value to its events, and the default to every value the same plan does not price (or none)', () => {
+    expect(sliceOf(gpt4o, plan)).toEqual({ dimension: 'model', value: 'gpt-4o' });
+    expect(sliceOf(fallback, plan)).toEqual({ dimension: 'model', value: null, others: ['gpt-4o', 'gpt-4o-mini'] });
+    expect(sliceOf(apiCalls, [apiCalls])).toBeUndefined();
+    expect(pricedMeter(apiCalls, [apiCalls])).not.toHaveProperty('slice');
+    const fallbackSlice = sliceOf(fallback, plan);
+    expect(['gpt-4o', 'gpt-4o-mini', 'claude', null].map((v) => inSlice(fallbackSlice, v))).toEqual([false, false, true, true]);
+    expect(['gpt-4o', 'gpt-4o-mini', null].map((v) => inSlice(sliceOf(gpt4o, plan), v))).toEqual([true, false, false]);
+    // a plan pricing the default alone takes every value
+    expect(inSlice(sliceOf(fallback, [fallback]), 'gpt-4o')).toBe(true);
+  });
+
+  it('names the slice on the line: the value, "other values" for a default beside priced values, the meter alone otherwise', () => {
+    expect(meterUsage(gpt4o, plan, dec(10), []).meterName).toBe('Tokens (model gpt-4o)');
+    expect(meterUsage(fallback, plan, dec(10), [])).toMatchObject({ meterName: 'Tokens (model: other values)', dimensionValue: null });
+    expect(meterUsage(fallback, [fallback], dec(10), []).meterName).toBe('Tokens');
+    expect(meterUsage(gpt4o, plan, dec(10), []).dimensionValue).toBe('gpt-4o');
+  });
+
+  it('groups late events by the slice their dimension value falls in, in the order of the plan\'s prices, and reads what was billed of that slice only', () => {
+    const groups = groupLateEvents(subscription({ startDate: at('2024-09-01T00:00:00Z') }), wholePeriod(plan), [
+      { id: 'a', eventType: 'llm', timestamp: at('2024-10-02T00:00:00Z'), dimensions: { model: 'gpt-4o' } },
+      { id: 'b', eventType: 'llm', timestamp: at('2024-10-03T00:00:00Z'), dimensions: { model: 'claude' } },
+      { id: 'c', eventType: 'llm', timestamp: at('2024-10-04T00:00:00Z'), dimensions: { model: null } },
+      { id: 'd', eventType: 'llm', timestamp: at('2024-10-05T00:00:00Z'), dimensions: { model: 'gpt-4o' } },
+    ]);
+    // the plan lists the default first (as usage lines come), whichever event came first
+    expect(groups.map((g) => [g.price.dimensionValue, g.eventIds])).toEqual([
+      [null, ['b', 'c']],
+      ['gpt-4o', ['a', 'd']],
+    ]);
+    const billed = [
+      { meterId: 'm-tokens', dimensionValue: null, amount: '1' },
+      { meterId: 'm-tokens', dimensionValue: 'gpt-4o', amount: '2' },
+    ];
+    expect(groups.map((g) => billedOf(billed, g)?.amount)).toEqual(['1', '2']);
+    expect(lateUsage(groups[1]!, dec(5), undefined, [])).toMatchObject({ meterName: 'Tokens (model gpt-4o)', dimensionValue: 'gpt-4o' });
   });
 });

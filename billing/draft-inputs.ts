@@ -36,11 +36,15 @@ export interface MeterRow {
   eventType: string;
   aggregation: MeterAggregation;
   property: string | null;
+  /** the event property a plan may price value by value (meters.dimension) */
+  dimension: string | null;
 }
 
 /** A plan_prices row with its meter. */
 export interface PriceRow extends StoredPrice {
   meter: MeterRow;
+  /** the dimension value it prices; null: the whole meter, or a dimensional meter's default */
+  dimensionValue: string | null;
 }
 
 export interface SubscriptionRow {
@@ -53,13 +57,55 @@ export interface SubscriptionRow {
   organization: { prorationMode: string };
 }
 
+/**
+ * The events of a dimensional meter one price bills: those whose `dimension`
+ * property has `value`, or, for the default price (`value` null), those whose
+ * value is none of `others` (the values the same plan prices on their own;
+ * an event without the property counts as no value, so the default takes it).
+ */
+export type DimensionSlice = { dimension: string; value: string } | { dimension: string; value: null; others: string[] };
+
 export interface MeterRef extends Meter {
   id: string;
   eventType: string;
+  /** the meter's dimension: its daily readings (snapshots) are per value of it */
+  dimension?: string;
+  /** the slice of the meter's events a price bills; absent: all of them */
+  slice?: DimensionSlice;
 }
 
-export function meterOf(m: MeterRow): MeterRef {
-  return { id: m.id, eventType: m.eventType, aggregation: m.aggregation, ...(m.property ? { property: m.property } : {}) };
+export function meterOf(m: Omit<MeterRow, 'name' | 'dimension'> & { dimension?: string | null }): MeterRef {
+  return { id: m.id, eventType: m.eventType, aggregation: m.aggregation, ...(m.property ? { property: m.property } : {}), ...(m.dimension ? { dimension: m.dimension } : {}) };
+}
+
+/** The slice a price of a dimensional meter bills, given every price of its plan (undefined: the whole meter). */
+export function sliceOf(price: Pick<PriceRow, 'dimensionValue'> & { meter: Pick<MeterRow, 'id' | 'dimension'> }, planPrices: readonly (typeof price)[]): DimensionSlice | undefined {
+  const { dimension } = price.meter;
+  if (!dimension) return undefined;
+  if (price.dimensionValue !== null) return { dimension, value: price.dimensionValue };
+  const others = planPrices.filter((p) => p.meter.id === price.meter.id && p.dimensionValue !== null).map((p) => p.dimensionValue!);
+  return { dimension, value: null, others: [...new Set(others)].sort() };
+}
+
+/** The meter a price reads: its meter, narrowed to the price's slice when the meter has a dimension. */
+export function pricedMeter(price: PriceRow, planPrices: readonly PriceRow[]): MeterRef {
+  const slice = sliceOf(price, planPrices);
+  return { ...meterOf(price.meter), ...(slice ? { slice } : {}) };
+}
+
+/** Whether an event whose dimension property reads `value` (null: absent) falls in the slice. */
+export function inSlice(slice: DimensionSlice | undefined, value: string | null): boolean {
+  if (!slice) return true;
+  if (slice.value !== null) return value === slice.value;
+  return !slice.others.includes(value ?? '');
+}
+
+/** A price's meter as an invoice line names it: `Tokens (model gpt-4o)`, `Tokens (model: other values)` for a default beside priced values. */
+export function slicedMeterName(price: PriceRow, planPrices: readonly PriceRow[]): string {
+  const slice = sliceOf(price, planPrices);
+  if (!slice) return price.meter.name;
+  if (slice.value !== null) return `${price.meter.name} (${slice.dimension} ${slice.value})`;
+  return slice.others.length === 0 ? price.meter.name : `${price.meter.name} (${slice.dimension}: other values)`;
 }
 
 /**
@@ -98,10 +144,9 @@ export function periodPlans(subscription: SubscriptionRow, changes: readonly Pla
   };
 }
 
-/** One priced meter's usage line input: the period's events of its type, priced by the row's model. */
-/** A meter's usage line input: its quantity (read in SQL, prisma/usage-aggregates.ts) priced by the stored row. */
-export function meterUsage(price: PriceRow, quantity: Dec, snapshotIds: string[]): MeterUsage {
-  return { meterId: price.meter.id, meterName: price.meter.name, price: priceFromRow(price), quantity, snapshotIds };
+/** A price's usage line input: its meter's (or slice's) quantity (read in SQL, prisma/usage-aggregates.ts) priced by the stored row. */
+export function meterUsage(price: PriceRow, planPrices: readonly PriceRow[], quantity: Dec, snapshotIds: string[]): MeterUsage {
+  return { meterId: price.meter.id, meterName: slicedMeterName(price, planPrices), dimensionValue: price.dimensionValue, price: priceFromRow(price), quantity, snapshotIds };
 }
 
 /** A stretch of a period priced by one plan (billing/usage-segments.ts). */
@@ -112,26 +157,32 @@ export interface PricedStretch {
   prices: readonly PriceRow[];
 }
 
-/** Late events of one meter in one earlier period (in one stretch of it, when a plan change split it). */
+/** Late events of one price (meter, or slice of one) in one earlier period (in one stretch of it, when a plan change split it). */
 export interface LateGroup {
   price: PriceRow;
+  /** every price of the plan that prices the stretch (a default slice is what the others leave) */
+  planPrices: readonly PriceRow[];
   period: BillingPeriod;
   /** the stretch the events fall in when a plan change split the period; null when it did not */
   stretch: { start: Date; end: Date; planName: string } | null;
   eventIds: string[];
 }
 
+/** A late event as the close reads it, with the values of the dimensions the plans price (by property name). */
+export interface LateEvent {
+  id: string;
+  eventType: string;
+  timestamp: Date;
+  dimensions?: Readonly<Record<string, string | null>> | null;
+}
+
 /**
  * Events of earlier periods not yet on an invoice, grouped by priced meter
- * and the subscription's period (and stretch of it) they fall in, priced by
- * the plan in effect then. Events of types that plan does not price are not
- * its to bill and are left out.
+ * (by slice, for a dimensional meter) and the subscription's period (and
+ * stretch of it) they fall in, priced by the plan in effect then. Events of
+ * types that plan does not price are not its to bill and are left out.
  */
-export function groupLateEvents(
-  subscription: SubscriptionRow,
-  stretchesOf: (period: BillingPeriod) => readonly PricedStretch[],
-  events: readonly { id: string; eventType: string; timestamp: Date }[],
-): LateGroup[] {
+export function groupLateEvents(subscription: SubscriptionRow, stretchesOf: (period: BillingPeriod) => readonly PricedStretch[], events: readonly LateEvent[]): LateGroup[] {
   const groups = new Map<string, LateGroup>();
   const known = new Map<number, readonly PricedStretch[]>();
   for (const e of events) {
@@ -139,14 +190,24 @@ export function groupLateEvents(
     const stretches = known.get(period.start.getTime()) ?? stretchesOf(period);
     known.set(period.start.getTime(), stretches);
     const stretch = stretches.find((s) => e.timestamp >= s.start && e.timestamp < s.end);
-    const price = stretch?.prices.find((p) => p.meter.eventType === e.eventType);
+    // The first meter of the event's type bills it, in the slice its dimension value falls in.
+    const meterId = stretch?.prices.find((p) => p.meter.eventType === e.eventType)?.meter.id;
+    const price = stretch?.prices.find((p) => p.meter.id === meterId && inSlice(sliceOf(p, stretch.prices), p.meter.dimension ? (e.dimensions?.[p.meter.dimension] ?? null) : null));
     if (!stretch || !price) continue;
-    const key = `${price.meter.id}|${stretch.start.toISOString()}`;
-    const group = groups.get(key) ?? { price, period, stretch: stretches.length > 1 ? { start: stretch.start, end: stretch.end, planName: stretch.plan.name } : null, eventIds: [] };
+    const key = `${price.meter.id}|${price.dimensionValue ?? ''}|${stretch.start.toISOString()}`;
+    const group = groups.get(key) ?? {
+      price,
+      planPrices: stretch.prices,
+      period,
+      stretch: stretches.length > 1 ? { start: stretch.start, end: stretch.end, planName: stretch.plan.name } : null,
+      eventIds: [],
+    };
     group.eventIds.push(e.id);
     groups.set(key, group);
   }
-  return [...groups.values()];
+  // Oldest stretch first, then in the order its plan lists its prices (as usage lines are), whatever order the events came in.
+  const start = (g: LateGroup) => (g.stretch ?? g.period).start.getTime();
+  return [...groups.values()].sort((a, b) => start(a) - start(b) || a.planPrices.indexOf(a.price) - b.planPrices.indexOf(b.price));
 }
 
 /**
@@ -162,6 +223,14 @@ export function lateGroupsToBill(groups: readonly LateGroup[], standings: Readon
   });
 }
 
+/** What earlier invoices billed of a group's price, from the billed rows of its stretch (prisma/billing-reads.ts readBilledUsage). */
+export function billedOf<B extends { meterId: string | null; dimensionValue: string | null }>(rows: readonly B[], group: LateGroup): B | undefined {
+  return rows.find((b) => b.meterId === group.price.meter.id && b.dimensionValue === group.price.dimensionValue);
+}
+
+/** The meter a late group's price reads (its slice, for a dimensional meter). */
+export const lateMeter = (group: LateGroup): MeterRef => pricedMeter(group.price, group.planPrices);
+
 /**
  * A late-usage line input: the group's period (or stretch) as it now stands
  * (`periodEvents`: every billable event of the meter in it, the late ones
@@ -176,7 +245,8 @@ export function lateUsage(
 ): LateUsage {
   return {
     meterId: group.price.meter.id,
-    meterName: group.price.meter.name,
+    meterName: slicedMeterName(group.price, group.planPrices),
+    dimensionValue: group.price.dimensionValue,
     price: priceFromRow(group.price),
     periodStart: group.stretch?.start ?? group.period.start,
     periodEnd: group.stretch?.end ?? group.period.end,

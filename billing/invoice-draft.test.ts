@@ -64,7 +64,7 @@ describe('draftInvoice', () => {
   });
 
   it('prices usage by its model with the tier breakdown (1,500 graduated units → 107.00)', () => {
-    const draft = draftInvoice(november({ usage: [{ meterId: 'm1', meterName: 'API calls', price: graduated, quantity: dec(1500), snapshotIds: ['s1', 's2'] }] }));
+    const draft = draftInvoice(november({ usage: [{ meterId: 'm1', meterName: 'API calls', dimensionValue: null, price: graduated, quantity: dec(1500), snapshotIds: ['s1', 's2'] }] }));
     const usage = draft.lines[1]!;
     expect(usage.kind).toBe('usage');
     expect(usage.amount.toFixed(2)).toBe('107.00');
@@ -80,6 +80,7 @@ describe('draftInvoice', () => {
           {
             meterId: 'm1',
             meterName: 'API calls',
+            dimensionValue: null,
             price: graduated,
             periodStart: new Date('2024-10-01T00:00:00Z'),
             periodEnd: new Date('2024-11-01T00:00:00Z'),
@@ -104,7 +105,7 @@ describe('draftInvoice', () => {
       november({
         currency: 'jpy',
         initialPlan: { planId: 'j', name: 'Yen', baseFee: dec(1000) },
-        usage: [{ meterId: 'm', meterName: 'Calls', price: { model: 'per_unit', unitAmount: dec('0.5') }, quantity: dec(3), snapshotIds: [] }],
+        usage: [{ meterId: 'm', meterName: 'Calls', dimensionValue: null, price: { model: 'per_unit', unitAmount: dec('0.5') }, quantity: dec(3), snapshotIds: [] }],
         canceledAt: new Date('2024-11-30T00:00:00Z'),
       }),
     );
@@ -127,7 +128,7 @@ describe('draftInvoice', () => {
         { upTo: null, unitAmount: dec('0.05'), flatAmount: dec(0) },
       ],
     };
-    const usage = [{ meterId: 'm1', meterName: 'API calls', price: outOfOrder, quantity: dec(10), snapshotIds: [] }];
+    const usage = [{ meterId: 'm1', meterName: 'API calls', dimensionValue: null, price: outOfOrder, quantity: dec(10), snapshotIds: [] }];
     expect(() => draftInvoice(november({ usage }))).toThrow(new InvalidDraftError('the price of API calls: price.tiers[1].up_to: tiers must be in ascending order of up_to (100 ≤ 1000)'));
   });
 });

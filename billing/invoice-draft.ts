@@ -38,7 +38,10 @@ export interface PlanChange {
 
 export interface MeterUsage {
   meterId: string;
+  /** with the slice, for a dimensional meter's price */
   meterName: string;
+  /** the dimension value its price is for (null: the whole meter, or the default slice) */
+  dimensionValue: string | null;
   price: PriceModel;
   quantity: Dec;
   snapshotIds: string[];
@@ -49,6 +52,7 @@ export interface MeterUsage {
 export interface LateUsage {
   meterId: string;
   meterName: string;
+  dimensionValue: string | null;
   price: PriceModel;
   /** the earlier period the late events belong to (the stretch of it, when a plan change split it) */
   periodStart: Date;
@@ -85,6 +89,8 @@ export interface DraftLine {
   kind: DraftLineKind;
   description: string;
   meterId: string | null;
+  /** usage of one dimension value of the meter (null: of the whole meter, or of its default slice) */
+  dimensionValue: string | null;
   quantity: Dec | null;
   includedUnits: Dec | null;
   /** rounded to the currency's minor unit, on its own */
@@ -111,6 +117,7 @@ function baseFeeLines(input: DraftInput): DraftLine[] {
     kind,
     description,
     meterId: null,
+    dimensionValue: null,
     quantity: null,
     includedUnits: null,
     amount,
@@ -160,6 +167,7 @@ function usageLine(input: DraftInput, usage: MeterUsage): DraftLine {
     kind: 'usage',
     description: segment ? `${usage.meterName}: usage on ${segment.planName}, ${formatDay(segment.start)} – ${formatDay(segment.end)}` : `${usage.meterName}: usage`,
     meterId: usage.meterId,
+    dimensionValue: usage.dimensionValue,
     quantity: usage.quantity,
     includedUnits: usage.price.includedUnits ?? dec(0),
     amount: roundMoney(priced.amount, input.currency),
@@ -177,6 +185,7 @@ function lateLine(input: DraftInput, late: LateUsage): DraftLine {
     kind: 'late_usage',
     description: `${late.meterName}: adjustment for ${formatDay(late.periodStart)} – ${formatDay(late.periodEnd)}${late.planName ? ` on ${late.planName}` : ''}, ${events} received after that period closed`,
     meterId: late.meterId,
+    dimensionValue: late.dimensionValue,
     quantity: late.quantity.minus(late.billedQuantity),
     includedUnits: late.price.includedUnits ?? dec(0),
     amount: roundMoney(priced.amount.minus(late.billedAmount), input.currency),

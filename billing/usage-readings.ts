@@ -8,10 +8,12 @@ export interface RatedEvent extends MeteredEvent {
   revenue: Dec | null;
 }
 
-/** One UTC day of one meter: what a daily usage snapshot stores. */
+/** One UTC day of one meter (of one value of its dimension, when it has one): what a daily usage snapshot stores. */
 export interface DayReading {
   /** midnight UTC */
   day: Date;
+  /** for a meter with a dimension: the events' value of it ('' for none); absent: the whole meter */
+  dimensionValue?: string;
   quantity: Dec;
   eventCount: number;
   /** vendor cost and customer revenue of the day's rated events */

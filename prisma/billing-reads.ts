@@ -1,3 +1,4 @@
+import type { LateEvent } from '../billing/draft-inputs';
 import type { InvoiceStatus } from '../billing/invoice-status';
 import { billedInvoiceSql } from './billed-invoices';
 import { Prisma, type PrismaClient } from './generated/client';
@@ -56,24 +57,33 @@ export async function readPlanChanges(db: Db, subscriptionId: string, range?: { 
 }
 export type PlanChangeRow = Awaited<ReturnType<typeof readPlanChanges>>[number];
 
-/** A plan's per-meter prices with their meters, in a stable order. */
+/** A plan's per-meter prices with their meters, in a stable order (by meter key; a meter's default before its values). */
 export async function readPlanPrices(db: Db, planId: string) {
   return db.planPrice.findMany({
     where: { planId },
-    include: { meter: { select: { id: true, key: true, name: true, eventType: true, aggregation: true, property: true } } },
-    orderBy: { meter: { key: 'asc' } },
+    include: { meter: { select: { id: true, key: true, name: true, eventType: true, aggregation: true, property: true, dimension: true } } },
+    orderBy: [{ meter: { key: 'asc' } }, { dimensionValue: { sort: 'asc', nulls: 'first' } }],
   });
 }
 export type PlanPriceRow = Awaited<ReturnType<typeof readPlanPrices>>[number];
 
+/** An event's values of these dimension properties (as text; null when absent), as the late-usage reads return them (`dimensions`). */
+export function dimensionValuesSql(dimensions: readonly string[]): Prisma.Sql {
+  if (dimensions.length === 0) return Prisma.sql`NULL::jsonb`;
+  return Prisma.sql`(SELECT jsonb_object_agg(k, e.properties ->> k) FROM unnest(${[...dimensions]}::text[]) AS k)`;
+}
+
+/** The dimensions the prices' meters have. */
+export const pricedDimensions = (prices: Iterable<{ meter: { dimension: string | null } }>): string[] => [...new Set([...prices].flatMap((p) => (p.meter.dimension ? [p.meter.dimension] : [])))];
+
 /** One customer's events of the given types in [from, to) that no invoice line bills yet (the late usage a close would take). */
 export async function readUnbilledEvents(
   db: Db,
-  q: { organizationId: string; customerExternalId: string; eventTypes: string[]; from: Date; to: Date },
-): Promise<{ id: string; eventType: string; timestamp: Date }[]> {
+  q: { organizationId: string; customerExternalId: string; eventTypes: string[]; dimensions: string[]; from: Date; to: Date },
+): Promise<LateEvent[]> {
   if (q.eventTypes.length === 0) return [];
   return db.$queryRaw`
-    SELECT e.id, e.event_type AS "eventType", e.timestamp
+    SELECT e.id, e.event_type AS "eventType", e.timestamp, ${dimensionValuesSql(q.dimensions)} AS dimensions
     FROM usage_events e
     WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
       AND e.event_type = ANY(${q.eventTypes}::text[]) AND e.timestamp >= ${q.from} AND e.timestamp < ${q.to} AND ${UNBILLED}`;
@@ -107,9 +117,10 @@ export async function readPeriodStandings(db: RawDb, q: { organizationId: string
   return new Map(rows.map((r) => [r.period_start.getTime(), r.status]));
 }
 
-/** What earlier invoices billed of one meter: quantity and amount summed over their lines (null when none). */
+/** What earlier invoices billed of one meter (one slice of a dimensional one): quantity and amount summed over their lines (null when none). */
 export interface BilledUsage {
   meterId: string | null;
+  dimensionValue: string | null;
   _sum: { amount: Prisma.Decimal | null; quantity: Prisma.Decimal | null };
 }
 
@@ -120,13 +131,13 @@ export interface BilledUsage {
  */
 export async function readBilledUsage(db: RawDb, q: { organizationId: string; subscriptionId: string; periodStart: Date }): Promise<BilledUsage[]> {
   // lines of the period, or of its stretch when a plan change split it (both start where it starts)
-  const rows = await db.$queryRaw<{ meter_id: string | null; amount: string | null; quantity: string | null }[]>`
-    SELECT l.meter_id, sum(l.amount)::text AS amount, sum(l.quantity)::text AS quantity
+  const rows = await db.$queryRaw<{ meter_id: string | null; dimension_value: string | null; amount: string | null; quantity: string | null }[]>`
+    SELECT l.meter_id, l.dimension_value, sum(l.amount)::text AS amount, sum(l.quantity)::text AS quantity
     FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
     WHERE l.organization_id = ${q.organizationId}::uuid AND l.period_start = ${q.periodStart} AND l.kind IN ('usage', 'late_usage')
       AND i.subscription_id = ${q.subscriptionId}::uuid AND ${billedInvoiceSql('i')}
-    GROUP BY l.meter_id`;
-  return rows.map((r) => ({ meterId: r.meter_id, _sum: { amount: decimalOrNull(r.amount), quantity: decimalOrNull(r.quantity) } }));
+    GROUP BY l.meter_id, l.dimension_value`;
+  return rows.map((r) => ({ meterId: r.meter_id, dimensionValue: r.dimension_value, _sum: { amount: decimalOrNull(r.amount), quantity: decimalOrNull(r.quantity) } }));
 }
 
 /** The invoice a period already has (a repeated close), as the close reports it. */
@@ -197,9 +208,9 @@ export async function readCloseInputs(db: RawDb, q: { organizationId: string; su
         SELECT json_agg(json_build_object(
                  'id', pp.id, 'organizationId', pp.organization_id, 'planId', pp.plan_id, 'meterId', pp.meter_id, 'model', pp.model,
                  'unitAmount', pp.unit_amount::text, 'tiers', pp.tiers, 'packageSize', pp.package_size::text, 'packageAmount', pp.package_amount::text,
-                 'freeUnits', pp.free_units::text, 'includedUnits', pp.included_units::text, 'createdAt', pp.created_at,
-                 'meter', json_build_object('id', m.id, 'key', m.key, 'name', m.name, 'eventType', m.event_type, 'aggregation', m.aggregation, 'property', m.property))
-               ORDER BY pp.plan_id, m.key)
+                 'freeUnits', pp.free_units::text, 'includedUnits', pp.included_units::text, 'dimensionValue', pp.dimension_value, 'createdAt', pp.created_at,
+                 'meter', json_build_object('id', m.id, 'key', m.key, 'name', m.name, 'eventType', m.event_type, 'aggregation', m.aggregation, 'property', m.property, 'dimension', m.dimension))
+               ORDER BY pp.plan_id, m.key, pp.dimension_value NULLS FIRST)
         FROM plan_prices pp JOIN meters m ON m.id = pp.meter_id
         WHERE pp.plan_id = s.plan_id
            OR pp.plan_id IN (SELECT from_plan_id FROM subscription_plan_changes WHERE subscription_id = s.id

@@ -1,4 +1,5 @@
 import { dec, type Dec } from '../billing/decimal';
+import type { DimensionSlice } from '../billing/draft-inputs';
 import { combineDaily, validateMeter, type Meter } from '../billing/meter-aggregation';
 import type { DayReading } from '../billing/usage-readings';
 import { Prisma } from './generated/client';
@@ -25,10 +26,27 @@ export interface UsageScope {
 
 const TRUE = Prisma.sql`true`;
 
+/** `e` falls in one of the ranges ([start, end)). */
+function inRanges(ranges: readonly { start: Date; end: Date }[]): Prisma.Sql {
+  if (ranges.length === 0) return Prisma.sql`false`;
+  return Prisma.sql`(${Prisma.join(ranges.map((r) => Prisma.sql`(e."timestamp" >= ${r.start} AND e."timestamp" < ${r.end})`), ' OR ')})`;
+}
+
 function scopeSql(s: UsageScope): Prisma.Sql {
-  const ranges = s.ranges.length === 0 ? Prisma.sql`false` : Prisma.join(s.ranges.map((r) => Prisma.sql`(e."timestamp" >= ${r.start} AND e."timestamp" < ${r.end})`), ' OR ');
   return Prisma.sql`e.organization_id = ${s.organizationId}::uuid AND e.customer_external_id = ${s.customerExternalId} AND e.event_type = ${s.eventType}
-    AND (${ranges}) AND (${s.where ?? TRUE})`;
+    AND ${inRanges(s.ranges)} AND (${s.where ?? TRUE})`;
+}
+
+/**
+ * `e` falls in the slice of a dimensional meter a price bills (billing/draft-inputs.ts inSlice, rule for
+ * rule): its dimension property, as text, is the slice's value; or, for a default slice, is none of the
+ * others (absent counts as no value).
+ */
+export function sliceSql(slice: DimensionSlice | undefined): Prisma.Sql {
+  if (!slice) return TRUE;
+  if (slice.value !== null) return Prisma.sql`(e.properties ->> ${slice.dimension}) = ${slice.value}`;
+  if (slice.others.length === 0) return TRUE;
+  return Prisma.sql`COALESCE(e.properties ->> ${slice.dimension}, '') <> ALL(${slice.others}::text[])`;
 }
 
 /** The newest event (by timestamp, then id) as PostgreSQL's `max` of a row: its text form ends with `,<id>,<quantity>)`. */
@@ -66,6 +84,7 @@ export function quantityOf(meter: Meter, raw: string | null): Dec {
 
 interface DayRow {
   day: Date;
+  dimension_value: string | null;
   quantity: string | null;
   event_count: number;
   cost: string;
@@ -75,7 +94,7 @@ interface DayRow {
 }
 
 export interface UsageAggregate {
-  /** the meter's reading per UTC day that has events, oldest first (what usage_snapshots store) */
+  /** the meter's reading per UTC day that has events, oldest first (what usage_snapshots store); per value too, for a meter with a dimension */
   days: DayReading[];
   /** the meter's quantity over every matching event */
   quantity: Dec;
@@ -83,23 +102,27 @@ export interface UsageAggregate {
 }
 
 /**
- * The meter's daily readings and total quantity over the scope's events.
+ * The meter's daily readings (per value of its dimension, when it has one)
+ * and total quantity over the scope's events (of its slice, for a price of a
+ * dimensional meter).
  * One GROUP BY statement; `unique_count` needs a second (a value seen on two
  * days counts once in the total).
  */
-export async function aggregateUsage(db: RawDb, meter: Meter, scope: UsageScope): Promise<UsageAggregate> {
-  const where = scopeSql(scope);
+export async function aggregateUsage(db: RawDb, meter: Meter & { dimension?: string; slice?: DimensionSlice }, scope: UsageScope): Promise<UsageAggregate> {
+  const where = Prisma.sql`${scopeSql(scope)} AND ${sliceSql(meter.slice)}`;
+  const value = meter.dimension ? Prisma.sql`COALESCE(e.properties ->> ${meter.dimension}, '')` : Prisma.sql`NULL::text`;
   const rows = await db.$queryRaw<DayRow[]>`
-    SELECT (date_trunc('day', e."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day,
+    SELECT (date_trunc('day', e."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day, ${value} AS dimension_value,
            ${meter.aggregation === 'latest' ? Prisma.sql`NULL::text` : quantitySql(meter)} AS quantity,
            count(*)::int AS event_count, COALESCE(sum(e.cost), 0)::text AS cost, COALESCE(sum(e.revenue), 0)::text AS revenue,
            max(e."timestamp") AS newest_at, ${NEWEST}::text AS newest
     FROM usage_events e WHERE ${where}
-    GROUP BY 1 ORDER BY 1`;
+    GROUP BY 1, 2 ORDER BY 1, 2`;
   const days: DayReading[] = rows.map((r) => {
     const newest = parseNewest(r.newest)!;
     return {
       day: r.day,
+      ...(r.dimension_value !== null ? { dimensionValue: r.dimension_value } : {}),
       quantity: meter.aggregation === 'latest' ? newest.quantity : dec(r.quantity ?? 0),
       eventCount: r.event_count,
       cost: dec(r.cost),

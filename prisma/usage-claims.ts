@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { DimensionSlice } from '../billing/draft-inputs';
 import { billedInvoiceSql } from './billed-invoices';
 import type { Db } from './billing-reads';
 import { Prisma } from './generated/client';
@@ -11,6 +12,11 @@ import type { RawDb } from './raw-db';
  * saw. These fragments test an event row aliased `e`.
  */
 
+/** `e` falls in claim `c`'s slice: any event of its range, or, for a slice of a dimensional meter, as prisma/usage-aggregates.ts sliceSql says. */
+const IN_CLAIM_SLICE = Prisma.sql`(c.dimension IS NULL
+  OR (c.dimension_value IS NOT NULL AND (e.properties ->> c.dimension) = c.dimension_value)
+  OR (c.dimension_value IS NULL AND COALESCE(e.properties ->> c.dimension, '') <> ALL(c.dimension_others)))`;
+
 /** `e` is billed by a live range claim (whose line matches `lineFilter`, on alias `l`, the claim's invoice line, and `i`, its invoice). */
 export function coveredByClaim(lineFilter?: Prisma.Sql): Prisma.Sql {
   const ofLine = lineFilter ? Prisma.sql`AND EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE l.id = c.invoice_line_id AND (${lineFilter}))` : Prisma.empty;
@@ -18,7 +24,7 @@ export function coveredByClaim(lineFilter?: Prisma.Sql): Prisma.Sql {
     SELECT 1 FROM usage_claims c
     WHERE c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
       AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
-      AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) ${ofLine})`;
+      AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE} ${ofLine})`;
 }
 
 /** `e` is on no invoice line yet (neither claimed one by one nor by a range). */
@@ -31,7 +37,7 @@ export function billedByLines(lineIds: readonly string[]): Prisma.Sql {
     SELECT 1 FROM usage_claims c
     WHERE c.invoice_line_id = ANY(${lineIds}::uuid[]) AND c.released_at IS NULL AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
       AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot)
-      AND e.id <> ALL(c.excluded_event_ids))))`;
+      AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE})))`;
 }
 
 /** `e` is held by an invoice that does not count as billed (rejected, written off, void, replaced): forgiven or waiting, not billed. */
@@ -67,26 +73,34 @@ export interface NewClaim {
   eventType: string;
   start: Date;
   end: Date;
+  /** the slice of a dimensional meter the line bills; absent: every event of the range */
+  slice?: DimensionSlice | undefined;
 }
 
 /**
  * Writes range claims with the snapshot of the calling transaction (which
  * must be REPEATABLE READ, so that it is the snapshot its reads saw), each
  * with the events of its range a late-usage line already holds (it does not
- * bill those). A concurrent claim on the same instants fails the exclusion
- * constraint; the retried transaction then sees it.
+ * bill those), and the invoice of its line (written before). A concurrent
+ * claim of another invoice on the same instants of the meter fails an
+ * exclusion constraint; the retried transaction then sees it.
  */
 export async function insertClaims(db: RawDb, organizationId: string, claims: readonly NewClaim[]): Promise<void> {
   if (claims.length === 0) return;
   await db.$executeRaw`
-    INSERT INTO usage_claims (id, organization_id, invoice_line_id, customer_external_id, meter_id, event_type, range_start, range_end, snapshot, excluded_event_ids)
+    INSERT INTO usage_claims (id, organization_id, invoice_line_id, customer_external_id, meter_id, event_type, range_start, range_end, snapshot, excluded_event_ids,
+                              dimension, dimension_value, dimension_others, invoice_id)
     SELECT id, ${organizationId}::uuid, line, customer, meter, type, s, t, pg_current_snapshot(),
            ARRAY(SELECT e.id FROM usage_events e
                  WHERE e.organization_id = ${organizationId}::uuid AND e.customer_external_id = customer AND e.event_type = type
-                   AND e."timestamp" >= s AND e."timestamp" < t AND e.invoice_line_id IS NOT NULL)
+                   AND e."timestamp" >= s AND e."timestamp" < t AND e.invoice_line_id IS NOT NULL),
+           dim, dim_value, COALESCE((SELECT array_agg(o) FROM jsonb_array_elements_text(others) AS o), '{}'),
+           (SELECT l.invoice_id FROM invoice_lines l WHERE l.id = line)
     FROM unnest(${claims.map(() => randomUUID())}::uuid[], ${claims.map((c) => c.invoiceLineId)}::uuid[], ${claims.map((c) => c.customerExternalId)}::text[],
-                ${claims.map((c) => c.meterId)}::uuid[], ${claims.map((c) => c.eventType)}::text[], ${claims.map((c) => c.start)}::timestamptz[], ${claims.map((c) => c.end)}::timestamptz[])
-      AS n(id, line, customer, meter, type, s, t)`;
+                ${claims.map((c) => c.meterId)}::uuid[], ${claims.map((c) => c.eventType)}::text[], ${claims.map((c) => c.start)}::timestamptz[], ${claims.map((c) => c.end)}::timestamptz[],
+                ${claims.map((c) => c.slice?.dimension ?? null)}::text[], ${claims.map((c) => c.slice?.value ?? null)}::text[],
+                ${claims.map((c) => JSON.stringify(c.slice && c.slice.value === null ? c.slice.others : []))}::jsonb[])
+      AS n(id, line, customer, meter, type, s, t, dim, dim_value, others)`;
 }
 
 /** Releases an invoice's range claims (a re-draft): its events become unbilled again, for the next revision to claim. */
@@ -142,7 +156,7 @@ export async function billingLineOf(db: Db, organizationId: string, eventId: str
       SELECT c.invoice_line_id FROM usage_claims c
       WHERE c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
         AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
-        AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids)
+        AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE}
       ORDER BY c.created_at LIMIT 1)) AS line
     FROM usage_events e WHERE e.id = ${eventId}::uuid AND e.organization_id = ${organizationId}::uuid`;
   return row?.line ?? null;

@@ -24,6 +24,7 @@ export function meterJson(m: MeterModel) {
     event_type: m.eventType,
     aggregation: m.aggregation,
     property: m.property,
+    dimension: m.dimension,
     stripe_price_id: m.stripePriceId,
     created_at: m.createdAt.toISOString(),
   };
@@ -37,7 +38,7 @@ export async function createMeter(prisma: PrismaClient, organizationId: string, 
     return await prisma.$transaction(async (tx) => {
       const created = meterJson(
         await tx.meter.create({
-          data: { organizationId, key: input.key, name: input.name, eventType: input.event_type, aggregation: input.aggregation, property: input.property ?? null, stripePriceId: input.stripe_price_id ?? null },
+          data: { organizationId, key: input.key, name: input.name, eventType: input.event_type, aggregation: input.aggregation, property: input.property ?? null, dimension: input.dimension ?? null, stripePriceId: input.stripe_price_id ?? null },
         }),
       );
       await writeAudit(tx, { organizationId, actor, action: 'meter.created', entityType: 'meter', entityId: created.id, after: created });

@@ -30,8 +30,8 @@ export function priceColumns(price: PriceModel) {
 }
 
 /** The API's view of a price: only the fields its model uses, amounts as decimal strings. */
-export function priceJson(meterKey: string, price: PriceModel) {
-  const base = { meter: meterKey, included_units: toPlainString(price.includedUnits ?? dec(0)) };
+export function priceJson(meterKey: string, dimensionValue: string | null, price: PriceModel) {
+  const base = { meter: meterKey, dimension_value: dimensionValue, included_units: toPlainString(price.includedUnits ?? dec(0)) };
   switch (price.model) {
     case 'per_unit':
       return { ...base, model: price.model, unit_amount: toPlainString(price.unitAmount) };

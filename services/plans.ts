@@ -21,7 +21,9 @@ import { priceColumns, priceJson } from './plan-prices';
 type Db = Pick<PrismaClient, 'plan'>;
 type PlanWithPrices = PlanModel & { prices: (PlanPriceModel & { meter: { key: string } })[] };
 
-const withPrices = { prices: { include: { meter: { select: { key: true } } }, orderBy: { meter: { key: 'asc' as const } } } };
+const withPrices = {
+  prices: { include: { meter: { select: { key: true } } }, orderBy: [{ meter: { key: 'asc' as const } }, { dimensionValue: { sort: 'asc' as const, nulls: 'first' as const } }] },
+};
 
 export function planJson(p: PlanWithPrices) {
   return {
@@ -33,15 +35,16 @@ export function planJson(p: PlanWithPrices) {
     interval: p.interval,
     base_fee: toPlainString(dec(p.baseFee)),
     active: p.active,
-    prices: p.prices.map((row) => priceJson(row.meter.key, priceFromRow(row))),
+    prices: p.prices.map((row) => priceJson(row.meter.key, row.dimensionValue, priceFromRow(row))),
     created_at: p.createdAt.toISOString(),
   };
 }
 export type PlanJson = ReturnType<typeof planJson>;
 
-/** A plan price as sent: the meter's key and a price model (checked by billing's validatePrice). */
+/** A plan price as sent: the meter's key (and dimension value) and a price model (checked by billing's validatePrice). */
 export interface PlanPriceInput {
   meter: string;
+  dimensionValue?: string;
   price: PriceModel;
 }
 
@@ -82,14 +85,39 @@ export async function lockNewestPlan(tx: Prisma.TransactionClient, organizationI
   return findPlan(tx, organizationId, key);
 }
 
-/** The meters the prices name, by key; an unknown one is refused with its field. */
+/**
+ * The meters the prices name, by key; an unknown one is refused with its field, and so is a dimension value
+ * for a meter without a dimension, or a meter priced by value without a default price for the other values
+ * (its usage of them would go unbilled).
+ */
 async function meterIds(db: Pick<PrismaClient, 'meter'>, organizationId: string, prices: readonly PlanPriceInput[]): Promise<Map<string, string>> {
-  const meters = await db.meter.findMany({ where: { organizationId, key: { in: prices.map((p) => p.meter) } }, select: { id: true, key: true } });
-  const ids = new Map(meters.map((m) => [m.key, m.id]));
-  const unknown = prices.findIndex((p) => !ids.has(p.meter));
+  const meters = await db.meter.findMany({ where: { organizationId, key: { in: prices.map((p) => p.meter) } }, select: { id: true, key: true, dimension: true } });
+  const byKey = new Map(meters.map((m) => [m.key, m]));
+  const unknown = prices.findIndex((p) => !byKey.has(p.meter));
   if (unknown >= 0) throw invalidField(`prices.${unknown}.meter`, `no meter with key ${prices[unknown]!.meter}`, 'UNKNOWN_METER');
-  return ids;
+  prices.forEach((p, i) => {
+    if (p.dimensionValue !== undefined && !byKey.get(p.meter)!.dimension) {
+      throw invalidField(`prices.${i}.dimension_value`, `meter ${p.meter} has no dimension to price by value`, 'UNKNOWN_FIELD');
+    }
+    if (p.dimensionValue !== undefined && !prices.some((d) => d.meter === p.meter && d.dimensionValue === undefined)) {
+      throw invalidField(
+        `prices.${i}.dimension_value`,
+        `meter ${p.meter} is priced for ${byKey.get(p.meter)!.dimension} ${p.dimensionValue} but has no default price (one without dimension_value) for its other values`,
+        'MISSING_FIELD',
+      );
+    }
+  });
+  return new Map(meters.map((m) => [m.key, m.id]));
 }
+
+/** A price's plan_prices row. */
+const priceRow = (organizationId: string, planId: string, ids: ReadonlyMap<string, string>, p: PlanPriceInput) => ({
+  organizationId,
+  planId,
+  meterId: ids.get(p.meter)!,
+  dimensionValue: p.dimensionValue ?? null,
+  ...priceColumns(p.price),
+});
 
 const keyTaken = (key: string) => new DomainError('conflict', 'ALREADY_EXISTS', `A plan with key ${key} already exists; change its prices with a new version`, 'key');
 
@@ -101,7 +129,7 @@ export async function createPlan(prisma: PrismaClient, organizationId: string, i
       const created = await tx.plan.create({
         data: { organizationId, key: input.key, name: input.name, currency: input.currency, interval: input.interval, baseFee: toPlainString(input.base_fee ?? dec(0)), active: input.active },
       });
-      await tx.planPrice.createMany({ data: input.prices.map((p) => ({ organizationId, planId: created.id, meterId: ids.get(p.meter)!, ...priceColumns(p.price) })) });
+      await tx.planPrice.createMany({ data: input.prices.map((p) => priceRow(organizationId, created.id, ids, p)) });
       const full = planJson(await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices }));
       await writeAudit(tx, { organizationId, actor, action: 'plan.created', entityType: 'plan', entityId: created.id, after: full });
       return full;
@@ -136,7 +164,7 @@ export async function createPlanVersion(prisma: PrismaClient, organizationId: st
       },
     });
     const prices: Prisma.PlanPriceCreateManyInput[] = ids
-      ? input.prices!.map((p) => ({ organizationId, planId: created.id, meterId: ids.get(p.meter)!, ...priceColumns(p.price) }))
+      ? input.prices!.map((p) => priceRow(organizationId, created.id, ids, p))
       : current.prices.map(({ meter: _meter, id: _id, createdAt: _createdAt, planId: _planId, tiers, ...row }) => ({ ...row, tiers: tiers ?? undefined, planId: created.id }));
     await tx.planPrice.createMany({ data: prices });
     await tx.planFeature.createMany({

@@ -3,9 +3,10 @@ import type { ActivityDeps } from '../activities/deps';
 import { createLogNotifier } from '../activities/notifier';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { closeTestPrisma, createTestOrganization, testPrisma, testPool } from './harness/fixtures';
+import { insertBatch } from './harness/insert-batch';
 import { runInWorkflow } from './harness/stripe-invoices';
 
-/** The daily snapshot is an upsert on (customer, meter, day): running it again changes nothing, new events change it. */
+/** The daily snapshot is an upsert on (customer, meter, day, dimension value): running it again changes nothing, new events change it. */
 afterAll(closeTestPrisma);
 
 it('re-running a day’s snapshot changes nothing; a new event of that day updates the one row', async () => {
@@ -36,4 +37,34 @@ it('re-running a day’s snapshot changes nothing; a new event of that day updat
   expect(updated[0]).toMatchObject({ id: first[0]!.id, eventCount: 3 });
   expect(updated[0]!.quantity.toString()).toBe('50');
   expect(updated[0]!.takenAt.toISOString()).toBe('2024-11-08T07:00:00.000Z');
+});
+
+it('a meter with a dimension is snapshotted per value of it, whatever the plan prices on its own', async () => {
+  const prisma = testPrisma();
+  const { organizationId } = await createTestOrganization('snapshots-slices');
+  const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
+  // api_calls gets a dimension; Basic prices region "eu" on its own beside its default
+  await prisma.meter.update({ where: { id: catalog.meterId }, data: { dimension: 'region' } });
+  await prisma.planPrice.create({ data: { organizationId, planId: catalog.basicPlanId, meterId: catalog.meterId, dimensionValue: 'eu', model: 'per_unit', unitAmount: '1' } });
+  await insertBatch(
+    prisma,
+    organizationId,
+    [
+      ['eu', '40'],
+      ['us', '2'],
+      [undefined, '5'],
+      ['eu', '1'],
+    ].map(([region, quantity]) => ({ customerExternalId: catalog.customerExternalId, timestamp: '2024-11-07T10:00:00Z', eventType: 'api_call', quantity, properties: region ? { region } : {} })),
+  );
+  const deps: ActivityDeps = { prisma, pool: testPool(), taskQueue: 'unused', notifier: createLogNotifier(() => undefined) };
+  const run = { workflowId: `subscription:${catalog.subscriptionId}`, runId: 'run-1' };
+  const input = { organizationId, subscriptionId: catalog.subscriptionId, day: '2024-11-07T12:00:00.000Z', takenAt: '2024-11-08T00:00:00.000Z' };
+  // per value, whichever price bills it ('': events without a region); the meter once, though two prices name it
+  expect(await runInWorkflow(run, snapshotUsage(deps), input)).toEqual({ snapshots: 3 });
+  const rows = await prisma.usageSnapshot.findMany({ where: { customerId: catalog.customerId }, orderBy: { dimensionValue: 'asc' } });
+  expect(rows.map((s) => [s.dimensionValue, s.quantity.toString(), s.eventCount])).toEqual([
+    ['', '5', 1],
+    ['eu', '41', 2],
+    ['us', '2', 1],
+  ]);
 });

@@ -1,4 +1,5 @@
 import { dec } from '../billing/decimal';
+import { inSlice, type DimensionSlice } from '../billing/draft-inputs';
 import { aggregate, type Meter, type MeterAggregation } from '../billing/meter-aggregation';
 import { readingsByDay, type RatedEvent } from '../billing/usage-readings';
 import { Prisma } from '../prisma/client';
@@ -99,6 +100,32 @@ describe.each(METERS)('a $aggregation meter aggregated in PostgreSQL', (meter) =
     const sql = await aggregateUsage(testPrisma(), meter, { organizationId, customerExternalId: CUSTOMER, eventType: 'agg.call', ranges, where: Prisma.sql`e.cost IS NOT NULL` });
     expect(sql.days.map(plain)).toEqual(readingsByDay(meter, inRanges).map(plain));
     expect(sql.quantity.toFixed()).toBe(aggregate(meter, inRanges).toFixed());
+  });
+});
+
+/*
+ * A price of a meter with a dimension reads a slice of its events (sliceSql): the dimension property as
+ * PostgreSQL's `->>` gives it (numbers and booleans as their text, objects as JSON; null and missing as
+ * no value), tested as billing/draft-inputs.ts inSlice tests a late event's value.
+ */
+describe.each<[string, DimensionSlice]>([
+  ['user "ann"', { dimension: 'user', value: 'ann' }],
+  ['user "1" (the string and the number)', { dimension: 'user', value: '1' }],
+  ['user other than "ann", "1", "true"', { dimension: 'user', value: null, others: ['ann', '1', 'true'] }],
+  ['user, any value', { dimension: 'user', value: null, others: [] }],
+  ['a property no event has, other than "ann"', { dimension: 'absent', value: null, others: ['ann'] }],
+])('the slice %s', (_name, slice) => {
+  it('holds the events billing/ puts in it', async () => {
+    const rows = await testPrisma().$queryRaw<{ id: string; v: string | null }[]>`SELECT id, properties ->> ${slice.dimension} AS v FROM usage_events WHERE organization_id = ${organizationId}::uuid`;
+    const valueOf = new Map(rows.map((r) => [r.id, r.v]));
+    const inIt = events.filter((e) => inSlice(slice, valueOf.get(e.id)!));
+    expect(inIt.length).toBeGreaterThan(0);
+    const range = { start: new Date(DAY0 - 86_400_000), end: new Date(DAY0 + 4 * 86_400_000) };
+    for (const meter of METERS) {
+      const sql = await aggregateUsage(testPrisma(), { ...meter, slice }, { organizationId, customerExternalId: CUSTOMER, eventType: 'agg.call', ranges: [range] });
+      expect(sql.events).toBe(inIt.length);
+      expect(sql.quantity.toFixed()).toBe(aggregate(meter, inIt).toFixed());
+    }
   });
 });
 

@@ -1,9 +1,10 @@
-import { assertClaimsMatchDatabase, TransactionIdsBehindClaims } from '../prisma/usage-claims';
+import { assertClaimsMatchDatabase, insertClaims, TransactionIdsBehindClaims } from '../prisma/usage-claims';
 import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, redraftUpdate, rejectUpdate, writeOffUpdate, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
 import { countUnbilledEvents, createBillingCatalog, eventIdsOfLine, insertUsage, lineOfEvent, type BillingCatalog } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
+import { insertBatch } from './harness/insert-batch';
 
 /*
  * Range claims (issue 12, point 12): a period close claims its usage as a
@@ -129,4 +130,50 @@ it('the API and the worker refuse a database whose transaction ids run behind it
   ).rejects.toBeInstanceOf(TransactionIdsBehindClaims);
   // (rolled back: the claim keeps its real snapshot)
   await expect(assertClaimsMatchDatabase(testPrisma())).resolves.toBeUndefined();
+});
+
+it('a meter priced per model, two subscriptions closing at once: each event billed once; a claim of another invoice on the same instants is refused whatever its slice', async () => {
+  const { organizationId } = await createTestOrganization('claims-slices');
+  const prisma = testPrisma();
+  const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date(november.periodStart), anchorDay: 1 });
+  // api_calls priced by region: Basic prices "eu" on its own beside its default, Pro only the default
+  await prisma.meter.update({ where: { id: catalog.meterId }, data: { dimension: 'region' } });
+  await prisma.planPrice.create({ data: { organizationId, planId: catalog.basicPlanId, meterId: catalog.meterId, dimensionValue: 'eu', model: 'per_unit', unitAmount: '1' } });
+  const other = await testPrisma().subscription.create({
+    data: { organizationId, customerId: catalog.customerId, planId: catalog.proPlanId, startDate: new Date(november.periodStart), billingAnchorDay: 1 },
+  });
+  const batch = await insertBatch(
+    prisma,
+    organizationId,
+    ['eu', 'us', 'eu', undefined].map((region, i) => ({
+      customerExternalId: catalog.customerExternalId,
+      timestamp: `2024-11-0${i + 2}T10:00:00Z`,
+      eventType: 'api_call',
+      quantity: '10',
+      properties: region ? { region } : {},
+    })),
+  );
+  const invoices = await Promise.all([drafted(await startRun(organizationId, catalog.subscriptionId, november)), drafted(await startRun(organizationId, other.id, november))]);
+  const usage = invoices.flatMap((i) => i.lines.filter((l) => l.kind === 'usage'));
+  const billed = (await Promise.all(usage.map((l) => eventIdsOfLine(organizationId, l.id)))).flat();
+  expect(billed.sort()).toEqual([...batch.eventIds].sort());
+  expect(await countUnbilledEvents(organizationId)).toBe(0);
+
+  // The constraint under it: another invoice's claim on those instants of the meter, even of a value no claim names.
+  // One close claimed November (its lines' claims), the other found it claimed and holds none.
+  const counts = await Promise.all(invoices.map((i) => prisma.usageClaim.count({ where: { invoiceLine: { invoiceId: i.id } } })));
+  // (Basic's close makes two claims, one per price; Pro's one)
+  expect(counts.filter((n) => n === 0)).toHaveLength(1);
+  expect(Math.max(...counts)).toBeGreaterThan(0);
+  const otherInvoiceLine = invoices[counts.indexOf(0)]!.lines.find((l) => l.kind === 'usage')!;
+  const claim = {
+    invoiceLineId: otherInvoiceLine.id,
+    customerExternalId: catalog.customerExternalId,
+    meterId: catalog.meterId,
+    eventType: 'api_call',
+    start: new Date(november.periodStart),
+    end: new Date(november.periodEnd),
+    slice: { dimension: 'region', value: 'apac' },
+  };
+  await expect(prisma.$transaction((tx) => insertClaims(tx, organizationId, [claim]))).rejects.toThrow(/usage_claims_one_invoice_per_instant/);
 });

@@ -58,14 +58,15 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
     await meter.getByLabel(/^Name/).fill('Tokens');
     await meter.getByLabel(/^Event type/).fill('completion');
     await meter.getByLabel('Quantity', { exact: true }).selectOption('unique_count');
+    await meter.getByLabel(/^Dimension/).fill('model');
     await meter.getByRole('button', { name: 'Add meter' }).click();
     await alerted(page, /^Property: a unique_count meter needs the property whose distinct values it counts$/);
     await page.getByRole('group', { name: 'Add a meter' }).getByLabel('Quantity', { exact: true }).selectOption('sum');
     await page.getByRole('group', { name: 'Add a meter' }).getByRole('button', { name: 'Add meter' }).click();
-    await status(page, /^Created meter tokens: sum of completion events\.$/);
+    await status(page, /^Created meter tokens: sum of completion events, priced by model\.$/);
     // The page's data is revalidated after the action's answer shows: wait for the row, then read it.
     await page.getByTestId('meter-row').first().waitFor();
-    await expect(page.getByTestId('meter-row').allTextContents()).resolves.toEqual(['tokensTokenscompletionsum']);
+    await expect(page.getByTestId('meter-row').allTextContents()).resolves.toEqual(['tokensTokenscompletionsummodel']);
 
     await page.reload();
     const plan = page.getByRole('group', { name: 'Add a plan' });
@@ -112,10 +113,18 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
     await alerted(page, /nothing changes/);
     // Refused, the form stays open with what was typed.
     await page.getByRole('group', { name: 'Version 2 of chat' }).getByLabel(/^Base fee/).fill('25');
-    await page.getByRole('group', { name: 'Version 2 of chat' }).getByLabel('Prices', { exact: true }).fill('[{"meter": "tokens", "model": "per_unit", "unit_amount": "0.0008"}]');
+    // Version 2 prices gpt-4o on its own; the default prices the other models.
+    await page
+      .getByRole('group', { name: 'Version 2 of chat' })
+      .getByLabel('Prices', { exact: true })
+      .fill('[{"meter": "tokens", "model": "per_unit", "unit_amount": "0.0008"}, {"meter": "tokens", "dimension_value": "gpt-4o", "model": "per_unit", "unit_amount": "0.01"}]');
     await page.getByRole('group', { name: 'Version 2 of chat' }).getByRole('button', { name: 'Create version 2' }).click();
     await status(page, /^Created version 2 of plan chat\./);
     await page.getByRole('heading', { name: 'Chat (chat) · version 2', exact: true }).waitFor();
+    await expect(page.getByRole('list', { name: 'Prices of chat version 2' }).getByRole('listitem').allTextContents()).resolves.toEqual([
+      'tokens (model: other values): 0.0008 per unit',
+      'tokens (model gpt-4o): 0.01 per unit',
+    ]);
     await page.getByTestId('plan-version-row').nth(1).waitFor();
     await expect(page.getByTestId('plan-version-row').allTextContents()).resolves.toEqual([expect.stringMatching(/^2 \(newest\)25.*0$/), expect.stringMatching(/^120.*1$/)]);
     await screenshot(page, 'catalog-plan-versions');

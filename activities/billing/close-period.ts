@@ -2,7 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney } from '../../billing/currency';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans } from '../../billing/draft-inputs';
+import {
+  billedOf,
+  draftInput,
+  inSlice,
+  groupLateEvents,
+  lateGroupsToBill,
+  lateMeter,
+  lateUsage,
+  meterOf,
+  meterUsage,
+  periodPlans,
+  pricedMeter,
+  type LateEvent,
+  type MeterRef,
+} from '../../billing/draft-inputs';
 import { formatDay, nextUtcMidnight } from '../../billing/calendar';
 import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 import type { BillingPeriod } from '../../billing/billing-period';
@@ -12,7 +26,17 @@ import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status'
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
 import { deciderActor, insertAuditRows, type AuditEntry } from '../../prisma/audit';
 import { emitInvoiceEvent } from '../../prisma/webhook-events';
-import { readBilledUsage, readCloseInputs, readPeriodStandings, readPeriodsBilledWhole, type Db, type PlanPriceRow, type SubscriptionTerms } from '../../prisma/billing-reads';
+import {
+  dimensionValuesSql,
+  pricedDimensions,
+  readBilledUsage,
+  readCloseInputs,
+  readPeriodStandings,
+  readPeriodsBilledWhole,
+  type Db,
+  type PlanPriceRow,
+  type SubscriptionTerms,
+} from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { inTransaction, type Queryable } from '../../prisma/pg';
 import { pgRawDb, type RawDb } from '../../prisma/raw-db';
@@ -55,12 +79,13 @@ interface PendingLate extends LateUsage {
 
 /**
  * Claims the period's unbilled usage for its usage lines, one line per
- * stretch of the period (billing/usage-segments.ts) and meter its plan
- * prices: a line claims its stretch as a range (prisma/usage-claims.ts) and
- * bills what PostgreSQL aggregates of it (prisma/usage-aggregates.ts); no
- * event row is read into Node or rewritten. What is claimed is exactly what
- * is billed. Each meter's days are snapshotted once, and each line lists the
- * snapshots of the days its own events fall on.
+ * stretch of the period (billing/usage-segments.ts) and price its plan has
+ * (a meter, or a slice of a dimensional one): a line claims its stretch as a
+ * range of its slice (prisma/usage-claims.ts) and bills what PostgreSQL
+ * aggregates of it (prisma/usage-aggregates.ts); no event row is read into
+ * Node or rewritten. What is claimed is exactly what is billed. Each meter's
+ * days (and values of its dimension) are snapshotted once, and each line
+ * lists the snapshots of the days and values its own events fall on.
  */
 async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: readonly PricedSegment[], takenAt: Date): Promise<{ usage: PendingUsage[]; claims: NewClaim[] }> {
   const period = { start: segments[0]!.start, end: segments[segments.length - 1]!.end };
@@ -68,35 +93,38 @@ async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: rea
   const meterIds = [...new Set(segments.flatMap((s) => s.prices.map((p) => p.meter.id)))];
   // Stretches another subscription of this customer already claimed for a meter stay its own.
   const live = await readLiveClaims(tx, { ...scope, meterIds, from: period.start, to: period.end });
-  const lines: { lineId: string; price: PlanPriceRow; segment: PricedSegment; parts: TimeRange[]; usage: UsageAggregate }[] = [];
+  const lines: { lineId: string; price: PlanPriceRow; meter: MeterRef; segment: PricedSegment; parts: TimeRange[]; usage: UsageAggregate }[] = [];
   for (const segment of segments) {
     for (const price of segment.prices as PlanPriceRow[]) {
-      const meter = meterOf(price.meter);
+      const meter = pricedMeter(price, segment.prices);
       const parts = uncoveredRanges(segment, live.filter((c) => c.meterId === meter.id));
       const usage = await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges: parts, where: UNCLAIMED_ONE_BY_ONE });
-      lines.push({ lineId: randomUUID(), price, segment, parts, usage });
+      lines.push({ lineId: randomUUID(), price, meter, segment, parts, usage });
     }
   }
-  const snapshotOfDay = new Map<string, string>();
+  // Snapshots are per meter, day and value of its dimension, whichever price bills them: each meter is read once
+  // over every stretch it is priced in (a day a plan change splits is one snapshot), unless one line read it whole.
+  const snapshotOf = new Map<string, string>();
+  const readingKey = (meterId: string, r: { day: Date; dimensionValue?: string }) => `${meterId}|${formatDay(r.day)}|${r.dimensionValue ?? ''}`;
   for (const meterId of meterIds) {
-    const own = lines.filter((l) => l.price.meter.id === meterId);
+    const own = lines.filter((l) => l.meter.id === meterId);
     const meter = meterOf(own[0]!.price.meter);
-    // A meter priced in two stretches (a plan change) is read once more over both, so a day split by the change is one snapshot.
+    const ranges = [...new Map(own.flatMap((l) => l.parts).map((p) => [`${p.start.getTime()}|${p.end.getTime()}`, p])).values()].sort((a, b) => a.start.getTime() - b.start.getTime());
     const days =
-      own.length === 1
+      own.length === 1 && !own[0]!.meter.slice
         ? own[0]!.usage.days
-        : (await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges: own.flatMap((l) => l.parts), where: UNCLAIMED_ONE_BY_ONE })).days;
+        : (await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges, where: UNCLAIMED_ONE_BY_ONE })).days;
     const ids = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId, takenAt }, days);
-    days.forEach((r, i) => snapshotOfDay.set(`${meterId}|${formatDay(r.day)}`, ids[i]!));
+    days.forEach((r, i) => snapshotOf.set(readingKey(meterId, r), ids[i]!));
   }
   const usage = lines.map(({ lineId, price, segment, usage }) => {
-    const snapshotIds = usage.days.map((d) => snapshotOfDay.get(`${price.meter.id}|${formatDay(d.day)}`)!);
+    const snapshotIds = [...new Set(usage.days.map((d) => snapshotOf.get(readingKey(price.meter.id, d))!))];
     // One stretch (no plan change in the period): the line covers the period, as it always has.
     const stretch = segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {};
-    return { lineId, ...meterUsage(price, usage.quantity, snapshotIds), ...stretch };
+    return { lineId, ...meterUsage(price, segment.prices, usage.quantity, snapshotIds), ...stretch };
   });
-  const claims = lines.flatMap(({ lineId, price, parts }) =>
-    parts.map((p) => ({ invoiceLineId: lineId, customerExternalId: sub.customer.externalId, meterId: price.meter.id, eventType: price.meter.eventType, start: p.start, end: p.end })),
+  const claims = lines.flatMap(({ lineId, meter, parts }) =>
+    parts.map((p) => ({ invoiceLineId: lineId, customerExternalId: sub.customer.externalId, meterId: meter.id, eventType: meter.eventType, start: p.start, end: p.end, slice: meter.slice })),
   );
   return { usage, claims };
 }
@@ -113,12 +141,19 @@ const UNCLAIMED_ONE_BY_ONE = Prisma.sql`e.invoice_line_id IS NULL`;
  * they count in neither. A period whose rejected draft waits for finance
  * keeps its late events for its next revision.
  */
-async function claimLateUsage(tx: RawDb, sub: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], start: Date, takenAt: Date): Promise<PendingLate[]> {
-  if (sub.startDate.getTime() >= start.getTime() || eventTypes.length === 0) return [];
-  const late = await tx.$queryRaw<{ id: string; eventType: string; timestamp: Date }[]>`
-    SELECT e.id, e.event_type AS "eventType", e.timestamp FROM usage_events e
+async function claimLateUsage(
+  tx: RawDb,
+  sub: SubscriptionTerms,
+  stretchesOf: (period: BillingPeriod) => PricedSegment[],
+  priced: { eventTypes: string[]; dimensions: string[] },
+  start: Date,
+  takenAt: Date,
+): Promise<PendingLate[]> {
+  if (sub.startDate.getTime() >= start.getTime() || priced.eventTypes.length === 0) return [];
+  const late = await tx.$queryRaw<LateEvent[]>`
+    SELECT e.id, e.event_type AS "eventType", e.timestamp, ${dimensionValuesSql(priced.dimensions)} AS dimensions FROM usage_events e
     WHERE e.organization_id = ${sub.organizationId}::uuid AND e.customer_external_id = ${sub.customer.externalId}
-      AND e.event_type = ANY(${eventTypes}::text[]) AND e.timestamp >= ${sub.startDate} AND e.timestamp < ${start} AND ${UNBILLED}
+      AND e.event_type = ANY(${priced.eventTypes}::text[]) AND e.timestamp >= ${sub.startDate} AND e.timestamp < ${start} AND ${UNBILLED}
     FOR UPDATE OF e`;
   if (late.length === 0) return [];
   // Only a close with late events reads how earlier periods stand and were billed: most closes have none.
@@ -129,15 +164,17 @@ async function claimLateUsage(tx: RawDb, sub: SubscriptionTerms, stretchesOf: (p
   for (const g of lateGroupsToBill(groupLateEvents(sub, asBilled(stretchesOf, billedWhole), late), standings)) {
     const lineId = randomUUID();
     await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
-    const meter = meterOf(g.price.meter);
+    const meter = lateMeter(g);
     const scope = { organizationId: sub.organizationId, customerExternalId: sub.customer.externalId, eventType: meter.eventType, where: BILLABLE };
-    // Re-snapshot the days the late events fall on, so snapshots show the usage as it now stands.
+    // Re-snapshot the days the late events fall on (the whole meter: snapshots are per value, not per price), so
+    // snapshots show the usage as it now stands; the line lists those of its slice.
     const lateDays = [...new Set(g.eventIds.map((id) => formatDay(when.get(id)!)))].sort();
     const dayRanges = lateDays.map((day) => ({ start: new Date(`${day}T00:00:00.000Z`), end: nextUtcMidnight(new Date(`${day}T00:00:00.000Z`)) }));
-    const { days } = await aggregateUsage(tx, meter, { ...scope, ranges: dayRanges });
-    const snapshotIds = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt }, days);
+    const { days } = await aggregateUsage(tx, meterOf(g.price.meter), { ...scope, ranges: dayRanges });
+    const ids = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt }, days);
+    const snapshotIds = ids.filter((_, i) => inSlice(meter.slice, days[i]!.dimensionValue ?? null));
     const stretch = g.stretch ?? g.period;
-    const [billed] = (await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: stretch.start })).filter((b) => b.meterId === meter.id);
+    const billed = billedOf(await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: stretch.start }), g);
     const { quantity } = await aggregateUsage(tx, meter, { ...scope, ranges: [stretch] });
     result.push({ lineId, ...lateUsage(g, quantity, billed?._sum, snapshotIds) });
   }
@@ -152,6 +189,7 @@ function lineRow(line: DraftLine, position: number, id: string) {
     kind: line.kind,
     description: line.description,
     meter_id: line.meterId,
+    dimension_value: line.dimensionValue,
     quantity: line.quantity === null ? null : toPlainString(line.quantity),
     included_units: line.includedUnits === null ? null : toPlainString(line.includedUnits),
     amount: toPlainString(line.amount),
@@ -173,9 +211,9 @@ function lineRow(line: DraftLine, position: number, id: string) {
 async function insertLines(db: Queryable, organizationId: string, invoiceId: string, lines: ReturnType<typeof lineRow>[]): Promise<void> {
   await db.query({
     name: 'close-insert-lines',
-    text: `INSERT INTO invoice_lines (id, organization_id, invoice_id, position, kind, description, meter_id, quantity, included_units, amount, tiers, period_start, period_end, snapshot_ids)
-           SELECT l.id, $1, $2, l.position, l.kind, l.description, l.meter_id, l.quantity, l.included_units, l.amount, l.tiers, l.period_start, l.period_end, l.snapshot_ids
-           FROM jsonb_to_recordset($3::jsonb) AS l(id uuid, position int, kind invoice_line_kind, description text, meter_id uuid, quantity numeric, included_units numeric,
+    text: `INSERT INTO invoice_lines (id, organization_id, invoice_id, position, kind, description, meter_id, dimension_value, quantity, included_units, amount, tiers, period_start, period_end, snapshot_ids)
+           SELECT l.id, $1, $2, l.position, l.kind, l.description, l.meter_id, l.dimension_value, l.quantity, l.included_units, l.amount, l.tiers, l.period_start, l.period_end, l.snapshot_ids
+           FROM jsonb_to_recordset($3::jsonb) AS l(id uuid, position int, kind invoice_line_kind, description text, meter_id uuid, dimension_value text, quantity numeric, included_units numeric,
                                                    amount numeric, tiers jsonb, period_start timestamptz, period_end timestamptz, snapshot_ids uuid[])`,
     values: [organizationId, invoiceId, JSON.stringify(lines)],
   });
@@ -287,8 +325,9 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
         const plans = periodPlans(sub, changes, period);
         const stretchesOf = pricedSegments(sub.plan, changes, sub.startDate, inputs.pricesByPlan);
         const { usage, claims } = await claimPeriodUsage(tx, sub, stretchesOf(period), takenAt);
-        const pricedTypes = [...new Set([...inputs.pricesByPlan.values()].flat().map((p) => p.meter.eventType))];
-        const late = await claimLateUsage(tx, sub, stretchesOf, pricedTypes, start, takenAt);
+        const allPrices = [...inputs.pricesByPlan.values()].flat();
+        const priced = { eventTypes: [...new Set(allPrices.map((p) => p.meter.eventType))], dimensions: pricedDimensions(allPrices) };
+        const late = await claimLateUsage(tx, sub, stretchesOf, priced, start, takenAt);
         const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
         const lineIds = [
           ...draft.lines.filter((l) => l.kind !== 'usage' && l.kind !== 'late_usage').map(() => randomUUID()),

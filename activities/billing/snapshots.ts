@@ -9,9 +9,12 @@ import { aggregateUsage } from '../../prisma/usage-aggregates';
 import type { ActivityDeps } from '../deps';
 
 /**
- * Upserts one customer's daily readings of one meter on (customer, meter, day)
- * and returns the snapshot ids, one per reading, in the readings' order. A row only changes (and gets a new taken_at)
- * when its numbers do, so re-running a snapshot changes nothing.
+ * Upserts one customer's daily readings of one meter on (customer, meter,
+ * day, dimension value: a meter with a dimension has a reading per value, ''
+ * for events without one; '' too for a meter without) and returns the
+ * snapshot ids, one per reading, in the readings' order. A row only changes
+ * (and gets a new taken_at) when its numbers do, so re-running a snapshot
+ * changes nothing.
  */
 export async function upsertSnapshots(
   db: RawDb,
@@ -19,31 +22,34 @@ export async function upsertSnapshots(
   readings: readonly DayReading[],
 ): Promise<string[]> {
   if (readings.length === 0) return [];
-  const rows = await db.$queryRaw<{ id: string; day: Date }[]>`
-    INSERT INTO usage_snapshots (id, organization_id, customer_id, meter_id, day, quantity, event_count, cost, revenue, newest_at, newest_id, taken_at)
-    SELECT gen_random_uuid(), ${scope.organizationId}::uuid, ${scope.customerId}::uuid, ${scope.meterId}::uuid, r.day, r.quantity, r.event_count, r.cost, r.revenue, r.newest_at, r.newest_id, ${scope.takenAt}
+  const values = readings.map((r) => r.dimensionValue ?? '');
+  const rows = await db.$queryRaw<{ id: string; day: Date; dimension_value: string }[]>`
+    INSERT INTO usage_snapshots (id, organization_id, customer_id, meter_id, dimension_value, day, quantity, event_count, cost, revenue, newest_at, newest_id, taken_at)
+    SELECT gen_random_uuid(), ${scope.organizationId}::uuid, ${scope.customerId}::uuid, ${scope.meterId}::uuid, r.value, r.day, r.quantity, r.event_count, r.cost, r.revenue, r.newest_at, r.newest_id, ${scope.takenAt}
     FROM unnest(${readings.map((r) => formatDay(r.day))}::date[], ${readings.map((r) => toPlainString(r.quantity))}::numeric[], ${readings.map((r) => r.eventCount)}::int[],
                 ${readings.map((r) => toPlainString(r.cost))}::numeric[], ${readings.map((r) => toPlainString(r.revenue))}::numeric[],
-                ${readings.map((r) => r.newestAt)}::timestamptz[], ${readings.map((r) => r.newestId)}::uuid[])
-      AS r(day, quantity, event_count, cost, revenue, newest_at, newest_id)
-    ON CONFLICT (customer_id, meter_id, day) DO UPDATE SET
+                ${readings.map((r) => r.newestAt)}::timestamptz[], ${readings.map((r) => r.newestId)}::uuid[], ${values}::text[])
+      AS r(day, quantity, event_count, cost, revenue, newest_at, newest_id, value)
+    ON CONFLICT (customer_id, meter_id, day, dimension_value) DO UPDATE SET
       quantity = EXCLUDED.quantity, event_count = EXCLUDED.event_count, cost = EXCLUDED.cost, revenue = EXCLUDED.revenue,
       newest_at = EXCLUDED.newest_at, newest_id = EXCLUDED.newest_id, taken_at = EXCLUDED.taken_at
     WHERE (usage_snapshots.quantity, usage_snapshots.event_count, usage_snapshots.cost, usage_snapshots.revenue, usage_snapshots.newest_id)
       IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.event_count, EXCLUDED.cost, EXCLUDED.revenue, EXCLUDED.newest_id)
-    RETURNING id, (day::timestamp AT TIME ZONE 'UTC') AS day`;
+    RETURNING id, (day::timestamp AT TIME ZONE 'UTC') AS day, dimension_value`;
   // Unchanged rows are not returned by an upsert that skipped them: read their ids. Either way, in the readings' order.
   const found =
     rows.length === readings.length
       ? rows
-      : await db.$queryRaw<{ id: string; day: Date }[]>`
-          SELECT id, (day::timestamp AT TIME ZONE 'UTC') AS day FROM usage_snapshots
-          WHERE customer_id = ${scope.customerId}::uuid AND meter_id = ${scope.meterId}::uuid AND day = ANY(${readings.map((r) => formatDay(r.day))}::date[])`;
-  const byDay = new Map(found.map((r) => [r.day.getTime(), r.id]));
-  return readings.map((r) => byDay.get(r.day.getTime())!);
+      : await db.$queryRaw<{ id: string; day: Date; dimension_value: string }[]>`
+          SELECT id, (day::timestamp AT TIME ZONE 'UTC') AS day, dimension_value FROM usage_snapshots
+          WHERE customer_id = ${scope.customerId}::uuid AND meter_id = ${scope.meterId}::uuid
+            AND (day, dimension_value) IN (SELECT * FROM unnest(${readings.map((r) => formatDay(r.day))}::date[], ${values}::text[]))`;
+  const key = (day: Date, value: string) => `${day.getTime()}|${value}`;
+  const byDay = new Map(found.map((r) => [key(r.day, r.dimension_value), r.id]));
+  return readings.map((r, i) => byDay.get(key(r.day, values[i]!))!);
 }
 
-/** Snapshots one meter's events over [from, to) per day for a customer (aggregated in PostgreSQL). */
+/** Snapshots one meter's events over [from, to) per day (and value of its dimension) for a customer (aggregated in PostgreSQL). */
 export async function snapshotMeter(
   db: RawDb,
   q: { organizationId: string; customerId: string; customerExternalId: string; meter: MeterRef; from: Date; to: Date; takenAt: Date },
@@ -61,7 +67,7 @@ export interface SnapshotUsageInput {
   takenAt: string;
 }
 
-/** The daily snapshot: the subscription's customer × each priced meter × one UTC day, as an upsert. */
+/** The daily snapshot: the subscription's customer × each priced meter (× each value of its dimension) × one UTC day, as an upsert. */
 export function snapshotUsage({ prisma }: ActivityDeps) {
   return async function snapshotUsage(input: SnapshotUsageInput): Promise<{ snapshots: number }> {
     const terms = await readSubscriptionTerms(prisma, input.organizationId, input.subscriptionId);
@@ -71,12 +77,14 @@ export function snapshotUsage({ prisma }: ActivityDeps) {
     let snapshots = 0;
     // The plan in effect that day: a change recorded for a later instant (the period end) has moved the subscription's plan already.
     const inEffect = planTimeline(terms.plan, await readPlanChanges(prisma, input.subscriptionId))(from);
-    for (const price of await readPlanPrices(prisma, inEffect.id)) {
+    // A meter with a dimension is priced by several prices (one per value the plan names): snapshot it once.
+    const meters = new Map((await readPlanPrices(prisma, inEffect.id)).map((p) => [p.meter.id, p.meter]));
+    for (const meter of meters.values()) {
       const ids = await snapshotMeter(prisma, {
         organizationId: input.organizationId,
         customerId: terms.customerId,
         customerExternalId: terms.customer.externalId,
-        meter: meterOf(price.meter),
+        meter: meterOf(meter),
         from,
         to,
         takenAt: new Date(input.takenAt),

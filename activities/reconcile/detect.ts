@@ -19,11 +19,11 @@ import { BILLED_INVOICE } from '../../prisma/billed-invoices';
 import type { Db } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { tokenRateOf } from '../../prisma/vendor-rates';
-import { quantityOf, quantitySql } from '../../prisma/usage-aggregates';
+import { quantityOf, quantitySql, sliceSql } from '../../prisma/usage-aggregates';
 import { billedByLines, coveredByClaim } from '../../prisma/usage-claims';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
-import { meterOf, type MeterRef } from '../../billing/draft-inputs';
+import { meterOf, pricedMeter, type MeterRef } from '../../billing/draft-inputs';
 import { pricedSegments } from '../../billing/usage-segments';
 
 export interface DetectLeaksInput {
@@ -102,7 +102,7 @@ async function stretchUsage(
              (e.invoice_line_id IS NOT NULL OR ${coveredByClaim()}) AS billed, ${billedByLines(q.lineIds)} AS claimed
       FROM usage_events e
       WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
-        AND e.event_type = ${meter.eventType} AND e."timestamp" >= ${q.stretch.start} AND e."timestamp" < ${q.stretch.end}
+        AND e.event_type = ${meter.eventType} AND e."timestamp" >= ${q.stretch.start} AND e."timestamp" < ${q.stretch.end} AND ${sliceSql(meter.slice)}
     ) e`;
   const c = row!.counts;
   const at = (i: number): EventCounts => ({ events: c[i]!, lateEvents: c[i + 1]!, unlinkedEvents: c[i + 2]! });
@@ -183,12 +183,16 @@ async function invoiceLeaks(db: Db, organizationId: string, window: { start: Dat
     const stretches = pricedSegments(sub.plan, sub.planChanges, sub.startDate, pricesByPlan)({ start: invoice.periodStart, end: invoice.periodEnd });
     for (const stretch of stretches) {
       for (const row of stretch.prices as (typeof sub.plan.prices)[number][]) {
-        const meter = meterOf(row.meter);
+        const meter = pricedMeter(row, stretch.prices);
         const price: PriceModel = priceFromRow(row);
-        const lines = invoice.lines.filter((l) => l.meterId === meter.id && l.kind === 'usage' && l.periodStart.getTime() === stretch.start.getTime());
+        const lines = invoice.lines.filter(
+          (l) => l.meterId === meter.id && l.dimensionValue === row.dimensionValue && l.kind === 'usage' && l.periodStart.getTime() === stretch.start.getTime(),
+        );
         const usage = await stretchUsage(db, meter, { organizationId, customerExternalId: customer.externalId, stretch, lineIds: lines.map((l) => l.id), closedAt: invoice.createdAt });
-        // One finding per meter and stretch: a split period names the stretch it is about.
-        const subject = stretches.length > 1 ? `${row.meter.key}#${stretch.start.toISOString().slice(0, 10)}` : row.meter.key;
+        // One finding per price and stretch: a dimensional meter's slice names its value (`tokens[gpt-4o]`, the default `tokens[*]`),
+        // and a split period the stretch it is about.
+        const slice = meter.slice ? `[${meter.slice.value ?? '*'}]` : '';
+        const subject = `${row.meter.key}${slice}${stretches.length > 1 ? `#${stretch.start.toISOString().slice(0, 10)}` : ''}`;
         const unbilledAmounts =
           usage.unbilled.events > 0 && unbilledUsage({ price, currency: invoice.currency, billedQuantity: usage.billedQuantity, totalQuantity: usage.totalQuantity });
         if (unbilledAmounts) found.push({ ...base, kind: 'unbilled_usage', subject, amounts: unbilledAmounts, signals: signals(usage.unbilled) });
@@ -314,7 +318,9 @@ async function reportedUsageLeaks(db: Db, organizationId: string, window: { star
   const found: Candidate[] = [];
   for (const { invoice, meterKey, source, quantity, incomplete } of groups.values()) {
     const prices = invoice.subscription.plan.prices;
-    const row = prices.find((p) => p.meter.key === meterKey);
+    // A report counts the whole meter: for a meter with a dimension, the difference is valued at the plan's default price
+    // (the report says nothing of which values it left out).
+    const row = prices.find((p) => p.meter.key === meterKey && p.dimensionValue === null) ?? prices.find((p) => p.meter.key === meterKey);
     if (!row) continue;
     const meter = meterOf(row.meter);
     const metered = await stretchUsage(db, meter, {

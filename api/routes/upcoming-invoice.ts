@@ -1,7 +1,7 @@
 import { monthIndex, periodContaining, type BillingPeriod } from '../../billing/billing-period';
 import { formatMoney, toStripeAmount } from '../../billing/currency';
 import { toPlainString } from '../../billing/decimal';
-import { draftInput, groupLateEvents, lateGroupsToBill, lateUsage, meterOf, meterUsage, periodPlans } from '../../billing/draft-inputs';
+import { billedOf, draftInput, groupLateEvents, lateGroupsToBill, lateMeter, lateUsage, meterUsage, periodPlans, pricedMeter } from '../../billing/draft-inputs';
 import { draftInvoice, type Draft, type DraftLine, type LateUsage } from '../../billing/invoice-draft';
 import {
   findCustomerByAnyId,
@@ -12,6 +12,7 @@ import {
   readUnbilledEvents,
   readPlanChanges,
   readPlanPrices,
+  pricedDimensions,
   type Db,
   type SubscriptionTerms,
 } from '../../prisma/billing-reads';
@@ -42,10 +43,16 @@ function currentPeriod(s: SubscriptionTerms, now: Date): BillingPeriod | null {
  * close bills them as late usage (billing/draft-inputs.ts lateGroupsToBill
  * says which).
  */
-async function lateUsages(db: Db, s: SubscriptionTerms, stretchesOf: (period: BillingPeriod) => PricedSegment[], eventTypes: string[], period: BillingPeriod): Promise<LateUsage[]> {
-  if (s.startDate >= period.start || eventTypes.length === 0) return [];
+async function lateUsages(
+  db: Db,
+  s: SubscriptionTerms,
+  stretchesOf: (period: BillingPeriod) => PricedSegment[],
+  priced: { eventTypes: string[]; dimensions: string[] },
+  period: BillingPeriod,
+): Promise<LateUsage[]> {
+  if (s.startDate >= period.start || priced.eventTypes.length === 0) return [];
   const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
-  const rows = await readUnbilledEvents(db, { ...scope, eventTypes, from: s.startDate, to: period.start });
+  const rows = await readUnbilledEvents(db, { ...scope, ...priced, from: s.startDate, to: period.start });
   if (rows.length === 0) return [];
   const ref = { organizationId: s.organizationId, subscriptionId: s.id };
   const [standings, billedWhole] = [await readPeriodStandings(db, ref), await readPeriodsBilledWhole(db, ref)];
@@ -56,9 +63,9 @@ async function lateUsages(db: Db, s: SubscriptionTerms, stretchesOf: (period: Bi
   const late: LateUsage[] = [];
   for (const g of groups) {
     const stretch = g.stretch ?? g.period;
-    const meter = meterOf(g.price.meter);
+    const meter = lateMeter(g);
     const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [stretch], where: BILLABLE });
-    const [billed] = (await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: stretch.start })).filter((b) => b.meterId === g.price.meter.id);
+    const billed = billedOf(await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: stretch.start }), g);
     late.push(lateUsage(g, quantity, billed?._sum, []));
   }
   return late;
@@ -77,12 +84,12 @@ async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod
   const usage = [];
   for (const segment of segments) {
     for (const p of segment.prices) {
-      const meter = meterOf(p.meter);
+      const meter = pricedMeter(p, segment.prices);
       const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [segment], where: UNBILLED });
-      usage.push({ ...meterUsage(p, quantity, []), ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}) });
+      usage.push({ ...meterUsage(p, segment.prices, quantity, []), ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}) });
     }
   }
-  const late = await lateUsages(db, s, stretchesOf, [...new Set(allPrices.map((p) => p.meter.eventType))], period);
+  const late = await lateUsages(db, s, stretchesOf, { eventTypes: [...new Set(allPrices.map((p) => p.meter.eventType))], dimensions: pricedDimensions(allPrices) }, period);
   return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(allPrices.map((p) => [p.meter.id, p.meter.key])) };
 }
 
@@ -91,6 +98,7 @@ function lineJson(line: DraftLine, currency: string, meterKeys: Map<string, stri
     kind: line.kind,
     description: line.description,
     meter: line.meterId === null ? null : (meterKeys.get(line.meterId) ?? null),
+    dimension_value: line.dimensionValue,
     quantity: line.quantity === null ? null : toPlainString(line.quantity),
     included_units: line.includedUnits === null ? null : toPlainString(line.includedUnits),
     amount: formatMoney(line.amount, currency),

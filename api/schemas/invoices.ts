@@ -41,10 +41,20 @@ export const InvoiceLineParamsSchema = z.object({
   lineId: z.string().meta({ description: 'The id of one of the invoice\'s lines' }),
 });
 
+/** A usage line's dimension value (shared with the upcoming invoice's lines). */
+export const DIMENSION_VALUE = z
+  .string()
+  .nullable()
+  .meta({ description: 'For a meter with a dimension (e.g. model): the value this line prices on its own; null for the line of the plan\'s default price (every other value) and for a meter without one' });
+
 export const SnapshotSchema = z
   .object({
     id: z.uuid(),
     meter: z.string().meta({ description: 'The meter\'s key' }),
+    dimension_value: z
+      .string()
+      .nullable()
+      .meta({ description: 'For a meter with a dimension: the value of it these events have (null: events without one). Null for a meter without one' }),
     day: z.string().meta({ description: 'UTC day (YYYY-MM-DD)', example: '2024-11-03' }),
     quantity: z.string().meta({ example: '1250' }),
     event_count: z.number().int(),
@@ -52,7 +62,7 @@ export const SnapshotSchema = z
     revenue: z.string(),
     taken_at: instant('When the snapshot was last written'),
   })
-  .meta({ id: 'UsageSnapshot', description: 'One customer\'s usage of one meter on one UTC day' });
+  .meta({ id: 'UsageSnapshot', description: 'One customer\'s usage of one meter (one value of its dimension, for a meter with one) on one UTC day' });
 
 export const InvoiceLineSchema = z
   .object({
@@ -61,6 +71,7 @@ export const InvoiceLineSchema = z
     kind: z.enum(LINE_KINDS),
     description: z.string(),
     meter: z.string().nullable().meta({ description: 'The meter\'s key, for usage lines' }),
+    dimension_value: DIMENSION_VALUE,
     quantity: z.string().nullable().meta({ description: 'The usage quantity the line prices; null for flat lines' }),
     included_units: z.string().nullable().meta({ description: 'Units the plan includes before the price applies' }),
     amount: money('This line, rounded on its own', '107.00'),

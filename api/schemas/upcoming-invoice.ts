@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { DIMENSION_VALUE } from './invoices';
 
 /*
  * GET /customers/{id}/upcoming-invoice: what each of the customer's
@@ -28,6 +29,7 @@ export const UpcomingLineSchema = z
     kind: z.enum(['base_fee', 'proration_credit', 'proration_charge', 'usage', 'late_usage']),
     description: z.string().meta({ example: 'API calls: usage' }),
     meter: z.string().nullable().meta({ description: 'The meter\'s key, for usage and late-usage lines' }),
+    dimension_value: DIMENSION_VALUE,
     quantity: z.string().nullable().meta({ description: 'The quantity the line prices; for late usage, what the earlier period gained since it was billed' }),
     included_units: z.string().nullable(),
     amount: money('This line, rounded on its own', '107.00'),

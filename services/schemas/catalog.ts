@@ -72,6 +72,10 @@ export const MeterCreateSchema = z
       .enum(AGGREGATIONS)
       .meta({ description: 'sum of quantity, count of events, max quantity, unique_count of a property, or the latest quantity' }),
     property: label('unique_count only: the event property whose distinct values are counted', 'user_id').optional(),
+    dimension: label(
+      'An event property whose value plans may price on their own, such as model: each value a plan names gets its own price and invoice line; the plan\'s default price (one without dimension_value) takes every other value. Set when the meter is made',
+      'model',
+    ).optional(),
     stripe_price_id: stripePriceId.optional(),
   })
   .transform((m, ctx) => {
@@ -102,6 +106,7 @@ export const MeterSchema = z
     event_type: z.string(),
     aggregation: z.enum(AGGREGATIONS),
     property: z.string().nullable(),
+    dimension: z.string().nullable().meta({ description: 'The event property plans may price value by value; null for none' }),
     stripe_price_id: z.string().nullable(),
     created_at: z.string(),
   })
@@ -125,7 +130,13 @@ const TierInputSchema = z
 
 const PlanPriceInputSchema = z
   .strictObject({
-    meter: catalogKey('Key of one of your meters; each meter at most once per plan', 'api_calls'),
+    meter: catalogKey('Key of one of your meters; each meter at most once per plan, or once per dimension_value and once without', 'api_calls'),
+    dimension_value: label(
+      'For a meter with a dimension: the value this price is for (e.g. gpt-4o). Omitted or null: the meter\'s price, or for a meter with a dimension its default price, which a plan pricing values must have and which prices every value it does not name',
+      'gpt-4o',
+    )
+      .nullable()
+      .optional(),
     model: z.enum(PRICE_MODELS).meta({ description: 'How the meter\'s quantity is priced' }),
     unit_amount: amount('per_unit: price per unit', '0.05').optional(),
     tiers: z.array(TierInputSchema).min(1).max(100).optional().meta({ description: 'graduated and volume: the tiers, in ascending order of up_to' }),
@@ -169,7 +180,7 @@ const PlanPriceInputSchema = z
       ctx.issues.push({ code: 'custom', path: pricePath(err.field), input: undefined, message: err.message });
       return z.NEVER;
     }
-    return { meter: p.meter, price };
+    return { meter: p.meter, ...(p.dimension_value != null ? { dimensionValue: p.dimension_value } : {}), price };
   })
   .meta({
     id: 'PlanPriceInput',
@@ -178,12 +189,16 @@ const PlanPriceInputSchema = z
     example: { meter: 'api_calls', model: 'graduated', tiers: [{ up_to: 1000, unit_amount: '0' }, { up_to: null, unit_amount: '0.002' }] },
   });
 
-/** Each meter is priced at most once in a plan version. */
+/** Each meter (each dimension value of one) is priced at most once in a plan version. */
 function refuseTwicePriced(prices: readonly PlanPriceInput[], ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   prices.forEach((p, i) => {
-    if (seen.has(p.meter)) ctx.issues.push({ code: 'custom', path: ['prices', i, 'meter'], input: p.meter, message: `meter ${p.meter} is priced twice in this plan` });
-    seen.add(p.meter);
+    const key = JSON.stringify([p.meter, p.dimensionValue ?? null]);
+    if (seen.has(key)) {
+      const what = p.dimensionValue === undefined ? `meter ${p.meter}` : `meter ${p.meter} for ${p.dimensionValue}`;
+      ctx.issues.push({ code: 'custom', path: ['prices', i, p.dimensionValue === undefined ? 'meter' : 'dimension_value'], input: p.meter, message: `${what} is priced twice in this plan` });
+    }
+    seen.add(key);
   });
 }
 
@@ -252,6 +267,7 @@ const TierSchema = z
 export const PlanPriceSchema = z
   .object({
     meter: z.string().meta({ description: 'The meter\'s key' }),
+    dimension_value: z.string().nullable().meta({ description: 'The dimension value this price is for; null: the meter\'s price (its default, for a meter with a dimension)' }),
     model: z.enum(PRICE_MODELS),
     unit_amount: z.string().optional(),
     tiers: z.array(TierSchema).optional(),

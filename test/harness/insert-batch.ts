@@ -15,6 +15,7 @@ export interface TestEvent {
   vendorUsage?: TokenUsage[] | unknown[];
   revenueAmount?: string;
   currency?: string;
+  properties?: Record<string, unknown>;
 }
 
 export interface InsertedBatch {
@@ -75,6 +76,7 @@ export async function insertBatch(
         quantity: e.quantity ?? '1',
         timestamp: new Date(e.timestamp),
         vendorUsage: (e.vendorUsage ?? []) as object[],
+        ...(e.properties ? { properties: e.properties as object } : {}),
         revenueAmount: e.revenueAmount ?? null,
         currency: e.currency ?? null,
       })),

@@ -52,11 +52,19 @@ function describePrice(p: Price): string {
   }
 }
 
+/** What a price prices, named as invoice lines name it: its meter, one value of a meter with a dimension, or (beside such values) the meter's other values. */
+function pricedWhat(p: Price, prices: readonly Price[], dimensions: ReadonlyMap<string, string | null>): string {
+  const dimension = dimensions.get(p.meter) ?? 'dimension';
+  if (p.dimension_value !== null) return `${p.meter} (${dimension} ${p.dimension_value})`;
+  return prices.some((o) => o.meter === p.meter && o.dimension_value !== null) ? `${p.meter} (${dimension}: other values)` : p.meter;
+}
+
 /** The plan's prices as the form takes them: the API's shape, without the meter-less fields. */
 const pricesText = (p: PlanJson): string => JSON.stringify(p.prices, null, 2);
 
 export default function Catalog() {
   const { meters, plans, more } = useLoaderData<typeof loader>();
+  const dimensions = new Map(meters.map((m) => [m.key, m.dimension]));
   const outcome = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   // A refused form keeps what was typed (the form is not re-keyed); a success clears it.
@@ -86,6 +94,7 @@ export default function Catalog() {
                 <th scope="col">Name</th>
                 <th scope="col">Event type</th>
                 <th scope="col">Quantity</th>
+                <th scope="col">Priced by</th>
               </tr>
             </thead>
             <tbody>
@@ -95,6 +104,7 @@ export default function Catalog() {
                   <td>{m.name}</td>
                   <td>{m.event_type}</td>
                   <td>{m.aggregation === 'unique_count' ? `distinct ${m.property}` : m.aggregation}</td>
+                  <td>{m.dimension ?? '—'}</td>
                 </tr>
               ))}
             </tbody>
@@ -122,6 +132,8 @@ export default function Catalog() {
           </select>
           <label htmlFor="meter-property">Property (distinct values only: the event property counted, e.g. user_id)</label>
           <input id="meter-property" name="property" maxLength={255} />
+          <label htmlFor="meter-dimension">Dimension (optional: an event property plans may price value by value, e.g. model; set once)</label>
+          <input id="meter-dimension" name="dimension" maxLength={255} />
           <button type="submit" disabled={busy}>
             Add meter
           </button>
@@ -144,8 +156,8 @@ export default function Catalog() {
           ) : (
             <ul aria-label={`Prices of ${p.key} version ${p.version}`}>
               {p.prices.map((price) => (
-                <li key={price.meter}>
-                  {price.meter}: {describePrice(price)}
+                <li key={`${price.meter}|${price.dimension_value ?? ''}`}>
+                  {pricedWhat(price, p.prices, dimensions)}: {describePrice(price)}
                 </li>
               ))}
             </ul>

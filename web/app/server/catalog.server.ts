@@ -35,6 +35,7 @@ const LABELS: Record<string, string> = {
   event_type: 'Event type',
   aggregation: 'Aggregation',
   property: 'Property',
+  dimension: 'Dimension',
   currency: 'Currency',
   interval: 'Interval',
   base_fee: 'Base fee',
@@ -76,10 +77,12 @@ export async function applyCatalogForm(context: AppLoadContext, user: SignedInUs
         event_type: formText(form, 'event_type'),
         aggregation: formText(form, 'aggregation'),
         property: optional(form, 'property'),
+        dimension: optional(form, 'dimension'),
       });
       if (!parsed.success) return formProblem(parsed.error, LABELS);
       const meter = await createMeter(context.prisma, user.organizationId, parsed.data, actor);
-      return { ok: true, message: `Created meter ${meter.key}: ${meter.aggregation} of ${meter.event_type} events.` };
+      const priced = meter.dimension ? `, priced by ${meter.dimension}` : '';
+      return { ok: true, message: `Created meter ${meter.key}: ${meter.aggregation} of ${meter.event_type} events${priced}.` };
     }
     const prices = pricesOf(form);
     if (!prices.ok) return prices.outcome;

@@ -9,11 +9,15 @@ const day = (d: Date): string => d.toISOString().slice(0, 10);
 const PAGE = 50;
 
 type Snapshot = { customerId: string; meterId: string; day: Date; quantity: { toString(): string }; eventCount: number; newestAt: Date | null; newestId: string | null };
-type MeterInfo = { id: string; key: string; name: string; aggregation: 'sum' | 'count' | 'max' | 'unique_count' | 'latest' };
+type MeterInfo = { id: string; key: string; name: string; aggregation: 'sum' | 'count' | 'max' | 'unique_count' | 'latest'; dimension: string | null };
 
-/** A meter's reading over the given days' snapshots, as billing combines them; unique counts need the events, so they show as "—". */
+/**
+ * A meter's reading over the given days' snapshots, as billing combines them; unique counts need the events,
+ * so they show as "—", and so does the max or latest of a meter with a dimension (its snapshots are per value,
+ * and what billing takes of them depends on how each plan prices the values).
+ */
 function reading(meter: MeterInfo, snapshots: readonly Snapshot[]): string {
-  if (meter.aggregation === 'unique_count') return '—';
+  if (meter.aggregation === 'unique_count' || (meter.dimension && (meter.aggregation === 'max' || meter.aggregation === 'latest'))) return '—';
   const days: DailyReading[] = snapshots.map((s) => ({ day: day(s.day), quantity: dec(s.quantity.toString()), newestAt: s.newestAt, newestId: s.newestId }));
   return toPlainString(combineDaily({ aggregation: meter.aggregation }, days));
 }
@@ -86,19 +90,26 @@ export async function readCustomer(context: AppLoadContext, organizationId: stri
   const entityIds = [customer.id, ...subscriptions.map((s) => s.id), ...invoices.map((i) => i.id), ...findings.map((f) => f.id)];
   const audit = await context.prisma.auditLog.findMany({ where: { organizationId, entityId: { in: entityIds } }, orderBy: { id: 'desc' }, take: 50 });
 
-  const used = meters.filter((m) => snapshots.some((s) => s.meterId === m.id));
+  // One series per meter, or per value of a meter with a dimension (the per-model burn a customer of an AI product reads).
+  const sliceKey = (s: { meterId: string; dimensionValue: string }) => `${s.meterId}|${s.dimensionValue}`;
+  const used = meters.flatMap((m) => {
+    const values = [...new Set(snapshots.filter((s) => s.meterId === m.id).map((s) => s.dimensionValue))].sort();
+    return values.map((value) => ({
+      id: sliceKey({ meterId: m.id, dimensionValue: value }),
+      key: value === '' ? m.key : `${m.key}[${value}]`,
+      name: !m.dimension || (value === '' && values.length === 1) ? m.name : value !== '' ? `${m.name} (${m.dimension} ${value})` : `${m.name} (no ${m.dimension})`,
+    }));
+  });
   const days = [...new Set(snapshots.map((s) => day(s.day)))];
   const series = used.map((m) => ({ key: m.key, name: m.name }));
-  // One row per day, one column per meter: the day's reading as its snapshot stores it.
+  const quantityOn = (id: string, d: string) => snapshots.find((x) => sliceKey(x) === id && day(x.day) === d)?.quantity;
+  // One row per day, one column per meter (or value): the day's reading as its snapshot stores it.
   const points = days.map((d) => {
     const row: Record<string, string | number> = { day: d };
-    for (const m of used) {
-      const s = snapshots.find((x) => x.meterId === m.id && day(x.day) === d);
-      row[m.key] = s ? Number(s.quantity.toString()) : 0;
-    }
+    for (const m of used) row[m.key] = Number(quantityOn(m.id, d)?.toString() ?? 0);
     return row;
   });
-  const table = days.map((d) => ({ day: d, values: used.map((m) => snapshots.find((x) => x.meterId === m.id && day(x.day) === d)?.quantity.toString() ?? '0') }));
+  const table = days.map((d) => ({ day: d, values: used.map((m) => quantityOn(m.id, d)?.toString() ?? '0') }));
 
   return {
     customer: { id: customer.id, name: customer.name ?? customer.externalId, givenName: customer.name, externalId: customer.externalId, email: customer.email, stripe: customer.stripeCustomerId },
