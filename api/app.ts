@@ -16,8 +16,6 @@ import type { Ingest } from './ingest/ingest-request';
 import { createMetrics } from './metrics';
 import { GroupCommitter } from './ingest/group-commit';
 import { createOpenApiDocument } from './openapi';
-import { batchesRouter } from './routes/batches';
-import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
 import { tableRouter } from './route-table';
 import { ROUTE_TABLES } from './route-tables';
@@ -88,6 +86,8 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   const documented = new DocumentedPaths(document);
   const metrics = createMetrics(base, deps.pgPool, documented);
   const ingest: Ingest = { ...base, counted: metrics.ingested };
+  // The ingest route (api/routes/events.ts) reads it from here.
+  app.locals.ingest = ingest;
 
   app.use(healthRouter(deps, ingest.backlog));
   app.use(metrics.router);
@@ -107,8 +107,6 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use(requireStorableText);
   // After the body is read (its stream callbacks run outside any context): log lines and what the routes send to Temporal name the request and its span.
   v1.use((req, _res, next) => inRequestContext(req, next));
-  v1.use('/events', eventsRouter(deps, ingest));
-  v1.use('/batches', batchesRouter(deps, config));
   // Operations declared in route tables (api/route-table.ts): router and document from one declaration.
   for (const table of ROUTE_TABLES) v1.use(table.mount || '/', tableRouter(table, deps, config));
   app.use('/api/v1', v1);

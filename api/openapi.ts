@@ -4,21 +4,7 @@ import { scopesFor } from '../prisma/api-scopes';
 import { tablePaths } from './route-table';
 import { ROUTE_TABLES } from './route-tables';
 import { commonErrorResponses, errorContent } from './schemas/common';
-import {
-  EventPageSchema,
-  IngestRequestSchema,
-  IngestResponseSchema,
-  ListEventsQuerySchema,
-  BacklogFullSchema,
-  QuotaExceededSchema,
-  ValidationRejectedSchema,
-} from './schemas/events';
-import {
-  BatchParamsSchema,
-  BatchSchema,
-  HealthSchema,
-  ReadySchema,
-} from './schemas/other';
+import { HealthSchema, ReadySchema } from './schemas/other';
 import { StripeEventSchema, StripeSignatureHeaderSchema, StripeWebhookResponseSchema } from './schemas/stripe-webhooks';
 
 const json = <S extends z.ZodType>(schema: S) => ({ 'application/json': { schema } });
@@ -75,51 +61,6 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
       },
     },
     paths: withScopes({
-      '/api/v1/events': {
-        post: {
-          summary: 'Ingest one event or a batch of up to 1,000',
-          description:
-            'Each event is validated on its own; invalid ones are listed in `rejected` and the rest are accepted. A repeated idempotency_key is a duplicate and is stored once. ' +
-            'The answer comes once the events are committed (requests arriving together share one transaction); no workflow is started on the request path. ' +
-            'The worker gathers each organization\'s waiting events into processing batches of up to 1,000 events or ~250 ms of arrivals and rates each batch in one ' +
-            '`ingest:<processing batch id>` workflow: follow `batch_id` with GET /api/v1/batches/{id} to its status, processing batch and workflow.',
-          requestBody: { required: true, content: json(IngestRequestSchema) },
-          responses: responses(
-            { status: '202', description: 'Stored; GET /api/v1/batches/{batch_id} follows the events until they are rated', schema: IngestResponseSchema },
-            {
-              '400': {
-                description: 'Every event was invalid, or the body is malformed',
-                content: { 'application/json': { schema: z.union([ValidationRejectedSchema, z.looseObject({ error: z.string(), code: z.string() })]) } },
-              },
-              '403': {
-                description: 'Every event is over a HARD quota, or INSUFFICIENT_SCOPE: the key lacks the ingest scope',
-                content: { 'application/json': { schema: z.union([QuotaExceededSchema, z.looseObject({ error: z.string(), code: z.string() })]) } },
-              },
-              '503': {
-                description:
-                  'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header.',
-                headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait' }) }),
-                content: { 'application/json': { schema: z.union([BacklogFullSchema, z.looseObject({ error: z.string(), code: z.string() })]) } },
-              },
-            },
-          ),
-        },
-        get: {
-          summary: 'List stored events, newest first',
-          requestParams: { query: ListEventsQuerySchema },
-          responses: responses({ status: '200', description: 'One page of events', schema: EventPageSchema }),
-        },
-      },
-      '/api/v1/batches/{id}': {
-        get: {
-          summary: 'A request\'s events: stored counts, how many are rated, and the processing batch and workflow rating them',
-          requestParams: { path: BatchParamsSchema },
-          responses: responses(
-            { status: '200', description: 'The batch', schema: BatchSchema },
-            { '404': { description: 'No such batch in your organization', content: errorContent } },
-          ),
-        },
-      },
       ...tablePaths(ROUTE_TABLES, json, responses),
       '/webhooks/stripe': {
         post: {

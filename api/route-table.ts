@@ -5,7 +5,7 @@ import { callerOf, type Caller } from './auth';
 import type { ApiConfig } from './config';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
-import { errorContent, type Json, type Responses } from './schemas/common';
+import { errorContent, ErrorSchema, type Json, type Responses } from './schemas/common';
 import { parseOrThrow } from './validation';
 
 /*
@@ -13,8 +13,9 @@ import { parseOrThrow } from './validation';
  * schemas it validates its path, query and body with, its answer and its
  * refusals, and what it does — and both the Express router and the OpenAPI
  * document's paths built from that one declaration, so the document cannot
- * describe a schema the route does not use. (The ingest routes, the Stripe
- * webhooks, health and metrics are documented by hand in api/openapi.ts.)
+ * describe a schema the route does not use. (The Stripe webhooks, health
+ * and metrics, outside /api/v1 and its API keys, are documented by hand in
+ * api/openapi.ts.)
  */
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
@@ -45,15 +46,25 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   bodyOptional?: true;
   /** the body schema under this deployment's settings (e.g. its outbound URL policy); the document shows `body` */
   bodyFor?: (config: ApiConfig) => z.ZodType<B>;
+  /** the handler checks the body itself, from `req.body` (ingest takes a request's valid events and lists the rest); the document shows `body` */
+  bodyCheckedByHandler?: true;
   /** the answer: its status (default 200), what it is, its schema */
   ok: { status?: number; description: string; schema: z.ZodType };
   /** checks on the raw request before its parts are parsed (a refusal clearer than the schema's) */
   before?: (req: Request) => void | Promise<void>;
   /** other successful answers (the handler returns them as `answer(status, body)`), e.g. 201 beside 200 for a PUT */
   alsoOk?: Record<string, { description: string; schema: z.ZodType }>;
-  /** refusals beyond the common ones (400, 401, 403, 413, 415, 429, 500, 503) */
-  errors?: Record<string, string>;
+  /** refusals beyond the common ones (400, 401, 403, 413, 415, 429, 500, 503): what they mean, and a body other than the common error's or headers when they have them */
+  errors?: Record<string, string | ErrorDoc>;
   handle: (deps: ApiDeps, input: RouteInput<P, Q, B>) => Promise<unknown> | unknown;
+}
+
+/** A refusal with a body of its own (beside the common error's) or headers. */
+export interface ErrorDoc {
+  description: string;
+  /** the body it has besides the common error shape */
+  schema?: z.ZodType;
+  headers?: z.ZodObject;
 }
 
 /** A handler's answer with a status other than the route's `ok` one (declared in its `alsoOk`). */
@@ -92,7 +103,7 @@ function checkSpec(table: RouteTable, spec: RouteSpec): void {
   }
   const keys = spec.params ? Object.keys((spec.params as z.ZodObject).shape).sort() : [];
   if (named.join() !== keys.join()) throw new Error(`${where}: the path names {${named.join('}, {')}} but the params schema has ${keys.join(', ') || 'none'}`);
-  if (spec.bodyFor && !spec.body) throw new Error(`${where}: bodyFor needs the documented body too`);
+  if ((spec.bodyFor || spec.bodyCheckedByHandler) && !spec.body) throw new Error(`${where}: bodyFor and bodyCheckedByHandler need the documented body too`);
   if (spec.body && (spec.method === 'get' || spec.method === 'delete')) throw new Error(`${where}: a ${spec.method.toUpperCase()} takes no body`);
 }
 
@@ -108,7 +119,7 @@ export function tableRouter(table: RouteTable, deps: ApiDeps, config: ApiConfig)
   const router = Router();
   for (const spec of table.routes) {
     checkSpec(table, spec);
-    const bodySchema = spec.bodyFor?.(config) ?? spec.body;
+    const bodySchema = spec.bodyCheckedByHandler ? undefined : (spec.bodyFor?.(config) ?? spec.body);
     router[spec.method](expressPath(spec.path), async (req, res) => {
       await spec.before?.(req);
       const input: RouteInput<unknown, unknown, unknown> = {
@@ -120,11 +131,26 @@ export function tableRouter(table: RouteTable, deps: ApiDeps, config: ApiConfig)
         config,
       };
       const result = await spec.handle(deps, input);
-      if (result instanceof Answer) res.status(result.status).json(result.body);
-      else res.status(spec.ok.status ?? 200).json(result);
+      if (!(result instanceof Answer)) {
+        res.status(spec.ok.status ?? 200).json(result);
+        return;
+      }
+      // An answer the document does not declare is a bug in the route, not something to send.
+      if (result.status !== (spec.ok.status ?? 200) && !spec.alsoOk?.[String(result.status)]) throw new Error(`${spec.method.toUpperCase()} /api/v1${table.mount}${spec.path} answered ${result.status}, which its alsoOk does not declare`);
+      res.status(result.status).json(result.body);
     });
   }
   return router;
+}
+
+/** A refusal's response: the common error body, or that or its own; its headers. */
+function errorResponse(error: string | ErrorDoc, json: Json) {
+  if (typeof error === 'string') return { description: error, content: errorContent };
+  return {
+    description: error.description,
+    ...(error.headers ? { headers: error.headers } : {}),
+    content: error.schema ? json(z.union([error.schema, ErrorSchema])) : errorContent,
+  };
 }
 
 /** The OpenAPI paths of tables, each operation from its declaration. */
@@ -137,7 +163,7 @@ export function tablePaths(tables: readonly RouteTable[], json: Json, responses:
       if (paths[path]?.[spec.method]) throw new Error(`${spec.method.toUpperCase()} ${path} is declared twice`);
       const errors: ZodOpenApiResponsesObject = {
         ...Object.fromEntries(Object.entries(spec.alsoOk ?? {}).map(([status, ok]) => [status, { description: ok.description, content: json(ok.schema) }])),
-        ...Object.fromEntries(Object.entries(spec.errors ?? {}).map(([status, description]) => [status, { description, content: errorContent }])),
+        ...Object.fromEntries(Object.entries(spec.errors ?? {}).map(([status, error]) => [status, errorResponse(error, json)])),
       };
       const requestParams = {
         ...(spec.params ? { path: spec.params as z.ZodObject } : {}),

@@ -1,8 +1,10 @@
 import type { RouteTable } from './route-table';
 import { apiKeyRoutes } from './routes/api-keys';
+import { batchRoutes } from './routes/batches';
 import { creditNoteRoutes } from './routes/credit-notes';
 import { customerRoutes } from './routes/customers';
 import { entitlementRoutes } from './routes/entitlements';
+import { eventRoutes } from './routes/events';
 import { invoiceDecisionRoutes } from './routes/invoice-decisions';
 import { invoiceReadRoutes } from './routes/invoices-read';
 import { marginRoutes } from './routes/margins';
@@ -22,6 +24,8 @@ import { webhookDeliveryRoutes, webhookEndpointRoutes, webhookEventTypeRoutes } 
 
 /** Every route table, mounted under /api/v1 by api/app.ts and documented by api/openapi.ts. */
 export const ROUTE_TABLES: readonly RouteTable[] = [
+  eventRoutes,
+  batchRoutes,
   ratingRoutes,
   entitlementRoutes,
   quoteRoutes,

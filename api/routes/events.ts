@@ -1,24 +1,61 @@
-import { Router } from 'express';
-import { callerOf } from '../auth';
-import type { ApiDeps } from '../deps';
+import type { Request } from 'express';
+import { z } from 'zod';
 import { ingestRequest, type Ingest } from '../ingest/ingest-request';
 import { listEvents } from '../ingest/list-events';
-import { ListEventsQuerySchema } from '../schemas/events';
-import { parseOrThrow } from '../validation';
+import { route, type RouteTable } from '../route-table';
+import {
+  BacklogFullSchema,
+  EventPageSchema,
+  IngestRequestSchema,
+  IngestResponseSchema,
+  ListEventsQuerySchema,
+  QuotaExceededSchema,
+  ValidationRejectedSchema,
+} from '../schemas/events';
 
-export function eventsRouter(deps: ApiDeps, ingest: Ingest): Router {
-  const router = Router();
+/** The deployment's ingest (group commit, backlog gate, counters), which api/app.ts keeps in `app.locals`. */
+export const ingestOf = (req: Request): Ingest => req.app.locals.ingest as Ingest;
 
-  // Most posts take the fast lane (api/ingest/fast-lane.ts) before Express sees them; the rest come here.
-  router.post('/', async (req, res) => {
-    res.status(202).json(await ingestRequest(ingest, callerOf(req), req.body));
-  });
-
-  router.get('/', async (req, res) => {
-    const caller = callerOf(req);
-    const query = parseOrThrow(ListEventsQuerySchema, req.query, 'query');
-    res.json(await listEvents(deps.pgPool, caller.organizationId, query));
-  });
-
-  return router;
-}
+/**
+ * POST and GET /api/v1/events. Most posts take the fast lane
+ * (api/ingest/fast-lane.ts) before Express sees them; the rest come here,
+ * to the same ingestRequest. The body is checked event by event there: the
+ * valid events of a request are stored and the others listed as rejected.
+ */
+export const eventRoutes: RouteTable = {
+  mount: '/events',
+  routes: [
+    route({
+      method: 'post',
+      path: '',
+      summary: 'Ingest one event or a batch of up to 1,000',
+      description:
+        'Each event is validated on its own; invalid ones are listed in `rejected` and the rest are accepted. A repeated idempotency_key is a duplicate and is stored once. ' +
+        'The answer comes once the events are committed (requests arriving together share one transaction); no workflow is started on the request path. ' +
+        'The worker gathers each organization\'s waiting events into processing batches of up to 1,000 events or ~250 ms of arrivals and rates each batch in one ' +
+        '`ingest:<processing batch id>` workflow: follow `batch_id` with GET /api/v1/batches/{id} to its status, processing batch and workflow.',
+      body: IngestRequestSchema,
+      bodyCheckedByHandler: true,
+      ok: { status: 202, description: 'Stored; GET /api/v1/batches/{batch_id} follows the events until they are rated', schema: IngestResponseSchema },
+      errors: {
+        '400': { description: 'Every event was invalid, or the body is malformed', schema: ValidationRejectedSchema },
+        '403': { description: 'Every event is over a HARD quota, or INSUFFICIENT_SCOPE: the key lacks the ingest scope', schema: QuotaExceededSchema },
+        '503': {
+          description:
+            'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header.',
+          schema: BacklogFullSchema,
+          headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait' }) }),
+        },
+      },
+      handle: (_deps, { caller, req }) => ingestRequest(ingestOf(req), caller, req.body),
+    }),
+    route({
+      method: 'get',
+      path: '',
+      summary: 'List stored events, newest first',
+      query: ListEventsQuerySchema,
+      ok: { description: 'One page of events', schema: EventPageSchema },
+      handle: (deps, { caller, query }) => listEvents(deps.pgPool, caller.organizationId, query),
+    }),
+  ],
+};
