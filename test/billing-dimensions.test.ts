@@ -6,6 +6,8 @@ import { countUnbilledEvents, lineOfEvent, quantitiesOfLine } from './harness/bi
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { insertBatch } from './harness/insert-batch';
+import type { AppLoadContext } from 'react-router';
+import { readCustomer } from '../web/app/server/customers.server';
 import { startTestApi, type TestApi } from './api-test-app';
 
 /*
@@ -210,6 +212,22 @@ describe('a meter priced per model', () => {
     expect(await lineOfEvent(org.organizationId, late[0]!)).toBe(lateLines[1]!.id);
     expect(await lineOfEvent(org.organizationId, late[1]!)).toBe(lateLines[0]!.id);
     expect(await countUnbilledEvents(org.organizationId)).toBe(0);
+
+    // The customer's page charts the burn per model, day by day, from the snapshots.
+    const customer = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: customerExternalId } });
+    const page = await readCustomer({ prisma: testPrisma() } as unknown as AppLoadContext, org.organizationId, customer.id);
+    expect(page!.chart.series).toEqual([
+      { key: 'tokens', name: 'Tokens (no model)' },
+      { key: 'tokens[claude-sonnet]', name: 'Tokens (model claude-sonnet)' },
+      { key: 'tokens[gemini]', name: 'Tokens (model gemini)' },
+      { key: 'tokens[gpt-4o]', name: 'Tokens (model gpt-4o)' },
+    ]);
+    expect(page!.chart.table).toEqual([
+      { day: '2024-11-03', values: ['0', '2000', '0', '1000'] },
+      { day: '2024-11-04', values: ['500', '0', '0', '500'] },
+      { day: '2024-11-20', values: ['0', '0', '0', '200'] },
+      { day: '2024-11-21', values: ['0', '0', '100', '0'] },
+    ]);
   });
 
   test('a plan change to a plan pricing other values: each stretch sliced by its own plan; snapshots stay per day and model; a late event lands in its stretch\'s slice', async () => {
