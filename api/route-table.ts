@@ -13,9 +13,9 @@ import { parseOrThrow } from './validation';
  * schemas it validates its path, query and body with, its answer and its
  * refusals, and what it does — and both the Express router and the OpenAPI
  * document's paths built from that one declaration, so the document cannot
- * describe a schema the route does not use. (The Stripe webhooks, health
- * and metrics, outside /api/v1 and its API keys, are documented by hand in
- * api/openapi.ts.)
+ * describe a schema the route does not use. (The Stripe webhooks, health,
+ * metrics and the document itself, outside /api/v1 and its API keys, are
+ * documented by hand in api/openapi.ts.)
  */
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
@@ -40,7 +40,7 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   query?: z.ZodType<Q>;
   /** request headers it reads, documented only (the handler reads them from `req`) */
   headers?: z.ZodObject;
-  /** the body as documented (and validated, unless `bodyFor` gives the deployment's own) */
+  /** the body as documented (and validated, unless `bodyFor` gives the deployment's own, or `bodyCheckedByHandler` leaves it to the handler) */
   body?: z.ZodType<B>;
   /** a request without a body is taken as `{}` (every field optional, e.g. a cancellation at the period end); else it is a 400 */
   bodyOptional?: true;
@@ -93,7 +93,8 @@ const expressPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1') || '/'
  * A declaration that cannot be served as documented is refused when the
  * table is built, not met by the first request: path parameters not matching
  * the params schema's keys, a params or query schema that is not an object,
- * `bodyFor` without the `body` the document shows, a body on a GET or DELETE.
+ * `bodyFor` or `bodyCheckedByHandler` without the `body` the document shows,
+ * a body on a GET or DELETE.
  */
 function checkSpec(table: RouteTable, spec: RouteSpec): void {
   const where = `${spec.method.toUpperCase()} /api/v1${table.mount}${spec.path}`;

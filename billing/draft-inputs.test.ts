@@ -1,16 +1,15 @@
 import { dec } from './decimal';
+import { inSlice, sliceOf } from './dimension-slices';
 import {
   billedOf,
   draftInput,
   groupLateEvents,
-  inSlice,
   lateGroupsToBill,
   lateUsage,
   meterUsage,
   periodPlans,
   planTimeline,
   pricedMeter,
-  sliceOf,
   type PlanChangeRow,
   type PriceRow,
   type SubscriptionRow,

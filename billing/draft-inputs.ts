@@ -4,6 +4,7 @@ import type { DraftInput, LateUsage, MeterUsage, PlanChange, PlanTerms } from '.
 import { awaitsRedraft, type InvoiceStatus } from './invoice-status';
 import { type Meter, type MeterAggregation } from './meter-aggregation';
 import type { ProrationMode } from './proration';
+import { inSlice, sliceLabel, sliceOf, type DimensionSlice } from './dimension-slices';
 import { priceFromRow, type StoredPrice } from './stored-price';
 
 /*
@@ -57,13 +58,6 @@ export interface SubscriptionRow {
   organization: { prorationMode: string };
 }
 
-/**
- * The events of a dimensional meter one price bills: those whose `dimension`
- * property has `value`, or, for the default price (`value` null), those whose
- * value is none of `others` (the values the same plan prices on their own;
- * an event without the property counts as no value, so the default takes it).
- */
-export type DimensionSlice = { dimension: string; value: string } | { dimension: string; value: null; others: string[] };
 
 export interface MeterRef extends Meter {
   id: string;
@@ -78,14 +72,6 @@ export function meterOf(m: Omit<MeterRow, 'name' | 'dimension'> & { dimension?: 
   return { id: m.id, eventType: m.eventType, aggregation: m.aggregation, ...(m.property ? { property: m.property } : {}), ...(m.dimension ? { dimension: m.dimension } : {}) };
 }
 
-/** The slice a price of a dimensional meter bills, given every price of its plan (undefined: the whole meter). */
-export function sliceOf(price: Pick<PriceRow, 'dimensionValue'> & { meter: Pick<MeterRow, 'id' | 'dimension'> }, planPrices: readonly (typeof price)[]): DimensionSlice | undefined {
-  const { dimension } = price.meter;
-  if (!dimension) return undefined;
-  if (price.dimensionValue !== null) return { dimension, value: price.dimensionValue };
-  const others = planPrices.filter((p) => p.meter.id === price.meter.id && p.dimensionValue !== null).map((p) => p.dimensionValue!);
-  return { dimension, value: null, others: [...new Set(others)].sort() };
-}
 
 /** The meter a price reads: its meter, narrowed to the price's slice when the meter has a dimension. */
 export function pricedMeter(price: PriceRow, planPrices: readonly PriceRow[]): MeterRef {
@@ -93,19 +79,11 @@ export function pricedMeter(price: PriceRow, planPrices: readonly PriceRow[]): M
   return { ...meterOf(price.meter), ...(slice ? { slice } : {}) };
 }
 
-/** Whether an event whose dimension property reads `value` (null: absent) falls in the slice. */
-export function inSlice(slice: DimensionSlice | undefined, value: string | null): boolean {
-  if (!slice) return true;
-  if (slice.value !== null) return value === slice.value;
-  return !slice.others.includes(value ?? '');
-}
 
-/** A price's meter as an invoice line names it: `Tokens (model gpt-4o)`, `Tokens (model: other values)` for a default beside priced values. */
+
+/** A price's meter as an invoice line names it (sliceLabel). */
 export function slicedMeterName(price: PriceRow, planPrices: readonly PriceRow[]): string {
-  const slice = sliceOf(price, planPrices);
-  if (!slice) return price.meter.name;
-  if (slice.value !== null) return `${price.meter.name} (${slice.dimension} ${slice.value})`;
-  return slice.others.length === 0 ? price.meter.name : `${price.meter.name} (${slice.dimension}: other values)`;
+  return sliceLabel(price.meter.name, sliceOf(price, planPrices));
 }
 
 /**

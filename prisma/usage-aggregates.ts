@@ -1,5 +1,5 @@
 import { dec, type Dec } from '../billing/decimal';
-import type { DimensionSlice } from '../billing/draft-inputs';
+import type { DimensionSlice } from '../billing/dimension-slices';
 import { combineDaily, validateMeter, type Meter } from '../billing/meter-aggregation';
 import type { DayReading } from '../billing/usage-readings';
 import { Prisma } from './generated/client';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DimensionSlice } from '../billing/draft-inputs';
+import type { DimensionSlice } from '../billing/dimension-slices';
 import { billedInvoiceSql } from './billed-invoices';
 import type { Db } from './billing-reads';
 import { Prisma } from './generated/client';

@@ -1,5 +1,5 @@
 import { dec } from '../billing/decimal';
-import { inSlice, type DimensionSlice } from '../billing/draft-inputs';
+import { inSlice, type DimensionSlice } from '../billing/dimension-slices';
 import { aggregate, type Meter, type MeterAggregation } from '../billing/meter-aggregation';
 import { readingsByDay, type RatedEvent } from '../billing/usage-readings';
 import { Prisma } from '../prisma/client';

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { formatMoney } from '../../billing/currency';
+import { inSlice } from '../../billing/dimension-slices';
 import { dec, toPlainString, type Dec } from '../../billing/decimal';
 import {
   billedOf,
   draftInput,
-  inSlice,
   groupLateEvents,
   lateGroupsToBill,
   lateMeter,

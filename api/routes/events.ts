@@ -14,7 +14,11 @@ import {
 } from '../schemas/events';
 
 /** The deployment's ingest (group commit, backlog gate, counters), which api/app.ts keeps in `app.locals`. */
-export const ingestOf = (req: Request): Ingest => req.app.locals.ingest as Ingest;
+export function ingestOf(req: Request): Ingest {
+  const ingest = req.app.locals.ingest as Ingest | undefined;
+  if (!ingest) throw new Error('the ingest routes need the app createApi builds (app.locals.ingest is not set)');
+  return ingest;
+}
 
 /**
  * POST and GET /api/v1/events. Most posts take the fast lane

@@ -1,4 +1,5 @@
 import { data, Form, useActionData, useLoaderData, useNavigation, type ActionFunctionArgs, type LoaderFunctionArgs } from 'react-router';
+import { sliceLabel, sliceOf } from '../../../billing/dimension-slices';
 import type { PlanJson } from '../../../services/plans';
 import { OutcomeNotice } from '../components/outcome-notice';
 import { CsrfField } from '../components/session';
@@ -52,11 +53,10 @@ function describePrice(p: Price): string {
   }
 }
 
-/** What a price prices, named as invoice lines name it: its meter, one value of a meter with a dimension, or (beside such values) the meter's other values. */
+/** What a price prices, named as invoice lines name it (billing's sliceLabel); a meter past the listed page reads as "dimension". */
 function pricedWhat(p: Price, prices: readonly Price[], dimensions: ReadonlyMap<string, string | null>): string {
-  const dimension = dimensions.get(p.meter) ?? 'dimension';
-  if (p.dimension_value !== null) return `${p.meter} (${dimension} ${p.dimension_value})`;
-  return prices.some((o) => o.meter === p.meter && o.dimension_value !== null) ? `${p.meter} (${dimension}: other values)` : p.meter;
+  const row = (o: Price) => ({ meter: { id: o.meter, dimension: dimensions.get(o.meter) ?? 'dimension' }, dimensionValue: o.dimension_value });
+  return sliceLabel(p.meter, sliceOf(row(p), prices.map(row)));
 }
 
 /** The plan's prices as the form takes them: the API's shape, without the meter-less fields. */
