@@ -139,7 +139,9 @@ describe('change-plan', () => {
   test('reaches the running workflow, which records the change once per request key, moves the plan and audits it', async () => {
     const id = await subscribe();
     const { runId } = await workflow(id).describe();
-    const effectiveAt = new Date(today.getTime() + 3_600_000).toISOString();
+    // Between the subscription's start (today's midnight) and now, whatever the hour: the downgrade below
+    // takes effect now, which must not come before this change (it did, run between 00:00 and 01:00 UTC).
+    const effectiveAt = new Date(today.getTime() + Math.floor((Date.now() - today.getTime()) / 2)).toISOString();
     const first = await post(`/subscriptions/${id}/change-plan`, { plan: 'pro', effective_at: effectiveAt }, org.apiKey, { 'Idempotency-Key': 'upgrade-1' });
     expect(first.status).toBe(202);
     expect(first.body).toEqual({ subscription_id: id, workflow_id: `subscription:${id}`, accepted: { plan: 'pro', plan_version: 1, effective_at: effectiveAt, request_key: 'upgrade-1' } });
