@@ -127,18 +127,33 @@ describe('meterUsage and lateUsage', () => {
 });
 
 describe('groupLateEvents', () => {
-  it('groups by priced meter and the period each event falls in, leaving out event types the plan does not price', () => {
+  it('groups by priced meter and the period each event falls in, leaving out meters the plan does not price', () => {
     const groups = groupLateEvents(subscription({ billingAnchorDay: 15, startDate: at('2024-09-15T00:00:00Z') }), wholePeriod([apiCalls, seats]), [
-      { id: 'a', eventType: 'api_call', timestamp: at('2024-10-14T23:59:59Z') },
-      { id: 'b', eventType: 'api_call', timestamp: at('2024-10-15T00:00:00Z') },
-      { id: 'c', eventType: 'api_call', timestamp: at('2024-10-20T00:00:00Z') },
-      { id: 'd', eventType: 'seat_count', timestamp: at('2024-10-20T00:00:00Z') },
-      { id: 'e', eventType: 'llm.completion', timestamp: at('2024-10-20T00:00:00Z') },
+      { id: 'a', meterId: 'm-calls', timestamp: at('2024-10-14T23:59:59Z') },
+      { id: 'b', meterId: 'm-calls', timestamp: at('2024-10-15T00:00:00Z') },
+      { id: 'c', meterId: 'm-calls', timestamp: at('2024-10-20T00:00:00Z') },
+      { id: 'd', meterId: 'm-seats', timestamp: at('2024-10-20T00:00:00Z') },
+      { id: 'e', meterId: 'm-llm', timestamp: at('2024-10-20T00:00:00Z') },
     ]);
     expect(groups.map((g) => [g.price.meter.id, g.period.start.toISOString().slice(0, 10), g.period.end.toISOString().slice(0, 10), g.eventIds])).toEqual([
       ['m-calls', '2024-09-15', '2024-10-15', ['a']],
       ['m-calls', '2024-10-15', '2024-11-15', ['b', 'c']],
       ['m-seats', '2024-10-15', '2024-11-15', ['d']],
+    ]);
+  });
+});
+
+describe('groupLateEvents with two meters of one event type', () => {
+  it('bills a late event once for each meter that reads it, on a line of each', () => {
+    const tokens = { ...apiCalls, meter: { ...apiCalls.meter, id: 'm-tokens', name: 'Tokens', property: 'tokens' } };
+    const groups = groupLateEvents(subscription({ billingAnchorDay: 1, startDate: at('2024-09-01T00:00:00Z') }), wholePeriod([apiCalls, tokens]), [
+      { id: 'a', meterId: 'm-calls', timestamp: at('2024-09-10T00:00:00Z') },
+      { id: 'a', meterId: 'm-tokens', timestamp: at('2024-09-10T00:00:00Z') },
+      { id: 'b', meterId: 'm-tokens', timestamp: at('2024-09-11T00:00:00Z') },
+    ]);
+    expect(groups.map((g) => [g.price.meter.id, g.eventIds])).toEqual([
+      ['m-calls', ['a']],
+      ['m-tokens', ['a', 'b']],
     ]);
   });
 });
@@ -150,9 +165,9 @@ describe('groupLateEvents across a plan change', () => {
       { start: at('2024-10-20T00:00:00Z'), end: period.end, plan: pro, prices: [seats] },
     ];
     const groups = groupLateEvents(subscription(), stretches, [
-      { id: 'a', eventType: 'api_call', timestamp: at('2024-10-05T00:00:00Z') },
-      { id: 'b', eventType: 'api_call', timestamp: at('2024-10-25T00:00:00Z') },
-      { id: 'c', eventType: 'seat_count', timestamp: at('2024-10-25T00:00:00Z') },
+      { id: 'a', meterId: 'm-calls', timestamp: at('2024-10-05T00:00:00Z') },
+      { id: 'b', meterId: 'm-calls', timestamp: at('2024-10-25T00:00:00Z') },
+      { id: 'c', meterId: 'm-seats', timestamp: at('2024-10-25T00:00:00Z') },
     ]);
     expect(groups.map((g) => [g.price.meter.id, g.stretch?.start.toISOString().slice(0, 10), g.stretch?.planName, g.eventIds])).toEqual([
       ['m-calls', '2024-10-01', 'Basic', ['a']],
@@ -167,10 +182,10 @@ describe('lateGroupsToBill', () => {
   it('bills late events of periods that closed and are settled or written off; a rejected draft waiting for finance, or a period not closed, keeps them', () => {
     const sub = subscription({ billingAnchorDay: 1, startDate: at('2024-08-01T00:00:00Z') });
     const groups = groupLateEvents(sub, wholePeriod([apiCalls]), [
-      { id: 'aug', eventType: 'api_call', timestamp: at('2024-08-10T00:00:00Z') },
-      { id: 'sep', eventType: 'api_call', timestamp: at('2024-09-10T00:00:00Z') },
-      { id: 'oct', eventType: 'api_call', timestamp: at('2024-10-10T00:00:00Z') },
-      { id: 'nov', eventType: 'api_call', timestamp: at('2024-11-10T00:00:00Z') },
+      { id: 'aug', meterId: 'm-calls', timestamp: at('2024-08-10T00:00:00Z') },
+      { id: 'sep', meterId: 'm-calls', timestamp: at('2024-09-10T00:00:00Z') },
+      { id: 'oct', meterId: 'm-calls', timestamp: at('2024-10-10T00:00:00Z') },
+      { id: 'nov', meterId: 'm-calls', timestamp: at('2024-11-10T00:00:00Z') },
     ]);
     const standings = new Map([
       [at('2024-08-01T00:00:00Z').getTime(), 'paid' as const],
@@ -249,10 +264,10 @@ describe('meters with a dimension', () => {
 
   it('groups late events by the slice their dimension value falls in, in the order of the plan\'s prices, and reads what was billed of that slice only', () => {
     const groups = groupLateEvents(subscription({ startDate: at('2024-09-01T00:00:00Z') }), wholePeriod(plan), [
-      { id: 'a', eventType: 'llm', timestamp: at('2024-10-02T00:00:00Z'), dimensions: { model: 'gpt-4o' } },
-      { id: 'b', eventType: 'llm', timestamp: at('2024-10-03T00:00:00Z'), dimensions: { model: 'claude' } },
-      { id: 'c', eventType: 'llm', timestamp: at('2024-10-04T00:00:00Z'), dimensions: { model: null } },
-      { id: 'd', eventType: 'llm', timestamp: at('2024-10-05T00:00:00Z'), dimensions: { model: 'gpt-4o' } },
+      { id: 'a', meterId: 'm-tokens', timestamp: at('2024-10-02T00:00:00Z'), dimensions: { model: 'gpt-4o' } },
+      { id: 'b', meterId: 'm-tokens', timestamp: at('2024-10-03T00:00:00Z'), dimensions: { model: 'claude' } },
+      { id: 'c', meterId: 'm-tokens', timestamp: at('2024-10-04T00:00:00Z'), dimensions: { model: null } },
+      { id: 'd', meterId: 'm-tokens', timestamp: at('2024-10-05T00:00:00Z'), dimensions: { model: 'gpt-4o' } },
     ]);
     // the plan lists the default first (as usage lines come), whichever event came first
     expect(groups.map((g) => [g.price.dimensionValue, g.eventIds])).toEqual([

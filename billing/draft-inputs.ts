@@ -146,10 +146,14 @@ export interface LateGroup {
   eventIds: string[];
 }
 
-/** A late event as the close reads it, with the values of the dimensions the plans price (by property name). */
+/**
+ * A late event as the close reads it, for one meter of its type that has not
+ * billed it yet (an event two meters read comes once per meter), with the
+ * values of the dimensions the plans price (by property name).
+ */
 export interface LateEvent {
   id: string;
-  eventType: string;
+  meterId: string;
   timestamp: Date;
   dimensions?: Readonly<Record<string, string | null>> | null;
 }
@@ -158,7 +162,7 @@ export interface LateEvent {
  * Events of earlier periods not yet on an invoice, grouped by priced meter
  * (by slice, for a dimensional meter) and the subscription's period (and
  * stretch of it) they fall in, priced by the plan in effect then. Events of
- * types that plan does not price are not its to bill and are left out.
+ * a meter that plan does not price are not its to bill and are left out.
  */
 export function groupLateEvents(subscription: SubscriptionRow, stretchesOf: (period: BillingPeriod) => readonly PricedStretch[], events: readonly LateEvent[]): LateGroup[] {
   const groups = new Map<string, LateGroup>();
@@ -168,9 +172,8 @@ export function groupLateEvents(subscription: SubscriptionRow, stretchesOf: (per
     const stretches = known.get(period.start.getTime()) ?? stretchesOf(period);
     known.set(period.start.getTime(), stretches);
     const stretch = stretches.find((s) => e.timestamp >= s.start && e.timestamp < s.end);
-    // The first meter of the event's type bills it, in the slice its dimension value falls in.
-    const meterId = stretch?.prices.find((p) => p.meter.eventType === e.eventType)?.meter.id;
-    const price = stretch?.prices.find((p) => p.meter.id === meterId && inSlice(sliceOf(p, stretch.prices), p.meter.dimension ? (e.dimensions?.[p.meter.dimension] ?? null) : null));
+    // Its meter bills it (when the stretch's plan prices that meter), in the slice its dimension value falls in.
+    const price = stretch?.prices.find((p) => p.meter.id === e.meterId && inSlice(sliceOf(p, stretch.prices), p.meter.dimension ? (e.dimensions?.[p.meter.dimension] ?? null) : null));
     if (!stretch || !price) continue;
     const key = `${price.meter.id}|${price.dimensionValue ?? ''}|${stretch.start.toISOString()}`;
     const group = groups.get(key) ?? {

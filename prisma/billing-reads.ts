@@ -3,7 +3,7 @@ import type { InvoiceStatus } from '../billing/invoice-status';
 import { billedInvoiceSql } from './billed-invoices';
 import { Prisma, type PrismaClient } from './generated/client';
 import type { RawDb } from './raw-db';
-import { UNBILLED } from './usage-claims';
+import { coveredByClaim, heldFor } from './usage-claims';
 
 /**
  * Reads a billing period is drafted from. Plain rows, no rules: the close
@@ -76,17 +76,40 @@ export function dimensionValuesSql(dimensions: readonly string[]): Prisma.Sql {
 /** The dimensions the prices' meters have. */
 export const pricedDimensions = (prices: Iterable<{ meter: { dimension: string | null } }>): string[] => [...new Set([...prices].flatMap((p) => (p.meter.dimension ? [p.meter.dimension] : [])))];
 
-/** One customer's events of the given types in [from, to) that no invoice line bills yet (the late usage a close would take). */
+/** What late usage is read for: the meters any of a subscription's plans prices (each with its event type), and their dimensions. */
+export interface LatePricing {
+  meters: { id: string; eventType: string }[];
+  dimensions: string[];
+}
+
+export function latePricing(prices: Iterable<{ meter: { id: string; eventType: string; dimension: string | null } }>): LatePricing {
+  const all = [...prices];
+  const meters = [...new Map(all.map((p) => [p.meter.id, { id: p.meter.id, eventType: p.meter.eventType }])).values()];
+  return { meters, dimensions: pricedDimensions(all) };
+}
+
+/**
+ * One customer's events in [from, to) that no close saw, once per priced
+ * meter of their type that has not billed them yet (prisma/usage-claims.ts
+ * unbilledFor): the late usage a close takes. `lock` takes the events' row
+ * locks (the close, which claims them).
+ */
 export async function readUnbilledEvents(
-  db: Db,
-  q: { organizationId: string; customerExternalId: string; eventTypes: string[]; dimensions: string[]; from: Date; to: Date },
+  db: RawDb,
+  q: { organizationId: string; customerExternalId: string; from: Date; to: Date } & LatePricing,
+  lock = false,
 ): Promise<LateEvent[]> {
-  if (q.eventTypes.length === 0) return [];
-  return db.$queryRaw`
-    SELECT e.id, e.event_type AS "eventType", e.timestamp, ${dimensionValuesSql(q.dimensions)} AS dimensions
+  if (q.meters.length === 0) return [];
+  const forUpdate = lock ? Prisma.sql`FOR UPDATE OF e` : Prisma.empty;
+  return db.$queryRaw<LateEvent[]>`
+    SELECT e.id, m.meter_id AS "meterId", e.timestamp, ${dimensionValuesSql(q.dimensions)} AS dimensions
     FROM usage_events e
+    JOIN LATERAL (SELECT m.meter_id FROM unnest(${q.meters.map((m) => m.id)}::uuid[], ${q.meters.map((m) => m.eventType)}::text[]) AS m(meter_id, event_type)
+                  WHERE m.event_type = e.event_type AND NOT ${heldFor(Prisma.sql`m.meter_id`)}) m ON true
     WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
-      AND e.event_type = ANY(${q.eventTypes}::text[]) AND e.timestamp >= ${q.from} AND e.timestamp < ${q.to} AND ${UNBILLED}`;
+      AND e.event_type = ANY(${[...new Set(q.meters.map((m) => m.eventType))]}::text[]) AND e.timestamp >= ${q.from} AND e.timestamp < ${q.to}
+      AND NOT ${coveredByClaim()}
+    ${forUpdate}`;
 }
 
 /**

@@ -6,47 +6,78 @@ import { Prisma } from './generated/client';
 import type { RawDb } from './raw-db';
 
 /*
- * Which line bills an event. A late-usage line names its events one by one
- * (usage_events.invoice_line_id); a period's usage line claims a range
+ * Which line bills an event, for a meter. A late-usage line claims its
+ * events one by one for its meter (late_event_claims), so an event two meters
+ * read is billed late by a line of each; a period's usage line claims a range
  * (usage_claims) and bills the events of it that its transaction's snapshot
- * saw. These fragments test an event row aliased `e`.
+ * saw. These fragments test an event row aliased `e`; `meter` is a SQL uuid
+ * expression (meterRef for a known meter, or a column).
  */
+
+/** A known meter's id as a SQL uuid for the fragments below. */
+export const meterRef = (meterId: string): Prisma.Sql => Prisma.sql`${meterId}::uuid`;
 
 /** `e` falls in claim `c`'s slice: any event of its range, or, for a slice of a dimensional meter, as prisma/usage-aggregates.ts sliceSql says. */
 const IN_CLAIM_SLICE = Prisma.sql`(c.dimension IS NULL
   OR (c.dimension_value IS NOT NULL AND (e.properties ->> c.dimension) = c.dimension_value)
   OR (c.dimension_value IS NULL AND COALESCE(e.properties ->> c.dimension, '') <> ALL(c.dimension_others)))`;
 
-/** `e` is billed by a live range claim (whose line matches `lineFilter`, on alias `l`, the claim's invoice line, and `i`, its invoice). */
-export function coveredByClaim(lineFilter?: Prisma.Sql): Prisma.Sql {
-  const ofLine = lineFilter ? Prisma.sql`AND EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE l.id = c.invoice_line_id AND (${lineFilter}))` : Prisma.empty;
-  return Prisma.sql`EXISTS (
-    SELECT 1 FROM usage_claims c
-    WHERE c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
-      AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
-      AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE} ${ofLine})`;
+/** Alias `l` (the line) and `i` (its invoice) for a line filter. */
+const ofLine = (line: Prisma.Sql, lineFilter?: Prisma.Sql) =>
+  lineFilter ? Prisma.sql`AND EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE l.id = ${line} AND (${lineFilter}))` : Prisma.empty;
+
+/** `e` is claimed one by one for `meter` by a late-usage line (matching `lineFilter`, on `l` and `i`). */
+export function heldFor(meter: Prisma.Sql, lineFilter?: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`EXISTS (SELECT 1 FROM late_event_claims x WHERE x.event_id = e.id AND x.meter_id = ${meter} ${ofLine(Prisma.sql`x.invoice_line_id`, lineFilter)})`;
 }
 
-/** `e` is on no invoice line yet (neither claimed one by one nor by a range). */
-export const UNBILLED = Prisma.sql`(e.invoice_line_id IS NULL AND NOT ${coveredByClaim()})`;
+/**
+ * `e` is billed by a live range claim: of `meter` when given, else of any
+ * meter of its type (a close saw it: it is not late), whose line matches
+ * `lineFilter` (on `l` and `i`).
+ */
+export function coveredByClaim(q: { meter?: Prisma.Sql; lineFilter?: Prisma.Sql } = {}): Prisma.Sql {
+  const ofMeter = q.meter ? Prisma.sql`AND c.meter_id = ${q.meter}` : Prisma.empty;
+  return Prisma.sql`EXISTS (
+    SELECT 1 FROM usage_claims c
+    WHERE c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type ${ofMeter}
+      AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
+      AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE} ${ofLine(Prisma.sql`c.invoice_line_id`, q.lineFilter)})`;
+}
+
+/**
+ * `e` is on no line of `meter` yet: no late-usage line of the meter took it
+ * and no close saw it (a close claims the ranges of every meter it prices;
+ * one that saw the event without pricing this meter left it unbilled by
+ * design, not late).
+ */
+export const unbilledFor = (meter: Prisma.Sql): Prisma.Sql => Prisma.sql`(NOT ${heldFor(meter)} AND NOT ${coveredByClaim()})`;
+
+/** `e` is on no invoice line at all, of any meter. */
+export const UNBILLED = Prisma.sql`(NOT EXISTS (SELECT 1 FROM late_event_claims x WHERE x.event_id = e.id) AND NOT ${coveredByClaim()})`;
+
+/** `e` is not claimed one by one for `meter` (a range claim's own events never are, but for those excluded from it). */
+export const notHeldFor = (meter: Prisma.Sql): Prisma.Sql => Prisma.sql`NOT ${heldFor(meter)}`;
 
 /** `e` is billed by one of these lines. */
 export function billedByLines(lineIds: readonly string[]): Prisma.Sql {
   if (lineIds.length === 0) return Prisma.sql`false`;
-  return Prisma.sql`(e.invoice_line_id = ANY(${lineIds}::uuid[]) OR (e.invoice_line_id IS NULL AND EXISTS (
+  return Prisma.sql`(EXISTS (SELECT 1 FROM late_event_claims x WHERE x.event_id = e.id AND x.invoice_line_id = ANY(${lineIds}::uuid[])) OR EXISTS (
     SELECT 1 FROM usage_claims c
     WHERE c.invoice_line_id = ANY(${lineIds}::uuid[]) AND c.released_at IS NULL AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
       AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot)
-      AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE})))`;
+      AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE} AND NOT ${heldFor(Prisma.sql`c.meter_id`)}))`;
 }
 
 /** `e` is held by an invoice that does not count as billed (rejected, written off, void, replaced): forgiven or waiting, not billed. */
 const HELD_UNBILLED = Prisma.sql`NOT ${billedInvoiceSql('i')}`;
 
-/** `e` is unbilled or billed by an invoice that counts as billed: what the usage of a period now amounts to. */
-export const BILLABLE = Prisma.sql`(
-  (e.invoice_line_id IS NULL AND NOT ${coveredByClaim(HELD_UNBILLED)})
-  OR (e.invoice_line_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE l.id = e.invoice_line_id AND ${HELD_UNBILLED})))`;
+/** `e` is unbilled for `meter` or billed for it by an invoice that counts as billed: what the meter's usage of a period now amounts to. */
+export function billableFor(meter: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(
+  (NOT ${heldFor(meter)} AND NOT ${coveredByClaim({ meter, lineFilter: HELD_UNBILLED })})
+  OR ${heldFor(meter, billedInvoiceSql('i'))})`;
+}
 
 /** A live range claim (not released by a re-draft). */
 export interface LiveClaim {
@@ -80,8 +111,8 @@ export interface NewClaim {
 /**
  * Writes range claims with the snapshot of the calling transaction (which
  * must be REPEATABLE READ, so that it is the snapshot its reads saw), each
- * with the events of its range a late-usage line already holds (it does not
- * bill those), and the invoice of its line (written before). A concurrent
+ * with the events of its range a late-usage line of its meter already holds
+ * (it does not bill those), and the invoice of its line (written before). A concurrent
  * claim of another invoice on the same instants of the meter fails an
  * exclusion constraint; the retried transaction then sees it.
  */
@@ -91,9 +122,9 @@ export async function insertClaims(db: RawDb, organizationId: string, claims: re
     INSERT INTO usage_claims (id, organization_id, invoice_line_id, customer_external_id, meter_id, event_type, range_start, range_end, snapshot, excluded_event_ids,
                               dimension, dimension_value, dimension_others, invoice_id)
     SELECT id, ${organizationId}::uuid, line, customer, meter, type, s, t, pg_current_snapshot(),
-           ARRAY(SELECT e.id FROM usage_events e
-                 WHERE e.organization_id = ${organizationId}::uuid AND e.customer_external_id = customer AND e.event_type = type
-                   AND e."timestamp" >= s AND e."timestamp" < t AND e.invoice_line_id IS NOT NULL),
+           ARRAY(SELECT e.id FROM late_event_claims x JOIN usage_events e ON e.id = x.event_id
+                 WHERE x.organization_id = ${organizationId}::uuid AND x.meter_id = meter AND e.customer_external_id = customer
+                   AND e."timestamp" >= s AND e."timestamp" < t),
            dim, dim_value, COALESCE((SELECT array_agg(o) FROM jsonb_array_elements_text(others) AS o), '{}'),
            (SELECT l.invoice_id FROM invoice_lines l WHERE l.id = line)
     FROM unnest(${claims.map(() => randomUUID())}::uuid[], ${claims.map((c) => c.invoiceLineId)}::uuid[], ${claims.map((c) => c.customerExternalId)}::text[],
@@ -101,6 +132,34 @@ export async function insertClaims(db: RawDb, organizationId: string, claims: re
                 ${claims.map((c) => c.slice?.dimension ?? null)}::text[], ${claims.map((c) => c.slice?.value ?? null)}::text[],
                 ${claims.map((c) => JSON.stringify(c.slice && c.slice.value === null ? c.slice.others : []))}::jsonb[])
       AS n(id, line, customer, meter, type, s, t, dim, dim_value, others)`;
+}
+
+/** A late-usage line's claim on its events for its meter. */
+export interface LateClaim {
+  invoiceLineId: string;
+  meterId: string;
+  eventIds: readonly string[];
+}
+
+/** Writes late-usage lines' claims (after their lines: a claim names its line). An event already claimed for the meter fails the primary key. */
+export async function insertLateClaims(db: RawDb, organizationId: string, claims: readonly LateClaim[]): Promise<void> {
+  const rows = claims.flatMap((c) => c.eventIds.map((eventId) => ({ eventId, meterId: c.meterId, lineId: c.invoiceLineId })));
+  if (rows.length === 0) return;
+  await db.$executeRaw`
+    INSERT INTO late_event_claims (event_id, meter_id, invoice_line_id, organization_id)
+    SELECT event, meter, line, ${organizationId}::uuid
+    FROM unnest(${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.meterId)}::uuid[], ${rows.map((r) => r.lineId)}::uuid[]) AS n(event, meter, line)`;
+}
+
+/** Gives back the events an invoice's late-usage lines claimed (a re-draft or a write-off), for the next close to bill as late usage; how many events. */
+export async function releaseLateClaimsOf(db: RawDb, organizationId: string, invoiceId: string): Promise<number> {
+  const [row] = await db.$queryRaw<{ n: number }[]>`
+    WITH released AS (
+      DELETE FROM late_event_claims
+      WHERE organization_id = ${organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${invoiceId}::uuid)
+      RETURNING event_id)
+    SELECT count(DISTINCT event_id)::int AS n FROM released`;
+  return row?.n ?? 0;
 }
 
 /** Releases an invoice's range claims (a re-draft): its events become unbilled again, for the next revision to claim. */
@@ -149,17 +208,19 @@ export async function countLineEvents(db: Db, q: { organizationId: string; lineI
   return row?.n ?? 0;
 }
 
-/** The invoice line that bills an event (one by one or by a range claim), or null when none does. */
-export async function billingLineOf(db: Db, organizationId: string, eventId: string): Promise<string | null> {
-  const [row] = await db.$queryRaw<{ line: string | null }[]>`
-    SELECT COALESCE(e.invoice_line_id, (
-      SELECT c.invoice_line_id FROM usage_claims c
-      WHERE c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
-        AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
-        AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE}
-      ORDER BY c.created_at LIMIT 1)) AS line
-    FROM usage_events e WHERE e.id = ${eventId}::uuid AND e.organization_id = ${organizationId}::uuid`;
-  return row?.line ?? null;
+/** The invoice lines that bill an event (one per meter of its type that billed it, one by one or by a range claim), oldest first. */
+export async function billingLinesOf(db: Db, organizationId: string, eventId: string): Promise<string[]> {
+  const rows = await db.$queryRaw<{ line: string }[]>`
+    SELECT line FROM (
+      SELECT x.invoice_line_id AS line, x.created_at AS at FROM late_event_claims x WHERE x.event_id = ${eventId}::uuid AND x.organization_id = ${organizationId}::uuid
+      UNION ALL
+      SELECT c.invoice_line_id, c.created_at FROM usage_events e JOIN usage_claims c
+        ON c.organization_id = e.organization_id AND c.customer_external_id = e.customer_external_id AND c.event_type = e.event_type
+       AND c.released_at IS NULL AND e."timestamp" >= c.range_start AND e."timestamp" < c.range_end
+       AND pg_visible_in_snapshot(e.inserted_xid, c.snapshot) AND e.id <> ALL(c.excluded_event_ids) AND ${IN_CLAIM_SLICE}
+      WHERE e.id = ${eventId}::uuid AND e.organization_id = ${organizationId}::uuid AND NOT ${heldFor(Prisma.sql`c.meter_id`)}
+    ) lines ORDER BY at, line`;
+  return rows.map((r) => r.line);
 }
 
 /**

@@ -104,9 +104,9 @@ async function seedInvoice(o: Org, opts: { currency: string; customer: string; b
         cost: '0.000001',
         revenue: '0.5',
         status: 'rated',
-        invoiceLineId: usageLine.id,
       },
     });
+    await prisma.lateEventClaim.create({ data: { eventId: event.id, meterId: usageLine.meterId!, invoiceLineId: usageLine.id, organizationId } });
     eventIds.push(event.id);
   }
   return { invoiceId: invoice.id, subscriptionId: subscription.id, baseLineId: baseLine.id, usageLineId: usageLine.id, snapshotIds: snapshots.map((s) => s.id), eventIds };

@@ -88,7 +88,7 @@ describe('GET /customers/:id/upcoming-invoice', () => {
       },
       include: { lines: true },
     });
-    await prisma.usageEvent.update({ where: { id: billedEvent! }, data: { invoiceLineId: invoice.lines.find((l) => l.kind === 'usage')!.id } });
+    await prisma.lateEventClaim.create({ data: { eventId: billedEvent!, meterId: catalog.meterId, invoiceLineId: invoice.lines.find((l) => l.kind === 'usage')!.id, organizationId: org.organizationId } });
     // This period: 1,500 calls.
     await insertUsage(prisma, org.organizationId, customerExternalId, [
       { at: plusDays(thisPeriod.start, 1).toISOString(), quantity: '1000' },

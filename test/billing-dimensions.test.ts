@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
-import { billingRunWorkflowId } from '../temporal/names';
-import { startReconcileWorkflow } from '../temporal/reconciliations';
-import { countUnbilledEvents, lineOfEvent, quantitiesOfLine } from './harness/billing-fixtures';
+import { closeToDraft, countUnbilledEvents, lineOfEvent, quantitiesOfLine, reconcilePeriod } from './harness/billing-fixtures';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
-import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
+import { startTestWorker, type TestWorker } from './harness/ingest-worker';
 import { insertBatch } from './harness/insert-batch';
 import type { AppLoadContext } from 'react-router';
 import { readCustomer } from '../web/app/server/customers.server';
@@ -64,16 +61,7 @@ async function usage(customerExternalId: string, events: [string, string, Record
 }
 
 /** A billing run for the period, up to its draft (then terminated): the draft's lines. */
-async function close(subscriptionId: string, period: { periodStart: string; periodEnd: string }) {
-  const input: BillingRunInput = { organizationId: org.organizationId, subscriptionId, ...period, lateEventGraceSeconds: 0 };
-  const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(subscriptionId, period.periodStart), taskQueue: worker.taskQueue, args: [input] });
-  const state = await waitFor('the draft', async () => {
-    const s = await handle.query(billingRunStateQuery);
-    return s.status === 'awaiting_approval' ? s : undefined;
-  });
-  await handle.terminate('test over');
-  return testPrisma().invoiceLine.findMany({ where: { invoiceId: state.invoiceId! }, orderBy: { position: 'asc' } });
-}
+const close = (subscriptionId: string, period: { periodStart: string; periodEnd: string }) => closeToDraft(worker, org.organizationId, subscriptionId, period);
 
 describe('a meter priced per model', () => {
   test('the catalog: a meter with a dimension, and plans pricing its values with a default for the rest; mistakes refused naming the field', async () => {
@@ -303,7 +291,6 @@ describe('a meter priced per model', () => {
   });
 });
 
-async function reconcile(period: { periodStart: string; periodEnd: string }, options: { rerunFinished?: boolean } = {}) {
-  const started = await startReconcileWorkflow(worker.client, { organizationId: org.organizationId, ...period }, { taskQueue: worker.taskQueue, ...options });
-  return worker.client.workflow.getHandle(started.workflowId).result();
+function reconcile(period: { periodStart: string; periodEnd: string }, options: { rerunFinished?: boolean } = {}) {
+  return reconcilePeriod(worker, org.organizationId, period, options);
 }

@@ -214,7 +214,7 @@ it('a period billed as one stretch before usage was priced per stretch keeps its
     },
     include: { lines: true },
   });
-  await prisma.usageEvent.update({ where: { id: billedEvent! }, data: { invoiceLineId: legacy.lines[0]!.id } });
+  await prisma.lateEventClaim.create({ data: { eventId: billedEvent!, meterId: catalog.meterId, invoiceLineId: legacy.lines[0]!.id, organizationId } });
   // A late November event after the upgrade; then December closes.
   await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-20T10:00:00Z', quantity: '500' }]);
   const december = { periodStart: '2024-12-01T00:00:00.000Z', periodEnd: '2025-01-01T00:00:00.000Z' };

@@ -14,7 +14,6 @@ import {
   meterUsage,
   periodPlans,
   pricedMeter,
-  type LateEvent,
   type MeterRef,
 } from '../../billing/draft-inputs';
 import { formatDay, nextUtcMidnight } from '../../billing/calendar';
@@ -27,13 +26,14 @@ import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges'
 import { deciderActor, insertAuditRows, type AuditEntry } from '../../prisma/audit';
 import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import {
-  dimensionValuesSql,
-  pricedDimensions,
+  latePricing,
   readBilledUsage,
   readCloseInputs,
   readPeriodStandings,
   readPeriodsBilledWhole,
+  readUnbilledEvents,
   type Db,
+  type LatePricing,
   type PlanPriceRow,
   type SubscriptionTerms,
 } from '../../prisma/billing-reads';
@@ -41,7 +41,19 @@ import { Prisma } from '../../prisma/client';
 import { inTransaction, type Queryable } from '../../prisma/pg';
 import { pgRawDb, type RawDb } from '../../prisma/raw-db';
 import { aggregateUsage, type UsageAggregate } from '../../prisma/usage-aggregates';
-import { BILLABLE, UNBILLED, insertClaims, lockCustomerUsage, readLiveClaims, releaseClaimsOf, type NewClaim } from '../../prisma/usage-claims';
+import {
+  billableFor,
+  insertClaims,
+  insertLateClaims,
+  lockCustomerUsage,
+  meterRef,
+  notHeldFor,
+  readLiveClaims,
+  releaseClaimsOf,
+  releaseLateClaimsOf,
+  type LateClaim,
+  type NewClaim,
+} from '../../prisma/usage-claims';
 import type { BillingRunInput } from '../../temporal/billing-messages';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor, workflowClock } from '../workflow-actor';
@@ -98,7 +110,7 @@ async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: rea
     for (const price of segment.prices as PlanPriceRow[]) {
       const meter = pricedMeter(price, segment.prices);
       const parts = uncoveredRanges(segment, live.filter((c) => c.meterId === meter.id));
-      const usage = await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges: parts, where: UNCLAIMED_ONE_BY_ONE });
+      const usage = await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges: parts, where: notHeldFor(meterRef(meter.id)) });
       lines.push({ lineId: randomUUID(), price, meter, segment, parts, usage });
     }
   }
@@ -113,7 +125,7 @@ async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: rea
     const days =
       own.length === 1 && !own[0]!.meter.slice
         ? own[0]!.usage.days
-        : (await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges, where: UNCLAIMED_ONE_BY_ONE })).days;
+        : (await aggregateUsage(tx, meter, { ...scope, eventType: meter.eventType, ranges, where: notHeldFor(meterRef(meterId)) })).days;
     const ids = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId, takenAt }, days);
     days.forEach((r, i) => snapshotOf.set(readingKey(meterId, r), ids[i]!));
   }
@@ -129,54 +141,51 @@ async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: rea
   return { usage, claims };
 }
 
-/** Events no late-usage line took one by one (a range claim's own events always are). */
-const UNCLAIMED_ONE_BY_ONE = Prisma.sql`e.invoice_line_id IS NULL`;
-
 /**
  * Events of earlier periods that arrived after those periods closed (no
- * claim saw them): claimed here one by one, grouped by meter and period (and
+ * claim saw them): claimed one by one for each priced meter of their type
+ * (a late line of each meter bills them), grouped by meter and period (and
  * stretch of it, when a plan change split it; priced by the plan of that
  * stretch), and billed as the difference between what that usage costs now
  * and what it was billed. Events a written-off invoice holds were forgiven:
  * they count in neither. A period whose rejected draft waits for finance
- * keeps its late events for its next revision.
+ * keeps its late events for its next revision. The claims are written after
+ * the lines they name.
  */
 async function claimLateUsage(
   tx: RawDb,
   sub: SubscriptionTerms,
   stretchesOf: (period: BillingPeriod) => PricedSegment[],
-  priced: { eventTypes: string[]; dimensions: string[] },
+  priced: LatePricing,
   start: Date,
   takenAt: Date,
-): Promise<PendingLate[]> {
-  if (sub.startDate.getTime() >= start.getTime() || priced.eventTypes.length === 0) return [];
-  const late = await tx.$queryRaw<LateEvent[]>`
-    SELECT e.id, e.event_type AS "eventType", e.timestamp, ${dimensionValuesSql(priced.dimensions)} AS dimensions FROM usage_events e
-    WHERE e.organization_id = ${sub.organizationId}::uuid AND e.customer_external_id = ${sub.customer.externalId}
-      AND e.event_type = ANY(${priced.eventTypes}::text[]) AND e.timestamp >= ${sub.startDate} AND e.timestamp < ${start} AND ${UNBILLED}
-    FOR UPDATE OF e`;
-  if (late.length === 0) return [];
+): Promise<{ lines: PendingLate[]; claims: LateClaim[] }> {
+  const none = { lines: [], claims: [] };
+  if (sub.startDate.getTime() >= start.getTime()) return none;
+  const scope = { organizationId: sub.organizationId, customerExternalId: sub.customer.externalId };
+  const late = await readUnbilledEvents(tx, { ...scope, ...priced, from: sub.startDate, to: start }, true);
+  if (late.length === 0) return none;
   // Only a close with late events reads how earlier periods stand and were billed: most closes have none.
   const ref = { organizationId: sub.organizationId, subscriptionId: sub.id };
   const [standings, billedWhole] = [await readPeriodStandings(tx, ref), await readPeriodsBilledWhole(tx, ref)];
   const when = new Map(late.map((e) => [e.id, e.timestamp]));
-  const result: PendingLate[] = [];
+  const result: { lines: PendingLate[]; claims: LateClaim[] } = { lines: [], claims: [] };
   for (const g of lateGroupsToBill(groupLateEvents(sub, asBilled(stretchesOf, billedWhole), late), standings)) {
     const lineId = randomUUID();
-    await tx.$executeRaw`UPDATE usage_events SET invoice_line_id = ${lineId}::uuid WHERE id = ANY(${g.eventIds}::uuid[])`;
+    result.claims.push({ invoiceLineId: lineId, meterId: g.price.meter.id, eventIds: g.eventIds });
     const meter = lateMeter(g);
-    const scope = { organizationId: sub.organizationId, customerExternalId: sub.customer.externalId, eventType: meter.eventType, where: BILLABLE };
+    const billable = { ...scope, eventType: meter.eventType, where: billableFor(meterRef(meter.id)) };
     // Re-snapshot the days the late events fall on (the whole meter: snapshots are per value, not per price), so
     // snapshots show the usage as it now stands; the line lists those of its slice.
     const lateDays = [...new Set(g.eventIds.map((id) => formatDay(when.get(id)!)))].sort();
     const dayRanges = lateDays.map((day) => ({ start: new Date(`${day}T00:00:00.000Z`), end: nextUtcMidnight(new Date(`${day}T00:00:00.000Z`)) }));
-    const { days } = await aggregateUsage(tx, meterOf(g.price.meter), { ...scope, ranges: dayRanges });
+    const { days } = await aggregateUsage(tx, meterOf(g.price.meter), { ...billable, ranges: dayRanges });
     const ids = await upsertSnapshots(tx, { organizationId: sub.organizationId, customerId: sub.customerId, meterId: meter.id, takenAt }, days);
     const snapshotIds = ids.filter((_, i) => inSlice(meter.slice, days[i]!.dimensionValue ?? null));
     const stretch = g.stretch ?? g.period;
     const billed = billedOf(await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: stretch.start }), g);
-    const { quantity } = await aggregateUsage(tx, meter, { ...scope, ranges: [stretch] });
-    result.push({ lineId, ...lateUsage(g, quantity, billed?._sum, snapshotIds) });
+    const { quantity } = await aggregateUsage(tx, meter, { ...billable, ranges: [stretch] });
+    result.lines.push({ lineId, ...lateUsage(g, quantity, billed?._sum, snapshotIds) });
   }
   return result;
 }
@@ -315,9 +324,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
         const released = redraftOf
           ? {
               claims: await releaseClaimsOf(tx, sub.organizationId, redraftOf.id),
-              lateEvents: await tx.$executeRaw`
-                UPDATE usage_events SET invoice_line_id = NULL
-                WHERE organization_id = ${sub.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${redraftOf.id}::uuid)`,
+              lateEvents: await releaseLateClaimsOf(tx, sub.organizationId, redraftOf.id),
             }
           : null;
 
@@ -326,13 +333,12 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
         const stretchesOf = pricedSegments(sub.plan, changes, sub.startDate, inputs.pricesByPlan);
         const { usage, claims } = await claimPeriodUsage(tx, sub, stretchesOf(period), takenAt);
         const allPrices = [...inputs.pricesByPlan.values()].flat();
-        const priced = { eventTypes: [...new Set(allPrices.map((p) => p.meter.eventType))], dimensions: pricedDimensions(allPrices) };
-        const late = await claimLateUsage(tx, sub, stretchesOf, priced, start, takenAt);
-        const draft = draftInvoice(draftInput(sub, period, plans, usage, late));
+        const late = await claimLateUsage(tx, sub, stretchesOf, latePricing(allPrices), start, takenAt);
+        const draft = draftInvoice(draftInput(sub, period, plans, usage, late.lines));
         const lineIds = [
           ...draft.lines.filter((l) => l.kind !== 'usage' && l.kind !== 'late_usage').map(() => randomUUID()),
           ...usage.map((u) => u.lineId),
-          ...late.map((l) => l.lineId),
+          ...late.lines.map((l) => l.lineId),
         ];
         // created_at on the workflow's clock: approval reminders and auto-approval count from it
         const [invoice] = await tx.$queryRaw<InvoiceRow[]>`
@@ -342,6 +348,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
           RETURNING i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at AS "createdAt", 0 AS "lineCount"`;
         await insertLines(client, sub.organizationId, invoice!.id, draft.lines.map((line, i) => lineRow(line, i + 1, lineIds[i]!)));
         await insertClaims(tx, sub.organizationId, claims);
+        await insertLateClaims(tx, sub.organizationId, late.claims);
         await emitInvoiceEvent(tx, sub.organizationId, invoice!.id, 'invoice.drafted');
         const audit: AuditEntry[] = [];
         if (redraftOf) {
@@ -370,7 +377,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
             currency: invoice!.currency,
             total: formatMoney(draft.total, invoice!.currency),
             lines: draft.lines.map((l) => ({ kind: l.kind, description: l.description, amount: formatMoney(l.amount, invoice!.currency) })),
-            lateEvents: late.reduce((n, l) => n + l.lateEvents, 0),
+            lateEvents: new Set(late.claims.flatMap((c) => c.eventIds)).size,
             ...(redraftOf ? { revision, redraftOf: redraftOf.id, redraftedBy: input.redraft!.by, reason: input.redraft!.reason } : {}),
           },
         });

@@ -4,6 +4,7 @@ import { dec, toPlainString } from '../../billing/decimal';
 import { sumLines } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { deciderActor, writeAudit } from '../../prisma/audit';
+import { releaseLateClaimsOf } from '../../prisma/usage-claims';
 import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import { assignInvoiceNumber } from '../../prisma/invoice-numbers';
 import type { AdjustRequest } from '../../temporal/billing-messages';
@@ -157,9 +158,7 @@ export function writeOffInvoice({ prisma }: ActivityDeps) {
       if (invoice.supersededById) throw ApplicationFailure.nonRetryable(`invoice ${invoice.id} was re-drafted as invoice ${invoice.supersededById}; that one is billed now`, 'InvalidState');
       const updated = await tx.invoice.update({ where: { id: invoice.id }, data: { status: 'written_off', writtenOffBy: input.by, writtenOffAt: new Date(), writeOffReason: input.reason } });
       // Its late-usage lines held events of earlier periods, not of the one written off: they go back, for the next close to bill as late usage.
-      const released = await tx.$executeRaw`
-        UPDATE usage_events SET invoice_line_id = NULL
-        WHERE organization_id = ${input.organizationId}::uuid AND invoice_line_id IN (SELECT id FROM invoice_lines WHERE invoice_id = ${invoice.id}::uuid AND kind = 'late_usage')`;
+      const released = await releaseLateClaimsOf(tx, input.organizationId, invoice.id);
       await writeAudit(tx, {
         organizationId: input.organizationId,
         actor: deciderActor(input.by),

@@ -20,7 +20,7 @@ import type { Db } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { tokenRateOf } from '../../prisma/vendor-rates';
 import { quantityOf, quantitySql, sliceSql } from '../../prisma/usage-aggregates';
-import { billedByLines, coveredByClaim } from '../../prisma/usage-claims';
+import { billedByLines, coveredByClaim, heldFor, meterRef } from '../../prisma/usage-claims';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
 import { meterOf, pricedMeter, type MeterRef } from '../../billing/draft-inputs';
@@ -99,7 +99,7 @@ async function stretchUsage(
            ARRAY[${counts(Prisma.sql`true`)}, ${counts(Prisma.sql`NOT e.billed`)}, ${counts(claimed)}] AS counts
     FROM (
       SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id,
-             (e.invoice_line_id IS NOT NULL OR ${coveredByClaim()}) AS billed, ${billedByLines(q.lineIds)} AS claimed
+             (${heldFor(meterRef(meter.id))} OR ${coveredByClaim({ meter: meterRef(meter.id) })}) AS billed, ${billedByLines(q.lineIds)} AS claimed
       FROM usage_events e
       WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
         AND e.event_type = ${meter.eventType} AND e."timestamp" >= ${q.stretch.start} AND e."timestamp" < ${q.stretch.end} AND ${sliceSql(meter.slice)}

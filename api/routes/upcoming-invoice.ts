@@ -12,15 +12,16 @@ import {
   readUnbilledEvents,
   readPlanChanges,
   readPlanPrices,
-  pricedDimensions,
+  latePricing,
   type Db,
+  type LatePricing,
   type SubscriptionTerms,
 } from '../../prisma/billing-reads';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { asBilled, pricedSegments, type PricedSegment } from '../../billing/usage-segments';
 import { aggregateUsage } from '../../prisma/usage-aggregates';
-import { BILLABLE, UNBILLED } from '../../prisma/usage-claims';
+import { billableFor, meterRef, unbilledFor } from '../../prisma/usage-claims';
 
 /*
  * What each of a customer's subscriptions would bill if its current period
@@ -47,10 +48,10 @@ async function lateUsages(
   db: Db,
   s: SubscriptionTerms,
   stretchesOf: (period: BillingPeriod) => PricedSegment[],
-  priced: { eventTypes: string[]; dimensions: string[] },
+  priced: LatePricing,
   period: BillingPeriod,
 ): Promise<LateUsage[]> {
-  if (s.startDate >= period.start || priced.eventTypes.length === 0) return [];
+  if (s.startDate >= period.start) return [];
   const scope = { organizationId: s.organizationId, customerExternalId: s.customer.externalId };
   const rows = await readUnbilledEvents(db, { ...scope, ...priced, from: s.startDate, to: period.start });
   if (rows.length === 0) return [];
@@ -64,7 +65,7 @@ async function lateUsages(
   for (const g of groups) {
     const stretch = g.stretch ?? g.period;
     const meter = lateMeter(g);
-    const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [stretch], where: BILLABLE });
+    const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [stretch], where: billableFor(meterRef(meter.id)) });
     const billed = billedOf(await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: stretch.start }), g);
     late.push(lateUsage(g, quantity, billed?._sum, []));
   }
@@ -85,11 +86,11 @@ async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod
   for (const segment of segments) {
     for (const p of segment.prices) {
       const meter = pricedMeter(p, segment.prices);
-      const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [segment], where: UNBILLED });
+      const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [segment], where: unbilledFor(meterRef(meter.id)) });
       usage.push({ ...meterUsage(p, segment.prices, quantity, []), ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}) });
     }
   }
-  const late = await lateUsages(db, s, stretchesOf, { eventTypes: [...new Set(allPrices.map((p) => p.meter.eventType))], dimensions: pricedDimensions(allPrices) }, period);
+  const late = await lateUsages(db, s, stretchesOf, latePricing(allPrices), period);
   return { draft: draftInvoice(draftInput(s, period, plans, usage, late)), meterKeys: new Map(allPrices.map((p) => [p.meter.id, p.meter.key])) };
 }
 

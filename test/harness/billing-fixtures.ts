@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../../prisma/client';
-import { billingLineOf, readLineEvents, UNBILLED } from '../../prisma/usage-claims';
+import { billingLinesOf, readLineEvents, UNBILLED } from '../../prisma/usage-claims';
+import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../../temporal/billing-messages';
+import { billingRunWorkflowId } from '../../temporal/names';
+import { startReconcileWorkflow } from '../../temporal/reconciliations';
 import { testPrisma } from './fixtures';
+import { waitFor, type TestWorker } from './ingest-worker';
 import { insertBatch } from './insert-batch';
 
 /** Graduated tiers of the issue's public example: ≤100 @ 0.10, ≤1000 @ 0.08, rest @ 0.05. */
@@ -74,9 +78,16 @@ export async function eventIdsOfLine(organizationId: string, lineId: string): Pr
   return (await readLineEvents(testPrisma(), { organizationId, lineId, limit: 100_000 })).map((e) => e.id);
 }
 
-/** The invoice line that bills an event, or null. */
+/** The invoice lines that bill an event (one per meter of its type that billed it), oldest first. */
+export async function linesOfEvent(organizationId: string, eventId: string): Promise<string[]> {
+  return billingLinesOf(testPrisma(), organizationId, eventId);
+}
+
+/** The invoice line that bills an event of a type one meter reads, or null; fails when several lines bill it. */
 export async function lineOfEvent(organizationId: string, eventId: string): Promise<string | null> {
-  return billingLineOf(testPrisma(), organizationId, eventId);
+  const lines = await linesOfEvent(organizationId, eventId);
+  if (lines.length > 1) throw new Error(`event ${eventId} is billed by ${lines.length} lines: ${lines.join(', ')}`);
+  return lines[0] ?? null;
 }
 
 /** How many of the organization's events no invoice line bills. */
@@ -88,4 +99,22 @@ export async function countUnbilledEvents(organizationId: string): Promise<numbe
 /** The quantities of the events an invoice line bills, sorted as text. */
 export async function quantitiesOfLine(organizationId: string, lineId: string): Promise<string[]> {
   return (await readLineEvents(testPrisma(), { organizationId, lineId, limit: 100_000 })).map((e) => Number(e.quantity).toFixed(0)).sort();
+}
+
+/** A billing run for the period, up to its draft (then terminated): the draft's lines, in order. */
+export async function closeToDraft(worker: TestWorker, organizationId: string, subscriptionId: string, period: { periodStart: string; periodEnd: string }) {
+  const input: BillingRunInput = { organizationId, subscriptionId, ...period, lateEventGraceSeconds: 0 };
+  const handle = await worker.client.workflow.start(BILLING_RUN_WORKFLOW_TYPE, { workflowId: billingRunWorkflowId(subscriptionId, period.periodStart), taskQueue: worker.taskQueue, args: [input] });
+  const state = await waitFor('the draft', async () => {
+    const s = await handle.query(billingRunStateQuery);
+    return s.status === 'awaiting_approval' ? s : undefined;
+  });
+  await handle.terminate('test over');
+  return testPrisma().invoiceLine.findMany({ where: { invoiceId: state.invoiceId! }, orderBy: { position: 'asc' } });
+}
+
+/** A reconcile (leak detection) run over the period, to its result. */
+export async function reconcilePeriod(worker: TestWorker, organizationId: string, period: { periodStart: string; periodEnd: string }, options: { rerunFinished?: boolean } = {}) {
+  const started = await startReconcileWorkflow(worker.client, { organizationId, ...period }, { taskQueue: worker.taskQueue, ...options });
+  return worker.client.workflow.getHandle(started.workflowId).result();
 }
