@@ -14,6 +14,7 @@ import { meterRoutes } from './routes/meters';
 import { planFeatureRoutes } from './routes/plan-features';
 import { planRoutes } from './routes/plans';
 import { quotaLimitRoutes } from './routes/quota-limits';
+import { creditRoutes } from './routes/credits';
 import { quoteRoutes } from './routes/quotes';
 import { ratingRoutes } from './routes/rating';
 import { reconciliationRoutes } from './routes/reconciliations';
@@ -32,4 +33,4 @@ export const ROUTE_TABLES: readonly RouteTable[] = [
   invoiceReadRoutes,
   invoiceDecisionRoutes,
   creditNoteRoutes,
-  meterRoutes, planRoutes, customerRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+  meterRoutes, planRoutes, customerRoutes, creditRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

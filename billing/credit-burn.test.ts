@@ -1,0 +1,82 @@
+import fc from 'fast-check';
+import { burnOrder, planBurn, walletBalance, type GrantBalance } from './credit-burn';
+import { dec } from './decimal';
+
+const now = new Date('2026-06-15T12:00:00Z');
+const at = (s: string) => new Date(s);
+
+const grant = (id: string, over: Partial<GrantBalance> = {}): GrantBalance => ({
+  id,
+  priority: 100,
+  expiresAt: null,
+  createdAt: at('2026-01-01T00:00:00Z'),
+  balance: dec(100),
+  ...over,
+});
+
+describe('burnOrder', () => {
+  it('priority first, then the soonest expiry (never-expiring last), then the oldest; expired and empty grants are skipped', () => {
+    const grants = [
+      grant('never-old', { createdAt: at('2025-01-01T00:00:00Z') }),
+      grant('never-new', { createdAt: at('2026-03-01T00:00:00Z') }),
+      grant('expires-july', { expiresAt: at('2026-07-01T00:00:00Z') }),
+      grant('expires-june', { expiresAt: at('2026-06-30T00:00:00Z') }),
+      grant('promo-first', { priority: 10, expiresAt: null }),
+      grant('expired', { priority: 1, expiresAt: now }),
+      grant('empty', { priority: 1, balance: dec(0) }),
+    ];
+    expect(burnOrder(grants, now).map((g) => g.id)).toEqual(['promo-first', 'expires-june', 'expires-july', 'never-old', 'never-new']);
+  });
+});
+
+describe('planBurn', () => {
+  it('draws each grant down to zero before the next, and reports what no grant covers', () => {
+    const grants = [grant('a', { balance: dec('2.5'), priority: 1 }), grant('b', { balance: dec(10), priority: 2 })];
+    expect(planBurn(grants, dec(4), now)).toEqual({ draws: [{ grantId: 'a', credits: dec('2.5') }, { grantId: 'b', credits: dec('1.5') }], uncovered: dec(0) });
+    expect(planBurn(grants, dec(20), now)).toEqual({ draws: [{ grantId: 'a', credits: dec('2.5') }, { grantId: 'b', credits: dec(10) }], uncovered: dec('7.5') });
+    expect(planBurn([], dec(3), now)).toEqual({ draws: [], uncovered: dec(3) });
+    expect(planBurn(grants, dec(0), now)).toEqual({ draws: [], uncovered: dec(0) });
+  });
+
+  it('refuses a negative burn', () => {
+    expect(() => planBurn([grant('a')], dec(-1), now)).toThrow('negative');
+  });
+
+  const arbGrant = fc.record({
+    id: fc.uuid(),
+    priority: fc.integer({ min: 0, max: 3 }),
+    expiresAt: fc.option(fc.integer({ min: -5, max: 5 }).map((d) => new Date(now.getTime() + d * 86_400_000)), { nil: null }),
+    createdAt: fc.integer({ min: 0, max: 1000 }).map((d) => new Date(now.getTime() - d * 60_000)),
+    balance: fc.integer({ min: 0, max: 1_000_000 }).map((n) => dec(n).div(1000)),
+  });
+
+  it('property: the draws and the uncovered rest add up to the burn exactly; no grant gives more than it holds; expired and empty grants give nothing', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(arbGrant, { selector: (g) => g.id, maxLength: 8 }), fc.integer({ min: 0, max: 5_000_000 }), (grants, milli) => {
+        const credits = dec(milli).div(1000);
+        const plan = planBurn(grants, credits, now);
+        const drawn = plan.draws.reduce((s, d) => s.plus(d.credits), dec(0));
+        expect(drawn.plus(plan.uncovered).eq(credits)).toBe(true);
+        expect(plan.uncovered.gte(0)).toBe(true);
+        for (const d of plan.draws) {
+          const g = grants.find((x) => x.id === d.grantId)!;
+          expect(d.credits.gt(0) && d.credits.lte(g.balance)).toBe(true);
+          expect(g.expiresAt === null || g.expiresAt > now).toBe(true);
+        }
+        // Something is uncovered only when every spendable credit was drawn.
+        if (plan.uncovered.gt(0)) expect(drawn.eq(walletBalance(grants, now))).toBe(true);
+      }),
+    );
+  });
+
+  it('property: burn order is honoured: every grant drawn before the last one is drawn in full, and no grant later in the order is drawn', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(arbGrant, { selector: (g) => g.id, maxLength: 8 }), fc.integer({ min: 0, max: 5_000_000 }), (grants, milli) => {
+        const plan = planBurn(grants, dec(milli).div(1000), now);
+        const order = burnOrder(grants, now).map((g) => g.id);
+        expect(plan.draws.map((d) => d.grantId)).toEqual(order.slice(0, plan.draws.length));
+        for (const d of plan.draws.slice(0, -1)) expect(d.credits.eq(grants.find((g) => g.id === d.grantId)!.balance)).toBe(true);
+      }),
+    );
+  });
+});

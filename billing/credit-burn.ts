@@ -1,0 +1,71 @@
+import { dec, Dec } from './decimal';
+
+/*
+ * Prepaid credits (issue 15): which grants a burn draws from. A wallet holds
+ * grants; each grant's balance is derived from the ledger (prisma/credit-
+ * ledger.ts), never stored. Pure rules, no clock: `now` comes in.
+ */
+
+export const GRANT_KINDS = ['purchased', 'promotional', 'recurring'] as const;
+export type GrantKind = (typeof GRANT_KINDS)[number];
+
+/** A grant as a burn sees it. */
+export interface GrantBalance {
+  id: string;
+  /** lower burns first */
+  priority: number;
+  /** null: never expires */
+  expiresAt: Date | null;
+  createdAt: Date;
+  /** credits left (its ledger account's balance) */
+  balance: Dec;
+}
+
+/** A grant can be burned from at `now` when it has credits left and has not expired (expiry is exclusive: at expires_at it is gone). */
+export const spendable = (g: GrantBalance, now: Date): boolean => g.balance.gt(0) && (g.expiresAt === null || g.expiresAt.getTime() > now.getTime());
+
+/**
+ * Burn order: priority (lowest first), then the soonest expiry (grants that
+ * never expire last), then the oldest grant; the id settles ties so two
+ * processes always agree.
+ */
+export function burnOrder<G extends GrantBalance>(grants: readonly G[], now: Date): G[] {
+  const expiry = (g: GrantBalance) => (g.expiresAt === null ? Number.POSITIVE_INFINITY : g.expiresAt.getTime());
+  return grants
+    .filter((g) => spendable(g, now))
+    .sort((a, b) => a.priority - b.priority || expiry(a) - expiry(b) || a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export interface Draw {
+  grantId: string;
+  credits: Dec;
+}
+
+export interface BurnPlan {
+  draws: Draw[];
+  /** what the spendable grants could not cover (0 when they could) */
+  uncovered: Dec;
+}
+
+/**
+ * Draws `credits` from the wallet's grants in burn order, each grant down to
+ * zero before the next. What is left over is `uncovered`: the caller bills it
+ * as overage, refuses it (prepaid only), or lets the wallet go into overdraft.
+ */
+export function planBurn(grants: readonly GrantBalance[], credits: Dec, now: Date): BurnPlan {
+  if (credits.isNegative()) throw new RangeError(`cannot burn a negative amount of credits (${credits.toFixed()})`);
+  let left = dec(credits);
+  const draws: Draw[] = [];
+  for (const g of burnOrder(grants, now)) {
+    if (left.isZero()) break;
+    const take = Dec.min(left, g.balance);
+    draws.push({ grantId: g.id, credits: take });
+    left = left.minus(take);
+  }
+  return { draws, uncovered: left };
+}
+
+/** A wallet's spendable balance at `now`: the sum of its unexpired grants' balances. */
+export function walletBalance(grants: readonly GrantBalance[], now: Date): Dec {
+  return grants.filter((g) => spendable(g, now)).reduce((sum, g) => sum.plus(g.balance), dec(0));
+}

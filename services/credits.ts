@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import 'zod-openapi';
+import { GRANT_KINDS, spendable, walletBalance } from '../billing/credit-burn';
+import { dec, toPlainString } from '../billing/decimal';
+import { writeAudit, type AuditActor } from '../prisma/audit';
+import type { PrismaClient } from '../prisma/client';
+import { ensureWallet, insertGrant, readGrants, readLedgerEntries, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
+import { findCustomerByAnyId } from '../prisma/billing-reads';
+import { DomainError } from './errors';
+import { currencyCode } from './schemas/currency';
+import { decimalInput } from './schemas/decimal';
+import { instantInput } from './schemas/instant';
+import { storableName } from './schemas/name';
+
+/*
+ * Prepaid credits (issue 15): a customer's wallet, the grants it holds and
+ * the ledger behind every balance (prisma/credit-ledger.ts). The API
+ * (api/routes/credits.ts) calls these; each grant writes an audit row in its
+ * transaction.
+ */
+
+export const CreditGrantCreateSchema = z.strictObject({
+  credits: decimalInput('Credits granted (more than 0)').refine((c) => dec(c).gt(0), { message: 'must be more than 0' }),
+  kind: z.enum(['purchased', 'promotional']).default('purchased').meta({ description: 'purchased (paid for: price_per_credit is its cost basis) or promotional (given away)' }),
+  priority: z.int().min(0).max(1_000_000).default(100).meta({ description: 'Lower burns first; then the soonest expiry, then the oldest grant', example: 100 }),
+  expires_at: instantInput('When what is left of the grant expires (moved to breakage); absent: never', '2027-01-01T00:00:00Z').optional(),
+  price_per_credit: decimalInput('What one credit was sold for, in currency: revenue is recognized at this price as credits burn (0 for promotional credits)').default('0'),
+  currency: currencyCode.default('usd'),
+  description: storableName('What the grant is for, as finance reads it', '10,000 credits, order 4711').optional(),
+  idempotency_key: storableName('A repeat with the same key returns the grant made the first time', 'order-4711').optional(),
+});
+export type CreditGrantCreate = z.output<typeof CreditGrantCreateSchema>;
+
+export const CreditGrantSchema = z
+  .object({
+    id: z.uuid(),
+    kind: z.enum(GRANT_KINDS),
+    credits: z.string().meta({ description: 'Credits granted (decimal string)' }),
+    balance: z.string().meta({ description: 'Credits left, from the ledger (decimal string)' }),
+    status: z.enum(['active', 'used', 'expired']).meta({ description: 'active: credits left to burn; used: none left; expired: past expires_at' }),
+    priority: z.int(),
+    expires_at: z.string().nullable(),
+    price_per_credit: z.string(),
+    currency: z.string(),
+    description: z.string().nullable(),
+    idempotency_key: z.string(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'CreditGrant' });
+export type CreditGrantJson = z.output<typeof CreditGrantSchema>;
+
+export const WalletSchema = z
+  .object({
+    customer_external_id: z.string(),
+    balance: z.string().meta({ description: 'Credits that can be burned now: the sum of the unexpired grants\' balances (decimal string)' }),
+    grants: z.array(CreditGrantSchema).meta({ description: 'Every grant, oldest first' }),
+  })
+  .meta({ id: 'Wallet' });
+
+export const LedgerEntrySchema = z
+  .object({
+    id: z.uuid(),
+    transaction_id: z.uuid(),
+    kind: z.enum(['grant', 'burn', 'expiry']).meta({ description: 'The step that wrote it' }),
+    key: z.string().meta({ description: 'The step\'s natural key: grant:<grant id>, a burn\'s key, expire:<grant id>' }),
+    event_id: z.uuid().nullable().meta({ description: 'The usage event a burn was for' }),
+    grant_id: z.uuid(),
+    debit: z.enum(['grant', 'issuance', 'usage', 'breakage']).meta({ description: 'The account the credits left' }),
+    credit: z.enum(['grant', 'issuance', 'usage', 'breakage']).meta({ description: 'The account the credits went to' }),
+    amount: z.string().meta({ description: 'Credits moved (decimal string, more than 0)' }),
+    created_at: z.string(),
+  })
+  .meta({ id: 'CreditLedgerEntry' });
+
+export const LedgerEntryListQuerySchema = z.strictObject({
+  kind: z.enum(['grant', 'burn', 'expiry']).optional().meta({ description: 'Only entries written by this kind of step' }),
+  grant_id: z.uuid().optional().meta({ description: 'Only entries of this grant' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'Page size' }),
+  after: z.uuid().optional().meta({ description: 'Return entries after this one (the last id of the previous page)' }),
+});
+export type LedgerEntryListQuery = z.output<typeof LedgerEntryListQuerySchema>;
+
+export function grantJson(g: GrantRow, now: Date): CreditGrantJson {
+  const expired = g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime();
+  return {
+    id: g.id,
+    kind: g.kind,
+    credits: toPlainString(g.credits),
+    balance: toPlainString(g.balance),
+    status: expired ? 'expired' : spendable(g, now) ? 'active' : 'used',
+    priority: g.priority,
+    expires_at: g.expiresAt?.toISOString() ?? null,
+    price_per_credit: toPlainString(g.pricePerCredit),
+    currency: g.currency,
+    description: g.description,
+    idempotency_key: g.idempotencyKey,
+    created_at: g.createdAt.toISOString(),
+  };
+}
+
+const entryJson = (e: LedgerEntryRow) => ({ ...e, debit: e.debit as 'grant', credit: e.credit as 'grant', amount: toPlainString(dec(e.amount)), created_at: e.created_at.toISOString() });
+
+async function customerOf(prisma: PrismaClient, organizationId: string, customer: string) {
+  const found = await findCustomerByAnyId(prisma, organizationId, customer);
+  if (!found) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${customer}`, 'customer');
+  return found;
+}
+
+/**
+ * Grants credits to a customer's wallet (made on first use). Idempotent on
+ * idempotency_key; a grant that would expire at once is refused.
+ */
+export async function grantCredits(prisma: PrismaClient, organizationId: string, customer: string, body: CreditGrantCreate, actor: AuditActor, now = new Date()) {
+  const found = await customerOf(prisma, organizationId, customer);
+  if (body.expires_at && body.expires_at.getTime() <= now.getTime()) throw new DomainError('invalid', 'VALIDATION_ERROR', 'expires_at: must be in the future', 'expires_at');
+  return prisma.$transaction(async (tx) => {
+    const walletId = await ensureWallet(tx, organizationId, found.id);
+    const { grantId, walletId: grantWallet, created } = await insertGrant(tx, {
+      organizationId,
+      walletId,
+      kind: body.kind,
+      credits: dec(body.credits),
+      priority: body.priority,
+      expiresAt: body.expires_at ?? null,
+      pricePerCredit: dec(body.price_per_credit),
+      currency: body.currency,
+      description: body.description ?? null,
+      idempotencyKey: body.idempotency_key ?? randomUUID(),
+      createdBy: `${actor.type}:${actor.id}`,
+    });
+    const grant = (await readGrants(tx, grantWallet)).find((g) => g.id === grantId)!;
+    if (!created) refuseOtherGrant(grant, grantWallet === walletId, body);
+    if (created) {
+      await writeAudit(tx, {
+        organizationId,
+        actor,
+        action: 'credits.granted',
+        entityType: 'credit_grant',
+        entityId: grantId,
+        after: { customer: found.externalId, kind: grant.kind, credits: toPlainString(grant.credits), priority: grant.priority, expiresAt: grant.expiresAt?.toISOString() ?? null, pricePerCredit: toPlainString(grant.pricePerCredit), currency: grant.currency },
+      });
+    }
+    return { grant: grantJson(grant, now), created };
+  });
+}
+
+/** A repeated idempotency key must name the same grant: to the same customer, with the same terms. */
+function refuseOtherGrant(grant: GrantRow, sameWallet: boolean, body: CreditGrantCreate): void {
+  const same =
+    sameWallet &&
+    grant.kind === body.kind &&
+    grant.credits.eq(dec(body.credits)) &&
+    grant.priority === body.priority &&
+    (grant.expiresAt?.getTime() ?? null) === (body.expires_at?.getTime() ?? null) &&
+    grant.pricePerCredit.eq(dec(body.price_per_credit)) &&
+    grant.currency === body.currency &&
+    grant.description === (body.description ?? null);
+  if (!same) {
+    throw new DomainError('conflict', 'IDEMPOTENCY_KEY_REUSED', `idempotency_key: grant ${grant.id} was made with this key ${sameWallet ? 'on other terms' : 'for another customer'}; use a new key for a new grant`, 'idempotency_key', { grant_id: grant.id });
+  }
+}
+
+/** A customer's wallet: its spendable balance and every grant with its own balance (an empty wallet when it has none yet). */
+export async function readWallet(prisma: PrismaClient, organizationId: string, customer: string, now = new Date()) {
+  const found = await customerOf(prisma, organizationId, customer);
+  const wallet = await prisma.creditWallet.findUnique({ where: { customerId: found.id } });
+  const grants = wallet ? await readGrants(prisma, wallet.id) : [];
+  return { customer_external_id: found.externalId, balance: toPlainString(walletBalance(grants, now)), grants: grants.map((g) => grantJson(g, now)) };
+}
+
+/** One page of a customer's ledger entries, oldest first. */
+export async function listLedgerEntries(prisma: PrismaClient, organizationId: string, customer: string, query: LedgerEntryListQuery) {
+  const found = await customerOf(prisma, organizationId, customer);
+  const wallet = await prisma.creditWallet.findUnique({ where: { customerId: found.id } });
+  if (!wallet) return { data: [], has_more: false };
+  const rows = await readLedgerEntries(prisma, { walletId: wallet.id, after: query.after, limit: query.limit + 1, kind: query.kind, grantId: query.grant_id });
+  return { data: rows.slice(0, query.limit).map(entryJson), has_more: rows.length > query.limit };
+}
