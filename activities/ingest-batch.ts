@@ -1,13 +1,15 @@
 import type { IngestBatchInput } from '../temporal/ingest';
 import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
-import { batchRequestIds, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
+import { batchRequestIds, burnBatchCredits, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
 
 export type { RateEventsResult } from './ingest-steps';
 
 export interface ProcessBatchResult extends RateEventsResult {
   customersCreated: number;
+  /** wallets this batch burned prepaid credits from */
+  walletsBurned: number;
   countersUpdated: number;
   notificationsCreated: number;
   /** the organization's notifications waiting for delivery, from this batch or earlier ones */
@@ -27,22 +29,23 @@ function step<R>({ pool }: ActivityDeps, input: IngestBatchInput, idle: R, work:
 }
 
 /**
- * The whole batch in one transaction: customers, linking and rating, quota
- * counters and notifications, `processed` — one commit for up to 1,000
+ * The whole batch in one transaction: customers, linking and rating, prepaid
+ * credits burned, quota counters and notifications, `processed` — one commit for up to 1,000
  * events, and all of it or none of it. What the `ingest:<batchId>` workflow
  * runs since the one-transaction patch.
  */
 export function processBatch(deps: ActivityDeps) {
   return async function processBatch(input: IngestBatchInput): Promise<ProcessBatchResult> {
-    const idle = { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: 0, transitioned: false };
+    const idle = { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: 0, transitioned: false };
     const result = await step(deps, input, idle, async (db, ctx) => {
       // Under the batch's row lock: a retry or a reset of a processed batch does nothing.
       if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
       const rated = await rateBatchEvents(db, ctx);
+      const credits = await burnBatchCredits(db, ctx);
       const quotas = await countQuotas(db, ctx);
       const transitioned = await markProcessed(db, ctx);
-      return { ...idle, customersCreated, ...rated, ...quotas, transitioned };
+      return { ...idle, customersCreated, ...rated, ...credits, ...quotas, transitioned };
     });
     return { ...result, notificationsPending: await pendingNotifications(deps.pool, input.organizationId) };
   };

@@ -7,6 +7,7 @@ import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/aud
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
 import { pgRawDb } from '../prisma/raw-db';
+import { burnCredits } from '../prisma/credit-ledger';
 import { emitWebhookEvents, notificationWebhookEvents } from '../prisma/webhook-events';
 import { LIMIT_COLUMNS, type QuotaLimitRow } from '../prisma/quota-limit-row';
 
@@ -146,6 +147,60 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext): Promise
     })),
   );
   return { eventsRated: updated.length, eventsIncomplete: incomplete.length };
+}
+
+/**
+ * Burns prepaid credits for the batch's events (issue 15, point 4): per
+ * customer with a wallet, the credits its events cost at the burn rates in
+ * effect at each event's timestamp (a sum meter's units are the event's
+ * quantity, a count meter's one; a rate for the event's dimension value
+ * before the meter's default), summed in SQL and rounded to the ledger's
+ * 6 decimals, burned as one ledger transaction per wallet and batch (key
+ * batch:<batch id>:<wallet id>: the same batch again burns nothing). Wallets
+ * are locked in id order, so two batches never wait on each other in a
+ * circle. What a wallet cannot cover is recorded as the burn's uncovered
+ * credits. An organization without burn rates costs one index lookup.
+ */
+export async function burnBatchCredits(db: Queryable, ctx: BatchContext, now = new Date()): Promise<{ walletsBurned: number }> {
+  const { rows: hasRates } = await db.query<{ found: boolean }>({
+    name: 'ingest-has-burn-rates',
+    text: 'SELECT EXISTS (SELECT 1 FROM credit_burn_rates WHERE organization_id = $1) AS found',
+    values: [ctx.organizationId],
+  });
+  if (!hasRates[0]?.found) return { walletsBurned: 0 };
+  const { rows } = await db.query<{ wallet_id: string; credits: string }>({
+    name: 'ingest-batch-credits',
+    text: `SELECT w.id AS wallet_id, round(sum(CASE m.aggregation WHEN 'count' THEN 1 ELSE e.quantity END * r.credits / r.per_units), 6)::text AS credits
+             FROM usage_events AS e
+             JOIN customers AS c ON c.organization_id = e.organization_id AND c.external_id = e.customer_external_id
+             JOIN credit_wallets AS w ON w.customer_id = c.id
+             JOIN meters AS m ON m.organization_id = e.organization_id AND m.event_type = e.event_type AND m.aggregation IN ('sum', 'count')
+             JOIN LATERAL (
+               SELECT r.credits, r.per_units FROM credit_burn_rates AS r
+                WHERE r.meter_id = m.id AND r.effective_from <= e.timestamp AND (r.effective_to IS NULL OR r.effective_to > e.timestamp)
+                  AND (r.dimension_value IS NULL OR r.dimension_value = e.properties ->> m.dimension)
+                ORDER BY r.dimension_value NULLS LAST LIMIT 1) AS r ON true
+            WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2
+            GROUP BY w.id ORDER BY w.id`,
+    values: [ctx.requestIds, ctx.organizationId],
+  });
+  const raw = pgRawDb(db);
+  let walletsBurned = 0;
+  for (const row of rows) {
+    const credits = dec(row.credits);
+    if (credits.isZero()) continue;
+    const burn = await burnCredits(raw, {
+      organizationId: ctx.organizationId,
+      walletId: row.wallet_id,
+      credits,
+      key: `batch:${ctx.batchId}:${row.wallet_id}`,
+      batchId: ctx.batchId,
+      createdBy: `${ctx.actor.type}:${ctx.actor.id}`,
+      now,
+    });
+    if (burn.burned) walletsBurned++;
+  }
+  return { walletsBurned };
 }
 
 /** The organization's rates for the vendor/model pairs the batch uses, all effective periods. */

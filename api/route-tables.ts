@@ -15,6 +15,7 @@ import { planFeatureRoutes } from './routes/plan-features';
 import { planRoutes } from './routes/plans';
 import { quotaLimitRoutes } from './routes/quota-limits';
 import { creditRoutes } from './routes/credits';
+import { creditBurnRateRoutes } from './routes/credit-burn-rates';
 import { quoteRoutes } from './routes/quotes';
 import { ratingRoutes } from './routes/rating';
 import { reconciliationRoutes } from './routes/reconciliations';
@@ -33,4 +34,4 @@ export const ROUTE_TABLES: readonly RouteTable[] = [
   invoiceReadRoutes,
   invoiceDecisionRoutes,
   creditNoteRoutes,
-  meterRoutes, planRoutes, customerRoutes, creditRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+  meterRoutes, planRoutes, customerRoutes, creditRoutes, creditBurnRateRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

@@ -4,8 +4,8 @@
  * - `ingest`: post usage events, read back a request's batch, ask an entitlement check
  *   (what an app that meters its usage needs, and all a new key gets unless asked otherwise);
  * - `read`: every GET outside settings, API keys and webhooks, and the calculators (quotes, rating, entitlement checks);
- * - `billing`: finance's writes: invoice decisions, credit notes, customers, catalog,
- *   quota limits, vendor rates, subscriptions and plan changes, reconciliations;
+ * - `billing`: finance's writes: invoice decisions, credit notes, customers (and their credit grants), catalog,
+ *   credit burn rates, quota limits, vendor rates, subscriptions and plan changes, reconciliations;
  * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels), its
  *   API keys and its outbound webhook endpoints and deliveries; a route not placed in scopesFor is admin-only, so a new one is never open by mistake.
  *
@@ -78,6 +78,7 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
     case 'providers':
     case 'unpriced-events':
     case 'plans':
+    case 'credit-burn-rates':
     case 'customers':
     case 'subscriptions':
     case 'revenue':

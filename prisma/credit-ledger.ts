@@ -70,12 +70,12 @@ export async function readGrants(db: RawDb, walletId: string): Promise<GrantRow[
 
 async function insertTransaction(
   db: RawDb,
-  t: { organizationId: string; walletId: string; kind: 'grant' | 'burn' | 'expiry'; key: string; credits: Dec; uncovered?: Dec; eventId?: string | null; createdBy: string },
+  t: { organizationId: string; walletId: string; kind: 'grant' | 'burn' | 'expiry'; key: string; credits: Dec; uncovered?: Dec; eventId?: string | null; batchId?: string | null; createdBy: string },
 ): Promise<string | null> {
   const [row] = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, created_by)
+    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, batch_id, created_by)
     VALUES (${randomUUID()}::uuid, ${t.organizationId}::uuid, ${t.walletId}::uuid, ${t.kind}::credit_transaction_kind, ${t.key}, ${toPlainString(t.credits)}::numeric,
-            ${toPlainString(t.uncovered ?? dec(0))}::numeric, ${t.eventId ?? null}::uuid, ${t.createdBy})
+            ${toPlainString(t.uncovered ?? dec(0))}::numeric, ${t.eventId ?? null}::uuid, ${t.batchId ?? null}::uuid, ${t.createdBy})
     ON CONFLICT (organization_id, key) DO NOTHING
     RETURNING id`;
   return row?.id ?? null;
@@ -147,7 +147,7 @@ export interface BurnResult {
  */
 export async function burnCredits(
   db: RawDb,
-  b: { organizationId: string; walletId: string; credits: Dec; key: string; eventId?: string | null; createdBy: string; now: Date },
+  b: { organizationId: string; walletId: string; credits: Dec; key: string; eventId?: string | null; batchId?: string | null; createdBy: string; now: Date },
 ): Promise<BurnResult> {
   await lockWallet(db, b.walletId);
   const done = await readTransaction(db, b.organizationId, b.key);
