@@ -19,6 +19,7 @@ import { reconcileActivities } from './reconcile';
 import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 import { failingFastOnBadData } from './domain-failures';
 import { attemptWebhookDelivery } from './webhooks/deliver';
+import { expireCreditGrant } from './credits';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -58,6 +59,7 @@ export function createActivities(deps: ActivityDeps) {
     snapshotUsage: snapshotUsage(deps),
     startBillingRun: startBillingRun(deps),
     closePeriod: closePeriod(deps),
+    expireCreditGrant: expireCreditGrant(deps),
     readInvoiceState: readInvoiceState(deps),
     recordDecision: recordDecision(deps),
     writeOffInvoice: writeOffInvoice(deps),

@@ -8,6 +8,8 @@ import type { PrismaClient } from '../prisma/client';
 import { ensureWallet, insertGrant, readGrants, readLedgerEntries, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
 import { findCustomerByAnyId } from '../prisma/billing-reads';
 import { DomainError } from './errors';
+import { startCreditExpiry } from '../temporal/credit-expiry';
+import type { Client } from '@temporalio/client';
 import { currencyCode } from './schemas/currency';
 import { decimalInput } from './schemas/decimal';
 import { instantInput } from './schemas/instant';
@@ -109,12 +111,21 @@ async function customerOf(prisma: PrismaClient, organizationId: string, customer
 
 /**
  * Grants credits to a customer's wallet (made on first use). Idempotent on
- * idempotency_key; a grant that would expire at once is refused.
+ * idempotency_key; a grant that would expire at once is refused. A grant
+ * with an expiry gets its timer workflow after the commit (and again on a
+ * repeat, so a repeat after Temporal was away starts the one it lacks).
  */
-export async function grantCredits(prisma: PrismaClient, organizationId: string, customer: string, body: CreditGrantCreate, actor: AuditActor, now = new Date()) {
+export async function grantCredits(
+  deps: { prisma: PrismaClient; temporal: Client; taskQueue: string },
+  organizationId: string,
+  customer: string,
+  body: CreditGrantCreate,
+  actor: AuditActor,
+  now = new Date(),
+) {
+  const { prisma } = deps;
   const found = await customerOf(prisma, organizationId, customer);
-  if (body.expires_at && body.expires_at.getTime() <= now.getTime()) throw new DomainError('invalid', 'VALIDATION_ERROR', 'expires_at: must be in the future', 'expires_at');
-  return prisma.$transaction(async (tx) => {
+  const granted = await prisma.$transaction(async (tx) => {
     const walletId = await ensureWallet(tx, organizationId, found.id);
     const { grantId, walletId: grantWallet, created } = await insertGrant(tx, {
       organizationId,
@@ -131,6 +142,8 @@ export async function grantCredits(prisma: PrismaClient, organizationId: string,
     });
     const grant = (await readGrants(tx, grantWallet)).find((g) => g.id === grantId)!;
     if (!created) refuseOtherGrant(grant, grantWallet === walletId, body);
+    // (a repeat of a grant made before its expiry is answered with it, expired or not)
+    if (created && body.expires_at && body.expires_at.getTime() <= now.getTime()) throw new DomainError('invalid', 'VALIDATION_ERROR', 'expires_at: must be in the future', 'expires_at');
     if (created) {
       await writeAudit(tx, {
         organizationId,
@@ -143,6 +156,14 @@ export async function grantCredits(prisma: PrismaClient, organizationId: string,
     }
     return { grant: grantJson(grant, now), created };
   });
+  if (granted.grant.expires_at !== null) {
+    try {
+      await startCreditExpiry(deps.temporal, deps.taskQueue, { organizationId, grantId: granted.grant.id, expiresAt: granted.grant.expires_at });
+    } catch (err) {
+      throw new DomainError('unavailable', 'TEMPORAL_UNAVAILABLE', `grant ${granted.grant.id} is recorded, but its expiry timer could not be started (${(err as Error).message}); send the request again with the same idempotency_key`, undefined, { grant_id: granted.grant.id });
+    }
+  }
+  return granted;
 }
 
 /** A repeated idempotency key must name the same grant: to the same customer, with the same terms. */

@@ -7,6 +7,8 @@ import { startTestApi, type TestApi } from './api-test-app';
 import { closeTestPrisma, createTestOrganization, testPool, testPrisma } from './harness/fixtures';
 import { startTestWorker, type TestWorker } from './harness/ingest-worker';
 import { insertBatch, startBatchWorkflow, type InsertedBatch, type TestEvent } from './harness/insert-batch';
+import { recordHistory } from './harness/histories';
+import { creditExpiryWorkflowId } from '../temporal/credit-expiry';
 
 /*
  * Burning prepaid credits as usage is rated (issue 15, points 3 and 4): burn
@@ -144,5 +146,39 @@ describe('burning as usage is rated', () => {
     expect((await wallet()).balance).toBe('0');
     const entries = await get(`/customers/${walletOwner}/wallet/entries?kind=burn`);
     expect(entries.body.data.map((e: { amount: string }) => e.amount)).toEqual(['16.5', '83.5']);
+  });
+});
+
+describe('expiry', () => {
+  test('a grant expires at its expires_at on a workflow timer: what is left moves to breakage, once, with an audit row', async () => {
+    const customer = `cust-${randomUUID().slice(0, 8)}`;
+    await testPrisma().customer.create({ data: { organizationId: org.organizationId, externalId: customer } });
+    const expiresAt = new Date(Date.now() + 4_000);
+    const granted = await post(`/customers/${customer}/credit-grants`, { credits: '25', kind: 'promotional', expires_at: expiresAt.toISOString() });
+    expect(granted.status).toBe(201);
+    const grantId: string = granted.body.id;
+    // 5 burned before it expires (2 calls at 0.5 and 4,000 tokens at 1/1,000)
+    await ingest([
+      { customerExternalId: customer, timestamp: new Date().toISOString(), quantity: '3000' },
+      { customerExternalId: customer, timestamp: new Date().toISOString(), quantity: '1000' },
+    ]);
+    expect((await get(`/customers/${customer}/wallet`)).body.balance).toBe('20');
+
+    const handle = worker.client.workflow.getHandle(creditExpiryWorkflowId(grantId));
+    expect(await handle.result()).toEqual({ expired: '20' });
+    const wallet = (await get(`/customers/${customer}/wallet`)).body;
+    expect(wallet).toMatchObject({ balance: '0', grants: [{ id: grantId, balance: '0', status: 'expired' }] });
+    const expiry = await testPrisma().creditTransaction.findFirstOrThrow({ where: { organizationId: org.organizationId, key: `expire:${grantId}` }, include: { entries: true } });
+    expect(expiry.createdAt.getTime()).toBeGreaterThanOrEqual(expiresAt.getTime());
+    expect(expiry.entries.map((e) => [e.debit, e.credit, e.amount.toFixed()])).toEqual([['grant', 'breakage', '20']]);
+    const audit = await testPrisma().auditLog.findMany({ where: { organizationId: org.organizationId, entityId: grantId }, orderBy: { createdAt: 'asc' } });
+    expect(audit.map((a) => [a.action, a.actorType])).toEqual([
+      ['credits.granted', 'api_key'],
+      ['credits.expired', 'workflow'],
+    ]);
+    // A repeated grant request starts no second timer; the timer's step again expires nothing more.
+    expect((await post(`/customers/${customer}/credit-grants`, { credits: '25', kind: 'promotional', expires_at: expiresAt.toISOString(), idempotency_key: granted.body.idempotency_key })).status).toBe(200);
+    await recordHistory('credit-grant-expiry', handle);
+    expect(await testPrisma().creditTransaction.count({ where: { organizationId: org.organizationId, key: `expire:${grantId}` } })).toBe(1);
   });
 });

@@ -10,3 +10,4 @@ export { creditNote } from './credit-note';
 export { linkStripeCustomer } from './link-stripe-customer';
 export { createPaymentSetup } from './payment-setup';
 export { webhookDelivery, type WebhookDeliveryInput, type WebhookDeliveryResult } from './webhook-delivery';
+export { creditGrantExpiry } from './credit-expiry';

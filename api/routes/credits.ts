@@ -29,9 +29,9 @@ export const creditRoutes: RouteTable = {
       body: CreditGrantCreateSchema,
       ok: { status: 201, description: 'Granted', schema: CreditGrantSchema },
       alsoOk: { '200': { description: 'A grant with this idempotency_key existed; returned unchanged', schema: CreditGrantSchema } },
-      errors: { ...notFound, '409': 'The idempotency_key was used for a grant to another customer or on other terms' },
+      errors: { ...notFound, '409': 'The idempotency_key was used for a grant to another customer or on other terms', '503': 'The grant is recorded but Temporal did not take its expiry timer; send the request again with the same idempotency_key' },
       handle: async (deps, { caller, params, body }) => {
-        const { grant, created } = await grantCredits(deps.prisma, caller.organizationId, params.id, body, apiKeyActor(caller));
+        const { grant, created } = await grantCredits(deps, caller.organizationId, params.id, body, apiKeyActor(caller));
         return answer(created ? 201 : 200, grant);
       },
     }),
