@@ -9,8 +9,11 @@ import type { RawDb } from './raw-db';
  * row under a natural key (running it twice writes it once) with entries
  * that each move credits between a grant's account and one of the
  * organization's (issuance, usage, breakage). A grant's balance is derived
- * from its entries; nothing stores a balance that could drift. Rows are
- * append-only (a trigger refuses UPDATE and DELETE).
+ * from its entries: each entry carries the grant's balance after it, written
+ * once with the entry (under the wallet's lock, so in seq order), and the
+ * latest one is the balance; no row is ever updated, so nothing can drift
+ * from the entries (test/credits-ledger.test.ts sums them to check). Rows
+ * are append-only (a trigger refuses UPDATE and DELETE).
  *
  * Every write takes the wallet's row lock first, so the steps on one wallet
  * (grants, burns, expiries) take turns and a burn plans against balances no
@@ -41,8 +44,8 @@ async function lockWallet(db: RawDb, walletId: string): Promise<void> {
   await db.$queryRaw`SELECT id FROM credit_wallets WHERE id = ${walletId}::uuid FOR UPDATE`;
 }
 
-/** A grant's account: what it received minus what it gave. */
-const GRANT_BALANCE = Prisma.sql`COALESCE((SELECT sum(CASE WHEN x.credit = 'grant' THEN x.amount ELSE -x.amount END) FROM credit_ledger_entries x WHERE x.grant_id = g.id), 0)`;
+/** A grant's account (what it received minus what it gave): the balance its latest entry left, one index probe. */
+const GRANT_BALANCE = Prisma.sql`COALESCE((SELECT x.balance_after FROM credit_ledger_entries x WHERE x.grant_id = g.id ORDER BY x.seq DESC LIMIT 1), 0)`;
 
 /** A wallet's grants, oldest first, each with its balance. */
 export async function readGrants(db: RawDb, walletId: string): Promise<GrantRow[]> {
@@ -81,16 +84,23 @@ async function insertTransaction(
   return row?.id ?? null;
 }
 
+/** An entry to write: credits moved to or from a grant, and the grant's balance after it. */
+interface Posting extends Draw {
+  balanceAfter: Dec;
+}
+
 async function insertEntries(
   db: RawDb,
-  e: { organizationId: string; walletId: string; transactionId: string; debit: string; credit: string; draws: readonly Draw[] },
+  e: { organizationId: string; walletId: string; transactionId: string; debit: string; credit: string; postings: readonly Posting[] },
 ): Promise<void> {
-  if (e.draws.length === 0) return;
+  if (e.postings.length === 0) return;
   await db.$executeRaw`
-    INSERT INTO credit_ledger_entries (id, organization_id, transaction_id, wallet_id, grant_id, position, debit, credit, amount)
-    SELECT id, ${e.organizationId}::uuid, ${e.transactionId}::uuid, ${e.walletId}::uuid, grant_id, position::int, ${e.debit}::credit_account, ${e.credit}::credit_account, amount
-    FROM unnest(${e.draws.map(() => randomUUID())}::uuid[], ${e.draws.map((d) => d.grantId)}::uuid[], ${e.draws.map((d) => toPlainString(d.credits))}::numeric[])
-         WITH ORDINALITY AS n(id, grant_id, amount, position)`;
+    INSERT INTO credit_ledger_entries (id, organization_id, transaction_id, wallet_id, grant_id, position, debit, credit, amount, balance_after)
+    SELECT id, ${e.organizationId}::uuid, ${e.transactionId}::uuid, ${e.walletId}::uuid, grant_id, position::int, ${e.debit}::credit_account, ${e.credit}::credit_account, amount, balance_after
+    FROM unnest(${e.postings.map(() => randomUUID())}::uuid[], ${e.postings.map((d) => d.grantId)}::uuid[], ${e.postings.map((d) => toPlainString(d.credits))}::numeric[],
+                ${e.postings.map((d) => toPlainString(d.balanceAfter))}::numeric[])
+         WITH ORDINALITY AS n(id, grant_id, amount, balance_after, position)
+    ORDER BY position`;
 }
 
 export interface NewGrant {
@@ -127,7 +137,14 @@ export async function insertGrant(db: RawDb, g: NewGrant): Promise<{ grantId: st
     return { grantId: existing!.id, walletId: existing!.wallet_id, created: false };
   }
   const transactionId = await insertTransaction(db, { organizationId: g.organizationId, walletId: g.walletId, kind: 'grant', key: `grant:${row.id}`, credits: g.credits, createdBy: g.createdBy });
-  await insertEntries(db, { organizationId: g.organizationId, walletId: g.walletId, transactionId: transactionId!, debit: 'issuance', credit: 'grant', draws: [{ grantId: row.id, credits: g.credits }] });
+  await insertEntries(db, {
+    organizationId: g.organizationId,
+    walletId: g.walletId,
+    transactionId: transactionId!,
+    debit: 'issuance',
+    credit: 'grant',
+    postings: [{ grantId: row.id, credits: g.credits, balanceAfter: g.credits }],
+  });
   return { grantId: row.id, walletId: g.walletId, created: true };
 }
 
@@ -152,9 +169,18 @@ export async function burnCredits(
   await lockWallet(db, b.walletId);
   const done = await readTransaction(db, b.organizationId, b.key);
   if (done) return { ...done, burned: false };
-  const plan = planBurn(await readGrants(db, b.walletId), b.credits, b.now);
+  const grants = await readGrants(db, b.walletId);
+  const plan = planBurn(grants, b.credits, b.now);
+  const balanceOf = new Map(grants.map((g) => [g.id, g.balance]));
   const transactionId = await insertTransaction(db, { ...b, kind: 'burn', uncovered: plan.uncovered });
-  await insertEntries(db, { organizationId: b.organizationId, walletId: b.walletId, transactionId: transactionId!, debit: 'grant', credit: 'usage', draws: plan.draws });
+  await insertEntries(db, {
+    organizationId: b.organizationId,
+    walletId: b.walletId,
+    transactionId: transactionId!,
+    debit: 'grant',
+    credit: 'usage',
+    postings: plan.draws.map((d) => ({ ...d, balanceAfter: balanceOf.get(d.grantId)!.minus(d.credits) })),
+  });
   return { transactionId: transactionId!, ...plan, burned: true };
 }
 
@@ -185,8 +211,8 @@ export async function expireGrant(db: RawDb, q: { organizationId: string; grantI
   const [left] = await db.$queryRaw<{ balance: string }[]>`SELECT ${GRANT_BALANCE}::text AS balance FROM credit_grants g WHERE g.id = ${q.grantId}::uuid`;
   const remainder = dec(left!.balance);
   const transactionId = await insertTransaction(db, { organizationId: q.organizationId, walletId: grant.wallet_id, kind: 'expiry', key, credits: remainder, createdBy: q.createdBy });
-  const draws = remainder.gt(0) ? [{ grantId: q.grantId, credits: remainder }] : [];
-  await insertEntries(db, { organizationId: q.organizationId, walletId: grant.wallet_id, transactionId: transactionId!, debit: 'grant', credit: 'breakage', draws });
+  const postings = remainder.gt(0) ? [{ grantId: q.grantId, credits: remainder, balanceAfter: dec(0) }] : [];
+  await insertEntries(db, { organizationId: q.organizationId, walletId: grant.wallet_id, transactionId: transactionId!, debit: 'grant', credit: 'breakage', postings });
   return { expired: remainder, repeated: false };
 }
 

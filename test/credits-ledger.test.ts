@@ -218,7 +218,7 @@ describe('the ledger', () => {
     expect(await testPrisma().creditTransaction.count({ where: { walletId, kind: 'burn' } })).toBe(50);
   });
 
-  test('property: after any sequence of grants, burns and expiries, each balance equals the sum of its entries and no grant is negative', async () => {
+  test('property: after any sequence of grants, burns and expiries, each balance (and each entry\'s balance_after) equals the sum of the entries and no grant is negative', async () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('grant' as const), credits: fc.integer({ min: 1, max: 10_000 }), priority: fc.integer({ min: 0, max: 2 }), expires: fc.boolean() }),
       fc.record({ kind: fc.constant('burn' as const), credits: fc.integer({ min: 0, max: 8_000 }), repeatLast: fc.boolean() }),
@@ -256,6 +256,13 @@ describe('the ledger', () => {
           expect(g.balance.gte(0)).toBe(true);
           expect(g.balance.eq(dec(sums.find((s) => s.account === 'grant' && s.grant_id === g.id)?.balance ?? '0'))).toBe(true);
         }
+        // Every entry's balance_after is the running sum of its grant's entries up to it.
+        const [drift] = await testPrisma().$queryRaw<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM (
+            SELECT balance_after, sum(CASE WHEN credit = 'grant' THEN amount ELSE -amount END) OVER (PARTITION BY grant_id ORDER BY seq) AS running
+            FROM credit_ledger_entries WHERE wallet_id = ${walletId}::uuid) s
+          WHERE balance_after <> running`;
+        expect(drift!.n).toBe(0);
         const total = grants.reduce((s, g) => s.plus(g.balance), dec(0));
         expect(total.eq(expected)).toBe(true);
         // Double entry: every account's movements add up to zero across the wallet.

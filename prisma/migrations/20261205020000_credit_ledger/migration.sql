@@ -2,7 +2,9 @@
 -- A ledger transaction (credit_transactions) is one step with a natural key (grant:<id>, a burn's key,
 -- expire:<grant id>), so running a step twice writes it once. Its entries each move an amount of credits
 -- from one account to another: a grant's own account, or the organization's issuance, usage and breakage
--- accounts. A grant's balance is what its account received minus what it gave, never a stored number.
+-- accounts. A grant's balance is what its account received minus what it gave. Each entry also carries
+-- the grant's balance after it (balance_after, written once under the wallet's lock, in seq order), so a
+-- balance is read from the grant's latest entry instead of summing every entry it ever had.
 CREATE TYPE "credit_grant_kind" AS ENUM ('purchased', 'promotional', 'recurring');
 CREATE TYPE "credit_account" AS ENUM ('grant', 'issuance', 'usage', 'breakage');
 CREATE TYPE "credit_transaction_kind" AS ENUM ('grant', 'burn', 'expiry');
@@ -64,6 +66,7 @@ ALTER TABLE "credit_transactions" ADD CONSTRAINT "credit_transactions_wallet_id_
 
 CREATE TABLE "credit_ledger_entries" (
     "id" UUID NOT NULL,
+    "seq" BIGSERIAL NOT NULL,
     "organization_id" UUID NOT NULL,
     "transaction_id" UUID NOT NULL,
     "wallet_id" UUID NOT NULL,
@@ -72,14 +75,16 @@ CREATE TABLE "credit_ledger_entries" (
     "debit" "credit_account" NOT NULL,
     "credit" "credit_account" NOT NULL,
     "amount" DECIMAL(20,6) NOT NULL,
+    "balance_after" DECIMAL(20,6) NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     CONSTRAINT "credit_ledger_entries_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "credit_ledger_entries_balance_not_negative" CHECK ("balance_after" >= 0),
     CONSTRAINT "credit_ledger_entries_amount_positive" CHECK ("amount" > 0),
     CONSTRAINT "credit_ledger_entries_two_accounts" CHECK ("debit" <> "credit"),
     CONSTRAINT "credit_ledger_entries_one_grant_side" CHECK (("debit" = 'grant') <> ("credit" = 'grant'))
 );
 CREATE UNIQUE INDEX "credit_ledger_entries_transaction_id_grant_id_key" ON "credit_ledger_entries"("transaction_id", "grant_id");
-CREATE INDEX "credit_ledger_entries_grant_id_idx" ON "credit_ledger_entries"("grant_id");
+CREATE UNIQUE INDEX "credit_ledger_entries_grant_id_seq_key" ON "credit_ledger_entries"("grant_id", "seq");
 CREATE UNIQUE INDEX "credit_ledger_entries_transaction_id_position_key" ON "credit_ledger_entries"("transaction_id", "position");
 CREATE INDEX "credit_ledger_entries_wallet_id_created_at_transaction_id_position_idx" ON "credit_ledger_entries"("wallet_id", "created_at", "transaction_id", "position");
 ALTER TABLE "credit_ledger_entries" ADD CONSTRAINT "credit_ledger_entries_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
