@@ -1,7 +1,7 @@
 import type { IngestBatchInput } from '../temporal/ingest';
 import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
-import { batchRequestIds, burnBatchCredits, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
+import { batchRequestIds, burnBatchCredits, countQuotas, loadBurnRates, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
 
 export type { RateEventsResult } from './ingest-steps';
@@ -41,8 +41,9 @@ export function processBatch(deps: ActivityDeps) {
       // Under the batch's row lock: a retry or a reset of a processed batch does nothing.
       if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
-      const rated = await rateBatchEvents(db, ctx);
-      const credits = await burnBatchCredits(db, ctx);
+      const burning = await loadBurnRates(db, ctx.organizationId);
+      const { burnable, ...rated } = await rateBatchEvents(db, ctx, burning);
+      const credits = burning ? await burnBatchCredits(db, ctx, burning.rates, burnable) : { walletsBurned: 0 };
       const quotas = await countQuotas(db, ctx);
       const transitioned = await markProcessed(db, ctx);
       return { ...idle, customersCreated, ...rated, ...credits, ...quotas, transitioned };
@@ -62,7 +63,11 @@ export function linkCustomers(deps: ActivityDeps) {
 
 export function rateEvents(deps: ActivityDeps) {
   return async function rateEvents(input: IngestBatchInput): Promise<RateEventsResult> {
-    return step(deps, input, { eventsRated: 0, eventsIncomplete: 0 }, rateBatchEvents);
+    // (workflows from before the one-transaction patch: prepaid credits did not exist yet)
+    return step(deps, input, { eventsRated: 0, eventsIncomplete: 0 }, async (db, ctx) => {
+      const { eventsRated, eventsIncomplete } = await rateBatchEvents(db, ctx);
+      return { eventsRated, eventsIncomplete };
+    });
   };
 }
 

@@ -7,7 +7,8 @@ import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/aud
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
 import { pgRawDb } from '../prisma/raw-db';
-import { burnCredits } from '../prisma/credit-ledger';
+import { burnCreditsMany } from '../prisma/credit-ledger';
+import { eventCredits, ledgerCredits, type BurnableEvent, type BurnRate } from '../billing/credit-burn';
 import { emitWebhookEvents, notificationWebhookEvents } from '../prisma/webhook-events';
 import { LIMIT_COLUMNS, type QuotaLimitRow } from '../prisma/quota-limit-row';
 
@@ -97,16 +98,19 @@ export interface RateEventsResult {
  * Only events not yet `rated` are touched (`pending`, or `customer_linked`
  * from before linking and rating became one write).
  */
-export async function rateBatchEvents(db: Queryable, ctx: BatchContext): Promise<RateEventsResult> {
-  const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null }>({
-    name: 'ingest-events-to-rate',
-    text: `SELECT e.id, e.timestamp, e.vendor_usage, c.id AS customer_id
+export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning: { dimensions: readonly string[] } | null = null): Promise<RateEventsResult & { burnable: RatedForBurn[] }> {
+  // With burn rates, the same read also takes what burning needs (prepaid credits, burnBatchCredits): no second scan.
+  const dimensions = burning?.dimensions ?? [];
+  const burnColumns = burning ? `, e.event_type, e.quantity::text AS quantity${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}` : '';
+  const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null } & Record<string, unknown>>({
+    name: burning ? `ingest-events-to-rate-and-burn-${dimensions.length}` : 'ingest-events-to-rate',
+    text: `SELECT e.id, e.timestamp, e.vendor_usage, c.id AS customer_id${burnColumns}
              FROM usage_events AS e
              LEFT JOIN customers AS c ON c.organization_id = e.organization_id AND c.external_id = e.customer_external_id
             WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
-    values: [ctx.requestIds, ctx.organizationId],
+    values: [ctx.requestIds, ctx.organizationId, ...dimensions],
   });
-  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0 };
+  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, burnable: [] };
 
   const usageById = new Map(events.map((e) => [e.id, splitVendorUsage(e.vendor_usage)]));
   const rates = await loadRates(db, ctx.organizationId, [...usageById.values()].flatMap((u) => u.lines));
@@ -146,61 +150,81 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext): Promise
       after: { pricedCost: r.cost, rateIds: r.rateIds, unpricedLines: r.unpriced as object[] },
     })),
   );
-  return { eventsRated: updated.length, eventsIncomplete: incomplete.length };
+  const burnable = burning
+    ? events
+        .filter((e) => updatedIds.has(e.id) && e.customer_id !== null)
+        .map((e) => ({
+          customerId: e.customer_id!,
+          eventType: e['event_type'] as string,
+          quantity: dec(e['quantity'] as string),
+          timestamp: e.timestamp,
+          dimensions: dimensions.length === 0 ? null : Object.fromEntries(dimensions.map((d, i) => [d, (e[`d${i}`] as string | null) ?? null])),
+        }))
+    : [];
+  return { eventsRated: updated.length, eventsIncomplete: incomplete.length, burnable };
+}
+
+/** A rated event as burning reads it: its customer and what the burn rates price. */
+export interface RatedForBurn extends BurnableEvent {
+  customerId: string;
+}
+
+/** The organization's burn rates (with what their meters read), and the dimensions those meters have; null when it has none. */
+export async function loadBurnRates(db: Queryable, organizationId: string): Promise<{ rates: BurnRate[]; dimensions: string[] } | null> {
+  const { rows } = await db.query<{
+    meter_id: string; event_type: string; aggregation: 'sum' | 'count'; dimension: string | null; dimension_value: string | null;
+    credits: string; per_units: string; effective_from: Date; effective_to: Date | null;
+  }>({
+    name: 'ingest-burn-rates',
+    text: `SELECT r.meter_id, m.event_type, m.aggregation::text AS aggregation, m.dimension, r.dimension_value, r.credits::text AS credits, r.per_units::text AS per_units,
+                  r.effective_from, r.effective_to
+             FROM credit_burn_rates AS r JOIN meters AS m ON m.id = r.meter_id
+            WHERE r.organization_id = $1`,
+    values: [organizationId],
+  });
+  if (rows.length === 0) return null;
+  const rates: BurnRate[] = rows.map((r) => ({
+    meterId: r.meter_id,
+    eventType: r.event_type,
+    aggregation: r.aggregation,
+    dimension: r.dimension,
+    dimensionValue: r.dimension_value,
+    credits: dec(r.credits),
+    perUnits: dec(r.per_units),
+    effectiveFrom: r.effective_from,
+    effectiveTo: r.effective_to,
+  }));
+  return { rates, dimensions: [...new Set(rates.flatMap((r) => (r.dimension ? [r.dimension] : [])))] };
 }
 
 /**
- * Burns prepaid credits for the batch's events (issue 15, point 4): per
- * customer with a wallet, the credits its events cost at the burn rates in
- * effect at each event's timestamp (a sum meter's units are the event's
- * quantity, a count meter's one; a rate for the event's dimension value
- * before the meter's default), summed in SQL and rounded to the ledger's
- * 6 decimals, burned as one ledger transaction per wallet and batch (key
- * batch:<batch id>:<wallet id>: the same batch again burns nothing). Wallets
- * are locked in id order, so two batches never wait on each other in a
- * circle. What a wallet cannot cover is recorded as the burn's uncovered
- * credits. An organization without burn rates costs one index lookup.
+ * Burns prepaid credits for the events the batch rated (issue 15, point 4):
+ * per customer with a wallet, the credits its events cost at the burn rates
+ * in effect at each event's timestamp (billing/credit-burn.ts eventCredits),
+ * summed and rounded to the ledger's 6 decimals, burned as one ledger
+ * transaction per wallet and batch (key batch:<batch id>:<wallet id>: the
+ * same batch again burns nothing). The events come from rating's own read;
+ * the ledger takes a fixed number of statements whatever the number of
+ * wallets (prisma/credit-ledger.ts burnCreditsMany). What a wallet cannot
+ * cover is recorded as the burn's uncovered credits.
  */
-export async function burnBatchCredits(db: Queryable, ctx: BatchContext, now = new Date()): Promise<{ walletsBurned: number }> {
-  const { rows: hasRates } = await db.query<{ found: boolean }>({
-    name: 'ingest-has-burn-rates',
-    text: 'SELECT EXISTS (SELECT 1 FROM credit_burn_rates WHERE organization_id = $1) AS found',
-    values: [ctx.organizationId],
+export async function burnBatchCredits(db: Queryable, ctx: BatchContext, rates: readonly BurnRate[], events: readonly RatedForBurn[], now = new Date()): Promise<{ walletsBurned: number }> {
+  if (events.length === 0) return { walletsBurned: 0 };
+  const { rows: wallets } = await db.query<{ id: string; customer_id: string }>({
+    name: 'ingest-burn-wallets',
+    text: 'SELECT id, customer_id FROM credit_wallets WHERE customer_id = ANY($1::uuid[]) AND organization_id = $2',
+    values: [[...new Set(events.map((e) => e.customerId))], ctx.organizationId],
   });
-  if (!hasRates[0]?.found) return { walletsBurned: 0 };
-  const { rows } = await db.query<{ wallet_id: string; credits: string }>({
-    name: 'ingest-batch-credits',
-    text: `SELECT w.id AS wallet_id, round(sum(CASE m.aggregation WHEN 'count' THEN 1 ELSE e.quantity END * r.credits / r.per_units), 6)::text AS credits
-             FROM usage_events AS e
-             JOIN customers AS c ON c.organization_id = e.organization_id AND c.external_id = e.customer_external_id
-             JOIN credit_wallets AS w ON w.customer_id = c.id
-             JOIN meters AS m ON m.organization_id = e.organization_id AND m.event_type = e.event_type AND m.aggregation IN ('sum', 'count')
-             JOIN LATERAL (
-               SELECT r.credits, r.per_units FROM credit_burn_rates AS r
-                WHERE r.meter_id = m.id AND r.effective_from <= e.timestamp AND (r.effective_to IS NULL OR r.effective_to > e.timestamp)
-                  AND (r.dimension_value IS NULL OR r.dimension_value = e.properties ->> m.dimension)
-                ORDER BY r.dimension_value NULLS LAST LIMIT 1) AS r ON true
-            WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2
-            GROUP BY w.id ORDER BY w.id`,
-    values: [ctx.requestIds, ctx.organizationId],
-  });
-  const raw = pgRawDb(db);
-  let walletsBurned = 0;
-  for (const row of rows) {
-    const credits = dec(row.credits);
-    if (credits.isZero()) continue;
-    const burn = await burnCredits(raw, {
-      organizationId: ctx.organizationId,
-      walletId: row.wallet_id,
-      credits,
-      key: `batch:${ctx.batchId}:${row.wallet_id}`,
-      batchId: ctx.batchId,
-      createdBy: `${ctx.actor.type}:${ctx.actor.id}`,
-      now,
-    });
-    if (burn.burned) walletsBurned++;
+  if (wallets.length === 0) return { walletsBurned: 0 };
+  const walletOf = new Map(wallets.map((w) => [w.customer_id, w.id]));
+  const credits = new Map<string, Dec>();
+  for (const e of events) {
+    const walletId = walletOf.get(e.customerId);
+    if (walletId) credits.set(walletId, (credits.get(walletId) ?? dec(0)).plus(eventCredits(rates, e)));
   }
-  return { walletsBurned };
+  const burns = [...credits].map(([walletId, c]) => ({ walletId, credits: ledgerCredits(c), key: `batch:${ctx.batchId}:${walletId}`, batchId: ctx.batchId })).filter((b) => !b.credits.isZero());
+  const results = await burnCreditsMany(pgRawDb(db), { organizationId: ctx.organizationId, createdBy: `${ctx.actor.type}:${ctx.actor.id}`, now, burns });
+  return { walletsBurned: [...results.values()].filter((r) => r.burned).length };
 }
 
 /** The organization's rates for the vendor/model pairs the batch uses, all effective periods. */

@@ -9,7 +9,6 @@
 //    table on one connection (what bulk ingest could at best get).
 // Prints numbers; never part of `npm test`'s pass/fail.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Pool, PoolClient } from 'pg';
@@ -20,6 +19,7 @@ import { DEMO_RATES } from '../prisma/seed';
 import { readIngestBacklog } from '../services/ingest-backlog';
 import { cpuPerUnitMs, findProcess, readCpu } from './lib/proc-cpu';
 import { sampleRss } from './lib/rss-sampler';
+import { closeHttpClient, post } from './lib/http-client';
 import { acquireStack } from './lib/stack-session';
 import { formatTable, percentile } from './lib/stats';
 import type { StackFile } from '../scripts/lib/stack-file';
@@ -186,33 +186,6 @@ async function rawCeiling(pool: Pool, events: BenchEvent[]): Promise<number> {
     client.release();
     await pool.query('DROP TABLE bench_raw_ceiling');
   }
-}
-
-/** Keep-alive HTTP client: cheaper per request than fetch, so the client takes less of the two cores. */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-
-function post(url: URL, key: string, body: string): Promise<{ status: number; body: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        agent,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 function accepted(res: { status: number; body: string }): number {
@@ -547,7 +520,7 @@ async function main(): Promise<void> {
   } finally {
     apiRss.stop();
     workerRss.stop();
-    agent.destroy();
+    closeHttpClient();
     await Promise.allSettled([prisma.$disconnect(), pool.end()]);
     await session.stop();
   }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { burnOrder, planBurn, walletBalance, type GrantBalance } from './credit-burn';
+import { burnOrder, eventCredits, ledgerCredits, planBurn, walletBalance, type BurnableEvent, type BurnRate, type GrantBalance } from './credit-burn';
 import { dec } from './decimal';
 
 const now = new Date('2026-06-15T12:00:00Z');
@@ -78,5 +78,44 @@ describe('planBurn', () => {
         for (const d of plan.draws.slice(0, -1)) expect(d.credits.eq(grants.find((g) => g.id === d.grantId)!.balance)).toBe(true);
       }),
     );
+  });
+});
+
+describe('eventCredits', () => {
+  const from = new Date('2026-01-01T00:00:00Z');
+  const rate = (over: Partial<BurnRate>): BurnRate => ({
+    meterId: 'tokens',
+    eventType: 'llm',
+    aggregation: 'sum',
+    dimension: 'model',
+    dimensionValue: null,
+    credits: dec(1),
+    perUnits: dec(1000),
+    effectiveFrom: from,
+    effectiveTo: null,
+    ...over,
+  });
+  const rates = [
+    rate({}),
+    rate({ dimensionValue: 'gpt-4o', credits: dec(5) }),
+    rate({ meterId: 'calls', aggregation: 'count', dimension: null, credits: dec('0.5'), perUnits: dec(1), effectiveTo: new Date('2026-06-01T00:00:00Z') }),
+    rate({ meterId: 'images', eventType: 'image', aggregation: 'count', dimension: null, credits: dec(3), perUnits: dec(1) }),
+  ];
+  const event = (over: Partial<BurnableEvent>) => ({ eventType: 'llm', quantity: dec(2000), timestamp: now, dimensions: { model: 'gpt-4o' }, ...over });
+
+  it('sums each meter of the event type at the rate in effect, the value\'s own rate before the default', () => {
+    // before June: 2,000 gpt-4o tokens at 5/1,000 + one call at 0.5
+    expect(eventCredits(rates, event({ timestamp: new Date('2026-05-01T00:00:00Z') })).toFixed()).toBe('10.5');
+    // from June the call rate has ended; another model takes the default rate
+    expect(eventCredits(rates, event({ dimensions: { model: 'claude' } })).toFixed()).toBe('2');
+    expect(eventCredits(rates, event({ dimensions: null, quantity: dec('0.333') })).toFixed()).toBe('0.000333');
+    expect(eventCredits(rates, event({ eventType: 'image' })).toFixed()).toBe('3');
+    expect(eventCredits(rates, event({ eventType: 'other' })).toFixed()).toBe('0');
+    expect(eventCredits(rates, event({ timestamp: new Date('2025-12-31T23:59:59Z') })).toFixed()).toBe('0');
+  });
+
+  it('rounds a burn to the ledger\'s 6 decimals, half away from zero', () => {
+    expect(ledgerCredits(dec('0.0000005')).toFixed()).toBe('0.000001');
+    expect(ledgerCredits(dec('1.2345674')).toFixed()).toBe('1.234567');
   });
 });

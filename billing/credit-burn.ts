@@ -69,3 +69,51 @@ export function planBurn(grants: readonly GrantBalance[], credits: Dec, now: Dat
 export function walletBalance(grants: readonly GrantBalance[], now: Date): Dec {
   return grants.filter((g) => spendable(g, now)).reduce((sum, g) => sum.plus(g.balance), dec(0));
 }
+
+/** A burn table row (services/credit-burn-rates.ts) with what its meter reads. */
+export interface BurnRate {
+  meterId: string;
+  eventType: string;
+  /** only sum and count meters burn per event */
+  aggregation: 'sum' | 'count';
+  dimension: string | null;
+  /** null: every value without a rate of its own */
+  dimensionValue: string | null;
+  credits: Dec;
+  perUnits: Dec;
+  effectiveFrom: Date;
+  effectiveTo: Date | null;
+}
+
+/** An event as burning reads it: its type, quantity, time, and the values of the dimensions the rates' meters have. */
+export interface BurnableEvent {
+  eventType: string;
+  quantity: Dec;
+  timestamp: Date;
+  dimensions: Readonly<Record<string, string | null>> | null;
+}
+
+const inEffect = (r: BurnRate, at: Date): boolean => r.effectiveFrom.getTime() <= at.getTime() && (r.effectiveTo === null || r.effectiveTo.getTime() > at.getTime());
+
+/**
+ * The credits an event burns: for each meter of its type, its units (a sum
+ * meter's: the quantity; a count meter's: one) at the rate in effect at the
+ * event's timestamp, the rate for its dimension value before the meter's
+ * default. Exact (no rounding here; the burn rounds its total).
+ */
+export function eventCredits(rates: readonly BurnRate[], event: BurnableEvent): Dec {
+  let credits = dec(0);
+  const meters = new Set(rates.filter((r) => r.eventType === event.eventType).map((r) => r.meterId));
+  for (const meterId of meters) {
+    const current = rates.filter((r) => r.meterId === meterId && inEffect(r, event.timestamp));
+    const value = current[0]?.dimension ? (event.dimensions?.[current[0].dimension] ?? null) : null;
+    const rate = current.find((r) => r.dimensionValue !== null && r.dimensionValue === value) ?? current.find((r) => r.dimensionValue === null);
+    if (!rate) continue;
+    const units = rate.aggregation === 'count' ? dec(1) : event.quantity;
+    credits = credits.plus(units.times(rate.credits).div(rate.perUnits));
+  }
+  return credits;
+}
+
+/** Credits at the ledger's precision (6 decimals, half away from zero). */
+export const ledgerCredits = (credits: Dec): Dec => credits.toDecimalPlaces(6, Dec.ROUND_HALF_UP);

@@ -40,23 +40,60 @@ export async function ensureWallet(db: RawDb, organizationId: string, customerId
   return row.id;
 }
 
-async function lockWallet(db: RawDb, walletId: string): Promise<void> {
-  await db.$queryRaw`SELECT id FROM credit_wallets WHERE id = ${walletId}::uuid FOR UPDATE`;
+/** Takes the wallets' row locks, in id order (two callers locking overlapping wallets never wait on each other in a circle). */
+async function lockWallets(db: RawDb, walletIds: readonly string[]): Promise<void> {
+  await db.$queryRaw`SELECT id FROM credit_wallets WHERE id = ANY(${[...new Set(walletIds)].sort()}::uuid[]) ORDER BY id FOR UPDATE`;
 }
+
+const lockWallet = (db: RawDb, walletId: string): Promise<void> => lockWallets(db, [walletId]);
 
 /** A grant's account (what it received minus what it gave): the balance its latest entry left, one index probe. */
 const GRANT_BALANCE = Prisma.sql`COALESCE((SELECT x.balance_after FROM credit_ledger_entries x WHERE x.grant_id = g.id ORDER BY x.seq DESC LIMIT 1), 0)`;
 
 /** A wallet's grants, oldest first, each with its balance. */
 export async function readGrants(db: RawDb, walletId: string): Promise<GrantRow[]> {
-  const rows = await db.$queryRaw<
-    { id: string; kind: GrantKind; credits: string; priority: number; expires_at: Date | null; price_per_credit: string; currency: string; description: string | null; idempotency_key: string; created_at: Date; balance: string }[]
-  >`
-    SELECT g.id, g.kind::text AS kind, g.credits::text AS credits, g.priority, g.expires_at, g.price_per_credit::text AS price_per_credit, g.currency, g.description,
-           g.idempotency_key, g.created_at, ${GRANT_BALANCE}::text AS balance
-    FROM credit_grants g WHERE g.wallet_id = ${walletId}::uuid
+  return (await readWalletsGrants(db, [walletId])).get(walletId) ?? [];
+}
+
+type GrantColumns = { id: string; kind: GrantKind; credits: string; priority: number; expires_at: Date | null; price_per_credit: string; currency: string; description: string | null; idempotency_key: string; created_at: Date; balance: string };
+
+/** A grant's columns as grantRow reads them (alias g). */
+const GRANT_COLUMNS = Prisma.sql`g.id, g.kind::text AS kind, g.credits::text AS credits, g.priority, g.expires_at, g.price_per_credit::text AS price_per_credit, g.currency, g.description,
+           g.idempotency_key, g.created_at, ${GRANT_BALANCE}::text AS balance`;
+
+/**
+ * A customer's grants by its external id (or, when no customer has that
+ * external id, its id): one statement, the balance read path. Null when the
+ * organization has no such customer; no grants when it has no wallet.
+ */
+export async function readCustomerGrants(db: RawDb, organizationId: string, customer: string, customerId: string | null): Promise<{ externalId: string; grants: GrantRow[] } | null> {
+  const rows = await db.$queryRaw<({ external_id: string } & { [K in keyof GrantColumns]: GrantColumns[K] | null })[]>`
+    WITH cust AS (
+      SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer}
+      UNION ALL
+      SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND id = ${customerId}::uuid
+        AND NOT EXISTS (SELECT 1 FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer})
+      LIMIT 1)
+    SELECT cust.external_id, ${GRANT_COLUMNS}
+    FROM cust LEFT JOIN credit_wallets w ON w.customer_id = cust.id LEFT JOIN credit_grants g ON g.wallet_id = w.id
     ORDER BY g.created_at, g.id`;
-  return rows.map((r) => ({
+  if (rows.length === 0) return null;
+  return { externalId: rows[0]!.external_id, grants: rows.filter((r) => r.id !== null).map((r) => grantRow(r as GrantColumns)) };
+}
+
+/** Several wallets' grants (by wallet id), oldest first, each with its balance: one statement. */
+export async function readWalletsGrants(db: RawDb, walletIds: readonly string[]): Promise<Map<string, GrantRow[]>> {
+  const rows = await db.$queryRaw<({ wallet_id: string } & GrantColumns)[]>`
+    SELECT g.wallet_id, ${GRANT_COLUMNS}
+    FROM credit_grants g WHERE g.wallet_id = ANY(${[...walletIds]}::uuid[])
+    ORDER BY g.created_at, g.id`;
+  const byWallet = new Map<string, GrantRow[]>(walletIds.map((id) => [id, []]));
+  for (const r of rows) byWallet.get(r.wallet_id)!.push(grantRow(r));
+  return byWallet;
+}
+
+function grantRow(r: GrantColumns): GrantRow {
+  return {
     id: r.id,
     kind: r.kind,
     credits: dec(r.credits),
@@ -68,17 +105,17 @@ export async function readGrants(db: RawDb, walletId: string): Promise<GrantRow[
     idempotencyKey: r.idempotency_key,
     createdAt: r.created_at,
     balance: dec(r.balance),
-  }));
+  };
 }
 
+/** A grant's or an expiry's transaction (burns write theirs in bulk, burnCreditsMany). */
 async function insertTransaction(
   db: RawDb,
-  t: { organizationId: string; walletId: string; kind: 'grant' | 'burn' | 'expiry'; key: string; credits: Dec; uncovered?: Dec; eventId?: string | null; batchId?: string | null; createdBy: string },
+  t: { organizationId: string; walletId: string; kind: 'grant' | 'expiry'; key: string; credits: Dec; createdBy: string },
 ): Promise<string | null> {
   const [row] = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, batch_id, created_by)
-    VALUES (${randomUUID()}::uuid, ${t.organizationId}::uuid, ${t.walletId}::uuid, ${t.kind}::credit_transaction_kind, ${t.key}, ${toPlainString(t.credits)}::numeric,
-            ${toPlainString(t.uncovered ?? dec(0))}::numeric, ${t.eventId ?? null}::uuid, ${t.batchId ?? null}::uuid, ${t.createdBy})
+    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, created_by)
+    VALUES (${randomUUID()}::uuid, ${t.organizationId}::uuid, ${t.walletId}::uuid, ${t.kind}::credit_transaction_kind, ${t.key}, ${toPlainString(t.credits)}::numeric, ${t.createdBy})
     ON CONFLICT (organization_id, key) DO NOTHING
     RETURNING id`;
   return row?.id ?? null;
@@ -157,39 +194,86 @@ export interface BurnResult {
   burned: boolean;
 }
 
+/** One burn: credits from a wallet under a key that makes it happen once. */
+export interface BurnRequest {
+  walletId: string;
+  credits: Dec;
+  key: string;
+  eventId?: string | null;
+  batchId?: string | null;
+}
+
 /**
  * Burns credits from a wallet under `key` (one transaction: grant accounts
  * → usage), in burn order (billing/credit-burn.ts) at `now`. The same key
  * again burns nothing and returns the first burn.
  */
-export async function burnCredits(
-  db: RawDb,
-  b: { organizationId: string; walletId: string; credits: Dec; key: string; eventId?: string | null; batchId?: string | null; createdBy: string; now: Date },
-): Promise<BurnResult> {
-  await lockWallet(db, b.walletId);
-  const done = await readTransaction(db, b.organizationId, b.key);
-  if (done) return { ...done, burned: false };
-  const grants = await readGrants(db, b.walletId);
-  const plan = planBurn(grants, b.credits, b.now);
-  const balanceOf = new Map(grants.map((g) => [g.id, g.balance]));
-  const transactionId = await insertTransaction(db, { ...b, kind: 'burn', uncovered: plan.uncovered });
-  await insertEntries(db, {
-    organizationId: b.organizationId,
-    walletId: b.walletId,
-    transactionId: transactionId!,
-    debit: 'grant',
-    credit: 'usage',
-    postings: plan.draws.map((d) => ({ ...d, balanceAfter: balanceOf.get(d.grantId)!.minus(d.credits) })),
-  });
-  return { transactionId: transactionId!, ...plan, burned: true };
+export async function burnCredits(db: RawDb, b: BurnRequest & { organizationId: string; createdBy: string; now: Date }): Promise<BurnResult> {
+  const results = await burnCreditsMany(db, { organizationId: b.organizationId, createdBy: b.createdBy, now: b.now, burns: [b] });
+  return results.get(b.key)!;
 }
 
-/** A transaction written before under `key`, with its draws. */
-async function readTransaction(db: RawDb, organizationId: string, key: string): Promise<Omit<BurnResult, 'burned'> | null> {
-  const [t] = await db.$queryRaw<{ id: string; uncovered: string }[]>`SELECT id, uncovered::text AS uncovered FROM credit_transactions WHERE organization_id = ${organizationId}::uuid AND key = ${key}`;
-  if (!t) return null;
-  const entries = await db.$queryRaw<{ grant_id: string; amount: string }[]>`SELECT grant_id, amount::text AS amount FROM credit_ledger_entries WHERE transaction_id = ${t.id}::uuid ORDER BY position`;
-  return { transactionId: t.id, draws: entries.map((e) => ({ grantId: e.grant_id, credits: dec(e.amount) })), uncovered: dec(t.uncovered) };
+/**
+ * Several burns (an ingest batch's, one per wallet) in a fixed number of
+ * statements whatever their count: the wallets' locks in id order, the keys
+ * burned before, every grant's balance, then one INSERT of the transactions
+ * and one of their entries. Burns of one wallet plan one after the other.
+ * Results by key.
+ */
+export async function burnCreditsMany(db: RawDb, q: { organizationId: string; createdBy: string; now: Date; burns: readonly BurnRequest[] }): Promise<Map<string, BurnResult>> {
+  const results = new Map<string, BurnResult>();
+  if (q.burns.length === 0) return results;
+  await lockWallets(db, q.burns.map((b) => b.walletId));
+  for (const [key, done] of await readTransactions(db, q.organizationId, q.burns.map((b) => b.key))) results.set(key, { ...done, burned: false });
+  const todo = q.burns.filter((b) => !results.has(b.key));
+  if (todo.length === 0) return results;
+  const grantsOf = await readWalletsGrants(db, [...new Set(todo.map((b) => b.walletId))]);
+  const planned = todo.map((b) => {
+    const grants = grantsOf.get(b.walletId)!;
+    const plan = planBurn(grants, b.credits, q.now);
+    const postings = plan.draws.map((d) => {
+      const grant = grants.find((g) => g.id === d.grantId)!;
+      grant.balance = grant.balance.minus(d.credits);
+      return { ...d, balanceAfter: grant.balance };
+    });
+    return { burn: b, plan, postings, transactionId: randomUUID() };
+  });
+  await db.$executeRaw`
+    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, batch_id, created_by)
+    SELECT id, ${q.organizationId}::uuid, wallet_id, 'burn', key, credits, uncovered, event_id, batch_id, ${q.createdBy}
+    FROM unnest(${planned.map((p) => p.transactionId)}::uuid[], ${planned.map((p) => p.burn.walletId)}::uuid[], ${planned.map((p) => p.burn.key)}::text[],
+                ${planned.map((p) => toPlainString(p.burn.credits))}::numeric[], ${planned.map((p) => toPlainString(p.plan.uncovered))}::numeric[],
+                ${planned.map((p) => p.burn.eventId ?? null)}::uuid[], ${planned.map((p) => p.burn.batchId ?? null)}::uuid[])
+         AS n(id, wallet_id, key, credits, uncovered, event_id, batch_id)`;
+  const entries = planned.flatMap((p) => p.postings.map((posting, i) => ({ ...posting, transactionId: p.transactionId, walletId: p.burn.walletId, position: i + 1 })));
+  if (entries.length > 0) {
+    await db.$executeRaw`
+      INSERT INTO credit_ledger_entries (id, organization_id, transaction_id, wallet_id, grant_id, position, debit, credit, amount, balance_after)
+      SELECT id, ${q.organizationId}::uuid, transaction_id, wallet_id, grant_id, position, 'grant', 'usage', amount, balance_after
+      FROM unnest(${entries.map(() => randomUUID())}::uuid[], ${entries.map((e) => e.transactionId)}::uuid[], ${entries.map((e) => e.walletId)}::uuid[],
+                  ${entries.map((e) => e.grantId)}::uuid[], ${entries.map((e) => e.position)}::int[], ${entries.map((e) => toPlainString(e.credits))}::numeric[],
+                  ${entries.map((e) => toPlainString(e.balanceAfter))}::numeric[])
+           WITH ORDINALITY AS n(id, transaction_id, wallet_id, grant_id, position, amount, balance_after, ord)
+      ORDER BY ord`;
+  }
+  for (const p of planned) results.set(p.burn.key, { transactionId: p.transactionId, draws: p.plan.draws, uncovered: p.plan.uncovered, burned: true });
+  return results;
+}
+
+/** Transactions written before under these keys, with their draws, by key. */
+async function readTransactions(db: RawDb, organizationId: string, keys: readonly string[]): Promise<Map<string, Omit<BurnResult, 'burned'>>> {
+  const rows = await db.$queryRaw<{ key: string; id: string; uncovered: string; grant_id: string | null; amount: string | null }[]>`
+    SELECT t.key, t.id, t.uncovered::text AS uncovered, x.grant_id, x.amount::text AS amount
+    FROM credit_transactions t LEFT JOIN credit_ledger_entries x ON x.transaction_id = t.id
+    WHERE t.organization_id = ${organizationId}::uuid AND t.key = ANY(${[...keys]}::text[])
+    ORDER BY t.key, x.position`;
+  const found = new Map<string, Omit<BurnResult, 'burned'>>();
+  for (const r of rows) {
+    const t = found.get(r.key) ?? { transactionId: r.id, draws: [], uncovered: dec(r.uncovered) };
+    if (r.grant_id !== null) t.draws.push({ grantId: r.grant_id, credits: dec(r.amount!) });
+    found.set(r.key, t);
+  }
+  return found;
 }
 
 /**
@@ -206,7 +290,7 @@ export async function expireGrant(db: RawDb, q: { organizationId: string; grantI
   }
   await lockWallet(db, grant.wallet_id);
   const key = `expire:${q.grantId}`;
-  const done = await readTransaction(db, q.organizationId, key);
+  const done = (await readTransactions(db, q.organizationId, [key])).get(key);
   if (done) return { expired: done.draws.reduce((s, d) => s.plus(d.credits), dec(0)), repeated: true };
   const [left] = await db.$queryRaw<{ balance: string }[]>`SELECT ${GRANT_BALANCE}::text AS balance FROM credit_grants g WHERE g.id = ${q.grantId}::uuid`;
   const remainder = dec(left!.balance);

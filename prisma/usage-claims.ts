@@ -225,9 +225,11 @@ export async function billingLinesOf(db: Db, organizationId: string, eventId: st
 
 /**
  * Makes the calling transaction a writer of the customer's usage claims:
- * two closes of one customer at once (a range claim and a late claim touch
- * no common row) then conflict on this row under REPEATABLE READ, and the
- * later one fails with a serialization error, is retried, and sees the other.
+ * two closes of one customer at once (a range claim of one and a late claim
+ * of the other need not touch a common row) then conflict on this row under
+ * REPEATABLE READ, and the later one fails with a serialization error, is
+ * retried, and sees the other. (Two late claims of one event and meter would
+ * also collide on late_event_claims' primary key and fail safely.)
  */
 export async function lockCustomerUsage(db: RawDb, organizationId: string, customerId: string): Promise<void> {
   await db.$executeRaw`UPDATE customers SET usage_claimed_at = clock_timestamp() WHERE id = ${customerId}::uuid AND organization_id = ${organizationId}::uuid`;

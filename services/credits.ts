@@ -5,7 +5,9 @@ import { GRANT_KINDS, spendable, walletBalance } from '../billing/credit-burn';
 import { dec, toPlainString } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient } from '../prisma/client';
-import { ensureWallet, insertGrant, readGrants, readLedgerEntries, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
+import { ensureWallet, insertGrant, readCustomerGrants, readGrants, readLedgerEntries, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
+import type { RawDb } from '../prisma/raw-db';
+import { isUuid } from './ids';
 import { findCustomerByAnyId } from '../prisma/billing-reads';
 import { DomainError } from './errors';
 import { startCreditExpiry } from '../temporal/credit-expiry';
@@ -182,12 +184,15 @@ function refuseOtherGrant(grant: GrantRow, sameWallet: boolean, body: CreditGran
   }
 }
 
-/** A customer's wallet: its spendable balance and every grant with its own balance (an empty wallet when it has none yet). */
-export async function readWallet(prisma: PrismaClient, organizationId: string, customer: string, now = new Date()) {
-  const found = await customerOf(prisma, organizationId, customer);
-  const wallet = await prisma.creditWallet.findUnique({ where: { customerId: found.id } });
-  const grants = wallet ? await readGrants(prisma, wallet.id) : [];
-  return { customer_external_id: found.externalId, balance: toPlainString(walletBalance(grants, now)), grants: grants.map((g) => grantJson(g, now)) };
+/**
+ * A customer's wallet: its spendable balance and every grant with its own
+ * balance (an empty wallet when it has none yet). One statement on a plain
+ * connection: the read an app makes before every expensive call.
+ */
+export async function readWallet(db: RawDb, organizationId: string, customer: string, now = new Date()) {
+  const found = await readCustomerGrants(db, organizationId, customer, isUuid(customer) ? customer : null);
+  if (!found) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${customer}`, 'customer');
+  return { customer_external_id: found.externalId, balance: toPlainString(walletBalance(found.grants, now)), grants: found.grants.map((g) => grantJson(g, now)) };
 }
 
 /** One page of a customer's ledger entries, oldest first. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
-import { burnBatchCredits } from '../activities/ingest-steps';
+import { burnBatchCredits, loadBurnRates } from '../activities/ingest-steps';
+import { dec } from '../billing/decimal';
 import { inTransaction } from '../prisma/pg';
 import { startTestApi, type TestApi } from './api-test-app';
 import { closeTestPrisma, createTestOrganization, testPool, testPrisma } from './harness/fixtures';
@@ -118,9 +119,13 @@ describe('burning as usage is rated', () => {
   });
 
   test('the same batch burns once: its step run again, or its workflow reset by ops', async () => {
-    const again = await inTransaction(testPool(), (db) =>
-      burnBatchCredits(db, { batchId: first.batchId, organizationId: org.organizationId, actor: { type: 'system', id: 'test' }, requestIds: [first.requestId] }),
-    );
+    // The burn step again, for the batch's events: its key is taken, nothing more is burned.
+    const owner = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: walletOwner } });
+    const again = await inTransaction(testPool(), async (db) => {
+      const { rates } = (await loadBurnRates(db, org.organizationId))!;
+      const ctx = { batchId: first.batchId, organizationId: org.organizationId, actor: { type: 'system' as const, id: 'test' }, requestIds: [first.requestId] };
+      return burnBatchCredits(db, ctx, rates, [{ customerId: owner.id, eventType: 'llm_call', quantity: dec(2000), timestamp: new Date(), dimensions: { model: 'gpt-4o' } }]);
+    });
     expect(again).toEqual({ walletsBurned: 0 });
 
     const handle = worker.client.workflow.getHandle(`ingest:${first.batchId}`);

@@ -68,6 +68,10 @@ describe('credit grants through the API', () => {
     expect(wallet.status).toBe(200);
     expect(wallet.body).toMatchObject({ customer_external_id: customer.externalId, balance: '1000' });
     expect(wallet.body.grants.map((g: { id: string }) => g.id)).toEqual([created.body.id]);
+    // by the customer's id too; a customer without a wallet has an empty one
+    expect((await get(`/customers/${customer.id}/wallet`)).body).toEqual(wallet.body);
+    const walletless = await newCustomer();
+    expect((await get(`/customers/${walletless.externalId}/wallet`)).body).toEqual({ customer_external_id: walletless.externalId, balance: '0', grants: [] });
 
     const entries = await get(`/customers/${customer.externalId}/wallet/entries`);
     expect(entries.body.data.map((e: { kind: string; debit: string; credit: string; amount: string; key: string }) => [e.kind, e.debit, e.credit, e.amount, e.key])).toEqual([

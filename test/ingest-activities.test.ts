@@ -137,14 +137,14 @@ describe('processBatch (the whole batch in one transaction)', () => {
     ]);
     const runFresh = () => new MockActivityEnvironment({ workflowExecution: { workflowId: `ingest:${fresh.batchId}`, runId: 'run-under-test' } }).run(activities.processBatch, { batchId: fresh.batchId, organizationId });
     const first = (await runFresh()) as Awaited<ReturnType<typeof activities.processBatch>>;
-    expect(first).toMatchObject({ customersCreated: 1, eventsRated: 2, eventsIncomplete: 0, countersUpdated: 2, transitioned: true });
+    expect(first).toMatchObject({ customersCreated: 1, eventsRated: 2, eventsIncomplete: 0, walletsBurned: 0, countersUpdated: 2, transitioned: true });
     const events = await prisma.usageEvent.findMany({ where: { batchId: fresh.requestId }, include: { customer: true }, orderBy: { timestamp: 'asc' } });
     expect(events.map((e) => [e.status, e.customer?.externalId, e.cost?.toString()])).toEqual([
       ['rated', 'newco', '0.0125'],
       ['rated', 'acme', '0'],
     ]);
     expect((await prisma.processingBatch.findUniqueOrThrow({ where: { id: fresh.batchId } })).status).toBe('processed');
-    await expectSecondRunChangesNothing(runFresh, { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: first.notificationsPending, transitioned: false });
+    await expectSecondRunChangesNothing(runFresh, { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: first.notificationsPending, transitioned: false });
   });
 });
 

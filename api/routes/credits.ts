@@ -11,6 +11,7 @@ import {
 import { listOf } from '../../services/schemas/catalog';
 import { CustomerIdParamsSchema } from '../schemas/upcoming-invoice';
 import { answer, route, type RouteTable } from '../route-table';
+import { pgRawDb } from '../../prisma/raw-db';
 import { apiKeyActor } from './catalog-common';
 
 const notFound = { '404': 'No such customer in your organization' };
@@ -43,7 +44,7 @@ export const creditRoutes: RouteTable = {
       params: CustomerIdParamsSchema,
       ok: { description: 'The wallet', schema: WalletSchema },
       errors: notFound,
-      handle: (deps, { caller, params }) => readWallet(deps.prisma, caller.organizationId, params.id),
+      handle: (deps, { caller, params }) => readWallet(pgRawDb(deps.pgPool), caller.organizationId, params.id),
     }),
     route({
       method: 'get',

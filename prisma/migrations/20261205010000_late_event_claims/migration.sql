@@ -10,6 +10,8 @@ CREATE TABLE "late_event_claims" (
     CONSTRAINT "late_event_claims_pkey" PRIMARY KEY ("event_id", "meter_id")
 );
 CREATE INDEX "late_event_claims_invoice_line_id_idx" ON "late_event_claims"("invoice_line_id");
+-- A meter's late claims: what a close leaves out of its range claims and aggregates (no scan of other meters' claims).
+CREATE INDEX "late_event_claims_meter_id_event_id_idx" ON "late_event_claims"("meter_id", "event_id");
 ALTER TABLE "late_event_claims" ADD CONSTRAINT "late_event_claims_event_id_fkey" FOREIGN KEY ("event_id") REFERENCES "usage_events"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 ALTER TABLE "late_event_claims" ADD CONSTRAINT "late_event_claims_meter_id_fkey" FOREIGN KEY ("meter_id") REFERENCES "meters"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 ALTER TABLE "late_event_claims" ADD CONSTRAINT "late_event_claims_invoice_line_id_fkey" FOREIGN KEY ("invoice_line_id") REFERENCES "invoice_lines"("id") ON DELETE RESTRICT ON UPDATE CASCADE;

@@ -61,7 +61,7 @@ CREATE TABLE "credit_transactions" (
 );
 CREATE UNIQUE INDEX "credit_transactions_organization_id_key_key" ON "credit_transactions"("organization_id", "key");
 CREATE INDEX "credit_transactions_wallet_id_created_at_id_idx" ON "credit_transactions"("wallet_id", "created_at", "id");
-ALTER TABLE "credit_transactions" ADD CONSTRAINT "credit_transactions_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+-- (the organization through the wallet)
 ALTER TABLE "credit_transactions" ADD CONSTRAINT "credit_transactions_wallet_id_fkey" FOREIGN KEY ("wallet_id") REFERENCES "credit_wallets"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 CREATE TABLE "credit_ledger_entries" (
@@ -83,13 +83,13 @@ CREATE TABLE "credit_ledger_entries" (
     CONSTRAINT "credit_ledger_entries_two_accounts" CHECK ("debit" <> "credit"),
     CONSTRAINT "credit_ledger_entries_one_grant_side" CHECK (("debit" = 'grant') <> ("credit" = 'grant'))
 );
-CREATE UNIQUE INDEX "credit_ledger_entries_transaction_id_grant_id_key" ON "credit_ledger_entries"("transaction_id", "grant_id");
 CREATE UNIQUE INDEX "credit_ledger_entries_grant_id_seq_key" ON "credit_ledger_entries"("grant_id", "seq");
 CREATE UNIQUE INDEX "credit_ledger_entries_transaction_id_position_key" ON "credit_ledger_entries"("transaction_id", "position");
 CREATE INDEX "credit_ledger_entries_wallet_id_created_at_transaction_id_position_idx" ON "credit_ledger_entries"("wallet_id", "created_at", "transaction_id", "position");
-ALTER TABLE "credit_ledger_entries" ADD CONSTRAINT "credit_ledger_entries_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 ALTER TABLE "credit_ledger_entries" ADD CONSTRAINT "credit_ledger_entries_transaction_id_fkey" FOREIGN KEY ("transaction_id") REFERENCES "credit_transactions"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-ALTER TABLE "credit_ledger_entries" ADD CONSTRAINT "credit_ledger_entries_wallet_id_fkey" FOREIGN KEY ("wallet_id") REFERENCES "credit_wallets"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+-- A transaction's wallet and organization are checked once, on the transaction (credit_transactions.wallet_id, and
+-- the wallet's organization): an entry repeats them for its indexes, written by prisma/credit-ledger.ts only, so each
+-- ingest batch's burn checks two foreign keys per entry rather than four.
 ALTER TABLE "credit_ledger_entries" ADD CONSTRAINT "credit_ledger_entries_grant_id_fkey" FOREIGN KEY ("grant_id") REFERENCES "credit_grants"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- Ledger rows are immutable: a correction is a new, reversing transaction.
