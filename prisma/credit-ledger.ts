@@ -121,23 +121,25 @@ async function insertTransaction(
   return row?.id ?? null;
 }
 
-/** An entry to write: credits moved to or from a grant, and the grant's balance after it. */
+/** An entry to write: credits moved to or from a grant, the grant's balance after it, and its place in its transaction. */
 interface Posting extends Draw {
   balanceAfter: Dec;
+  transactionId: string;
+  walletId: string;
+  position: number;
 }
 
-async function insertEntries(
-  db: RawDb,
-  e: { organizationId: string; walletId: string; transactionId: string; debit: string; credit: string; postings: readonly Posting[] },
-): Promise<void> {
+/** Writes entries between a grant's account and another, in the order given (their seq follows it). */
+async function insertEntries(db: RawDb, e: { organizationId: string; debit: string; credit: string; postings: readonly Posting[] }): Promise<void> {
   if (e.postings.length === 0) return;
   await db.$executeRaw`
     INSERT INTO credit_ledger_entries (id, organization_id, transaction_id, wallet_id, grant_id, position, debit, credit, amount, balance_after)
-    SELECT id, ${e.organizationId}::uuid, ${e.transactionId}::uuid, ${e.walletId}::uuid, grant_id, position::int, ${e.debit}::credit_account, ${e.credit}::credit_account, amount, balance_after
-    FROM unnest(${e.postings.map(() => randomUUID())}::uuid[], ${e.postings.map((d) => d.grantId)}::uuid[], ${e.postings.map((d) => toPlainString(d.credits))}::numeric[],
-                ${e.postings.map((d) => toPlainString(d.balanceAfter))}::numeric[])
-         WITH ORDINALITY AS n(id, grant_id, amount, balance_after, position)
-    ORDER BY position`;
+    SELECT id, ${e.organizationId}::uuid, transaction_id, wallet_id, grant_id, position, ${e.debit}::credit_account, ${e.credit}::credit_account, amount, balance_after
+    FROM unnest(${e.postings.map(() => randomUUID())}::uuid[], ${e.postings.map((p) => p.transactionId)}::uuid[], ${e.postings.map((p) => p.walletId)}::uuid[],
+                ${e.postings.map((p) => p.grantId)}::uuid[], ${e.postings.map((p) => p.position)}::int[], ${e.postings.map((p) => toPlainString(p.credits))}::numeric[],
+                ${e.postings.map((p) => toPlainString(p.balanceAfter))}::numeric[])
+         WITH ORDINALITY AS n(id, transaction_id, wallet_id, grant_id, position, amount, balance_after, ord)
+    ORDER BY ord`;
 }
 
 export interface NewGrant {
@@ -176,11 +178,9 @@ export async function insertGrant(db: RawDb, g: NewGrant): Promise<{ grantId: st
   const transactionId = await insertTransaction(db, { organizationId: g.organizationId, walletId: g.walletId, kind: 'grant', key: `grant:${row.id}`, credits: g.credits, createdBy: g.createdBy });
   await insertEntries(db, {
     organizationId: g.organizationId,
-    walletId: g.walletId,
-    transactionId: transactionId!,
     debit: 'issuance',
     credit: 'grant',
-    postings: [{ grantId: row.id, credits: g.credits, balanceAfter: g.credits }],
+    postings: [{ grantId: row.id, credits: g.credits, balanceAfter: g.credits, transactionId: transactionId!, walletId: g.walletId, position: 1 }],
   });
   return { grantId: row.id, walletId: g.walletId, created: true };
 }
@@ -245,17 +245,8 @@ export async function burnCreditsMany(db: RawDb, q: { organizationId: string; cr
                 ${planned.map((p) => toPlainString(p.burn.credits))}::numeric[], ${planned.map((p) => toPlainString(p.plan.uncovered))}::numeric[],
                 ${planned.map((p) => p.burn.eventId ?? null)}::uuid[], ${planned.map((p) => p.burn.batchId ?? null)}::uuid[])
          AS n(id, wallet_id, key, credits, uncovered, event_id, batch_id)`;
-  const entries = planned.flatMap((p) => p.postings.map((posting, i) => ({ ...posting, transactionId: p.transactionId, walletId: p.burn.walletId, position: i + 1 })));
-  if (entries.length > 0) {
-    await db.$executeRaw`
-      INSERT INTO credit_ledger_entries (id, organization_id, transaction_id, wallet_id, grant_id, position, debit, credit, amount, balance_after)
-      SELECT id, ${q.organizationId}::uuid, transaction_id, wallet_id, grant_id, position, 'grant', 'usage', amount, balance_after
-      FROM unnest(${entries.map(() => randomUUID())}::uuid[], ${entries.map((e) => e.transactionId)}::uuid[], ${entries.map((e) => e.walletId)}::uuid[],
-                  ${entries.map((e) => e.grantId)}::uuid[], ${entries.map((e) => e.position)}::int[], ${entries.map((e) => toPlainString(e.credits))}::numeric[],
-                  ${entries.map((e) => toPlainString(e.balanceAfter))}::numeric[])
-           WITH ORDINALITY AS n(id, transaction_id, wallet_id, grant_id, position, amount, balance_after, ord)
-      ORDER BY ord`;
-  }
+  const postings = planned.flatMap((p) => p.postings.map((posting, i) => ({ ...posting, transactionId: p.transactionId, walletId: p.burn.walletId, position: i + 1 })));
+  await insertEntries(db, { organizationId: q.organizationId, debit: 'grant', credit: 'usage', postings });
   for (const p of planned) results.set(p.burn.key, { transactionId: p.transactionId, draws: p.plan.draws, uncovered: p.plan.uncovered, burned: true });
   return results;
 }
@@ -295,8 +286,8 @@ export async function expireGrant(db: RawDb, q: { organizationId: string; grantI
   const [left] = await db.$queryRaw<{ balance: string }[]>`SELECT ${GRANT_BALANCE}::text AS balance FROM credit_grants g WHERE g.id = ${q.grantId}::uuid`;
   const remainder = dec(left!.balance);
   const transactionId = await insertTransaction(db, { organizationId: q.organizationId, walletId: grant.wallet_id, kind: 'expiry', key, credits: remainder, createdBy: q.createdBy });
-  const postings = remainder.gt(0) ? [{ grantId: q.grantId, credits: remainder, balanceAfter: dec(0) }] : [];
-  await insertEntries(db, { organizationId: q.organizationId, walletId: grant.wallet_id, transactionId: transactionId!, debit: 'grant', credit: 'breakage', postings });
+  const postings = remainder.gt(0) ? [{ grantId: q.grantId, credits: remainder, balanceAfter: dec(0), transactionId: transactionId!, walletId: grant.wallet_id, position: 1 }] : [];
+  await insertEntries(db, { organizationId: q.organizationId, debit: 'grant', credit: 'breakage', postings });
   return { expired: remainder, repeated: false };
 }
 
