@@ -1,7 +1,7 @@
 import type { IngestBatchInput } from '../temporal/ingest';
 import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
-import { batchRequestIds, burnBatchCredits, countQuotas, loadBurnRates, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
+import { batchRequestIds, countQuotas, loadBurnRates, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
 
 export type { RateEventsResult } from './ingest-steps';
@@ -42,11 +42,10 @@ export function processBatch(deps: ActivityDeps) {
       if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
       const burning = await loadBurnRates(db, ctx.organizationId);
-      const { burnable, ...rated } = await rateBatchEvents(db, ctx, burning);
-      const credits = burning ? await burnBatchCredits(db, ctx, burning.rates, burnable) : { walletsBurned: 0 };
+      const rated = await rateBatchEvents(db, ctx, burning);
       const quotas = await countQuotas(db, ctx);
       const transitioned = await markProcessed(db, ctx);
-      return { ...idle, customersCreated, ...rated, ...credits, ...quotas, transitioned };
+      return { ...idle, customersCreated, ...rated, ...quotas, transitioned };
     });
     return { ...result, notificationsPending: await pendingNotifications(deps.pool, input.organizationId) };
   };

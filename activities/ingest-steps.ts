@@ -7,8 +7,8 @@ import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/aud
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
 import { pgRawDb } from '../prisma/raw-db';
-import { burnCreditsMany } from '../prisma/credit-ledger';
-import { eventCredits, ledgerCredits, type BurnableEvent, type BurnRate } from '../billing/credit-burn';
+import { prepareBurns } from '../prisma/credit-ledger';
+import { allocateUncovered, eventBurn, ledgerCredits, type BurnableEvent, type BurnRate } from '../billing/credit-burn';
 import { emitWebhookEvents, notificationWebhookEvents } from '../prisma/webhook-events';
 import { LIMIT_COLUMNS, type QuotaLimitRow } from '../prisma/quota-limit-row';
 
@@ -98,8 +98,9 @@ export interface RateEventsResult {
  * Only events not yet `rated` are touched (`pending`, or `customer_linked`
  * from before linking and rating became one write).
  */
-export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning: { dimensions: readonly string[] } | null = null): Promise<RateEventsResult & { burnable: RatedForBurn[] }> {
-  // With burn rates, the same read also takes what burning needs (prepaid credits, burnBatchCredits): no second scan.
+export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning: BurnRates | null = null): Promise<RateEventsResult & { walletsBurned: number }> {
+  // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan, and
+  // what each event burned goes into the same UPDATE: no second write.
   const dimensions = burning?.dimensions ?? [];
   const burnColumns = burning ? `, e.event_type, e.quantity::text AS quantity${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}` : '';
   const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null } & Record<string, unknown>>({
@@ -110,7 +111,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
             WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
     values: [ctx.requestIds, ctx.organizationId, ...dimensions],
   });
-  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, burnable: [] };
+  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0 };
 
   const usageById = new Map(events.map((e) => [e.id, splitVendorUsage(e.vendor_usage)]));
   const rates = await loadRates(db, ctx.organizationId, [...usageById.values()].flatMap((u) => u.lines));
@@ -120,12 +121,32 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
     return { id: event.id, customerId: event.customer_id, cost: toPlainString(rated.cost), rateIds: rated.rateIds, unpriced: [...rated.unrated, ...usage.malformed] };
   });
 
+  const burn = burning
+    ? await planBatchBurn(
+        db,
+        ctx,
+        burning.rates,
+        events
+          .filter((e) => e.customer_id !== null)
+          .map((e) => ({
+            id: e.id,
+            customerId: e.customer_id!,
+            eventType: e['event_type'] as string,
+            quantity: dec(e['quantity'] as string),
+            timestamp: e.timestamp,
+            dimensions: burning.dimensions.length === 0 ? null : Object.fromEntries(burning.dimensions.map((d, i) => [d, (e[`d${i}`] as string | null) ?? null])),
+          })),
+      )
+    : null;
+  const burned = (id: string) => burn?.events.get(id);
   const { rows: updated } = await db.query<{ id: string }>({
     name: 'ingest-rate-events',
     text: `UPDATE usage_events AS e
               SET status = 'rated', customer_id = r.customer_id, cost = r.cost, revenue = e.revenue_amount,
-                  rate_ids = string_to_array(r.rate_ids, ','), unpriced_usage = r.unpriced::jsonb, rated_at = now()
-             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $6::text[]) AS r(id, customer_id, cost, rate_ids, unpriced)
+                  rate_ids = string_to_array(r.rate_ids, ','), unpriced_usage = r.unpriced::jsonb, rated_at = now(),
+                  credits = r.credits, credits_uncovered = r.credits_uncovered, credit_meter_ids = COALESCE(string_to_array(r.credit_meter_ids, ',')::uuid[], '{}')
+             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $6::text[], $7::numeric[], $8::numeric[], $9::text[])
+                  AS r(id, customer_id, cost, rate_ids, unpriced, credits, credits_uncovered, credit_meter_ids)
             WHERE e.id = r.id AND e.organization_id = $5 AND e.status <> 'rated'
            RETURNING e.id`,
     values: [
@@ -135,8 +156,15 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
       ratings.map((r) => r.rateIds.join(',')),
       ctx.organizationId,
       ratings.map((r) => (r.unpriced.length > 0 ? JSON.stringify(r.unpriced) : null)),
+      ratings.map((r) => (burned(r.id) ? toPlainString(burned(r.id)!.credits) : null)),
+      ratings.map((r) => (burned(r.id) ? toPlainString(burned(r.id)!.uncovered) : null)),
+      ratings.map((r) => burned(r.id)?.meterIds.join(',') ?? null),
     ],
   });
+  // The events are the batch's, under its row lock (lockUnprocessed): every one read is updated. Were one rated
+  // meanwhile by another transaction, what the plan burned for it would be burned twice: refuse (the step is retried).
+  if (burn && burn.events.size > 0 && updated.length !== events.length) throw new Error(`batch ${ctx.batchId}: ${events.length} events read to rate but ${updated.length} updated`);
+  await burn?.write();
   const updatedIds = new Set(updated.map((row) => row.id));
   const incomplete = ratings.filter((r) => r.unpriced.length > 0 && updatedIds.has(r.id));
   await insertAuditRows(
@@ -150,27 +178,23 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
       after: { pricedCost: r.cost, rateIds: r.rateIds, unpricedLines: r.unpriced as object[] },
     })),
   );
-  const burnable = burning
-    ? events
-        .filter((e) => updatedIds.has(e.id) && e.customer_id !== null)
-        .map((e) => ({
-          customerId: e.customer_id!,
-          eventType: e['event_type'] as string,
-          quantity: dec(e['quantity'] as string),
-          timestamp: e.timestamp,
-          dimensions: dimensions.length === 0 ? null : Object.fromEntries(dimensions.map((d, i) => [d, (e[`d${i}`] as string | null) ?? null])),
-        }))
-    : [];
-  return { eventsRated: updated.length, eventsIncomplete: incomplete.length, burnable };
+  return { eventsRated: updated.length, eventsIncomplete: incomplete.length, walletsBurned: burn?.walletsBurned ?? 0 };
 }
 
 /** A rated event as burning reads it: its customer and what the burn rates price. */
 export interface RatedForBurn extends BurnableEvent {
+  id: string;
   customerId: string;
 }
 
+/** An organization's burn rates, and the dimensions their meters read. */
+export interface BurnRates {
+  rates: BurnRate[];
+  dimensions: string[];
+}
+
 /** The organization's burn rates (with what their meters read), and the dimensions those meters have; null when it has none. */
-export async function loadBurnRates(db: Queryable, organizationId: string): Promise<{ rates: BurnRate[]; dimensions: string[] } | null> {
+export async function loadBurnRates(db: Queryable, organizationId: string): Promise<BurnRates | null> {
   const { rows } = await db.query<{
     meter_id: string; event_type: string; aggregation: 'sum' | 'count'; dimension: string | null; dimension_value: string | null;
     credits: string; per_units: string; effective_from: Date; effective_to: Date | null;
@@ -197,34 +221,67 @@ export async function loadBurnRates(db: Queryable, organizationId: string): Prom
   return { rates, dimensions: [...new Set(rates.flatMap((r) => (r.dimension ? [r.dimension] : [])))] };
 }
 
+/** What one event burned (usage_events.credits, credits_uncovered, credit_meter_ids). */
+export interface EventCredits {
+  credits: Dec;
+  uncovered: Dec;
+  meterIds: string[];
+}
+
 /**
- * Burns prepaid credits for the events the batch rated (issue 15, point 4):
- * per customer with a wallet, the credits its events cost at the burn rates
- * in effect at each event's timestamp (billing/credit-burn.ts eventCredits),
- * summed and rounded to the ledger's 6 decimals, burned as one ledger
- * transaction per wallet and batch (key batch:<batch id>:<wallet id>: the
- * same batch again burns nothing). The events come from rating's own read;
- * the ledger takes a fixed number of statements whatever the number of
- * wallets (prisma/credit-ledger.ts burnCreditsMany). What a wallet cannot
- * cover is recorded as the burn's uncovered credits.
+ * Plans the prepaid credits the batch's events burn (issue 15, point 4): per
+ * customer with a wallet, the credits each event costs at the burn rates in
+ * effect at its timestamp (billing/credit-burn.ts eventBurn, rounded to the
+ * ledger's 6 decimals), summed into one ledger transaction per wallet and
+ * batch (key batch:<batch id>:<wallet id>: the same batch again burns
+ * nothing), with a fixed number of statements whatever the number of wallets
+ * (prisma/credit-ledger.ts prepareBurns). What a wallet cannot cover falls on
+ * its last events (allocateUncovered, in timestamp order): each event's
+ * share is returned for rating's UPDATE to store, so a close can bill it as
+ * overage. `write` writes the ledger transactions, in the caller's
+ * transaction.
  */
-export async function burnBatchCredits(db: Queryable, ctx: BatchContext, rates: readonly BurnRate[], events: readonly RatedForBurn[], now = new Date()): Promise<{ walletsBurned: number }> {
-  if (events.length === 0) return { walletsBurned: 0 };
+export async function planBatchBurn(
+  db: Queryable,
+  ctx: BatchContext,
+  rates: readonly BurnRate[],
+  events: readonly RatedForBurn[],
+  now = new Date(),
+): Promise<{ events: Map<string, EventCredits>; walletsBurned: number; write: () => Promise<void> }> {
+  const none = { events: new Map<string, EventCredits>(), walletsBurned: 0, write: async () => {} };
+  if (events.length === 0) return none;
   const { rows: wallets } = await db.query<{ id: string; customer_id: string }>({
     name: 'ingest-burn-wallets',
     text: 'SELECT id, customer_id FROM credit_wallets WHERE customer_id = ANY($1::uuid[]) AND organization_id = $2',
     values: [[...new Set(events.map((e) => e.customerId))], ctx.organizationId],
   });
-  if (wallets.length === 0) return { walletsBurned: 0 };
+  if (wallets.length === 0) return none;
   const walletOf = new Map(wallets.map((w) => [w.customer_id, w.id]));
-  const credits = new Map<string, Dec>();
+  const byWallet = new Map<string, { id: string; timestamp: Date; credits: Dec; meterIds: string[] }[]>();
   for (const e of events) {
     const walletId = walletOf.get(e.customerId);
-    if (walletId) credits.set(walletId, (credits.get(walletId) ?? dec(0)).plus(eventCredits(rates, e)));
+    if (!walletId) continue;
+    const { credits, meterIds } = eventBurn(rates, e);
+    if (meterIds.length === 0) continue;
+    byWallet.set(walletId, [...(byWallet.get(walletId) ?? []), { id: e.id, timestamp: e.timestamp, credits: ledgerCredits(credits), meterIds }]);
   }
-  const burns = [...credits].map(([walletId, c]) => ({ walletId, credits: ledgerCredits(c), key: `batch:${ctx.batchId}:${walletId}`, batchId: ctx.batchId })).filter((b) => !b.credits.isZero());
-  const results = await burnCreditsMany(pgRawDb(db), { organizationId: ctx.organizationId, createdBy: `${ctx.actor.type}:${ctx.actor.id}`, now, burns });
-  return { walletsBurned: [...results.values()].filter((r) => r.burned).length };
+  const burns = [...byWallet].map(([walletId, burnt]) => ({
+    walletId,
+    credits: burnt.reduce((sum, e) => sum.plus(e.credits), dec(0)),
+    key: `batch:${ctx.batchId}:${walletId}`,
+    batchId: ctx.batchId,
+  }));
+  const prepared = await prepareBurns(pgRawDb(db), { organizationId: ctx.organizationId, createdBy: `${ctx.actor.type}:${ctx.actor.id}`, now, burns: burns.filter((b) => !b.credits.isZero()) });
+  const result = new Map<string, EventCredits>();
+  for (const b of burns) {
+    const burnt = byWallet.get(b.walletId)!.sort((x, y) => x.timestamp.getTime() - y.timestamp.getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    const uncovered = allocateUncovered(
+      burnt.map((e) => e.credits),
+      prepared.results.get(b.key)?.uncovered ?? dec(0),
+    );
+    burnt.forEach((e, i) => result.set(e.id, { credits: e.credits, uncovered: uncovered[i]!, meterIds: e.meterIds }));
+  }
+  return { events: result, walletsBurned: [...prepared.results.values()].filter((r) => r.burned).length, write: prepared.write };
 }
 
 /** The organization's rates for the vendor/model pairs the batch uses, all effective periods. */

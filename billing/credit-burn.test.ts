@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { burnOrder, eventCredits, ledgerCredits, planBurn, walletBalance, type BurnableEvent, type BurnRate, type GrantBalance } from './credit-burn';
+import { allocateUncovered, billableUnits, burnOrder, eventBurn, ledgerCredits, planBurn, walletBalance, type BurnableEvent, type BurnRate, type GrantBalance } from './credit-burn';
 import { dec } from './decimal';
 
 const now = new Date('2026-06-15T12:00:00Z');
@@ -81,7 +81,7 @@ describe('planBurn', () => {
   });
 });
 
-describe('eventCredits', () => {
+describe('eventBurn', () => {
   const from = new Date('2026-01-01T00:00:00Z');
   const rate = (over: Partial<BurnRate>): BurnRate => ({
     meterId: 'tokens',
@@ -103,6 +103,8 @@ describe('eventCredits', () => {
   ];
   const event = (over: Partial<BurnableEvent>) => ({ eventType: 'llm', quantity: dec(2000), timestamp: now, dimensions: { model: 'gpt-4o' }, ...over });
 
+  const eventCredits = (r: readonly BurnRate[], e: BurnableEvent) => eventBurn(r, e).credits;
+
   it('sums each meter of the event type at the rate in effect, the value\'s own rate before the default', () => {
     // before June: 2,000 gpt-4o tokens at 5/1,000 + one call at 0.5
     expect(eventCredits(rates, event({ timestamp: new Date('2026-05-01T00:00:00Z') })).toFixed()).toBe('10.5');
@@ -114,8 +116,57 @@ describe('eventCredits', () => {
     expect(eventCredits(rates, event({ timestamp: new Date('2025-12-31T23:59:59Z') })).toFixed()).toBe('0');
   });
 
+  it('names the meters whose rates priced the event, and only those', () => {
+    expect(eventBurn(rates, event({ timestamp: new Date('2026-05-01T00:00:00Z') })).meterIds).toEqual(['tokens', 'calls']);
+    expect(eventBurn(rates, event({})).meterIds).toEqual(['tokens']);
+    expect(eventBurn(rates, event({ eventType: 'other' })).meterIds).toEqual([]);
+  });
+
   it('rounds a burn to the ledger\'s 6 decimals, half away from zero', () => {
     expect(ledgerCredits(dec('0.0000005')).toFixed()).toBe('0.000001');
     expect(ledgerCredits(dec('1.2345674')).toFixed()).toBe('1.234567');
+  });
+});
+
+describe('allocateUncovered', () => {
+  const ds = (...xs: string[]) => xs.map((x) => dec(x));
+  const fixed = (xs: ReturnType<typeof dec>[]) => xs.map((x) => x.toFixed());
+
+  it('puts what the wallet did not cover on the last events: wholly on the tail, in part on the one where it ran out', () => {
+    expect(fixed(allocateUncovered(ds('2', '3', '4'), dec('5.5')))).toEqual(['0', '1.5', '4']);
+    expect(fixed(allocateUncovered(ds('2', '3', '4'), dec(0)))).toEqual(['0', '0', '0']);
+    expect(fixed(allocateUncovered(ds('2', '0', '4'), dec(9 - 3)))).toEqual(['2', '0', '4']);
+  });
+
+  it('refuses more uncovered credits than the events cost', () => {
+    expect(() => allocateUncovered(ds('1', '1'), dec('2.000001'))).toThrow(RangeError);
+  });
+
+  it('always sums to the uncovered credits, each event between none and all of its credits', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 10_000_000 }), { minLength: 1, maxLength: 30 }), fc.double({ min: 0, max: 1, noNaN: true }), (micro, share) => {
+        const credits = micro.map((m) => dec(m).div(1_000_000));
+        const total = credits.reduce((s, c) => s.plus(c), dec(0));
+        const uncovered = ledgerCredits(total.times(share));
+        const out = allocateUncovered(credits, uncovered);
+        expect(out.reduce((s, c) => s.plus(c), dec(0)).eq(uncovered)).toBe(true);
+        out.forEach((u, i) => expect(u.gte(0) && u.lte(credits[i]!)).toBe(true));
+        // covered first: once an event has uncovered credits, every later one is wholly uncovered
+        const first = out.findIndex((u) => u.gt(0));
+        if (first >= 0) out.slice(first + 1).forEach((u, i) => expect(u.eq(credits[first + 1 + i]!)).toBe(true));
+      }),
+    );
+  });
+});
+
+describe('billableUnits', () => {
+  it('bills a burned event\'s uncovered share of its units, to 6 decimals', () => {
+    expect(billableUnits(dec(1000), dec(4), dec(0)).toFixed()).toBe('0');
+    expect(billableUnits(dec(1000), dec(4), dec(4)).toFixed()).toBe('1000');
+    expect(billableUnits(dec(1000), dec(4), dec(1)).toFixed()).toBe('250');
+    expect(billableUnits(dec(1), dec(3), dec(1)).toFixed()).toBe('0.333333');
+    expect(billableUnits(dec(1), dec(3), dec(2)).toFixed()).toBe('0.666667');
+    // a rate of no credits: covered, nothing billed
+    expect(billableUnits(dec(7), dec(0), dec(0)).toFixed()).toBe('0');
   });
 });

@@ -95,14 +95,22 @@ export interface BurnableEvent {
 
 const inEffect = (r: BurnRate, at: Date): boolean => r.effectiveFrom.getTime() <= at.getTime() && (r.effectiveTo === null || r.effectiveTo.getTime() > at.getTime());
 
+/** What an event burns: its credits, and the meters whose rates priced it (their usage of it is billed net of credits). */
+export interface EventBurn {
+  credits: Dec;
+  meterIds: string[];
+}
+
 /**
  * The credits an event burns: for each meter of its type, its units (a sum
  * meter's: the quantity; a count meter's: one) at the rate in effect at the
  * event's timestamp, the rate for its dimension value before the meter's
- * default. Exact (no rounding here; the burn rounds its total).
+ * default. Exact (no rounding here: ledgerCredits rounds). A meter with no
+ * rate in effect for it is not among `meterIds` (its usage is invoiced).
  */
-export function eventCredits(rates: readonly BurnRate[], event: BurnableEvent): Dec {
+export function eventBurn(rates: readonly BurnRate[], event: BurnableEvent): EventBurn {
   let credits = dec(0);
+  const meterIds: string[] = [];
   const meters = new Set(rates.filter((r) => r.eventType === event.eventType).map((r) => r.meterId));
   for (const meterId of meters) {
     const current = rates.filter((r) => r.meterId === meterId && inEffect(r, event.timestamp));
@@ -111,8 +119,41 @@ export function eventCredits(rates: readonly BurnRate[], event: BurnableEvent): 
     if (!rate) continue;
     const units = rate.aggregation === 'count' ? dec(1) : event.quantity;
     credits = credits.plus(units.times(rate.credits).div(rate.perUnits));
+    meterIds.push(meterId);
   }
-  return credits;
+  return { credits, meterIds };
+}
+
+/**
+ * Which events a burn's uncovered credits fall on: a wallet covers its
+ * batch's events in their order (the caller's: timestamp, then id) until it
+ * runs out, so the uncovered part is the tail — the last events wholly, the
+ * one where the wallet ran out in part. Returns each event's uncovered
+ * credits, in the order given; they sum to `uncovered` (which cannot exceed
+ * the events' credits).
+ */
+export function allocateUncovered(credits: readonly Dec[], uncovered: Dec): Dec[] {
+  const total = credits.reduce((s, c) => s.plus(c), dec(0));
+  if (uncovered.isNegative() || uncovered.gt(total)) throw new RangeError(`uncovered credits ${uncovered.toFixed()} are not within 0 and the events' ${total.toFixed()}`);
+  let left = dec(uncovered);
+  const result = credits.map(() => dec(0));
+  for (let i = credits.length - 1; i >= 0 && left.gt(0); i--) {
+    const take = Dec.min(left, credits[i]!);
+    result[i] = take;
+    left = left.minus(take);
+  }
+  return result;
+}
+
+/**
+ * The units of an event an invoice bills for a meter it burned credits for:
+ * its uncovered share (uncovered / credits of its units, to 6 decimals, half
+ * up), none when it cost no credits. prisma/usage-aggregates.ts billableUnitsSql
+ * is this rule in SQL.
+ */
+export function billableUnits(units: Dec, credits: Dec, uncovered: Dec): Dec {
+  if (credits.isZero()) return dec(0);
+  return units.times(uncovered).div(credits).toDecimalPlaces(6, Dec.ROUND_HALF_UP);
 }
 
 /** Credits at the ledger's precision (6 decimals, half away from zero). */

@@ -118,10 +118,10 @@ describe('meterUsage and lateUsage', () => {
 
   it('measures a late group\'s period as it now stands against what it was billed; nothing billed counts as zero', () => {
     const group = { price: apiCalls, planPrices: [apiCalls], period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
-    const late = lateUsage(group, dec(1500), { quantity: dec(1000), amount: dec('82.00') }, []);
+    const late = lateUsage(group, { quantity: dec(1500), credited: dec(0) }, { quantity: dec(1000), amount: dec('82.00') }, []);
     expect(late).toMatchObject({ periodStart: group.period.start, periodEnd: group.period.end, lateEvents: 1 });
     expect([late.quantity, late.billedQuantity, late.billedAmount].map(String)).toEqual(['1500', '1000', '82']);
-    const never = lateUsage(group, dec(1500), undefined, []);
+    const never = lateUsage(group, { quantity: dec(1500), credited: dec(0) }, undefined, []);
     expect([never.billedQuantity, never.billedAmount].map(String)).toEqual(['0', '0']);
   });
 });
@@ -173,7 +173,7 @@ describe('groupLateEvents across a plan change', () => {
       ['m-calls', '2024-10-01', 'Basic', ['a']],
       ['m-seats', '2024-10-20', 'Pro', ['c']],
     ]);
-    const late = lateUsage(groups[1]!, dec(0), undefined, []);
+    const late = lateUsage(groups[1]!, { quantity: dec(0), credited: dec(0) }, undefined, []);
     expect(late).toMatchObject({ periodStart: at('2024-10-20T00:00:00Z'), periodEnd: at('2024-11-01T00:00:00Z'), planName: 'Pro' });
   });
 });
@@ -202,7 +202,7 @@ describe('draftInput', () => {
     const plans = periodPlans(sub, [change('2024-11-21T00:00:00Z', basic, pro)], november);
     const usage = [meterUsage(apiCalls, [apiCalls], dec(1500), [])];
     const group = { price: apiCalls, planPrices: [apiCalls], period: { start: at('2024-10-01T00:00:00Z'), end: november.start }, stretch: null, eventIds: ['late'] };
-    const late = [lateUsage(group, dec(1500), { quantity: dec(1000), amount: dec(82) }, [])];
+    const late = [lateUsage(group, { quantity: dec(1500), credited: dec(0) }, { quantity: dec(1000), amount: dec(82) }, [])];
     const draft = draftInvoice(draftInput(sub, november, plans, usage, late));
     expect(draft.lines.map((l) => [l.kind, l.amount.toFixed(2)])).toEqual([
       ['base_fee', '30.00'],
@@ -279,6 +279,6 @@ describe('meters with a dimension', () => {
       { meterId: 'm-tokens', dimensionValue: 'gpt-4o', amount: '2' },
     ];
     expect(groups.map((g) => billedOf(billed, g)?.amount)).toEqual(['1', '2']);
-    expect(lateUsage(groups[1]!, dec(5), undefined, [])).toMatchObject({ meterName: 'Tokens (model gpt-4o)', dimensionValue: 'gpt-4o' });
+    expect(lateUsage(groups[1]!, { quantity: dec(5), credited: dec(0) }, undefined, [])).toMatchObject({ meterName: 'Tokens (model gpt-4o)', dimensionValue: 'gpt-4o' });
   });
 });

@@ -123,8 +123,16 @@ export function periodPlans(subscription: SubscriptionRow, changes: readonly Pla
 }
 
 /** A price's usage line input: its meter's (or slice's) quantity (read in SQL, prisma/usage-aggregates.ts) priced by the stored row. */
-export function meterUsage(price: PriceRow, planPrices: readonly PriceRow[], quantity: Dec, snapshotIds: string[]): MeterUsage {
-  return { meterId: price.meter.id, meterName: slicedMeterName(price, planPrices), dimensionValue: price.dimensionValue, price: priceFromRow(price), quantity, snapshotIds };
+export function meterUsage(price: PriceRow, planPrices: readonly PriceRow[], quantity: Dec, snapshotIds: string[], credited?: Dec): MeterUsage {
+  return {
+    meterId: price.meter.id,
+    meterName: slicedMeterName(price, planPrices),
+    dimensionValue: price.dimensionValue,
+    price: priceFromRow(price),
+    quantity,
+    ...(credited && !credited.isZero() ? { credited } : {}),
+    snapshotIds,
+  };
 }
 
 /** A stretch of a period priced by one plan (billing/usage-segments.ts). */
@@ -219,9 +227,9 @@ export const lateMeter = (group: LateGroup): MeterRef => pricedMeter(group.price
  */
 export function lateUsage(
   group: LateGroup,
-  /** the meter's quantity over the stretch's events as they now stand (billable: not forgiven) */
-  quantity: Dec,
-  billed: { quantity: Amount | null; amount: Amount | null } | undefined,
+  /** the meter's usage over the stretch's events as they now stand (billable: not forgiven), and of it what prepaid credits covered */
+  usage: { quantity: Dec; credited: Dec },
+  billed: { quantity: Amount | null; amount: Amount | null; creditedQuantity?: Amount | null } | undefined,
   snapshotIds: string[],
 ): LateUsage {
   return {
@@ -232,8 +240,10 @@ export function lateUsage(
     periodStart: group.stretch?.start ?? group.period.start,
     periodEnd: group.stretch?.end ?? group.period.end,
     ...(group.stretch ? { planName: group.stretch.planName } : {}),
-    quantity,
+    quantity: usage.quantity.minus(usage.credited),
+    ...(usage.credited.isZero() ? {} : { credited: usage.credited }),
     billedQuantity: dec(billed?.quantity ?? 0),
+    ...(billed?.creditedQuantity ? { billedCredited: dec(billed.creditedQuantity) } : {}),
     billedAmount: dec(billed?.amount ?? 0),
     lateEvents: group.eventIds.length,
     snapshotIds,

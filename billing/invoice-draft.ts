@@ -20,6 +20,10 @@ import { DomainError } from './domain-error';
  * Late usage: events that arrived after an earlier period closed are billed
  * here as the difference between what that period's usage costs now and what
  * it was billed.
+ * Prepaid credits: the units of a meter that credits covered (the events
+ * burned them, billing/credit-burn.ts) are not billed again. A usage line
+ * prices what credits left uncovered (the overage) and says how much they
+ * covered; a late-usage line likewise, against what was billed net before.
  */
 
 export type DraftLineKind = 'base_fee' | 'proration_credit' | 'proration_charge' | 'usage' | 'late_usage' | 'adjustment';
@@ -43,7 +47,10 @@ export interface MeterUsage {
   /** the dimension value its price is for (null: the whole meter, or the default slice) */
   dimensionValue: string | null;
   price: PriceModel;
+  /** what was used (the snapshots' sum) */
   quantity: Dec;
+  /** of it, the units prepaid credits covered: the line bills quantity less this */
+  credited?: Dec;
   snapshotIds: string[];
   /** the stretch of the period this usage falls in, when a plan change split it (billing/usage-segments.ts) */
   segment?: { start: Date; end: Date; planName: string };
@@ -59,10 +66,13 @@ export interface LateUsage {
   periodEnd: Date;
   /** the plan of that stretch, when a plan change split the period */
   planName?: string;
-  /** that period's quantity including the late events */
+  /** that period's quantity including the late events, less what prepaid credits covered */
   quantity: Dec;
-  /** what that period was billed for this meter so far (sum of its usage and late lines) */
+  /** the units prepaid credits covered in that period, the late events' included */
+  credited?: Dec;
+  /** what that period was billed for this meter so far (sum of its usage and late lines), and what credits covered on them */
   billedQuantity: Dec;
+  billedCredited?: Dec;
   billedAmount: Dec;
   lateEvents: number;
   snapshotIds: string[];
@@ -91,7 +101,10 @@ export interface DraftLine {
   meterId: string | null;
   /** usage of one dimension value of the meter (null: of the whole meter, or of its default slice) */
   dimensionValue: string | null;
+  /** what the line bills (for usage: net of what prepaid credits covered) */
   quantity: Dec | null;
+  /** the units prepaid credits covered, not billed (null: none) */
+  creditedQuantity: Dec | null;
   includedUnits: Dec | null;
   /** rounded to the currency's minor unit, on its own */
   amount: Dec;
@@ -119,6 +132,7 @@ function baseFeeLines(input: DraftInput): DraftLine[] {
     meterId: null,
     dimensionValue: null,
     quantity: null,
+    creditedQuantity: null,
     includedUnits: null,
     amount,
     tiers: [],
@@ -160,15 +174,28 @@ function priceMeter(meterName: string, price: PriceModel, quantity: Dec, currenc
   }
 }
 
+/** Covered units as a line keeps them: none is null. */
+const creditedOrNull = (credited: Dec | undefined): Dec | null => (credited && !credited.isZero() ? credited : null);
+
+/** What a usage description adds when credits covered part of it. */
+function creditsNote(used: Dec, credited: Dec | null): string {
+  if (!credited) return '';
+  return credited.eq(used) ? ` (${used.toFixed()} used, all covered by prepaid credits)` : ` (${used.toFixed()} used, ${credited.toFixed()} covered by prepaid credits)`;
+}
+
 function usageLine(input: DraftInput, usage: MeterUsage): DraftLine {
-  const priced = priceMeter(usage.meterName, usage.price, usage.quantity, input.currency);
+  const credited = creditedOrNull(usage.credited);
+  const billed = credited ? usage.quantity.minus(credited) : usage.quantity;
+  const priced = priceMeter(usage.meterName, usage.price, billed, input.currency);
   const { segment } = usage;
+  const what = segment ? `${usage.meterName}: usage on ${segment.planName}, ${formatDay(segment.start)} – ${formatDay(segment.end)}` : `${usage.meterName}: usage`;
   return {
     kind: 'usage',
-    description: segment ? `${usage.meterName}: usage on ${segment.planName}, ${formatDay(segment.start)} – ${formatDay(segment.end)}` : `${usage.meterName}: usage`,
+    description: `${what}${creditsNote(usage.quantity, credited)}`,
     meterId: usage.meterId,
     dimensionValue: usage.dimensionValue,
-    quantity: usage.quantity,
+    quantity: billed,
+    creditedQuantity: credited,
     includedUnits: usage.price.includedUnits ?? dec(0),
     amount: roundMoney(priced.amount, input.currency),
     tiers: priced.tiers,
@@ -181,12 +208,15 @@ function usageLine(input: DraftInput, usage: MeterUsage): DraftLine {
 function lateLine(input: DraftInput, late: LateUsage): DraftLine {
   const priced = priceMeter(late.meterName, late.price, late.quantity, input.currency);
   const events = late.lateEvents === 1 ? '1 event' : `${late.lateEvents} events`;
+  const credited = creditedOrNull((late.credited ?? dec(0)).minus(late.billedCredited ?? dec(0)));
+  const covered = credited ? `; prepaid credits covered ${credited.toFixed()} more` : '';
   return {
     kind: 'late_usage',
-    description: `${late.meterName}: adjustment for ${formatDay(late.periodStart)} – ${formatDay(late.periodEnd)}${late.planName ? ` on ${late.planName}` : ''}, ${events} received after that period closed`,
+    description: `${late.meterName}: adjustment for ${formatDay(late.periodStart)} – ${formatDay(late.periodEnd)}${late.planName ? ` on ${late.planName}` : ''}, ${events} received after that period closed${covered}`,
     meterId: late.meterId,
     dimensionValue: late.dimensionValue,
     quantity: late.quantity.minus(late.billedQuantity),
+    creditedQuantity: credited,
     includedUnits: late.price.includedUnits ?? dec(0),
     amount: roundMoney(priced.amount.minus(late.billedAmount), input.currency),
     tiers: priced.tiers,

@@ -154,13 +154,13 @@ export interface BilledUsage {
  */
 export async function readBilledUsage(db: RawDb, q: { organizationId: string; subscriptionId: string; periodStart: Date }): Promise<BilledUsage[]> {
   // lines of the period, or of its stretch when a plan change split it (both start where it starts)
-  const rows = await db.$queryRaw<{ meter_id: string | null; dimension_value: string | null; amount: string | null; quantity: string | null }[]>`
-    SELECT l.meter_id, l.dimension_value, sum(l.amount)::text AS amount, sum(l.quantity)::text AS quantity
+  const rows = await db.$queryRaw<{ meter_id: string | null; dimension_value: string | null; amount: string | null; quantity: string | null; credited: string | null }[]>`
+    SELECT l.meter_id, l.dimension_value, sum(l.amount)::text AS amount, sum(l.quantity)::text AS quantity, sum(l.credited_quantity)::text AS credited
     FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
     WHERE l.organization_id = ${q.organizationId}::uuid AND l.period_start = ${q.periodStart} AND l.kind IN ('usage', 'late_usage')
       AND i.subscription_id = ${q.subscriptionId}::uuid AND ${billedInvoiceSql('i')}
     GROUP BY l.meter_id, l.dimension_value`;
-  return rows.map((r) => ({ meterId: r.meter_id, dimensionValue: r.dimension_value, _sum: { amount: decimalOrNull(r.amount), quantity: decimalOrNull(r.quantity) } }));
+  return rows.map((r) => ({ meterId: r.meter_id, dimensionValue: r.dimension_value, _sum: { amount: decimalOrNull(r.amount), quantity: decimalOrNull(r.quantity), creditedQuantity: decimalOrNull(r.credited) } }));
 }
 
 /** The invoice a period already has (a repeated close), as the close reports it. */

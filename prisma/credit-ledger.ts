@@ -220,13 +220,33 @@ export async function burnCredits(db: RawDb, b: BurnRequest & { organizationId: 
  * and one of their entries. Burns of one wallet plan one after the other.
  * Results by key.
  */
-export async function burnCreditsMany(db: RawDb, q: { organizationId: string; createdBy: string; now: Date; burns: readonly BurnRequest[] }): Promise<Map<string, BurnResult>> {
+export async function burnCreditsMany(db: RawDb, q: BurnsRequest): Promise<Map<string, BurnResult>> {
+  const prepared = await prepareBurns(db, q);
+  await prepared.write();
+  return prepared.results;
+}
+
+export interface BurnsRequest {
+  organizationId: string;
+  createdBy: string;
+  now: Date;
+  burns: readonly BurnRequest[];
+}
+
+/**
+ * burnCreditsMany in two halves, so the caller learns each burn's uncovered
+ * credits before anything is written (the ingest batch writes them onto its
+ * events in rating's own UPDATE): locks the wallets and plans the burns;
+ * `write` then inserts them, in the same database transaction.
+ */
+export async function prepareBurns(db: RawDb, q: BurnsRequest): Promise<{ results: Map<string, BurnResult>; write: () => Promise<void> }> {
   const results = new Map<string, BurnResult>();
-  if (q.burns.length === 0) return results;
+  const nothing = { results, write: async () => {} };
+  if (q.burns.length === 0) return nothing;
   await lockWallets(db, q.burns.map((b) => b.walletId));
   for (const [key, done] of await readTransactions(db, q.organizationId, q.burns.map((b) => b.key))) results.set(key, { ...done, burned: false });
   const todo = q.burns.filter((b) => !results.has(b.key));
-  if (todo.length === 0) return results;
+  if (todo.length === 0) return nothing;
   const grantsOf = await readWalletsGrants(db, [...new Set(todo.map((b) => b.walletId))]);
   const planned = todo.map((b) => {
     const grants = grantsOf.get(b.walletId)!;
@@ -238,17 +258,19 @@ export async function burnCreditsMany(db: RawDb, q: { organizationId: string; cr
     });
     return { burn: b, plan, postings, transactionId: randomUUID() };
   });
-  await db.$executeRaw`
-    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, batch_id, created_by)
-    SELECT id, ${q.organizationId}::uuid, wallet_id, 'burn', key, credits, uncovered, event_id, batch_id, ${q.createdBy}
-    FROM unnest(${planned.map((p) => p.transactionId)}::uuid[], ${planned.map((p) => p.burn.walletId)}::uuid[], ${planned.map((p) => p.burn.key)}::text[],
-                ${planned.map((p) => toPlainString(p.burn.credits))}::numeric[], ${planned.map((p) => toPlainString(p.plan.uncovered))}::numeric[],
-                ${planned.map((p) => p.burn.eventId ?? null)}::uuid[], ${planned.map((p) => p.burn.batchId ?? null)}::uuid[])
-         AS n(id, wallet_id, key, credits, uncovered, event_id, batch_id)`;
-  const postings = planned.flatMap((p) => p.postings.map((posting, i) => ({ ...posting, transactionId: p.transactionId, walletId: p.burn.walletId, position: i + 1 })));
-  await insertEntries(db, { organizationId: q.organizationId, debit: 'grant', credit: 'usage', postings });
   for (const p of planned) results.set(p.burn.key, { transactionId: p.transactionId, draws: p.plan.draws, uncovered: p.plan.uncovered, burned: true });
-  return results;
+  const write = async () => {
+    await db.$executeRaw`
+      INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, batch_id, created_by)
+      SELECT id, ${q.organizationId}::uuid, wallet_id, 'burn', key, credits, uncovered, event_id, batch_id, ${q.createdBy}
+      FROM unnest(${planned.map((p) => p.transactionId)}::uuid[], ${planned.map((p) => p.burn.walletId)}::uuid[], ${planned.map((p) => p.burn.key)}::text[],
+                  ${planned.map((p) => toPlainString(p.burn.credits))}::numeric[], ${planned.map((p) => toPlainString(p.plan.uncovered))}::numeric[],
+                  ${planned.map((p) => p.burn.eventId ?? null)}::uuid[], ${planned.map((p) => p.burn.batchId ?? null)}::uuid[])
+           AS n(id, wallet_id, key, credits, uncovered, event_id, batch_id)`;
+    const postings = planned.flatMap((p) => p.postings.map((posting, i) => ({ ...posting, transactionId: p.transactionId, walletId: p.burn.walletId, position: i + 1 })));
+    await insertEntries(db, { organizationId: q.organizationId, debit: 'grant', credit: 'usage', postings });
+  };
+  return { results, write };
 }
 
 /** Transactions written before under these keys, with their draws, by key. */
@@ -317,4 +339,25 @@ export async function readLedgerEntries(db: RawDb, q: { walletId: string; after?
     FROM credit_ledger_entries x JOIN credit_transactions t ON t.id = x.transaction_id
     WHERE x.wallet_id = ${q.walletId}::uuid ${after} ${kind} ${grant}
     ORDER BY x.created_at, x.transaction_id, x.position LIMIT ${q.limit}`;
+}
+
+/**
+ * A wallet customer's events stored before `before` that no ingest batch has
+ * processed yet: they have not burned their credits, so a close that billed
+ * them now would bill in full what credits may cover a moment later. Read
+ * from the organization's open requests and batches (few, bounded by the
+ * ingest backlog's limit), not the customer's history. 0 for a customer
+ * without a wallet.
+ */
+export async function eventsAwaitingBurn(db: RawDb, q: { organizationId: string; customerId: string; customerExternalId: string; before: Date }): Promise<number> {
+  const [row] = await db.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM usage_events e
+    WHERE EXISTS (SELECT 1 FROM credit_wallets w WHERE w.customer_id = ${q.customerId}::uuid)
+      AND e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
+      AND e.status <> 'rated' AND e."timestamp" < ${q.before}
+      AND e.batch_id IN (
+        SELECT b.id FROM ingest_batches b WHERE b.organization_id = ${q.organizationId}::uuid AND b.processing_batch_id IS NULL AND b.accepted > 0
+        UNION ALL
+        SELECT unnest(p.request_ids) FROM processing_batches p WHERE p.organization_id = ${q.organizationId}::uuid AND p.status <> 'processed')`;
+  return row!.n;
 }

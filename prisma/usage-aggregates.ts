@@ -76,6 +76,30 @@ export function quantitySql(meter: Meter, filter: Prisma.Sql = TRUE): Prisma.Sql
   }
 }
 
+/** A sum or count meter's units of event `e`: its quantity, or one. */
+const unitsSql = (meter: Meter): Prisma.Sql => (meter.aggregation === 'count' ? Prisma.sql`1` : Prisma.sql`e.quantity`);
+
+/** Only sum and count meters burn prepaid credits (billing/credit-burn.ts): the others' usage is never net of credits. */
+const burnsCredits = (meter: Meter): boolean => meter.aggregation === 'sum' || meter.aggregation === 'count';
+
+/**
+ * SQL for the units of the meter prepaid credits covered over the rows matching `filter`, as text: for each event
+ * that burned credits for this meter, its units less the share of them its wallet could not cover
+ * (billing/credit-burn.ts billableUnits, rule for rule). 0 for a meter that cannot burn credits.
+ */
+export function creditedSql(meter: Meter & { id: string }, filter: Prisma.Sql = TRUE): Prisma.Sql {
+  if (!burnsCredits(meter)) return Prisma.sql`'0'::text`;
+  const units = unitsSql(meter);
+  return Prisma.sql`COALESCE(sum(${units} - CASE WHEN e.credits > 0 THEN round(${units} * e.credits_uncovered / e.credits, 6) ELSE 0 END)
+    FILTER (WHERE ${filter} AND ${meter.id}::uuid = ANY(e.credit_meter_ids)), 0)::text`;
+}
+
+/** SQL for the meter's quantity an invoice bills over the rows matching `filter`, as text: its quantity less what prepaid credits covered. */
+export function billableQuantitySql(meter: Meter & { id: string }, filter: Prisma.Sql = TRUE): Prisma.Sql {
+  if (!burnsCredits(meter)) return quantitySql(meter, filter);
+  return Prisma.sql`(${quantitySql(meter, filter)}::numeric - ${creditedSql(meter, filter)}::numeric)::text`;
+}
+
 /** The quantity from a `quantitySql` column. */
 export function quantityOf(meter: Meter, raw: string | null): Dec {
   if (meter.aggregation === 'latest') return parseNewest(raw)?.quantity ?? dec(0);
@@ -86,6 +110,7 @@ interface DayRow {
   day: Date;
   dimension_value: string | null;
   quantity: string | null;
+  credited: string;
   event_count: number;
   cost: string;
   revenue: string;
@@ -98,6 +123,8 @@ export interface UsageAggregate {
   days: DayReading[];
   /** the meter's quantity over every matching event */
   quantity: Dec;
+  /** of it, the units prepaid credits covered (what an invoice bills is quantity less this) */
+  credited: Dec;
   events: number;
 }
 
@@ -108,12 +135,12 @@ export interface UsageAggregate {
  * One GROUP BY statement; `unique_count` needs a second (a value seen on two
  * days counts once in the total).
  */
-export async function aggregateUsage(db: RawDb, meter: Meter & { dimension?: string; slice?: DimensionSlice }, scope: UsageScope): Promise<UsageAggregate> {
+export async function aggregateUsage(db: RawDb, meter: Meter & { id: string; dimension?: string; slice?: DimensionSlice }, scope: UsageScope): Promise<UsageAggregate> {
   const where = Prisma.sql`${scopeSql(scope)} AND ${sliceSql(meter.slice)}`;
   const value = meter.dimension ? Prisma.sql`COALESCE(e.properties ->> ${meter.dimension}, '')` : Prisma.sql`NULL::text`;
   const rows = await db.$queryRaw<DayRow[]>`
     SELECT (date_trunc('day', e."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day, ${value} AS dimension_value,
-           ${meter.aggregation === 'latest' ? Prisma.sql`NULL::text` : quantitySql(meter)} AS quantity,
+           ${meter.aggregation === 'latest' ? Prisma.sql`NULL::text` : quantitySql(meter)} AS quantity, ${creditedSql(meter)} AS credited,
            count(*)::int AS event_count, COALESCE(sum(e.cost), 0)::text AS cost, COALESCE(sum(e.revenue), 0)::text AS revenue,
            max(e."timestamp") AS newest_at, ${NEWEST}::text AS newest
     FROM usage_events e WHERE ${where}
@@ -132,10 +159,11 @@ export async function aggregateUsage(db: RawDb, meter: Meter & { dimension?: str
     };
   });
   const events = days.reduce((n, d) => n + d.eventCount, 0);
+  const credited = rows.reduce((sum, r) => sum.plus(dec(r.credited)), dec(0));
   if (meter.aggregation !== 'unique_count') {
-    return { days, events, quantity: combineDaily(meter, days.map((d) => ({ day: d.day.toISOString(), quantity: d.quantity, newestAt: d.newestAt, newestId: d.newestId }))) };
+    return { days, events, credited, quantity: combineDaily(meter, days.map((d) => ({ day: d.day.toISOString(), quantity: d.quantity, newestAt: d.newestAt, newestId: d.newestId }))) };
   }
-  if (days.length <= 1) return { days, events, quantity: days[0]?.quantity ?? dec(0) };
+  if (days.length <= 1) return { days, events, credited, quantity: days[0]?.quantity ?? dec(0) };
   const [total] = await db.$queryRaw<{ quantity: string }[]>`SELECT ${quantitySql(meter)} AS quantity FROM usage_events e WHERE ${where}`;
-  return { days, events, quantity: dec(total!.quantity) };
+  return { days, events, credited, quantity: dec(total!.quantity) };
 }

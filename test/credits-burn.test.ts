@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
-import { burnBatchCredits, loadBurnRates } from '../activities/ingest-steps';
+import { loadBurnRates, planBatchBurn } from '../activities/ingest-steps';
 import { dec } from '../billing/decimal';
 import { inTransaction } from '../prisma/pg';
 import { startTestApi, type TestApi } from './api-test-app';
@@ -116,6 +116,16 @@ describe('burning as usage is rated', () => {
     expect(burn!.uncovered.toFixed()).toBe('0');
     expect(burn!.entries.map((e) => [e.debit, e.credit, e.amount.toFixed()])).toEqual([['grant', 'usage', '16.5']]);
     expect(await testPrisma().creditWallet.count({ where: { customer: { externalId: noWallet } } })).toBe(0);
+    // Each event keeps what it burned and for which meters (written by rating's own UPDATE): the trail from the
+    // ledger's burn to the events, and what a close bills net of credits. The no-wallet event burned nothing.
+    const meters = Object.fromEntries((await testPrisma().meter.findMany({ where: { organizationId: org.organizationId } })).map((m) => [m.id, m.key]));
+    const events = await testPrisma().usageEvent.findMany({ where: { organizationId: org.organizationId, batchId: first.requestId }, orderBy: { timestamp: 'asc' } });
+    expect(events.map((e) => [e.customerExternalId, e.quantity.toFixed(), e.credits?.toFixed() ?? null, e.creditsUncovered?.toFixed() ?? null, e.creditMeterIds.map((id) => meters[id]).sort()]).sort()).toEqual([
+      [noWallet, '50000', null, null, []],
+      [walletOwner, '1000', '2.5', '0', ['calls', 'tokens']],
+      [walletOwner, '2000', '10.5', '0', ['calls', 'tokens']],
+      [walletOwner, '3000', '3.5', '0', ['calls', 'tokens']],
+    ]);
   });
 
   test('the same batch burns once: its step run again, or its workflow reset by ops', async () => {
@@ -124,9 +134,11 @@ describe('burning as usage is rated', () => {
     const again = await inTransaction(testPool(), async (db) => {
       const { rates } = (await loadBurnRates(db, org.organizationId))!;
       const ctx = { batchId: first.batchId, organizationId: org.organizationId, actor: { type: 'system' as const, id: 'test' }, requestIds: [first.requestId] };
-      return burnBatchCredits(db, ctx, rates, [{ customerId: owner.id, eventType: 'llm_call', quantity: dec(2000), timestamp: new Date(), dimensions: { model: 'gpt-4o' } }]);
+      const plan = await planBatchBurn(db, ctx, rates, [{ id: randomUUID(), customerId: owner.id, eventType: 'llm_call', quantity: dec(2000), timestamp: new Date(), dimensions: { model: 'gpt-4o' } }]);
+      await plan.write();
+      return plan.walletsBurned;
     });
-    expect(again).toEqual({ walletsBurned: 0 });
+    expect(again).toBe(0);
 
     const handle = worker.client.workflow.getHandle(`ingest:${first.batchId}`);
     const history = await handle.fetchHistory();
@@ -151,6 +163,8 @@ describe('burning as usage is rated', () => {
     expect((await wallet()).balance).toBe('0');
     const entries = await get(`/customers/${walletOwner}/wallet/entries?kind=burn`);
     expect(entries.body.data.map((e: { amount: string }) => e.amount)).toEqual(['16.5', '83.5']);
+    const [event] = await testPrisma().usageEvent.findMany({ where: { organizationId: org.organizationId, batchId: batch.requestId } });
+    expect([event!.credits?.toFixed(), event!.creditsUncovered?.toFixed()]).toEqual(['200.5', '117']);
   });
 });
 

@@ -1,4 +1,6 @@
-import { dec } from '../billing/decimal';
+import { randomUUID } from 'node:crypto';
+import { billableUnits } from '../billing/credit-burn';
+import { dec, type Dec } from '../billing/decimal';
 import { inSlice, type DimensionSlice } from '../billing/dimension-slices';
 import { aggregate, type Meter, type MeterAggregation } from '../billing/meter-aggregation';
 import { readingsByDay, type RatedEvent } from '../billing/usage-readings';
@@ -12,7 +14,9 @@ import { insertBatch } from './harness/insert-batch';
  * PostgreSQL (prisma/usage-aggregates.ts). billing/meter-aggregation.ts and
  * billing/usage-readings.ts state the rules; this checks the SQL against them
  * on awkward data: ties on timestamp, six-decimal quantities, property values
- * of every JSON type (null and missing count as absent), events without cost.
+ * of every JSON type (null and missing count as absent), events without cost,
+ * and events that burned prepaid credits (for this meter or another, covered
+ * in full, in part, or not at all) against billing/credit-burn.ts billableUnits.
  */
 
 const CUSTOMER = 'agg-customer';
@@ -31,6 +35,9 @@ const USERS: unknown[] = ['ann', 'bob', 1, 2.5, true, false, { team: 'x' }, ['a'
 
 let organizationId: string;
 let events: RatedEvent[];
+const METER_ID = randomUUID();
+/** what each event burned, by id (absent: nothing) */
+const burnedOf = new Map<string, { credits: Dec; uncovered: Dec; meterIds: string[] }>();
 
 beforeAll(async () => {
   ({ organizationId } = await createTestOrganization('agg'));
@@ -42,7 +49,13 @@ beforeAll(async () => {
     const user = USERS[Math.floor(next() * USERS.length)];
     const cost = next() < 0.2 ? null : (next() / 1000).toFixed(12);
     const revenue = next() < 0.2 ? null : (next() * 10).toFixed(6);
-    return { at, quantity, user, cost, revenue };
+    // Four in ten burned credits (some for another meter only; some at a rate of none); of those, a third in part, a third not at all.
+    const burns = next() < 0.4;
+    const credits = next() < 0.1 ? '0' : (Math.floor(next() * 5_000_000) / 1_000_000).toFixed(6);
+    const share = next();
+    const uncovered = share < 0.33 ? '0' : share < 0.66 ? credits : (Number(credits) * next()).toFixed(6);
+    const meterIds = next() < 0.2 ? [randomUUID()] : [METER_ID];
+    return { at, quantity, user, cost, revenue, burn: burns ? { credits, uncovered, meterIds } : null };
   });
   const batch = await insertBatch(
     testPrisma(),
@@ -52,7 +65,9 @@ beforeAll(async () => {
   for (const [i, id] of batch.eventIds.entries()) {
     const p = planned[i]!;
     const properties = p.user === undefined ? {} : { user: p.user };
-    await testPrisma().$executeRaw`UPDATE usage_events SET properties = ${JSON.stringify(properties)}::jsonb, cost = ${p.cost}::numeric, revenue = ${p.revenue}::numeric WHERE id = ${id}::uuid`;
+    await testPrisma().$executeRaw`UPDATE usage_events SET properties = ${JSON.stringify(properties)}::jsonb, cost = ${p.cost}::numeric, revenue = ${p.revenue}::numeric,
+      credits = ${p.burn?.credits ?? null}::numeric, credits_uncovered = ${p.burn?.uncovered ?? null}::numeric, credit_meter_ids = ${p.burn?.meterIds ?? []}::uuid[] WHERE id = ${id}::uuid`;
+    if (p.burn) burnedOf.set(id, { credits: dec(p.burn.credits), uncovered: dec(p.burn.uncovered), meterIds: p.burn.meterIds });
   }
   const rows = await testPrisma().usageEvent.findMany({ where: { organizationId } });
   events = rows.map((r) => ({
@@ -69,7 +84,23 @@ afterAll(async () => {
   await closeTestPrisma();
 });
 
-const METERS: Meter[] = [...(['sum', 'count', 'max', 'latest'] as MeterAggregation[]).map((aggregation): Meter => ({ aggregation })), { aggregation: 'unique_count', property: 'user' }];
+const METERS: (Meter & { id: string })[] = [
+  ...(['sum', 'count', 'max', 'latest'] as MeterAggregation[]).map((aggregation) => ({ id: METER_ID, aggregation })),
+  { id: METER_ID, aggregation: 'unique_count', property: 'user' },
+];
+
+/** The units prepaid credits covered (billing/credit-burn.ts): only sum and count meters burn. */
+function credited(meter: Meter, subset: readonly RatedEvent[]): string {
+  if (meter.aggregation !== 'sum' && meter.aggregation !== 'count') return '0';
+  return subset
+    .reduce((total, e) => {
+      const b = burnedOf.get(e.id);
+      if (!b || !b.meterIds.includes(METER_ID)) return total;
+      const units = meter.aggregation === 'count' ? dec(1) : e.quantity;
+      return total.plus(units.minus(billableUnits(units, b.credits, b.uncovered)));
+    }, dec(0))
+    .toFixed();
+}
 const plain = (r: ReturnType<typeof readingsByDay>[number]) => ({
   day: r.day.toISOString(),
   quantity: r.quantity.toFixed(),
@@ -88,6 +119,8 @@ describe.each(METERS)('a $aggregation meter aggregated in PostgreSQL', (meter) =
     expect(sql.days.map(plain)).toEqual(readingsByDay(meter, events).map(plain));
     expect(sql.quantity.toFixed()).toBe(aggregate(meter, events).toFixed());
     expect(sql.events).toBe(events.length);
+    expect(sql.credited.toFixed()).toBe(credited(meter, events));
+    if (meter.aggregation === 'sum' || meter.aggregation === 'count') expect(sql.credited.gt(0)).toBe(true);
   });
 
   it('agrees over two ranges and a filter too', async () => {
@@ -100,6 +133,7 @@ describe.each(METERS)('a $aggregation meter aggregated in PostgreSQL', (meter) =
     const sql = await aggregateUsage(testPrisma(), meter, { organizationId, customerExternalId: CUSTOMER, eventType: 'agg.call', ranges, where: Prisma.sql`e.cost IS NOT NULL` });
     expect(sql.days.map(plain)).toEqual(readingsByDay(meter, inRanges).map(plain));
     expect(sql.quantity.toFixed()).toBe(aggregate(meter, inRanges).toFixed());
+    expect(sql.credited.toFixed()).toBe(credited(meter, inRanges));
   });
 });
 

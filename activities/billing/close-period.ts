@@ -24,6 +24,7 @@ import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '.
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
 import { deciderActor, insertAuditRows, type AuditEntry } from '../../prisma/audit';
+import { eventsAwaitingBurn } from '../../prisma/credit-ledger';
 import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import {
   latePricing,
@@ -133,7 +134,7 @@ async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: rea
     const snapshotIds = [...new Set(usage.days.map((d) => snapshotOf.get(readingKey(price.meter.id, d))!))];
     // One stretch (no plan change in the period): the line covers the period, as it always has.
     const stretch = segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {};
-    return { lineId, ...meterUsage(price, segment.prices, usage.quantity, snapshotIds), ...stretch };
+    return { lineId, ...meterUsage(price, segment.prices, usage.quantity, snapshotIds, usage.credited), ...stretch };
   });
   const claims = lines.flatMap(({ lineId, meter, parts }) =>
     parts.map((p) => ({ invoiceLineId: lineId, customerExternalId: sub.customer.externalId, meterId: meter.id, eventType: meter.eventType, start: p.start, end: p.end, slice: meter.slice })),
@@ -184,8 +185,8 @@ async function claimLateUsage(
     const snapshotIds = ids.filter((_, i) => inSlice(meter.slice, days[i]!.dimensionValue ?? null));
     const stretch = g.stretch ?? g.period;
     const billed = billedOf(await readBilledUsage(tx, { organizationId: sub.organizationId, subscriptionId: sub.id, periodStart: stretch.start }), g);
-    const { quantity } = await aggregateUsage(tx, meter, { ...billable, ranges: [stretch] });
-    result.lines.push({ lineId, ...lateUsage(g, quantity, billed?._sum, snapshotIds) });
+    const now = await aggregateUsage(tx, meter, { ...billable, ranges: [stretch] });
+    result.lines.push({ lineId, ...lateUsage(g, now, billed?._sum, snapshotIds) });
   }
   return result;
 }
@@ -200,6 +201,7 @@ function lineRow(line: DraftLine, position: number, id: string) {
     meter_id: line.meterId,
     dimension_value: line.dimensionValue,
     quantity: line.quantity === null ? null : toPlainString(line.quantity),
+    credited_quantity: line.creditedQuantity === null ? null : toPlainString(line.creditedQuantity),
     included_units: line.includedUnits === null ? null : toPlainString(line.includedUnits),
     amount: toPlainString(line.amount),
     tiers: line.tiers.map((t) => ({
@@ -220,9 +222,9 @@ function lineRow(line: DraftLine, position: number, id: string) {
 async function insertLines(db: Queryable, organizationId: string, invoiceId: string, lines: ReturnType<typeof lineRow>[]): Promise<void> {
   await db.query({
     name: 'close-insert-lines',
-    text: `INSERT INTO invoice_lines (id, organization_id, invoice_id, position, kind, description, meter_id, dimension_value, quantity, included_units, amount, tiers, period_start, period_end, snapshot_ids)
-           SELECT l.id, $1, $2, l.position, l.kind, l.description, l.meter_id, l.dimension_value, l.quantity, l.included_units, l.amount, l.tiers, l.period_start, l.period_end, l.snapshot_ids
-           FROM jsonb_to_recordset($3::jsonb) AS l(id uuid, position int, kind invoice_line_kind, description text, meter_id uuid, dimension_value text, quantity numeric, included_units numeric,
+    text: `INSERT INTO invoice_lines (id, organization_id, invoice_id, position, kind, description, meter_id, dimension_value, quantity, credited_quantity, included_units, amount, tiers, period_start, period_end, snapshot_ids)
+           SELECT l.id, $1, $2, l.position, l.kind, l.description, l.meter_id, l.dimension_value, l.quantity, l.credited_quantity, l.included_units, l.amount, l.tiers, l.period_start, l.period_end, l.snapshot_ids
+           FROM jsonb_to_recordset($3::jsonb) AS l(id uuid, position int, kind invoice_line_kind, description text, meter_id uuid, dimension_value text, quantity numeric, credited_quantity numeric, included_units numeric,
                                                    amount numeric, tiers jsonb, period_start timestamptz, period_end timestamptz, snapshot_ids uuid[])`,
     values: [organizationId, invoiceId, JSON.stringify(lines)],
   });
@@ -315,6 +317,15 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
         const revision = existing ? existing.revision + 1 : 1;
         // Concurrent closes of this customer's usage conflict here; the later one is retried and sees the other's claims.
         await lockCustomerUsage(tx, sub.organizationId, sub.customerId);
+        // A wallet customer's usage is billed net of the credits it burned: wait (the activity is retried) until
+        // ingest has processed its events of the period, or of earlier ones, so none is billed in full and then burned.
+        const awaiting = await eventsAwaitingBurn(tx, { organizationId: sub.organizationId, customerId: sub.customerId, customerExternalId: sub.customer.externalId, before: end });
+        if (awaiting > 0) {
+          throw ApplicationFailure.retryable(
+            `customer ${sub.customer.externalId} has a credit wallet and ${awaiting} events before ${end.toISOString()} that ingest has not processed yet (they have not burned their credits); the close waits for them`,
+            'EventsAwaitingBurn',
+          );
+        }
         const redraftOf = existing && input.redraft ? existing : null;
         const supersede = (by: string) => tx.$executeRaw`UPDATE invoices SET superseded_by_id = ${by}::uuid, updated_at = now() WHERE id = ${redraftOf!.id}::uuid`;
         // A re-draft: the replaced revision bills nothing from here on, so what late usage reads as billed leaves it

@@ -19,7 +19,7 @@ import { BILLED_INVOICE } from '../../prisma/billed-invoices';
 import type { Db } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { tokenRateOf } from '../../prisma/vendor-rates';
-import { quantityOf, quantitySql, sliceSql } from '../../prisma/usage-aggregates';
+import { billableQuantitySql, quantityOf, quantitySql, sliceSql } from '../../prisma/usage-aggregates';
 import { billedByLines, coveredByClaim, heldFor, meterRef } from '../../prisma/usage-claims';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
@@ -69,6 +69,9 @@ interface EventCounts {
 const NO_EVENTS: EventCounts = { events: 0, lateEvents: 0, unlinkedEvents: 0 };
 
 interface StretchUsage {
+  /** what was used, prepaid credits or not (what the app's own reports count) */
+  usedQuantity: Dec;
+  /** what an invoice would bill: used less what prepaid credits covered */
   totalQuantity: Dec;
   /** over events some invoice line bills */
   billedQuantity: Dec;
@@ -82,8 +85,9 @@ interface StretchUsage {
 /**
  * One customer's usage of a meter in a stretch as PostgreSQL aggregates it
  * (prisma/usage-aggregates.ts): in all, billed by any line, billed by
- * `lineIds`; with the counts a finding's confidence rests on. One statement,
- * no event rows in Node.
+ * `lineIds`, each net of what prepaid credits covered (an invoice never
+ * bills that); with the counts a finding's confidence rests on. One
+ * statement, no event rows in Node.
  */
 async function stretchUsage(
   db: Db,
@@ -94,11 +98,11 @@ async function stretchUsage(
   const claimed = Prisma.sql`e.claimed`;
   const counts = (subset: Prisma.Sql) => Prisma.sql`
     count(*) FILTER (WHERE ${subset})::int, count(*) FILTER (WHERE ${subset} AND e.received_at > ${q.closedAt})::int, count(*) FILTER (WHERE ${subset} AND e.customer_id IS NULL)::int`;
-  const [row] = await db.$queryRaw<{ total: string | null; billed: string | null; claimed: string | null; counts: number[] }[]>`
-    SELECT ${quantitySql(meter)} AS total, ${quantitySql(meter, billed)} AS billed, ${quantitySql(meter, claimed)} AS claimed,
+  const [row] = await db.$queryRaw<{ used: string | null; total: string | null; billed: string | null; claimed: string | null; counts: number[] }[]>`
+    SELECT ${quantitySql(meter)} AS used, ${billableQuantitySql(meter)} AS total, ${billableQuantitySql(meter, billed)} AS billed, ${billableQuantitySql(meter, claimed)} AS claimed,
            ARRAY[${counts(Prisma.sql`true`)}, ${counts(Prisma.sql`NOT e.billed`)}, ${counts(claimed)}] AS counts
     FROM (
-      SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id,
+      SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id, e.credits, e.credits_uncovered, e.credit_meter_ids,
              (${heldFor(meterRef(meter.id))} OR ${coveredByClaim({ meter: meterRef(meter.id) })}) AS billed, ${billedByLines(q.lineIds)} AS claimed
       FROM usage_events e
       WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
@@ -107,6 +111,7 @@ async function stretchUsage(
   const c = row!.counts;
   const at = (i: number): EventCounts => ({ events: c[i]!, lateEvents: c[i + 1]!, unlinkedEvents: c[i + 2]! });
   return {
+    usedQuantity: quantityOf(meter, row!.used),
     totalQuantity: quantityOf(meter, row!.total),
     billedQuantity: quantityOf(meter, row!.billed),
     claimedQuantity: quantityOf(meter, row!.claimed),
@@ -330,7 +335,7 @@ async function reportedUsageLeaks(db: Db, organizationId: string, window: { star
       lineIds: [],
       closedAt: invoice.createdAt,
     });
-    const amounts = underReportedUsage({ price: priceFromRow(row), currency: invoice.currency, meteredQuantity: metered.totalQuantity, reportedQuantity: quantity });
+    const amounts = underReportedUsage({ price: priceFromRow(row), currency: invoice.currency, meteredQuantity: metered.usedQuantity, reportedQuantity: quantity });
     if (!amounts) continue;
     // Partial: the source reported some of the meters it can report for this period, not all (Stripe reports only meters with a Stripe price).
     const reportable = prices.filter((p) => source !== STRIPE_SOURCE || p.meter.stripePriceId !== null).map((p) => p.meter.key);

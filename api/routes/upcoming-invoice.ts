@@ -65,9 +65,9 @@ async function lateUsages(
   for (const g of groups) {
     const stretch = g.stretch ?? g.period;
     const meter = lateMeter(g);
-    const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [stretch], where: billableFor(meterRef(meter.id)) });
+    const now = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [stretch], where: billableFor(meterRef(meter.id)) });
     const billed = billedOf(await readBilledUsage(db, { organizationId: s.organizationId, subscriptionId: s.id, periodStart: stretch.start }), g);
-    late.push(lateUsage(g, quantity, billed?._sum, []));
+    late.push(lateUsage(g, now, billed?._sum, []));
   }
   return late;
 }
@@ -86,8 +86,8 @@ async function previewPeriod(db: Db, s: SubscriptionTerms, period: BillingPeriod
   for (const segment of segments) {
     for (const p of segment.prices) {
       const meter = pricedMeter(p, segment.prices);
-      const { quantity } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [segment], where: unbilledFor(meterRef(meter.id)) });
-      usage.push({ ...meterUsage(p, segment.prices, quantity, []), ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}) });
+      const { quantity, credited } = await aggregateUsage(db, meter, { ...scope, eventType: meter.eventType, ranges: [segment], where: unbilledFor(meterRef(meter.id)) });
+      usage.push({ ...meterUsage(p, segment.prices, quantity, [], credited), ...(segments.length > 1 ? { segment: { start: segment.start, end: segment.end, planName: segment.plan.name } } : {}) });
     }
   }
   const late = await lateUsages(db, s, stretchesOf, latePricing(allPrices), period);
@@ -101,6 +101,7 @@ function lineJson(line: DraftLine, currency: string, meterKeys: Map<string, stri
     meter: line.meterId === null ? null : (meterKeys.get(line.meterId) ?? null),
     dimension_value: line.dimensionValue,
     quantity: line.quantity === null ? null : toPlainString(line.quantity),
+    credited_quantity: line.creditedQuantity === null ? null : toPlainString(line.creditedQuantity),
     included_units: line.includedUnits === null ? null : toPlainString(line.includedUnits),
     amount: formatMoney(line.amount, currency),
     tiers: line.tiers.map((t) => ({

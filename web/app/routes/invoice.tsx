@@ -314,7 +314,10 @@ export default function Invoice() {
                   ) : null}
                 </td>
                 <td>{l.kind}</td>
-                <td className="num">{l.quantity ?? ''}</td>
+                <td className="num">
+                  {l.quantity ?? ''}
+                  {l.creditedQuantity ? <span className="hint">+ {l.creditedQuantity} covered by prepaid credits</span> : null}
+                </td>
                 <td className="num">{l.amount}</td>
               </tr>
             ))}

@@ -124,6 +124,7 @@ export async function readInvoice(context: AppLoadContext, organizationId: strin
       kind: l.kind,
       description: l.description,
       quantity: l.quantity?.toString() ?? null,
+      creditedQuantity: l.creditedQuantity?.toString() ?? null,
       amount: money(l.amount, invoice.currency),
       hasUsage: l.snapshotIds.length > 0,
       tiers: (l.tiers as unknown as StoredTier[]).map(
