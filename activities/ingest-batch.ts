@@ -1,7 +1,8 @@
 import type { IngestBatchInput } from '../temporal/ingest';
 import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
-import { batchRequestIds, countQuotas, loadBurnRates, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
+import { loadBurnRates } from '../prisma/burn-rates';
+import { batchRequestIds, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
 
 export type { RateEventsResult } from './ingest-steps';

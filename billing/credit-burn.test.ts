@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { allocateUncovered, billableUnits, burnOrder, eventBurn, ledgerCredits, planBurn, walletBalance, type BurnableEvent, type BurnRate, type GrantBalance } from './credit-burn';
+import { allocateUncovered, billableUnits, burnOrder, eventBurn, judgeCredits, ledgerCredits, planBurn, walletBalance, type BurnableEvent, type BurnRate, type GrantBalance } from './credit-burn';
 import { dec } from './decimal';
 
 const now = new Date('2026-06-15T12:00:00Z');
@@ -168,5 +168,18 @@ describe('billableUnits', () => {
     expect(billableUnits(dec(1), dec(3), dec(2)).toFixed()).toBe('0.666667');
     // a rate of no credits: covered, nothing billed
     expect(billableUnits(dec(7), dec(0), dec(0)).toFixed()).toBe('0');
+  });
+});
+
+describe('judgeCredits', () => {
+  const q = { planKey: 'ai-prepaid', eventType: 'llm_call', quantity: dec(2000) };
+  it('allows what the wallet covers, to the last credit, and refuses what it does not, saying how much is missing', () => {
+    expect(judgeCredits({ ...q, required: dec('2.5'), balance: dec('2.5') }).allowed).toBe(true);
+    const refused = judgeCredits({ ...q, required: dec('2.5'), balance: dec('2.499999') });
+    expect(refused).toMatchObject({ allowed: false });
+    expect(refused.reason).toBe('plan ai-prepaid is prepaid only: 2000 llm_call needs 2.5 credits, but the wallet has 2.499999; add credits first');
+  });
+  it('allows usage that burns no credits, even from an empty wallet', () => {
+    expect(judgeCredits({ ...q, required: dec(0), balance: dec(0) })).toMatchObject({ allowed: true, reason: 'plan ai-prepaid is prepaid only, and llm_call burns no credits' });
   });
 });

@@ -158,3 +158,33 @@ export function billableUnits(units: Dec, credits: Dec, uncovered: Dec): Dec {
 
 /** Credits at the ledger's precision (6 decimals, half away from zero). */
 export const ledgerCredits = (credits: Dec): Dec => credits.toDecimalPlaces(6, Dec.ROUND_HALF_UP);
+
+/** Whether a prepaid-only customer's wallet covers what it is about to use, and why, in words. */
+export interface CreditVerdict {
+  allowed: boolean;
+  reason: string;
+  /** credits the usage would burn at the rates in effect */
+  required: Dec;
+  /** the wallet's spendable balance */
+  balance: Dec;
+}
+
+/**
+ * The entitlement check's answer for a customer on a prepaid-only plan
+ * (issue 15, point 4): usage is allowed when the wallet's spendable balance
+ * covers the credits it would burn; usage that burns no credits (no rate
+ * for its meters) is allowed, as there is nothing to pay.
+ */
+export function judgeCredits(q: { planKey: string; eventType: string; quantity: Dec; required: Dec; balance: Dec }): CreditVerdict {
+  const { planKey, eventType, required, balance } = q;
+  const base = { required, balance };
+  if (required.isZero()) return { ...base, allowed: true, reason: `plan ${planKey} is prepaid only, and ${eventType} burns no credits` };
+  if (balance.gte(required)) {
+    return { ...base, allowed: true, reason: `plan ${planKey} is prepaid only: ${q.quantity.toFixed()} ${eventType} needs ${required.toFixed()} credits, and the wallet has ${balance.toFixed()}` };
+  }
+  return {
+    ...base,
+    allowed: false,
+    reason: `plan ${planKey} is prepaid only: ${q.quantity.toFixed()} ${eventType} needs ${required.toFixed()} credits, but the wallet has ${balance.toFixed()}; add credits first`,
+  };
+}

@@ -35,6 +35,7 @@ export function planJson(p: PlanWithPrices) {
     interval: p.interval,
     base_fee: toPlainString(dec(p.baseFee)),
     active: p.active,
+    prepaid_only: p.prepaidOnly,
     prices: p.prices.map((row) => priceJson(row.meter.key, row.dimensionValue, priceFromRow(row))),
     created_at: p.createdAt.toISOString(),
   };
@@ -55,6 +56,7 @@ export interface PlanCreate {
   interval: 'month' | 'quarter' | 'year';
   base_fee?: Dec | undefined;
   active: boolean;
+  prepaid_only?: boolean | undefined;
   prices: PlanPriceInput[];
 }
 
@@ -63,6 +65,7 @@ export interface PlanVersionCreate {
   name?: string | undefined;
   base_fee?: Dec | undefined;
   active?: boolean | undefined;
+  prepaid_only?: boolean | undefined;
   prices?: PlanPriceInput[] | undefined;
 }
 
@@ -127,7 +130,7 @@ export async function createPlan(prisma: PrismaClient, organizationId: string, i
     return await prisma.$transaction(async (tx) => {
       if (await latestPlan(tx, organizationId, input.key)) throw keyTaken(input.key);
       const created = await tx.plan.create({
-        data: { organizationId, key: input.key, name: input.name, currency: input.currency, interval: input.interval, baseFee: toPlainString(input.base_fee ?? dec(0)), active: input.active },
+        data: { organizationId, key: input.key, name: input.name, currency: input.currency, interval: input.interval, baseFee: toPlainString(input.base_fee ?? dec(0)), active: input.active, prepaidOnly: input.prepaid_only ?? false },
       });
       await tx.planPrice.createMany({ data: input.prices.map((p) => priceRow(organizationId, created.id, ids, p)) });
       const full = planJson(await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices }));
@@ -161,6 +164,7 @@ export async function createPlanVersion(prisma: PrismaClient, organizationId: st
         interval: current.interval,
         baseFee: input.base_fee === undefined ? current.baseFee : toPlainString(input.base_fee),
         active: input.active ?? current.active,
+        prepaidOnly: input.prepaid_only ?? current.prepaidOnly,
       },
     });
     const prices: Prisma.PlanPriceCreateManyInput[] = ids
@@ -173,7 +177,7 @@ export async function createPlanVersion(prisma: PrismaClient, organizationId: st
     const full = planJson(await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices }));
     const was = planJson(current);
     // Thrown inside the transaction, so the copy is rolled back: a version is a change of terms.
-    if (sameTerms(was, full)) throw new DomainError('invalid', 'VALIDATION_ERROR', `Invalid request: nothing changes: version ${full.version} would have version ${was.version}'s name, base fee, prices and active flag`);
+    if (sameTerms(was, full)) throw new DomainError('invalid', 'VALIDATION_ERROR', `Invalid request: nothing changes: version ${full.version} would have version ${was.version}'s name, base fee, prices, active and prepaid-only flags`);
     await writeAudit(tx, { organizationId, actor, action: 'plan.version_created', entityType: 'plan', entityId: created.id, before: was, after: full });
     return full;
   });
@@ -189,7 +193,7 @@ export async function newestPlanIds(prisma: Pick<PrismaClient, '$queryRaw'>, org
   return rows.map((r) => r.id);
 }
 
-const terms = (p: PlanJson) => JSON.stringify([p.name, p.base_fee, p.active, p.prices]);
+const terms = (p: PlanJson) => JSON.stringify([p.name, p.base_fee, p.active, p.prepaid_only, p.prices]);
 const sameTerms = (a: PlanJson, b: PlanJson): boolean => terms(a) === terms(b);
 
 /** The newest version of each plan, by key. */

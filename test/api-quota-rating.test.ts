@@ -94,7 +94,7 @@ describe('POST /api/v1/entitlements/check', () => {
 
     const fits = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'export', quantity: 3 });
     expect(fits.status).toBe(200);
-    expect(fits.body).toEqual({ allowed: true, reason: 'within the HARD limit of 10 (7 used)', limit: '10', mode: 'HARD', used: '7', remaining: '3', reset_at: resetAt });
+    expect(fits.body).toEqual({ allowed: true, reason: 'within the HARD limit of 10 (7 used)', limit: '10', mode: 'HARD', used: '7', remaining: '3', reset_at: resetAt, credits: null });
 
     const tooMuch = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'export', quantity: '3.5' });
     expect(tooMuch.body).toMatchObject({ allowed: false, used: '7', remaining: '3', reason: `the HARD limit of 10 would be passed (7 used, 3.5 asked); it resets at ${resetAt}` });
@@ -106,7 +106,7 @@ describe('POST /api/v1/entitlements/check', () => {
     expect(soft.body).toMatchObject({ allowed: true, limit: '3', mode: 'SOFT', reason: expect.stringMatching(/^SOFT limit of 3 \(\d+ used\): usage past it is allowed, with a notice$/) });
 
     const none = await api.post('/api/v1/entitlements/check', org.apiKey, { customer_external_id: 'c', event_type: 'unmetered', quantity: 1 });
-    expect(none.body).toEqual({ allowed: true, reason: 'no quota limit on unmetered for c', limit: null, mode: null, used: '0', remaining: null, reset_at: null });
+    expect(none.body).toEqual({ allowed: true, reason: 'no quota limit on unmetered for c', limit: null, mode: null, used: '0', remaining: null, reset_at: null, credits: null });
 
     // A HARD limit with a grace period: past it, the check says the quantity is let in because of the grace, and after
     // the grace it is refused like any HARD limit.

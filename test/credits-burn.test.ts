@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
-import { loadBurnRates, planBatchBurn } from '../activities/ingest-steps';
+import { planBatchBurn } from '../activities/ingest-steps';
+import { loadBurnRates } from '../prisma/burn-rates';
 import { dec } from '../billing/decimal';
 import { inTransaction } from '../prisma/pg';
 import { startTestApi, type TestApi } from './api-test-app';

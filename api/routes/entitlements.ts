@@ -8,6 +8,7 @@ import { LIMIT_COLUMNS, policyOf, type QuotaLimitRow } from '../ingest/hard-quot
 import { route, type RouteTable } from '../route-table';
 import { EntitlementRequestSchema, EntitlementResponseSchema } from '../schemas/other';
 import { checkFeature } from '../../services/feature-check';
+import { checkCredits } from '../../services/credit-check';
 import { DomainError } from '../../services/errors';
 import { priceNow } from '../../services/vendor-rates';
 import type { TokenUsage } from '../../billing/token-cost';
@@ -75,9 +76,9 @@ export const entitlementRoutes: RouteTable = {
     route({
       method: 'post',
       path: '/check',
-      summary: 'Would this quantity be allowed now: under a quota (event_type), or by the customer\'s plans (feature)?',
+      summary: 'Would this quantity be allowed now: under a quota and a prepaid-only wallet (event_type), or by the customer\'s plans (feature)?',
       description:
-        'Send event_type or feature, one of them. A quota answer has the limit in effect and the usage in its window; a feature answer the deciding plan, the feature\'s kind and limit or value, and when refused the newest version of the organization\'s other active plans in the customer\'s currencies that would grant it, cheapest first. A customer is on the plans its subscriptions are on now (a plan change or cancellation counts from when it takes effect). Either answer says why in words; with estimated_usage it also prices the call at the vendor rate in effect.',
+        'Send event_type or feature, one of them. A quota answer has the limit in effect and the usage in its window; a feature answer the deciding plan, the feature\'s kind and limit or value, and when refused the newest version of the organization\'s other active plans in the customer\'s currencies that would grant it, cheapest first. A customer is on the plans its subscriptions are on now (a plan change or cancellation counts from when it takes effect). For a customer on a prepaid-only plan, a quota answer also checks that the wallet covers the credits the usage would burn (credits). Either answer says why in words; with estimated_usage it also prices the call at the vendor rate in effect.',
       body: EntitlementRequestSchema,
       ok: { description: 'Allowed or not, and why', schema: EntitlementResponseSchema },
       handle: async (deps, { caller, body }) => {
@@ -103,11 +104,19 @@ export const entitlementRoutes: RouteTable = {
             ...preview,
           };
         }
-        const [quota, preview] = await Promise.all([
+        const [quota, credits, preview] = await Promise.all([
           check(deps.pgPool, caller.organizationId, body.customer_external_id, body.event_type!, body.quantity, now),
+          checkCredits(deps.pgPool, caller.organizationId, { customerExternalId: body.customer_external_id, eventType: body.event_type!, quantity: dec(body.quantity), properties: body.properties }, now),
           costPreview(deps, caller.organizationId, body.estimated_usage),
         ]);
-        return { ...quota, ...preview };
+        // A quota refusal comes first; then a prepaid-only wallet that cannot cover it.
+        const refusedByCredits = quota.allowed && credits !== null && !credits.allowed;
+        return {
+          ...quota,
+          ...(refusedByCredits ? { allowed: false, reason: credits.reason } : credits?.allowed ? { reason: `${quota.reason}; ${credits.reason}` } : {}),
+          credits: credits && { required: toPlainString(credits.required), balance: toPlainString(credits.balance) },
+          ...preview,
+        };
       },
     }),
   ],

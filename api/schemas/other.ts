@@ -31,6 +31,10 @@ export const EntitlementRequestSchema = z
     event_type: z.string().min(1).max(255).optional().meta({ description: 'A quota: would its limit admit quantity now? (send event_type or feature)', example: 'api_call' }),
     feature: PlanFeatureParamsSchema.shape.feature.optional().meta({ description: 'A plan feature: does the customer\'s plan grant it for quantity? (send event_type or feature)', example: 'sso' }),
     quantity: decimalInput('Quantity the caller is about to use (a limit feature compares it with its limit)').default('1'),
+    properties: z
+      .record(z.string().max(255), z.unknown())
+      .optional()
+      .meta({ description: 'With event_type: the event\'s properties as it will be sent, so credits are priced at the rate for its dimension value (e.g. {"model": "gpt-4o"})', example: { model: 'gpt-4o' } }),
     estimated_usage: z
       .object({ vendor: z.string().min(1).max(255), model: z.string().min(1).max(255), ...UsageCountsShape })
       .strict()
@@ -65,6 +69,17 @@ export const EntitlementResponseSchema = z
       .optional()
       .meta({ description: 'estimated_usage priced at the vendor rate in effect now, exact; null when it cannot be (cost_preview_error says why)' }),
     cost_preview_error: z.string().optional(),
+    credits: z
+      .object({
+        required: z.string().meta({ description: 'Credits quantity would burn at the rates in effect now' }),
+        balance: z.string().meta({ description: 'The wallet\'s spendable balance' }),
+      })
+      .nullable()
+      .optional()
+      .meta({
+        description:
+          'With event_type, for a customer on a prepaid-only plan: what the usage would burn and what the wallet has (allowed is false when it cannot cover it); null for other customers, whose uncovered usage is invoiced as overage',
+      }),
   })
   .meta({ id: 'EntitlementCheckResponse' });
 

@@ -210,6 +210,10 @@ export const PlanCreateSchema = z
     interval: z.enum(['month', 'quarter', 'year']).meta({ description: 'Billing interval' }),
     base_fee: amount('Fee per interval, before usage; 0 when omitted', '49.00').optional(),
     active: z.boolean().default(true).meta({ description: 'Inactive plans take no new subscriptions' }),
+    prepaid_only: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Customers on it pay for usage with prepaid credits only: the entitlement check refuses usage their wallet cannot cover' }),
     prices: z.array(PlanPriceInputSchema).max(100).default([]).meta({ description: 'Per-meter prices' }),
   })
   .transform((plan, ctx) => {
@@ -236,11 +240,12 @@ export const PlanVersionCreateSchema = z
     name: label('Display name; the current version\'s when omitted', 'Pro').optional(),
     base_fee: amount('Fee per interval; the current version\'s when omitted', '59.00').optional(),
     active: z.boolean().optional().meta({ description: 'Whether the version takes new subscriptions; the current version\'s when omitted' }),
+    prepaid_only: z.boolean().optional().meta({ description: 'Whether usage is paid with prepaid credits only; the current version\'s when omitted' }),
     prices: z.array(PlanPriceInputSchema).max(100).optional().meta({ description: 'The version\'s per-meter prices, all of them (a meter left out is not priced); the current version\'s when omitted' }),
   })
   .transform((version, ctx) => {
-    if (version.base_fee === undefined && version.prices === undefined && version.name === undefined && version.active === undefined) {
-      ctx.issues.push({ code: 'custom', path: [], input: version, message: 'name at least one of base_fee, prices, name or active: a version changes something' });
+    if (version.base_fee === undefined && version.prices === undefined && version.name === undefined && version.active === undefined && version.prepaid_only === undefined) {
+      ctx.issues.push({ code: 'custom', path: [], input: version, message: 'name at least one of base_fee, prices, name, active or prepaid_only: a version changes something' });
     }
     refuseTwicePriced(version.prices ?? [], ctx);
     return version;
@@ -288,6 +293,7 @@ export const PlanSchema = z
     interval: z.enum(['month', 'quarter', 'year']),
     base_fee: z.string().meta({ example: '49' }),
     active: z.boolean(),
+    prepaid_only: z.boolean().meta({ description: 'Usage is paid with prepaid credits only: the entitlement check refuses what the wallet cannot cover' }),
     prices: z.array(PlanPriceSchema),
     created_at: z.string(),
   })

@@ -147,6 +147,7 @@ export default function Catalog() {
           <h3 id={`plan-${p.key}`}>
             {p.name} ({p.key}) · version {p.version}
             {p.active ? '' : ' · takes no new subscriptions'}
+            {p.prepaid_only ? ' · prepaid credits only' : ''}
           </h3>
           <p>
             {p.base_fee} {p.currency.toUpperCase()} per {p.interval}
@@ -210,6 +211,9 @@ export default function Catalog() {
                 <label>
                   <input type="checkbox" name="active" defaultChecked={p.active} /> Takes new subscriptions
                 </label>
+                <label>
+                  <input type="checkbox" name="prepaid_only" defaultChecked={p.prepaid_only} /> Prepaid credits only (the entitlement check refuses usage the wallet cannot cover)
+                </label>
                 <button type="submit" disabled={busy}>
                   Create version {p.version + 1}
                 </button>
@@ -242,6 +246,9 @@ export default function Catalog() {
             {PRICES_HINT}
           </p>
           <textarea id="plan-prices" name="prices" rows={6} cols={70} aria-describedby="plan-prices-hint" defaultValue={meters.length > 0 ? PRICES_EXAMPLE.replace('api_calls', meters[0]!.key) : '[]'} />
+          <label>
+            <input type="checkbox" name="prepaid_only" /> Prepaid credits only (the entitlement check refuses usage the wallet cannot cover)
+          </label>
           <button type="submit" disabled={busy}>
             Add plan
           </button>

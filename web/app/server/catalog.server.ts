@@ -93,6 +93,7 @@ export async function applyCatalogForm(context: AppLoadContext, user: SignedInUs
         currency: formText(form, 'currency'),
         interval: formText(form, 'interval'),
         base_fee: optional(form, 'base_fee'),
+        prepaid_only: form.get('prepaid_only') === 'on',
         prices: prices.prices,
       });
       if (!parsed.success) return labelled(parsed.error);
@@ -102,7 +103,7 @@ export async function applyCatalogForm(context: AppLoadContext, user: SignedInUs
     if (intent === 'new-version') {
       const key = KeyParamsSchema.safeParse({ key: formText(form, 'plan') });
       if (!key.success) return formProblem(key.error, LABELS);
-      const parsed = PlanVersionCreateSchema.safeParse({ name: optional(form, 'name'), base_fee: optional(form, 'base_fee'), active: form.get('active') === 'on', prices: prices.prices });
+      const parsed = PlanVersionCreateSchema.safeParse({ name: optional(form, 'name'), base_fee: optional(form, 'base_fee'), active: form.get('active') === 'on', prepaid_only: form.get('prepaid_only') === 'on', prices: prices.prices });
       if (!parsed.success) return labelled(parsed.error);
       const version = await createPlanVersion(context.prisma, user.organizationId, key.data.key, parsed.data, actor);
       return {
