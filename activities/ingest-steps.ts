@@ -230,7 +230,9 @@ export async function planBatchBurn(
     if (!walletId) continue;
     const { credits, meterIds } = eventBurn(rates, e);
     if (meterIds.length === 0) continue;
-    byWallet.set(walletId, [...(byWallet.get(walletId) ?? []), { id: e.id, timestamp: e.timestamp, credits: ledgerCredits(credits), meterIds }]);
+    const burnt = byWallet.get(walletId) ?? [];
+    if (burnt.length === 0) byWallet.set(walletId, burnt);
+    burnt.push({ id: e.id, timestamp: e.timestamp, credits: ledgerCredits(credits), meterIds });
   }
   const burns = [...byWallet].map(([walletId, burnt]) => ({
     walletId,
