@@ -228,11 +228,13 @@ export async function planBatchBurn(
   for (const e of events) {
     const walletId = walletOf.get(e.customerId);
     if (!walletId) continue;
-    const { credits, meterIds } = eventBurn(rates, e);
-    if (meterIds.length === 0) continue;
+    const { credits: exact, meterIds } = eventBurn(rates, e);
+    const credits = ledgerCredits(exact);
+    // An event that burns nothing (a rate of 0, or credits that round to 0) is invoiced in full: it keeps no meter ids.
+    if (credits.isZero()) continue;
     const burnt = byWallet.get(walletId) ?? [];
     if (burnt.length === 0) byWallet.set(walletId, burnt);
-    burnt.push({ id: e.id, timestamp: e.timestamp, credits: ledgerCredits(credits), meterIds });
+    burnt.push({ id: e.id, timestamp: e.timestamp, credits, meterIds });
   }
   const burns = [...byWallet].map(([walletId, burnt]) => ({
     walletId,

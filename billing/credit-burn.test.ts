@@ -166,8 +166,8 @@ describe('billableUnits', () => {
     expect(billableUnits(dec(1000), dec(4), dec(1)).toFixed()).toBe('250');
     expect(billableUnits(dec(1), dec(3), dec(1)).toFixed()).toBe('0.333333');
     expect(billableUnits(dec(1), dec(3), dec(2)).toFixed()).toBe('0.666667');
-    // a rate of no credits: covered, nothing billed
-    expect(billableUnits(dec(7), dec(0), dec(0)).toFixed()).toBe('0');
+    // no credits burned (a rate of 0, or credits that rounded to 0): nothing covered it, billed in full
+    expect(billableUnits(dec(7), dec(0), dec(0)).toFixed()).toBe('7');
   });
 });
 

@@ -148,11 +148,12 @@ export function allocateUncovered(credits: readonly Dec[], uncovered: Dec): Dec[
 /**
  * The units of an event an invoice bills for a meter it burned credits for:
  * its uncovered share (uncovered / credits of its units, to 6 decimals, half
- * up), none when it cost no credits. prisma/usage-aggregates.ts billableUnitsSql
- * is this rule in SQL.
+ * up); all of them when it burned no credits (nothing was drawn to cover
+ * them). prisma/usage-aggregates.ts creditedSql is this rule in SQL (as the
+ * units covered: units less these).
  */
 export function billableUnits(units: Dec, credits: Dec, uncovered: Dec): Dec {
-  if (credits.isZero()) return dec(0);
+  if (credits.isZero()) return units;
   return units.times(uncovered).div(credits).toDecimalPlaces(6, Dec.ROUND_HALF_UP);
 }
 

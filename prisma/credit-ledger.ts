@@ -341,23 +341,39 @@ export async function readLedgerEntries(db: RawDb, q: { walletId: string; after?
     ORDER BY x.created_at, x.transaction_id, x.position LIMIT ${q.limit}`;
 }
 
+/** A wallet customer's events a close must wait for (eventsAwaitingBurn). */
+export interface AwaitingBurn {
+  /** events ingest has not processed yet (waiting for a batch, or in one that is running) */
+  events: number;
+  /** of those, the ones in processing batches whose workflow ended without processing them (the sweeper marked them failed): they wait for ops */
+  failed: { batchId: string; events: number }[];
+}
+
 /**
  * A wallet customer's events stored before `before` that no ingest batch has
  * processed yet: they have not burned their credits, so a close that billed
- * them now would bill in full what credits may cover a moment later. Read
- * from the organization's open requests and batches (few, bounded by the
- * ingest backlog's limit), not the customer's history. 0 for a customer
- * without a wallet.
+ * them now would bill in full what credits may cover a moment later (and a
+ * burn after the invoice would charge them twice). Read from the
+ * organization's open requests and batches (few, bounded by the ingest
+ * backlog's limit), not the customer's history. Events of a failed batch
+ * count too, named apart: nothing processes them until an operator runs
+ * their `ingest:<id>` again. None for a customer without a wallet.
  */
-export async function eventsAwaitingBurn(db: RawDb, q: { organizationId: string; customerId: string; customerExternalId: string; before: Date }): Promise<number> {
-  const [row] = await db.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM usage_events e
+export async function eventsAwaitingBurn(db: RawDb, q: { organizationId: string; customerId: string; customerExternalId: string; before: Date }): Promise<AwaitingBurn> {
+  const rows = await db.$queryRaw<{ batch_id: string | null; failed: boolean; n: number }[]>`
+    WITH open AS (
+      SELECT b.id AS request_id, NULL::uuid AS batch_id, false AS failed FROM ingest_batches b
+       WHERE b.organization_id = ${q.organizationId}::uuid AND b.processing_batch_id IS NULL AND b.accepted > 0
+      UNION ALL
+      SELECT unnest(p.request_ids), p.id, p.status = 'failed' FROM processing_batches p
+       WHERE p.organization_id = ${q.organizationId}::uuid AND p.status <> 'processed')
+    SELECT o.batch_id, o.failed, count(*)::int AS n FROM usage_events e JOIN open o ON o.request_id = e.batch_id
     WHERE EXISTS (SELECT 1 FROM credit_wallets w WHERE w.customer_id = ${q.customerId}::uuid)
       AND e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
       AND e.status <> 'rated' AND e."timestamp" < ${q.before}
-      AND e.batch_id IN (
-        SELECT b.id FROM ingest_batches b WHERE b.organization_id = ${q.organizationId}::uuid AND b.processing_batch_id IS NULL AND b.accepted > 0
-        UNION ALL
-        SELECT unnest(p.request_ids) FROM processing_batches p WHERE p.organization_id = ${q.organizationId}::uuid AND p.status <> 'processed')`;
-  return row!.n;
+    GROUP BY 1, 2 ORDER BY 1`;
+  return {
+    events: rows.reduce((n, r) => n + r.n, 0),
+    failed: rows.filter((r) => r.failed).map((r) => ({ batchId: r.batch_id!, events: r.n })),
+  };
 }

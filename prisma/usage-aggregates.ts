@@ -90,7 +90,7 @@ const burnsCredits = (meter: Meter): boolean => meter.aggregation === 'sum' || m
 export function creditedSql(meter: Meter & { id: string }, filter: Prisma.Sql = TRUE): Prisma.Sql {
   if (!burnsCredits(meter)) return Prisma.sql`'0'::text`;
   const units = unitsSql(meter);
-  return Prisma.sql`COALESCE(sum(${units} - CASE WHEN e.credits > 0 THEN round(${units} * e.credits_uncovered / e.credits, 6) ELSE 0 END)
+  return Prisma.sql`COALESCE(sum(CASE WHEN e.credits > 0 THEN ${units} - round(${units} * e.credits_uncovered / e.credits, 6) ELSE 0 END)
     FILTER (WHERE ${filter} AND ${meter.id}::uuid = ANY(e.credit_meter_ids)), 0)::text`;
 }
 

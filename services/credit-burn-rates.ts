@@ -25,7 +25,7 @@ const SKEW_MS = 5 * 60_000;
 export const BurnRateCreateSchema = z.strictObject({
   meter: storableName('The key of the meter whose units burn credits (a sum or count meter)', 'tokens'),
   dimension_value: storableName("A value of the meter's dimension this rate is for; absent: every value without a rate of its own (and events without one)", 'gpt-4o').optional(),
-  credits: decimalInput('Credits burned per per_units units'),
+  credits: decimalInput("Credits burned per per_units units (0: this usage burns none and is invoiced at the plan's price)"),
   per_units: decimalInput('How many units `credits` is for (e.g. 1000 for "per 1,000 tokens")')
     .refine((v) => dec(v).gt(0), { message: 'must be more than 0' })
     .default('1'),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closeToDraft, reconcilePeriod } from './harness/billing-fixtures';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
-import { insertBatch, startBatchWorkflow, type TestEvent } from './harness/insert-batch';
+import { insertBatch, startBatchWorkflow, type InsertedBatch, type TestEvent } from './harness/insert-batch';
 import { billingRunWorkflowId } from '../temporal/names';
 import { startTestApi, type TestApi } from './api-test-app';
 
@@ -67,12 +67,26 @@ const llmCalls = (events: [string, string][]): TestEvent[] => events.map(([times
 /** Events through the real ingest batch workflow, which rates them and burns their credits. */
 async function ingest(events: TestEvent[]): Promise<string[]> {
   const batch = await insertBatch(testPrisma(), org.organizationId, events);
-  await worker.client.workflow.getHandle(await startBatchWorkflow(testPrisma(), worker.client, batch, worker.taskQueue)).result();
+  await runIngest(batch);
   return batch.eventIds;
+}
+
+/** Runs (or runs again) a stored batch's ingest workflow to its end. */
+async function runIngest(batch: InsertedBatch): Promise<void> {
+  await worker.client.workflow.getHandle(await startBatchWorkflow(testPrisma(), worker.client, batch, worker.taskQueue)).result();
 }
 
 const usageLines = (lines: Awaited<ReturnType<typeof closeToDraft>>, kind = 'usage') =>
   lines.filter((l) => l.kind === kind).map((l) => [l.description, l.quantity?.toFixed() ?? null, l.creditedQuantity?.toFixed() ?? null, l.amount.toFixed(2)]);
+
+/** The message of the period's close while it waits for events ingest has not processed (the Temporal UI shows it). */
+async function closeWaiting(period: { periodStart: string }): Promise<string> {
+  const handle = worker.client.workflow.getHandle(billingRunWorkflowId(subscriptionId, period.periodStart));
+  return waitFor('the close to wait', async () => {
+    const pending = (await handle.describe().catch(() => null))?.raw.pendingActivities ?? [];
+    return pending.map((a) => a.lastFailure?.message ?? '').find((m) => m.includes('ingest has not processed yet'));
+  });
+}
 
 describe('a period of usage partly paid with prepaid credits', () => {
   test('the close bills only what credits did not cover, and each line says what they covered', async () => {
@@ -129,17 +143,42 @@ describe('a period of usage partly paid with prepaid credits', () => {
     // Stored but not processed: it has not burned its credits yet.
     const batch = await insertBatch(testPrisma(), org.organizationId, llmCalls([['2025-01-10T10:00:00Z', '4000']]));
     const closing = closeToDraft(worker, org.organizationId, subscriptionId, january);
-    const handle = worker.client.workflow.getHandle(billingRunWorkflowId(subscriptionId, january.periodStart));
-    const failure = await waitFor('the close to wait', async () => {
-      const pending = (await handle.describe().catch(() => null))?.raw.pendingActivities ?? [];
-      return pending.map((a) => a.lastFailure?.message ?? '').find((m) => m.includes('ingest has not processed yet'));
-    });
+    const failure = await closeWaiting(january);
     expect(failure).toContain(`customer ${customer} has a credit wallet and 1 events before 2025-02-01T00:00:00.000Z`);
-    await worker.client.workflow.getHandle(await startBatchWorkflow(testPrisma(), worker.client, batch, worker.taskQueue)).result();
+    await runIngest(batch);
     // 4 credits of the 9 left: covered in full.
     expect(usageLines(await closing)).toEqual([
       ['Calls: usage', '1', null, '0.01'],
       ['Tokens: usage (4000 used, all covered by prepaid credits)', '0', '4000', '0.00'],
+    ]);
+  });
+
+  test('a batch whose ingest workflow ended without processing it holds the close, named, until ops run it again', async () => {
+    const february = { periodStart: '2025-02-01T00:00:00.000Z', periodEnd: '2025-03-01T00:00:00.000Z' };
+    const batch = await insertBatch(testPrisma(), org.organizationId, llmCalls([['2025-02-10T10:00:00Z', '1000']]));
+    // What the sweeper does when an operator terminated ingest:<id> before it processed anything.
+    await testPrisma().processingBatch.update({ where: { id: batch.batchId }, data: { status: 'failed', workflowId: `ingest:${batch.batchId}` } });
+    const closing = closeToDraft(worker, org.organizationId, subscriptionId, february);
+    const failure = await closeWaiting(february);
+    expect(failure).toContain(`marked failed): ingest:${batch.batchId} (1 events); reset or start them again in the Temporal UI`);
+    // Run again, it burns the event's credit (5 left of 9 after January), and the close bills it as covered.
+    await runIngest(batch);
+    expect(usageLines(await closing)).toEqual([
+      ['Calls: usage', '1', null, '0.01'],
+      ['Tokens: usage (1000 used, all covered by prepaid credits)', '0', '1000', '0.00'],
+    ]);
+  });
+
+  test('usage whose credits round to nothing is invoiced in full, whatever the wallet holds', async () => {
+    const march = { periodStart: '2025-03-01T00:00:00.000Z', periodEnd: '2025-04-01T00:00:00.000Z' };
+    // 0.0004 tokens at 1 credit per 1,000: 0.0000004 credits, 0 at the ledger's 6 decimals. Nothing is drawn,
+    // so nothing covers it: with an empty wallet it would otherwise never be billed at all.
+    const [id] = await ingest(llmCalls([['2025-03-10T10:00:00Z', '0.0004']]));
+    expect(await testPrisma().usageEvent.findUniqueOrThrow({ where: { id: id! }, select: { credits: true, creditMeterIds: true } })).toEqual({ credits: null, creditMeterIds: [] });
+    expect((await get(`/customers/${customer}/wallet`)).body.balance).toBe('4');
+    expect(usageLines(await closeToDraft(worker, org.organizationId, subscriptionId, march))).toEqual([
+      ['Calls: usage', '1', null, '0.01'],
+      ['Tokens: usage', '0.0004', null, '0.00'],
     ]);
   });
 

@@ -24,7 +24,7 @@ import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '.
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
 import { deciderActor, insertAuditRows, type AuditEntry } from '../../prisma/audit';
-import { eventsAwaitingBurn } from '../../prisma/credit-ledger';
+import { eventsAwaitingBurn, type AwaitingBurn } from '../../prisma/credit-ledger';
 import { emitInvoiceEvent } from '../../prisma/webhook-events';
 import {
   latePricing,
@@ -56,6 +56,7 @@ import {
   type NewClaim,
 } from '../../prisma/usage-claims';
 import type { BillingRunInput } from '../../temporal/billing-messages';
+import { ingestWorkflowId } from '../../temporal/names';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor, workflowClock } from '../workflow-actor';
 import { upsertSnapshots } from './snapshots';
@@ -192,6 +193,14 @@ async function claimLateUsage(
 }
 
 /** An invoice line as a row of the close's one INSERT (jsonb_to_recordset): decimals as strings, no float on the way. */
+/** Why a wallet customer's close waits (shown in the Temporal UI as the activity's last failure): what, and for a failed batch what ops do. */
+function awaitingBurnMessage(customer: string, end: Date, awaiting: AwaitingBurn): string {
+  const base = `customer ${customer} has a credit wallet and ${awaiting.events} events before ${end.toISOString()} that ingest has not processed yet (they have not burned their credits); the close waits for them`;
+  if (awaiting.failed.length === 0) return base;
+  const batches = awaiting.failed.map((b) => `${ingestWorkflowId(b.batchId)} (${b.events} events)`).join(', ');
+  return `${base}. Ingest workflows that ended without processing theirs (marked failed): ${batches}; reset or start them again in the Temporal UI, and the close goes on`;
+}
+
 function lineRow(line: DraftLine, position: number, id: string) {
   return {
     id,
@@ -320,12 +329,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
         // A wallet customer's usage is billed net of the credits it burned: wait (the activity is retried) until
         // ingest has processed its events of the period, or of earlier ones, so none is billed in full and then burned.
         const awaiting = await eventsAwaitingBurn(tx, { organizationId: sub.organizationId, customerId: sub.customerId, customerExternalId: sub.customer.externalId, before: end });
-        if (awaiting > 0) {
-          throw ApplicationFailure.retryable(
-            `customer ${sub.customer.externalId} has a credit wallet and ${awaiting} events before ${end.toISOString()} that ingest has not processed yet (they have not burned their credits); the close waits for them`,
-            'EventsAwaitingBurn',
-          );
-        }
+        if (awaiting.events > 0) throw ApplicationFailure.retryable(awaitingBurnMessage(sub.customer.externalId, end, awaiting), 'EventsAwaitingBurn');
         const redraftOf = existing && input.redraft ? existing : null;
         const supersede = (by: string) => tx.$executeRaw`UPDATE invoices SET superseded_by_id = ${by}::uuid, updated_at = now() WHERE id = ${redraftOf!.id}::uuid`;
         // A re-draft: the replaced revision bills nothing from here on, so what late usage reads as billed leaves it
