@@ -20,6 +20,7 @@ export interface MarginRow extends Margin {
   eventRevenue: Dec;
   invoiceRevenue: Dec;
   stripeInvoiceRevenue: Dec;
+  creditRevenue: Dec;
 }
 
 interface EventSums {
@@ -115,23 +116,48 @@ export async function readStripeInvoiceRevenue(db: Db, organizationId: string, w
     .map((r) => ({ customerId: r.customer_id, currency: r.currency, amount: fromStripeAmount(dec(r.amount_minor), r.currency), periodStart: r.period_start, periodEnd: r.period_end }));
 }
 
+interface CreditBurnSums {
+  customer_id: string;
+  currency: string;
+  revenue: string;
+}
+
+/**
+ * Prepaid credits burned in the window, at the price each grant was sold at
+ * (price_per_credit; a promotional grant's is usually 0): the revenue
+ * recognized as credits are used. Usage that credits covered is not on an
+ * invoice (it is billed net of them), so without this a wallet customer's
+ * margin would count the usage's cost and not what paid for it. Read from
+ * the burns' ledger entries (grant → usage), by the organization's wallets.
+ */
+async function readCreditRevenue(db: Db, organizationId: string, window: DayWindow): Promise<CreditBurnSums[]> {
+  return db.$queryRaw<CreditBurnSums[]>`
+    SELECT w.customer_id::text AS customer_id, lower(g.currency) AS currency, COALESCE(SUM(x.amount * g.price_per_credit), 0)::text AS revenue
+      FROM credit_wallets w
+      JOIN credit_ledger_entries x ON x.wallet_id = w.id AND x.created_at >= ${window.start} AND x.created_at < ${window.end}
+      JOIN credit_grants g ON g.id = x.grant_id
+     WHERE w.organization_id = ${organizationId}::uuid AND x.debit = 'grant' AND x.credit = 'usage'
+     GROUP BY 1, 2`;
+}
+
 /**
  * Margins per customer or feature and currency over the window, ordered by
- * key then currency. Invoices belong to a customer, not a feature: grouped by
- * feature, their revenue lands in the "" row.
+ * key then currency. Invoices and credit burns belong to a customer, not a
+ * feature: grouped by feature, their revenue lands in the "" row.
  */
 export async function readMargins(db: Db, organizationId: string, window: DayWindow, groupBy: MarginGroupBy): Promise<MarginRow[]> {
-  const [events, invoices, stripeInvoices] = await Promise.all([
+  const [events, invoices, stripeInvoices, burns] = await Promise.all([
     readEventSums(db, organizationId, window, groupBy),
     readInvoiceAmounts(db, organizationId, window),
     readStripeInvoiceRevenue(db, organizationId, window),
+    readCreditRevenue(db, organizationId, window),
   ]);
-  const rows = new Map<string, { key: string; currency: string; eventRevenue: Dec; invoiceRevenue: Dec; stripeInvoiceRevenue: Dec; cost: Dec }>();
+  const rows = new Map<string, { key: string; currency: string; eventRevenue: Dec; invoiceRevenue: Dec; stripeInvoiceRevenue: Dec; creditRevenue: Dec; cost: Dec }>();
   const row = (key: string, currency: string) => {
     const id = `${key}\u0000${currency}`;
     let r = rows.get(id);
     if (!r) {
-      r = { key, currency, eventRevenue: dec(0), invoiceRevenue: dec(0), stripeInvoiceRevenue: dec(0), cost: dec(0) };
+      r = { key, currency, eventRevenue: dec(0), invoiceRevenue: dec(0), stripeInvoiceRevenue: dec(0), creditRevenue: dec(0), cost: dec(0) };
       rows.set(id, r);
     }
     return r;
@@ -154,6 +180,11 @@ export async function readMargins(db: Db, organizationId: string, window: DayWin
     const r = row(keyOf(s.customerId), s.currency);
     r.stripeInvoiceRevenue = r.stripeInvoiceRevenue.plus(share);
   }
+  for (const b of burns) {
+    if (dec(b.revenue).isZero()) continue;
+    const r = row(keyOf(b.customer_id), b.currency);
+    r.creditRevenue = r.creditRevenue.plus(dec(b.revenue));
+  }
 
   const externalIds = new Map<string, string>();
   if (groupBy === 'customer' && rows.size > 0) {
@@ -163,12 +194,13 @@ export async function readMargins(db: Db, organizationId: string, window: DayWin
   return [...rows.values()]
     .sort((a, b) => (a.key === b.key ? a.currency.localeCompare(b.currency) : a.key.localeCompare(b.key)))
     .map((r) => ({
-      ...computeMargin(r.eventRevenue.plus(r.invoiceRevenue).plus(r.stripeInvoiceRevenue), r.cost),
+      ...computeMargin(r.eventRevenue.plus(r.invoiceRevenue).plus(r.stripeInvoiceRevenue).plus(r.creditRevenue), r.cost),
       key: r.key,
       customerExternalId: groupBy === 'customer' ? (externalIds.get(r.key) ?? null) : null,
       currency: r.currency,
       eventRevenue: r.eventRevenue,
       invoiceRevenue: r.invoiceRevenue,
       stripeInvoiceRevenue: r.stripeInvoiceRevenue,
+      creditRevenue: r.creditRevenue,
     }));
 }

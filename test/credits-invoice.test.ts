@@ -119,6 +119,19 @@ describe('a period of usage partly paid with prepaid credits', () => {
     expect(await reconcilePeriod(worker, org.organizationId, november)).toMatchObject({ findings: 0 });
   });
 
+  test('margins count the credits burned at the price they were sold at: the revenue the net invoice does not carry', async () => {
+    // The 3 purchased credits (1.00 each) burned this month; the invoice, for 2024, is outside the window.
+    const res = await get('/margins?window=current_period&group_by=customer');
+    expect(res.status).toBe(200);
+    expect(res.body.data.find((r: { customer_external_id: string }) => r.customer_external_id === customer)).toMatchObject({
+      revenue: '3.00',
+      credit_revenue: '3.00',
+      invoice_revenue: '0.00',
+      cost: '0.00',
+      margin: '3.00',
+    });
+  });
+
   test('late usage is billed net of credits too: covered, it adds only the calls', async () => {
     expect((await post(`/customers/${customer}/credit-grants`, { credits: '10', kind: 'promotional' })).status).toBe(201);
     await ingest(llmCalls([['2024-11-20T10:00:00Z', '1000']]));

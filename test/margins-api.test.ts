@@ -99,6 +99,7 @@ test('per customer, current period: events + prorated Ledgerflow and Stripe invo
     event_revenue: '15.00',
     invoice_revenue: '28.00',
     stripe_invoice_revenue: '23.00',
+    credit_revenue: '0.00',
     cost: '6.75',
     margin: '59.25',
     margin_bps: 8977,

@@ -19,10 +19,11 @@ export const MarginRowSchema = z
     customer_external_id: z.string().nullable().optional().meta({ description: 'group_by=customer: your id for the customer' }),
     feature: z.string().nullable().optional().meta({ description: 'group_by=feature: the events\' feature; null holds invoice revenue (invoices are per customer, not feature) and events without a feature' }),
     currency: z.string().meta({ description: 'ISO 4217 code, lower-case; currencies are never converted', example: 'usd' }),
-    revenue: money('event_revenue + invoice_revenue + stripe_invoice_revenue'),
+    revenue: money('event_revenue + invoice_revenue + stripe_invoice_revenue + credit_revenue'),
     event_revenue: money('revenue of rated events in the window (usage_events.revenue)'),
     invoice_revenue: money('Ledgerflow invoices (approved, finalized or paid), each × the UTC days its period shares with the window ÷ its days'),
     stripe_invoice_revenue: money('Stripe invoices from stored invoice.paid (amount_paid) or invoice.finalized (amount_due) webhooks, prorated the same way; Ledgerflow\'s own are not counted twice'),
+    credit_revenue: money("prepaid credits burned in the window × the price per credit of the grant each came from (usage they covered is not on an invoice)"),
     cost: money('vendor cost of rated events in the window'),
     margin: money('revenue − cost, from the unrounded figures'),
     margin_bps: z
