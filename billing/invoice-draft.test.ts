@@ -73,6 +73,28 @@ describe('draftInvoice', () => {
     expect(draft.total.toFixed(2)).toBe('137.00');
   });
 
+  it('prices only what prepaid credits did not cover: credits burn from the first unit, so included units and tiers apply to the rest', () => {
+    const draft = draftInvoice(
+      november({
+        usage: [
+          { meterId: 't', meterName: 'Tokens', dimensionValue: null, price: { model: 'per_unit', unitAmount: dec('0.001'), includedUnits: dec(1000) }, quantity: dec(4500), credited: dec(3000), snapshotIds: [] },
+          { meterId: 'c', meterName: 'API calls', dimensionValue: null, price: graduated, quantity: dec(1500), credited: dec(1000), snapshotIds: [] },
+        ],
+      }),
+    );
+    const [tokens, calls] = draft.lines.filter((l) => l.kind === 'usage');
+    // 4,500 used, 3,000 covered: 1,500 billed, of which the plan includes 1,000 → 500 × 0.001
+    expect([tokens!.description, tokens!.quantity.toFixed(), tokens!.creditedQuantity?.toFixed(), tokens!.amount.toFixed(2)]).toEqual([
+      'Tokens: usage (4500 used, 3000 covered by prepaid credits)',
+      '1500',
+      '3000',
+      '0.50',
+    ]);
+    // 500 billed from the first tier up: 100 × 0.10 + 400 × 0.08
+    expect(calls!.tiers.map((t) => t.quantity.toNumber())).toEqual([100, 400]);
+    expect(calls!.amount.toFixed(2)).toBe('42.00');
+  });
+
   it('bills late usage as the difference between what the earlier period costs now and what it was billed', () => {
     const draft = draftInvoice(
       november({
