@@ -84,7 +84,7 @@ describe('draftInvoice', () => {
     );
     const [tokens, calls] = draft.lines.filter((l) => l.kind === 'usage');
     // 4,500 used, 3,000 covered: 1,500 billed, of which the plan includes 1,000 → 500 × 0.001
-    expect([tokens!.description, tokens!.quantity.toFixed(), tokens!.creditedQuantity?.toFixed(), tokens!.amount.toFixed(2)]).toEqual([
+    expect([tokens!.description, tokens!.quantity?.toFixed(), tokens!.creditedQuantity?.toFixed() ?? null, tokens!.amount.toFixed(2)]).toEqual([
       'Tokens: usage (4500 used, 3000 covered by prepaid credits)',
       '1500',
       '3000',

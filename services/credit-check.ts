@@ -35,8 +35,25 @@ export async function checkCredits(
   });
   const plan = rows[0];
   if (!plan) return null;
-  const [burning, wallet] = await Promise.all([loadBurnRates(pool, organizationId), readCustomerGrants(pgRawDb(pool), organizationId, request.customerExternalId, null)]);
-  const dimensions = Object.fromEntries(Object.entries(request.properties ?? {}).map(([k, v]) => [k, v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v)]));
+  const [burning, wallet, dimensions] = await Promise.all([
+    loadBurnRates(pool, organizationId),
+    readCustomerGrants(pgRawDb(pool), organizationId, request.customerExternalId, null),
+    propertiesAsText(pool, request.properties),
+  ]);
   const required = burning ? ledgerCredits(eventBurn(burning.rates, { eventType: request.eventType, quantity: request.quantity, timestamp: now, dimensions }).credits) : dec(0);
   return judgeCredits({ planKey: plan.key, eventType: request.eventType, quantity: request.quantity, required, balance: walletBalance(wallet?.grants ?? [], now) });
+}
+
+/**
+ * The properties' values as ingest's burn reads a stored event's dimension (`properties ->> key`): PostgreSQL makes
+ * the text, so a number, a boolean or an object here is the same string a stored event's would be.
+ */
+async function propertiesAsText(pool: Pool, properties: Readonly<Record<string, unknown>> | undefined): Promise<Record<string, string | null>> {
+  if (!properties || Object.keys(properties).length === 0) return {};
+  const { rows } = await pool.query<{ key: string; value: string | null }>({
+    name: 'entitlement-properties-as-text',
+    text: 'SELECT key, value FROM jsonb_each_text($1::jsonb)',
+    values: [JSON.stringify(properties)],
+  });
+  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
 }
