@@ -43,10 +43,10 @@ export function processBatch(deps: ActivityDeps) {
       if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
       const burning = await loadBurnRates(db, ctx.organizationId);
-      const rated = await rateBatchEvents(db, ctx, burning);
+      const { creditAlerts, ...rated } = await rateBatchEvents(db, ctx, burning);
       const quotas = await countQuotas(db, ctx);
       const transitioned = await markProcessed(db, ctx);
-      return { ...idle, customersCreated, ...rated, ...quotas, transitioned };
+      return { ...idle, customersCreated, ...rated, ...quotas, notificationsCreated: creditAlerts + quotas.notificationsCreated, transitioned };
     });
     return { ...result, notificationsPending: await pendingNotifications(deps.pool, input.organizationId) };
   };

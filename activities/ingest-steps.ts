@@ -7,7 +7,8 @@ import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/aud
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
 import { pgRawDb } from '../prisma/raw-db';
-import { prepareBurns } from '../prisma/credit-ledger';
+import { prepareBurns, type BurnResult } from '../prisma/credit-ledger';
+import { creditAlertKey, creditAlertLevel } from '../billing/credit-alerts';
 import type { BurnRates } from '../prisma/burn-rates';
 import { allocateUncovered, eventBurn, ledgerCredits, type BurnableEvent, type BurnRate } from '../billing/credit-burn';
 import { emitWebhookEvents, notificationWebhookEvents } from '../prisma/webhook-events';
@@ -99,7 +100,7 @@ export interface RateEventsResult {
  * Only events not yet `rated` are touched (`pending`, or `customer_linked`
  * from before linking and rating became one write).
  */
-export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning: BurnRates | null = null): Promise<RateEventsResult & { walletsBurned: number }> {
+export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning: BurnRates | null = null): Promise<RateEventsResult & { walletsBurned: number; creditAlerts: number }> {
   // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan, and
   // what each event burned goes into the same UPDATE: no second write.
   const dimensions = burning?.dimensions ?? [];
@@ -112,7 +113,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
             WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
     values: [ctx.requestIds, ctx.organizationId, ...dimensions],
   });
-  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0 };
+  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, creditAlerts: 0 };
 
   const usageById = new Map(events.map((e) => [e.id, splitVendorUsage(e.vendor_usage)]));
   const rates = await loadRates(db, ctx.organizationId, [...usageById.values()].flatMap((u) => u.lines));
@@ -166,6 +167,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
   // meanwhile by another transaction, what the plan burned for it would be burned twice: refuse (the step is retried).
   if (burn && burn.events.size > 0 && updated.length !== events.length) throw new Error(`batch ${ctx.batchId}: ${events.length} events read to rate but ${updated.length} updated`);
   await burn?.write();
+  const creditAlerts = await raiseNotifications(db, ctx, burn?.alerts ?? []);
   const updatedIds = new Set(updated.map((row) => row.id));
   const incomplete = ratings.filter((r) => r.unpriced.length > 0 && updatedIds.has(r.id));
   await insertAuditRows(
@@ -179,7 +181,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
       after: { pricedCost: r.cost, rateIds: r.rateIds, unpricedLines: r.unpriced as object[] },
     })),
   );
-  return { eventsRated: updated.length, eventsIncomplete: incomplete.length, walletsBurned: burn?.walletsBurned ?? 0 };
+  return { eventsRated: updated.length, eventsIncomplete: incomplete.length, walletsBurned: burn?.walletsBurned ?? 0, creditAlerts };
 }
 
 /** A rated event as burning reads it: its customer and what the burn rates price. */
@@ -214,12 +216,14 @@ export async function planBatchBurn(
   rates: readonly BurnRate[],
   events: readonly RatedForBurn[],
   now = new Date(),
-): Promise<{ events: Map<string, EventCredits>; walletsBurned: number; write: () => Promise<void> }> {
-  const none = { events: new Map<string, EventCredits>(), walletsBurned: 0, write: async () => {} };
+): Promise<{ events: Map<string, EventCredits>; walletsBurned: number; alerts: RaisedNotification[]; write: () => Promise<void> }> {
+  const none = { events: new Map<string, EventCredits>(), walletsBurned: 0, alerts: [], write: async () => {} };
   if (events.length === 0) return none;
-  const { rows: wallets } = await db.query<{ id: string; customer_id: string }>({
+  const { rows: wallets } = await db.query<{ id: string; customer_id: string; external_id: string; low_balance_threshold: string | null }>({
     name: 'ingest-burn-wallets',
-    text: 'SELECT id, customer_id FROM credit_wallets WHERE customer_id = ANY($1::uuid[]) AND organization_id = $2',
+    text: `SELECT w.id, w.customer_id, c.external_id, w.low_balance_threshold::text AS low_balance_threshold
+             FROM credit_wallets AS w JOIN customers AS c ON c.id = w.customer_id
+            WHERE w.customer_id = ANY($1::uuid[]) AND w.organization_id = $2`,
     values: [[...new Set(events.map((e) => e.customerId))], ctx.organizationId],
   });
   if (wallets.length === 0) return none;
@@ -252,7 +256,34 @@ export async function planBatchBurn(
     );
     burnt.forEach((e, i) => result.set(e.id, { credits: e.credits, uncovered: uncovered[i]!, meterIds: e.meterIds }));
   }
-  return { events: result, walletsBurned: [...prepared.results.values()].filter((r) => r.burned).length, write: prepared.write };
+  return { events: result, walletsBurned: [...prepared.results.values()].filter((r) => r.burned).length, alerts: creditAlerts(wallets, burns, prepared.results), write: prepared.write };
+}
+
+/** The balance alerts the batch's burns leave their wallets at (billing/credit-alerts.ts), one per wallet at most. */
+function creditAlerts(
+  wallets: readonly { id: string; external_id: string; low_balance_threshold: string | null }[],
+  burns: readonly { walletId: string; key: string; credits: Dec }[],
+  results: ReadonlyMap<string, BurnResult>,
+): RaisedNotification[] {
+  const rows = new Map(wallets.map((w) => [w.id, w]));
+  return burns.flatMap((b) => {
+    const wallet = results.get(b.key)?.wallet;
+    const row = rows.get(b.walletId)!;
+    if (!wallet) return [];
+    const threshold = row.low_balance_threshold === null ? null : dec(row.low_balance_threshold);
+    const level = creditAlertLevel({ after: wallet.balanceAfter, threshold });
+    if (!level) return [];
+    const payload = {
+      customerExternalId: row.external_id,
+      walletId: b.walletId,
+      level,
+      balance: toPlainString(wallet.balanceAfter),
+      threshold: threshold === null ? null : toPlainString(threshold),
+      burned: toPlainString(b.credits),
+      uncovered: toPlainString(results.get(b.key)!.uncovered),
+    };
+    return [{ kind: `credits.${level}`, dedupeKey: creditAlertKey(level, b.walletId, wallet.newestGrantId), payload, entityType: 'credit_wallet', entityId: b.walletId }];
+  });
 }
 
 /** The organization's rates for the vendor/model pairs the batch uses, all effective periods. */
@@ -403,14 +434,47 @@ async function refreshCounters(db: Queryable, batchId: string, touched: TouchedC
 const quotaDedupeKey = (limitId: string, customerExternalId: string, windowStart: Date, level: QuotaLevel): string =>
   `quota:${limitId}:${customerExternalId}:${windowStart.toISOString()}:${level}`;
 
+/** A notification a batch raises (a quota crossed, a wallet running low), with the entity its audit row names. */
+interface RaisedNotification {
+  kind: string;
+  dedupeKey: string;
+  payload: Record<string, unknown>;
+  entityType: string;
+  entityId: string;
+}
+
 /**
- * Inserts the notifications for counters at a level, skipping any already
- * raised: the table's unique dedupe key makes "once" a database fact, also
- * for two batches racing. Only a notification this run inserted gets its
- * `quota.warning` / `quota.exceeded` audit row, in the same transaction.
+ * Inserts notifications into the outbox, skipping any already raised: the
+ * table's unique dedupe key makes "once" a database fact, also for two
+ * batches racing. Only a notification this run inserted gets its webhook
+ * event and its audit row (action: its kind), in the same transaction.
  */
-async function raiseNotifications(db: Queryable, ctx: BatchContext, counters: RefreshedCounter[]): Promise<number> {
-  const crossings = counters.flatMap((c) => {
+async function raiseNotifications(db: Queryable, ctx: BatchContext, raised: RaisedNotification[]): Promise<number> {
+  if (raised.length === 0) return 0;
+  const { rows: inserted } = await db.query<{ id: string; dedupe_key: string }>({
+    name: 'ingest-raise-notifications',
+    text: `INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
+           SELECT gen_random_uuid(), $1, n.kind, n.dedupe_key, n.payload::jsonb
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS n(kind, dedupe_key, payload)
+            ORDER BY n.dedupe_key
+           ON CONFLICT (organization_id, dedupe_key) DO NOTHING
+           RETURNING id, dedupe_key`,
+    values: [ctx.organizationId, raised.map((c) => c.kind), raised.map((c) => c.dedupeKey), raised.map((c) => JSON.stringify(c.payload))],
+  });
+  const byKey = new Map(raised.map((c) => [c.dedupeKey, c]));
+  await emitWebhookEvents(pgRawDb(db), ctx.organizationId, notificationWebhookEvents(inserted.flatMap((row) => byKey.get(row.dedupe_key) ?? [])));
+  const audits = inserted.flatMap((row): AuditEntry[] => {
+    const n = byKey.get(row.dedupe_key);
+    if (!n) return [];
+    return [{ organizationId: ctx.organizationId, actor: ctx.actor, action: n.kind, entityType: n.entityType, entityId: n.entityId, after: { ...n.payload, notificationId: row.id, batchId: ctx.batchId } }];
+  });
+  await insertAuditRows(db, audits);
+  return inserted.length;
+}
+
+/** The notifications for counters at a level (quota.warning, quota.exceeded). */
+function quotaNotifications(counters: RefreshedCounter[]): RaisedNotification[] {
+  return counters.flatMap((c) => {
     if (!c.level) return [];
     const payload = {
       limitId: c.limit.id,
@@ -424,37 +488,8 @@ async function raiseNotifications(db: Queryable, ctx: BatchContext, counters: Re
       windowStart: c.windowStart.toISOString(),
       windowEnd: c.windowEnd?.toISOString() ?? null,
     };
-    return [{ counterId: c.counterId, kind: `quota.${c.level}`, dedupeKey: quotaDedupeKey(c.limit.id, c.customerExternalId, c.windowStart, c.level), payload }];
+    return [{ kind: `quota.${c.level}`, dedupeKey: quotaDedupeKey(c.limit.id, c.customerExternalId, c.windowStart, c.level), payload, entityType: 'quota_counter', entityId: c.counterId }];
   });
-  if (crossings.length === 0) return 0;
-  const { rows: inserted } = await db.query<{ id: string; dedupe_key: string }>({
-    name: 'ingest-raise-notifications',
-    text: `INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
-           SELECT gen_random_uuid(), $1, n.kind, n.dedupe_key, n.payload::jsonb
-             FROM unnest($2::text[], $3::text[], $4::text[]) AS n(kind, dedupe_key, payload)
-            ORDER BY n.dedupe_key
-           ON CONFLICT (organization_id, dedupe_key) DO NOTHING
-           RETURNING id, dedupe_key`,
-    values: [ctx.organizationId, crossings.map((c) => c.kind), crossings.map((c) => c.dedupeKey), crossings.map((c) => JSON.stringify(c.payload))],
-  });
-  const byKey = new Map(crossings.map((c) => [c.dedupeKey, c]));
-  await emitWebhookEvents(pgRawDb(db), ctx.organizationId, notificationWebhookEvents(inserted.flatMap((row) => byKey.get(row.dedupe_key) ?? [])));
-  const audits = inserted.flatMap((row): AuditEntry[] => {
-    const crossing = byKey.get(row.dedupe_key);
-    if (!crossing) return [];
-    return [
-      {
-        organizationId: ctx.organizationId,
-        actor: ctx.actor,
-        action: crossing.kind,
-        entityType: 'quota_counter',
-        entityId: crossing.counterId,
-        after: { ...crossing.payload, notificationId: row.id, batchId: ctx.batchId },
-      },
-    ];
-  });
-  await insertAuditRows(db, audits);
-  return inserted.length;
 }
 
 export interface CountQuotasResult {
@@ -472,7 +507,7 @@ export async function countQuotas(db: Queryable, ctx: BatchContext): Promise<Cou
   const touched = await touchedCounters(db, ctx);
   if (touched.length === 0) return { countersUpdated: 0, notificationsCreated: 0 };
   const refreshed = await refreshCounters(db, ctx.batchId, touched);
-  return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, ctx, refreshed) };
+  return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, ctx, quotaNotifications(refreshed)) };
 }
 
 /** The organization's notifications still waiting for delivery, from this batch or earlier ones. */

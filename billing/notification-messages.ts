@@ -32,6 +32,8 @@ export interface OutgoingNotification {
  *   workflowId, step (the activity that failed), reason, phase
  * - subscription.request_failed (workflows/subscription.ts): subscriptionId, request
  *   (changePlan or cancel), planKey, effectiveAt, atPeriodEnd, at, requestedBy { type, id }, reason
+ * - credits.low_balance / credits.exhausted (activities/ingest-steps.ts): customerExternalId, walletId, balance,
+ *   threshold, burned, uncovered
  * - leak.finding (activities/reconcile/recovery.ts queueLeakAlert): findingId, kind, subject,
  *   customerExternalId, periodStart, periodEnd, expected, billed, leak, currency, confidence,
  *   reasons [{ code, detail, factor }], entityUrl, workflowUrl
@@ -129,6 +131,20 @@ export function renderNotification(n: OutgoingNotification): RenderedNotificatio
       return { title: marginTitle(n.kind, p), lines: [...marginLines(p), ...marginLinks(p)] };
     case 'leak.finding':
       return { title: leakTitle(p), lines: [...leakLines(p), ...leakReasons(p), ...marginLinks(p)] };
+    case 'credits.low_balance':
+      return {
+        title: `Credits low: ${text(p.customerExternalId) ?? 'a customer'} has ${text(p.balance) ?? 'few'} credits left${text(p.threshold) ? ` (alert at ${text(p.threshold)})` : ''}`,
+        lines: [...creditLines(p), 'Usage goes on; once the wallet is empty it is invoiced as overage, or refused on a prepaid-only plan. Add credits to keep it covered.'],
+      };
+    case 'credits.exhausted':
+      return {
+        title: `Credits exhausted: ${text(p.customerExternalId) ?? 'a customer'} has no credits left`,
+        lines: [
+          ...creditLines(p),
+          ...optional('Not covered by this batch', text(p.uncovered) && text(p.uncovered) !== '0' ? `${text(p.uncovered)} credits` : undefined),
+          'Usage from here on is invoiced as overage, or refused on a prepaid-only plan, until credits are added.',
+        ],
+      };
     default:
       return { title: `Ledgerflow notification: ${n.kind}`, lines: [`kind: ${n.kind}`, `payload: ${JSON.stringify(n.payload)}`] };
   }
@@ -146,6 +162,15 @@ function quotaLines(p: Fields): string[] {
     ...optional('Event type', text(p.eventType)),
     ...optional('Used', text(p.used) && text(p.limit) ? `${text(p.used)} of ${text(p.limit)}` : undefined),
     ...optional('Window', window(p.windowStart, p.windowEnd)),
+  ];
+}
+
+function creditLines(p: Fields): string[] {
+  return [
+    ...optional('Customer', text(p.customerExternalId)),
+    ...optional('Balance', text(p.balance) ? `${text(p.balance)} credits` : undefined),
+    ...optional('Low-balance threshold', text(p.threshold) ? `${text(p.threshold)} credits` : undefined),
+    ...optional('Burned by the batch that crossed it', text(p.burned) ? `${text(p.burned)} credits` : undefined),
   ];
 }
 

@@ -25,6 +25,8 @@ export const WEBHOOK_EVENT_TYPES = {
   'margin.negative': 'A margin turned negative: the vendor cost exceeds the revenue.',
   'margin.worsened': 'An open margin alert got worse.',
   'margin.resolved': 'A margin is back above the threshold.',
+  'credits.low_balance': "A customer's prepaid credit balance fell to its wallet's low-balance threshold.",
+  'credits.exhausted': "A customer's prepaid credits ran out: its usage is now invoiced as overage (or refused on a prepaid-only plan).",
 } as const;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENT_TYPES;
@@ -37,7 +39,7 @@ export function isWebhookEventType(type: string): type is WebhookEventType {
 /** The webhook event a notification kind is also sent as, or null for kinds that are the organization's staff's only (reminders, run failures). */
 export function webhookTypeOfNotification(kind: string): WebhookEventType | null {
   if (kind === 'leak.finding') return 'leak.found';
-  if (kind.startsWith('quota.') || kind.startsWith('margin.')) return isWebhookEventType(kind) ? kind : null;
+  if (kind.startsWith('quota.') || kind.startsWith('margin.') || kind.startsWith('credits.')) return isWebhookEventType(kind) ? kind : null;
   return null;
 }
 

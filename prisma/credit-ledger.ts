@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { planBurn, type Draw, type GrantBalance, type GrantKind } from '../billing/credit-burn';
+import { planBurn, walletBalance, type Draw, type GrantBalance, type GrantKind } from '../billing/credit-burn';
 import { dec, toPlainString, type Dec } from '../billing/decimal';
 import { Prisma } from './generated/client';
 import type { RawDb } from './raw-db';
@@ -40,6 +40,15 @@ export async function ensureWallet(db: RawDb, organizationId: string, customerId
   return row.id;
 }
 
+/** Sets a wallet's low-balance threshold (null: none); returns the one it had. */
+export async function setLowBalanceThreshold(db: RawDb, walletId: string, threshold: Dec | null): Promise<Dec | null> {
+  const [row] = await db.$queryRaw<{ before: string | null }[]>`
+    UPDATE credit_wallets AS w SET low_balance_threshold = ${threshold === null ? null : toPlainString(threshold)}::numeric
+      FROM (SELECT id, low_balance_threshold FROM credit_wallets WHERE id = ${walletId}::uuid FOR UPDATE) AS old
+     WHERE w.id = old.id RETURNING old.low_balance_threshold::text AS before`;
+  return row?.before == null ? null : dec(row.before);
+}
+
 /** Takes the wallets' row locks, in id order (two callers locking overlapping wallets never wait on each other in a circle). */
 async function lockWallets(db: RawDb, walletIds: readonly string[]): Promise<void> {
   await db.$queryRaw`SELECT id FROM credit_wallets WHERE id = ANY(${[...new Set(walletIds)].sort()}::uuid[]) ORDER BY id FOR UPDATE`;
@@ -66,19 +75,25 @@ const GRANT_COLUMNS = Prisma.sql`g.id, g.kind::text AS kind, g.credits::text AS 
  * external id, its id): one statement, the balance read path. Null when the
  * organization has no such customer; no grants when it has no wallet.
  */
-export async function readCustomerGrants(db: RawDb, organizationId: string, customer: string, customerId: string | null): Promise<{ externalId: string; grants: GrantRow[] } | null> {
-  const rows = await db.$queryRaw<({ external_id: string } & { [K in keyof GrantColumns]: GrantColumns[K] | null })[]>`
+export async function readCustomerGrants(
+  db: RawDb,
+  organizationId: string,
+  customer: string,
+  customerId: string | null,
+): Promise<{ externalId: string; grants: GrantRow[]; lowBalanceThreshold: Dec | null } | null> {
+  const rows = await db.$queryRaw<({ external_id: string; low_balance_threshold: string | null } & { [K in keyof GrantColumns]: GrantColumns[K] | null })[]>`
     WITH cust AS (
       SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer}
       UNION ALL
       SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND id = ${customerId}::uuid
         AND NOT EXISTS (SELECT 1 FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer})
       LIMIT 1)
-    SELECT cust.external_id, ${GRANT_COLUMNS}
+    SELECT cust.external_id, w.low_balance_threshold::text AS low_balance_threshold, ${GRANT_COLUMNS}
     FROM cust LEFT JOIN credit_wallets w ON w.customer_id = cust.id LEFT JOIN credit_grants g ON g.wallet_id = w.id
     ORDER BY g.created_at, g.id`;
   if (rows.length === 0) return null;
-  return { externalId: rows[0]!.external_id, grants: rows.filter((r) => r.id !== null).map((r) => grantRow(r as GrantColumns)) };
+  const threshold = rows[0]!.low_balance_threshold;
+  return { externalId: rows[0]!.external_id, grants: rows.filter((r) => r.id !== null).map((r) => grantRow(r as GrantColumns)), lowBalanceThreshold: threshold === null ? null : dec(threshold) };
 }
 
 /** Several wallets' grants (by wallet id), oldest first, each with its balance: one statement. */
@@ -192,6 +207,8 @@ export interface BurnResult {
   uncovered: Dec;
   /** false: this key was burned before; the result is that burn's */
   burned: boolean;
+  /** a burn made now: the wallet's spendable balance after it, and its newest grant (what alerts read: billing/credit-alerts.ts) */
+  wallet?: { balanceAfter: Dec; newestGrantId: string | null };
 }
 
 /** One burn: credits from a wallet under a key that makes it happen once. */
@@ -256,9 +273,11 @@ export async function prepareBurns(db: RawDb, q: BurnsRequest): Promise<{ result
       grant.balance = grant.balance.minus(d.credits);
       return { ...d, balanceAfter: grant.balance };
     });
-    return { burn: b, plan, postings, transactionId: randomUUID() };
+    // (grants are read oldest first)
+    const wallet = { balanceAfter: walletBalance(grants, q.now), newestGrantId: grants.at(-1)?.id ?? null };
+    return { burn: b, plan, postings, wallet, transactionId: randomUUID() };
   });
-  for (const p of planned) results.set(p.burn.key, { transactionId: p.transactionId, draws: p.plan.draws, uncovered: p.plan.uncovered, burned: true });
+  for (const p of planned) results.set(p.burn.key, { transactionId: p.transactionId, draws: p.plan.draws, uncovered: p.plan.uncovered, burned: true, wallet: p.wallet });
   const write = async () => {
     await db.$executeRaw`
       INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, batch_id, created_by)

@@ -5,7 +5,7 @@ import { GRANT_KINDS, spendable, walletBalance } from '../billing/credit-burn';
 import { dec, toPlainString } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient } from '../prisma/client';
-import { ensureWallet, insertGrant, readCustomerGrants, readGrants, readLedgerEntries, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
+import { ensureWallet, insertGrant, readCustomerGrants, readGrants, readLedgerEntries, setLowBalanceThreshold, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
 import type { RawDb } from '../prisma/raw-db';
 import { isUuid } from './ids';
 import { findCustomerByAnyId } from '../prisma/billing-reads';
@@ -58,9 +58,18 @@ export const WalletSchema = z
   .object({
     customer_external_id: z.string(),
     balance: z.string().meta({ description: 'Credits that can be burned now: the sum of the unexpired grants\' balances (decimal string)' }),
+    low_balance_threshold: z
+      .string()
+      .nullable()
+      .meta({ description: 'A burn that leaves the balance at or below this many credits raises a credits.low_balance alert (once until the next grant); null: none. Running out always raises credits.exhausted' }),
     grants: z.array(CreditGrantSchema).meta({ description: 'Every grant, oldest first' }),
   })
   .meta({ id: 'Wallet' });
+
+export const WalletUpdateSchema = z.strictObject({
+  low_balance_threshold: decimalInput('Credits at or below which a burn raises a credits.low_balance alert (Slack, email, webhook); null: no low-balance alert').nullable(),
+});
+export type WalletUpdate = z.output<typeof WalletUpdateSchema>;
 
 export const LedgerEntrySchema = z
   .object({
@@ -192,7 +201,34 @@ function refuseOtherGrant(grant: GrantRow, sameWallet: boolean, body: CreditGran
 export async function readWallet(db: RawDb, organizationId: string, customer: string, now = new Date()) {
   const found = await readCustomerGrants(db, organizationId, customer, isUuid(customer) ? customer : null);
   if (!found) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${customer}`, 'customer');
-  return { customer_external_id: found.externalId, balance: toPlainString(walletBalance(found.grants, now)), grants: found.grants.map((g) => grantJson(g, now)) };
+  return {
+    customer_external_id: found.externalId,
+    balance: toPlainString(walletBalance(found.grants, now)),
+    low_balance_threshold: found.lowBalanceThreshold === null ? null : toPlainString(found.lowBalanceThreshold),
+    grants: found.grants.map((g) => grantJson(g, now)),
+  };
+}
+
+/** Changes a customer's wallet settings (the wallet is made on first use), with an audit row when something changed; answers the wallet. */
+export async function updateWallet(prisma: PrismaClient, organizationId: string, customer: string, body: WalletUpdate, actor: AuditActor) {
+  const found = await customerOf(prisma, organizationId, customer);
+  const threshold = body.low_balance_threshold === null ? null : dec(body.low_balance_threshold);
+  await prisma.$transaction(async (tx) => {
+    const walletId = await ensureWallet(tx, organizationId, found.id);
+    const before = await setLowBalanceThreshold(tx, walletId, threshold);
+    if ((before === null) !== (threshold === null) || (before !== null && !before.eq(threshold!))) {
+      await writeAudit(tx, {
+        organizationId,
+        actor,
+        action: 'credits.wallet_updated',
+        entityType: 'credit_wallet',
+        entityId: walletId,
+        before: { lowBalanceThreshold: before === null ? null : toPlainString(before) },
+        after: { customer: found.externalId, lowBalanceThreshold: threshold === null ? null : toPlainString(threshold) },
+      });
+    }
+  });
+  return readWallet(prisma, organizationId, found.externalId);
 }
 
 /** One page of a customer's ledger entries, oldest first. */

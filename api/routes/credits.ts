@@ -6,7 +6,9 @@ import {
   LedgerEntrySchema,
   listLedgerEntries,
   readWallet,
+  updateWallet,
   WalletSchema,
+  WalletUpdateSchema,
 } from '../../services/credits';
 import { listOf } from '../../services/schemas/catalog';
 import { CustomerIdParamsSchema } from '../schemas/upcoming-invoice';
@@ -45,6 +47,17 @@ export const creditRoutes: RouteTable = {
       ok: { description: 'The wallet', schema: WalletSchema },
       errors: notFound,
       handle: (deps, { caller, params }) => readWallet(pgRawDb(deps.pgPool), caller.organizationId, params.id),
+    }),
+    route({
+      method: 'patch',
+      path: '/{id}/wallet',
+      summary: "Change a customer's wallet settings (its low-balance alert)",
+      description: 'Makes the wallet when the customer has none yet. An audit row records a change.',
+      params: CustomerIdParamsSchema,
+      body: WalletUpdateSchema,
+      ok: { description: 'The wallet', schema: WalletSchema },
+      errors: notFound,
+      handle: (deps, { caller, params, body }) => updateWallet(deps.prisma, caller.organizationId, params.id, body, apiKeyActor(caller)),
     }),
     route({
       method: 'get',
