@@ -19,7 +19,7 @@ import { reconcileActivities } from './reconcile';
 import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 import { failingFastOnBadData } from './domain-failures';
 import { attemptWebhookDelivery } from './webhooks/deliver';
-import { expireCreditGrant } from './credits';
+import { expireCreditGrant, expireCreditReservation } from './credits';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -60,6 +60,7 @@ export function createActivities(deps: ActivityDeps) {
     startBillingRun: startBillingRun(deps),
     closePeriod: closePeriod(deps),
     expireCreditGrant: expireCreditGrant(deps),
+    expireCreditReservation: expireCreditReservation(deps),
     readInvoiceState: readInvoiceState(deps),
     recordDecision: recordDecision(deps),
     writeOffInvoice: writeOffInvoice(deps),

@@ -104,7 +104,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
   // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan, and
   // what each event burned goes into the same UPDATE: no second write.
   const dimensions = burning?.dimensions ?? [];
-  const burnColumns = burning ? `, e.event_type, e.quantity::text AS quantity${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}` : '';
+  const burnColumns = burning ? `, e.event_type, e.quantity::text AS quantity, e.reservation_id${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}` : '';
   const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null } & Record<string, unknown>>({
     name: burning ? `ingest-events-to-rate-and-burn-${dimensions.length}` : 'ingest-events-to-rate',
     text: `SELECT e.id, e.timestamp, e.vendor_usage, c.id AS customer_id${burnColumns}
@@ -136,6 +136,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
             eventType: e['event_type'] as string,
             quantity: dec(e['quantity'] as string),
             timestamp: e.timestamp,
+            reservationId: (e['reservation_id'] as string | null) ?? null,
             dimensions: burning.dimensions.length === 0 ? null : Object.fromEntries(burning.dimensions.map((d, i) => [d, (e[`d${i}`] as string | null) ?? null])),
           })),
       )
@@ -188,6 +189,8 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
 export interface RatedForBurn extends BurnableEvent {
   id: string;
   customerId: string;
+  /** the reservation the event commits (prisma/credit-ledger.ts prepareBurns settles it) */
+  reservationId?: string | null;
 }
 
 /** What one event burned (usage_events.credits, credits_uncovered, credit_meter_ids). */
@@ -229,30 +232,44 @@ export async function planBatchBurn(
   if (wallets.length === 0) return none;
   const walletOf = new Map(wallets.map((w) => [w.customer_id, w.id]));
   const byWallet = new Map<string, { id: string; timestamp: Date; credits: Dec; meterIds: string[] }[]>();
+  const commitsOf = new Map<string, { reservationId: string; eventId: string; credits: Dec }[]>();
+  const push = <T>(map: Map<string, T[]>, key: string, item: T) => {
+    const list = map.get(key);
+    if (list) list.push(item);
+    else map.set(key, [item]);
+  };
   for (const e of events) {
     const walletId = walletOf.get(e.customerId);
     if (!walletId) continue;
     const { credits: exact, meterIds } = eventBurn(rates, e);
     const credits = ledgerCredits(exact);
+    // (an event that burns nothing still settles its reservation: all of it goes back)
+    if (e.reservationId) push(commitsOf, walletId, { reservationId: e.reservationId, eventId: e.id, credits });
     // An event that burns nothing (a rate of 0, or credits that round to 0) is invoiced in full: it keeps no meter ids.
     if (credits.isZero()) continue;
-    const burnt = byWallet.get(walletId) ?? [];
-    if (burnt.length === 0) byWallet.set(walletId, burnt);
-    burnt.push({ id: e.id, timestamp: e.timestamp, credits, meterIds });
+    push(byWallet, walletId, { id: e.id, timestamp: e.timestamp, credits, meterIds });
   }
-  const burns = [...byWallet].map(([walletId, burnt]) => ({
+  const burns = [...new Set([...byWallet.keys(), ...commitsOf.keys()])].map((walletId) => ({
     walletId,
-    credits: burnt.reduce((sum, e) => sum.plus(e.credits), dec(0)),
+    credits: (byWallet.get(walletId) ?? []).reduce((sum, e) => sum.plus(e.credits), dec(0)),
     key: `batch:${ctx.batchId}:${walletId}`,
     batchId: ctx.batchId,
+    commits: commitsOf.get(walletId) ?? [],
   }));
-  const prepared = await prepareBurns(pgRawDb(db), { organizationId: ctx.organizationId, createdBy: `${ctx.actor.type}:${ctx.actor.id}`, now, burns: burns.filter((b) => !b.credits.isZero()) });
+  const prepared = await prepareBurns(pgRawDb(db), {
+    organizationId: ctx.organizationId,
+    createdBy: `${ctx.actor.type}:${ctx.actor.id}`,
+    now,
+    burns: burns.filter((b) => !b.credits.isZero() || b.commits.length > 0),
+  });
   const result = new Map<string, EventCredits>();
   for (const b of burns) {
-    const burnt = byWallet.get(b.walletId)!.sort((x, y) => x.timestamp.getTime() - y.timestamp.getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    const burnt = (byWallet.get(b.walletId) ?? []).sort((x, y) => x.timestamp.getTime() - y.timestamp.getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    const burned = prepared.results.get(b.key);
+    // What a reservation covered is covered; the wallet's uncovered credits fall on the rest, the last events first.
     const uncovered = allocateUncovered(
-      burnt.map((e) => e.credits),
-      prepared.results.get(b.key)?.uncovered ?? dec(0),
+      burnt.map((e) => e.credits.minus(burned?.fromReservations?.get(e.id) ?? dec(0))),
+      burned?.uncovered ?? dec(0),
     );
     burnt.forEach((e, i) => result.set(e.id, { credits: e.credits, uncovered: uncovered[i]!, meterIds: e.meterIds }));
   }

@@ -16,6 +16,7 @@ import { planRoutes } from './routes/plans';
 import { quotaLimitRoutes } from './routes/quota-limits';
 import { creditRoutes } from './routes/credits';
 import { creditBurnRateRoutes } from './routes/credit-burn-rates';
+import { creditReservationRoutes } from './routes/credit-reservations';
 import { quoteRoutes } from './routes/quotes';
 import { ratingRoutes } from './routes/rating';
 import { reconciliationRoutes } from './routes/reconciliations';
@@ -34,4 +35,4 @@ export const ROUTE_TABLES: readonly RouteTable[] = [
   invoiceReadRoutes,
   invoiceDecisionRoutes,
   creditNoteRoutes,
-  meterRoutes, planRoutes, customerRoutes, creditRoutes, creditBurnRateRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+  meterRoutes, planRoutes, customerRoutes, creditRoutes, creditBurnRateRoutes, creditReservationRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];

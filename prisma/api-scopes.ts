@@ -1,7 +1,8 @@
 /*
  * What an API key may do. A key carries scopes, set when it is created:
  *
- * - `ingest`: post usage events, read back a request's batch, ask an entitlement check
+ * - `ingest`: post usage events, read back a request's batch, ask an entitlement check, hold and release credits
+ *   (and read a reservation back)
  *   (what an app that meters its usage needs, and all a new key gets unless asked otherwise);
  * - `read`: every GET outside settings, API keys and webhooks, and the calculators (quotes, rating, entitlement checks);
  * - `billing`: finance's writes: invoice decisions, credit notes, customers (and their credit grants), catalog,
@@ -64,6 +65,10 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
       return ['ingest', 'read'];
     case 'entitlements':
       return second === 'check' ? ['ingest', 'read'] : reads ? ['read'] : ['billing'];
+    // Apps hold credits before an expensive call, and release them when they do not make it.
+    case 'credits':
+      if (second !== 'reservations') return ['admin'];
+      return reads ? ['ingest', 'read'] : ['ingest'];
     // Apps report their own usage counts for leak detection.
     case 'reported-usage':
       return ['ingest'];

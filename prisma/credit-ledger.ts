@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { planBurn, walletBalance, type Draw, type GrantBalance, type GrantKind } from '../billing/credit-burn';
+import { settleHold } from '../billing/credit-reservations';
 import { dec, toPlainString, type Dec } from '../billing/decimal';
 import { Prisma } from './generated/client';
 import type { RawDb } from './raw-db';
@@ -80,20 +81,26 @@ export async function readCustomerGrants(
   organizationId: string,
   customer: string,
   customerId: string | null,
-): Promise<{ externalId: string; grants: GrantRow[]; lowBalanceThreshold: Dec | null } | null> {
-  const rows = await db.$queryRaw<({ external_id: string; low_balance_threshold: string | null } & { [K in keyof GrantColumns]: GrantColumns[K] | null })[]>`
+): Promise<{ externalId: string; grants: GrantRow[]; lowBalanceThreshold: Dec | null; reserved: Dec } | null> {
+  const rows = await db.$queryRaw<({ external_id: string; low_balance_threshold: string | null; reserved: string } & { [K in keyof GrantColumns]: GrantColumns[K] | null })[]>`
     WITH cust AS (
       SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer}
       UNION ALL
       SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND id = ${customerId}::uuid
         AND NOT EXISTS (SELECT 1 FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer})
       LIMIT 1)
-    SELECT cust.external_id, w.low_balance_threshold::text AS low_balance_threshold, ${GRANT_COLUMNS}
+    SELECT cust.external_id, w.low_balance_threshold::text AS low_balance_threshold,
+           (SELECT COALESCE(sum(r.credits), 0) FROM credit_reservations r WHERE r.wallet_id = w.id AND r.status = 'held')::text AS reserved, ${GRANT_COLUMNS}
     FROM cust LEFT JOIN credit_wallets w ON w.customer_id = cust.id LEFT JOIN credit_grants g ON g.wallet_id = w.id
     ORDER BY g.created_at, g.id`;
   if (rows.length === 0) return null;
   const threshold = rows[0]!.low_balance_threshold;
-  return { externalId: rows[0]!.external_id, grants: rows.filter((r) => r.id !== null).map((r) => grantRow(r as GrantColumns)), lowBalanceThreshold: threshold === null ? null : dec(threshold) };
+  return {
+    externalId: rows[0]!.external_id,
+    grants: rows.filter((r) => r.id !== null).map((r) => grantRow(r as GrantColumns)),
+    lowBalanceThreshold: threshold === null ? null : dec(threshold),
+    reserved: dec(rows[0]!.reserved),
+  };
 }
 
 /** Several wallets' grants (by wallet id), oldest first, each with its balance: one statement. */
@@ -126,11 +133,12 @@ function grantRow(r: GrantColumns): GrantRow {
 /** A grant's or an expiry's transaction (burns write theirs in bulk, burnCreditsMany). */
 async function insertTransaction(
   db: RawDb,
-  t: { organizationId: string; walletId: string; kind: 'grant' | 'expiry'; key: string; credits: Dec; createdBy: string },
+  t: { organizationId: string; walletId: string; kind: 'grant' | 'expiry' | 'reserve' | 'settle'; key: string; credits: Dec; createdBy: string; eventId?: string | null },
 ): Promise<string | null> {
   const [row] = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, created_by)
-    VALUES (${randomUUID()}::uuid, ${t.organizationId}::uuid, ${t.walletId}::uuid, ${t.kind}::credit_transaction_kind, ${t.key}, ${toPlainString(t.credits)}::numeric, ${t.createdBy})
+    INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, event_id, created_by)
+    VALUES (${randomUUID()}::uuid, ${t.organizationId}::uuid, ${t.walletId}::uuid, ${t.kind}::credit_transaction_kind, ${t.key}, ${toPlainString(t.credits)}::numeric,
+            ${t.eventId ?? null}::uuid, ${t.createdBy})
     ON CONFLICT (organization_id, key) DO NOTHING
     RETURNING id`;
   return row?.id ?? null;
@@ -144,16 +152,33 @@ interface Posting extends Draw {
   position: number;
 }
 
+/** The organization's accounts a grant's account trades with. */
+type OtherAccount = 'issuance' | 'usage' | 'breakage' | 'reserved';
+
+/** An entry with its accounts: credits into the grant (`from` another account) or out of it (`to` one). */
+type AccountPosting = Posting & ({ from: OtherAccount } | { to: OtherAccount });
+
 /** Writes entries between a grant's account and another, in the order given (their seq follows it). */
 async function insertEntries(db: RawDb, e: { organizationId: string; debit: string; credit: string; postings: readonly Posting[] }): Promise<void> {
-  if (e.postings.length === 0) return;
+  const account = (name: string) => name as OtherAccount;
+  await insertPostings(
+    db,
+    e.organizationId,
+    e.postings.map((p) => (e.debit === 'grant' ? { ...p, to: account(e.credit) } : { ...p, from: account(e.debit) })),
+  );
+}
+
+/** Writes entries, each between a grant's account and another, in the order given (their seq follows it). */
+async function insertPostings(db: RawDb, organizationId: string, postings: readonly AccountPosting[]): Promise<void> {
+  if (postings.length === 0) return;
   await db.$executeRaw`
     INSERT INTO credit_ledger_entries (id, organization_id, transaction_id, wallet_id, grant_id, position, debit, credit, amount, balance_after)
-    SELECT id, ${e.organizationId}::uuid, transaction_id, wallet_id, grant_id, position, ${e.debit}::credit_account, ${e.credit}::credit_account, amount, balance_after
-    FROM unnest(${e.postings.map(() => randomUUID())}::uuid[], ${e.postings.map((p) => p.transactionId)}::uuid[], ${e.postings.map((p) => p.walletId)}::uuid[],
-                ${e.postings.map((p) => p.grantId)}::uuid[], ${e.postings.map((p) => p.position)}::int[], ${e.postings.map((p) => toPlainString(p.credits))}::numeric[],
-                ${e.postings.map((p) => toPlainString(p.balanceAfter))}::numeric[])
-         WITH ORDINALITY AS n(id, transaction_id, wallet_id, grant_id, position, amount, balance_after, ord)
+    SELECT id, ${organizationId}::uuid, transaction_id, wallet_id, grant_id, position, debit::credit_account, credit::credit_account, amount, balance_after
+    FROM unnest(${postings.map(() => randomUUID())}::uuid[], ${postings.map((p) => p.transactionId)}::uuid[], ${postings.map((p) => p.walletId)}::uuid[],
+                ${postings.map((p) => p.grantId)}::uuid[], ${postings.map((p) => p.position)}::int[], ${postings.map((p) => toPlainString(p.credits))}::numeric[],
+                ${postings.map((p) => toPlainString(p.balanceAfter))}::numeric[], ${postings.map((p) => ('from' in p ? p.from : 'grant'))}::text[],
+                ${postings.map((p) => ('to' in p ? p.to : 'grant'))}::text[])
+         WITH ORDINALITY AS n(id, transaction_id, wallet_id, grant_id, position, amount, balance_after, debit, credit, ord)
     ORDER BY ord`;
 }
 
@@ -209,6 +234,8 @@ export interface BurnResult {
   burned: boolean;
   /** a burn made now: the wallet's spendable balance after it, and its newest grant (what alerts read: billing/credit-alerts.ts) */
   wallet?: { balanceAfter: Dec; newestGrantId: string | null };
+  /** a burn made now: the credits each committing event's reservation covered, by event id (the rest is in this burn) */
+  fromReservations?: Map<string, Dec>;
 }
 
 /** One burn: credits from a wallet under a key that makes it happen once. */
@@ -218,6 +245,12 @@ export interface BurnRequest {
   key: string;
   eventId?: string | null;
   batchId?: string | null;
+  /**
+   * Events among `credits` that commit a reservation: each draws its credits from its reservation's hold first
+   * (billing/credit-reservations.ts settleHold), and only what the hold did not cover from the wallet. A
+   * reservation that is not held (settled, expired, unknown, another wallet's) covers nothing.
+   */
+  commits?: readonly { reservationId: string; eventId: string; credits: Dec }[];
 }
 
 /**
@@ -250,11 +283,26 @@ export interface BurnsRequest {
   burns: readonly BurnRequest[];
 }
 
+/** A ledger transaction planned with its entries (written in this order, so each balance_after follows the one before). */
+interface PlannedTransaction {
+  id: string;
+  walletId: string;
+  kind: 'burn' | 'settle';
+  key: string;
+  credits: Dec;
+  uncovered: Dec;
+  eventId: string | null;
+  batchId: string | null;
+  postings: AccountPosting[];
+}
+
 /**
  * burnCreditsMany in two halves, so the caller learns each burn's uncovered
  * credits before anything is written (the ingest batch writes them onto its
  * events in rating's own UPDATE): locks the wallets and plans the burns;
- * `write` then inserts them, in the same database transaction.
+ * `write` then inserts them, in the same database transaction. A burn's
+ * commits settle their reservations first (settle:<reservation id>), and the
+ * burn takes the rest from the wallet.
  */
 export async function prepareBurns(db: RawDb, q: BurnsRequest): Promise<{ results: Map<string, BurnResult>; write: () => Promise<void> }> {
   const results = new Map<string, BurnResult>();
@@ -265,31 +313,103 @@ export async function prepareBurns(db: RawDb, q: BurnsRequest): Promise<{ result
   const todo = q.burns.filter((b) => !results.has(b.key));
   if (todo.length === 0) return nothing;
   const grantsOf = await readWalletsGrants(db, [...new Set(todo.map((b) => b.walletId))]);
-  const planned = todo.map((b) => {
+  const holds = await readHolds(db, q.organizationId, todo.flatMap((b) => (b.commits ?? []).map((c) => c.reservationId)));
+  const transactions: PlannedTransaction[] = [];
+  const settled: { id: string; committed: Dec; eventId: string }[] = [];
+  for (const b of todo) {
     const grants = grantsOf.get(b.walletId)!;
-    const plan = planBurn(grants, b.credits, q.now);
-    const postings = plan.draws.map((d) => {
-      const grant = grants.find((g) => g.id === d.grantId)!;
-      grant.balance = grant.balance.minus(d.credits);
-      return { ...d, balanceAfter: grant.balance };
-    });
-    // (grants are read oldest first)
+    const move = grantMover(grants, b.walletId);
+    const fromReservations = new Map<string, Dec>();
+    for (const c of b.commits ?? []) {
+      const hold = holds.get(c.reservationId);
+      if (!hold || hold.walletId !== b.walletId) continue;
+      holds.delete(c.reservationId); // (one event commits a reservation)
+      const { commits } = settleHold(hold.draws, c.credits);
+      const committed = commits.reduce((sum, d) => sum.plus(d.credits), dec(0));
+      const id = randomUUID();
+      const postings = settlePostings(hold.draws, commits, grants, q.now, (grantId, credits, account, position) => move(grantId, credits, account, id, position));
+      transactions.push({ id, walletId: b.walletId, kind: 'settle', key: `settle:${c.reservationId}`, credits: committed, uncovered: dec(0), eventId: c.eventId, batchId: b.batchId ?? null, postings });
+      settled.push({ id: c.reservationId, committed, eventId: c.eventId });
+      fromReservations.set(c.eventId, committed);
+    }
+    const reserved = [...fromReservations.values()].reduce((sum, c) => sum.plus(c), dec(0));
+    const plan = planBurn(grants, b.credits.minus(reserved), q.now);
+    const id = randomUUID();
+    const postings = plan.draws.map((d, i) => move(d.grantId, d.credits, { to: 'usage' }, id, i + 1));
+    transactions.push({ id, walletId: b.walletId, kind: 'burn', key: b.key, credits: b.credits.minus(reserved), uncovered: plan.uncovered, eventId: b.eventId ?? null, batchId: b.batchId ?? null, postings });
     const wallet = { balanceAfter: walletBalance(grants, q.now), newestGrantId: grants.at(-1)?.id ?? null };
-    return { burn: b, plan, postings, wallet, transactionId: randomUUID() };
-  });
-  for (const p of planned) results.set(p.burn.key, { transactionId: p.transactionId, draws: p.plan.draws, uncovered: p.plan.uncovered, burned: true, wallet: p.wallet });
+    results.set(b.key, { transactionId: id, draws: plan.draws, uncovered: plan.uncovered, burned: true, wallet, fromReservations });
+  }
   const write = async () => {
     await db.$executeRaw`
       INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, uncovered, event_id, batch_id, created_by)
-      SELECT id, ${q.organizationId}::uuid, wallet_id, 'burn', key, credits, uncovered, event_id, batch_id, ${q.createdBy}
-      FROM unnest(${planned.map((p) => p.transactionId)}::uuid[], ${planned.map((p) => p.burn.walletId)}::uuid[], ${planned.map((p) => p.burn.key)}::text[],
-                  ${planned.map((p) => toPlainString(p.burn.credits))}::numeric[], ${planned.map((p) => toPlainString(p.plan.uncovered))}::numeric[],
-                  ${planned.map((p) => p.burn.eventId ?? null)}::uuid[], ${planned.map((p) => p.burn.batchId ?? null)}::uuid[])
-           AS n(id, wallet_id, key, credits, uncovered, event_id, batch_id)`;
-    const postings = planned.flatMap((p) => p.postings.map((posting, i) => ({ ...posting, transactionId: p.transactionId, walletId: p.burn.walletId, position: i + 1 })));
-    await insertEntries(db, { organizationId: q.organizationId, debit: 'grant', credit: 'usage', postings });
+      SELECT id, ${q.organizationId}::uuid, wallet_id, kind::credit_transaction_kind, key, credits, uncovered, event_id, batch_id, ${q.createdBy}
+      FROM unnest(${transactions.map((t) => t.id)}::uuid[], ${transactions.map((t) => t.walletId)}::uuid[], ${transactions.map((t) => t.kind)}::text[],
+                  ${transactions.map((t) => t.key)}::text[], ${transactions.map((t) => toPlainString(t.credits))}::numeric[],
+                  ${transactions.map((t) => toPlainString(t.uncovered))}::numeric[], ${transactions.map((t) => t.eventId)}::uuid[], ${transactions.map((t) => t.batchId)}::uuid[])
+           AS n(id, wallet_id, kind, key, credits, uncovered, event_id, batch_id)`;
+    await insertPostings(db, q.organizationId, transactions.flatMap((t) => t.postings));
+    if (settled.length > 0) {
+      await db.$executeRaw`
+        UPDATE credit_reservations AS r SET status = 'committed', committed = s.committed, event_id = s.event_id, settled_at = ${q.now}
+          FROM unnest(${settled.map((s) => s.id)}::uuid[], ${settled.map((s) => toPlainString(s.committed))}::numeric[], ${settled.map((s) => s.eventId)}::uuid[])
+               AS s(id, committed, event_id)
+         WHERE r.id = s.id AND r.status = 'held'`;
+    }
   };
   return { results, write };
+}
+
+/** Moves credits into or out of one of the wallet's grants, keeping its balance (the entry's balance_after) as it goes. */
+const grantMover =
+  (grants: readonly GrantRow[], walletId: string) =>
+  (grantId: string, credits: Dec, account: { from: OtherAccount } | { to: OtherAccount }, transactionId: string, position: number): AccountPosting => {
+    const grant = grants.find((g) => g.id === grantId)!;
+    grant.balance = 'from' in account ? grant.balance.plus(credits) : grant.balance.minus(credits);
+    return { grantId, credits, balanceAfter: grant.balance, transactionId, walletId, position, ...account };
+  };
+
+/**
+ * A hold's settlement as entries: every held credit back to its grant (reserved → grant), then what the event
+ * used from the same grants (grant → usage), then, for a grant that expired while it was held, what came back
+ * to it and was not used (grant → breakage: its expiry, which ran before, could not move held credits).
+ */
+function settlePostings(
+  hold: readonly Draw[],
+  commits: readonly Draw[],
+  grants: readonly GrantRow[],
+  now: Date,
+  move: (grantId: string, credits: Dec, account: { from: OtherAccount } | { to: OtherAccount }, position: number) => AccountPosting,
+): AccountPosting[] {
+  const postings: AccountPosting[] = [];
+  for (const d of hold) postings.push(move(d.grantId, d.credits, { from: 'reserved' }, postings.length + 1));
+  for (const c of commits) postings.push(move(c.grantId, c.credits, { to: 'usage' }, postings.length + 1));
+  for (const d of hold) {
+    const grant = grants.find((g) => g.id === d.grantId)!;
+    if (grant.expiresAt === null || grant.expiresAt.getTime() > now.getTime()) continue;
+    const back = d.credits.minus(commits.find((c) => c.grantId === d.grantId)?.credits ?? dec(0));
+    if (back.gt(0)) postings.push(move(d.grantId, back, { to: 'breakage' }, postings.length + 1));
+  }
+  return postings;
+}
+
+/** The held reservations among `ids`, each with its wallet and its hold's draws (in the order they were held). */
+async function readHolds(db: RawDb, organizationId: string, ids: readonly string[]): Promise<Map<string, { walletId: string; draws: Draw[] }>> {
+  const holds = new Map<string, { walletId: string; draws: Draw[] }>();
+  if (ids.length === 0) return holds;
+  const rows = await db.$queryRaw<{ id: string; wallet_id: string; grant_id: string; amount: string }[]>`
+    SELECT r.id, r.wallet_id, x.grant_id, x.amount::text AS amount
+    FROM credit_reservations r
+    JOIN credit_transactions t ON t.organization_id = r.organization_id AND t.key = 'reserve:' || r.id::text
+    JOIN credit_ledger_entries x ON x.transaction_id = t.id
+    WHERE r.organization_id = ${organizationId}::uuid AND r.id = ANY(${[...new Set(ids)]}::uuid[]) AND r.status = 'held'
+    ORDER BY r.id, x.position`;
+  for (const r of rows) {
+    const hold = holds.get(r.id) ?? { walletId: r.wallet_id, draws: [] };
+    hold.draws.push({ grantId: r.grant_id, credits: dec(r.amount) });
+    holds.set(r.id, hold);
+  }
+  return holds;
 }
 
 /** Transactions written before under these keys, with their draws, by key. */
@@ -336,7 +456,7 @@ export async function expireGrant(db: RawDb, q: { organizationId: string; grantI
 export interface LedgerEntryRow {
   id: string;
   transaction_id: string;
-  kind: 'grant' | 'burn' | 'expiry';
+  kind: 'grant' | 'burn' | 'expiry' | 'reserve' | 'settle';
   key: string;
   event_id: string | null;
   grant_id: string;
@@ -395,4 +515,113 @@ export async function eventsAwaitingBurn(db: RawDb, q: { organizationId: string;
     events: rows.reduce((n, r) => n + r.n, 0),
     failed: rows.filter((r) => r.failed).map((r) => ({ batchId: r.batch_id!, events: r.n })),
   };
+}
+
+export type ReservationStatus = 'held' | 'committed' | 'released' | 'expired';
+
+/** A credit reservation as its API shows it. */
+export interface ReservationRow {
+  id: string;
+  walletId: string;
+  customerExternalId: string;
+  credits: Dec;
+  status: ReservationStatus;
+  expiresAt: Date;
+  committed: Dec | null;
+  eventId: string | null;
+  settledAt: Date | null;
+  idempotencyKey: string;
+  createdAt: Date;
+}
+
+type ReservationColumns = {
+  id: string;
+  wallet_id: string;
+  external_id: string;
+  credits: string;
+  status: ReservationStatus;
+  expires_at: Date;
+  committed: string | null;
+  event_id: string | null;
+  settled_at: Date | null;
+  idempotency_key: string;
+  created_at: Date;
+};
+
+const RESERVATION_SELECT = Prisma.sql`
+  SELECT r.id, r.wallet_id, c.external_id, r.credits::text AS credits, r.status::text AS status, r.expires_at, r.committed::text AS committed,
+         r.event_id, r.settled_at, r.idempotency_key, r.created_at
+  FROM credit_reservations r JOIN credit_wallets w ON w.id = r.wallet_id JOIN customers c ON c.id = w.customer_id`;
+
+const reservationRow = (r: ReservationColumns): ReservationRow => ({
+  id: r.id,
+  walletId: r.wallet_id,
+  customerExternalId: r.external_id,
+  credits: dec(r.credits),
+  status: r.status,
+  expiresAt: r.expires_at,
+  committed: r.committed === null ? null : dec(r.committed),
+  eventId: r.event_id,
+  settledAt: r.settled_at,
+  idempotencyKey: r.idempotency_key,
+  createdAt: r.created_at,
+});
+
+/** One of the organization's reservations, or null. */
+export async function readReservation(db: RawDb, organizationId: string, id: string): Promise<ReservationRow | null> {
+  const [row] = await db.$queryRaw<ReservationColumns[]>`${RESERVATION_SELECT} WHERE r.organization_id = ${organizationId}::uuid AND r.id = ${id}::uuid`;
+  return row ? reservationRow(row) : null;
+}
+
+/**
+ * Holds `credits` of a wallet (issue 15, point 5) under the wallet's lock:
+ * drawn from its grants in burn order into the reserved account (one
+ * transaction, key reserve:<id>), so no burn or other hold can spend them.
+ * All or nothing: a wallet whose spendable balance is short holds nothing
+ * and says what it has. Idempotent on the idempotency key: a repeat answers
+ * the first reservation, whatever its state now.
+ */
+export async function reserveCredits(
+  db: RawDb,
+  q: { organizationId: string; walletId: string; id: string; credits: Dec; expiresAt: Date; idempotencyKey: string; createdBy: string; now: Date },
+): Promise<{ reservation: ReservationRow; created: boolean } | { insufficient: Dec }> {
+  await lockWallet(db, q.walletId);
+  const [existing] = await db.$queryRaw<ReservationColumns[]>`${RESERVATION_SELECT} WHERE r.organization_id = ${q.organizationId}::uuid AND r.idempotency_key = ${q.idempotencyKey}`;
+  if (existing) return { reservation: reservationRow(existing), created: false };
+  const grants = await readGrants(db, q.walletId);
+  const plan = planBurn(grants, q.credits, q.now);
+  if (plan.uncovered.gt(0)) return { insufficient: walletBalance(grants, q.now) };
+  await db.$executeRaw`
+    INSERT INTO credit_reservations (id, organization_id, wallet_id, credits, expires_at, idempotency_key, created_by)
+    VALUES (${q.id}::uuid, ${q.organizationId}::uuid, ${q.walletId}::uuid, ${toPlainString(q.credits)}::numeric, ${q.expiresAt}, ${q.idempotencyKey}, ${q.createdBy})`;
+  const transactionId = (await insertTransaction(db, { organizationId: q.organizationId, walletId: q.walletId, kind: 'reserve', key: `reserve:${q.id}`, credits: q.credits, createdBy: q.createdBy }))!;
+  const move = grantMover(grants, q.walletId);
+  await insertPostings(db, q.organizationId, plan.draws.map((d, i) => move(d.grantId, d.credits, { to: 'reserved' }, transactionId, i + 1)));
+  return { reservation: (await readReservation(db, q.organizationId, q.id))!, created: true };
+}
+
+/**
+ * Releases a held reservation (`released`: asked for; `expired`: its timer
+ * fired) under the wallet's lock: every held credit back to its grant, and
+ * to breakage for a grant that expired meanwhile (one transaction, key
+ * settle:<id>). A reservation no longer held is left as it is (settled: false).
+ * Null when the organization has no such reservation.
+ */
+export async function releaseReservation(
+  db: RawDb,
+  q: { organizationId: string; reservationId: string; outcome: 'released' | 'expired'; now: Date; createdBy: string },
+): Promise<{ reservation: ReservationRow; settled: boolean } | null> {
+  const found = await readReservation(db, q.organizationId, q.reservationId);
+  if (!found) return null;
+  if (q.outcome === 'expired' && found.expiresAt.getTime() > q.now.getTime()) throw new Error(`reservation ${q.reservationId} expires at ${found.expiresAt.toISOString()}, not before`);
+  await lockWallet(db, found.walletId);
+  const hold = (await readHolds(db, q.organizationId, [q.reservationId])).get(q.reservationId);
+  if (!hold) return { reservation: (await readReservation(db, q.organizationId, q.reservationId))!, settled: false };
+  const grants = await readGrants(db, found.walletId);
+  const transactionId = (await insertTransaction(db, { organizationId: q.organizationId, walletId: found.walletId, kind: 'settle', key: `settle:${q.reservationId}`, credits: dec(0), createdBy: q.createdBy }))!;
+  const move = grantMover(grants, found.walletId);
+  const postings = settlePostings(hold.draws, [], grants, q.now, (grantId, credits, account, position) => move(grantId, credits, account, transactionId, position));
+  await insertPostings(db, q.organizationId, postings);
+  await db.$executeRaw`UPDATE credit_reservations SET status = ${q.outcome}::credit_reservation_status, settled_at = ${q.now} WHERE id = ${q.reservationId}::uuid AND status = 'held'`;
+  return { reservation: (await readReservation(db, q.organizationId, q.reservationId))!, settled: true };
 }

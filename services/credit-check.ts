@@ -48,7 +48,7 @@ export async function checkCredits(
  * The properties' values as ingest's burn reads a stored event's dimension (`properties ->> key`): PostgreSQL makes
  * the text, so a number, a boolean or an object here is the same string a stored event's would be.
  */
-async function propertiesAsText(pool: Pool, properties: Readonly<Record<string, unknown>> | undefined): Promise<Record<string, string | null>> {
+export async function propertiesAsText(pool: Pool, properties: Readonly<Record<string, unknown>> | undefined): Promise<Record<string, string | null>> {
   if (!properties || Object.keys(properties).length === 0) return {};
   const { rows } = await pool.query<{ key: string; value: string | null }>({
     name: 'entitlement-properties-as-text',

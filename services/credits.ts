@@ -57,7 +57,8 @@ export type CreditGrantJson = z.output<typeof CreditGrantSchema>;
 export const WalletSchema = z
   .object({
     customer_external_id: z.string(),
-    balance: z.string().meta({ description: 'Credits that can be burned now: the sum of the unexpired grants\' balances (decimal string)' }),
+    balance: z.string().meta({ description: 'Credits that can be burned now: the sum of the unexpired grants\' balances (decimal string); credits on hold are not in it' }),
+    reserved: z.string().meta({ description: 'Credits on hold by reservations not yet committed, released or expired (decimal string)' }),
     low_balance_threshold: z
       .string()
       .nullable()
@@ -75,19 +76,19 @@ export const LedgerEntrySchema = z
   .object({
     id: z.uuid(),
     transaction_id: z.uuid(),
-    kind: z.enum(['grant', 'burn', 'expiry']).meta({ description: 'The step that wrote it' }),
-    key: z.string().meta({ description: 'The step\'s natural key: grant:<grant id>, a burn\'s key, expire:<grant id>' }),
+    kind: z.enum(['grant', 'burn', 'expiry', 'reserve', 'settle']).meta({ description: 'The step that wrote it' }),
+    key: z.string().meta({ description: 'The step\'s natural key: grant:<grant id>, a burn\'s key, expire:<grant id>, reserve:<reservation id>, settle:<reservation id>' }),
     event_id: z.uuid().nullable().meta({ description: 'The usage event a burn was for' }),
     grant_id: z.uuid(),
-    debit: z.enum(['grant', 'issuance', 'usage', 'breakage']).meta({ description: 'The account the credits left' }),
-    credit: z.enum(['grant', 'issuance', 'usage', 'breakage']).meta({ description: 'The account the credits went to' }),
+    debit: z.enum(['grant', 'issuance', 'usage', 'breakage', 'reserved']).meta({ description: 'The account the credits left' }),
+    credit: z.enum(['grant', 'issuance', 'usage', 'breakage', 'reserved']).meta({ description: 'The account the credits went to' }),
     amount: z.string().meta({ description: 'Credits moved (decimal string, more than 0)' }),
     created_at: z.string(),
   })
   .meta({ id: 'CreditLedgerEntry' });
 
 export const LedgerEntryListQuerySchema = z.strictObject({
-  kind: z.enum(['grant', 'burn', 'expiry']).optional().meta({ description: 'Only entries written by this kind of step' }),
+  kind: z.enum(['grant', 'burn', 'expiry', 'reserve', 'settle']).optional().meta({ description: 'Only entries written by this kind of step' }),
   grant_id: z.uuid().optional().meta({ description: 'Only entries of this grant' }),
   limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'Page size' }),
   after: z.uuid().optional().meta({ description: 'Return entries after this one (the last id of the previous page)' }),
@@ -204,6 +205,7 @@ export async function readWallet(db: RawDb, organizationId: string, customer: st
   return {
     customer_external_id: found.externalId,
     balance: toPlainString(walletBalance(found.grants, now)),
+    reserved: toPlainString(found.reserved),
     low_balance_threshold: found.lowBalanceThreshold === null ? null : toPlainString(found.lowBalanceThreshold),
     grants: found.grants.map((g) => grantJson(g, now)),
   };

@@ -1,4 +1,5 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { startOnce } from './start-once';
 
 /*
  * A credit grant's expiry (issue 15, point 2): one workflow per grant with
@@ -20,11 +21,5 @@ export interface CreditExpiryInput {
 
 /** Starts a grant's expiry timer (a start for a grant that has one already changes nothing). */
 export async function startCreditExpiry(temporal: Client, taskQueue: string, input: CreditExpiryInput): Promise<string> {
-  const workflowId = creditExpiryWorkflowId(input.grantId);
-  try {
-    await temporal.workflow.start(CREDIT_EXPIRY_WORKFLOW_TYPE, { workflowId, taskQueue, args: [input] });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
-  return workflowId;
+  return startOnce(temporal, CREDIT_EXPIRY_WORKFLOW_TYPE, creditExpiryWorkflowId(input.grantId), taskQueue, [input]);
 }

@@ -11,3 +11,4 @@ export { linkStripeCustomer } from './link-stripe-customer';
 export { createPaymentSetup } from './payment-setup';
 export { webhookDelivery, type WebhookDeliveryInput, type WebhookDeliveryResult } from './webhook-delivery';
 export { creditGrantExpiry } from './credit-expiry';
+export { creditReservationExpiry } from './credit-reservation';

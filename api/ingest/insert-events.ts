@@ -121,7 +121,7 @@ async function saveCounters(client: PoolClient, counters: readonly CounterKey[],
  * key so overlapping concurrent transactions wait on each other in the same
  * order (no deadlock).
  */
-/** The events' columns as unnest(…) arrays: $1…$12 of both insert statements. */
+/** The events' columns as unnest(…) arrays: $1…$12 of both insert statements (reservation_id comes last: insertEventsSql). */
 function eventColumns(requests: readonly StoreBatchInput[], sorted: readonly GroupEvent[]): unknown[] {
   return [
     sorted.map((e) => requests[e.request]!.organizationId),
@@ -139,11 +139,14 @@ function eventColumns(requests: readonly StoreBatchInput[], sorted: readonly Gro
   ];
 }
 
-const INSERT_EVENTS = `INSERT INTO usage_events (id, organization_id, batch_id, idempotency_key, customer_external_id, event_type, feature,
-                               quantity, "timestamp", properties, vendor_usage, revenue_amount, currency)
+/** The events' reservation ids (the parameter insertEventsSql is given). */
+const reservationColumn = (sorted: readonly GroupEvent[]): (string | null)[] => sorted.map((e) => e.event.reservation_id ?? null);
+
+const insertEventsSql = (reservationParam: number) => `INSERT INTO usage_events (id, organization_id, batch_id, idempotency_key, customer_external_id, event_type, feature,
+                               quantity, "timestamp", properties, vendor_usage, revenue_amount, currency, reservation_id)
      SELECT ${UUID_V7_SQL}, u.*
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::timestamptz[], $9::jsonb[],
-                   $10::jsonb[], $11::numeric[], $12::text[]) AS u`;
+                   $10::jsonb[], $11::numeric[], $12::text[], $${reservationParam}::uuid[]) AS u`;
 
 /**
  * Rows go in sorted by organization and key, so overlapping concurrent
@@ -162,12 +165,13 @@ function sortedByKey(requests: readonly StoreBatchInput[], events: readonly Grou
  * RETURNING tells which keys were new.
  */
 async function insertEvents(client: PoolClient, requests: readonly StoreBatchInput[], events: readonly GroupEvent[]): Promise<Set<string>> {
+  const sorted = sortedByKey(requests, events);
   const { rows } = await client.query<{ organization_id: string; idempotency_key: string }>({
     name: 'ingest-insert-events',
-    text: `${INSERT_EVENTS}
+    text: `${insertEventsSql(13)}
      ON CONFLICT (organization_id, idempotency_key) DO NOTHING
      RETURNING organization_id, idempotency_key`,
-    values: eventColumns(requests, sortedByKey(requests, events)),
+    values: [...eventColumns(requests, sorted), reservationColumn(sorted)],
   });
   return new Set(rows.map((r) => eventKey(r.organization_id, r.idempotency_key)));
 }
@@ -293,7 +297,7 @@ async function storeInOneStatement(pool: Pool, requests: readonly StoreBatchInpu
           WHERE organization_id = ANY($1::uuid[]) AND event_type = ANY($5::text[]) AND mode = 'HARD'
           LIMIT 1
        ), inserted AS (
-         ${INSERT_EVENTS}
+         ${insertEventsSql(20)}
           WHERE NOT EXISTS (SELECT 1 FROM hard)
          ON CONFLICT (organization_id, idempotency_key) DO NOTHING
          RETURNING organization_id, batch_id, idempotency_key
@@ -323,6 +327,7 @@ async function storeInOneStatement(pool: Pool, requests: readonly StoreBatchInpu
       counts.map((c) => c.sent),
       counts.map((c) => c.repeated),
       counts.map((c) => c.rejected),
+      reservationColumn(sorted),
     ],
   });
   if ((rows[0]?.hard ?? 0) > 0) return null;

@@ -63,6 +63,13 @@ export const EventSchema = z
       .optional()
       .meta({ description: 'ISO 4217 code of revenue_amount', example: 'usd' }),
     vendor_usage: z.array(VendorUsageSchema).max(100).optional().meta({ description: 'Vendor token usage lines' }),
+    reservation_id: z
+      .uuid('must be a reservation id (a UUID)')
+      .optional()
+      .meta({
+        description:
+          'A credit reservation (POST /api/v1/credits/reservations) this event commits: the credits it burns come from the hold first, the rest of the hold goes back to the wallet, and what it used beyond the hold is burned from the wallet. A reservation already settled or expired covers nothing',
+      }),
     properties: z
       .record(z.string(), z.unknown())
       .superRefine((p, ctx) => {

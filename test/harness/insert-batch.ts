@@ -16,6 +16,7 @@ export interface TestEvent {
   revenueAmount?: string;
   currency?: string;
   properties?: Record<string, unknown>;
+  reservationId?: string;
 }
 
 export interface InsertedBatch {
@@ -79,6 +80,7 @@ export async function insertBatch(
         ...(e.properties ? { properties: e.properties as object } : {}),
         revenueAmount: e.revenueAmount ?? null,
         currency: e.currency ?? null,
+        reservationId: e.reservationId ?? null,
       })),
     });
     // Tests insert dozens of these at once through a pool of ten: on a busy machine one may wait more than Prisma's
