@@ -1,7 +1,7 @@
 import type { ActivityDeps } from './deps';
 import { deliverNotifications } from './deliver-notifications';
 import { checkQuotas, linkCustomers, markBatchProcessed, processBatch, rateEvents } from './ingest-batch';
-import { ensureMarginWatches, findOrphanBatches, startOrphanBatch, startOrphanSubscriptions } from './sweeper';
+import { ensureMarginWatches, findOrphanBatches, startOrphanBatch, startOrphanSubscriptions, startOrphanTopUps } from './sweeper';
 import { closePeriod } from './billing/close-period';
 import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, settleZeroInvoice, writeOffInvoice } from './billing/decisions';
 import { snapshotUsage } from './billing/snapshots';
@@ -20,6 +20,7 @@ import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 import { failingFastOnBadData } from './domain-failures';
 import { attemptWebhookDelivery } from './webhooks/deliver';
 import { expireCreditGrant, expireCreditReservation } from './credits';
+import { chargeTopUp, failCreditTopUp, grantPaidTopUp } from './credit-top-ups';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -51,6 +52,7 @@ export function createActivities(deps: ActivityDeps) {
     startOrphanBatch: startOrphanBatch(deps),
     startOrphanSubscriptions: startOrphanSubscriptions(deps),
     ensureMarginWatches: ensureMarginWatches(deps),
+    startOrphanTopUps: startOrphanTopUps(deps),
     // subscriptions and billing runs
     loadSubscription: loadSubscription(deps),
     applyPlanChange: applyPlanChange(deps),
@@ -61,6 +63,9 @@ export function createActivities(deps: ActivityDeps) {
     closePeriod: closePeriod(deps),
     expireCreditGrant: expireCreditGrant(deps),
     expireCreditReservation: expireCreditReservation(deps),
+    chargeTopUp: chargeTopUp(deps),
+    grantPaidTopUp: grantPaidTopUp(deps),
+    failCreditTopUp: failCreditTopUp(deps),
     readInvoiceState: readInvoiceState(deps),
     recordDecision: recordDecision(deps),
     writeOffInvoice: writeOffInvoice(deps),

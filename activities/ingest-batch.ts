@@ -2,6 +2,7 @@ import type { IngestBatchInput } from '../temporal/ingest';
 import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
 import { loadBurnRates } from '../prisma/burn-rates';
+import { startCreditTopUp } from '../temporal/credit-top-up';
 import { batchRequestIds, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
 
@@ -38,18 +39,36 @@ function step<R>({ pool }: ActivityDeps, input: IngestBatchInput, idle: R, work:
 export function processBatch(deps: ActivityDeps) {
   return async function processBatch(input: IngestBatchInput): Promise<ProcessBatchResult> {
     const idle = { customersCreated: 0, eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, countersUpdated: 0, notificationsCreated: 0, notificationsPending: 0, transitioned: false };
+    let topUps: string[] = [];
     const result = await step(deps, input, idle, async (db, ctx) => {
       // Under the batch's row lock: a retry or a reset of a processed batch does nothing.
       if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
       const burning = await loadBurnRates(db, ctx.organizationId);
-      const { creditAlerts, ...rated } = await rateBatchEvents(db, ctx, burning);
+      const { creditAlerts, topUpsQueued, ...rated } = await rateBatchEvents(db, ctx, burning);
       const quotas = await countQuotas(db, ctx);
       const transitioned = await markProcessed(db, ctx);
+      topUps = topUpsQueued;
       return { ...idle, customersCreated, ...rated, ...quotas, notificationsCreated: creditAlerts + quotas.notificationsCreated, transitioned };
     });
+    await startTopUps(deps, input.organizationId, topUps);
     return { ...result, notificationsPending: await pendingNotifications(deps.pool, input.organizationId) };
   };
+}
+
+/**
+ * Starts the workflows of the automatic top-ups the batch queued, after its commit. One that does not start (Temporal
+ * away, the process gone) is started by the sweeper: the top-up row is the record, the start only a wake-up.
+ */
+async function startTopUps(deps: ActivityDeps, organizationId: string, topUpIds: readonly string[]): Promise<void> {
+  if (!deps.temporal) return;
+  for (const topUpId of topUpIds) {
+    try {
+      await startCreditTopUp(deps.temporal, deps.taskQueue, { organizationId, topUpId });
+    } catch {
+      // (the sweeper starts it)
+    }
+  }
 }
 
 // The four steps as activities of their own, as workflows started before the

@@ -7,7 +7,8 @@ import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/aud
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
 import { pgRawDb } from '../prisma/raw-db';
-import { prepareBurns, type BurnResult } from '../prisma/credit-ledger';
+import { autoTopUpOf, prepareBurns, type BurnResult } from '../prisma/credit-ledger';
+import { queueAutoTopUps, type AutoTopUp } from '../prisma/credit-top-ups';
 import { creditAlertKey, creditAlertLevel } from '../billing/credit-alerts';
 import type { BurnRates } from '../prisma/burn-rates';
 import { allocateUncovered, eventBurn, ledgerCredits, type BurnableEvent, type BurnRate } from '../billing/credit-burn';
@@ -100,7 +101,11 @@ export interface RateEventsResult {
  * Only events not yet `rated` are touched (`pending`, or `customer_linked`
  * from before linking and rating became one write).
  */
-export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning: BurnRates | null = null): Promise<RateEventsResult & { walletsBurned: number; creditAlerts: number }> {
+export async function rateBatchEvents(
+  db: Queryable,
+  ctx: BatchContext,
+  burning: BurnRates | null = null,
+): Promise<RateEventsResult & { walletsBurned: number; creditAlerts: number; topUpsQueued: string[] }> {
   // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan, and
   // what each event burned goes into the same UPDATE: no second write.
   const dimensions = burning?.dimensions ?? [];
@@ -113,7 +118,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
             WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
     values: [ctx.requestIds, ctx.organizationId, ...dimensions],
   });
-  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, creditAlerts: 0 };
+  if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, creditAlerts: 0, topUpsQueued: [] };
 
   const usageById = new Map(events.map((e) => [e.id, splitVendorUsage(e.vendor_usage)]));
   const rates = await loadRates(db, ctx.organizationId, [...usageById.values()].flatMap((u) => u.lines));
@@ -169,6 +174,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
   if (burn && burn.events.size > 0 && updated.length !== events.length) throw new Error(`batch ${ctx.batchId}: ${events.length} events read to rate but ${updated.length} updated`);
   await burn?.write();
   const creditAlerts = await raiseNotifications(db, ctx, burn?.alerts ?? []);
+  const topUpsQueued = await queueAutoTopUps(pgRawDb(db), ctx.organizationId, `${ctx.actor.type}:${ctx.actor.id}`, burn?.topUps ?? []);
   const updatedIds = new Set(updated.map((row) => row.id));
   const incomplete = ratings.filter((r) => r.unpriced.length > 0 && updatedIds.has(r.id));
   await insertAuditRows(
@@ -182,7 +188,7 @@ export async function rateBatchEvents(db: Queryable, ctx: BatchContext, burning:
       after: { pricedCost: r.cost, rateIds: r.rateIds, unpricedLines: r.unpriced as object[] },
     })),
   );
-  return { eventsRated: updated.length, eventsIncomplete: incomplete.length, walletsBurned: burn?.walletsBurned ?? 0, creditAlerts };
+  return { eventsRated: updated.length, eventsIncomplete: incomplete.length, walletsBurned: burn?.walletsBurned ?? 0, creditAlerts, topUpsQueued };
 }
 
 /** A rated event as burning reads it: its customer and what the burn rates price. */
@@ -219,12 +225,13 @@ export async function planBatchBurn(
   rates: readonly BurnRate[],
   events: readonly RatedForBurn[],
   now = new Date(),
-): Promise<{ events: Map<string, EventCredits>; walletsBurned: number; alerts: RaisedNotification[]; write: () => Promise<void> }> {
-  const none = { events: new Map<string, EventCredits>(), walletsBurned: 0, alerts: [], write: async () => {} };
+): Promise<{ events: Map<string, EventCredits>; walletsBurned: number; alerts: RaisedNotification[]; topUps: AutoTopUp[]; write: () => Promise<void> }> {
+  const none = { events: new Map<string, EventCredits>(), walletsBurned: 0, alerts: [], topUps: [], write: async () => {} };
   if (events.length === 0) return none;
-  const { rows: wallets } = await db.query<{ id: string; customer_id: string; external_id: string; low_balance_threshold: string | null }>({
+  const { rows: wallets } = await db.query<BurnWalletRow>({
     name: 'ingest-burn-wallets',
-    text: `SELECT w.id, w.customer_id, c.external_id, w.low_balance_threshold::text AS low_balance_threshold
+    text: `SELECT w.id, w.customer_id, c.external_id, w.low_balance_threshold::text AS low_balance_threshold, w.auto_top_up_below::text AS auto_below,
+                  w.auto_top_up_credits::text AS auto_credits, w.auto_top_up_price_per_credit::text AS auto_price, w.auto_top_up_currency AS auto_currency
              FROM credit_wallets AS w JOIN customers AS c ON c.id = w.customer_id
             WHERE w.customer_id = ANY($1::uuid[]) AND w.organization_id = $2`,
     values: [[...new Set(events.map((e) => e.customerId))], ctx.organizationId],
@@ -273,12 +280,32 @@ export async function planBatchBurn(
     );
     burnt.forEach((e, i) => result.set(e.id, { credits: e.credits, uncovered: uncovered[i]!, meterIds: e.meterIds }));
   }
-  return { events: result, walletsBurned: [...prepared.results.values()].filter((r) => r.burned).length, alerts: creditAlerts(wallets, burns, prepared.results), write: prepared.write };
+  return {
+    events: result,
+    walletsBurned: [...prepared.results.values()].filter((r) => r.burned).length,
+    alerts: creditAlerts(wallets, burns, prepared.results),
+    topUps: autoTopUps(wallets, burns, prepared.results),
+    write: prepared.write,
+  };
+}
+
+/** A wallet as the batch's burn reads it: its customer, alert threshold and automatic top-up. */
+type BurnWalletRow = { id: string; customer_id: string; external_id: string; low_balance_threshold: string | null; auto_below: string | null; auto_credits: string | null; auto_price: string | null; auto_currency: string | null };
+
+/** The automatic top-ups the batch's burns call for: wallets left below their auto_top_up_below (queueAutoTopUps keeps one per wallet). */
+function autoTopUps(wallets: readonly BurnWalletRow[], burns: readonly { walletId: string; key: string }[], results: ReadonlyMap<string, BurnResult>): AutoTopUp[] {
+  const rows = new Map(wallets.map((w) => [w.id, w]));
+  return burns.flatMap((b) => {
+    const auto = autoTopUpOf(rows.get(b.walletId)!);
+    const after = results.get(b.key)?.wallet?.balanceAfter;
+    if (!auto || after === undefined || !after.lt(auto.below)) return [];
+    return [{ walletId: b.walletId, credits: auto.credits, pricePerCredit: auto.pricePerCredit, currency: auto.currency }];
+  });
 }
 
 /** The balance alerts the batch's burns leave their wallets at (billing/credit-alerts.ts), one per wallet at most. */
 function creditAlerts(
-  wallets: readonly { id: string; external_id: string; low_balance_threshold: string | null }[],
+  wallets: readonly BurnWalletRow[],
   burns: readonly { walletId: string; key: string; credits: Dec }[],
   results: ReadonlyMap<string, BurnResult>,
 ): RaisedNotification[] {

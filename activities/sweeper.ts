@@ -5,6 +5,8 @@ import { insertAuditRows, writeAudit, type AuditActor } from '../prisma/audit';
 import type { Queryable } from '../prisma/pg';
 import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSubscriptionWorkflows } from '../temporal/subscriptions';
+import { pendingTopUps } from '../prisma/credit-top-ups';
+import { startCreditTopUp } from '../temporal/credit-top-up';
 import { claimBatch, startBatch, unstartedBatches, waitingOrganizations } from './batch-formation';
 import { TX_OPTIONS, type ActivityDeps } from './deps';
 import { workflowActor } from './workflow-actor';
@@ -155,5 +157,20 @@ export function ensureMarginWatches({ prisma, temporal, taskQueue }: ActivityDep
     if (!temporal) throw ApplicationFailure.nonRetryable('ensureMarginWatches needs a Temporal client in the activity deps', 'MissingDependency');
     const scheduled = await ensureMarginWatchSchedules(temporal, prisma, { taskQueue, limit, ...(organizationId ? { organizationId } : {}) });
     return { scheduled: scheduled.length };
+  };
+}
+
+/**
+ * Credit top-ups recorded without their workflow running (the API or the
+ * ingest batch could not reach Temporal after its commit, or died in
+ * between): started here under their deterministic id, credit-top-up:<id>.
+ * A start for one that runs already changes nothing.
+ */
+export function startOrphanTopUps({ prisma, temporal, taskQueue }: ActivityDeps) {
+  return async function startOrphanTopUps({ olderThanSeconds = DEFAULT_ORPHAN_AGE_SECONDS, limit = 500, organizationId }: FindOrphanBatchesInput = {}): Promise<{ started: number }> {
+    if (!temporal) throw ApplicationFailure.nonRetryable('startOrphanTopUps needs a Temporal client in the activity deps', 'MissingDependency');
+    const pending = (await pendingTopUps(prisma, olderThanSeconds * 1000, limit)).filter((t) => !organizationId || t.organizationId === organizationId);
+    for (const t of pending) await startCreditTopUp(temporal, taskQueue, { organizationId: t.organizationId, topUpId: t.id });
+    return { started: pending.length };
   };
 }

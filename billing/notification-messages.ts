@@ -34,6 +34,8 @@ export interface OutgoingNotification {
  *   (changePlan or cancel), planKey, effectiveAt, atPeriodEnd, at, requestedBy { type, id }, reason
  * - credits.low_balance / credits.exhausted (activities/ingest-steps.ts): customerExternalId, walletId, balance,
  *   threshold, burned, uncovered
+ * - credits.top_up_failed (activities/credit-top-ups.ts): customerExternalId, topUpId, automatic, credits, amount,
+ *   currency, reason
  * - leak.finding (activities/reconcile/recovery.ts queueLeakAlert): findingId, kind, subject,
  *   customerExternalId, periodStart, periodEnd, expected, billed, leak, currency, confidence,
  *   reasons [{ code, detail, factor }], entityUrl, workflowUrl
@@ -135,6 +137,17 @@ export function renderNotification(n: OutgoingNotification): RenderedNotificatio
       return {
         title: `Credits low: ${text(p.customerExternalId) ?? 'a customer'} has ${text(p.balance) ?? 'few'} credits left${text(p.threshold) ? ` (alert at ${text(p.threshold)})` : ''}`,
         lines: [...creditLines(p), 'Usage goes on; once the wallet is empty it is invoiced as overage, or refused on a prepaid-only plan. Add credits to keep it covered.'],
+      };
+    case 'credits.top_up_failed':
+      return {
+        title: `Credit top-up failed: ${text(p.customerExternalId) ?? 'a customer'}${text(p.credits) ? `, ${text(p.credits)} credits` : ''}${money(p.amount, p.currency) ? ` for ${money(p.amount, p.currency)}` : ''}`,
+        lines: [
+          ...optional('Customer', text(p.customerExternalId)),
+          ...optional('Top-up', text(p.topUpId)),
+          ...optional('Kind', p.automatic === true ? 'automatic (the wallet fell below its threshold)' : p.automatic === false ? 'asked for' : undefined),
+          ...optional('Why', text(p.reason)),
+          'No credits were granted. Fix the payment (or the card on file) and top up again; usage meanwhile is invoiced as overage, or refused on a prepaid-only plan, once the wallet is empty.',
+        ],
       };
     case 'credits.exhausted':
       return {

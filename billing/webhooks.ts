@@ -27,6 +27,7 @@ export const WEBHOOK_EVENT_TYPES = {
   'margin.resolved': 'A margin is back above the threshold.',
   'credits.low_balance': "A customer's prepaid credit balance fell to its wallet's low-balance threshold.",
   'credits.exhausted': "A customer's prepaid credits ran out: its usage is now invoiced as overage (or refused on a prepaid-only plan).",
+  'credits.top_up_failed': 'A credit top-up could not be charged (a declined card, no card on file, or Stripe unreachable); no credits were granted.',
 } as const;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENT_TYPES;

@@ -67,8 +67,10 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
       return second === 'check' ? ['ingest', 'read'] : reads ? ['read'] : ['billing'];
     // Apps hold credits before an expensive call, and release them when they do not make it.
     case 'credits':
-      if (second !== 'reservations') return ['admin'];
-      return reads ? ['ingest', 'read'] : ['ingest'];
+      if (second === 'reservations') return reads ? ['ingest', 'read'] : ['ingest'];
+      // Buying credits charges the customer's card: finance's.
+      if (second === 'top-ups') return reads ? ['read'] : ['billing'];
+      return ['admin'];
     // Apps report their own usage counts for leak detection.
     case 'reported-usage':
       return ['ingest'];

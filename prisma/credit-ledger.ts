@@ -41,15 +41,6 @@ export async function ensureWallet(db: RawDb, organizationId: string, customerId
   return row.id;
 }
 
-/** Sets a wallet's low-balance threshold (null: none); returns the one it had. */
-export async function setLowBalanceThreshold(db: RawDb, walletId: string, threshold: Dec | null): Promise<Dec | null> {
-  const [row] = await db.$queryRaw<{ before: string | null }[]>`
-    UPDATE credit_wallets AS w SET low_balance_threshold = ${threshold === null ? null : toPlainString(threshold)}::numeric
-      FROM (SELECT id, low_balance_threshold FROM credit_wallets WHERE id = ${walletId}::uuid FOR UPDATE) AS old
-     WHERE w.id = old.id RETURNING old.low_balance_threshold::text AS before`;
-  return row?.before == null ? null : dec(row.before);
-}
-
 /** Takes the wallets' row locks, in id order (two callers locking overlapping wallets never wait on each other in a circle). */
 async function lockWallets(db: RawDb, walletIds: readonly string[]): Promise<void> {
   await db.$queryRaw`SELECT id FROM credit_wallets WHERE id = ANY(${[...new Set(walletIds)].sort()}::uuid[]) ORDER BY id FOR UPDATE`;
@@ -81,15 +72,20 @@ export async function readCustomerGrants(
   organizationId: string,
   customer: string,
   customerId: string | null,
-): Promise<{ externalId: string; grants: GrantRow[]; lowBalanceThreshold: Dec | null; reserved: Dec } | null> {
-  const rows = await db.$queryRaw<({ external_id: string; low_balance_threshold: string | null; reserved: string } & { [K in keyof GrantColumns]: GrantColumns[K] | null })[]>`
+): Promise<{ externalId: string; grants: GrantRow[]; lowBalanceThreshold: Dec | null; reserved: Dec; autoTopUp: AutoTopUpSettings | null } | null> {
+  const rows = await db.$queryRaw<
+    ({ external_id: string; low_balance_threshold: string | null; reserved: string; auto_below: string | null; auto_credits: string | null; auto_price: string | null; auto_currency: string | null } & {
+      [K in keyof GrantColumns]: GrantColumns[K] | null;
+    })[]
+  >`
     WITH cust AS (
       SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer}
       UNION ALL
       SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND id = ${customerId}::uuid
         AND NOT EXISTS (SELECT 1 FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer})
       LIMIT 1)
-    SELECT cust.external_id, w.low_balance_threshold::text AS low_balance_threshold,
+    SELECT cust.external_id, w.low_balance_threshold::text AS low_balance_threshold, w.auto_top_up_below::text AS auto_below, w.auto_top_up_credits::text AS auto_credits,
+           w.auto_top_up_price_per_credit::text AS auto_price, w.auto_top_up_currency AS auto_currency,
            (SELECT COALESCE(sum(r.credits), 0) FROM credit_reservations r WHERE r.wallet_id = w.id AND r.status = 'held')::text AS reserved, ${GRANT_COLUMNS}
     FROM cust LEFT JOIN credit_wallets w ON w.customer_id = cust.id LEFT JOIN credit_grants g ON g.wallet_id = w.id
     ORDER BY g.created_at, g.id`;
@@ -100,7 +96,22 @@ export async function readCustomerGrants(
     grants: rows.filter((r) => r.id !== null).map((r) => grantRow(r as GrantColumns)),
     lowBalanceThreshold: threshold === null ? null : dec(threshold),
     reserved: dec(rows[0]!.reserved),
+    autoTopUp: autoTopUpOf(rows[0]!),
   };
+}
+
+/** A wallet's automatic top-up (credit_wallets.auto_top_up_*): buy `credits` when a burn leaves the balance below `below`. */
+export interface AutoTopUpSettings {
+  below: Dec;
+  credits: Dec;
+  pricePerCredit: Dec;
+  currency: string;
+}
+
+/** The settings from a row's auto_below, auto_credits, auto_price and auto_currency columns (all null: none). */
+export function autoTopUpOf(r: { auto_below: string | null; auto_credits: string | null; auto_price: string | null; auto_currency: string | null }): AutoTopUpSettings | null {
+  if (r.auto_below === null || r.auto_credits === null || r.auto_price === null || r.auto_currency === null) return null;
+  return { below: dec(r.auto_below), credits: dec(r.auto_credits), pricePerCredit: dec(r.auto_price), currency: r.auto_currency };
 }
 
 /** Several wallets' grants (by wallet id), oldest first, each with its balance: one statement. */

@@ -5,7 +5,8 @@ import { GRANT_KINDS, spendable, walletBalance } from '../billing/credit-burn';
 import { dec, toPlainString } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient } from '../prisma/client';
-import { ensureWallet, insertGrant, readCustomerGrants, readGrants, readLedgerEntries, setLowBalanceThreshold, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
+import { autoTopUpOf, ensureWallet, insertGrant, readCustomerGrants, readGrants, readLedgerEntries, type AutoTopUpSettings, type GrantRow, type LedgerEntryRow } from '../prisma/credit-ledger';
+import { AutoTopUpSchema } from './credit-top-ups';
 import type { RawDb } from '../prisma/raw-db';
 import { isUuid } from './ids';
 import { findCustomerByAnyId } from '../prisma/billing-reads';
@@ -63,13 +64,17 @@ export const WalletSchema = z
       .string()
       .nullable()
       .meta({ description: 'A burn that leaves the balance at or below this many credits raises a credits.low_balance alert (once until the next grant); null: none. Running out always raises credits.exhausted' }),
+    auto_top_up: AutoTopUpSchema.nullable(),
     grants: z.array(CreditGrantSchema).meta({ description: 'Every grant, oldest first' }),
   })
   .meta({ id: 'Wallet' });
 
-export const WalletUpdateSchema = z.strictObject({
-  low_balance_threshold: decimalInput('Credits at or below which a burn raises a credits.low_balance alert (Slack, email, webhook); null: no low-balance alert').nullable(),
-});
+export const WalletUpdateSchema = z
+  .strictObject({
+    low_balance_threshold: decimalInput('Credits at or below which a burn raises a credits.low_balance alert (Slack, email, webhook); null: no low-balance alert').nullable().optional(),
+    auto_top_up: AutoTopUpSchema.nullable().optional().meta({ description: 'Buy credits automatically when a burn leaves the balance below `below` (charged to the card on file); null: never' }),
+  })
+  .refine((b) => b.low_balance_threshold !== undefined || b.auto_top_up !== undefined, { message: 'name at least one field to change: low_balance_threshold or auto_top_up' });
 export type WalletUpdate = z.output<typeof WalletUpdateSchema>;
 
 export const LedgerEntrySchema = z
@@ -207,27 +212,43 @@ export async function readWallet(db: RawDb, organizationId: string, customer: st
     balance: toPlainString(walletBalance(found.grants, now)),
     reserved: toPlainString(found.reserved),
     low_balance_threshold: found.lowBalanceThreshold === null ? null : toPlainString(found.lowBalanceThreshold),
+    auto_top_up: autoTopUpJson(found.autoTopUp),
     grants: found.grants.map((g) => grantJson(g, now)),
   };
 }
 
+const autoTopUpJson = (a: AutoTopUpSettings | null) =>
+  a === null ? null : { below: toPlainString(a.below), credits: toPlainString(a.credits), price_per_credit: toPlainString(a.pricePerCredit), currency: a.currency };
+
 /** Changes a customer's wallet settings (the wallet is made on first use), with an audit row when something changed; answers the wallet. */
 export async function updateWallet(prisma: PrismaClient, organizationId: string, customer: string, body: WalletUpdate, actor: AuditActor) {
   const found = await customerOf(prisma, organizationId, customer);
-  const threshold = body.low_balance_threshold === null ? null : dec(body.low_balance_threshold);
   await prisma.$transaction(async (tx) => {
     const walletId = await ensureWallet(tx, organizationId, found.id);
-    const before = await setLowBalanceThreshold(tx, walletId, threshold);
-    if ((before === null) !== (threshold === null) || (before !== null && !before.eq(threshold!))) {
-      await writeAudit(tx, {
-        organizationId,
-        actor,
-        action: 'credits.wallet_updated',
-        entityType: 'credit_wallet',
-        entityId: walletId,
-        before: { lowBalanceThreshold: before === null ? null : toPlainString(before) },
-        after: { customer: found.externalId, lowBalanceThreshold: threshold === null ? null : toPlainString(threshold) },
-      });
+    const settings = { lowBalanceThreshold: true, autoTopUpBelow: true, autoTopUpCredits: true, autoTopUpPricePerCredit: true, autoTopUpCurrency: true } as const;
+    const stored = await tx.creditWallet.findUniqueOrThrow({ where: { id: walletId }, select: settings });
+    const view = (w: typeof stored) => ({
+      lowBalanceThreshold: w.lowBalanceThreshold === null ? null : toPlainString(dec(w.lowBalanceThreshold)),
+      autoTopUp: autoTopUpJson(autoTopUpOf({ auto_below: w.autoTopUpBelow?.toString() ?? null, auto_credits: w.autoTopUpCredits?.toString() ?? null, auto_price: w.autoTopUpPricePerCredit?.toString() ?? null, auto_currency: w.autoTopUpCurrency })),
+    });
+    const auto = body.auto_top_up;
+    const changed = await tx.creditWallet.update({
+      where: { id: walletId },
+      select: settings,
+      data: {
+        ...(body.low_balance_threshold !== undefined && { lowBalanceThreshold: body.low_balance_threshold }),
+        ...(auto !== undefined && {
+          autoTopUpBelow: auto?.below ?? null,
+          autoTopUpCredits: auto?.credits ?? null,
+          autoTopUpPricePerCredit: auto?.price_per_credit ?? null,
+          autoTopUpCurrency: auto?.currency ?? null,
+        }),
+      },
+    });
+    const before = view(stored);
+    const after = view(changed);
+    if (JSON.stringify(before) !== JSON.stringify(after)) {
+      await writeAudit(tx, { organizationId, actor, action: 'credits.wallet_updated', entityType: 'credit_wallet', entityId: walletId, before, after: { customer: found.externalId, ...after } });
     }
   });
   return readWallet(prisma, organizationId, found.externalId);

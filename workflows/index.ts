@@ -12,3 +12,4 @@ export { createPaymentSetup } from './payment-setup';
 export { webhookDelivery, type WebhookDeliveryInput, type WebhookDeliveryResult } from './webhook-delivery';
 export { creditGrantExpiry } from './credit-expiry';
 export { creditReservationExpiry } from './credit-reservation';
+export { creditTopUp } from './credit-top-up';

@@ -13,19 +13,23 @@ const sweeper = proxyActivities<LedgerflowActivities>({
 /** Since 2026-12-02 the sweep also starts subscriptions' workflows and margin-watch schedules; earlier runs keep replaying. */
 export const SWEEP_ENTITIES_PATCH = 'sweep-subscriptions-and-margin-watches';
 
+/** Since 2026-12-05 the sweep also starts credit top-ups' workflows; earlier runs keep replaying. */
+export const SWEEP_TOP_UPS_PATCH = 'sweep-credit-top-ups';
+
 export interface SweepOrphanBatchesResult {
   found: number;
   started: number;
   subscriptionsStarted?: number;
   marginWatchesScheduled?: number;
+  topUpsStarted?: number;
 }
 
 /**
  * The sweeper schedule's run: whatever should have been started and was
  * not — processing batches (claiming requests no batcher took), the
- * workflows of subscriptions committed without one, and margin-watch
+ * workflows of subscriptions committed without one, margin-watch
  * schedules of organizations created after the worker started (or whose
- * interval changed).
+ * interval changed), and credit top-ups whose workflow never started.
  */
 export async function sweepOrphanBatches(input: FindOrphanBatchesInput = {}): Promise<SweepOrphanBatchesResult> {
   const orphans = await sweeper.findOrphanBatches(input);
@@ -34,5 +38,7 @@ export async function sweepOrphanBatches(input: FindOrphanBatchesInput = {}): Pr
   if (!patched(SWEEP_ENTITIES_PATCH)) return swept;
   const subscriptions = await sweeper.startOrphanSubscriptions(input);
   const marginWatches = await sweeper.ensureMarginWatches(input);
-  return { ...swept, subscriptionsStarted: subscriptions.started, marginWatchesScheduled: marginWatches.scheduled };
+  const entities = { ...swept, subscriptionsStarted: subscriptions.started, marginWatchesScheduled: marginWatches.scheduled };
+  if (!patched(SWEEP_TOP_UPS_PATCH)) return entities;
+  return { ...entities, topUpsStarted: (await sweeper.startOrphanTopUps(input)).started };
 }

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import Long from 'long';
+import Stripe from 'stripe';
+import { temporal } from '@temporalio/proto';
+import { creditTopUpWorkflowId } from '../temporal/credit-top-up';
+import type { ActivityDeps } from '../activities/deps';
+import { startOrphanTopUps } from '../activities/sweeper';
+import { dec } from '../billing/decimal';
+import { insertTopUp } from '../prisma/credit-top-ups';
+import { useBillingStack } from './harness/billing-stack';
+import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
+import { recordHistory } from './harness/histories';
+import { waitFor } from './harness/ingest-worker';
+import { insertBatch, startBatchWorkflow } from './harness/insert-batch';
+import { startTestApi, type TestApi } from './api-test-app';
+
+/*
+ * Credit top-ups (issue 15, point 6): credits bought through a Stripe
+ * invoice charged to the customer's card; the grant is made when the payment
+ * succeeds, exactly once (the workflow, a reset of it, a late invoice.paid
+ * webhook); an automatic top-up when a burn leaves the wallet below its
+ * threshold, never two at once; a failed charge alerts. The stateful Stripe
+ * fake stands in for Stripe (stripe-mock keeps no state: one charge, not
+ * two, needs one that does).
+ */
+
+jest.setTimeout(180_000);
+
+const stack = useBillingStack('credits-top-ups');
+const SECRET = 'whsec_top_ups';
+const { EventType } = temporal.api.enums.v1;
+let webhooks: TestApi;
+let org: Awaited<ReturnType<typeof createTestOrganization>>;
+
+const post = (path: string, body: unknown) => stack.api.post(`/api/v1${path}`, org.apiKey, body);
+const get = (path: string) => stack.api.get(`/api/v1${path}`, org.apiKey);
+
+beforeAll(async () => {
+  webhooks = await startTestApi({ stripeWebhookSecret: SECRET });
+  org = await createTestOrganization('credits-top-ups');
+  expect((await post('/meters', { key: 'tokens', name: 'Tokens', event_type: 'llm_call', aggregation: 'sum' })).status).toBe(201);
+  expect((await post('/credit-burn-rates', { meter: 'tokens', credits: '1', per_units: '1000', effective_from: '2024-01-01T00:00:00Z' })).status).toBe(201);
+});
+
+afterAll(async () => {
+  await webhooks.close();
+  await closeTestPrisma();
+});
+
+async function customer(): Promise<string> {
+  const externalId = `cust-${randomUUID().slice(0, 8)}`;
+  await testPrisma().customer.create({ data: { organizationId: org.organizationId, externalId, email: `${externalId}@example.com` } });
+  return externalId;
+}
+
+const topUp = (who: string, extra: Record<string, unknown> = {}) => post('/credits/top-ups', { customer_external_id: who, credits: '100', price_per_credit: '0.05', currency: 'usd', ...extra });
+const settled = async (id: string) => {
+  await stack.worker.client.workflow.getHandle(creditTopUpWorkflowId(id)).result();
+  return (await get(`/credits/top-ups/${id}`)).body;
+};
+const balance = async (who: string) => (await get(`/customers/${who}/wallet`)).body.balance as string;
+const chargesOf = (stripeInvoiceId: string) => stack.fake.charges.filter((c) => c.invoice === stripeInvoiceId);
+
+describe('a top-up', () => {
+  test('charges the card on file and grants the credits once the payment succeeds', async () => {
+    const who = await customer();
+    const asked = await topUp(who, { idempotency_key: `order-${who}` });
+    expect(asked.status).toBe(202);
+    expect(asked.body).toMatchObject({ status: 'pending', credits: '100', amount: '5', automatic: false, workflow_id: `credit-top-up:${asked.body.id}` });
+    const done = await settled(asked.body.id);
+    expect(done).toMatchObject({ status: 'paid', failure: null });
+    expect(chargesOf(done.stripe_invoice_id)).toEqual([{ invoice: done.stripe_invoice_id, amount: 500, currency: 'usd', outcome: 'succeeded' }]);
+    expect(await balance(who)).toBe('100');
+    const grant = (await get(`/customers/${who}/wallet`)).body.grants[0];
+    expect(grant).toMatchObject({ id: done.grant_id, kind: 'purchased', credits: '100', price_per_credit: '0.05', idempotency_key: `top-up:${asked.body.id}` });
+
+    // The same request again answers the first top-up; on other terms it is refused.
+    const again = await topUp(who, { idempotency_key: `order-${who}` });
+    expect([again.status, again.body.id, again.body.status]).toEqual([200, asked.body.id, 'paid']);
+    expect((await topUp(who, { idempotency_key: `order-${who}`, credits: '101' })).status).toBe(409);
+
+    // A reset of the workflow after it granted charges nothing more and grants nothing more.
+    const workflowId = creditTopUpWorkflowId(asked.body.id);
+    const history = await stack.worker.client.workflow.getHandle(workflowId).fetchHistory();
+    const firstTask = (history.events ?? []).find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
+    const { runId } = (await stack.worker.client.workflowService.resetWorkflowExecution({
+      namespace: stack.worker.client.options.namespace,
+      workflowExecution: { workflowId },
+      reason: 'test: run the top-up again',
+      workflowTaskFinishEventId: Long.fromValue(firstTask.eventId!),
+      requestId: randomUUID(),
+    })) as temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse;
+    expect(await stack.worker.client.workflow.getHandle(workflowId, runId!).result()).toEqual({ status: 'paid' });
+    expect(chargesOf(done.stripe_invoice_id)).toHaveLength(1);
+    expect(await testPrisma().creditGrant.count({ where: { organizationId: org.organizationId, idempotencyKey: `top-up:${asked.body.id}` } })).toBe(1);
+    expect(await balance(who)).toBe('100');
+    await recordHistory('credit-top-up-paid', stack.worker.client.workflow.getHandle(workflowId));
+  });
+
+  test('a declined card grants nothing and alerts; paid later through Stripe, the webhook grants it, once', async () => {
+    const who = await customer();
+    stack.fake.declineCharges(1);
+    const asked = await topUp(who);
+    const done = await settled(asked.body.id);
+    expect(done.status).toBe('failed');
+    expect(done.failure).toContain('the card was declined (insufficient_funds)');
+    expect(await balance(who)).toBe('0');
+    const alert = await testPrisma().notification.findFirstOrThrow({ where: { organizationId: org.organizationId, dedupeKey: `credits.top_up_failed:${asked.body.id}` } });
+    expect(alert.payload).toMatchObject({ customerExternalId: who, credits: '100', amount: '5', currency: 'usd', automatic: false });
+
+    // The customer pays the open Stripe invoice later: Stripe's invoice.paid grants the credits.
+    const event = (id: string) =>
+      JSON.stringify({
+        id,
+        object: 'event',
+        type: 'invoice.paid',
+        created: Math.floor(Date.now() / 1000),
+        data: { object: { id: done.stripe_invoice_id, object: 'invoice', status: 'paid', amount_paid: 500, currency: 'usd', metadata: { ledgerflow_top_up_id: asked.body.id, ledgerflow_organization_id: org.organizationId } } },
+      });
+    for (const id of [`evt_${randomUUID()}`, `evt_${randomUUID()}`]) {
+      const payload = event(id);
+      const res = await webhooks.post('/webhooks/stripe', null, payload, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }) });
+      expect(res.status).toBe(200);
+    }
+    const outcomes = await testPrisma().stripeEvent.findMany({ where: { organizationId: org.organizationId, type: 'invoice.paid' }, orderBy: { receivedAt: 'asc' }, select: { outcome: true } });
+    expect(outcomes.map((o) => o.outcome)).toEqual(['top_up_granted', 'top_up_granted_before']);
+    expect((await get(`/credits/top-ups/${asked.body.id}`)).body).toMatchObject({ status: 'paid', failure: null });
+    expect(await balance(who)).toBe('100');
+  });
+
+  test('one recorded while its workflow could not start is started by the sweeper', async () => {
+    const who = await customer();
+    const row = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: who } });
+    // What the API leaves behind when Temporal does not answer after the commit: the row, no workflow.
+    const { topUp } = await testPrisma().$transaction((tx) =>
+      insertTopUp(tx, { organizationId: org.organizationId, customerId: row.id, credits: dec(7), pricePerCredit: dec('0.5'), currency: 'usd', idempotencyKey: randomUUID(), createdBy: 'test' }),
+    );
+    await testPrisma().creditTopUp.update({ where: { id: topUp.id }, data: { createdAt: new Date(Date.now() - 10 * 60_000) } });
+    const sweep = startOrphanTopUps({ prisma: testPrisma(), temporal: stack.worker.client, taskQueue: stack.worker.taskQueue } as unknown as ActivityDeps);
+    expect(await sweep({ olderThanSeconds: 60, organizationId: org.organizationId })).toEqual({ started: 1 });
+    expect(await settled(topUp.id)).toMatchObject({ status: 'paid', amount: '3.5' });
+    expect(await balance(who)).toBe('7');
+  });
+
+  test('bad requests are 4xx naming the field', async () => {
+    const who = await customer();
+    const bad = await post('/credits/top-ups', { customer_external_id: who, credits: '0', price_per_credit: '0.05', currency: 'usd' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.issues.map((i: { field: string }) => i.field)).toEqual(['credits']);
+    expect((await post('/credits/top-ups', { customer_external_id: 'nobody', credits: '1', price_per_credit: '1', currency: 'usd' })).status).toBe(404);
+    expect((await get(`/credits/top-ups/${randomUUID()}`)).status).toBe(404);
+  });
+});
+
+describe('automatic top-up', () => {
+  test('a burn below the threshold buys the configured credits, one top-up at a time', async () => {
+    const who = await customer();
+    const set = await stack.api.patch(`/api/v1/customers/${who}/wallet`, org.apiKey, { auto_top_up: { below: '5', credits: '20', price_per_credit: '0.10', currency: 'usd' } });
+    expect(set.status).toBe(200);
+    expect(set.body.auto_top_up).toEqual({ below: '5', credits: '20', price_per_credit: '0.1', currency: 'usd' });
+    expect((await post(`/customers/${who}/credit-grants`, { credits: '10', kind: 'promotional' })).status).toBe(201);
+
+    // Five batches at once, each burning 2 credits: the wallet falls below 5 and (before the top-up lands) stays there.
+    const batches = await Promise.all(
+      Array.from({ length: 5 }, () => insertBatch(testPrisma(), org.organizationId, [{ customerExternalId: who, timestamp: new Date().toISOString(), quantity: '2000', eventType: 'llm_call' }])),
+    );
+    await Promise.all(batches.map(async (b) => stack.worker.client.workflow.getHandle(await startBatchWorkflow(testPrisma(), stack.worker.client, b, stack.worker.taskQueue)).result()));
+    const automatic = () => testPrisma().creditTopUp.findMany({ where: { organizationId: org.organizationId, automatic: true, wallet: { customer: { externalId: who } } } });
+    const paid = await waitFor('the automatic top-up to be paid', async () => {
+      const rows = await automatic();
+      return rows.length > 0 && rows.every((r) => r.status !== 'pending') ? rows : undefined;
+    });
+    expect(paid.map((r) => [r.status, r.credits.toFixed()])).toEqual([['paid', '20']]);
+    // 10 - 5 × 2 + 20, whatever order the batches and the top-up took.
+    expect(await balance(who)).toBe('20');
+    expect(await automatic()).toHaveLength(1);
+  });
+});

@@ -1,0 +1,47 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { LedgerflowActivities } from '../activities';
+import type { CreditTopUpInput } from '../temporal/credit-top-up';
+
+/** Database steps: idempotent, retried without limit. */
+const db = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** The charge: Stripe faults are retried for about an hour (every call has an idempotency key), then the top-up fails and alerts. */
+const stripe = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 10 },
+});
+
+/** Delivering the failure alert: best effort (it stays in the outbox for the next delivery). */
+const notify = proxyActivities<LedgerflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+});
+
+/**
+ * `credit-top-up:<id>`: charges the top-up through Stripe and, when the
+ * payment succeeds, grants its credits (once: a reset or a late
+ * invoice.paid webhook grants nothing more). A declined card, no card on
+ * file, or Stripe unreachable for the whole retry schedule marks the
+ * top-up failed and alerts the organization.
+ */
+export async function creditTopUp(input: CreditTopUpInput): Promise<{ status: string }> {
+  let reason: string;
+  try {
+    const charged = await stripe.chargeTopUp(input);
+    if (charged.outcome === 'paid') return { status: (await db.grantPaidTopUp(input)).status };
+    reason = charged.reason;
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    reason = `Stripe could not be charged: ${err.cause instanceof ApplicationFailure ? err.cause.message : err.message}`;
+  }
+  const failed = await db.failCreditTopUp({ ...input, reason });
+  try {
+    await notify.deliverNotifications({ organizationId: input.organizationId });
+  } catch {
+    // (delivered with the organization's next notifications)
+  }
+  return failed;
+}
