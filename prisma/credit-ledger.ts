@@ -636,3 +636,24 @@ export async function releaseReservation(
   await db.$executeRaw`UPDATE credit_reservations SET status = ${q.outcome}::credit_reservation_status, settled_at = ${q.now} WHERE id = ${q.reservationId}::uuid AND status = 'held'`;
   return { reservation: (await readReservation(db, q.organizationId, q.reservationId))!, settled: true };
 }
+
+/**
+ * A wallet's balance at the end of each UTC day from `from` to `to` (inclusive): the sum of its grant accounts
+ * (credits on hold and burned ones are out of it; an expired grant's unburned credits stay in until its expiry moves
+ * them to breakage). One grouped read of the wallet's entries.
+ */
+export async function walletDailyBalances(db: RawDb, walletId: string, from: Date, to: Date): Promise<{ day: string; balance: Dec }[]> {
+  const rows = await db.$queryRaw<{ day: Date; delta: string }[]>`
+    SELECT date_trunc('day', x.created_at AT TIME ZONE 'UTC') AS day, sum(CASE WHEN x.credit = 'grant' THEN x.amount ELSE -x.amount END)::text AS delta
+    FROM credit_ledger_entries x WHERE x.wallet_id = ${walletId}::uuid
+    GROUP BY 1 ORDER BY 1`;
+  const key = (d: Date) => d.toISOString().slice(0, 10);
+  const deltas = new Map(rows.map((r) => [key(r.day), dec(r.delta)]));
+  let balance = rows.filter((r) => key(r.day) < key(from)).reduce((sum, r) => sum.plus(dec(r.delta)), dec(0));
+  const days: { day: string; balance: Dec }[] = [];
+  for (let d = new Date(`${key(from)}T00:00:00Z`); key(d) <= key(to); d = new Date(d.getTime() + 86_400_000)) {
+    balance = balance.plus(deltas.get(key(d)) ?? dec(0));
+    days.push({ day: key(d), balance });
+  }
+  return days;
+}

@@ -70,13 +70,20 @@ const topUpRow = (r: TopUpColumns): TopUpRow => ({
   settledAt: r.settled_at,
 });
 
+const TOP_UP_SELECT = Prisma.sql`
+  SELECT t.id, t.wallet_id, w.customer_id, c.external_id, t.automatic, t.credits::text AS credits, t.price_per_credit::text AS price_per_credit, t.currency,
+         t.status::text AS status, t.stripe_invoice_id, t.grant_id, t.failure, t.idempotency_key, t.created_at, t.settled_at
+  FROM credit_top_ups t JOIN credit_wallets w ON w.id = t.wallet_id JOIN customers c ON c.id = w.customer_id`;
+
+/** A wallet's latest top-ups, newest first. */
+export async function recentTopUps(db: RawDb, organizationId: string, walletId: string, limit: number): Promise<TopUpRow[]> {
+  const rows = await db.$queryRaw<TopUpColumns[]>`${TOP_UP_SELECT} WHERE t.organization_id = ${organizationId}::uuid AND t.wallet_id = ${walletId}::uuid ORDER BY t.created_at DESC, t.id LIMIT ${limit}`;
+  return rows.map(topUpRow);
+}
+
 /** One of the organization's top-ups, or null; `lock` takes its row lock for the rest of the transaction. */
 export async function readTopUp(db: RawDb, organizationId: string, id: string, lock = false): Promise<TopUpRow | null> {
-  const [row] = await db.$queryRaw<TopUpColumns[]>`
-    SELECT t.id, t.wallet_id, w.customer_id, c.external_id, t.automatic, t.credits::text AS credits, t.price_per_credit::text AS price_per_credit, t.currency,
-           t.status::text AS status, t.stripe_invoice_id, t.grant_id, t.failure, t.idempotency_key, t.created_at, t.settled_at
-    FROM credit_top_ups t JOIN credit_wallets w ON w.id = t.wallet_id JOIN customers c ON c.id = w.customer_id
-    WHERE t.organization_id = ${organizationId}::uuid AND t.id = ${id}::uuid ${lock ? Prisma.sql`FOR UPDATE OF t` : Prisma.empty}`;
+  const [row] = await db.$queryRaw<TopUpColumns[]>`${TOP_UP_SELECT} WHERE t.organization_id = ${organizationId}::uuid AND t.id = ${id}::uuid ${lock ? Prisma.sql`FOR UPDATE OF t` : Prisma.empty}`;
   return row ? topUpRow(row) : null;
 }
 

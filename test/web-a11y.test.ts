@@ -7,6 +7,8 @@ import { closePeriod, type ClosedPeriod } from '../activities/billing/close-peri
 import { createUser } from '../prisma/users';
 import { emitWebhookEvents } from '../prisma/webhook-events';
 import { createWebhookEndpoint } from '../services/webhook-endpoints';
+import { ensureWallet, insertGrant } from '../prisma/credit-ledger';
+import { dec } from '../billing/decimal';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma, testPool } from './harness/fixtures';
 import { describeWithChromium, launchChromium, signIn, startWebServer, type WebServer } from './harness/web-app';
@@ -87,7 +89,12 @@ async function populate(organizationId: string): Promise<string[]> {
   // Started, so the page's own dispatcher-less stack leaves it alone; one failed attempt, then given up.
   await prisma.webhookDelivery.update({ where: { id: delivery.id }, data: { workflowStarted: true, status: 'failed', attempts: 1, lastStatusCode: 500 } });
   await prisma.webhookDeliveryAttempt.create({ data: { deliveryId: delivery.id, round: 1, attempt: 1, attemptedAt: now, durationMs: 42, statusCode: 500, succeeded: false } });
-  return [`/settings/webhooks?delivery=${delivery.id}`, `/settings/webhooks?remove=${endpoint.id}`, `/settings/quotas?edit=${quota.id}`, `/settings/quotas?remove=${quota.id}`, `/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`, `/invoices/${paid.invoiceId}`];
+  // Prepaid credits: a grant, so the wallet page's tables and chart show.
+  await prisma.$transaction(async (tx) => {
+    const walletId = await ensureWallet(tx, organizationId, catalog.customerId);
+    await insertGrant(tx, { organizationId, walletId, kind: 'purchased', credits: dec(500), priority: 100, expiresAt: null, pricePerCredit: dec('0.01'), currency: 'usd', description: null, idempotencyKey: randomUUID(), createdBy: 'a11y' });
+  });
+  return [`/customers/${catalog.customerId}/wallet`, `/settings/webhooks?delivery=${delivery.id}`, `/settings/webhooks?remove=${endpoint.id}`, `/settings/quotas?edit=${quota.id}`, `/settings/quotas?remove=${quota.id}`, `/customers/${catalog.customerId}`, `/invoices/${invoiceId}`, `/invoices/${invoiceId}/lines/${usageLine.id}`, `/invoices/${paid.invoiceId}`];
 }
 
 // The page functions below run in Chromium; this project's types have no DOM, so declare what they touch.

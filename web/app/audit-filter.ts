@@ -1,3 +1,4 @@
+import { toCsv } from './csv';
 /**
  * The audit history's filter, read from a query string (the page's GET form
  * and the CSV export share it), and the CSV encoding of its rows. Pure: the
@@ -95,14 +96,9 @@ export interface AuditRow {
 
 export const AUDIT_CSV_COLUMNS = ['id', 'at', 'actor', 'action', 'entity_type', 'entity_id', 'run_id', 'before', 'after'] as const;
 
-/** RFC 4180: quote a field holding a comma, quote or line break, doubling its quotes. Formula-looking fields are prefixed with ' so spreadsheets show them as text. */
-function csvField(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
 export function auditCsv(rows: readonly AuditRow[]): string {
-  const lines = [AUDIT_CSV_COLUMNS.join(',')];
-  for (const r of rows) lines.push([r.id, r.at, r.actor, r.action, r.entityType, r.entityId, r.runId ?? '', r.before, r.after].map(csvField).join(','));
-  return `${lines.join('\r\n')}\r\n`;
+  return toCsv(
+    AUDIT_CSV_COLUMNS,
+    rows.map((r) => [r.id, r.at, r.actor, r.action, r.entityType, r.entityId, r.runId ?? '', r.before, r.after]),
+  );
 }

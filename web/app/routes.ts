@@ -6,6 +6,7 @@ export default [
   { path: 'logout', file: 'routes/logout.tsx' },
   // A resource route (CSV download), outside the page layout.
   { path: 'audit.csv', file: 'routes/audit-csv.tsx' },
+  { path: 'customers/:customerId/wallet.csv', file: 'routes/wallet-csv.tsx' },
   {
     id: 'layout',
     file: 'routes/layout.tsx',
@@ -16,6 +17,7 @@ export default [
       { path: 'invoices/:invoiceId/lines/:lineId', file: 'routes/invoice-line.tsx' },
       { path: 'customers', file: 'routes/customers.tsx' },
       { path: 'customers/:customerId', file: 'routes/customer.tsx' },
+      { path: 'customers/:customerId/wallet', file: 'routes/wallet.tsx' },
       { path: 'runs', file: 'routes/runs.tsx' },
       { path: 'leaks', file: 'routes/leaks.tsx' },
       { path: 'alerts', file: 'routes/alerts.tsx' },

@@ -1,5 +1,6 @@
 import type { LoaderFunctionArgs } from 'react-router';
 import { auditCsv, parseAuditFilter } from '../audit-filter';
+import { csvResponse, fileStamp } from '../csv';
 import { requireUser } from '../server/auth.server';
 import { readAuditExport } from '../server/audit.server';
 
@@ -11,14 +12,5 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     return new Response(`${problems.map((p) => p.message).join('\n')}\n`, { status: 400, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
   }
   const { rows, truncated } = await readAuditExport(context, user.organizationId, filter);
-  const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-  return new Response(auditCsv(rows), {
-    headers: {
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="ledgerflow-audit-${stamp}.csv"`,
-      'Cache-Control': 'no-store',
-      'Ledgerflow-Export-Rows': String(rows.length),
-      'Ledgerflow-Export-Truncated': String(truncated),
-    },
-  });
+  return csvResponse(auditCsv(rows), `ledgerflow-audit-${fileStamp()}.csv`, rows.length, truncated);
 }

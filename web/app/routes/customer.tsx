@@ -117,6 +117,9 @@ export default function Customer() {
           </Form>
         </section>
       ) : null}
+      <p>
+        <Link to={`/customers/${c.customer.id}/wallet`}>Prepaid credits: balance, ledger, top-ups →</Link>
+      </p>
       <CustomerSubscriptions subscriptions={c.subscriptions} plans={c.plans} canEdit={canEdit} outcome={subscriptionOutcome} busy={busy} />
       <h2>Daily usage</h2>
       <UsageChart {...c.chart} caption="Daily usage per meter, the 60 days up to the latest usage (UTC days)" />
