@@ -128,6 +128,21 @@ describe('eventBurn', () => {
   });
 });
 
+describe('eventBurn with a rate of 0', () => {
+  it('leaves the meter out: nothing covers its usage, which is invoiced, while the event\'s other meter burns', () => {
+    const base = { eventType: 'llm', aggregation: 'sum' as const, dimension: null, dimensionValue: null, perUnits: dec(1), effectiveFrom: new Date('2026-01-01T00:00:00Z'), effectiveTo: null };
+    const burn = eventBurn(
+      [
+        { ...base, meterId: 'tokens', credits: dec('0.001') },
+        { ...base, meterId: 'images', credits: dec(0) },
+      ],
+      { eventType: 'llm', quantity: dec(2000), timestamp: new Date('2026-02-01T00:00:00Z'), dimensions: null },
+    );
+    expect(burn.credits.toFixed()).toBe('2');
+    expect(burn.meterIds).toEqual(['tokens']);
+  });
+});
+
 describe('allocateUncovered', () => {
   const ds = (...xs: string[]) => xs.map((x) => dec(x));
   const fixed = (xs: ReturnType<typeof dec>[]) => xs.map((x) => x.toFixed());

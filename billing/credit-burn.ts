@@ -106,7 +106,7 @@ export interface EventBurn {
  * meter's: the quantity; a count meter's: one) at the rate in effect at the
  * event's timestamp, the rate for its dimension value before the meter's
  * default. Exact (no rounding here: ledgerCredits rounds). A meter with no
- * rate in effect for it is not among `meterIds` (its usage is invoiced).
+ * rate in effect for it, or a rate of 0, is not among `meterIds` (its usage is invoiced).
  */
 export function eventBurn(rates: readonly BurnRate[], event: BurnableEvent): EventBurn {
   let credits = dec(0);
@@ -116,7 +116,8 @@ export function eventBurn(rates: readonly BurnRate[], event: BurnableEvent): Eve
     const current = rates.filter((r) => r.meterId === meterId && inEffect(r, event.timestamp));
     const value = current[0]?.dimension ? (event.dimensions?.[current[0].dimension] ?? null) : null;
     const rate = current.find((r) => r.dimensionValue !== null && r.dimensionValue === value) ?? current.find((r) => r.dimensionValue === null);
-    if (!rate) continue;
+    // (a rate of 0 burns nothing, so nothing covers the meter's usage: it is invoiced at the plan's price)
+    if (!rate || rate.credits.isZero()) continue;
     const units = rate.aggregation === 'count' ? dec(1) : event.quantity;
     credits = credits.plus(units.times(rate.credits).div(rate.perUnits));
     meterIds.push(meterId);

@@ -87,7 +87,8 @@ interface StripeInvoiceRow {
  * invoice.finalized amount_due. The Stripe customer maps to ours through
  * customers.stripe_customer_id (an unmapped customer's invoices are left
  * out). Invoices that are Ledgerflow's own, finalized in Stripe by a billing
- * run, are skipped: they already count as Ledgerflow invoice revenue.
+ * run, are skipped: they already count as Ledgerflow invoice revenue; so are
+ * credit top-ups' invoices: the credits they sold count as they burn.
  */
 export async function readStripeInvoiceRevenue(db: Db, organizationId: string, window: DayWindow): Promise<PeriodAmount[]> {
   const rows = await db.$queryRaw<StripeInvoiceRow[]>`
@@ -104,6 +105,8 @@ export async function readStripeInvoiceRevenue(db: Db, organizationId: string, w
         FROM latest
        WHERE jsonb_typeof(obj->'period_start') = 'number' AND jsonb_typeof(obj->'period_end') = 'number'
          AND NOT COALESCE(obj->'metadata' ? 'ledgerflow_invoice_id', false)
+         -- a credit top-up's invoice sells credits: their revenue counts as they burn (credit revenue), not when bought
+         AND NOT COALESCE(obj->'metadata' ? 'ledgerflow_top_up_id', false)
          AND obj->>'id' NOT IN (SELECT stripe_invoice_id FROM invoices WHERE organization_id = ${organizationId}::uuid AND stripe_invoice_id IS NOT NULL)
     )
     SELECT c.id::text AS customer_id, i.currency, (i.amount)::text AS amount_minor, i.period_start, i.period_end

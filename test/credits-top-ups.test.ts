@@ -109,13 +109,26 @@ describe('a top-up', () => {
     expect(alert.payload).toMatchObject({ customerExternalId: who, credits: '100', amount: '5', currency: 'usd', automatic: false });
 
     // The customer pays the open Stripe invoice later: Stripe's invoice.paid grants the credits.
+    const { stripeCustomerId: stripeCustomer } = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: who } });
     const event = (id: string) =>
       JSON.stringify({
         id,
         object: 'event',
         type: 'invoice.paid',
         created: Math.floor(Date.now() / 1000),
-        data: { object: { id: done.stripe_invoice_id, object: 'invoice', status: 'paid', amount_paid: 500, currency: 'usd', metadata: { ledgerflow_top_up_id: asked.body.id, ledgerflow_organization_id: org.organizationId } } },
+        data: {
+          object: {
+            id: done.stripe_invoice_id,
+            object: 'invoice',
+            customer: stripeCustomer,
+            status: 'paid',
+            amount_paid: 500,
+            currency: 'usd',
+            period_start: Math.floor(Date.now() / 1000),
+            period_end: Math.floor(Date.now() / 1000),
+            metadata: { ledgerflow_top_up_id: asked.body.id, ledgerflow_organization_id: org.organizationId },
+          },
+        },
       });
     for (const id of [`evt_${randomUUID()}`, `evt_${randomUUID()}`]) {
       const payload = event(id);
@@ -126,6 +139,10 @@ describe('a top-up', () => {
     expect(outcomes.map((o) => o.outcome)).toEqual(['top_up_granted', 'top_up_granted_before']);
     expect((await get(`/credits/top-ups/${asked.body.id}`)).body).toMatchObject({ status: 'paid', failure: null });
     expect(await balance(who)).toBe('100');
+    // The top-up's invoice sold credits: margins count them as they burn, not as Stripe invoice revenue when bought
+    // (no row at all: nothing burned, no cost).
+    const margins = (await get('/margins?window=current_period&group_by=customer')).body.data.find((r: { customer_external_id: string }) => r.customer_external_id === who);
+    expect(margins).toBeUndefined();
   });
 
   test('one recorded while its workflow could not start is started by the sweeper', async () => {
