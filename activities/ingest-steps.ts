@@ -238,6 +238,7 @@ export async function planBatchBurn(
   });
   if (wallets.length === 0) return none;
   const walletOf = new Map(wallets.map((w) => [w.customer_id, w.id]));
+  const walletRows = new Map(wallets.map((w) => [w.id, w]));
   const byWallet = new Map<string, { id: string; timestamp: Date; credits: Dec; meterIds: string[] }[]>();
   const commitsOf = new Map<string, { reservationId: string; eventId: string; credits: Dec }[]>();
   const push = <T>(map: Map<string, T[]>, key: string, item: T) => {
@@ -283,8 +284,8 @@ export async function planBatchBurn(
   return {
     events: result,
     walletsBurned: [...prepared.results.values()].filter((r) => r.burned).length,
-    alerts: creditAlerts(wallets, burns, prepared.results),
-    topUps: autoTopUps(wallets, burns, prepared.results),
+    alerts: creditAlerts(walletRows, burns, prepared.results),
+    topUps: autoTopUps(walletRows, burns, prepared.results),
     write: prepared.write,
   };
 }
@@ -293,8 +294,7 @@ export async function planBatchBurn(
 type BurnWalletRow = { id: string; customer_id: string; external_id: string; low_balance_threshold: string | null; auto_below: string | null; auto_credits: string | null; auto_price: string | null; auto_currency: string | null };
 
 /** The automatic top-ups the batch's burns call for: wallets left below their auto_top_up_below (queueAutoTopUps keeps one per wallet). */
-function autoTopUps(wallets: readonly BurnWalletRow[], burns: readonly { walletId: string; key: string }[], results: ReadonlyMap<string, BurnResult>): AutoTopUp[] {
-  const rows = new Map(wallets.map((w) => [w.id, w]));
+function autoTopUps(rows: ReadonlyMap<string, BurnWalletRow>, burns: readonly { walletId: string; key: string }[], results: ReadonlyMap<string, BurnResult>): AutoTopUp[] {
   return burns.flatMap((b) => {
     const auto = autoTopUpOf(rows.get(b.walletId)!);
     const after = results.get(b.key)?.wallet?.balanceAfter;
@@ -305,11 +305,10 @@ function autoTopUps(wallets: readonly BurnWalletRow[], burns: readonly { walletI
 
 /** The balance alerts the batch's burns leave their wallets at (billing/credit-alerts.ts), one per wallet at most. */
 function creditAlerts(
-  wallets: readonly BurnWalletRow[],
+  rows: ReadonlyMap<string, BurnWalletRow>,
   burns: readonly { walletId: string; key: string; credits: Dec }[],
   results: ReadonlyMap<string, BurnResult>,
 ): RaisedNotification[] {
-  const rows = new Map(wallets.map((w) => [w.id, w]));
   return burns.flatMap((b) => {
     const wallet = results.get(b.key)?.wallet;
     const row = rows.get(b.walletId)!;

@@ -192,7 +192,6 @@ async function claimLateUsage(
   return result;
 }
 
-/** An invoice line as a row of the close's one INSERT (jsonb_to_recordset): decimals as strings, no float on the way. */
 /** Why a wallet customer's close waits (shown in the Temporal UI as the activity's last failure): what, and for a failed batch what ops do. */
 function awaitingBurnMessage(customer: string, end: Date, awaiting: AwaitingBurn): string {
   const base = `customer ${customer} has a credit wallet and ${awaiting.events} events before ${end.toISOString()} that ingest has not processed yet (they have not burned their credits); the close waits for them`;
@@ -201,6 +200,7 @@ function awaitingBurnMessage(customer: string, end: Date, awaiting: AwaitingBurn
   return `${base}. Ingest workflows that ended without processing theirs (marked failed): ${batches}; reset or start them again in the Temporal UI, and the close goes on`;
 }
 
+/** An invoice line as a row of the close's one INSERT (jsonb_to_recordset): decimals as strings, no float on the way. */
 function lineRow(line: DraftLine, position: number, id: string) {
   return {
     id,

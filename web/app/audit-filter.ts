@@ -1,9 +1,9 @@
-import { toCsv } from './csv';
 /**
  * The audit history's filter, read from a query string (the page's GET form
  * and the CSV export share it), and the CSV encoding of its rows. Pure: the
  * server module turns a filter into a query.
  */
+import { toCsv } from './csv';
 export interface AuditFilter {
   entityType: string | null;
   entityId: string | null;
