@@ -17,7 +17,10 @@ export type ChargeTopUpResult = { outcome: 'paid' } | { outcome: 'failed'; reaso
  * price, rounded to the currency's minor unit), finalized and paid with the
  * customer's card on file. Every call has an idempotency key made from the
  * top-up's id, so a retried activity repeats the same requests and never
- * charges twice. A declined card, or no card at all, is an outcome (the
+ * charges twice; and a later attempt (a reset days on, when Stripe has
+ * forgotten those keys) continues from the invoice the top-up stored, by its
+ * state in Stripe: paid is paid, void is failed, a draft is finished, an open
+ * one is charged. A declined card, or no card at all, is an outcome (the
  * workflow marks the top-up failed and alerts); faults are thrown for
  * Temporal to retry.
  */
@@ -32,45 +35,84 @@ export function chargeTopUp(deps: ActivityDeps) {
     const customer = await prisma.customer.findUniqueOrThrow({ where: { id: topUp.customerId } });
     const stripeCustomerId = await ensureStripeCustomer(stripe, prisma, customer);
     const card = await cardOnFile(stripe, stripeCustomerId);
-    if (card.kind === 'none') return { outcome: 'failed', reason: `customer ${customer.externalId} has no card on file in Stripe to charge; have them save one (POST /api/v1/customers/${customer.externalId}/payment-setup), then top up again` };
-    const amount = roundMoney(topUp.credits.times(topUp.pricePerCredit), topUp.currency);
-    const invoice = await callStripe(() =>
-      stripe.invoices.create(
-        {
-          customer: stripeCustomerId,
-          currency: topUp.currency,
-          collection_method: 'charge_automatically',
-          auto_advance: false,
-          pending_invoice_items_behavior: 'exclude',
-          ...(card.kind === 'attached' ? { default_payment_method: card.paymentMethodId } : {}),
-          description: `${toPlainString(topUp.credits)} prepaid credits`,
-          metadata: { ledgerflow_top_up_id: topUp.id, ledgerflow_organization_id: organizationId },
-        },
-        { idempotencyKey: `ledgerflow-top-up-invoice-${topUp.id}` },
-      ),
-    );
-    await storeTopUpInvoice(prisma, topUp.id, invoice.id);
-    await callStripe(() =>
-      stripe.invoiceItems.create(
-        {
-          customer: stripeCustomerId,
-          invoice: invoice.id,
-          currency: topUp.currency,
-          amount: toStripeAmount(amount, topUp.currency),
-          description: `${toPlainString(topUp.credits)} credits at ${toPlainString(topUp.pricePerCredit)} ${topUp.currency.toUpperCase()}`,
-          metadata: { ledgerflow_top_up_id: topUp.id },
-        },
-        { idempotencyKey: `ledgerflow-top-up-item-${topUp.id}` },
-      ),
-    );
-    await callStripe(() => stripe.invoices.finalizeInvoice(invoice.id, {}, { idempotencyKey: `ledgerflow-top-up-finalize-${topUp.id}` }));
+    const noCard: ChargeTopUpResult | null =
+      card.kind === 'none'
+        ? { outcome: 'failed', reason: `customer ${customer.externalId} has no card on file in Stripe to charge; have them save one (POST /api/v1/customers/${customer.externalId}/payment-setup), then top up again` }
+        : null;
+    const stored = topUp.stripeInvoiceId;
+    if (noCard && !stored) return noCard;
+    let invoice = stored
+      ? await callStripe(() => stripe.invoices.retrieve(stored))
+      : await callStripe(() =>
+          stripe.invoices.create(
+            {
+              customer: stripeCustomerId,
+              currency: topUp.currency,
+              collection_method: 'charge_automatically',
+              auto_advance: false,
+              pending_invoice_items_behavior: 'exclude',
+              ...(card.kind === 'attached' ? { default_payment_method: card.paymentMethodId } : {}),
+              description: `${toPlainString(topUp.credits)} prepaid credits`,
+              metadata: { ledgerflow_top_up_id: topUp.id, ledgerflow_organization_id: organizationId },
+            },
+            { idempotencyKey: `ledgerflow-top-up-invoice-${topUp.id}` },
+          ),
+        );
+    if (!stored) await storeTopUpInvoice(prisma, topUp.id, invoice.id!);
+    const invoiceId = invoice.id!;
+    if (invoice.status === 'paid') return { outcome: 'paid' };
+    if (invoice.status === 'void' || invoice.status === 'uncollectible') return { outcome: 'failed', reason: `its Stripe invoice ${invoiceId} is ${invoice.status}` };
+    if (noCard) return noCard;
+    if (invoice.status === 'draft') {
+      if (!invoice.lines.data.some((line) => line.metadata?.ledgerflow_top_up_id === topUp.id)) {
+        const amount = roundMoney(topUp.credits.times(topUp.pricePerCredit), topUp.currency);
+        await callStripe(() =>
+          stripe.invoiceItems.create(
+            {
+              customer: stripeCustomerId,
+              invoice: invoiceId,
+              currency: topUp.currency,
+              amount: toStripeAmount(amount, topUp.currency),
+              description: `${toPlainString(topUp.credits)} credits at ${toPlainString(topUp.pricePerCredit)} ${topUp.currency.toUpperCase()}`,
+              metadata: { ledgerflow_top_up_id: topUp.id },
+            },
+            { idempotencyKey: `ledgerflow-top-up-item-${topUp.id}` },
+          ),
+        );
+      }
+      invoice = await callStripe(() => stripe.invoices.finalizeInvoice(invoiceId, {}, { idempotencyKey: `ledgerflow-top-up-finalize-${topUp.id}` }));
+      if (invoice.status === 'paid') return { outcome: 'paid' };
+    }
     try {
-      const paid = await stripe.invoices.pay(invoice.id, {}, { idempotencyKey: `ledgerflow-top-up-pay-${topUp.id}` });
-      return paid.status === 'paid' ? { outcome: 'paid' } : { outcome: 'failed', reason: `Stripe invoice ${invoice.id} is ${paid.status ?? 'not paid'} after the charge` };
+      const paid = await stripe.invoices.pay(invoiceId, {}, { idempotencyKey: `ledgerflow-top-up-pay-${topUp.id}` });
+      return paid.status === 'paid' ? { outcome: 'paid' } : { outcome: 'failed', reason: `Stripe invoice ${invoiceId} is ${paid.status ?? 'not paid'} after the charge` };
     } catch (err) {
       if (err instanceof Stripe.errors.StripeCardError) return { outcome: 'failed', reason: `the card was declined (${err.decline_code ?? err.code ?? 'card_declined'}): ${err.message}` };
       throw asActivityError(err);
     }
+  };
+}
+
+/**
+ * A top-up that could not be charged: its Stripe invoice is closed (an open
+ * one voided, a draft deleted) so Stripe shows no receivable that Ledgerflow
+ * calls failed. If it turns out paid meanwhile (the card went through after
+ * all), `paid` says so and the workflow grants instead.
+ */
+export function closeFailedTopUpInvoice(deps: ActivityDeps) {
+  return async function closeFailedTopUpInvoice({ organizationId, topUpId }: CreditTopUpInput): Promise<{ paid: boolean }> {
+    const topUp = await readTopUp(deps.prisma, organizationId, topUpId);
+    const invoiceId = topUp?.stripeInvoiceId;
+    if (!topUp || topUp.status !== 'pending' || !invoiceId) return { paid: false };
+    const stripe = await requireStripe(deps, organizationId);
+    const invoice = await callStripe(() => stripe.invoices.retrieve(invoiceId));
+    if (invoice.status === 'paid') return { paid: true };
+    if (invoice.status === 'open' || invoice.status === 'uncollectible') {
+      await callStripe(() => stripe.invoices.voidInvoice(invoiceId, {}, { idempotencyKey: `ledgerflow-top-up-void-${topUp.id}` }));
+    } else if (invoice.status === 'draft') {
+      await callStripe(() => stripe.invoices.del(invoiceId));
+    }
+    return { paid: false };
   };
 }
 
@@ -81,7 +123,7 @@ export function grantPaidTopUp({ prisma }: ActivityDeps) {
     return prisma.$transaction(async (tx) => {
       const result = await grantTopUp(tx, { organizationId, topUpId, createdBy: `${actor.type}:${actor.id}`, now: new Date() });
       if (!result) return { status: 'not_found', grantId: null };
-      if (result.granted) await auditGranted(tx, organizationId, actor, result.topUp);
+      if (result.granted === true) await auditGranted(tx, organizationId, actor, result.topUp);
       return { status: result.topUp.status, grantId: result.topUp.grantId };
     });
   };

@@ -20,7 +20,7 @@ import { evaluateMarginAlerts } from './margins/evaluate-alerts';
 import { failingFastOnBadData } from './domain-failures';
 import { attemptWebhookDelivery } from './webhooks/deliver';
 import { expireCreditGrant, expireCreditReservation } from './credits';
-import { chargeTopUp, failCreditTopUp, grantPaidTopUp } from './credit-top-ups';
+import { chargeTopUp, closeFailedTopUpInvoice, failCreditTopUp, grantPaidTopUp } from './credit-top-ups';
 
 export type { ActivityDeps } from './deps';
 export type { Notifier, OutgoingNotification } from './notifier';
@@ -64,6 +64,7 @@ export function createActivities(deps: ActivityDeps) {
     expireCreditGrant: expireCreditGrant(deps),
     expireCreditReservation: expireCreditReservation(deps),
     chargeTopUp: chargeTopUp(deps),
+    closeFailedTopUpInvoice: closeFailedTopUpInvoice(deps),
     grantPaidTopUp: grantPaidTopUp(deps),
     failCreditTopUp: failCreditTopUp(deps),
     readInvoiceState: readInvoiceState(deps),

@@ -72,9 +72,26 @@ export async function readCustomerGrants(
   organizationId: string,
   customer: string,
   customerId: string | null,
-): Promise<{ externalId: string; grants: GrantRow[]; lowBalanceThreshold: Dec | null; reserved: Dec; autoTopUp: AutoTopUpSettings | null } | null> {
+): Promise<{
+  externalId: string;
+  grants: GrantRow[];
+  lowBalanceThreshold: Dec | null;
+  reserved: Dec;
+  autoTopUp: AutoTopUpSettings | null;
+  autoTopUpPaused: { since: Date; reason: string } | null;
+} | null> {
   const rows = await db.$queryRaw<
-    ({ external_id: string; low_balance_threshold: string | null; reserved: string; auto_below: string | null; auto_credits: string | null; auto_price: string | null; auto_currency: string | null } & {
+    ({
+      external_id: string;
+      low_balance_threshold: string | null;
+      reserved: string;
+      auto_below: string | null;
+      auto_credits: string | null;
+      auto_price: string | null;
+      auto_currency: string | null;
+      paused_at: Date | null;
+      paused_reason: string | null;
+    } & {
       [K in keyof GrantColumns]: GrantColumns[K] | null;
     })[]
   >`
@@ -85,7 +102,7 @@ export async function readCustomerGrants(
         AND NOT EXISTS (SELECT 1 FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer})
       LIMIT 1)
     SELECT cust.external_id, w.low_balance_threshold::text AS low_balance_threshold, w.auto_top_up_below::text AS auto_below, w.auto_top_up_credits::text AS auto_credits,
-           w.auto_top_up_price_per_credit::text AS auto_price, w.auto_top_up_currency AS auto_currency,
+           w.auto_top_up_price_per_credit::text AS auto_price, w.auto_top_up_currency AS auto_currency, w.auto_top_up_paused_at AS paused_at, w.auto_top_up_paused_reason AS paused_reason,
            (SELECT COALESCE(sum(r.credits), 0) FROM credit_reservations r WHERE r.wallet_id = w.id AND r.status = 'held')::text AS reserved, ${GRANT_COLUMNS}
     FROM cust LEFT JOIN credit_wallets w ON w.customer_id = cust.id LEFT JOIN credit_grants g ON g.wallet_id = w.id
     ORDER BY g.created_at, g.id`;
@@ -97,6 +114,7 @@ export async function readCustomerGrants(
     lowBalanceThreshold: threshold === null ? null : dec(threshold),
     reserved: dec(rows[0]!.reserved),
     autoTopUp: autoTopUpOf(rows[0]!),
+    autoTopUpPaused: rows[0]!.paused_at === null ? null : { since: rows[0]!.paused_at, reason: rows[0]!.paused_reason ?? '' },
   };
 }
 

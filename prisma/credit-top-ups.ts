@@ -113,7 +113,9 @@ export interface AutoTopUp {
 /**
  * Queues automatic top-ups (in the ingest batch's transaction): one per
  * wallet that has none unfinished, which a partial unique index makes a
- * database fact. Returns the ids queued now (their workflows are started
+ * database fact, and none for a wallet whose automatic top-up is paused
+ * (its last one failed: charging the same card again on every batch would
+ * repeat the decline and the alert). Returns the ids queued now (their workflows are started
  * after the commit, or by the sweeper).
  */
 export async function queueAutoTopUps(db: RawDb, organizationId: string, createdBy: string, topUps: readonly AutoTopUp[]): Promise<string[]> {
@@ -125,6 +127,8 @@ export async function queueAutoTopUps(db: RawDb, organizationId: string, created
     FROM unnest(${ids}::uuid[], ${topUps.map((t) => t.walletId)}::uuid[], ${topUps.map((t) => toPlainString(t.credits))}::numeric[],
                 ${topUps.map((t) => toPlainString(t.pricePerCredit))}::numeric[], ${topUps.map((t) => t.currency)}::text[])
          AS n(id, wallet_id, credits, price_per_credit, currency)
+    JOIN credit_wallets w ON w.id = n.wallet_id
+    WHERE w.auto_top_up_paused_at IS NULL
     ORDER BY n.wallet_id
     ON CONFLICT (wallet_id) WHERE automatic AND status = 'pending' DO NOTHING
     RETURNING id`;
@@ -140,11 +144,19 @@ export async function storeTopUpInvoice(db: RawDb, topUpId: string, stripeInvoic
  * The top-up is paid: grants its credits, once (grant key top-up:<id>), and
  * marks it paid. A top-up marked failed that is paid after all (the customer
  * paid the Stripe invoice later) is granted too: the money came in.
- * `granted` is false when it was granted before.
+ * `granted` is false when it was granted before. With `stripeInvoiceId`
+ * (a webhook's paid invoice), nothing is granted unless it is the invoice
+ * the top-up is charged through: `granted: 'other_invoice'`.
+ * A paid top-up shows the wallet's card works: a paused automatic top-up
+ * resumes.
  */
-export async function grantTopUp(db: RawDb, q: { organizationId: string; topUpId: string; createdBy: string; now: Date }): Promise<{ topUp: TopUpRow; granted: boolean } | null> {
+export async function grantTopUp(
+  db: RawDb,
+  q: { organizationId: string; topUpId: string; createdBy: string; now: Date; stripeInvoiceId?: string },
+): Promise<{ topUp: TopUpRow; granted: boolean | 'other_invoice' } | null> {
   const topUp = await readTopUp(db, q.organizationId, q.topUpId, true);
   if (!topUp) return null;
+  if (q.stripeInvoiceId !== undefined && topUp.stripeInvoiceId !== q.stripeInvoiceId) return { topUp, granted: 'other_invoice' };
   if (topUp.status === 'paid') return { topUp, granted: false };
   const { grantId } = await insertGrant(db, {
     organizationId: q.organizationId,
@@ -160,15 +172,21 @@ export async function grantTopUp(db: RawDb, q: { organizationId: string; topUpId
     createdBy: q.createdBy,
   });
   await db.$executeRaw`UPDATE credit_top_ups SET status = 'paid', grant_id = ${grantId}::uuid, failure = NULL, settled_at = ${q.now} WHERE id = ${q.topUpId}::uuid`;
+  await db.$executeRaw`UPDATE credit_wallets SET auto_top_up_paused_at = NULL, auto_top_up_paused_reason = NULL WHERE id = ${topUp.walletId}::uuid AND auto_top_up_paused_at IS NOT NULL`;
   return { topUp: (await readTopUp(db, q.organizationId, q.topUpId))!, granted: true };
 }
 
-/** The top-up could not be charged: marked failed with the reason (only from pending). `failed` is false when it was settled before. */
+/**
+ * The top-up could not be charged: marked failed with the reason (only from
+ * pending); a failed automatic top-up pauses the wallet's automatic top-up.
+ * `failed` is false when it was settled before.
+ */
 export async function failTopUp(db: RawDb, q: { organizationId: string; topUpId: string; reason: string; now: Date }): Promise<{ topUp: TopUpRow; failed: boolean } | null> {
   const topUp = await readTopUp(db, q.organizationId, q.topUpId, true);
   if (!topUp) return null;
   if (topUp.status !== 'pending') return { topUp, failed: false };
   await db.$executeRaw`UPDATE credit_top_ups SET status = 'failed', failure = ${q.reason}, settled_at = ${q.now} WHERE id = ${q.topUpId}::uuid`;
+  if (topUp.automatic) await db.$executeRaw`UPDATE credit_wallets SET auto_top_up_paused_at = ${q.now}, auto_top_up_paused_reason = ${q.reason} WHERE id = ${topUp.walletId}::uuid`;
   return { topUp: (await readTopUp(db, q.organizationId, q.topUpId))!, failed: true };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import 'zod-openapi';
-import { roundMoney } from '../billing/currency';
+import { isKnownCurrency, roundMoney } from '../billing/currency';
 import { dec, toPlainString } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import { findCustomerByAnyId } from '../prisma/billing-reads';
@@ -21,22 +21,28 @@ import { decimalInput } from './schemas/decimal';
 
 const positive = (description: string) => decimalInput(description).refine((c) => dec(c).gt(0), { message: 'must be more than 0' });
 
+/** A charge that rounds to nothing at the currency's minor unit would grant credits for free: refused, on price_per_credit. */
+const chargesSomething = (t: { credits: string; price_per_credit: string; currency: string }) =>
+  !isKnownCurrency(t.currency) || !dec(t.credits).gt(0) || !dec(t.price_per_credit).gt(0) || roundMoney(dec(t.credits).times(t.price_per_credit), t.currency).gt(0);
+const CHARGES_SOMETHING = { message: "credits × price_per_credit rounds to 0 at the currency's minor unit: the charge would be nothing", path: ['price_per_credit'] };
+
 export const TopUpCreateSchema = z.strictObject({
   customer_external_id: z.string().min(1).max(255).meta({ description: 'The customer who buys the credits (charged to its card on file in Stripe)', example: 'cust_42' }),
   credits: positive('Credits to buy'),
   price_per_credit: positive("What one credit costs, in currency: the Stripe invoice charges credits × price_per_credit (rounded to the currency's minor unit), and revenue is recognized at it as they burn"),
   currency: currencyCode,
   idempotency_key: z.string().min(1).max(255).optional().meta({ description: 'A repeat with this key answers the first top-up', example: 'order-4711' }),
-});
+}).refine(chargesSomething, CHARGES_SOMETHING);
 export type TopUpCreate = z.output<typeof TopUpCreateSchema>;
 
 export const AutoTopUpSchema = z
   .strictObject({
-    below: decimalInput('A burn that leaves the balance below this many credits buys a top-up'),
+    below: positive('A burn that leaves the balance below this many credits buys a top-up (more than 0: a balance is never below 0)'),
     credits: positive('Credits each automatic top-up buys'),
     price_per_credit: positive('What one credit costs, in currency'),
     currency: currencyCode,
   })
+  .refine(chargesSomething, CHARGES_SOMETHING)
   .meta({ id: 'AutoTopUp', description: 'Buy credits automatically when the balance falls low: at most one such top-up of a wallet at a time' });
 
 export const TopUpSchema = z

@@ -65,6 +65,10 @@ export const WalletSchema = z
       .nullable()
       .meta({ description: 'A burn that leaves the balance at or below this many credits raises a credits.low_balance alert (once until the next grant); null: none. Running out always raises credits.exhausted' }),
     auto_top_up: AutoTopUpSchema.nullable(),
+    auto_top_up_paused: z
+      .object({ since: z.string(), reason: z.string() })
+      .nullable()
+      .meta({ description: "Automatic top-ups stopped because the last one failed (why, and since when); they resume when auto_top_up is set again (PATCH) or a top-up of the wallet is paid. null: not paused" }),
     grants: z.array(CreditGrantSchema).meta({ description: 'Every grant, oldest first' }),
   })
   .meta({ id: 'Wallet' });
@@ -72,7 +76,9 @@ export const WalletSchema = z
 export const WalletUpdateSchema = z
   .strictObject({
     low_balance_threshold: decimalInput('Credits at or below which a burn raises a credits.low_balance alert (Slack, email, webhook); null: no low-balance alert').nullable().optional(),
-    auto_top_up: AutoTopUpSchema.nullable().optional().meta({ description: 'Buy credits automatically when a burn leaves the balance below `below` (charged to the card on file); null: never' }),
+    auto_top_up: AutoTopUpSchema.nullable()
+      .optional()
+      .meta({ description: 'Buy credits automatically when a burn leaves the balance below `below` (charged to the card on file); null: never. Setting it resumes automatic top-ups paused by a failure' }),
   })
   .refine((b) => b.low_balance_threshold !== undefined || b.auto_top_up !== undefined, { message: 'name at least one field to change: low_balance_threshold or auto_top_up' });
 export type WalletUpdate = z.output<typeof WalletUpdateSchema>;
@@ -213,6 +219,7 @@ export async function readWallet(db: RawDb, organizationId: string, customer: st
     reserved: toPlainString(found.reserved),
     low_balance_threshold: found.lowBalanceThreshold === null ? null : toPlainString(found.lowBalanceThreshold),
     auto_top_up: autoTopUpJson(found.autoTopUp),
+    auto_top_up_paused: found.autoTopUpPaused && { since: found.autoTopUpPaused.since.toISOString(), reason: found.autoTopUpPaused.reason },
     grants: found.grants.map((g) => grantJson(g, now)),
   };
 }
@@ -225,11 +232,12 @@ export async function updateWallet(prisma: PrismaClient, organizationId: string,
   const found = await customerOf(prisma, organizationId, customer);
   await prisma.$transaction(async (tx) => {
     const walletId = await ensureWallet(tx, organizationId, found.id);
-    const settings = { lowBalanceThreshold: true, autoTopUpBelow: true, autoTopUpCredits: true, autoTopUpPricePerCredit: true, autoTopUpCurrency: true } as const;
+    const settings = { lowBalanceThreshold: true, autoTopUpBelow: true, autoTopUpCredits: true, autoTopUpPricePerCredit: true, autoTopUpCurrency: true, autoTopUpPausedAt: true } as const;
     const stored = await tx.creditWallet.findUniqueOrThrow({ where: { id: walletId }, select: settings });
     const view = (w: typeof stored) => ({
       lowBalanceThreshold: w.lowBalanceThreshold === null ? null : toPlainString(dec(w.lowBalanceThreshold)),
       autoTopUp: autoTopUpJson(autoTopUpOf({ auto_below: w.autoTopUpBelow?.toString() ?? null, auto_credits: w.autoTopUpCredits?.toString() ?? null, auto_price: w.autoTopUpPricePerCredit?.toString() ?? null, auto_currency: w.autoTopUpCurrency })),
+      autoTopUpPaused: w.autoTopUpPausedAt !== null,
     });
     const auto = body.auto_top_up;
     const changed = await tx.creditWallet.update({
@@ -242,6 +250,9 @@ export async function updateWallet(prisma: PrismaClient, organizationId: string,
           autoTopUpCredits: auto?.credits ?? null,
           autoTopUpPricePerCredit: auto?.price_per_credit ?? null,
           autoTopUpCurrency: auto?.currency ?? null,
+          // (setting it again, after a failure, is how it resumes)
+          autoTopUpPausedAt: null,
+          autoTopUpPausedReason: null,
         }),
       },
     });

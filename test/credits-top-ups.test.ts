@@ -97,7 +97,7 @@ describe('a top-up', () => {
     await recordHistory('credit-top-up-paid', stack.worker.client.workflow.getHandle(workflowId));
   });
 
-  test('a declined card grants nothing and alerts; paid later through Stripe, the webhook grants it, once', async () => {
+  test('a declined card grants nothing, alerts, and voids its Stripe invoice', async () => {
     const who = await customer();
     stack.fake.declineCharges(1);
     const asked = await topUp(who);
@@ -105,20 +105,37 @@ describe('a top-up', () => {
     expect(done.status).toBe('failed');
     expect(done.failure).toContain('the card was declined (insufficient_funds)');
     expect(await balance(who)).toBe('0');
+    expect(chargesOf(done.stripe_invoice_id).map((c) => c.outcome)).toEqual(['declined']);
+    // Stripe shows no receivable that Ledgerflow calls failed.
+    expect(stack.fake.invoice(done.stripe_invoice_id)?.status).toBe('void');
     const alert = await testPrisma().notification.findFirstOrThrow({ where: { organizationId: org.organizationId, dedupeKey: `credits.top_up_failed:${asked.body.id}` } });
     expect(alert.payload).toMatchObject({ customerExternalId: who, credits: '100', amount: '5', currency: 'usd', automatic: false });
+    // A manual top-up's failure pauses nothing.
+    expect((await get(`/customers/${who}/wallet`)).body.auto_top_up_paused).toBeNull();
+    await recordHistory('credit-top-up-declined', stack.worker.client.workflow.getHandle(creditTopUpWorkflowId(asked.body.id)));
+  });
+
+  test('one whose invoice Stripe would not void, paid later, is granted by its own invoice.paid webhook, once', async () => {
+    const who = await customer();
+    stack.fake.declineCharges(1);
+    stack.fake.refuseOnce('POST', /^\/v1\/invoices\/[^/]+\/void$/);
+    const asked = await topUp(who);
+    const done = await settled(asked.body.id);
+    expect(done.status).toBe('failed');
+    expect(stack.fake.invoice(done.stripe_invoice_id)?.status).toBe('open');
 
     // The customer pays the open Stripe invoice later: Stripe's invoice.paid grants the credits.
+    stack.fake.payHostedInvoice(done.stripe_invoice_id);
     const { stripeCustomerId: stripeCustomer } = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: who } });
-    const event = (id: string) =>
-      JSON.stringify({
-        id,
+    const deliver = async (invoiceId: string, topUpId: string) => {
+      const payload = JSON.stringify({
+        id: `evt_${randomUUID()}`,
         object: 'event',
         type: 'invoice.paid',
         created: Math.floor(Date.now() / 1000),
         data: {
           object: {
-            id: done.stripe_invoice_id,
+            id: invoiceId,
             object: 'invoice',
             customer: stripeCustomer,
             status: 'paid',
@@ -126,23 +143,46 @@ describe('a top-up', () => {
             currency: 'usd',
             period_start: Math.floor(Date.now() / 1000),
             period_end: Math.floor(Date.now() / 1000),
-            metadata: { ledgerflow_top_up_id: asked.body.id, ledgerflow_organization_id: org.organizationId },
+            metadata: { ledgerflow_top_up_id: topUpId, ledgerflow_organization_id: org.organizationId },
           },
         },
       });
-    for (const id of [`evt_${randomUUID()}`, `evt_${randomUUID()}`]) {
-      const payload = event(id);
       const res = await webhooks.post('/webhooks/stripe', null, payload, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }) });
       expect(res.status).toBe(200);
-    }
+    };
+    // Another invoice carrying the top-up's id in its metadata grants nothing; nor does a top-up id that does not exist.
+    await deliver('in_not_the_top_ups', asked.body.id);
+    await deliver(done.stripe_invoice_id, randomUUID());
+    expect(await balance(who)).toBe('0');
+    await deliver(done.stripe_invoice_id, asked.body.id);
+    await deliver(done.stripe_invoice_id, asked.body.id);
     const outcomes = await testPrisma().stripeEvent.findMany({ where: { organizationId: org.organizationId, type: 'invoice.paid' }, orderBy: { receivedAt: 'asc' }, select: { outcome: true } });
-    expect(outcomes.map((o) => o.outcome)).toEqual(['top_up_granted', 'top_up_granted_before']);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['top_up_other_invoice', 'top_up_not_found', 'top_up_granted', 'top_up_granted_before']);
     expect((await get(`/credits/top-ups/${asked.body.id}`)).body).toMatchObject({ status: 'paid', failure: null });
     expect(await balance(who)).toBe('100');
     // The top-up's invoice sold credits: margins count them as they burn, not as Stripe invoice revenue when bought
     // (no row at all: nothing burned, no cost).
     const margins = (await get('/margins?window=current_period&group_by=customer')).body.data.find((r: { customer_external_id: string }) => r.customer_external_id === who);
     expect(margins).toBeUndefined();
+  });
+
+  test('a retry after Stripe forgot its idempotency keys continues from the stored invoice: paid there meanwhile, it charges nothing more', async () => {
+    const who = await customer();
+    // The first charge attempt fails (HTTP 500) and, by the retry, a day has passed: Stripe has forgotten every key,
+    // and the customer has paid the invoice on its own.
+    stack.fake.beforeNext('POST', /^\/v1\/invoices\/[^/]+\/pay$/, () => {
+      const finalized = stack.fake.requestsTo('POST', /^\/v1\/invoices\/[^/]+\/finalize$/).at(-1)!;
+      stack.fake.payHostedInvoice(finalized.path.split('/')[3]!);
+      stack.fake.forgetIdempotencyKeys();
+    });
+    stack.fake.failOnce('POST', /^\/v1\/invoices\/[^/]+\/pay$/);
+    const asked = await topUp(who);
+    const done = await settled(asked.body.id);
+    expect(done.status).toBe('paid');
+    const invoicesMade = stack.fake.requestsTo('POST', /^\/v1\/invoices$/).filter((r) => (r.body.metadata as Record<string, string> | undefined)?.ledgerflow_top_up_id === asked.body.id && r.status === 200);
+    expect(invoicesMade).toHaveLength(1);
+    expect(chargesOf(done.stripe_invoice_id).map((c) => [c.amount, c.outcome])).toEqual([[500, 'succeeded']]);
+    expect(await balance(who)).toBe('100');
   });
 
   test('one recorded while its workflow could not start is started by the sweeper', async () => {
@@ -161,6 +201,15 @@ describe('a top-up', () => {
 
   test('bad requests are 4xx naming the field', async () => {
     const who = await customer();
+    // 1 credit at 0.001 USD charges 0 cents: credits for nothing.
+    const free = await post('/credits/top-ups', { customer_external_id: who, credits: '1', price_per_credit: '0.001', currency: 'usd' });
+    expect([free.status, free.body.details.issues.map((i: { field: string }) => i.field)]).toEqual([400, ['price_per_credit']]);
+    expect(free.body.details.issues[0].message).toContain('rounds to 0');
+    // A balance is never below 0: a threshold of 0 would never buy.
+    const never = await stack.api.patch(`/api/v1/customers/${who}/wallet`, org.apiKey, { auto_top_up: { below: '0', credits: '20', price_per_credit: '0.10', currency: 'usd' } });
+    expect([never.status, never.body.details.issues.map((i: { field: string }) => i.field)]).toEqual([400, ['auto_top_up.below']]);
+    const freeAuto = await stack.api.patch(`/api/v1/customers/${who}/wallet`, org.apiKey, { auto_top_up: { below: '1', credits: '1', price_per_credit: '0.004', currency: 'usd' } });
+    expect([freeAuto.status, freeAuto.body.details.issues.map((i: { field: string }) => i.field)]).toEqual([400, ['auto_top_up.price_per_credit']]);
     const bad = await post('/credits/top-ups', { customer_external_id: who, credits: '0', price_per_credit: '0.05', currency: 'usd' });
     expect(bad.status).toBe(400);
     expect(bad.body.details.issues.map((i: { field: string }) => i.field)).toEqual(['credits']);
@@ -191,5 +240,47 @@ describe('automatic top-up', () => {
     // 10 - 5 × 2 + 20, whatever order the batches and the top-up took.
     expect(await balance(who)).toBe('20');
     expect(await automatic()).toHaveLength(1);
+  });
+
+  test('a declined one pauses automatic top-ups (no charge and no alert on every later batch) until they are set again', async () => {
+    const who = await customer();
+    const auto = { below: '5', credits: '20', price_per_credit: '0.10', currency: 'usd' };
+    expect((await stack.api.patch(`/api/v1/customers/${who}/wallet`, org.apiKey, { auto_top_up: auto })).status).toBe(200);
+    expect((await post(`/customers/${who}/credit-grants`, { credits: '10', kind: 'promotional' })).status).toBe(201);
+    const burn = async (credits: number) => {
+      const batch = await insertBatch(testPrisma(), org.organizationId, [{ customerExternalId: who, timestamp: new Date().toISOString(), quantity: String(credits * 1000), eventType: 'llm_call' }]);
+      await stack.worker.client.workflow.getHandle(await startBatchWorkflow(testPrisma(), stack.worker.client, batch, stack.worker.taskQueue)).result();
+    };
+    const automatic = () => testPrisma().creditTopUp.findMany({ where: { organizationId: org.organizationId, automatic: true, wallet: { customer: { externalId: who } } }, orderBy: { createdAt: 'asc' } });
+    const settledAll = (n: number) =>
+      waitFor(`${n} automatic top-ups to settle`, async () => {
+        const rows = await automatic();
+        return rows.length === n && rows.every((r) => r.status !== 'pending') ? rows : undefined;
+      });
+
+    stack.fake.declineCharges(1);
+    await burn(6);
+    const [failed] = await settledAll(1);
+    expect(failed!.status).toBe('failed');
+    expect(stack.fake.invoice(failed!.stripeInvoiceId!)?.status).toBe('void');
+    const paused = (await get(`/customers/${who}/wallet`)).body.auto_top_up_paused;
+    expect(paused.reason).toContain('the card was declined');
+
+    // Two more batches below the threshold: no new top-up, no new charge, no new alert.
+    await burn(1);
+    await burn(1);
+    expect(await automatic()).toHaveLength(1);
+    expect(stack.fake.charges.filter((c) => c.invoice === failed!.stripeInvoiceId)).toHaveLength(1);
+    const failedAlerts = () => testPrisma().notification.count({ where: { organizationId: org.organizationId, kind: 'credits.top_up_failed', payload: { path: ['customerExternalId'], equals: who } } });
+    expect(await failedAlerts()).toBe(1);
+
+    // Set again (the card was fixed): the next batch below the threshold buys.
+    const resumed = await stack.api.patch(`/api/v1/customers/${who}/wallet`, org.apiKey, { auto_top_up: auto });
+    expect(resumed.body.auto_top_up_paused).toBeNull();
+    await burn(1);
+    const rows = await settledAll(2);
+    expect(rows.map((r) => r.status)).toEqual(['failed', 'paid']);
+    expect(await balance(who)).toBe(String(10 - 6 - 1 - 1 - 1 + 20));
+    expect(await failedAlerts()).toBe(1);
   });
 });

@@ -111,6 +111,10 @@ describeWithChromium('web-wallet')('the prepaid credits page in Chromium', () =>
     const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, action: 'credits.granted', actorType: 'user' } });
     expect(audit.actorId).toBe(email);
 
+    // A failed automatic top-up paused them: the page says why, and saving the settings resumes them.
+    await testPrisma().creditWallet.update({ where: { customerId }, data: { autoTopUpPausedAt: new Date(), autoTopUpPausedReason: 'the card was declined (insufficient_funds)' } });
+    await page.reload();
+    await page.getByText(/Paused since .*: the card was declined \(insufficient_funds\)/).waitFor();
     const settings = page.getByRole('region', { name: 'Alerts and automatic top-up' });
     await settings.getByLabel('Alert at or below', { exact: false }).fill('20');
     await settings.getByLabel('Top up below', { exact: false }).fill('10');
@@ -120,6 +124,8 @@ describeWithChromium('web-wallet')('the prepaid credits page in Chromium', () =>
     await settings.getByRole('status').filter({ hasText: 'Wallet settings saved.' }).waitFor();
     await page.getByText('200 credits at 0.01 USD each when the balance falls below 10').waitFor();
     await page.getByText('at or below 20').waitFor();
+    await page.getByText(/Paused since/).waitFor({ state: 'detached' });
+    expect((await testPrisma().creditWallet.findUniqueOrThrow({ where: { customerId } })).autoTopUpPausedAt).toBeNull();
     await page.close();
   });
 

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { LedgerflowActivities } from '../activities';
 import type { CreditTopUpInput } from '../temporal/credit-top-up';
 
@@ -20,12 +20,18 @@ const notify = proxyActivities<LedgerflowActivities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
 });
 
+/** Workflows from this version on close a failed top-up's Stripe invoice before marking it failed. */
+export const CLOSE_FAILED_INVOICE_PATCH = 'close-failed-top-up-invoice';
+
 /**
  * `credit-top-up:<id>`: charges the top-up through Stripe and, when the
  * payment succeeds, grants its credits (once: a reset or a late
  * invoice.paid webhook grants nothing more). A declined card, no card on
  * file, or Stripe unreachable for the whole retry schedule marks the
- * top-up failed and alerts the organization.
+ * top-up failed and alerts the organization, after voiding its Stripe
+ * invoice (best effort: one Stripe will not void stays open, and if the
+ * customer pays it the invoice.paid webhook grants the credits). A failed
+ * automatic top-up pauses the wallet's automatic top-up.
  */
 export async function creditTopUp(input: CreditTopUpInput): Promise<{ status: string }> {
   let reason: string;
@@ -36,6 +42,14 @@ export async function creditTopUp(input: CreditTopUpInput): Promise<{ status: st
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     reason = `Stripe could not be charged: ${err.cause instanceof ApplicationFailure ? err.cause.message : err.message}`;
+  }
+  if (patched(CLOSE_FAILED_INVOICE_PATCH)) {
+    try {
+      if ((await stripe.closeFailedTopUpInvoice(input)).paid) return { status: (await db.grantPaidTopUp(input)).status };
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      // (left open: paid later, the invoice.paid webhook grants it)
+    }
   }
   const failed = await db.failCreditTopUp({ ...input, reason });
   try {

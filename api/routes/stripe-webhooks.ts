@@ -17,7 +17,7 @@ import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
  * What processing a stored event did; kept on the event row (stripe_events.outcome).
  * `paid_after_run`: the invoice's billing run had ended, so the payment was recorded here.
  */
-type Outcome = 'signaled' | 'workflow_not_found' | 'paid_after_run' | 'invoice_not_found' | 'stored' | 'top_up_granted' | 'top_up_granted_before';
+type Outcome = 'signaled' | 'workflow_not_found' | 'paid_after_run' | 'invoice_not_found' | 'stored' | 'top_up_granted' | 'top_up_granted_before' | 'top_up_not_found' | 'top_up_other_invoice';
 
 /** Stripe's invoice events that tell a billing run how its payment went. */
 const PAYMENT_OUTCOMES: Record<string, PaymentEvent['outcome']> = {
@@ -140,9 +140,16 @@ async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Even
       const topUpId = stringField(metadataOf(object), 'ledgerflow_top_up_id');
       if (paymentOutcome === 'paid' && object.object === 'invoice' && topUpId && UUID.test(topUpId) && organizationId) {
         // A credit top-up's invoice: its credits are granted once, whether its workflow or this event sees the payment first.
-        const paid = await grantTopUp(tx, { organizationId, topUpId, createdBy: `${WEBHOOK_ACTOR.type}:${WEBHOOK_ACTOR.id}`, now: new Date(event.created * 1000) });
-        if (paid?.granted) await auditGranted(tx, organizationId, WEBHOOK_ACTOR, paid.topUp);
-        outcome = paid?.granted ? 'top_up_granted' : 'top_up_granted_before';
+        // Only the invoice the top-up is charged through grants it (metadata copied onto another invoice does not).
+        const paid = await grantTopUp(tx, {
+          organizationId,
+          topUpId,
+          createdBy: `${WEBHOOK_ACTOR.type}:${WEBHOOK_ACTOR.id}`,
+          now: new Date(event.created * 1000),
+          stripeInvoiceId: stringField(object, 'id') ?? '',
+        });
+        if (paid?.granted === true) await auditGranted(tx, organizationId, WEBHOOK_ACTOR, paid.topUp);
+        outcome = !paid ? 'top_up_not_found' : paid.granted === 'other_invoice' ? 'top_up_other_invoice' : paid.granted ? 'top_up_granted' : 'top_up_granted_before';
       } else if (paymentOutcome) {
         outcome = invoice
           ? await signalBillingRun(deps, config, invoice, { outcome: paymentOutcome, stripeEventId: event.id, stripeInvoiceId: stringField(object, 'id') ?? '' })

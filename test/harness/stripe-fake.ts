@@ -117,6 +117,11 @@ export class StripeFake {
     this.declinesLeft = times;
   }
 
+  /** Stripe keeps idempotency keys for 24 hours: this is the day after, when every key is new again. */
+  forgetIdempotencyKeys(): void {
+    this.idempotent.clear();
+  }
+
   /** The next request matching method and path answers HTTP 500 (once). */
   failOnce(method: string, pattern: RegExp): void {
     this.faults.push({ method, pattern, skip: 0, reply: error(500, 'api_error', 'An unknown error occurred (injected by the fake)') });
@@ -225,6 +230,7 @@ export class StripeFake {
       if (action === 'POST mark_uncollectible') return this.markUncollectible(invoice);
       if (action === 'POST send') return this.send(invoice);
       if (action === 'POST void') return this.voidInvoice(invoice);
+      if (action === 'DELETE ') return this.deleteDraft(invoice);
     }
     return error(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}); the fake implements only what the billing activities call`);
   }
@@ -408,6 +414,13 @@ export class StripeFake {
     const note: FakeCreditNote = { id: newId('cn'), invoice: invoice.id, amount, memo: String(body.memo ?? ''), metadata: asStrings(body.metadata), creditAmount, refundAmount };
     this.creditNotes.push(note);
     return ok({ id: note.id, object: 'credit_note', invoice: invoice.id, amount, memo: note.memo, metadata: note.metadata, status: 'issued', type: invoice.status === 'paid' ? 'post_payment' : 'pre_payment' });
+  }
+
+  /** As Stripe: only a draft can be deleted. */
+  private deleteDraft(invoice: FakeInvoice): Reply {
+    if (invoice.status !== 'draft') return error(400, 'invalid_request_error', `You can only delete draft invoices (this one is ${invoice.status}).`, 'invoice_unexpected_state');
+    this.invoices.delete(invoice.id);
+    return ok({ id: invoice.id, object: 'invoice', deleted: true });
   }
 
   /** As Stripe: only a finalized invoice not paid (open or uncollectible) can be voided. */

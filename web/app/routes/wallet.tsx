@@ -71,7 +71,15 @@ export default function Wallet() {
         <dt>Low-balance alert</dt>
         <dd>{w.wallet.low_balance_threshold === null ? 'none' : `at or below ${w.wallet.low_balance_threshold}`}</dd>
         <dt>Automatic top-up</dt>
-        <dd>{auto ? `${auto.credits} credits at ${auto.price_per_credit} ${auto.currency.toUpperCase()} each when the balance falls below ${auto.below}` : 'off'}</dd>
+        <dd>
+          {auto ? `${auto.credits} credits at ${auto.price_per_credit} ${auto.currency.toUpperCase()} each when the balance falls below ${auto.below}` : 'off'}
+          {w.wallet.auto_top_up_paused && (
+            <strong>
+              {' '}
+              Paused since {w.wallet.auto_top_up_paused.since}: {w.wallet.auto_top_up_paused.reason}. Save the settings again (or buy a top-up) to resume.
+            </strong>
+          )}
+        </dd>
       </dl>
 
       <h2>Balance over time</h2>
