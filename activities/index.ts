@@ -1,7 +1,7 @@
 import type { ActivityDeps } from './deps';
 import { deliverNotifications } from './deliver-notifications';
 import { checkQuotas, linkCustomers, markBatchProcessed, processBatch, rateEvents } from './ingest-batch';
-import { ensureMarginWatches, findOrphanBatches, startOrphanBatch, startOrphanSubscriptions, startOrphanTopUps } from './sweeper';
+import { ensureMarginWatches, findOrphanBatches, startOrphanBatch, startOrphanSubscriptions, startOrphanTopUps, startOverdueHoldTimers } from './sweeper';
 import { closePeriod } from './billing/close-period';
 import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, settleZeroInvoice, writeOffInvoice } from './billing/decisions';
 import { snapshotUsage } from './billing/snapshots';
@@ -53,6 +53,7 @@ export function createActivities(deps: ActivityDeps) {
     startOrphanSubscriptions: startOrphanSubscriptions(deps),
     ensureMarginWatches: ensureMarginWatches(deps),
     startOrphanTopUps: startOrphanTopUps(deps),
+    startOverdueHoldTimers: startOverdueHoldTimers(deps),
     // subscriptions and billing runs
     loadSubscription: loadSubscription(deps),
     applyPlanChange: applyPlanChange(deps),

@@ -7,6 +7,8 @@ import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSubscriptionWorkflows } from '../temporal/subscriptions';
 import { pendingTopUps } from '../prisma/credit-top-ups';
 import { startCreditTopUp } from '../temporal/credit-top-up';
+import { overdueHolds } from '../prisma/credit-ledger';
+import { startReservationExpiry } from '../temporal/credit-reservation';
 import { claimBatch, startBatch, unstartedBatches, waitingOrganizations } from './batch-formation';
 import { TX_OPTIONS, type ActivityDeps } from './deps';
 import { workflowActor } from './workflow-actor';
@@ -172,5 +174,19 @@ export function startOrphanTopUps({ prisma, temporal, taskQueue }: ActivityDeps)
     const pending = (await pendingTopUps(prisma, olderThanSeconds * 1000, limit)).filter((t) => !organizationId || t.organizationId === organizationId);
     for (const t of pending) await startCreditTopUp(temporal, taskQueue, { organizationId: t.organizationId, topUpId: t.id });
     return { started: pending.length };
+  };
+}
+
+/**
+ * Holds still held well past their expiry: their expiry timer never started
+ * (Temporal was away when a repeated request found the hold). Starting it
+ * now fires at once and gives the credits back.
+ */
+export function startOverdueHoldTimers({ prisma, temporal, taskQueue }: ActivityDeps) {
+  return async function startOverdueHoldTimers({ olderThanSeconds = DEFAULT_ORPHAN_AGE_SECONDS, limit = 500, organizationId }: FindOrphanBatchesInput = {}): Promise<{ started: number }> {
+    if (!temporal) throw ApplicationFailure.nonRetryable('startOverdueHoldTimers needs a Temporal client in the activity deps', 'MissingDependency');
+    const overdue = (await overdueHolds(prisma, olderThanSeconds * 1000, limit)).filter((h) => !organizationId || h.organizationId === organizationId);
+    for (const h of overdue) await startReservationExpiry(temporal, taskQueue, { organizationId: h.organizationId, reservationId: h.id, expiresAt: h.expiresAt.toISOString() });
+    return { started: overdue.length };
   };
 }

@@ -596,6 +596,14 @@ const reservationRow = (r: ReservationColumns): ReservationRow => ({
   createdAt: r.created_at,
 });
 
+/** Reservations still held more than `graceMs` past their expiry (their timer never started: the sweeper starts it). */
+export async function overdueHolds(db: RawDb, graceMs: number, limit: number): Promise<{ id: string; organizationId: string; expiresAt: Date }[]> {
+  const rows = await db.$queryRaw<{ id: string; organization_id: string; expires_at: Date }[]>`
+    SELECT id, organization_id, expires_at FROM credit_reservations
+    WHERE status = 'held' AND expires_at < now() - ${graceMs} * interval '1 millisecond' ORDER BY expires_at LIMIT ${limit}`;
+  return rows.map((r) => ({ id: r.id, organizationId: r.organization_id, expiresAt: r.expires_at }));
+}
+
 /** One of the organization's reservations, or null. */
 export async function readReservation(db: RawDb, organizationId: string, id: string): Promise<ReservationRow | null> {
   const [row] = await db.$queryRaw<ReservationColumns[]>`${RESERVATION_SELECT} WHERE r.organization_id = ${organizationId}::uuid AND r.id = ${id}::uuid`;
@@ -608,15 +616,21 @@ export async function readReservation(db: RawDb, organizationId: string, id: str
  * transaction, key reserve:<id>), so no burn or other hold can spend them.
  * All or nothing: a wallet whose spendable balance is short holds nothing
  * and says what it has. Idempotent on the idempotency key: a repeat answers
- * the first reservation, whatever its state now.
+ * the first reservation, whatever its state now; the key on other terms
+ * (another wallet, other credits) answers `otherTerms`.
  */
 export async function reserveCredits(
   db: RawDb,
   q: { organizationId: string; walletId: string; id: string; credits: Dec; expiresAt: Date; idempotencyKey: string; createdBy: string; now: Date },
-): Promise<{ reservation: ReservationRow; created: boolean } | { insufficient: Dec }> {
+): Promise<{ reservation: ReservationRow; created: boolean } | { insufficient: Dec } | { otherTerms: ReservationRow }> {
+  // The key's lock first (two wallets' holds racing on one key: the second finds the first), then the wallet's.
+  await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`credit-reservation-key:${q.organizationId}:${q.idempotencyKey}`}, 0))`;
   await lockWallet(db, q.walletId);
   const [existing] = await db.$queryRaw<ReservationColumns[]>`${RESERVATION_SELECT} WHERE r.organization_id = ${q.organizationId}::uuid AND r.idempotency_key = ${q.idempotencyKey}`;
-  if (existing) return { reservation: reservationRow(existing), created: false };
+  if (existing) {
+    const first = reservationRow(existing);
+    return first.walletId === q.walletId && first.credits.eq(q.credits) ? { reservation: first, created: false } : { otherTerms: first };
+  }
   const grants = await readGrants(db, q.walletId);
   const plan = planBurn(grants, q.credits, q.now);
   if (plan.uncovered.gt(0)) return { insufficient: walletBalance(grants, q.now) };

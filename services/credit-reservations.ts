@@ -102,7 +102,8 @@ async function creditsToHold(pool: Pool, organizationId: string, body: Reservati
  * INSUFFICIENT_CREDITS with the balance when it is short), and starts the
  * hold's expiry timer. Were Temporal not to take the timer, the hold is
  * given back at once and the request answers 503: nothing stays held
- * without a timer to end it.
+ * without a timer to end it. A repeat (same idempotency key, same terms)
+ * answers the first hold; the key on other terms is 409.
  */
 export async function createReservation(
   deps: { prisma: PrismaClient; pgPool: Pool; temporal: Client; taskQueue: string },
@@ -127,6 +128,16 @@ export async function createReservation(
       createdBy,
       now,
     });
+    if ('otherTerms' in result) {
+      const first = result.otherTerms;
+      throw new DomainError(
+        'conflict',
+        'IDEMPOTENCY_KEY_REUSED',
+        `idempotency_key: reservation ${first.id} was made with this key for ${toPlainString(first.credits)} credits of ${first.customerExternalId}; use a new key for a new hold`,
+        'idempotency_key',
+        { reservation_id: first.id },
+      );
+    }
     if ('insufficient' in result) {
       throw new DomainError('conflict', 'INSUFFICIENT_CREDITS', `credits: the wallet of ${customer.externalId} has ${toPlainString(result.insufficient)} credits to spend, less than the ${toPlainString(credits)} asked for; nothing is held`, 'credits', {
         balance: toPlainString(result.insufficient),
@@ -150,6 +161,9 @@ export async function createReservation(
     try {
       await startReservationExpiry(deps.temporal, deps.taskQueue, { organizationId, reservationId: reservation.id, expiresAt: reservation.expiresAt.toISOString() });
     } catch (err) {
+      // A repeat never gives back the hold the first request made (its caller may be spending it): the sweeper
+      // starts the timer of a hold still held past its expiry.
+      if (!held.created) throw new DomainError('unavailable', 'TEMPORAL_UNAVAILABLE', `reservation ${reservation.id} stands, but its expiry timer could not be confirmed (${(err as Error).message}). Try again`);
       await deps.prisma.$transaction((tx) => releaseReservation(tx, { organizationId, reservationId: reservation.id, outcome: 'released', now: new Date(), createdBy }));
       throw new DomainError('unavailable', 'TEMPORAL_UNAVAILABLE', `the hold could not get its expiry timer (${(err as Error).message}), so it was given back; nothing is held. Try again`);
     }

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { ActivityDeps } from '../activities/deps';
+import { startOverdueHoldTimers } from '../activities/sweeper';
 import { dec } from '../billing/decimal';
+import { reserveCredits } from '../prisma/credit-ledger';
 import { creditReservationWorkflowId } from '../temporal/credit-reservation';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
 import { recordHistory } from './harness/histories';
@@ -148,6 +151,67 @@ describe('a reservation before an expensive call', () => {
       ['credits.reservation_expired', 'workflow'],
     ]);
     await recordHistory('credit-reservation-expired', handle);
+  });
+});
+
+describe('the idempotency key', () => {
+  test('on other terms is 409 naming it; racing on two wallets, one hold is made and nothing answers 500', async () => {
+    const customer = await walletOf('10');
+    const other = await walletOf('10');
+    const key = `hold-${randomUUID()}`;
+    const held = await post('/credits/reservations', { customer_external_id: customer, credits: '2', idempotency_key: key });
+    expect(held.status).toBe(201);
+    for (const body of [
+      { customer_external_id: customer, credits: '3', idempotency_key: key },
+      { customer_external_id: other, credits: '2', idempotency_key: key },
+    ]) {
+      const reused = await post('/credits/reservations', body);
+      expect([reused.status, reused.body.code, reused.body.details?.reservation_id]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED', held.body.id]);
+      expect(reused.body.error).toContain('idempotency_key');
+    }
+    expect(await wallet(other)).toMatchObject({ balance: '10', reserved: '0' });
+
+    // Ten requests at once with one new key, alternating between the two customers.
+    const raced = `race-${randomUUID()}`;
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => post('/credits/reservations', { customer_external_id: i % 2 === 0 ? customer : other, credits: '1', idempotency_key: raced })));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+    expect(answers.every((a) => [200, 201, 409].includes(a.status))).toBe(true);
+    expect(await testPrisma().creditReservation.count({ where: { organizationId: org.organizationId, idempotencyKey: raced } })).toBe(1);
+    // Only the winner's wallet holds the raced credit (the first customer also holds its first 2).
+    const winner = answers.find((a) => a.status === 201)!.body.customer_external_id;
+    expect([(await wallet(customer)).reserved, (await wallet(other)).reserved]).toEqual(winner === customer ? ['3', '0'] : ['2', '1']);
+  });
+
+  test('a repeat that cannot reach Temporal answers 503 and leaves the first hold standing; the sweeper ends a hold whose timer never started', async () => {
+    const customer = await walletOf('10');
+    const key = `hold-${randomUUID()}`;
+    const held = await post('/credits/reservations', { customer_external_id: customer, credits: '4', idempotency_key: key });
+    expect(held.status).toBe(201);
+    const cutOff = await startTestApi({}, worker.taskQueue);
+    try {
+      await cutOff.temporal.connection.close();
+      const repeat = await cutOff.post('/api/v1/credits/reservations', org.apiKey, { customer_external_id: customer, credits: '4', idempotency_key: key });
+      expect([repeat.status, repeat.body.code]).toEqual([503, 'TEMPORAL_UNAVAILABLE']);
+      expect(repeat.body.error).toContain(`reservation ${held.body.id} stands`);
+    } finally {
+      await cutOff.close().catch(() => undefined);
+    }
+    expect((await get(`/credits/reservations/${held.body.id}`)).body.status).toBe('held');
+    expect(await wallet(customer)).toMatchObject({ balance: '6', reserved: '4' });
+
+    // A hold whose timer never started (what a crash between the commit and the timer leaves), past its expiry.
+    const orphan = await walletOf('5');
+    const walletId = (await testPrisma().creditWallet.findFirstOrThrow({ where: { customer: { organizationId: org.organizationId, externalId: orphan } } })).id;
+    const id = randomUUID();
+    await testPrisma().$transaction((tx) =>
+      reserveCredits(tx, { organizationId: org.organizationId, walletId, id, credits: dec(5), expiresAt: new Date(Date.now() - 10 * 60_000), idempotencyKey: randomUUID(), createdBy: 'test', now: new Date() }),
+    );
+    expect(await wallet(orphan)).toMatchObject({ balance: '0', reserved: '5' });
+    const sweep = startOverdueHoldTimers({ prisma: testPrisma(), temporal: worker.client, taskQueue: worker.taskQueue } as unknown as ActivityDeps);
+    expect(await sweep({ olderThanSeconds: 60, organizationId: org.organizationId })).toEqual({ started: 1 });
+    await worker.client.workflow.getHandle(creditReservationWorkflowId(id)).result();
+    expect((await get(`/credits/reservations/${id}`)).body.status).toBe('expired');
+    expect(await wallet(orphan)).toMatchObject({ balance: '5', reserved: '0' });
   });
 });
 

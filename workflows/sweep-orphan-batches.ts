@@ -16,12 +16,16 @@ export const SWEEP_ENTITIES_PATCH = 'sweep-subscriptions-and-margin-watches';
 /** Since 2026-12-05 the sweep also starts credit top-ups' workflows; earlier runs keep replaying. */
 export const SWEEP_TOP_UPS_PATCH = 'sweep-credit-top-ups';
 
+/** Since 2026-12-05 (later) the sweep also starts the expiry timers of credit holds held past their expiry. */
+export const SWEEP_HOLDS_PATCH = 'sweep-overdue-credit-holds';
+
 export interface SweepOrphanBatchesResult {
   found: number;
   started: number;
   subscriptionsStarted?: number;
   marginWatchesScheduled?: number;
   topUpsStarted?: number;
+  holdTimersStarted?: number;
 }
 
 /**
@@ -29,7 +33,8 @@ export interface SweepOrphanBatchesResult {
  * not — processing batches (claiming requests no batcher took), the
  * workflows of subscriptions committed without one, margin-watch
  * schedules of organizations created after the worker started (or whose
- * interval changed), and credit top-ups whose workflow never started.
+ * interval changed), credit top-ups whose workflow never started, and the
+ * expiry timers of credit holds still held past their expiry.
  */
 export async function sweepOrphanBatches(input: FindOrphanBatchesInput = {}): Promise<SweepOrphanBatchesResult> {
   const orphans = await sweeper.findOrphanBatches(input);
@@ -40,5 +45,7 @@ export async function sweepOrphanBatches(input: FindOrphanBatchesInput = {}): Pr
   const marginWatches = await sweeper.ensureMarginWatches(input);
   const entities = { ...swept, subscriptionsStarted: subscriptions.started, marginWatchesScheduled: marginWatches.scheduled };
   if (!patched(SWEEP_TOP_UPS_PATCH)) return entities;
-  return { ...entities, topUpsStarted: (await sweeper.startOrphanTopUps(input)).started };
+  const withTopUps = { ...entities, topUpsStarted: (await sweeper.startOrphanTopUps(input)).started };
+  if (!patched(SWEEP_HOLDS_PATCH)) return withTopUps;
+  return { ...withTopUps, holdTimersStarted: (await sweeper.startOverdueHoldTimers(input)).started };
 }
