@@ -106,8 +106,8 @@ export async function rateBatchEvents(
   ctx: BatchContext,
   burning: BurnRates | null = null,
 ): Promise<RateEventsResult & { walletsBurned: number; creditAlerts: number; topUpsQueued: string[] }> {
-  // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan, and
-  // what each event burned goes into the same UPDATE: no second write.
+  // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan; what
+  // each event burned goes to usage_event_credits, one narrow insert (the event rows stay as narrow as without credits).
   const dimensions = burning?.dimensions ?? [];
   const burnColumns = burning ? `, e.event_type, e.quantity::text AS quantity, e.reservation_id${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}` : '';
   const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null } & Record<string, unknown>>({
@@ -146,15 +146,13 @@ export async function rateBatchEvents(
           })),
       )
     : null;
-  const burned = (id: string) => burn?.events.get(id);
   const { rows: updated } = await db.query<{ id: string }>({
     name: 'ingest-rate-events',
     text: `UPDATE usage_events AS e
               SET status = 'rated', customer_id = r.customer_id, cost = r.cost, revenue = e.revenue_amount,
-                  rate_ids = string_to_array(r.rate_ids, ','), unpriced_usage = r.unpriced::jsonb, rated_at = now(),
-                  credits = r.credits, credits_uncovered = r.credits_uncovered, credit_meter_ids = COALESCE(string_to_array(r.credit_meter_ids, ',')::uuid[], '{}')
-             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $6::text[], $7::numeric[], $8::numeric[], $9::text[])
-                  AS r(id, customer_id, cost, rate_ids, unpriced, credits, credits_uncovered, credit_meter_ids)
+                  rate_ids = string_to_array(r.rate_ids, ','), unpriced_usage = r.unpriced::jsonb, rated_at = now()
+             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $6::text[])
+                  AS r(id, customer_id, cost, rate_ids, unpriced)
             WHERE e.id = r.id AND e.organization_id = $5 AND e.status <> 'rated'
            RETURNING e.id`,
     values: [
@@ -164,14 +162,12 @@ export async function rateBatchEvents(
       ratings.map((r) => r.rateIds.join(',')),
       ctx.organizationId,
       ratings.map((r) => (r.unpriced.length > 0 ? JSON.stringify(r.unpriced) : null)),
-      ratings.map((r) => (burned(r.id) ? toPlainString(burned(r.id)!.credits) : null)),
-      ratings.map((r) => (burned(r.id) ? toPlainString(burned(r.id)!.uncovered) : null)),
-      ratings.map((r) => burned(r.id)?.meterIds.join(',') ?? null),
     ],
   });
   // The events are the batch's, under its row lock (lockUnprocessed): every one read is updated. Were one rated
   // meanwhile by another transaction, what the plan burned for it would be burned twice: refuse (the step is retried).
   if (burn && burn.events.size > 0 && updated.length !== events.length) throw new Error(`batch ${ctx.batchId}: ${events.length} events read to rate but ${updated.length} updated`);
+  if (burn && burn.events.size > 0) await insertEventCredits(db, burn.events);
   await burn?.write();
   const creditAlerts = await raiseNotifications(db, ctx, burn?.alerts ?? []);
   const topUpsQueued = await queueAutoTopUps(pgRawDb(db), ctx.organizationId, `${ctx.actor.type}:${ctx.actor.id}`, burn?.topUps ?? []);
@@ -199,7 +195,23 @@ export interface RatedForBurn extends BurnableEvent {
   reservationId?: string | null;
 }
 
-/** What one event burned (usage_events.credits, credits_uncovered, credit_meter_ids). */
+/**
+ * Stores what each event burned (usage_event_credits: a narrow row per event
+ * that burned, not wider event rows; see its migration), in rating's
+ * transaction: a close bills those events' usage in their uncovered share.
+ */
+async function insertEventCredits(db: Queryable, burned: ReadonlyMap<string, EventCredits>): Promise<void> {
+  const rows = [...burned];
+  await db.query({
+    name: 'ingest-event-credits',
+    text: `INSERT INTO usage_event_credits (event_id, credits, uncovered, meter_ids)
+           SELECT id, credits, uncovered, string_to_array(meter_ids, ',')::uuid[]
+             FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::text[]) AS r(id, credits, uncovered, meter_ids)`,
+    values: [rows.map(([id]) => id), rows.map(([, c]) => toPlainString(c.credits)), rows.map(([, c]) => toPlainString(c.uncovered)), rows.map(([, c]) => c.meterIds.join(','))],
+  });
+}
+
+/** What one event burned (usage_event_credits). */
 export interface EventCredits {
   credits: Dec;
   uncovered: Dec;
@@ -215,7 +227,7 @@ export interface EventCredits {
  * nothing), with a fixed number of statements whatever the number of wallets
  * (prisma/credit-ledger.ts prepareBurns). What a wallet cannot cover falls on
  * its last events (allocateUncovered, in timestamp order): each event's
- * share is returned for rating's UPDATE to store, so a close can bill it as
+ * share is returned for rating to store (usage_event_credits), so a close can bill it as
  * overage. `write` writes the ledger transactions, in the caller's
  * transaction.
  */

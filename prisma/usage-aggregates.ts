@@ -82,16 +82,20 @@ const unitsSql = (meter: Meter): Prisma.Sql => (meter.aggregation === 'count' ? 
 /** Only sum and count meters burn prepaid credits (billing/credit-burn.ts): the others' usage is never net of credits. */
 const burnsCredits = (meter: Meter): boolean => meter.aggregation === 'sum' || meter.aggregation === 'count';
 
+/** What the events burned: `FROM usage_events e ${EVENT_CREDITS_JOIN}` gives creditedSql its `ec` (no row: the event burned nothing). */
+export const EVENT_CREDITS_JOIN = Prisma.sql`LEFT JOIN usage_event_credits ec ON ec.event_id = e.id`;
+
 /**
  * SQL for the units of the meter prepaid credits covered over the rows matching `filter`, as text: for each event
  * that burned credits for this meter, its units less the share of them its wallet could not cover
- * (billing/credit-burn.ts billableUnits, rule for rule). 0 for a meter that cannot burn credits.
+ * (billing/credit-burn.ts billableUnits, rule for rule). 0 for a meter that cannot burn credits. Reads `ec`
+ * (EVENT_CREDITS_JOIN).
  */
 export function creditedSql(meter: Meter & { id: string }, filter: Prisma.Sql = TRUE): Prisma.Sql {
   if (!burnsCredits(meter)) return Prisma.sql`'0'::text`;
   const units = unitsSql(meter);
-  return Prisma.sql`COALESCE(sum(CASE WHEN e.credits > 0 THEN ${units} - round(${units} * e.credits_uncovered / e.credits, 6) ELSE 0 END)
-    FILTER (WHERE ${filter} AND ${meter.id}::uuid = ANY(e.credit_meter_ids)), 0)::text`;
+  return Prisma.sql`COALESCE(sum(${units} - round(${units} * ec.uncovered / ec.credits, 6))
+    FILTER (WHERE ${filter} AND ${meter.id}::uuid = ANY(ec.meter_ids)), 0)::text`;
 }
 
 /** SQL for the meter's quantity an invoice bills over the rows matching `filter`, as text: its quantity less what prepaid credits covered. */
@@ -143,7 +147,7 @@ export async function aggregateUsage(db: RawDb, meter: Meter & { id: string; dim
            ${meter.aggregation === 'latest' ? Prisma.sql`NULL::text` : quantitySql(meter)} AS quantity, ${creditedSql(meter)} AS credited,
            count(*)::int AS event_count, COALESCE(sum(e.cost), 0)::text AS cost, COALESCE(sum(e.revenue), 0)::text AS revenue,
            max(e."timestamp") AS newest_at, ${NEWEST}::text AS newest
-    FROM usage_events e WHERE ${where}
+    FROM usage_events e ${EVENT_CREDITS_JOIN} WHERE ${where}
     GROUP BY 1, 2 ORDER BY 1, 2`;
   const days: DayReading[] = rows.map((r) => {
     const newest = parseNewest(r.newest)!;

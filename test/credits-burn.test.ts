@@ -117,11 +117,19 @@ describe('burning as usage is rated', () => {
     expect(burn!.uncovered.toFixed()).toBe('0');
     expect(burn!.entries.map((e) => [e.debit, e.credit, e.amount.toFixed()])).toEqual([['grant', 'usage', '16.5']]);
     expect(await testPrisma().creditWallet.count({ where: { customer: { externalId: noWallet } } })).toBe(0);
-    // Each event keeps what it burned and for which meters (written by rating's own UPDATE): the trail from the
-    // ledger's burn to the events, and what a close bills net of credits. The no-wallet event burned nothing.
+    // Each event that burned keeps what it burned and for which meters (usage_event_credits, written with its rating):
+    // the trail from the ledger's burn to the events, and what a close bills net of credits. The no-wallet event has no row.
     const meters = Object.fromEntries((await testPrisma().meter.findMany({ where: { organizationId: org.organizationId } })).map((m) => [m.id, m.key]));
     const events = await testPrisma().usageEvent.findMany({ where: { organizationId: org.organizationId, batchId: first.requestId }, orderBy: { timestamp: 'asc' } });
-    expect(events.map((e) => [e.customerExternalId === noWallet ? 'no wallet' : 'wallet', e.quantity.toFixed(), e.credits?.toFixed() ?? null, e.creditsUncovered?.toFixed() ?? null, e.creditMeterIds.map((id) => meters[id]).sort()]).sort()).toEqual([
+    const burnedBy = new Map((await testPrisma().usageEventCredit.findMany({ where: { eventId: { in: events.map((e) => e.id) } } })).map((c) => [c.eventId, c]));
+    expect(
+      events
+        .map((e) => {
+          const c = burnedBy.get(e.id);
+          return [e.customerExternalId === noWallet ? 'no wallet' : 'wallet', e.quantity.toFixed(), c?.credits.toFixed() ?? null, c?.uncovered.toFixed() ?? null, (c?.meterIds ?? []).map((id) => meters[id]).sort()];
+        })
+        .sort(),
+    ).toEqual([
       ['no wallet', '50000', null, null, []],
       ['wallet', '1000', '2.5', '0', ['calls', 'tokens']],
       ['wallet', '2000', '10.5', '0', ['calls', 'tokens']],
@@ -165,7 +173,8 @@ describe('burning as usage is rated', () => {
     const entries = await get(`/customers/${walletOwner}/wallet/entries?kind=burn`);
     expect(entries.body.data.map((e: { amount: string }) => e.amount)).toEqual(['16.5', '83.5']);
     const [event] = await testPrisma().usageEvent.findMany({ where: { organizationId: org.organizationId, batchId: batch.requestId } });
-    expect([event!.credits?.toFixed(), event!.creditsUncovered?.toFixed()]).toEqual(['200.5', '117']);
+    const burned = await testPrisma().usageEventCredit.findUniqueOrThrow({ where: { eventId: event!.id } });
+    expect([burned.credits.toFixed(), burned.uncovered.toFixed()]).toEqual(['200.5', '117']);
   });
 });
 

@@ -187,7 +187,7 @@ describe('a period of usage partly paid with prepaid credits', () => {
     // 0.0004 tokens at 1 credit per 1,000: 0.0000004 credits, 0 at the ledger's 6 decimals. Nothing is drawn,
     // so nothing covers it: with an empty wallet it would otherwise never be billed at all.
     const [id] = await ingest(llmCalls([['2025-03-10T10:00:00Z', '0.0004']]));
-    expect(await testPrisma().usageEvent.findUniqueOrThrow({ where: { id: id! }, select: { credits: true, creditMeterIds: true } })).toEqual({ credits: null, creditMeterIds: [] });
+    expect(await testPrisma().usageEventCredit.findUnique({ where: { eventId: id! } })).toBeNull();
     expect((await get(`/customers/${customer}/wallet`)).body.balance).toBe('4');
     expect(usageLines(await closeToDraft(worker, org.organizationId, subscriptionId, march))).toEqual([
       ['Calls: usage', '1', null, '0.01'],

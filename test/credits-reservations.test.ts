@@ -71,8 +71,8 @@ describe('a reservation before an expensive call', () => {
     expect((await get(`/credits/reservations/${held.body.id}`)).body).toMatchObject({ status: 'committed', committed: '2.5', event_id: eventId });
     expect(await wallet(customer)).toMatchObject({ balance: '7.5', reserved: '0' });
     // The event burned 2.5 credits, all covered: nothing of it is invoiced.
-    const burned = await testPrisma().usageEvent.findUniqueOrThrow({ where: { id: eventId! }, select: { credits: true, creditsUncovered: true } });
-    expect([burned.credits?.toFixed(), burned.creditsUncovered?.toFixed()]).toEqual(['2.5', '0']);
+    const burned = await testPrisma().usageEventCredit.findUniqueOrThrow({ where: { eventId: eventId! } });
+    expect([burned.credits.toFixed(), burned.uncovered.toFixed()]).toEqual(['2.5', '0']);
     // The ledger: the hold, then its settlement (every held credit back, then what the event used).
     const entries = (await get(`/customers/${customer}/wallet/entries?kind=settle`)).body.data.map((e: { debit: string; credit: string; amount: string }) => [e.debit, e.credit, e.amount]);
     expect(entries).toEqual([

@@ -65,8 +65,11 @@ beforeAll(async () => {
   for (const [i, id] of batch.eventIds.entries()) {
     const p = planned[i]!;
     const properties = p.user === undefined ? {} : { user: p.user };
-    await testPrisma().$executeRaw`UPDATE usage_events SET properties = ${JSON.stringify(properties)}::jsonb, cost = ${p.cost}::numeric, revenue = ${p.revenue}::numeric,
-      credits = ${p.burn?.credits ?? null}::numeric, credits_uncovered = ${p.burn?.uncovered ?? null}::numeric, credit_meter_ids = ${p.burn?.meterIds ?? []}::uuid[] WHERE id = ${id}::uuid`;
+    await testPrisma().$executeRaw`UPDATE usage_events SET properties = ${JSON.stringify(properties)}::jsonb, cost = ${p.cost}::numeric, revenue = ${p.revenue}::numeric WHERE id = ${id}::uuid`;
+    // As rating writes it: a row only for an event that burned more than 0 credits (one that burned 0 is billed in full).
+    if (p.burn && Number(p.burn.credits) > 0) {
+      await testPrisma().usageEventCredit.create({ data: { eventId: id, credits: p.burn.credits, uncovered: p.burn.uncovered, meterIds: p.burn.meterIds } });
+    }
     if (p.burn) burnedOf.set(id, { credits: dec(p.burn.credits), uncovered: dec(p.burn.uncovered), meterIds: p.burn.meterIds });
   }
   const rows = await testPrisma().usageEvent.findMany({ where: { organizationId } });

@@ -19,7 +19,7 @@ import { BILLED_INVOICE } from '../../prisma/billed-invoices';
 import type { Db } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
 import { tokenRateOf } from '../../prisma/vendor-rates';
-import { billableQuantitySql, quantityOf, quantitySql, sliceSql } from '../../prisma/usage-aggregates';
+import { billableQuantitySql, EVENT_CREDITS_JOIN, quantityOf, quantitySql, sliceSql } from '../../prisma/usage-aggregates';
 import { billedByLines, coveredByClaim, heldFor, meterRef } from '../../prisma/usage-claims';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor } from '../workflow-actor';
@@ -102,12 +102,12 @@ async function stretchUsage(
     SELECT ${quantitySql(meter)} AS used, ${billableQuantitySql(meter)} AS total, ${billableQuantitySql(meter, billed)} AS billed, ${billableQuantitySql(meter, claimed)} AS claimed,
            ARRAY[${counts(Prisma.sql`true`)}, ${counts(Prisma.sql`NOT e.billed`)}, ${counts(claimed)}] AS counts
     FROM (
-      SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id, e.credits, e.credits_uncovered, e.credit_meter_ids,
+      SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id,
              (${heldFor(meterRef(meter.id))} OR ${coveredByClaim({ meter: meterRef(meter.id) })}) AS billed, ${billedByLines(q.lineIds)} AS claimed
       FROM usage_events e
       WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
         AND e.event_type = ${meter.eventType} AND e."timestamp" >= ${q.stretch.start} AND e."timestamp" < ${q.stretch.end} AND ${sliceSql(meter.slice)}
-    ) e`;
+    ) e ${EVENT_CREDITS_JOIN}`;
   const c = row!.counts;
   const at = (i: number): EventCounts => ({ events: c[i]!, lateEvents: c[i + 1]!, unlinkedEvents: c[i + 2]! });
   return {
