@@ -283,7 +283,14 @@ export async function planBatchBurn(
     burns: burns.filter((b) => !b.credits.isZero() || b.commits.length > 0),
   });
   const result = new Map<string, EventCredits>();
+  const nothing = dec(0);
   for (const b of burns) {
+    const short = prepared.results.get(b.key)?.uncovered;
+    if (!short || short.isZero()) {
+      // The wallet covered every event (the usual case): nothing to allocate.
+      for (const e of byWallet.get(b.walletId) ?? []) result.set(e.id, { credits: e.credits, uncovered: nothing, meterIds: e.meterIds });
+      continue;
+    }
     const burnt = (byWallet.get(b.walletId) ?? []).sort((x, y) => x.timestamp.getTime() - y.timestamp.getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     const burned = prepared.results.get(b.key);
     // What a reservation covered is covered; the wallet's uncovered credits fall on the rest, the last events first.

@@ -122,6 +122,59 @@ describe('eventBurn', () => {
     expect(eventBurn(rates, event({ eventType: 'other' })).meterIds).toEqual([]);
   });
 
+  it('agrees with the rule read literally (filter the rates in effect, the value\'s own before the default, units × credits ÷ per units) on random tables', () => {
+    // The rule as the README states it, without eventBurn's lookup table or its credits-per-unit shortcut.
+    const literal = (table: readonly BurnRate[], e: BurnableEvent) => {
+      let credits = dec(0);
+      const meterIds: string[] = [];
+      for (const meterId of new Set(table.filter((r) => r.eventType === e.eventType).map((r) => r.meterId))) {
+        const current = table.filter((r) => r.meterId === meterId && r.effectiveFrom <= e.timestamp && (r.effectiveTo === null || r.effectiveTo > e.timestamp));
+        const value = current[0]?.dimension ? (e.dimensions?.[current[0].dimension] ?? null) : null;
+        const chosen = current.find((r) => r.dimensionValue !== null && r.dimensionValue === value) ?? current.find((r) => r.dimensionValue === null);
+        if (!chosen || chosen.credits.isZero()) continue;
+        credits = credits.plus((chosen.aggregation === 'count' ? dec(1) : e.quantity).times(chosen.credits).div(chosen.perUnits));
+        meterIds.push(meterId);
+      }
+      return { credits: credits.toFixed(), meterIds };
+    };
+    const day = (n: number) => new Date(Date.UTC(2026, 0, 1 + n));
+    // A meter has one event type, one aggregation and one dimension, as in the meters table.
+    const meters = {
+      tokens: { eventType: 'llm', aggregation: 'sum' as const, dimension: 'model' },
+      calls: { eventType: 'llm', aggregation: 'count' as const, dimension: null },
+      images: { eventType: 'image', aggregation: 'count' as const, dimension: null },
+    };
+    const arbRate = fc.record({
+      meterId: fc.constantFrom('tokens' as const, 'calls' as const, 'images' as const),
+      dimensionValue: fc.constantFrom(null, 'a', 'b'),
+      credits: fc.constantFrom('0', '1', '0.5', '5', '7', '0.000001'),
+      perUnits: fc.constantFrom('1', '3', '7', '1000', '0.3', '0.01', '100'),
+      from: fc.integer({ min: 0, max: 20 }),
+      span: fc.option(fc.integer({ min: 1, max: 20 })),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(arbRate, { maxLength: 8 }),
+        fc.record({ eventType: fc.constantFrom('llm', 'image'), quantity: fc.constantFrom('0', '1', '2000', '0.333', '123456.789'), day: fc.integer({ min: 0, max: 45 }), value: fc.constantFrom(null, 'a', 'b', 'c') }),
+        (raw, ev) => {
+          const table: BurnRate[] = raw.map((r) => ({
+            meterId: r.meterId,
+            ...meters[r.meterId],
+            dimensionValue: meters[r.meterId].dimension ? r.dimensionValue : null,
+            credits: dec(r.credits),
+            perUnits: dec(r.perUnits),
+            effectiveFrom: day(r.from),
+            effectiveTo: r.span === null ? null : day(r.from + r.span),
+          }));
+          const e: BurnableEvent = { eventType: ev.eventType, quantity: dec(ev.quantity), timestamp: new Date(day(ev.day).getTime() + 3_600_000), dimensions: { model: ev.value } };
+          const got = eventBurn(table, e);
+          expect({ credits: got.credits.toFixed(), meterIds: got.meterIds }).toEqual(literal(table, e));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('rounds a burn to the ledger\'s 6 decimals, half away from zero', () => {
     expect(ledgerCredits(dec('0.0000005')).toFixed()).toBe('0.000001');
     expect(ledgerCredits(dec('1.2345674')).toFixed()).toBe('1.234567');

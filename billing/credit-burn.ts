@@ -93,12 +93,48 @@ export interface BurnableEvent {
   dimensions: Readonly<Record<string, string | null>> | null;
 }
 
-const inEffect = (r: BurnRate, at: Date): boolean => r.effectiveFrom.getTime() <= at.getTime() && (r.effectiveTo === null || r.effectiveTo.getTime() > at.getTime());
 
 /** What an event burns: its credits, and the meters whose rates priced it (their usage of it is billed net of credits). */
 export interface EventBurn {
   credits: Dec;
   meterIds: string[];
+}
+
+const ZERO = dec(0);
+const ONE = dec(1);
+const POWER_OF_TEN = /^(?:10*|0\.0*1)$/;
+
+/** A burn rate with its credits per unit worked out once, when that quotient is exact. */
+interface PreparedRate {
+  rate: BurnRate;
+  /** credits ÷ per_units when per_units is a power of ten (then units × perUnit is the same number as units × credits ÷ per_units); else null */
+  perUnit: Dec | null;
+}
+
+/** The rates of one meter, in the table's order (the first rate's dimension is the meter's). */
+interface PreparedMeter {
+  meterId: string;
+  rates: PreparedRate[];
+}
+
+/** Burn rates arranged for looking up events: per event type, its meters in first-seen order. */
+const preparedTables = new WeakMap<readonly BurnRate[], Map<string, PreparedMeter[]>>();
+
+function prepared(rates: readonly BurnRate[]): Map<string, PreparedMeter[]> {
+  const cached = preparedTables.get(rates);
+  if (cached) return cached;
+  const byType = new Map<string, PreparedMeter[]>();
+  for (const rate of rates) {
+    const meters = byType.get(rate.eventType) ?? [];
+    if (meters.length === 0) byType.set(rate.eventType, meters);
+    let meter = meters.find((m) => m.meterId === rate.meterId);
+    if (!meter) meters.push((meter = { meterId: rate.meterId, rates: [] }));
+    // Dividing by a power of ten only moves the decimal point: then units × perUnit rounds exactly as units ×
+    // credits ÷ per_units does. (Any other divisor could differ in the last of the 40 digits.)
+    meter.rates.push({ rate, perUnit: POWER_OF_TEN.test(rate.perUnits.toFixed()) ? rate.credits.div(rate.perUnits) : null });
+  }
+  preparedTables.set(rates, byType);
+  return byType;
 }
 
 /**
@@ -107,22 +143,34 @@ export interface EventBurn {
  * event's timestamp, the rate for its dimension value before the meter's
  * default. Exact (no rounding here: ledgerCredits rounds). A meter with no
  * rate in effect for it, or a rate of 0, is not among `meterIds` (its usage is invoiced).
+ * Called once per rated event of a wallet's customer: the rates are arranged
+ * by event type once per table (kept while the caller keeps the array).
  */
 export function eventBurn(rates: readonly BurnRate[], event: BurnableEvent): EventBurn {
-  let credits = dec(0);
+  let credits: Dec | null = null;
   const meterIds: string[] = [];
-  const meters = new Set(rates.filter((r) => r.eventType === event.eventType).map((r) => r.meterId));
-  for (const meterId of meters) {
-    const current = rates.filter((r) => r.meterId === meterId && inEffect(r, event.timestamp));
-    const value = current[0]?.dimension ? (event.dimensions?.[current[0].dimension] ?? null) : null;
-    const rate = current.find((r) => r.dimensionValue !== null && r.dimensionValue === value) ?? current.find((r) => r.dimensionValue === null);
+  const at = event.timestamp.getTime();
+  for (const meter of prepared(rates).get(event.eventType) ?? []) {
+    let fallback: PreparedRate | undefined;
+    let own: PreparedRate | undefined;
+    let value: string | null | undefined;
+    for (const p of meter.rates) {
+      const r = p.rate;
+      if (r.effectiveFrom.getTime() > at || (r.effectiveTo !== null && r.effectiveTo.getTime() <= at)) continue;
+      // (the dimension of the first rate in effect is the meter's)
+      if (value === undefined) value = r.dimension ? (event.dimensions?.[r.dimension] ?? null) : null;
+      if (r.dimensionValue === null) fallback ??= p;
+      else if (r.dimensionValue === value) own ??= p;
+    }
+    const chosen = own ?? fallback;
     // (a rate of 0 burns nothing, so nothing covers the meter's usage: it is invoiced at the plan's price)
-    if (!rate || rate.credits.isZero()) continue;
-    const units = rate.aggregation === 'count' ? dec(1) : event.quantity;
-    credits = credits.plus(units.times(rate.credits).div(rate.perUnits));
-    meterIds.push(meterId);
+    if (!chosen || chosen.rate.credits.isZero()) continue;
+    const units = chosen.rate.aggregation === 'count' ? ONE : event.quantity;
+    const burned = chosen.perUnit ? units.times(chosen.perUnit) : units.times(chosen.rate.credits).div(chosen.rate.perUnits);
+    credits = credits === null ? burned : credits.plus(burned);
+    meterIds.push(meter.meterId);
   }
-  return { credits, meterIds };
+  return { credits: credits ?? ZERO, meterIds };
 }
 
 /**
