@@ -73,6 +73,9 @@ describe('a reservation before an expensive call', () => {
     // The event burned 2.5 credits, all covered: nothing of it is invoiced.
     const burned = await testPrisma().usageEventCredit.findUniqueOrThrow({ where: { eventId: eventId! } });
     expect([burned.credits.toFixed(), burned.uncovered.toFixed()]).toEqual(['2.5', '0']);
+    // The events API shows both: the reservation the event committed and what it burned.
+    const listed = (await get(`/events?customer=${customer}`)).body.data;
+    expect(listed.map((e: { id: string; reservation_id: string | null; credits: unknown }) => [e.id, e.reservation_id, e.credits])).toEqual([[eventId, held.body.id, { burned: '2.5', uncovered: '0' }]]);
     // The ledger: the hold, then its settlement (every held credit back, then what the event used).
     const entries = (await get(`/customers/${customer}/wallet/entries?kind=settle`)).body.data.map((e: { debit: string; credit: string; amount: string }) => [e.debit, e.credit, e.amount]);
     expect(entries).toEqual([

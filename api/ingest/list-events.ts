@@ -50,6 +50,9 @@ interface EventRow {
   revenue: string | null;
   received_at: Date;
   rated_at: Date | null;
+  reservation_id: string | null;
+  credits: string | null;
+  credits_uncovered: string | null;
 }
 
 const plain = (v: string | null): string | null => (v === null ? null : toPlainString(dec(v)));
@@ -74,20 +77,24 @@ export async function listEvents(pool: Pool, organizationId: string, query: List
   }
   params.push(query.limit + 1);
   const { rows } = await pool.query<EventRow>(
-    `SELECT id, batch_id, idempotency_key, customer_external_id, customer_id, event_type, feature, quantity::text AS quantity,
+    `SELECT e.id, batch_id, idempotency_key, customer_external_id, customer_id, event_type, feature, quantity::text AS quantity,
             "timestamp", properties, vendor_usage, revenue_amount::text AS revenue_amount, currency, status,
-            cost::text AS cost, revenue::text AS revenue, received_at, rated_at
-       FROM usage_events
-      WHERE ${where.join(' AND ')}
-      ORDER BY "timestamp" DESC, id DESC
-      LIMIT $${params.length}`,
+            cost::text AS cost, revenue::text AS revenue, received_at, rated_at, reservation_id,
+            ec.credits::text AS credits, ec.uncovered::text AS credits_uncovered
+       FROM (SELECT * FROM usage_events
+              WHERE ${where.join(' AND ')}
+              ORDER BY "timestamp" DESC, id DESC
+              LIMIT $${params.length}) AS e
+       LEFT JOIN usage_event_credits ec ON ec.event_id = e.id
+      ORDER BY "timestamp" DESC, e.id DESC`,
     params,
   );
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
   return {
-    data: page.map((r) => ({
+    data: page.map(({ credits, credits_uncovered, ...r }) => ({
       ...r,
+      credits: credits === null ? null : { burned: plain(credits)!, uncovered: plain(credits_uncovered)! },
       quantity: toPlainString(dec(r.quantity)),
       revenue_amount: plain(r.revenue_amount),
       cost: plain(r.cost),

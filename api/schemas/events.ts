@@ -202,6 +202,14 @@ export const StoredEventSchema = z
     revenue: z.string().nullable(),
     received_at: z.string(),
     rated_at: z.string().nullable(),
+    reservation_id: z.uuid().nullable().meta({ description: 'The credit reservation the event was sent to commit' }),
+    credits: z
+      .object({
+        burned: z.string().meta({ description: 'Prepaid credits the event burned (decimal string)' }),
+        uncovered: z.string().meta({ description: 'Of them, what its wallet could not cover: its usage is invoiced in this share (uncovered ÷ burned)' }),
+      })
+      .nullable()
+      .meta({ description: 'What rating burned for the event from its customer\'s wallet; null: it burned none (no wallet, or no burn rate)' }),
   })
   .meta({ id: 'UsageEvent' });
 
