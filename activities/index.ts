@@ -7,6 +7,7 @@ import { adjustInvoice, queueNotification, readInvoiceState, recordDecision, set
 import { snapshotUsage } from './billing/snapshots';
 import { startBillingRun } from './billing/start-billing-run';
 import { applyCancel, applyPlanChange, endSubscription, loadSubscription } from './billing/subscription-changes';
+import { grantPeriodCredits } from './period-credits';
 import { collectPayment } from './stripe/collect-payment';
 import { failCreditNote, issueCreditNoteInStripe, recordCreditNote } from './stripe/credit-notes';
 import { finalizeInvoiceInStripe } from './stripe/finalize-invoice';
@@ -56,6 +57,7 @@ export function createActivities(deps: ActivityDeps) {
     startOverdueHoldTimers: startOverdueHoldTimers(deps),
     // subscriptions and billing runs
     loadSubscription: loadSubscription(deps),
+    grantPeriodCredits: grantPeriodCredits(deps),
     applyPlanChange: applyPlanChange(deps),
     applyCancel: applyCancel(deps),
     endSubscription: endSubscription(deps),

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import 'zod-openapi';
 import { isKnownCurrency, roundMoney } from '../billing/currency';
-import { dec, toPlainString } from '../billing/decimal';
+import { dec, toPlainString, type Dec } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import { findCustomerByAnyId } from '../prisma/billing-reads';
 import type { PrismaClient } from '../prisma/client';
@@ -21,9 +21,19 @@ import { decimalInput } from './schemas/decimal';
 
 const positive = (description: string) => decimalInput(description).refine((c) => dec(c).gt(0), { message: 'must be more than 0' });
 
-/** A charge that rounds to nothing at the currency's minor unit would grant credits for free: refused, on price_per_credit. */
-const chargesSomething = (t: { credits: string; price_per_credit: string; currency: string }) =>
-  !isKnownCurrency(t.currency) || !dec(t.credits).gt(0) || !dec(t.price_per_credit).gt(0) || roundMoney(dec(t.credits).times(t.price_per_credit), t.currency).gt(0);
+/**
+ * A charge that rounds to nothing at the currency's minor unit would grant credits for free: refused, on
+ * price_per_credit. (Zod runs this even when a field failed its own check: then that field's issue speaks.)
+ */
+function chargesSomething(t: { credits: string; price_per_credit: string; currency: string }): boolean {
+  let credits: Dec, price: Dec;
+  try {
+    [credits, price] = [dec(t.credits), dec(t.price_per_credit)];
+  } catch {
+    return true;
+  }
+  return !isKnownCurrency(t.currency) || !credits.gt(0) || !price.gt(0) || roundMoney(credits.times(price), t.currency).gt(0);
+}
 const CHARGES_SOMETHING = { message: "credits × price_per_credit rounds to 0 at the currency's minor unit: the charge would be nothing", path: ['price_per_credit'] };
 
 export const TopUpCreateSchema = z.strictObject({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import 'zod-openapi';
-import { GRANT_KINDS, spendable, walletBalance } from '../billing/credit-burn';
+import { GRANT_KINDS, spendable, walletBalance, type GrantKind } from '../billing/credit-burn';
 import { dec, toPlainString } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient } from '../prisma/client';
@@ -35,7 +35,8 @@ export const CreditGrantCreateSchema = z.strictObject({
   description: storableName('What the grant is for, as finance reads it', '10,000 credits, order 4711').optional(),
   idempotency_key: storableName('A repeat with the same key returns the grant made the first time', 'order-4711').optional(),
 });
-export type CreditGrantCreate = z.output<typeof CreditGrantCreateSchema>;
+/** A grant as asked for: through the API (purchased or promotional), or a plan's recurring period credits (activities/period-credits.ts). */
+export type CreditGrantCreate = Omit<z.output<typeof CreditGrantCreateSchema>, 'kind'> & { kind: GrantKind };
 
 export const CreditGrantSchema = z
   .object({

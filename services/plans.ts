@@ -37,6 +37,7 @@ export function planJson(p: PlanWithPrices) {
     active: p.active,
     prepaid_only: p.prepaidOnly,
     prices: p.prices.map((row) => priceJson(row.meter.key, row.dimensionValue, priceFromRow(row))),
+    period_credits: p.periodCredits === null ? null : { credits: toPlainString(dec(p.periodCredits)), rollover: p.periodCreditsRollover },
     created_at: p.createdAt.toISOString(),
   };
 }
@@ -58,6 +59,13 @@ export interface PlanCreate {
   active: boolean;
   prepaid_only?: boolean | undefined;
   prices: PlanPriceInput[];
+  period_credits?: PeriodCredits | null | undefined;
+}
+
+/** Credits each billing period of a subscription to the plan grants. */
+export interface PeriodCredits {
+  credits: string;
+  rollover: boolean;
 }
 
 /** What a new version changes; what it leaves out is the newest version's. */
@@ -67,6 +75,7 @@ export interface PlanVersionCreate {
   active?: boolean | undefined;
   prepaid_only?: boolean | undefined;
   prices?: PlanPriceInput[] | undefined;
+  period_credits?: PeriodCredits | null | undefined;
 }
 
 
@@ -130,7 +139,7 @@ export async function createPlan(prisma: PrismaClient, organizationId: string, i
     return await prisma.$transaction(async (tx) => {
       if (await latestPlan(tx, organizationId, input.key)) throw keyTaken(input.key);
       const created = await tx.plan.create({
-        data: { organizationId, key: input.key, name: input.name, currency: input.currency, interval: input.interval, baseFee: toPlainString(input.base_fee ?? dec(0)), active: input.active, prepaidOnly: input.prepaid_only ?? false },
+        data: { organizationId, key: input.key, name: input.name, currency: input.currency, interval: input.interval, baseFee: toPlainString(input.base_fee ?? dec(0)), active: input.active, prepaidOnly: input.prepaid_only ?? false, ...periodCreditsColumns(input.period_credits ?? null) },
       });
       await tx.planPrice.createMany({ data: input.prices.map((p) => priceRow(organizationId, created.id, ids, p)) });
       const full = planJson(await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices }));
@@ -165,6 +174,7 @@ export async function createPlanVersion(prisma: PrismaClient, organizationId: st
         baseFee: input.base_fee === undefined ? current.baseFee : toPlainString(input.base_fee),
         active: input.active ?? current.active,
         prepaidOnly: input.prepaid_only ?? current.prepaidOnly,
+        ...(input.period_credits === undefined ? { periodCredits: current.periodCredits, periodCreditsRollover: current.periodCreditsRollover } : periodCreditsColumns(input.period_credits)),
       },
     });
     const prices: Prisma.PlanPriceCreateManyInput[] = ids
@@ -177,7 +187,7 @@ export async function createPlanVersion(prisma: PrismaClient, organizationId: st
     const full = planJson(await tx.plan.findUniqueOrThrow({ where: { id: created.id }, include: withPrices }));
     const was = planJson(current);
     // Thrown inside the transaction, so the copy is rolled back: a version is a change of terms.
-    if (sameTerms(was, full)) throw new DomainError('invalid', 'VALIDATION_ERROR', `Invalid request: nothing changes: version ${full.version} would have version ${was.version}'s name, base fee, prices, active and prepaid-only flags`);
+    if (sameTerms(was, full)) throw new DomainError('invalid', 'VALIDATION_ERROR', `Invalid request: nothing changes: version ${full.version} would have version ${was.version}'s name, base fee, prices, active and prepaid-only flags and period credits`);
     await writeAudit(tx, { organizationId, actor, action: 'plan.version_created', entityType: 'plan', entityId: created.id, before: was, after: full });
     return full;
   });
@@ -193,7 +203,9 @@ export async function newestPlanIds(prisma: Pick<PrismaClient, '$queryRaw'>, org
   return rows.map((r) => r.id);
 }
 
-const terms = (p: PlanJson) => JSON.stringify([p.name, p.base_fee, p.active, p.prepaid_only, p.prices]);
+const terms = (p: PlanJson) => JSON.stringify([p.name, p.base_fee, p.active, p.prepaid_only, p.prices, p.period_credits]);
+
+const periodCreditsColumns = (c: PeriodCredits | null) => ({ periodCredits: c === null ? null : c.credits, periodCreditsRollover: c?.rollover ?? false });
 const sameTerms = (a: PlanJson, b: PlanJson): boolean => terms(a) === terms(b);
 
 /** The newest version of each plan, by key. */

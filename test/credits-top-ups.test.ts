@@ -201,6 +201,11 @@ describe('a top-up', () => {
 
   test('bad requests are 4xx naming the field', async () => {
     const who = await customer();
+    // Not numbers at all: 400 naming them (the fuzzer once got a 500 here, from the check on their product).
+    const garbage = await post('/credits/top-ups', { customer_external_id: who, credits: 'AAA', price_per_credit: 'BBB', currency: 'usd' });
+    expect([garbage.status, garbage.body.details.issues.map((i: { field: string }) => i.field)]).toEqual([400, ['credits', 'price_per_credit']]);
+    const garbageAuto = await stack.api.patch(`/api/v1/customers/${who}/wallet`, org.apiKey, { auto_top_up: { below: '1', credits: 'AAA', price_per_credit: '1', currency: 'usd' } });
+    expect([garbageAuto.status, garbageAuto.body.details.issues.map((i: { field: string }) => i.field)]).toEqual([400, ['auto_top_up.credits']]);
     // 1 credit at 0.001 USD charges 0 cents: credits for nothing.
     const free = await post('/credits/top-ups', { customer_external_id: who, credits: '1', price_per_credit: '0.001', currency: 'usd' });
     expect([free.status, free.body.details.issues.map((i: { field: string }) => i.field)]).toEqual([400, ['price_per_credit']]);

@@ -84,10 +84,17 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
     await page.getByRole('group', { name: 'Add a plan' }).getByRole('button', { name: 'Add plan' }).click();
     await alerted(page, /^Prices: not JSON/);
     await page.getByRole('group', { name: 'Add a plan' }).getByLabel('Prices', { exact: true }).fill('[{"meter": "tokens", "model": "per_unit", "unit_amount": "0.001"}]');
+    // Credits each period: a bad number is refused naming the field, then 1,000 a period, rolling over.
+    await page.getByRole('group', { name: 'Add a plan' }).getByLabel(/^Credits each period/).fill('-5');
+    await page.getByRole('group', { name: 'Add a plan' }).getByRole('button', { name: 'Add plan' }).click();
+    await alerted(page, /^Credits each period: /);
+    await page.getByRole('group', { name: 'Add a plan' }).getByLabel(/^Credits each period/).fill('1000');
+    await page.getByRole('group', { name: 'Add a plan' }).getByLabel(/rolls over/).check();
     await page.getByRole('group', { name: 'Add a plan' }).getByRole('button', { name: 'Add plan' }).click();
     await status(page, /^Created plan chat \(version 1\) with 1 price\.$/);
     const section = page.getByTestId('catalog-plan');
-    await expect(section.getByRole('heading').textContent()).resolves.toBe('Chat (chat) · version 1');
+    await section.getByRole('heading').filter({ hasText: 'credits each period' }).waitFor();
+    await expect(section.getByRole('heading').textContent()).resolves.toBe('Chat (chat) · version 1 · 1000 credits each period, rolling over');
     await expect(section.getByRole('list', { name: 'Prices of chat version 1' }).textContent()).resolves.toBe('tokens: 0.001 per unit');
 
     const audit = await testPrisma().auditLog.findMany({ where: { organizationId, action: { in: ['meter.created', 'plan.created'] } }, orderBy: { id: 'asc' } });
@@ -120,7 +127,8 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
       .fill('[{"meter": "tokens", "model": "per_unit", "unit_amount": "0.0008"}, {"meter": "tokens", "dimension_value": "gpt-4o", "model": "per_unit", "unit_amount": "0.01"}]');
     await page.getByRole('group', { name: 'Version 2 of chat' }).getByRole('button', { name: 'Create version 2' }).click();
     await status(page, /^Created version 2 of plan chat\./);
-    await page.getByRole('heading', { name: 'Chat (chat) · version 2', exact: true }).waitFor();
+    // (its period credits carried over from version 1's prefilled form)
+    await page.getByRole('heading', { name: 'Chat (chat) · version 2 · 1000 credits each period, rolling over', exact: true }).waitFor();
     await expect(page.getByRole('list', { name: 'Prices of chat version 2' }).getByRole('listitem').allTextContents()).resolves.toEqual([
       'tokens (model: other values): 0.0008 per unit',
       'tokens (model gpt-4o): 0.01 per unit',

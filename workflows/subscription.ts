@@ -26,6 +26,9 @@ export const DROP_FAILED_REQUEST_PATCH = 'drop-failed-subscription-request';
 /** Plan changes at the period end (2026-12-04): recorded at the period's end instant instead of its last millisecond. */
 export const CHANGE_AT_PERIOD_END_PATCH = 'plan-change-at-period-end';
 
+/** Since 2026-12-05 a period starts by granting its plan's period credits (activities/period-credits.ts). */
+export const PERIOD_CREDITS_PATCH = 'grant-plan-period-credits';
+
 /** Alerts go to outside channels: a few spaced tries, then the outbox keeps them for later. */
 const notify = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '1 minute',
@@ -33,8 +36,8 @@ const notify = proxyActivities<LedgerflowActivities>({
 });
 
 /**
- * `subscription:<id>`: one run per billing period. Through the period it
- * snapshots usage at every UTC midnight and applies plan changes and
+ * `subscription:<id>`: one run per billing period. It starts by granting the
+ * plan's period credits, if any; through the period it snapshots usage at every UTC midnight and applies plan changes and
  * cancellations (signals, handled in order); at the period end it starts the
  * period's billing run `billing-run:<id>:<periodStart>` (which waits out the
  * late-event grace itself, so a slow close never holds up the next period)
@@ -74,6 +77,8 @@ export async function subscriptionLifecycle(input: SubscriptionWorkflowInput): P
 
   // A subscription canceled before this period has nothing left to bill.
   if (canceledAt && canceledAt.getTime() < period.start.getTime()) return state;
+  // The plan's credits for this period (once per period: the grant's key).
+  if (!canceledAt && patched(PERIOD_CREDITS_PATCH)) await db.grantPeriodCredits({ ...ref, periodStart: state.periodStart, periodEnd: state.periodEnd });
 
   /** A request's time inside this period: one that arrived as the last period rolled over takes effect now. */
   const inPeriod = (iso: string | undefined): string => {

@@ -202,6 +202,14 @@ function refuseTwicePriced(prices: readonly PlanPriceInput[], ctx: z.RefinementC
   });
 }
 
+/** Credits each billing period of a subscription grants (a recurring grant of the customer's wallet). */
+export const PeriodCreditsSchema = z
+  .strictObject({
+    credits: decimalInput('Credits granted at the start of each billing period').refine((c) => dec(c).gt(0), { message: 'must be more than 0' }),
+    rollover: z.boolean().default(false).meta({ description: 'What is left at the period end stays in the wallet; false: it expires then (to breakage)' }),
+  })
+  .meta({ id: 'PeriodCredits', description: 'Prepaid credits included with the plan, granted each billing period (kind recurring, price 0: the base fee pays for them)' });
+
 export const PlanCreateSchema = z
   .strictObject({
     key: catalogKey('Unique per organization; subscriptions name plans by key', 'pro_monthly'),
@@ -215,6 +223,7 @@ export const PlanCreateSchema = z
       .default(false)
       .meta({ description: 'Customers on it pay for usage with prepaid credits only: the entitlement check refuses usage their wallet cannot cover' }),
     prices: z.array(PlanPriceInputSchema).max(100).default([]).meta({ description: 'Per-meter prices' }),
+    period_credits: PeriodCreditsSchema.nullable().optional(),
   })
   .transform((plan, ctx) => {
     refuseTwicePriced(plan.prices, ctx);
@@ -242,10 +251,12 @@ export const PlanVersionCreateSchema = z
     active: z.boolean().optional().meta({ description: 'Whether the version takes new subscriptions; the current version\'s when omitted' }),
     prepaid_only: z.boolean().optional().meta({ description: 'Whether usage is paid with prepaid credits only; the current version\'s when omitted' }),
     prices: z.array(PlanPriceInputSchema).max(100).optional().meta({ description: 'The version\'s per-meter prices, all of them (a meter left out is not priced); the current version\'s when omitted' }),
+    period_credits: PeriodCreditsSchema.nullable().optional().meta({ description: 'Credits each billing period grants; null: none; the current version\'s when omitted' }),
   })
   .transform((version, ctx) => {
-    if (version.base_fee === undefined && version.prices === undefined && version.name === undefined && version.active === undefined && version.prepaid_only === undefined) {
-      ctx.issues.push({ code: 'custom', path: [], input: version, message: 'name at least one of base_fee, prices, name, active or prepaid_only: a version changes something' });
+    const { base_fee, prices, name, active, prepaid_only, period_credits } = version;
+    if ([base_fee, prices, name, active, prepaid_only, period_credits].every((v) => v === undefined)) {
+      ctx.issues.push({ code: 'custom', path: [], input: version, message: 'name at least one of base_fee, prices, name, active, prepaid_only or period_credits: a version changes something' });
     }
     refuseTwicePriced(version.prices ?? [], ctx);
     return version;
@@ -295,6 +306,10 @@ export const PlanSchema = z
     active: z.boolean(),
     prepaid_only: z.boolean().meta({ description: 'Usage is paid with prepaid credits only: the entitlement check refuses what the wallet cannot cover' }),
     prices: z.array(PlanPriceSchema),
+    period_credits: z
+      .object({ credits: z.string(), rollover: z.boolean() })
+      .nullable()
+      .meta({ description: 'Credits each billing period of a subscription grants its customer (rollover: what is left stays after the period); null: none' }),
     created_at: z.string(),
   })
   .meta({ id: 'Plan' });

@@ -148,6 +148,7 @@ export default function Catalog() {
             {p.name} ({p.key}) · version {p.version}
             {p.active ? '' : ' · takes no new subscriptions'}
             {p.prepaid_only ? ' · prepaid credits only' : ''}
+            {p.period_credits ? ` · ${p.period_credits.credits} credits each period${p.period_credits.rollover ? ', rolling over' : ''}` : ''}
           </h3>
           <p>
             {p.base_fee} {p.currency.toUpperCase()} per {p.interval}
@@ -214,6 +215,7 @@ export default function Catalog() {
                 <label>
                   <input type="checkbox" name="prepaid_only" defaultChecked={p.prepaid_only} /> Prepaid credits only (the entitlement check refuses usage the wallet cannot cover)
                 </label>
+                <PeriodCreditsFields idPrefix={`version-${p.key}`} current={p.period_credits} />
                 <button type="submit" disabled={busy}>
                   Create version {p.version + 1}
                 </button>
@@ -249,11 +251,25 @@ export default function Catalog() {
           <label>
             <input type="checkbox" name="prepaid_only" /> Prepaid credits only (the entitlement check refuses usage the wallet cannot cover)
           </label>
+          <PeriodCreditsFields idPrefix="plan" current={null} />
           <button type="submit" disabled={busy}>
             Add plan
           </button>
         </fieldset>
       </Form>
+    </>
+  );
+}
+
+/** A plan's credits granted each billing period (a recurring grant): empty for none. */
+function PeriodCreditsFields({ idPrefix, current }: { idPrefix: string; current: { credits: string; rollover: boolean } | null }) {
+  return (
+    <>
+      <label htmlFor={`${idPrefix}-period-credits`}>Credits each period (granted to the customer's wallet at each period start; empty: none)</label>
+      <input id={`${idPrefix}-period-credits`} name="period_credits" inputMode="decimal" defaultValue={current?.credits ?? ''} />
+      <label>
+        <input type="checkbox" name="period_credits_rollover" defaultChecked={current?.rollover ?? false} /> What is left rolls over to the next period (else it expires at the period end)
+      </label>
     </>
   );
 }

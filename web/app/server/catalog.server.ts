@@ -41,6 +41,13 @@ const LABELS: Record<string, string> = {
   base_fee: 'Base fee',
   prices: 'Prices',
   active: 'Takes new subscriptions',
+  'period_credits.credits': 'Credits each period',
+};
+
+/** The plan form's period credits: none when the field is empty. */
+const periodCredits = (form: FormData) => {
+  const credits = optional(form, 'period_credits');
+  return credits === undefined ? null : { credits, rollover: form.get('period_credits_rollover') === 'on' };
 };
 
 /** A problem in the prices: the field path ("prices.0.unit_amount") reads as "Prices, #1, unit_amount". */
@@ -95,6 +102,7 @@ export async function applyCatalogForm(context: AppLoadContext, user: SignedInUs
         base_fee: optional(form, 'base_fee'),
         prepaid_only: form.get('prepaid_only') === 'on',
         prices: prices.prices,
+        period_credits: periodCredits(form),
       });
       if (!parsed.success) return labelled(parsed.error);
       const plan = await createPlan(context.prisma, user.organizationId, parsed.data, actor);
@@ -103,7 +111,7 @@ export async function applyCatalogForm(context: AppLoadContext, user: SignedInUs
     if (intent === 'new-version') {
       const key = KeyParamsSchema.safeParse({ key: formText(form, 'plan') });
       if (!key.success) return formProblem(key.error, LABELS);
-      const parsed = PlanVersionCreateSchema.safeParse({ name: optional(form, 'name'), base_fee: optional(form, 'base_fee'), active: form.get('active') === 'on', prepaid_only: form.get('prepaid_only') === 'on', prices: prices.prices });
+      const parsed = PlanVersionCreateSchema.safeParse({ name: optional(form, 'name'), base_fee: optional(form, 'base_fee'), active: form.get('active') === 'on', prepaid_only: form.get('prepaid_only') === 'on', prices: prices.prices, period_credits: periodCredits(form) });
       if (!parsed.success) return labelled(parsed.error);
       const version = await createPlanVersion(context.prisma, user.organizationId, key.data.key, parsed.data, actor);
       return {
