@@ -185,7 +185,7 @@ export function startOrphanTopUps({ prisma, temporal, taskQueue }: ActivityDeps)
 export function startOverdueHoldTimers({ prisma, temporal, taskQueue }: ActivityDeps) {
   return async function startOverdueHoldTimers({ olderThanSeconds = DEFAULT_ORPHAN_AGE_SECONDS, limit = 500, organizationId }: FindOrphanBatchesInput = {}): Promise<{ started: number }> {
     if (!temporal) throw ApplicationFailure.nonRetryable('startOverdueHoldTimers needs a Temporal client in the activity deps', 'MissingDependency');
-    const overdue = (await overdueHolds(prisma, olderThanSeconds * 1000, limit)).filter((h) => !organizationId || h.organizationId === organizationId);
+    const overdue = await overdueHolds(prisma, olderThanSeconds * 1000, limit, organizationId ?? null);
     for (const h of overdue) await startReservationExpiry(temporal, taskQueue, { organizationId: h.organizationId, reservationId: h.id, expiresAt: h.expiresAt.toISOString() });
     return { started: overdue.length };
   };

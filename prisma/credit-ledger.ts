@@ -597,10 +597,11 @@ const reservationRow = (r: ReservationColumns): ReservationRow => ({
 });
 
 /** Reservations still held more than `graceMs` past their expiry (their timer never started: the sweeper starts it). */
-export async function overdueHolds(db: RawDb, graceMs: number, limit: number): Promise<{ id: string; organizationId: string; expiresAt: Date }[]> {
+export async function overdueHolds(db: RawDb, graceMs: number, limit: number, organizationId: string | null = null): Promise<{ id: string; organizationId: string; expiresAt: Date }[]> {
   const rows = await db.$queryRaw<{ id: string; organization_id: string; expires_at: Date }[]>`
     SELECT id, organization_id, expires_at FROM credit_reservations
-    WHERE status = 'held' AND expires_at < now() - ${graceMs} * interval '1 millisecond' ORDER BY expires_at LIMIT ${limit}`;
+    WHERE status = 'held' AND expires_at < now() - ${graceMs} * interval '1 millisecond' AND (${organizationId}::uuid IS NULL OR organization_id = ${organizationId}::uuid)
+    ORDER BY expires_at LIMIT ${limit}`;
   return rows.map((r) => ({ id: r.id, organizationId: r.organization_id, expiresAt: r.expires_at }));
 }
 

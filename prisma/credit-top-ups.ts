@@ -4,6 +4,7 @@ import { writeAudit, type AuditActor } from './audit';
 import { ensureWallet, insertGrant } from './credit-ledger';
 import { Prisma } from './generated/client';
 import type { RawDb } from './raw-db';
+import { STRIPE_UNREACHABLE } from '../temporal/top-up-failure';
 
 /*
  * Credit top-ups (issue 15, point 6): credits bought through a Stripe
@@ -178,7 +179,7 @@ export async function grantTopUp(
 
 /**
  * The top-up could not be charged: marked failed with the reason (only from
- * pending); a failed automatic top-up pauses the wallet's automatic top-up.
+ * pending); an automatic top-up the card failed (declined, none on file) pauses the wallet's automatic top-up.
  * `failed` is false when it was settled before.
  */
 export async function failTopUp(db: RawDb, q: { organizationId: string; topUpId: string; reason: string; now: Date }): Promise<{ topUp: TopUpRow; failed: boolean } | null> {
@@ -186,7 +187,9 @@ export async function failTopUp(db: RawDb, q: { organizationId: string; topUpId:
   if (!topUp) return null;
   if (topUp.status !== 'pending') return { topUp, failed: false };
   await db.$executeRaw`UPDATE credit_top_ups SET status = 'failed', failure = ${q.reason}, settled_at = ${q.now} WHERE id = ${q.topUpId}::uuid`;
-  if (topUp.automatic) await db.$executeRaw`UPDATE credit_wallets SET auto_top_up_paused_at = ${q.now}, auto_top_up_paused_reason = ${q.reason} WHERE id = ${topUp.walletId}::uuid`;
+  // (only a card's problem pauses it: Stripe unreachable for an hour is not the customer's, and would otherwise
+  // leave every wallet that topped up during an incident paused until someone steps in)
+  if (topUp.automatic && !q.reason.startsWith(STRIPE_UNREACHABLE)) await db.$executeRaw`UPDATE credit_wallets SET auto_top_up_paused_at = ${q.now}, auto_top_up_paused_reason = ${q.reason} WHERE id = ${topUp.walletId}::uuid`;
   return { topUp: (await readTopUp(db, q.organizationId, q.topUpId))!, failed: true };
 }
 

@@ -165,7 +165,7 @@ export async function createReservation(
       // starts the timer of a hold still held past its expiry.
       if (!held.created) throw new DomainError('unavailable', 'TEMPORAL_UNAVAILABLE', `reservation ${reservation.id} stands, but its expiry timer could not be confirmed (${(err as Error).message}). Try again`);
       await deps.prisma.$transaction((tx) => releaseReservation(tx, { organizationId, reservationId: reservation.id, outcome: 'released', now: new Date(), createdBy }));
-      throw new DomainError('unavailable', 'TEMPORAL_UNAVAILABLE', `the hold could not get its expiry timer (${(err as Error).message}), so it was given back; nothing is held. Try again`);
+      throw new DomainError('unavailable', 'TEMPORAL_UNAVAILABLE', `the hold could not get its expiry timer (${(err as Error).message}), so it was given back; nothing is held. Try again with a new idempotency_key (this one names the released hold)`);
     }
   }
   return { reservation: reservationJson(reservation), created: held.created };

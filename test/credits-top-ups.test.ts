@@ -4,7 +4,10 @@ import Stripe from 'stripe';
 import { temporal } from '@temporalio/proto';
 import { creditTopUpWorkflowId } from '../temporal/credit-top-up';
 import type { ActivityDeps } from '../activities/deps';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { failCreditTopUp } from '../activities/credit-top-ups';
 import { startOrphanTopUps } from '../activities/sweeper';
+import { STRIPE_UNREACHABLE } from '../temporal/top-up-failure';
 import { dec } from '../billing/decimal';
 import { insertTopUp } from '../prisma/credit-top-ups';
 import { useBillingStack } from './harness/billing-stack';
@@ -287,5 +290,20 @@ describe('automatic top-up', () => {
     expect(rows.map((r) => r.status)).toEqual(['failed', 'paid']);
     expect(await balance(who)).toBe(String(10 - 6 - 1 - 1 - 1 + 20));
     expect(await failedAlerts()).toBe(1);
+  });
+
+  test('Stripe unreachable for the whole retry schedule fails it and alerts, but pauses nothing (not the card\'s fault)', async () => {
+    const who = await customer();
+    expect((await stack.api.patch(`/api/v1/customers/${who}/wallet`, org.apiKey, { auto_top_up: { below: '5', credits: '20', price_per_credit: '0.10', currency: 'usd' } })).status).toBe(200);
+    const row = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: who } });
+    const { topUp } = await testPrisma().$transaction((tx) =>
+      insertTopUp(tx, { organizationId: org.organizationId, customerId: row.id, credits: dec(20), pricePerCredit: dec('0.1'), currency: 'usd', idempotencyKey: randomUUID(), createdBy: 'test' }),
+    );
+    await testPrisma().creditTopUp.update({ where: { id: topUp.id }, data: { automatic: true } });
+    // What the workflow does after its charge step failed an hour's worth of retries.
+    const fail = failCreditTopUp({ prisma: testPrisma() } as unknown as ActivityDeps);
+    expect(await new MockActivityEnvironment().run(fail, { organizationId: org.organizationId, topUpId: topUp.id, reason: `${STRIPE_UNREACHABLE}connect ECONNREFUSED` })).toEqual({ status: 'failed' });
+    expect((await get(`/credits/top-ups/${topUp.id}`)).body).toMatchObject({ status: 'failed', failure: `${STRIPE_UNREACHABLE}connect ECONNREFUSED` });
+    expect((await get(`/customers/${who}/wallet`)).body.auto_top_up_paused).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { LedgerflowActivities } from '../activities';
 import type { CreditTopUpInput } from '../temporal/credit-top-up';
+import { STRIPE_UNREACHABLE } from '../temporal/top-up-failure';
 
 /** Database steps: idempotent, retried without limit. */
 const db = proxyActivities<LedgerflowActivities>({
@@ -41,7 +42,7 @@ export async function creditTopUp(input: CreditTopUpInput): Promise<{ status: st
     reason = charged.reason;
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
-    reason = `Stripe could not be charged: ${err.cause instanceof ApplicationFailure ? err.cause.message : err.message}`;
+    reason = `${STRIPE_UNREACHABLE}${err.cause instanceof ApplicationFailure ? err.cause.message : err.message}`;
   }
   if (patched(CLOSE_FAILED_INVOICE_PATCH)) {
     try {
