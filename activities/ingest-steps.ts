@@ -242,10 +242,10 @@ export async function planBatchBurn(
   if (events.length === 0) return none;
   const { rows: wallets } = await db.query<BurnWalletRow>({
     name: 'ingest-burn-wallets',
-    text: `SELECT w.id, w.customer_id, c.external_id, w.low_balance_threshold::text AS low_balance_threshold, w.auto_top_up_below::text AS auto_below,
+    text: `SELECT w.id, m.id AS customer_id, c.external_id, w.low_balance_threshold::text AS low_balance_threshold, w.auto_top_up_below::text AS auto_below,
                   w.auto_top_up_credits::text AS auto_credits, w.auto_top_up_price_per_credit::text AS auto_price, w.auto_top_up_currency AS auto_currency
-             FROM credit_wallets AS w JOIN customers AS c ON c.id = w.customer_id
-            WHERE w.customer_id = ANY($1::uuid[]) AND w.organization_id = $2`,
+             FROM customers AS m JOIN credit_wallets AS w ON w.customer_id = COALESCE(m.parent_customer_id, m.id) JOIN customers AS c ON c.id = w.customer_id
+            WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $2`,
     values: [[...new Set(events.map((e) => e.customerId))], ctx.organizationId],
   });
   if (wallets.length === 0) return none;

@@ -31,14 +31,21 @@ export interface GrantRow extends GrantBalance {
   idempotencyKey: string;
 }
 
-/** The wallet of a customer, made on first use. */
+/**
+ * The wallet a customer draws on, made on first use: its own, or in a team
+ * pool its parent's (customers.parent_customer_id). The customer's row stays
+ * locked shared until the caller commits, so it cannot join a pool meanwhile
+ * (services/customers.ts setCreditPool).
+ */
 export async function ensureWallet(db: RawDb, organizationId: string, customerId: string): Promise<string> {
+  const [customer] = await db.$queryRaw<{ owner_id: string }[]>`
+    SELECT COALESCE(parent_customer_id, id) AS owner_id FROM customers WHERE id = ${customerId}::uuid AND organization_id = ${organizationId}::uuid FOR SHARE`;
+  if (!customer) throw new Error(`customer ${customerId} is not in organization ${organizationId}`);
   await db.$executeRaw`
-    INSERT INTO credit_wallets (id, organization_id, customer_id) VALUES (${randomUUID()}::uuid, ${organizationId}::uuid, ${customerId}::uuid)
+    INSERT INTO credit_wallets (id, organization_id, customer_id) VALUES (${randomUUID()}::uuid, ${organizationId}::uuid, ${customer.owner_id}::uuid)
     ON CONFLICT (customer_id) DO NOTHING`;
-  const [row] = await db.$queryRaw<{ id: string }[]>`SELECT id FROM credit_wallets WHERE customer_id = ${customerId}::uuid AND organization_id = ${organizationId}::uuid`;
-  if (!row) throw new Error(`customer ${customerId} is not in organization ${organizationId}`);
-  return row.id;
+  const [row] = await db.$queryRaw<{ id: string }[]>`SELECT id FROM credit_wallets WHERE customer_id = ${customer.owner_id}::uuid`;
+  return row!.id;
 }
 
 /** Takes the wallets' row locks, in id order (two callers locking overlapping wallets never wait on each other in a circle). */
@@ -62,9 +69,17 @@ type GrantColumns = { id: string; kind: GrantKind; credits: string; priority: nu
 const GRANT_COLUMNS = Prisma.sql`g.id, g.kind::text AS kind, g.credits::text AS credits, g.priority, g.expires_at, g.price_per_credit::text AS price_per_credit, g.currency, g.description,
            g.idempotency_key, g.created_at, ${GRANT_BALANCE}::text AS balance`;
 
+/** A wallet shared by a team pool: the customer it belongs to, and the customers drawing on it (the first 100 by external id, and how many). */
+export interface WalletPool {
+  ownerExternalId: string;
+  members: string[];
+  memberCount: number;
+}
+
 /**
  * A customer's grants by its external id (or, when no customer has that
- * external id, its id): one statement, the balance read path. Null when the
+ * external id, its id): those of the wallet it draws on (its own, or its
+ * team pool's), in one statement, the balance read path. Null when the
  * organization has no such customer; no grants when it has no wallet.
  */
 export async function readCustomerGrants(
@@ -79,10 +94,14 @@ export async function readCustomerGrants(
   reserved: Dec;
   autoTopUp: AutoTopUpSettings | null;
   autoTopUpPaused: { since: Date; reason: string } | null;
+  pool: WalletPool | null;
 } | null> {
   const rows = await db.$queryRaw<
     ({
       external_id: string;
+      owner_external_id: string;
+      members: string[] | null;
+      member_count: number;
       low_balance_threshold: string | null;
       reserved: string;
       auto_below: string | null;
@@ -95,26 +114,34 @@ export async function readCustomerGrants(
       [K in keyof GrantColumns]: GrantColumns[K] | null;
     })[]
   >`
-    WITH cust AS (
-      SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer}
+    WITH found AS (
+      SELECT id, external_id, parent_customer_id FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer}
       UNION ALL
-      SELECT id, external_id FROM customers WHERE organization_id = ${organizationId}::uuid AND id = ${customerId}::uuid
+      SELECT id, external_id, parent_customer_id FROM customers WHERE organization_id = ${organizationId}::uuid AND id = ${customerId}::uuid
         AND NOT EXISTS (SELECT 1 FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${customer})
-      LIMIT 1)
-    SELECT cust.external_id, w.low_balance_threshold::text AS low_balance_threshold, w.auto_top_up_below::text AS auto_below, w.auto_top_up_credits::text AS auto_credits,
+      LIMIT 1),
+    cust AS (
+      SELECT found.external_id, o.id AS owner_id, o.external_id AS owner_external_id,
+             (SELECT count(*)::int FROM customers m WHERE m.parent_customer_id = o.id) AS member_count,
+             ARRAY(SELECT m.external_id FROM customers m WHERE m.parent_customer_id = o.id ORDER BY m.external_id LIMIT 100) AS members
+        FROM found JOIN customers o ON o.id = COALESCE(found.parent_customer_id, found.id))
+    SELECT cust.external_id, cust.owner_external_id, cust.members, cust.member_count,
+           w.low_balance_threshold::text AS low_balance_threshold, w.auto_top_up_below::text AS auto_below, w.auto_top_up_credits::text AS auto_credits,
            w.auto_top_up_price_per_credit::text AS auto_price, w.auto_top_up_currency AS auto_currency, w.auto_top_up_paused_at AS paused_at, w.auto_top_up_paused_reason AS paused_reason,
            (SELECT COALESCE(sum(r.credits), 0) FROM credit_reservations r WHERE r.wallet_id = w.id AND r.status = 'held')::text AS reserved, ${GRANT_COLUMNS}
-    FROM cust LEFT JOIN credit_wallets w ON w.customer_id = cust.id LEFT JOIN credit_grants g ON g.wallet_id = w.id
+    FROM cust LEFT JOIN credit_wallets w ON w.customer_id = cust.owner_id LEFT JOIN credit_grants g ON g.wallet_id = w.id
     ORDER BY g.created_at, g.id`;
   if (rows.length === 0) return null;
-  const threshold = rows[0]!.low_balance_threshold;
+  const first = rows[0]!;
+  const threshold = first.low_balance_threshold;
   return {
-    externalId: rows[0]!.external_id,
+    externalId: first.external_id,
     grants: rows.filter((r) => r.id !== null).map((r) => grantRow(r as GrantColumns)),
     lowBalanceThreshold: threshold === null ? null : dec(threshold),
-    reserved: dec(rows[0]!.reserved),
-    autoTopUp: autoTopUpOf(rows[0]!),
-    autoTopUpPaused: rows[0]!.paused_at === null ? null : { since: rows[0]!.paused_at, reason: rows[0]!.paused_reason ?? '' },
+    reserved: dec(first.reserved),
+    autoTopUp: autoTopUpOf(first),
+    autoTopUpPaused: first.paused_at === null ? null : { since: first.paused_at, reason: first.paused_reason ?? '' },
+    pool: first.member_count === 0 ? null : { ownerExternalId: first.owner_external_id, members: first.members ?? [], memberCount: first.member_count },
   };
 }
 
@@ -525,7 +552,7 @@ export interface AwaitingBurn {
  * organization's open requests and batches (few, bounded by the ingest
  * backlog's limit), not the customer's history. Events of a failed batch
  * count too, named apart: nothing processes them until an operator runs
- * their `ingest:<id>` again. None for a customer without a wallet.
+ * their `ingest:<id>` again. None for a customer without a wallet (its own or its pool's).
  */
 export async function eventsAwaitingBurn(db: RawDb, q: { organizationId: string; customerId: string; customerExternalId: string; before: Date }): Promise<AwaitingBurn> {
   const rows = await db.$queryRaw<{ batch_id: string | null; failed: boolean; n: number }[]>`
@@ -536,7 +563,7 @@ export async function eventsAwaitingBurn(db: RawDb, q: { organizationId: string;
       SELECT unnest(p.request_ids), p.id, p.status = 'failed' FROM processing_batches p
        WHERE p.organization_id = ${q.organizationId}::uuid AND p.status <> 'processed')
     SELECT o.batch_id, o.failed, count(*)::int AS n FROM usage_events e JOIN open o ON o.request_id = e.batch_id
-    WHERE EXISTS (SELECT 1 FROM credit_wallets w WHERE w.customer_id = ${q.customerId}::uuid)
+    WHERE EXISTS (SELECT 1 FROM customers c JOIN credit_wallets w ON w.customer_id = COALESCE(c.parent_customer_id, c.id) WHERE c.id = ${q.customerId}::uuid)
       AND e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
       AND e.status <> 'rated' AND e."timestamp" < ${q.before}
     GROUP BY 1, 2 ORDER BY 1`;

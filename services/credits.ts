@@ -70,6 +70,14 @@ export const WalletSchema = z
       .object({ since: z.string(), reason: z.string() })
       .nullable()
       .meta({ description: "Automatic top-ups stopped because the last one failed (why, and since when); they resume when auto_top_up is set again (PATCH) or a top-up of the wallet is paid. null: not paused" }),
+    pool: z
+      .object({
+        parent_external_id: z.string().meta({ description: 'The customer the wallet belongs to' }),
+        members: z.array(z.string()).meta({ description: 'Customers drawing on it besides its own (external ids, the first 100 in order)' }),
+        member_count: z.int(),
+      })
+      .nullable()
+      .meta({ description: 'A team pool: the wallet is shared by the parent and its member customers (PATCH /customers/{id} with parent_external_id); null: not shared' }),
     grants: z.array(CreditGrantSchema).meta({ description: 'Every grant, oldest first' }),
   })
   .meta({ id: 'Wallet' });
@@ -221,6 +229,7 @@ export async function readWallet(db: RawDb, organizationId: string, customer: st
     low_balance_threshold: found.lowBalanceThreshold === null ? null : toPlainString(found.lowBalanceThreshold),
     auto_top_up: autoTopUpJson(found.autoTopUp),
     auto_top_up_paused: found.autoTopUpPaused && { since: found.autoTopUpPaused.since.toISOString(), reason: found.autoTopUpPaused.reason },
+    pool: found.pool && { parent_external_id: found.pool.ownerExternalId, members: found.pool.members, member_count: found.pool.memberCount },
     grants: found.grants.map((g) => grantJson(g, now)),
   };
 }
@@ -269,7 +278,7 @@ export async function updateWallet(prisma: PrismaClient, organizationId: string,
 /** One page of a customer's ledger entries, oldest first. */
 export async function listLedgerEntries(prisma: PrismaClient, organizationId: string, customer: string, query: LedgerEntryListQuery) {
   const found = await customerOf(prisma, organizationId, customer);
-  const wallet = await prisma.creditWallet.findUnique({ where: { customerId: found.id } });
+  const wallet = await prisma.creditWallet.findUnique({ where: { customerId: found.parentCustomerId ?? found.id } });
   if (!wallet) return { data: [], has_more: false };
   const rows = await readLedgerEntries(prisma, { walletId: wallet.id, after: query.after, limit: query.limit + 1, kind: query.kind, grantId: query.grant_id });
   return { data: rows.slice(0, query.limit).map(entryJson), has_more: rows.length > query.limit };

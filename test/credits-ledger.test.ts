@@ -71,7 +71,7 @@ describe('credit grants through the API', () => {
     // by the customer's id too; a customer without a wallet has an empty one
     expect((await get(`/customers/${customer.id}/wallet`)).body).toEqual(wallet.body);
     const walletless = await newCustomer();
-    expect((await get(`/customers/${walletless.externalId}/wallet`)).body).toEqual({ customer_external_id: walletless.externalId, balance: '0', reserved: '0', low_balance_threshold: null, auto_top_up: null, auto_top_up_paused: null, grants: [] });
+    expect((await get(`/customers/${walletless.externalId}/wallet`)).body).toEqual({ customer_external_id: walletless.externalId, balance: '0', reserved: '0', low_balance_threshold: null, auto_top_up: null, auto_top_up_paused: null, pool: null, grants: [] });
 
     const entries = await get(`/customers/${customer.externalId}/wallet/entries`);
     expect(entries.body.data.map((e: { kind: string; debit: string; credit: string; amount: string; key: string }) => [e.kind, e.debit, e.credit, e.amount, e.key])).toEqual([

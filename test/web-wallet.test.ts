@@ -146,4 +146,26 @@ describeWithChromium('web-wallet')('the prepaid credits page in Chromium', () =>
     await page.getByTestId('wallet-balance').filter({ hasText: /^130$/ }).waitFor();
     await page.close();
   });
+
+  it('puts a customer in the team pool on its page: its wallet page is the pool\'s, and the pool lists its members', async () => {
+    const member = await testPrisma().customer.create({ data: { organizationId, externalId: 'wallet-acme-dev', name: 'Acme Dev Team' } });
+    const page = await signIn(browser, web!.baseUrl, { email, password: PASSWORD }, `/customers/${member.id}`);
+    await page.getByText('Edit billing details').click();
+    await page.getByLabel('Draws credits from (team pool)').fill('nobody-here');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').getByText(/parent_external_id: no customer nobody-here/).waitFor();
+    expect(await page.getByLabel('Draws credits from (team pool)').getAttribute('aria-invalid')).toBe('true');
+    await page.getByLabel('Draws credits from (team pool)').fill('wallet-acme');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').getByText('Saved wallet-acme-dev.').waitFor();
+    await page.getByTestId('customer-pool').getByText('wallet-acme').waitFor();
+
+    await page.goto(`${web!.baseUrl}/customers/${member.id}/wallet`);
+    await page.getByTestId('wallet-pool').filter({ hasText: 'Acme Dev Team draws on the team pool of wallet-acme' }).waitFor();
+    await page.getByTestId('wallet-balance').filter({ hasText: /^130$/ }).waitFor();
+    await page.goto(`${web!.baseUrl}/customers/${customerId}/wallet`);
+    await page.getByTestId('wallet-pool').filter({ hasText: 'Shared as a team pool with 1 customer: wallet-acme-dev.' }).waitFor();
+    expect((await testPrisma().customer.findUniqueOrThrow({ where: { id: member.id } })).parentCustomerId).toBe(customerId);
+    await page.close();
+  });
 });

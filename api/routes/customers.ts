@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { customerJson, CustomerUpdateSchema, ensureCustomer, updateCustomer } from '../../services/customers';
+import { customerJson, CustomerUpdateSchema, ensureCustomer, updateCustomer, WITH_PARENT } from '../../services/customers';
 import { PaymentSetupRequestSchema, paymentSetupJson, PaymentSetupSessionSchema, startPaymentSetup } from '../../services/payment-setup';
 import { ApiError } from '../errors';
 import { answer, route, type RouteTable } from '../route-table';
@@ -37,6 +37,7 @@ export const customerRoutes: RouteTable = {
           where: { organizationId: caller.organizationId, ...(query.after ? { externalId: { gt: query.after } } : {}) },
           orderBy: { externalId: 'asc' },
           take: query.limit + 1,
+          include: WITH_PARENT,
         });
         const { data, has_more } = page(rows, query.limit);
         return { data: data.map(customerJson), has_more };
@@ -50,7 +51,7 @@ export const customerRoutes: RouteTable = {
       ok: { description: 'The customer', schema: CustomerSchema },
       errors: notFound,
       handle: async (deps, { caller, params }) => {
-        const customer = await deps.prisma.customer.findUnique({ where: { organizationId_externalId: { organizationId: caller.organizationId, externalId: params.external_id } } });
+        const customer = await deps.prisma.customer.findUnique({ where: { organizationId_externalId: { organizationId: caller.organizationId, externalId: params.external_id } }, include: WITH_PARENT });
         if (!customer) throw new ApiError(404, 'NOT_FOUND', `No customer ${params.external_id}`);
         return customerJson(customer);
       },
@@ -58,7 +59,7 @@ export const customerRoutes: RouteTable = {
     route({
       method: 'patch',
       path: '/{external_id}',
-      summary: 'Edit a customer: name, billing email, and the link to an existing Stripe customer',
+      summary: 'Edit a customer: name, billing email, the link to an existing Stripe customer, and the team pool it draws credits from',
       description:
         'stripe_customer_id links the customer to a customer that already exists in your Stripe account (else its first finalized invoice creates one there). The worker asks Stripe for it first, before anything else changes: a missing or deleted customer, or in the Stripe account organizations share one not made for yours, is a 400 naming the field; one linked to another customer already, or a change of a customer invoiced in Stripe (or approved, about to be), is a 409. Then name and email, only what differs. Every change is an audit row.',
       params: ExternalIdParamsSchema,
@@ -67,7 +68,8 @@ export const customerRoutes: RouteTable = {
       alsoOk: { '202': { description: 'Stripe is still being asked about the link: the customer as it is; the link is written when Stripe answers (follow workflow_id)', schema: CustomerSchema } },
       errors: {
         ...notFound,
-        '409': 'The Stripe customer is linked to another customer, this customer is invoiced in Stripe under its current one, the link changed meanwhile, or another link of it is being checked',
+        '409':
+          'The Stripe customer is linked to another customer, this customer is invoiced in Stripe under its current one, the link changed meanwhile, or another link of it is being checked; or the team pool is refused: the parent is in a pool itself or this customer is a pool\'s parent (POOL_NESTED), or this customer has a credit wallet of its own (CUSTOMER_HAS_WALLET)',
         '503': 'Stripe did not answer after retries; nothing changed',
       },
       handle: async (deps, { caller, params, body }) => {

@@ -337,6 +337,7 @@ export const CustomerSchema = z
     name: z.string().nullable(),
     email: z.string().nullable(),
     stripe_customer_id: z.string().nullable().meta({ description: 'The Stripe customer its invoices go to; null until linked or created by its first finalized invoice' }),
+    parent_external_id: z.string().nullable().meta({ description: "Team pool: the customer whose credit wallet this one draws on; null: its own wallet, if any" }),
     created_at: z.string(),
     workflow_id: z.string().optional().meta({ description: 'PATCH with stripe_customer_id: the workflow that checked (or, on a 202, still checks) the link in Stripe' }),
   })

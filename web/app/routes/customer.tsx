@@ -56,6 +56,11 @@ export default function Customer() {
         External id <code>{c.customer.externalId}</code>
         {c.customer.email ? ` · ${c.customer.email}` : ''} · Stripe {c.customer.stripe ?? 'not linked yet'} · Margin {c.month}: {c.margin} ({c.marginPercent})
       </p>
+      {c.customer.poolParent && (
+        <p data-testid="customer-pool">
+          Draws prepaid credits from the team pool of <Link to={`/customers/${c.customer.poolParent.id}`}>{c.customer.poolParent.externalId}</Link>.
+        </p>
+      )}
       {canEdit ? (
         <details open={outcome !== undefined && !outcome.cardSetup}>
           <summary>Edit billing details</summary>
@@ -73,6 +78,18 @@ export default function Customer() {
               first finalized invoice creates the customer in Stripe. A customer already invoiced in Stripe stays with its Stripe customer.
             </p>
             <input id="customer-stripe" name="stripe_customer_id" aria-describedby="customer-stripe-hint" defaultValue={c.customer.stripe ?? ''} aria-invalid={invalid('stripe_customer_id')} />
+            <label htmlFor="customer-pool">Draws credits from (team pool)</label>
+            <p className="hint" id="customer-pool-hint">
+              The external id of a customer whose prepaid credits this one shares: its usage burns that wallet, and its grants and top-ups go there. Empty: its
+              own wallet. A customer with a wallet of its own cannot join a pool.
+            </p>
+            <input
+              id="customer-pool"
+              name="parent_external_id"
+              aria-describedby="customer-pool-hint"
+              defaultValue={c.customer.poolParent?.externalId ?? ''}
+              aria-invalid={invalid('parent_external_id')}
+            />
             <button type="submit" disabled={busy}>
               Save
             </button>

@@ -63,6 +63,18 @@ export default function Wallet() {
         <Link to={`/customers/${w.customer.id}`}>← {w.customer.name}</Link>
       </p>
       <h1>Prepaid credits: {w.customer.name}</h1>
+      {w.poolParent && (
+        <p data-testid="wallet-pool">
+          {w.customer.name} draws on the team pool of <Link to={`/customers/${w.poolParent.id}/wallet`}>{w.poolParent.externalId}</Link>: this is that wallet, and
+          grants and top-ups made here go to it.
+        </p>
+      )}
+      {!w.poolParent && w.wallet.pool && (
+        <p data-testid="wallet-pool">
+          Shared as a team pool with {w.wallet.pool.member_count} customer{w.wallet.pool.member_count === 1 ? '' : 's'}: {w.wallet.pool.members.join(', ')}
+          {w.wallet.pool.member_count > w.wallet.pool.members.length ? ', …' : ''}.
+        </p>
+      )}
       <dl className="summary">
         <dt>Balance</dt>
         <dd data-testid="wallet-balance">{w.wallet.balance}</dd>

@@ -9,7 +9,13 @@ import { formProblem, formText, refusal } from './forms.server';
 
 export type CustomerEditOutcome = { ok: boolean; message: string; field?: string; cardSetup?: true; setupLink?: { url: string; expiresAt: string }; pendingKey?: string };
 
-const LABELS: Record<string, string> = { name: 'Name', email: 'Billing email', stripe_customer_id: 'Stripe customer id', success_url: 'Send the customer back to' };
+const LABELS: Record<string, string> = {
+  name: 'Name',
+  email: 'Billing email',
+  stripe_customer_id: 'Stripe customer id',
+  parent_external_id: 'Draws credits from (team pool)',
+  success_url: 'Send the customer back to',
+};
 
 export async function applyCustomerForm(context: AppLoadContext, user: SignedInUser, customerId: string, form: FormData): Promise<CustomerEditOutcome> {
   const intent = form.get('intent');
@@ -17,11 +23,12 @@ export async function applyCustomerForm(context: AppLoadContext, user: SignedInU
   const customer = await context.prisma.customer.findFirst({ where: { id: customerId, organizationId: user.organizationId } });
   if (!customer) return { ok: false, message: 'No such customer in your organization.' };
   if (intent === 'card-setup') return { ...(await openCardSetup(context, user, customer.externalId, form)), cardSetup: true };
-  // An empty name or email clears it; an empty Stripe id leaves the link as it is (a link is replaced, not removed).
+  // An empty name, email or pool parent clears it; an empty Stripe id leaves the link as it is (a link is replaced, not removed).
   const parsed = CustomerUpdateSchema.safeParse({
     name: formText(form, 'name') || null,
     email: formText(form, 'email') || null,
     ...(formText(form, 'stripe_customer_id') ? { stripe_customer_id: formText(form, 'stripe_customer_id') } : {}),
+    ...(form.has('parent_external_id') ? { parent_external_id: formText(form, 'parent_external_id') || null } : {}),
   });
   if (!parsed.success) return formProblem(parsed.error, LABELS);
   try {

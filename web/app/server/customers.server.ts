@@ -71,7 +71,7 @@ export async function listCustomers(context: AppLoadContext, organizationId: str
 
 /** One customer: daily usage per meter over the 60 days up to their latest usage (for the chart), invoices, margin alerts, leak findings and audit history. */
 export async function readCustomer(context: AppLoadContext, organizationId: string, customerId: string | undefined, now = new Date()) {
-  const customer = customerId && /^[0-9a-f-]{36}$/i.test(customerId) ? await context.prisma.customer.findFirst({ where: { id: customerId, organizationId } }) : null;
+  const customer = customerId && /^[0-9a-f-]{36}$/i.test(customerId) ? await context.prisma.customer.findFirst({ where: { id: customerId, organizationId }, include: { parent: { select: { id: true, externalId: true } } } }) : null;
   if (!customer) return null;
   // The 60 days up to the customer's latest usage (today's window for a quiet customer would be empty).
   const latest = await context.prisma.usageSnapshot.findFirst({ where: { organizationId, customerId: customer.id }, orderBy: { day: 'desc' }, select: { day: true } });
@@ -112,7 +112,7 @@ export async function readCustomer(context: AppLoadContext, organizationId: stri
   const table = days.map((d) => ({ day: d, values: used.map((m) => quantityOn(m.id, d)?.toString() ?? '0') }));
 
   return {
-    customer: { id: customer.id, name: customer.name ?? customer.externalId, givenName: customer.name, externalId: customer.externalId, email: customer.email, stripe: customer.stripeCustomerId },
+    customer: { id: customer.id, name: customer.name ?? customer.externalId, givenName: customer.name, externalId: customer.externalId, email: customer.email, stripe: customer.stripeCustomerId, poolParent: customer.parent },
     month: day(window.start).slice(0, 7),
     ...marginText(margins.filter((r) => r.key === customer.id)),
     chart: { series, points, table },

@@ -31,7 +31,12 @@ const kindOf = (params: URLSearchParams): LedgerKind | undefined => {
 
 async function customerOf(context: AppLoadContext, organizationId: string, customerId: string | undefined) {
   if (!customerId || !isUuid(customerId)) return null;
-  return context.prisma.customer.findFirst({ where: { id: customerId, organizationId }, include: { creditWallet: { select: { id: true } } } });
+  const customer = await context.prisma.customer.findFirst({
+    where: { id: customerId, organizationId },
+    include: { creditWallet: { select: { id: true } }, parent: { select: { id: true, externalId: true, creditWallet: { select: { id: true } } } } },
+  });
+  // (a customer in a team pool draws on its parent's wallet)
+  return customer && { ...customer, walletId: (customer.parent ? customer.parent.creditWallet?.id : customer.creditWallet?.id) ?? null };
 }
 
 export async function readWalletPage(context: AppLoadContext, organizationId: string, customerId: string | undefined, params: URLSearchParams, now = new Date()) {
@@ -39,7 +44,7 @@ export async function readWalletPage(context: AppLoadContext, organizationId: st
   if (!customer) return null;
   const kind = kindOf(params);
   const after = params.get('after') ?? undefined;
-  const walletId = customer.creditWallet?.id ?? null;
+  const walletId = customer.walletId;
   const from = new Date(now.getTime() - (CHART_DAYS - 1) * 86_400_000);
   const [wallet, entries, balances, topUps] = await Promise.all([
     readWallet(pgRawDb(context.pool), organizationId, customer.externalId, now),
@@ -49,6 +54,7 @@ export async function readWalletPage(context: AppLoadContext, organizationId: st
   ]);
   return {
     customer: { id: customer.id, externalId: customer.externalId, name: customer.name ?? customer.externalId },
+    poolParent: customer.parent && { id: customer.parent.id, externalId: customer.parent.externalId },
     wallet,
     kind: kind ?? '',
     entries: entries.data,
@@ -62,7 +68,7 @@ export async function readWalletPage(context: AppLoadContext, organizationId: st
 export async function readWalletExport(context: AppLoadContext, organizationId: string, customerId: string | undefined, params: URLSearchParams) {
   const customer = await customerOf(context, organizationId, customerId);
   if (!customer) return null;
-  const walletId = customer.creditWallet?.id;
+  const walletId = customer.walletId;
   const rows: LedgerEntryRow[] = [];
   let after: string | undefined;
   while (walletId && rows.length <= EXPORT_LIMIT) {
