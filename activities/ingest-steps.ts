@@ -3,7 +3,7 @@ import { dec, toPlainString, type Dec } from '../billing/decimal';
 import { quotaLevel, type QuotaLevel } from '../billing/quota';
 import { quotaWindow } from '../billing/quota-window';
 import { RATE_PRICES, rateVendorUsage, splitVendorUsage, type RatePriceName, type RatePrices, type TokenRate, type TokenUsage } from '../billing/token-cost';
-import { insertAuditRows, type AuditActor, type AuditEntry } from '../prisma/audit';
+import { insertAuditRows, type AuditActor } from '../prisma/audit';
 import { INGEST_CHANNEL } from '../prisma/ingest-channel';
 import type { Queryable } from '../prisma/pg';
 import { pgRawDb } from '../prisma/raw-db';
@@ -12,7 +12,7 @@ import { queueAutoTopUps, type AutoTopUp } from '../prisma/credit-top-ups';
 import { creditAlertKey, creditAlertLevel } from '../billing/credit-alerts';
 import type { BurnRates } from '../prisma/burn-rates';
 import { allocateUncovered, eventBurn, ledgerCredits, type BurnableEvent, type BurnRate } from '../billing/credit-burn';
-import { emitWebhookEvents, notificationWebhookEvents } from '../prisma/webhook-events';
+import { raiseNotifications, type RaisedNotification } from './raise-notifications';
 import { LIMIT_COLUMNS, type QuotaLimitRow } from '../prisma/quota-limit-row';
 
 /*
@@ -106,8 +106,8 @@ export async function rateBatchEvents(
   ctx: BatchContext,
   burning: BurnRates | null = null,
 ): Promise<RateEventsResult & { walletsBurned: number; creditAlerts: number; topUpsQueued: string[] }> {
-  // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan; what
-  // each event burned goes to usage_event_credits, one narrow insert (the event rows stay as narrow as without credits).
+  // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan; an
+  // event its wallet covered is marked by rating's UPDATE, one it could not is a usage_event_credits row.
   const dimensions = burning?.dimensions ?? [];
   const burnColumns = burning ? `, e.event_type, e.quantity::text AS quantity, e.reservation_id${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}` : '';
   const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null } & Record<string, unknown>>({
@@ -146,13 +146,16 @@ export async function rateBatchEvents(
           })),
       )
     : null;
+  // An event its wallet covered in full is marked on its own row (credits_covered, one boolean: the update stays HOT);
+  // one it could not is a usage_event_credits row. (Without covered events, the statement without the column.)
+  const covered = burn && burn.events.size > 0 ? ratings.map((r) => (burn.events.get(r.id)?.uncovered.isZero() ? true : null)) : null;
   const { rows: updated } = await db.query<{ id: string }>({
-    name: 'ingest-rate-events',
+    name: covered ? 'ingest-rate-events-covered' : 'ingest-rate-events',
     text: `UPDATE usage_events AS e
               SET status = 'rated', customer_id = r.customer_id, cost = r.cost, revenue = e.revenue_amount,
-                  rate_ids = string_to_array(r.rate_ids, ','), unpriced_usage = r.unpriced::jsonb, rated_at = now()
-             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $6::text[])
-                  AS r(id, customer_id, cost, rate_ids, unpriced)
+                  rate_ids = string_to_array(r.rate_ids, ','), unpriced_usage = r.unpriced::jsonb, rated_at = now()${covered ? ', credits_covered = r.covered' : ''}
+             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $6::text[]${covered ? ', $7::boolean[]' : ''})
+                  AS r(id, customer_id, cost, rate_ids, unpriced${covered ? ', covered' : ''})
             WHERE e.id = r.id AND e.organization_id = $5 AND e.status <> 'rated'
            RETURNING e.id`,
     values: [
@@ -162,6 +165,7 @@ export async function rateBatchEvents(
       ratings.map((r) => r.rateIds.join(',')),
       ctx.organizationId,
       ratings.map((r) => (r.unpriced.length > 0 ? JSON.stringify(r.unpriced) : null)),
+      ...(covered ? [covered] : []),
     ],
   });
   // The events are the batch's, under its row lock (lockUnprocessed): every one read is updated. Were one rated
@@ -169,7 +173,7 @@ export async function rateBatchEvents(
   if (burn && burn.events.size > 0 && updated.length !== events.length) throw new Error(`batch ${ctx.batchId}: ${events.length} events read to rate but ${updated.length} updated`);
   if (burn && burn.events.size > 0) await insertEventCredits(db, burn.events);
   await burn?.write();
-  const creditAlerts = await raiseNotifications(db, ctx, burn?.alerts ?? []);
+  const creditAlerts = await raiseNotifications(db, { ...ctx, source: { batchId: ctx.batchId } }, burn?.alerts ?? []);
   const topUpsQueued = await queueAutoTopUps(pgRawDb(db), ctx.organizationId, `${ctx.actor.type}:${ctx.actor.id}`, burn?.topUps ?? []);
   const updatedIds = new Set(updated.map((row) => row.id));
   const incomplete = ratings.filter((r) => r.unpriced.length > 0 && updatedIds.has(r.id));
@@ -196,12 +200,15 @@ export interface RatedForBurn extends BurnableEvent {
 }
 
 /**
- * Stores what each event burned (usage_event_credits: a narrow row per event
- * that burned, not wider event rows; see its migration), in rating's
- * transaction: a close bills those events' usage in their uncovered share.
+ * Stores what each event its wallet could not cover in full burned
+ * (usage_event_credits, a narrow row, in rating's transaction): a close bills
+ * those events' usage in their uncovered share. A covered event has its
+ * credits_covered mark instead (rating's UPDATE); usually there is no row to
+ * write.
  */
 async function insertEventCredits(db: Queryable, burned: ReadonlyMap<string, EventCredits>): Promise<void> {
-  const rows = [...burned];
+  const rows = [...burned].filter(([, c]) => !c.uncovered.isZero());
+  if (rows.length === 0) return;
   await db.query({
     name: 'ingest-event-credits',
     text: `INSERT INTO usage_event_credits (event_id, credits, uncovered, meter_ids)
@@ -496,44 +503,6 @@ async function refreshCounters(db: Queryable, batchId: string, touched: TouchedC
 const quotaDedupeKey = (limitId: string, customerExternalId: string, windowStart: Date, level: QuotaLevel): string =>
   `quota:${limitId}:${customerExternalId}:${windowStart.toISOString()}:${level}`;
 
-/** A notification a batch raises (a quota crossed, a wallet running low), with the entity its audit row names. */
-interface RaisedNotification {
-  kind: string;
-  dedupeKey: string;
-  payload: Record<string, unknown>;
-  entityType: string;
-  entityId: string;
-}
-
-/**
- * Inserts notifications into the outbox, skipping any already raised: the
- * table's unique dedupe key makes "once" a database fact, also for two
- * batches racing. Only a notification this run inserted gets its webhook
- * event and its audit row (action: its kind), in the same transaction.
- */
-async function raiseNotifications(db: Queryable, ctx: BatchContext, raised: RaisedNotification[]): Promise<number> {
-  if (raised.length === 0) return 0;
-  const { rows: inserted } = await db.query<{ id: string; dedupe_key: string }>({
-    name: 'ingest-raise-notifications',
-    text: `INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
-           SELECT gen_random_uuid(), $1, n.kind, n.dedupe_key, n.payload::jsonb
-             FROM unnest($2::text[], $3::text[], $4::text[]) AS n(kind, dedupe_key, payload)
-            ORDER BY n.dedupe_key
-           ON CONFLICT (organization_id, dedupe_key) DO NOTHING
-           RETURNING id, dedupe_key`,
-    values: [ctx.organizationId, raised.map((c) => c.kind), raised.map((c) => c.dedupeKey), raised.map((c) => JSON.stringify(c.payload))],
-  });
-  const byKey = new Map(raised.map((c) => [c.dedupeKey, c]));
-  await emitWebhookEvents(pgRawDb(db), ctx.organizationId, notificationWebhookEvents(inserted.flatMap((row) => byKey.get(row.dedupe_key) ?? [])));
-  const audits = inserted.flatMap((row): AuditEntry[] => {
-    const n = byKey.get(row.dedupe_key);
-    if (!n) return [];
-    return [{ organizationId: ctx.organizationId, actor: ctx.actor, action: n.kind, entityType: n.entityType, entityId: n.entityId, after: { ...n.payload, notificationId: row.id, batchId: ctx.batchId } }];
-  });
-  await insertAuditRows(db, audits);
-  return inserted.length;
-}
-
 /** The notifications for counters at a level (quota.warning, quota.exceeded). */
 function quotaNotifications(counters: RefreshedCounter[]): RaisedNotification[] {
   return counters.flatMap((c) => {
@@ -569,7 +538,7 @@ export async function countQuotas(db: Queryable, ctx: BatchContext): Promise<Cou
   const touched = await touchedCounters(db, ctx);
   if (touched.length === 0) return { countersUpdated: 0, notificationsCreated: 0 };
   const refreshed = await refreshCounters(db, ctx.batchId, touched);
-  return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, ctx, quotaNotifications(refreshed)) };
+  return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, { ...ctx, source: { batchId: ctx.batchId } }, quotaNotifications(refreshed)) };
 }
 
 /** The organization's notifications still waiting for delivery, from this batch or earlier ones. */

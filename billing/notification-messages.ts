@@ -32,8 +32,9 @@ export interface OutgoingNotification {
  *   workflowId, step (the activity that failed), reason, phase
  * - subscription.request_failed (workflows/subscription.ts): subscriptionId, request
  *   (changePlan or cancel), planKey, effectiveAt, atPeriodEnd, at, requestedBy { type, id }, reason
- * - credits.low_balance / credits.exhausted (activities/ingest-steps.ts): customerExternalId, walletId, balance,
- *   threshold, burned, uncovered
+ * - credits.low_balance / credits.exhausted (activities/ingest-steps.ts after a burn, activities/credits.ts after a
+ *   grant's expiry): customerExternalId, walletId, balance, threshold, and burned, uncovered (a burn) or expired,
+ *   expiredGrantId (an expiry)
  * - credits.top_up_failed (activities/credit-top-ups.ts): customerExternalId, topUpId, automatic, credits, amount,
  *   currency, reason
  * - leak.finding (activities/reconcile/recovery.ts queueLeakAlert): findingId, kind, subject,
@@ -184,6 +185,7 @@ function creditLines(p: Fields): string[] {
     ...optional('Balance', text(p.balance) ? `${text(p.balance)} credits` : undefined),
     ...optional('Low-balance threshold', text(p.threshold) ? `${text(p.threshold)} credits` : undefined),
     ...optional('Burned by the batch that crossed it', text(p.burned) ? `${text(p.burned)} credits` : undefined),
+    ...optional('Expired', text(p.expired) ? `${text(p.expired)} credits of grant ${text(p.expiredGrantId) ?? ''}`.trim() : undefined),
   ];
 }
 

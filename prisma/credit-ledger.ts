@@ -587,6 +587,7 @@ export interface ReservationRow {
   eventId: string | null;
   settledAt: Date | null;
   idempotencyKey: string;
+  requestHash: string | null;
   createdAt: Date;
 }
 
@@ -601,12 +602,13 @@ type ReservationColumns = {
   event_id: string | null;
   settled_at: Date | null;
   idempotency_key: string;
+  request_hash: string | null;
   created_at: Date;
 };
 
 const RESERVATION_SELECT = Prisma.sql`
   SELECT r.id, r.wallet_id, c.external_id, r.credits::text AS credits, r.status::text AS status, r.expires_at, r.committed::text AS committed,
-         r.event_id, r.settled_at, r.idempotency_key, r.created_at
+         r.event_id, r.settled_at, r.idempotency_key, r.request_hash, r.created_at
   FROM credit_reservations r JOIN credit_wallets w ON w.id = r.wallet_id JOIN customers c ON c.id = w.customer_id`;
 
 const reservationRow = (r: ReservationColumns): ReservationRow => ({
@@ -620,6 +622,7 @@ const reservationRow = (r: ReservationColumns): ReservationRow => ({
   eventId: r.event_id,
   settledAt: r.settled_at,
   idempotencyKey: r.idempotency_key,
+  requestHash: r.request_hash,
   createdAt: r.created_at,
 });
 
@@ -647,24 +650,35 @@ export async function readReservation(db: RawDb, organizationId: string, id: str
  * the first reservation, whatever its state now; the key on other terms
  * (another wallet, other credits) answers `otherTerms`.
  */
+/** The organization's reservation made under an idempotency key, if any. */
+export async function reservationByKey(db: RawDb, organizationId: string, idempotencyKey: string): Promise<ReservationRow | null> {
+  const [row] = await db.$queryRaw<ReservationColumns[]>`${RESERVATION_SELECT} WHERE r.organization_id = ${organizationId}::uuid AND r.idempotency_key = ${idempotencyKey}`;
+  return row ? reservationRow(row) : null;
+}
+
+/**
+ * Whether a request under a reservation's key is the one that made it: the same request as sent (its hash), or, for
+ * a reservation from before hashes were kept, the same wallet and credits.
+ */
+function sameReservationRequest(first: ReservationRow, q: { walletId: string; credits: Dec; requestHash: string }): boolean {
+  return first.requestHash !== null ? first.requestHash === q.requestHash : first.walletId === q.walletId && first.credits.eq(q.credits);
+}
+
 export async function reserveCredits(
   db: RawDb,
-  q: { organizationId: string; walletId: string; id: string; credits: Dec; expiresAt: Date; idempotencyKey: string; createdBy: string; now: Date },
+  q: { organizationId: string; walletId: string; id: string; credits: Dec; expiresAt: Date; idempotencyKey: string; requestHash: string; createdBy: string; now: Date },
 ): Promise<{ reservation: ReservationRow; created: boolean } | { insufficient: Dec } | { otherTerms: ReservationRow }> {
   // The key's lock first (two wallets' holds racing on one key: the second finds the first), then the wallet's.
   await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`credit-reservation-key:${q.organizationId}:${q.idempotencyKey}`}, 0))`;
   await lockWallet(db, q.walletId);
-  const [existing] = await db.$queryRaw<ReservationColumns[]>`${RESERVATION_SELECT} WHERE r.organization_id = ${q.organizationId}::uuid AND r.idempotency_key = ${q.idempotencyKey}`;
-  if (existing) {
-    const first = reservationRow(existing);
-    return first.walletId === q.walletId && first.credits.eq(q.credits) ? { reservation: first, created: false } : { otherTerms: first };
-  }
+  const existing = await reservationByKey(db, q.organizationId, q.idempotencyKey);
+  if (existing) return sameReservationRequest(existing, q) ? { reservation: existing, created: false } : { otherTerms: existing };
   const grants = await readGrants(db, q.walletId);
   const plan = planBurn(grants, q.credits, q.now);
   if (plan.uncovered.gt(0)) return { insufficient: walletBalance(grants, q.now) };
   await db.$executeRaw`
-    INSERT INTO credit_reservations (id, organization_id, wallet_id, credits, expires_at, idempotency_key, created_by)
-    VALUES (${q.id}::uuid, ${q.organizationId}::uuid, ${q.walletId}::uuid, ${toPlainString(q.credits)}::numeric, ${q.expiresAt}, ${q.idempotencyKey}, ${q.createdBy})`;
+    INSERT INTO credit_reservations (id, organization_id, wallet_id, credits, expires_at, idempotency_key, request_hash, created_by)
+    VALUES (${q.id}::uuid, ${q.organizationId}::uuid, ${q.walletId}::uuid, ${toPlainString(q.credits)}::numeric, ${q.expiresAt}, ${q.idempotencyKey}, ${q.requestHash}, ${q.createdBy})`;
   const transactionId = (await insertTransaction(db, { organizationId: q.organizationId, walletId: q.walletId, kind: 'reserve', key: `reserve:${q.id}`, credits: q.credits, createdBy: q.createdBy }))!;
   const move = grantMover(grants, q.walletId);
   await insertPostings(db, q.organizationId, plan.draws.map((d, i) => move(d.grantId, d.credits, { to: 'reserved' }, transactionId, i + 1)));

@@ -155,6 +155,7 @@ export async function grantTopUp(
   db: RawDb,
   q: { organizationId: string; topUpId: string; createdBy: string; now: Date; stripeInvoiceId?: string },
 ): Promise<{ topUp: TopUpRow; granted: boolean | 'other_invoice' } | null> {
+  await lockTopUpWallet(db, q.organizationId, q.topUpId);
   const topUp = await readTopUp(db, q.organizationId, q.topUpId, true);
   if (!topUp) return null;
   if (q.stripeInvoiceId !== undefined && topUp.stripeInvoiceId !== q.stripeInvoiceId) return { topUp, granted: 'other_invoice' };
@@ -178,11 +179,22 @@ export async function grantTopUp(
 }
 
 /**
+ * Takes the row lock of the top-up's wallet, before the top-up's own: the
+ * order an ingest batch takes them in (its burn locks the wallet, then
+ * queueing an automatic top-up meets the top-up's row), so the two never wait
+ * on each other in a circle.
+ */
+async function lockTopUpWallet(db: RawDb, organizationId: string, topUpId: string): Promise<void> {
+  await db.$queryRaw`SELECT w.id FROM credit_wallets w JOIN credit_top_ups t ON t.wallet_id = w.id WHERE t.id = ${topUpId}::uuid AND t.organization_id = ${organizationId}::uuid FOR UPDATE OF w`;
+}
+
+/**
  * The top-up could not be charged: marked failed with the reason (only from
  * pending); an automatic top-up the card failed (declined, none on file) pauses the wallet's automatic top-up.
  * `failed` is false when it was settled before.
  */
 export async function failTopUp(db: RawDb, q: { organizationId: string; topUpId: string; reason: string; now: Date }): Promise<{ topUp: TopUpRow; failed: boolean } | null> {
+  await lockTopUpWallet(db, q.organizationId, q.topUpId);
   const topUp = await readTopUp(db, q.organizationId, q.topUpId, true);
   if (!topUp) return null;
   if (topUp.status !== 'pending') return { topUp, failed: false };

@@ -82,20 +82,39 @@ const unitsSql = (meter: Meter): Prisma.Sql => (meter.aggregation === 'count' ? 
 /** Only sum and count meters burn prepaid credits (billing/credit-burn.ts): the others' usage is never net of credits. */
 const burnsCredits = (meter: Meter): boolean => meter.aggregation === 'sum' || meter.aggregation === 'count';
 
-/** What the events burned: `FROM usage_events e ${EVENT_CREDITS_JOIN}` gives creditedSql its `ec` (no row: the event burned nothing). */
+/**
+ * What the events burned: `FROM usage_events e ${EVENT_CREDITS_JOIN}` gives creditedSql its `ec`, the events a wallet
+ * could not cover in full (and every burned event rated before usage_events.credits_covered existed). An event with
+ * neither that row nor credits_covered burned nothing.
+ */
 export const EVENT_CREDITS_JOIN = Prisma.sql`LEFT JOIN usage_event_credits ec ON ec.event_id = e.id`;
 
 /**
- * SQL for the units of the meter prepaid credits covered over the rows matching `filter`, as text: for each event
- * that burned credits for this meter, its units less the share of them its wallet could not cover
- * (billing/credit-burn.ts billableUnits, rule for rule). 0 for a meter that cannot burn credits. Reads `ec`
- * (EVENT_CREDITS_JOIN).
+ * SQL: does the meter's burn rate in effect at the event's timestamp, for the event's value of the meter's dimension
+ * (that value's own rate before the default one), burn credits? Whether a covered event's credits covered this meter:
+ * billing/credit-burn.ts eventBurn's meterIds, rule for rule (test/credits-covered-meters.test.ts checks the two agree).
+ * Burn rates are versions never edited and a meter's dimension never changes, so this reads what the burn read.
+ */
+function burnRateCoversSql(meterId: string): Prisma.Sql {
+  return Prisma.sql`COALESCE((SELECT r.credits > 0 FROM credit_burn_rates r JOIN meters m ON m.id = r.meter_id
+      WHERE r.meter_id = ${meterId}::uuid AND r.effective_from <= e."timestamp" AND (r.effective_to IS NULL OR r.effective_to > e."timestamp")
+        AND (r.dimension_value IS NULL OR r.dimension_value = e.properties ->> m.dimension)
+      ORDER BY r.dimension_value IS NULL LIMIT 1), false)`;
+}
+
+/**
+ * SQL for the units of the meter prepaid credits covered over the rows matching `filter`, as text: every unit of an
+ * event its wallet covered in full (credits_covered) when the meter's burn rate priced it; for an event with a
+ * usage_event_credits row that burned for this meter, its units less the share of them its wallet could not cover
+ * (billing/credit-burn.ts billableUnits, rule for rule). 0 for a meter that cannot burn credits. Reads `e` (with
+ * credits_covered, "timestamp" and properties) and `ec` (EVENT_CREDITS_JOIN).
  */
 export function creditedSql(meter: Meter & { id: string }, filter: Prisma.Sql = TRUE): Prisma.Sql {
   if (!burnsCredits(meter)) return Prisma.sql`'0'::text`;
   const units = unitsSql(meter);
-  return Prisma.sql`COALESCE(sum(${units} - round(${units} * ec.uncovered / ec.credits, 6))
-    FILTER (WHERE ${filter} AND ${meter.id}::uuid = ANY(ec.meter_ids)), 0)::text`;
+  return Prisma.sql`(COALESCE(sum(${units} - round(${units} * ec.uncovered / ec.credits, 6))
+    FILTER (WHERE ${filter} AND ${meter.id}::uuid = ANY(ec.meter_ids)), 0)
+    + COALESCE(sum(${units}) FILTER (WHERE ${filter} AND CASE WHEN e.credits_covered THEN ${burnRateCoversSql(meter.id)} ELSE false END), 0))::text`;
 }
 
 /** SQL for the meter's quantity an invoice bills over the rows matching `filter`, as text: its quantity less what prepaid credits covered. */

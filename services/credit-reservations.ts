@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { z } from 'zod';
@@ -10,7 +10,7 @@ import { writeAudit, type AuditActor } from '../prisma/audit';
 import { findCustomerByAnyId } from '../prisma/billing-reads';
 import { loadBurnRates } from '../prisma/burn-rates';
 import type { PrismaClient } from '../prisma/client';
-import { ensureWallet, readReservation, releaseReservation, reserveCredits, type ReservationRow } from '../prisma/credit-ledger';
+import { ensureWallet, readReservation, releaseReservation, reservationByKey, reserveCredits, type ReservationRow } from '../prisma/credit-ledger';
 import { pgRawDb } from '../prisma/raw-db';
 import { creditReservationWorkflowId, startReservationExpiry } from '../temporal/credit-reservation';
 import { propertiesAsText } from './credit-check';
@@ -88,6 +88,25 @@ const reservationJson = (r: ReservationRow) => ({
   created_at: r.createdAt.toISOString(),
 });
 
+/**
+ * The request as sent, hashed (sha-256 of its fields in a fixed order, numbers as exact decimals, properties with
+ * their keys sorted): what a repeat under the same idempotency key must match. Its expiry is in it; the moment it
+ * was sent is not.
+ */
+export function reservationRequestHash(customerId: string, body: ReservationCreate): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+  const request = [
+    customerId,
+    body.credits === undefined ? null : toPlainString(dec(body.credits)),
+    body.event_type ?? null,
+    body.quantity === undefined ? null : toPlainString(dec(body.quantity)),
+    sorted(body.properties ?? null),
+    body.expires_in_seconds,
+  ];
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+}
+
 /** The credits a reservation asks to hold: as sent, or what event_type × quantity burns at the rates in effect now. */
 async function creditsToHold(pool: Pool, organizationId: string, body: ReservationCreate, now: Date): Promise<Dec> {
   if (body.credits !== undefined) return dec(body.credits);
@@ -102,8 +121,9 @@ async function creditsToHold(pool: Pool, organizationId: string, body: Reservati
  * INSUFFICIENT_CREDITS with the balance when it is short), and starts the
  * hold's expiry timer. Were Temporal not to take the timer, the hold is
  * given back at once and the request answers 503: nothing stays held
- * without a timer to end it. A repeat (same idempotency key, same terms)
- * answers the first hold; the key on other terms is 409.
+ * without a timer to end it. A repeat (same idempotency key, the same
+ * request as sent: reservationRequestHash) answers the first hold, even when
+ * the burn rates changed since; the key with another request is 409.
  */
 export async function createReservation(
   deps: { prisma: PrismaClient; pgPool: Pool; temporal: Client; taskQueue: string },
@@ -114,7 +134,11 @@ export async function createReservation(
 ): Promise<{ reservation: ReturnType<typeof reservationJson>; created: boolean }> {
   const customer = await findCustomerByAnyId(deps.prisma, organizationId, body.customer_external_id);
   if (!customer) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${body.customer_external_id}`, 'customer_external_id');
-  const credits = await creditsToHold(deps.pgPool, organizationId, body, now);
+  const requestHash = reservationRequestHash(customer.id, body);
+  const idempotencyKey = body.idempotency_key ?? randomUUID();
+  // A repeat is answered with the first hold whatever the burn rates say now (an estimate's credits can differ).
+  const earlier = body.idempotency_key === undefined ? null : await reservationByKey(deps.prisma, organizationId, idempotencyKey);
+  const credits = earlier && earlier.requestHash === requestHash ? earlier.credits : await creditsToHold(deps.pgPool, organizationId, body, now);
   const createdBy = `${actor.type}:${actor.id}`;
   const held = await deps.prisma.$transaction(async (tx) => {
     const walletId = await ensureWallet(tx, organizationId, customer.id);
@@ -124,7 +148,8 @@ export async function createReservation(
       id: randomUUID(),
       credits,
       expiresAt: new Date(now.getTime() + body.expires_in_seconds * 1000),
-      idempotencyKey: body.idempotency_key ?? randomUUID(),
+      idempotencyKey,
+      requestHash,
       createdBy,
       now,
     });
@@ -133,7 +158,7 @@ export async function createReservation(
       throw new DomainError(
         'conflict',
         'IDEMPOTENCY_KEY_REUSED',
-        `idempotency_key: reservation ${first.id} was made with this key for ${toPlainString(first.credits)} credits of ${first.customerExternalId}; use a new key for a new hold`,
+        `idempotency_key: reservation ${first.id} was made with this key by another request (${toPlainString(first.credits)} credits of ${first.customerExternalId}); use a new key for a new hold`,
         'idempotency_key',
         { reservation_id: first.id },
       );

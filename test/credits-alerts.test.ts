@@ -108,4 +108,37 @@ describe('credit balance alerts', () => {
     await use('1000', other);
     expect((await alerts()).slice(before)).toEqual([['credits.exhausted', '0', null, '0']]);
   });
+
+  test('credits that expire alert as a burn would: low when the expiry leaves the wallet at its threshold, exhausted when it empties it', async () => {
+    const [low, empty] = [`cust-${randomUUID().slice(0, 8)}`, `cust-${randomUUID().slice(0, 8)}`];
+    await testPrisma().customer.createMany({ data: [low, empty].map((externalId) => ({ organizationId: org.organizationId, externalId })) });
+    expect((await api.patch(`/api/v1/customers/${low}/wallet`, org.apiKey, { low_balance_threshold: '5' })).status).toBe(200);
+    const expiresAt = new Date(Date.now() + 1_500).toISOString();
+    const grant = async (who: string, credits: string, expires: boolean) => {
+      const res = await post(`/customers/${who}/credit-grants`, { credits, kind: 'promotional', ...(expires ? { expires_at: expiresAt } : {}) });
+      expect(res.status).toBe(201);
+      return res.body.id as string;
+    };
+    await grant(low, '3', false);
+    const lowExpiring = await grant(low, '10', true);
+    const emptyExpiring = await grant(empty, '4', true);
+    const before = (await alerts()).length;
+    for (const id of [lowExpiring, emptyExpiring]) await worker.client.workflow.getHandle(`credit-expiry:${id}`).result();
+
+    const raised = await testPrisma().notification.findMany({ where: { organizationId: org.organizationId, kind: { startsWith: 'credits.' } }, orderBy: { createdAt: 'asc' }, skip: before });
+    expect(raised.map((n) => [n.kind, n.payload]).sort()).toEqual(
+      [
+        ['credits.exhausted', { customerExternalId: empty, walletId: expect.any(String), level: 'exhausted', balance: '0', threshold: null, expired: '4', expiredGrantId: emptyExpiring }],
+        ['credits.low_balance', { customerExternalId: low, walletId: expect.any(String), level: 'low_balance', balance: '3', threshold: '5', expired: '10', expiredGrantId: lowExpiring }],
+      ].sort(),
+    );
+    const rendered = renderNotification({ ...raised.find((n) => n.kind === 'credits.low_balance')!, payload: raised.find((n) => n.kind === 'credits.low_balance')!.payload });
+    expect(rendered.lines).toContain(`Expired: 10 credits of grant ${lowExpiring}`);
+    const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId: org.organizationId, action: 'credits.low_balance', entityId: raised.find((n) => n.kind === 'credits.low_balance')!.payload!['walletId' as never] } });
+    expect(audit.after).toMatchObject({ grantId: lowExpiring, expired: '10' });
+
+    // A burn after it, still low: told already (the same episode).
+    await use('1000', low);
+    expect(await testPrisma().notification.count({ where: { organizationId: org.organizationId, kind: 'credits.low_balance', payload: { path: ['customerExternalId'], equals: low } } })).toBe(1);
+  });
 });

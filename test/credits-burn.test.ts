@@ -5,6 +5,7 @@ import { planBatchBurn } from '../activities/ingest-steps';
 import { loadBurnRates } from '../prisma/burn-rates';
 import { dec } from '../billing/decimal';
 import { inTransaction } from '../prisma/pg';
+import { creditedSql, EVENT_CREDITS_JOIN } from '../prisma/usage-aggregates';
 import { startTestApi, type TestApi } from './api-test-app';
 import { closeTestPrisma, createTestOrganization, testPool, testPrisma } from './harness/fixtures';
 import { startTestWorker, type TestWorker } from './harness/ingest-worker';
@@ -117,24 +118,26 @@ describe('burning as usage is rated', () => {
     expect(burn!.uncovered.toFixed()).toBe('0');
     expect(burn!.entries.map((e) => [e.debit, e.credit, e.amount.toFixed()])).toEqual([['grant', 'usage', '16.5']]);
     expect(await testPrisma().creditWallet.count({ where: { customer: { externalId: noWallet } } })).toBe(0);
-    // Each event that burned keeps what it burned and for which meters (usage_event_credits, written with its rating):
-    // the trail from the ledger's burn to the events, and what a close bills net of credits. The no-wallet event has no row.
-    const meters = Object.fromEntries((await testPrisma().meter.findMany({ where: { organizationId: org.organizationId } })).map((m) => [m.id, m.key]));
+    // Each event its wallet covered is marked so by its rating (credits_covered), with no usage_event_credits row: the
+    // events API recomputes what it burned, and a close credits the meters whose rates priced it. The no-wallet event
+    // has neither.
     const events = await testPrisma().usageEvent.findMany({ where: { organizationId: org.organizationId, batchId: first.requestId }, orderBy: { timestamp: 'asc' } });
-    const burnedBy = new Map((await testPrisma().usageEventCredit.findMany({ where: { eventId: { in: events.map((e) => e.id) } } })).map((c) => [c.eventId, c]));
-    expect(
-      events
-        .map((e) => {
-          const c = burnedBy.get(e.id);
-          return [e.customerExternalId === noWallet ? 'no wallet' : 'wallet', e.quantity.toFixed(), c?.credits.toFixed() ?? null, c?.uncovered.toFixed() ?? null, (c?.meterIds ?? []).map((id) => meters[id]).sort()];
-        })
-        .sort(),
-    ).toEqual([
-      ['no wallet', '50000', null, null, []],
-      ['wallet', '1000', '2.5', '0', ['calls', 'tokens']],
-      ['wallet', '2000', '10.5', '0', ['calls', 'tokens']],
-      ['wallet', '3000', '3.5', '0', ['calls', 'tokens']],
+    expect(await testPrisma().usageEventCredit.count({ where: { eventId: { in: events.map((e) => e.id) } } })).toBe(0);
+    const listed = new Map(((await get(`/events?limit=100`)).body.data as { id: string; credits: unknown }[]).map((e) => [e.id, e.credits]));
+    expect(events.map((e) => [e.customerExternalId === noWallet ? 'no wallet' : 'wallet', e.quantity.toFixed(), e.creditsCovered, listed.get(e.id)]).sort()).toEqual([
+      ['no wallet', '50000', null, null],
+      ['wallet', '1000', true, { burned: '2.5', uncovered: '0' }],
+      ['wallet', '2000', true, { burned: '10.5', uncovered: '0' }],
+      ['wallet', '3000', true, { burned: '3.5', uncovered: '0' }],
     ]);
+    const credited = async (key: string) => {
+      const meter = await testPrisma().meter.findFirstOrThrow({ where: { organizationId: org.organizationId, key } });
+      const [row] = await testPrisma().$queryRaw<{ credited: string }[]>`
+        SELECT ${creditedSql({ id: meter.id, aggregation: meter.aggregation })} AS credited FROM usage_events e ${EVENT_CREDITS_JOIN} WHERE e.batch_id = ${first.requestId}::uuid`;
+      return dec(row!.credited).toFixed();
+    };
+    // every wallet token and call is covered; the max meter has no rate
+    expect([await credited('tokens'), await credited('calls'), await credited('peak')]).toEqual(['6000', '3', '0']);
   });
 
   test('the same batch burns once: its step run again, or its workflow reset by ops', async () => {

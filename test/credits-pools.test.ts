@@ -123,14 +123,15 @@ describe('burning from a pool', () => {
     const burns = await testPrisma().creditTransaction.findMany({ where: { organizationId: org.organizationId, kind: 'burn' }, include: { wallet: { include: { customer: true } } } });
     // one burn for the pool (9 credits), one for loner's own wallet
     expect(burns.map((b) => [b.wallet.customer.externalId, b.credits.toFixed()]).sort()).toEqual([[loner, '1'], [team, '9']].sort());
-    const credited = await testPrisma().usageEventCredit.findMany({ where: { eventId: { in: ids } } });
-    expect(credited).toHaveLength(10);
+    const rated = await testPrisma().usageEvent.findMany({ where: { id: { in: ids } }, select: { creditsCovered: true } });
+    expect(rated.filter((e) => e.creditsCovered)).toHaveLength(10);
 
     // 3 more calls against 1 credit left: two are uncovered (the last ones), invoiced as overage.
     const more = await ingest(calls(bob, 3));
     expect(await balance(team)).toBe('0');
     const short = await testPrisma().usageEventCredit.findMany({ where: { eventId: { in: more } } });
-    expect(short.map((c) => c.uncovered.toFixed()).sort()).toEqual(['0', '1', '1']);
+    expect(short.map((c) => c.uncovered.toFixed()).sort()).toEqual(['1', '1']);
+    expect(await testPrisma().usageEvent.count({ where: { id: { in: more }, creditsCovered: true } })).toBe(1);
   });
 
   test('a member reserves from the pool; a customer that left the pool burns nothing', async () => {
@@ -144,6 +145,7 @@ describe('burning from a pool', () => {
     const ids = await ingest(calls(bob, 2));
     expect(await balance(team)).toBe('5');
     expect(await testPrisma().usageEventCredit.count({ where: { eventId: { in: ids } } })).toBe(0);
+    expect(await testPrisma().usageEvent.count({ where: { id: { in: ids }, creditsCovered: true } })).toBe(0);
     expect((await get(`/customers/${team}/wallet`)).body.pool).toMatchObject({ members: [alice], member_count: 1 });
   });
 });

@@ -71,8 +71,7 @@ describe('a reservation before an expensive call', () => {
     expect((await get(`/credits/reservations/${held.body.id}`)).body).toMatchObject({ status: 'committed', committed: '2.5', event_id: eventId });
     expect(await wallet(customer)).toMatchObject({ balance: '7.5', reserved: '0' });
     // The event burned 2.5 credits, all covered: nothing of it is invoiced.
-    const burned = await testPrisma().usageEventCredit.findUniqueOrThrow({ where: { eventId: eventId! } });
-    expect([burned.credits.toFixed(), burned.uncovered.toFixed()]).toEqual(['2.5', '0']);
+    expect((await testPrisma().usageEvent.findUniqueOrThrow({ where: { id: eventId! } })).creditsCovered).toBe(true);
     // The events API shows both: the reservation the event committed and what it burned.
     const listed = (await get(`/events?customer=${customer}`)).body.data;
     expect(listed.map((e: { id: string; reservation_id: string | null; credits: unknown }) => [e.id, e.reservation_id, e.credits])).toEqual([[eventId, held.body.id, { burned: '2.5', uncovered: '0' }]]);
@@ -158,6 +157,24 @@ describe('a reservation before an expensive call', () => {
 });
 
 describe('the idempotency key', () => {
+  test('a repeat is the request as sent: answered with the first hold after the burn rates changed; another request under the key is 409', async () => {
+    expect((await post('/meters', { key: 'images', name: 'Images', event_type: 'image_gen', aggregation: 'count' })).status).toBe(201);
+    expect((await post('/credit-burn-rates', { meter: 'images', credits: '2', effective_from: '2024-01-01T00:00:00Z' })).status).toBe(201);
+    const customer = await walletOf('10');
+    const request = { customer_external_id: customer, event_type: 'image_gen', quantity: '1', properties: { size: 'large', style: 'photo' }, idempotency_key: `img-${randomUUID()}` };
+    const held = await post('/credits/reservations', request);
+    expect([held.status, held.body.credits]).toEqual([201, '2']);
+    // The image rate goes up: the same request would now estimate 3 credits, but it is a repeat.
+    expect((await post('/credit-burn-rates', { meter: 'images', credits: '3', effective_from: new Date().toISOString() })).status).toBe(201);
+    const repeat = await post('/credits/reservations', { ...request, properties: { style: 'photo', size: 'large' } });
+    expect([repeat.status, repeat.body.id, repeat.body.credits]).toEqual([200, held.body.id, '2']);
+    for (const other of [{ ...request, quantity: '2' }, { ...request, properties: { size: 'small', style: 'photo' } }, { ...request, expires_in_seconds: 60 }]) {
+      const reused = await post('/credits/reservations', other);
+      expect([reused.status, reused.body.code, reused.body.details?.reservation_id]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED', held.body.id]);
+    }
+    expect(await wallet(customer)).toMatchObject({ balance: '8', reserved: '2' });
+  });
+
   test('on other terms is 409 naming it; racing on two wallets, one hold is made and nothing answers 500', async () => {
     const customer = await walletOf('10');
     const other = await walletOf('10');
@@ -207,7 +224,7 @@ describe('the idempotency key', () => {
     const walletId = (await testPrisma().creditWallet.findFirstOrThrow({ where: { customer: { organizationId: org.organizationId, externalId: orphan } } })).id;
     const id = randomUUID();
     await testPrisma().$transaction((tx) =>
-      reserveCredits(tx, { organizationId: org.organizationId, walletId, id, credits: dec(5), expiresAt: new Date(Date.now() - 10 * 60_000), idempotencyKey: randomUUID(), createdBy: 'test', now: new Date() }),
+      reserveCredits(tx, { organizationId: org.organizationId, walletId, id, credits: dec(5), expiresAt: new Date(Date.now() - 10 * 60_000), idempotencyKey: randomUUID(), requestHash: 'test', createdBy: 'test', now: new Date() }),
     );
     expect(await wallet(orphan)).toMatchObject({ balance: '0', reserved: '5' });
     const sweep = startOverdueHoldTimers({ prisma: testPrisma(), temporal: worker.client, taskQueue: worker.taskQueue } as unknown as ActivityDeps);

@@ -102,7 +102,7 @@ async function stretchUsage(
     SELECT ${quantitySql(meter)} AS used, ${billableQuantitySql(meter)} AS total, ${billableQuantitySql(meter, billed)} AS billed, ${billableQuantitySql(meter, claimed)} AS claimed,
            ARRAY[${counts(Prisma.sql`true`)}, ${counts(Prisma.sql`NOT e.billed`)}, ${counts(claimed)}] AS counts
     FROM (
-      SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id,
+      SELECT e.id, e.quantity, e."timestamp", e.properties, e.received_at, e.customer_id, e.credits_covered,
              (${heldFor(meterRef(meter.id))} OR ${coveredByClaim({ meter: meterRef(meter.id) })}) AS billed, ${billedByLines(q.lineIds)} AS claimed
       FROM usage_events e
       WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}

@@ -1,6 +1,8 @@
 import type { Pool } from 'pg';
 import type { z } from 'zod';
+import { eventBurn, ledgerCredits } from '../../billing/credit-burn';
 import { dec, toPlainString } from '../../billing/decimal';
+import { loadBurnRates } from '../../prisma/burn-rates';
 import { ApiError } from '../errors';
 import type { ListEventsQuerySchema } from '../schemas/events';
 
@@ -53,6 +55,8 @@ interface EventRow {
   reservation_id: string | null;
   credits: string | null;
   credits_uncovered: string | null;
+  /** an event its wallet covered in full: its properties as PostgreSQL's ->> reads them (what the burn read) */
+  covered_dimensions: Record<string, string | null> | null;
 }
 
 const plain = (v: string | null): string | null => (v === null ? null : toPlainString(dec(v)));
@@ -80,7 +84,8 @@ export async function listEvents(pool: Pool, organizationId: string, query: List
     `SELECT e.id, batch_id, idempotency_key, customer_external_id, customer_id, event_type, feature, quantity::text AS quantity,
             "timestamp", properties, vendor_usage, revenue_amount::text AS revenue_amount, currency, status,
             cost::text AS cost, revenue::text AS revenue, received_at, rated_at, reservation_id,
-            ec.credits::text AS credits, ec.uncovered::text AS credits_uncovered
+            ec.credits::text AS credits, ec.uncovered::text AS credits_uncovered,
+            CASE WHEN e.credits_covered THEN (SELECT COALESCE(jsonb_object_agg(key, value), '{}') FROM jsonb_each_text(e.properties)) END AS covered_dimensions
        FROM (SELECT * FROM usage_events
               WHERE ${where.join(' AND ')}
               ORDER BY "timestamp" DESC, id DESC
@@ -91,10 +96,11 @@ export async function listEvents(pool: Pool, organizationId: string, query: List
   );
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
+  const burned = await coveredCredits(pool, organizationId, page);
   return {
-    data: page.map(({ credits, credits_uncovered, ...r }) => ({
+    data: page.map(({ credits, credits_uncovered, covered_dimensions: _, ...r }) => ({
       ...r,
-      credits: credits === null ? null : { burned: plain(credits)!, uncovered: plain(credits_uncovered)! },
+      credits: credits !== null ? { burned: plain(credits)!, uncovered: plain(credits_uncovered)! } : burned.has(r.id) ? { burned: burned.get(r.id)!, uncovered: '0' } : null,
       quantity: toPlainString(dec(r.quantity)),
       revenue_amount: plain(r.revenue_amount),
       cost: plain(r.cost),
@@ -105,4 +111,21 @@ export async function listEvents(pool: Pool, organizationId: string, query: List
     })),
     next_cursor: rows.length > query.limit && last ? encodeCursor({ timestamp: last.timestamp, id: last.id }) : null,
   };
+}
+
+/**
+ * What the events of the page their wallets covered in full burned (they keep only the mark, credits_covered): the
+ * burn's own rule (billing/credit-burn.ts eventBurn, rounded to the ledger's 6 decimals) at the rates in effect at
+ * each event's timestamp, which are versions never edited. Reads the burn rates only when the page has such events.
+ */
+async function coveredCredits(pool: Pool, organizationId: string, page: readonly EventRow[]): Promise<Map<string, string>> {
+  const covered = page.filter((r) => r.covered_dimensions !== null);
+  if (covered.length === 0) return new Map();
+  const burning = await loadBurnRates(pool, organizationId);
+  return new Map(
+    covered.map((r) => {
+      const { credits } = eventBurn(burning?.rates ?? [], { eventType: r.event_type, quantity: dec(r.quantity), timestamp: r.timestamp, dimensions: r.covered_dimensions });
+      return [r.id, toPlainString(ledgerCredits(credits))];
+    }),
+  );
 }
