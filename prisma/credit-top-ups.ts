@@ -28,6 +28,9 @@ export interface TopUpRow {
   currency: string;
   status: TopUpStatus;
   stripeInvoiceId: string | null;
+  /** paid by invoice: the customer pays Stripe's page (hostedInvoiceUrl) by then; null: charged to the card on file */
+  payBy: Date | null;
+  hostedInvoiceUrl: string | null;
   grantId: string | null;
   failure: string | null;
   idempotencyKey: string;
@@ -46,6 +49,8 @@ type TopUpColumns = {
   currency: string;
   status: TopUpStatus;
   stripe_invoice_id: string | null;
+  pay_by: Date | null;
+  hosted_invoice_url: string | null;
   grant_id: string | null;
   failure: string | null;
   idempotency_key: string;
@@ -64,6 +69,8 @@ const topUpRow = (r: TopUpColumns): TopUpRow => ({
   currency: r.currency,
   status: r.status,
   stripeInvoiceId: r.stripe_invoice_id,
+  payBy: r.pay_by,
+  hostedInvoiceUrl: r.hosted_invoice_url,
   grantId: r.grant_id,
   failure: r.failure,
   idempotencyKey: r.idempotency_key,
@@ -73,7 +80,7 @@ const topUpRow = (r: TopUpColumns): TopUpRow => ({
 
 const TOP_UP_SELECT = Prisma.sql`
   SELECT t.id, t.wallet_id, w.customer_id, c.external_id, t.automatic, t.credits::text AS credits, t.price_per_credit::text AS price_per_credit, t.currency,
-         t.status::text AS status, t.stripe_invoice_id, t.grant_id, t.failure, t.idempotency_key, t.created_at, t.settled_at
+         t.status::text AS status, t.stripe_invoice_id, t.pay_by, t.hosted_invoice_url, t.grant_id, t.failure, t.idempotency_key, t.created_at, t.settled_at
   FROM credit_top_ups t JOIN credit_wallets w ON w.id = t.wallet_id JOIN customers c ON c.id = w.customer_id`;
 
 /** A wallet's latest top-ups, newest first. */
@@ -91,13 +98,13 @@ export async function readTopUp(db: RawDb, organizationId: string, id: string, l
 /** A top-up asked for (idempotent on its key: a repeat answers the first one). */
 export async function insertTopUp(
   db: RawDb,
-  q: { organizationId: string; customerId: string; credits: Dec; pricePerCredit: Dec; currency: string; idempotencyKey: string; createdBy: string },
+  q: { organizationId: string; customerId: string; credits: Dec; pricePerCredit: Dec; currency: string; payBy?: Date | null; idempotencyKey: string; createdBy: string },
 ): Promise<{ topUp: TopUpRow; created: boolean }> {
   const walletId = await ensureWallet(db, q.organizationId, q.customerId);
   const [inserted] = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO credit_top_ups (id, organization_id, wallet_id, credits, price_per_credit, currency, idempotency_key, created_by)
+    INSERT INTO credit_top_ups (id, organization_id, wallet_id, credits, price_per_credit, currency, pay_by, idempotency_key, created_by)
     VALUES (${randomUUID()}::uuid, ${q.organizationId}::uuid, ${walletId}::uuid, ${toPlainString(q.credits)}::numeric, ${toPlainString(q.pricePerCredit)}::numeric,
-            ${q.currency}, ${q.idempotencyKey}, ${q.createdBy})
+            ${q.currency}, ${q.payBy ?? null}::timestamptz, ${q.idempotencyKey}, ${q.createdBy})
     ON CONFLICT (organization_id, idempotency_key) DO NOTHING RETURNING id`;
   const id = inserted?.id ?? (await db.$queryRaw<{ id: string }[]>`SELECT id FROM credit_top_ups WHERE organization_id = ${q.organizationId}::uuid AND idempotency_key = ${q.idempotencyKey}`)[0]!.id;
   return { topUp: (await readTopUp(db, q.organizationId, id))!, created: inserted !== undefined };
@@ -139,6 +146,11 @@ export async function queueAutoTopUps(db: RawDb, organizationId: string, created
 /** Stores the Stripe invoice a top-up is charged through (the first one only). */
 export async function storeTopUpInvoice(db: RawDb, topUpId: string, stripeInvoiceId: string): Promise<void> {
   await db.$executeRaw`UPDATE credit_top_ups SET stripe_invoice_id = ${stripeInvoiceId} WHERE id = ${topUpId}::uuid AND stripe_invoice_id IS NULL`;
+}
+
+/** A top-up paid by invoice: the page of Stripe's where the customer pays it, once the invoice is sent. */
+export async function storeTopUpPayPage(db: RawDb, topUpId: string, hostedInvoiceUrl: string): Promise<void> {
+  await db.$executeRaw`UPDATE credit_top_ups SET hosted_invoice_url = ${hostedInvoiceUrl} WHERE id = ${topUpId}::uuid`;
 }
 
 /**

@@ -12,12 +12,17 @@ import { creditTopUpWorkflowId, startCreditTopUp } from '../temporal/credit-top-
 import { DomainError } from './errors';
 import { currencyCode } from './schemas/currency';
 import { decimalInput } from './schemas/decimal';
+import { instantInput } from './schemas/instant';
 
 /*
  * Credit top-ups (issue 15, point 6): buy credits for a customer through a
- * Stripe invoice charged to its card on file; the grant is made when the
- * payment succeeds (workflows/credit-top-up.ts), exactly once.
+ * Stripe invoice charged to its card on file, or (pay_by) sent to the
+ * customer to pay on Stripe's page; the grant is made when the payment
+ * succeeds (workflows/credit-top-up.ts), exactly once.
  */
+
+/** How far ahead a top-up paid by invoice may be due. */
+const PAY_BY_MAX_DAYS = 90;
 
 const positive = (description: string) => decimalInput(description).refine((c) => dec(c).gt(0), { message: 'must be more than 0' });
 
@@ -41,6 +46,13 @@ export const TopUpCreateSchema = z.strictObject({
   credits: positive('Credits to buy'),
   price_per_credit: positive("What one credit costs, in currency: the Stripe invoice charges credits × price_per_credit (rounded to the currency's minor unit), and revenue is recognized at it as they burn"),
   currency: currencyCode,
+  pay_by: instantInput(
+    "Pay by invoice instead of the card on file: the Stripe invoice is sent to the customer's billing email to pay on Stripe's page (hosted_invoice_url) by this instant (in the future, at most 90 days on); the credits are granted when it is paid, and unpaid by then it is voided and the top-up fails",
+    '2027-01-15T00:00:00Z',
+  )
+    .refine((d) => d.getTime() > Date.now(), { message: 'must be in the future' })
+    .refine((d) => d.getTime() <= Date.now() + PAY_BY_MAX_DAYS * 86_400_000, { message: `must be at most ${PAY_BY_MAX_DAYS} days from now` })
+    .optional(),
   idempotency_key: z.string().min(1).max(255).optional().meta({ description: 'A repeat with this key answers the first top-up', example: 'order-4711' }),
 }).refine(chargesSomething, CHARGES_SOMETHING);
 export type TopUpCreate = z.output<typeof TopUpCreateSchema>;
@@ -66,6 +78,8 @@ export const TopUpSchema = z
     currency: z.string(),
     status: z.enum(['pending', 'paid', 'failed']).meta({ description: 'pending until the charge succeeds (paid: the credits are granted) or fails (failure says why)' }),
     stripe_invoice_id: z.string().nullable(),
+    pay_by: z.string().nullable().meta({ description: 'Paid by invoice: due by then (null: charged to the card on file)' }),
+    hosted_invoice_url: z.string().nullable().meta({ description: "Paid by invoice: Stripe's page where the customer pays it, once the invoice is sent" }),
     grant_id: z.uuid().nullable().meta({ description: 'paid: the grant its credits are in' }),
     failure: z.string().nullable(),
     idempotency_key: z.string(),
@@ -87,6 +101,8 @@ export const topUpJson = (t: TopUpRow) => ({
   currency: t.currency,
   status: t.status,
   stripe_invoice_id: t.stripeInvoiceId,
+  pay_by: t.payBy?.toISOString() ?? null,
+  hosted_invoice_url: t.hostedInvoiceUrl,
   grant_id: t.grantId,
   failure: t.failure,
   idempotency_key: t.idempotencyKey,
@@ -115,12 +131,15 @@ export async function createTopUp(
       credits: dec(body.credits),
       pricePerCredit: dec(body.price_per_credit),
       currency: body.currency,
+      payBy: body.pay_by ?? null,
       idempotencyKey: body.idempotency_key ?? randomUUID(),
       createdBy: `${actor.type}:${actor.id}`,
     });
     if (!result.created) {
       const t = result.topUp;
-      if (t.customerId !== customer.id || !t.credits.eq(dec(body.credits)) || !t.pricePerCredit.eq(dec(body.price_per_credit)) || t.currency !== body.currency) {
+      const sameTerms = t.customerId === (customer.parentCustomerId ?? customer.id) && t.credits.eq(dec(body.credits)) && t.pricePerCredit.eq(dec(body.price_per_credit)) && t.currency === body.currency;
+      // (a repeat may name pay_by again as it likes: the first decides; only charging one way or the other differs)
+      if (!sameTerms || (t.payBy === null) !== (body.pay_by === undefined)) {
         throw new DomainError('conflict', 'IDEMPOTENCY_KEY_REUSED', `idempotency_key: top-up ${t.id} was asked for with this key on other terms; use a new key for a new top-up`, 'idempotency_key', { top_up_id: t.id });
       }
     } else {
@@ -130,7 +149,7 @@ export async function createTopUp(
         action: 'credits.top_up_requested',
         entityType: 'credit_top_up',
         entityId: result.topUp.id,
-        after: { customer: customer.externalId, credits: body.credits, pricePerCredit: body.price_per_credit, currency: body.currency },
+        after: { customer: customer.externalId, credits: body.credits, pricePerCredit: body.price_per_credit, currency: body.currency, payBy: body.pay_by?.toISOString() ?? null },
       });
     }
     return result;

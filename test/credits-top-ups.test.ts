@@ -64,6 +64,31 @@ const settled = async (id: string) => {
 const balance = async (who: string) => (await get(`/customers/${who}/wallet`)).body.balance as string;
 const chargesOf = (stripeInvoiceId: string) => stack.fake.charges.filter((c) => c.invoice === stripeInvoiceId);
 
+/** Stripe's invoice.paid for an invoice of a top-up, signed, to the webhook endpoint. */
+async function deliverPaid(invoiceId: string, topUpId: string, stripeCustomer: string | null): Promise<void> {
+  const payload = JSON.stringify({
+    id: `evt_${randomUUID()}`,
+    object: 'event',
+    type: 'invoice.paid',
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: invoiceId,
+        object: 'invoice',
+        customer: stripeCustomer,
+        status: 'paid',
+        amount_paid: 500,
+        currency: 'usd',
+        period_start: Math.floor(Date.now() / 1000),
+        period_end: Math.floor(Date.now() / 1000),
+        metadata: { ledgerflow_top_up_id: topUpId, ledgerflow_organization_id: org.organizationId },
+      },
+    },
+  });
+  const res = await webhooks.post('/webhooks/stripe', null, payload, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }) });
+  expect(res.status).toBe(200);
+}
+
 describe('a top-up', () => {
   test('charges the card on file and grants the credits once the payment succeeds', async () => {
     const who = await customer();
@@ -130,29 +155,7 @@ describe('a top-up', () => {
     // The customer pays the open Stripe invoice later: Stripe's invoice.paid grants the credits.
     stack.fake.payHostedInvoice(done.stripe_invoice_id);
     const { stripeCustomerId: stripeCustomer } = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: who } });
-    const deliver = async (invoiceId: string, topUpId: string) => {
-      const payload = JSON.stringify({
-        id: `evt_${randomUUID()}`,
-        object: 'event',
-        type: 'invoice.paid',
-        created: Math.floor(Date.now() / 1000),
-        data: {
-          object: {
-            id: invoiceId,
-            object: 'invoice',
-            customer: stripeCustomer,
-            status: 'paid',
-            amount_paid: 500,
-            currency: 'usd',
-            period_start: Math.floor(Date.now() / 1000),
-            period_end: Math.floor(Date.now() / 1000),
-            metadata: { ledgerflow_top_up_id: topUpId, ledgerflow_organization_id: org.organizationId },
-          },
-        },
-      });
-      const res = await webhooks.post('/webhooks/stripe', null, payload, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET }) });
-      expect(res.status).toBe(200);
-    };
+    const deliver = (invoiceId: string, topUpId: string) => deliverPaid(invoiceId, topUpId, stripeCustomer);
     // Another invoice carrying the top-up's id in its metadata grants nothing; nor does a top-up id that does not exist.
     await deliver('in_not_the_top_ups', asked.body.id);
     await deliver(done.stripe_invoice_id, randomUUID());
@@ -167,6 +170,41 @@ describe('a top-up', () => {
     // (no row at all: nothing burned, no cost).
     const margins = (await get('/margins?window=current_period&group_by=customer')).body.data.find((r: { customer_external_id: string }) => r.customer_external_id === who);
     expect(margins).toBeUndefined();
+  });
+
+  test('paid by invoice: sent to the customer to pay online; paid, its webhook grants it once and the workflow ends before the due date', async () => {
+    const who = await customer();
+    const payBy = new Date(Date.now() + 3_600_000);
+    const asked = await topUp(who, { pay_by: payBy.toISOString() });
+    expect([asked.status, asked.body.pay_by]).toEqual([202, payBy.toISOString()]);
+    const sent = await waitFor('the invoice to be sent', async () => {
+      const t = (await get(`/credits/top-ups/${asked.body.id}`)).body;
+      return t.hosted_invoice_url ? t : undefined;
+    });
+    expect(sent).toMatchObject({ status: 'pending', hosted_invoice_url: `https://invoice.stripe.test/i/${sent.stripe_invoice_id}` });
+    // Sent by Stripe to the customer, due at pay_by; nothing charged to a card.
+    expect(stack.fake.invoice(sent.stripe_invoice_id)).toMatchObject({ status: 'open', collectionMethod: 'send_invoice', dueDate: Math.ceil(payBy.getTime() / 1000), sent: true });
+    expect(chargesOf(sent.stripe_invoice_id)).toEqual([]);
+
+    stack.fake.payHostedInvoice(sent.stripe_invoice_id);
+    const { stripeCustomerId } = await testPrisma().customer.findFirstOrThrow({ where: { organizationId: org.organizationId, externalId: who } });
+    await deliverPaid(sent.stripe_invoice_id, asked.body.id, stripeCustomerId);
+    // The webhook's signal ends the wait (the due date is an hour away).
+    const done = await settled(asked.body.id);
+    expect(done).toMatchObject({ status: 'paid', failure: null });
+    expect(await balance(who)).toBe('100');
+    expect(await testPrisma().creditGrant.count({ where: { organizationId: org.organizationId, idempotencyKey: `top-up:${asked.body.id}` } })).toBe(1);
+    await recordHistory('credit-top-up-paid-by-invoice', stack.worker.client.workflow.getHandle(creditTopUpWorkflowId(asked.body.id)));
+  });
+
+  test('paid by invoice and not paid by pay_by: its invoice is voided, the top-up fails and alerts', async () => {
+    const who = await customer();
+    const asked = await topUp(who, { pay_by: new Date(Date.now() + 3_000).toISOString() });
+    const done = await settled(asked.body.id);
+    expect(done).toMatchObject({ status: 'failed', failure: `its invoice was not paid by ${asked.body.pay_by}` });
+    expect(stack.fake.invoice(done.stripe_invoice_id)?.status).toBe('void');
+    expect(await balance(who)).toBe('0');
+    expect(await testPrisma().notification.count({ where: { organizationId: org.organizationId, dedupeKey: `credits.top_up_failed:${asked.body.id}` } })).toBe(1);
   });
 
   test('a retry after Stripe forgot its idempotency keys continues from the stored invoice: paid there meanwhile, it charges nothing more', async () => {
@@ -221,6 +259,10 @@ describe('a top-up', () => {
     const bad = await post('/credits/top-ups', { customer_external_id: who, credits: '0', price_per_credit: '0.05', currency: 'usd' });
     expect(bad.status).toBe(400);
     expect(bad.body.details.issues.map((i: { field: string }) => i.field)).toEqual(['credits']);
+    for (const payBy of ['2020-01-01T00:00:00Z', new Date(Date.now() + 91 * 86_400_000).toISOString(), 'tomorrow']) {
+      const late = await post('/credits/top-ups', { customer_external_id: who, credits: '1', price_per_credit: '1', currency: 'usd', pay_by: payBy });
+      expect([late.status, late.body.details.issues.map((i: { field: string }) => i.field)]).toEqual([400, ['pay_by']]);
+    }
     expect((await post('/credits/top-ups', { customer_external_id: 'nobody', credits: '1', price_per_credit: '1', currency: 'usd' })).status).toBe(404);
     expect((await get(`/credits/top-ups/${randomUUID()}`)).status).toBe(404);
   });

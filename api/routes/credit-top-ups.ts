@@ -9,9 +9,9 @@ export const creditTopUpRoutes: RouteTable = {
     route({
       method: 'post',
       path: '/top-ups',
-      summary: 'Buy credits for a customer, charged to its card on file',
+      summary: 'Buy credits for a customer: charged to its card on file, or invoiced to pay online',
       description:
-        'Records the top-up and starts its workflow (credit-top-up:<id>): a Stripe invoice for credits × price_per_credit, finalized and charged; the credits are granted when the payment succeeds, once. Answered pending; read it back for the outcome. Idempotent on idempotency_key.',
+        'Records the top-up and starts its workflow (credit-top-up:<id>): a Stripe invoice for credits × price_per_credit, finalized and charged to the card on file; or, with pay_by, sent to the customer to pay on Stripe\'s page (hosted_invoice_url, once sent) by then, voided if still unpaid at pay_by. The credits are granted when the payment succeeds, once. Answered pending; read it back for the outcome. Idempotent on idempotency_key.',
       body: TopUpCreateSchema,
       ok: { status: 202, description: 'Recorded; the charge runs in its workflow', schema: TopUpSchema },
       alsoOk: { '200': { description: 'A top-up with this idempotency_key existed; returned as it stands', schema: TopUpSchema } },

@@ -12,6 +12,8 @@ import { ApiError } from '../errors';
 import { UUID } from './catalog-common';
 import { openOrganizationSecret } from '../../prisma/organization-secrets';
 import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
+import { creditTopUpWorkflowId } from '../../temporal/credit-top-up';
+import { topUpPaidSignal } from '../../temporal/credit-top-up-signals';
 
 /**
  * What processing a stored event did; kept on the event row (stripe_events.outcome).
@@ -148,7 +150,11 @@ async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Even
           now: new Date(event.created * 1000),
           stripeInvoiceId: stringField(object, 'id') ?? '',
         });
-        if (paid?.granted === true) await auditGranted(tx, organizationId, WEBHOOK_ACTOR, paid.topUp);
+        if (paid?.granted === true) {
+          await auditGranted(tx, organizationId, WEBHOOK_ACTOR, paid.topUp);
+          // (a top-up paid by invoice: its workflow stops waiting for the due date; best effort, it checks Stripe then anyway)
+          if (paid.topUp.payBy) await deps.temporal.workflow.getHandle(creditTopUpWorkflowId(topUpId)).signal(topUpPaidSignal).catch(() => undefined);
+        }
         outcome = !paid ? 'top_up_not_found' : paid.granted === 'other_invoice' ? 'top_up_other_invoice' : paid.granted ? 'top_up_granted' : 'top_up_granted_before';
       } else if (paymentOutcome) {
         outcome = invoice

@@ -150,6 +150,12 @@ export default function Wallet() {
               {t.created_at.replace('T', ' ').slice(0, 16)}: {t.credits} credits for {t.amount} {t.currency.toUpperCase()}
               {t.automatic ? ' (automatic)' : ''}, {t.status}
               {t.failure ? `: ${t.failure}` : ''}
+              {t.status === 'pending' && t.hosted_invoice_url ? (
+                <>
+                  {' '}
+                  (invoice sent, due {t.pay_by?.replace('T', ' ').slice(0, 16)} UTC: <a href={t.hosted_invoice_url}>payment page</a>)
+                </>
+              ) : null}
             </li>
           ))}
         </ul>
@@ -235,7 +241,10 @@ export default function Wallet() {
           </section>
           <section aria-labelledby="wallet-top-up">
             <h2 id="wallet-top-up">Buy credits (top-up)</h2>
-            <p className="hint">A Stripe invoice for credits × price per credit, charged to the customer&apos;s card on file; the credits are granted when the payment succeeds.</p>
+            <p className="hint">
+              A Stripe invoice for credits × price per credit, charged to the customer&apos;s card on file, or, with a due date, sent to the customer to pay
+              online by then; the credits are granted when the payment succeeds.
+            </p>
             <OutcomeNotice outcome={noticeFor('top-up')} />
             <Form method="post">
               <CsrfField />
@@ -243,6 +252,14 @@ export default function Wallet() {
               <Field form="top-up" name="credits" label="Credits" invalid={invalid} required />
               <Field form="top-up" name="price_per_credit" label="Price per credit" invalid={invalid} required />
               <Field form="top-up" name="currency" label="Currency" invalid={invalid} defaultValue="usd" />
+              <Field
+                form="top-up"
+                name="pay_by"
+                label="Pay by invoice, due (UTC, optional)"
+                type="datetime-local"
+                hint="Empty: charge the card on file. A date: email the invoice to the customer's billing address to pay on Stripe's page by then."
+                invalid={invalid}
+              />
               <button type="submit" disabled={busy}>
                 Charge and top up
               </button>

@@ -89,6 +89,7 @@ const LABELS: Record<string, string> = {
   price_per_credit: 'Price per credit',
   currency: 'Currency',
   expires_at: 'Expires at',
+  pay_by: 'Pay by invoice, due (UTC)',
   description: 'Description',
   low_balance_threshold: 'Alert at or below',
   'auto_top_up.below': 'Top up below',
@@ -128,10 +129,12 @@ export async function applyWalletForm(context: AppLoadContext, user: SignedInUse
           credits: formText(form, 'credits'),
           price_per_credit: formText(form, 'price_per_credit'),
           currency: formText(form, 'currency') || 'usd',
+          ...(optionalText(form, 'pay_by') ? { pay_by: `${optionalText(form, 'pay_by')}:00Z` } : {}),
         });
         if (!parsed.success) return formProblem(parsed.error, LABELS);
         const { topUp } = await createTopUp(deps, user.organizationId, parsed.data, actor);
-        return { ok: true, message: `Top-up of ${topUp.credits} credits for ${topUp.amount} ${topUp.currency.toUpperCase()} requested: it is charged to the card on file (${topUp.workflow_id}).` };
+        const how = topUp.pay_by ? `its invoice is sent to the customer to pay online by ${topUp.pay_by.replace('T', ' ').slice(0, 16)} UTC` : 'it is charged to the card on file';
+        return { ok: true, message: `Top-up of ${topUp.credits} credits for ${topUp.amount} ${topUp.currency.toUpperCase()} requested: ${how} (${topUp.workflow_id}).` };
       }
       if (intent === 'settings') {
         const auto = ['below', 'credits', 'price_per_credit'].some((f) => formText(form, `auto_${f}`) !== '');
