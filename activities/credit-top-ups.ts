@@ -99,7 +99,7 @@ export function chargeTopUp(deps: ActivityDeps) {
       // Sent once: a later attempt that finds the page stored does not email the customer again.
       if (!topUp.hostedInvoiceUrl) {
         const sent = await callStripe(() => stripe.invoices.sendInvoice(invoiceId, {}, { idempotencyKey: `ledgerflow-top-up-send-${topUp.id}` }));
-        await storeTopUpPayPage(prisma, topUp.id, sent.hosted_invoice_url ?? '');
+        if (sent.hosted_invoice_url) await storeTopUpPayPage(prisma, topUp.id, sent.hosted_invoice_url);
       }
       return { outcome: 'awaiting_payment', payBy: payBy.toISOString(), msUntilDue: Math.max(payBy.getTime() - Date.now(), 1) };
     }

@@ -1,7 +1,7 @@
 import type { IngestBatchInput } from '../temporal/ingest';
 import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
-import { loadBurnRates } from '../prisma/burn-rates';
+import { holdBurnRates, loadBurnRates } from '../prisma/burn-rates';
 import { startCreditTopUp } from '../temporal/credit-top-up';
 import { batchRequestIds, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
@@ -44,6 +44,7 @@ export function processBatch(deps: ActivityDeps) {
       // Under the batch's row lock: a retry or a reset of a processed batch does nothing.
       if (!(await lockUnprocessed(db, ctx))) return idle;
       const customersCreated = await createCustomers(db, ctx);
+      await holdBurnRates(db, ctx.organizationId);
       const burning = await loadBurnRates(db, ctx.organizationId);
       const { creditAlerts, topUpsQueued, ...rated } = await rateBatchEvents(db, ctx, burning);
       const quotas = await countQuotas(db, ctx);

@@ -35,3 +35,15 @@ export async function loadBurnRates(db: Queryable, organizationId: string): Prom
   }));
   return { rates, dimensions: [...new Set(rates.flatMap((r) => (r.dimension ? [r.dimension] : [])))] };
 }
+
+/**
+ * Holds the organization's burn rates still for the rest of the caller's transaction (a shared advisory lock): the
+ * ingest batch takes it before reading the rates it burns at, and adding a rate takes it exclusively
+ * (services/credit-burn-rates.ts), so a rate never lands between a batch's read of the rates and its commit. A close
+ * reads which meters a covered event's credits covered from the rates in effect at its timestamp; this, and
+ * refusing a rate that would change that for an event already burned, keep that reading what the burn decided.
+ */
+export async function holdBurnRates(db: Queryable, organizationId: string): Promise<void> {
+  await db.query({ name: 'ingest-hold-burn-rates', text: `SELECT pg_advisory_xact_lock_shared(hashtextextended('credit-burn-rates:' || $1::text, 0))`, values: [organizationId] });
+}
+

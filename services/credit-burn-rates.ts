@@ -93,6 +93,8 @@ export async function addBurnRate(prisma: PrismaClient, organizationId: string, 
   const effectiveFrom = requested.getTime() > now.getTime() - SKEW_MS && requested.getTime() < now.getTime() ? now : requested;
   try {
     return await prisma.$transaction(async (tx) => {
+      // No ingest batch is between reading the rates and its commit while this runs (prisma/burn-rates.ts holdBurnRates).
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`credit-burn-rates:${organizationId}`}, 0))`;
       const versions = await tx.creditBurnRate.findMany({ where: { organizationId, meterId: meter.id, dimensionValue }, orderBy: { effectiveFrom: 'desc' } });
       const latest = versions[0];
       const what = `${input.meter}${dimensionValue === null ? '' : ` (${meter.dimension} ${dimensionValue})`}`;
@@ -102,6 +104,21 @@ export async function addBurnRate(prisma: PrismaClient, organizationId: string, 
       const covers = (r: (typeof versions)[number]) => r.effectiveFrom.getTime() <= effectiveFrom.getTime() && (r.effectiveTo === null || r.effectiveTo.getTime() > effectiveFrom.getTime());
       if (effectiveFrom.getTime() < now.getTime() && versions.some(covers)) {
         throw new DomainError('conflict', 'CONFLICT', `effective_from: ${what} had a rate in effect at ${effectiveFrom.toISOString()}, which events may have burned at; start the new rate now or later`, 'effective_from');
+      }
+      // A covered event keeps no record of its meters: a close reads them from the rates in effect at its timestamp.
+      // A rate starting at or before a covered event of this event type would change that reading after the fact.
+      const [burned] = await tx.$queryRaw<{ timestamp: Date }[]>`
+        SELECT e."timestamp" FROM usage_events e
+         WHERE EXISTS (SELECT 1 FROM credit_transactions t WHERE t.organization_id = ${organizationId}::uuid AND t.kind = 'burn')
+           AND e.organization_id = ${organizationId}::uuid AND e.event_type = ${meter.eventType} AND e."timestamp" >= ${effectiveFrom} AND e.credits_covered
+         ORDER BY e."timestamp" DESC LIMIT 1`;
+      if (burned) {
+        throw new DomainError(
+          'conflict',
+          'CONFLICT',
+          `effective_from: ${meter.eventType} events at or after ${effectiveFrom.toISOString()} have burned credits at the rates then in effect (the latest at ${burned.timestamp.toISOString()}); start the new rate after ${burned.timestamp.toISOString()}`,
+          'effective_from',
+        );
       }
       if (latest && latest.effectiveTo === null) await tx.creditBurnRate.update({ where: { id: latest.id }, data: { effectiveTo: effectiveFrom } });
       const created = await tx.creditBurnRate.create({

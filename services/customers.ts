@@ -138,10 +138,11 @@ export function customerJson(c: CustomerWithParent) {
 
 /**
  * Puts a customer in the team pool of `parentExternalId` (null: takes it out),
- * in the caller's transaction. The customer's row is locked first (FOR NO KEY
- * UPDATE), the parent's shared: ensureWallet holds the customer's row shared
- * while it makes a wallet, so a wallet cannot appear under a customer joining
- * a pool, and a parent cannot join a pool while a child joins its. Refused:
+ * in the caller's transaction. The customer's and the parent's rows are locked
+ * together (FOR NO KEY UPDATE, in id order) and the rules read again under
+ * the locks: ensureWallet holds the customer's row shared while it makes a
+ * wallet, so a wallet cannot appear under a customer joining a pool, and a
+ * parent cannot join a pool while a child joins its. Refused:
  * an unknown parent or the customer itself (400, naming the field), a parent
  * in a pool itself or a customer that is a pool's parent (409 POOL_NESTED), a
  * customer with a wallet that was ever used (409 CUSTOMER_HAS_WALLET; an
@@ -154,29 +155,35 @@ export async function setCreditPool(
   parentExternalId: string | null,
 ): Promise<{ changed: boolean; before: string | null; after: string | null }> {
   const field = 'parent_external_id';
-  const [self] = await db.$queryRaw<{ external_id: string; parent_external_id: string | null }[]>`
-    SELECT c.external_id, p.external_id AS parent_external_id FROM customers c LEFT JOIN customers p ON p.id = c.parent_customer_id
-     WHERE c.id = ${customerId}::uuid AND c.organization_id = ${organizationId}::uuid FOR NO KEY UPDATE OF c`;
-  if (!self) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${customerId}`);
-  const before = self.parent_external_id;
+  const [found] = await db.$queryRaw<{ external_id: string }[]>`SELECT external_id FROM customers WHERE id = ${customerId}::uuid AND organization_id = ${organizationId}::uuid`;
+  if (!found) throw new DomainError('not_found', 'NOT_FOUND', `No customer ${customerId}`);
+  const [named] = parentExternalId === null ? [] : await db.$queryRaw<{ id: string }[]>`SELECT id FROM customers WHERE organization_id = ${organizationId}::uuid AND external_id = ${parentExternalId}`;
+  if (parentExternalId !== null && !named) throw invalidField(field, `no customer ${parentExternalId} in your organization`, 'UNKNOWN_CUSTOMER');
+  if (named?.id === customerId) throw invalidField(field, `${found.external_id} cannot draw on its own pool`);
+  // Both rows locked in one statement, in id order (two customers joining each other's pools wait, never deadlock);
+  // then everything the rules read, read again under the locks.
+  await db.$queryRaw`SELECT id FROM customers WHERE id = ANY(${[customerId, ...(named ? [named.id] : [])].sort()}::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
+  const [self] = await db.$queryRaw<{ external_id: string; parent_external_id: string | null; members: number }[]>`
+    SELECT c.external_id, (SELECT p.external_id FROM customers p WHERE p.id = c.parent_customer_id) AS parent_external_id,
+           (SELECT count(*)::int FROM customers m WHERE m.parent_customer_id = c.id) AS members
+      FROM customers c WHERE c.id = ${customerId}::uuid`;
+  const before = self!.parent_external_id;
   if (parentExternalId === before) return { changed: false, before, after: before };
   if (parentExternalId === null) {
     await db.$executeRaw`UPDATE customers SET parent_customer_id = NULL WHERE id = ${customerId}::uuid`;
     return { changed: true, before, after: null };
   }
   const [parent] = await db.$queryRaw<{ id: string; in_pool_of: string | null }[]>`
-    SELECT c.id, p.external_id AS in_pool_of FROM customers c LEFT JOIN customers p ON p.id = c.parent_customer_id
-     WHERE c.organization_id = ${organizationId}::uuid AND c.external_id = ${parentExternalId} FOR SHARE OF c`;
-  if (!parent) throw invalidField(field, `no customer ${parentExternalId} in your organization`, 'UNKNOWN_CUSTOMER');
-  if (parent.id === customerId) throw invalidField(field, `${self.external_id} cannot draw on its own pool`);
-  if (parent.in_pool_of !== null) {
-    throw new DomainError('conflict', 'POOL_NESTED', `${field}: ${parentExternalId} draws on the pool of ${parent.in_pool_of} itself; pools are one level deep, name ${parent.in_pool_of}`, field);
+    SELECT c.id, (SELECT p.external_id FROM customers p WHERE p.id = c.parent_customer_id) AS in_pool_of FROM customers c WHERE c.id = ${named!.id}::uuid`;
+  if (parent!.in_pool_of !== null) {
+    throw new DomainError('conflict', 'POOL_NESTED', `${field}: ${parentExternalId} draws on the pool of ${parent!.in_pool_of} itself; pools are one level deep, name ${parent!.in_pool_of}`, field);
   }
-  const [members] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM customers WHERE parent_customer_id = ${customerId}::uuid`;
-  if (members!.n > 0) {
-    throw new DomainError('conflict', 'POOL_NESTED', `${field}: ${self.external_id} is the parent of a pool of ${members!.n} customer(s); pools are one level deep, take them out first`, field);
+  if (self!.members > 0) {
+    throw new DomainError('conflict', 'POOL_NESTED', `${field}: ${self!.external_id} is the parent of a pool of ${self!.members} customer(s); pools are one level deep, take them out first`, field);
   }
   // A wallet nobody used (made by reading or configuring it) goes; one with a history stays, and keeps the customer out.
+  // (its row lock first: a batch burning from it finishes, and then it has a history)
+  await db.$queryRaw`SELECT id FROM credit_wallets WHERE customer_id = ${customerId}::uuid FOR UPDATE`;
   await db.$executeRaw`
     DELETE FROM credit_wallets w WHERE w.customer_id = ${customerId}::uuid
        AND NOT EXISTS (SELECT 1 FROM credit_grants g WHERE g.wallet_id = w.id) AND NOT EXISTS (SELECT 1 FROM credit_transactions t WHERE t.wallet_id = w.id)
@@ -186,11 +193,11 @@ export async function setCreditPool(
     throw new DomainError(
       'conflict',
       'CUSTOMER_HAS_WALLET',
-      `${field}: ${self.external_id} has a credit wallet of its own with grants or history; a customer with a wallet cannot join a pool (grant the pool's credits to ${parentExternalId} instead)`,
+      `${field}: ${self!.external_id} has a credit wallet of its own with grants or history; a customer with a wallet cannot join a pool (grant the pool's credits to ${parentExternalId} instead)`,
       field,
     );
   }
-  await db.$executeRaw`UPDATE customers SET parent_customer_id = ${parent.id}::uuid WHERE id = ${customerId}::uuid`;
+  await db.$executeRaw`UPDATE customers SET parent_customer_id = ${parent!.id}::uuid WHERE id = ${customerId}::uuid`;
   return { changed: true, before, after: parentExternalId };
 }
 

@@ -214,3 +214,21 @@ describe('expiry', () => {
     expect(await testPrisma().creditTransaction.count({ where: { organizationId: org.organizationId, key: `expire:${grantId}` } })).toBe(1);
   });
 });
+
+describe('burn rates after events burned', () => {
+  test('a rate that would change what covered events burned is refused: a new meter rate or value rate over them, or a new version before the latest', async () => {
+    // The first batch above burned covered llm_call events up to an hour and a minute from now.
+    const latest = new Date(hourFromNow.getTime() + 60_000).toISOString();
+    const soon = new Date(Date.now() + 10 * 60_000).toISOString();
+    for (const body of [
+      { meter: 'calls', credits: '9', effective_from: soon },
+      { meter: 'tokens', dimension_value: 'claude', credits: '9', per_units: '1000', effective_from: '2024-01-01T00:00:00Z' },
+    ]) {
+      const res = await post('/credit-burn-rates', body);
+      expect([res.status, res.body.details?.field]).toEqual([409, 'effective_from']);
+      expect(res.body.error).toContain(`the latest at ${latest}`);
+    }
+    // After the latest covered event, a new version is taken.
+    expect((await post('/credit-burn-rates', { meter: 'calls', credits: '9', effective_from: new Date(Date.parse(latest) + 1_000).toISOString() })).status).toBe(201);
+  });
+});

@@ -111,6 +111,24 @@ describe('joining a pool', () => {
       expect(child.creditWallet).not.toBeNull();
     }
   });
+  test('racing joins never nest a pool nor answer 500: two customers joining each other\'s pools, a chain joined from both ends', async () => {
+    for (let i = 0; i < 5; i++) {
+      const [x, y, z] = ['x', 'y', 'z'].map((n) => `${n}${i}-${tag}`) as [string, string, string];
+      for (const external_id of [x, y, z]) expect((await post('/customers', { external_id })).status).toBe(201);
+      const mutual = await Promise.all([join(x, y), join(y, x)]);
+      expect(mutual.map((r) => r.status).sort()).toEqual([200, 409]);
+      expect(mutual.find((r) => r.status === 409)!.body.code).toBe('POOL_NESTED');
+      // A chain joined from both ends at once: the child into z's pool while z joins the child's old parent's.
+      const child = mutual.find((r) => r.status === 200)!.body.external_id as string;
+      const parentOfChild = mutual.find((r) => r.status === 200)!.body.parent_external_id as string;
+      expect((await join(child, null)).status).toBe(200);
+      const chain = await Promise.all([join(child, z), join(z, parentOfChild)]);
+      expect(chain.every((r) => r.status === 200 || (r.status === 409 && r.body.code === 'POOL_NESTED'))).toBe(true);
+      const rows = await testPrisma().customer.findMany({ where: { organizationId: org.organizationId, externalId: { in: [x, y, z] } }, include: { parent: true } });
+      // one level: no parent is itself a member of a pool
+      expect(rows.filter((r) => r.parent?.parentCustomerId)).toEqual([]);
+    }
+  });
 });
 
 describe('burning from a pool', () => {

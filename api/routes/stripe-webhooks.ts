@@ -126,7 +126,8 @@ async function signalBillingRun(deps: ApiDeps, config: ApiConfig, invoice: OurIn
 async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Event, endpointOrganizationId: string | null): Promise<{ duplicate: boolean }> {
   const object = event.data.object as unknown as StripeObject;
   const paymentOutcome = PAYMENT_OUTCOMES[event.type];
-  return deps.prisma.$transaction(
+  let paidByInvoice: string | null = null;
+  const received = await deps.prisma.$transaction(
     async (tx) => {
       const found = paymentOutcome && object.object === 'invoice' ? await findInvoice(tx, object) : null;
       // An organization's own endpoint speaks for that organization only: another one's invoice is not found.
@@ -152,8 +153,7 @@ async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Even
         });
         if (paid?.granted === true) {
           await auditGranted(tx, organizationId, WEBHOOK_ACTOR, paid.topUp);
-          // (a top-up paid by invoice: its workflow stops waiting for the due date; best effort, it checks Stripe then anyway)
-          if (paid.topUp.payBy) await deps.temporal.workflow.getHandle(creditTopUpWorkflowId(topUpId)).signal(topUpPaidSignal).catch(() => undefined);
+          if (paid.topUp.payBy) paidByInvoice = topUpId;
         }
         outcome = !paid ? 'top_up_not_found' : paid.granted === 'other_invoice' ? 'top_up_other_invoice' : paid.granted ? 'top_up_granted' : 'top_up_granted_before';
       } else if (paymentOutcome) {
@@ -191,6 +191,15 @@ async function receiveEvent(deps: ApiDeps, config: ApiConfig, event: Stripe.Even
     // Deliveries of one event queue behind the first; the first may wait on Temporal.
     { maxWait: 10_000, timeout: config.temporalTimeoutMs + 10_000 },
   );
+  // A top-up paid by invoice: its workflow stops waiting for the due date. After the commit (the grant is visible to
+  // it), within the API's Temporal deadline, best effort: at the due date it asks Stripe and finds it paid anyway.
+  if (paidByInvoice) {
+    const topUpId = paidByInvoice;
+    await deps.temporal
+      .withDeadline(Date.now() + config.temporalTimeoutMs, () => deps.temporal.workflow.getHandle(creditTopUpWorkflowId(topUpId)).signal(topUpPaidSignal))
+      .catch(() => undefined);
+  }
+  return received;
 }
 
 /** The signing secret of an organization's own endpoint, opened from its sealed column. */
