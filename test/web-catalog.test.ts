@@ -169,4 +169,39 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
     expect(forged.status()).toBe(403);
     expect(await testPrisma().meter.count({ where: { organizationId, key: 'forged' } })).toBe(0);
   });
+
+  it('adds credit burn rates on their settings page; a refused one names the field', async () => {
+    await testPrisma().meter.create({ data: { organizationId, key: 'llm-tokens', name: 'LLM tokens', eventType: 'llm_call', aggregation: 'sum', dimension: 'model' } });
+    const page = await signInAs('admin', '/settings/burn-rates');
+    await page.getByRole('heading', { name: 'Credit burn rates', exact: true }).waitFor();
+    const form = page.getByRole('group', { name: 'Add a burn rate (or a change)' });
+    await form.getByLabel('Meter').selectOption('llm-tokens');
+    await form.getByLabel('Credits').fill('lots');
+    await form.getByRole('button', { name: 'Add burn rate' }).click();
+    await alerted(page, /Credits/);
+    expect(await form.getByLabel('Credits').getAttribute('aria-invalid')).toBe('true');
+
+    await form.getByLabel('Meter').selectOption('llm-tokens');
+    await form.getByLabel('Dimension value (optional)').fill('gpt-4o');
+    await form.getByLabel('Credits').fill('5');
+    await form.getByLabel('Per units').fill('1000');
+    await form.getByRole('button', { name: 'Add burn rate' }).click();
+    await status(page, /^Added llm-tokens \(gpt-4o\): 5 credits per 1000, from /);
+    await page.getByTestId('burn-rate-row').filter({ hasText: 'gpt-4o' }).filter({ hasText: '5 per 1000' }).filter({ hasText: 'In effect' }).waitFor();
+
+    // Back over the rate in effect: refused, naming effective_from.
+    await form.getByLabel('Meter').selectOption('llm-tokens');
+    await form.getByLabel('Dimension value (optional)').fill('gpt-4o');
+    await form.getByLabel('Credits').fill('6');
+    await form.getByLabel('Effective from (UTC; empty = now)').fill('2020-01-01T00:00');
+    await form.getByRole('button', { name: 'Add burn rate' }).click();
+    await alerted(page, /effective_from/);
+    expect(await form.getByLabel('Effective from (UTC; empty = now)').getAttribute('aria-invalid')).toBe('true');
+    expect(await testPrisma().creditBurnRate.count({ where: { organizationId } })).toBe(1);
+    const audit = await testPrisma().auditLog.findFirstOrThrow({ where: { organizationId, action: 'credit_burn_rate.created' } });
+    expect([audit.actorType, audit.actorId]).toEqual(['user', users.admin]);
+    await screenshot(page, 'settings-burn-rates');
+    await page.close();
+  });
 });
+

@@ -26,6 +26,7 @@ export default [
       { path: 'settings/alerts', file: 'routes/settings-alerts.tsx' },
       { path: 'settings/quotas', file: 'routes/settings-quotas.tsx' },
       { path: 'settings/rates', file: 'routes/settings-rates.tsx' },
+      { path: 'settings/burn-rates', file: 'routes/settings-burn-rates.tsx' },
       { path: 'settings/unpriced', file: 'routes/settings-unpriced.tsx' },
       { path: 'settings/catalog', file: 'routes/settings-catalog.tsx' },
       { path: 'settings/plans', file: 'routes/settings-plans.tsx' },

@@ -8,6 +8,7 @@ const SETTINGS_PAGES: { to: string; label: string; permission: Permission }[] = 
   { to: '/settings/alerts', label: 'Alert channels', permission: 'manage_settings' },
   { to: '/settings/quotas', label: 'Quota limits', permission: 'manage_settings' },
   { to: '/settings/rates', label: 'Vendor rates', permission: 'manage_settings' },
+  { to: '/settings/burn-rates', label: 'Credit burn rates', permission: 'manage_settings' },
   { to: '/settings/unpriced', label: 'Unpriced events', permission: 'manage_settings' },
   { to: '/settings/catalog', label: 'Catalog', permission: 'manage_settings' },
   { to: '/settings/plans', label: 'Plan features', permission: 'manage_settings' },

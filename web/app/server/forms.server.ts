@@ -27,3 +27,9 @@ export function refusal(err: unknown): { ok: false; message: string; field?: str
   if (err instanceof DomainError) return { ok: false, message: err.message, ...(err.field ? { field: err.field } : {}) };
   throw err;
 }
+
+/** A `datetime-local` value, read as UTC (the pages say so), as an ISO instant; empty: undefined (the field's default). */
+export function localInstant(value: string): string | undefined {
+  if (value === '') return undefined;
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value) ? `${value.length === 16 ? `${value}:00` : value}Z` : value;
+}

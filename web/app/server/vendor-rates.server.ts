@@ -2,7 +2,7 @@ import type { AppLoadContext } from 'react-router';
 import { addVendorRate, listVendorRates, VendorRateCreateSchema, type VendorRateJson } from '../../../services/vendor-rates';
 import { describePrices, RATE_PRICES } from '../../../billing/token-cost';
 import type { SignedInUser } from './auth.server';
-import { formProblem, formText, refusal } from './forms.server';
+import { formProblem, formText, localInstant, refusal } from './forms.server';
 
 /** The rates page's form, through the same service and rules as the API's /vendor-rates. */
 
@@ -20,12 +20,6 @@ export async function readVendorRates(context: AppLoadContext, organizationId: s
   return (await listVendorRates(context.prisma, organizationId, {})).data;
 }
 
-/** A `datetime-local` value is read as UTC (the page says so); empty means now. */
-function instant(value: string): string | undefined {
-  if (value === '') return undefined;
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value) ? `${value.length === 16 ? `${value}:00` : value}Z` : value;
-}
-
 export async function applyVendorRateForm(context: AppLoadContext, user: SignedInUser, form: FormData): Promise<VendorRateOutcome> {
   if (form.get('intent') !== 'add') return { ok: false, message: `Unknown action "${String(form.get('intent'))}".` };
   const parsed = VendorRateCreateSchema.safeParse({
@@ -34,7 +28,7 @@ export async function applyVendorRateForm(context: AppLoadContext, user: SignedI
     currency: formText(form, 'currency') || undefined,
     // An empty price field is a price the rate does not set.
     ...Object.fromEntries(RATE_PRICES.map(({ name }) => [name, formText(form, name) || undefined])),
-    effective_from: instant(formText(form, 'effective_from')),
+    effective_from: localInstant(formText(form, 'effective_from')),
   });
   if (!parsed.success) return formProblem(parsed.error, LABELS);
   try {
