@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PrismaClient } from './generated/client';
@@ -5,6 +6,8 @@ import { API_SCOPES } from './api-scopes';
 import { createApiKey, hashApiKey } from './api-keys';
 import { hashPassword, generatePassword, verifyPassword } from './passwords';
 import { createUser, type UserRole } from './users';
+import { dec } from '../billing/decimal';
+import { ensureWallet, insertGrant } from './credit-ledger';
 
 export const DEMO_ORGANIZATION = 'Demo Co';
 const DEMO_KEY_NAME = 'demo (npm start)';
@@ -43,6 +46,14 @@ export const DEMO_CATALOG = {
   ],
   subscriber: { externalId: 'acme', name: 'Acme Inc.', plan: 'starter', monthsBack: 2 },
 };
+
+/**
+ * Prepaid credits in the demo: customer `globex` holds a wallet of promotional
+ * credits, and every completion burns one (a burn rate on the demo meter), so
+ * its completions show on its wallet page and its invoices bill only what the
+ * credits did not cover.
+ */
+export const DEMO_CREDITS = { customer: { externalId: 'globex', name: 'Globex Corp.' }, credits: '5000', creditsPerCompletion: '1', grantKey: 'demo-credits-globex' };
 
 /**
  * Web app users of the demo organization. Each one's generated password is
@@ -108,6 +119,7 @@ export async function seedDemo(prisma: PrismaClient, options: { keyFile: string;
   }
 
   const subscription = await seedCatalog(prisma, organizationId, options.now ?? new Date());
+  await seedCredits(prisma, organizationId);
   const users = await seedDemoUsers(prisma, organizationId, path.dirname(options.keyFile));
 
   const stored = readKeyFile(options.keyFile);
@@ -155,6 +167,34 @@ async function seedCatalog(prisma: PrismaClient, organizationId: string, now: Da
   const startDate = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - subscriber.monthsBack, 1));
   await prisma.subscription.create({ data: { organizationId, customerId: customer.id, planId: planIds.get(subscriber.plan)!, startDate, billingAnchorDay: 1 } });
   return true;
+}
+
+/** The demo's credits (DEMO_CREDITS): the burn rate if the meter has none, the customer, its wallet and its grant (once, by key). */
+async function seedCredits(prisma: PrismaClient, organizationId: string): Promise<void> {
+  const meter = await prisma.meter.findUniqueOrThrow({ where: { organizationId_key: { organizationId, key: DEMO_CATALOG.meter.key } } });
+  if (!(await prisma.creditBurnRate.findFirst({ where: { organizationId, meterId: meter.id } }))) {
+    await prisma.creditBurnRate.create({
+      data: { id: randomUUID(), organizationId, meterId: meter.id, credits: DEMO_CREDITS.creditsPerCompletion, perUnits: '1', effectiveFrom: RATES_EFFECTIVE_FROM, createdBy: 'system:seed' },
+    });
+  }
+  const { externalId, name } = DEMO_CREDITS.customer;
+  const customer = await prisma.customer.upsert({ where: { organizationId_externalId: { organizationId, externalId } }, create: { organizationId, externalId, name }, update: {} });
+  await prisma.$transaction(async (tx) => {
+    const walletId = await ensureWallet(tx, organizationId, customer.id);
+    await insertGrant(tx, {
+      organizationId,
+      walletId,
+      kind: 'promotional',
+      credits: dec(DEMO_CREDITS.credits),
+      priority: 100,
+      expiresAt: null,
+      pricePerCredit: dec(0),
+      currency: 'usd',
+      description: 'Demo credits',
+      idempotencyKey: DEMO_CREDITS.grantKey,
+      createdBy: 'system:seed',
+    });
+  });
 }
 
 /**

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { hashApiKey } from '../prisma/api-keys';
-import { DEMO_CATALOG, DEMO_ORGANIZATION, DEMO_QUOTAS, DEMO_RATES, seedDemo } from '../prisma/seed';
+import { DEMO_CATALOG, DEMO_CREDITS, DEMO_ORGANIZATION, DEMO_QUOTAS, DEMO_RATES, seedDemo } from '../prisma/seed';
 import { closeTestPrisma, testPrisma } from './harness/fixtures';
 
 const ROOT = path.join(__dirname, '..');
@@ -27,6 +27,8 @@ async function demoCounts(organizationId: string) {
     keys: await prisma.apiKey.count({ where: { organizationId } }),
     plans: await prisma.plan.count({ where: { organizationId } }),
     subscriptions: await prisma.subscription.count({ where: { organizationId } }),
+    burnRates: await prisma.creditBurnRate.count({ where: { organizationId } }),
+    grants: await prisma.creditGrant.count({ where: { organizationId } }),
   };
 }
 
@@ -35,7 +37,12 @@ describe('demo seed (npm start runs it on every start)', () => {
     const keyFile = path.join(keyDir, 'demo-api-key');
     const first = await seedDemo(testPrisma(), { keyFile });
     const afterFirst = await demoCounts(first.organizationId);
-    expect(afterFirst).toEqual({ organizations: 1, rates: DEMO_RATES.length, quotas: DEMO_QUOTAS.length, keys: 1, plans: DEMO_CATALOG.plans.length, subscriptions: 1 });
+    expect(afterFirst).toEqual({ organizations: 1, rates: DEMO_RATES.length, quotas: DEMO_QUOTAS.length, keys: 1, plans: DEMO_CATALOG.plans.length, subscriptions: 1, burnRates: 1, grants: 1 });
+    // Globex holds the demo's credits: its wallet shows them.
+    const [wallet] = await testPrisma().$queryRaw<{ balance: string }[]>`
+      SELECT x.balance_after::text AS balance FROM credit_ledger_entries x JOIN credit_wallets w ON w.id = x.wallet_id JOIN customers c ON c.id = w.customer_id
+       WHERE c.organization_id = ${first.organizationId}::uuid AND c.external_id = ${DEMO_CREDITS.customer.externalId} ORDER BY x.seq DESC LIMIT 1`;
+    expect(wallet?.balance).toBe('5000.000000');
 
     const second = await seedDemo(testPrisma(), { keyFile });
     expect(second.organizationId).toBe(first.organizationId);
