@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 } from '../prisma/uuid-v7';
 import type { Client } from '@temporalio/client';
 import type { Queryable } from '../prisma/pg';
 import { startIngestWorkflow, type StartedWorkflow } from '../temporal/ingest';
@@ -24,7 +24,7 @@ export interface ClaimedBatch {
  * is waiting.
  */
 export async function claimBatch(db: Queryable, organizationId: string, maxEvents = MAX_BATCH_EVENTS): Promise<ClaimedBatch | null> {
-  const batchId = randomUUID();
+  const batchId = v7();
   const { rows } = await db.query<{ requests: number; events: number }>({
     name: 'ingest-claim-batch',
     text: `WITH candidates AS (

@@ -11,7 +11,7 @@ import { autoTopUpOf, prepareBurns, type BurnResult } from '../prisma/credit-led
 import { queueAutoTopUps, type AutoTopUp } from '../prisma/credit-top-ups';
 import { creditAlertKey, creditAlertLevel } from '../billing/credit-alerts';
 import type { BurnRates } from '../prisma/burn-rates';
-import { allocateUncovered, eventBurn, ledgerCredits, type BurnableEvent, type BurnRate } from '../billing/credit-burn';
+import { allocateUncovered, eventBurn, eventMicroCredits, fromMicroCredits, type BurnRate, type StoredBurnableEvent } from '../billing/credit-burn';
 import { raiseNotifications, type RaisedNotification } from './raise-notifications';
 import { LIMIT_COLUMNS, type QuotaLimitRow } from '../prisma/quota-limit-row';
 
@@ -139,7 +139,7 @@ export async function rateBatchEvents(
             id: e.id,
             customerId: e.customer_id!,
             eventType: e['event_type'] as string,
-            quantity: dec(e['quantity'] as string),
+            quantity: e['quantity'] as string,
             timestamp: e.timestamp,
             reservationId: (e['reservation_id'] as string | null) ?? null,
             dimensions: burning.dimensions.length === 0 ? null : Object.fromEntries(burning.dimensions.map((d, i) => [d, (e[`d${i}`] as string | null) ?? null])),
@@ -148,7 +148,7 @@ export async function rateBatchEvents(
     : null;
   // An event its wallet covered in full is marked on its own row (credits_covered, one boolean: the update stays HOT);
   // one it could not is a usage_event_credits row. (Without covered events, the statement without the column.)
-  const covered = burn && burn.events.size > 0 ? ratings.map((r) => (burn.events.get(r.id)?.uncovered.isZero() ? true : null)) : null;
+  const covered = burn && burn.burned > 0 ? ratings.map((r) => (burn.covered.has(r.id) ? true : null)) : null;
   const { rows: updated } = await db.query<{ id: string }>({
     name: covered ? 'ingest-rate-events-covered' : 'ingest-rate-events',
     text: `UPDATE usage_events AS e
@@ -170,8 +170,8 @@ export async function rateBatchEvents(
   });
   // The events are the batch's, under its row lock (lockUnprocessed): every one read is updated. Were one rated
   // meanwhile by another transaction, what the plan burned for it would be burned twice: refuse (the step is retried).
-  if (burn && burn.events.size > 0 && updated.length !== events.length) throw new Error(`batch ${ctx.batchId}: ${events.length} events read to rate but ${updated.length} updated`);
-  if (burn && burn.events.size > 0) await insertEventCredits(db, burn.events);
+  if (burn && burn.burned > 0 && updated.length !== events.length) throw new Error(`batch ${ctx.batchId}: ${events.length} events read to rate but ${updated.length} updated`);
+  if (burn && burn.short.size > 0) await insertEventCredits(db, burn.short);
   await burn?.write();
   const creditAlerts = await raiseNotifications(db, { ...ctx, source: { batchId: ctx.batchId } }, burn?.alerts ?? []);
   const topUpsQueued = await queueAutoTopUps(pgRawDb(db), ctx.organizationId, `${ctx.actor.type}:${ctx.actor.id}`, burn?.topUps ?? []);
@@ -192,7 +192,7 @@ export async function rateBatchEvents(
 }
 
 /** A rated event as burning reads it: its customer and what the burn rates price. */
-export interface RatedForBurn extends BurnableEvent {
+export interface RatedForBurn extends StoredBurnableEvent {
   id: string;
   customerId: string;
   /** the reservation the event commits (prisma/credit-ledger.ts prepareBurns settles it) */
@@ -206,9 +206,8 @@ export interface RatedForBurn extends BurnableEvent {
  * credits_covered mark instead (rating's UPDATE); usually there is no row to
  * write.
  */
-async function insertEventCredits(db: Queryable, burned: ReadonlyMap<string, EventCredits>): Promise<void> {
-  const rows = [...burned].filter(([, c]) => !c.uncovered.isZero());
-  if (rows.length === 0) return;
+async function insertEventCredits(db: Queryable, short: ReadonlyMap<string, EventCredits>): Promise<void> {
+  const rows = [...short];
   await db.query({
     name: 'ingest-event-credits',
     text: `INSERT INTO usage_event_credits (event_id, credits, uncovered, meter_ids)
@@ -228,14 +227,14 @@ export interface EventCredits {
 /**
  * Plans the prepaid credits the batch's events burn (issue 15, point 4): per
  * customer with a wallet, the credits each event costs at the burn rates in
- * effect at its timestamp (billing/credit-burn.ts eventBurn, rounded to the
- * ledger's 6 decimals), summed into one ledger transaction per wallet and
+ * effect at its timestamp (billing/credit-burn.ts eventMicroCredits: eventBurn
+ * rounded to the ledger's 6 decimals, in integers), summed into one ledger transaction per wallet and
  * batch (key batch:<batch id>:<wallet id>: the same batch again burns
  * nothing), with a fixed number of statements whatever the number of wallets
  * (prisma/credit-ledger.ts prepareBurns). What a wallet cannot cover falls on
- * its last events (allocateUncovered, in timestamp order): each event's
- * share is returned for rating to store (usage_event_credits), so a close can bill it as
- * overage. `write` writes the ledger transactions, in the caller's
+ * its last events (allocateUncovered, in timestamp order): those events'
+ * shares are returned for rating to store (usage_event_credits), so a close
+ * can bill them as overage; the rest are returned as covered. `write` writes the ledger transactions, in the caller's
  * transaction.
  */
 export async function planBatchBurn(
@@ -244,8 +243,8 @@ export async function planBatchBurn(
   rates: readonly BurnRate[],
   events: readonly RatedForBurn[],
   now = new Date(),
-): Promise<{ events: Map<string, EventCredits>; walletsBurned: number; alerts: RaisedNotification[]; topUps: AutoTopUp[]; write: () => Promise<void> }> {
-  const none = { events: new Map<string, EventCredits>(), walletsBurned: 0, alerts: [], topUps: [], write: async () => {} };
+): Promise<BatchBurn> {
+  const none: BatchBurn = { burned: 0, covered: new Set(), short: new Map(), walletsBurned: 0, alerts: [], topUps: [], write: async () => {} };
   if (events.length === 0) return none;
   const { rows: wallets } = await db.query<BurnWalletRow>({
     name: 'ingest-burn-wallets',
@@ -258,27 +257,33 @@ export async function planBatchBurn(
   if (wallets.length === 0) return none;
   const walletOf = new Map(wallets.map((w) => [w.customer_id, w.id]));
   const walletRows = new Map(wallets.map((w) => [w.id, w]));
-  const byWallet = new Map<string, { id: string; timestamp: Date; credits: Dec; meterIds: string[] }[]>();
+  // Per wallet, the events that burn (their place in `events`) and what each burns, in millionths of a credit:
+  // integers, not decimals, so a batch keeps no decimal per event while its ledger statements run.
+  const byWallet = new Map<string, { at: number[]; micro: bigint[]; total: bigint }>();
   const commitsOf = new Map<string, { reservationId: string; eventId: string; credits: Dec }[]>();
-  const push = <T>(map: Map<string, T[]>, key: string, item: T) => {
-    const list = map.get(key);
-    if (list) list.push(item);
-    else map.set(key, [item]);
-  };
-  for (const e of events) {
+  let burned = 0;
+  events.forEach((e, i) => {
     const walletId = walletOf.get(e.customerId);
-    if (!walletId) continue;
-    const { credits: exact, meterIds } = eventBurn(rates, e);
-    const credits = ledgerCredits(exact);
+    if (!walletId) return;
+    const micro = eventMicroCredits(rates, e);
     // (an event that burns nothing still settles its reservation: all of it goes back)
-    if (e.reservationId) push(commitsOf, walletId, { reservationId: e.reservationId, eventId: e.id, credits });
-    // An event that burns nothing (a rate of 0, or credits that round to 0) is invoiced in full: it keeps no meter ids.
-    if (credits.isZero()) continue;
-    push(byWallet, walletId, { id: e.id, timestamp: e.timestamp, credits, meterIds });
-  }
+    if (e.reservationId) {
+      const commits = commitsOf.get(walletId) ?? [];
+      if (commits.length === 0) commitsOf.set(walletId, commits);
+      commits.push({ reservationId: e.reservationId, eventId: e.id, credits: fromMicroCredits(micro) });
+    }
+    // An event that burns nothing (a rate of 0, or credits that round to 0) is invoiced in full: it is not marked covered.
+    if (micro === 0n) return;
+    burned++;
+    const own = byWallet.get(walletId) ?? { at: [], micro: [], total: 0n };
+    if (own.at.length === 0) byWallet.set(walletId, own);
+    own.at.push(i);
+    own.micro.push(micro);
+    own.total += micro;
+  });
   const burns = [...new Set([...byWallet.keys(), ...commitsOf.keys()])].map((walletId) => ({
     walletId,
-    credits: (byWallet.get(walletId) ?? []).reduce((sum, e) => sum.plus(e.credits), dec(0)),
+    credits: fromMicroCredits(byWallet.get(walletId)?.total ?? 0n),
     key: `batch:${ctx.batchId}:${walletId}`,
     batchId: ctx.batchId,
     commits: commitsOf.get(walletId) ?? [],
@@ -289,31 +294,53 @@ export async function planBatchBurn(
     now,
     burns: burns.filter((b) => !b.credits.isZero() || b.commits.length > 0),
   });
-  const result = new Map<string, EventCredits>();
-  const nothing = dec(0);
+  const covered = new Set<string>();
+  const short = new Map<string, EventCredits>();
   for (const b of burns) {
-    const short = prepared.results.get(b.key)?.uncovered;
-    if (!short || short.isZero()) {
+    const own = byWallet.get(b.walletId);
+    if (!own) continue;
+    const result = prepared.results.get(b.key);
+    if (!result || result.uncovered.isZero()) {
       // The wallet covered every event (the usual case): nothing to allocate.
-      for (const e of byWallet.get(b.walletId) ?? []) result.set(e.id, { credits: e.credits, uncovered: nothing, meterIds: e.meterIds });
+      for (const i of own.at) covered.add(events[i]!.id);
       continue;
     }
-    const burnt = (byWallet.get(b.walletId) ?? []).sort((x, y) => x.timestamp.getTime() - y.timestamp.getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-    const burned = prepared.results.get(b.key);
-    // What a reservation covered is covered; the wallet's uncovered credits fall on the rest, the last events first.
+    // What a reservation covered is covered; the wallet's uncovered credits fall on the rest, the last events first
+    // (timestamp, then id).
+    const order = own.at.map((at, k) => ({ e: events[at]!, credits: fromMicroCredits(own.micro[k]!) }));
+    order.sort((x, y) => x.e.timestamp.getTime() - y.e.timestamp.getTime() || (x.e.id < y.e.id ? -1 : x.e.id > y.e.id ? 1 : 0));
     const uncovered = allocateUncovered(
-      burnt.map((e) => e.credits.minus(burned?.fromReservations?.get(e.id) ?? dec(0))),
-      burned?.uncovered ?? dec(0),
+      order.map(({ e, credits }) => credits.minus(result.fromReservations?.get(e.id) ?? dec(0))),
+      result.uncovered,
     );
-    burnt.forEach((e, i) => result.set(e.id, { credits: e.credits, uncovered: uncovered[i]!, meterIds: e.meterIds }));
+    order.forEach(({ e, credits }, k) => {
+      if (uncovered[k]!.isZero()) covered.add(e.id);
+      else short.set(e.id, { credits, uncovered: uncovered[k]!, meterIds: eventBurn(rates, { ...e, quantity: dec(e.quantity) }).meterIds });
+    });
   }
   return {
-    events: result,
+    burned,
+    covered,
+    short,
     walletsBurned: [...prepared.results.values()].filter((r) => r.burned).length,
     alerts: creditAlerts(walletRows, burns, prepared.results),
     topUps: autoTopUps(walletRows, burns, prepared.results),
     write: prepared.write,
   };
+}
+
+/** What a batch's events burn (planBatchBurn), before its ledger transactions are written. */
+export interface BatchBurn {
+  /** how many of the events burn credits */
+  burned: number;
+  /** the events their wallet covered in full (rating marks them credits_covered) */
+  covered: ReadonlySet<string>;
+  /** the events their wallet could not cover in full, with what each burned (usage_event_credits) */
+  short: ReadonlyMap<string, EventCredits>;
+  walletsBurned: number;
+  alerts: RaisedNotification[];
+  topUps: AutoTopUp[];
+  write: () => Promise<void>;
 }
 
 /** A wallet as the batch's burn reads it: its customer, alert threshold and automatic top-up. */

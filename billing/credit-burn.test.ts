@@ -1,5 +1,20 @@
 import fc from 'fast-check';
-import { allocateUncovered, billableUnits, burnOrder, eventBurn, judgeCredits, ledgerCredits, planBurn, walletBalance, type BurnableEvent, type BurnRate, type GrantBalance } from './credit-burn';
+import {
+  allocateUncovered,
+  billableUnits,
+  burnOrder,
+  eventBurn,
+  eventMicroCredits,
+  fromMicroCredits,
+  judgeCredits,
+  ledgerCredits,
+  planBurn,
+  walletBalance,
+  type BurnableEvent,
+  type BurnRate,
+  type GrantBalance,
+  type StoredBurnableEvent,
+} from './credit-burn';
 import { dec } from './decimal';
 
 const now = new Date('2026-06-15T12:00:00Z');
@@ -103,6 +118,38 @@ describe('eventBurn', () => {
   ];
   const event = (over: Partial<BurnableEvent>) => ({ eventType: 'llm', quantity: dec(2000), timestamp: now, dimensions: { model: 'gpt-4o' }, ...over });
 
+  const day = (n: number) => new Date(Date.UTC(2026, 0, 1 + n));
+  // A meter has one event type, one aggregation and one dimension, as in the meters table.
+  const meters = {
+    tokens: { eventType: 'llm', aggregation: 'sum' as const, dimension: 'model' },
+    calls: { eventType: 'llm', aggregation: 'count' as const, dimension: null },
+    images: { eventType: 'image', aggregation: 'count' as const, dimension: null },
+  };
+  /** Random burn tables: versions in time, own values and defaults, rates of 0, per_units that are and are not powers of ten. */
+  const arbTable = fc
+    .array(
+      fc.record({
+        meterId: fc.constantFrom('tokens' as const, 'calls' as const, 'images' as const),
+        dimensionValue: fc.constantFrom(null, 'a', 'b'),
+        credits: fc.constantFrom('0', '1', '0.5', '5', '7', '0.000001', '0.0025', '12.345678'),
+        perUnits: fc.constantFrom('1', '3', '7', '1000', '0.3', '0.01', '100', '1000000', '0.000007'),
+        from: fc.integer({ min: 0, max: 20 }),
+        span: fc.option(fc.integer({ min: 1, max: 20 })),
+      }),
+      { maxLength: 8 },
+    )
+    .map((raw): BurnRate[] =>
+      raw.map((r) => ({
+        meterId: r.meterId,
+        ...meters[r.meterId],
+        dimensionValue: meters[r.meterId].dimension ? r.dimensionValue : null,
+        credits: dec(r.credits),
+        perUnits: dec(r.perUnits),
+        effectiveFrom: day(r.from),
+        effectiveTo: r.span === null ? null : day(r.from + r.span),
+      })),
+    );
+
   const eventCredits = (r: readonly BurnRate[], e: BurnableEvent) => eventBurn(r, e).credits;
 
   it('sums each meter of the event type at the rate in effect, the value\'s own rate before the default', () => {
@@ -137,35 +184,11 @@ describe('eventBurn', () => {
       }
       return { credits: credits.toFixed(), meterIds };
     };
-    const day = (n: number) => new Date(Date.UTC(2026, 0, 1 + n));
-    // A meter has one event type, one aggregation and one dimension, as in the meters table.
-    const meters = {
-      tokens: { eventType: 'llm', aggregation: 'sum' as const, dimension: 'model' },
-      calls: { eventType: 'llm', aggregation: 'count' as const, dimension: null },
-      images: { eventType: 'image', aggregation: 'count' as const, dimension: null },
-    };
-    const arbRate = fc.record({
-      meterId: fc.constantFrom('tokens' as const, 'calls' as const, 'images' as const),
-      dimensionValue: fc.constantFrom(null, 'a', 'b'),
-      credits: fc.constantFrom('0', '1', '0.5', '5', '7', '0.000001'),
-      perUnits: fc.constantFrom('1', '3', '7', '1000', '0.3', '0.01', '100'),
-      from: fc.integer({ min: 0, max: 20 }),
-      span: fc.option(fc.integer({ min: 1, max: 20 })),
-    });
     fc.assert(
       fc.property(
-        fc.array(arbRate, { maxLength: 8 }),
+        arbTable,
         fc.record({ eventType: fc.constantFrom('llm', 'image'), quantity: fc.constantFrom('0', '1', '2000', '0.333', '123456.789'), day: fc.integer({ min: 0, max: 45 }), value: fc.constantFrom(null, 'a', 'b', 'c') }),
-        (raw, ev) => {
-          const table: BurnRate[] = raw.map((r) => ({
-            meterId: r.meterId,
-            ...meters[r.meterId],
-            dimensionValue: meters[r.meterId].dimension ? r.dimensionValue : null,
-            credits: dec(r.credits),
-            perUnits: dec(r.perUnits),
-            effectiveFrom: day(r.from),
-            effectiveTo: r.span === null ? null : day(r.from + r.span),
-          }));
+        (table, ev) => {
           const e: BurnableEvent = { eventType: ev.eventType, quantity: dec(ev.quantity), timestamp: new Date(day(ev.day).getTime() + 3_600_000), dimensions: { model: ev.value } };
           const got = eventBurn(table, e);
           expect({ credits: got.credits.toFixed(), meterIds: got.meterIds }).toEqual(literal(table, e));
@@ -178,6 +201,37 @@ describe('eventBurn', () => {
   it('rounds a burn to the ledger\'s 6 decimals, half away from zero', () => {
     expect(ledgerCredits(dec('0.0000005')).toFixed()).toBe('0.000001');
     expect(ledgerCredits(dec('1.2345674')).toFixed()).toBe('1.234567');
+  });
+
+  it('in millionths of a credit, worked out in integers, is the decimal burn rounded to the ledger\'s 6 decimals (eventMicroCredits)', () => {
+    const micro = (table: readonly BurnRate[], e: StoredBurnableEvent) => fromMicroCredits(eventMicroCredits(table, e)).toFixed();
+    // 2,000 gpt-4o tokens at 5/1,000 + one call at 0.5; a third of a credit per unit rounds half up at the 6th decimal
+    expect(micro(rates, { eventType: 'llm', quantity: '2000', timestamp: new Date('2026-05-01T00:00:00Z'), dimensions: { model: 'gpt-4o' } })).toBe('10.5');
+    const third = [rate({ meterId: 'tokens', dimension: null, credits: dec(1), perUnits: dec(3) })];
+    expect(micro(third, { eventType: 'llm', quantity: '2', timestamp: now, dimensions: null })).toBe('0.666667');
+    expect(micro(third, { eventType: 'llm', quantity: '0.000001', timestamp: now, dimensions: null })).toBe('0');
+    expect(micro(third, { eventType: 'llm', quantity: '0.0000015', timestamp: now, dimensions: null })).toBe('0.000001');
+    fc.assert(
+      fc.property(
+        arbTable,
+        fc.record({
+          eventType: fc.constantFrom('llm', 'image'),
+          // as PostgreSQL prints numeric(20,6) (trailing zeros kept) and as sent (none)
+          quantity: fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 14n }), fc.integer({ min: 0, max: 6 }), fc.boolean()).map(([digits, decimals, padded]) => {
+            const text = decimals === 0 ? digits.toString() : `${digits / 10n ** BigInt(decimals)}.${(digits % 10n ** BigInt(decimals)).toString().padStart(decimals, '0')}`;
+            return padded ? (text.includes('.') ? text.padEnd(text.indexOf('.') + 7, '0') : `${text}.000000`) : text;
+          }),
+          day: fc.integer({ min: 0, max: 45 }),
+          value: fc.constantFrom(null, 'a', 'b', 'c'),
+        }),
+        (table, ev) => {
+          const timestamp = new Date(day(ev.day).getTime() + 3_600_000);
+          const stored: StoredBurnableEvent = { eventType: ev.eventType, quantity: ev.quantity, timestamp, dimensions: { model: ev.value } };
+          expect(micro(table, stored)).toBe(ledgerCredits(eventBurn(table, { ...stored, quantity: dec(ev.quantity) }).credits).toFixed());
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 

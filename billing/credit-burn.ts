@@ -109,6 +109,24 @@ interface PreparedRate {
   rate: BurnRate;
   /** credits ÷ per_units when per_units is a power of ten (then units × perUnit is the same number as units × credits ÷ per_units); else null */
   perUnit: Dec | null;
+  /** credits ÷ per_units as num ÷ den, integers (eventMicroCredits: exact, whatever per_units is) */
+  num: bigint;
+  den: bigint;
+}
+
+/** A non-negative decimal's digits as an integer and how many of them are decimals: "12.50" → [1250n, 2]. */
+function scaled(text: string): [bigint, number] {
+  const dot = text.indexOf('.');
+  return dot < 0 ? [BigInt(text), 0] : [BigInt(text.slice(0, dot) + text.slice(dot + 1)), text.length - dot - 1];
+}
+
+const pow10 = (n: number): bigint => 10n ** BigInt(n);
+
+/** credits ÷ per_units as num ÷ den: (C ÷ 10^b) ÷ (P ÷ 10^d) = C·10^d ÷ (P·10^b). */
+function rateFraction(rate: BurnRate): { num: bigint; den: bigint } {
+  const [c, b] = scaled(rate.credits.toFixed());
+  const [p, d] = scaled(rate.perUnits.toFixed());
+  return { num: c * pow10(d), den: p * pow10(b) };
 }
 
 /** The rates of one meter, in the table's order (the first rate's dimension is the meter's). */
@@ -131,10 +149,31 @@ function prepared(rates: readonly BurnRate[]): Map<string, PreparedMeter[]> {
     if (!meter) meters.push((meter = { meterId: rate.meterId, rates: [] }));
     // Dividing by a power of ten only moves the decimal point: then units × perUnit rounds exactly as units ×
     // credits ÷ per_units does. (Any other divisor could differ in the last of the 40 digits.)
-    meter.rates.push({ rate, perUnit: POWER_OF_TEN.test(rate.perUnits.toFixed()) ? rate.credits.div(rate.perUnits) : null });
+    meter.rates.push({ rate, perUnit: POWER_OF_TEN.test(rate.perUnits.toFixed()) ? rate.credits.div(rate.perUnits) : null, ...rateFraction(rate) });
   }
   preparedTables.set(rates, byType);
   return byType;
+}
+
+/**
+ * The rate that prices an event for one meter at `at`: the rate in effect for the event's dimension value, else the
+ * meter's default; none when neither is in effect, or when the chosen rate is 0 (a rate of 0 burns nothing, so
+ * nothing covers the meter's usage: it is invoiced at the plan's price).
+ */
+function chosenRate(meter: PreparedMeter, at: number, dimensions: Readonly<Record<string, string | null>> | null): PreparedRate | undefined {
+  let fallback: PreparedRate | undefined;
+  let own: PreparedRate | undefined;
+  let value: string | null | undefined;
+  for (const p of meter.rates) {
+    const r = p.rate;
+    if (r.effectiveFrom.getTime() > at || (r.effectiveTo !== null && r.effectiveTo.getTime() <= at)) continue;
+    // (the dimension of the first rate in effect is the meter's)
+    if (value === undefined) value = r.dimension ? (dimensions?.[r.dimension] ?? null) : null;
+    if (r.dimensionValue === null) fallback ??= p;
+    else if (r.dimensionValue === value) own ??= p;
+  }
+  const chosen = own ?? fallback;
+  return chosen && !chosen.rate.credits.isZero() ? chosen : undefined;
 }
 
 /**
@@ -151,20 +190,8 @@ export function eventBurn(rates: readonly BurnRate[], event: BurnableEvent): Eve
   const meterIds: string[] = [];
   const at = event.timestamp.getTime();
   for (const meter of prepared(rates).get(event.eventType) ?? []) {
-    let fallback: PreparedRate | undefined;
-    let own: PreparedRate | undefined;
-    let value: string | null | undefined;
-    for (const p of meter.rates) {
-      const r = p.rate;
-      if (r.effectiveFrom.getTime() > at || (r.effectiveTo !== null && r.effectiveTo.getTime() <= at)) continue;
-      // (the dimension of the first rate in effect is the meter's)
-      if (value === undefined) value = r.dimension ? (event.dimensions?.[r.dimension] ?? null) : null;
-      if (r.dimensionValue === null) fallback ??= p;
-      else if (r.dimensionValue === value) own ??= p;
-    }
-    const chosen = own ?? fallback;
-    // (a rate of 0 burns nothing, so nothing covers the meter's usage: it is invoiced at the plan's price)
-    if (!chosen || chosen.rate.credits.isZero()) continue;
+    const chosen = chosenRate(meter, at, event.dimensions);
+    if (!chosen) continue;
     const units = chosen.rate.aggregation === 'count' ? ONE : event.quantity;
     const burned = chosen.perUnit ? units.times(chosen.perUnit) : units.times(chosen.rate.credits).div(chosen.rate.perUnits);
     credits = credits === null ? burned : credits.plus(burned);
@@ -172,6 +199,51 @@ export function eventBurn(rates: readonly BurnRate[], event: BurnableEvent): Eve
   }
   return { credits: credits ?? ZERO, meterIds };
 }
+
+/** An event as the ingest batch's burn reads it from its row: the quantity as PostgreSQL prints a numeric. */
+export interface StoredBurnableEvent {
+  eventType: string;
+  /** a non-negative decimal ("2000", "0.333000") */
+  quantity: string;
+  timestamp: Date;
+  dimensions: Readonly<Record<string, string | null>> | null;
+}
+
+const MICRO = 1_000_000n;
+
+/**
+ * ledgerCredits(eventBurn(rates, event).credits) in millionths of a credit, worked out exactly in
+ * integers: for each meter, units × credits ÷ per_units as a fraction, their sum rounded once to 6
+ * decimals, half away from zero. The ingest batch burns with it (activities/ingest-steps.ts
+ * planBatchBurn): no decimal objects per event, so a 1,000-event batch leaves little for the
+ * garbage collector. Quantities are never negative (services/schemas/decimal.ts).
+ */
+export function eventMicroCredits(rates: readonly BurnRate[], event: StoredBurnableEvent): bigint {
+  let num = 0n;
+  let den = 1n;
+  let units: [bigint, number] | undefined;
+  const at = event.timestamp.getTime();
+  for (const meter of prepared(rates).get(event.eventType) ?? []) {
+    const chosen = chosenRate(meter, at, event.dimensions);
+    if (!chosen) continue;
+    // units × num ÷ den, units being U ÷ 10^a (a count meter's: 1)
+    let termNum = chosen.num;
+    let termDen = chosen.den;
+    if (chosen.rate.aggregation !== 'count') {
+      units ??= scaled(event.quantity);
+      termNum *= units[0];
+      termDen *= pow10(units[1]);
+    }
+    if (den === termDen) num += termNum;
+    else [num, den] = [num * termDen + termNum * den, den * termDen];
+  }
+  if (num === 0n) return 0n;
+  // num × 10^6 ÷ den to the nearest integer, half away from zero (num ≥ 0)
+  return (2n * num * MICRO + den) / (2n * den);
+}
+
+/** Millionths of a credit (eventMicroCredits) as the ledger's decimal. */
+export const fromMicroCredits = (micro: bigint): Dec => dec(micro.toString()).div(1_000_000);
 
 /**
  * Which events a burn's uncovered credits fall on: a wallet covers its

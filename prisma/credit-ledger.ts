@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { v7 } from './uuid-v7';
 import { planBurn, walletBalance, type Draw, type GrantBalance, type GrantKind } from '../billing/credit-burn';
 import { settleHold } from '../billing/credit-reservations';
 import { dec, toPlainString, type Dec } from '../billing/decimal';
@@ -193,7 +194,7 @@ async function insertTransaction(
 ): Promise<string | null> {
   const [row] = await db.$queryRaw<{ id: string }[]>`
     INSERT INTO credit_transactions (id, organization_id, wallet_id, kind, key, credits, event_id, created_by)
-    VALUES (${randomUUID()}::uuid, ${t.organizationId}::uuid, ${t.walletId}::uuid, ${t.kind}::credit_transaction_kind, ${t.key}, ${toPlainString(t.credits)}::numeric,
+    VALUES (${v7()}::uuid, ${t.organizationId}::uuid, ${t.walletId}::uuid, ${t.kind}::credit_transaction_kind, ${t.key}, ${toPlainString(t.credits)}::numeric,
             ${t.eventId ?? null}::uuid, ${t.createdBy})
     ON CONFLICT (organization_id, key) DO NOTHING
     RETURNING id`;
@@ -230,7 +231,7 @@ async function insertPostings(db: RawDb, organizationId: string, postings: reado
   await db.$executeRaw`
     INSERT INTO credit_ledger_entries (id, organization_id, transaction_id, wallet_id, grant_id, position, debit, credit, amount, balance_after)
     SELECT id, ${organizationId}::uuid, transaction_id, wallet_id, grant_id, position, debit::credit_account, credit::credit_account, amount, balance_after
-    FROM unnest(${postings.map(() => randomUUID())}::uuid[], ${postings.map((p) => p.transactionId)}::uuid[], ${postings.map((p) => p.walletId)}::uuid[],
+    FROM unnest(${postings.map(() => v7())}::uuid[], ${postings.map((p) => p.transactionId)}::uuid[], ${postings.map((p) => p.walletId)}::uuid[],
                 ${postings.map((p) => p.grantId)}::uuid[], ${postings.map((p) => p.position)}::int[], ${postings.map((p) => toPlainString(p.credits))}::numeric[],
                 ${postings.map((p) => toPlainString(p.balanceAfter))}::numeric[], ${postings.map((p) => ('from' in p ? p.from : 'grant'))}::text[],
                 ${postings.map((p) => ('to' in p ? p.to : 'grant'))}::text[])
@@ -262,7 +263,7 @@ export async function insertGrant(db: RawDb, g: NewGrant): Promise<{ grantId: st
   await lockWallet(db, g.walletId);
   const [row] = await db.$queryRaw<{ id: string }[]>`
     INSERT INTO credit_grants (id, organization_id, wallet_id, kind, credits, priority, expires_at, price_per_credit, currency, description, idempotency_key, created_by)
-    VALUES (${randomUUID()}::uuid, ${g.organizationId}::uuid, ${g.walletId}::uuid, ${g.kind}::credit_grant_kind, ${toPlainString(g.credits)}::numeric, ${g.priority}, ${g.expiresAt},
+    VALUES (${v7()}::uuid, ${g.organizationId}::uuid, ${g.walletId}::uuid, ${g.kind}::credit_grant_kind, ${toPlainString(g.credits)}::numeric, ${g.priority}, ${g.expiresAt},
             ${toPlainString(g.pricePerCredit)}::numeric, ${g.currency}, ${g.description}, ${g.idempotencyKey}, ${g.createdBy})
     ON CONFLICT (organization_id, idempotency_key) DO NOTHING
     RETURNING id`;
@@ -382,7 +383,7 @@ export async function prepareBurns(db: RawDb, q: BurnsRequest): Promise<{ result
       holds.delete(c.reservationId); // (one event commits a reservation)
       const { commits } = settleHold(hold.draws, c.credits);
       const committed = commits.reduce((sum, d) => sum.plus(d.credits), dec(0));
-      const id = randomUUID();
+      const id = v7();
       const postings = settlePostings(hold.draws, commits, grants, q.now, (grantId, credits, account, position) => move(grantId, credits, account, id, position));
       transactions.push({ id, walletId: b.walletId, kind: 'settle', key: `settle:${c.reservationId}`, credits: committed, uncovered: dec(0), eventId: c.eventId, batchId: b.batchId ?? null, postings });
       settled.push({ id: c.reservationId, committed, eventId: c.eventId });
@@ -390,7 +391,7 @@ export async function prepareBurns(db: RawDb, q: BurnsRequest): Promise<{ result
     }
     const reserved = [...fromReservations.values()].reduce((sum, c) => sum.plus(c), dec(0));
     const plan = planBurn(grants, b.credits.minus(reserved), q.now);
-    const id = randomUUID();
+    const id = v7();
     const postings = plan.draws.map((d, i) => move(d.grantId, d.credits, { to: 'usage' }, id, i + 1));
     transactions.push({ id, walletId: b.walletId, kind: 'burn', key: b.key, credits: b.credits.minus(reserved), uncovered: plan.uncovered, eventId: b.eventId ?? null, batchId: b.batchId ?? null, postings });
     const wallet = { balanceAfter: walletBalance(grants, q.now), newestGrantId: grants.at(-1)?.id ?? null };

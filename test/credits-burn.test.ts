@@ -146,7 +146,7 @@ describe('burning as usage is rated', () => {
     const again = await inTransaction(testPool(), async (db) => {
       const { rates } = (await loadBurnRates(db, org.organizationId))!;
       const ctx = { batchId: first.batchId, organizationId: org.organizationId, actor: { type: 'system' as const, id: 'test' }, requestIds: [first.requestId] };
-      const plan = await planBatchBurn(db, ctx, rates, [{ id: randomUUID(), customerId: owner.id, eventType: 'llm_call', quantity: dec(2000), timestamp: new Date(), dimensions: { model: 'gpt-4o' } }]);
+      const plan = await planBatchBurn(db, ctx, rates, [{ id: randomUUID(), customerId: owner.id, eventType: 'llm_call', quantity: '2000', timestamp: new Date(), dimensions: { model: 'gpt-4o' } }]);
       await plan.write();
       return plan.walletsBurned;
     });
