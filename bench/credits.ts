@@ -44,7 +44,7 @@ function options(): { events: number; rounds: number; entries: number } {
     if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be a whole number ≥ ${min} (got ${raw})`);
     return value;
   };
-  return { events: whole(values.events, 20_000, 'events', BATCH), rounds: whole(values.rounds, 6, 'rounds', 1), entries: whole(values.entries, 1_000_000, 'entries', 1) };
+  return { events: whole(values.events, 100_000, 'events', BATCH), rounds: whole(values.rounds, 6, 'rounds', 1), entries: whole(values.entries, 1_000_000, 'entries', 1) };
 }
 
 /** An organization with a sum meter and a count meter on the benchmark's event type; with `wallets`, burn rates and a wallet per customer. */
