@@ -7,7 +7,6 @@ import {
   eventMicroCredits,
   fromMicroCredits,
   judgeCredits,
-  ledgerCredits,
   planBurn,
   walletBalance,
   type BurnableEvent,
@@ -15,7 +14,7 @@ import {
   type GrantBalance,
   type StoredBurnableEvent,
 } from './credit-burn';
-import { dec } from './decimal';
+import { dec, Dec } from './decimal';
 
 const now = new Date('2026-06-15T12:00:00Z');
 const at = (s: string) => new Date(s);
@@ -123,20 +122,22 @@ describe('eventBurn', () => {
   const meters = {
     tokens: { eventType: 'llm', aggregation: 'sum' as const, dimension: 'model' },
     calls: { eventType: 'llm', aggregation: 'count' as const, dimension: null },
+    seconds: { eventType: 'llm', aggregation: 'sum' as const, dimension: null },
+    requests: { eventType: 'llm', aggregation: 'count' as const, dimension: null },
     images: { eventType: 'image', aggregation: 'count' as const, dimension: null },
   };
   /** Random burn tables: versions in time, own values and defaults, rates of 0, per_units that are and are not powers of ten. */
   const arbTable = fc
     .array(
       fc.record({
-        meterId: fc.constantFrom('tokens' as const, 'calls' as const, 'images' as const),
+        meterId: fc.constantFrom('tokens' as const, 'calls' as const, 'seconds' as const, 'requests' as const, 'images' as const),
         dimensionValue: fc.constantFrom(null, 'a', 'b'),
-        credits: fc.constantFrom('0', '1', '0.5', '5', '7', '0.000001', '0.0025', '12.345678'),
-        perUnits: fc.constantFrom('1', '3', '7', '1000', '0.3', '0.01', '100', '1000000', '0.000007'),
+        credits: fc.constantFrom('0', '1', '0.5', '5', '7', '0.000001', '0.0025', '12.345678', '0.000031', '0.000223'),
+        perUnits: fc.constantFrom('1', '3', '7', '13', '30', '1000', '0.3', '0.01', '100', '1000000', '0.000007'),
         from: fc.integer({ min: 0, max: 20 }),
         span: fc.option(fc.integer({ min: 1, max: 20 })),
       }),
-      { maxLength: 8 },
+      { maxLength: 10 },
     )
     .map((raw): BurnRate[] =>
       raw.map((r) => ({
@@ -149,6 +150,35 @@ describe('eventBurn', () => {
         effectiveTo: r.span === null ? null : day(r.from + r.span),
       })),
     );
+
+  /** An exact fraction of a decimal's digits: "0.25" → 25 / 100. */
+  const fraction = (d: Dec): [bigint, bigint] => {
+    const [whole, decimals = ''] = d.toFixed().split('.');
+    return [BigInt(whole + decimals), 10n ** BigInt(decimals.length)];
+  };
+  /**
+   * The rule as the README states it, in exact fractions, without eventBurn's lookup table: per meter of the
+   * event's type the rates in effect, the value's own before the default, units × credits ÷ per_units; the sum
+   * rounded to 6 decimals, half up.
+   */
+  const literal = (table: readonly BurnRate[], e: BurnableEvent) => {
+    let [num, den] = [0n, 1n];
+    const meterIds: string[] = [];
+    for (const meterId of new Set(table.filter((r) => r.eventType === e.eventType).map((r) => r.meterId))) {
+      const current = table.filter((r) => r.meterId === meterId && r.effectiveFrom <= e.timestamp && (r.effectiveTo === null || r.effectiveTo > e.timestamp));
+      const value = current[0]?.dimension ? (e.dimensions?.[current[0].dimension] ?? null) : null;
+      const chosen = current.find((r) => r.dimensionValue !== null && r.dimensionValue === value) ?? current.find((r) => r.dimensionValue === null);
+      if (!chosen || chosen.credits.isZero()) continue;
+      const [un, ud] = chosen.aggregation === 'count' ? [1n, 1n] : fraction(e.quantity);
+      const [cn, cd] = fraction(chosen.credits);
+      const [pn, pd] = fraction(chosen.perUnits);
+      const [tn, td] = [un * cn * pd, ud * cd * pn];
+      [num, den] = [num * td + tn * den, den * td];
+      meterIds.push(meterId);
+    }
+    const millionths = (num * 2_000_000n + den) / (2n * den);
+    return { credits: dec(millionths.toString()).div(1_000_000).toFixed(), meterIds };
+  };
 
   const eventCredits = (r: readonly BurnRate[], e: BurnableEvent) => eventBurn(r, e).credits;
 
@@ -169,21 +199,7 @@ describe('eventBurn', () => {
     expect(eventBurn(rates, event({ eventType: 'other' })).meterIds).toEqual([]);
   });
 
-  it('agrees with the rule read literally (filter the rates in effect, the value\'s own before the default, units × credits ÷ per units) on random tables', () => {
-    // The rule as the README states it, without eventBurn's lookup table or its credits-per-unit shortcut.
-    const literal = (table: readonly BurnRate[], e: BurnableEvent) => {
-      let credits = dec(0);
-      const meterIds: string[] = [];
-      for (const meterId of new Set(table.filter((r) => r.eventType === e.eventType).map((r) => r.meterId))) {
-        const current = table.filter((r) => r.meterId === meterId && r.effectiveFrom <= e.timestamp && (r.effectiveTo === null || r.effectiveTo > e.timestamp));
-        const value = current[0]?.dimension ? (e.dimensions?.[current[0].dimension] ?? null) : null;
-        const chosen = current.find((r) => r.dimensionValue !== null && r.dimensionValue === value) ?? current.find((r) => r.dimensionValue === null);
-        if (!chosen || chosen.credits.isZero()) continue;
-        credits = credits.plus((chosen.aggregation === 'count' ? dec(1) : e.quantity).times(chosen.credits).div(chosen.perUnits));
-        meterIds.push(meterId);
-      }
-      return { credits: credits.toFixed(), meterIds };
-    };
+  it('agrees with the rule read literally (filter the rates in effect, the value\'s own before the default, units × credits ÷ per units, the sum rounded once) on random tables', () => {
     fc.assert(
       fc.property(
         arbTable,
@@ -198,12 +214,25 @@ describe('eventBurn', () => {
     );
   });
 
-  it('rounds a burn to the ledger\'s 6 decimals, half away from zero', () => {
-    expect(ledgerCredits(dec('0.0000005')).toFixed()).toBe('0.000001');
-    expect(ledgerCredits(dec('1.2345674')).toFixed()).toBe('1.234567');
+  it('rounds the sum of an event\'s meters once, exactly: three thirtieths that make a half round up', () => {
+    // 0.000031 + 0.000031 + 0.000223 credits per 30 calls = 0.0000095 exactly; 40-digit decimals would round each
+    // term down and the sum to 0.000009.
+    const thirtieths = ['calls', 'seconds', 'requests'].map((meterId, i) =>
+      rate({ meterId, aggregation: 'count', dimension: null, credits: dec(['0.000031', '0.000031', '0.000223'][i]!), perUnits: dec(30) }),
+    );
+    const e = { eventType: 'llm', quantity: dec(1), timestamp: now, dimensions: null };
+    expect(eventBurn(thirtieths, e).credits.toFixed()).toBe('0.00001');
+    expect(eventMicroCredits(thirtieths, { ...e, quantity: '1.000000' })).toBe(10n);
   });
 
-  it('in millionths of a credit, worked out in integers, is the decimal burn rounded to the ledger\'s 6 decimals (eventMicroCredits)', () => {
+  it('rounds a burn to the ledger\'s 6 decimals, half away from zero', () => {
+    const perMillion = [rate({ dimension: null, credits: dec(1), perUnits: dec(1_000_000) })];
+    const credits = (quantity: string) => eventBurn(perMillion, { eventType: 'llm', quantity: dec(quantity), timestamp: now, dimensions: null }).credits.toFixed();
+    expect(credits('0.5')).toBe('0.000001');
+    expect(credits('1234567.4')).toBe('1.234567');
+  });
+
+  it('in millionths of a credit (eventMicroCredits) is the rule read literally, for quantities as sent and as PostgreSQL prints them', () => {
     const micro = (table: readonly BurnRate[], e: StoredBurnableEvent) => fromMicroCredits(eventMicroCredits(table, e)).toFixed();
     // 2,000 gpt-4o tokens at 5/1,000 + one call at 0.5; a third of a credit per unit rounds half up at the 6th decimal
     expect(micro(rates, { eventType: 'llm', quantity: '2000', timestamp: new Date('2026-05-01T00:00:00Z'), dimensions: { model: 'gpt-4o' } })).toBe('10.5');
@@ -227,7 +256,7 @@ describe('eventBurn', () => {
         (table, ev) => {
           const timestamp = new Date(day(ev.day).getTime() + 3_600_000);
           const stored: StoredBurnableEvent = { eventType: ev.eventType, quantity: ev.quantity, timestamp, dimensions: { model: ev.value } };
-          expect(micro(table, stored)).toBe(ledgerCredits(eventBurn(table, { ...stored, quantity: dec(ev.quantity) }).credits).toFixed());
+          expect(micro(table, stored)).toBe(literal(table, { ...stored, quantity: dec(ev.quantity) }).credits);
         },
       ),
       { numRuns: 2000 },
@@ -269,7 +298,7 @@ describe('allocateUncovered', () => {
       fc.property(fc.array(fc.integer({ min: 0, max: 10_000_000 }), { minLength: 1, maxLength: 30 }), fc.double({ min: 0, max: 1, noNaN: true }), (micro, share) => {
         const credits = micro.map((m) => dec(m).div(1_000_000));
         const total = credits.reduce((s, c) => s.plus(c), dec(0));
-        const uncovered = ledgerCredits(total.times(share));
+        const uncovered = total.times(share).toDecimalPlaces(6, Dec.ROUND_HALF_UP);
         const out = allocateUncovered(credits, uncovered);
         expect(out.reduce((s, c) => s.plus(c), dec(0)).eq(uncovered)).toBe(true);
         out.forEach((u, i) => expect(u.gte(0) && u.lte(credits[i]!)).toBe(true));

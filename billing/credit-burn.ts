@@ -100,16 +100,9 @@ export interface EventBurn {
   meterIds: string[];
 }
 
-const ZERO = dec(0);
-const ONE = dec(1);
-const POWER_OF_TEN = /^(?:10*|0\.0*1)$/;
-
-/** A burn rate with its credits per unit worked out once, when that quotient is exact. */
+/** A burn rate with credits ÷ per_units worked out once, as a fraction of integers: num ÷ den. */
 interface PreparedRate {
   rate: BurnRate;
-  /** credits ÷ per_units when per_units is a power of ten (then units × perUnit is the same number as units × credits ÷ per_units); else null */
-  perUnit: Dec | null;
-  /** credits ÷ per_units as num ÷ den, integers (eventMicroCredits: exact, whatever per_units is) */
   num: bigint;
   den: bigint;
 }
@@ -147,9 +140,7 @@ function prepared(rates: readonly BurnRate[]): Map<string, PreparedMeter[]> {
     if (meters.length === 0) byType.set(rate.eventType, meters);
     let meter = meters.find((m) => m.meterId === rate.meterId);
     if (!meter) meters.push((meter = { meterId: rate.meterId, rates: [] }));
-    // Dividing by a power of ten only moves the decimal point: then units × perUnit rounds exactly as units ×
-    // credits ÷ per_units does. (Any other divisor could differ in the last of the 40 digits.)
-    meter.rates.push({ rate, perUnit: POWER_OF_TEN.test(rate.perUnits.toFixed()) ? rate.credits.div(rate.perUnits) : null, ...rateFraction(rate) });
+    meter.rates.push({ rate, ...rateFraction(rate) });
   }
   preparedTables.set(rates, byType);
   return byType;
@@ -177,27 +168,18 @@ function chosenRate(meter: PreparedMeter, at: number, dimensions: Readonly<Recor
 }
 
 /**
- * The credits an event burns: for each meter of its type, its units (a sum
- * meter's: the quantity; a count meter's: one) at the rate in effect at the
- * event's timestamp, the rate for its dimension value before the meter's
- * default. Exact (no rounding here: ledgerCredits rounds). A meter with no
- * rate in effect for it, or a rate of 0, is not among `meterIds` (its usage is invoiced).
- * Called once per rated event of a wallet's customer: the rates are arranged
- * by event type once per table (kept while the caller keeps the array).
+ * The credits an event burns: for each meter of its type, its units (a sum meter's: the quantity; a count
+ * meter's: one) at the rate in effect at the event's timestamp, the rate for its dimension value before the
+ * meter's default; their sum rounded once to the ledger's 6 decimals, half away from zero. Worked out exactly,
+ * in integers (each units × credits ÷ per_units a fraction): 40-digit decimals would round each term of a
+ * divisor like 30 on its own, and three such terms can sum to just under a half and round the other way. A
+ * meter with no rate in effect for it, or a rate of 0, is not among `meterIds` (its usage is invoiced). The
+ * rates are arranged by event type once per table (kept while the caller keeps the array).
  */
 export function eventBurn(rates: readonly BurnRate[], event: BurnableEvent): EventBurn {
-  let credits: Dec | null = null;
   const meterIds: string[] = [];
-  const at = event.timestamp.getTime();
-  for (const meter of prepared(rates).get(event.eventType) ?? []) {
-    const chosen = chosenRate(meter, at, event.dimensions);
-    if (!chosen) continue;
-    const units = chosen.rate.aggregation === 'count' ? ONE : event.quantity;
-    const burned = chosen.perUnit ? units.times(chosen.perUnit) : units.times(chosen.rate.credits).div(chosen.rate.perUnits);
-    credits = credits === null ? burned : credits.plus(burned);
-    meterIds.push(meter.meterId);
-  }
-  return { credits: credits ?? ZERO, meterIds };
+  const micro = microCredits(rates, event.eventType, () => event.quantity.toFixed(), event.timestamp, event.dimensions, meterIds);
+  return { credits: fromMicroCredits(micro), meterIds };
 }
 
 /** An event as the ingest batch's burn reads it from its row: the quantity as PostgreSQL prints a numeric. */
@@ -209,28 +191,39 @@ export interface StoredBurnableEvent {
   dimensions: Readonly<Record<string, string | null>> | null;
 }
 
-const MICRO = 1_000_000n;
-
 /**
- * ledgerCredits(eventBurn(rates, event).credits) in millionths of a credit, worked out exactly in
- * integers: for each meter, units × credits ÷ per_units as a fraction, their sum rounded once to 6
- * decimals, half away from zero. The ingest batch burns with it (activities/ingest-steps.ts
- * planBatchBurn): no decimal objects per event, so a 1,000-event batch leaves little for the
- * garbage collector. Quantities are never negative (services/schemas/decimal.ts).
+ * eventBurn's credits in millionths of a credit, without a decimal or an array per event: what the ingest batch
+ * burns with (activities/ingest-steps.ts planBatchBurn), so a 1,000-event batch leaves little for the garbage
+ * collector.
  */
 export function eventMicroCredits(rates: readonly BurnRate[], event: StoredBurnableEvent): bigint {
+  return microCredits(rates, event.eventType, () => event.quantity, event.timestamp, event.dimensions, null);
+}
+
+const MICRO = 1_000_000n;
+
+/** The rule of eventBurn in millionths, adding the meters that priced the event to `meterIds` when given. Quantities are never negative (services/schemas/decimal.ts). */
+function microCredits(
+  rates: readonly BurnRate[],
+  eventType: string,
+  quantity: () => string,
+  timestamp: Date,
+  dimensions: Readonly<Record<string, string | null>> | null,
+  meterIds: string[] | null,
+): bigint {
   let num = 0n;
   let den = 1n;
   let units: [bigint, number] | undefined;
-  const at = event.timestamp.getTime();
-  for (const meter of prepared(rates).get(event.eventType) ?? []) {
-    const chosen = chosenRate(meter, at, event.dimensions);
+  const at = timestamp.getTime();
+  for (const meter of prepared(rates).get(eventType) ?? []) {
+    const chosen = chosenRate(meter, at, dimensions);
     if (!chosen) continue;
+    meterIds?.push(meter.meterId);
     // units × num ÷ den, units being U ÷ 10^a (a count meter's: 1)
     let termNum = chosen.num;
     let termDen = chosen.den;
     if (chosen.rate.aggregation !== 'count') {
-      units ??= scaled(event.quantity);
+      units ??= scaled(quantity());
       termNum *= units[0];
       termDen *= pow10(units[1]);
     }
@@ -277,9 +270,6 @@ export function billableUnits(units: Dec, credits: Dec, uncovered: Dec): Dec {
   if (credits.isZero()) return units;
   return units.times(uncovered).div(credits).toDecimalPlaces(6, Dec.ROUND_HALF_UP);
 }
-
-/** Credits at the ledger's precision (6 decimals, half away from zero). */
-export const ledgerCredits = (credits: Dec): Dec => credits.toDecimalPlaces(6, Dec.ROUND_HALF_UP);
 
 /** Whether a prepaid-only customer's wallet covers what it is about to use, and why, in words. */
 export interface CreditVerdict {

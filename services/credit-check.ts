@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { eventBurn, judgeCredits, ledgerCredits, walletBalance, type CreditVerdict } from '../billing/credit-burn';
+import { eventBurn, judgeCredits, walletBalance, type CreditVerdict } from '../billing/credit-burn';
 import { dec, type Dec } from '../billing/decimal';
 import { loadBurnRates } from '../prisma/burn-rates';
 import { readCustomerGrants } from '../prisma/credit-ledger';
@@ -40,7 +40,7 @@ export async function checkCredits(
     readCustomerGrants(pgRawDb(pool), organizationId, request.customerExternalId, null),
     propertiesAsText(pool, request.properties),
   ]);
-  const required = burning ? ledgerCredits(eventBurn(burning.rates, { eventType: request.eventType, quantity: request.quantity, timestamp: now, dimensions }).credits) : dec(0);
+  const required = burning ? eventBurn(burning.rates, { eventType: request.eventType, quantity: request.quantity, timestamp: now, dimensions }).credits : dec(0);
   return judgeCredits({ planKey: plan.key, eventType: request.eventType, quantity: request.quantity, required, balance: walletBalance(wallet?.grants ?? [], now) });
 }
 

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import 'zod-openapi';
-import { eventBurn, ledgerCredits } from '../billing/credit-burn';
+import { eventBurn } from '../billing/credit-burn';
 import { RESERVATION_DEFAULT_SECONDS, RESERVATION_MAX_SECONDS } from '../billing/credit-reservations';
 import { dec, toPlainString, type Dec } from '../billing/decimal';
 import { writeAudit, type AuditActor } from '../prisma/audit';
@@ -111,7 +111,7 @@ export function reservationRequestHash(customerId: string, body: ReservationCrea
 async function creditsToHold(pool: Pool, organizationId: string, body: ReservationCreate, now: Date): Promise<Dec> {
   if (body.credits !== undefined) return dec(body.credits);
   const [burning, dimensions] = await Promise.all([loadBurnRates(pool, organizationId), propertiesAsText(pool, body.properties)]);
-  const credits = burning ? ledgerCredits(eventBurn(burning.rates, { eventType: body.event_type!, quantity: dec(body.quantity!), timestamp: now, dimensions }).credits) : dec(0);
+  const credits = burning ? eventBurn(burning.rates, { eventType: body.event_type!, quantity: dec(body.quantity!), timestamp: now, dimensions }).credits : dec(0);
   if (credits.isZero()) throw new DomainError('invalid', 'VALIDATION_ERROR', `event_type: ${body.quantity} ${body.event_type} burns no credits at the burn rates in effect; there is nothing to hold`, 'event_type');
   return credits;
 }

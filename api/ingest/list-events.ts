@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { z } from 'zod';
-import { eventBurn, ledgerCredits } from '../../billing/credit-burn';
+import { eventBurn } from '../../billing/credit-burn';
 import { dec, toPlainString } from '../../billing/decimal';
 import { loadBurnRates } from '../../prisma/burn-rates';
 import { ApiError } from '../errors';
@@ -125,7 +125,7 @@ async function coveredCredits(pool: Pool, organizationId: string, page: readonly
   return new Map(
     covered.map((r) => {
       const { credits } = eventBurn(burning?.rates ?? [], { eventType: r.event_type, quantity: dec(r.quantity), timestamp: r.timestamp, dimensions: r.covered_dimensions });
-      return [r.id, toPlainString(ledgerCredits(credits))];
+      return [r.id, toPlainString(credits)];
     }),
   );
 }
