@@ -52,7 +52,7 @@ export default tseslint.config(
   },
   // The API and the web app reach the database through services/ (reads included) and pure rules through billing/:
   // activities/ belong to the worker (DESIGN.md, Layout).
-  { files: ['web/**/*.{ts,tsx}', 'services/**/*.ts'], ignores: ['**/*.test.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [NO_API, NO_ACTIVITIES] }] } },
+  { files: ['web/**/*.{ts,tsx}', 'services/**/*.ts', 'proxy/**/*.ts'], ignores: ['**/*.test.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [NO_API, NO_ACTIVITIES] }] } },
   { files: ['api/**/*.ts'], ignores: ['**/*.test.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [NO_ACTIVITIES] }] } },
   {
     files: WORKFLOWS,

@@ -14,7 +14,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform: { '^.+\\.(t|j)sx?$': swc },
-      testMatch: ['<rootDir>/{billing,api,activities,workflows,temporal,prisma,worker,scripts,web}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{billing,api,activities,workflows,temporal,prisma,worker,scripts,web,proxy}/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/web/build/'],
     },
     {

@@ -55,7 +55,7 @@ export function createOpenApiDocument(): ReturnType<typeof createDocument> {
           type: 'http',
           scheme: 'bearer',
           description:
-            'An organization API key: Authorization: Bearer lf_…. Keys carry scopes (ingest, read, billing, admin; a new key is ingest only); ' +
+            'An organization API key: Authorization: Bearer lf_…. Keys carry scopes (ingest, read, billing, admin, proxy; a new key is ingest only); ' +
             'a route the key lacks the scope for answers 403 INSUFFICIENT_SCOPE with details.required_scope (README, "API key scopes").',
         },
       },

@@ -18,6 +18,7 @@ import { creditRoutes } from './routes/credits';
 import { creditBurnRateRoutes } from './routes/credit-burn-rates';
 import { creditReservationRoutes } from './routes/credit-reservations';
 import { creditTopUpRoutes } from './routes/credit-top-ups';
+import { proxyRoutes } from './routes/proxy';
 import { quoteRoutes } from './routes/quotes';
 import { ratingRoutes } from './routes/rating';
 import { reconciliationRoutes } from './routes/reconciliations';
@@ -36,4 +37,4 @@ export const ROUTE_TABLES: readonly RouteTable[] = [
   invoiceReadRoutes,
   invoiceDecisionRoutes,
   creditNoteRoutes,
-  meterRoutes, planRoutes, customerRoutes, creditRoutes, creditBurnRateRoutes, creditReservationRoutes, creditTopUpRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes];
+  meterRoutes, planRoutes, customerRoutes, creditRoutes, creditBurnRateRoutes, creditReservationRoutes, creditTopUpRoutes, revenueRoutes, marginRoutes, settingsRoutes, apiKeyRoutes, reconciliationRoutes, planFeatureRoutes, quotaLimitRoutes, subscriptionRoutes, vendorRateRoutes, providerRoutes, unpricedEventRoutes, webhookEndpointRoutes, webhookDeliveryRoutes, webhookEventTypeRoutes, proxyRoutes];

@@ -8,7 +8,7 @@ import ipaddr from 'ipaddr.js';
  * deployment's own network (the cloud metadata service at 169.254.169.254,
  * the database, Temporal's frontend). These are the rules, pure: the API and
  * the web app refuse a URL with urlRefusal before it is stored, and the
- * worker (activities/outbound/guard.ts) resolves a name once, judges every
+ * worker (services/outbound-address.ts) resolves a name once, judges every
  * address with addressRefusal and connects to the address it judged.
  *
  * The deployment's own settings (SMTP_URL, SLACK_API_URL, STRIPE_API_BASE)

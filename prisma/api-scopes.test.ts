@@ -9,7 +9,9 @@ describe('API key scopes', () => {
   });
 
   it.each([
-    ['POST', '/events', ['ingest']],
+    // the AI proxy posts each call's event with the caller's proxy key
+    ['POST', '/events', ['ingest', 'proxy']],
+    ['POST', '/proxy/authorize', ['proxy']],
     ['GET', '/events', ['read']],
     ['GET', '/batches/7', ['ingest', 'read']],
     ['POST', '/entitlements/check', ['ingest', 'read']],

@@ -8,12 +8,14 @@
  * - `billing`: finance's writes: invoice decisions, credit notes, customers (and their credit grants), catalog,
  *   credit burn rates, quota limits, vendor rates, subscriptions and plan changes, reconciliations;
  * - `admin`: the organization's settings (its Stripe key and webhook secret, alert channels), its
- *   API keys and its outbound webhook endpoints and deliveries; a route not placed in scopesFor is admin-only, so a new one is never open by mistake.
+ *   API keys and its outbound webhook endpoints and deliveries; a route not placed in scopesFor is admin-only, so a new one is never open by mistake;
+ * - `proxy`: call the AI proxy (proxy/: OpenAI- and Anthropic-compatible endpoints, each call metered as an event
+ *   of the caller's organization); it opens no route of this API.
  *
  * Scopes do not imply one another: a key that approves invoices and reads them has both.
  */
 
-export const API_SCOPES = ['ingest', 'read', 'billing', 'admin'] as const;
+export const API_SCOPES = ['ingest', 'read', 'billing', 'admin', 'proxy'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 /** A key created without naming its scopes. */
@@ -59,8 +61,11 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
   const [first = '', second = ''] = path.split('/').filter((p) => p !== '').map(routeSegment);
   const reads = READ_METHODS.has(m);
   switch (first) {
+    // The AI proxy posts its calls' events with the caller's proxy key.
     case 'events':
-      return reads ? ['read'] : ['ingest'];
+      return reads ? ['read'] : ['ingest', 'proxy'];
+    case 'proxy':
+      return ['proxy'];
     case 'batches':
       return ['ingest', 'read'];
     case 'entitlements':

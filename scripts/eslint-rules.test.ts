@@ -82,8 +82,8 @@ const layeringFixture = [
   "import { QUOTA_MODES } from '../billing/quota';", // 3
   'export const used = [ApiError, trace, QUOTA_MODES];', // 4
   "import { createActivities } from '../activities';", // 5
-  "import { connectAddress } from '../activities/outbound/guard';", // 6
-  'export const reads = [createActivities, connectAddress];', // 7
+  "import { postOutbound } from '../activities/outbound/http';", // 6
+  'export const reads = [createActivities, postOutbound];', // 7
 ].join('\n');
 
 const onLine = (messages: Message[], line: number): Message[] => messages.filter((m) => m.line === line);

@@ -113,7 +113,7 @@ function requireEntry(file: string): string {
   return full;
 }
 
-function banner(info: { apiUrl: string; webUrl: string; webUsers: string[]; temporalUi: string | null; temporalAddress: string; databaseUrl: string; apiKey: string; stripe: string }): string {
+function banner(info: { apiUrl: string; proxyUrl: string; webUrl: string; webUsers: string[]; temporalUi: string | null; temporalAddress: string; databaseUrl: string; apiKey: string; stripe: string }): string {
   const curl = [
     `curl -sS -X POST ${info.apiUrl}/api/v1/events \\`,
     `  -H "Authorization: Bearer ${info.apiKey}" -H 'Content-Type: application/json' \\`,
@@ -129,6 +129,7 @@ function banner(info: { apiUrl: string; webUrl: string; webUsers: string[]; temp
     ...info.webUsers.map((line) => `              ${line}`),
     ` API          ${info.apiUrl}`,
     ` OpenAPI      ${info.apiUrl}/api/openapi.json`,
+    ` AI proxy     ${info.proxyUrl}/v1 (OpenAI- and Anthropic-compatible; README "AI proxy" sets an upstream)`,
     ` Temporal UI  ${info.temporalUi ?? `(none: using the cluster at ${info.temporalAddress})`}`,
     ` Temporal     ${info.temporalAddress}`,
     ` PostgreSQL   ${info.databaseUrl}`,
@@ -202,6 +203,8 @@ async function main(): Promise<void> {
     stripe = `stripe-mock on http://127.0.0.1:${stripeMock.port}`;
   }
   const webPort = process.env.WEB_PORT ?? '3001';
+  const proxyPort = process.env.PROXY_PORT ?? '3002';
+  const proxyUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${proxyPort}`;
   const webUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${webPort}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -213,6 +216,8 @@ async function main(): Promise<void> {
     HOST: host,
     PORT: port,
     WEB_PORT: webPort,
+    PROXY_PORT: proxyPort,
+    LEDGERFLOW_API_URL: process.env.LEDGERFLOW_API_URL ?? apiUrl,
     TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? temporal.uiUrl ?? 'http://127.0.0.1:8233',
     LEDGERFLOW_SECRET_KEY: process.env.LEDGERFLOW_SECRET_KEY || localSecretKey(),
     // A terminal is read by people: the same log lines as text (LOG_FORMAT=json for the JSON a collector reads).
@@ -231,6 +236,10 @@ async function main(): Promise<void> {
   const web = spawnTsChild('web', requireEntry('web/server.ts'), env);
   children.push(web);
   const webReady = web.printed(/web listening on /);
+  say('Starting the AI proxy…');
+  const proxy = spawnTsChild('proxy', requireEntry('proxy/main.ts'), env);
+  children.push(proxy);
+  const proxyReady = proxy.printed(/proxy listening on /);
   for (const child of children) {
     void child.exited.then(({ code, signal }) => {
       if (!stopping) void shutdown(1, `${child.name} exited unexpectedly (code ${code}, signal ${signal})`);
@@ -241,12 +250,14 @@ async function main(): Promise<void> {
   await waitForReady(`${apiUrl}/ready`, children, 120_000);
   await workerReady;
   await webReady;
+  await proxyReady;
 
   const stackFile: StackFile = {
     pid: process.pid,
     startedAt: new Date().toISOString(),
     api: { pid: api.process.pid ?? -1, url: apiUrl },
     worker: { pid: worker.process.pid ?? -1 },
+    proxy: { pid: proxy.process.pid ?? -1, url: proxyUrl },
     openApiUrl: `${apiUrl}/api/openapi.json`,
     temporal: { address: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl, taskQueue: TASK_QUEUE },
     databaseUrl: database.url,
@@ -254,7 +265,7 @@ async function main(): Promise<void> {
   };
   fs.writeFileSync(STACK_FILE, `${JSON.stringify(stackFile, null, 2)}\n`, { mode: 0o600 });
   const webUsers = seeded.users.map((u) => `${u.role.padEnd(8)} ${u.email}, password in ${path.relative(ROOT, u.passwordFile)}`);
-  say(banner({ apiUrl, webUrl, webUsers, temporalUi: temporal.uiUrl, temporalAddress: temporal.address, databaseUrl: database.url, apiKey: seeded.apiKey, stripe }));
+  say(banner({ apiUrl, proxyUrl, webUrl, webUsers, temporalUi: temporal.uiUrl, temporalAddress: temporal.address, databaseUrl: database.url, apiKey: seeded.apiKey, stripe }));
 }
 
 main().catch((err: unknown) => {

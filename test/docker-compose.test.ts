@@ -9,7 +9,7 @@ import { parse } from 'yaml';
  * is found by following relative imports from the files its command starts.
  */
 const ROOT = path.resolve(__dirname, '..');
-const SCANNED_DIRS = ['api', 'worker', 'temporal', 'prisma', 'activities', 'workflows', 'web'];
+const SCANNED_DIRS = ['api', 'worker', 'temporal', 'prisma', 'activities', 'workflows', 'web', 'proxy', 'services'];
 
 /**
  * Entry files that load code no import statement names: web/server.ts
@@ -121,7 +121,7 @@ const codeServices = Object.entries(services).filter(([, s]) => entryFiles(s).le
 
 describe('docker-compose.yml', () => {
   it('has the production services', () => {
-    expect(Object.keys(services).sort()).toEqual(expect.arrayContaining(['api', 'postgres', 'temporal', 'temporal-ui', 'web', 'worker']));
+    expect(Object.keys(services).sort()).toEqual(expect.arrayContaining(['api', 'postgres', 'proxy', 'temporal', 'temporal-ui', 'web', 'worker']));
   });
 
   it.each(Object.keys(services))('service %s has a healthcheck', (name) => {
@@ -160,8 +160,8 @@ describe('docker-compose.yml', () => {
     expect(unwired).toEqual([]);
   });
 
-  it('waits for healthy dependencies before starting the API, the worker and the web app', () => {
-    for (const name of ['api', 'worker', 'web']) {
+  it('waits for healthy dependencies before starting the API, the worker, the web app and the proxy', () => {
+    for (const name of ['api', 'worker', 'web', 'proxy']) {
       const dependsOn = (services[name] as { depends_on?: Record<string, { condition?: string }> }).depends_on ?? {};
       expect(Object.keys(dependsOn)).toContain('temporal');
       for (const dep of Object.values(dependsOn)) expect(dep.condition).toBe('service_healthy');

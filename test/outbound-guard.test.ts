@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createChannelNotifier } from '../activities/channels';
 import { deliverNotifications } from '../activities/deliver-notifications';
-import { OutboundRefused } from '../activities/outbound/guard';
+import { OutboundRefused } from '../services/outbound-address';
 import { STRICT_OUTBOUND, type OutboundPolicy } from '../billing/outbound-urls';
 import { postOutbound } from '../activities/outbound/http';
 import { startTestApi, type TestApi } from './api-test-app';

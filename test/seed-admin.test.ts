@@ -90,7 +90,7 @@ describe('admin command', () => {
 
     const widened = admin('set-api-key-scopes', '--org', org, '--id', financeKey.id, '--scopes', 'all');
     expect(widened.status).toBe(0);
-    expect((await testPrisma().apiKey.findUniqueOrThrow({ where: { id: financeKey.id } })).scopes).toEqual(['ingest', 'read', 'billing', 'admin']);
+    expect((await testPrisma().apiKey.findUniqueOrThrow({ where: { id: financeKey.id } })).scopes).toEqual(['ingest', 'read', 'billing', 'admin', 'proxy']);
 
     const bad = admin('create-api-key', '--org', org, '--scopes', 'ingest,approve');
     expect(bad.status).toBe(2);

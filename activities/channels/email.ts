@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { bareHost, STRICT_OUTBOUND, urlRefusal, type OutboundPolicy } from '../../billing/outbound-urls';
-import { connectAddress, OutboundRefused } from '../outbound/guard';
+import { connectAddress, OutboundRefused } from '../../services/outbound-address';
 import type { OutgoingNotification } from '../notifier';
 import type { ChannelSender } from './sender';
 import type { ContactLookup } from './contacts';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { bareHost, urlRefusal, type OutboundPolicy } from '../../billing/outbound-urls';
-import { connectAddress, OutboundRefused } from './guard';
+import { connectAddress, OutboundRefused } from '../../services/outbound-address';
 
 export interface OutboundPost {
   headers: Record<string, string>;

@@ -16,7 +16,7 @@ import { isUniqueViolation } from '../../prisma/errors';
 import { openOrganizationSecret } from '../../prisma/organization-secrets';
 import { SecretKeyError, SecretOpenError } from '../../prisma/secret-box';
 import { STRICT_OUTBOUND } from '../../billing/outbound-urls';
-import { OutboundRefused } from '../outbound/guard';
+import { OutboundRefused } from '../../services/outbound-address';
 import { postOutbound } from '../outbound/http';
 
 export interface FindingRef {
@@ -243,7 +243,7 @@ function crmBody(f: LeakFindingModel, key: string): string {
 /**
  * POSTs a CRM task to the organization's crmWebhookUrl, signed with
  * HMAC-SHA256 over the body, through the outbound guard (https to a public
- * address only; billing/outbound-urls.ts and activities/outbound/guard.ts). Network faults, 5xx, 408 and
+ * address only; billing/outbound-urls.ts and services/outbound-address.ts). Network faults, 5xx, 408 and
  * 429 throw so Temporal retries them (same body, same Idempotency-Key); any
  * other answer outside 2xx (redirects are not followed) and a refused URL or
  * address would repeat, so they fail for good. Skipped when the organization

@@ -2,6 +2,15 @@ import { readBillingSettings, updateBillingSettings } from '../../services/billi
 import { BillingSettingsPatchSchema, BillingSettingsSchema } from '../../services/schemas/billing-settings';
 import { AlertSettingsPatchSchema, alertSettingsPatchSchema, AlertSettingsSchema } from '../../services/schemas/alert-settings';
 import { readAlertSettings, updateAlertSettings } from '../../services/alert-settings-store';
+import {
+  listProxyUpstreams,
+  ProxyUpstreamListSchema,
+  ProxyUpstreamParamsSchema,
+  ProxyUpstreamPutSchema,
+  proxyUpstreamSchema,
+  ProxyUpstreamSchema,
+  putProxyUpstream,
+} from '../../services/proxy-upstreams';
 import { route, type RouteTable } from '../route-table';
 import { apiKeyActor } from './catalog-common';
 
@@ -51,6 +60,26 @@ export const settingsRoutes: RouteTable = {
       bodyFor: (config) => alertSettingsPatchSchema(config.outbound),
       ok: { description: 'All the settings, as now stored', schema: AlertSettingsSchema },
       handle: (deps, { caller, body }) => updateAlertSettings(deps.prisma, caller.organizationId, body, apiKeyActor(caller)),
+    }),
+    route({
+      method: 'get',
+      path: '/proxy-upstreams',
+      summary: 'Where the AI proxy forwards your calls, per vendor protocol',
+      description: 'The vendor keys are never returned: `api_key` says it is set and its last four characters.',
+      ok: { description: 'The upstreams, by vendor', schema: ProxyUpstreamListSchema },
+      handle: (deps, { caller }) => listProxyUpstreams(deps.prisma, caller.organizationId),
+    }),
+    route({
+      method: 'put',
+      path: '/proxy-upstreams/{vendor}',
+      summary: 'Set where the AI proxy forwards calls of one vendor protocol',
+      description:
+        "The proxy (README \"AI proxy\") forwards OpenAI-compatible calls (chat completions, embeddings) to the openai upstream and Anthropic-compatible ones (messages) to the anthropic upstream, with this API key (stored encrypted with the deployment's LEDGERFLOW_SECRET_KEY, never returned), and meters each call as one event of event_type. Replaces what was set; the audit row (proxy_upstream.created or .updated) records the URL and event type, and for the key only that it was set or replaced. The proxy uses a change within a minute.",
+      params: ProxyUpstreamParamsSchema,
+      body: ProxyUpstreamPutSchema,
+      bodyFor: (config) => proxyUpstreamSchema(config.outbound),
+      ok: { description: 'The upstream, as now stored', schema: ProxyUpstreamSchema },
+      handle: (deps, { caller, params, body }) => putProxyUpstream(deps.prisma, caller.organizationId, params.vendor, body, apiKeyActor(caller)),
     }),
   ],
 };

@@ -8,6 +8,8 @@ export interface StackFile {
   startedAt: string;
   api: { pid: number; url: string };
   worker: { pid: number };
+  /** the AI proxy (proxy/main.ts) */
+  proxy: { pid: number; url: string };
   openApiUrl: string;
   temporal: { address: string; namespace: string; uiUrl: string | null; taskQueue: string };
   databaseUrl: string;

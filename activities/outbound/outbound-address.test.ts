@@ -1,6 +1,6 @@
 import { organizationSmtpOptions } from '../channels/email';
 import { addressRefusal, outboundPolicyFromEnv, STRICT_OUTBOUND, urlRefusal } from '../../billing/outbound-urls';
-import { connectAddress, OutboundRefused } from './guard';
+import { connectAddress, OutboundRefused } from '../../services/outbound-address';
 
 /*
  * The guard's decisions, judged without connecting anywhere: names are

@@ -1,9 +1,9 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { addressRefusal, bareHost, DEVELOPMENT_HINT, type OutboundPolicy } from '../../billing/outbound-urls';
+import { addressRefusal, bareHost, DEVELOPMENT_HINT, type OutboundPolicy } from '../billing/outbound-urls';
 
 /*
- * The worker's side of the outbound rules (billing/outbound-urls.ts): only
+ * The connecting side of the outbound rules (billing/outbound-urls.ts), for the worker and the AI proxy: only
  * public unicast addresses are connected to, and the address checked is the
  * address connected to: the name is resolved once here and the connection
  * made to that address (TLS still verifies the certificate against the
