@@ -27,12 +27,14 @@ export function admitUnderLimit(
   state: QuotaState,
   quantities: readonly Dec[],
   now: Date,
+  /** per quantity: usage that already happened (the AI proxy's served calls): counted, never refused */
+  served: readonly boolean[] = [],
 ): { admitted: boolean[]; state: QuotaState } {
   let used = state.used;
   let reachedAt = state.limitReachedAt;
   const limit = dec(policy.limit);
-  const admitted = quantities.map((q) => {
-    if (policy.mode !== 'HARD') {
+  const admitted = quantities.map((q, i) => {
+    if (policy.mode !== 'HARD' || served[i]) {
       used = used.plus(q);
       if (!reachedAt && used.gte(limit)) reachedAt = now;
       return true;

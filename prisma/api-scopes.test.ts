@@ -9,9 +9,9 @@ describe('API key scopes', () => {
   });
 
   it.each([
-    // the AI proxy posts each call's event with the caller's proxy key
-    ['POST', '/events', ['ingest', 'proxy']],
+    ['POST', '/events', ['ingest']],
     ['POST', '/proxy/authorize', ['proxy']],
+    ['POST', '/proxy/events', ['proxy']],
     ['GET', '/events', ['read']],
     ['GET', '/batches/7', ['ingest', 'read']],
     ['POST', '/entitlements/check', ['ingest', 'read']],

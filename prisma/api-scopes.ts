@@ -61,9 +61,9 @@ export function scopesFor(method: string, path: string): readonly ApiScope[] {
   const [first = '', second = ''] = path.split('/').filter((p) => p !== '').map(routeSegment);
   const reads = READ_METHODS.has(m);
   switch (first) {
-    // The AI proxy posts its calls' events with the caller's proxy key.
     case 'events':
-      return reads ? ['read'] : ['ingest', 'proxy'];
+      return reads ? ['read'] : ['ingest'];
+    // The AI proxy asks before each call, and posts each call's event (with its own token beside the caller's key).
     case 'proxy':
       return ['proxy'];
     case 'batches':

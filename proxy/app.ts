@@ -6,7 +6,8 @@ import type { Pool } from 'pg';
 import { anthropicUsageCounts, openAiUsageCounts, totalTokens } from '../billing/ai-usage';
 import { urlRefusal, type OutboundPolicy } from '../billing/outbound-urls';
 import type { UsageCounts } from '../billing/token-cost';
-import { readProxyUpstream, type ProxyUpstreamTarget, type ProxyVendor } from '../services/proxy-upstreams';
+import { proxyServiceToken, readProxyUpstream, type ProxyUpstreamTarget, type ProxyVendor } from '../services/proxy-upstreams';
+import { DomainError } from '../services/errors';
 import { connectAddress } from '../services/outbound-address';
 import { AnthropicStreamUsage, OpenAiStreamUsage, type CallUsage } from './stream-usage';
 import { vendorError } from './vendor-errors';
@@ -32,6 +33,8 @@ export interface ProxyConfig {
   maxBodyBytes: number;
   outbound: OutboundPolicy;
   log: (message: string, err?: unknown) => void;
+  /** what shows the API an event post is the proxy's (default: derived from LEDGERFLOW_SECRET_KEY) */
+  serviceToken?: string;
 }
 
 export const defaultProxyConfig: Omit<ProxyConfig, 'apiUrl' | 'log'> = {
@@ -50,8 +53,22 @@ const ENDPOINTS: Record<string, { vendor: ProxyVendor; kind: EndpointKind; suffi
 
 /** Request headers a client sends that the upstream needs too; the rest (its key above all) stay here. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'user-agent', 'anthropic-version', 'anthropic-beta', 'openai-beta'];
-/** Response headers that describe the connection, not the answer. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-connection', 'upgrade']);
+/** Response headers not passed back: those of the connection, not the answer, and those about the organization's vendor account. */
+const NOT_PASSED_BACK = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-encoding',
+  'proxy-connection',
+  'upgrade',
+  'set-cookie',
+  'openai-organization',
+  'openai-project',
+  'anthropic-organization-id',
+]);
+/** The longest feature or end-user header: what an event's feature holds (api/schemas/events.ts). */
+const MAX_LABEL = 255;
 
 /** Why the proxy answered instead of the upstream: sent in the vendor's error format. */
 class Refusal extends Error {
@@ -79,6 +96,8 @@ interface Call {
   kind: EndpointKind;
   /** the path after the upstream's base URL */
   suffix: string;
+  /** the client asked for the usage chunk of a stream itself (otherwise the proxy's own request for it is not passed on) */
+  askedForUsage: boolean;
   key: string;
   customer: string;
   feature: string | null;
@@ -97,6 +116,7 @@ export interface Proxy {
 
 export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
   const upstreams = new Map<string, { at: number; target: Promise<ProxyUpstreamTarget> }>();
+  const serviceToken = config.serviceToken ?? proxyServiceToken();
   const pending = new Set<Promise<void>>();
   const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 512 }), https: new https.Agent({ keepAlive: true, maxSockets: 512 }) };
   // The outbound rules for the upstream's address (services/outbound-address.ts): the name resolved once per
@@ -118,8 +138,8 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     return target;
   };
 
-  async function ledgerflow(method: string, path: string, key: string, body: unknown): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-    const res = await fetch(`${config.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  async function ledgerflow(method: string, path: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+    const res = await fetch(`${config.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     const text = await res.text();
     let parsed: Record<string, unknown> = {};
     try {
@@ -152,7 +172,7 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
   async function postEvent(call: Call, event: Record<string, unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const answer = await ledgerflow('POST', '/api/v1/events', call.key, { events: [event] });
+        const answer = await ledgerflow('POST', '/api/v1/proxy/events', call.key, { events: [event] }, { 'x-ledgerflow-proxy-token': serviceToken });
         if (answer.status === 202) return;
         if (answer.status < 500 && answer.status !== 429) {
           config.log(`proxy: the event of call ${call.id} was refused (${answer.status}): ${JSON.stringify(answer.body).slice(0, 500)}`);
@@ -171,6 +191,8 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
 
   /** The call's one usage event (partial: why its usage is incomplete). */
   function meter(call: Call, usage: CallUsage, partial: string | null): void {
+    // A stream the vendor ended with an error before it generated anything was not served: no event.
+    if (usage.errored && !usage.complete && usage.deltas === 0) return;
     let counts: UsageCounts = usage.counts;
     let estimated = false;
     if (partial && !usage.complete) {
@@ -222,7 +244,8 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     const secure = url.protocol === 'https:';
     const upstream = (secure ? https : http).request(url, { method: 'POST', headers, agent: secure ? agents.https : agents.http, lookup });
     let answered = false;
-    const timer = setTimeout(() => upstream.destroy(new Refusal(504, `the ${call.vendor} upstream did not answer within ${config.upstreamTimeoutMs} ms`, 'upstream_timeout')), config.upstreamTimeoutMs);
+    // Silence for this long, before the answer starts or in the middle of a stream, ends the call.
+    upstream.setTimeout(config.upstreamTimeoutMs, () => upstream.destroy(new Refusal(504, `the ${call.vendor} upstream did not answer within ${config.upstreamTimeoutMs} ms`, 'upstream_timeout')));
     const clientGone = () => !res.writableFinished;
     res.on('close', () => {
       // A client that leaves a stream stops the upstream (it bills what it generates; the event records what was
@@ -230,7 +253,6 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
       if (clientGone() && call.stream) upstream.destroy();
     });
     upstream.on('error', (err) => {
-      clearTimeout(timer);
       if (answered) return; // a response already under way ends in its own handlers
       if (res.destroyed) return;
       const r = err instanceof Refusal ? err : new Refusal(502, `the ${call.vendor} upstream could not be reached: ${err.message}`, 'upstream_unreachable');
@@ -238,9 +260,8 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     });
     upstream.on('response', (up) => {
       answered = true;
-      clearTimeout(timer);
       const out: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(up.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+      for (const [name, value] of Object.entries(up.headers)) if (value !== undefined && !NOT_PASSED_BACK.has(name)) out[name] = value;
       const status = up.statusCode ?? 502;
       const ok = status >= 200 && status < 300;
       const streaming = ok && String(up.headers['content-type'] ?? '').includes('text/event-stream');
@@ -255,14 +276,21 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
         res.writeHead(status, out);
         res.flushHeaders();
         let ended = false;
+        // The proxy asked OpenAI for the usage chunk; a client that did not gets the stream without it.
+        const strip = call.vendor === 'openai' && !call.askedForUsage;
         up.on('data', (chunk: Buffer) => {
-          tracker.feed(chunk);
-          res.write(chunk);
+          const events = tracker.feed(chunk);
+          const out = strip ? events.filter((e) => !('usageOnly' in e && e.usageOnly)).map((e) => e.raw).join('') : chunk;
+          // A client that reads slower than the vendor writes holds the vendor back, not the proxy's memory.
+          if (out.length > 0 && !res.write(out)) {
+            up.pause();
+            res.once('drain', () => up.resume());
+          }
         });
         up.on('end', () => {
           ended = true;
           res.end();
-          meter(call, tracker.usage, tracker.usage.complete ? null : 'stream_ended_early');
+          meter(call, tracker.usage, tracker.usage.complete ? null : tracker.usage.errored ? 'upstream_error' : 'stream_ended_early');
         });
         up.on('close', () => {
           if (ended) return;
@@ -297,27 +325,39 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     }
     const endpoint = ENDPOINTS[path];
     const vendor: ProxyVendor = endpoint?.vendor ?? (path.startsWith('/v1/messages') ? 'anthropic' : 'openai');
+    let left = false;
+    res.on('close', () => {
+      if (!res.writableFinished) left = true;
+    });
     try {
       if (!endpoint) throw new Refusal(404, `the proxy serves POST /v1/chat/completions, /v1/embeddings (OpenAI) and /v1/messages (Anthropic), not ${req.method} ${path}`, 'not_found');
       if (req.method !== 'POST') throw new Refusal(405, `${path} takes POST`, 'method_not_allowed');
       const key = callerKey(req, vendor);
       const customer = header(req, 'x-ledgerflow-customer');
       if (!customer) throw new Refusal(400, 'the x-ledgerflow-customer header is required: the id of the customer this call is metered to', 'missing_customer');
+      const feature = header(req, 'x-ledgerflow-feature');
+      const endUser = header(req, 'x-ledgerflow-end-user');
+      for (const [name, value] of [['x-ledgerflow-customer', customer], ['x-ledgerflow-feature', feature], ['x-ledgerflow-end-user', endUser]] as const) {
+        if (value !== null && value.length > MAX_LABEL) throw new Refusal(400, `the ${name} header must be at most ${MAX_LABEL} characters`, 'invalid_header');
+      }
+      // Who is calling before reading what: an unknown key is refused without reading its body.
+      const auth = await authorize(vendor, key, customer);
       const body = await readBody(req, config.maxBodyBytes);
       const request = parseObject(body);
-      const auth = await authorize(vendor, key, customer);
       if (!auth.allowed) {
         throw new Refusal(vendor === 'openai' ? 429 : 403, `Ledgerflow refused this call for ${customer}: ${auth.reason}`, 'entitlement_refused', { 'x-should-retry': 'false' });
       }
       const target = await upstreamOf(auth.organization_id, vendor).catch((err: unknown) => {
         config.log(`proxy: the ${vendor} upstream of ${auth.organization_id} could not be read`, err);
-        throw new Refusal(503, err instanceof Error ? err.message : `the ${vendor} upstream could not be read`, 'proxy_not_configured', { 'x-should-retry': 'false' });
+        const message = err instanceof DomainError ? err.message : `the ${vendor} upstream's settings could not be read; an admin may need to set them again`;
+        throw new Refusal(503, message, 'proxy_not_configured', { 'x-should-retry': 'false' });
       });
       const stream = request.stream === true;
       let forwarded = body;
-      if (endpoint.kind === 'chat' && stream) {
+      const options = request.stream_options !== null && typeof request.stream_options === 'object' ? (request.stream_options as Record<string, unknown>) : {};
+      const askedForUsage = options.include_usage === true;
+      if (endpoint.kind === 'chat' && stream && !askedForUsage) {
         // The last chunk then carries the call's usage (OpenAI sends none in a stream otherwise).
-        const options = request.stream_options !== null && typeof request.stream_options === 'object' ? request.stream_options : {};
         forwarded = Buffer.from(JSON.stringify({ ...request, stream_options: { ...options, include_usage: true } }));
       }
       const call: Call = {
@@ -325,14 +365,17 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
         vendor,
         kind: endpoint.kind,
         suffix: endpoint.suffix,
+        askedForUsage,
         key,
         customer,
-        feature: header(req, 'x-ledgerflow-feature'),
-        endUser: header(req, 'x-ledgerflow-end-user'),
+        feature,
+        endUser,
         eventType: auth.event_type,
         request,
         stream,
       };
+      // A client that already left gets nothing forwarded: nothing reached the model.
+      if (left) return;
       forward(call, target, forwarded, req, res);
     } catch (err) {
       if (err instanceof Refusal) sendError(res, vendor, err);
@@ -412,5 +455,5 @@ function responseUsage(vendor: ProxyVendor, whole: Buffer): CallUsage {
   }
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const counts = vendor === 'openai' ? openAiUsageCounts(body.usage) : anthropicUsageCounts(body.usage);
-  return { id: text(body.id), model: text(body.model), counts, complete: true, deltas: 0 };
+  return { id: text(body.id), model: text(body.model), counts, complete: true, deltas: 0, errored: false };
 }

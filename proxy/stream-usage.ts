@@ -11,6 +11,8 @@ import type { UsageCounts } from '../billing/token-cost';
 export interface SseEvent {
   event: string | null;
   data: string;
+  /** the event as it came, with the blank line that ended it */
+  raw: string;
 }
 
 /** Splits a byte stream into server-sent events; a chunk may end anywhere, even inside a line. */
@@ -25,6 +27,7 @@ export class SseReader {
       const match = /\r?\n\r?\n/.exec(this.buffer);
       if (!match) break;
       const block = this.buffer.slice(0, match.index);
+      const raw = this.buffer.slice(0, match.index + match[0].length);
       this.buffer = this.buffer.slice(match.index + match[0].length);
       let event: string | null = null;
       const data: string[] = [];
@@ -32,7 +35,7 @@ export class SseReader {
         if (line.startsWith('event:')) event = line.slice(6).trim();
         else if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
       }
-      if (data.length > 0) events.push({ event, data: data.join('\n') });
+      if (data.length > 0) events.push({ event, data: data.join('\n'), raw });
     }
     return events;
   }
@@ -48,6 +51,8 @@ export interface CallUsage {
   complete: boolean;
   /** content deltas seen: about one token each, the estimate when a stream ended before its usage */
   deltas: number;
+  /** the vendor sent an error event inside the stream */
+  errored: boolean;
 }
 
 const parse = (data: string): Record<string, unknown> | null => {
@@ -60,16 +65,21 @@ const parse = (data: string): Record<string, unknown> | null => {
 };
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
-/** Follows an OpenAI chat completions stream. */
+/** Follows an OpenAI chat completions stream; returns the events the chunk completed, `usageOnly` marking the chunk that carries only the usage. */
 export class OpenAiStreamUsage {
   private readonly reader = new SseReader();
-  readonly usage: CallUsage = { id: null, model: null, counts: {}, complete: false, deltas: 0 };
+  readonly usage: CallUsage = { id: null, model: null, counts: {}, complete: false, deltas: 0, errored: false };
 
-  feed(chunk: Uint8Array): void {
-    for (const e of this.reader.feed(chunk)) {
+  feed(chunk: Uint8Array): (SseEvent & { usageOnly?: boolean })[] {
+    const events: (SseEvent & { usageOnly?: boolean })[] = this.reader.feed(chunk);
+    for (const e of events) {
       if (e.data === '[DONE]') continue;
       const body = parse(e.data);
       if (!body) continue;
+      if (body.error) {
+        this.usage.errored = true;
+        continue;
+      }
       this.usage.id ??= text(body.id);
       this.usage.model ??= text(body.model);
       const choices = Array.isArray(body.choices) ? (body.choices as { delta?: { content?: unknown; tool_calls?: unknown } }[]) : [];
@@ -77,8 +87,10 @@ export class OpenAiStreamUsage {
       if (body.usage) {
         this.usage.counts = openAiUsageCounts(body.usage);
         this.usage.complete = true;
+        e.usageOnly = choices.length === 0;
       }
     }
+    return events;
   }
 }
 
@@ -86,21 +98,23 @@ export class OpenAiStreamUsage {
 export class AnthropicStreamUsage {
   private readonly reader = new SseReader();
   private raw: Record<string, unknown> = {};
-  readonly usage: CallUsage = { id: null, model: null, counts: {}, complete: false, deltas: 0 };
+  readonly usage: CallUsage = { id: null, model: null, counts: {}, complete: false, deltas: 0, errored: false };
 
-  feed(chunk: Uint8Array): void {
-    for (const e of this.reader.feed(chunk)) {
+  feed(chunk: Uint8Array): SseEvent[] {
+    const events = this.reader.feed(chunk);
+    for (const e of events) {
       const body = parse(e.data);
       if (!body) continue;
       const type = e.event ?? text(body.type);
-      if (type === 'message_start') {
+      if (type === 'error') this.usage.errored = true;
+      else if (type === 'message_start') {
         const message = (body.message ?? {}) as Record<string, unknown>;
         this.usage.id ??= text(message.id);
         this.usage.model ??= text(message.model);
         this.raw = { ...((message.usage ?? {}) as Record<string, unknown>) };
       } else if (type === 'message_delta') {
-        // Cumulative counts: a later delta replaces what an earlier one said.
-        this.raw = { ...this.raw, ...((body.usage ?? {}) as Record<string, unknown>) };
+        // Cumulative counts: a later delta replaces what an earlier one said, count by count (a null says nothing).
+        for (const [key, value] of Object.entries((body.usage ?? {}) as Record<string, unknown>)) if (typeof value === 'number') this.raw[key] = value;
       } else if (type === 'content_block_delta') {
         this.usage.deltas++;
       } else if (type === 'message_stop') {
@@ -108,5 +122,6 @@ export class AnthropicStreamUsage {
       }
       this.usage.counts = anthropicUsageCounts(this.raw);
     }
+    return events;
   }
 }

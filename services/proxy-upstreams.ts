@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import 'zod-openapi';
 import { STRICT_OUTBOUND, type OutboundPolicy } from '../billing/outbound-urls';
 import { writeAudit, type AuditActor } from '../prisma/audit';
 import type { PrismaClient } from '../prisma/client';
-import { secretBox, SecretOpenError, type SecretBox } from '../prisma/secret-box';
+import { secretBox, secretKeyFromEnv, SecretOpenError, type SecretBox } from '../prisma/secret-box';
 import { DomainError } from './errors';
 import { outboundHttpUrl } from './schemas/alert-settings';
 
@@ -18,6 +18,18 @@ import { outboundHttpUrl } from './schemas/alert-settings';
 
 export const PROXY_VENDORS = ['openai', 'anthropic'] as const;
 export type ProxyVendor = (typeof PROXY_VENDORS)[number];
+
+/** The idempotency keys of the proxy's events (proxy:<vendor>:<response id>): POST /api/v1/events refuses them from anyone else. */
+export const PROXY_KEY_PREFIX = 'proxy:';
+
+/**
+ * What the proxy shows the API that an event post is its own (header x-ledgerflow-proxy-token on POST
+ * /api/v1/proxy/events): derived from the deployment's LEDGERFLOW_SECRET_KEY, which both processes hold, so a
+ * caller's proxy key alone cannot post usage.
+ */
+export function proxyServiceToken(key: Buffer = secretKeyFromEnv()): string {
+  return createHmac('sha256', key).update('ledgerflow proxy events v1').digest('base64url');
+}
 
 /** What a call is metered as when the organization names nothing else. */
 export const DEFAULT_PROXY_EVENT_TYPE = 'llm.completion';

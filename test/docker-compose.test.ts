@@ -163,7 +163,8 @@ describe('docker-compose.yml', () => {
   it('waits for healthy dependencies before starting the API, the worker, the web app and the proxy', () => {
     for (const name of ['api', 'worker', 'web', 'proxy']) {
       const dependsOn = (services[name] as { depends_on?: Record<string, { condition?: string }> }).depends_on ?? {};
-      expect(Object.keys(dependsOn)).toContain('temporal');
+      // the proxy talks to the API only (and reads its upstreams from PostgreSQL, which the API waits for)
+      expect(Object.keys(dependsOn)).toContain(name === 'proxy' ? 'api' : 'temporal');
       for (const dep of Object.values(dependsOn)) expect(dep.condition).toBe('service_healthy');
     }
   });

@@ -18,6 +18,7 @@ let api: TestApi;
 let upstream: FakeLlmUpstream;
 let org: Awaited<ReturnType<typeof createTestOrganization>>;
 let proxyKey: string;
+let proxyKeyId: string;
 const proxies: { proxy: Proxy; server: Server }[] = [];
 let base: string;
 let proxy: Proxy;
@@ -34,7 +35,7 @@ beforeAll(async () => {
   api = await startTestApi({ outbound: DEVELOPMENT });
   upstream = await startFakeLlmUpstream();
   org = await createTestOrganization('proxy');
-  proxyKey = (await createApiKey(testPrisma(), org.organizationId, 'proxy', { type: 'system', id: 'test' }, ['proxy'])).key;
+  ({ key: proxyKey, id: proxyKeyId } = await createApiKey(testPrisma(), org.organizationId, 'proxy', { type: 'system', id: 'test' }, ['proxy']));
   for (const [vendor, key] of [['openai', OPENAI_UPSTREAM_KEY], ['anthropic', ANTHROPIC_UPSTREAM_KEY]] as const) {
     const put = await api.put(`/api/v1/settings/proxy-upstreams/${vendor}`, org.apiKey, { base_url: `${upstream.url}/v1`, api_key: key });
     expect(put.status).toBe(200);
@@ -65,6 +66,13 @@ interface StoredEvent {
   feature: string | null;
   properties: Record<string, unknown>;
   vendor_usage: Record<string, unknown>[];
+}
+
+/** Event posts the proxy made (each is a request row under the caller's key): one per call, however the rows dedupe. */
+async function posts(): Promise<number> {
+  for (const p of proxies) await p.proxy.idle();
+  const { rows } = await testPool().query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_batches WHERE organization_id = $1 AND api_key_id = $2', [org.organizationId, proxyKeyId]);
+  return rows[0]!.n;
 }
 
 async function eventsOf(customer: string): Promise<StoredEvent[]> {
@@ -113,6 +121,7 @@ describe('settings', () => {
 describe('OpenAI-compatible', () => {
   it('forwards a chat completion with the organization\'s vendor key and meters it as one event with the usage the response reports', async () => {
     const before = upstream.requests.length;
+    const postsBefore = await posts();
     const reply = await openai('cust-chat', { 'x-ledgerflow-feature': 'support-bot', 'x-ledgerflow-end-user': 'u-17' }).chat.completions.create({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'Hi' }],
@@ -125,6 +134,7 @@ describe('OpenAI-compatible', () => {
 
     const [event, ...more] = await eventsOf('cust-chat');
     expect(more).toEqual([]);
+    expect(await posts()).toBe(postsBefore + 1);
     expect(event).toEqual({
       idempotency_key: `proxy:openai:${reply.id}`,
       customer_external_id: 'cust-chat',
@@ -139,11 +149,14 @@ describe('OpenAI-compatible', () => {
 
   it('passes a stream through chunk by chunk: the client reads the first delta while the upstream holds the rest; usage comes from the last chunk, which the proxy asked for', async () => {
     const before = upstream.requests.length;
+    const postsBefore = await posts();
     const stream = await openai('cust-stream').chat.completions.create({ model: 'gated', messages: [{ role: 'user', content: 'Hi' }], stream: true });
     const deltas: string[] = [];
     let id = '';
     for await (const chunk of stream) {
       id = chunk.id;
+      // the usage chunk the proxy asked for is not passed to a client that did not ask for it (its choices are empty)
+      expect(chunk.choices).not.toEqual([]);
       const delta = chunk.choices[0]?.delta.content;
       if (delta) {
         deltas.push(delta);
@@ -155,6 +168,7 @@ describe('OpenAI-compatible', () => {
     expect(upstream.requests[before]!.body.stream_options).toEqual({ include_usage: true });
     const [event, ...more] = await eventsOf('cust-stream');
     expect(more).toEqual([]);
+    expect(await posts()).toBe(postsBefore + 1);
     expect(event).toMatchObject({
       idempotency_key: `proxy:openai:${id}`,
       quantity: '1500.000000',
@@ -236,6 +250,71 @@ describe('OpenAI-compatible', () => {
   });
 });
 
+describe('OpenAI-compatible, more', () => {
+  it('passes the usage chunk to a client that asked for it', async () => {
+    const chunks = [];
+    const stream = await openai('cust-asked').chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } });
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 1200, completion_tokens: 300 } });
+    expect(await eventsOf('cust-asked')).toHaveLength(1);
+  });
+
+  it('meters nothing for a stream the vendor failed before it generated anything', async () => {
+    const postsBefore = await posts();
+    const error = await (async () => {
+      const stream = await openai('cust-stream-error').chat.completions.create({ model: 'stream-error', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+      for await (const chunk of stream) void chunk;
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(await eventsOf('cust-stream-error')).toEqual([]);
+    expect(await posts()).toBe(postsBefore);
+  });
+
+  it('records a served call that goes past a HARD quota, and refuses the next call', async () => {
+    // 2,000 tokens a month; each call uses 1,500
+    const limit = await api.post('/api/v1/quota-limits', org.apiKey, { event_type: 'llm.completion', customer_external_id: 'cust-over', mode: 'HARD', limit: '2000', reset_window: 'month' });
+    expect(limit.status).toBe(201);
+    const client = openai('cust-over');
+    const ask = () => client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+    await ask();
+    expect(await eventsOf('cust-over')).toHaveLength(1);
+    // 1,500 used and one more unit allowed: the call is served, and its 1,500 tokens are recorded, past the limit
+    await ask();
+    const events = await eventsOf('cust-over');
+    expect(events.map((e) => e.quantity)).toEqual(['1500.000000', '1500.000000']);
+    const refused = await ask().catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((refused as Error).message).toContain('the HARD limit of 2000 would be passed (3000 used');
+  });
+});
+
+describe('the event path', () => {
+  it('takes events only from the proxy: a proxy key cannot post events, POST /events refuses proxy keys, and /proxy/events wants the proxy\'s token', async () => {
+    const event = { idempotency_key: 'proxy:openai:chatcmpl-forged', customer_external_id: 'cust-forged', event_type: 'llm.completion', quantity: '0', timestamp: new Date().toISOString() };
+    const withProxyKey = await api.post('/api/v1/events', proxyKey, event);
+    expect(withProxyKey.status).toBe(403);
+    const reserved = await api.post('/api/v1/events', org.apiKey, event);
+    expect(reserved.status).toBe(400);
+    expect(JSON.stringify(reserved.body)).toContain('idempotency_key must not start with');
+    const noToken = await api.post('/api/v1/proxy/events', proxyKey, event);
+    expect(noToken.status).toBe(403);
+    expect(JSON.stringify(noToken.body)).toContain('NOT_THE_PROXY');
+    const wrongToken = await api.post('/api/v1/proxy/events', proxyKey, event, { 'x-ledgerflow-proxy-token': 'guess' });
+    expect(wrongToken.status).toBe(403);
+    expect(await eventsOf('cust-forged')).toEqual([]);
+  });
+
+  it('refuses a feature or end-user header longer than an event holds before forwarding', async () => {
+    const before = upstream.requests.length;
+    const error = await openai('cust-long', { 'x-ledgerflow-feature': 'f'.repeat(256) })
+      .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as Error).message).toContain('x-ledgerflow-feature header must be at most 255 characters');
+    expect(upstream.requests.length).toBe(before);
+  });
+});
+
 describe('Anthropic-compatible', () => {
   it('forwards a message with the vendor key and meters cache reads and writes apart', async () => {
     const before = upstream.requests.length;
@@ -268,6 +347,17 @@ describe('Anthropic-compatible', () => {
       properties: { stream: true },
       vendor_usage: [{ vendor: 'anthropic', model: 'gated', input_tokens: 25, cache_write_tokens: 100, cached_input_tokens: 2000, output_tokens: 410 }],
     });
+  });
+});
+
+describe('Anthropic-compatible, more', () => {
+  it('meters nothing for a stream that failed (an error event) before any content', async () => {
+    const error = await (async () => {
+      const stream = await anthropic('cust-claude-overloaded').messages.create({ model: 'stream-error', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], stream: true });
+      for await (const e of stream) void e;
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.APIError);
+    expect(await eventsOf('cust-claude-overloaded')).toEqual([]);
   });
 });
 

@@ -55,26 +55,27 @@ export interface QuotaOutcome {
  * the outcome is the same as if the events had arrived one at a time.
  */
 export function admitEvents(
-  events: readonly { counter: CounterKey; quantity: string }[],
+  events: readonly { counter: CounterKey; quantity: string; served?: boolean }[],
   start: ReadonlyMap<string, CounterState>,
   now: Date,
 ): QuotaOutcome {
-  const byCounter = new Map<string, { counter: CounterKey; positions: number[]; quantities: Dec[] }>();
-  events.forEach(({ counter, quantity }, position) => {
+  const byCounter = new Map<string, { counter: CounterKey; positions: number[]; quantities: Dec[]; served: boolean[] }>();
+  events.forEach(({ counter, quantity, served }, position) => {
     let group = byCounter.get(counter.key);
     if (!group) {
-      group = { counter, positions: [], quantities: [] };
+      group = { counter, positions: [], quantities: [], served: [] };
       byCounter.set(counter.key, group);
     }
     group.positions.push(position);
     group.quantities.push(dec(quantity));
+    group.served.push(served === true);
   });
   const refused = new Set<number>();
   const counters = new Map<string, CounterState>();
   for (const [key, group] of byCounter) {
     const policy = policyOf(group.counter.limit);
     const state = start.get(key) ?? { used: dec(0), limitReachedAt: null };
-    const result = admitUnderLimit(policy, state, group.quantities, now);
+    const result = admitUnderLimit(policy, state, group.quantities, now, group.served);
     result.admitted.forEach((ok, i) => {
       if (!ok) refused.add(group.positions[i] as number);
     });

@@ -28,7 +28,7 @@ export interface IngestAnswer {
  * an ApiError for a 400, 403 or 503. Shared by the Express route and the
  * fast lane (api/ingest/fast-lane.ts).
  */
-export async function ingestRequest(ingest: Ingest, caller: Caller, body: unknown): Promise<IngestAnswer> {
+export async function ingestRequest(ingest: Ingest, caller: Caller, body: unknown, proxied = false): Promise<IngestAnswer> {
   try {
     ingest.backlog.admit(caller.organizationId);
   } catch (refused) {
@@ -36,7 +36,7 @@ export async function ingestRequest(ingest: Ingest, caller: Caller, body: unknow
     ingest.counted('refused', Array.isArray(events) ? events.length : 1);
     throw refused;
   }
-  const request = validateEvents(body, new Date());
+  const request = validateEvents(body, new Date(), proxied);
   if (request.events.length === 0 && request.inRequestDuplicates.length === 0) {
     ingest.counted('rejected', request.rejected.length);
     throw new ApiError(400, 'VALIDATION_ERROR', `All ${request.received} event(s) were rejected`, { batch_id: null, rejected: request.rejected });
@@ -44,7 +44,8 @@ export async function ingestRequest(ingest: Ingest, caller: Caller, body: unknow
 
   // Time-ordered, like the event ids: the request rows' primary key grows at its right-hand end.
   const batchId = uuidv7();
-  const stored = await ingest.writer.store({ ...request, organizationId: caller.organizationId, apiKeyId: caller.apiKeyId, batchId });
+  // The AI proxy's events are calls already served: a HARD limit counts them and refuses the next call instead.
+  const stored = await ingest.writer.store({ ...request, organizationId: caller.organizationId, apiKeyId: caller.apiKeyId, batchId, served: proxied });
   ingest.counted('accepted', stored.accepted);
   ingest.counted('duplicate', stored.duplicateKeys.length);
   ingest.counted('rejected', stored.rejected.length);

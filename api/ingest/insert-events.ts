@@ -12,6 +12,8 @@ export interface StoreBatchInput extends ValidatedRequest {
   organizationId: string;
   apiKeyId: string;
   batchId: string;
+  /** usage that already happened (the AI proxy's served calls): a HARD limit counts it but never refuses it */
+  served?: boolean;
 }
 
 export interface StoredBatch {
@@ -202,7 +204,7 @@ async function enforceHardLimits(
   const start = await lockCounters(client, counters);
   // Decide at the time the locks are held, not when the requests arrived.
   const outcome = admitEvents(
-    metered.map((m) => ({ counter: m.counter, quantity: m.event.quantity })),
+    metered.map((m) => ({ counter: m.counter, quantity: m.event.quantity, served: requests[m.request]!.served === true })),
     start,
     new Date(),
   );

@@ -2,6 +2,7 @@ import { ApiError } from '../errors';
 import { EventSchema, MAX_EVENTS_PER_REQUEST, type EventInput, type RejectedEvent } from '../schemas/events';
 import { findUnstorableText } from '../../billing/storable-text';
 import { describeIssue } from '../validation';
+import { PROXY_KEY_PREFIX } from '../../services/proxy-upstreams';
 
 const MAX_FUTURE_MS = 5 * 60_000;
 const MAX_AGE_MS = 35 * 24 * 3_600_000;
@@ -60,7 +61,11 @@ function timestampProblem(timestamp: string, now: Date): Omit<RejectedEvent, 'in
  * field, message) and the rest go on. Repeated idempotency keys within the
  * request are dropped here, so the database sees each key once.
  */
-export function validateEvents(body: unknown, now: Date): ValidatedRequest {
+/**
+ * `proxyEvents`: the AI proxy's own post (POST /api/v1/proxy/events), the only one whose idempotency keys may
+ * start with "proxy:": an app cannot take a proxied call's key before the proxy records it.
+ */
+export function validateEvents(body: unknown, now: Date, proxyEvents = false): ValidatedRequest {
   const raw = rawEvents(body);
   const events: ValidEvent[] = [];
   const rejected: RejectedEvent[] = [];
@@ -82,6 +87,13 @@ export function validateEvents(body: unknown, now: Date): ValidatedRequest {
       return;
     }
     const event = result.data;
+    if (event.idempotency_key.startsWith(PROXY_KEY_PREFIX) !== proxyEvents) {
+      const message = proxyEvents
+        ? `must start with "${PROXY_KEY_PREFIX}"`
+        : `must not start with "${PROXY_KEY_PREFIX}": those keys are the AI proxy's, one per call it served`;
+      rejected.push({ index, code: 'INVALID_VALUE', field: 'idempotency_key', message: `idempotency_key ${message}`, idempotency_key: event.idempotency_key });
+      return;
+    }
     const tooEarlyOrLate = timestampProblem(event.timestamp, now);
     if (tooEarlyOrLate) {
       rejected.push({ index, ...tooEarlyOrLate, idempotency_key: event.idempotency_key });

@@ -1,9 +1,22 @@
+import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import 'zod-openapi';
 import { DomainError } from '../../services/errors';
-import { PROXY_VENDORS } from '../../services/proxy-upstreams';
+import { PROXY_VENDORS, proxyServiceToken } from '../../services/proxy-upstreams';
+import { ApiError } from '../errors';
+import { ingestRequest } from '../ingest/ingest-request';
 import { route, type RouteTable } from '../route-table';
+import { IngestRequestSchema, IngestResponseSchema } from '../schemas/events';
 import { checkUsage } from '../usage-check';
+import { ingestOf } from './events';
+
+let serviceToken: Buffer | undefined;
+/** Whether a request carries the proxy's own token (services/proxy-upstreams.ts proxyServiceToken). */
+function fromTheProxy(header: string | string[] | undefined): boolean {
+  serviceToken ??= Buffer.from(proxyServiceToken());
+  const sent = Buffer.from(typeof header === 'string' ? header : '');
+  return sent.length === serviceToken.length && timingSafeEqual(sent, serviceToken);
+}
 
 const AuthorizeSchema = z
   .strictObject({
@@ -48,6 +61,21 @@ export const proxyRoutes: RouteTable = {
         }
         const verdict = await checkUsage(deps.pgPool, caller.organizationId, { customerExternalId: body.customer_external_id, eventType: upstream.event_type, quantity: '1' }, new Date());
         return { organization_id: caller.organizationId, event_type: upstream.event_type, allowed: verdict.allowed, reason: verdict.reason };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/events',
+      summary: 'For the AI proxy: the usage event of a call it served',
+      description:
+        'Only the proxy posts here: besides a key with the proxy scope it sends x-ledgerflow-proxy-token, which it derives from the deployment\'s LEDGERFLOW_SECRET_KEY, so a caller\'s key alone cannot record usage. The events are those of POST /events, their idempotency keys proxy:<vendor>:<response id> (keys POST /events refuses from anyone else), stored through the same ingest path; being calls already served, a HARD quota counts them and never refuses them (the proxy refuses the next call instead).',
+      body: IngestRequestSchema,
+      bodyCheckedByHandler: true,
+      ok: { status: 202, description: 'Stored', schema: IngestResponseSchema },
+      errors: { '403': 'Not the proxy: x-ledgerflow-proxy-token is missing or wrong' },
+      handle: (_deps, { caller, req }) => {
+        if (!fromTheProxy(req.headers['x-ledgerflow-proxy-token'])) throw new ApiError(403, 'NOT_THE_PROXY', 'Only the Ledgerflow proxy posts its calls\' events here (x-ledgerflow-proxy-token)');
+        return ingestRequest(ingestOf(req), caller, req.body, true);
       },
     }),
   ],

@@ -47,7 +47,7 @@ export const VendorUsageSchema = z
 
 export const EventSchema = z
   .strictObject({
-    idempotency_key: identifier('Unique per organization; a repeated key is stored and billed once', 'evt_2f1c9a'),
+    idempotency_key: identifier('Unique per organization; a repeated key is stored and billed once. Keys starting with proxy: are the AI proxy\'s', 'evt_2f1c9a'),
     customer_external_id: identifier('Your id for the customer; the customer is created on first use', 'cust_42'),
     event_type: identifier('What happened, e.g. the metered action', 'api_call'),
     quantity: decimalInput('How much of event_type (decimal string or number, at most 6 decimals)').default('1'),

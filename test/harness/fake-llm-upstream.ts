@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  *
  * - `fail-400`: the vendor's own 400 error; `slow`: answers after 2 s; `gated`: a stream that sends its first
  *   chunk, then waits until the test opens the gate; `long`: a stream of 200 chunks, one every 20 ms;
- *   `same-id`: every answer has the id `chatcmpl-same` / `msg_same`.
+ *   `same-id`: every answer has the id `chatcmpl-same` / `msg_same`; `stream-error`: a stream that fails
+ *   (an error event) before any content.
  *
  * It checks the vendor key it was configured with and records every request (headers, body, whether the
  * client went away before the answer ended).
@@ -58,6 +59,10 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     sse(res);
+    if (model === 'stream-error') {
+      res.end(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request', type: 'server_error', param: null, code: null } })}\n\n`);
+      return;
+    }
     res.write(chunk({ role: 'assistant', content: '' }));
     const words = model === 'long' ? Array.from({ length: 200 }, (_, i) => `w${i} `) : ['Hello', ' world'];
     for (const [i, word] of words.entries()) {
@@ -84,6 +89,10 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
     }
     const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
     sse(res);
+    if (model === 'stream-error') {
+      res.end(event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
+      return;
+    }
     res.write(event('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } }));
     res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
     const words = model === 'long' ? Array.from({ length: 200 }, (_, i) => `w${i} `) : ['Hello', ' world'];
@@ -94,7 +103,8 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
       if (model === 'long') await sleep(20);
     }
     res.write(event('content_block_stop', { index: 0 }));
-    res.write(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } }));
+    // (as the API may: the input counts null in the delta, which says nothing about them)
+    res.write(event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens, input_tokens: null, cache_read_input_tokens: null, cache_creation_input_tokens: null } }));
     res.end(event('message_stop', {}));
   }
 

@@ -1,0 +1,174 @@
+// `npm run bench:proxy [-- --calls N --rounds R --concurrency C]`: what the AI proxy adds to a call (issue 16,
+// point 6), against calling the same upstream directly, in the same run:
+// - latency: whole (not streamed) chat completions, request sent → last byte; target: the proxy adds ≤ 5 ms at p99;
+// - time to first token: streamed chat completions, request sent → the first content delta; target ≤ 5 ms at p99.
+// The upstream is the tests' fake of OpenAI (test/harness/fake-llm-upstream.ts) in its own process, answering at
+// once, so what is measured is the proxy's own cost: its authorization round trip to the API (key, entitlement
+// check), the upstream connection, the pass-through, and the event it posts after each call. The proxy runs as
+// its own process (proxy/main.ts, OUTBOUND_DEVELOPMENT=1 so it may reach the loopback upstream) against the API
+// of the running stack (or one this benchmark starts, like `npm start`). Direct and proxied calls alternate
+// round by round. Prints p50/p99 per mode, the added p99s, and CPU milliseconds per call of the proxy, the API
+// and PostgreSQL. Never part of `npm test`; numbers go to BENCHMARKS.md. Loopback only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createApiKey } from '../prisma/api-keys';
+import { createPrismaClient } from '../prisma/client';
+import { ROOT, SECRET_KEY_FILE } from '../scripts/lib/paths';
+import { putProxyUpstream } from '../services/proxy-upstreams';
+import { OPENAI_UPSTREAM_KEY } from '../test/harness/fake-llm-upstream';
+import { cpuPerUnitMs, findProcess, readCpu } from './lib/proc-cpu';
+import { acquireStack } from './lib/stack-session';
+import { formatTable, percentile } from './lib/stats';
+
+const TARGET_ADDED_MS = 5;
+const say = (line: string): void => {
+  process.stdout.write(`[bench] ${line}\n`);
+};
+
+function options(): { calls: number; rounds: number; concurrency: number } {
+  const { values } = parseArgs({ options: { calls: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' } }, strict: true });
+  const whole = (raw: string | undefined, fallback: number, name: string, min: number): number => {
+    const value = Number(raw ?? fallback);
+    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be a whole number ≥ ${min} (got ${raw})`);
+    return value;
+  };
+  return { calls: whole(values.calls, 2_000, 'calls', 1), rounds: whole(values.rounds, 3, 'rounds', 1), concurrency: whole(values.concurrency, 32, 'concurrency', 1) };
+}
+
+/** A child process that prints one line when it is ready (its URL, or the proxy's "listening" line). */
+async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in 60 s:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split('\n').find((l) => ready.test(l));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, line });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}):\n${output}`)));
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+
+/** One chat completion: ms to the last byte, and to the first content delta when streamed. */
+function call(target: { url: URL; headers: Record<string, string> }, stream: boolean): Promise<{ totalMs: number; firstTokenMs: number | null }> {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], ...(stream ? { stream: true } : {}) });
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let firstTokenMs: number | null = null;
+    const req = http.request(
+      { host: target.url.hostname, port: target.url.port, path: target.url.pathname, method: 'POST', agent, headers: { ...target.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.on('data', (chunk: Buffer) => {
+          if (firstTokenMs === null && chunk.includes('"content":"Hello"')) firstTokenMs = performance.now() - started;
+        });
+        res.on('end', () => (res.statusCode === 200 ? resolve({ totalMs: performance.now() - started, firstTokenMs }) : reject(new Error(`answered ${res.statusCode}`))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function measure(target: { url: URL; headers: Record<string, string> }, stream: boolean, calls: number, concurrency: number): Promise<number[]> {
+  const times: number[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < calls) {
+      next++;
+      const answer = await call(target, stream);
+      times.push(stream ? (answer.firstTokenMs ?? Number.NaN) : answer.totalMs);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  if (times.some(Number.isNaN)) throw new Error('a streamed answer carried no content delta');
+  return times;
+}
+
+async function main(): Promise<void> {
+  const { calls, rounds, concurrency } = options();
+  const session = await acquireStack(say, 'bench-proxy-stack');
+  const { stack } = session;
+  // The stack's key (npm start keeps it in .data/secret-key), so the proxy opens the vendor key sealed here.
+  process.env.LEDGERFLOW_SECRET_KEY ||= fs.readFileSync(SECRET_KEY_FILE, 'utf8').trim();
+  const children: ChildProcess[] = [];
+  const prisma = createPrismaClient(stack.databaseUrl, { max: 2 });
+  try {
+    say(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const upstream = await startChild('fake upstream', [path.join('bench', 'lib', 'fake-llm-server.ts')], process.env, /^http:\/\//);
+    children.push(upstream.child);
+    const upstreamUrl = upstream.line.trim();
+    // The upstream setting goes in through the service (the API would refuse a loopback URL unless it too ran with OUTBOUND_DEVELOPMENT=1).
+    const org = await prisma.organization.create({ data: { name: `bench-proxy-${randomUUID().slice(0, 8)}`, rateLimitPerSecond: 0 } });
+    await putProxyUpstream(prisma, org.id, 'openai', { base_url: `${upstreamUrl}/v1`, api_key: OPENAI_UPSTREAM_KEY, event_type: 'llm.completion' }, { type: 'system', id: 'bench' });
+    const key = (await createApiKey(prisma, org.id, 'bench proxy', { type: 'system', id: 'bench' }, ['proxy'])).key;
+
+    const port = 3900 + Math.floor(Math.random() * 90);
+    const proxy = await startChild(
+      'proxy',
+      ['proxy/main.ts'],
+      { ...process.env, DATABASE_URL: stack.databaseUrl, LEDGERFLOW_API_URL: stack.api.url, PROXY_PORT: String(port), HOST: '127.0.0.1', OUTBOUND_DEVELOPMENT: '1', LOG_FORMAT: 'text' },
+      /proxy listening on /,
+    );
+    children.push(proxy.child);
+    const direct = { url: new URL(`${upstreamUrl}/v1/chat/completions`), headers: { authorization: `Bearer ${OPENAI_UPSTREAM_KEY}` } };
+    const proxied = { url: new URL(`http://127.0.0.1:${port}/v1/chat/completions`), headers: { authorization: `Bearer ${key}`, 'x-ledgerflow-customer': 'bench-customer' } };
+    const pids = {
+      proxy: proxy.child.pid ?? null,
+      api: stack.api.pid,
+      postgres: findProcess((argv) => /(^|\/)postgres$/.test(argv[0]!) && argv.includes('-D')),
+    };
+
+    say(`warm-up, not measured: ${Math.min(calls, 500)} calls each way`);
+    for (const target of [direct, proxied]) for (const stream of [false, true]) await measure(target, stream, Math.min(calls, 500), concurrency);
+
+    const samples: Record<string, number[]> = { 'direct whole': [], 'proxy whole': [], 'direct stream': [], 'proxy stream': [] };
+    const cpu: Record<string, number | null>[] = [];
+    for (let r = 1; r <= rounds; r++) {
+      for (const stream of [false, true]) {
+        const order = r % 2 === 1 ? ['direct', 'proxy'] : ['proxy', 'direct'];
+        for (const mode of order) {
+          say(`round ${r}: ${calls} ${stream ? 'streamed' : 'whole'} calls ${mode === 'proxy' ? 'through the proxy' : 'straight to the upstream'}, concurrency ${concurrency}…`);
+          const before = readCpu(pids);
+          samples[`${mode} ${stream ? 'stream' : 'whole'}`]!.push(...(await measure(mode === 'proxy' ? proxied : direct, stream, calls, concurrency)));
+          if (mode === 'proxy') cpu.push(cpuPerUnitMs(before, readCpu(pids), calls));
+        }
+      }
+    }
+
+    const p = (name: string, q: number) => percentile(samples[name]!, q);
+    const rows = Object.keys(samples).map((name) => [name, p(name, 50).toFixed(2), p(name, 99).toFixed(2)]);
+    const addedWhole = p('proxy whole', 99) - p('direct whole', 99);
+    const addedFirst = p('proxy stream', 99) - p('direct stream', 99);
+    const cpuMean = (proc: string) => cpu.reduce((s, c) => s + (c[proc] ?? 0), 0) / cpu.length;
+    console.log(`\nProxy benchmark, ${new Date().toISOString()}: ${calls} calls per mode and round, ${rounds} rounds, concurrency ${concurrency}\n`);
+    console.log('milliseconds (whole: request → last byte; stream: request → first content delta):');
+    console.log(formatTable(['mode', 'p50', 'p99'], rows));
+    console.log(`\nCPU milliseconds per proxied call: proxy ${cpuMean('proxy').toFixed(3)}, API ${cpuMean('api').toFixed(3)}, PostgreSQL ${cpuMean('postgres').toFixed(3)} (the API and PostgreSQL also store and the worker rates each call's event)`);
+    console.log(`\n${addedWhole <= TARGET_ADDED_MS ? 'PASS' : 'FAIL'}  the proxy adds ≤ ${TARGET_ADDED_MS} ms at p99 to a whole call (${addedWhole.toFixed(2)} ms)`);
+    console.log(`${addedFirst <= TARGET_ADDED_MS ? 'PASS' : 'FAIL'}  the proxy adds ≤ ${TARGET_ADDED_MS} ms at p99 to the time to first token (${addedFirst.toFixed(2)} ms)`);
+  } finally {
+    agent.destroy();
+    for (const child of children) child.kill('SIGTERM');
+    await prisma.$disconnect();
+    await session.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:proxy failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
