@@ -227,7 +227,7 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     void posting.finally(() => pending.delete(posting));
   }
 
-  function forward(call: Call, target: ProxyUpstreamTarget, body: Buffer, req: IncomingMessage, res: ServerResponse): void {
+  function forward(call: Call, target: ProxyUpstreamTarget, body: Buffer, req: IncomingMessage, res: ServerResponse, attempt = 1): void {
     const url = new URL(`${target.baseUrl.replace(/\/+$/, '')}${call.suffix}`);
     const refusal = urlRefusal(url.toString(), 'http', config.outbound);
     if (refusal) throw new Refusal(502, `the ${call.vendor} upstream's URL is refused: ${refusal}`, 'upstream_refused');
@@ -255,6 +255,12 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     upstream.on('error', (err) => {
       if (answered) return; // a response already under way ends in its own handlers
       if (res.destroyed) return;
+      // A kept-alive connection the upstream closed just as it was reused: the request never reached it (Node's
+      // documented keep-alive race, request.reusedSocket); sent once more, on a new connection.
+      if (attempt === 1 && upstream.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        forward(call, target, body, req, res, 2);
+        return;
+      }
       const r = err instanceof Refusal ? err : new Refusal(502, `the ${call.vendor} upstream could not be reached: ${err.message}`, 'upstream_unreachable');
       sendError(res, call.vendor, r);
     });

@@ -32,8 +32,9 @@ async function shutdown(code: number, reason: string): Promise<never> {
   if (!stopping) {
     stopping = true;
     say(`\n${reason}: stopping everything this command started…`);
-    // Web and API first so nothing new is accepted, then the worker, then the servers.
-    for (const name of ['web', 'api', 'worker']) {
+    // The proxy first (it posts its calls' events to the API as it stops), then web and API so nothing new is
+    // accepted, then the worker, then the servers.
+    for (const name of ['proxy', 'web', 'api', 'worker']) {
       const child = children.find((c) => c.name === name);
       if (child) {
         say(`  stopping ${name}…`);
