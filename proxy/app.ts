@@ -31,6 +31,10 @@ export interface ProxyConfig {
   upstreamCacheMs: number;
   /** the largest request body forwarded */
   maxBodyBytes: number;
+  /** how long an "allowed" answer of the API is reused for the same key, customer and vendor (0: ask before every call) */
+  authorizeCacheMs: number;
+  /** how long a call's event waits for others to go in the same post (at most 100 a post) */
+  eventFlushMs: number;
   outbound: OutboundPolicy;
   log: (message: string, err?: unknown) => void;
   /** what shows the API an event post is the proxy's (default: derived from LEDGERFLOW_SECRET_KEY) */
@@ -41,6 +45,8 @@ export const defaultProxyConfig: Omit<ProxyConfig, 'apiUrl' | 'log'> = {
   upstreamTimeoutMs: 600_000,
   upstreamCacheMs: 60_000,
   maxBodyBytes: 20 * 1024 * 1024,
+  authorizeCacheMs: 1_000,
+  eventFlushMs: 20,
   outbound: { allowDevelopmentTargets: false },
 };
 
@@ -150,7 +156,48 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     return { status: res.status, body: parsed, headers: res.headers };
   }
 
+  const allowed = new Map<string, { at: number; auth: Authorized }>();
+  const asking = new Map<string, Promise<Authorized>>();
+  /** One question to the API at a time per key, customer and vendor: concurrent calls share its answer. */
+  const ask = (cacheKey: string, vendor: ProxyVendor, key: string, customer: string): Promise<Authorized> => {
+    const inFlight = asking.get(cacheKey);
+    if (inFlight) return inFlight;
+    const answer = askApi(vendor, key, customer).then(
+      (auth) => {
+        if (auth.allowed && config.authorizeCacheMs > 0) {
+          if (allowed.size >= 10_000) allowed.clear();
+          allowed.set(cacheKey, { at: Date.now(), auth });
+        } else allowed.delete(cacheKey);
+        return auth;
+      },
+      (err: unknown) => {
+        allowed.delete(cacheKey);
+        throw err;
+      },
+    );
+    asking.set(cacheKey, answer);
+    void answer.catch(() => {}).finally(() => asking.delete(cacheKey));
+    return answer;
+  };
+  /**
+   * The API's answer for this key, customer and vendor. An "allowed" is reused for authorizeCacheMs and then
+   * asked again in the background while it is still used (at most one more authorizeCacheMs), so a busy
+   * customer's calls do not wait for the API. A HARD limit reached meanwhile refuses calls from the next answer
+   * on (the calls let in meanwhile are recorded all the same: served usage is never refused).
+   */
   async function authorize(vendor: ProxyVendor, key: string, customer: string): Promise<Authorized> {
+    const cacheKey = `${key}\u0000${customer}\u0000${vendor}`;
+    const cached = allowed.get(cacheKey);
+    const age = cached ? Date.now() - cached.at : Number.POSITIVE_INFINITY;
+    if (cached && age < config.authorizeCacheMs) return cached.auth;
+    if (cached && age < 2 * config.authorizeCacheMs) {
+      ask(cacheKey, vendor, key, customer).catch(() => {});
+      return cached.auth;
+    }
+    return ask(cacheKey, vendor, key, customer);
+  }
+
+  async function askApi(vendor: ProxyVendor, key: string, customer: string): Promise<Authorized> {
     let answer;
     try {
       answer = await ledgerflow('POST', '/api/v1/proxy/authorize', key, { vendor, customer_external_id: customer });
@@ -168,25 +215,51 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
     throw new Refusal(503, `Ledgerflow could not check this call (${message}); try again shortly`, 'ledgerflow_unavailable');
   }
 
-  /** Posts the call's event with the caller's key, retrying what may succeed later under the same idempotency key. */
-  async function postEvent(call: Call, event: Record<string, unknown>): Promise<void> {
+  /** Posts events of one caller key, retrying what may succeed later under the same idempotency keys. */
+  async function postEvents(key: string, events: Record<string, unknown>[]): Promise<void> {
+    const keys = () => events.map((e) => String(e.idempotency_key)).join(', ');
     for (let attempt = 1; ; attempt++) {
       try {
-        const answer = await ledgerflow('POST', '/api/v1/proxy/events', call.key, { events: [event] }, { 'x-ledgerflow-proxy-token': serviceToken });
-        if (answer.status === 202) return;
+        const answer = await ledgerflow('POST', '/api/v1/proxy/events', key, { events }, { 'x-ledgerflow-proxy-token': serviceToken });
+        if (answer.status === 202) {
+          const rejected = answer.body.rejected;
+          if (Array.isArray(rejected) && rejected.length > 0) config.log(`proxy: events refused by the API: ${JSON.stringify(rejected).slice(0, 1000)}`);
+          return;
+        }
         if (answer.status < 500 && answer.status !== 429) {
-          config.log(`proxy: the event of call ${call.id} was refused (${answer.status}): ${JSON.stringify(answer.body).slice(0, 500)}`);
+          config.log(`proxy: the events ${keys()} were refused (${answer.status}): ${JSON.stringify(answer.body).slice(0, 500)}`);
           return;
         }
       } catch (err) {
         if (attempt >= 8) throw err;
       }
       if (attempt >= 8) {
-        config.log(`proxy: gave up posting the event of call ${call.id} after ${attempt} attempts`);
+        config.log(`proxy: gave up posting the events ${keys()} after ${attempt} attempts`);
         return;
       }
       await new Promise((r) => setTimeout(r, Math.min(10_000, 100 * 2 ** attempt)));
     }
+  }
+
+  /** Events waiting to be posted, per caller key: one post for the calls that ended within eventFlushMs (at most 100). */
+  const queued = new Map<string, { events: Record<string, unknown>[]; timer: NodeJS.Timeout }>();
+  const flush = (key: string): void => {
+    const batch = queued.get(key);
+    if (!batch) return;
+    queued.delete(key);
+    clearTimeout(batch.timer);
+    const posting = postEvents(key, batch.events).catch((err: unknown) => config.log(`proxy: ${batch.events.length} event(s) were not posted`, err));
+    pending.add(posting);
+    void posting.finally(() => pending.delete(posting));
+  };
+  function enqueue(key: string, event: Record<string, unknown>): void {
+    const batch = queued.get(key);
+    if (batch) {
+      batch.events.push(event);
+      if (batch.events.length >= 100) flush(key);
+      return;
+    }
+    queued.set(key, { events: [event], timer: setTimeout(() => flush(key), config.eventFlushMs) });
   }
 
   /** The call's one usage event (partial: why its usage is incomplete). */
@@ -222,9 +295,7 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
       },
       vendor_usage: [{ vendor: call.vendor, model, ...counts }],
     };
-    const posting = postEvent(call, event).catch((err: unknown) => config.log(`proxy: the event of call ${call.id} was not posted`, err));
-    pending.add(posting);
-    void posting.finally(() => pending.delete(posting));
+    enqueue(call.key, event);
   }
 
   function forward(call: Call, target: ProxyUpstreamTarget, body: Buffer, req: IncomingMessage, res: ServerResponse, attempt = 1): void {
@@ -395,6 +466,7 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
   return {
     handler: (req, res) => void handle(req, res),
     idle: async () => {
+      for (const key of [...queued.keys()]) flush(key);
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },
     close: () => {

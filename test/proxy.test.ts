@@ -24,7 +24,8 @@ let base: string;
 let proxy: Proxy;
 
 async function startProxy(overrides: Partial<ProxyConfig> = {}): Promise<{ proxy: Proxy; base: string }> {
-  const started = createProxy(testPool(), { ...defaultProxyConfig, apiUrl: api.base, outbound: DEVELOPMENT, log: () => {}, ...overrides });
+  // Every call asks the API (no reused "allowed"), so each test sees a quota the moment it is reached.
+  const started = createProxy(testPool(), { ...defaultProxyConfig, apiUrl: api.base, outbound: DEVELOPMENT, log: () => {}, authorizeCacheMs: 0, ...overrides });
   const server = createServer(started.handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   proxies.push({ proxy: started, server });
@@ -302,6 +303,15 @@ describe('the event path', () => {
     const wrongToken = await api.post('/api/v1/proxy/events', proxyKey, event, { 'x-ledgerflow-proxy-token': 'guess' });
     expect(wrongToken.status).toBe(403);
     expect(await eventsOf('cust-forged')).toEqual([]);
+  });
+
+  it('posts the events of calls that end together in one post, each event once', async () => {
+    const batching = await startProxy({ eventFlushMs: 300 });
+    const postsBefore = await posts();
+    const client = openai('cust-together', {}, batching.base);
+    await Promise.all(Array.from({ length: 5 }, () => client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] })));
+    expect(await eventsOf('cust-together')).toHaveLength(5);
+    expect(await posts()).toBe(postsBefore + 1);
   });
 
   it('refuses a feature or end-user header longer than an event holds before forwarding', async () => {
