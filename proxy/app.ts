@@ -3,13 +3,13 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Pool } from 'pg';
-import { anthropicUsageCounts, openAiUsageCounts, totalTokens } from '../billing/ai-usage';
+import { totalTokens } from '../billing/ai-usage';
 import { urlRefusal, type OutboundPolicy } from '../billing/outbound-urls';
 import type { UsageCounts } from '../billing/token-cost';
 import { proxyServiceToken, readProxyUpstream, type ProxyUpstreamTarget, type ProxyVendor } from '../services/proxy-upstreams';
 import { DomainError } from '../services/errors';
 import { connectAddress } from '../services/outbound-address';
-import { AnthropicStreamUsage, OpenAiStreamUsage, type CallUsage } from './stream-usage';
+import { AnthropicStreamUsage, OpenAiStreamUsage, wholeResponseUsage, type CallUsage } from './stream-usage';
 import { vendorError } from './vendor-errors';
 
 /*
@@ -385,7 +385,7 @@ export function createProxy(pool: Pool, config: ProxyConfig): Proxy {
         const whole = Buffer.concat(chunks);
         res.writeHead(status, { ...out, 'content-length': String(whole.length) });
         res.end(whole);
-        meter(call, responseUsage(call.vendor, whole), null);
+        meter(call, wholeResponseUsage(call.vendor, whole), null);
       });
       up.on('error', () => {
         if (!res.headersSent) sendError(res, call.vendor, new Refusal(502, `the ${call.vendor} upstream broke off its answer`, 'upstream_interrupted'));
@@ -521,17 +521,4 @@ function parseObject(body: Buffer): Record<string, unknown> {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Refusal(400, 'the request body must be a JSON object', 'invalid_json');
   return value as Record<string, unknown>;
-}
-
-/** What a whole (not streamed) response says the call used. */
-function responseUsage(vendor: ProxyVendor, whole: Buffer): CallUsage {
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(whole.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    // not JSON: no usage to read; the event still records the call
-  }
-  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
-  const counts = vendor === 'openai' ? openAiUsageCounts(body.usage) : anthropicUsageCounts(body.usage);
-  return { id: text(body.id), model: text(body.model), counts, complete: true, deltas: 0, errored: false };
 }

@@ -1,5 +1,6 @@
 import { anthropicUsageCounts, openAiUsageCounts } from '../billing/ai-usage';
 import type { UsageCounts } from '../billing/token-cost';
+import type { ProxyVendor } from '../services/proxy-upstreams';
 
 /*
  * Reading a vendor's server-sent events as they pass through the proxy, chunk by chunk, for what the call
@@ -124,4 +125,12 @@ export class AnthropicStreamUsage {
     }
     return events;
   }
+}
+
+/** What a whole (not streamed) response says the call used: the same fields a stream's events carry. */
+export function wholeResponseUsage(vendor: ProxyVendor, whole: Buffer): CallUsage {
+  // (not JSON: no usage to read; the event still records the call)
+  const body = parse(whole.toString('utf8')) ?? {};
+  const counts = vendor === 'openai' ? openAiUsageCounts(body.usage) : anthropicUsageCounts(body.usage);
+  return { id: text(body.id), model: text(body.model), counts, complete: true, deltas: 0, errored: false };
 }
