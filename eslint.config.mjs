@@ -21,7 +21,7 @@ const NO_ACTIVITIES = {
 const sandbox = 'Workflow code runs in Temporal\'s deterministic sandbox and is replayed';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'prisma/generated/**', '.data/**', 'coverage/**', 'web/build/**', 'web/.react-router/**', 'test-artifacts/**'] },
+  { ignores: ['node_modules/**', 'prisma/generated/**', '.data/**', 'coverage/**', 'web/build/**', 'web/.react-router/**', 'test-artifacts/**', 'packages/sdk-typescript/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

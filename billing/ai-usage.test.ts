@@ -20,6 +20,18 @@ describe('openAiUsageCounts', () => {
     // a cached count larger than the prompt (a vendor bug) cannot make input negative
     expect(openAiUsageCounts({ prompt_tokens: 5, prompt_tokens_details: { cached_tokens: 9 } })).toEqual({ cached_input_tokens: 5 });
   });
+
+  it('reads the Responses API\'s usage, which names the same inclusive totals input and output tokens', () => {
+    const counts = openAiUsageCounts({
+      input_tokens: 900,
+      input_tokens_details: { cached_tokens: 600 },
+      output_tokens: 250,
+      output_tokens_details: { reasoning_tokens: 200 },
+      total_tokens: 1150,
+    });
+    expect(counts).toEqual({ input_tokens: 300, cached_input_tokens: 600, output_tokens: 50, reasoning_tokens: 200 });
+    expect(totalTokens(counts)).toBe(1150);
+  });
 });
 
 describe('anthropicUsageCounts', () => {

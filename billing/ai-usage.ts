@@ -20,12 +20,18 @@ function nonZero(counts: Required<Pick<UsageCounts, 'input_tokens' | 'cached_inp
   return Object.fromEntries(Object.entries(counts).filter(([, v]) => v > 0)) as UsageCounts;
 }
 
-/** An OpenAI `usage` object (chat completions, a stream's last chunk, embeddings) as our counts. */
+/**
+ * An OpenAI `usage` object as our counts: chat completions, a stream's last chunk and embeddings name them
+ * prompt/completion tokens; the Responses API names them input/output tokens, with the same inclusive cached and
+ * reasoning details.
+ */
 export function openAiUsageCounts(usage: unknown): UsageCounts {
-  const prompt = count(field(usage, 'prompt_tokens'));
-  const completion = count(field(usage, 'completion_tokens'));
-  const cached = Math.min(prompt, count(field(field(usage, 'prompt_tokens_details'), 'cached_tokens')));
-  const reasoning = Math.min(completion, count(field(field(usage, 'completion_tokens_details'), 'reasoning_tokens')));
+  const responses = field(usage, 'prompt_tokens') === undefined && field(usage, 'input_tokens') !== undefined;
+  const [inName, outName] = responses ? ['input_tokens', 'output_tokens'] : ['prompt_tokens', 'completion_tokens'];
+  const prompt = count(field(usage, inName));
+  const completion = count(field(usage, outName));
+  const cached = Math.min(prompt, count(field(field(usage, `${inName}_details`), 'cached_tokens')));
+  const reasoning = Math.min(completion, count(field(field(usage, `${outName}_details`), 'reasoning_tokens')));
   return nonZero({ input_tokens: prompt - cached, cached_input_tokens: cached, cache_write_tokens: 0, output_tokens: completion - reasoning, reasoning_tokens: reasoning });
 }
 

@@ -9,8 +9,9 @@
 //     (optional: without Java or Maven it says which tests will be skipped).
 //  4. stripe-mock for the Stripe tests (found, or built from Go modules;
 //     optional: without Go it says the Stripe tests will fail).
-//  5. schemathesis from PyPI for the API fuzz run (optional: without python3
-//     and pip it says that test will be skipped).
+//  5. Python tools from PyPI, each in a virtual environment: schemathesis for
+//     the API fuzz run, pytest and the Python SDK's generator and wheel build
+//     (optional: without python3 and pip it says those tests will be skipped).
 //  6. the web app's production build (web/build), when it is missing or
 //     older than its sources.
 // Each step prints a line or two; a tool's own output (npm, vite) only when
@@ -119,9 +120,9 @@ function ensureTestServer() {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-function ensureSchemathesis() {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'ensure-schemathesis.ts')], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) say(`schemathesis check exited with ${result.status}.`);
+function ensurePythonTools() {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'ensure-python-tools.ts')], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) say(`Python tools check exited with ${result.status}.`);
 }
 
 function ensureStripeMock() {
@@ -168,5 +169,5 @@ await installDependencies();
 ensureTemporalCli();
 ensureStripeMock();
 ensureTestServer();
-ensureSchemathesis();
+ensurePythonTools();
 await buildWeb();

@@ -17,6 +17,52 @@ describe('validateEvents', () => {
     expect(batch.events.map((e) => e.quantity)).toEqual(['0.5', '12.0001']);
   });
 
+  test('a raw vendor response becomes a vendor_usage line, its total tokens the quantity unless one is sent, and its text is not kept', () => {
+    const openai = {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      model: 'gpt-4o',
+      choices: [{ message: { role: 'assistant', content: 'hello' } }],
+      usage: { prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1000 }, completion_tokens_details: { reasoning_tokens: 120 } },
+    };
+    const anthropic = { id: 'msg_1', type: 'message', model: 'claude-sonnet-4', content: [], usage: { input_tokens: 10, cache_read_input_tokens: 90, output_tokens: 5 } };
+    const result = validateEvents(
+      {
+        events: [
+          ok('o', { vendor_response: { vendor: 'openai', response: openai } }),
+          ok('a', { quantity: '1', vendor_response: { vendor: 'anthropic', response: anthropic } }),
+          ok('both', { vendor_usage: [{ vendor: 'openai', model: 'tts-1', seconds: 2 }], vendor_response: { vendor: 'anthropic', response: anthropic } }),
+        ],
+      },
+      now,
+    );
+    expect(result.rejected).toEqual([]);
+    const [o, a, both] = result.events;
+    expect(o).toMatchObject({ quantity: '1500', vendor_usage: [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 200, cached_input_tokens: 1000, output_tokens: 180, reasoning_tokens: 120 }] });
+    expect(o).not.toHaveProperty('vendor_response');
+    expect(JSON.stringify(o)).not.toContain('hello');
+    expect(a).toMatchObject({ quantity: '1', vendor_usage: [{ vendor: 'anthropic', model: 'claude-sonnet-4', input_tokens: 10, cached_input_tokens: 90, output_tokens: 5 }] });
+    expect(both!.vendor_usage).toEqual([{ vendor: 'openai', model: 'tts-1', seconds: 2 }, { vendor: 'anthropic', model: 'claude-sonnet-4', input_tokens: 10, cached_input_tokens: 90, output_tokens: 5 }]);
+  });
+
+  test('a vendor response without a model or usage, or from an unknown vendor, is rejected naming the field', () => {
+    const result = validateEvents(
+      {
+        events: [
+          ok('m', { vendor_response: { vendor: 'openai', response: { usage: { prompt_tokens: 1 } } } }),
+          ok('u', { vendor_response: { vendor: 'openai', response: { model: 'gpt-4o' } } }),
+          ok('v', { vendor_response: { vendor: 'mistral', response: { model: 'm', usage: {} } } }),
+        ],
+      },
+      now,
+    );
+    expect(result.rejected.map((r) => [r.index, r.code, r.field])).toEqual([
+      [0, 'MISSING_FIELD', 'vendor_response.response.model'],
+      [1, 'MISSING_FIELD', 'vendor_response.response.usage'],
+      [2, 'INVALID_VALUE', 'vendor_response.vendor'],
+    ]);
+  });
+
   test('repeated keys after the first are counted as in-request duplicates', () => {
     const result = validateEvents({ events: [ok('a'), ok('b'), ok('a'), ok('a')] }, now);
     expect(result.events.map((e) => e.idempotency_key)).toEqual(['a', 'b']);

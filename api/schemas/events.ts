@@ -3,7 +3,9 @@ import { z } from 'zod';
 import 'zod-openapi';
 import { findExactNumber } from '../exact-json';
 import { isUsageCount, type UsageCount } from '../../billing/token-cost';
+import { anthropicUsageCounts, openAiUsageCounts, totalTokens } from '../../billing/ai-usage';
 import { decimalInput } from './common';
+import { PROXY_VENDORS } from '../../services/proxy-upstreams';
 
 /** properties are stored as JSONB and shipped with every event; 8 KB keeps rows small. */
 export const MAX_PROPERTIES_BYTES = 8 * 1024;
@@ -45,12 +47,34 @@ export const VendorUsageSchema = z
       'What one event used at a model vendor: tokens by kind, images, seconds or requests; rated at the vendor rate in effect at the event timestamp. A count the rate has no price for leaves the line unpriced (its cost unknown, never zero) until a rate prices it.',
   });
 
+/**
+ * A model vendor's response as the vendor's client library returned it (or the id, model and usage read from a
+ * stream). Only the usage counts are kept: they become one vendor_usage line (billing/ai-usage.ts maps each
+ * vendor's counts to ours), and the rest of the response (its text) is not stored.
+ */
+export const VendorResponseSchema = z
+  .strictObject({
+    vendor: z.enum(PROXY_VENDORS).meta({ description: 'Whose response it is: openai (chat completions, embeddings, responses) or anthropic (messages)' }),
+    response: z
+      .looseObject({
+        id: z.string().max(255).optional().meta({ description: "The vendor's response id", example: 'chatcmpl-9x2' }),
+        model: identifier('The model that answered, as named in the rate table', 'gpt-4o'),
+        usage: z.record(z.string(), z.unknown()).meta({ description: "The response's usage object, as the vendor sent it" }),
+      })
+      .meta({ description: 'The response object (other fields, such as the text, are ignored and not stored)' }),
+  })
+  .meta({
+    id: 'VendorResponse',
+    description:
+      "An OpenAI or Anthropic response, read into a vendor_usage line (cached and reasoning tokens apart, as the AI proxy reads them). Without quantity, the event's quantity is the response's total tokens.",
+  });
+
 export const EventSchema = z
   .strictObject({
     idempotency_key: identifier('Unique per organization; a repeated key is stored and billed once. Keys starting with proxy: are the AI proxy\'s', 'evt_2f1c9a'),
     customer_external_id: identifier('Your id for the customer; the customer is created on first use', 'cust_42'),
     event_type: identifier('What happened, e.g. the metered action', 'api_call'),
-    quantity: decimalInput('How much of event_type (decimal string or number, at most 6 decimals)').default('1'),
+    quantity: decimalInput('How much of event_type (decimal string or number, at most 6 decimals); 1 when not given, or the total tokens of vendor_response').optional(),
     timestamp: z.iso
       .datetime({ offset: true })
       .meta({ description: 'When it happened (ISO 8601); at most 5 minutes in the future and 35 days in the past', example: '2026-11-22T05:00:00Z' }),
@@ -63,6 +87,7 @@ export const EventSchema = z
       .optional()
       .meta({ description: 'ISO 4217 code of revenue_amount', example: 'usd' }),
     vendor_usage: z.array(VendorUsageSchema).max(100).optional().meta({ description: 'Vendor token usage lines' }),
+    vendor_response: VendorResponseSchema.optional(),
     reservation_id: z
       .uuid('must be a reservation id (a UUID)')
       .optional()
@@ -88,6 +113,13 @@ export const EventSchema = z
     message: 'is required when revenue_amount is given',
     path: ['currency'],
     params: { code: 'MISSING_FIELD' },
+  })
+  .transform(({ vendor_response, quantity, ...event }) => {
+    if (!vendor_response) return { ...event, quantity: quantity ?? '1' };
+    const { vendor, response } = vendor_response;
+    const counts = vendor === 'openai' ? openAiUsageCounts(response.usage) : anthropicUsageCounts(response.usage);
+    const line = { vendor, model: response.model, ...counts };
+    return { ...event, quantity: quantity ?? String(totalTokens(counts)), vendor_usage: [...(event.vendor_usage ?? []), line] };
   })
   .meta({ id: 'UsageEventInput', description: 'One usage event' });
 

@@ -78,7 +78,8 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
   }
 
   async function anthropic(req: UpstreamRequest, res: ServerResponse): Promise<void> {
-    if (req.headers['x-api-key'] !== ANTHROPIC_UPSTREAM_KEY) return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+    // The key as x-api-key (the npm client) or as a bearer token (the Python client since 2.x).
+    if (req.headers['x-api-key'] !== ANTHROPIC_UPSTREAM_KEY && req.headers.authorization !== `Bearer ${ANTHROPIC_UPSTREAM_KEY}`) return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
     const model = String(req.body.model);
     if (model === 'fail-400') return json(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
     if (model === 'slow') await sleep(2_000);
