@@ -22,7 +22,7 @@ import { describeWithChromium, launchChromium, signIn, startWebServer, type WebS
  * reconciliation with a finding, a margin alert and its notification.
  */
 const AXE = fs.readFileSync(path.join(__dirname, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/burn-rates', '/settings/unpriced', '/settings/catalog', '/settings/plans', '/settings/webhooks', '/settings/api-keys', '/settings/users'];
+const PAGES = ['/', '/customers', '/invoices', '/runs', '/leaks', '/alerts', '/audit', '/settings', '/settings/alerts', '/settings/quotas', '/settings/rates', '/settings/burn-rates', '/settings/unpriced', '/settings/catalog', '/settings/plans', '/settings/webhooks', '/settings/ai-proxy', '/settings/api-keys', '/settings/users'];
 
 /** This month's usage closed into a draft invoice (snapshots, lines), a finding, a margin alert: the pages' populated states. Returns the detail pages to check too. */
 async function populate(organizationId: string): Promise<string[]> {

@@ -31,6 +31,7 @@ export default [
       { path: 'settings/catalog', file: 'routes/settings-catalog.tsx' },
       { path: 'settings/plans', file: 'routes/settings-plans.tsx' },
       { path: 'settings/webhooks', file: 'routes/settings-webhooks.tsx' },
+      { path: 'settings/ai-proxy', file: 'routes/settings-ai-proxy.tsx' },
       { path: 'settings/api-keys', file: 'routes/settings-api-keys.tsx' },
       { path: 'settings/users', file: 'routes/settings-users.tsx' },
     ],

@@ -13,6 +13,7 @@ const SETTINGS_PAGES: { to: string; label: string; permission: Permission }[] = 
   { to: '/settings/catalog', label: 'Catalog', permission: 'manage_settings' },
   { to: '/settings/plans', label: 'Plan features', permission: 'manage_settings' },
   { to: '/settings/webhooks', label: 'Webhooks', permission: 'manage_settings' },
+  { to: '/settings/ai-proxy', label: 'AI proxy', permission: 'manage_settings' },
   { to: '/settings/api-keys', label: 'API keys', permission: 'manage_api_keys' },
   { to: '/settings/users', label: 'Users', permission: 'manage_users' },
 ];

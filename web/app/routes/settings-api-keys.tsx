@@ -40,7 +40,8 @@ export default function ApiKeys() {
       <p>
         Each key does only what its scopes allow: <strong>ingest</strong> posts usage events and asks entitlement checks, <strong>read</strong> reads everything,{' '}
         <strong>billing</strong> makes finance&apos;s changes (invoice decisions, credit notes, catalog, subscriptions), <strong>admin</strong> changes the
-        organization&apos;s settings (its Stripe key, alert channels). An app that meters its usage needs ingest only.
+        organization&apos;s settings (its Stripe key, alert channels), <strong>proxy</strong> calls models through the AI proxy (and nothing else). An app
+        that meters its usage needs ingest only.
       </p>
       <OutcomeNotice outcome={outcome}>
         {outcome?.ok && outcome.created ? (
