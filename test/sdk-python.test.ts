@@ -29,16 +29,19 @@ const run = (command: string, args: string[], options: { cwd?: string; env?: Nod
 
 describeWithPython('the Python SDK', () => {
   let api: TestApi;
+  let small: TestApi;
   let upstream: FakeLlmUpstream;
 
   beforeAll(async () => {
     api = await startTestApi();
+    small = await startTestApi({ bodyLimit: '4kb' }); // for the test of posts too large
     upstream = await startFakeLlmUpstream();
   });
 
   afterAll(async () => {
     await upstream.close();
     await api.close();
+    await small.close();
     await closeTestPrisma();
   });
 
@@ -50,6 +53,7 @@ describeWithPython('the Python SDK', () => {
       env: {
         ...process.env,
         LEDGERFLOW_API_URL: api.base,
+        LEDGERFLOW_SMALL_API_URL: small.base,
         LEDGERFLOW_API_KEY: org.apiKey,
         LEDGERFLOW_LLM_URL: upstream.url,
         OPENAI_API_KEY: OPENAI_UPSTREAM_KEY,

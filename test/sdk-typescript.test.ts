@@ -131,6 +131,21 @@ describe('track()', () => {
     expect([later.accepted, later.duplicates]).toEqual([5, 0]);
   });
 
+  test('a post too large for the API (413) is split in halves until each part goes in; no event is refused for its size', async () => {
+    const small = await startTestApi({ bodyLimit: '4kb' });
+    try {
+      const refused: string[] = [];
+      const lf = ledgerflow({ baseUrl: small.base, flushAt: 8, flushIntervalMs: 60_000, onRejected: (r) => refused.push(...r.map((x) => x.code)) });
+      for (let i = 0; i < 8; i++) lf.track({ customer: 'too-large', event_type: 'api_call', idempotency_key: `large-${i}`, properties: { note: 'x'.repeat(900) } });
+      await lf.flush();
+      expect(refused).toEqual([]);
+      expect(await storedOf('too-large')).toHaveLength(8);
+      expect(lf.stats()).toMatchObject({ accepted: 8, rejected: 0 });
+    } finally {
+      await small.close();
+    }
+  });
+
   test('drop_oldest keeps the newest events instead', async () => {
     const dropped: string[] = [];
     const lf = ledgerflow({ baseUrl: 'http://127.0.0.1:9', flushAt: 1, flushIntervalMs: 60_000, maxBufferedEvents: 2, overflow: 'drop_oldest', onDropped: (e) => dropped.push(...e.map((x) => x.idempotency_key)) });

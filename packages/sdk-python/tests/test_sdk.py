@@ -2,7 +2,7 @@
 
 test/sdk-python.test.ts starts the API and a local fake of both model vendors, then runs this file with pytest,
 naming them in the environment: LEDGERFLOW_API_URL, LEDGERFLOW_API_KEY (an organization's key with every scope),
-LEDGERFLOW_LLM_URL, OPENAI_API_KEY and ANTHROPIC_API_KEY (the fake's keys). The responses metered here come from
+LEDGERFLOW_SMALL_API_URL (the same API with a 4 KB body limit), LEDGERFLOW_LLM_URL, OPENAI_API_KEY and ANTHROPIC_API_KEY (the fake's keys). The responses metered here come from
 the vendors' own Python clients, openai and anthropic.
 """
 
@@ -130,6 +130,19 @@ def test_while_the_api_is_away_the_buffer_is_bounded_and_close_hands_back_the_re
     # What close() handed back goes in later, once, with its keys.
     later = lf.ingest(left)
     assert (later["accepted"], later["duplicates"]) == (5, 0)
+
+
+def test_a_post_too_large_for_the_api_is_split_until_each_part_goes_in(lf):
+    who = customer()
+    refused = []
+    client = Ledgerflow(API_KEY, os.environ["LEDGERFLOW_SMALL_API_URL"], flush_at=8, flush_interval=60, close_at_exit=False, on_rejected=refused.extend)
+    for i in range(8):
+        client.track(who, event_type="api_call", idempotency_key=f"large-{i}", properties={"note": "x" * 900})
+    assert client.flush(timeout=10)
+    assert refused == []
+    assert len(stored(lf, who)) == 8
+    assert client.stats()["accepted"] == 8
+    client.close()
 
 
 def test_an_event_type_is_needed_unless_a_response_stands_for_the_usage():

@@ -145,6 +145,13 @@ export class Tracker {
         return;
       } catch (err) {
         if (!(err instanceof LedgerflowError)) throw err;
+        if (err.status === 413 && batch.length > 1) {
+          // Too large as one post (big properties): each half goes on its own, so no event is refused for its neighbours.
+          const half = Math.ceil(batch.length / 2);
+          await this.deliver(batch.slice(0, half));
+          await this.deliver(batch.slice(half));
+          return;
+        }
         if (!err.retryable) {
           const details = err.details as { rejected?: RejectedEvent[] } | undefined;
           // Every event was refused (each with its reason), or the post itself was (a revoked key, say): either way for good.

@@ -137,6 +137,10 @@ class Tracker:
             try:
                 body = self._http.call("POST", "/api/v1/events", {"events": batch})
             except LedgerflowError as err:
+                if err.status == 413 and len(batch) > 1:
+                    # Too large as one post (big properties): each half goes on its own, so no event is refused for its neighbours.
+                    half = (len(batch) + 1) // 2
+                    return self._deliver(batch[:half]) and self._deliver(batch[half:])
                 if not err.retryable:
                     details = err.details if isinstance(err.details, dict) else {}
                     rejected = details.get("rejected") or [{"index": i, "code": err.code, "field": None, "message": err.message} for i in range(len(batch))]
