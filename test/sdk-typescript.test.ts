@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import fs from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -143,6 +144,42 @@ describe('track()', () => {
       expect(lf.stats()).toMatchObject({ accepted: 8, rejected: 0 });
     } finally {
       await small.close();
+    }
+  });
+
+  test('close() ends a retry wait the API asked for (503, Retry-After: 30) when its own time is up', async () => {
+    const busy = createHttpServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '30' }).end('{"error":"backlog","code":"INGEST_BACKLOG_FULL"}'));
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const lf = ledgerflow({ baseUrl: `http://127.0.0.1:${(busy.address() as { port: number }).port}`, flushIntervalMs: 10 });
+      lf.track({ customer: 'busy', event_type: 'api_call', idempotency_key: 'busy-1' });
+      await new Promise((r) => setTimeout(r, 100)); // the post was answered 503 and the 30 s wait began
+      expect(lf.stats().retries).toBe(1);
+      const started = Date.now();
+      const left = await lf.close(200);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(left.map((e) => e.idempotency_key)).toEqual(['busy-1']);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+  });
+
+  test('a callback that throws does not stop the sender', async () => {
+    const lf = ledgerflow({
+      onRejected: () => {
+        throw new Error('a bug in the caller');
+      },
+    });
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      lf.track({ customer: 'throwing', event_type: 'api_call', idempotency_key: 'bad', quantity: '-1' });
+      await lf.flush();
+      lf.track({ customer: 'throwing', event_type: 'api_call', idempotency_key: 'after' });
+      await lf.flush();
+      expect((await storedOf('throwing')).map((e) => e.idempotency_key)).toEqual(['after']);
+      expect(logged).toHaveBeenCalledWith('[ledgerflow] a callback threw:', expect.any(Error));
+    } finally {
+      logged.mockRestore();
     }
   });
 

@@ -45,6 +45,26 @@ describe('validateEvents', () => {
     expect(both!.vendor_usage).toEqual([{ vendor: 'openai', model: 'tts-1', seconds: 2 }, { vendor: 'anthropic', model: 'claude-sonnet-4', input_tokens: 10, cached_input_tokens: 90, output_tokens: 5 }]);
   });
 
+  test("a vendor response's count past the range, or a line past the 100th, is refused; its text is not judged, only what is stored", () => {
+    const response = (usage: Record<string, unknown>, content = 'ok') => ({ vendor: 'openai', response: { model: 'gpt-4o', usage, choices: [{ message: { content } }] } });
+    const hundred = Array.from({ length: 100 }, () => ({ vendor: 'openai', model: 'gpt-4o', input_tokens: 1 }));
+    const result = validateEvents(
+      {
+        events: [
+          ok('big', { vendor_response: response({ prompt_tokens: 5e15 }) }),
+          ok('many', { vendor_usage: hundred, vendor_response: response({ prompt_tokens: 1 }) }),
+          ok('nul', { vendor_response: response({ prompt_tokens: 3 }, 'a\u0000b') }),
+        ],
+      },
+      now,
+    );
+    expect(result.rejected.map((r) => [r.index, r.field])).toEqual([
+      [0, 'vendor_response.response.usage'],
+      [1, 'vendor_usage'],
+    ]);
+    expect(result.events.map((e) => [e.idempotency_key, e.quantity])).toEqual([['nul', '3']]);
+  });
+
   test('a vendor response without a model or usage, or from an unknown vendor, is rejected naming the field', () => {
     const result = validateEvents(
       {

@@ -57,6 +57,19 @@ function timestampProblem(timestamp: string, now: Date): Omit<RejectedEvent, 'in
 }
 
 /**
+ * What of an event is stored: all of it but a vendor response's text (only its id, model and usage are read), so
+ * a model's output that PostgreSQL could not store (a NUL) does not refuse the event.
+ */
+function storedPart(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || !('vendor_response' in input)) return input;
+  const { vendor_response: wrapper } = input as { vendor_response: unknown };
+  const response = typeof wrapper === 'object' && wrapper !== null ? (wrapper as { response?: unknown }).response : undefined;
+  if (typeof response !== 'object' || response === null) return input;
+  const { id, model, usage } = response as Record<string, unknown>;
+  return { ...input, vendor_response: { ...(wrapper as object), response: { id, model, usage } } };
+}
+
+/**
  * Validates every event on its own: one bad event is reported (index, code,
  * field, message) and the rest go on. Repeated idempotency keys within the
  * request are dropped here, so the database sees each key once.
@@ -72,7 +85,7 @@ export function validateEvents(body: unknown, now: Date, proxyEvents = false): V
   const inRequestDuplicates: string[] = [];
   const seen = new Set<string>();
   raw.forEach((input, index) => {
-    const unstorable = findUnstorableText(input);
+    const unstorable = findUnstorableText(storedPart(input));
     if (unstorable) {
       rejected.push({ index, code: 'INVALID_TEXT', field: unstorable.field || null, message: unstorable.message });
       return;

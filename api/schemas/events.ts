@@ -10,6 +10,7 @@ import { PROXY_VENDORS } from '../../services/proxy-upstreams';
 /** properties are stored as JSONB and shipped with every event; 8 KB keeps rows small. */
 export const MAX_PROPERTIES_BYTES = 8 * 1024;
 export const MAX_EVENTS_PER_REQUEST = 1000;
+const MAX_VENDOR_USAGE_LINES = 100;
 /** Below 10^15: a count a double holds exactly, and that ingest prices (billing/token-cost.ts). */
 const MAX_USAGE_COUNT = 1e15 - 1;
 
@@ -86,7 +87,7 @@ export const EventSchema = z
       .transform((c) => c.toLowerCase())
       .optional()
       .meta({ description: 'ISO 4217 code of revenue_amount', example: 'usd' }),
-    vendor_usage: z.array(VendorUsageSchema).max(100).optional().meta({ description: 'Vendor token usage lines' }),
+    vendor_usage: z.array(VendorUsageSchema).max(MAX_VENDOR_USAGE_LINES).optional().meta({ description: 'Vendor token usage lines' }),
     vendor_response: VendorResponseSchema.optional(),
     reservation_id: z
       .uuid('must be a reservation id (a UUID)')
@@ -114,12 +115,22 @@ export const EventSchema = z
     path: ['currency'],
     params: { code: 'MISSING_FIELD' },
   })
-  .transform(({ vendor_response, quantity, ...event }) => {
+  .transform(({ vendor_response, quantity, ...event }, ctx) => {
     if (!vendor_response) return { ...event, quantity: quantity ?? '1' };
     const { vendor, response } = vendor_response;
     const counts = vendor === 'openai' ? openAiUsageCounts(response.usage) : anthropicUsageCounts(response.usage);
-    const line = { vendor, model: response.model, ...counts };
-    return { ...event, quantity: quantity ?? String(totalTokens(counts)), vendor_usage: [...(event.vendor_usage ?? []), line] };
+    // The line read from the response obeys the rules of a line sent as it is (each count's range, at most 100 lines).
+    const line = VendorUsageSchema.safeParse({ vendor, model: response.model, ...counts });
+    if (!line.success) {
+      ctx.addIssue({ code: 'custom', path: ['vendor_response', 'response', 'usage'], message: `has a count out of range: ${line.error.issues[0]?.message ?? 'invalid'}`, input: response.usage });
+      return z.NEVER;
+    }
+    const lines = [...(event.vendor_usage ?? []), line.data];
+    if (lines.length > MAX_VENDOR_USAGE_LINES) {
+      ctx.addIssue({ code: 'custom', path: ['vendor_usage'], message: `with vendor_response's line must be at most ${MAX_VENDOR_USAGE_LINES} lines`, input: event.vendor_usage });
+      return z.NEVER;
+    }
+    return { ...event, quantity: quantity ?? String(totalTokens(counts)), vendor_usage: lines };
   })
   .meta({ id: 'UsageEventInput', description: 'One usage event' });
 

@@ -253,3 +253,50 @@ def test_an_error_answer_is_a_ledgerflow_error_with_status_and_code(catalog):
     with pytest.raises(LedgerflowError) as unauthorized:
         Ledgerflow("lf_wrong", API_URL, close_at_exit=False).credit_balance("x")
     assert unauthorized.value.status == 401
+
+
+def test_close_ends_a_retry_wait_the_api_asked_for_when_its_time_is_up():
+    import http.server
+    import threading
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(503)
+            self.send_header("retry-after", "30")
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error":"backlog","code":"INGEST_BACKLOG_FULL"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Ledgerflow(API_KEY, f"http://127.0.0.1:{server.server_port}", flush_interval=0.01, close_at_exit=False)
+        client.track("busy", event_type="api_call", idempotency_key="busy-1")
+        deadline = time.time() + 5
+        while client.stats()["retries"] == 0 and time.time() < deadline:
+            time.sleep(0.01)
+        started = time.time()
+        left = client.close(timeout=0.2)
+        assert time.time() - started < 2
+        assert [e["idempotency_key"] for e in left] == ["busy-1"]
+    finally:
+        server.shutdown()
+
+
+def test_a_callback_that_raises_does_not_stop_the_sender(lf):
+    who = customer()
+
+    def broken(_rejected):
+        raise RuntimeError("a bug in the caller")
+
+    client = Ledgerflow(API_KEY, API_URL, close_at_exit=False, on_rejected=broken)
+    client.track(who, event_type="api_call", idempotency_key="bad", quantity="-1")
+    assert client.flush(timeout=10)
+    client.track(who, event_type="api_call", idempotency_key="after")
+    assert client.flush(timeout=10)
+    assert [e["idempotency_key"] for e in stored(lf, who)] == ["after"]
+    client.close()

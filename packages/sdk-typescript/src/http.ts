@@ -50,6 +50,7 @@ export interface Answer<T> {
 export async function call<T>(options: HttpOptions, method: string, path: string, body?: unknown): Promise<Answer<T>> {
   const url = `${options.baseUrl.replace(/\/+$/, '')}${path}`;
   let response: Response;
+  let text: string;
   try {
     response = await options.fetch(url, {
       method,
@@ -57,18 +58,25 @@ export async function call<T>(options: HttpOptions, method: string, path: string
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(options.timeoutMs),
     });
+    text = await response.text();
   } catch (err) {
+    // No answer, or one cut off mid-body: either way nothing to read, and worth sending again.
     const reason = err instanceof Error ? err.message : String(err);
     throw new LedgerflowError(0, 'NETWORK_ERROR', `${method} ${url} got no answer: ${reason}`, undefined, undefined);
   }
-  const text = await response.text();
   let parsed: unknown = undefined;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
   } catch {
     parsed = undefined;
   }
-  if (response.ok) return { status: response.status, body: parsed as T };
+  if (response.ok) {
+    // A success that is not JSON came from something other than the API (a proxy page): not an answer.
+    if (parsed === undefined || parsed === null || typeof parsed !== 'object') {
+      throw new LedgerflowError(0, 'INVALID_RESPONSE', `${method} ${url} answered ${response.status} with no JSON body: ${text.slice(0, 200)}`, undefined, undefined);
+    }
+    return { status: response.status, body: parsed as T };
+  }
   const error = (parsed ?? {}) as { error?: unknown; code?: unknown; details?: unknown };
   const retryAfter = Number(response.headers.get('retry-after'));
   throw new LedgerflowError(

@@ -95,7 +95,11 @@ export class Ledgerflow {
       maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
       onRejected: options.onRejected ?? ((rejected) => console.warn(`[ledgerflow] ${rejected.length} event(s) refused by the API: ${rejected.map((r) => `${r.event.idempotency_key} ${r.code} ${r.field ?? ''} ${r.message}`).join('; ')}`)),
       onDropped: options.onDropped ?? ((events) => console.warn(`[ledgerflow] buffer full (${options.maxBufferedEvents ?? 10_000} events): dropped ${events.length} event(s)`)),
-      onRetry: options.onRetry ?? (() => undefined),
+      onRetry:
+        options.onRetry ??
+        ((error, attempt, delayMs) => {
+          if (attempt === 1 || attempt % 10 === 0) console.warn(`[ledgerflow] posting events failed (${error.code}: ${error.message}); retry ${attempt} in ${Math.round(delayMs)} ms`);
+        }),
     });
   }
 

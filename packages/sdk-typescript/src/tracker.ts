@@ -40,6 +40,15 @@ export interface TrackerStats {
 
 class Closed extends Error {}
 
+/** A caller's callback that throws must not stop the sender: the error is logged. */
+function callSafely(callback: () => void): void {
+  try {
+    callback();
+  } catch (err) {
+    console.error('[ledgerflow] a callback threw:', err);
+  }
+}
+
 /**
  * The buffer behind track(): events wait in memory and go out in posts of up to flushAt events, when that many
  * are held or flushIntervalMs has passed, one post at a time and in order. A post that fails for a reason worth
@@ -52,7 +61,10 @@ export class Tracker {
   private inFlight = 0;
   private draining: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
-  private closing: AbortController | undefined;
+  /** close() was called (no more track()); */
+  private closed = false;
+  /** …and gave up: retry waits end at once and no new post starts. Made here, so a wait that began earlier sees it. */
+  private readonly giveUp = new AbortController();
   private readonly counts = { tracked: 0, accepted: 0, duplicates: 0, rejected: 0, dropped: 0, retries: 0 };
 
   constructor(
@@ -61,13 +73,14 @@ export class Tracker {
   ) {
     if (!Number.isInteger(options.flushAt) || options.flushAt < 1 || options.flushAt > 1000) throw new RangeError('flushAt must be an integer from 1 to 1,000');
     if (!(options.maxBufferedEvents >= options.flushAt)) throw new RangeError('maxBufferedEvents must be at least flushAt');
+    if (!(options.flushIntervalMs >= 10)) throw new RangeError('flushIntervalMs must be at least 10 ms');
     this.timer = setInterval(() => this.kick(), options.flushIntervalMs);
     // A process that has nothing else to do may exit; close() is what delivers the rest.
     this.timer.unref();
   }
 
   add(event: IngestEvent): boolean {
-    if (this.closing) throw new Error('the Ledgerflow client is closed');
+    if (this.closed) throw new Error('the Ledgerflow client is closed');
     this.counts.tracked++;
     if (this.queue.length + this.inFlight >= this.options.maxBufferedEvents) {
       this.counts.dropped++;
@@ -89,7 +102,7 @@ export class Tracker {
   /** Posts what is held now and waits until the buffer is empty (retrying as long as it takes). */
   async flush(): Promise<void> {
     // Until close() gives up: then what is left stays in the queue, for close() to hand back.
-    while ((this.queue.length > 0 || this.draining) && !this.closing?.signal.aborted) {
+    while ((this.queue.length > 0 || this.draining) && !this.giveUp.signal.aborted) {
       this.kick();
       await this.draining;
     }
@@ -101,8 +114,8 @@ export class Tracker {
    */
   async close(timeoutMs: number): Promise<IngestEvent[]> {
     clearInterval(this.timer);
-    if (!this.closing) this.closing = new AbortController();
-    const giveUp = setTimeout(() => this.closing!.abort(), timeoutMs);
+    this.closed = true;
+    const giveUp = setTimeout(() => this.giveUp.abort(), timeoutMs);
     try {
       await this.flush();
     } finally {
@@ -113,9 +126,14 @@ export class Tracker {
 
   private kick(): void {
     if (this.draining || this.queue.length === 0) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-    });
+    this.draining = this.drain()
+      .catch((err: unknown) => {
+        // Not expected (deliver() reports every failure); never an unhandled rejection from a timer's post.
+        console.error('[ledgerflow] the event sender failed:', err);
+      })
+      .finally(() => {
+        this.draining = undefined;
+      });
   }
 
   private async drain(): Promise<void> {
@@ -125,9 +143,11 @@ export class Tracker {
       try {
         await this.deliver(batch);
       } catch (err) {
-        if (!(err instanceof Closed)) throw err;
-        this.queue.unshift(...batch); // close() gave up: the batch goes back to be handed to the caller
-        return;
+        // close() gave up (or something unexpected failed): the batch goes back, to be handed to the caller by close()
+        // or sent again by the next post; its keys make a second send safe.
+        this.queue.unshift(...batch);
+        if (err instanceof Closed) return;
+        throw err;
       } finally {
         this.inFlight = 0;
       }
@@ -136,7 +156,7 @@ export class Tracker {
 
   private async deliver(batch: IngestEvent[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      if (this.closing?.signal.aborted) throw new Closed();
+      if (this.giveUp.signal.aborted) throw new Closed();
       try {
         const { body } = await call<IngestResponse>(this.http, 'POST', '/api/v1/events', { events: batch });
         this.counts.accepted += body.accepted;
@@ -161,7 +181,7 @@ export class Tracker {
         const backoff = Math.min(this.options.maxRetryDelayMs, this.options.initialRetryDelayMs * 2 ** (attempt - 1));
         const delayMs = Math.max(backoff / 2 + Math.random() * (backoff / 2), (err.retryAfterSeconds ?? 0) * 1000);
         this.counts.retries++;
-        this.options.onRetry(err, attempt, delayMs);
+        callSafely(() => this.options.onRetry(err, attempt, delayMs));
         await this.sleep(delayMs);
       }
     }
@@ -170,19 +190,20 @@ export class Tracker {
   private reject(batch: IngestEvent[], rejected: RejectedEvent[]): void {
     if (rejected.length === 0) return;
     this.counts.rejected += rejected.length;
-    this.options.onRejected(rejected.map((r) => ({ event: batch[r.index]!, code: r.code, field: r.field, message: r.message })));
+    callSafely(() => this.options.onRejected(rejected.map((r) => ({ event: batch[r.index]!, code: r.code, field: r.field, message: r.message }))));
   }
 
   private sleep(ms: number): Promise<void> {
+    const signal = this.giveUp.signal;
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const signal = this.closing?.signal;
       const timer = setTimeout(done, ms);
       function done(): void {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
+        signal.removeEventListener('abort', done);
         resolve();
       }
-      signal?.addEventListener('abort', done);
+      signal.addEventListener('abort', done);
     });
   }
 }

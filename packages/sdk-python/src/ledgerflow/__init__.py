@@ -148,6 +148,8 @@ class Ledgerflow:
         if self._closed is None:
             atexit.unregister(self.close)
             self._closed = self._tracker.close(self._close_timeout if timeout is None else timeout)
+            if self._closed:
+                _log.warning("closed with %d event(s) not delivered (returned by close())", len(self._closed))
         return self._closed
 
     def stats(self) -> Dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -45,8 +46,11 @@ class Http:
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read().decode("utf-8")
+                text = response.read().decode("utf-8", "replace")
+            try:
                 return json.loads(text) if text else None
+            except ValueError:
+                raise LedgerflowError(0, "INVALID_RESPONSE", f"{method} {url} answered {response.status} without JSON: {text[:200]}") from None
         except urllib.error.HTTPError as err:
             text = err.read().decode("utf-8", "replace")
             try:
@@ -59,7 +63,8 @@ class Http:
             code = parsed.get("code") if isinstance(parsed.get("code"), str) else f"HTTP_{err.code}"
             message = parsed.get("error") if isinstance(parsed.get("error"), str) else f"{method} {path} answered {err.code}: {text[:200]}"
             raise LedgerflowError(err.code, code, message, parsed.get("details"), retry_after) from None
-        except (urllib.error.URLError, OSError) as err:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+            # No answer, or one cut off mid-body (IncompleteRead): nothing to read, and worth sending again.
             reason = getattr(err, "reason", err)
             raise LedgerflowError(0, "NETWORK_ERROR", f"{method} {url} got no answer: {reason}") from None
 

@@ -9,6 +9,7 @@ idempotency keys, so a post that was stored but whose answer was lost is counted
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections import deque
@@ -38,6 +39,8 @@ class Tracker:
             raise ValueError("flush_at must be from 1 to 1,000")
         if max_buffered_events < flush_at:
             raise ValueError("max_buffered_events must be at least flush_at")
+        if not flush_interval >= 0.01:
+            raise ValueError("flush_interval must be at least 0.01 seconds")
         if overflow not in ("drop_newest", "drop_oldest"):
             raise ValueError("overflow must be 'drop_newest' or 'drop_oldest'")
         self._http = http
@@ -101,11 +104,13 @@ class Tracker:
                 self._lock.notify_all()
         self._thread.join(timeout)
         self._give_up.set()
+        # A post on the wire ends within the client's timeout (per socket operation); the sender stops after it.
         self._thread.join()
         with self._lock:
             left = list(self._in_flight) + list(self._queue)
             self._queue.clear()
             self._in_flight = []
+            self._lock.notify_all()  # a flush() still waiting sees the buffer empty
             return left
 
     _flushers = 0
@@ -120,7 +125,15 @@ class Tracker:
                     continue
                 batch = [self._queue.popleft() for _ in range(min(self._flush_at, len(self._queue)))]
                 self._in_flight = batch
-            delivered = self._deliver(batch)
+            try:
+                delivered = self._deliver(batch)
+            except Exception:  # noqa: BLE001 - not expected; the sender must live on, and the batch is not lost
+                logging.getLogger("ledgerflow").exception("sending events failed; they are sent again")
+                with self._lock:
+                    self._queue.extendleft(reversed(batch))
+                    self._in_flight = []
+                self._give_up.wait(self._initial_delay)
+                continue
             with self._lock:
                 if delivered:
                     self._in_flight = []
@@ -136,6 +149,8 @@ class Tracker:
                 return False
             try:
                 body = self._http.call("POST", "/api/v1/events", {"events": batch})
+                if not isinstance(body, dict) or not isinstance(body.get("accepted"), int):
+                    raise LedgerflowError(0, "INVALID_RESPONSE", f"POST /api/v1/events answered without the API's JSON: {str(body)[:200]}")
             except LedgerflowError as err:
                 if err.status == 413 and len(batch) > 1:
                     # Too large as one post (big properties): each half goes on its own, so no event is refused for its neighbours.
@@ -150,13 +165,13 @@ class Tracker:
                 delay = max(backoff / 2 + random.random() * backoff / 2, err.retry_after_seconds or 0)
                 with self._lock:
                     self._counts["retries"] += 1
-                self._on_retry(err, attempt, delay)
+                _call_safely(self._on_retry, err, attempt, delay)
                 self._give_up.wait(delay)
                 continue
             with self._lock:
                 self._counts["accepted"] += body["accepted"]
                 self._counts["duplicates"] += body["duplicates"]
-            self._reject(batch, body["rejected"])
+            self._reject(batch, body.get("rejected") or [])
             return True
 
     def _reject(self, batch: List[Event], rejected: List[Dict[str, Any]]) -> None:
@@ -164,4 +179,12 @@ class Tracker:
             return
         with self._lock:
             self._counts["rejected"] += len(rejected)
-        self._on_rejected([{"event": batch[r["index"]], "code": r["code"], "field": r.get("field"), "message": r["message"]} for r in rejected])
+        _call_safely(self._on_rejected, [{"event": batch[r["index"]], "code": r["code"], "field": r.get("field"), "message": r["message"]} for r in rejected])
+
+
+def _call_safely(callback: Callable[..., None], *args: Any) -> None:
+    """A caller's callback that raises must not stop the sender: the error is logged."""
+    try:
+        callback(*args)
+    except Exception:  # noqa: BLE001 - whatever the caller's code raised
+        logging.getLogger("ledgerflow").exception("a ledgerflow callback raised")
