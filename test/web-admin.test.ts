@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
 import { createStripeClient } from '../activities/stripe/client';
-import { createUser } from '../prisma/users';
 import { approveUpdate, billingRunStateQuery, type BillingRunInput } from '../temporal/billing-messages';
 import { startBillingRunWorkflow } from '../temporal/billing-runs';
 import { billingRunWorkflowId } from '../temporal/names';
@@ -12,7 +11,7 @@ import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { insertBatch, startBatchWorkflow } from './harness/insert-batch';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { StripeFake } from './harness/stripe-fake';
-import { describeWithChromium, launchChromium, screenshot, signIn, startWebServer, type WebServer } from './harness/web-app';
+import { createRoleUsers, describeWithChromium, launchChromium, screenshot, signIn, signInReady, startWebServer, type WebServer } from './harness/web-app';
 
 /**
  * The admin pages in Chromium against the real stack: an API key is created
@@ -55,9 +54,7 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
 
   /** Signed in on `path`, with the page's scripts loaded, so forms submit through React Router as people's do. */
   async function signInAs(role: keyof typeof PASSWORDS, path: string): Promise<Page> {
-    const page = await signIn(browser, baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
-    await page.waitForLoadState('networkidle');
-    return page;
+    return signInReady(browser, baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
   }
 
   beforeAll(async () => {
@@ -65,10 +62,7 @@ describeWithChromium('web-admin')('admin pages and billing runs in Chromium', ()
     worker = await startTestWorker('web-admin', { stripe: createStripeClient({ apiKey: 'sk_test_ledgerflow', apiBase: `http://127.0.0.1:${stripePort}` }) });
     api = await startTestApi();
     ({ organizationId, apiKey: orgApiKey } = await createTestOrganization('web-admin'));
-    for (const role of ['admin', 'finance'] as const) {
-      const user = await createUser(testPrisma(), { organizationId, email: `${role}-${organizationId.slice(0, 8)}@admin.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
-      users[role] = user.email;
-    }
+    Object.assign(users, await createRoleUsers(organizationId, PASSWORDS, 'admin.test'));
     // One run fails for good in its Stripe step (Stripe refuses an invoice item); the other waits for approval.
     runs.failed = await draftRun('Refused Ltd');
     fake.refuseOnce('POST', /^\/v1\/invoiceitems$/, 1);

@@ -1,8 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
-import { createUser } from '../prisma/users';
 import { readProxyUpstream } from '../services/proxy-upstreams';
 import { closeTestPrisma, createTestOrganization, testPool, testPrisma } from './harness/fixtures';
-import { describeWithChromium, launchChromium, signIn, startWebServer, type WebServer } from './harness/web-app';
+import { createRoleUsers, describeWithChromium, launchChromium, signInReady, startWebServer, type WebServer } from './harness/web-app';
 
 /**
  * The AI proxy's upstreams set in the web app (issue 16): an admin sets the OpenAI-compatible upstream (a bad URL
@@ -18,17 +17,12 @@ describeWithChromium('web-ai-proxy')('AI proxy settings page in Chromium', () =>
   const users = { admin: '', finance: '' };
 
   async function signInAs(role: keyof typeof PASSWORDS, path: string): Promise<Page> {
-    const page = await signIn(browser, web!.baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
-    await page.waitForLoadState('networkidle');
-    return page;
+    return signInReady(browser, web!.baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
   }
 
   beforeAll(async () => {
     ({ organizationId } = await createTestOrganization('web-ai-proxy'));
-    for (const role of ['admin', 'finance'] as const) {
-      const user = await createUser(testPrisma(), { organizationId, email: `${role}-${organizationId.slice(0, 8)}@ai-proxy.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
-      users[role] = user.email;
-    }
+    Object.assign(users, await createRoleUsers(organizationId, PASSWORDS, 'ai-proxy.test'));
     web = await startWebServer();
     browser = await launchChromium();
   }, 180_000);

@@ -1,8 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
-import { createUser } from '../prisma/users';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
-import { describeWithChromium, launchChromium, screenshot, signIn, startWebServer, type WebServer } from './harness/web-app';
+import { createRoleUsers, describeWithChromium, launchChromium, screenshot, signIn, signInReady, startWebServer, type WebServer } from './harness/web-app';
 
 /**
  * Issue 14, point 3, in the web app: an admin builds the catalog without the
@@ -23,18 +22,13 @@ describeWithChromium('web-catalog')('catalog page in Chromium', () => {
   const users = { admin: '', finance: '' };
 
   async function signInAs(role: keyof typeof PASSWORDS, path: string): Promise<Page> {
-    const page = await signIn(browser, web!.baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
-    await page.waitForLoadState('networkidle');
-    return page;
+    return signInReady(browser, web!.baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
   }
 
   beforeAll(async () => {
     worker = await startTestWorker('web-catalog');
     ({ organizationId } = await createTestOrganization('web-catalog'));
-    for (const role of ['admin', 'finance'] as const) {
-      const user = await createUser(testPrisma(), { organizationId, email: `${role}-${organizationId.slice(0, 8)}@catalog.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
-      users[role] = user.email;
-    }
+    Object.assign(users, await createRoleUsers(organizationId, PASSWORDS, 'catalog.test'));
     web = await startWebServer({ TEMPORAL_TASK_QUEUE: worker.taskQueue });
     browser = await launchChromium();
   }, 180_000);

@@ -1,11 +1,10 @@
 import type { Browser, Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
-import { createUser } from '../prisma/users';
 import { emitWebhookEvents } from '../prisma/webhook-events';
 import { WebhookDispatcher } from '../worker/webhook-dispatcher';
 import { createTestOrganization, testPool, testPrisma } from './harness/fixtures';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
-import { describeWithChromium, launchChromium, screenshot, signIn, startWebServer, type WebServer } from './harness/web-app';
+import { createRoleUsers, describeWithChromium, launchChromium, screenshot, signInReady, startWebServer, type WebServer } from './harness/web-app';
 import { startWebhookReceiver, type WebhookReceiver } from './harness/webhook-receiver';
 
 /**
@@ -28,19 +27,14 @@ describeWithChromium('web-webhooks')('webhooks page in Chromium', () => {
   const users = { admin: '', finance: '' };
 
   async function signInAs(role: keyof typeof PASSWORDS, path: string): Promise<Page> {
-    const page = await signIn(browser, web!.baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
-    await page.waitForLoadState('networkidle');
-    return page;
+    return signInReady(browser, web!.baseUrl, { email: users[role], password: PASSWORDS[role] }, path);
   }
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
     worker = await startTestWorker('web-webhooks', { outbound: { allowDevelopmentTargets: true } });
     ({ organizationId } = await createTestOrganization('web-webhooks'));
-    for (const role of ['admin', 'finance'] as const) {
-      const user = await createUser(testPrisma(), { organizationId, email: `${role}-${organizationId.slice(0, 8)}@webhooks.test`, role, password: PASSWORDS[role] }, { type: 'system', id: 'test' });
-      users[role] = user.email;
-    }
+    Object.assign(users, await createRoleUsers(organizationId, PASSWORDS, 'webhooks.test'));
     dispatcher = new WebhookDispatcher({ pool: testPool(), temporal: worker.client, taskQueue: worker.taskQueue, databaseUrl: process.env.DATABASE_URL!, organizationIds: [organizationId] });
     await dispatcher.start();
     web = await startWebServer({ OUTBOUND_DEVELOPMENT: '1' });

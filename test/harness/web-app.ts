@@ -4,6 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { createUser, type UserRole } from '../../prisma/users';
+import { testPrisma } from './fixtures';
 import { skippedDescribe } from './skips';
 
 /**
@@ -143,6 +145,23 @@ export async function signIn(browser: Browser, baseUrl: string, credentials: { e
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((url) => url.pathname === startPath);
   return page;
+}
+
+/** Signed in on `path`, with the page's scripts loaded, so forms submit through React Router as people's do. */
+export async function signInReady(browser: Browser, baseUrl: string, credentials: { email: string; password: string }, path: string): Promise<Page> {
+  const page = await signIn(browser, baseUrl, credentials, path);
+  await page.waitForLoadState('networkidle');
+  return page;
+}
+
+/** One user per role of `passwords` in the organization, `<role>-<org>@<domain>`; answers each role's email. */
+export async function createRoleUsers<R extends UserRole>(organizationId: string, passwords: Record<R, string>, domain: string): Promise<Record<R, string>> {
+  const emails = {} as Record<R, string>;
+  for (const role of Object.keys(passwords) as R[]) {
+    const user = await createUser(testPrisma(), { organizationId, email: `${role}-${organizationId.slice(0, 8)}@${domain}`, role, password: passwords[role] }, { type: 'system', id: 'test' });
+    emails[role] = user.email;
+  }
+  return emails;
 }
 
 /** A full-page screenshot under test-artifacts/web/. */
