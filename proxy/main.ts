@@ -6,7 +6,7 @@ import { createProxy, defaultProxyConfig } from './app';
 
 /**
  * The AI proxy process (README "AI proxy"): env in (DATABASE_URL, LEDGERFLOW_SECRET_KEY, LEDGERFLOW_API_URL,
- * PROXY_PORT, HOST, PROXY_UPSTREAM_TIMEOUT_MS, OUTBOUND_DEVELOPMENT, LOG_LEVEL, LOG_FORMAT), one line out when it
+ * PROXY_PORT, HOST, PROXY_UPSTREAM_TIMEOUT_MS, PROXY_EVENT_FLUSH_MS, OUTBOUND_DEVELOPMENT, LOG_LEVEL, LOG_FORMAT), one line out when it
  * listens, and a clean stop on SIGINT/SIGTERM that posts the events of the calls already answered.
  */
 const log = createLogger('proxy');
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     ...defaultProxyConfig,
     apiUrl,
     upstreamTimeoutMs: wholeEnv('PROXY_UPSTREAM_TIMEOUT_MS', defaultProxyConfig.upstreamTimeoutMs, 1),
+    eventFlushMs: wholeEnv('PROXY_EVENT_FLUSH_MS', defaultProxyConfig.eventFlushMs, 1),
     outbound: outboundPolicyFromEnv(process.env),
     log: logFn(log),
   });

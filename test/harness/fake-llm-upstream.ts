@@ -12,7 +12,20 @@ import type { AddressInfo } from 'node:net';
  *
  * It checks the vendor key it was configured with and records every request (headers, body, whether the
  * client went away before the answer ended).
+ *
+ * By default it answers at once. With `pace`, other models answer like a model does: the first token after
+ * `firstTokenMs` (varied by ± `jitter` of it, as a model's time to first token varies), then `tokens` words in
+ * all, one every `tokenIntervalMs` (a whole answer comes when its last word would have), so a benchmark can load
+ * the proxy the way real calls do (bench/proxy.ts).
  */
+
+export interface UpstreamPace {
+  firstTokenMs: number;
+  /** 0 to 1: the first token comes after firstTokenMs × (1 ± jitter), uniformly */
+  jitter: number;
+  tokenIntervalMs: number;
+  tokens: number;
+}
 
 export interface UpstreamRequest {
   path: string;
@@ -32,7 +45,8 @@ export interface FakeLlmUpstream {
 export const OPENAI_UPSTREAM_KEY = 'sk-upstream-openai';
 export const ANTHROPIC_UPSTREAM_KEY = 'sk-upstream-anthropic';
 
-export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
+export async function startFakeLlmUpstream(options: { pace?: UpstreamPace; record?: boolean } = {}): Promise<FakeLlmUpstream> {
+  const { pace, record: keepRequests = true } = options;
   const requests: UpstreamRequest[] = [];
   let serial = 0;
   let gate: () => void = () => {};
@@ -44,6 +58,20 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
   };
   const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': `req_${serial}` });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const paced = (model: string) => pace !== undefined && !['long', 'gated', 'slow'].includes(model);
+  const wordsOf = (model: string) =>
+    model === 'long' ? Array.from({ length: 200 }, (_, i) => `w${i} `) : paced(model) ? ['Hello', ...Array.from({ length: pace!.tokens - 1 }, (_, i) => ` w${i}`)] : ['Hello', ' world'];
+  /**
+   * A paced answer's waits, drawn once per request: before its first word, and before each later one. The
+   * response says how long the upstream meant to wait (x-fake-wait-ms: to the first word of a stream, to the end
+   * of a whole answer), so a benchmark can take the model's own time out of what it measured.
+   */
+  const waitsOf = (model: string, stream: boolean, res: ServerResponse): number[] | null => {
+    if (!paced(model)) return null;
+    const waits = [pace!.firstTokenMs * (1 - pace!.jitter + 2 * pace!.jitter * Math.random()), ...Array.from({ length: pace!.tokens - 1 }, () => pace!.tokenIntervalMs)];
+    res.setHeader('x-fake-wait-ms', String(stream ? waits[0] : waits.reduce((a, b) => a + b, 0)));
+    return waits;
+  };
 
   async function openai(req: UpstreamRequest, res: ServerResponse): Promise<void> {
     if (req.headers.authorization !== `Bearer ${OPENAI_UPSTREAM_KEY}`) return json(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
@@ -53,7 +81,9 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
     const id = model === 'same-id' ? 'chatcmpl-same' : `chatcmpl-${++serial}`;
     if (req.path === '/v1/embeddings') return json(res, 200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], model, usage: { prompt_tokens: 7, total_tokens: 7 } });
     const usage = { prompt_tokens: 1200, completion_tokens: 300, total_tokens: 1500, prompt_tokens_details: { cached_tokens: 1000 }, completion_tokens_details: { reasoning_tokens: 120 } };
+    const waits = waitsOf(model, req.body.stream === true, res);
     if (req.body.stream !== true) {
+      if (waits) await sleep(waits.reduce((a, b) => a + b, 0));
       return json(res, 200, { id, object: 'chat.completion', created: 1, model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hello world' }, finish_reason: 'stop' }], usage });
     }
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
@@ -64,8 +94,8 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
       return;
     }
     res.write(chunk({ role: 'assistant', content: '' }));
-    const words = model === 'long' ? Array.from({ length: 200 }, (_, i) => `w${i} `) : ['Hello', ' world'];
-    for (const [i, word] of words.entries()) {
+    for (const [i, word] of wordsOf(model).entries()) {
+      if (waits) await sleep(waits[i]!);
       if (res.destroyed) return;
       res.write(chunk({ content: word }));
       if (model === 'gated' && i === 0) await gateOpen;
@@ -85,7 +115,9 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
     if (model === 'slow') await sleep(2_000);
     const id = model === 'same-id' ? 'msg_same' : `msg_${++serial}`;
     const usage = { input_tokens: 25, cache_creation_input_tokens: 100, cache_read_input_tokens: 2000, output_tokens: 410 };
+    const waits = waitsOf(model, req.body.stream === true, res);
     if (req.body.stream !== true) {
+      if (waits) await sleep(waits.reduce((a, b) => a + b, 0));
       return json(res, 200, { id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'Hello world' }], stop_reason: 'end_turn', stop_sequence: null, usage });
     }
     const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -96,8 +128,8 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
     }
     res.write(event('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } }));
     res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
-    const words = model === 'long' ? Array.from({ length: 200 }, (_, i) => `w${i} `) : ['Hello', ' world'];
-    for (const [i, word] of words.entries()) {
+    for (const [i, word] of wordsOf(model).entries()) {
+      if (waits) await sleep(waits[i]!);
       if (res.destroyed) return;
       res.write(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: word } }));
       if (model === 'gated' && i === 0) await gateOpen;
@@ -114,7 +146,7 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const record: UpstreamRequest = { path: (req.url ?? '').split('?')[0]!, headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>, closedEarly: false };
-      requests.push(record);
+      if (keepRequests) requests.push(record);
       res.on('close', () => {
         if (!res.writableFinished) record.closedEarly = true;
       });
