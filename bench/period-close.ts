@@ -208,7 +208,9 @@ async function main(): Promise<void> {
     console.log('');
     const phases = await phaseTimings(client, workflowIds);
     const f2 = (x: number): string => x.toFixed(2);
-    console.log(`phases (Temporal histories of ${fmt(phases.runs)} runs): start → close scheduled p50 ${f2(phases.toScheduled.p50)} s; close queued p50 ${f2(phases.queued.p50)} s, p99 ${f2(phases.queued.p99)} s; close activity p50 ${f2(phases.close.p50)} s, p99 ${f2(phases.close.p99)} s, max ${f2(phases.close.max)} s`);
+    console.log(
+      `phases (Temporal histories of ${fmt(phases.runs)} runs, ${fmt(phases.local)} of them closed as a local activity: queued = the start's workflow task waiting): start → close scheduled p50 ${f2(phases.toScheduled.p50)} s; close queued p50 ${f2(phases.queued.p50)} s, p99 ${f2(phases.queued.p99)} s; close activity p50 ${f2(phases.close.p50)} s, p99 ${f2(phases.close.p99)} s, max ${f2(phases.close.max)} s`,
+    );
     console.log('');
     const allDrafted = invoices.length === expected && notDraft === 0;
     if (!allDrafted) console.log(`FAIL  ${fmt(expected - invoices.length)} runs did not draft`);
@@ -267,19 +269,42 @@ interface Spread {
   max: number;
 }
 
-/** Where each run's time went, from the histories of up to HISTORY_SAMPLE runs: start → closePeriod scheduled → started → completed. */
-async function phaseTimings(client: Client, workflowIds: readonly string[]): Promise<{ runs: number; toScheduled: Spread; queued: Spread; close: Spread }> {
+/**
+ * Where each run's time went, from the histories of up to HISTORY_SAMPLE runs: start → close scheduled → started →
+ * completed. A close run locally (LOCAL_CLOSE_PATCH) has no activity task: its marker's schedule and completion
+ * times say when it began and ended, and it was queued for as long as its workflow task waited to start.
+ */
+async function phaseTimings(client: Client, workflowIds: readonly string[]): Promise<{ runs: number; local: number; toScheduled: Spread; queued: Spread; close: Spread }> {
   const step = Math.max(1, Math.floor(workflowIds.length / HISTORY_SAMPLE));
   const sample = workflowIds.filter((_, i) => i % step === 0).slice(0, HISTORY_SAMPLE);
   const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
   const toScheduled: number[] = [];
   const queued: number[] = [];
   const close: number[] = [];
+  let local = 0;
   for (const id of sample) {
     const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
     const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
+    if (!started) continue;
+    const marker = events.find((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      return data !== undefined && data !== null && Buffer.from(data).toString('utf8').includes('"activity_type":"closePeriod"');
+    });
+    if (marker) {
+      const data = JSON.parse(Buffer.from(marker.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data!).toString('utf8')) as {
+        original_schedule_time: { seconds: number; nanos: number };
+        complete_time: { seconds: number; nanos: number };
+      };
+      const taskStarted = events.find((e) => e.workflowTaskStartedEventAttributes);
+      if (!taskStarted) continue;
+      local += 1;
+      queued.push(ms(taskStarted.eventTime) - ms(started.eventTime));
+      toScheduled.push(ms(data.original_schedule_time) - ms(started.eventTime));
+      close.push(ms(data.complete_time) - ms(data.original_schedule_time));
+      continue;
+    }
     const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'closePeriod');
-    if (!started || !scheduled) continue;
+    if (!scheduled) continue;
     const id0 = Number(scheduled.eventId);
     const begun = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === id0);
     const done = events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === id0);
@@ -289,7 +314,7 @@ async function phaseTimings(client: Client, workflowIds: readonly string[]): Pro
     close.push(ms(done.eventTime) - ms(begun.eventTime));
   }
   const spread = (xs: number[]): Spread => ({ p50: percentile(xs, 50) / 1000, p99: percentile(xs, 99) / 1000, max: Math.max(...xs) / 1000 });
-  return { runs: close.length, toScheduled: spread(toScheduled), queued: spread(queued), close: spread(close) };
+  return { runs: close.length, local, toScheduled: spread(toScheduled), queued: spread(queued), close: spread(close) };
 }
 
 async function terminateRuns(client: Client, workflowIds: string[]): Promise<void> {

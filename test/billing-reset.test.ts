@@ -35,13 +35,28 @@ afterAll(async () => {
 const EventType = temporal.api.enums.v1.EventType;
 
 /** The WorkflowTaskCompleted event right after the activity of the given type completed. */
-function eventAfterActivity(history: temporal.api.history.v1.IHistory, activityType: string): number {
+/**
+ * The workflow task that recorded the period's close: ops reset to its end to resume after the draft. A close run
+ * as the regular activity (runs from before LOCAL_CLOSE_PATCH) is the task after its completion; one run locally
+ * is the task that recorded its marker (so a reset runs that task, and with it the idempotent close, again).
+ */
+function eventAfterClose(history: temporal.api.history.v1.IHistory): number {
   const events = history.events ?? [];
-  const scheduled = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && e.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
-  if (!scheduled) throw new Error(`no ${activityType} activity in the history`);
+  const localType = (e: temporal.api.history.v1.IHistoryEvent) => {
+    const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+    return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
+  };
+  const marker = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED && localType(e) === 'closePeriod');
+  if (marker >= 0) {
+    const taskDone = events.slice(0, marker).findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+    if (!taskDone) throw new Error('no workflow task recorded the local closePeriod');
+    return Number(taskDone.eventId);
+  }
+  const scheduled = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && e.activityTaskScheduledEventAttributes?.activityType?.name === 'closePeriod');
+  if (!scheduled) throw new Error('no closePeriod in the history');
   const completedAt = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(scheduled.eventId));
   const taskDone = events.slice(completedAt).find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
-  if (!taskDone) throw new Error(`no workflow task completed after ${activityType}`);
+  if (!taskDone) throw new Error('no workflow task completed after closePeriod');
   return Number(taskDone.eventId);
 }
 
@@ -69,7 +84,7 @@ it('a run that failed in its Stripe step, reset to after the draft, bills once',
     namespace: worker.client.options.namespace,
     workflowExecution: { workflowId, runId: failed.runId },
     reason: 'Stripe refused an invoice item; fixed, resuming after the draft',
-    workflowTaskFinishEventId: Long.fromNumber(eventAfterActivity(history, 'closePeriod')),
+    workflowTaskFinishEventId: Long.fromNumber(eventAfterClose(history)),
     requestId: randomUUID(),
   }) as Promise<temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse>;
   const { runId } = await reset;

@@ -134,6 +134,8 @@ describe('billing run', () => {
     // The same run, for the read of the invoice's standing as a local activity (LOCAL_STANDING_READ_PATCH); the committed
     // billing-run-paid-reconciled history predates the patch, so replaying both covers runs on either side of it.
     await recordHistory('billing-run-paid-local-standing-read', handle);
+    // And for the close tried as a local activity first (LOCAL_CLOSE_PATCH): the two above predate it.
+    await recordHistory('billing-run-paid-local-close', handle);
   });
 
   it('bills events that arrived after a period closed on the next invoice, as a labelled adjustment', async () => {

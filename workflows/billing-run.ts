@@ -1,4 +1,4 @@
-import { ActivityFailure, allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { ClosedPeriod, LedgerflowActivities } from '../activities';
 import { failureReason } from './failures';
 import { now } from './clock';
@@ -105,6 +105,27 @@ export const DECIDE_AFTER_REJECTION_PATCH = 'redraft-or-write-off-after-rejectio
  */
 export const LOCAL_STANDING_READ_PATCH = 'read-standing-locally';
 
+/**
+ * Runs from before 2026-12-06 closed their period in a regular activity. Later ones try the close once as a
+ * local activity, in the workflow task that starts the run (no activity task for the server to schedule, dispatch
+ * and record: at a period end that is a third of the server's work per draft), and only when that try fails run
+ * it as the regular, retried `closePeriod` activity, which the Temporal UI shows pending with its attempts and
+ * last failure as before. The close is idempotent (a repeated close returns the period's draft), so a try whose
+ * commit was not recorded (the worker died) costs a second read, never a second invoice.
+ *
+ * It is asked once, as the run starts, and a run that has it has every patch above and below too (they are all
+ * older): those are then taken as given instead of asked (`since`). Each patch asked for the first time records a
+ * marker and upserts the run's TemporalChangeVersion search attribute (a visibility write on the server), which
+ * at a period end was three per draft before the run had done anything else.
+ */
+export const LOCAL_CLOSE_PATCH = 'close-period-locally-first';
+
+/** The one local try at the close: a failure of any kind falls back to `db.closePeriod`. */
+const localClose = proxyLocalActivities<LedgerflowActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 1 },
+});
+
 /** Short reads the run takes in its own workflow task (local activities), retried as `db` is. */
 const localDb = proxyLocalActivities<LedgerflowActivities>({
   startToCloseTimeout: '30 seconds',
@@ -138,6 +159,10 @@ const RESUME: Record<InvoiceStatus, BillingRunState['status']> = {
  */
 export async function billingRun(input: BillingRunInput): Promise<BillingRunState> {
   const { organizationId } = input;
+  /** the run began on code with every patch in this file (LOCAL_CLOSE_PATCH, the newest, implies the rest) */
+  const current = patched(LOCAL_CLOSE_PATCH);
+  /** whether the run has `patch`: runs that are `current` have it without asking (no marker, no search attribute upsert) */
+  const since = (patch: string): boolean => current || patched(patch);
   const state: BillingRunState = { status: 'drafting', invoiceId: null, total: null, currency: null, remindersSent: 0, paymentAttempts: 0, nextPaymentAt: null };
   /** a decision is being written; a second one waits its turn or is refused */
   let deciding = false;
@@ -305,7 +330,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   } catch (err) {
     // A step failed for good (bad data, Stripe refusing): the run fails with that reason, and finance hears of it.
     // Ops fix the cause, then retry the run from the web app's Billing runs page or reset it in the Temporal UI.
-    if (err instanceof ActivityFailure && patched(ALERT_ON_FAILED_RUN_PATCH)) {
+    if (err instanceof ActivityFailure && since(ALERT_ON_FAILED_RUN_PATCH)) {
       const { workflowId, runId } = workflowInfo();
       try {
         await alert('billing_run.failed', `billing-run-failed:${workflowId}:${runId}`, { workflowId, step: err.activityType, reason: failureReason(err), phase: state.status });
@@ -319,6 +344,19 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   await condition(allHandlersFinished);
   return state;
 
+  /** The period's draft: locally first (LOCAL_CLOSE_PATCH), then as the regular activity if that try failed. */
+  async function closePeriod(): Promise<Awaited<ReturnType<typeof db.closePeriod>>> {
+    if (current) {
+      try {
+        return await localClose.closePeriod({ ...input, workflowTime: new Date(now()).toISOString() });
+      } catch (err) {
+        // (a local activity's refusal arrives as the activity's own failure, not wrapped in an ActivityFailure)
+        if (isCancellation(err)) throw err;
+      }
+    }
+    return db.closePeriod(input);
+  }
+
   /** The run's steps, each converging when repeated. */
   async function bill(): Promise<void> {
     // ── close the period, after the late-event grace ──────────────────────────
@@ -331,16 +369,16 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       if (voidFirst) await stripe.voidInvoiceInStripe({ organizationId, invoiceId: of, by, reason });
       adopt(await db.closePeriod({ ...input, redraft: { of, by, reason } }));
     } else {
-      adopt(await db.closePeriod(input));
+      adopt(await closePeriod());
     }
     // The database is the truth about where the invoice stands (see RESUME).
-    const stored = patched(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref);
+    const stored = since(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref);
     state.status = RESUME[stored.status];
     state.total = stored.total;
     // Its period was re-drafted by another run since (a reset of this run after a re-issue): that run bills the
     // new revision; this one ends where its own invoice stands. (Histories from before the field never have it.)
     if (stored.supersededById) return;
-    fromDatabase = patched(RESUME_SCHEDULES_PATCH);
+    fromDatabase = since(RESUME_SCHEDULES_PATCH);
     // Payments made before a reset: the retry schedule goes on from them.
     if (fromDatabase && stored.paymentAttempts > 0) declined = { attempts: stored.paymentAttempts, firstAt: stored.firstDeclinedAt ? Date.parse(stored.firstDeclinedAt) : now() };
     // Sent to pay by a due date before a reset: the run goes on waiting for the customer (histories from before lack the field).
@@ -352,7 +390,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       for (;;) {
         await approval();
         // A recovery invoice rejected is simply not billed: there is no period to draft again.
-        if (state.status !== 'rejected' || input.recovery || !patched(DECIDE_AFTER_REJECTION_PATCH)) break;
+        if (state.status !== 'rejected' || input.recovery || !since(DECIDE_AFTER_REJECTION_PATCH)) break;
         // ── a rejected draft: re-draft the period, or write it off ─────────────
         if (!(await redraftOrWriteOff())) break;
       }
@@ -368,13 +406,13 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
           state.status = 'collecting';
         }
       }
-      if (state.status === 'collecting') await (sentDueAt !== null && patched(SENT_INVOICE_PATCH) ? awaitSentInvoice(sentDueAt) : collect());
+      if (state.status === 'collecting') await (sentDueAt !== null && since(SENT_INVOICE_PATCH) ? awaitSentInvoice(sentDueAt) : collect());
       // ── voided while collected: re-draft the period, or write it off ──────────
       if (statusNow() !== 'void' || !(await redraftOrWriteOff())) break;
     }
 
     // Leak detection for the period (reconcile:<orgId>:<periodStart>) once this run has settled.
-    if (patched(RECONCILE_AFTER_RUN_PATCH)) {
+    if (since(RECONCILE_AFTER_RUN_PATCH)) {
       try {
         await followUp.requestReconciliation({ organizationId, periodStart: input.periodStart, periodEnd: input.periodEnd });
       } catch {
@@ -485,7 +523,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
 
   /** Stripe reported a payment while the invoice was written off (customers may still pay it): it is money received. */
   async function recordPaymentDuringWriteOff(): Promise<void> {
-    if (!paidByStripe || !patched(PAID_DURING_WRITE_OFF_PATCH)) return;
+    if (!paidByStripe || !since(PAID_DURING_WRITE_OFF_PATCH)) return;
     await stripe.markInvoicePaid({ ...ref, source: 'webhook', stripeEventId: paidByStripe.stripeEventId });
     state.status = 'paid';
   }
@@ -500,7 +538,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
     if (retryDay === undefined) {
       const written = await stripe.markInvoiceUncollectible(ref);
       // Paid at the last moment (Stripe refuses to write off a paid invoice): the payment was recorded instead.
-      if (written.status === 'paid' && patched(PAID_AT_CHARGE_WRITE_OFF_PATCH)) {
+      if (written.status === 'paid' && since(PAID_AT_CHARGE_WRITE_OFF_PATCH)) {
         state.status = 'paid';
         return false;
       }

@@ -81,6 +81,11 @@ export interface ClosedPeriod {
  */
 export interface ClosePeriodInput extends BillingRunInput {
   redraft?: { of: string; by: string; reason: string };
+  /**
+   * The workflow's time, sent by a close run as a local activity: its attempt is scheduled by the worker's clock,
+   * not the workflow's (they differ in a time-skipping test), and the draft's time is what reminders count from.
+   */
+  workflowTime?: string;
 }
 
 /** Pre-chosen line ids let events be claimed for a line before the line row is written (same transaction). */
@@ -359,7 +364,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
         const [invoice] = await tx.$queryRaw<InvoiceRow[]>`
           INSERT INTO invoices AS i (id, organization_id, subscription_id, customer_id, period_start, period_end, currency, total, revision, created_at, updated_at, workflow_id, workflow_run_id)
           VALUES (${randomUUID()}::uuid, ${sub.organizationId}::uuid, ${sub.id}::uuid, ${sub.customerId}::uuid, ${start}, ${end}, ${sub.plan.currency},
-                  ${toPlainString(draft.total)}::numeric, ${revision}, ${workflowClock()}, now(), ${actor.id}, ${actor.type === 'workflow' ? actor.runId : ''})
+                  ${toPlainString(draft.total)}::numeric, ${revision}, ${input.workflowTime ? new Date(input.workflowTime) : workflowClock()}, now(), ${actor.id}, ${actor.type === 'workflow' ? actor.runId : ''})
           RETURNING i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at AS "createdAt", 0 AS "lineCount"`;
         await insertLines(client, sub.organizationId, invoice!.id, draft.lines.map((line, i) => lineRow(line, i + 1, lineIds[i]!)));
         await insertClaims(tx, sub.organizationId, claims);
