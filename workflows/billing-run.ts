@@ -111,7 +111,9 @@ export const LOCAL_STANDING_READ_PATCH = 'read-standing-locally';
  * and record: at a period end that is a third of the server's work per draft), and only when that try fails run
  * it as the regular, retried `closePeriod` activity, which the Temporal UI shows pending with its attempts and
  * last failure as before. The close is idempotent (a repeated close returns the period's draft), so a try whose
- * commit was not recorded (the worker died) costs a second read, never a second invoice.
+ * commit was not recorded (the worker died) costs a second read, never a second invoice. A local close also reads
+ * where its invoice stands as it ends (LOCAL_STANDING_READ_PATCH's read, in the same activity), so the task runs one
+ * local activity, not two; a reset to that task runs the close, and its read, again.
  *
  * It is asked once, as the run starts, and a run that has it has every patch above and below too (they are all
  * older): those are then taken as given instead of asked (`since`). Each patch asked for the first time records a
@@ -348,7 +350,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   async function closePeriod(): Promise<Awaited<ReturnType<typeof db.closePeriod>>> {
     if (current) {
       try {
-        return await localClose.closePeriod({ ...input, workflowTime: new Date(now()).toISOString() });
+        return await localClose.closePeriod({ ...input, workflowTime: new Date(now()).toISOString(), withStanding: true });
       } catch (err) {
         // (a local activity's refusal arrives as the activity's own failure, not wrapped in an ActivityFailure)
         if (isCancellation(err)) throw err;
@@ -372,7 +374,8 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       adopt(await closePeriod());
     }
     // The database is the truth about where the invoice stands (see RESUME).
-    const stored = since(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref);
+    // (a local close read it as it ended: a reset runs that close again, so it is what the database says now)
+    const stored = closed.standing ?? (since(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref));
     state.status = RESUME[stored.status];
     state.total = stored.total;
     // Its period was re-drafted by another run since (a reset of this run after a re-issue): that run bills the

@@ -59,6 +59,7 @@ import type { BillingRunInput } from '../../temporal/billing-messages';
 import { ingestWorkflowId } from '../../temporal/names';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor, workflowClock } from '../workflow-actor';
+import { readStanding, type InvoiceStanding } from './decisions';
 import { upsertSnapshots } from './snapshots';
 
 /** What the billing run needs to go on after the close. */
@@ -73,6 +74,8 @@ export interface ClosedPeriod {
   approvalReminderHours: number;
   autoApproveAfterHours: number | null;
   paymentRetryDays: number[];
+  /** where the invoice stands after the close, when the close was asked for it (`withStanding`) */
+  standing?: InvoiceStanding;
 }
 
 /**
@@ -86,6 +89,8 @@ export interface ClosePeriodInput extends BillingRunInput {
    * not the workflow's (they differ in a time-skipping test), and the draft's time is what reminders count from.
    */
   workflowTime?: string;
+  /** return the invoice's standing as the database has it after the close (a run that closed locally: no read of its own) */
+  withStanding?: boolean;
 }
 
 /** Pre-chosen line ids let events be claimed for a line before the line row is written (same transaction). */
@@ -308,7 +313,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
     const start = new Date(input.periodStart);
     const end = new Date(input.periodEnd);
     const takenAt = new Date();
-    return inTransaction(
+    const closed = await inTransaction(
       pool,
       async (client) => {
         const tx = pgRawDb(client);
@@ -406,5 +411,6 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
       },
       { repeatableRead: true, timeoutMs: TX_OPTIONS.timeout },
     );
+    return input.withStanding ? { ...closed, standing: await readStanding(pool, { organizationId: input.organizationId, invoiceId: closed.invoiceId }) } : closed;
   };
 }

@@ -56,43 +56,50 @@ export interface InvoiceStanding extends InvoiceSnapshot {
 /** The invoice as the database has it (a reset run asks before waiting for a decision it may already have). */
 export function readInvoiceState({ pool }: ActivityDeps) {
   return async function readInvoiceState(ref: InvoiceRef): Promise<InvoiceStanding> {
-    // One read through plain pg: every billing run makes it right after its close (a local activity, on the hot path of a period end).
-    const { rows } = await pool.query<{
-      id: string;
-      status: InvoiceStatus;
-      total: string;
-      currency: string;
-      created_at: Date;
-      payment_attempts: number;
-      superseded_by_id: string | null;
-      collection_method: string | null;
-      due_at: Date | null;
-      declined_at: unknown;
-      declined_logged_at: Date | null;
-    }>({
-      name: 'read-invoice-state',
-      text: `SELECT i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at, i.payment_attempts, i.superseded_by_id, i.collection_method, i.due_at,
-                    d.after -> 'declinedAt' AS declined_at, d.created_at AS declined_logged_at
-             FROM invoices i
-             LEFT JOIN LATERAL (
-               SELECT a.after, a.created_at FROM audit_logs a
-               WHERE i.payment_attempts > 0 AND a.organization_id = i.organization_id AND a.entity_type = 'invoice' AND a.entity_id = i.id::text
-                 AND a.action = 'invoice.payment_failed'
-               ORDER BY a.id LIMIT 1) d ON true
-             WHERE i.id = $1::uuid AND i.organization_id = $2::uuid`,
-      values: [ref.invoiceId, ref.organizationId],
-    });
-    const invoice = rows[0];
-    if (!invoice) throw ApplicationFailure.nonRetryable(`invoice ${ref.invoiceId} not found`, 'NotFound');
-    return {
-      ...view(invoice),
-      draftedAt: invoice.created_at.toISOString(),
-      paymentAttempts: invoice.payment_attempts,
-      firstDeclinedAt: typeof invoice.declined_at === 'string' ? invoice.declined_at : (invoice.declined_logged_at?.toISOString() ?? null),
-      supersededById: invoice.superseded_by_id,
-      collectionMethod: invoice.collection_method,
-      dueAt: invoice.due_at?.toISOString() ?? null,
-    };
+    return readStanding(pool, ref);
+  };
+}
+
+/**
+ * One read through plain pg: every billing run makes it right after its close (in the close of a run that closed
+ * locally, otherwise a local activity of its own: on the hot path of a period end).
+ */
+export async function readStanding(pool: ActivityDeps['pool'], ref: InvoiceRef): Promise<InvoiceStanding> {
+  const { rows } = await pool.query<{
+    id: string;
+    status: InvoiceStatus;
+    total: string;
+    currency: string;
+    created_at: Date;
+    payment_attempts: number;
+    superseded_by_id: string | null;
+    collection_method: string | null;
+    due_at: Date | null;
+    declined_at: unknown;
+    declined_logged_at: Date | null;
+  }>({
+    name: 'read-invoice-state',
+    text: `SELECT i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at, i.payment_attempts, i.superseded_by_id, i.collection_method, i.due_at,
+                  d.after -> 'declinedAt' AS declined_at, d.created_at AS declined_logged_at
+           FROM invoices i
+           LEFT JOIN LATERAL (
+             SELECT a.after, a.created_at FROM audit_logs a
+             WHERE i.payment_attempts > 0 AND a.organization_id = i.organization_id AND a.entity_type = 'invoice' AND a.entity_id = i.id::text
+               AND a.action = 'invoice.payment_failed'
+             ORDER BY a.id LIMIT 1) d ON true
+           WHERE i.id = $1::uuid AND i.organization_id = $2::uuid`,
+    values: [ref.invoiceId, ref.organizationId],
+  });
+  const invoice = rows[0];
+  if (!invoice) throw ApplicationFailure.nonRetryable(`invoice ${ref.invoiceId} not found`, 'NotFound');
+  return {
+    ...view(invoice),
+    draftedAt: invoice.created_at.toISOString(),
+    paymentAttempts: invoice.payment_attempts,
+    firstDeclinedAt: typeof invoice.declined_at === 'string' ? invoice.declined_at : (invoice.declined_logged_at?.toISOString() ?? null),
+    supersededById: invoice.superseded_by_id,
+    collectionMethod: invoice.collection_method,
+    dueAt: invoice.due_at?.toISOString() ?? null,
   };
 }
 
