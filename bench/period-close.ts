@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     const phases = await phaseTimings(client, workflowIds);
     const f2 = (x: number): string => x.toFixed(2);
     console.log(
-      `phases (Temporal histories of ${fmt(phases.runs)} runs, ${fmt(phases.local)} of them closed as a local activity: queued = the start's workflow task waiting): start → close scheduled p50 ${f2(phases.toScheduled.p50)} s; close queued p50 ${f2(phases.queued.p50)} s, p99 ${f2(phases.queued.p99)} s; close activity p50 ${f2(phases.close.p50)} s, p99 ${f2(phases.close.p99)} s, max ${f2(phases.close.max)} s`,
+      `phases (Temporal histories of ${fmt(phases.runs)} runs, ${fmt(phases.local)} of them closed as a local activity: scheduled and queued = the workflow task that ran it): start → close scheduled p50 ${f2(phases.toScheduled.p50)} s; close queued p50 ${f2(phases.queued.p50)} s, p99 ${f2(phases.queued.p99)} s; close activity p50 ${f2(phases.close.p50)} s, p99 ${f2(phases.close.p99)} s, max ${f2(phases.close.max)} s`,
     );
     console.log('');
     const allDrafted = invoices.length === expected && notDraft === 0;
@@ -271,8 +271,10 @@ interface Spread {
 
 /**
  * Where each run's time went, from the histories of up to HISTORY_SAMPLE runs: start → close scheduled → started →
- * completed. A close run locally (LOCAL_CLOSE_PATCH) has no activity task: its marker's schedule and completion
- * times say when it began and ended, and it was queued for as long as its workflow task waited to start.
+ * completed. A close run locally (LOCAL_CLOSE_PATCH) has no activity task: it was queued for as long as the workflow
+ * task that ran it waited to start, and it ended at its marker's complete_time, which the SDK counts from that task's
+ * start (its original_schedule_time is the worker's clock, not the server's). A try that failed and fell back to the
+ * activity is skipped: its run is timed by that activity.
  */
 async function phaseTimings(client: Client, workflowIds: readonly string[]): Promise<{ runs: number; local: number; toScheduled: Spread; queued: Spread; close: Spread }> {
   const step = Math.max(1, Math.floor(workflowIds.length / HISTORY_SAMPLE));
@@ -286,21 +288,20 @@ async function phaseTimings(client: Client, workflowIds: readonly string[]): Pro
     const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
     const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
     if (!started) continue;
-    const marker = events.find((e) => {
+    const at = events.findIndex((e) => {
       const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-      return data !== undefined && data !== null && Buffer.from(data).toString('utf8').includes('"activity_type":"closePeriod"');
+      return !e.markerRecordedEventAttributes?.failure && data !== undefined && data !== null && Buffer.from(data).toString('utf8').includes('"activity_type":"closePeriod"');
     });
-    if (marker) {
-      const data = JSON.parse(Buffer.from(marker.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data!).toString('utf8')) as {
-        original_schedule_time: { seconds: number; nanos: number };
-        complete_time: { seconds: number; nanos: number };
-      };
-      const taskStarted = events.find((e) => e.workflowTaskStartedEventAttributes);
-      if (!taskStarted) continue;
+    if (at >= 0) {
+      const data = JSON.parse(Buffer.from(events[at]!.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data!).toString('utf8')) as { complete_time: { seconds: number; nanos: number } };
+      // the task that ran it: the last one started before its marker
+      const taskStarted = events.slice(0, at).findLast((e) => e.workflowTaskStartedEventAttributes);
+      const taskScheduled = events.slice(0, at).findLast((e) => e.workflowTaskScheduledEventAttributes);
+      if (!taskStarted || !taskScheduled) continue;
       local += 1;
-      queued.push(ms(taskStarted.eventTime) - ms(started.eventTime));
-      toScheduled.push(ms(data.original_schedule_time) - ms(started.eventTime));
-      close.push(ms(data.complete_time) - ms(data.original_schedule_time));
+      toScheduled.push(ms(taskScheduled.eventTime) - ms(started.eventTime));
+      queued.push(ms(taskStarted.eventTime) - ms(taskScheduled.eventTime));
+      close.push(ms(data.complete_time) - ms(taskStarted.eventTime));
       continue;
     }
     const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'closePeriod');

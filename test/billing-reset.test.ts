@@ -34,7 +34,6 @@ afterAll(async () => {
 
 const EventType = temporal.api.enums.v1.EventType;
 
-/** The WorkflowTaskCompleted event right after the activity of the given type completed. */
 /**
  * The workflow task that recorded the period's close: ops reset to its end to resume after the draft. A close run
  * as the regular activity (runs from before LOCAL_CLOSE_PATCH) is the task after its completion; one run locally
@@ -46,7 +45,7 @@ function eventAfterClose(history: temporal.api.history.v1.IHistory): number {
     const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
     return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
   };
-  const marker = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED && localType(e) === 'closePeriod');
+  const marker = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED && localType(e) === 'closePeriod' && !e.markerRecordedEventAttributes?.failure);
   if (marker >= 0) {
     const taskDone = events.slice(0, marker).findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
     if (!taskDone) throw new Error('no workflow task recorded the local closePeriod');

@@ -71,7 +71,7 @@ describe('a billing run whose step fails for good', () => {
     expect(alert?.payload).toMatchObject({ workflowId: started.workflowId, step: 'closePeriod', phase: 'drafting', subscriptionId: catalog.subscriptionId });
     expect((alert!.payload as { reason: string }).reason).toBe('the price of API calls: price.tiers[1].up_to: tiers must be in ascending order of up_to (100 ≤ 1000)');
     await waitFor('the alert delivered', async () => (worker.notifier.sent.some((n) => n.kind === 'billing_run.failed' && n.organizationId === organizationId) ? true : undefined));
-    await recordHistory('billing-run-failed-alerted', worker.client.workflow.getHandle(started.workflowId, started.runId!));
+    await recordHistory('billing-run-failed-alerted', worker.client.workflow.getHandle(started.workflowId, started.runId!), { ifMissing: true });
     // The close's local try failed, then the regular activity (LOCAL_CLOSE_PATCH): the history above predates it.
     await recordHistory('billing-run-failed-local-close-fallback', worker.client.workflow.getHandle(started.workflowId, started.runId!));
 

@@ -130,10 +130,10 @@ describe('billing run', () => {
     // The settled run hands the period to leak detection.
     const reconciliation = worker.client.workflow.getHandle(reconcileWorkflowId(organizationId, november.periodStart));
     await expect(reconciliation.result()).resolves.toBeDefined();
-    await recordHistory('billing-run-paid-reconciled', handle);
+    await recordHistory('billing-run-paid-reconciled', handle, { ifMissing: true });
     // The same run, for the read of the invoice's standing as a local activity (LOCAL_STANDING_READ_PATCH); the committed
     // billing-run-paid-reconciled history predates the patch, so replaying both covers runs on either side of it.
-    await recordHistory('billing-run-paid-local-standing-read', handle);
+    await recordHistory('billing-run-paid-local-standing-read', handle, { ifMissing: true });
     // And for the close tried as a local activity first (LOCAL_CLOSE_PATCH): the two above predate it.
     await recordHistory('billing-run-paid-local-close', handle);
   });

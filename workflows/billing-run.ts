@@ -100,8 +100,9 @@ export const DECIDE_AFTER_REJECTION_PATCH = 'redraft-or-write-off-after-rejectio
 /**
  * Runs that passed their close on a worker from before 2026-12-02 17:00 UTC read where the drafted
  * invoice stands in a regular activity (their histories say so); later ones read it in a local activity (one short read: no activity task for the
- * server to schedule and dispatch at a period end). It stays a read after the close, not a value
- * the close returns, so a run reset to after its draft reads what the database says now.
+ * server to schedule and dispatch at a period end). It stays a read after a regular close, not a value
+ * that close returns, so a run reset to after its draft reads what the database says now; a local
+ * close (LOCAL_CLOSE_PATCH) returns it, read as the close ends, since a reset runs that close again.
  */
 export const LOCAL_STANDING_READ_PATCH = 'read-standing-locally';
 
@@ -122,7 +123,18 @@ export const LOCAL_STANDING_READ_PATCH = 'read-standing-locally';
  */
 export const LOCAL_CLOSE_PATCH = 'close-period-locally-first';
 
-/** The one local try at the close: a failure of any kind falls back to `db.closePeriod`. */
+/** The patches LOCAL_CLOSE_PATCH implies (all older than it). */
+type ImpliedPatch =
+  | typeof RECONCILE_AFTER_RUN_PATCH
+  | typeof ALERT_ON_FAILED_RUN_PATCH
+  | typeof RESUME_SCHEDULES_PATCH
+  | typeof SENT_INVOICE_PATCH
+  | typeof PAID_DURING_WRITE_OFF_PATCH
+  | typeof PAID_AT_CHARGE_WRITE_OFF_PATCH
+  | typeof DECIDE_AFTER_REJECTION_PATCH
+  | typeof LOCAL_STANDING_READ_PATCH;
+
+/** The one local try at the close: a failure of any kind but cancellation falls back to `db.closePeriod`. */
 const localClose = proxyLocalActivities<LedgerflowActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 1 },
@@ -163,8 +175,12 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   const { organizationId } = input;
   /** the run began on code with every patch in this file (LOCAL_CLOSE_PATCH, the newest, implies the rest) */
   const current = patched(LOCAL_CLOSE_PATCH);
-  /** whether the run has `patch`: runs that are `current` have it without asking (no marker, no search attribute upsert) */
-  const since = (patch: string): boolean => current || patched(patch);
+  /**
+   * Whether the run has `patch`, one of those older than LOCAL_CLOSE_PATCH: runs that are `current` have it without
+   * asking (no marker, no search attribute upsert). Typed to those patches only: a newer patch must be asked with
+   * patched() itself, since runs that are `current` may have begun before it.
+   */
+  const since = (patch: ImpliedPatch): boolean => current || patched(patch);
   const state: BillingRunState = { status: 'drafting', invoiceId: null, total: null, currency: null, remindersSent: 0, paymentAttempts: 0, nextPaymentAt: null };
   /** a decision is being written; a second one waits its turn or is refused */
   let deciding = false;
