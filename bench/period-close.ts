@@ -21,6 +21,7 @@ import { CLOCK_TICKS, cpuPerUnitMs, findProcess, machineCpu, readCpu } from './l
 import { sampleRss } from './lib/rss-sampler';
 import { acquireStack } from './lib/stack-session';
 import { peakRssMiB, percentile } from './lib/stats';
+import { localActivityMarker } from '../test/harness/histories';
 
 /** Issue 12, point 12: drafts/s ≥ 0.8 × the Temporal ceiling; one large customer's close ≤ 4 × a plain GROUP BY day with the worker's peak RSS ≤ 500 MiB. */
 const TARGET_CEILING_SHARE = 0.8;
@@ -288,12 +289,9 @@ async function phaseTimings(client: Client, workflowIds: readonly string[]): Pro
     const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
     const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
     if (!started) continue;
-    const at = events.findIndex((e) => {
-      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-      return !e.markerRecordedEventAttributes?.failure && data !== undefined && data !== null && Buffer.from(data).toString('utf8').includes('"activity_type":"closePeriod"');
-    });
+    const markers = events.map(localActivityMarker);
+    const at = markers.findIndex((m) => m?.activityType === 'closePeriod' && !m.failed);
     if (at >= 0) {
-      const data = JSON.parse(Buffer.from(events[at]!.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data!).toString('utf8')) as { complete_time: { seconds: number; nanos: number } };
       // the task that ran it: the last one started before its marker
       const taskStarted = events.slice(0, at).findLast((e) => e.workflowTaskStartedEventAttributes);
       const taskScheduled = events.slice(0, at).findLast((e) => e.workflowTaskScheduledEventAttributes);
@@ -301,7 +299,7 @@ async function phaseTimings(client: Client, workflowIds: readonly string[]): Pro
       local += 1;
       toScheduled.push(ms(taskScheduled.eventTime) - ms(started.eventTime));
       queued.push(ms(taskStarted.eventTime) - ms(taskScheduled.eventTime));
-      close.push(ms(data.complete_time) - ms(taskStarted.eventTime));
+      close.push(markers[at]!.completeTimeMs - ms(taskStarted.eventTime));
       continue;
     }
     const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'closePeriod');

@@ -7,7 +7,7 @@ import { approveUpdate, billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, type Bi
 import { billingRunWorkflowId } from '../temporal/workflow-ids';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
 import { createTestOrganization, testPrisma } from './harness/fixtures';
-import { recordHistory } from './harness/histories';
+import { localActivityMarker, recordHistory } from './harness/histories';
 import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { StripeFake } from './harness/stripe-fake';
 
@@ -41,11 +41,10 @@ const EventType = temporal.api.enums.v1.EventType;
  */
 function eventAfterClose(history: temporal.api.history.v1.IHistory): number {
   const events = history.events ?? [];
-  const localType = (e: temporal.api.history.v1.IHistoryEvent) => {
-    const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-    return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
-  };
-  const marker = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED && localType(e) === 'closePeriod' && !e.markerRecordedEventAttributes?.failure);
+  const marker = events.findIndex((e) => {
+    const local = localActivityMarker(e);
+    return local?.activityType === 'closePeriod' && !local.failed;
+  });
   if (marker >= 0) {
     const taskDone = events.slice(0, marker).findLast((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
     if (!taskDone) throw new Error('no workflow task recorded the local closePeriod');

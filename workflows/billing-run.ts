@@ -363,7 +363,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
   return state;
 
   /** The period's draft: locally first (LOCAL_CLOSE_PATCH), then as the regular activity if that try failed. */
-  async function closePeriod(): Promise<Awaited<ReturnType<typeof db.closePeriod>>> {
+  async function closePeriod(): Promise<ClosedPeriod> {
     if (current) {
       try {
         return await localClose.closePeriod({ ...input, workflowTime: new Date(now()).toISOString(), withStanding: true });

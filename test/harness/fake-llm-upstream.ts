@@ -66,11 +66,12 @@ export async function startFakeLlmUpstream(options: { pace?: UpstreamPace; recor
    * response says how long the upstream meant to wait (x-fake-wait-ms: to the first word of a stream, to the end
    * of a whole answer), so a benchmark can take the model's own time out of what it measured.
    */
-  const waitsOf = (model: string, stream: boolean, res: ServerResponse): number[] | null => {
+  const waitsOf = (model: string, stream: boolean, res: ServerResponse): { each: number[]; total: number } | null => {
     if (!paced(model)) return null;
-    const waits = [pace!.firstTokenMs * (1 - pace!.jitter + 2 * pace!.jitter * Math.random()), ...Array.from({ length: pace!.tokens - 1 }, () => pace!.tokenIntervalMs)];
-    res.setHeader('x-fake-wait-ms', String(stream ? waits[0] : waits.reduce((a, b) => a + b, 0)));
-    return waits;
+    const first = pace!.firstTokenMs * (1 - pace!.jitter + 2 * pace!.jitter * Math.random());
+    const total = first + (pace!.tokens - 1) * pace!.tokenIntervalMs;
+    res.setHeader('x-fake-wait-ms', String(stream ? first : total));
+    return { each: [first, ...Array.from({ length: pace!.tokens - 1 }, () => pace!.tokenIntervalMs)], total };
   };
 
   async function openai(req: UpstreamRequest, res: ServerResponse): Promise<void> {
@@ -83,7 +84,7 @@ export async function startFakeLlmUpstream(options: { pace?: UpstreamPace; recor
     const usage = { prompt_tokens: 1200, completion_tokens: 300, total_tokens: 1500, prompt_tokens_details: { cached_tokens: 1000 }, completion_tokens_details: { reasoning_tokens: 120 } };
     const waits = waitsOf(model, req.body.stream === true, res);
     if (req.body.stream !== true) {
-      if (waits) await sleep(waits.reduce((a, b) => a + b, 0));
+      if (waits) await sleep(waits.total);
       return json(res, 200, { id, object: 'chat.completion', created: 1, model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hello world' }, finish_reason: 'stop' }], usage });
     }
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
@@ -95,7 +96,7 @@ export async function startFakeLlmUpstream(options: { pace?: UpstreamPace; recor
     }
     res.write(chunk({ role: 'assistant', content: '' }));
     for (const [i, word] of wordsOf(model).entries()) {
-      if (waits) await sleep(waits[i]!);
+      if (waits) await sleep(waits.each[i]!);
       if (res.destroyed) return;
       res.write(chunk({ content: word }));
       if (model === 'gated' && i === 0) await gateOpen;
@@ -117,7 +118,7 @@ export async function startFakeLlmUpstream(options: { pace?: UpstreamPace; recor
     const usage = { input_tokens: 25, cache_creation_input_tokens: 100, cache_read_input_tokens: 2000, output_tokens: 410 };
     const waits = waitsOf(model, req.body.stream === true, res);
     if (req.body.stream !== true) {
-      if (waits) await sleep(waits.reduce((a, b) => a + b, 0));
+      if (waits) await sleep(waits.total);
       return json(res, 200, { id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'Hello world' }], stop_reason: 'end_turn', stop_sequence: null, usage });
     }
     const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -129,7 +130,7 @@ export async function startFakeLlmUpstream(options: { pace?: UpstreamPace; recor
     res.write(event('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } }));
     res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
     for (const [i, word] of wordsOf(model).entries()) {
-      if (waits) await sleep(waits[i]!);
+      if (waits) await sleep(waits.each[i]!);
       if (res.destroyed) return;
       res.write(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: word } }));
       if (model === 'gated' && i === 0) await gateOpen;

@@ -19,3 +19,21 @@ export async function recordHistory(name: string, handle: WorkflowHandle, option
   const history = await handle.fetchHistory();
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.history.pb`), temporal.api.history.v1.History.encode(history).finish());
 }
+
+/** What a local activity's marker says: its type, when it completed (the SDK counts it from its task's start), and whether it failed. */
+export interface LocalActivityMarker {
+  activityType: string;
+  completeTimeMs: number;
+  failed: boolean;
+}
+
+/** The local activity an event's marker records, or null for any other event. */
+export function localActivityMarker(event: temporal.api.history.v1.IHistoryEvent): LocalActivityMarker | null {
+  const attributes = event.markerRecordedEventAttributes;
+  const data = attributes?.details?.data?.payloads?.[0]?.data;
+  if (!attributes || !data) return null;
+  const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string; complete_time?: { seconds?: number; nanos?: number } };
+  if (!parsed.activity_type) return null;
+  const completeTimeMs = Number(parsed.complete_time?.seconds ?? 0) * 1000 + (parsed.complete_time?.nanos ?? 0) / 1e6;
+  return { activityType: parsed.activity_type, completeTimeMs, failed: Boolean(attributes.failure) };
+}
