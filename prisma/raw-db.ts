@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Prisma } from './generated/client';
 import type { Queryable } from './pg';
 
@@ -19,16 +20,38 @@ export interface RawDb {
 const toSql = (query: TemplateStringsArray | Prisma.Sql, values: unknown[]): Prisma.Sql =>
   query instanceof Prisma.Sql ? query : Prisma.sql(query, ...(values as Prisma.Sql[]));
 
-/** Raw SQL through a pg pool or a connection inside a transaction. */
+/** The most statement texts one process names (prepares); any text after that runs unnamed, so a connection holds a bounded set. */
+export const MAX_PREPARED_TEXTS = 256;
+const preparedNames = new Map<string, string>();
+
+/**
+ * The statement as pg runs it: named after its text, so each connection
+ * parses and plans it once and then only binds and executes it. Planning was
+ * as costly as executing for the period close's statements (pg_stat_statements
+ * with track_planning: 2.6 ms of planning per draft, 1.1 ms of it the close's
+ * one read of its inputs; BENCHMARKS.md). PostgreSQL plans the first five
+ * executions for their values and then keeps a generic plan only when it is
+ * not dearer, and re-plans by itself after a schema change. Texts are only
+ * ever built from fixed fragments (a list of ranges at most), so a process
+ * sees few; past MAX_PREPARED_TEXTS a new text runs unnamed.
+ */
+function statement(sql: Prisma.Sql): { name?: string; text: string; values: unknown[] } {
+  let name = preparedNames.get(sql.text);
+  if (name === undefined && preparedNames.size < MAX_PREPARED_TEXTS) {
+    name = `raw_${createHash('sha1').update(sql.text).digest('hex')}`;
+    preparedNames.set(sql.text, name);
+  }
+  return name === undefined ? { text: sql.text, values: sql.values } : { name, text: sql.text, values: sql.values };
+}
+
+/** Raw SQL through a pg pool or a connection inside a transaction, as prepared statements (`statement`). */
 export function pgRawDb(db: Queryable): RawDb {
   return {
     async $queryRaw<T>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<T> {
-      const sql = toSql(query, values);
-      return (await db.query(sql.text, sql.values)).rows as T;
+      return (await db.query(statement(toSql(query, values)))).rows as T;
     },
     async $executeRaw(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<number> {
-      const sql = toSql(query, values);
-      return (await db.query(sql.text, sql.values)).rowCount ?? 0;
+      return (await db.query(statement(toSql(query, values)))).rowCount ?? 0;
     },
   };
 }
