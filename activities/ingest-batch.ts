@@ -3,7 +3,7 @@ import { inTransaction } from '../prisma/pg';
 import type { ActivityDeps } from './deps';
 import { holdBurnRates, loadBurnRates } from '../prisma/burn-rates';
 import { startCreditTopUp } from '../temporal/credit-top-up';
-import { batchRequestIds, countQuotas, createCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
+import { batchRequestIds, countQuotas, createCustomers, linkBatchCustomers, lockUnprocessed, markProcessed, pendingNotifications, rateBatchEvents, readBatchEvents, type BatchContext, type RateEventsResult } from './ingest-steps';
 import { workflowActor } from './workflow-actor';
 
 export type { RateEventsResult } from './ingest-steps';
@@ -43,12 +43,15 @@ export function processBatch(deps: ActivityDeps) {
     const result = await step(deps, input, idle, async (db, ctx) => {
       // Under the batch's row lock: a retry or a reset of a processed batch does nothing.
       if (!(await lockUnprocessed(db, ctx))) return idle;
-      const customersCreated = await createCustomers(db, ctx);
       await holdBurnRates(db, ctx.organizationId);
       const burning = await loadBurnRates(db, ctx.organizationId);
-      const { creditAlerts, topUpsQueued, ...rated } = await rateBatchEvents(db, ctx, burning);
-      const quotas = await countQuotas(db, ctx);
-      const transitioned = await markProcessed(db, ctx);
+      // One read of the batch's events serves every step.
+      const events = await readBatchEvents(db, ctx, burning?.dimensions);
+      const customers = await linkBatchCustomers(db, ctx, events);
+      const { creditAlerts, topUpsQueued, ...rated } = await rateBatchEvents(db, ctx, burning, { events, customerIds: customers.ids });
+      const quotas = await countQuotas(db, ctx, events);
+      const transitioned = await markProcessed(db, ctx, events.filter((e) => e.rated).length + rated.eventsRated);
+      const customersCreated = customers.created;
       topUps = topUpsQueued;
       return { ...idle, customersCreated, ...rated, ...quotas, notificationsCreated: creditAlerts + quotas.notificationsCreated, transitioned };
     });

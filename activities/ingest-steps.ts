@@ -42,6 +42,52 @@ export async function batchRequestIds(db: Queryable, batchId: string, organizati
 }
 
 /**
+ * An event of the batch as processBatch reads it, once, for every step: rating, customers, quota hours and the
+ * processed count (each read the batch's events on its own before, four scans of up to 1,000 rows). `d<i>` is the
+ * event's value of the i-th burn-rate dimension.
+ */
+export interface BatchEvent {
+  id: string;
+  timestamp: Date;
+  vendor_usage: unknown;
+  customer_external_id: string;
+  event_type: string;
+  quantity: string;
+  reservation_id: string | null;
+  /** rated already (a retried or reset batch): not rated again, but its usage counts towards quotas as before */
+  rated: boolean;
+  [dimension: `d${number}`]: string | null;
+}
+
+/** Every event of the batch, with the burn-rate dimensions asked for. */
+export async function readBatchEvents(db: Queryable, ctx: BatchContext, dimensions: readonly string[] = []): Promise<BatchEvent[]> {
+  const { rows } = await db.query<BatchEvent>({
+    name: `ingest-batch-events-${dimensions.length}`,
+    text: `SELECT e.id, e.timestamp, e.vendor_usage, e.customer_external_id, e.event_type, e.quantity::text AS quantity, e.reservation_id,
+                  e.status = 'rated' AS rated${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}
+             FROM usage_events AS e
+            WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2`,
+    values: [ctx.requestIds, ctx.organizationId, ...dimensions],
+  });
+  return rows;
+}
+
+/** Audits the customers a batch created (one `customer.created` row each). */
+async function auditCreatedCustomers(db: Queryable, ctx: BatchContext, created: readonly { id: string; external_id: string }[]): Promise<void> {
+  await insertAuditRows(
+    db,
+    created.map((customer) => ({
+      organizationId: ctx.organizationId,
+      actor: ctx.actor,
+      action: 'customer.created',
+      entityType: 'customer',
+      entityId: customer.id,
+      after: { externalId: customer.external_id, firstBatchId: ctx.batchId },
+    })),
+  );
+}
+
+/**
  * Creates the customers the batch mentions for the first time (with a
  * `customer.created` audit row each). ORDER BY gives concurrent batches the
  * same insertion order, so two batches creating overlapping new customers
@@ -60,18 +106,33 @@ export async function createCustomers(db: Queryable, ctx: BatchContext): Promise
            RETURNING id, external_id`,
     values: [ctx.organizationId, ctx.requestIds],
   });
-  await insertAuditRows(
-    db,
-    rows.map((customer) => ({
-      organizationId: ctx.organizationId,
-      actor: ctx.actor,
-      action: 'customer.created',
-      entityType: 'customer',
-      entityId: customer.id,
-      after: { externalId: customer.external_id, firstBatchId: ctx.batchId },
-    })),
-  );
+  await auditCreatedCustomers(db, ctx, rows);
   return rows.length;
+}
+
+/**
+ * The customers of the batch's events still to rate, created where new (as createCustomers, from the events read
+ * already), with their ids: the one read of the batch needs no join. The ids are read by a statement of their own,
+ * after the insert, so a customer another batch created meanwhile (the insert waited for it) is seen too.
+ */
+export async function linkBatchCustomers(db: Queryable, ctx: BatchContext, events: readonly BatchEvent[]): Promise<{ created: number; ids: Map<string, string> }> {
+  const externalIds = [...new Set(events.filter((e) => !e.rated).map((e) => e.customer_external_id))];
+  if (externalIds.length === 0) return { created: 0, ids: new Map() };
+  const { rows: created } = await db.query<{ id: string; external_id: string }>({
+    name: 'ingest-link-customers-create',
+    text: `INSERT INTO customers (id, organization_id, external_id)
+           SELECT gen_random_uuid(), $1, external_id FROM unnest($2::text[]) AS u(external_id) ORDER BY 3
+           ON CONFLICT (organization_id, external_id) DO NOTHING
+           RETURNING id, external_id`,
+    values: [ctx.organizationId, externalIds],
+  });
+  await auditCreatedCustomers(db, ctx, created);
+  const { rows } = await db.query<{ id: string; external_id: string }>({
+    name: 'ingest-link-customers-ids',
+    text: 'SELECT id, external_id FROM customers WHERE organization_id = $1 AND external_id = ANY($2::text[])',
+    values: [ctx.organizationId, externalIds],
+  });
+  return { created: created.length, ids: new Map(rows.map((r) => [r.external_id, r.id])) };
 }
 
 export interface RateEventsResult {
@@ -105,19 +166,24 @@ export async function rateBatchEvents(
   db: Queryable,
   ctx: BatchContext,
   burning: BurnRates | null = null,
+  read: { events: readonly BatchEvent[]; customerIds: ReadonlyMap<string, string> } | null = null,
 ): Promise<RateEventsResult & { walletsBurned: number; creditAlerts: number; topUpsQueued: string[] }> {
-  // With burn rates, the same read also takes what burning needs (prepaid credits, planBatchBurn): no second scan; an
-  // event its wallet covered is marked by rating's UPDATE, one it could not is a usage_event_credits row.
-  const dimensions = burning?.dimensions ?? [];
-  const burnColumns = burning ? `, e.event_type, e.quantity::text AS quantity, e.reservation_id${dimensions.map((_, i) => `, e.properties ->> $${i + 3} AS d${i}`).join('')}` : '';
-  const { rows: events } = await db.query<{ id: string; timestamp: Date; vendor_usage: unknown; customer_id: string | null } & Record<string, unknown>>({
-    name: burning ? `ingest-events-to-rate-and-burn-${dimensions.length}` : 'ingest-events-to-rate',
-    text: `SELECT e.id, e.timestamp, e.vendor_usage, c.id AS customer_id${burnColumns}
-             FROM usage_events AS e
-             LEFT JOIN customers AS c ON c.organization_id = e.organization_id AND c.external_id = e.customer_external_id
-            WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
-    values: [ctx.requestIds, ctx.organizationId, ...dimensions],
-  });
+  // processBatch hands over its one read of the batch (with what burning needs, planBatchBurn); the older
+  // one-step-per-activity workflows read here. An event its wallet covered is marked by rating's UPDATE, one it
+  // could not is a usage_event_credits row.
+  const events: (BatchEvent & { customer_id: string | null })[] = read
+    ? read.events.filter((e) => !e.rated).map((e) => ({ ...e, customer_id: read.customerIds.get(e.customer_external_id) ?? null }))
+    : (
+        await db.query<BatchEvent & { customer_id: string | null }>({
+          name: 'ingest-events-to-rate',
+          text: `SELECT e.id, e.timestamp, e.vendor_usage, e.customer_external_id, e.event_type, e.quantity::text AS quantity, e.reservation_id, false AS rated, c.id AS customer_id
+                   FROM usage_events AS e
+                   LEFT JOIN customers AS c ON c.organization_id = e.organization_id AND c.external_id = e.customer_external_id
+                  WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
+          values: [ctx.requestIds, ctx.organizationId],
+        })
+      ).rows;
+  if (burning && !read && burning.dimensions.length > 0) throw new Error('rateBatchEvents burns by dimension only from processBatch\'s read of the batch');
   if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, creditAlerts: 0, topUpsQueued: [] };
 
   const usageById = new Map(events.map((e) => [e.id, splitVendorUsage(e.vendor_usage)]));
@@ -138,11 +204,11 @@ export async function rateBatchEvents(
           .map((e) => ({
             id: e.id,
             customerId: e.customer_id!,
-            eventType: e['event_type'] as string,
-            quantity: e['quantity'] as string,
+            eventType: e.event_type,
+            quantity: e.quantity,
             timestamp: e.timestamp,
-            reservationId: (e['reservation_id'] as string | null) ?? null,
-            dimensions: burning.dimensions.length === 0 ? null : Object.fromEntries(burning.dimensions.map((d, i) => [d, (e[`d${i}`] as string | null) ?? null])),
+            reservationId: e.reservation_id ?? null,
+            dimensions: burning.dimensions.length === 0 ? null : Object.fromEntries(burning.dimensions.map((d, i) => [d, e[`d${i}`] ?? null])),
           })),
       )
     : null;
@@ -426,21 +492,40 @@ interface RefreshedCounter extends TouchedCounter {
 
 const counterKey = (limitId: string, customerExternalId: string, windowStart: Date): string => `${limitId}\u0000${customerExternalId}\u0000${windowStart.toISOString()}`;
 
+const HOUR_MS = 3_600_000;
+
+/** The batch's quantity per customer, event type and UTC hour: what the SQL GROUP BY of touchedCounters gives, from the events read already. */
+export function batchHours(events: readonly Pick<BatchEvent, 'customer_external_id' | 'event_type' | 'timestamp' | 'quantity'>[]): { customer_external_id: string; event_type: string; hour: Date; quantity: string }[] {
+  const sums = new Map<string, { customer_external_id: string; event_type: string; hour: Date; quantity: Dec }>();
+  for (const e of events) {
+    const hour = Math.floor(e.timestamp.getTime() / HOUR_MS) * HOUR_MS;
+    const key = `${e.customer_external_id}\u0000${e.event_type}\u0000${hour}`;
+    const sum = sums.get(key);
+    if (sum) sum.quantity = sum.quantity.plus(dec(e.quantity));
+    else sums.set(key, { customer_external_id: e.customer_external_id, event_type: e.event_type, hour: new Date(hour), quantity: dec(e.quantity) });
+  }
+  return [...sums.values()].map((h) => ({ ...h, quantity: toPlainString(h.quantity) }));
+}
+
 /**
  * The (limit, customer, window) triples the batch's events fall into, under
  * the limit that applies to each customer and event type, with the batch's
  * quantity in each. Events are summed per UTC hour first — the finest reset
  * window — so a batch of 1,000 events usually yields a handful of rows.
  */
-async function touchedCounters(db: Queryable, ctx: BatchContext): Promise<TouchedCounter[]> {
-  const { rows: hours } = await db.query<{ customer_external_id: string; event_type: string; hour: Date; quantity: string }>({
-    name: 'ingest-batch-hours',
-    text: `SELECT customer_external_id, event_type, date_trunc('hour', timestamp, 'UTC') AS hour, SUM(quantity)::text AS quantity
-             FROM usage_events
-            WHERE batch_id = ANY($1::uuid[]) AND organization_id = $2
-            GROUP BY 1, 2, 3`,
-    values: [ctx.requestIds, ctx.organizationId],
-  });
+async function touchedCounters(db: Queryable, ctx: BatchContext, events: readonly BatchEvent[] | null): Promise<TouchedCounter[]> {
+  const hours = events
+    ? batchHours(events)
+    : (
+        await db.query<{ customer_external_id: string; event_type: string; hour: Date; quantity: string }>({
+          name: 'ingest-batch-hours',
+          text: `SELECT customer_external_id, event_type, date_trunc('hour', timestamp, 'UTC') AS hour, SUM(quantity)::text AS quantity
+                   FROM usage_events
+                  WHERE batch_id = ANY($1::uuid[]) AND organization_id = $2
+                  GROUP BY 1, 2, 3`,
+          values: [ctx.requestIds, ctx.organizationId],
+        })
+      ).rows;
   if (hours.length === 0) return [];
   const { rows: limits } = await db.query<QuotaLimitRow>({
     name: 'ingest-batch-limits',
@@ -561,8 +646,8 @@ export interface CountQuotasResult {
  * limits, and for HARD ones nearing or at their limit too. Reaching
  * `exceeded` in one step skips the warning: the higher level says more.
  */
-export async function countQuotas(db: Queryable, ctx: BatchContext): Promise<CountQuotasResult> {
-  const touched = await touchedCounters(db, ctx);
+export async function countQuotas(db: Queryable, ctx: BatchContext, events: readonly BatchEvent[] | null = null): Promise<CountQuotasResult> {
+  const touched = await touchedCounters(db, ctx, events);
   if (touched.length === 0) return { countersUpdated: 0, notificationsCreated: 0 };
   const refreshed = await refreshCounters(db, ctx.batchId, touched);
   return { countersUpdated: touched.length, notificationsCreated: await raiseNotifications(db, { ...ctx, source: { batchId: ctx.batchId } }, quotaNotifications(refreshed)) };
@@ -601,9 +686,12 @@ export async function lockUnprocessed(db: Queryable, ctx: Pick<BatchContext, 'ba
   return rows[0] !== undefined && rows[0].status !== 'processed';
 }
 
-export async function markProcessed(db: Queryable, ctx: Pick<BatchContext, 'batchId' | 'organizationId' | 'actor'>): Promise<boolean> {
+export async function markProcessed(db: Queryable, ctx: Pick<BatchContext, 'batchId' | 'organizationId' | 'actor'>, ratedEvents: number | null = null): Promise<boolean> {
+  // processBatch knows how many of the batch's events are rated (its read and its rating's UPDATE); the older
+  // one-step-per-activity workflows count them here.
+  const rated = ratedEvents === null ? `(SELECT count(*)::int FROM usage_events WHERE batch_id = ANY(b.request_ids) AND organization_id = b.organization_id AND status = 'rated')` : '$5::int';
   const { rows } = await db.query<{ previous_status: string; rated: number; requests: number }>({
-    name: 'ingest-mark-processed',
+    name: ratedEvents === null ? 'ingest-mark-processed' : 'ingest-mark-processed-counted',
     text: `WITH previous AS (
              SELECT id, status FROM processing_batches
               WHERE id = $1 AND organization_id = $2 AND status IN ('accepted', 'workflow_started', 'failed')
@@ -614,10 +702,8 @@ export async function markProcessed(db: Queryable, ctx: Pick<BatchContext, 'batc
                   workflow_id = COALESCE(b.workflow_id, $3), run_id = COALESCE(b.run_id, $4)
              FROM previous
             WHERE b.id = previous.id
-           RETURNING previous.status::text AS previous_status, b.requests,
-             (SELECT count(*)::int FROM usage_events
-               WHERE batch_id = ANY(b.request_ids) AND organization_id = b.organization_id AND status = 'rated') AS rated`,
-    values: [ctx.batchId, ctx.organizationId, ctx.actor.id, ctx.actor.type === 'workflow' ? ctx.actor.runId : null],
+           RETURNING previous.status::text AS previous_status, b.requests, ${rated} AS rated`,
+    values: [ctx.batchId, ctx.organizationId, ctx.actor.id, ctx.actor.type === 'workflow' ? ctx.actor.runId : null, ...(ratedEvents === null ? [] : [ratedEvents])],
   });
   const row = rows[0];
   if (!row) return false;

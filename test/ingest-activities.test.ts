@@ -162,6 +162,26 @@ describe('counting quotas once across the two workflow shapes', () => {
     expect((await prisma.processingBatch.findUniqueOrThrow({ where: { id: b.batchId } })).status).toBe('processed');
   });
 
+  it('a batch the older steps linked and rated, then reset onto processBatch: nothing rated twice, its quotas counted once, all its events counted as rated', async () => {
+    const prisma = testPrisma();
+    const b = await insertBatch(prisma, organizationId, [
+      { customerExternalId: 'rated-co', timestamp: '2026-11-06T10:00:00Z', quantity: '2', vendorUsage: [{ vendor: 'openai', model: 'gpt-4o', input_tokens: 1_000, output_tokens: 1_000 }] },
+      { customerExternalId: 'rated-co', timestamp: '2026-11-06T10:30:00Z', quantity: '1.5' },
+    ]);
+    const as = (fn: (input: { batchId: string; organizationId: string }) => Promise<unknown>) =>
+      new MockActivityEnvironment({ workflowExecution: { workflowId: `ingest:${b.batchId}`, runId: randomUUID() } }).run(fn, { batchId: b.batchId, organizationId });
+    await as(activities.linkCustomers);
+    expect(await as(activities.rateEvents)).toEqual({ eventsRated: 2, eventsIncomplete: 0 });
+    const ratedBefore = await prisma.usageEvent.findMany({ where: { batchId: b.requestId }, select: { id: true, cost: true, ratedAt: true }, orderBy: { id: 'asc' } });
+
+    expect(await as(activities.processBatch)).toMatchObject({ customersCreated: 0, eventsRated: 0, countersUpdated: 1, transitioned: true });
+    expect(await prisma.usageEvent.findMany({ where: { batchId: b.requestId }, select: { id: true, cost: true, ratedAt: true }, orderBy: { id: 'asc' } })).toEqual(ratedBefore);
+    const counter = await prisma.quotaCounter.findFirstOrThrow({ where: { quotaLimit: { organizationId }, customerExternalId: 'rated-co' } });
+    expect(counter.used.toString()).toBe('3.5');
+    const processed = await prisma.auditLog.findFirstOrThrow({ where: { organizationId, action: 'batch.processed', entityId: b.batchId } });
+    expect(processed.after).toEqual({ status: 'processed', requests: 1, ratedEvents: 2 });
+  });
+
   it('counters hold the largest quantities an event may carry, many times over', async () => {
     const prisma = testPrisma();
     // quantity is DECIMAL(20,6): each event below 10^14; two of them overflowed a DECIMAL(20,6) counter.
