@@ -2,7 +2,7 @@ import type { LateEvent } from '../billing/draft-inputs';
 import type { InvoiceStatus } from '../billing/invoice-status';
 import { billedInvoiceSql } from './billed-invoices';
 import { Prisma, type PrismaClient } from './generated/client';
-import type { RawDb } from './raw-db';
+import { planPerCall, type RawDb } from './raw-db';
 import { coveredByClaim, heldFor } from './usage-claims';
 
 /**
@@ -101,7 +101,9 @@ export async function readUnbilledEvents(
 ): Promise<LateEvent[]> {
   if (q.meters.length === 0) return [];
   const forUpdate = lock ? Prisma.sql`FOR UPDATE OF e` : Prisma.empty;
-  return db.$queryRaw<LateEvent[]>`
+  // (a customer's events: planned for each call, prisma/raw-db.ts planPerCall)
+  return db.$queryRaw<LateEvent[]>(
+    planPerCall(Prisma.sql`
     SELECT e.id, m.meter_id AS "meterId", e.timestamp, ${dimensionValuesSql(q.dimensions)} AS dimensions
     FROM usage_events e
     JOIN LATERAL (SELECT m.meter_id FROM unnest(${q.meters.map((m) => m.id)}::uuid[], ${q.meters.map((m) => m.eventType)}::text[]) AS m(meter_id, event_type)
@@ -109,7 +111,8 @@ export async function readUnbilledEvents(
     WHERE e.organization_id = ${q.organizationId}::uuid AND e.customer_external_id = ${q.customerExternalId}
       AND e.event_type = ANY(${[...new Set(q.meters.map((m) => m.eventType))]}::text[]) AND e.timestamp >= ${q.from} AND e.timestamp < ${q.to}
       AND NOT ${coveredByClaim()}
-    ${forUpdate}`;
+    ${forUpdate}`),
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Prisma } from './generated/client';
 import type { Queryable } from './pg';
-import { MAX_PREPARED_TEXTS, pgRawDb } from './raw-db';
+import { MAX_PREPARED_TEXTS, pgRawDb, planPerCall } from './raw-db';
 
 type Sent = { name?: string; text: string; values?: unknown[] };
 
@@ -30,13 +30,25 @@ describe('pgRawDb runs its statements as prepared statements', () => {
     expect(sent[2]!.name).not.toBe(sent[0]!.name);
   });
 
+  it('runs a statement marked planPerCall unnamed every time, so it is planned for its values, and names the same text unmarked', async () => {
+    const { db, sent } = recordingDb();
+    const raw = pgRawDb(db);
+    const scan = (customer: string) => Prisma.sql`SELECT count(*) FROM usage_events WHERE customer_external_id = ${customer}`;
+    await raw.$queryRaw(planPerCall(scan('small-co')));
+    await raw.$queryRaw(planPerCall(scan('huge-co')));
+    expect(sent.map((s) => s.name)).toEqual([undefined, undefined]);
+    expect(sent[1]).toEqual({ text: 'SELECT count(*) FROM usage_events WHERE customer_external_id = $1', values: ['huge-co'] });
+    await raw.$queryRaw(scan('other-co'));
+    expect(sent[2]!.name).toMatch(/^raw_/);
+  });
+
   it(`runs texts unnamed once a process has named ${MAX_PREPARED_TEXTS}, so a connection never holds more`, async () => {
     const { db, sent } = recordingDb();
     const raw = pgRawDb(db);
     for (let i = 0; i < MAX_PREPARED_TEXTS + 10; i += 1) await raw.$queryRaw(Prisma.sql`SELECT ${Prisma.raw(String(i))} AS n, ${i} AS v`);
     const names = new Set(sent.map((s) => s.name).filter((n) => n !== undefined));
-    // (the first test named two texts in this process already)
-    expect(names.size).toBe(MAX_PREPARED_TEXTS - 2);
+    // (the tests before named three texts in this process already)
+    expect(names.size).toBe(MAX_PREPARED_TEXTS - 3);
     expect(sent.at(-1)).toEqual({ text: `SELECT ${MAX_PREPARED_TEXTS + 9} AS n, $1 AS v`, values: [MAX_PREPARED_TEXTS + 9] });
     // a text named before the cap was reached keeps its name
     await raw.$queryRaw(Prisma.sql`SELECT ${Prisma.raw('0')} AS n, ${7} AS v`);

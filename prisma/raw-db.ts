@@ -23,6 +23,18 @@ const toSql = (query: TemplateStringsArray | Prisma.Sql, values: unknown[]): Pri
 /** The most statement texts one process names (prepares); any text after that runs unnamed, so a connection holds a bounded set. */
 export const MAX_PREPARED_TEXTS = 256;
 const preparedNames = new Map<string, string>();
+const plannedPerCall = new WeakSet<Prisma.Sql>();
+
+/**
+ * Marks a statement whose best plan depends on its values — a scan of one customer's events, ten rows for one and a
+ * million for the next — so pgRawDb runs it unnamed: PostgreSQL then plans it for each call's values and never settles
+ * on a generic plan costed for the customers that came first. (Such texts also vary with their list of ranges, so
+ * they would use up MAX_PREPARED_TEXTS.) A Prisma client runs it as it runs any other.
+ */
+export function planPerCall(sql: Prisma.Sql): Prisma.Sql {
+  plannedPerCall.add(sql);
+  return sql;
+}
 
 /**
  * The statement as pg runs it: named after its text, so each connection
@@ -31,11 +43,12 @@ const preparedNames = new Map<string, string>();
  * with track_planning: 2.6 ms of planning per draft, 1.1 ms of it the close's
  * one read of its inputs; BENCHMARKS.md). PostgreSQL plans the first five
  * executions for their values and then keeps a generic plan only when it is
- * not dearer, and re-plans by itself after a schema change. Texts are only
- * ever built from fixed fragments (a list of ranges at most), so a process
- * sees few; past MAX_PREPARED_TEXTS a new text runs unnamed.
+ * not dearer, and re-plans by itself after a schema change. A statement whose
+ * plan should follow its values is marked with planPerCall and runs unnamed.
+ * Past MAX_PREPARED_TEXTS a new text runs unnamed too.
  */
 function statement(sql: Prisma.Sql): { name?: string; text: string; values: unknown[] } {
+  if (plannedPerCall.has(sql)) return { text: sql.text, values: sql.values };
   let name = preparedNames.get(sql.text);
   if (name === undefined && preparedNames.size < MAX_PREPARED_TEXTS) {
     name = `raw_${createHash('sha1').update(sql.text).digest('hex')}`;

@@ -3,7 +3,7 @@ import type { DimensionSlice } from '../billing/dimension-slices';
 import { combineDaily, validateMeter, type Meter } from '../billing/meter-aggregation';
 import type { DayReading } from '../billing/usage-readings';
 import { Prisma } from './generated/client';
-import type { RawDb } from './raw-db';
+import { planPerCall, type RawDb } from './raw-db';
 
 /*
  * Meter readings computed where the events are: one customer's events of one
@@ -161,13 +161,16 @@ export interface UsageAggregate {
 export async function aggregateUsage(db: RawDb, meter: Meter & { id: string; dimension?: string; slice?: DimensionSlice }, scope: UsageScope): Promise<UsageAggregate> {
   const where = Prisma.sql`${scopeSql(scope)} AND ${sliceSql(meter.slice)}`;
   const value = meter.dimension ? Prisma.sql`COALESCE(e.properties ->> ${meter.dimension}, '')` : Prisma.sql`NULL::text`;
-  const rows = await db.$queryRaw<DayRow[]>`
+  // (a customer's events: planned for each call, prisma/raw-db.ts planPerCall)
+  const rows = await db.$queryRaw<DayRow[]>(
+    planPerCall(Prisma.sql`
     SELECT (date_trunc('day', e."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day, ${value} AS dimension_value,
            ${meter.aggregation === 'latest' ? Prisma.sql`NULL::text` : quantitySql(meter)} AS quantity, ${creditedSql(meter)} AS credited,
            count(*)::int AS event_count, COALESCE(sum(e.cost), 0)::text AS cost, COALESCE(sum(e.revenue), 0)::text AS revenue,
            max(e."timestamp") AS newest_at, ${NEWEST}::text AS newest
     FROM usage_events e ${EVENT_CREDITS_JOIN} WHERE ${where}
-    GROUP BY 1, 2 ORDER BY 1, 2`;
+    GROUP BY 1, 2 ORDER BY 1, 2`),
+  );
   const days: DayReading[] = rows.map((r) => {
     const newest = parseNewest(r.newest)!;
     return {
@@ -187,6 +190,6 @@ export async function aggregateUsage(db: RawDb, meter: Meter & { id: string; dim
     return { days, events, credited, quantity: combineDaily(meter, days.map((d) => ({ day: d.day.toISOString(), quantity: d.quantity, newestAt: d.newestAt, newestId: d.newestId }))) };
   }
   if (days.length <= 1) return { days, events, credited, quantity: days[0]?.quantity ?? dec(0) };
-  const [total] = await db.$queryRaw<{ quantity: string }[]>`SELECT ${quantitySql(meter)} AS quantity FROM usage_events e WHERE ${where}`;
+  const [total] = await db.$queryRaw<{ quantity: string }[]>(planPerCall(Prisma.sql`SELECT ${quantitySql(meter)} AS quantity FROM usage_events e WHERE ${where}`));
   return { days, events, credited, quantity: dec(total!.quantity) };
 }
