@@ -51,9 +51,8 @@ export function processBatch(deps: ActivityDeps) {
       const { creditAlerts, topUpsQueued, ...rated } = await rateBatchEvents(db, ctx, burning, { events, customerIds: customers.ids });
       const quotas = await countQuotas(db, ctx, events);
       const transitioned = await markProcessed(db, ctx, events.filter((e) => e.rated).length + rated.eventsRated);
-      const customersCreated = customers.created;
       topUps = topUpsQueued;
-      return { ...idle, customersCreated, ...rated, ...quotas, notificationsCreated: creditAlerts + quotas.notificationsCreated, transitioned };
+      return { ...idle, customersCreated: customers.created, ...rated, ...quotas, notificationsCreated: creditAlerts + quotas.notificationsCreated, transitioned };
     });
     await startTopUps(deps, input.organizationId, topUps);
     return { ...result, notificationsPending: await pendingNotifications(deps.pool, input.organizationId) };

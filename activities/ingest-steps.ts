@@ -127,12 +127,17 @@ export async function linkBatchCustomers(db: Queryable, ctx: BatchContext, event
     values: [ctx.organizationId, externalIds],
   });
   await auditCreatedCustomers(db, ctx, created);
+  return { created: created.length, ids: await customerIds(db, ctx, externalIds) };
+}
+
+/** The ids of the organization's customers with these external ids (those that exist). */
+async function customerIds(db: Queryable, ctx: BatchContext, externalIds: readonly string[]): Promise<Map<string, string>> {
   const { rows } = await db.query<{ id: string; external_id: string }>({
     name: 'ingest-link-customers-ids',
     text: 'SELECT id, external_id FROM customers WHERE organization_id = $1 AND external_id = ANY($2::text[])',
     values: [ctx.organizationId, externalIds],
   });
-  return { created: created.length, ids: new Map(rows.map((r) => [r.external_id, r.id])) };
+  return new Map(rows.map((r) => [r.external_id, r.id]));
 }
 
 export interface RateEventsResult {
@@ -169,21 +174,12 @@ export async function rateBatchEvents(
   read: { events: readonly BatchEvent[]; customerIds: ReadonlyMap<string, string> } | null = null,
 ): Promise<RateEventsResult & { walletsBurned: number; creditAlerts: number; topUpsQueued: string[] }> {
   // processBatch hands over its one read of the batch (with what burning needs, planBatchBurn); the older
-  // one-step-per-activity workflows read here. An event its wallet covered is marked by rating's UPDATE, one it
-  // could not is a usage_event_credits row.
-  const events: (BatchEvent & { customer_id: string | null })[] = read
-    ? read.events.filter((e) => !e.rated).map((e) => ({ ...e, customer_id: read.customerIds.get(e.customer_external_id) ?? null }))
-    : (
-        await db.query<BatchEvent & { customer_id: string | null }>({
-          name: 'ingest-events-to-rate',
-          text: `SELECT e.id, e.timestamp, e.vendor_usage, e.customer_external_id, e.event_type, e.quantity::text AS quantity, e.reservation_id, false AS rated, c.id AS customer_id
-                   FROM usage_events AS e
-                   LEFT JOIN customers AS c ON c.organization_id = e.organization_id AND c.external_id = e.customer_external_id
-                  WHERE e.batch_id = ANY($1::uuid[]) AND e.organization_id = $2 AND e.status <> 'rated'`,
-          values: [ctx.requestIds, ctx.organizationId],
-        })
-      ).rows;
-  if (burning && !read && burning.dimensions.length > 0) throw new Error('rateBatchEvents burns by dimension only from processBatch\'s read of the batch');
+  // one-step-per-activity workflows read here, after their linking step. An event its wallet covered is marked by
+  // rating's UPDATE, one it could not is a usage_event_credits row.
+  const batch = read?.events ?? (await readBatchEvents(db, ctx, burning?.dimensions));
+  const toRate = batch.filter((e) => !e.rated);
+  const ids = read?.customerIds ?? (await customerIds(db, ctx, [...new Set(toRate.map((e) => e.customer_external_id))]));
+  const events: (BatchEvent & { customer_id: string | null })[] = toRate.map((e) => ({ ...e, customer_id: ids.get(e.customer_external_id) ?? null }));
   if (events.length === 0) return { eventsRated: 0, eventsIncomplete: 0, walletsBurned: 0, creditAlerts: 0, topUpsQueued: [] };
 
   const usageById = new Map(events.map((e) => [e.id, splitVendorUsage(e.vendor_usage)]));
