@@ -96,8 +96,14 @@ export const EventSchema = z
         description:
           'A credit reservation (POST /api/v1/credits/reservations) this event commits: the credits it burns come from the hold first, the rest of the hold goes back to the wallet, and what it used beyond the hold is burned from the wallet. A reservation already settled or expired covers nothing',
       }),
+    // Checked in place rather than with z.record, which copies the object: a body's properties then stood twice on
+    // the heap (a 7 MB body of 700-key properties held ~100 MiB until stored). Same answer for a non-object.
     properties: z
-      .record(z.string(), z.unknown())
+      .custom<Record<string, unknown>>((p) => typeof p === 'object' && p !== null && [Object.prototype, null].includes(Object.getPrototypeOf(p)), {
+        message: 'expected record',
+        params: { code: 'INVALID_TYPE' },
+      })
+      .meta({ override: { type: 'object', propertyNames: { type: 'string' }, additionalProperties: {} } })
       .superRefine((p, ctx) => {
         // Free-form values are stored as sent; a number a double cannot hold would be stored rounded.
         const at = findExactNumber(p);
