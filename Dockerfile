@@ -33,4 +33,4 @@ COPY --from=web-build /app/web/build ./web/build
 
 USER node
 EXPOSE 3000
-CMD ["node", "--import", "tsx", "api/main.ts"]
+CMD ["node", "--max-old-space-size=256", "--import", "tsx", "api/main.ts"]

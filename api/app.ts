@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import bytes from 'bytes';
 import express, { type Express, type RequestHandler } from 'express';
 import { admission } from './admission';
+import { BodyBudget, budgetedBodies } from './body-budget';
 import { requireScope } from './auth';
 import { defaultApiConfig, type ApiConfig } from './config';
 import { DocumentedPaths } from './documented-paths';
@@ -81,10 +82,12 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
     ),
   };
   const admitted = admission(deps.pgPool, config);
+  const bodyLimitBytes = bytes.parse(config.bodyLimit) ?? 0;
+  const budget = config.bodyBudgetBytes > 0 ? new BodyBudget({ capacityBytes: config.bodyBudgetBytes, maxWaitMs: config.bodyBudgetWaitMs }) : null;
   let openapi: ReturnType<typeof createOpenApiDocument> | undefined;
   const document = () => (openapi ??= createOpenApiDocument());
   const documented = new DocumentedPaths(document);
-  const metrics = createMetrics(base, deps.pgPool, documented);
+  const metrics = createMetrics(base, deps.pgPool, documented, budget);
   const ingest: Ingest = { ...base, counted: metrics.ingested };
   // The ingest route (api/routes/events.ts) reads it from here.
   app.locals.ingest = ingest;
@@ -103,6 +106,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   v1.use(admitted.middleware);
   v1.use(requireScope);
   v1.use(requireJson);
+  if (budget) v1.use(budgetedBodies(budget, bodyLimitBytes));
   v1.use(exactJsonBody(config.bodyLimit));
   v1.use(requireStorableText);
   // After the body is read (its stream callbacks run outside any context): log lines and what the routes send to Temporal name the request and its span.
@@ -115,7 +119,7 @@ export function createApi(deps: ApiDeps, overrides: Partial<ApiConfig> = {}): Ap
   app.use(errorHandler(config.log));
   return {
     app,
-    handler: metrics.timed(identified(withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes: bytes.parse(config.bodyLimit) ?? 0, log: config.log }), { routeOf: (path) => documented.routeOf(path), ...(config.accessLog ? { log: config.accessLog } : {}) })),
+    handler: metrics.timed(identified(withIngestFastLane(app, { admission: admitted, ingest, bodyLimitBytes, budget, log: config.log }), { routeOf: (path) => documented.routeOf(path), ...(config.accessLog ? { log: config.accessLog } : {}) })),
     stop() {
       ingest.backlog.stop();
       admitted.stop();

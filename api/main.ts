@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import v8 from 'node:v8';
 import { createPgPool, createPrismaClient, databaseUrl } from '../prisma/client';
 import { assertClaimsMatchDatabase } from '../prisma/usage-claims';
 import { createTemporalClient } from '../temporal/client';
@@ -7,6 +8,7 @@ import { installTracing } from '../temporal/tracing';
 import { TASK_QUEUE } from '../temporal/names';
 import { createApi } from './app';
 import { apiConfigFromEnv } from './config';
+import { API_OLD_SPACE_MIB } from './node-flags';
 
 /**
  * The API process: env in (DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
@@ -41,6 +43,12 @@ async function main(): Promise<void> {
   // Outlive the idle timeout of load balancers in front (commonly 60 s), so they never reuse a closed socket.
   server.keepAliveTimeout = 65_000;
   log.info(`api listening on http://${host}:${port}`);
+  const heapLimitMiB = Math.round(v8.getHeapStatistics().heap_size_limit / 1024 / 1024);
+  const bodies = config.bodyBudgetBytes > 0 ? `request bodies in process at most ${Math.round(config.bodyBudgetBytes / 1024 / 1024)} MiB` : 'request bodies in process unbounded (API_BODY_BUDGET_BYTES=0)';
+  log.info(`  memory: heap limit ${heapLimitMiB} MiB, ${bodies}`);
+  if (heapLimitMiB > 2 * API_OLD_SPACE_MIB) {
+    log.warn(`  the API runs without its Node flags (api/node-flags.ts: --max-old-space-size=${API_OLD_SPACE_MIB}); start it with \`npm run api\` or add them to the node command line`);
+  }
   if (tracing.enabled) log.info('  tracing: spans exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)');
 
   let stopping = false;

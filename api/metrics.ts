@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import { Router } from 'express';
 import type { Pool } from 'pg';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BodyBudget } from './body-budget';
 import type { DocumentedPaths } from './documented-paths';
 import type { BacklogGate } from './ingest/backlog-gate';
 import type { GroupCommitter } from './ingest/group-commit';
@@ -20,6 +21,7 @@ export function createMetrics(
   ingest: { writer: GroupCommitter; backlog: BacklogGate },
   pool: Pool,
   documented: DocumentedPaths,
+  budget: BodyBudget | null,
 ): { router: Router; ingested: (outcome: IngestOutcome, events: number) => void; timed: (handler: RequestListener) => RequestListener } {
   const registry = new Registry();
   const durations = new Histogram({
@@ -71,6 +73,24 @@ export function createMetrics(
   gauge('ledgerflow_ingest_oldest_pending_age_seconds', 'Age of the oldest accepted event not rated yet', (r) => r.oldestPendingAgeSeconds);
   gauge('ledgerflow_ingest_waiting_requests', 'Requests waiting for a processing batch', (r) => r.waitingRequests);
   gauge('ledgerflow_ingest_open_batches', 'Processing batches whose workflow has not finished', (r) => r.openBatches);
+  if (budget) {
+    new Gauge({
+      name: 'ledgerflow_api_request_body_bytes_in_process',
+      help: 'Bytes of request bodies this process is reading or working on (bounded by API_BODY_BUDGET_BYTES)',
+      registers: [registry],
+      collect() {
+        this.set(budget.inUseBytes);
+      },
+    });
+    new Gauge({
+      name: 'ledgerflow_api_requests_waiting_for_body_budget',
+      help: 'Requests waiting for room in the body budget (answered 503 SERVER_BUSY after API_BODY_BUDGET_WAIT_MS)',
+      registers: [registry],
+      collect() {
+        this.set(budget.waiting);
+      },
+    });
+  }
   new Counter({
     name: 'ledgerflow_ingest_transactions_total',
     help: 'Ingest transactions committed by this process (group commit: each carries one or more requests)',

@@ -4,6 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
+import { API_OLD_SPACE_MIB } from '../api/node-flags';
 import { createApiKey } from '../prisma/api-keys';
 import { createPgPool, createPrismaClient, type PrismaClient } from '../prisma/client';
 import { freePort, startDevServer, type TemporalHandle } from '../temporal/dev-server';
@@ -42,6 +43,11 @@ const env = (): NodeJS.ProcessEnv =>
 async function startApi(): Promise<TestProcess> {
   const started = startProcess('api', 'api/main.ts', env());
   await started.printed(/api listening on /);
+  // Started as npm start starts it, the API runs with its Node flags (api/node-flags.ts) and says so.
+  await started.printed(/memory: heap limit \d+ MiB, request bodies in process at most 10 MiB/);
+  const heapLimit = Number(/memory: heap limit (\d+) MiB/.exec(started.everything())![1]);
+  expect(heapLimit).toBeGreaterThanOrEqual(API_OLD_SPACE_MIB); // the old generation, plus the young one's few dozen MiB
+  expect(heapLimit).toBeLessThan(API_OLD_SPACE_MIB + 100);
   return started;
 }
 

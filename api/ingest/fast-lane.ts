@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import proxyaddr from 'proxy-addr';
 import type { Admission } from '../admission';
 import { assertScope } from '../auth';
+import type { BodyBudget, Release } from '../body-budget';
 import { ApiError, errorAnswer } from '../errors';
 import { ingestRequest, type Ingest } from './ingest-request';
 import { parseJsonExactly } from '../exact-json';
@@ -12,6 +13,8 @@ export interface FastLaneOptions {
   ingest: Ingest;
   /** largest body taken here, in bytes; anything larger goes to Express (which answers 413) */
   bodyLimitBytes: number;
+  /** the request bodies in process at once, shared with the Express routes (null: unbounded) */
+  budget: BodyBudget | null;
   log: (message: string, err?: unknown) => void;
 }
 
@@ -81,12 +84,14 @@ export function withIngestFastLane(app: Express, options: FastLaneOptions): Requ
 async function serve(app: Express, options: FastLaneOptions, req: IncomingMessage, res: ServerResponse, length: number): Promise<void> {
   // The rate-limit headers go with every answer after admission, errors included, as Express sends them.
   let admittedHeaders: Record<string, string> = {};
+  let release: Release | undefined;
   try {
     // The client address as Express works it out, honouring its `trust proxy` setting.
     const ip = proxyaddr(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean);
     const { caller, headers } = await options.admission.admit(ip, req.headers.authorization);
     admittedHeaders = headers;
     assertScope(caller, 'POST', '/events');
+    release = await options.budget?.acquire(length);
     const raw = await readBody(req, length);
     if (raw === null) throw new ApiError(400, 'INVALID_CONTENT_LENGTH', 'Request body length does not match Content-Length');
     let body: unknown;
@@ -106,5 +111,7 @@ async function serve(app: Express, options: FastLaneOptions, req: IncomingMessag
     }
     const answer = errorAnswer(err, options.log);
     send(res, answer.status, answer.body, { ...admittedHeaders, ...answer.headers });
+  } finally {
+    release?.();
   }
 }

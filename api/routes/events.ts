@@ -46,7 +46,7 @@ export const eventRoutes: RouteTable = {
         '403': { description: 'Every event is over a HARD quota, or INSUFFICIENT_SCOPE: the key lacks the ingest scope', schema: QuotaExceededSchema },
         '503': {
           description:
-            'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header.',
+            'INGEST_BACKLOG_FULL: more of this organization\'s events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS; or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header.',
           schema: BacklogFullSchema,
           headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait' }) }),
         },

@@ -48,7 +48,8 @@ export const commonErrorResponses = {
   },
   '500': { description: 'Unexpected server error (no internals are exposed)', content: errorContent },
   '503': {
-    description: 'DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header.',
+    description:
+      'DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header.',
     headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait' }) }),
     content: errorContent,
   },

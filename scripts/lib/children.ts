@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { nodeArgs } from '../../api/node-flags';
 import readline from 'node:readline';
 import { ROOT } from './paths';
 
@@ -20,7 +21,7 @@ export interface ManagedChild {
  * nothing new is accepted while the worker drains).
  */
 export function spawnTsChild(name: string, file: string, env: NodeJS.ProcessEnv): ManagedChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const child = spawn(process.execPath, nodeArgs(file), {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { nodeArgs } from '../../api/node-flags';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -42,7 +43,7 @@ export function processStackEnv(target: { databaseUrl: string; temporalAddress: 
 }
 
 export function startProcess(name: string, file: string, env: NodeJS.ProcessEnv): TestProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, nodeArgs(file), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const all: Buffer[] = [];
   const watchers: { pattern: RegExp; resolve(): void }[] = [];

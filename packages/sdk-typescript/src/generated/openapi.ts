@@ -128,7 +128,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -235,7 +235,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -365,7 +365,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -485,7 +485,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -606,7 +606,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -724,7 +724,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -866,7 +866,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -1173,7 +1173,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -1313,7 +1313,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -1492,7 +1492,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -1617,7 +1617,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -1737,7 +1737,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -1851,7 +1851,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -1976,7 +1976,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -2579,7 +2579,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -2708,7 +2708,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -2835,7 +2835,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -2965,7 +2965,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -3088,7 +3088,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -3211,7 +3211,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -3318,7 +3318,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description INGEST_BACKLOG_FULL: more of this organization's events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header. */
+                /** @description INGEST_BACKLOG_FULL: more of this organization's events wait to be rated, or its oldest has waited longer, than the deployment allows (INGEST_MAX_BACKLOG_EVENTS, INGEST_MAX_BACKLOG_AGE_SECONDS); or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS; or DATABASE_UNAVAILABLE. Nothing of the request was stored. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -3441,7 +3441,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -3568,7 +3568,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -3975,7 +3975,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -4121,7 +4121,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -4253,7 +4253,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -4945,7 +4945,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5065,7 +5065,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5179,7 +5179,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5304,7 +5304,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5425,7 +5425,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5539,7 +5539,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5655,7 +5655,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5780,7 +5780,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -5907,7 +5907,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6052,7 +6052,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6167,7 +6167,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6291,7 +6291,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6410,7 +6410,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6537,7 +6537,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6657,7 +6657,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6789,7 +6789,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -6910,7 +6910,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7032,7 +7032,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7220,7 +7220,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7345,7 +7345,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7459,7 +7459,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7603,7 +7603,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7720,7 +7720,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7841,7 +7841,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -7969,7 +7969,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8085,7 +8085,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8192,7 +8192,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8333,7 +8333,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8454,7 +8454,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8571,7 +8571,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8688,7 +8688,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8799,7 +8799,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -8910,7 +8910,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -9021,7 +9021,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -9132,7 +9132,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -9257,7 +9257,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -9379,7 +9379,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -9486,7 +9486,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -9613,7 +9613,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -9736,7 +9736,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -10012,7 +10012,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -10297,7 +10297,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -10419,7 +10419,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -10542,7 +10542,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -10660,7 +10660,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -10838,7 +10838,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -10960,7 +10960,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11087,7 +11087,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11227,7 +11227,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11340,7 +11340,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11456,7 +11456,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11581,7 +11581,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11695,7 +11695,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11815,7 +11815,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -11940,7 +11940,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
@@ -12053,7 +12053,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description DATABASE_UNAVAILABLE: the database is not reachable; nothing of the request was done. Retry after the Retry-After header. */
+                /** @description DATABASE_UNAVAILABLE: the database is not reachable; or SERVER_BUSY: the API process holds as many request bodies as it works on at once (API_BODY_BUDGET_BYTES) and this one found no room within API_BODY_BUDGET_WAIT_MS, so its body was not read. Nothing of the request was done. Retry after the Retry-After header. */
                 503: {
                     headers: {
                         /** @description Seconds to wait */
