@@ -7,6 +7,8 @@
 //    could at best get from PostgreSQL);
 //  - raw ceiling: 1,000-row INSERT … SELECT FROM unnest(…) into such a
 //    table on one connection (what bulk ingest could at best get).
+// Last, the heaviest bodies the API accepts, sent at once: each must be
+// answered 202 or 503 SERVER_BUSY, the API must still be up (its memory bound).
 // Prints numbers; never part of `npm test`'s pass/fail.
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -417,6 +419,46 @@ async function entitlementLatency(stack: StackFile, prisma: PrismaClient, calls:
 }
 
 /** Bytes usage_events takes per stored event: heap (with TOAST) and each index. */
+interface HeavyBodiesResult {
+  bodies: number;
+  bodyMiB: number;
+  answers: Record<string, number>;
+  seconds: number;
+  apiPeakRssMiB: number | null;
+  apiAlive: boolean;
+}
+
+/**
+ * The API's memory bound under the heaviest bodies it accepts: `count` concurrent requests of 1,000 events whose
+ * properties are 700 small keys each (~7.3 MB: every property is its own object on the heap), all sent at once.
+ * Each must be answered 202 or 503 SERVER_BUSY (the body budget), and the API must still be up afterwards.
+ */
+async function heavyBodies(stack: StackFile, prisma: PrismaClient, count: number): Promise<HeavyBodiesResult> {
+  const org = await benchOrganization(prisma, 'heavy');
+  const url = new URL(`${stack.api.url}/api/v1/events`);
+  const properties = Object.fromEntries(Array.from({ length: 700 }, (_, j) => [`p${j}`, j]));
+  const prefix = `heavy-${randomUUID().slice(0, 8)}`;
+  const bodies = Array.from({ length: count }, (_, b) =>
+    JSON.stringify({ events: makeEvents(`${prefix}-${b}`, 1_000).map((e) => ({ ...e, properties })) }),
+  );
+  const bodyMiB = Buffer.byteLength(bodies[0]!) / 2 ** 20;
+  say(`heavy bodies: ${count} concurrent requests of 1,000 events with 700-key properties (${bodyMiB.toFixed(1)} MiB each)…`);
+  const rss = sampleRss(stack.api.pid, 50);
+  const started = performance.now();
+  const answers: Record<string, number> = {};
+  await Promise.all(
+    bodies.map(async (body) => {
+      const res = await post(url, org.key, body).catch((err: unknown) => ({ status: 0, body: JSON.stringify({ code: (err as Error).message }) }));
+      const code = res.status === 202 ? '202' : `${res.status} ${(JSON.parse(res.body || '{}') as { code?: string }).code ?? ''}`;
+      answers[code] = (answers[code] ?? 0) + 1;
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  rss.stop();
+  const apiAlive = await fetch(`${stack.api.url}/health`).then((r) => r.ok, () => false);
+  return { bodies: count, bodyMiB, answers, seconds, apiPeakRssMiB: rss.peak(), apiAlive };
+}
+
 async function storage(pool: Pool): Promise<{ rows: number; total: number; heap: number; indexes: { name: string; bytes: number }[] }> {
   const { rows: [table] } = await pool.query<{ rows: string; total: string; heap: string }>(
     `SELECT (SELECT count(*) FROM usage_events) AS rows, pg_total_relation_size('usage_events') AS total, pg_table_size('usage_events') AS heap`,
@@ -466,6 +508,9 @@ async function main(): Promise<void> {
     const bulk = await closedLoop(stack, pool, prisma, procs, events, 1_000, 4);
     say('entitlement checks: 1,000 sequential calls for a quota, 1,000 for a feature…');
     const entitlement = await entitlementLatency(stack, prisma, 1_000);
+    // The target is the peak under the traffic above; the heavy bodies below have a bound of their own.
+    const apiPeakRss = apiRss.peak();
+    const heavy = await heavyBodies(stack, prisma, 8);
     const stored = await storage(pool);
 
     console.log(`\nIngest benchmark, ${new Date().toISOString()}: ${n0(events)} events per closed-loop scenario`);
@@ -496,7 +541,11 @@ async function main(): Promise<void> {
       ),
     );
     console.log(`\nentitlement check, quota: p50 ${entitlement.quota.p50.toFixed(2)} ms, p99 ${entitlement.quota.p99.toFixed(2)} ms; feature: p50 ${entitlement.feature.p50.toFixed(2)} ms, p99 ${entitlement.feature.p99.toFixed(2)} ms`);
-    console.log(`peak RSS during the run (VmRSS sampled): API ${apiRss.peak()?.toFixed(0) ?? '?'} MiB, worker ${workerRss.peak()?.toFixed(0) ?? '?'} MiB`);
+    console.log(`peak RSS during the scenarios above (VmRSS sampled): API ${apiPeakRss?.toFixed(0) ?? '?'} MiB, worker ${workerRss.peak()?.toFixed(0) ?? '?'} MiB`);
+    const heavyAnswers = Object.entries(heavy.answers).map(([code, n]) => `${n} × ${code}`).join(', ');
+    console.log(
+      `heavy bodies: ${heavy.bodies} × ${heavy.bodyMiB.toFixed(1)} MiB at once answered in ${heavy.seconds.toFixed(1)} s (${heavyAnswers}); API peak RSS ${heavy.apiPeakRssMiB?.toFixed(0) ?? '?'} MiB, ${heavy.apiAlive ? 'up afterwards' : 'DOWN afterwards'}`,
+    );
     const perRow = (bytes: number): string => (stored.rows > 0 ? (bytes / stored.rows).toFixed(0) : '?');
     console.log(`\nstorage: usage_events holds ${n0(stored.rows)} rows, ${perRow(stored.total)} B per event: heap (with TOAST) ${perRow(stored.heap)} B, ${stored.indexes.map((i) => `${i.name} ${perRow(i.bytes)} B`).join(', ')}`);
 
@@ -513,7 +562,11 @@ async function main(): Promise<void> {
       [`1,000 × 4 CPU ≤ ${TARGETS.bulkCpuMsPerEvent} ms per event, all servers (${serverCpu(bulk.cpuMsPerEvent).toFixed(3)} ms)`, serverCpu(bulk.cpuMsPerEvent) <= TARGETS.bulkCpuMsPerEvent],
       [`entitlement check (quota) p99 ≤ ${TARGETS.entitlementP99Ms} ms (${entitlement.quota.p99.toFixed(2)} ms)`, entitlement.quota.p99 <= TARGETS.entitlementP99Ms],
       [`entitlement check (feature) p99 ≤ ${TARGETS.entitlementP99Ms} ms (${entitlement.feature.p99.toFixed(2)} ms)`, entitlement.feature.p99 <= TARGETS.entitlementP99Ms],
-      [`API peak RSS ≤ ${TARGETS.apiRssMiB} MiB (${apiRss.peak()?.toFixed(0) ?? 'unreadable'} MiB)`, (apiRss.peak() ?? Infinity) <= TARGETS.apiRssMiB],
+      [`API peak RSS ≤ ${TARGETS.apiRssMiB} MiB (${apiPeakRss?.toFixed(0) ?? 'unreadable'} MiB)`, (apiPeakRss ?? Infinity) <= TARGETS.apiRssMiB],
+      [
+        `heavy bodies: each answered 202 or 503 SERVER_BUSY, the API up afterwards (${heavyAnswers}; API peak RSS ${heavy.apiPeakRssMiB?.toFixed(0) ?? '?'} MiB)`,
+        heavy.apiAlive && Object.keys(heavy.answers).every((code) => code === '202' || code === '503 SERVER_BUSY'),
+      ],
     ];
     console.log('');
     for (const [label, ok] of checks) console.log(`${ok ? 'PASS' : 'FAIL'}  ${label}`);
