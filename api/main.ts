@@ -46,6 +46,9 @@ async function main(): Promise<void> {
   const heapLimitMiB = Math.round(v8.getHeapStatistics().heap_size_limit / 1024 / 1024);
   const bodies = config.bodyBudgetBytes > 0 ? `request bodies in process at most ${Math.round(config.bodyBudgetBytes / 1024 / 1024)} MiB` : 'request bodies in process unbounded (API_BODY_BUDGET_BYTES=0)';
   log.info(`  memory: heap limit ${heapLimitMiB} MiB, ${bodies}`);
+  if (config.bodyBudgetBytes === 0 && heapLimitMiB <= 2 * API_OLD_SPACE_MIB) {
+    log.warn('  request bodies are unbounded (API_BODY_BUDGET_BYTES=0) under a bounded heap: a flood of bulk bodies can end the process out of memory');
+  }
   if (heapLimitMiB > 2 * API_OLD_SPACE_MIB) {
     log.warn(`  the API runs without its Node flags (api/node-flags.ts: --max-old-space-size=${API_OLD_SPACE_MIB}); start it with \`npm run api\` or add them to the node command line`);
   }

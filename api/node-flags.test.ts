@@ -9,6 +9,7 @@ describe('the API runs with its Node flags however it is started', () => {
   it('nodeArgs gives them to the API entry point only (npm start and the test harness spawn through it)', () => {
     expect(nodeArgs('/x/api/main.ts')).toEqual([...API_NODE_FLAGS, '--import', 'tsx', '/x/api/main.ts']);
     expect(nodeArgs('api/main.ts').slice(0, API_NODE_FLAGS.length)).toEqual(API_NODE_FLAGS);
+    expect(nodeArgs('C:\\ledgerflow\\api\\main.ts').slice(0, API_NODE_FLAGS.length)).toEqual(API_NODE_FLAGS);
     expect(nodeArgs('worker/main.ts')).toEqual(['--import', 'tsx', 'worker/main.ts']);
     expect(nodeArgs('proxy/api/main.tsx')).toEqual(['--import', 'tsx', 'proxy/api/main.tsx']);
   });

@@ -12,5 +12,5 @@ export const API_NODE_FLAGS: readonly string[] = [`--max-old-space-size=${API_OL
 
 /** `node` arguments to run a TypeScript entry point: the API's flags for the API, then tsx. */
 export function nodeArgs(file: string): string[] {
-  return [...(/(^|\/)api\/main\.ts$/.test(file) ? API_NODE_FLAGS : []), '--import', 'tsx', file];
+  return [...(/(^|[\\/])api[\\/]main\.ts$/.test(file) ? API_NODE_FLAGS : []), '--import', 'tsx', file];
 }

@@ -418,7 +418,6 @@ async function entitlementLatency(stack: StackFile, prisma: PrismaClient, calls:
   return { quota, feature };
 }
 
-/** Bytes usage_events takes per stored event: heap (with TOAST) and each index. */
 interface HeavyBodiesResult {
   bodies: number;
   bodyMiB: number;
@@ -459,6 +458,7 @@ async function heavyBodies(stack: StackFile, prisma: PrismaClient, count: number
   return { bodies: count, bodyMiB, answers, seconds, apiPeakRssMiB: rss.peak(), apiAlive };
 }
 
+/** Bytes usage_events takes per stored event: heap (with TOAST) and each index. */
 async function storage(pool: Pool): Promise<{ rows: number; total: number; heap: number; indexes: { name: string; bytes: number }[] }> {
   const { rows: [table] } = await pool.query<{ rows: string; total: string; heap: string }>(
     `SELECT (SELECT count(*) FROM usage_events) AS rows, pg_total_relation_size('usage_events') AS total, pg_table_size('usage_events') AS heap`,

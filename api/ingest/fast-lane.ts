@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import proxyaddr from 'proxy-addr';
 import type { Admission } from '../admission';
 import { assertScope } from '../auth';
-import type { BodyBudget, Release } from '../body-budget';
+import { ClientGone, readDeadline, type BodyBudget, type Release } from '../body-budget';
 import { ApiError, errorAnswer } from '../errors';
 import { ingestRequest, type Ingest } from './ingest-request';
 import { parseJsonExactly } from '../exact-json';
@@ -37,8 +37,15 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(json);
 }
 
+/** The body, or null when it is not `length` bytes or never came whole (the client went away, or was cut off for stalling). */
 function readBody(req: IncomingMessage, length: number): Promise<Buffer | null> {
   return new Promise((resolve) => {
+    if (req.destroyed) {
+      resolve(null);
+      return;
+    }
+    readDeadline(req);
+    req.once('close', () => resolve(null));
     const chunks: Buffer[] = [];
     let received = 0;
     req.on('data', (chunk: Buffer) => {
@@ -85,14 +92,18 @@ async function serve(app: Express, options: FastLaneOptions, req: IncomingMessag
   // The rate-limit headers go with every answer after admission, errors included, as Express sends them.
   let admittedHeaders: Record<string, string> = {};
   let release: Release | undefined;
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  res.once('close', onClose);
   try {
     // The client address as Express works it out, honouring its `trust proxy` setting.
     const ip = proxyaddr(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean);
     const { caller, headers } = await options.admission.admit(ip, req.headers.authorization);
     admittedHeaders = headers;
     assertScope(caller, 'POST', '/events');
-    release = await options.budget?.acquire(length);
+    release = await options.budget?.acquire(length, gone.signal);
     const raw = await readBody(req, length);
+    if (raw === null && gone.signal.aborted) return;
     if (raw === null) throw new ApiError(400, 'INVALID_CONTENT_LENGTH', 'Request body length does not match Content-Length');
     let body: unknown;
     try {
@@ -105,6 +116,7 @@ async function serve(app: Express, options: FastLaneOptions, req: IncomingMessag
     }
     send(res, 202, await ingestRequest(options.ingest, caller, body), admittedHeaders);
   } catch (err) {
+    if (err instanceof ClientGone) return;
     if (res.headersSent) {
       res.destroy();
       return;
@@ -112,6 +124,7 @@ async function serve(app: Express, options: FastLaneOptions, req: IncomingMessag
     const answer = errorAnswer(err, options.log);
     send(res, answer.status, answer.body, { ...admittedHeaders, ...answer.headers });
   } finally {
+    res.off('close', onClose);
     release?.();
   }
 }
