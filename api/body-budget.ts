@@ -31,7 +31,7 @@ export class ClientGone extends Error {
 interface Waiter {
   weight: number;
   grant: () => void;
-  give_up: (err: Error) => void;
+  giveUp: (err: Error) => void;
 }
 
 /** One lane of the budget: bodies in process and, when they are spent, a queue in arrival order. */
@@ -124,14 +124,14 @@ export class BodyBudget {
           done();
           resolve(lane.take(weight));
         },
-        give_up: (err) => {
+        giveUp: (err) => {
           done();
           lane.remove(waiter);
           reject(err);
         },
       };
-      const timer = setTimeout(() => waiter.give_up(this.busy(lane)), this.options.maxWaitMs);
-      const onGone = (): void => waiter.give_up(new ClientGone());
+      const timer = setTimeout(() => waiter.giveUp(this.busy(lane)), this.options.maxWaitMs);
+      const onGone = (): void => waiter.giveUp(new ClientGone());
       gone?.addEventListener('abort', onGone, { once: true });
       lane.queue.push(waiter);
     });

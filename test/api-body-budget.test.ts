@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
-import { event, startTestApi, type TestApi } from './api-test-app';
+import { event, postEventsInParts, startTestApi, type RawAnswer, type RawPost, type TestApi } from './api-test-app';
 
 // The request bodies an API process works on at once are bounded (api/body-budget.ts): a client that sends
 // a body slowly holds its size of the budget, and a request that finds no room within the wait is answered
@@ -21,48 +20,10 @@ afterAll(async () => {
   await closeTestPrisma();
 });
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  headers: http.IncomingHttpHeaders;
-}
-
-interface Sending {
-  /** sends the rest of the body */
-  finish(): void;
-  /** the client goes away without sending the rest */
-  abandon(): void;
-  answer: Promise<Answer>;
-}
-
 /** A POST whose body goes out in two parts: the second only when `finish` is called. Content-Length set (fast lane) unless chunked (Express). */
-function postInParts(apiKey: string, body: string, chunked: boolean): Sending {
-  const url = new URL(api.base);
-  let req!: http.ClientRequest;
-  const half = Math.floor(body.length / 2);
-  const answer = new Promise<Answer>((resolve, reject) => {
-    req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: '/api/v1/events',
-        method: 'POST',
-        agent: false,
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...(chunked ? {} : { 'content-length': Buffer.byteLength(body) }) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'), headers: res.headers }));
-      },
-    );
-    req.on('error', reject);
-    req.write(body.slice(0, half));
-  });
-  return { finish: () => req.end(body.slice(half)), abandon: () => req.destroy(), answer };
-}
+const postInParts = (apiKey: string, body: string, chunked: boolean): RawPost => postEventsInParts(api.base, apiKey, body, { chunked });
 
-const post = (apiKey: string, body: string, chunked = false): Promise<Answer> => {
+const post = (apiKey: string, body: string, chunked = false): Promise<RawAnswer> => {
   const sent = postInParts(apiKey, body, chunked);
   sent.finish();
   return sent.answer;

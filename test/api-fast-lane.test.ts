@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { closeTestPrisma, createTestOrganization, testPrisma } from './harness/fixtures';
-import { event, startTestApi, type TestApi } from './api-test-app';
+import { event, postEventsInParts, startTestApi, type RawAnswer, type TestApi } from './api-test-app';
 
 // POST /api/v1/events is served by the fast lane (api/ingest/fast-lane.ts)
 // when its body is plain JSON with a Content-Length, and by the Express route
@@ -19,40 +19,13 @@ afterAll(async () => {
   await closeTestPrisma();
 });
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  headers: http.IncomingHttpHeaders;
-}
+type Answer = RawAnswer;
 
 /** One POST, with a Content-Length (fast lane) or chunked (Express). */
 function post(apiKey: string | null, body: string, chunked: boolean, contentType = 'application/json'): Promise<Answer> {
-  const url = new URL(`${api.base}/api/v1/events`);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        headers: {
-          'content-type': contentType,
-          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-          ...(chunked ? {} : { 'content-length': Buffer.byteLength(body) }),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'), headers: res.headers }));
-      },
-    );
-    req.on('error', reject);
-    if (chunked) {
-      req.write(body.slice(0, 5));
-      req.end(body.slice(5));
-    } else req.end(body);
-  });
+  const sent = postEventsInParts(api.base, apiKey, body, { chunked, contentType });
+  sent.finish();
+  return sent.answer;
 }
 
 /** The same request both ways, with fresh idempotency keys each time so neither sees the other's events as duplicates. */

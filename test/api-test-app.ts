@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import http, { createServer, type Server } from 'node:http';
 import type { Pool } from 'pg';
 import { createApi } from '../api/app';
 import type { ApiConfig } from '../api/config';
@@ -95,4 +95,53 @@ export function event(key: string, overrides: Record<string, unknown> = {}): Rec
     timestamp: new Date(Date.now() - 60_000).toISOString(),
     ...overrides,
   };
+}
+
+/** An answer read off the socket, headers as Node gives them. */
+export interface RawAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface RawPost {
+  /** sends the rest of the body */
+  finish(): void;
+  /** the client goes away without sending the rest */
+  abandon(): void;
+  answer: Promise<RawAnswer>;
+}
+
+/**
+ * POST /api/v1/events over a socket of its own, its body sent in two halves: the second only when `finish` is
+ * called. With a Content-Length (the ingest fast lane takes it) unless `chunked` (Express does).
+ */
+export function postEventsInParts(base: string, apiKey: string | null, body: string, opts: { chunked?: boolean; contentType?: string } = {}): RawPost {
+  const url = new URL(base);
+  let req!: http.ClientRequest;
+  const half = Math.floor(body.length / 2);
+  const answer = new Promise<RawAnswer>((resolve, reject) => {
+    req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/api/v1/events',
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': opts.contentType ?? 'application/json',
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+          ...(opts.chunked ? {} : { 'content-length': Buffer.byteLength(body) }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'), headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.write(body.slice(0, half));
+  });
+  return { finish: () => req.end(body.slice(half)), abandon: () => req.destroy(), answer };
 }
