@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec, type Workflow } from '@temporalio/client';
 import type { PrismaClient } from '../prisma/client';
 import { TASK_QUEUE } from './names';
@@ -9,11 +10,31 @@ export const MARGIN_WATCH_WORKFLOW_TYPE = 'marginWatch';
 export const marginWatchScheduleId = (organizationId: string): string => `margin-watch:${organizationId}`;
 
 /**
+ * Where in each interval the organization's watch runs: a fixed offset from
+ * a hash of its id, whole seconds in [0, interval). Without it every
+ * organization's schedule fired at the same instant (an hourly interval is
+ * aligned to the hour), and at a few hundred organizations their evaluations
+ * queued for the worker's database connections until they failed and retried.
+ */
+export function marginWatchOffsetMs(organizationId: string, everyMinutes: number): number {
+  const hash = createHash('sha256').update(organizationId).digest().readUInt32BE(0);
+  return (hash % (everyMinutes * 60)) * 1000;
+}
+
+/**
+ * A watch missed while Temporal or the worker was down is not made up: the
+ * next one evaluates the same period. (Temporal's default takes every
+ * schedule's missed action at once when it comes back, up to a year late.)
+ */
+export const MARGIN_WATCH_CATCHUP_WINDOW_MS = 60_000;
+
+/**
  * Creates the organization's margin-watch schedule, or brings an existing
  * one to `everyMinutes` (the organization's marginWatchEveryMinutes), keeping
  * its paused state, so it is safe to call on every settings change and at
  * every worker start. Overlap SKIP: a watch still running when the next is
- * due makes that one unnecessary.
+ * due makes that one unnecessary. Each organization's runs fall at its own
+ * offset within the interval (marginWatchOffsetMs).
  */
 export async function ensureMarginWatchSchedule(
   client: Client,
@@ -23,7 +44,7 @@ export async function ensureMarginWatchSchedule(
 ): Promise<{ scheduleId: string; created: boolean }> {
   if (!Number.isInteger(everyMinutes) || everyMinutes < 1) throw new RangeError('everyMinutes must be a whole number of minutes, at least 1');
   const scheduleId = marginWatchScheduleId(organizationId);
-  const spec: ScheduleSpec = { intervals: [{ every: `${everyMinutes}m` }] };
+  const spec: ScheduleSpec = { intervals: [{ every: `${everyMinutes}m`, offset: marginWatchOffsetMs(organizationId, everyMinutes) }] };
   const action: ScheduleOptionsStartWorkflowAction<Workflow> = {
     type: 'startWorkflow',
     workflowType: MARGIN_WATCH_WORKFLOW_TYPE,
@@ -31,7 +52,7 @@ export async function ensureMarginWatchSchedule(
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     args: [{ organizationId }],
   };
-  const policies = { overlap: ScheduleOverlapPolicy.SKIP };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: MARGIN_WATCH_CATCHUP_WINDOW_MS };
   try {
     await client.schedule.create({ scheduleId, spec, action, policies });
     return { scheduleId, created: true };

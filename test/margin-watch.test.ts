@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createChannelNotifier } from '../activities/channels';
-import { ensureMarginWatchSchedule, MARGIN_WATCH_WORKFLOW_TYPE, marginWatchScheduleId } from '../temporal/margin-watch-schedule';
+import { ensureMarginWatchSchedule, MARGIN_WATCH_CATCHUP_WINDOW_MS, MARGIN_WATCH_WORKFLOW_TYPE, marginWatchOffsetMs, marginWatchScheduleId } from '../temporal/margin-watch-schedule';
 import type { marginWatch } from '../workflows';
 import { recordHistory } from './harness/histories';
 import { createTestOrganization, subscribeToWebhooks, testPrisma } from './harness/fixtures';
@@ -167,16 +167,19 @@ test('cost without revenue is a negative margin: one margin.negative message, th
   ]);
 });
 
-test('ensureMarginWatchSchedule creates margin-watch:<orgId> at the interval, then updates it', async () => {
+test('ensureMarginWatchSchedule creates margin-watch:<orgId> at the interval and its own offset, without catch-up, then updates it', async () => {
   const orgId = randomUUID();
   const scheduleId = marginWatchScheduleId(orgId);
   schedules.push(scheduleId);
   expect(await ensureMarginWatchSchedule(env.client, orgId, 60, { taskQueue: env.taskQueue })).toEqual({ scheduleId: `margin-watch:${orgId}`, created: true });
   const handle = env.client.schedule.getHandle(scheduleId);
   const created = await handle.describe();
-  expect(created.spec.intervals).toMatchObject([{ every: 3_600_000 }]);
+  expect(created.spec.intervals).toMatchObject([{ every: 3_600_000, offset: marginWatchOffsetMs(orgId, 60) }]);
+  expect(created.policies.catchupWindow).toBe(MARGIN_WATCH_CATCHUP_WINDOW_MS);
   expect(created.action).toMatchObject({ type: 'startWorkflow', workflowType: MARGIN_WATCH_WORKFLOW_TYPE, workflowId: scheduleId, taskQueue: env.taskQueue, args: [{ organizationId: orgId }] });
 
   expect(await ensureMarginWatchSchedule(env.client, orgId, 15, { taskQueue: env.taskQueue })).toEqual({ scheduleId, created: false });
-  expect((await handle.describe()).spec.intervals).toMatchObject([{ every: 900_000 }]);
+  const updated = await handle.describe();
+  expect(updated.spec.intervals).toMatchObject([{ every: 900_000, offset: marginWatchOffsetMs(orgId, 15) }]);
+  expect(updated.policies.catchupWindow).toBe(MARGIN_WATCH_CATCHUP_WINDOW_MS);
 });
