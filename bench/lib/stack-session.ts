@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DATA_DIR, ROOT } from '../../scripts/lib/paths';
 import { readStackFile, type StackFile } from '../../scripts/lib/stack-file';
+import { waitForQuietMachine } from './quiet-machine';
 
 export interface StackSession {
   stack: StackFile;
@@ -35,10 +36,15 @@ function runningStackFile(): StackFile | null {
  * scripts/stack.ts) with its output in a log file so the benchmark's own lines
  * stay readable, and stops it again at the end. Detached, so a Ctrl-C reaches
  * only the benchmark, which cleans up its workflows before stopping the stack.
+ * Either way it returns once the machine has settled (bench/lib/quiet-machine.ts),
+ * since the ceilings are measured next.
  */
 export async function acquireStack(say: (line: string) => void, logName: string): Promise<StackSession> {
   const running = runningStackFile();
-  if (running) return { stack: running, started: false, logFile: null, stop: async () => undefined };
+  if (running) {
+    await waitForQuietMachine(say);
+    return { stack: running, started: false, logFile: null, stop: async () => undefined };
+  }
 
   fs.mkdirSync(DATA_DIR, { recursive: true });
   const logFile = path.join(DATA_DIR, `${logName}.log`);
@@ -49,6 +55,7 @@ export async function acquireStack(say: (line: string) => void, logName: string)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     const stack = await waitForStackFile(child, logFile);
+    await waitForQuietMachine(say);
     return { stack, started: true, logFile, stop: () => stopStack(child, exited) };
   } catch (err) {
     await stopStack(child, exited);
