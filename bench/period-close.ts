@@ -15,7 +15,7 @@ import { createPgPool } from '../prisma/client';
 import { BILLING_RUN_WORKFLOW_TYPE, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
 import { BillingPeriod, OrganizationId, SubscriptionId } from '../temporal/search-attribute-keys';
-import { measureCeiling } from './lib/ceiling-run';
+import { measureCeiling, type CeilingResult } from './lib/ceiling-run';
 import { BENCH_EVENT_TYPE, BENCH_PERIOD, seedPeriodCloseTenant, type SeededTenant } from './lib/period-close-seed';
 import { CLOCK_TICKS, cpuPerUnitMs, findProcess, machineCpu, readCpu } from './lib/proc-cpu';
 import { sampleRss } from './lib/rss-sampler';
@@ -96,11 +96,13 @@ async function main(): Promise<void> {
     say(`stack: ${session.started ? 'started by this benchmark' : 'already running'}; worker pid ${stack.worker.pid}, Temporal ${stack.temporal.address}, task queue ${stack.temporal.taskQueue}`);
 
     let ceiling: number | null = null;
+    let probe: CeilingResult | null = null;
     if (opts.scenario === 'many') {
       const probes = opts.ceilingWorkflows;
       say(`ceiling: ${fmt(probes)} empty billing-run-shaped workflows (start → one activity → wait) on a dev server of their own, ${opts.concurrency} starts in flight…`);
       const [remote] = await measureCeiling({ workflows: probes, concurrency: opts.concurrency, modes: ['remote'], say });
-      ceiling = remote!.perSecond;
+      probe = remote!;
+      ceiling = probe.perSecond;
     }
 
     say(`seeding ${fmt(opts.subscriptions)} subscriptions × ${fmt(opts.eventsPerSubscription)} events straight into PostgreSQL…`);
@@ -218,6 +220,13 @@ async function main(): Promise<void> {
     if (ceiling !== null) {
       const share = invoices.length / totalSeconds / ceiling;
       console.log(`ceiling:           ${ceiling.toFixed(1)} empty billing-run-shaped workflows/s (same sitting)`);
+      if (probe) {
+        const own = (perDraft.worker ?? 0) + (perDraft.client ?? 0);
+        console.log(
+          `a draft against a probe, CPU ms: machine ${machineMs.toFixed(1)} vs ${probe.cpuMs.machine.toFixed(1)} (a draft costs ${(machineMs / probe.cpuMs.machine).toFixed(2)} probes); ` +
+            `Temporal ${ms('temporal')} vs ${probe.cpuMs.temporal?.toFixed(1) ?? '?'}; worker + client ${own.toFixed(1)} vs ${probe.cpuMs.self.toFixed(1)}; PostgreSQL ${ms('postgres')} vs none`,
+        );
+      }
       console.log(`${share >= TARGET_CEILING_SHARE ? 'PASS' : 'FAIL'}  drafts/s ${(invoices.length / totalSeconds).toFixed(1)} = ${share.toFixed(2)} × the Temporal ceiling (target ≥ ${TARGET_CEILING_SHARE})`);
     }
     if (groupBy.length > 0) {

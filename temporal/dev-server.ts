@@ -15,6 +15,8 @@ export interface TemporalHandle {
   uiUrl: string | null;
   /** true when this process started the server (and stop() ends it) */
   started: boolean;
+  /** the started CLI server's process id (benchmarks read its CPU time); absent for one found or started otherwise */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,7 @@ export async function startDevServer(options: StartTemporalOptions & { namespace
     namespace: options.namespace,
     uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : null,
     started: true,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     stop: () => stopChild(child),
   };
 }

@@ -8,7 +8,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../../temporal/dev-server';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../../worker/create-worker';
 import { percentile } from './stats';
-import { CLOCK_TICKS, machineCpu } from './proc-cpu';
+import { CLOCK_TICKS, machineCpu, treeCpuSeconds } from './proc-cpu';
 
 export type CeilingMode = 'none' | 'local' | 'remote';
 
@@ -17,6 +17,8 @@ export interface CeilingResult {
   workflows: number;
   /** workflows through their step per second (starts per second for `none`) */
   perSecond: number;
+  /** CPU per workflow, ms: the whole machine, the dev server (null when its pid is unknown), this process (worker + client) */
+  cpuMs: { machine: number; temporal: number | null; self: number };
   line: string;
 }
 
@@ -31,8 +33,6 @@ export function workerTuning(): { workflowThreadPoolSize?: number; maxConcurrent
   };
   return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
 }
-
-/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
 
 async function inLanes(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -75,6 +75,7 @@ export async function measureCeiling(opts: { workflows: number; concurrency: num
       drafted.clear();
       const started = new Map<string, number>();
       const cpu0 = machineCpu();
+      const temporal0 = server.pid === undefined ? null : treeCpuSeconds(server.pid);
       const self0 = process.cpuUsage();
       const t0 = Date.now();
       await inLanes(workflows, concurrency, async (i) => {
@@ -89,13 +90,19 @@ export async function measureCeiling(opts: { workflows: number; concurrency: num
         if (Date.now() - t0 > 15 * 60_000) throw new Error(`${mode}: only ${drafted.size} of ${workflows} steps after 15 minutes`);
       }
       const cpu1 = machineCpu();
+      const temporal1 = server.pid === undefined ? null : treeCpuSeconds(server.pid);
       const self = process.cpuUsage(self0);
+      const cpuMs = {
+        machine: ((cpu1.busy - cpu0.busy) / CLOCK_TICKS / workflows) * 1000,
+        temporal: temporal0 === null || temporal1 === null ? null : ((temporal1 - temporal0) / workflows) * 1000,
+        self: (self.user + self.system) / 1000 / workflows,
+      };
       const last = Math.max(...drafted.values());
       const seconds = (last - t0) / 1000;
       const latencies = [...drafted].map(([id, at]) => (at - started.get(id)!) / 1000).sort((a, b) => a - b);
-      const line = `${mode.padEnd(6)} ${workflows} workflows: starts ${startsSeconds.toFixed(1)} s, all steps done ${seconds.toFixed(1)} s → ${(workflows / seconds).toFixed(1)}/s; start→step p50 ${percentile(latencies, 50).toFixed(2)} s, p99 ${percentile(latencies, 99).toFixed(2)} s; machine CPU busy ${(((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * 100).toFixed(0)} % of ${os.cpus().length} cores (${(((cpu1.busy - cpu0.busy) / CLOCK_TICKS / workflows) * 1000).toFixed(1)} ms of machine CPU per workflow, Temporal server included), this process (worker + client) ${((self.user + self.system) / 1e6).toFixed(1)} core-s`;
+      const line = `${mode.padEnd(6)} ${workflows} workflows: starts ${startsSeconds.toFixed(1)} s, all steps done ${seconds.toFixed(1)} s → ${(workflows / seconds).toFixed(1)}/s; start→step p50 ${percentile(latencies, 50).toFixed(2)} s, p99 ${percentile(latencies, 99).toFixed(2)} s; machine CPU busy ${(((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * 100).toFixed(0)} % of ${os.cpus().length} cores; CPU per workflow: machine ${cpuMs.machine.toFixed(1)} ms, Temporal ${cpuMs.temporal?.toFixed(1) ?? '?'} ms, this process (worker + client) ${cpuMs.self.toFixed(1)} ms`;
       say(line);
-      results.push({ mode, workflows, perSecond: workflows / seconds, line });
+      results.push({ mode, workflows, perSecond: workflows / seconds, cpuMs, line });
       say(`terminating the ${mode} probes…`);
       await inLanes(workflows, concurrency, async (i) => {
         await client.workflow.getHandle(`ceiling-${mode}-${i}`).terminate('benchmark over');
