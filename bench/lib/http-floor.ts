@@ -35,7 +35,11 @@ export interface HttpFloor {
 export async function measureHttpFloor(bodies: readonly string[], concurrency: number): Promise<HttpFloor> {
   const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+    const exited = once(child, 'exit').then(([code]) => {
+      throw new Error(`the HTTP floor's server exited (code ${String(code)}) before it listened`);
+    });
+    const [chunk] = (await Promise.race([once(child.stdout!, 'data'), exited])) as [Buffer];
+    exited.catch(() => undefined);
     const url = new URL(`http://127.0.0.1:${Number(chunk.toString().trim())}/api/v1/events`);
     const serverBefore = treeCpuSeconds(child.pid!) ?? 0;
     const clientBefore = process.cpuUsage();
