@@ -153,11 +153,18 @@ export function startOrphanSubscriptions({ prisma, temporal, taskQueue }: Activi
   };
 }
 
-/** Margin-watch schedules for organizations without one (created after the worker started) or with a changed interval. */
+/**
+ * Schedules one sweep brings up to date at most: each is a Temporal update, and the sweep's activity has 30 s for
+ * all of them (after a spec change, every organization needs one; the worker's start does them in the background
+ * and the sweeps take the rest a few dozen at a time).
+ */
+export const MARGIN_WATCHES_PER_SWEEP = 50;
+
+/** Margin-watch schedules for organizations without one (created after the worker started), with a changed interval, or of an older spec. */
 export function ensureMarginWatches({ prisma, temporal, taskQueue }: ActivityDeps) {
   return async function ensureMarginWatches({ limit = 500, organizationId }: FindOrphanBatchesInput = {}): Promise<{ scheduled: number }> {
     if (!temporal) throw ApplicationFailure.nonRetryable('ensureMarginWatches needs a Temporal client in the activity deps', 'MissingDependency');
-    const scheduled = await ensureMarginWatchSchedules(temporal, prisma, { taskQueue, limit, ...(organizationId ? { organizationId } : {}) });
+    const scheduled = await ensureMarginWatchSchedules(temporal, prisma, { taskQueue, limit: Math.min(limit, MARGIN_WATCHES_PER_SWEEP), ...(organizationId ? { organizationId } : {}) });
     return { scheduled: scheduled.length };
   };
 }

@@ -22,11 +22,23 @@ export function marginWatchOffsetMs(organizationId: string, everyMinutes: number
 }
 
 /**
- * A watch missed while Temporal or the worker was down is not made up: the
- * next one evaluates the same period. (Temporal's default takes every
- * schedule's missed action at once when it comes back, up to a year late.)
+ * A watch Temporal itself missed (the server was down at its time) is taken
+ * late only within this window; older ones are not made up, since the next
+ * watch evaluates the same period. Temporal's default takes every schedule's
+ * missed action at once when it comes back, up to a year late. (While only
+ * the worker is down, Temporal still starts each watch on time and it waits
+ * in the task queue, one per organization with overlap SKIP.) Two minutes,
+ * not one: the client reports an unset window as 60 s.
  */
-export const MARGIN_WATCH_CATCHUP_WINDOW_MS = 60_000;
+export const MARGIN_WATCH_CATCHUP_WINDOW_MS = 120_000;
+
+/**
+ * The version of the schedule spec this code makes, recorded per
+ * organization next to the interval: a schedule brought up to date by an older
+ * worker (during a rollout) is then still recognised as not at this spec.
+ * 2: each organization's own offset and the catch-up window above.
+ */
+export const MARGIN_WATCH_SPEC_VERSION = 2;
 
 /**
  * Creates the organization's margin-watch schedule, or brings an existing
@@ -65,24 +77,30 @@ export async function ensureMarginWatchSchedule(
 
 /**
  * Gives every organization (or one) whose margin-watch schedule is missing,
- * or set to another interval than its margin_watch_every_minutes, the
- * schedule it should have, and records the interval: organizations created
- * after the worker started get theirs from the sweeper, and a changed
- * interval takes effect within a sweep. Returns the organizations it set.
+ * set to another interval than its margin_watch_every_minutes, or made by an
+ * older spec (MARGIN_WATCH_SPEC_VERSION), the schedule it should have, and
+ * records the interval and the spec: organizations created after the worker
+ * started get theirs from the sweeper, and a changed interval takes effect
+ * within a sweep. Stops between organizations once `signal` aborts (a worker
+ * shutting down). Returns the organizations it set.
  */
 export async function ensureMarginWatchSchedules(
   client: Client,
   prisma: PrismaClient,
-  options: { taskQueue?: string; organizationId?: string; limit?: number } = {},
+  options: { taskQueue?: string; organizationId?: string; limit?: number; signal?: AbortSignal } = {},
 ): Promise<string[]> {
   const rows = await prisma.$queryRaw<{ id: string; every: number }[]>`
     SELECT id, margin_watch_every_minutes AS every FROM organizations
-     WHERE margin_watch_scheduled_minutes IS DISTINCT FROM margin_watch_every_minutes
+     WHERE (margin_watch_scheduled_minutes IS DISTINCT FROM margin_watch_every_minutes
+            OR margin_watch_spec_version IS DISTINCT FROM ${MARGIN_WATCH_SPEC_VERSION}::int)
        AND (${options.organizationId ?? null}::uuid IS NULL OR id = ${options.organizationId ?? null}::uuid)
      ORDER BY created_at LIMIT ${options.limit ?? 500}`;
+  const set: string[] = [];
   for (const org of rows) {
+    if (options.signal?.aborted) break;
     await ensureMarginWatchSchedule(client, org.id, org.every, { taskQueue: options.taskQueue });
-    await prisma.organization.update({ where: { id: org.id }, data: { marginWatchScheduledMinutes: org.every } });
+    await prisma.organization.update({ where: { id: org.id }, data: { marginWatchScheduledMinutes: org.every, marginWatchSpecVersion: MARGIN_WATCH_SPEC_VERSION } });
+    set.push(org.id);
   }
-  return rows.map((r) => r.id);
+  return set;
 }

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createChannelNotifier } from '../activities/channels';
-import { ensureMarginWatchSchedule, MARGIN_WATCH_CATCHUP_WINDOW_MS, MARGIN_WATCH_WORKFLOW_TYPE, marginWatchOffsetMs, marginWatchScheduleId } from '../temporal/margin-watch-schedule';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import {
+  ensureMarginWatchSchedule,
+  ensureMarginWatchSchedules,
+  MARGIN_WATCH_CATCHUP_WINDOW_MS,
+  MARGIN_WATCH_SPEC_VERSION,
+  MARGIN_WATCH_WORKFLOW_TYPE,
+  marginWatchOffsetMs,
+  marginWatchScheduleId,
+} from '../temporal/margin-watch-schedule';
 import type { marginWatch } from '../workflows';
 import { recordHistory } from './harness/histories';
 import { createTestOrganization, subscribeToWebhooks, testPrisma } from './harness/fixtures';
@@ -167,8 +176,16 @@ test('cost without revenue is a negative margin: one margin.negative message, th
   ]);
 });
 
+/** An id whose watch does not fall at offset 0 for these intervals (Temporal may leave a zero offset out). */
+function idWithOffsets(...everyMinutes: number[]): string {
+  for (;;) {
+    const id = randomUUID();
+    if (everyMinutes.every((m) => marginWatchOffsetMs(id, m) > 0)) return id;
+  }
+}
+
 test('ensureMarginWatchSchedule creates margin-watch:<orgId> at the interval and its own offset, without catch-up, then updates it', async () => {
-  const orgId = randomUUID();
+  const orgId = idWithOffsets(60, 15);
   const scheduleId = marginWatchScheduleId(orgId);
   schedules.push(scheduleId);
   expect(await ensureMarginWatchSchedule(env.client, orgId, 60, { taskQueue: env.taskQueue })).toEqual({ scheduleId: `margin-watch:${orgId}`, created: true });
@@ -182,4 +199,38 @@ test('ensureMarginWatchSchedule creates margin-watch:<orgId> at the interval and
   const updated = await handle.describe();
   expect(updated.spec.intervals).toMatchObject([{ every: 900_000, offset: marginWatchOffsetMs(orgId, 15) }]);
   expect(updated.policies.catchupWindow).toBe(MARGIN_WATCH_CATCHUP_WINDOW_MS);
+});
+
+test('a schedule an older worker made (no offset, default catch-up) and recorded is brought to the current spec', async () => {
+  const { organizationId: orgId } = await createTestOrganization('margin-watch-upgrade');
+  const scheduleId = marginWatchScheduleId(orgId);
+  schedules.push(scheduleId);
+  // As a worker of the previous release leaves it: the old spec, and only the interval recorded.
+  await env.client.schedule.create({
+    scheduleId,
+    spec: { intervals: [{ every: '60m' }] },
+    action: { type: 'startWorkflow', workflowType: MARGIN_WATCH_WORKFLOW_TYPE, workflowId: scheduleId, taskQueue: env.taskQueue, args: [{ organizationId: orgId }] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP },
+  });
+  await testPrisma().organization.update({ where: { id: orgId }, data: { marginWatchEveryMinutes: 60, marginWatchScheduledMinutes: 60, marginWatchSpecVersion: null } });
+
+  expect(await ensureMarginWatchSchedules(env.client, testPrisma(), { taskQueue: env.taskQueue, organizationId: orgId })).toEqual([orgId]);
+  const described = await env.client.schedule.getHandle(scheduleId).describe();
+  expect(described.spec.intervals).toEqual([{ every: 3_600_000, offset: marginWatchOffsetMs(orgId, 60) }]);
+  expect(described.policies.catchupWindow).toBe(MARGIN_WATCH_CATCHUP_WINDOW_MS);
+  expect(await testPrisma().organization.findUniqueOrThrow({ where: { id: orgId }, select: { marginWatchScheduledMinutes: true, marginWatchSpecVersion: true } })).toEqual({
+    marginWatchScheduledMinutes: 60,
+    marginWatchSpecVersion: MARGIN_WATCH_SPEC_VERSION,
+  });
+  // Once at the spec, it is left alone.
+  expect(await ensureMarginWatchSchedules(env.client, testPrisma(), { taskQueue: env.taskQueue, organizationId: orgId })).toEqual([]);
+});
+
+test('the start-time pass stops between organizations once its signal aborts (a worker shutting down)', async () => {
+  const { organizationId: orgId } = await createTestOrganization('margin-watch-abort');
+  schedules.push(marginWatchScheduleId(orgId));
+  const stop = new AbortController();
+  stop.abort();
+  expect(await ensureMarginWatchSchedules(env.client, testPrisma(), { taskQueue: env.taskQueue, organizationId: orgId, signal: stop.signal })).toEqual([]);
+  expect(await testPrisma().organization.findUniqueOrThrow({ where: { id: orgId }, select: { marginWatchSpecVersion: true } })).toEqual({ marginWatchSpecVersion: null });
 });

@@ -61,6 +61,9 @@ async function main(): Promise<void> {
     await Promise.allSettled([prisma.$disconnect(), pool.end(), clientConnection.close(), nativeConnection.close(), tracing.shutdown()]);
   };
 
+  // The start-time margin-watch pass runs in the background; a shutdown stops it between organizations and waits for it before closing the connections it uses.
+  const marginWatchSync = new AbortController();
+  let marginWatches: Promise<void> = Promise.resolve();
   try {
     // A restored cluster whose transaction ids run behind the usage claims would take late usage for billed.
     await assertClaimsMatchDatabase(prisma);
@@ -74,11 +77,11 @@ async function main(): Promise<void> {
     // Each organization's margin watch at its marginWatchEveryMinutes; the sweeper does the same for organizations created (or changed) later.
     // In the background: after an upgrade that changes every schedule's spec this is one update per organization, which must not hold up
     // billing; a failure here is retried by the next sweep.
-    void ensureMarginWatchSchedules(client, prisma, { taskQueue, limit: 100_000 }).then(
+    marginWatches = ensureMarginWatchSchedules(client, prisma, { taskQueue, limit: 100_000, signal: marginWatchSync.signal }).then(
       (set) => {
         if (set.length > 0) log.info(`margin-watch schedules set for ${set.length} organization(s)`);
       },
-      (err: unknown) => log.warn(`margin-watch schedules not brought up to date at start (the next sweep tries again): ${err instanceof Error ? err.message : String(err)}`),
+      (err: unknown) => log.warn(`margin-watch schedules not brought up to date at start (the sweeper goes on from there): ${err instanceof Error ? err.message : String(err)}`),
     );
     const stripe = stripeFromEnv();
     // Organizations with their own stripe_secret_key use it, through the same API base.
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
+      marginWatchSync.abort();
       log.info(`worker received ${signal}, finishing running tasks…`);
       worker.shutdown();
     };
@@ -137,6 +141,8 @@ async function main(): Promise<void> {
     }
     log.info('worker stopped');
   } finally {
+    marginWatchSync.abort();
+    await marginWatches;
     await closeAll();
   }
 }
