@@ -13,7 +13,7 @@ export const ApiKeyParamsSchema = z.object({ id: z.uuid().meta({ description: 'T
 
 export const CreateApiKeySchema = z
   .strictObject({
-    name: z.string().trim().min(1).max(100).meta({ description: 'What uses the key, shown in lists and the audit log', example: 'finance bot' }),
+    name: z.string().max(100).trim().min(1).meta({ description: 'What uses the key, shown in lists and the audit log', example: 'finance bot' }),
     scopes: scopes.optional().meta({ description: 'What the key may do; omitted: ingest only' }),
   })
   .meta({ id: 'CreateApiKeyRequest' });
