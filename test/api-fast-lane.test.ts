@@ -19,22 +19,20 @@ afterAll(async () => {
   await closeTestPrisma();
 });
 
-type Answer = RawAnswer;
-
 /** One POST, with a Content-Length (fast lane) or chunked (Express). */
-function post(apiKey: string | null, body: string, chunked: boolean, contentType = 'application/json'): Promise<Answer> {
+function post(apiKey: string | null, body: string, chunked: boolean, contentType = 'application/json'): Promise<RawAnswer> {
   const sent = postEventsInParts(api.base, apiKey, body, { chunked, contentType });
   sent.finish();
   return sent.answer;
 }
 
 /** The same request both ways, with fresh idempotency keys each time so neither sees the other's events as duplicates. */
-async function bothWays(apiKey: string | null, make: (prefix: string) => string, contentType?: string): Promise<[Answer, Answer]> {
+async function bothWays(apiKey: string | null, make: (prefix: string) => string, contentType?: string): Promise<[RawAnswer, RawAnswer]> {
   return [await post(apiKey, make(`fast-${randomUUID()}`), false, contentType), await post(apiKey, make(`express-${randomUUID()}`), true, contentType)];
 }
 
 /** An answer with the parts that differ by design (ids, keys) masked. */
-function comparable(answer: Answer): unknown {
+function comparable(answer: RawAnswer): unknown {
   const mask = (value: unknown): unknown =>
     JSON.parse(JSON.stringify(value), (key, v: unknown) => (key === 'batch_id' || key === 'idempotency_key' || key === 'reset_at' ? '<varies>' : Array.isArray(v) && key === 'duplicate_keys' ? v.length : v));
   return {
@@ -84,7 +82,7 @@ describe('the ingest fast lane answers as the Express route does', () => {
       const other = await createTestOrganization('fast-lane-429');
       const url = new URL(limited.base);
       const send = (chunked: boolean) =>
-        new Promise<Answer>((resolve, reject) => {
+        new Promise<RawAnswer>((resolve, reject) => {
           const body = JSON.stringify(event(`rl-${randomUUID()}`));
           const req = http.request(
             { host: url.hostname, port: url.port, path: '/api/v1/events', method: 'POST', headers: { authorization: `Bearer ${other.apiKey}`, 'content-type': 'application/json', ...(chunked ? {} : { 'content-length': Buffer.byteLength(body) }) } },

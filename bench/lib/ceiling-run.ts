@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../../temporal/dev-server';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../../worker/create-worker';
+import { inLanes } from './lanes';
 import { percentile } from './stats';
 import { CLOCK_TICKS, machineCpu, treeCpuSeconds } from './proc-cpu';
 
@@ -32,15 +33,6 @@ export function workerTuning(): { workflowThreadPoolSize?: number; maxConcurrent
     maxCachedWorkflows: n(process.env.CEILING_CACHE) ?? DEFAULT_MAX_CACHED_WORKFLOWS,
   };
   return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
-}
-
-async function inLanes(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await work(next++);
-    }),
-  );
 }
 
 /**

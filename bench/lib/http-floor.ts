@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { post } from './http-client';
+import { inLanes } from './lanes';
 import { treeCpuSeconds } from './proc-cpu';
 
 /** A bare node:http server that reads a JSON body and answers 202 with a small JSON, as the ingest route does without any of its work. */
@@ -44,15 +45,10 @@ export async function measureHttpFloor(bodies: readonly string[], concurrency: n
     const serverBefore = treeCpuSeconds(child.pid!) ?? 0;
     const clientBefore = process.cpuUsage();
     const started = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < bodies.length) {
-          const res = await post(url, 'floor', bodies[next++]!);
-          if (res.status !== 202) throw new Error(`the HTTP floor's server answered ${res.status}`);
-        }
-      }),
-    );
+    await inLanes(bodies.length, concurrency, async (i) => {
+      const res = await post(url, 'floor', bodies[i]!);
+      if (res.status !== 202) throw new Error(`the HTTP floor's server answered ${res.status}`);
+    });
     const seconds = (performance.now() - started) / 1000;
     const client = process.cpuUsage(clientBefore);
     return {
