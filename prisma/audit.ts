@@ -1,4 +1,4 @@
-import type { Prisma } from './generated/client';
+import { Prisma } from './generated/client';
 import type { Queryable } from './pg';
 
 /** Who did it: an API key, a person, or a workflow run. */
@@ -58,26 +58,24 @@ export function auditRow(entry: AuditEntry): Prisma.AuditLogUncheckedCreateInput
 }
 
 /**
+ * Audit rows as one multi-row INSERT: a statement of its own (insertAuditRows),
+ * or a data-modifying WITH of a larger write (the period close's draft).
+ */
+export function auditRowsSql(entries: readonly AuditEntry[]): Prisma.Sql {
+  const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+  return Prisma.sql`INSERT INTO audit_logs (organization_id, actor_type, actor_id, run_id, action, entity_type, entity_id, before, after)
+    SELECT * FROM unnest(${entries.map((e) => e.organizationId)}::uuid[], ${entries.map((e) => e.actor.type)}::text[], ${entries.map((e) => e.actor.id)}::text[],
+                         ${entries.map((e) => (e.actor.type === 'workflow' ? e.actor.runId : null))}::text[], ${entries.map((e) => e.action)}::text[],
+                         ${entries.map((e) => e.entityType)}::text[], ${entries.map((e) => e.entityId)}::text[],
+                         ${entries.map((e) => json(e.before))}::jsonb[], ${entries.map((e) => json(e.after))}::jsonb[])`;
+}
+
+/**
  * Writes audit rows through plain pg (the ingest path's transactions): one
  * multi-row INSERT, inside the caller's transaction.
  */
 export async function insertAuditRows(db: Queryable, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
-  await db.query({
-    name: 'audit-insert-rows',
-    text: `INSERT INTO audit_logs (organization_id, actor_type, actor_id, run_id, action, entity_type, entity_id, before, after)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[])`,
-    values: [
-      entries.map((e) => e.organizationId),
-      entries.map((e) => e.actor.type),
-      entries.map((e) => e.actor.id),
-      entries.map((e) => (e.actor.type === 'workflow' ? e.actor.runId : null)),
-      entries.map((e) => e.action),
-      entries.map((e) => e.entityType),
-      entries.map((e) => e.entityId),
-      entries.map((e) => json(e.before)),
-      entries.map((e) => json(e.after)),
-    ],
-  });
+  const sql = auditRowsSql(entries);
+  await db.query({ name: 'audit-insert-rows', text: sql.text, values: sql.values });
 }

@@ -109,24 +109,23 @@ export interface NewClaim {
 }
 
 /**
- * Writes range claims with the snapshot of the calling transaction (which
- * must be REPEATABLE READ, so that it is the snapshot its reads saw), each
- * with the events of its range a late-usage line of its meter already holds
- * (it does not bill those), and the invoice of its line (written before). A concurrent
- * claim of another invoice on the same instants of the meter fails an
- * exclusion constraint; the retried transaction then sees it.
+ * Range claims as one INSERT (a data-modifying WITH of the close's draft), with
+ * the snapshot of the calling transaction (which must be REPEATABLE READ, so
+ * that it is the snapshot its reads saw), each with the events of its range a
+ * late-usage line of its meter already holds (it does not bill those), and the
+ * invoice of its lines. A concurrent claim of another invoice on the same
+ * instants of the meter fails an exclusion constraint; the retried transaction
+ * then sees it.
  */
-export async function insertClaims(db: RawDb, organizationId: string, claims: readonly NewClaim[]): Promise<void> {
-  if (claims.length === 0) return;
-  await db.$executeRaw`
+export function claimsSql(organizationId: string, invoiceId: string, claims: readonly NewClaim[]): Prisma.Sql {
+  return Prisma.sql`
     INSERT INTO usage_claims (id, organization_id, invoice_line_id, customer_external_id, meter_id, event_type, range_start, range_end, snapshot, excluded_event_ids,
                               dimension, dimension_value, dimension_others, invoice_id)
     SELECT id, ${organizationId}::uuid, line, customer, meter, type, s, t, pg_current_snapshot(),
            ARRAY(SELECT e.id FROM late_event_claims x JOIN usage_events e ON e.id = x.event_id
                  WHERE x.organization_id = ${organizationId}::uuid AND x.meter_id = meter AND e.customer_external_id = customer
                    AND e."timestamp" >= s AND e."timestamp" < t),
-           dim, dim_value, COALESCE((SELECT array_agg(o) FROM jsonb_array_elements_text(others) AS o), '{}'),
-           (SELECT l.invoice_id FROM invoice_lines l WHERE l.id = line)
+           dim, dim_value, COALESCE((SELECT array_agg(o) FROM jsonb_array_elements_text(others) AS o), '{}'), ${invoiceId}::uuid
     FROM unnest(${claims.map(() => randomUUID())}::uuid[], ${claims.map((c) => c.invoiceLineId)}::uuid[], ${claims.map((c) => c.customerExternalId)}::text[],
                 ${claims.map((c) => c.meterId)}::uuid[], ${claims.map((c) => c.eventType)}::text[], ${claims.map((c) => c.start)}::timestamptz[], ${claims.map((c) => c.end)}::timestamptz[],
                 ${claims.map((c) => c.slice?.dimension ?? null)}::text[], ${claims.map((c) => c.slice?.value ?? null)}::text[],
@@ -141,11 +140,10 @@ export interface LateClaim {
   eventIds: readonly string[];
 }
 
-/** Writes late-usage lines' claims (after their lines: a claim names its line). An event already claimed for the meter fails the primary key. */
-export async function insertLateClaims(db: RawDb, organizationId: string, claims: readonly LateClaim[]): Promise<void> {
+/** Late-usage lines' claims as one INSERT (a data-modifying WITH of the close's draft). An event already claimed for the meter fails the primary key. */
+export function lateClaimsSql(organizationId: string, claims: readonly LateClaim[]): Prisma.Sql {
   const rows = claims.flatMap((c) => c.eventIds.map((eventId) => ({ eventId, meterId: c.meterId, lineId: c.invoiceLineId })));
-  if (rows.length === 0) return;
-  await db.$executeRaw`
+  return Prisma.sql`
     INSERT INTO late_event_claims (event_id, meter_id, invoice_line_id, organization_id)
     SELECT event, meter, line, ${organizationId}::uuid
     FROM unnest(${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.meterId)}::uuid[], ${rows.map((r) => r.lineId)}::uuid[]) AS n(event, meter, line)`;

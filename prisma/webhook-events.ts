@@ -26,6 +26,9 @@ const subscribed = (organizationId: string, type: Prisma.Sql) => Prisma.sql`
   SELECT 1 FROM webhook_endpoints w
    WHERE w.organization_id = ${organizationId}::uuid AND w.enabled AND (cardinality(w.event_types) = 0 OR ${type}::text = ANY (w.event_types))`;
 
+/** Whether an enabled endpoint of the organization takes events of `type`, as a SQL boolean (a column of a larger read). */
+export const eventWantedSql = (organizationId: string, type: WebhookEventType): Prisma.Sql => Prisma.sql`EXISTS (${subscribed(organizationId, Prisma.sql`${type}`)})`;
+
 const EMIT_SQL = (organizationId: string, types: string[], keys: string[], payloads: string[]) => Prisma.sql`
   WITH event AS (
     INSERT INTO webhook_events (id, organization_id, type, event_key, payload)
@@ -104,7 +107,7 @@ interface InvoiceEventRow {
  * invoice, whichever path made the change.
  */
 export async function emitInvoiceEvent(db: RawDb, organizationId: string, invoiceId: string, type: InvoiceEventType): Promise<void> {
-  const [wanted] = await db.$queryRaw<{ any: boolean }[]>`SELECT EXISTS (${subscribed(organizationId, Prisma.sql`${type}`)}) AS any`;
+  const [wanted] = await db.$queryRaw<{ any: boolean }[]>`SELECT ${eventWantedSql(organizationId, type)} AS any`;
   if (!wanted?.any) return;
   const [i] = await db.$queryRaw<InvoiceEventRow[]>`
     SELECT i.id::text, i.number, i.kind, i.revision, i.status::text AS status, c.external_id AS customer_external_id, i.subscription_id::text,

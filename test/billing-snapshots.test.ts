@@ -1,4 +1,6 @@
-import { snapshotUsage } from '../activities/billing/snapshots';
+import { snapshotUsage, upsertSnapshots } from '../activities/billing/snapshots';
+import { dec } from '../billing/decimal';
+import { pgRawDb } from '../prisma/raw-db';
 import type { ActivityDeps } from '../activities/deps';
 import { createLogNotifier } from '../activities/notifier';
 import { createBillingCatalog, insertUsage } from './harness/billing-fixtures';
@@ -67,4 +69,25 @@ it('a meter with a dimension is snapshotted per value of it, whatever the plan p
     ['eu', '41', 2],
     ['us', '2', 1],
   ]);
+});
+
+it('an upsert returns each reading its snapshot id, in the readings’ order, whether it inserted, updated or left the row as it was', async () => {
+  const prisma = testPrisma();
+  const { organizationId } = await createTestOrganization('snapshots-ids');
+  const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
+  const scope = { organizationId, customerId: catalog.customerId, meterId: catalog.meterId, takenAt: new Date('2024-11-09T00:00:00Z') };
+  const reading = (day: string, quantity: string) => ({ day: new Date(`${day}T00:00:00Z`), quantity: dec(quantity), eventCount: 1, cost: dec('0'), revenue: dec('0'), newestAt: null, newestId: null });
+  const db = pgRawDb(testPool());
+  const [six, seven] = await upsertSnapshots(db, scope, [reading('2024-11-06', '5'), reading('2024-11-07', '7')]);
+
+  // The 8th is new, the 7th changed, the 6th is as it was (the upsert skips it: its id comes from the table).
+  const ids = await upsertSnapshots(db, { ...scope, takenAt: new Date('2024-11-10T00:00:00Z') }, [reading('2024-11-08', '1'), reading('2024-11-07', '9'), reading('2024-11-06', '5')]);
+  const rows = await prisma.usageSnapshot.findMany({ where: { customerId: catalog.customerId }, orderBy: { day: 'asc' } });
+  expect(rows.map((r) => [r.day.toISOString().slice(0, 10), r.quantity.toString(), r.takenAt.toISOString().slice(0, 10)])).toEqual([
+    ['2024-11-06', '5', '2024-11-09'],
+    ['2024-11-07', '9', '2024-11-10'],
+    ['2024-11-08', '1', '2024-11-10'],
+  ]);
+  expect(ids).toEqual([rows[2]!.id, seven, six]);
+  expect(new Set(ids).size).toBe(3);
 });

@@ -1,4 +1,4 @@
-import { assertClaimsMatchDatabase, insertClaims, TransactionIdsBehindClaims } from '../prisma/usage-claims';
+import { assertClaimsMatchDatabase, claimsSql, TransactionIdsBehindClaims } from '../prisma/usage-claims';
 import { billingRunStateQuery, BILLING_RUN_WORKFLOW_TYPE, redraftUpdate, rejectUpdate, writeOffUpdate, type BillingRunInput } from '../temporal/billing-messages';
 import { billingRunWorkflowId } from '../temporal/names';
 import { countUnbilledEvents, createBillingCatalog, eventIdsOfLine, insertUsage, lineOfEvent, type BillingCatalog } from './harness/billing-fixtures';
@@ -165,7 +165,8 @@ it('a meter priced per model, two subscriptions closing at once: each event bill
   // (Basic's close makes two claims, one per price; Pro's one)
   expect(counts.filter((n) => n === 0)).toHaveLength(1);
   expect(Math.max(...counts)).toBeGreaterThan(0);
-  const otherInvoiceLine = invoices[counts.indexOf(0)]!.lines.find((l) => l.kind === 'usage')!;
+  const otherInvoice = invoices[counts.indexOf(0)]!;
+  const otherInvoiceLine = otherInvoice.lines.find((l) => l.kind === 'usage')!;
   const claim = {
     invoiceLineId: otherInvoiceLine.id,
     customerExternalId: catalog.customerExternalId,
@@ -175,5 +176,5 @@ it('a meter priced per model, two subscriptions closing at once: each event bill
     end: new Date(november.periodEnd),
     slice: { dimension: 'region', value: 'apac' },
   };
-  await expect(prisma.$transaction((tx) => insertClaims(tx, organizationId, [claim]))).rejects.toThrow(/usage_claims_one_invoice_per_instant/);
+  await expect(prisma.$transaction((tx) => tx.$executeRaw(claimsSql(organizationId, otherInvoice.id, [claim])))).rejects.toThrow(/usage_claims_one_invoice_per_instant/);
 });

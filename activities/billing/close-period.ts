@@ -23,9 +23,9 @@ import { creditedInFull } from '../../billing/credit-notes';
 import { draftInvoice, type DraftLine, type LateUsage, type MeterUsage } from '../../billing/invoice-draft';
 import { awaitsRedraft, type InvoiceStatus } from '../../billing/invoice-status';
 import { uncoveredRanges, type TimeRange } from '../../billing/uncovered-ranges';
-import { deciderActor, insertAuditRows, type AuditEntry } from '../../prisma/audit';
+import { auditRowsSql, deciderActor, type AuditEntry } from '../../prisma/audit';
 import { eventsAwaitingBurn, type AwaitingBurn } from '../../prisma/credit-ledger';
-import { emitInvoiceEvent } from '../../prisma/webhook-events';
+import { emitInvoiceEvent, eventWantedSql } from '../../prisma/webhook-events';
 import {
   latePricing,
   readBilledUsage,
@@ -39,16 +39,16 @@ import {
   type SubscriptionTerms,
 } from '../../prisma/billing-reads';
 import { Prisma } from '../../prisma/client';
-import { inTransaction, type Queryable } from '../../prisma/pg';
+import { inTransaction } from '../../prisma/pg';
 import { pgRawDb, type RawDb } from '../../prisma/raw-db';
 import { aggregateUsage, type UsageAggregate } from '../../prisma/usage-aggregates';
 import {
   billableFor,
-  insertClaims,
-  insertLateClaims,
+  claimsSql,
   lockCustomerUsage,
   meterRef,
   notHeldFor,
+  lateClaimsSql,
   readLiveClaims,
   releaseClaimsOf,
   releaseLateClaimsOf,
@@ -59,7 +59,7 @@ import type { BillingRunInput } from '../../temporal/billing-messages';
 import { ingestWorkflowId } from '../../temporal/names';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
 import { workflowActor, workflowClock } from '../workflow-actor';
-import { readStanding, type InvoiceStanding } from './decisions';
+import { draftedStanding, readStanding, type InvoiceStanding } from './decisions';
 import { upsertSnapshots } from './snapshots';
 
 /** What the billing run needs to go on after the close. */
@@ -237,17 +237,12 @@ function lineRow(line: DraftLine, position: number, id: string) {
   };
 }
 
-/** Writes the draft's lines in one statement. */
-async function insertLines(db: Queryable, organizationId: string, invoiceId: string, lines: ReturnType<typeof lineRow>[]): Promise<void> {
-  await db.query({
-    name: 'close-insert-lines',
-    text: `INSERT INTO invoice_lines (id, organization_id, invoice_id, position, kind, description, meter_id, dimension_value, quantity, credited_quantity, included_units, amount, tiers, period_start, period_end, snapshot_ids)
-           SELECT l.id, $1, $2, l.position, l.kind, l.description, l.meter_id, l.dimension_value, l.quantity, l.credited_quantity, l.included_units, l.amount, l.tiers, l.period_start, l.period_end, l.snapshot_ids
-           FROM jsonb_to_recordset($3::jsonb) AS l(id uuid, position int, kind invoice_line_kind, description text, meter_id uuid, dimension_value text, quantity numeric, credited_quantity numeric, included_units numeric,
-                                                   amount numeric, tiers jsonb, period_start timestamptz, period_end timestamptz, snapshot_ids uuid[])`,
-    values: [organizationId, invoiceId, JSON.stringify(lines)],
-  });
-}
+/** The draft's lines as one INSERT (a part of writeDraft's statement). */
+const linesSql = (organizationId: string, invoiceId: string, lines: ReturnType<typeof lineRow>[]): Prisma.Sql => Prisma.sql`
+  INSERT INTO invoice_lines (id, organization_id, invoice_id, position, kind, description, meter_id, dimension_value, quantity, credited_quantity, included_units, amount, tiers, period_start, period_end, snapshot_ids)
+  SELECT l.id, ${organizationId}::uuid, ${invoiceId}::uuid, l.position, l.kind, l.description, l.meter_id, l.dimension_value, l.quantity, l.credited_quantity, l.included_units, l.amount, l.tiers, l.period_start, l.period_end, l.snapshot_ids
+  FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) AS l(id uuid, position int, kind invoice_line_kind, description text, meter_id uuid, dimension_value text, quantity numeric, credited_quantity numeric, included_units numeric,
+                                                          amount numeric, tiers jsonb, period_start timestamptz, period_end timestamptz, snapshot_ids uuid[])`;
 
 /** The columns `summary` reads, as the close's statements return them. */
 interface InvoiceRow {
@@ -277,6 +272,52 @@ function summary(
     autoApproveAfterHours: org.autoApproveAfterHours,
     paymentRetryDays: org.paymentRetryDays,
   };
+}
+
+interface DraftWrite {
+  invoice: {
+    id: string;
+    organizationId: string;
+    subscriptionId: string;
+    customerId: string;
+    start: Date;
+    end: Date;
+    currency: string;
+    /** decimal string */
+    total: string;
+    revision: number;
+    createdAt: Date;
+    workflowId: string;
+    runId: string;
+  };
+  lines: ReturnType<typeof lineRow>[];
+  claims: readonly NewClaim[];
+  lateClaims: readonly LateClaim[];
+  audit: readonly AuditEntry[];
+}
+
+/**
+ * Writes the draft in one statement (one round trip; a period end runs ten thousand closes): the invoice, its lines,
+ * their usage and late-usage claims and the audit rows, each a data-modifying WITH. Its parts see the transaction's
+ * snapshot, not each other's rows, so none reads what another writes: the ids are chosen here and each claim is given
+ * its invoice. Foreign keys (a line's invoice, a claim's line) are checked as the statement ends, all of it written.
+ * A range claim leaves out the late events late lines held before this close, not this draft's own: those are of
+ * earlier periods, never in its range. Also says whether an endpoint of the organization takes `invoice.drafted`.
+ */
+async function writeDraft(tx: RawDb, d: DraftWrite): Promise<InvoiceRow & { webhookWanted: boolean }> {
+  const i = d.invoice;
+  const [row] = await tx.$queryRaw<(InvoiceRow & { webhookWanted: boolean })[]>`
+    WITH invoice AS (
+      INSERT INTO invoices AS i (id, organization_id, subscription_id, customer_id, period_start, period_end, currency, total, revision, created_at, updated_at, workflow_id, workflow_run_id)
+      VALUES (${i.id}::uuid, ${i.organizationId}::uuid, ${i.subscriptionId}::uuid, ${i.customerId}::uuid, ${i.start}, ${i.end}, ${i.currency},
+              ${i.total}::numeric, ${i.revision}, ${i.createdAt}, now(), ${i.workflowId}, ${i.runId})
+      RETURNING i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at AS "createdAt"
+    ), lines AS (${linesSql(i.organizationId, i.id, d.lines)}
+    ), claims AS (${claimsSql(i.organizationId, i.id, d.claims)}
+    ), late_claims AS (${lateClaimsSql(i.organizationId, d.lateClaims)}
+    ), audit AS (${auditRowsSql(d.audit)})
+    SELECT invoice.*, 0 AS "lineCount", ${eventWantedSql(i.organizationId, 'invoice.drafted')} AS "webhookWanted" FROM invoice`;
+  return row!;
 }
 
 /** The latest revision of a period's invoice that this billing run drafted, if another run drafted a later one. */
@@ -313,25 +354,25 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
     const start = new Date(input.periodStart);
     const end = new Date(input.periodEnd);
     const takenAt = new Date();
-    const closed = await inTransaction(
+    const { closed, standing } = await inTransaction(
       pool,
-      async (client) => {
+      async (client): Promise<{ closed: ClosedPeriod; standing?: InvoiceStanding }> => {
         const tx = pgRawDb(client);
         const inputs = await readCloseInputs(tx, { organizationId: input.organizationId, subscriptionId: input.subscriptionId, periodStart: start });
         if (!inputs) throw ApplicationFailure.nonRetryable(`subscription ${input.subscriptionId} not found in organization ${input.organizationId}`, 'NotFound');
         const { subscription: sub, existing, changes } = inputs;
         // A repeated close (or re-draft) converges on the latest revision; only a re-draft of a rejected, void or fully credited one makes another.
         if (existing && !(input.redraft?.of === existing.id && (awaitsRedraft(existing.status) || creditedInFull(existing)))) {
-          if (existing.workflowId === actor.id) return summary(existing, existing.lineCount, sub.organization);
+          if (existing.workflowId === actor.id) return { closed: summary(existing, existing.lineCount, sub.organization) };
           // Another run drafted the latest revision (a re-issue): this run keeps to the revision it drafted (its
           // standing read then says it was replaced, and the run ends); a re-draft it was asked for is refused.
           const own = await ownLatestRevision(tx, sub.id, start, actor.id);
-          if (own) return summary(own, own.lineCount, sub.organization);
+          if (own) return { closed: summary(own, own.lineCount, sub.organization) };
           if (input.redraft) {
             throw ApplicationFailure.nonRetryable(`invoice ${input.redraft.of} was re-drafted already; the period's latest revision is invoice ${existing.id} (${existing.status})`, 'InvalidState');
           }
           // (a close from outside a billing run, e.g. a test or a script, converges on the latest revision)
-          return summary(existing, existing.lineCount, sub.organization);
+          return { closed: summary(existing, existing.lineCount, sub.organization) };
         }
         const revision = existing ? existing.revision + 1 : 1;
         // Concurrent closes of this customer's usage conflict here; the later one is retried and sees the other's claims.
@@ -365,20 +406,10 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
           ...usage.map((u) => u.lineId),
           ...late.lines.map((l) => l.lineId),
         ];
-        // created_at on the workflow's clock: approval reminders and auto-approval count from it
-        const [invoice] = await tx.$queryRaw<InvoiceRow[]>`
-          INSERT INTO invoices AS i (id, organization_id, subscription_id, customer_id, period_start, period_end, currency, total, revision, created_at, updated_at, workflow_id, workflow_run_id)
-          VALUES (${randomUUID()}::uuid, ${sub.organizationId}::uuid, ${sub.id}::uuid, ${sub.customerId}::uuid, ${start}, ${end}, ${sub.plan.currency},
-                  ${toPlainString(draft.total)}::numeric, ${revision}, ${input.workflowTime ? new Date(input.workflowTime) : workflowClock()}, now(), ${actor.id}, ${actor.type === 'workflow' ? actor.runId : ''})
-          RETURNING i.id, i.status::text AS status, i.total::text AS total, i.currency, i.created_at AS "createdAt", 0 AS "lineCount"`;
-        await insertLines(client, sub.organizationId, invoice!.id, draft.lines.map((line, i) => lineRow(line, i + 1, lineIds[i]!)));
-        await insertClaims(tx, sub.organizationId, claims);
-        await insertLateClaims(tx, sub.organizationId, late.claims);
-        await emitInvoiceEvent(tx, sub.organizationId, invoice!.id, 'invoice.drafted');
+        const invoiceId = randomUUID();
+        const currency = sub.plan.currency;
         const audit: AuditEntry[] = [];
         if (redraftOf) {
-          // From now on the new revision bills the period; the one it replaces bills nothing (prisma/billed-invoices.ts).
-          await supersede(invoice!.id);
           audit.push({
             organizationId: sub.organizationId,
             actor: deciderActor(input.redraft!.by),
@@ -386,7 +417,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
             entityType: 'invoice',
             entityId: redraftOf.id,
             before: { status: redraftOf.status, revision: redraftOf.revision },
-            after: { reason: input.redraft!.reason, redraftedAs: invoice!.id, revision, releasedClaims: released?.claims ?? 0, releasedLateEvents: released?.lateEvents ?? 0, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
+            after: { reason: input.redraft!.reason, redraftedAs: invoiceId, revision, releasedClaims: released?.claims ?? 0, releasedLateEvents: released?.lateEvents ?? 0, workflowId: actor.id, runId: actor.type === 'workflow' ? actor.runId : null },
           });
         }
         audit.push({
@@ -394,23 +425,48 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
           actor,
           action: 'invoice.drafted',
           entityType: 'invoice',
-          entityId: invoice!.id,
+          entityId: invoiceId,
           after: {
             subscriptionId: sub.id,
             periodStart: input.periodStart,
             periodEnd: input.periodEnd,
-            currency: invoice!.currency,
-            total: formatMoney(draft.total, invoice!.currency),
-            lines: draft.lines.map((l) => ({ kind: l.kind, description: l.description, amount: formatMoney(l.amount, invoice!.currency) })),
+            currency,
+            total: formatMoney(draft.total, currency),
+            lines: draft.lines.map((l) => ({ kind: l.kind, description: l.description, amount: formatMoney(l.amount, currency) })),
             lateEvents: new Set(late.claims.flatMap((c) => c.eventIds)).size,
             ...(redraftOf ? { revision, redraftOf: redraftOf.id, redraftedBy: input.redraft!.by, reason: input.redraft!.reason } : {}),
           },
         });
-        await insertAuditRows(client, audit);
-        return summary(invoice!, draft.lines.length, sub.organization);
+        const invoice = await writeDraft(tx, {
+          invoice: {
+            id: invoiceId,
+            organizationId: sub.organizationId,
+            subscriptionId: sub.id,
+            customerId: sub.customerId,
+            start,
+            end,
+            currency,
+            total: toPlainString(draft.total),
+            revision,
+            // on the workflow's clock: approval reminders and auto-approval count from it
+            createdAt: input.workflowTime ? new Date(input.workflowTime) : workflowClock(),
+            workflowId: actor.id,
+            runId: actor.type === 'workflow' ? actor.runId : '',
+          },
+          lines: draft.lines.map((line, i) => lineRow(line, i + 1, lineIds[i]!)),
+          claims,
+          lateClaims: late.claims,
+          audit,
+        });
+        if (invoice.webhookWanted) await emitInvoiceEvent(tx, sub.organizationId, invoice.id, 'invoice.drafted');
+        // From now on the new revision bills the period; the one it replaces bills nothing (prisma/billed-invoices.ts).
+        if (redraftOf) await supersede(invoice.id);
+        return { closed: summary(invoice, draft.lines.length, sub.organization), standing: draftedStanding(invoice) };
       },
       { repeatableRead: true, timeoutMs: TX_OPTIONS.timeout },
     );
-    return input.withStanding ? { ...closed, standing: await readStanding(pool, { organizationId: input.organizationId, invoiceId: closed.invoiceId }) } : closed;
+    if (!input.withStanding) return closed;
+    // A draft this close wrote stands as it wrote it; one it converged on is read as it stands now.
+    return { ...closed, standing: standing ?? (await readStanding(pool, { organizationId: input.organizationId, invoiceId: closed.invoiceId })) };
   };
 }

@@ -103,6 +103,23 @@ export async function readStanding(pool: ActivityDeps['pool'], ref: InvoiceRef):
   };
 }
 
+/**
+ * Where an invoice stands that the caller's transaction has just drafted, as readStanding reads it once that commits:
+ * a draft, no payment attempt, replaced by nothing, no collection method or due date yet (both come at finalization).
+ * Nothing else acts on a draft before its billing run is told of it (test/close-period-writes.test.ts holds the two equal).
+ */
+export function draftedStanding(invoice: { id: string; total: string; currency: string; createdAt: Date }): InvoiceStanding {
+  return {
+    ...view({ ...invoice, status: 'draft' }),
+    draftedAt: invoice.createdAt.toISOString(),
+    paymentAttempts: 0,
+    firstDeclinedAt: null,
+    supersededById: null,
+    collectionMethod: null,
+    dueAt: null,
+  };
+}
+
 export interface DecisionInput extends InvoiceRef {
   decision: 'approve' | 'reject' | 'auto_approve';
   /** the approver; for auto_approve, the policy that approved */

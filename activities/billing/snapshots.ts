@@ -4,6 +4,7 @@ import { toPlainString } from '../../billing/decimal';
 import { meterOf, planTimeline, type MeterRef } from '../../billing/draft-inputs';
 import type { DayReading } from '../../billing/usage-readings';
 import { readPlanChanges, readPlanPrices, readSubscriptionTerms } from '../../prisma/billing-reads';
+import { Prisma } from '../../prisma/client';
 import type { RawDb } from '../../prisma/raw-db';
 import { aggregateUsage } from '../../prisma/usage-aggregates';
 import type { ActivityDeps } from '../deps';
@@ -23,29 +24,36 @@ export async function upsertSnapshots(
 ): Promise<string[]> {
   if (readings.length === 0) return [];
   const values = readings.map((r) => r.dimensionValue ?? '');
-  const rows = await db.$queryRaw<{ id: string; day: Date; dimension_value: string }[]>`
-    INSERT INTO usage_snapshots (id, organization_id, customer_id, meter_id, dimension_value, day, quantity, event_count, cost, revenue, newest_at, newest_id, taken_at)
-    SELECT gen_random_uuid(), ${scope.organizationId}::uuid, ${scope.customerId}::uuid, ${scope.meterId}::uuid, r.value, r.day, r.quantity, r.event_count, r.cost, r.revenue, r.newest_at, r.newest_id, ${scope.takenAt}
-    FROM unnest(${readings.map((r) => formatDay(r.day))}::date[], ${readings.map((r) => toPlainString(r.quantity))}::numeric[], ${readings.map((r) => r.eventCount)}::int[],
-                ${readings.map((r) => toPlainString(r.cost))}::numeric[], ${readings.map((r) => toPlainString(r.revenue))}::numeric[],
-                ${readings.map((r) => r.newestAt)}::timestamptz[], ${readings.map((r) => r.newestId)}::uuid[], ${values}::text[])
-      AS r(day, quantity, event_count, cost, revenue, newest_at, newest_id, value)
-    ON CONFLICT (customer_id, meter_id, day, dimension_value) DO UPDATE SET
-      quantity = EXCLUDED.quantity, event_count = EXCLUDED.event_count, cost = EXCLUDED.cost, revenue = EXCLUDED.revenue,
-      newest_at = EXCLUDED.newest_at, newest_id = EXCLUDED.newest_id, taken_at = EXCLUDED.taken_at
-    WHERE (usage_snapshots.quantity, usage_snapshots.event_count, usage_snapshots.cost, usage_snapshots.revenue, usage_snapshots.newest_id)
-      IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.event_count, EXCLUDED.cost, EXCLUDED.revenue, EXCLUDED.newest_id)
-    RETURNING id, (day::timestamp AT TIME ZONE 'UTC') AS day, dimension_value`;
-  // Unchanged rows are not returned by an upsert that skipped them: read their ids. Either way, in the readings' order.
-  const found =
-    rows.length === readings.length
-      ? rows
-      : await db.$queryRaw<{ id: string; day: Date; dimension_value: string }[]>`
-          SELECT id, (day::timestamp AT TIME ZONE 'UTC') AS day, dimension_value FROM usage_snapshots
-          WHERE customer_id = ${scope.customerId}::uuid AND meter_id = ${scope.meterId}::uuid
-            AND (day, dimension_value) IN (SELECT * FROM unnest(${readings.map((r) => formatDay(r.day))}::date[], ${values}::text[]))`;
+  const days = readings.map((r) => formatDay(r.day));
+  type Row = { id: string; day: Date; dimension_value: string };
+  const stored = Prisma.sql`
+    SELECT s.id, (s.day::timestamp AT TIME ZONE 'UTC') AS day, s.dimension_value FROM usage_snapshots s
+     WHERE s.customer_id = ${scope.customerId}::uuid AND s.meter_id = ${scope.meterId}::uuid
+       AND (s.day, s.dimension_value) IN (SELECT * FROM unnest(${days}::date[], ${values}::text[]))`;
+  // One statement: rows the upsert wrote come back from it, rows it left unchanged from the table as the statement found them.
+  const found = await db.$queryRaw<Row[]>`
+    WITH upserted AS (
+      INSERT INTO usage_snapshots (id, organization_id, customer_id, meter_id, dimension_value, day, quantity, event_count, cost, revenue, newest_at, newest_id, taken_at)
+      SELECT gen_random_uuid(), ${scope.organizationId}::uuid, ${scope.customerId}::uuid, ${scope.meterId}::uuid, r.value, r.day, r.quantity, r.event_count, r.cost, r.revenue, r.newest_at, r.newest_id, ${scope.takenAt}
+      FROM unnest(${days}::date[], ${readings.map((r) => toPlainString(r.quantity))}::numeric[], ${readings.map((r) => r.eventCount)}::int[],
+                  ${readings.map((r) => toPlainString(r.cost))}::numeric[], ${readings.map((r) => toPlainString(r.revenue))}::numeric[],
+                  ${readings.map((r) => r.newestAt)}::timestamptz[], ${readings.map((r) => r.newestId)}::uuid[], ${values}::text[])
+        AS r(day, quantity, event_count, cost, revenue, newest_at, newest_id, value)
+      ON CONFLICT (customer_id, meter_id, day, dimension_value) DO UPDATE SET
+        quantity = EXCLUDED.quantity, event_count = EXCLUDED.event_count, cost = EXCLUDED.cost, revenue = EXCLUDED.revenue,
+        newest_at = EXCLUDED.newest_at, newest_id = EXCLUDED.newest_id, taken_at = EXCLUDED.taken_at
+      WHERE (usage_snapshots.quantity, usage_snapshots.event_count, usage_snapshots.cost, usage_snapshots.revenue, usage_snapshots.newest_id)
+        IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.event_count, EXCLUDED.cost, EXCLUDED.revenue, EXCLUDED.newest_id)
+      RETURNING id, day, dimension_value
+    )
+    SELECT id, (day::timestamp AT TIME ZONE 'UTC') AS day, dimension_value FROM upserted
+    UNION ALL
+    ${stored} AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.day = s.day AND u.dimension_value = s.dimension_value)`;
+  // A row another transaction committed after the statement began, with the same numbers, is in neither part (the
+  // upsert skipped it, the statement's snapshot predates it): outside REPEATABLE READ a read of its own finds it.
+  const rows = found.length === readings.length ? found : await db.$queryRaw<Row[]>(stored);
   const key = (day: Date, value: string) => `${day.getTime()}|${value}`;
-  const byDay = new Map(found.map((r) => [key(r.day, r.dimension_value), r.id]));
+  const byDay = new Map(rows.map((r) => [key(r.day, r.dimension_value), r.id]));
   return readings.map((r, i) => byDay.get(key(r.day, values[i]!))!);
 }
 
