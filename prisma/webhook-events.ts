@@ -104,11 +104,14 @@ interface InvoiceEventRow {
 /**
  * Emits an invoice event with the invoice as this transaction sees it (so a
  * `paid` event carries `paid_at`). Keyed by type and invoice: one of each per
- * invoice, whichever path made the change.
+ * invoice, whichever path made the change. A caller that already asked
+ * (eventWantedSql in a statement of its own) says so with `known.wanted`.
  */
-export async function emitInvoiceEvent(db: RawDb, organizationId: string, invoiceId: string, type: InvoiceEventType): Promise<void> {
-  const [wanted] = await db.$queryRaw<{ any: boolean }[]>`SELECT ${eventWantedSql(organizationId, type)} AS any`;
-  if (!wanted?.any) return;
+export async function emitInvoiceEvent(db: RawDb, organizationId: string, invoiceId: string, type: InvoiceEventType, known: { wanted?: boolean } = {}): Promise<void> {
+  if (!known.wanted) {
+    const [wanted] = await db.$queryRaw<{ any: boolean }[]>`SELECT ${eventWantedSql(organizationId, type)} AS any`;
+    if (!wanted?.any) return;
+  }
   const [i] = await db.$queryRaw<InvoiceEventRow[]>`
     SELECT i.id::text, i.number, i.kind, i.revision, i.status::text AS status, c.external_id AS customer_external_id, i.subscription_id::text,
            i.currency, i.total::text AS total, i.period_start, i.period_end, i.collection_method, i.due_at, i.hosted_invoice_url,

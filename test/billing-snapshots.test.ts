@@ -1,5 +1,6 @@
 import { snapshotUsage, upsertSnapshots } from '../activities/billing/snapshots';
 import { dec } from '../billing/decimal';
+import type { Queryable } from '../prisma/pg';
 import { pgRawDb } from '../prisma/raw-db';
 import type { ActivityDeps } from '../activities/deps';
 import { createLogNotifier } from '../activities/notifier';
@@ -77,7 +78,10 @@ it('an upsert returns each reading its snapshot id, in the readings’ order, wh
   const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z'), anchorDay: 1 });
   const scope = { organizationId, customerId: catalog.customerId, meterId: catalog.meterId, takenAt: new Date('2024-11-09T00:00:00Z') };
   const reading = (day: string, quantity: string) => ({ day: new Date(`${day}T00:00:00Z`), quantity: dec(quantity), eventCount: 1, cost: dec('0'), revenue: dec('0'), newestAt: null, newestId: null });
-  const db = pgRawDb(testPool());
+  // Statements run, counted: each upsert is one, whatever it wrote.
+  let statements = 0;
+  const pool = testPool();
+  const db = pgRawDb({ query: (...args: Parameters<typeof pool.query>) => ((statements += 1), pool.query(...args)) } as Queryable);
   const [six, seven] = await upsertSnapshots(db, scope, [reading('2024-11-06', '5'), reading('2024-11-07', '7')]);
 
   // The 8th is new, the 7th changed, the 6th is as it was (the upsert skips it: its id comes from the table).
@@ -90,4 +94,5 @@ it('an upsert returns each reading its snapshot id, in the readings’ order, wh
   ]);
   expect(ids).toEqual([rows[2]!.id, seven, six]);
   expect(new Set(ids).size).toBe(3);
+  expect(statements).toBe(2);
 });

@@ -81,3 +81,35 @@ test('a repeated close returns the draft it wrote, and reads where it stands now
   expect(again.standing?.status).toBe('approved');
   expect(await prisma.invoice.count({ where: { subscriptionId: catalog.subscriptionId } })).toBe(1);
 });
+
+test('a re-draft writes the next revision in the same statement, and the replaced one names it', async () => {
+  const { organizationId } = await createTestOrganization('close-writes-redraft');
+  const prisma = testPrisma();
+  const catalog = await createBillingCatalog(prisma, organizationId, { startDate: new Date('2024-11-01T00:00:00Z') });
+  await insertUsage(prisma, organizationId, catalog.customerExternalId, [{ at: '2024-11-05T10:00:00Z', quantity: '200' }]);
+  const input = { organizationId, subscriptionId: catalog.subscriptionId, lateEventGraceSeconds: 0, ...november };
+  const first = await close(input);
+  await prisma.invoice.update({ where: { id: first.invoiceId }, data: { status: 'rejected' } });
+
+  const second = await close({ ...input, redraft: { of: first.invoiceId, by: 'finance@example.com', reason: 'rate fixed' }, withStanding: true });
+
+  const revisions = await prisma.invoice.findMany({ where: { subscriptionId: catalog.subscriptionId }, orderBy: { revision: 'asc' } });
+  expect(revisions.map((i) => [i.id, i.revision, i.status, i.supersededById])).toEqual([
+    [first.invoiceId, 1, 'rejected', second.invoiceId],
+    [second.invoiceId, 2, 'draft', null],
+  ]);
+  expect(second.standing).toMatchObject({ invoiceId: second.invoiceId, status: 'draft', total: '48.00', supersededById: null });
+  // The period's usage moved to the new revision's claim; the old one's is released.
+  const claims = await prisma.usageClaim.findMany({ where: { customerExternalId: catalog.customerExternalId }, orderBy: { createdAt: 'asc' } });
+  expect(claims.map((c) => [c.invoiceId, c.releasedAt === null])).toEqual([
+    [first.invoiceId, false],
+    [second.invoiceId, true],
+  ]);
+  const audit = await prisma.auditLog.findMany({ where: { organizationId, action: { in: ['invoice.redrafted', 'invoice.drafted'] } }, orderBy: { id: 'asc' } });
+  expect(audit.map((a) => [a.action, a.entityId])).toEqual([
+    ['invoice.drafted', first.invoiceId],
+    ['invoice.redrafted', first.invoiceId],
+    ['invoice.drafted', second.invoiceId],
+  ]);
+  expect(audit[1]!.after).toMatchObject({ redraftedAs: second.invoiceId, revision: 2, reason: 'rate fixed', releasedClaims: 1 });
+});

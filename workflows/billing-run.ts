@@ -390,7 +390,8 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunStat
       adopt(await closePeriod());
     }
     // The database is the truth about where the invoice stands (see RESUME).
-    // (a local close read it as it ended: a reset runs that close again, so it is what the database says now)
+    // (a local close returns it: the draft as it wrote it, or an invoice it converged on as the database has it then;
+    // a reset runs that close again, so it is what the database says now)
     const stored = closed.standing ?? (since(LOCAL_STANDING_READ_PATCH) ? await localDb.readInvoiceState(ref) : await db.readInvoiceState(ref));
     state.status = RESUME[stored.status];
     state.total = stored.total;

@@ -89,7 +89,10 @@ export interface ClosePeriodInput extends BillingRunInput {
    * not the workflow's (they differ in a time-skipping test), and the draft's time is what reminders count from.
    */
   workflowTime?: string;
-  /** return the invoice's standing as the database has it after the close (a run that closed locally: no read of its own) */
+  /**
+   * return the invoice's standing with the close (a run that closed locally: no read of its own): as this close wrote
+   * the draft, or, for an invoice it converged on, as the database has it after the close
+   */
   withStanding?: boolean;
 }
 
@@ -161,8 +164,8 @@ async function claimPeriodUsage(tx: RawDb, sub: SubscriptionTerms, segments: rea
  * stretch), and billed as the difference between what that usage costs now
  * and what it was billed. Events a written-off invoice holds were forgiven:
  * they count in neither. A period whose rejected draft waits for finance
- * keeps its late events for its next revision. The claims are written after
- * the lines they name.
+ * keeps its late events for its next revision. The claims are written with
+ * the lines they name (writeDraft).
  */
 async function claimLateUsage(
   tx: RawDb,
@@ -458,7 +461,7 @@ export function closePeriod({ prisma, pool }: ActivityDeps) {
           lateClaims: late.claims,
           audit,
         });
-        if (invoice.webhookWanted) await emitInvoiceEvent(tx, sub.organizationId, invoice.id, 'invoice.drafted');
+        if (invoice.webhookWanted) await emitInvoiceEvent(tx, sub.organizationId, invoice.id, 'invoice.drafted', { wanted: true });
         // From now on the new revision bills the period; the one it replaces bills nothing (prisma/billed-invoices.ts).
         if (redraftOf) await supersede(invoice.id);
         return { closed: summary(invoice, draft.lines.length, sub.organization), standing: draftedStanding(invoice) };

@@ -61,8 +61,8 @@ export function readInvoiceState({ pool }: ActivityDeps) {
 }
 
 /**
- * One read through plain pg: every billing run makes it right after its close (in the close of a run that closed
- * locally, otherwise a local activity of its own: on the hot path of a period end).
+ * One read through plain pg: every billing run makes it right after its close (a local activity of its own, or the
+ * close itself when it converged on an invoice it did not just write; a close that drafts returns draftedStanding).
  */
 export async function readStanding(pool: ActivityDeps['pool'], ref: InvoiceRef): Promise<InvoiceStanding> {
   const { rows } = await pool.query<{
