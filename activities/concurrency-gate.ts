@@ -22,7 +22,8 @@ export function concurrencyGate(limit: number): <T>(work: () => Promise<T>, sign
         resolve();
       };
       const leave = (): void => {
-        waiting.splice(waiting.indexOf(go), 1);
+        const place = waiting.indexOf(go);
+        if (place >= 0) waiting.splice(place, 1);
         reject(signal!.reason);
       };
       signal?.addEventListener('abort', leave, { once: true });

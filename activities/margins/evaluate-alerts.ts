@@ -67,6 +67,8 @@ async function evaluate(prisma: ActivityDeps['prisma'], input: EvaluateMarginAle
   const window = marginWindow('current_period', new Date(input.asOf));
   const scopes: MarginGroupBy[] = ['customer', 'feature'];
   const margins = await Promise.all(scopes.map(async (scope) => ({ scope, rows: await readMargins(prisma, input.organizationId, window, scope) })));
+  // Timed out (or cancelled) while reading: the retry evaluates again, so this one takes no transaction's connection.
+  Context.current().cancellationSignal.throwIfAborted();
 
   return prisma.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`margin-watch:${input.organizationId}`}))`;
