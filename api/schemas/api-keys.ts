@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { API_SCOPES } from '../../prisma/api-scopes';
+import { trimmedText } from './common';
 
 const scopes = z
   .array(z.enum(API_SCOPES))
@@ -13,7 +14,7 @@ export const ApiKeyParamsSchema = z.object({ id: z.uuid().meta({ description: 'T
 
 export const CreateApiKeySchema = z
   .strictObject({
-    name: z.string().max(100).trim().min(1).meta({ description: 'What uses the key, shown in lists and the audit log', example: 'finance bot' }),
+    name: trimmedText(100).meta({ description: 'What uses the key, shown in lists and the audit log', example: 'finance bot' }),
     scopes: scopes.optional().meta({ description: 'What the key may do; omitted: ingest only' }),
   })
   .meta({ id: 'CreateApiKeyRequest' });

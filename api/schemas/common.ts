@@ -6,6 +6,12 @@ import { decimalInput } from '../../services/schemas/decimal';
 
 export { decimalInput, instantInput };
 
+/**
+ * Free text that is trimmed and must not be empty. Its maximum counts what the client sent, before trimming, so the
+ * documented maxLength holds (the API fuzzer found a 501-character reason, a vertical tab first, accepted at 500).
+ */
+export const trimmedText = (max: number, emptyMessage?: string) => z.string().max(max).trim().min(1, emptyMessage);
+
 export const ErrorSchema = z
   .object({
     error: z.string().meta({ description: 'What went wrong, in words' }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import { instantInput } from './common';
+import { instantInput, trimmedText } from './common';
 import { INVOICE_STATUSES } from '../../billing/invoice-status';
 
 /*
@@ -204,7 +204,7 @@ export const LineEventPageSchema = z
 
 // ------------------------------------------------------ finance decisions
 
-const text = (description: string) => z.string().max(2000).trim().min(1).meta({ description });
+const text = (description: string) => trimmedText(2000).meta({ description });
 
 /** Signed, with at most 6 decimals (the column's scale); the currency's own limit is checked in the route. */
 const SIGNED_AMOUNT = /^-?\d{1,14}(\.\d{1,6})?$/;
@@ -219,7 +219,7 @@ export const AdjustRequestSchema = z
     lines: z
       .array(
         z.strictObject({
-          description: z.string().max(500).trim().min(1).meta({ description: 'Shown on the invoice', example: 'Goodwill credit for the outage' }),
+          description: trimmedText(500).meta({ description: 'Shown on the invoice', example: 'Goodwill credit for the outage' }),
           amount: z
             .string()
             .regex(SIGNED_AMOUNT, 'must be a decimal string like "-25.00" (negative for a credit)')
@@ -249,7 +249,7 @@ const POSITIVE_AMOUNT = /^\d{1,14}(\.\d{1,6})?$/;
 
 export const CreditNoteRequestSchema = z
   .strictObject({
-    request_key: z.string().max(255).trim().min(1).meta({ description: 'Your key for this request: sending it again returns the same credit note, never a second one', example: 'cn-2024-11-acme-1' }),
+    request_key: trimmedText(255).meta({ description: 'Your key for this request: sending it again returns the same credit note, never a second one', example: 'cn-2024-11-acme-1' }),
     reason: text('Why the invoice is credited; shown on the Stripe credit note as its memo'),
     amount: z
       .string()

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import 'zod-openapi';
 import { StartReconciliationSchema } from '../../services/schemas/reconciliations';
-import { decimalInput, instantInput } from './common';
+import { decimalInput, instantInput, trimmedText } from './common';
 
 export { StartReconciliationSchema };
 
@@ -71,7 +71,7 @@ export const ReconciliationListSchema = z
 export const FindingParamsSchema = z.object({ id: z.uuid('must be a finding id (a UUID)') });
 
 export const DismissFindingSchema = z
-  .strictObject({ reason: z.string().max(500).trim().min(1, 'must not be empty').meta({ description: 'Why the finding is not a leak; kept in the audit log' }) })
+  .strictObject({ reason: trimmedText(500, 'must not be empty').meta({ description: 'Why the finding is not a leak; kept in the audit log' }) })
   .meta({ id: 'DismissFinding' });
 
 export const ReportedUsageRequestSchema = z
