@@ -13,10 +13,22 @@ export function temporalLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel
 
 const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
+/**
+ * What the SDK warns about that is so by design: the margin task queue's worker (worker/create-worker.ts) runs
+ * activities only, and every worker process and test worker would otherwise say so once at start.
+ */
+const BY_DESIGN = new Set(['No workflows registered, not polling for workflow tasks']);
+
+class SdkLogger extends DefaultLogger {
+  override log(level: LogLevel, message: string, meta?: Record<string, unknown>): void {
+    if (!BY_DESIGN.has(message)) super.log(level, message, meta);
+  }
+}
+
 /** The Temporal SDK's log (worker states, activity failures) as lines of `logger`, from `level` up. */
 export function temporalSdkLogger(logger: Logger, level: LogLevel): DefaultLogger {
   const sdk = logger.child({ component: 'temporal-sdk' });
-  return new DefaultLogger(level, ({ level: entryLevel, message, meta }) => sdk[PINO_LEVELS[entryLevel]]({ ...meta }, message));
+  return new SdkLogger(level, ({ level: entryLevel, message, meta }) => sdk[PINO_LEVELS[entryLevel]]({ ...meta }, message));
 }
 
 /**
@@ -33,7 +45,7 @@ export function installTemporalRuntime(env: NodeJS.ProcessEnv = process.env, log
   if (metricsAddress && !/^[^\s:]+:\d{1,5}$/.test(metricsAddress)) throw new Error(`TEMPORAL_METRICS_ADDRESS must be host:port, e.g. 127.0.0.1:9464 (got "${metricsAddress}")`);
   const level = temporalLogLevel(env);
   Runtime.install({
-    logger: logger ? temporalSdkLogger(logger, level) : new DefaultLogger(level),
+    logger: logger ? temporalSdkLogger(logger, level) : new SdkLogger(level),
     ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true } } } } : {}),
   });
 }

@@ -14,3 +14,10 @@ export const recoveryRunWorkflowId = (findingId: string): string => `recovery-ru
 
 /** One round of attempts of an outbound webhook delivery; a redelivery is the next round. */
 export const webhookDeliveryWorkflowId = (deliveryId: string, round: number): string => `webhook-delivery:${deliveryId}:${round}`;
+
+/**
+ * The task queue the margin watch's evaluations run on, beside the worker's own: each worker process polls it for
+ * at most MARGIN_EVALUATIONS_AT_ONCE at a time (worker/create-worker.ts), so the evaluations a burst of watches
+ * starts wait in Temporal, holding no worker slot, instead of inside the worker or for its database pool.
+ */
+export const marginEvaluationsTaskQueue = (taskQueue: string): string => `${taskQueue}-margins`;

@@ -10,10 +10,12 @@ import {
   marginWatchOffsetMs,
   marginWatchScheduleId,
 } from '../temporal/margin-watch-schedule';
+import { temporal } from '@temporalio/proto';
 import type { marginWatch } from '../workflows';
+import { marginEvaluationsTaskQueue } from '../temporal/workflow-ids';
 import { recordHistory } from './harness/histories';
-import { createTestOrganization, subscribeToWebhooks, testPrisma } from './harness/fixtures';
-import { startTestWorker, type TestWorker } from './harness/ingest-worker';
+import { createTestOrganization, subscribeToWebhooks, testPool, testPrisma } from './harness/fixtures';
+import { startTestWorker, waitFor, type TestWorker } from './harness/ingest-worker';
 import { insertRatedEvents } from './harness/margin-fixtures';
 import { startSlackFake, type RecordedSlackMessage, type SlackFake } from './harness/slack-fake';
 import { mailHeader, startSmtpFake, type RecordedMail, type SmtpFake } from './harness/smtp-fake';
@@ -174,6 +176,35 @@ test('cost without revenue is a negative margin: one margin.negative message, th
     ['below_threshold', 'open', null],
     ['negative', 'open', null],
   ]);
+});
+
+test('a burst of watches evaluates two at a time per worker on the margin task queue; the rest wait there, not in the worker', async () => {
+  const orgs = await Promise.all(['a', 'b', 'c'].map(async (name) => (await createTestOrganization(`margin-watch-burst-${name}`)).organizationId));
+  const [a, b, c] = orgs as [string, string, string];
+  const start = (org: string) =>
+    env.client.workflow.start<typeof marginWatch>(MARGIN_WATCH_WORKFLOW_TYPE, { taskQueue: env.taskQueue, workflowId: `margin-watch:${org}-test-burst`, args: [{ organizationId: org, asOf: AS_OF }] });
+  const activityState = async (handle: Awaited<ReturnType<typeof start>>) => (await handle.describe()).raw.pendingActivities?.[0]?.state;
+  const { STARTED, SCHEDULED } = { STARTED: temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED, SCHEDULED: temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED };
+  // a's and b's evaluations wait in their transactions for the organization's advisory lock, which this session holds.
+  const holder = await testPool().connect();
+  try {
+    for (const org of [a, b]) await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`margin-watch:${org}`]);
+    const busy = [await start(a), await start(b)];
+    for (const handle of busy) await waitFor(`${handle.workflowId} evaluating`, async () => ((await activityState(handle)) === STARTED ? true : undefined));
+    const third = await start(c);
+    // c's evaluation has nothing to wait for but a free slot: with more than two per worker it would finish at once.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await activityState(third)).toBe(SCHEDULED);
+    for (const handle of busy) expect(await activityState(handle)).toBe(STARTED);
+    const scheduled = (await third.fetchHistory()).events!.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!;
+    expect(scheduled.taskQueue?.name).toBe(marginEvaluationsTaskQueue(env.taskQueue));
+
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    for (const handle of [...busy, third]) expect(await handle.result()).toEqual({ evaluated: 0, changes: 0, queued: 0 });
+  } finally {
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    holder.release();
+  }
 });
 
 /** An id whose watch does not fall at offset 0 for these intervals (Temporal may leave a zero offset out). */

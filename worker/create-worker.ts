@@ -5,6 +5,8 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import { createActivities, createLogNotifier, type Notifier } from '../activities';
+import { MARGIN_EVALUATIONS_AT_ONCE } from '../activities/margins/evaluate-alerts';
+import { marginEvaluationsTaskQueue } from '../temporal/workflow-ids';
 import type { PrismaClient } from '../prisma/client';
 import type { StripeAccounts } from '../activities/stripe/accounts';
 import type { OutboundPolicy } from '../billing/outbound-urls';
@@ -51,31 +53,69 @@ export interface LedgerflowWorkerOptions {
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
-/** Builds the worker that runs Ledgerflow's workflows and activities on one task queue. */
-export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): Promise<Worker> {
+/** Ledgerflow's worker: the workflows and activities on its task queue, and the margin evaluations on theirs. */
+export interface LedgerflowWorker {
+  /** Runs until shutdown(), or until either part fails (the other then shuts down too, and this rejects with the failure). */
+  run(): Promise<void>;
+  /** Lets running activities finish (up to the grace time) and stops polling. */
+  shutdown(): void;
+}
+
+/**
+ * Builds the worker that runs Ledgerflow's workflows and activities on one task queue, and beside it the margin
+ * watch's evaluations on the margin task queue (temporal/workflow-ids.ts) at most MARGIN_EVALUATIONS_AT_ONCE at a
+ * time: after the worker was down, every organization's watch starts together, and on the main queue their
+ * evaluations held its activity slots while they waited for database connections.
+ */
+export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): Promise<LedgerflowWorker> {
   const workflows = options.workflowBundlePath
     ? { workflowBundle: { codePath: options.workflowBundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
-  return Worker.create({
+  const activities = createActivities({
+    prisma: options.prisma,
+    pool: options.pool,
+    temporal: options.client,
+    taskQueue: options.taskQueue,
+    notifier: options.notifier ?? createLogNotifier(),
+    ...(options.stripe ? { stripe: options.stripe } : {}),
+    ...(options.stripeAccounts ? { stripeAccounts: options.stripeAccounts } : {}),
+    ...(options.searchAttributes === false ? { searchAttributes: false } : {}),
+    ...(options.outbound ? { outbound: options.outbound } : {}),
+  });
+  // Request ids and trace context from the API to the workflows' activities, their spans exported when tracing is on.
+  const intercepted = workerInterceptors(options.tracing ?? { enabled: false, spanProcessor: new NoopSpanProcessor(), resource: Resource.empty() }, { prebuiltBundle: options.workflowBundlePath !== undefined, ...(options.log ? { log: options.log } : {}) });
+  // Let a running activity finish its transaction on SIGTERM before we go.
+  const shutdownGraceTime = '10 seconds';
+  const main = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
-    activities: createActivities({
-      prisma: options.prisma,
-      pool: options.pool,
-      temporal: options.client,
-      taskQueue: options.taskQueue,
-      notifier: options.notifier ?? createLogNotifier(),
-      ...(options.stripe ? { stripe: options.stripe } : {}),
-      ...(options.stripeAccounts ? { stripeAccounts: options.stripeAccounts } : {}),
-      ...(options.searchAttributes === false ? { searchAttributes: false } : {}),
-      ...(options.outbound ? { outbound: options.outbound } : {}),
-    }),
-    // Request ids and trace context from the API to the workflows' activities, their spans exported when tracing is on.
-    ...workerInterceptors(options.tracing ?? { enabled: false, spanProcessor: new NoopSpanProcessor(), resource: Resource.empty() }, { prebuiltBundle: options.workflowBundlePath !== undefined, ...(options.log ? { log: options.log } : {}) }),
+    // evaluateMarginAlerts too: margin watches started before they moved to the margin queue evaluate here.
+    activities,
+    ...intercepted,
     maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-    // Let a running activity finish its transaction on SIGTERM before we go.
-    shutdownGraceTime: '10 seconds',
+    shutdownGraceTime,
   });
+  const margins = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: marginEvaluationsTaskQueue(options.taskQueue),
+    activities: { evaluateMarginAlerts: activities.evaluateMarginAlerts },
+    interceptors: { activity: intercepted.interceptors?.activity ?? [] },
+    maxConcurrentActivityTaskExecutions: MARGIN_EVALUATIONS_AT_ONCE,
+    shutdownGraceTime,
+  });
+  const parts = [main, margins];
+  const shutdown = (): void => {
+    for (const part of parts) if (part.getState() === 'RUNNING') part.shutdown();
+  };
+  return {
+    shutdown,
+    async run() {
+      const ended = await Promise.allSettled(parts.map((part) => part.run().finally(shutdown)));
+      const failed = ended.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
 }

@@ -1,11 +1,15 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { EvaluateMarginAlertsResult, LedgerflowActivities } from '../activities';
+import { marginEvaluationsTaskQueue } from '../temporal/workflow-ids';
 import { now } from './clock';
 
-const db = proxyActivities<LedgerflowActivities>({
+const EVALUATION: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
-});
+};
+
+/** Evaluates on the margin task queue; runs started before it evaluate on the worker's own, where a burst of them held its activity slots. */
+export const MARGIN_QUEUE_PATCH = 'margin-evaluations-own-queue';
 
 const notify = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '1 minute',
@@ -23,10 +27,12 @@ export interface MarginWatchInput {
  * margin-watch:<orgId>: raise, worsen and resolve margin alerts (one
  * transaction, audited), then deliver what that put in the outbox. A channel
  * that is down leaves the messages in the outbox for the next run; the
- * alerts themselves are already recorded.
+ * alerts themselves are already recorded. The evaluation runs on the margin
+ * task queue (temporal/workflow-ids.ts), a few at a time per worker process.
  */
 export async function marginWatch(input: MarginWatchInput): Promise<EvaluateMarginAlertsResult> {
   const asOf = input.asOf ?? new Date(now()).toISOString();
+  const db = proxyActivities<LedgerflowActivities>(patched(MARGIN_QUEUE_PATCH) ? { ...EVALUATION, taskQueue: marginEvaluationsTaskQueue(workflowInfo().taskQueue) } : EVALUATION);
   const result = await db.evaluateMarginAlerts({ organizationId: input.organizationId, asOf });
   try {
     await notify.deliverNotifications({ organizationId: input.organizationId });

@@ -4,7 +4,6 @@ import { writeAudit } from '../../prisma/audit';
 import { emitWebhookEvents, notificationWebhookEvents } from '../../prisma/webhook-events';
 import type { Prisma } from '../../prisma/client';
 import { TX_OPTIONS, type ActivityDeps } from '../deps';
-import { concurrencyGate } from '../concurrency-gate';
 import { workflowActor } from '../workflow-actor';
 import { temporalRunUrl, webEntityUrl } from './links';
 import { formatMarginAmount } from '../../billing/margins';
@@ -26,10 +25,11 @@ export interface EvaluateMarginAlertsResult {
 }
 
 /**
- * Evaluations one worker process runs at once. Each holds up to three of Prisma's ten connections (two margin reads,
- * then its transaction), and after the worker was down every organization's watch missed meanwhile starts at once
- * (the schedules skip overlaps, so one each): the rest wait their turn here instead of for the pool, where they ended
- * in P2028 after TX_OPTIONS.maxWait and retried.
+ * Evaluations one worker process runs at once (its margin task queue's activity slots, worker/create-worker.ts). Each
+ * holds up to three of Prisma's ten connections (two margin reads, then its transaction), and after the worker was
+ * down every organization's watch missed meanwhile starts at once (the schedules skip overlaps, so one each): the rest
+ * wait in that task queue, holding neither a worker slot nor a place in the pool's queue, where they ended in P2028
+ * after TX_OPTIONS.maxWait and retried.
  */
 export const MARGIN_EVALUATIONS_AT_ONCE = 2;
 
@@ -48,9 +48,8 @@ const ACTIONS: Record<AlertChange['action'], string> = { open: 'margin_alert.ope
  * skips overlapping runs, but a run started by hand must not race it.
  */
 export function evaluateMarginAlerts({ prisma }: ActivityDeps) {
-  const gate = concurrencyGate(MARGIN_EVALUATIONS_AT_ONCE);
   return async function evaluateMarginAlerts(input: EvaluateMarginAlertsInput): Promise<EvaluateMarginAlertsResult> {
-    return gate(() => evaluate(prisma, input), Context.current().cancellationSignal);
+    return evaluate(prisma, input);
   };
 }
 

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { Notifier, OutgoingNotification } from '../../activities';
-import { createLedgerflowWorker, type LedgerflowWorkerOptions } from '../../worker/create-worker';
+import { createLedgerflowWorker, type LedgerflowWorker, type LedgerflowWorkerOptions } from '../../worker/create-worker';
 import { closeTestPrisma, testPool, testPrisma, uniqueTaskQueue } from './fixtures';
 
 /** A notifier that keeps what it was asked to send, for assertions. */
@@ -19,7 +19,7 @@ export interface TestWorker {
   client: Client;
   taskQueue: string;
   notifier: RecordingNotifier;
-  worker: Worker;
+  worker: LedgerflowWorker;
   /** stops the worker and closes every connection this helper opened, and the test Prisma client */
   close(): Promise<void>;
 }
