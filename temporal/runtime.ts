@@ -1,5 +1,6 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from './log';
+import { isMarginEvaluationsTaskQueue } from './workflow-ids';
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 
@@ -13,15 +14,19 @@ export function temporalLogLevel(env: NodeJS.ProcessEnv = process.env): LogLevel
 
 const PINO_LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
+const NO_WORKFLOWS = 'No workflows registered, not polling for workflow tasks';
+
 /**
- * What the SDK warns about that is so by design: the margin task queue's worker (worker/create-worker.ts) runs
- * activities only, and every worker process and test worker would otherwise say so once at start.
+ * What the SDK says that is so by design: the margin task queue's worker (worker/create-worker.ts) runs activities
+ * only, and every worker process and test worker would otherwise warn about it once at start. Said of any other task
+ * queue it is a misconfiguration, and stays.
  */
-const BY_DESIGN = new Set(['No workflows registered, not polling for workflow tasks']);
+const byDesign = (message: string, meta?: Record<string, unknown>): boolean =>
+  message === NO_WORKFLOWS && typeof meta?.taskQueue === 'string' && isMarginEvaluationsTaskQueue(meta.taskQueue);
 
 class SdkLogger extends DefaultLogger {
   override log(level: LogLevel, message: string, meta?: Record<string, unknown>): void {
-    if (!BY_DESIGN.has(message)) super.log(level, message, meta);
+    if (!byDesign(message, meta)) super.log(level, message, meta);
   }
 }
 

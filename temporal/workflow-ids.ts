@@ -20,4 +20,6 @@ export const webhookDeliveryWorkflowId = (deliveryId: string, round: number): st
  * at most MARGIN_EVALUATIONS_AT_ONCE at a time (worker/create-worker.ts), so the evaluations a burst of watches
  * starts wait in Temporal, holding no worker slot, instead of inside the worker or for its database pool.
  */
-export const marginEvaluationsTaskQueue = (taskQueue: string): string => `${taskQueue}-margins`;
+export const marginEvaluationsTaskQueue = (taskQueue: string): string => `${taskQueue}${MARGIN_QUEUE_SUFFIX}`;
+export const isMarginEvaluationsTaskQueue = (name: string): boolean => name.endsWith(MARGIN_QUEUE_SUFFIX);
+const MARGIN_QUEUE_SUFFIX = '-margins';

@@ -192,12 +192,16 @@ test('a burst of watches evaluates two at a time per worker on the margin task q
     const busy = [await start(a), await start(b)];
     for (const handle of busy) await waitFor(`${handle.workflowId} evaluating`, async () => ((await activityState(handle)) === STARTED ? true : undefined));
     const third = await start(c);
+    await waitFor(`${third.workflowId} scheduled`, async () => ((await activityState(third)) !== undefined ? true : undefined));
     // c's evaluation has nothing to wait for but a free slot: with more than two per worker it would finish at once.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(await activityState(third)).toBe(SCHEDULED);
     for (const handle of busy) expect(await activityState(handle)).toBe(STARTED);
     const scheduled = (await third.fetchHistory()).events!.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!;
     expect(scheduled.taskQueue?.name).toBe(marginEvaluationsTaskQueue(env.taskQueue));
+    // Its wait counts against an hour, not against its two minutes of work.
+    expect(Number(scheduled.scheduleToCloseTimeout?.seconds)).toBe(3600);
+    expect(Number(scheduled.startToCloseTimeout?.seconds)).toBe(120);
 
     await holder.query('SELECT pg_advisory_unlock_all()');
     for (const handle of [...busy, third]) expect(await handle.result()).toEqual({ evaluated: 0, changes: 0, queued: 0 });

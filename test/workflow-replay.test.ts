@@ -25,7 +25,9 @@ import { bundleTracesWorkflows, writeWorkflowBundle } from '../worker/intercepto
 // `ingest-batch.history.pb` and `-with-alert` predate the ingest-local-activities
 // patch (remote activities); `ingest-batch-local.history.pb` is that patch's
 // path (four local activities), `ingest-batch-one-transaction.history.pb` the
-// ingest-one-transaction patch's (one processBatch). To record a fresh history
+// ingest-one-transaction patch's (one processBatch). `margin-watch-negative-main-queue`
+// predates the margin-evaluations-own-queue patch (the evaluation on the main
+// task queue); `margin-watch-negative` is that patch's. To record a fresh history
 // of today's code after a deliberate, patched change:
 //   RECORD_HISTORY=<name> npx jest --selectProjects integration --testPathPatterns workflow-replay
 const HISTORIES = path.join(__dirname, 'harness', 'histories');

@@ -97,25 +97,43 @@ export async function createLedgerflowWorker(options: LedgerflowWorkerOptions): 
     maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime,
   });
-  const margins = await Worker.create({
-    connection: options.connection,
-    namespace: options.namespace,
-    taskQueue: marginEvaluationsTaskQueue(options.taskQueue),
-    activities: { evaluateMarginAlerts: activities.evaluateMarginAlerts },
-    interceptors: { activity: intercepted.interceptors?.activity ?? [] },
-    maxConcurrentActivityTaskExecutions: MARGIN_EVALUATIONS_AT_ONCE,
-    shutdownGraceTime,
-  });
+  let margins: Worker;
+  try {
+    margins = await Worker.create({
+      connection: options.connection,
+      namespace: options.namespace,
+      taskQueue: marginEvaluationsTaskQueue(options.taskQueue),
+      activities: { evaluateMarginAlerts: activities.evaluateMarginAlerts },
+      interceptors: { activity: intercepted.interceptors?.activity ?? [] },
+      maxConcurrentActivityTaskExecutions: MARGIN_EVALUATIONS_AT_ONCE,
+      shutdownGraceTime,
+    });
+  } catch (err) {
+    // A Worker never run keeps its hold on the connection: run it to its end at once, so the connection can close.
+    await main.runUntil(Promise.resolve()).catch(() => undefined);
+    throw err;
+  }
   const parts = [main, margins];
+  let stopped = false;
+  let started = false;
   const shutdown = (): void => {
+    stopped = true;
     for (const part of parts) if (part.getState() === 'RUNNING') part.shutdown();
   };
   return {
     shutdown,
     async run() {
-      const ended = await Promise.allSettled(parts.map((part) => part.run().finally(shutdown)));
-      const failed = ended.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (started) throw new Error('this Ledgerflow worker has run already');
+      started = true;
+      // Shut down before it ran: each part starts and stops at once (a Worker never run keeps its hold on the connection).
+      if (stopped) {
+        await Promise.all(parts.map((part) => part.runUntil(Promise.resolve())));
+        return;
+      }
+      // Either part ending ends the other; the failure that came first is the one to report.
+      const failures: unknown[] = [];
+      await Promise.all(parts.map((part) => part.run().catch((reason: unknown) => void failures.push(reason)).finally(shutdown)));
+      if (failures.length > 0) throw failures[0];
     },
   };
 }

@@ -13,6 +13,8 @@ import { requestIdInterceptor } from '../temporal/request-id';
 import { installTracing } from '../temporal/tracing';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import { DEFAULT_NAMESPACE, TASK_QUEUE } from '../temporal/names';
+import { marginEvaluationsTaskQueue } from '../temporal/workflow-ids';
+import { MARGIN_EVALUATIONS_AT_ONCE } from '../activities/margins/evaluate-alerts';
 import { ensureMarginWatchSchedules } from '../temporal/margin-watch-schedule';
 import { ensureSweeperSchedule } from '../temporal/schedules';
 import { registerSearchAttributes } from '../temporal/search-attributes';
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
     // Starts a delivery workflow per outbound webhook delivery as its transaction commits.
     const webhooks = new WebhookDispatcher({ pool, temporal: client, taskQueue, databaseUrl: databaseUrl(), log: logFn(log.child({ component: 'webhooks' }), 'warn') });
     await webhooks.start();
-    log.info(`worker ready on task queue ${taskQueue}`);
+    log.info(`worker ready on task queue ${taskQueue}, margin evaluations on ${marginEvaluationsTaskQueue(taskQueue)} (${MARGIN_EVALUATIONS_AT_ONCE} at a time)`);
     log.info(`  namespace ${namespace}, Temporal ${address}, orphan-batch sweeper every ${sweeperEverySeconds}s`);
     log.info(`  ingest: batches of up to 1,000 events or ${batchWindowMs} ms of arrivals, at most ${maxOpenBatches} open per organization`);
     if (outbound.allowDevelopmentTargets) log.warn('  OUTBOUND_DEVELOPMENT=1: organizations\' CRM, SMTP and webhook URLs may use plain http/SMTP and reach loopback and private addresses (development only)');

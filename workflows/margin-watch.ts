@@ -11,6 +11,9 @@ const EVALUATION: ActivityOptions = {
 /** Evaluates on the margin task queue; runs started before it evaluate on the worker's own, where a burst of them held its activity slots. */
 export const MARGIN_QUEUE_PATCH = 'margin-evaluations-own-queue';
 
+/** From an evaluation's scheduling on the margin queue to its end, every attempt included. */
+export const MARGIN_EVALUATION_DEADLINE = '1 hour';
+
 const notify = proxyActivities<LedgerflowActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
@@ -32,7 +35,12 @@ export interface MarginWatchInput {
  */
 export async function marginWatch(input: MarginWatchInput): Promise<EvaluateMarginAlertsResult> {
   const asOf = input.asOf ?? new Date(now()).toISOString();
-  const db = proxyActivities<LedgerflowActivities>(patched(MARGIN_QUEUE_PATCH) ? { ...EVALUATION, taskQueue: marginEvaluationsTaskQueue(workflowInfo().taskQueue) } : EVALUATION);
+  const db = proxyActivities<LedgerflowActivities>(
+    patched(MARGIN_QUEUE_PATCH)
+      ? // Waiting for a turn included: a queue no worker polls (a rollback to code before it) ends the watch instead of holding it, and with it the schedule's next ones, for ever.
+        { ...EVALUATION, taskQueue: marginEvaluationsTaskQueue(workflowInfo().taskQueue), scheduleToCloseTimeout: MARGIN_EVALUATION_DEADLINE }
+      : EVALUATION,
+  );
   const result = await db.evaluateMarginAlerts({ organizationId: input.organizationId, asOf });
   try {
     await notify.deliverNotifications({ organizationId: input.organizationId });
