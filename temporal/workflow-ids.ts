@@ -15,6 +15,8 @@ export const recoveryRunWorkflowId = (findingId: string): string => `recovery-ru
 /** One round of attempts of an outbound webhook delivery; a redelivery is the next round. */
 export const webhookDeliveryWorkflowId = (deliveryId: string, round: number): string => `webhook-delivery:${deliveryId}:${round}`;
 
+const MARGIN_QUEUE_SUFFIX = '-margins';
+
 /**
  * The task queue the margin watch's evaluations run on, beside the worker's own: each worker process polls it for
  * at most MARGIN_EVALUATIONS_AT_ONCE at a time (worker/create-worker.ts), so the evaluations a burst of watches
@@ -22,4 +24,3 @@ export const webhookDeliveryWorkflowId = (deliveryId: string, round: number): st
  */
 export const marginEvaluationsTaskQueue = (taskQueue: string): string => `${taskQueue}${MARGIN_QUEUE_SUFFIX}`;
 export const isMarginEvaluationsTaskQueue = (name: string): boolean => name.endsWith(MARGIN_QUEUE_SUFFIX);
-const MARGIN_QUEUE_SUFFIX = '-margins';

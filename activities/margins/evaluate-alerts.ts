@@ -49,77 +49,73 @@ const ACTIONS: Record<AlertChange['action'], string> = { open: 'margin_alert.ope
  */
 export function evaluateMarginAlerts({ prisma }: ActivityDeps) {
   return async function evaluateMarginAlerts(input: EvaluateMarginAlertsInput): Promise<EvaluateMarginAlertsResult> {
-    return evaluate(prisma, input);
-  };
-}
+    const actor = workflowActor();
+    const info = Context.current().info;
+    const run = info.workflowExecution;
+    const workflowUrl = run ? temporalRunUrl(info.workflowNamespace ?? info.namespace, run.workflowId, run.runId) : null;
+    const org = await prisma.organization.findUniqueOrThrow({
+      where: { id: input.organizationId },
+      select: { marginThresholdBps: true, marginAlertStepBps: true },
+    });
+    const settings = { thresholdBps: org.marginThresholdBps, stepBps: org.marginAlertStepBps };
+    const window = marginWindow('current_period', new Date(input.asOf));
+    const scopes: MarginGroupBy[] = ['customer', 'feature'];
+    const margins = await Promise.all(scopes.map(async (scope) => ({ scope, rows: await readMargins(prisma, input.organizationId, window, scope) })));
+    // Timed out (or cancelled) while reading: the retry evaluates again, so this one takes no transaction's connection.
+    Context.current().cancellationSignal.throwIfAborted();
 
-async function evaluate(prisma: ActivityDeps['prisma'], input: EvaluateMarginAlertsInput): Promise<EvaluateMarginAlertsResult> {
-  const actor = workflowActor();
-  const info = Context.current().info;
-  const run = info.workflowExecution;
-  const workflowUrl = run ? temporalRunUrl(info.workflowNamespace ?? info.namespace, run.workflowId, run.runId) : null;
-  const org = await prisma.organization.findUniqueOrThrow({
-    where: { id: input.organizationId },
-    select: { marginThresholdBps: true, marginAlertStepBps: true },
-  });
-  const settings = { thresholdBps: org.marginThresholdBps, stepBps: org.marginAlertStepBps };
-  const window = marginWindow('current_period', new Date(input.asOf));
-  const scopes: MarginGroupBy[] = ['customer', 'feature'];
-  const margins = await Promise.all(scopes.map(async (scope) => ({ scope, rows: await readMargins(prisma, input.organizationId, window, scope) })));
-  // Timed out (or cancelled) while reading: the retry evaluates again, so this one takes no transaction's connection.
-  Context.current().cancellationSignal.throwIfAborted();
-
-  return prisma.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`margin-watch:${input.organizationId}`}))`;
-    const existing = await tx.marginAlert.findMany({ where: { organizationId: input.organizationId, periodStart: window.start } });
-    const result: EvaluateMarginAlertsResult = { evaluated: 0, changes: 0, queued: 0 };
-    for (const { scope, rows } of margins) {
-      for (const row of rows) {
-        result.evaluated += 1;
-        const mine = existing.filter((a) => a.scope === scope && a.scopeKey === row.key && a.currency === row.currency);
-        const states: AlertState[] = mine.map((a) => ({ level: a.level as AlertLevel, status: a.status as AlertState['status'], lastNotifiedBps: a.lastNotifiedBps }));
-        for (const change of planAlertChanges(states, row, settings)) {
-          const before = mine.find((a) => a.level === change.level) ?? null;
-          const after = await applyChange(tx, { organizationId: input.organizationId, scope, row, periodStart: window.start, change, before });
-          result.changes += 1;
-          await writeAudit(tx, {
-            organizationId: input.organizationId,
-            actor,
-            action: ACTIONS[change.action],
-            entityType: 'margin_alert',
-            entityId: after.id,
-            before: before ? { status: before.status, lastNotifiedBps: before.lastNotifiedBps, revision: before.revision } : null,
-            after: { status: after.status, level: after.level, marginBps: row.marginBps, lastNotifiedBps: after.lastNotifiedBps, revision: after.revision, notified: change.notify, margin: figures(row) },
-          });
-          if (!change.notify) continue;
-          const payload = {
-            alertId: after.id,
-            level: change.level,
-            scope,
-            scopeKey: row.key,
-            customerExternalId: row.customerExternalId,
-            feature: scope === 'feature' ? row.key : null,
-            ...figures(row),
-            marginBps: row.marginBps,
-            previousBps: before?.lastNotifiedBps ?? null,
-            thresholdBps: settings.thresholdBps,
-            periodStart: window.start.toISOString(),
-            periodEnd: window.end.toISOString(),
-            entityUrl: webEntityUrl(scope, row.key),
-            workflowUrl,
-          };
-          const dedupeKey = `margin-alert:${after.id}:${after.revision}`;
-          const queued = await tx.$executeRaw`
-            INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
-            VALUES (gen_random_uuid(), ${input.organizationId}::uuid, ${change.notify}, ${dedupeKey}, ${JSON.stringify(payload)}::jsonb)
-            ON CONFLICT (organization_id, dedupe_key) DO NOTHING`;
-          if (queued > 0) await emitWebhookEvents(tx, input.organizationId, notificationWebhookEvents([{ kind: change.notify, dedupeKey, payload }]));
-          result.queued += queued;
+    return prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`margin-watch:${input.organizationId}`}))`;
+      const existing = await tx.marginAlert.findMany({ where: { organizationId: input.organizationId, periodStart: window.start } });
+      const result: EvaluateMarginAlertsResult = { evaluated: 0, changes: 0, queued: 0 };
+      for (const { scope, rows } of margins) {
+        for (const row of rows) {
+          result.evaluated += 1;
+          const mine = existing.filter((a) => a.scope === scope && a.scopeKey === row.key && a.currency === row.currency);
+          const states: AlertState[] = mine.map((a) => ({ level: a.level as AlertLevel, status: a.status as AlertState['status'], lastNotifiedBps: a.lastNotifiedBps }));
+          for (const change of planAlertChanges(states, row, settings)) {
+            const before = mine.find((a) => a.level === change.level) ?? null;
+            const after = await applyChange(tx, { organizationId: input.organizationId, scope, row, periodStart: window.start, change, before });
+            result.changes += 1;
+            await writeAudit(tx, {
+              organizationId: input.organizationId,
+              actor,
+              action: ACTIONS[change.action],
+              entityType: 'margin_alert',
+              entityId: after.id,
+              before: before ? { status: before.status, lastNotifiedBps: before.lastNotifiedBps, revision: before.revision } : null,
+              after: { status: after.status, level: after.level, marginBps: row.marginBps, lastNotifiedBps: after.lastNotifiedBps, revision: after.revision, notified: change.notify, margin: figures(row) },
+            });
+            if (!change.notify) continue;
+            const payload = {
+              alertId: after.id,
+              level: change.level,
+              scope,
+              scopeKey: row.key,
+              customerExternalId: row.customerExternalId,
+              feature: scope === 'feature' ? row.key : null,
+              ...figures(row),
+              marginBps: row.marginBps,
+              previousBps: before?.lastNotifiedBps ?? null,
+              thresholdBps: settings.thresholdBps,
+              periodStart: window.start.toISOString(),
+              periodEnd: window.end.toISOString(),
+              entityUrl: webEntityUrl(scope, row.key),
+              workflowUrl,
+            };
+            const dedupeKey = `margin-alert:${after.id}:${after.revision}`;
+            const queued = await tx.$executeRaw`
+              INSERT INTO notifications (id, organization_id, kind, dedupe_key, payload)
+              VALUES (gen_random_uuid(), ${input.organizationId}::uuid, ${change.notify}, ${dedupeKey}, ${JSON.stringify(payload)}::jsonb)
+              ON CONFLICT (organization_id, dedupe_key) DO NOTHING`;
+            if (queued > 0) await emitWebhookEvents(tx, input.organizationId, notificationWebhookEvents([{ kind: change.notify, dedupeKey, payload }]));
+            result.queued += queued;
+          }
         }
       }
-    }
-    return result;
-  }, TX_OPTIONS);
+      return result;
+    }, TX_OPTIONS);
+  };
 }
 
 type Tx = Prisma.TransactionClient;
